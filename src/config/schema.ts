@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+const port = z.number().int().min(1).max(65535);
+const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 5m, 24h');
+
+export const credentialsSchema = z.union([
+  z.strictObject({ username: z.string().min(1), password: z.string() }),
+  z.strictObject({ token: z.string().min(1) }),
+]);
+
+export const registrySchema = z.strictObject({
+  name,
+  /** Base URL, e.g. http://127.0.0.1:5000 or https://registry.example.com */
+  url: z.url({ protocol: /^https?$/ }),
+  credentials: credentialsSchema.optional(),
+  /** Skip TLS verification (self-signed test registries only). */
+  insecure: z.boolean().default(false),
+  /** PEM bundle of CAs to trust for this registry. */
+  caFile: z.string().optional(),
+  timeoutMs: z.number().int().positive().default(30_000),
+  /** Started by `npm start` (Debian docker-registry) instead of an existing service. */
+  managed: z.boolean().default(false),
+});
+
+export const webhookSourceSchema = z.strictObject({
+  name,
+  /** The configured registry this source's events belong to; events naming other hosts are refused. */
+  registry: name,
+  format: z.enum(['distribution', 'harbor', 'acr', 'generic']).default('distribution'),
+  /** Shared secret expected in the Authorization header (`Bearer <secret>` or the bare value). */
+  secret: z.string().min(16, 'at least 16 characters'),
+  /** Optional HMAC-SHA256 key for a signed body (X-Dchain-Signature / X-Dchain-Timestamp). */
+  hmacSecret: z.string().min(16).optional(),
+  include: z.array(z.string()).default([]),
+  exclude: z.array(z.string()).default([]),
+});
+
+export const syncTargetSchema = z.strictObject({
+  registry: name,
+  /** Repository rewrite applied on the target: prefix is added, replace maps a leading namespace. */
+  repositoryPrefix: z.string().default(''),
+  replace: z.array(z.strictObject({ from: z.string(), to: z.string() })).default([]),
+});
+
+export const configSchema = z.strictObject({
+  dataDir: z.string().default('.data'),
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).prefault({}),
+  temporal: z
+    .strictObject({
+      /** host:port of an existing Temporal frontend; absent = start a local dev server. */
+      address: z.string().regex(/^[^:\s]+:\d+$/, 'host:port').optional(),
+      namespace: z.string().min(1).default('default'),
+      taskQueue: z.string().min(1).default('delivery-chain'),
+      scanTaskQueue: z.string().min(1).default('delivery-chain-scan'),
+      connectTimeoutMs: z.number().int().positive().default(10_000),
+      devServer: z.strictObject({ port: port.default(7233), uiPort: port.default(8233) }).prefault({}),
+    })
+    .prefault({}),
+  redis: z
+    .strictObject({
+      /** redis:// URL of an existing Redis; absent = start a local redis-server with AOF. */
+      url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+      localPort: port.default(6379),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(8080),
+      /** URL registries use to reach the API; defaults to http://host:port. */
+      publicUrl: z.url().optional(),
+      bodyLimitBytes: z.number().int().positive().default(1_048_576),
+    })
+    .prefault({}),
+  registries: z.array(registrySchema).default([
+    { name: 'source', url: 'http://127.0.0.1:5000', managed: true, insecure: false, timeoutMs: 30_000 },
+    { name: 'mirror', url: 'http://127.0.0.1:5001', managed: true, insecure: false, timeoutMs: 30_000 },
+  ]),
+  sources: z.array(webhookSourceSchema).default([
+    { name: 'source', registry: 'source', format: 'distribution', secret: 'change-me-local-webhook-secret', include: [], exclude: [] },
+  ]),
+  sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type RegistryConfig = z.infer<typeof registrySchema>;
+export type WebhookSourceConfig = z.infer<typeof webhookSourceSchema>;
+export type SyncTargetConfig = z.infer<typeof syncTargetSchema>;
+export type Credentials = z.infer<typeof credentialsSchema>;

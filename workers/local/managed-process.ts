@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ChainError } from '../../src/errors/chain-error';
+
+export interface ManagedProcessOptions {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** stdout and stderr of the process are appended here. */
+  logFile: string;
+  /** Resolves once the service answers; polled until `readyTimeoutMs`. */
+  ready: () => Promise<boolean>;
+  readyTimeoutMs?: number;
+  stopSignal?: NodeJS.Signals;
+}
+
+/**
+ * A local service process the project started itself (Temporal dev server, redis-server,
+ * docker-registry, or one of the project's own workers). `stop()` ends exactly this process.
+ */
+export class ManagedProcess {
+  private child: ChildProcess | undefined;
+  private log: WriteStream | undefined;
+  private exited: Promise<number | null> | undefined;
+  private exitCode: number | null | undefined;
+
+  constructor(private readonly options: ManagedProcessOptions) {}
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.exitCode === undefined;
+  }
+
+  async start(): Promise<void> {
+    const { name, command, args, logFile } = this.options;
+    mkdirSync(dirname(logFile), { recursive: true });
+    this.log = createWriteStream(logFile, { flags: 'a' });
+    const child = spawn(command, args, {
+      cwd: this.options.cwd,
+      env: this.options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.stdout?.pipe(this.log, { end: false });
+    child.stderr?.pipe(this.log, { end: false });
+    this.exitCode = undefined;
+    this.exited = new Promise((resolve) => {
+      child.once('error', (err) => {
+        this.log?.write(`\n[delivery-chain] cannot start ${command}: ${err.message}\n`);
+        this.exitCode = null;
+        resolve(null);
+      });
+      child.once('exit', (code) => {
+        this.exitCode = code;
+        resolve(code);
+      });
+    });
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 60_000);
+    for (;;) {
+      if (this.exitCode !== undefined) {
+        throw new ChainError('SERVICE_START_FAILED', `${name} exited (code ${String(this.exitCode)}) before it was ready; see ${logFile}`);
+      }
+      if (await this.options.ready().catch(() => false)) return;
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new ChainError('SERVICE_START_FAILED', `${name} was not ready within ${this.options.readyTimeoutMs ?? 60_000} ms; see ${logFile}`);
+      }
+      await delay(100);
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. Safe to call twice. */
+  async stop(graceMs = 10_000): Promise<void> {
+    const child = this.child;
+    if (!child || this.exitCode !== undefined) {
+      this.log?.end();
+      return;
+    }
+    child.kill(this.options.stopSignal ?? 'SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+    this.log?.end();
+  }
+
+  /** Kills the process without a chance to clean up (crash tests). */
+  async kill(): Promise<void> {
+    if (!this.child || this.exitCode !== undefined) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Whether something accepts TCP connections on host:port. */
+export async function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

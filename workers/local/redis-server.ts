@@ -1,0 +1,44 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, ManagedProcess, portOpen } from './managed-process';
+import { requireTool } from './tools';
+
+export interface LocalRedis {
+  url: string;
+  port: number;
+  process: ManagedProcess;
+}
+
+/** redis-server on loopback with AOF on and its files in dataDir. */
+export async function startRedis(options: { dataDir: string; port?: number }): Promise<LocalRedis> {
+  const binary = requireTool('redis-server', 'Debian package redis-server');
+  const port = options.port ?? (await freePort());
+  mkdirSync(options.dataDir, { recursive: true });
+  const url = `redis://127.0.0.1:${port}`;
+  const proc = new ManagedProcess({
+    name: 'redis',
+    command: binary,
+    args: [
+      '--bind', '127.0.0.1', '--port', String(port), '--dir', options.dataDir,
+      '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
+      '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'warning',
+      // BullMQ needs keys to stay: never evict.
+      '--maxmemory-policy', 'noeviction',
+    ],
+    logFile: join(options.dataDir, 'redis.log'),
+    readyTimeoutMs: 20_000,
+    ready: async () => {
+      if (!(await portOpen(port))) return false;
+      const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await client.connect();
+        return (await client.ping()) === 'PONG';
+      } finally {
+        client.disconnect();
+      }
+    },
+  });
+  await proc.start();
+  return { url, port, process: proc };
+}

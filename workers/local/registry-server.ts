@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, ManagedProcess } from './managed-process';
+import { requireTool } from './tools';
+
+export interface RegistryNotificationTarget {
+  url: string;
+  /** Sent as `Authorization: Bearer <secret>` with every notification. */
+  secret: string;
+}
+
+export type RegistryAuth =
+  | { kind: 'none' }
+  | { kind: 'htpasswd'; realm: string; path: string }
+  | { kind: 'token'; realm: string; service: string; issuer: string; rootCertBundle: string };
+
+export interface LocalRegistryOptions {
+  name: string;
+  dataDir: string;
+  port?: number;
+  notify?: RegistryNotificationTarget;
+  auth?: RegistryAuth;
+  /** Seconds the registry waits between notification retries. */
+  notifyBackoff?: string;
+}
+
+export interface LocalRegistry {
+  name: string;
+  url: string;
+  /** host:port, as skopeo and image references want it. */
+  host: string;
+  port: number;
+  process: ManagedProcess;
+}
+
+/** Debian's docker-registry (CNCF distribution 2.8) on loopback, storing blobs under dataDir. */
+export async function startRegistry(options: LocalRegistryOptions): Promise<LocalRegistry> {
+  const binary = requireTool('docker-registry', 'Debian package docker-registry');
+  const port = options.port ?? (await freePort());
+  const dir = join(options.dataDir, options.name);
+  mkdirSync(join(dir, 'storage'), { recursive: true });
+  const config = {
+    version: 0.1,
+    log: { level: 'warn', formatter: 'json', accesslog: { disabled: true } },
+    storage: {
+      filesystem: { rootdirectory: join(dir, 'storage') },
+      delete: { enabled: true },
+      maintenance: { uploadpurging: { enabled: false } },
+    },
+    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex'), headers: { 'X-Content-Type-Options': ['nosniff'] } },
+    ...authSection(options.auth ?? { kind: 'none' }),
+    ...(options.notify
+      ? {
+          notifications: {
+            events: { includereferences: true },
+            endpoints: [
+              {
+                name: 'delivery-chain',
+                url: options.notify.url,
+                headers: { Authorization: [`Bearer ${options.notify.secret}`] },
+                timeout: '2s',
+                threshold: 3,
+                backoff: options.notifyBackoff ?? '1s',
+              },
+            ],
+          },
+        }
+      : {}),
+  };
+  // JSON is YAML; the file holds the webhook secret, so only the owner reads it.
+  const configFile = join(dir, 'config.yml');
+  writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
+  const url = `http://127.0.0.1:${port}`;
+  const proc = new ManagedProcess({
+    name: `registry ${options.name}`,
+    command: binary,
+    args: ['serve', configFile],
+    logFile: join(dir, 'registry.log'),
+    readyTimeoutMs: 20_000,
+    ready: async () => {
+      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      return res.status === 200 || res.status === 401;
+    },
+  });
+  await proc.start();
+  return { name: options.name, url, host: `127.0.0.1:${port}`, port, process: proc };
+}
+
+function authSection(auth: RegistryAuth): Record<string, unknown> {
+  switch (auth.kind) {
+    case 'none':
+      return {};
+    case 'htpasswd':
+      return { auth: { htpasswd: { realm: auth.realm, path: auth.path } } };
+    case 'token':
+      return { auth: { token: { realm: auth.realm, service: auth.service, issuer: auth.issuer, rootcertbundle: auth.rootCertBundle } } };
+  }
+}

@@ -1,0 +1,28 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+
+/** Project-local tools (Temporal CLI, cosign, …) installed by scripts/setup.ts. */
+export const PROJECT_ROOT = resolve(__dirname, '..', '..');
+export const TOOLS_BIN = join(PROJECT_ROOT, '.tools', 'bin');
+
+/** Absolute path of an executable: the project's tools folder first, then PATH (and /usr/sbin). */
+export function findTool(name: string): string | undefined {
+  const dirs = [TOOLS_BIN, ...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export function requireTool(name: string, hint: string): string {
+  const path = findTool(name);
+  if (!path) throw new Error(`${name} is not installed (${hint}); run \`npm run setup\``);
+  return path;
+}
