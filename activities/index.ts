@@ -1,0 +1,11 @@
+/**
+ * Every activity of the chain, created from its dependencies (factories, as in the Temporal samples).
+ * Workflows import this module's *type* only. One factory per stage file in activities/.
+ */
+import { type ActivityDeps } from './deps';
+
+export function createActivities(_deps: ActivityDeps) {
+  return {};
+}
+
+export type ChainActivities = ReturnType<typeof createActivities>;
