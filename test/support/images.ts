@@ -44,7 +44,7 @@ const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).dig
 async function layerTar(files: ImageFile[]): Promise<Buffer> {
   const tar = pack();
   const chunks: Buffer[] = [];
-  tar.on('data', (c: Buffer) => chunks.push(c));
+  tar.on('data', (c: unknown) => chunks.push(c as Buffer));
   const done = new Promise<void>((resolve, reject) => {
     tar.on('end', resolve);
     tar.on('error', reject);
@@ -60,7 +60,8 @@ async function layerTar(files: ImageFile[]): Promise<Buffer> {
       type,
       ...(f.linkname ? { linkname: f.linkname } : {}),
     };
-    tar.entry(header, type === 'file' ? (f.content ?? '') : undefined);
+    if (type === 'file') tar.entry(header, f.content ?? '');
+    else tar.entry(header);
   }
   tar.finalize();
   await done;
