@@ -1,0 +1,2 @@
+/** The scanner's public surface. */
+export * from './types';
