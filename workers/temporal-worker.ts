@@ -1,0 +1,92 @@
+/**
+ * The Temporal worker process: runs the chain's workflows and activities on `temporal.taskQueue`
+ * and the scan activities on `temporal.scanTaskQueue` (scanning is CPU-heavy; give it its own
+ * workers with `--role scan`). Exits non-zero on error.
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { type ActivityDeps } from '../activities/deps';
+import { loadConfig } from '../src/config/load';
+import { type Config } from '../src/config/schema';
+import { ChainError } from '../src/errors/chain-error';
+import { createLogger, type Logger } from '../src/log/logger';
+import { signalReady } from './ready';
+import { installTemporalRuntime } from './temporal-runtime';
+
+export type WorkerRole = 'all' | 'chain' | 'scan';
+
+export interface ChainWorkerOptions {
+  config: Config;
+  logger: Logger;
+  role?: WorkerRole;
+  connection?: NativeConnection;
+  /** A prebuilt workflow bundle (tests build it once per file). */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Extra dependencies or replacements for the activity factories. */
+  deps?: Partial<ActivityDeps>;
+}
+
+export async function connectWorker(config: Config): Promise<NativeConnection> {
+  const address = config.temporal.address;
+  if (!address) throw new ChainError('CONFIG_INVALID', 'temporal.address is not set (npm start sets it for the local dev server)');
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${config.temporal.connectTimeoutMs} ms`)), config.temporal.connectTimeoutMs);
+    });
+    try {
+      return await Promise.race([NativeConnection.connect({ address }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (cause) {
+    throw new ChainError('SERVICE_UNREACHABLE', `cannot reach Temporal at ${address}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** The workers of this process; run them with `Promise.all(workers.map((w) => w.run()))`. */
+export async function createChainWorkers(options: ChainWorkerOptions): Promise<Worker[]> {
+  const { config, logger } = options;
+  installTemporalRuntime(logger);
+  const connection = options.connection ?? (await connectWorker(config));
+  const deps: ActivityDeps = { config, logger, ...options.deps };
+  const activities = createActivities(deps);
+  const role = options.role ?? 'all';
+  const workers: Worker[] = [];
+  const common = { connection, namespace: config.temporal.namespace };
+  if (role === 'all' || role === 'chain') {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: config.temporal.taskQueue,
+        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+        activities,
+      }),
+    );
+  }
+  if (role === 'all' || role === 'scan') {
+    workers.push(await Worker.create({ ...common, taskQueue: config.temporal.scanTaskQueue, activities, maxConcurrentActivityTaskExecutions: 2 }));
+  }
+  return workers;
+}
+
+async function main(): Promise<void> {
+  const roleArg = process.argv.find((a) => a.startsWith('--role='))?.slice('--role='.length) ?? 'all';
+  if (!['all', 'chain', 'scan'].includes(roleArg)) throw new ChainError('BAD_INPUT', `--role must be all, chain or scan (got "${roleArg}")`);
+  const config = loadConfig();
+  const logger = createLogger({ level: config.log.level, name: 'temporal-worker' });
+  const workers = await createChainWorkers({ config, logger, role: roleArg as WorkerRole });
+  const stop = () => workers.forEach((w) => w.shutdown());
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  logger.info({ taskQueues: [config.temporal.taskQueue, config.temporal.scanTaskQueue], role: roleArg }, 'temporal worker running');
+  signalReady();
+  await Promise.all(workers.map((w) => w.run()));
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`temporal-worker: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
