@@ -43,6 +43,27 @@ export const syncTargetSchema = z.strictObject({
   replace: z.array(z.strictObject({ from: z.string(), to: z.string() })).default([]),
 });
 
+export const ingestSchema = z.strictObject({
+  /** How often the reconciliation schedule lists source registries for digests that never had a chain. */
+  reconcileInterval: duration.default('10m'),
+  /** Pushes whose client User-Agent starts with one of these are the project's own (sync) and start no chain. */
+  ignoreUserAgents: z.array(z.string().min(1)).default(['delivery-chain']),
+  /** Pushes by these registry users (the sync's credentials) start no chain. */
+  ignoreActors: z.array(z.string().min(1)).default([]),
+  /** Manifests pushed by digest only (index children, referrers) start no chain unless this is on. */
+  startUntagged: z.boolean().default(false),
+  /** How long a delivery id and a digest are remembered for deduplication. */
+  dedupTtl: duration.default('30d'),
+  /** Entries kept in the delivery log. */
+  deliveryLogSize: z.number().int().positive().default(10_000),
+  /** Attempts to start a chain (with capped exponential backoff) before the event is dead-lettered. */
+  maxAttempts: z.number().int().min(1).default(40),
+  maxBackoff: duration.default('15s'),
+  workerConcurrency: z.number().int().positive().default(8),
+  /** Accepted clock skew of X-Dchain-Timestamp on HMAC-signed deliveries. */
+  signatureTolerance: duration.default('5m'),
+});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().default('.data'),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).prefault({}),
@@ -80,6 +101,7 @@ export const configSchema = z.strictObject({
   sources: z.array(webhookSourceSchema).default([
     { name: 'source', registry: 'source', format: 'distribution', secret: 'change-me-local-webhook-secret', include: [], exclude: [] },
   ]),
+  ingest: ingestSchema.prefault({}),
   sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
 });
 
@@ -87,4 +109,5 @@ export type Config = z.infer<typeof configSchema>;
 export type RegistryConfig = z.infer<typeof registrySchema>;
 export type WebhookSourceConfig = z.infer<typeof webhookSourceSchema>;
 export type SyncTargetConfig = z.infer<typeof syncTargetSchema>;
+export type IngestConfig = z.infer<typeof ingestSchema>;
 export type Credentials = z.infer<typeof credentialsSchema>;
