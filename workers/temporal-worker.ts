@@ -1,6 +1,6 @@
 /**
  * The Temporal worker process: runs the chain's workflows and activities on `temporal.taskQueue`
- * and the scan activities on `temporal.scanTaskQueue` (scanning is CPU-heavy; give it its own
+ * and the scan activities on `<taskQueue>-scan` (scanning is CPU-heavy; give it its own
  * workers with `--role scan`). Exits non-zero on error.
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -10,6 +10,7 @@ import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
 import { createLogger, type Logger } from '../src/log/logger';
+import { scanTaskQueue } from '../workflows/task-queues';
 import { signalReady } from './ready';
 import { installTemporalRuntime } from './temporal-runtime';
 
@@ -65,7 +66,7 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
     );
   }
   if (role === 'all' || role === 'scan') {
-    workers.push(await Worker.create({ ...common, taskQueue: config.temporal.scanTaskQueue, activities, maxConcurrentActivityTaskExecutions: 2 }));
+    workers.push(await Worker.create({ ...common, taskQueue: scanTaskQueue(config.temporal.taskQueue), activities, maxConcurrentActivityTaskExecutions: 2 }));
   }
   return workers;
 }
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   const stop = () => workers.forEach((w) => w.shutdown());
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  logger.info({ taskQueues: [config.temporal.taskQueue, config.temporal.scanTaskQueue], role: roleArg }, 'temporal worker running');
+  logger.info({ taskQueues: [config.temporal.taskQueue, scanTaskQueue(config.temporal.taskQueue)], role: roleArg }, 'temporal worker running');
   signalReady();
   await Promise.all(workers.map((w) => w.run()));
 }

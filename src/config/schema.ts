@@ -47,7 +47,7 @@ export const ingestSchema = z.strictObject({
   /** How often the reconciliation schedule lists source registries for digests that never had a chain. */
   reconcileInterval: duration.default('10m'),
   /** Pushes whose client User-Agent starts with one of these are the project's own (sync) and start no chain. */
-  ignoreUserAgents: z.array(z.string().min(1)).default(['delivery-chain']),
+  ignoreUserAgents: z.array(z.string().min(1)).default(['delivery-chain-sync/']),
   /** Pushes by these registry users (the sync's credentials) start no chain. */
   ignoreActors: z.array(z.string().min(1)).default([]),
   /** Manifests pushed by digest only (index children, referrers) start no chain unless this is on. */
@@ -64,6 +64,20 @@ export const ingestSchema = z.strictObject({
   signatureTolerance: duration.default('5m'),
 });
 
+export const subscriberSchema = z.strictObject({
+  name,
+  url: z.url({ protocol: /^https?$/ }),
+  /** HMAC-SHA256 key for the X-Dchain-Signature header. */
+  secret: z.string().min(16, 'at least 16 characters'),
+});
+
+export const distributeSchema = z.strictObject({
+  /** Tags set on the digest in every sync target once the chain passed; `{date}` = the chain's UTC date (yyyymmdd). */
+  promoteTags: z.array(z.string().min(1)).default(['stable']),
+  /** Outgoing webhooks notified of every distributed (or denied) image. */
+  subscribers: z.array(subscriberSchema).default([]),
+});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().default('.data'),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).prefault({}),
@@ -73,7 +87,6 @@ export const configSchema = z.strictObject({
       address: z.string().regex(/^[^:\s]+:\d+$/, 'host:port').optional(),
       namespace: z.string().min(1).default('default'),
       taskQueue: z.string().min(1).default('delivery-chain'),
-      scanTaskQueue: z.string().min(1).default('delivery-chain-scan'),
       connectTimeoutMs: z.number().int().positive().default(10_000),
       devServer: z.strictObject({ port: port.default(7233), uiPort: port.default(8233) }).prefault({}),
     })
@@ -102,6 +115,7 @@ export const configSchema = z.strictObject({
     { name: 'source', registry: 'source', format: 'distribution', secret: 'change-me-local-webhook-secret', include: [], exclude: [] },
   ]),
   ingest: ingestSchema.prefault({}),
+  distribute: distributeSchema.prefault({}),
   sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
 });
 
@@ -109,5 +123,7 @@ export type Config = z.infer<typeof configSchema>;
 export type RegistryConfig = z.infer<typeof registrySchema>;
 export type WebhookSourceConfig = z.infer<typeof webhookSourceSchema>;
 export type SyncTargetConfig = z.infer<typeof syncTargetSchema>;
+export type DistributeConfig = z.infer<typeof distributeSchema>;
+export type SubscriberConfig = z.infer<typeof subscriberSchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 export type Credentials = z.infer<typeof credentialsSchema>;
