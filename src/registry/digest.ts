@@ -1,0 +1,70 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { ChainError } from '../errors/chain-error';
+
+/** OCI digest grammar for the registered algorithms (sha256, sha512). */
+const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+export function isDigest(value: string): boolean {
+  return DIGEST.test(value);
+}
+
+export function assertDigest(value: string, what = 'digest'): string {
+  if (!isDigest(value)) throw new ChainError('BAD_INPUT', `${what} "${value}" is not a sha256:<64 hex> or sha512:<128 hex> digest`);
+  return value;
+}
+
+function algorithmOf(digest: string): 'sha256' | 'sha512' {
+  return digest.startsWith('sha512:') ? 'sha512' : 'sha256';
+}
+
+export function digestOf(data: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
+  return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+}
+
+export function digestMismatch(what: string, expected: string, actual: string): ChainError {
+  return new ChainError('DIGEST_MISMATCH', `${what}: expected digest ${expected}, content hashes to ${actual}`, { details: { expected, actual } });
+}
+
+/** Checks `data` against `expected` with the algorithm the digest names. */
+export function verifyDigest(data: Buffer, expected: string, what: string): void {
+  const actual = digestOf(data, algorithmOf(expected));
+  if (actual !== expected) throw digestMismatch(what, expected, actual);
+}
+
+/**
+ * Passes bytes through unchanged while hashing them; fails the stream with DIGEST_MISMATCH at the
+ * end when the content does not match `expected`, or TOO_LARGE as soon as more than `maxBytes` pass.
+ */
+export class DigestVerifier extends Transform {
+  private readonly hash: Hash;
+  private bytes = 0;
+
+  constructor(
+    private readonly expected: string,
+    private readonly what: string,
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
+  ) {
+    super();
+    this.hash = createHash(algorithmOf(expected));
+  }
+
+  get bytesSeen(): number {
+    return this.bytes;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) {
+      callback(new ChainError('TOO_LARGE', `${this.what} is larger than the limit of ${this.maxBytes} bytes`));
+      return;
+    }
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const actual = `${algorithmOf(this.expected)}:${this.hash.digest('hex')}`;
+    callback(actual === this.expected ? null : digestMismatch(this.what, this.expected, actual));
+  }
+}

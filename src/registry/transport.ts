@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import { type Readable } from 'node:stream';
+import { Agent, type Dispatcher, request } from 'undici';
+import { type Credentials } from '../config/schema';
+import { ChainError } from '../errors/chain-error';
+import { type Logger } from '../log/logger';
+import { Authenticator } from './auth';
+import { parseChallenge } from './challenge';
+import { httpError } from './errors';
+import { backoffMs, DEFAULT_RETRY, isConnectionError, isRetryableStatus, type RetryPolicy, sleep } from './retry';
+
+export interface TransportOptions {
+  baseUrl: string;
+  name: string;
+  credentials?: Credentials;
+  insecure?: boolean;
+  caFile?: string;
+  timeoutMs: number;
+  userAgent: string;
+  retry?: RetryPolicy;
+  logger?: Logger;
+  /** Parallel connections per origin. */
+  connections?: number;
+}
+
+export interface RegistryRequest {
+  method: Dispatcher.HttpMethod;
+  /** A path under the registry ("/v2/…") or an absolute URL the registry handed out (Location, Link). */
+  path: string;
+  /** Token scopes the request needs, e.g. repository:app:pull. */
+  scopes: string[];
+  /** What is being done, for error messages ("manifest app:latest"). */
+  what: string;
+  headers?: Record<string, string>;
+  /** A buffer, or a factory so a retry can start the stream afresh. */
+  body?: Buffer | (() => Readable);
+  /** Statuses handed back to the caller; any other status becomes a typed error. */
+  expect: number[];
+  /** Overrides the policy's retries (0 for requests that must not be repeated, e.g. upload PATCH/PUT). */
+  retries?: number;
+}
+
+export interface RegistryResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** The URL that answered (after redirects), for resolving relative Location headers. */
+  url: string;
+}
+
+const MAX_REDIRECTS = 5;
+const MAX_AUTH_ROUNDS = 2;
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/**
+ * HTTP to one registry: connection pooling and TLS settings (undici Agent), timeouts, the auth
+ * handshake, retries with jittered backoff on 429/5xx/connection errors, and redirects (blob
+ * downloads may be redirected to storage; credentials are never sent to another origin).
+ */
+export class RegistryTransport {
+  readonly baseUrl: URL;
+  private readonly agent: Agent;
+  private readonly auth: Authenticator;
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly options: TransportOptions) {
+    this.baseUrl = new URL(options.baseUrl);
+    const ca = options.caFile ? readCa(options.caFile) : undefined;
+    this.agent = new Agent({
+      connections: options.connections ?? 16,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connectTimeout: Math.min(options.timeoutMs, 10_000),
+      connect: { rejectUnauthorized: options.insecure !== true, ...(ca ? { ca } : {}) },
+    });
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.auth = new Authenticator(options.credentials, (url, headers) => this.fetchToken(url, headers));
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /** Sends with auth, retries and redirects; resolves with a status from `expect`, else throws a ChainError. */
+  async send(req: RegistryRequest): Promise<RegistryResponse> {
+    let scopes = req.scopes;
+    let authRounds = 0;
+    const retries = req.retries ?? this.retry.retries;
+    for (let attempt = 0; ; attempt++) {
+      let res: RegistryResponse;
+      let authorization: string | undefined;
+      try {
+        authorization = await this.auth.header(scopes);
+        res = await this.follow(req, authorization);
+      } catch (err) {
+        if (ChainError.is(err) || !isConnectionError(err) || attempt >= retries) throw this.connectionFailure(err, req);
+        await this.pause(attempt, req, `connection error: ${(err as Error).message}`);
+        continue;
+      }
+      if (req.expect.includes(res.status)) return res;
+      if (res.status === 401 && authRounds < MAX_AUTH_ROUNDS) {
+        const retryScopes = this.auth.onUnauthorized(parseChallenge(header(res.headers, 'www-authenticate')), scopes, authorization !== undefined);
+        await res.body.dump();
+        if (retryScopes) {
+          authRounds++;
+          scopes = retryScopes;
+          attempt--;
+          continue;
+        }
+        throw httpError(401, req.what, this.options.name, '');
+      }
+      if (isRetryableStatus(res.status) && attempt < retries) {
+        await res.body.dump();
+        await this.pause(attempt, req, `HTTP ${res.status}`, header(res.headers, 'retry-after'));
+        continue;
+      }
+      throw httpError(res.status, req.what, this.options.name, await readLimited(res.body, ERROR_BODY_LIMIT));
+    }
+  }
+
+  /** Resolves a Location/Link value against the URL that sent it. */
+  resolve(location: string, from: string): string {
+    return new URL(location, from).toString();
+  }
+
+  private async follow(req: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
+    let url = new URL(req.path, this.baseUrl);
+    for (let hop = 0; ; hop++) {
+      const sameOrigin = url.origin === this.baseUrl.origin;
+      const headers: Record<string, string> = { 'user-agent': this.options.userAgent, ...req.headers };
+      if (authorization && sameOrigin) headers.authorization = authorization;
+      const body = hop === 0 ? (typeof req.body === 'function' ? req.body() : req.body) : undefined;
+      const res = await request(url, { method: req.method, headers, body, dispatcher: this.agent });
+      const location = header(res.headers, 'location');
+      const redirect = [301, 302, 303, 307, 308].includes(res.statusCode) && location !== undefined && (req.method === 'GET' || req.method === 'HEAD');
+      if (!redirect || hop >= MAX_REDIRECTS) return { status: res.statusCode, headers: res.headers, body: res.body, url: url.toString() };
+      await res.body.dump();
+      url = new URL(location, url);
+    }
+  }
+
+  private async fetchToken(url: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await request(url, { method: 'GET', headers: { 'user-agent': this.options.userAgent, ...headers }, dispatcher: this.agent });
+        if (isRetryableStatus(res.statusCode) && attempt < this.retry.retries) {
+          await res.body.dump();
+          await sleep(backoffMs(attempt, this.retry));
+          continue;
+        }
+        return { status: res.statusCode, text: await readLimited(res.body, ERROR_BODY_LIMIT) };
+      } catch (err) {
+        if (!isConnectionError(err) || attempt >= this.retry.retries) throw this.connectionFailure(err, { what: 'token request' });
+        await sleep(backoffMs(attempt, this.retry));
+      }
+    }
+  }
+
+  private async pause(attempt: number, req: RegistryRequest, reason: string, retryAfter?: string): Promise<void> {
+    const ms = backoffMs(attempt, this.retry, retryAfter);
+    this.options.logger?.debug({ registry: this.options.name, what: req.what, attempt: attempt + 1, delayMs: ms, reason }, 'registry request retried');
+    await sleep(ms);
+  }
+
+  private connectionFailure(err: unknown, req: { what: string }): unknown {
+    if (ChainError.is(err)) return err;
+    if (isConnectionError(err)) {
+      return new ChainError('SERVICE_UNREACHABLE', `${this.options.name} (${this.baseUrl.origin}) could not be reached for ${req.what}: ${(err as Error).message}`, { cause: err });
+    }
+    return err;
+  }
+}
+
+export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Reads at most `limit` bytes of a body as text and discards the rest. */
+export async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buf = chunk as Buffer;
+    if (size < limit) chunks.push(buf.subarray(0, limit - size));
+    size += buf.length;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ChainError('CONFIG_INVALID', `CA bundle ${path} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+}
