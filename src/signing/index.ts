@@ -1,0 +1,15 @@
+/** Image signing and verification compatible with cosign and skopeo (sigstore attachments). */
+export { type Signer, type Verifier, keyIdOf } from './signer';
+export { KeySigner } from './key-signer';
+export { PublicKeyVerifier } from './key-verifier';
+export { Pkcs11Signer, type Pkcs11SignerOptions } from './pkcs11-signer';
+export { generateKeyPair, loadPrivateKey, loadPublicKey, type GeneratedKeyPair } from './key-files';
+export { encryptCosignPrivateKey, decryptCosignPrivateKey, SIGSTORE_PRIVATE_KEY_PEM_TYPE } from './cosign-key-format';
+export { signImage, type SignImageOptions, type SignImageResult } from './sign-image';
+export { attestImage, type AttestImageResult } from './attest-image';
+export { verifyImage, type VerificationReport, type VerificationFailure, type VerificationFailureCode, type AttestationCheck } from './verify-image';
+export { PREDICATE_TYPES } from './in-toto';
+export { attachmentTag } from './cosign-layout';
+export { type SignatureRegistry } from './registry-port';
+export { signingSchema, type SigningConfig, type SigningKeyConfig } from './config-schema';
+export { createSigner, ENV_KEY_FILE, ENV_KEY_PASSWORD, ENV_KEY_PEM } from './signer-from-config';

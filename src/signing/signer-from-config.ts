@@ -1,0 +1,31 @@
+import { ChainError } from '../errors/chain-error';
+import { type SigningKeyConfig } from './config-schema';
+import { KeySigner } from './key-signer';
+import { Pkcs11Signer } from './pkcs11-signer';
+import { type Signer } from './signer';
+
+export const ENV_KEY_PEM = 'DCHAIN_SIGNING_KEY';
+export const ENV_KEY_FILE = 'DCHAIN_SIGNING_KEY_FILE';
+export const ENV_KEY_PASSWORD = 'DCHAIN_SIGNING_KEY_PASSWORD';
+
+/**
+ * The Signer the configuration names, with secrets read from the environment at this moment (so
+ * they never pass through workflow inputs or history). Missing secrets are PREREQUISITE_MISSING.
+ */
+export async function createSigner(key: SigningKeyConfig | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Signer> {
+  if (key?.kind === 'pkcs11') {
+    const pin = env[key.pinEnv];
+    if (pin === undefined) throw missing(`the PKCS#11 PIN variable ${key.pinEnv} is not set`);
+    return new Pkcs11Signer({ module: key.module, tokenLabel: key.token, keyLabel: key.label, pin });
+  }
+  if (key?.kind === 'file') return KeySigner.fromFile(key.path, env[key.passwordEnv]);
+  const pem = env[ENV_KEY_PEM];
+  if (pem) return KeySigner.fromPem(pem, env[ENV_KEY_PASSWORD]);
+  const file = env[ENV_KEY_FILE];
+  if (file) return KeySigner.fromFile(file, env[ENV_KEY_PASSWORD]);
+  throw missing(`no signing key: configure signing.key, or set ${ENV_KEY_PEM} or ${ENV_KEY_FILE} (and ${ENV_KEY_PASSWORD} for an encrypted key)`);
+}
+
+function missing(message: string): ChainError {
+  return new ChainError('PREREQUISITE_MISSING', message);
+}
