@@ -1,0 +1,160 @@
+import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type Config, type WebhookSourceConfig } from '../config/schema';
+import { ChainError } from '../errors/chain-error';
+import { type Logger } from '../log/logger';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySharedSecret, verifySignature } from './auth';
+import { type DeliveryEntry, type DeliveryLog } from './delivery-log';
+import { durationMs } from './duration';
+import { createEventFilter, type Verdict } from './filter';
+import { type IngestMetrics } from './metrics';
+import { parseDelivery } from './parse';
+import { type IngestQueue, type SubmitResult } from './queue';
+
+export interface WebhookRoutesOptions {
+  config: Config;
+  queue: Pick<IngestQueue, 'submit'>;
+  deliveryLog: DeliveryLog;
+  metrics: IngestMetrics;
+  logger: Logger;
+}
+
+interface Answer {
+  status: number;
+  outcome: string;
+  body: Record<string, unknown>;
+  workflowIds?: string[];
+  events?: number;
+}
+
+const STATUS_OF: Partial<Record<string, number>> = { BAD_INPUT: 400, UNAUTHORIZED: 401, NOT_FOUND: 404, UNSUPPORTED_MEDIA_TYPE: 415, TOO_LARGE: 413 };
+const OUTCOME_OF: Record<number, string> = { 400: 'bad-request', 401: 'unauthorized', 404: 'unknown-source', 413: 'too-large', 415: 'unsupported-media-type', 503: 'unavailable' };
+
+/**
+ * `POST /webhooks/:source` (one endpoint per configured source) and `GET /webhooks/deliveries`.
+ * Registered in its own Fastify scope: bodies are read raw (for HMAC and exact JSON errors)
+ * without touching how other plugins parse JSON.
+ */
+export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutesOptions): Promise<void> {
+  const { config, queue, deliveryLog, metrics, logger } = options;
+  const sources = new Map(config.sources.map((s) => [s.name, { source: s, filter: createEventFilter(s, config.ingest) }]));
+  const toleranceMs = durationMs(config.ingest.signatureTolerance);
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const answer = (reply: FastifyReply, sourceName: string, a: Answer): FastifyReply => {
+    metrics.deliveries.inc({ source: sourceName, status: String(a.status) });
+    const entry: DeliveryEntry = {
+      time: new Date().toISOString(),
+      source: sourceName,
+      status: a.status,
+      outcome: a.outcome,
+      workflowIds: a.workflowIds ?? [],
+      events: a.events ?? 0,
+      ...(typeof a.body.error === 'string' ? { error: a.body.error } : {}),
+    };
+    void deliveryLog.record(entry);
+    if (a.status === 503) void reply.header('retry-after', '5');
+    return reply.code(a.status).send(a.body);
+  };
+  const answerError = (reply: FastifyReply, sourceName: string, err: ChainError): FastifyReply => {
+    const status = STATUS_OF[err.code] ?? 400;
+    return answer(reply, sourceName, { status, outcome: OUTCOME_OF[status] ?? 'rejected', body: { error: err.message, code: err.code } });
+  };
+
+  // Unknown sources and bad secrets are refused before the body is read.
+  app.addHook('onRequest', async (request: FastifyRequest<{ Params: { source?: string } }>, reply) => {
+    if (request.method !== 'POST') return;
+    const name = request.params.source ?? '';
+    const entry = sources.get(name);
+    if (!entry) return answerError(reply, name, new ChainError('NOT_FOUND', `no webhook source named "${name}"; configured: ${[...sources.keys()].join(', ')}`));
+    try {
+      verifySharedSecret(request.headers.authorization ?? queryToken(request, entry.source), entry.source.secret);
+    } catch (err) {
+      return answerError(reply, name, err as ChainError);
+    }
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request: FastifyRequest<{ Params: { source?: string } }>, reply) => {
+    const sourceName = request.params.source ?? '';
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return answerError(reply, sourceName, new ChainError('TOO_LARGE', `body is larger than the limit of ${config.api.bodyLimitBytes} bytes`));
+    }
+    if (error.statusCode !== undefined && error.statusCode < 500) {
+      return answerError(reply, sourceName, new ChainError('BAD_INPUT', error.message));
+    }
+    logger.error({ err: error, source: sourceName }, 'webhook delivery failed');
+    return answer(reply, sourceName, { status: 500, outcome: 'error', body: { error: 'internal error', code: 'INTERNAL' } });
+  });
+
+  app.post<{ Params: { source: string }; Body: Buffer }>('/webhooks/:source', async (request, reply) => {
+    const sourceName = request.params.source;
+    const entry = sources.get(sourceName);
+    if (!entry) return answerError(reply, sourceName, new ChainError('NOT_FOUND', `no webhook source named "${sourceName}"`));
+    const { source, filter } = entry;
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    let verdicts: Verdict[];
+    try {
+      if (source.hmacSecret) {
+        verifySignature({ signature: header(request, SIGNATURE_HEADER), timestamp: header(request, TIMESTAMP_HEADER) }, raw, source.hmacSecret, toleranceMs);
+      }
+      const notices = parseDelivery(source.format, request.headers['content-type'], raw);
+      metrics.received.inc({ source: sourceName }, notices.length);
+      verdicts = notices.map((n) => filter(n));
+    } catch (err) {
+      if (err instanceof ChainError) return answerError(reply, sourceName, err);
+      throw err;
+    }
+
+    const results: SubmitResult[] = [];
+    const dropped: Record<string, number> = {};
+    for (const verdict of verdicts) {
+      if ('drop' in verdict) {
+        dropped[verdict.drop] = (dropped[verdict.drop] ?? 0) + 1;
+        continue;
+      }
+      try {
+        // One at a time: two events of one digest in one envelope must see each other's marks.
+        results.push(await queue.submit(verdict.accept));
+      } catch (err) {
+        logger.warn({ source: sourceName, err: (err as Error).message }, 'queue unavailable; asking the sender to retry');
+        return answer(reply, sourceName, { status: 503, outcome: 'unavailable', body: { error: 'the event queue is unavailable; retry later', code: 'SERVICE_UNREACHABLE' }, events: verdicts.length });
+      }
+    }
+    for (const r of results) if (r.outcome.startsWith('duplicate')) dropped[r.outcome] = (dropped[r.outcome] ?? 0) + 1;
+    for (const [reason, count] of Object.entries(dropped)) metrics.dropped.inc({ source: sourceName, reason }, count);
+    const queued = results.filter((r) => !r.outcome.startsWith('duplicate'));
+    metrics.accepted.inc({ source: sourceName }, queued.length);
+    const workflowIds = [...new Set(results.map((r) => r.workflowId))];
+    const outcome = queued.length ? 'accepted' : results.length ? 'duplicate' : 'dropped';
+    return answer(reply, sourceName, {
+      status: queued.length ? 202 : 200,
+      outcome,
+      workflowIds,
+      events: verdicts.length,
+      body: { outcome, queued: queued.length, dropped, events: results.map((r) => ({ workflowId: r.workflowId, outcome: r.outcome })) },
+    });
+  });
+
+  app.get<{ Querystring: { limit?: string } }>('/webhooks/deliveries', async (request, reply) => {
+    const limit = Number(request.query.limit ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return reply.code(400).send({ error: 'limit must be an integer from 1 to 10000', code: 'BAD_INPUT' });
+    try {
+      return { deliveries: await deliveryLog.list(limit) };
+    } catch {
+      return reply.code(503).header('retry-after', '5').send({ error: 'the delivery log is unavailable; retry later', code: 'SERVICE_UNREACHABLE' });
+    }
+  });
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** ACR triggers cannot send headers: their secret may come as `?token=` on the endpoint URL instead. */
+function queryToken(request: FastifyRequest, source: WebhookSourceConfig): string | undefined {
+  if (source.format !== 'acr') return undefined;
+  const token = (request.query as Record<string, unknown> | undefined)?.token;
+  return typeof token === 'string' ? token : undefined;
+}

@@ -1,0 +1,11 @@
+export { ADD_TAGS_SIGNAL, CHAIN_WORKFLOW_TYPE, chainWorkflowId, imagePushedSchema, type AddTagsSignal, type ChainInput, type ImagePushed } from './image-pushed';
+export { createEventFilter, isArtifactPush, type DropReason, type Verdict } from './filter';
+export { parseDelivery } from './parse';
+export { signBody, verifySharedSecret, verifySignature } from './auth';
+export { BACKOFF_TYPE, cappedBackoff, DEAD_LETTER_QUEUE_NAME, INGEST_QUEUE_NAME, IngestQueue, type IngestJob, type SubmitResult } from './queue';
+export { DeliveryLog, type DeliveryEntry } from './delivery-log';
+export { createIngestMetrics, type IngestMetrics } from './metrics';
+export { createIngestProcessor, type ChainStarter, type StartOutcome } from './processor';
+export { producerConnection, redisUrl, workerConnection } from './redis';
+export { durationMs } from './duration';
+export { webhookRoutes } from './http';

@@ -1,0 +1,151 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import { type Redis } from 'ioredis';
+import { z } from 'zod';
+import { ChainError } from '../errors/chain-error';
+import { chainWorkflowId, type ImagePushed, imagePushedSchema, stableHash, tagSchema } from './image-pushed';
+
+export const INGEST_QUEUE_NAME = 'dchain-ingest';
+export const DEAD_LETTER_QUEUE_NAME = 'dchain-ingest-dead';
+const KEY_PREFIX = 'dchain:ingest';
+
+/** A queued event: start the chain of `input` (or join it) and make sure it has `tags`. */
+export const ingestJobSchema = z.strictObject({
+  input: imagePushedSchema,
+  /** Tags the running chain must get by signal (all of input.tags for a first push). */
+  tags: z.array(tagSchema),
+});
+export type IngestJob = z.infer<typeof ingestJobSchema>;
+
+export const deadLetterSchema = z.strictObject({
+  job: z.unknown(),
+  reason: z.string(),
+  attempts: z.number().int(),
+  failedAt: z.string(),
+  originalJobId: z.string(),
+});
+export type DeadLetter = z.infer<typeof deadLetterSchema>;
+
+/** What happened to one accepted event at the API. */
+export type SubmitOutcome = 'queued' | 'tags-queued' | 'duplicate-delivery' | 'duplicate-digest';
+
+export interface SubmitResult {
+  workflowId: string;
+  outcome: SubmitOutcome;
+  jobId?: string;
+}
+
+export interface IngestQueueOptions {
+  /** How long delivery ids and digests are remembered. */
+  dedupTtlMs: number;
+  /** Attempts of a job before it is dead-lettered. */
+  attempts: number;
+}
+
+/** The backoff of a job's retries: 0.5 s doubling, at most `maxMs` (Temporal may be down for a while). */
+export function cappedBackoff(maxMs: number): (attemptsMade: number) => number {
+  return (attemptsMade) => Math.min(500 * 2 ** Math.max(0, attemptsMade - 1), maxMs);
+}
+export const BACKOFF_TYPE = 'capped';
+
+/**
+ * The durable buffer between the webhook API and Temporal. `submit` resolves only once the job is
+ * in Redis (AOF); it rejects when Redis is unreachable, and the API answers 503.
+ *
+ * Deduplication: a delivery id seen before, or a digest seen before with no new tag, is not queued.
+ * The Redis marks are written after the job, so a crash in between re-queues (harmless: the worker
+ * starts workflows with a fixed id and USE_EXISTING) rather than losing the event.
+ */
+export class IngestQueue {
+  readonly queue: Queue<IngestJob>;
+  readonly deadLetters: Queue<DeadLetter>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: IngestQueueOptions,
+  ) {
+    this.queue = new Queue<IngestJob>(INGEST_QUEUE_NAME, { connection: redis });
+    this.deadLetters = new Queue<DeadLetter>(DEAD_LETTER_QUEUE_NAME, { connection: redis });
+  }
+
+  async submit(event: ImagePushed): Promise<SubmitResult> {
+    const workflowId = chainWorkflowId(event);
+    const deliveryKey = event.deliveryId === undefined ? undefined : `${KEY_PREFIX}:delivery:${stableHash(event.source, event.deliveryId)}`;
+    const digestKey = `${KEY_PREFIX}:digest:${stableHash(workflowId)}`;
+    const [deliverySeen, knownTags] = await Promise.all([
+      deliveryKey === undefined ? Promise.resolve(0) : this.redis.exists(deliveryKey),
+      this.redis.smembers(digestKey),
+    ]);
+    if (deliverySeen) return { workflowId, outcome: 'duplicate-delivery' };
+    // The digest set always holds '' once seen, so an untagged first push is remembered too.
+    const digestSeen = knownTags.length > 0;
+    const newTags = event.tags.filter((t) => !knownTags.includes(t));
+    if (digestSeen && newTags.length === 0) {
+      await this.markDelivery(deliveryKey);
+      return { workflowId, outcome: 'duplicate-digest' };
+    }
+    const allTags = [...new Set([...knownTags.filter((t) => t !== ''), ...event.tags])].sort();
+    const jobId = `${digestSeen ? 't' : 's'}-${stableHash(workflowId, ...newTags.sort())}`;
+    await this.queue.add(digestSeen ? 'add-tags' : 'start', { input: { ...event, tags: allTags }, tags: newTags }, this.jobOptions(jobId));
+    const ttl = Math.ceil(this.options.dedupTtlMs / 1000);
+    const marks = this.redis.multi().sadd(digestKey, '', ...event.tags).expire(digestKey, ttl);
+    if (deliveryKey !== undefined) marks.set(deliveryKey, '1', 'EX', ttl);
+    await marks.exec();
+    return { workflowId, outcome: digestSeen ? 'tags-queued' : 'queued', jobId };
+  }
+
+  jobOptions(jobId: string): JobsOptions {
+    return {
+      jobId,
+      attempts: this.options.attempts,
+      backoff: { type: BACKOFF_TYPE },
+      removeOnComplete: { age: 24 * 3600, count: 100_000 },
+      // Failed jobs are copied to the dead-letter queue first; the copy is what operators replay.
+      removeOnFail: { age: 7 * 24 * 3600 },
+    };
+  }
+
+  private async markDelivery(deliveryKey: string | undefined): Promise<void> {
+    if (deliveryKey !== undefined) await this.redis.set(deliveryKey, '1', 'EX', Math.ceil(this.options.dedupTtlMs / 1000));
+  }
+
+  /** Jobs per state, for the queue-depth gauge and `dchain webhooks`. */
+  async depth(): Promise<Record<'waiting' | 'active' | 'delayed' | 'failed' | 'dead', number>> {
+    const [counts, dead] = await Promise.all([
+      this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
+      this.deadLetters.getJobCounts('waiting'),
+    ]);
+    return {
+      waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+      active: counts.active ?? 0,
+      delayed: counts.delayed ?? 0,
+      failed: counts.failed ?? 0,
+      dead: dead.waiting ?? 0,
+    };
+  }
+
+  /** Parks a job that will never succeed; nothing consumes the dead-letter queue but a replay. */
+  async deadLetter(originalJobId: string, job: unknown, reason: string, attempts: number): Promise<void> {
+    await this.deadLetters.add('dead', { job, reason, attempts, failedAt: new Date().toISOString(), originalJobId }, { jobId: originalJobId, removeOnComplete: true });
+  }
+
+  async listDeadLetters(limit = 100): Promise<Array<DeadLetter & { id: string }>> {
+    const jobs = await this.deadLetters.getJobs(['waiting'], 0, limit - 1, true);
+    return jobs.map((j) => ({ ...j.data, id: String(j.id) }));
+  }
+
+  /** Queues a dead letter again (after the cause was fixed) and removes it; returns the new job id. */
+  async replay(id: string): Promise<string> {
+    const dead = await this.deadLetters.getJob(id);
+    if (!dead) throw new ChainError('NOT_FOUND', `no dead letter with id ${id}`);
+    const parsed = ingestJobSchema.safeParse(dead.data.job);
+    if (!parsed.success) throw new ChainError('BAD_INPUT', `dead letter ${id} does not hold a valid event and cannot be replayed: ${parsed.error.issues[0]?.message ?? ''}`);
+    const jobId = `r-${stableHash(id, String(Date.now()))}`;
+    await this.queue.add('replay', parsed.data, this.jobOptions(jobId));
+    await dead.remove();
+    return jobId;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.queue.close(), this.deadLetters.close()]);
+  }
+}

@@ -1,0 +1,20 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { type Config } from '../config/schema';
+
+/** The Redis URL of the configuration: the configured one, or the local redis-server `npm start` runs. */
+export function redisUrl(config: Config): string {
+  return config.redis.url ?? `redis://127.0.0.1:${config.redis.localPort}`;
+}
+
+/**
+ * A connection for producers (the API): commands fail at once while Redis is down (no offline
+ * queue), so the API can answer 503 instead of holding the sender; it reconnects by itself.
+ */
+export function producerConnection(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, connectTimeout: 2000, ...options });
+}
+
+/** A connection for BullMQ workers: blocking commands wait for Redis to come back. */
+export function workerConnection(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, ...options });
+}

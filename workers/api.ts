@@ -1,0 +1,91 @@
+/**
+ * The API process: webhook endpoints (one per configured source), the delivery log, /metrics and
+ * /healthz. `buildApi(deps)` builds the Fastify server without listening so tests run it in-process;
+ * other rooms add their endpoints as plugins (see API_PLUGINS).
+ */
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { type Redis } from 'ioredis';
+import { loadConfig } from '../src/config/load';
+import { type Config } from '../src/config/schema';
+import { createIngestMetrics, DeliveryLog, durationMs, IngestQueue, type IngestMetrics, producerConnection, redisUrl, webhookRoutes } from '../src/ingest';
+import { createLogger, type Logger } from '../src/log/logger';
+import { signalReady } from './ready';
+
+/** A Fastify plugin another room contributes to the API (e.g. the admission endpoint). */
+export interface ApiPlugin {
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- plugins bring their own option types
+  plugin: FastifyPluginAsync<any>;
+  options?: (deps: ApiDeps) => Record<string, unknown>;
+}
+
+/** Plugins the API process registers besides the webhook routes. Add one line per plugin. */
+export const API_PLUGINS: ApiPlugin[] = [];
+
+export interface ApiDeps {
+  config: Config;
+  logger: Logger;
+  /** A producer connection (see producerConnection): commands fail fast while Redis is down. */
+  redis: Redis;
+  /** Extra plugins; defaults to API_PLUGINS. */
+  plugins?: ApiPlugin[];
+}
+
+export interface Api {
+  app: FastifyInstance;
+  queue: IngestQueue;
+  metrics: IngestMetrics;
+}
+
+export async function buildApi(deps: ApiDeps): Promise<Api> {
+  const { config, logger, redis } = deps;
+  const queue = new IngestQueue(redis, { dedupTtlMs: durationMs(config.ingest.dedupTtl), attempts: config.ingest.maxAttempts });
+  // BullMQ re-emits connection errors; the API reports them as 503s instead of crashing.
+  queue.queue.on('error', (err) => logger.debug({ err: err.message }, 'queue connection error'));
+  queue.deadLetters.on('error', (err) => logger.debug({ err: err.message }, 'dead-letter queue connection error'));
+  const deliveryLog = new DeliveryLog(redis, config.ingest.deliveryLogSize);
+  const metrics = createIngestMetrics(() => queue.depth());
+
+  const app = Fastify({ logger: false, bodyLimit: config.api.bodyLimitBytes });
+  app.addHook('onClose', async () => queue.close());
+
+  app.get('/healthz', async (_req, reply) => {
+    const redisUp = redis.status === 'ready';
+    return reply.code(redisUp ? 200 : 503).send({ status: redisUp ? 'ok' : 'degraded', redis: redisUp ? 'up' : 'down' });
+  });
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
+
+  await app.register(webhookRoutes, { config, queue, deliveryLog, metrics, logger: logger.child({ component: 'webhooks' }) });
+  for (const extra of deps.plugins ?? API_PLUGINS) {
+    await app.register(extra.plugin, extra.options?.(deps) ?? {});
+    logger.debug({ plugin: extra.name }, 'API plugin registered');
+  }
+  return { app, queue, metrics };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.log.level, name: 'api' });
+  const redis = producerConnection(redisUrl(config));
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'Redis connection error'));
+  const { app } = await buildApi({ config, logger, redis });
+  await app.listen({ host: config.api.host, port: config.api.port });
+  logger.info({ url: `http://${config.api.host}:${config.api.port}`, sources: config.sources.map((s) => s.name) }, 'webhook API listening');
+  signalReady();
+  const shutdown = () => {
+    app
+      .close()
+      .then(() => redis.quit())
+      .then(() => process.exit(0))
+      .catch(() => process.exit(1));
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`api: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
