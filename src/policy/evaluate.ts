@@ -1,0 +1,64 @@
+import { type CheckResult, type Decision, type Violation } from './decision';
+import { type ImageFacts } from './image-facts';
+import { matchesAny } from './patterns';
+import { type LoadedPolicy } from './policy-file';
+import { type Mode, type PolicyRule } from './policy-schema';
+import { checkHygiene } from './rules/hygiene';
+import { checkProvenance } from './rules/provenance';
+import { checkVulnerabilities } from './rules/vulnerabilities';
+
+export interface EvaluationContext {
+  /** Kubernetes namespace at admission; rules selecting namespaces only apply when it matches. */
+  namespace?: string;
+}
+
+/**
+ * The gate's decision for one image: pure and deterministic (same facts, policy and `now` give the
+ * same decision). Every matching rule applies; a violation of an `enforce` rule denies, a violation
+ * of a `dry-run` rule is reported and recorded but lets the image through.
+ */
+export function evaluatePolicy(facts: ImageFacts, loaded: LoadedPolicy, now: Date, context: EvaluationContext = {}): Decision {
+  const { policy } = loaded;
+  const matched = policy.rules.filter((rule) => ruleApplies(rule, facts, context));
+  const violations: Violation[] = [];
+  const warnings: string[] = [];
+  if (matched.length === 0) warnings.push(`no rule of policy ${policy.metadata.name} selects ${facts.registry}/${facts.repository}; nothing was checked`);
+
+  for (const rule of matched) {
+    const mode: Mode = rule.mode ?? policy.mode;
+    const results: CheckResult[] = [];
+    if (rule.vulnerabilities) results.push(checkVulnerabilities(facts.findings, rule.vulnerabilities, now));
+    if (rule.hygiene) results.push(checkHygiene(facts.hygiene, rule.hygiene));
+    if (rule.provenance) results.push(checkProvenance(facts, rule.provenance, now));
+    const found = results.flatMap((r) => r.violations);
+    for (const v of found) violations.push({ ...v, policyRule: rule.name, enforced: mode === 'enforce' });
+    warnings.push(...results.flatMap((r) => r.warnings));
+    if (mode === 'dry-run' && found.length) warnings.push(`dry-run: rule ${rule.name} would deny (${found.length} violation${found.length > 1 ? 's' : ''})`);
+  }
+
+  const enforcing = matched.length ? matched.some((r) => (r.mode ?? policy.mode) === 'enforce') : policy.mode === 'enforce';
+  return {
+    allowed: !violations.some((v) => v.enforced),
+    mode: enforcing ? 'enforce' : 'dry-run',
+    image: { registry: facts.registry, repository: facts.repository, digest: facts.digest },
+    violations,
+    warnings: [...new Set(warnings)],
+    policyVersion: loaded.version,
+    matchedRules: matched.map((r) => r.name),
+    evaluatedAt: now.toISOString(),
+  };
+}
+
+function ruleApplies(rule: PolicyRule, facts: ImageFacts, context: EvaluationContext): boolean {
+  const { registries, repositories, namespaces } = rule.match;
+  if (registries && !matchesAny(facts.registry, registries)) return false;
+  if (repositories && !matchesAny(facts.repository, repositories)) return false;
+  if (namespaces) return context.namespace !== undefined && matchesAny(context.namespace, namespaces);
+  return true;
+}
+
+/** One line per violation, for logs, CLI output and failure messages. */
+export function summarizeDecision(decision: Decision): string {
+  const head = `${decision.allowed ? 'allowed' : 'denied'} ${decision.image.registry}/${decision.image.repository}@${decision.image.digest} (${decision.mode}, policy ${decision.policyVersion})`;
+  return [head, ...decision.violations.map((v) => `  ${v.enforced ? '✗' : '!'} [${v.policyRule}/${v.rule}] ${v.message}`), ...decision.warnings.map((w) => `  warning: ${w}`)].join('\n');
+}

@@ -1,0 +1,43 @@
+import { type ScanSummary } from '../scan';
+import { type ImageFacts, imageFactsSchema } from './image-facts';
+
+/** What the scan does not know: provenance facts gathered by the build and the signature checks. */
+export interface ProvenanceFacts {
+  baseImage?: { reference: string; digest?: string };
+  signatures?: Array<{ keyId: string }>;
+  attestations?: Array<{ predicateType: string; keyId?: string }>;
+}
+
+/** Maps the scanner's summary onto the policy's facts (the scanner reports setuid and setgid files together). */
+export function factsFromScan(scan: ScanSummary, provenance: ProvenanceFacts = {}): ImageFacts {
+  return imageFactsSchema.parse({
+    registry: scan.registry,
+    repository: scan.repository,
+    digest: scan.digest,
+    scannedAt: scan.scannedAt,
+    findings: scan.findings.map((f) => ({
+      id: f.id,
+      aliases: f.aliases,
+      package: f.package.name,
+      version: f.package.version,
+      ecosystem: f.package.ecosystem,
+      severity: f.severity,
+      fixable: f.fixable,
+      ...(f.fixedVersion !== undefined ? { fixedVersion: f.fixedVersion } : {}),
+    })),
+    hygiene: {
+      setuidFiles: scan.hygiene.setuidFiles,
+      setgidFiles: [],
+      shells: scan.hygiene.shells,
+      networkTools: scan.hygiene.networkTools,
+      user: scan.hygiene.user,
+      sizeBytes: scan.hygiene.totalSizeBytes,
+      layerCount: scan.hygiene.layerCount,
+      efficiency: scan.hygiene.efficiency,
+      privateKeys: scan.hygiene.privateKeys,
+    },
+    ...(provenance.baseImage ? { baseImage: provenance.baseImage } : {}),
+    signatures: provenance.signatures ?? [],
+    attestations: provenance.attestations ?? [],
+  });
+}
