@@ -12,7 +12,7 @@ const DIGEST = 'sha256:c8faf9f7274ab9e18454695eee03561dcdab1f26326ac9f8996336090
 const auth = { authorization: `Bearer ${SECRET}` };
 const HMAC_KEY = 'hmac-key-for-tests-0123456789';
 
-describe('webhook API with a real Redis', () => {
+void describe('webhook API with a real Redis', () => {
   const dataDir = testDataDir();
   let redisServer: LocalRedis;
   let redis: Redis;
@@ -35,7 +35,7 @@ describe('webhook API with a real Redis', () => {
     api.app.inject({ method: 'POST', url: `/webhooks/${source}`, headers: { 'content-type': 'application/json', ...auth, ...headers }, payload: raw ?? JSON.stringify(body) });
   const waiting = async () => (await api.queue.depth()).waiting;
 
-  it('queues a captured manifest push and answers 202 only once it is in Redis', async () => {
+  void it('queues a captured manifest push and answers 202 only once it is in Redis', async () => {
     const { body, contentType } = sample('manifest-push-oci');
     const res = await post('dist', body, { 'content-type': contentType });
     assert.equal(res.statusCode, 202, res.body);
@@ -46,7 +46,7 @@ describe('webhook API with a real Redis', () => {
     assert.equal(jobs[0]?.data.input.source, 'dist');
   });
 
-  it('queues nothing more when the same envelope arrives 5 times', async () => {
+  void it('queues nothing more when the same envelope arrives 5 times', async () => {
     const { body, contentType } = sample('manifest-push-oci');
     for (let i = 0; i < 5; i++) {
       const res = await post('dist', body, { 'content-type': contentType });
@@ -56,7 +56,7 @@ describe('webhook API with a real Redis', () => {
     assert.equal(await waiting(), 1);
   });
 
-  it('queues a tag-only job when the same digest is pushed under a new tag, and nothing for a re-push', async () => {
+  void it('queues a tag-only job when the same digest is pushed under a new tag, and nothing for a re-push', async () => {
     let res = await post('dist', manifestPush('demo/app', DIGEST, 'v2', 'new-delivery-1'));
     assert.equal(res.statusCode, 202);
     assert.equal(res.json().events[0].outcome, 'tags-queued');
@@ -68,7 +68,7 @@ describe('webhook API with a real Redis', () => {
     assert.equal(await waiting(), 2);
   });
 
-  it('drops blob, mount, pull, artifact and own-sync events and excluded repositories', async () => {
+  void it('drops blob, mount, pull, artifact and own-sync events and excluded repositories', async () => {
     for (const name of ['blob-push', 'blob-mount', 'manifest-pull', 'manifest-push-artifact-with-subject']) {
       const { body, contentType } = sample(name);
       const res = await post('dist', body, { 'content-type': contentType });
@@ -82,7 +82,7 @@ describe('webhook API with a real Redis', () => {
     assert.equal(await waiting(), 2);
   });
 
-  it('refuses missing or wrong secrets with 401 and unknown sources with 404', async () => {
+  void it('refuses missing or wrong secrets with 401 and unknown sources with 404', async () => {
     const body = manifestPush('demo/app', DIGEST, 'v9', 'auth-1');
     let res = await api.app.inject({ method: 'POST', url: '/webhooks/dist', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
     assert.equal(res.statusCode, 401);
@@ -95,7 +95,7 @@ describe('webhook API with a real Redis', () => {
     assert.match(res.json().error, /no webhook source named "nope"/);
   });
 
-  it('answers bad input with a 4xx JSON error that names the problem', async () => {
+  void it('answers bad input with a 4xx JSON error that names the problem', async () => {
     let res = await post('dist', undefined, {}, '{"events": [');
     assert.equal(res.statusCode, 400);
     assert.match(res.json().error, /not valid JSON/);
@@ -116,7 +116,7 @@ describe('webhook API with a real Redis', () => {
     assert.match(res.json().error, /repository/);
   });
 
-  it('checks the HMAC signature and its timestamp on a signed source', async () => {
+  void it('checks the HMAC signature and its timestamp on a signed source', async () => {
     const payload = JSON.stringify({ registry: 'source', repository: 'signed/app', digest: `sha256:${'2'.repeat(64)}`, tag: 'v1' });
     const ts = Math.floor(Date.now() / 1000);
     let res = await post('signed', undefined, { 'x-dchain-timestamp': String(ts), 'x-dchain-signature': signBody(HMAC_KEY, ts, payload) }, payload);
@@ -129,7 +129,7 @@ describe('webhook API with a real Redis', () => {
     assert.match(res.json().error, /clock skew/);
   });
 
-  it('answers 503 while Redis is down and accepts the retried delivery once it is back', async () => {
+  void it('answers 503 while Redis is down and accepts the retried delivery once it is back', async () => {
     const body = manifestPush('outage/app', `sha256:${'3'.repeat(64)}`, 'v1', 'outage-1');
     await redisServer.process.stop();
     const down = await post('dist', body);
@@ -143,7 +143,7 @@ describe('webhook API with a real Redis', () => {
     assert.equal(await waiting(), 4);
   });
 
-  it('lists deliveries newest first and exports the counters on /metrics', async () => {
+  void it('lists deliveries newest first and exports the counters on /metrics', async () => {
     const res = await api.app.inject({ method: 'GET', url: '/webhooks/deliveries?limit=3' });
     assert.equal(res.statusCode, 200);
     const { deliveries } = res.json() as { deliveries: Array<{ status: number; outcome: string; source: string; workflowIds: string[] }> };
