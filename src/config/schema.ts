@@ -78,6 +78,24 @@ export const distributeSchema = z.strictObject({
   subscribers: z.array(subscriberSchema).default([]),
 });
 
+export const policyConfigSchema = z.strictObject({
+  /** Image policy file (YAML or JSON); absent = the built-in dry-run baseline. */
+  file: z.string().min(1).optional(),
+  admission: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: port.default(8443),
+      /** PEM certificate and key of the webhook's HTTPS listener (a Kubernetes TLS secret's tls.crt / tls.key). */
+      tlsCertFile: z.string().min(1).optional(),
+      tlsKeyFile: z.string().min(1).optional(),
+      /** Per-image check budget, well inside the webhook's timeoutSeconds. */
+      checkDeadlineMs: z.number().int().positive().default(5_000),
+      decisionCacheTtlMs: z.number().int().positive().default(60_000),
+      signatureCacheTtlMs: z.number().int().positive().default(300_000),
+    })
+    .prefault({}),
+});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().default('.data'),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).prefault({}),
@@ -116,6 +134,7 @@ export const configSchema = z.strictObject({
   ]),
   ingest: ingestSchema.prefault({}),
   distribute: distributeSchema.prefault({}),
+  policy: policyConfigSchema.prefault({}),
   sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
 });
 
@@ -126,4 +145,5 @@ export type SyncTargetConfig = z.infer<typeof syncTargetSchema>;
 export type DistributeConfig = z.infer<typeof distributeSchema>;
 export type SubscriberConfig = z.infer<typeof subscriberSchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
+export type PolicyConfig = z.infer<typeof policyConfigSchema>;
 export type Credentials = z.infer<typeof credentialsSchema>;
