@@ -1,0 +1,24 @@
+/** Normalisation of tar entry paths into absolute image paths, refusing anything that escapes the root. */
+import { posix } from 'node:path';
+
+/**
+ * '/usr/bin/x', './usr/bin/x' and 'usr//bin/./x' all become '/usr/bin/x'. Returns undefined for
+ * paths that climb above the root ('../etc/passwd', 'a/../../x'): such entries are never applied.
+ */
+export function normalizeEntryPath(name: string): string | undefined {
+  if (name.includes('\u0000')) return undefined;
+  const parts: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (parts.length === 0) return undefined;
+      parts.pop();
+      continue;
+    }
+    parts.push(part);
+  }
+  return `/${parts.join('/')}`;
+}
+
+export const parentOf = (path: string): string => posix.dirname(path);
+export const baseName = (path: string): string => posix.basename(path);

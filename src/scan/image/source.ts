@@ -1,0 +1,85 @@
+/**
+ * What the scanner needs from a registry. RegistryClient (src/registry) satisfies it; tests and
+ * tools can pass anything else that does (an OCI layout on disk, a cache).
+ */
+import { type Readable } from 'node:stream';
+import { z } from 'zod';
+import { ChainError } from '../../errors/chain-error';
+
+export interface ImageSource {
+  getManifest(repo: string, reference: string): Promise<{ digest: string; mediaType: string; bytes: Buffer }>;
+  getBlob(repo: string, digest: string, opts?: { maxBytes?: number }): Promise<Buffer>;
+  blobStream(repo: string, digest: string): Promise<Readable>;
+}
+
+const descriptor = z.looseObject({
+  mediaType: z.string().optional(),
+  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256 digest'),
+  size: z.number().int().nonnegative(),
+  platform: z.looseObject({ architecture: z.string(), os: z.string(), variant: z.string().optional() }).optional(),
+});
+
+const imageManifest = z.looseObject({ schemaVersion: z.literal(2), mediaType: z.string().optional(), config: descriptor, layers: z.array(descriptor) });
+const indexManifest = z.looseObject({ schemaVersion: z.literal(2), mediaType: z.string().optional(), manifests: z.array(descriptor) });
+
+export const imageConfigSchema = z.looseObject({
+  architecture: z.string().optional(),
+  os: z.string().optional(),
+  config: z
+    .looseObject({
+      User: z.string().optional(),
+      Env: z.array(z.string()).nullish(),
+      Entrypoint: z.array(z.string()).nullish(),
+      Cmd: z.array(z.string()).nullish(),
+      Labels: z.record(z.string(), z.string()).nullish(),
+    })
+    .optional(),
+  rootfs: z.looseObject({ type: z.string(), diff_ids: z.array(z.string()) }).optional(),
+});
+
+export type ImageManifestDoc = z.infer<typeof imageManifest>;
+export type ImageConfig = z.infer<typeof imageConfigSchema>;
+export type LayerDescriptor = z.infer<typeof descriptor>;
+
+function parseJson<T>(schema: z.ZodType<T>, bytes: Buffer, what: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new ChainError('BAD_INPUT', `${what} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new ChainError('BAD_INPUT', `${what} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export interface Platform {
+  os: string;
+  architecture: string;
+}
+
+export const HOST_PLATFORM: Platform = { os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch };
+
+/** Resolves a reference to one image manifest (choosing `platform` from an index) and its config. */
+export async function resolveImage(
+  source: ImageSource,
+  repo: string,
+  reference: string,
+  platform: Platform = HOST_PLATFORM,
+): Promise<{ digest: string; manifest: ImageManifestDoc; config: ImageConfig; configBytes: Buffer }> {
+  let fetched = await source.getManifest(repo, reference);
+  const probe = JSON.parse(fetched.bytes.toString('utf8')) as { manifests?: unknown };
+  if (Array.isArray(probe.manifests)) {
+    const index = parseJson(indexManifest, fetched.bytes, `index ${repo}@${fetched.digest}`);
+    const child = index.manifests.find((m) => m.platform?.os === platform.os && m.platform.architecture === platform.architecture);
+    if (!child) {
+      const available = index.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : m.digest)).join(', ');
+      throw new ChainError('NOT_FOUND', `${repo}@${fetched.digest} has no ${platform.os}/${platform.architecture} image (has: ${available})`);
+    }
+    fetched = await source.getManifest(repo, child.digest);
+  }
+  const manifest = parseJson(imageManifest, fetched.bytes, `manifest ${repo}@${fetched.digest}`);
+  const configBytes = await source.getBlob(repo, manifest.config.digest, { maxBytes: 8 * 1024 * 1024 });
+  const config = parseJson(imageConfigSchema, configBytes, `image config ${manifest.config.digest}`);
+  return { digest: fetched.digest, manifest, config, configBytes };
+}

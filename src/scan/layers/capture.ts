@@ -1,0 +1,23 @@
+/** What the layer reader keeps or inspects while streaming, declared by catalogers and checks. */
+
+export interface ContentInspector {
+  /** Key of the fact this inspector attaches to a file node. */
+  name: string;
+  /** Decides from metadata and the first bytes whether to read the whole file. */
+  accepts(path: string, mode: number, size: number, head: Buffer): boolean;
+  /** Extracts a fact from the content, or undefined when there is nothing to report. */
+  inspect(path: string, content: Buffer): unknown;
+}
+
+export interface CapturePolicy {
+  /** Keep this file's content in the final view (package databases, manifests, os-release). */
+  keep(path: string, size: number): boolean;
+  inspectors: ContentInspector[];
+}
+
+export function combinePolicies(policies: CapturePolicy[]): CapturePolicy {
+  return {
+    keep: (path, size) => policies.some((p) => p.keep(path, size)),
+    inspectors: policies.flatMap((p) => p.inspectors),
+  };
+}

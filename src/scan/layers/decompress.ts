@@ -1,0 +1,102 @@
+/** Layer blob → tar bytes, whatever the compression (gzip, zstd or none), detected from magic bytes. */
+import { once } from 'node:events';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { Decompress } from 'fzstd';
+import { ChainError } from '../../errors/chain-error';
+import { type LayerLimits } from './limits';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+export interface LayerStats {
+  compression: Compression;
+  compressedBytes: number;
+  uncompressedBytes: number;
+}
+
+const corrupt = (digest: string, err: unknown) =>
+  ChainError.is(err) ? err : new ChainError('BAD_INPUT', `layer ${digest} is corrupt: ${(err as Error).message}`, { cause: err });
+
+class ZstdDecompress extends Transform {
+  private readonly zstd = new Decompress((chunk) => {
+    this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  });
+  constructor(private readonly digest: string) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.zstd.push(chunk);
+      done();
+    } catch (err) {
+      done(corrupt(this.digest, err));
+    }
+  }
+  override _flush(done: TransformCallback): void {
+    try {
+      this.zstd.push(new Uint8Array(0), true);
+      done();
+    } catch (err) {
+      done(corrupt(this.digest, err));
+    }
+  }
+}
+
+/** Counts bytes and fails the stream when `check` returns an error. */
+function counter(count: (n: number) => ChainError | undefined): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const err = count(chunk.length);
+      if (err) done(err);
+      else done(null, chunk);
+    },
+  });
+}
+
+/** Reads the first bytes of a stream without consuming them. */
+async function peek(source: Readable, bytes: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let have = 0;
+  while (have < bytes) {
+    const chunk = source.read() as Buffer | null;
+    if (chunk !== null) {
+      parts.push(chunk);
+      have += chunk.length;
+      continue;
+    }
+    if (source.readableEnded) break;
+    const [event] = await Promise.race([once(source, 'readable').then(() => ['readable']), once(source, 'end').then(() => ['end'])]);
+    if (event === 'end') break;
+  }
+  const head = Buffer.concat(parts);
+  if (head.length > 0) source.unshift(head);
+  return head;
+}
+
+/**
+ * The transforms that turn a layer blob stream into tar bytes with the limits enforced; pipe
+ * `source` through them in order. `stats` fills as bytes pass.
+ */
+export async function layerDecoder(source: Readable, limits: LayerLimits, digest: string): Promise<{ transforms: Transform[]; stats: LayerStats }> {
+  const head = await peek(source, 4);
+  const stats: LayerStats = {
+    compression: head[0] === 0x1f && head[1] === 0x8b ? 'gzip' : head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528 ? 'zstd' : 'none',
+    compressedBytes: 0,
+    uncompressedBytes: 0,
+  };
+  const input = counter((n) => {
+    stats.compressedBytes += n;
+    return stats.compressedBytes > limits.maxLayerBytes ? new ChainError('TOO_LARGE', `layer ${digest} is larger than ${limits.maxLayerBytes} bytes`) : undefined;
+  });
+  const output = counter((n) => {
+    stats.uncompressedBytes += n;
+    if (stats.uncompressedBytes > limits.maxUncompressedBytes) return new ChainError('TOO_LARGE', `layer ${digest} expands beyond ${limits.maxUncompressedBytes} bytes`);
+    if (stats.compression !== 'none' && stats.uncompressedBytes > 1024 * 1024 && stats.uncompressedBytes / Math.max(stats.compressedBytes, 1) > limits.maxCompressionRatio) {
+      return new ChainError('TOO_LARGE', `layer ${digest} decompresses more than ${limits.maxCompressionRatio}:1 (likely a decompression bomb)`);
+    }
+    return undefined;
+  });
+  if (stats.compression === 'none') return { transforms: [input, output], stats };
+  const decoder: Transform = stats.compression === 'gzip' ? createGunzip({ chunkSize: 128 * 1024 }) : new ZstdDecompress(digest);
+  return { transforms: [input, decoder, output], stats };
+}
