@@ -5,6 +5,7 @@ export { imageFactsSchema, type ImageFacts, type ImageFactsInput, type FindingFa
 export { factsFromScan, type ProvenanceFacts } from './facts-from-scan';
 export { loadPolicyFile, parsePolicy, type LoadedPolicy } from './policy-file';
 export { defaultPolicy, DEFAULT_POLICY } from './default-policy';
+export { policyFromConfig } from './policy-from-config';
 export { policySchema, type Policy, type PolicyRule, type Mode } from './policy-schema';
 export { policyJsonSchema } from './json-schema';
 export { lintPolicy } from './lint';
