@@ -217,10 +217,16 @@ export class RegistryClient {
    * (called again when the upload is retried). Known sizes up to the chunk size go in one PUT; larger
    * or unknown ones in PATCH chunks. The registry verifies the digest when committing.
    */
-  async uploadBlob(repo: string, digest: string, data: Buffer | (() => NodeJS.ReadableStream), size?: number, opts: { chunkSizeBytes?: number } = {}): Promise<void> {
+  async uploadBlob(
+    repo: string,
+    digest: string,
+    data: Buffer | (() => NodeJS.ReadableStream),
+    size?: number,
+    opts: { chunkSizeBytes?: number; /** The caller just checked; skip the HEAD. */ assumeAbsent?: boolean } = {},
+  ): Promise<void> {
     assertRepository(repo);
     assertDigest(digest);
-    if (await this.hasBlob(repo, digest)) return;
+    if (opts.assumeAbsent !== true && (await this.hasBlob(repo, digest))) return;
     const chunkSize = opts.chunkSizeBytes ?? this.chunkSize;
     const length = Buffer.isBuffer(data) ? data.length : size;
     const target: UploadTarget = { transport: this.transport, repo, digest, scopes: [pushScope(repo)] };

@@ -1,0 +1,46 @@
+import { PassThrough, type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type RegistryClient } from '../client';
+import { type Descriptor } from '../manifest';
+import { type ProgressTracker } from './progress';
+
+export interface BlobRoute {
+  source: RegistryClient;
+  sourceRepo: string;
+  target: RegistryClient;
+  targetRepo: string;
+}
+
+export type BlobOutcome = 'present' | 'mounted' | 'copied';
+
+/**
+ * Gets one blob onto the target: nothing if it is there already (HEAD), a cross-repository mount
+ * when source and target are the same registry, else a stream from source straight into the
+ * target's upload (verified against the digest on both ends, never buffered whole).
+ */
+export async function copyBlob(route: BlobRoute, blob: Descriptor, progress: ProgressTracker): Promise<BlobOutcome> {
+  const { source, sourceRepo, target, targetRepo } = route;
+  if (await target.hasBlob(targetRepo, blob.digest)) return 'present';
+  if (source.host === target.host && sourceRepo !== targetRepo && (await target.mountBlob(targetRepo, blob.digest, sourceRepo))) return 'mounted';
+  await target.uploadBlob(targetRepo, blob.digest, () => sourceStream(route, blob, progress), blob.size, { assumeAbsent: true });
+  return 'copied';
+}
+
+/** A stream available synchronously (what an upload body factory must return) fed by the source GET. */
+function sourceStream(route: BlobRoute, blob: Descriptor, progress: ProgressTracker): Readable {
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  let seen = 0;
+  progress.blobBytes(blob.digest, 0);
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      seen += chunk.length;
+      progress.blobBytes(blob.digest, seen);
+      callback(null, chunk);
+    },
+  });
+  route.source
+    .blobStream(route.sourceRepo, blob.digest, { maxBytes: blob.size })
+    .then((input) => pipeline(input, counter, out))
+    .catch((err: unknown) => out.destroy(err as Error));
+  return out;
+}

@@ -1,0 +1,4 @@
+/** Replication of images (with signatures, attestations and referrers) between registries. */
+export { copyImage, type CopyImageOptions, type CopyResult } from './copy-image';
+export { type CopyProgress } from './progress';
+export { mapRepository, type RepositoryMapping } from './repository-mapping';

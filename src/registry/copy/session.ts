@@ -1,0 +1,119 @@
+import pLimit from 'p-limit';
+import { ChainError } from '../../errors/chain-error';
+import { type Logger } from '../../log/logger';
+import { type RegistryClient } from '../client';
+import { blobsOf, childManifestsOf, type Descriptor } from '../manifest';
+import { type BlobOutcome, type BlobRoute, copyBlob } from './blob-copy';
+import { type CopyProgress, ProgressTracker } from './progress';
+
+export interface CopyImageOptions {
+  source: RegistryClient;
+  sourceRepo: string;
+  target: RegistryClient;
+  targetRepo: string;
+  /** The image (manifest or index) to copy, by digest: what lands on the target has the same digest. */
+  digest: string;
+  /** Tags to point at the copied image on the target. */
+  tags?: string[];
+  /** Blobs transferred at once (default 6). */
+  concurrency?: number;
+  /** Also copy cosign .sig/.att/.sbom tags and OCI referrers (default true). */
+  artifacts?: boolean;
+  onProgress?: (progress: CopyProgress) => void;
+  /** Aborts between blobs (the activity was cancelled). */
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+export interface CopyResult {
+  digest: string;
+  blobsCopied: number;
+  blobsMounted: number;
+  blobsPresent: number;
+  bytesCopied: number;
+  manifestsPushed: number;
+  manifestsPresent: number;
+  /** Tags and digests of the signatures, attestations, SBOMs and referrers copied or merged. */
+  artifacts: string[];
+}
+
+/** The shared state of one copy: where blobs go, which are done, what happened. */
+export class CopySession {
+  readonly result: CopyResult;
+  readonly progress: ProgressTracker;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly blobs = new Map<string, Promise<void>>();
+  private readonly manifests = new Map<string, Promise<void>>();
+
+  constructor(
+    readonly route: BlobRoute,
+    private readonly options: CopyImageOptions,
+  ) {
+    this.limit = pLimit(options.concurrency ?? 6);
+    this.progress = new ProgressTracker(options.onProgress);
+    this.result = { digest: options.digest, blobsCopied: 0, blobsMounted: 0, blobsPresent: 0, bytesCopied: 0, manifestsPushed: 0, manifestsPresent: 0, artifacts: [] };
+  }
+
+  get logger(): Logger | undefined {
+    return this.options.logger;
+  }
+
+  /**
+   * Copies a manifest and everything below it (platform manifests, config, layers), children and
+   * blobs first, then the manifest by digest. A manifest the target already has is skipped whole: a
+   * registry only accepts a manifest once everything it references is there.
+   */
+  copyManifest(digest: string): Promise<void> {
+    let pending = this.manifests.get(digest);
+    if (!pending) {
+      pending = this.copyManifestOnce(digest);
+      this.manifests.set(digest, pending);
+    }
+    return pending;
+  }
+
+  /** Copies one blob at most once per session, within the concurrency limit. */
+  copyBlob(blob: Descriptor): Promise<void> {
+    let pending = this.blobs.get(blob.digest);
+    if (!pending) {
+      this.progress.addBlob(blob.size);
+      pending = this.limit(async () => {
+        this.checkAborted();
+        const outcome = await copyBlob(this.route, blob, this.progress);
+        this.count(outcome, blob.size);
+        this.progress.blobDone(blob.digest, blob.size, outcome === 'copied');
+      });
+      this.blobs.set(blob.digest, pending);
+    }
+    return pending;
+  }
+
+  checkAborted(): void {
+    if (this.options.signal?.aborted) throw new ChainError('TRANSIENT', `copy of ${this.options.digest} was cancelled`, { cause: this.options.signal.reason });
+  }
+
+  private async copyManifestOnce(digest: string): Promise<void> {
+    const { source, sourceRepo, target, targetRepo } = this.route;
+    this.checkAborted();
+    if (await target.headManifest(targetRepo, digest)) {
+      this.result.manifestsPresent++;
+      return;
+    }
+    const fetched = await source.getManifest(sourceRepo, digest);
+    await Promise.all([...childManifestsOf(fetched.manifest).map((child) => this.copyManifest(child.digest)), ...blobsOf(fetched.manifest).map((blob) => this.copyBlob(blob))]);
+    this.checkAborted();
+    await target.putManifest(targetRepo, digest, fetched.bytes, fetched.mediaType);
+    this.result.manifestsPushed++;
+    this.progress.manifestPushed();
+  }
+
+  private count(outcome: BlobOutcome, size: number): void {
+    if (outcome === 'present') this.result.blobsPresent++;
+    else if (outcome === 'mounted') this.result.blobsMounted++;
+    else {
+      this.result.blobsCopied++;
+      this.result.bytesCopied += size;
+    }
+  }
+}
+
