@@ -6,7 +6,7 @@ export interface ContentInspector {
   /** Decides from metadata and the first bytes whether to read the whole file. */
   accepts(path: string, mode: number, size: number, head: Buffer): boolean;
   /** Extracts a fact from the content, or undefined when there is nothing to report. */
-  inspect(path: string, content: Buffer): unknown;
+  inspect(path: string, content: Buffer): unknown | Promise<unknown>;
 }
 
 export interface CapturePolicy {

@@ -139,7 +139,7 @@ async function readContent(entry: AsyncIterable<Buffer>, node: FileNode, policy:
   const content = await readAll(rest, [head], limits.maxInspectBytes);
   if (!content) return;
   for (const inspector of inspectors) {
-    const fact = inspector.inspect(node.path, content);
+    const fact = await inspector.inspect(node.path, content);
     if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
   }
 }

@@ -1,0 +1,32 @@
+/** All catalogers, and the one call that runs them over a loaded image. */
+import { combinePolicies } from '../layers/capture';
+import { type Package } from '../types';
+import { apkCataloger } from './apk';
+import { dpkgCataloger } from './dpkg';
+import { goCataloger } from './go';
+import { javaCataloger } from './java';
+import { npmCataloger } from './npm';
+import { detectOs, OS_RELEASE_PATHS, type OsRelease } from './os-release';
+import { pythonCataloger } from './python';
+import { type CatalogContext, type Cataloger } from './types';
+
+export const CATALOGERS: readonly Cataloger[] = [dpkgCataloger, apkCataloger, npmCataloger, pythonCataloger, goCataloger, javaCataloger];
+
+/** Everything the catalogers need captured while the layers stream. */
+export const catalogPolicy = combinePolicies([
+  { keep: (path) => OS_RELEASE_PATHS.includes(path), inspectors: [] },
+  ...CATALOGERS.map((c) => c.policy),
+]);
+
+export async function catalogImage(ctx: Omit<CatalogContext, 'os'>): Promise<{ os?: OsRelease; packages: Package[] }> {
+  const os = detectOs(ctx.tree);
+  const full: CatalogContext = { ...ctx, ...(os ? { os } : {}) };
+  const packages: Package[] = [];
+  for (const c of CATALOGERS) packages.push(...(await c.catalog(full)));
+  packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.location.localeCompare(b.location));
+  return { ...(os ? { os } : {}), packages };
+}
+
+export { detectOs, osvRelease, type OsRelease } from './os-release';
+export { parseGoBuildInfo, type GoBuildInfo } from './go-buildinfo';
+export type { Cataloger, CatalogContext } from './types';
