@@ -60,13 +60,15 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
-  /** Logs out, closes the session and finalizes the module when no other signer uses it. */
+  /**
+   * Closes the session, and finalizes the module (which logs the token out) when no other signer
+   * uses it: PKCS#11 login state belongs to the token for the whole process, not to one session.
+   */
   close(): void {
     const session = this.#session;
     if (!session) return;
     this.#session = undefined;
     try {
-      session.lib.C_Logout(session.handle);
       session.lib.C_CloseSession(session.handle);
     } catch {
       // the session may already be gone with the token; nothing left to release
