@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { signingSchema } from '../signing/config-schema';
 
 const port = z.number().int().min(1).max(65535);
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
@@ -135,6 +136,7 @@ export const configSchema = z.strictObject({
   ingest: ingestSchema.prefault({}),
   distribute: distributeSchema.prefault({}),
   policy: policyConfigSchema.prefault({}),
+  signing: signingSchema.prefault({}),
   sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
 });
 
