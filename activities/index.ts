@@ -3,9 +3,12 @@
  * Workflows import this module's *type* only. One factory per stage file in activities/.
  */
 import { type ActivityDeps } from './deps';
+import { createSyncActivities } from './sync';
 
-export function createActivities(_deps: ActivityDeps) {
-  return {};
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createSyncActivities(deps),
+  };
 }
 
 export type ChainActivities = ReturnType<typeof createActivities>;
