@@ -70,9 +70,9 @@ export interface HygieneResult {
   /** Sum of the compressed layer blobs. */
   compressedSizeBytes: number;
   layerCount: number;
-  /** Bytes of files overwritten or deleted by later layers (as Dive reports). */
+  /** Bytes of file versions written by a layer and overwritten or deleted by a later one. */
   wastedBytes: number;
-  /** 1 - wasted / all bytes written by all layers, in [0, 1]. */
+  /** 1 - wasted / bytes of regular files written by all layers, in [0, 1] (Dive's CI threshold is 0.9). */
   efficiency: number;
   issues: HygieneIssue[];
 }
@@ -109,6 +109,8 @@ export interface ScanSummary {
   counts: SeverityCounts;
   fixable: SeverityCounts;
   findings: Finding[];
+  /** Findings left out of `findings` to keep the summary small (counts include them). */
+  findingsOmitted?: number;
   hygiene: HygieneResult;
   osv: OsvDataVersion;
   sbom: SbomRef;

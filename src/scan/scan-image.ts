@@ -1,0 +1,99 @@
+/**
+ * The scan stage's domain function: stream the image, catalogue its packages, match them against
+ * OSV, check its hygiene, store the SBOM, and summarise for the gate.
+ */
+import { CHAIN_VERSION } from '../registry';
+import { catalogImage, catalogPolicy } from './catalog';
+import { checkHygiene, hygienePolicy } from './hygiene/checks';
+import { type LayerProgress, loadImage } from './image/load';
+import { type ImageSource, type Platform } from './image/source';
+import { combinePolicies } from './layers/capture';
+import { type LayerLimits } from './layers/limits';
+import { countBySeverity, matchPackages, type OsvDatabase, type OsvSource } from './osv';
+import { type CycloneDxBom, packagesFromCycloneDx, type StoredScan, toCycloneDx } from './sbom/cyclonedx';
+import { type SbomStore } from './sbom/store';
+import { type Finding, type OsvDataVersion, type Package, type SbomRef, type ScanSummary } from './types';
+
+/** Findings beyond this many (least severe first) are counted but left out of the summary the gate receives. */
+export const MAX_SUMMARY_FINDINGS = 500;
+
+const scanPolicy = combinePolicies([catalogPolicy, hygienePolicy]);
+
+export interface ScanImageDeps {
+  source: ImageSource;
+  /** Configured registry name (recorded in the summary) and host (for the SBOM's image name). */
+  registryName: string;
+  registryHost: string;
+  osv: OsvSource;
+  sbomStore: SbomStore;
+  limits?: Partial<LayerLimits>;
+  platform?: Platform;
+  concurrency?: number;
+  onProgress?: (p: LayerProgress) => void;
+  now?: () => Date;
+}
+
+export interface ScanResult {
+  summary: ScanSummary;
+  packages: Package[];
+  /** Every finding (the summary may be trimmed). */
+  findings: Finding[];
+  sbom: CycloneDxBom;
+  /** Tar entries refused as unsafe (path traversal, over-long names). */
+  refused: { name: string; reason: string; layer: string }[];
+}
+
+function osvVersion(db: OsvDatabase, now: Date): OsvDataVersion {
+  const { version, importedAt, newestModified, records } = db.info;
+  return { version, importedAt, newestModified, records, ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(importedAt)) / 1000)) };
+}
+
+function summarize(stored: StoredScan, packages: Package[], findings: Finding[], db: OsvDatabase, sbom: SbomRef, now: Date): ScanSummary {
+  const kept = findings.slice(0, MAX_SUMMARY_FINDINGS);
+  return {
+    registry: stored.registry,
+    repository: stored.repository,
+    digest: stored.digest,
+    scannedAt: now.toISOString(),
+    ...(stored.os ? { os: stored.os } : {}),
+    packageCount: packages.length,
+    counts: countBySeverity(findings),
+    fixable: countBySeverity(findings, (f) => f.fixable),
+    findings: kept,
+    ...(findings.length > kept.length ? { findingsOmitted: findings.length - kept.length } : {}),
+    hygiene: stored.hygiene,
+    osv: osvVersion(db, now),
+    sbom,
+  };
+}
+
+export async function scanImage(deps: ScanImageDeps, input: { repository: string; reference: string }): Promise<ScanResult> {
+  const now = deps.now ?? (() => new Date());
+  const db = await deps.osv.current();
+  const image = await loadImage(deps.source, input.repository, input.reference, {
+    policy: scanPolicy,
+    ...(deps.limits ? { limits: deps.limits } : {}),
+    ...(deps.platform ? { platform: deps.platform } : {}),
+    ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
+    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+  });
+  const { os, packages } = await catalogImage({ tree: image.tree, arch: image.config.architecture ?? 'amd64' });
+  const hygiene = checkHygiene({ tree: image.tree, user: image.config.config?.User, layerSizes: image.manifest.layers.map((l) => l.size) });
+  const findings = matchPackages(db, packages);
+  const osInfo = os ? { id: os.id, versionId: os.versionId, ...(os.prettyName ? { prettyName: os.prettyName } : {}) } : undefined;
+  const sbom = toCycloneDx({ registryHost: deps.registryHost, repository: input.repository, digest: image.digest, ...(osInfo ? { os: osInfo } : {}), toolVersion: CHAIN_VERSION }, packages, now());
+  const stored: StoredScan = { registry: deps.registryName, repository: input.repository, digest: image.digest, scannedAt: now().toISOString(), ...(osInfo ? { os: osInfo } : {}), hygiene, sbom };
+  const ref = await deps.sbomStore.put(stored);
+  return { summary: summarize(stored, packages, findings, db, ref, now()), packages, findings, sbom, refused: image.refused };
+}
+
+/** Re-matches a stored SBOM against the current OSV data: no registry access at all. */
+export async function rescanStored(deps: { osv: OsvSource; sbomStore: SbomStore; now?: () => Date }, digest: string): Promise<ScanResult | undefined> {
+  const stored = await deps.sbomStore.get(digest);
+  if (!stored) return undefined;
+  const db = await deps.osv.current();
+  const packages = packagesFromCycloneDx(stored.sbom);
+  const findings = matchPackages(db, packages);
+  const now = (deps.now ?? (() => new Date()))();
+  return { summary: summarize(stored, packages, findings, db, deps.sbomStore.ref(digest), now), packages, findings, sbom: stored.sbom, refused: [] };
+}
