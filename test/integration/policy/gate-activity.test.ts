@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { createGateActivities } from '../../../activities/gate';
 import { parseConfig } from '../../../src/config/load';
 import { createLogger } from '../../../src/log/logger';
-import { DecisionStore, parsePolicy, type Violation } from '../../../src/policy';
+import { type Decision, DecisionStore, parsePolicy, type Violation } from '../../../src/policy';
 import { useRedis } from '../../support/services';
 import { criticalFinding, scanSummary } from './scan-fixture';
 
@@ -33,7 +33,7 @@ void describe('gate activity with a real Redis', async () => {
 
   void it('records and returns an allowing decision', async () => {
     const { evaluateGate } = createGateActivities({ config, logger, redis, policy: policy('enforce') });
-    const decision = await env.run(evaluateGate, { registry: '127.0.0.1:5000', repository: 'team/app', digest: digest(1), scan: scanSummary('127.0.0.1:5000', 'team/app', digest(1)) });
+    const decision = await (env.run(evaluateGate, { registry: '127.0.0.1:5000', repository: 'team/app', digest: digest(1), scan: scanSummary('127.0.0.1:5000', 'team/app', digest(1)) }) as Promise<Decision>);
     assert.equal(decision.allowed, true);
     const stored = await new DecisionStore(redis).latest(digest(1));
     assert.deepEqual(stored?.decision, decision);
@@ -61,7 +61,7 @@ void describe('gate activity with a real Redis', async () => {
   void it('in dry-run lets the same image through and records what it would have denied', async () => {
     const { evaluateGate } = createGateActivities({ config, logger, redis, policy: policy('dry-run') });
     const scan = scanSummary('127.0.0.1:5000', 'team/app', digest(3), { findings: [criticalFinding()] });
-    const decision = await env.run(evaluateGate, { registry: '127.0.0.1:5000', repository: 'team/app', digest: digest(3), scan });
+    const decision = await (env.run(evaluateGate, { registry: '127.0.0.1:5000', repository: 'team/app', digest: digest(3), scan }) as Promise<Decision>);
     assert.equal(decision.allowed, true);
     assert.equal(decision.mode, 'dry-run');
     assert.equal(decision.violations.length, 1);

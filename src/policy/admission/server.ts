@@ -1,0 +1,53 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { type Server } from 'node:https';
+import { type Logger } from '../../log/logger';
+import { reviewResponse } from './admission-review';
+import { ImageAdmission, type ImageAdmissionDeps } from './image-admission';
+import { answerReview } from './review-handler';
+
+export interface AdmissionServerDeps extends ImageAdmissionDeps {
+  /** PEM certificate (chain) and key the API server trusts through the webhook's caBundle. */
+  tls: { cert: string | Buffer; key: string | Buffer };
+  logger?: Logger;
+  /** Per-image check budget; well inside the webhook timeout (default 10 s in Kubernetes). */
+  checkDeadlineMs?: number;
+  bodyLimitBytes?: number;
+}
+
+/**
+ * The validating admission webhook: POST /validate takes an AdmissionReview v1 and answers one;
+ * GET /healthz for probes. Subscribes to the decision store's invalidations so cached decisions
+ * of a digest are dropped when it is rescanned or decided again. Call `listen` on the result.
+ */
+export async function buildAdmissionServer(deps: AdmissionServerDeps): Promise<FastifyInstance<Server>> {
+  const images = new ImageAdmission(deps);
+  const deadlineMs = deps.checkDeadlineMs ?? 5_000;
+  const app = Fastify({
+    https: { cert: deps.tls.cert, key: deps.tls.key },
+    bodyLimit: deps.bodyLimitBytes ?? 3 * 1024 * 1024,
+    // Per-request access logs would be one line per pod creation; keep Fastify's own lines to warnings.
+    ...(deps.logger ? { loggerInstance: deps.logger.child({ component: 'admission' }, { level: 'warn' }) } : { logger: false }),
+  }) as unknown as FastifyInstance<Server>;
+
+  const unsubscribe = await deps.decisions.subscribe({
+    onInvalidate: (digest) => images.invalidate(digest),
+    onReset: () => images.clear(),
+  });
+  app.addHook('onClose', async () => unsubscribe());
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.post('/validate', async (request, reply) => {
+    const response = await answerReview(request.body, images, deadlineMs);
+    if (response === undefined) {
+      return reply.code(400).send({ error: 'request body is not an AdmissionReview with a request.uid' });
+    }
+    if (!response.allowed) deps.logger?.info({ uid: response.uid, message: response.status?.message }, 'admission denied');
+    return reviewResponse(response);
+  });
+  app.setErrorHandler((err: { statusCode?: number; message: string }, _request, reply) => {
+    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) deps.logger?.error({ err }, 'admission request failed');
+    void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message });
+  });
+  return app;
+}
