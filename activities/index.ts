@@ -3,10 +3,12 @@
  * Workflows import this module's *type* only. One factory per stage file in activities/.
  */
 import { type ActivityDeps } from './deps';
+import { createSignActivities } from './sign';
 import { createSyncActivities } from './sync';
 
 export function createActivities(deps: ActivityDeps) {
   return {
+    ...createSignActivities(deps),
     ...createSyncActivities(deps),
   };
 }

@@ -5,7 +5,9 @@
  */
 import { Command } from 'commander';
 import { ChainError } from '../src/errors/chain-error';
+import { register as registerKeys } from './commands/keys';
 import { register as registerStatus } from './commands/status';
+import { register as registerVerify } from './commands/verify';
 
 export function buildProgram(): Command {
   const program = new Command('dchain')
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default: $DCHAIN_CONFIG or embedded defaults')
     .showHelpAfterError();
   registerStatus(program);
+  registerKeys(program);
+  registerVerify(program);
   return program;
 }
 

@@ -25,7 +25,7 @@ export async function loadPrivateKey(pemText: string, password?: string): Promis
   if (!block) throw new ChainError('BAD_INPUT', 'signing key: no PEM private key block found');
   let key: KeyObject;
   if (block.type === SIGSTORE_PRIVATE_KEY_PEM_TYPE || block.type === COSIGN_PRIVATE_KEY_PEM_TYPE) {
-    if (password === undefined) throw new ChainError('BAD_INPUT', `signing key: a ${block.type} needs a password`);
+    if (password === undefined) throw new ChainError('BAD_INPUT', `signing key: the ${block.type} block needs a password`);
     const der = await decryptCosignPrivateKey(block.body, password);
     key = wrapKeyError(() => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), 'signing key: the decrypted key is not PKCS#8');
   } else if (block.type === 'ENCRYPTED PRIVATE KEY') {

@@ -1,0 +1,81 @@
+import { Context } from '@temporalio/activity';
+import { z } from 'zod';
+import { ChainError } from '../src/errors/chain-error';
+import { chainLogger } from '../src/log/logger';
+import { RegistryClient } from '../src/registry';
+import { attestImage, createSigner, type Signer, signImage } from '../src/signing';
+import { type ActivityDeps } from './deps';
+import { toActivityFailure } from './errors';
+
+const signInputSchema = z.strictObject({
+  /** Configured registry name. */
+  registry: z.string().min(1),
+  repository: z.string().min(1),
+  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256:<64 hex> digest'),
+  attestations: z.array(z.strictObject({ predicateType: z.string().min(1), predicate: z.unknown() })).default([]),
+});
+
+export type SignInput = z.input<typeof signInputSchema>;
+
+export interface SignOutput {
+  /** `sha256-<hex>.sig` in the image's repository. */
+  signatureTag: string;
+  keyId: string;
+  /** False on a retry that found this key's signature already there. */
+  signatureAdded: boolean;
+  attestations: Array<{ predicateType: string; envelopeDigest: string; added: boolean }>;
+}
+
+/**
+ * The sign stage. The key is resolved here, in the worker, from the configuration and the worker's
+ * environment: it never travels through workflow inputs, results or history.
+ */
+export function createSignActivities(deps: Pick<ActivityDeps, 'config' | 'logger'>, signerFactory: () => Promise<Signer> = () => createSigner(deps.config.signing.key)) {
+  const clients = new Map<string, RegistryClient>();
+  const registry = (name: string): RegistryClient => {
+    const config = deps.config.registries.find((r) => r.name === name);
+    if (!config) throw new ChainError('BAD_INPUT', `no registry named "${name}" in the configuration`);
+    let client = clients.get(name);
+    if (!client) clients.set(name, (client = RegistryClient.fromConfig(config, { logger: deps.logger })));
+    return client;
+  };
+  let signer: Promise<Signer> | undefined;
+  const currentSigner = (): Promise<Signer> => {
+    // A failed load (missing env, wrong password) is not cached: the next attempt reads again.
+    signer ??= signerFactory().catch((err: unknown) => {
+      signer = undefined;
+      throw err;
+    });
+    return signer;
+  };
+
+  return {
+    /** Signs the digest and attaches each attestation, cosign-compatible; idempotent on retries. */
+    async signImage(rawInput: SignInput): Promise<SignOutput> {
+      const parsed = signInputSchema.safeParse(rawInput);
+      if (!parsed.success) {
+        return toActivityFailure(new ChainError('BAD_INPUT', `signImage input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`));
+      }
+      const input = parsed.data;
+      const info = Context.current().info;
+      const log = chainLogger(deps.logger, info.workflowExecution?.workflowId ?? 'standalone', input.digest, { activity: info.activityType, attempt: info.attempt });
+      try {
+        const client = registry(input.registry);
+        const key = await currentSigner();
+        const signature = await signImage(client, input.repository, input.digest, key, { annotations: deps.config.signing.annotations });
+        Context.current().heartbeat({ signed: true });
+        const attestations: SignOutput['attestations'] = [];
+        for (const { predicateType, predicate } of input.attestations) {
+          const result = await attestImage(client, input.repository, input.digest, key, predicateType, predicate);
+          attestations.push({ predicateType, envelopeDigest: result.envelopeDigest, added: result.added });
+          Context.current().heartbeat({ attested: attestations.length });
+        }
+        log.info({ keyId: signature.keyId, signatureAdded: signature.added, attestations: attestations.map((a) => a.predicateType) }, 'image signed');
+        return { signatureTag: signature.tag, keyId: signature.keyId, signatureAdded: signature.added, attestations };
+      } catch (err) {
+        log.warn({ err }, 'signing failed');
+        return toActivityFailure(err);
+      }
+    },
+  };
+}
