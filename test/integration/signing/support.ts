@@ -77,8 +77,12 @@ export function cosignVerify(pubPath: string, ref: string, extra: string[] = [])
 }
 
 /**
- * A skopeo that can check sigstore signatures. Debian builds skopeo with sigstore disabled; an
- * upstream build installed as `skopeo-sigstore` (see the signing tests' note) is preferred.
+ * A skopeo that can check sigstore signatures. Debian patches sigstore out of its skopeo, so an
+ * upstream build named `skopeo-sigstore` (in .tools/bin or PATH) is preferred:
+ *   GOBIN=$(mktemp -d) go install -tags "containers_image_openpgp exclude_graphdriver_btrfs
+ *   exclude_graphdriver_devicemapper" github.com/containers/skopeo/cmd/skopeo@v1.16.1
+ * then copy $GOBIN/skopeo to .tools/bin/skopeo-sigstore. Without it the skopeo checks are skipped
+ * with that reason.
  */
 export function sigstoreSkopeo(): string {
   return findTool('skopeo-sigstore') ?? requireTool('skopeo', 'Debian package skopeo');
