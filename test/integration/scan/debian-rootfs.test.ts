@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { pushImage } from '../../support/images';
 import { testDataDir, useRegistry } from '../../support/services';
-import { type ScanResult } from '../../../src/scan';
+import { rescanStored, type ScanResult } from '../../../src/scan';
 import { debianRootfsTar, ociLayoutFromTar } from './rootfs-image';
 import { scannerFor } from './scan-support';
 
@@ -78,7 +78,6 @@ void describe('debootstrap minbase Debian 12 rootfs', { skip: 'skip' in rootfs ?
   void it('keeps a CycloneDX 1.6 SBOM that rescans to the same findings without the registry', async () => {
     assert.equal(result.sbom.specVersion, '1.6');
     assert.equal(result.sbom.components.length, result.packages.length);
-    const { rescanStored } = await import('../../../src/scan');
     const again = await rescanStored({ osv: scanner.osv, sbomStore: scanner.sbomStore }, result.summary.digest);
     assert.deepEqual(again?.findings, result.findings);
     assert.deepEqual(again?.packages, result.packages);

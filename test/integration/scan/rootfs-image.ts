@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -61,7 +61,7 @@ export async function ociLayoutFromTar(tar: string, dir: string, tag: string, co
   mkdirSync(blobs, { recursive: true });
   const layerDigest = await sha256File(gz);
   execFileSync('cp', ['--reflink=auto', gz, join(blobs, layerDigest.slice(7))]);
-  const { size } = await import('node:fs').then((fs) => fs.statSync(gz));
+  const { size } = statSync(gz);
   const put = (data: Buffer) => {
     const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
     writeFileSync(join(blobs, digest.slice(7)), data);
