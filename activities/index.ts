@@ -2,12 +2,16 @@
  * Every activity of the chain, created from its dependencies (factories, as in the Temporal samples).
  * Workflows import this module's *type* only. One factory per stage file in activities/.
  */
+import { createBuildActivities } from './build';
 import { type ActivityDeps } from './deps';
+import { createDistributeActivities } from './distribute';
 import { createSignActivities } from './sign';
 import { createSyncActivities } from './sync';
 
 export function createActivities(deps: ActivityDeps) {
   return {
+    ...createBuildActivities(deps),
+    ...createDistributeActivities(deps),
     ...createSignActivities(deps),
     ...createSyncActivities(deps),
   };

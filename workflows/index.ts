@@ -1,2 +1,2 @@
 // The workflow bundle's entry: every workflow type the worker runs is exported here.
-export {};
+export { deliveryChain } from './delivery-chain';

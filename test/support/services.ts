@@ -8,11 +8,24 @@ import { startTemporalDevServer, type TemporalDevServer } from '../../workers/lo
 
 /**
  * Services for one test file: each started on free loopback ports in a fresh temp directory and
- * stopped by an `after` hook. Tests never touch a service they did not start.
+ * stopped when the file's tests are done (last started, first stopped), wherever `use…` was called
+ * (a test, a `before` hook). Tests never touch a service they did not start.
  */
+const cleanups: Array<() => unknown> = [];
+
+// Registered when this module is first imported, i.e. at the root of the test file.
+after(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Runs `fn` when the test file is done, before the services started earlier are stopped. */
+export function onCleanup(fn: () => unknown): void {
+  cleanups.push(fn);
+}
+
 export function testDataDir(prefix = 'dchain-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  after(() => {
+  onCleanup(() => {
     if (process.env.KEEP_TEST_DATA !== '1') rmSync(dir, { recursive: true, force: true });
   });
   return dir;
@@ -20,18 +33,18 @@ export function testDataDir(prefix = 'dchain-test-'): string {
 
 export async function useTemporal(dataDir = testDataDir()): Promise<TemporalDevServer> {
   const server = await startTemporalDevServer({ dataDir, headless: true });
-  after(() => server.process.stop());
+  onCleanup(() => server.process.stop());
   return server;
 }
 
 export async function useRedis(dataDir = testDataDir()): Promise<LocalRedis> {
   const redis = await startRedis({ dataDir });
-  after(() => redis.process.stop());
+  onCleanup(() => redis.process.stop());
   return redis;
 }
 
 export async function useRegistry(options: Partial<LocalRegistryOptions> & { name?: string } = {}): Promise<LocalRegistry> {
   const registry = await startRegistry({ name: options.name ?? 'registry', dataDir: options.dataDir ?? testDataDir(), ...options });
-  after(() => registry.process.stop());
+  onCleanup(() => registry.process.stop());
   return registry;
 }

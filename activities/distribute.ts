@@ -1,0 +1,92 @@
+import { Context } from '@temporalio/activity';
+import { targetRepository } from '../src/config/repository-mapping';
+import { NotificationLog } from '../src/distribute/notification-log';
+import { notifySubscriber } from '../src/distribute/notifier';
+import { expandPromotionTags } from '../src/distribute/promotion-tags';
+import { type ActivityDeps } from './deps';
+import { type ImageRef } from './build';
+import { toActivityFailure } from './errors';
+import { activityLogger } from './log';
+
+export interface PromoteInput extends ImageRef {
+  /** ISO time that expands `{date}` in the configured promotion tags (the run's start). */
+  at: string;
+}
+
+export interface Promotion {
+  registry: string;
+  repository: string;
+  tag: string;
+  /** false when the tag already pointed at the digest (a retry). */
+  changed: boolean;
+}
+
+export interface NotifyInput extends ImageRef {
+  event: 'distributed' | 'denied';
+  payload: Record<string, unknown>;
+}
+
+export function createDistributeActivities(deps: ActivityDeps) {
+  const notifications = new NotificationLog(deps.redis);
+  return {
+    /**
+     * Points the promotion tags at the digest in every sync target (or in the source registry when
+     * there is none). Idempotent: a tag that already names the digest is left alone.
+     */
+    async promoteImage(input: PromoteInput): Promise<Promotion[]> {
+      const log = activityLogger(deps.logger, input.digest);
+      const targets = deps.config.sync.targets.length
+        ? deps.config.sync.targets.map((t) => ({ registry: t.registry, repository: targetRepository(t, input.repository) }))
+        : [{ registry: input.registry, repository: input.repository }];
+      const done: Promotion[] = [];
+      try {
+        const tags = expandPromotionTags(deps.config.distribute.promoteTags, new Date(input.at));
+        for (const target of targets) {
+          const client = deps.registry(target.registry);
+          const manifest = await client.getManifest(target.repository, input.digest);
+          for (const tag of tags) {
+            const current = await client.headManifest(target.repository, tag);
+            const changed = current?.digest !== input.digest;
+            if (changed) await client.putManifest(target.repository, tag, manifest.bytes, manifest.mediaType);
+            done.push({ ...target, tag, changed });
+          }
+        }
+      } catch (err) {
+        log.warn({ err }, 'promotion failed');
+        return toActivityFailure(err);
+      }
+      log.info({ promotions: done }, 'image promoted');
+      return done;
+    },
+
+    /** Signed notification to every subscriber, at most once each per chain and event. */
+    async notifySubscribers(input: NotifyInput): Promise<Array<{ subscriber: string; outcome: string }>> {
+      const info = Context.current().info;
+      const workflowId = info.workflowExecution?.workflowId ?? 'standalone';
+      const log = activityLogger(deps.logger, input.digest);
+      const results: Array<{ subscriber: string; outcome: string }> = [];
+      try {
+        for (const subscriber of deps.config.distribute.subscribers) {
+          const outcome = await notifySubscriber(
+            subscriber,
+            {
+              id: `${workflowId}/${input.event}/${subscriber.name}`,
+              workflowId,
+              digest: input.digest,
+              event: input.event,
+              payload: { registry: input.registry, repository: input.repository, ...input.payload },
+              attempt: info.attempt,
+            },
+            notifications,
+          );
+          results.push({ subscriber: subscriber.name, outcome });
+        }
+      } catch (err) {
+        log.warn({ err }, 'notification failed');
+        return toActivityFailure(err);
+      }
+      log.info({ results }, 'subscribers notified');
+      return results;
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { type ActivityFailure, type ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { parseConfig } from '../../../src/config/load';
+import { type Config } from '../../../src/config/schema';
+import { SIGNATURE_HEADER, verifyNotification } from '../../../src/distribute/notification-signature';
+import { RegistryClient } from '../../../src/registry';
+import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
+import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
+import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
+
+const SUBSCRIBER_SECRET = 'subscriber-secret-0123456789';
+
+interface Received {
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+describe('deliveryChain on the project worker', () => {
+  let config: Config;
+  let chain: RunningChainWorker;
+  let source: RegistryClient;
+  let registryHost: string;
+  const received: Received[] = [];
+
+  before(async () => {
+    const dataDir = testDataDir();
+    const [temporal, redis, registry] = await Promise.all([useTemporal(dataDir), useRedis(dataDir), useRegistry({ name: 'source', dataDir })]);
+    const subscriber = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => subscriber.close(() => resolve())));
+    registryHost = registry.host;
+    config = parseConfig({
+      dataDir,
+      temporal: { address: temporal.address, taskQueue: `chain-${process.pid}` },
+      redis: { url: redis.url },
+      registries: [{ name: 'source', url: registry.url }],
+      sources: [{ name: 'source', registry: 'source', secret: 'webhook-secret-0123456789' }],
+      sync: { targets: [] },
+      distribute: {
+        promoteTags: ['stable', 'prod-{date}'],
+        subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/hook`, secret: SUBSCRIBER_SECRET }],
+      },
+    });
+    source = RegistryClient.fromConfig(config.registries[0]!);
+    chain = await useChainWorker(config);
+  });
+
+  it('records a pushed image, promotes it and notifies subscribers with a verifiable signature', async () => {
+    const layout = join(testDataDir(), 'img');
+    const desc = await writeOciImage(layout, busyboxSpec({ user: '1000' }), 'v1');
+    await pushImage(layout, 'v1', `${registryHost}/demo/app:v1`);
+    const input: ChainInput = { registry: 'source', repository: 'demo/app', digest: desc.digest, tags: ['v1'], pushedAt: new Date().toISOString(), source: 'test' };
+    const handle = await chain.client.workflow.start(deliveryChain, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `chain:source/demo/app@${desc.digest}`,
+      args: [input],
+    });
+    const result: ChainStatus = await handle.result();
+    assert.equal(result.stage, 'done');
+    assert.deepEqual((result.results.build as { platforms: unknown[] }).platforms.length, 1);
+
+    const date = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+    for (const tag of ['stable', `prod-${date}`]) {
+      assert.equal((await source.headManifest('demo/app', tag))?.digest, desc.digest, `tag ${tag} promoted`);
+    }
+
+    assert.equal(received.length, 1, 'exactly one notification');
+    const [note] = received;
+    const check = verifyNotification(SUBSCRIBER_SECRET, note!.body, note!.headers[SIGNATURE_HEADER] as string, Math.floor(Date.now() / 1000));
+    assert.deepEqual(check, { valid: true });
+    const body = JSON.parse(note!.body) as { event: string; digest: string; repository: string };
+    assert.equal(body.event, 'distributed');
+    assert.equal(body.digest, desc.digest);
+
+    const described = await handle.describe();
+    assert.equal(described.searchAttributes.DcStage?.[0], 'done');
+    assert.equal(described.searchAttributes.DcDigest?.[0], desc.digest);
+  });
+
+  it('fails for good, without retrying, on bad input (a registry that is not configured)', async () => {
+    const digest = `sha256:${'0'.repeat(64)}`;
+    const handle = await chain.client.workflow.start(deliveryChain, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `chain:elsewhere/demo/app@${digest}`,
+      args: [{ registry: 'elsewhere', repository: 'demo/app', digest, tags: [], pushedAt: new Date().toISOString(), source: 'test' }],
+    });
+    const err = await handle.result().then(
+      () => assert.fail('the chain should fail'),
+      (e: unknown) => e as WorkflowFailedError,
+    );
+    assert.ok(err instanceof WorkflowFailedError);
+    const failure = (err.cause as ActivityFailure).cause as ApplicationFailure;
+    assert.equal(failure.type, 'BAD_INPUT');
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /no registry named "elsewhere"/);
+    const status = await handle.query<ChainStatus>('status');
+    assert.equal(status.stage, 'failed');
+    let attempts = 0;
+    for (const event of (await handle.fetchHistory()).events ?? []) {
+      if (event.activityTaskStartedEventAttributes) attempts = Math.max(attempts, event.activityTaskStartedEventAttributes.attempt ?? 0);
+    }
+    assert.equal(attempts, 1, 'one attempt only');
+  });
+});

@@ -1,0 +1,42 @@
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
+import { createActivityDeps } from '../../activities/deps';
+import { type Config } from '../../src/config/schema';
+import { createLogger } from '../../src/log/logger';
+import { createChainWorkers } from '../../workers/temporal-worker';
+import { onCleanup } from './services';
+
+let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>> | undefined;
+
+/** The project's real workflow bundle, built once per test file. */
+export async function workflowBundle() {
+  bundle ??= await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+  return bundle;
+}
+
+export interface RunningChainWorker {
+  client: Client;
+  workers: Worker[];
+  stop(): Promise<void>;
+}
+
+/** The project's Temporal workers (chain + scan queues) running in this process against `config`. */
+export async function useChainWorker(config: Config): Promise<RunningChainWorker> {
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+  const deps = createActivityDeps(config, logger);
+  const workers = await createChainWorkers({ config, logger, workflowBundle: await workflowBundle(), deps });
+  const running = workers.map((w) => w.run());
+  const connection = await Connection.connect({ address: config.temporal.address as string });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await Promise.allSettled(running);
+    await connection.close();
+    deps.redis.disconnect();
+  };
+  onCleanup(stop);
+  return { client, workers, stop };
+}
