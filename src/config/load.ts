@@ -94,8 +94,8 @@ function checkReferences(config: Config, origin: string): void {
  * (NAME upper-cased, dashes as underscores).
  */
 export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
-  const cfg: Record<string, unknown> = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? structuredClone(raw as Record<string, unknown>) : {};
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) return raw; // let the schema name it
+  const cfg: Record<string, unknown> = raw ? structuredClone(raw as Record<string, unknown>) : {};
   const section = (key: string): Record<string, unknown> => {
     const existing = cfg[key];
     if (existing !== null && typeof existing === 'object' && !Array.isArray(existing)) return existing as Record<string, unknown>;
