@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { ChainError } from '../src/errors/chain-error';
 import { register as registerKeys } from './commands/keys';
+import { register as registerPolicy } from './commands/policy';
 import { register as registerStatus } from './commands/status';
 import { register as registerVerify } from './commands/verify';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerKeys(program);
   registerVerify(program);
+  registerPolicy(program);
   return program;
 }
 

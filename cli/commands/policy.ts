@@ -1,0 +1,110 @@
+import { type Command } from 'commander';
+import { Redis } from 'ioredis';
+import { type Config } from '../../src/config/schema';
+import { ChainError } from '../../src/errors/chain-error';
+import { createLogger } from '../../src/log/logger';
+import { DecisionStore, evaluatePolicy, type ImageFacts, lintPolicy, type LoadedPolicy, loadPolicyFile, policyFromConfig, policyJsonSchema, summarizeDecision } from '../../src/policy';
+import { admissionDepsFromConfig, buildAdmissionServer, signatureCheckFromVerifier } from '../../src/policy/admission';
+import { readFactsFile } from '../../src/policy/facts-file';
+import { parseImageReference, RegistryClient } from '../../src/registry';
+import { verifyImage } from '../../src/signing';
+import { cliConfig } from '../context';
+
+/** `dchain policy check|schema|test|admission`. */
+export function register(program: Command): void {
+  const policy = program.command('policy').description('image policy: lint policy files, test images against them, run the admission webhook');
+
+  policy
+    .command('check <file>')
+    .description('validate a policy file and warn about expired allowlist entries and rules that check nothing')
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: { json?: boolean }) => {
+      const loaded = loadPolicyFile(file);
+      const warnings = lintPolicy(loaded, new Date());
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ valid: true, version: loaded.version, rules: loaded.policy.rules.map((r) => r.name), warnings }, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`${file}: valid policy ${loaded.version} (${loaded.policy.mode}, ${loaded.policy.rules.length} rule${loaded.policy.rules.length > 1 ? 's' : ''})\n`);
+      for (const w of warnings) process.stdout.write(`  warning: ${w}\n`);
+    });
+
+  policy
+    .command('schema')
+    .description('print the JSON Schema of policy files (for editors: policy/policy.schema.json)')
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(policyJsonSchema(), null, 2)}\n`);
+    });
+
+  policy
+    .command('test <image>')
+    .description('evaluate an image against the policy and print the decision; records nothing (exit 3 when denied)')
+    .option('-p, --policy <file>', 'policy file (default: the configured one)')
+    .option('--facts <file>', 'image facts or scan summary JSON (default: the facts of the latest gate decision in Redis)')
+    .option('-n, --namespace <namespace>', 'evaluate as admission would in this Kubernetes namespace')
+    .option('--json', 'print the decision as JSON')
+    .action(async (image: string, opts: { policy?: string; facts?: string; namespace?: string; json?: boolean }) => {
+      const config = cliConfig(program.opts());
+      const loaded = opts.policy ? loadPolicyFile(opts.policy) : policyFromConfig(config);
+      const facts = opts.facts ? readFactsFile(opts.facts) : await storedFacts(config, loaded, image);
+      const decision = evaluatePolicy(facts, loaded, new Date(), opts.namespace === undefined ? {} : { namespace: opts.namespace });
+      process.stdout.write(opts.json ? `${JSON.stringify(decision, null, 2)}\n` : `${summarizeDecision(decision)}\n`);
+      if (!decision.allowed) process.exitCode = 3;
+    });
+
+  policy
+    .command('admission')
+    .description('run the Kubernetes validating admission webhook (HTTPS, policy.admission in the configuration)')
+    .action(async () => {
+      const config = cliConfig(program.opts());
+      const logger = createLogger({ level: config.log.level });
+      const redis = new Redis(redisUrl(config), { maxRetriesPerRequest: 2 });
+      const app = await buildAdmissionServer(admissionDepsFromConfig(config, redis, logger));
+      await app.listen({ host: config.policy.admission.host, port: config.policy.admission.port });
+      logger.info({ host: config.policy.admission.host, port: config.policy.admission.port }, 'admission webhook listening');
+      const stop = () => {
+        void app.close().finally(() => redis.disconnect());
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+}
+
+function redisUrl(config: Config): string {
+  return config.redis.url ?? `redis://127.0.0.1:${config.redis.localPort}`;
+}
+
+function withoutCredentials(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString();
+}
+
+/** The facts of the image's latest gate decision, with signatures checked live against the policy's keys. */
+async function storedFacts(config: Config, loaded: LoadedPolicy, image: string): Promise<ImageFacts> {
+  const ref = parseImageReference(image);
+  const reg = config.registries.find((r) => new URL(r.url).host === ref.registry);
+  const client = reg ? RegistryClient.fromConfig(reg) : undefined;
+  const digest = ref.digest ?? (await client?.headManifest(ref.repository, ref.tag ?? 'latest'))?.digest;
+  if (!digest) throw new ChainError('NOT_FOUND', `cannot resolve ${image} to a digest${client ? '' : `: registry ${ref.registry} is not configured`}`);
+  const record = await latestRecord(config, digest);
+  if (!record) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${ref.registry}/${ref.repository}@${digest}; pass --facts <scan.json>`);
+  if (!client || loaded.keys.size === 0) return record.facts;
+  const check = signatureCheckFromVerifier((img, keys) => verifyImage(client, img.repository, img.digest, keys), loaded.keys);
+  const found = await check({ registry: ref.registry, repository: ref.repository, digest });
+  return { ...record.facts, signatures: found.signedBy.map((keyId) => ({ keyId })), attestations: found.attestations };
+}
+
+async function latestRecord(config: Config, digest: string) {
+  const redis = new Redis(redisUrl(config), { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    return await new DecisionStore(redis).latest(digest);
+  } catch (err) {
+    if (ChainError.is(err)) throw err;
+    throw new ChainError('SERVICE_UNREACHABLE', `cannot read decisions from Redis at ${withoutCredentials(redisUrl(config))}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    redis.disconnect();
+  }
+}
