@@ -1,7 +1,7 @@
 import { ChainError } from '../../errors/chain-error';
 import { assertDigest } from '../digest';
 import { assertRepository, isTag } from '../reference';
-import { copyCosignArtifacts } from './cosign-artifacts';
+import { copyCosignArtifact, findCosignArtifacts } from './cosign-artifacts';
 import { copyReferrers } from './referrers';
 import { type CopyImageOptions, type CopyResult, CopySession } from './session';
 
@@ -16,21 +16,26 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
   assertDigest(options.digest);
   assertRepository(options.sourceRepo);
   assertRepository(options.targetRepo);
-  for (const tag of options.tags ?? []) if (!isTag(tag)) throw new ChainError('BAD_INPUT', `"${tag}" is not a valid tag`);
+  const tags = options.tags ?? [];
+  for (const tag of tags) if (!isTag(tag)) throw new ChainError('BAD_INPUT', `"${tag}" is not a valid tag`);
   const session = new CopySession({ source: options.source, sourceRepo: options.sourceRepo, target: options.target, targetRepo: options.targetRepo }, options);
-  await session.copyManifest(options.digest);
-  for (const tag of options.tags ?? []) await tagOnTarget(session, tag);
-  if (options.artifacts !== false) {
-    session.result.artifacts.push(...(await copyCosignArtifacts(session, options.digest)));
-    session.result.artifacts.push(...(await copyReferrers(session, options.digest)));
+  // What the source has attached to the image is looked up while the image itself copies.
+  const discovery = options.artifacts === false ? undefined : discoverAttached(session, options.digest);
+  discovery?.catch(() => undefined);
+  await session.copyManifest(options.digest, tags[0]);
+  await Promise.all(tags.slice(1).map((tag) => session.tag(options.digest, tag)));
+  if (discovery) {
+    const { cosign, referrers } = await discovery;
+    const [copied, referrerDigests] = await Promise.all([
+      Promise.all(cosign.map(async (artifact) => ((await copyCosignArtifact(session, artifact)) ? [artifact.tag] : []))),
+      copyReferrers(session, options.digest, referrers),
+    ]);
+    session.result.artifacts.push(...copied.flat(), ...referrerDigests);
   }
   return session.result;
 }
 
-async function tagOnTarget(session: CopySession, tag: string): Promise<void> {
-  const { source, sourceRepo, target, targetRepo } = session.route;
-  const digest = session.result.digest;
-  if ((await target.headManifest(targetRepo, tag))?.digest === digest) return;
-  const { bytes, mediaType } = await source.getManifest(sourceRepo, digest);
-  await target.putManifest(targetRepo, tag, bytes, mediaType);
+async function discoverAttached(session: CopySession, digest: string) {
+  const [cosign, referrers] = await Promise.all([findCosignArtifacts(session, digest), session.route.source.referrers(session.route.sourceRepo, digest)]);
+  return { cosign, referrers };
 }

@@ -7,32 +7,40 @@ import { type CopySession } from './session';
 
 const SUFFIXES = ['sig', 'att', 'sbom'] as const;
 
+export interface CosignArtifact {
+  suffix: (typeof SUFFIXES)[number];
+  tag: string;
+  /** Digest of the artifact manifest on the source. */
+  digest: string;
+}
+
+/** The cosign tags (sha256-<hex>.sig/.att/.sbom) the source has for `digest`, looked up in parallel. */
+export async function findCosignArtifacts(session: CopySession, digest: string): Promise<CosignArtifact[]> {
+  const { source, sourceRepo } = session.route;
+  const found = await Promise.all(
+    SUFFIXES.map(async (suffix) => {
+      const tag = cosignTag(digest, suffix);
+      const head = await source.headManifest(sourceRepo, tag);
+      return head ? { suffix, tag, digest: head.digest } : undefined;
+    }),
+  );
+  return found.filter((a) => a !== undefined);
+}
+
 /**
- * Copies the cosign artifacts of `digest` (tags sha256-<hex>.sig/.att/.sbom). A tag the target lacks
- * is copied byte for byte; a .sig/.att tag the target has with other content is merged the way
- * cosign itself appends a signature: the union of both layer lists under a rebuilt config. An SBOM
- * is one document, so the source's replaces a different one. Returns the tags written.
+ * Copies one cosign artifact. A tag the target lacks is copied byte for byte; a .sig/.att tag the
+ * target has with other content is merged the way cosign itself appends a signature: the union of
+ * both layer lists under a rebuilt config. An SBOM is one document, so the source's replaces a
+ * different one. Returns whether the target's tag changed.
  */
-export async function copyCosignArtifacts(session: CopySession, digest: string): Promise<string[]> {
-  const { source, sourceRepo, target, targetRepo } = session.route;
-  const written: string[] = [];
-  for (const suffix of SUFFIXES) {
-    session.checkAborted();
-    const tag = cosignTag(digest, suffix);
-    const onSource = await source.headManifest(sourceRepo, tag);
-    if (!onSource) continue;
-    const onTarget = await target.headManifest(targetRepo, tag);
-    if (onTarget?.digest === onSource.digest) continue;
-    await session.copyManifest(onSource.digest);
-    if (!onTarget || suffix === 'sbom') {
-      const { bytes, mediaType } = await source.getManifest(sourceRepo, onSource.digest);
-      await target.putManifest(targetRepo, tag, bytes, mediaType);
-      written.push(tag);
-      continue;
-    }
-    if (await mergeInto(session, tag, await source.getManifest(sourceRepo, onSource.digest), await target.getManifest(targetRepo, tag))) written.push(tag);
-  }
-  return written;
+export async function copyCosignArtifact(session: CopySession, artifact: CosignArtifact): Promise<boolean> {
+  const { target, targetRepo } = session.route;
+  session.checkAborted();
+  const onTarget = await target.headManifest(targetRepo, artifact.tag);
+  if (onTarget?.digest === artifact.digest) return false;
+  await session.copyManifest(artifact.digest);
+  if (!onTarget || artifact.suffix === 'sbom') return session.tag(artifact.digest, artifact.tag);
+  return mergeInto(session, artifact.tag, await session.sourceManifest(artifact.digest), await target.getManifest(targetRepo, artifact.tag));
 }
 
 async function mergeInto(session: CopySession, tag: string, from: FetchedManifest, into: FetchedManifest): Promise<boolean> {

@@ -4,14 +4,13 @@ import { fallbackReferrersTag } from '../reference';
 import { type CopySession } from './session';
 
 /**
- * Copies the manifests that refer to `digest` (OCI 1.1 subject) and makes the target list them: a
+ * Copies the manifests that refer to `digest` (OCI 1.1 subject; as the source listed them) and makes the target list them: a
  * registry with the referrers API indexes them itself (it answers the push with OCI-Subject);
  * for one without, the `sha256-<hex>` fallback index tag is merged with what the target lists.
  * Returns the digests of referrers copied.
  */
-export async function copyReferrers(session: CopySession, digest: string): Promise<string[]> {
-  const { source, sourceRepo, target, targetRepo } = session.route;
-  const referrers = await source.referrers(sourceRepo, digest);
+export async function copyReferrers(session: CopySession, digest: string, referrers: Descriptor[]): Promise<string[]> {
+  const { target, targetRepo } = session.route;
   if (referrers.length === 0) return [];
   for (const referrer of referrers) await session.copyManifest(referrer.digest);
   const listed = await target.referrers(targetRepo, digest);

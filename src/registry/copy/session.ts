@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { ChainError } from '../../errors/chain-error';
 import { type Logger } from '../../log/logger';
-import { type RegistryClient } from '../client';
+import { type FetchedManifest, type RegistryClient } from '../client';
 import { blobsOf, childManifestsOf, type Descriptor } from '../manifest';
 import { type BlobOutcome, type BlobRoute, copyBlob } from './blob-copy';
 import { type CopyProgress, ProgressTracker } from './progress';
@@ -44,6 +44,7 @@ export class CopySession {
   private readonly limit: ReturnType<typeof pLimit>;
   private readonly blobs = new Map<string, Promise<void>>();
   private readonly manifests = new Map<string, Promise<void>>();
+  private readonly fetched = new Map<string, Promise<FetchedManifest>>();
 
   constructor(
     readonly route: BlobRoute,
@@ -60,16 +61,37 @@ export class CopySession {
 
   /**
    * Copies a manifest and everything below it (platform manifests, config, layers), children and
-   * blobs first, then the manifest by digest. A manifest the target already has is skipped whole: a
-   * registry only accepts a manifest once everything it references is there.
+   * blobs first, then the manifest — under `tag` when given, which stores it by digest as well. A
+   * manifest the target already has is skipped whole: a registry only accepts a manifest once
+   * everything it references is there.
    */
-  copyManifest(digest: string): Promise<void> {
+  copyManifest(digest: string, tag?: string): Promise<void> {
     let pending = this.manifests.get(digest);
     if (!pending) {
-      pending = this.copyManifestOnce(digest);
+      pending = this.copyManifestOnce(digest, tag);
       this.manifests.set(digest, pending);
     }
     return pending;
+  }
+
+  /** A source manifest, fetched (and verified) once per session. */
+  sourceManifest(digest: string): Promise<FetchedManifest> {
+    let pending = this.fetched.get(digest);
+    if (!pending) {
+      pending = this.route.source.getManifest(this.route.sourceRepo, digest);
+      this.fetched.set(digest, pending);
+      pending.catch(() => this.fetched.delete(digest));
+    }
+    return pending;
+  }
+
+  /** Points `tag` on the target at `digest` (already copied) unless it points there already. */
+  async tag(digest: string, tag: string): Promise<boolean> {
+    const { target, targetRepo } = this.route;
+    if ((await target.headManifest(targetRepo, tag))?.digest === digest) return false;
+    const { bytes, mediaType } = await this.sourceManifest(digest);
+    await target.putManifest(targetRepo, tag, bytes, mediaType);
+    return true;
   }
 
   /** Copies one blob at most once per session, within the concurrency limit. */
@@ -92,17 +114,21 @@ export class CopySession {
     if (this.options.signal?.aborted) throw new ChainError('TRANSIENT', `copy of ${this.options.digest} was cancelled`, { cause: this.options.signal.reason });
   }
 
-  private async copyManifestOnce(digest: string): Promise<void> {
-    const { source, sourceRepo, target, targetRepo } = this.route;
+  private async copyManifestOnce(digest: string, tag: string | undefined): Promise<void> {
+    const { target, targetRepo } = this.route;
     this.checkAborted();
+    // Both round trips at once: the source manifest is needed anyway unless the target has it.
+    const fetching = this.sourceManifest(digest);
+    fetching.catch(() => undefined);
     if (await target.headManifest(targetRepo, digest)) {
       this.result.manifestsPresent++;
+      if (tag !== undefined) await this.tag(digest, tag);
       return;
     }
-    const fetched = await source.getManifest(sourceRepo, digest);
+    const fetched = await fetching;
     await Promise.all([...childManifestsOf(fetched.manifest).map((child) => this.copyManifest(child.digest)), ...blobsOf(fetched.manifest).map((blob) => this.copyBlob(blob))]);
     this.checkAborted();
-    await target.putManifest(targetRepo, digest, fetched.bytes, fetched.mediaType);
+    await target.putManifest(targetRepo, tag ?? digest, fetched.bytes, fetched.mediaType);
     this.result.manifestsPushed++;
     this.progress.manifestPushed();
   }
