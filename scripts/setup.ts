@@ -23,6 +23,7 @@ const TEST_PACKAGES: Record<string, string> = {
   busybox: 'busybox-static',
   'softhsm2-util': 'softhsm2',
   htpasswd: 'apache2-utils',
+  openssl: 'openssl',
   debootstrap: 'debootstrap',
   git: 'git',
 };
