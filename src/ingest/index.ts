@@ -9,3 +9,4 @@ export { createIngestProcessor, type ChainStarter, type StartOutcome } from './p
 export { producerConnection, redisUrl, workerConnection } from './redis';
 export { durationMs } from './duration';
 export { webhookRoutes } from './http';
+export { reconcileSource, type CatalogReader, type ReconcileSummary } from './reconcile';

@@ -1,0 +1,168 @@
+/**
+ * The queue worker process: takes accepted events off the ingestion queue and starts (or joins)
+ * their delivery chain in Temporal, one workflow per image digest. While Temporal is down the job
+ * is retried with capped backoff; jobs that can never succeed go to the dead-letter queue.
+ * It also keeps the reconciliation schedule in place.
+ */
+import { Client, Connection, isGrpcServiceError, ScheduleAlreadyRunning, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Worker } from 'bullmq';
+import { type Redis } from 'ioredis';
+import { loadConfig } from '../src/config/load';
+import { type Config } from '../src/config/schema';
+import { ChainError } from '../src/errors/chain-error';
+import {
+  ADD_TAGS_SIGNAL,
+  type AddTagsSignal,
+  cappedBackoff,
+  CHAIN_WORKFLOW_TYPE,
+  type ChainInput,
+  type ChainStarter,
+  chainWorkflowId,
+  createIngestProcessor,
+  durationMs,
+  INGEST_QUEUE_NAME,
+  IngestQueue,
+  type IngestJob,
+  redisUrl,
+  type StartOutcome,
+  workerConnection,
+} from '../src/ingest';
+import { createLogger, type Logger } from '../src/log/logger';
+import { signalReady } from './ready';
+
+export const RECONCILE_SCHEDULE_ID = 'dchain-reconcile';
+export const RECONCILE_WORKFLOW_TYPE = 'reconcile';
+
+/** gRPC codes that no retry will fix (a bad request, not an unreachable server). */
+const PERMANENT_GRPC_CODES = new Set([3 /* INVALID_ARGUMENT */, 7 /* PERMISSION_DENIED */, 12 /* UNIMPLEMENTED */, 16 /* UNAUTHENTICATED */]);
+
+/**
+ * Starts chains with signal-with-start: the workflow `chain:<registry>/<repository>@<digest>` is
+ * started unless it runs (conflict policy USE_EXISTING) and gets an `addTags` signal either way
+ * (the chain keeps tags as a set). A digest whose chain already finished is not started again.
+ */
+export class TemporalChainStarter implements ChainStarter {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  async startOrSignal(input: ChainInput, tags: string[]): Promise<StartOutcome> {
+    const workflowId = chainWorkflowId(input);
+    try {
+      await this.client.workflow.signalWithStart<(i: ChainInput) => Promise<unknown>, [AddTagsSignal]>(CHAIN_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [input],
+        signal: ADD_TAGS_SIGNAL,
+        signalArgs: [{ tags }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+      return 'running';
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return 'closed';
+      const code = isGrpcServiceError(err) ? err.code : isGrpcServiceError((err as { cause?: unknown }).cause) ? ((err as { cause: { code: number } }).cause.code) : undefined;
+      const message = `cannot start ${workflowId}: ${(err as Error).message}`;
+      if (code !== undefined && PERMANENT_GRPC_CODES.has(code)) throw new ChainError('BAD_INPUT', message, { cause: err, retryable: false });
+      throw new ChainError('SERVICE_UNREACHABLE', message, { cause: err });
+    }
+  }
+}
+
+/** Creates the reconciliation schedule, or updates its interval if it exists. */
+export async function ensureReconcileSchedule(client: Client, config: Config): Promise<void> {
+  const spec = { intervals: [{ every: config.ingest.reconcileInterval }] };
+  try {
+    await client.schedule.create({
+      scheduleId: RECONCILE_SCHEDULE_ID,
+      spec,
+      action: { type: 'startWorkflow', workflowType: RECONCILE_WORKFLOW_TYPE, taskQueue: config.temporal.taskQueue, args: [] },
+      policies: { overlap: 'SKIP' },
+    });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    await client.schedule.getHandle(RECONCILE_SCHEDULE_ID).update((previous) => ({ ...previous, spec }));
+  }
+}
+
+export interface IngestWorkerOptions {
+  config: Config;
+  logger: Logger;
+  client: Client;
+  /** Defaults to a new connection to the configured Redis. */
+  redis?: Redis;
+}
+
+export interface IngestWorker {
+  worker: Worker<IngestJob>;
+  queue: IngestQueue;
+  close(): Promise<void>;
+}
+
+export function startIngestWorker(options: IngestWorkerOptions): IngestWorker {
+  const { config, logger } = options;
+  const connection = options.redis ?? workerConnection(redisUrl(config));
+  const queue = new IngestQueue(connection, { dedupTtlMs: durationMs(config.ingest.dedupTtl), attempts: config.ingest.maxAttempts });
+  const processor = createIngestProcessor({ starter: new TemporalChainStarter(options.client, config.temporal.taskQueue), queue, logger });
+  const backoff = cappedBackoff(durationMs(config.ingest.maxBackoff));
+  const blocking = connection.duplicate({ maxRetriesPerRequest: null });
+  blocking.on('error', (err) => logger.debug({ err: err.message }, 'ingestion worker Redis connection error'));
+  const worker = new Worker<IngestJob>(INGEST_QUEUE_NAME, processor, {
+    connection: blocking,
+    concurrency: config.ingest.workerConcurrency,
+    settings: { backoffStrategy: (attemptsMade: number) => backoff(attemptsMade) },
+  });
+  worker.on('error', (err) => logger.warn({ err: err.message }, 'ingestion worker connection error'));
+  return {
+    worker,
+    queue,
+    async close() {
+      await worker.close();
+      await queue.close();
+      blocking.disconnect();
+      if (!options.redis) connection.disconnect();
+    },
+  };
+}
+
+/** Connects to Temporal, retrying until it answers: the worker may start before the server. */
+async function connectClient(config: Config, logger: Logger): Promise<Client> {
+  const address = config.temporal.address;
+  if (!address) throw new ChainError('CONFIG_INVALID', 'temporal.address is not set (npm start sets it for the local dev server)');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: config.temporal.connectTimeoutMs });
+      return new Client({ connection, namespace: config.temporal.namespace });
+    } catch (err) {
+      logger.warn({ address, attempt, err: (err as Error).message }, 'Temporal not reachable yet');
+      await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 10_000)));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.log.level, name: 'ingest-worker' });
+  const client = await connectClient(config, logger);
+  await ensureReconcileSchedule(client, config);
+  const running = startIngestWorker({ config, logger, client });
+  logger.info({ queue: INGEST_QUEUE_NAME, taskQueue: config.temporal.taskQueue, reconcileEvery: config.ingest.reconcileInterval }, 'ingestion worker running');
+  signalReady();
+  const shutdown = () => {
+    running
+      .close()
+      .then(() => client.connection.close())
+      .then(() => process.exit(0))
+      .catch(() => process.exit(1));
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`ingest-worker: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
