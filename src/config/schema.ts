@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { signingSchema } from '../signing/config-schema';
+import { scanConfigSchema } from '../scan/config-schema';
 
 const port = z.number().int().min(1).max(65535);
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
@@ -137,6 +138,7 @@ export const configSchema = z.strictObject({
   distribute: distributeSchema.prefault({}),
   policy: policyConfigSchema.prefault({}),
   signing: signingSchema.prefault({}),
+  scan: scanConfigSchema.prefault({}),
   sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
 });
 

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
 import { ChainError } from '../../errors/chain-error';
 
-export const DEFAULT_OSV_BASE_URL = 'https://osv-vulnerabilities.storage.googleapis.com';
+export { DEFAULT_OSV_EXPORT as DEFAULT_OSV_BASE_URL } from '../config-schema';
 
 export interface DownloadResult {
   ecosystem: string;

@@ -1,0 +1,33 @@
+/** The `scan` section of the configuration. Defaults work offline: OSV records from <dataDir>/osv. */
+import { z } from 'zod';
+
+export const DEFAULT_OSV_EXPORT = 'https://osv-vulnerabilities.storage.googleapis.com';
+
+export const scanConfigSchema = z.strictObject({
+  osv: z
+    .strictObject({
+      /** Directory of OSV JSON records and/or all.zip exports; default <dataDir>/osv. */
+      directory: z.string().min(1).optional(),
+      /** Download per-ecosystem all.zip exports (conditional requests) into <dataDir>/osv-cache. */
+      download: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          baseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_OSV_EXPORT),
+          ecosystems: z.array(z.string().min(1)).min(1).default(['Debian', 'Alpine', 'Ubuntu', 'npm', 'PyPI', 'Go', 'Maven']),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /** Layers streamed at the same time. */
+  concurrency: z.number().int().min(1).max(16).default(3),
+  limits: z
+    .strictObject({
+      maxLayerBytes: z.number().int().positive().optional(),
+      maxUncompressedBytes: z.number().int().positive().optional(),
+      maxCompressionRatio: z.number().positive().optional(),
+      maxEntries: z.number().int().positive().optional(),
+    })
+    .prefault({}),
+});
+
+export type ScanConfig = z.infer<typeof scanConfigSchema>;
