@@ -5,6 +5,7 @@
 import { createBuildActivities } from './build';
 import { type ActivityDeps } from './deps';
 import { createDistributeActivities } from './distribute';
+import { createReconcileActivities } from './reconcile';
 import { createSignActivities } from './sign';
 import { createSyncActivities } from './sync';
 
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createBuildActivities(deps),
     ...createDistributeActivities(deps),
+    ...createReconcileActivities(deps),
     ...createSignActivities(deps),
     ...createSyncActivities(deps),
   };

@@ -1,2 +1,3 @@
 // The workflow bundle's entry: every workflow type the worker runs is exported here.
 export { deliveryChain } from './delivery-chain';
+export { reconcile } from './reconcile';
