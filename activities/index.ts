@@ -6,6 +6,8 @@ import { createBuildActivities } from './build';
 import { type ActivityDeps } from './deps';
 import { createDistributeActivities } from './distribute';
 import { createReconcileActivities } from './reconcile';
+import { createGateActivities } from './gate';
+import { createScanActivities } from './scan';
 import { createSignActivities } from './sign';
 import { createSyncActivities } from './sync';
 
@@ -14,6 +16,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createBuildActivities(deps),
     ...createDistributeActivities(deps),
     ...createReconcileActivities(deps),
+    ...createGateActivities(deps),
+    ...createScanActivities(deps),
     ...createSignActivities(deps),
     ...createSyncActivities(deps),
   };
