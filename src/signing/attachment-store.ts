@@ -1,7 +1,9 @@
 /**
  * Reads and appends to a cosign attachment manifest (`.sig` / `.att`). Registries have no
- * compare-and-swap on tags, so after writing we read back and retry if a concurrent writer's
- * manifest replaced ours; the same race exists in cosign, this narrows it.
+ * compare-and-swap on tags: read-modify-write is serialized per tag within this process, and
+ * after writing we read back and merge again if another writer's manifest replaced ours. Two
+ * processes writing the same tag at the same instant can still lose one signature, as with
+ * cosign; the chain runs one workflow per digest, so its own writes never race.
  */
 import { ChainError } from '../errors/chain-error';
 import { type AttachmentKind, type AttachmentLayer, attachmentLayers, attachmentManifest, attachmentTag, OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from './cosign-layout';
@@ -15,15 +17,17 @@ export interface ExistingAttachments {
   layers: AttachmentLayer[];
 }
 
+/**
+ * The layers under an image's `.sig` / `.att` tag (none when the tag does not exist). A tag holding
+ * something else is a non-retryable REGISTRY_ERROR: never overwritten, reported by verification.
+ */
 export async function readAttachments(client: SignatureRegistry, repo: string, imageDigest: string, kind: AttachmentKind): Promise<ExistingAttachments> {
   const tag = attachmentTag(imageDigest, kind);
   const head = await client.headManifest(repo, tag);
   if (!head) return { manifestDigest: undefined, layers: [] };
   const { digest, bytes } = await client.getManifest(repo, tag);
   const layers = attachmentLayers(bytes);
-  if (!layers) {
-    throw new ChainError('REGISTRY_ERROR', `${client.host}/${repo}:${tag} exists but is not a signature manifest; refusing to overwrite it`, { retryable: false });
-  }
+  if (!layers) throw new ChainError('REGISTRY_ERROR', `${client.host}/${repo}:${tag} exists but is not a signature manifest`, { retryable: false });
   return { manifestDigest: digest, layers };
 }
 
@@ -43,7 +47,21 @@ export interface AppendResult {
   added: boolean;
 }
 
-export async function appendAttachment(client: SignatureRegistry, repo: string, imageDigest: string, request: AppendRequest): Promise<AppendResult> {
+/** Tail of the queue of writers per registry tag, in this process. */
+const tagQueues = new Map<string, Promise<unknown>>();
+
+export function appendAttachment(client: SignatureRegistry, repo: string, imageDigest: string, request: AppendRequest): Promise<AppendResult> {
+  const key = `${client.host}/${repo}:${attachmentTag(imageDigest, request.kind)}`;
+  const run = (tagQueues.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => appendNow(client, repo, imageDigest, request));
+  tagQueues.set(key, run);
+  const forget = () => {
+    if (tagQueues.get(key) === run) tagQueues.delete(key);
+  };
+  run.then(forget, forget);
+  return run;
+}
+
+async function appendNow(client: SignatureRegistry, repo: string, imageDigest: string, request: AppendRequest): Promise<AppendResult> {
   const tag = attachmentTag(imageDigest, request.kind);
   const layer: AttachmentLayer = { ...request.layer, digest: sha256Digest(request.blob), size: request.blob.length };
   await client.uploadBlob(repo, layer.digest, request.blob, layer.size);

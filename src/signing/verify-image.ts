@@ -5,7 +5,7 @@
  */
 import { ChainError } from '../errors/chain-error';
 import { readAttachments } from './attachment-store';
-import { type AttachmentLayer, MAX_ENVELOPE_BYTES, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE } from './cosign-layout';
+import { type AttachmentKind, type AttachmentLayer, attachmentTag, MAX_ENVELOPE_BYTES, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE } from './cosign-layout';
 import { assertImageDigest } from './digest';
 import { DSSE_ENVELOPE_MEDIA_TYPE, envelopeSigners, IN_TOTO_PAYLOAD_TYPE, parseEnvelope } from './dsse';
 import { parseStatement } from './in-toto';
@@ -58,22 +58,39 @@ export interface VerificationReport {
 export async function verifyImage(client: SignatureRegistry, repo: string, digest: string, trustedKeysPem: readonly string[]): Promise<VerificationReport> {
   assertImageDigest(digest);
   if (trustedKeysPem.length === 0) throw new ChainError('BAD_INPUT', 'verification needs at least one trusted public key');
-  const verifiers = trustedKeysPem.map((pem, i) => PublicKeyVerifier.fromPem(pem, `trusted key #${i + 1}`));
-  const signatures = await readAttachments(client, repo, digest, 'sig');
-  const attestations = await readAttachments(client, repo, digest, 'att');
+  const verifiers = uniqueKeys(trustedKeysPem.map((pem, i) => PublicKeyVerifier.fromPem(pem, `trusted key #${i + 1}`)));
+  const failures: VerificationFailure[] = [];
+  const signatures = await readOrReport(client, repo, digest, 'sig', failures);
+  if (signatures.length === 0 && failures.length === 0) failures.push({ code: 'NO_SIGNATURES', reason: `no signatures for ${digest} (tag ${attachmentTag(digest, 'sig')})` });
+  const attestations = await readOrReport(client, repo, digest, 'att', failures);
 
   const signedBy = new Set<string>();
-  const failures: VerificationFailure[] = [];
-  if (signatures.layers.length === 0) failures.push({ code: 'NO_SIGNATURES', reason: `no signatures for ${digest} (tag ${digest.replace(':', '-')}.sig)` });
-  for (const layer of signatures.layers) {
+  for (const layer of signatures) {
     const outcome = await checkSignature(client, repo, digest, layer, verifiers);
     if ('failure' in outcome) failures.push({ ...outcome.failure, layer: layer.digest });
     else outcome.keyIds.forEach((k) => signedBy.add(k));
   }
 
   const checks: AttestationCheck[] = [];
-  for (const layer of attestations.layers) checks.push(...(await checkAttestation(client, repo, digest, layer, verifiers)));
+  for (const layer of attestations) checks.push(...(await checkAttestation(client, repo, digest, layer, verifiers)));
   return { digest, signedBy: [...signedBy], attestations: checks, failures };
+}
+
+/** Layers of the attachment manifest; a tag holding something else becomes a MALFORMED failure. */
+async function readOrReport(client: SignatureRegistry, repo: string, digest: string, kind: AttachmentKind, failures: VerificationFailure[]): Promise<AttachmentLayer[]> {
+  try {
+    return (await readAttachments(client, repo, digest, kind)).layers;
+  } catch (err) {
+    if (ChainError.is(err) && !err.retryable) {
+      failures.push({ code: 'MALFORMED', reason: `${attachmentTag(digest, kind)}: ${err.message}` });
+      return [];
+    }
+    throw err;
+  }
+}
+
+function uniqueKeys(verifiers: Verifier[]): Verifier[] {
+  return verifiers.filter((v, i) => verifiers.findIndex((w) => w.keyId === v.keyId) === i);
 }
 
 type Outcome = { keyIds: string[] } | { failure: Omit<VerificationFailure, 'layer'> };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { attestImage, KeySigner, PREDICATE_TYPES, signImage, verifyImage } from '../../../src/signing';
 import { testDataDir } from '../../support/services';
-import { COSIGN_REGISTRY_FLAGS, cosignPath, cosignVerify, registryWithImage, runTool, writeKeyPair } from './support';
+import { COSIGN_REGISTRY_FLAGS, cosignPath, cosignVerify, pushOtherImage, registryWithImage, runTool, writeKeyPair } from './support';
 
 void describe('signatures and attestations interoperate with cosign', async () => {
   const dir = testDataDir('dchain-sign-cosign-');
@@ -44,6 +44,16 @@ void describe('signatures and attestations interoperate with cosign', async () =
     }
     const report = await verifyImage(image.client, image.repo, image.digest, [ours.publicKeyPem, theirs.publicKeyPem, third.publicKeyPem]);
     assert.equal(report.signedBy.length, 3);
+    assert.deepEqual(report.failures, []);
+  });
+
+  void it('concurrent signers with different keys all end up in the signature manifest', async () => {
+    const keys = await Promise.all(['c1', 'c2', 'c3', 'c4'].map((n) => writeKeyPair(dir, n)));
+    const signers = await Promise.all(keys.map((k) => KeySigner.fromFile(k.keyPath, k.password)));
+    const digest = await pushOtherImage(image, dir, 'concurrent');
+    await Promise.all(signers.map((s) => signImage(image.client, image.repo, digest, s)));
+    const report = await verifyImage(image.client, image.repo, digest, [...keys.map((k) => k.publicKeyPem), keys[0]!.publicKeyPem]);
+    assert.equal(report.signedBy.length, 4, 'every signer present once, the repeated trusted key counted once');
     assert.deepEqual(report.failures, []);
   });
 

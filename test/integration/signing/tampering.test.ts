@@ -96,6 +96,16 @@ void describe('tampered signatures fail verification with the right reason', asy
     assert.deepEqual(codes(report), ['UNTRUSTED_SIGNATURE']);
   });
 
+  void it('a .sig tag that holds something else is reported, and signing refuses to overwrite it', async () => {
+    const digest = await pushOtherImage(image, dir, 'squatted');
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
+    await image.client.putManifest(image.repo, attachmentTag(digest, 'sig'), index, 'application/vnd.oci.image.index.v1+json');
+    const report = await verifyImage(image.client, image.repo, digest, trusted);
+    assert.deepEqual(codes(report), ['MALFORMED']);
+    assert.match(report.failures[0]!.reason, /not a signature manifest/);
+    await assert.rejects(signImage(image.client, image.repo, digest, signer), { code: 'REGISTRY_ERROR', retryable: false });
+  });
+
   void it('attestations: altered statement, malformed envelope, other subject, wrong annotation', async () => {
     const digest = await pushOtherImage(image, dir, 'attest');
     const other = await pushOtherImage(image, dir, 'attest-other');
