@@ -45,7 +45,7 @@ export class DigestVerifier extends Transform {
     private readonly what: string,
     private readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {
-    super();
+    super({ highWaterMark: 1024 * 1024 });
     this.hash = createHash(algorithmOf(expected));
   }
 

@@ -166,11 +166,27 @@ export class RegistryTransport {
 
   private connectionFailure(err: unknown, req: { what: string }): unknown {
     if (ChainError.is(err)) return err;
+    const message = err instanceof Error ? err.message : String(err);
     if (isConnectionError(err)) {
-      return new ChainError('SERVICE_UNREACHABLE', `${this.options.name} (${this.baseUrl.origin}) could not be reached for ${req.what}: ${(err as Error).message}`, { cause: err });
+      return new ChainError('SERVICE_UNREACHABLE', `${this.options.name} (${this.baseUrl.origin}) could not be reached for ${req.what}: ${message}`, { cause: err });
     }
-    return err;
+    if (isTlsError(err)) {
+      return new ChainError('SERVICE_UNREACHABLE', `TLS with ${this.options.name} (${this.baseUrl.origin}) failed for ${req.what}: ${message}; set caFile to the registry's CA bundle (or insecure for a test registry)`, { cause: err, retryable: false });
+    }
+    return new ChainError('REGISTRY_ERROR', `${req.what} on ${this.options.name} failed: ${message}`, { cause: err });
   }
+}
+
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_(VERIFY_LEAF_SIGNATURE|GET_ISSUER_CERT(_LOCALLY)?)$|CERT_)/;
+
+function isTlsError(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; current && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && TLS_CODES.test(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {

@@ -1,4 +1,4 @@
-import { PassThrough, type Readable, Transform } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type RegistryClient } from '../client';
 import { type Descriptor } from '../manifest';
@@ -31,16 +31,15 @@ function sourceStream(route: BlobRoute, blob: Descriptor, progress: ProgressTrac
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   let seen = 0;
   progress.blobBytes(blob.digest, 0);
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, callback) {
-      seen += chunk.length;
-      progress.blobBytes(blob.digest, seen);
-      callback(null, chunk);
-    },
-  });
   route.source
     .blobStream(route.sourceRepo, blob.digest, { maxBytes: blob.size })
-    .then((input) => pipeline(input, counter, out))
+    .then((input) => {
+      input.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        progress.blobBytes(blob.digest, seen);
+      });
+      return pipeline(input, out);
+    })
     .catch((err: unknown) => out.destroy(err as Error));
   return out;
 }
