@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Redis } from 'ioredis';
+import { createActivityDeps } from '../../../activities/deps';
+import { createScanActivities } from '../../../activities/scan';
+import { configSchema } from '../../../src/config/schema';
+import { createLogger } from '../../../src/log/logger';
+import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
+import { testDataDir, useRedis, useRegistry } from '../../support/services';
+import { OSV_FIXTURES } from './scan-support';
+
+void describe('scan activities with a real registry and Redis', () => {
+  let activities: ReturnType<typeof createScanActivities>;
+  let redis: Redis;
+  let digest: string;
+  const heartbeats: unknown[] = [];
+  const env = new MockActivityEnvironment();
+  env.on('heartbeat', (d: unknown) => heartbeats.push(d));
+
+  before(async () => {
+    const dataDir = testDataDir();
+    cpSync(join(OSV_FIXTURES, 'npm'), join(dataDir, 'osv'), { recursive: true });
+    const registry = await useRegistry();
+    const redisServer = await useRedis();
+    redis = new Redis(redisServer.url);
+    const config = configSchema.parse({ dataDir, registries: [{ name: 'source', url: registry.url }], redis: { url: redisServer.url } });
+    activities = createScanActivities(createActivityDeps(config, createLogger({ level: 'silent' }), { redis }));
+    const layout = join(dataDir, 'layout');
+    const lockfile = JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { '': { name: 'app' }, 'node_modules/minimist': { version: '1.2.0' } } });
+    const desc = await writeOciImage(layout, busyboxSpec({ user: '1000', extra: [{ path: 'app', type: 'directory' }, { path: 'app/package-lock.json', content: lockfile }] }), 'v1');
+    digest = desc.digest;
+    await pushImage(layout, 'v1', `${registry.host}/app:v1`);
+  });
+  after(() => redis.disconnect());
+
+  void it('scans by digest, heartbeats per layer and keeps the SBOM in Redis', async () => {
+    const summary = await env.run(activities.scanImage, { registry: 'source', repository: 'app', digest });
+    assert.equal(summary.digest, digest);
+    assert.deepEqual(summary.findings.map((f) => f.id).sort(), ['GHSA-vh95-rmgr-6w4m', 'GHSA-xvch-5gv4-984h']);
+    assert.equal(summary.sbom.store, 'redis');
+    assert.equal(summary.osv.records, 6);
+    const stored = JSON.parse((await redis.get(summary.sbom.key))!) as { sbom: { specVersion: string } };
+    assert.equal(stored.sbom.specVersion, '1.6');
+    assert.ok(heartbeats.length >= 1);
+  });
+
+  void it('rescans from the stored SBOM and refuses unknown digests for good', async () => {
+    const again = await env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest });
+    assert.equal(again.counts.CRITICAL, 1);
+    await assert.rejects(env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest: `sha256:${'0'.repeat(64)}` }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'NOT_FOUND');
+    await assert.rejects(env.run(activities.scanImage, { registry: 'source', repository: 'app', digest: 'latest' }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'BAD_INPUT');
+  });
+});
