@@ -5,12 +5,14 @@
  * writes them to <dataDir>/stack.json (`dchain status --json`), and on Ctrl-C / SIGTERM stops exactly
  * what it started, in reverse order.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
 import { createLogger, type Logger } from '../src/log/logger';
+import { ENV_KEY_FILE, ENV_KEY_PEM, generateKeyPair } from '../src/signing';
 import { ManagedProcess, portOpen } from './local/managed-process';
 import { startRedis } from './local/redis-server';
 import { startRegistry } from './local/registry-server';
@@ -87,6 +89,9 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
       if (runtimeRegistry) runtimeRegistry.managed = false;
     }
 
+    const signingEnv = await ensureLocalSigningKey(runtime, dataDir, logger);
+    urls['signing-public-key'] = runtime.signing.trustedKeys[0] ?? '';
+
     // The project's processes read the resolved configuration (addresses of what was just started).
     const runtimeConfig = join(dataDir, RUNTIME_CONFIG_FILE);
     writeFileSync(runtimeConfig, JSON.stringify(runtime, null, 2), { mode: 0o600 });
@@ -109,7 +114,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
         name: proc.name,
         command: process.execPath,
         args: ['--import', 'tsx', join(__dirname, proc.entry), ...(proc.args ?? [])],
-        env: { ...process.env, DCHAIN_CONFIG: runtimeConfig, DCHAIN_READY_FILE: readyFile },
+        env: { ...process.env, ...signingEnv, DCHAIN_CONFIG: runtimeConfig, DCHAIN_READY_FILE: readyFile },
         logFile: join(dataDir, 'logs', `${proc.name}.log`),
         readyTimeoutMs: 120_000,
         ready: proc.ready ?? (async () => existsSync(readyFile)),
@@ -122,12 +127,38 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
     urls.webhooks = config.sources.map((s) => `${apiUrl}/webhooks/${s.name}`).join(' ');
     urls.metrics = `${apiUrl}/metrics`;
     urls.logs = join(dataDir, 'logs');
-    writeFileSync(join(dataDir, STACK_FILE), JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), urls }, null, 2));
+    const processes = Object.fromEntries(started.map((p) => [p.name, p.pid]));
+    writeFileSync(join(dataDir, STACK_FILE), JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), urls, processes }, null, 2));
     return { urls, config: runtime, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/**
+ * With no signing key configured (neither in the file nor the environment), the local stack signs
+ * with a development key of its own, kept in <dataDir>/keys (cosign's encrypted format, so
+ * `cosign verify --key <dataDir>/keys/cosign.pub` works) and trusted by verification and admission.
+ */
+async function ensureLocalSigningKey(runtime: Config, dataDir: string, logger: Logger): Promise<NodeJS.ProcessEnv> {
+  if (runtime.signing.key || process.env[ENV_KEY_FILE] || process.env[ENV_KEY_PEM]) return {};
+  const dir = join(dataDir, 'keys');
+  const keyFile = join(dir, 'cosign.key');
+  const pubFile = join(dir, 'cosign.pub');
+  const passwordFile = join(dir, 'password');
+  if (!existsSync(keyFile)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const password = randomBytes(24).toString('base64url');
+    const pair = await generateKeyPair(password);
+    writeFileSync(passwordFile, password, { mode: 0o600 });
+    writeFileSync(keyFile, pair.privateKeyPem, { mode: 0o600 });
+    writeFileSync(pubFile, pair.publicKeyPem);
+    logger.info({ publicKey: pubFile }, 'generated a local development signing key');
+  }
+  runtime.signing.key = { kind: 'file', path: keyFile, passwordEnv: 'DCHAIN_SIGNING_KEY_PASSWORD' };
+  runtime.signing.trustedKeys = [pubFile, ...runtime.signing.trustedKeys];
+  return { DCHAIN_SIGNING_KEY_PASSWORD: readFileSync(passwordFile, 'utf8') };
 }
 
 async function main(): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { type ActivityDeps } from '../activities/deps';
+import { type ActivityDeps, createActivityDeps } from '../activities/deps';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
@@ -23,8 +23,8 @@ export interface ChainWorkerOptions {
   connection?: NativeConnection;
   /** A prebuilt workflow bundle (tests build it once per file). */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  /** Extra dependencies or replacements for the activity factories. */
-  deps?: Partial<ActivityDeps>;
+  /** The activity factories' dependencies; by default created from the configuration. */
+  deps?: ActivityDeps;
 }
 
 export async function connectWorker(config: Config): Promise<NativeConnection> {
@@ -50,7 +50,7 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
   const { config, logger } = options;
   installTemporalRuntime(logger);
   const connection = options.connection ?? (await connectWorker(config));
-  const deps: ActivityDeps = { config, logger, ...options.deps };
+  const deps = options.deps ?? createActivityDeps(config, logger);
   const activities = createActivities(deps);
   const role = options.role ?? 'all';
   const workers: Worker[] = [];

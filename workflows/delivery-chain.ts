@@ -16,7 +16,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ChainActivities } from '../activities';
-import { DcDigest, DcRepository, DcStage, DcTags, DcVerdict } from './search-attributes';
+import { DcCriticalCount, DcDigest, DcHighCount, DcRepository, DcStage, DcTags, DcVerdict } from './search-attributes';
+import { scanTaskQueue } from './task-queues';
 
 export interface ChainInput {
   /** Configured registry name the image was pushed to. */
@@ -52,7 +53,16 @@ export const statusQuery = defineQuery<ChainStatus>('status');
 
 const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } as const;
 
+/** Predicate types of the attestations the sign stage attaches (as cosign names them where it does). */
+const PREDICATE = {
+  vulnerabilityScan: 'https://cosign.sigstore.dev/attestation/vuln/v1',
+  gateDecision: 'https://delivery-chain.dev/attestation/gate-decision/v1',
+} as const;
+
 const registry = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', retry: RETRY });
+// Long copies heartbeat: a worker that dies mid-copy is noticed within a minute and the copy resumes elsewhere.
+const copying = proxyActivities<ChainActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: '1m', retry: RETRY });
+const gate = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
 const distribute = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumAttempts: 12 } });
 
 export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
@@ -77,9 +87,57 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
     upsertSearchAttributes([{ key: DcStage, value: stage }]);
   };
 
+  const scanning = proxyActivities<ChainActivities>({
+    taskQueue: scanTaskQueue(workflowInfo().taskQueue),
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '2m',
+    retry: RETRY,
+  });
+
   try {
     enter('build');
     status.results.build = await registry.recordPushedImage(image);
+
+    enter('scan');
+    const scan = await scanning.scanImage(image);
+    status.results.scan = { counts: scan.counts, fixable: scan.fixable, packageCount: scan.packageCount, hygiene: scan.hygiene, osv: scan.osv, sbom: scan.sbom };
+    upsertSearchAttributes([
+      { key: DcCriticalCount, value: scan.counts.CRITICAL },
+      { key: DcHighCount, value: scan.counts.HIGH },
+    ]);
+
+    enter('gate');
+    let decision: unknown;
+    try {
+      decision = await gate.evaluateGate({ ...image, scan });
+    } catch (err) {
+      const denial = policyDenial(err);
+      if (!denial) throw err;
+      status.results.gate = { allowed: false, violations: denial.details };
+      if (!status.override) {
+        enter('blocked');
+        upsertSearchAttributes([{ key: DcVerdict, value: 'denied' }]);
+        upsertMemo({ summary: `${input.repository}@${input.digest}: denied — ${denial.message}` });
+        await distribute.notifySubscribers({ ...image, event: 'denied', payload: { tags: status.tags, violations: denial.details } });
+        throw ApplicationFailure.create({ message: denial.message, type: 'PolicyDenied', nonRetryable: true, details: denial.details });
+      }
+      // Break-glass: the override is in this run's history (the signal) and in the decision store's audit trail.
+      await gate.recordBreakGlass({ digest: input.digest, actor: status.override.actor, reason: status.override.reason });
+      decision = { allowed: true, overriddenBy: status.override, violations: denial.details };
+    }
+    status.results.gate = decision;
+
+    enter('sign');
+    status.results.sign = await registry.signImage({
+      ...image,
+      attestations: [
+        { predicateType: PREDICATE.vulnerabilityScan, predicate: { scannedAt: scan.scannedAt, osv: scan.osv, counts: scan.counts, findings: scan.findings } },
+        { predicateType: PREDICATE.gateDecision, predicate: decision },
+      ],
+    });
+
+    enter('sync');
+    status.results.sync = await copying.syncImage({ sourceRegistry: input.registry, repository: input.repository, digest: input.digest, tags: status.tags });
 
     enter('distribute');
     // The run's start time expands `{date}` in promotion tags the same way on every retry and replay.
@@ -96,6 +154,14 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
     log.error('chain failed', { stage: status.stage, error: describe(err) });
     throw err;
   }
+}
+
+/** The gate's non-retryable PolicyDenied failure, if that is what `err` is. */
+function policyDenial(err: unknown): { message: string; details: unknown[] } | undefined {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'PolicyDenied') {
+    return { message: err.cause.message, details: [...(err.cause.details ?? [])] };
+  }
+  return undefined;
 }
 
 function describe(err: unknown): string {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -8,12 +9,14 @@ import { parseConfig } from '../../../src/config/load';
 import { type Config } from '../../../src/config/schema';
 import { SIGNATURE_HEADER, verifyNotification } from '../../../src/distribute/notification-signature';
 import { RegistryClient } from '../../../src/registry';
+import { generateKeyPair, verifyImage } from '../../../src/signing';
 import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
 
 const SUBSCRIBER_SECRET = 'subscriber-secret-0123456789';
+const KEY_PASSWORD = 'chain-test-key-password';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -24,12 +27,24 @@ describe('deliveryChain on the project worker', () => {
   let config: Config;
   let chain: RunningChainWorker;
   let source: RegistryClient;
+  let mirror: RegistryClient;
+  let publicKeyPem: string;
   let registryHost: string;
   const received: Received[] = [];
 
   before(async () => {
     const dataDir = testDataDir();
-    const [temporal, redis, registry] = await Promise.all([useTemporal(dataDir), useRedis(dataDir), useRegistry({ name: 'source', dataDir })]);
+    const [temporal, redis, registry, mirrorRegistry] = await Promise.all([
+      useTemporal(dataDir),
+      useRedis(dataDir),
+      useRegistry({ name: 'source', dataDir }),
+      useRegistry({ name: 'mirror', dataDir }),
+    ]);
+    // The signing key stays out of the configuration and history: a file, its password in the environment.
+    const keys = await generateKeyPair(KEY_PASSWORD);
+    writeFileSync(join(dataDir, 'cosign.key'), keys.privateKeyPem, { mode: 0o600 });
+    publicKeyPem = keys.publicKeyPem;
+    process.env.CHAIN_TEST_KEY_PASSWORD = KEY_PASSWORD;
     const subscriber = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
@@ -45,19 +60,24 @@ describe('deliveryChain on the project worker', () => {
       dataDir,
       temporal: { address: temporal.address, taskQueue: `chain-${process.pid}` },
       redis: { url: redis.url },
-      registries: [{ name: 'source', url: registry.url }],
+      registries: [
+        { name: 'source', url: registry.url },
+        { name: 'mirror', url: mirrorRegistry.url },
+      ],
       sources: [{ name: 'source', registry: 'source', secret: 'webhook-secret-0123456789' }],
-      sync: { targets: [] },
+      sync: { targets: [{ registry: 'mirror', repositoryPrefix: 'eu/' }] },
+      signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'CHAIN_TEST_KEY_PASSWORD' } },
       distribute: {
         promoteTags: ['stable', 'prod-{date}'],
         subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/hook`, secret: SUBSCRIBER_SECRET }],
       },
     });
     source = RegistryClient.fromConfig(config.registries[0]!);
+    mirror = RegistryClient.fromConfig(config.registries[1]!);
     chain = await useChainWorker(config);
   });
 
-  it('records a pushed image, promotes it and notifies subscribers with a verifiable signature', async () => {
+  it('takes a clean push through scan, gate, sign, sync and promotion, and notifies subscribers', async () => {
     const layout = join(testDataDir(), 'img');
     const desc = await writeOciImage(layout, busyboxSpec({ user: '1000' }), 'v1');
     await pushImage(layout, 'v1', `${registryHost}/demo/app:v1`);
@@ -71,10 +91,22 @@ describe('deliveryChain on the project worker', () => {
     assert.equal(result.stage, 'done');
     assert.deepEqual((result.results.build as { platforms: unknown[] }).platforms.length, 1);
 
+    assert.equal((result.results.gate as { allowed: boolean }).allowed, true);
+
+    // Replicated digest for digest to the mirror, under the mapped repository, with its signature.
+    assert.equal((await mirror.headManifest('eu/demo/app', desc.digest))?.digest, desc.digest);
+    const report = await verifyImage(mirror, 'eu/demo/app', desc.digest, [publicKeyPem]);
+    assert.equal(report.signedBy.length, 1, JSON.stringify(report.failures));
+    assert.deepEqual(
+      report.attestations.filter((a) => a.valid).map((a) => a.predicateType).sort(),
+      ['https://cosign.sigstore.dev/attestation/vuln/v1', 'https://delivery-chain.dev/attestation/gate-decision/v1'],
+    );
+
     const date = new Date().toISOString().slice(0, 10).replace(/-/g, '');
     for (const tag of ['stable', `prod-${date}`]) {
-      assert.equal((await source.headManifest('demo/app', tag))?.digest, desc.digest, `tag ${tag} promoted`);
+      assert.equal((await mirror.headManifest('eu/demo/app', tag))?.digest, desc.digest, `tag ${tag} promoted in the mirror`);
     }
+    assert.equal(await source.headManifest('demo/app', 'stable'), undefined, 'the source is not promoted');
 
     assert.equal(received.length, 1, 'exactly one notification');
     const [note] = received;
