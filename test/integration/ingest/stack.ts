@@ -49,7 +49,7 @@ let runtimeInstalled = false;
 
 export async function startIngestStack(): Promise<IngestStack> {
   if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'dchain-ingest-'));
