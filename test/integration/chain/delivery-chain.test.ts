@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { type Config } from '../../../src/config/schema';
 import { SIGNATURE_HEADER, verifyNotification } from '../../../src/distribute/notification-signature';
 import { RegistryClient } from '../../../src/registry';
 import { generateKeyPair, verifyImage } from '../../../src/signing';
-import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { breakGlassSignal, type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
@@ -45,6 +45,16 @@ describe('deliveryChain on the project worker', () => {
     writeFileSync(join(dataDir, 'cosign.key'), keys.privateKeyPem, { mode: 0o600 });
     publicKeyPem = keys.publicKeyPem;
     process.env.CHAIN_TEST_KEY_PASSWORD = KEY_PASSWORD;
+    // Real advisory data (lodash CVE-2019-10744, CRITICAL) and a policy that blocks critical findings.
+    const osvDir = join(dataDir, 'osv');
+    mkdirSync(osvDir, { recursive: true });
+    copyFileSync(join(__dirname, '..', '..', 'fixtures', 'osv', 'npm', 'GHSA-jf85-cpcp-j695.json'), join(osvDir, 'GHSA-jf85-cpcp-j695.json'));
+    const policyFile = join(dataDir, 'policy.yaml');
+    writeFileSync(
+      policyFile,
+      ['apiVersion: policy.delivery-chain.dev/v1', 'kind: ImagePolicy', 'metadata: { name: chain-test, version: "1" }', 'mode: enforce', 'rules:',
+        '  - name: no-critical', '    vulnerabilities:', '      maxSeverity: { fixable: HIGH, unfixable: HIGH }', ''].join('\n'),
+    );
     const subscriber = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
@@ -66,6 +76,8 @@ describe('deliveryChain on the project worker', () => {
       ],
       sources: [{ name: 'source', registry: 'source', secret: 'webhook-secret-0123456789' }],
       sync: { targets: [{ registry: 'mirror', repositoryPrefix: 'eu/' }] },
+      scan: { osv: { directory: osvDir } },
+      policy: { file: policyFile },
       signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'CHAIN_TEST_KEY_PASSWORD' } },
       distribute: {
         promoteTags: ['stable', 'prod-{date}'],
@@ -119,6 +131,59 @@ describe('deliveryChain on the project worker', () => {
     const described = await handle.describe();
     assert.equal(described.searchAttributes.DcStage?.[0], 'done');
     assert.equal(described.searchAttributes.DcDigest?.[0], desc.digest);
+  });
+
+  it('blocks an image with a CRITICAL finding with the violations, and lets it through after a break-glass signal', async () => {
+    const layout = join(testDataDir(), 'vulnerable');
+    const desc = await writeOciImage(layout, busyboxSpec({
+      user: '1000',
+      extra: [
+        { path: 'app', type: 'directory' },
+        { path: 'app/package.json', content: JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { lodash: '4.17.11' } }) },
+        { path: 'app/node_modules', type: 'directory' },
+        { path: 'app/node_modules/lodash', type: 'directory' },
+        { path: 'app/node_modules/lodash/package.json', content: JSON.stringify({ name: 'lodash', version: '4.17.11', license: 'MIT' }) },
+      ],
+    }), 'v1');
+    await pushImage(layout, 'v1', `${registryHost}/demo/vulnerable:v1`);
+    const input: ChainInput = { registry: 'source', repository: 'demo/vulnerable', digest: desc.digest, tags: ['v1'], pushedAt: new Date().toISOString(), source: 'test' };
+    const workflowId = `chain:source/demo/vulnerable@${desc.digest}`;
+    const denied = await chain.client.workflow.start(deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
+    const err = await denied.result().then(
+      () => assert.fail('the gate should deny'),
+      (e: unknown) => e as WorkflowFailedError,
+    );
+    const failure = err.cause as ApplicationFailure;
+    assert.equal(failure.type, 'PolicyDenied');
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /GHSA-jf85-cpcp-j695|CVE-2019-10744/);
+    assert.ok(JSON.stringify(failure.details).includes('lodash'), 'the violations name the package');
+    const blocked = await denied.query<ChainStatus>('status');
+    assert.equal(blocked.stage, 'blocked');
+    assert.equal((await denied.describe()).searchAttributes.DcVerdict?.[0], 'denied');
+    // Nothing was signed, synced or promoted.
+    assert.deepEqual((await source.listTags('demo/vulnerable')).sort(), ['v1']);
+    assert.equal(await mirror.headManifest('eu/demo/vulnerable', desc.digest), undefined);
+    const deniedNote = received.find((r) => r.body.includes(desc.digest));
+    assert.equal((JSON.parse(deniedNote!.body) as { event: string }).event, 'denied');
+
+    // Break-glass: ops signal the chain with who and why; a new run of the same chain goes through.
+    const override = { actor: 'alice@example.com', reason: 'INC-1234: hotfix, lodash not reachable' };
+    const resumed = await chain.client.workflow.signalWithStart(deliveryChain, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId,
+      args: [input],
+      signal: breakGlassSignal,
+      signalArgs: [override],
+    });
+    const result = await resumed.result();
+    assert.equal(result.stage, 'done');
+    assert.deepEqual(result.override, override);
+    assert.equal((await resumed.describe()).searchAttributes.DcVerdict?.[0], 'overridden');
+    const history = await resumed.fetchHistory();
+    const signal = history.events?.find((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'breakGlass');
+    assert.ok(signal, 'the override is in the workflow history');
+    assert.equal((await mirror.headManifest('eu/demo/vulnerable', desc.digest))?.digest, desc.digest);
   });
 
   it('fails for good, without retrying, on bad input (a registry that is not configured)', async () => {
