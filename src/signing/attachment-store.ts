@@ -6,7 +6,7 @@
  * cosign; the chain runs one workflow per digest, so its own writes never race.
  */
 import { ChainError } from '../errors/chain-error';
-import { type AttachmentKind, type AttachmentLayer, attachmentLayers, attachmentManifest, attachmentTag, OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from './cosign-layout';
+import { type AttachmentKind, type AttachmentLayer, attachmentLayers, attachmentManifest, attachmentTag, MAX_ATTACHMENT_LAYERS, OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from './cosign-layout';
 import { type SignatureRegistry } from './registry-port';
 
 const WRITE_ATTEMPTS = 3;
@@ -71,6 +71,9 @@ async function appendNow(client: SignatureRegistry, repo: string, imageDigest: s
       if (await request.isDuplicate(candidate)) {
         return { tag, layerDigest: candidate.digest, manifestDigest: existing.manifestDigest as string, added: false };
       }
+    }
+    if (existing.layers.length >= MAX_ATTACHMENT_LAYERS) {
+      throw new ChainError('REGISTRY_ERROR', `${client.host}/${repo}:${tag} already holds ${existing.layers.length} entries, the most cosign reads`, { retryable: false });
     }
     const { manifest, config, configDigest } = attachmentManifest([...existing.layers, layer]);
     await client.uploadBlob(repo, configDigest, config, config.length);

@@ -32,13 +32,16 @@ export function attachmentTag(digest: string, kind: AttachmentKind): string {
 
 export const sha256Digest = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
+/** cosign refuses attachment manifests with more layers than this; so do we. */
+export const MAX_ATTACHMENT_LAYERS = 1000;
+
 const layerSchema = z.looseObject({
   mediaType: z.string(),
   digest: z.string().regex(/^sha256:[a-f0-9]{64}$/),
   size: z.number().int().nonnegative(),
   annotations: z.record(z.string(), z.string()).optional(),
 });
-const attachmentManifestSchema = z.looseObject({ schemaVersion: z.literal(2), layers: z.array(layerSchema) });
+const attachmentManifestSchema = z.looseObject({ schemaVersion: z.literal(2), layers: z.array(layerSchema).max(MAX_ATTACHMENT_LAYERS) });
 
 /** Layers of an existing attachment manifest, descriptors kept as found; undefined if it is not one. */
 export function attachmentLayers(manifestBytes: Buffer): AttachmentLayer[] | undefined {

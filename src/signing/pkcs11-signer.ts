@@ -56,6 +56,8 @@ export class Pkcs11Signer implements Signer {
       lib.C_SignInit(handle, { mechanism: pkcs11js.CKM_ECDSA }, privateKey);
       return p1363ToDer(lib.C_Sign(handle, digest, Buffer.alloc(2 * 32 + 8)));
     } catch (cause) {
+      // The session may be dead (token removed, HSM restarted): reopen on the next attempt.
+      this.close();
       throw new ChainError('TRANSIENT', `PKCS#11 signing failed: ${describe(cause)}`, { cause });
     }
   }

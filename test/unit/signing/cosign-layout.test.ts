@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { attachmentLayers, attachmentManifest, attachmentTag } from '../../../src/signing/cosign-layout';
+import { attachmentLayers, attachmentManifest, attachmentTag, MAX_ATTACHMENT_LAYERS } from '../../../src/signing/cosign-layout';
 import { COSIGN_IMAGE, fixture } from './fixtures';
 
 void describe('cosign attachment layout', () => {
@@ -24,5 +24,12 @@ void describe('cosign attachment layout', () => {
   void it('does not mistake other documents for attachment manifests', () => {
     assert.equal(attachmentLayers(Buffer.from('{"schemaVersion":2,"manifests":[]}')), undefined);
     assert.equal(attachmentLayers(Buffer.from('<html>')), undefined);
+  });
+
+  void it('refuses more layers than cosign accepts', () => {
+    const layer = { mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: COSIGN_IMAGE.digest, size: 1 };
+    const manifest = (n: number) => Buffer.from(JSON.stringify({ schemaVersion: 2, layers: Array.from({ length: n }, () => layer) }));
+    assert.equal(attachmentLayers(manifest(MAX_ATTACHMENT_LAYERS))?.length, MAX_ATTACHMENT_LAYERS);
+    assert.equal(attachmentLayers(manifest(MAX_ATTACHMENT_LAYERS + 1)), undefined);
   });
 });
