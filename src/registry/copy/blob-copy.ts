@@ -14,13 +14,12 @@ export interface BlobRoute {
 export type BlobOutcome = 'present' | 'mounted' | 'copied';
 
 /**
- * Gets one blob onto the target: nothing if it is there already (HEAD), a cross-repository mount
- * when source and target are the same registry, else a stream from source straight into the
- * target's upload (verified against the digest on both ends, never buffered whole).
+ * Gets a blob the target lacks onto it: a cross-repository mount when source and target are the
+ * same registry, else a stream from source straight into the target's upload (verified against the
+ * digest on both ends, never buffered whole).
  */
-export async function copyBlob(route: BlobRoute, blob: Descriptor, progress: ProgressTracker): Promise<BlobOutcome> {
+export async function transferBlob(route: BlobRoute, blob: Descriptor, progress: ProgressTracker): Promise<Exclude<BlobOutcome, 'present'>> {
   const { source, sourceRepo, target, targetRepo } = route;
-  if (await target.hasBlob(targetRepo, blob.digest)) return 'present';
   if (source.host === target.host && sourceRepo !== targetRepo && (await target.mountBlob(targetRepo, blob.digest, sourceRepo))) return 'mounted';
   await target.uploadBlob(targetRepo, blob.digest, () => sourceStream(route, blob, progress), blob.size, { assumeAbsent: true });
   return 'copied';

@@ -3,8 +3,11 @@ import { ChainError } from '../../errors/chain-error';
 import { type Logger } from '../../log/logger';
 import { type FetchedManifest, type RegistryClient } from '../client';
 import { blobsOf, childManifestsOf, type Descriptor } from '../manifest';
-import { type BlobOutcome, type BlobRoute, copyBlob } from './blob-copy';
+import { type BlobOutcome, type BlobRoute, transferBlob } from './blob-copy';
 import { type CopyProgress, ProgressTracker } from './progress';
+
+/** HEAD requests for blob existence in flight at once. */
+const EXISTENCE_CHECKS = 16;
 
 export interface CopyImageOptions {
   source: RegistryClient;
@@ -42,6 +45,7 @@ export class CopySession {
   readonly result: CopyResult;
   readonly progress: ProgressTracker;
   private readonly limit: ReturnType<typeof pLimit>;
+  private readonly checks: ReturnType<typeof pLimit>;
   private readonly blobs = new Map<string, Promise<void>>();
   private readonly manifests = new Map<string, Promise<void>>();
   private readonly fetched = new Map<string, Promise<FetchedManifest>>();
@@ -51,6 +55,7 @@ export class CopySession {
     private readonly options: CopyImageOptions,
   ) {
     this.limit = pLimit(options.concurrency ?? 6);
+    this.checks = pLimit(EXISTENCE_CHECKS);
     this.progress = new ProgressTracker(options.onProgress);
     this.result = { digest: options.digest, blobsCopied: 0, blobsMounted: 0, blobsPresent: 0, bytesCopied: 0, manifestsPushed: 0, manifestsPresent: 0, artifacts: [] };
   }
@@ -94,17 +99,25 @@ export class CopySession {
     return true;
   }
 
-  /** Copies one blob at most once per session, within the concurrency limit. */
+  /**
+   * Copies one blob at most once per session: an existence check (HEAD, cheap, many at once), then
+   * a transfer within the concurrency limit if the target lacks it.
+   */
   copyBlob(blob: Descriptor): Promise<void> {
     let pending = this.blobs.get(blob.digest);
     if (!pending) {
       this.progress.addBlob(blob.size);
-      pending = this.limit(async () => {
-        this.checkAborted();
-        const outcome = await copyBlob(this.route, blob, this.progress);
+      pending = (async () => {
+        const present = await this.checks(() => this.route.target.hasBlob(this.route.targetRepo, blob.digest));
+        const outcome: BlobOutcome = present
+          ? 'present'
+          : await this.limit(() => {
+              this.checkAborted();
+              return transferBlob(this.route, blob, this.progress);
+            });
         this.count(outcome, blob.size);
         this.progress.blobDone(blob.digest, blob.size, outcome === 'copied');
-      });
+      })();
       this.blobs.set(blob.digest, pending);
     }
     return pending;
@@ -117,16 +130,20 @@ export class CopySession {
   private async copyManifestOnce(digest: string, tag: string | undefined): Promise<void> {
     const { target, targetRepo } = this.route;
     this.checkAborted();
-    // Both round trips at once: the source manifest is needed anyway unless the target has it.
-    const fetching = this.sourceManifest(digest);
-    fetching.catch(() => undefined);
-    if (await target.headManifest(targetRepo, digest)) {
+    // The target's HEAD, the source manifest and then the blob checks overlap: when the target has
+    // the manifest its blobs only get (cheap) HEADs; when it lacks it, no round trip was wasted.
+    const presence = target.headManifest(targetRepo, digest);
+    presence.catch(() => undefined);
+    const fetched = await this.sourceManifest(digest);
+    const blobs = Promise.all(blobsOf(fetched.manifest).map((blob) => this.copyBlob(blob)));
+    blobs.catch(() => undefined);
+    if (await presence) {
+      await blobs;
       this.result.manifestsPresent++;
       if (tag !== undefined) await this.tag(digest, tag);
       return;
     }
-    const fetched = await fetching;
-    await Promise.all([...childManifestsOf(fetched.manifest).map((child) => this.copyManifest(child.digest)), ...blobsOf(fetched.manifest).map((blob) => this.copyBlob(blob))]);
+    await Promise.all([...childManifestsOf(fetched.manifest).map((child) => this.copyManifest(child.digest)), blobs]);
     this.checkAborted();
     await target.putManifest(targetRepo, tag ?? digest, fetched.bytes, fetched.mediaType);
     this.result.manifestsPushed++;
