@@ -18,6 +18,7 @@ export interface GateDeps {
 }
 
 export interface GateInput {
+  /** A configured registry's name (as the chain passes it) or a registry host. */
   registry: string;
   repository: string;
   digest: string;
@@ -49,7 +50,7 @@ export function createGateActivities(deps: GateDeps) {
         if (input.scan.digest !== input.digest || input.scan.repository !== input.repository) {
           throw new ChainError('BAD_INPUT', `scan is of ${input.scan.repository}@${input.scan.digest}, not ${input.repository}@${input.digest}`);
         }
-        const facts = parseFacts(input);
+        const facts = parseFacts(input, registryHost(deps.config, input.registry));
         const decision = evaluatePolicy(facts, policy, now());
         await store.record(facts, decision, now());
         log.info({ allowed: decision.allowed, mode: decision.mode, violations: decision.violations.length, policyVersion: decision.policyVersion }, summarizeDecision(decision));
@@ -83,9 +84,15 @@ function workflowId(): string {
   return Context.current().info.workflowExecution?.workflowId ?? '(no workflow)';
 }
 
-function parseFacts(input: GateInput) {
+/** Policies name registries by host, as image references do; the chain passes configured names. */
+function registryHost(config: Config, registry: string): string {
+  const configured = config.registries.find((r) => r.name === registry);
+  return configured ? new URL(configured.url).host : registry;
+}
+
+function parseFacts(input: GateInput, host: string) {
   try {
-    return factsFromScan({ ...input.scan, registry: input.registry }, input.provenance);
+    return factsFromScan({ ...input.scan, registry: host }, input.provenance);
   } catch (cause) {
     throw new ChainError('BAD_INPUT', `gate input is not a valid scan summary: ${(cause as Error).message}`, { cause });
   }

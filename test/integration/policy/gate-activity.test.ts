@@ -31,10 +31,11 @@ void describe('gate activity with a real Redis', async () => {
   });
   after(() => redis.disconnect());
 
-  void it('records and returns an allowing decision', async () => {
+  void it('records and returns an allowing decision, naming the registry by host', async () => {
     const { evaluateGate } = createGateActivities({ config, logger, redis, policy: policy('enforce') });
-    const decision = await (env.run(evaluateGate, { registry: '127.0.0.1:5000', repository: 'team/app', digest: digest(1), scan: scanSummary('127.0.0.1:5000', 'team/app', digest(1)) }) as Promise<Decision>);
+    const decision = await (env.run(evaluateGate, { registry: 'source', repository: 'team/app', digest: digest(1), scan: scanSummary('source', 'team/app', digest(1)) }) as Promise<Decision>);
     assert.equal(decision.allowed, true);
+    assert.equal(decision.image.registry, '127.0.0.1:5000', 'the configured registry "source" is named by its host');
     const stored = await new DecisionStore(redis).latest(digest(1));
     assert.deepEqual(stored?.decision, decision);
     assert.equal(stored?.facts.hygiene.user, '65532');
