@@ -9,6 +9,7 @@ import { register as registerKeys } from './commands/keys';
 import { register as registerPolicy } from './commands/policy';
 import { register as registerStatus } from './commands/status';
 import { register as registerVerify } from './commands/verify';
+import { register as registerWebhooks } from './commands/webhooks';
 
 export function buildProgram(): Command {
   const program = new Command('dchain')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'configuration file (YAML or JSON); default: $DCHAIN_CONFIG or embedded defaults')
     .showHelpAfterError();
   registerStatus(program);
+  registerWebhooks(program);
   registerKeys(program);
   registerVerify(program);
   registerPolicy(program);
