@@ -3,12 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { KeySigner, signImage, verifyImage } from '../../../src/signing';
-import { PROJECT_ROOT } from '../../../workers/local/tools';
 import { busyboxSpec, writeOciImage } from '../../support/images';
 import { testDataDir } from '../../support/services';
-import { cosignVerify, registryWithImage, runTool, SIGSTORE_DISABLED, sigstoreSkopeo, writeKeyPair, writeSkopeoTrust } from './support';
-
-const dchain = (args: string[], env: NodeJS.ProcessEnv = {}) => runTool(join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), [join(PROJECT_ROOT, 'cli', 'dchain.ts'), ...args], env);
+import { cosignVerify, dchain, registryWithImage, runTool, SIGSTORE_DISABLED, sigstoreSkopeo, writeKeyPair, writeSkopeoTrust } from './support';
 
 void describe('signatures interoperate with skopeo (sigstore attachments)', async () => {
   const dir = testDataDir('dchain-sign-skopeo-');

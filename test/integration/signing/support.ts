@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { RegistryClient } from '../../../src/registry';
 import { generateKeyPair } from '../../../src/signing';
-import { findTool, requireTool } from '../../../workers/local/tools';
+import { findTool, PROJECT_ROOT, requireTool } from '../../../workers/local/tools';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { useRegistry } from '../../support/services';
 
@@ -22,6 +22,11 @@ export function runTool(path: string, args: string[], env: NodeJS.ProcessEnv = {
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs the `dchain` command line as a user would. */
+export function dchain(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ToolResult> {
+  return runTool(join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), [join(PROJECT_ROOT, 'cli', 'dchain.ts'), ...args], env);
 }
 
 export interface SigningFixture {
