@@ -1,9 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
-import { OsvSource, RedisSbomStore, rescanStored, scanImage, type ScanSummary } from '../src/scan';
+import { osvSourceFromConfig, RedisSbomStore, rescanStored, scanImage, type ScanSummary } from '../src/scan';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
 import { activityLogger } from './log';
@@ -13,19 +10,6 @@ export interface ScanImageInput {
   registry: string;
   repository: string;
   digest: string;
-}
-
-/** The OSV source the configuration describes: a directory (created empty if missing) and/or downloads. */
-export function osvSourceFromConfig(config: Config): OsvSource {
-  const directory = resolve(config.scan.osv.directory ?? join(config.dataDir, 'osv'));
-  mkdirSync(directory, { recursive: true });
-  const { download } = config.scan.osv;
-  return new OsvSource({
-    directory,
-    ...(download.enabled ? { download: { baseUrl: download.baseUrl, ecosystems: download.ecosystems, cacheDir: resolve(config.dataDir, 'osv-cache') } } : {}),
-    // Public exports hold the odd record newer than our schema knows; skip those rather than fail every scan.
-    strict: !download.enabled,
-  });
 }
 
 export function createScanActivities(deps: ActivityDeps) {

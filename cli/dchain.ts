@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { ChainError } from '../src/errors/chain-error';
 import { register as registerKeys } from './commands/keys';
 import { register as registerPolicy } from './commands/policy';
+import { register as registerScan } from './commands/scan';
 import { register as registerStatus } from './commands/status';
 import { register as registerVerify } from './commands/verify';
 import { register as registerWebhooks } from './commands/webhooks';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerVerify(program);
   registerPolicy(program);
+  registerScan(program);
   return program;
 }
 

@@ -7,6 +7,8 @@ export { DEFAULT_LAYER_LIMITS, type LayerLimits } from './layers/limits';
 export { catalogImage, detectOs, osvRelease, type OsRelease } from './catalog';
 export { checkHygiene, isRootUser } from './hygiene/checks';
 export { OsvSource, OsvDatabase, DEFAULT_OSV_BASE_URL, matchPackages, type OsvSourceOptions } from './osv';
+export { osvSourceFromConfig } from './osv/from-config';
+export { toSarif } from './report/sarif';
 export { toCycloneDx, packagesFromCycloneDx, parseCycloneDx, type CycloneDxBom, type StoredScan } from './sbom/cyclonedx';
 export { RedisSbomStore, MemorySbomStore, type SbomStore } from './sbom/store';
 export { compareDeb, compareApk, compareRpm, compareSemver, compareGo, comparePep440, compareMaven, comparatorFor } from './versions';

@@ -9,6 +9,7 @@ import { createActivityDeps } from '../../../activities/deps';
 import { createScanActivities } from '../../../activities/scan';
 import { configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
+import { type ScanSummary } from '../../../src/scan';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { testDataDir, useRedis, useRegistry } from '../../support/services';
 import { OSV_FIXTURES } from './scan-support';
@@ -38,7 +39,7 @@ void describe('scan activities with a real registry and Redis', () => {
   after(() => redis.disconnect());
 
   void it('scans by digest, heartbeats per layer and keeps the SBOM in Redis', async () => {
-    const summary = await env.run(activities.scanImage, { registry: 'source', repository: 'app', digest });
+    const summary = (await env.run(activities.scanImage, { registry: 'source', repository: 'app', digest })) as ScanSummary;
     assert.equal(summary.digest, digest);
     assert.deepEqual(summary.findings.map((f) => f.id).sort(), ['GHSA-vh95-rmgr-6w4m', 'GHSA-xvch-5gv4-984h']);
     assert.equal(summary.sbom.store, 'redis');
@@ -49,7 +50,7 @@ void describe('scan activities with a real registry and Redis', () => {
   });
 
   void it('rescans from the stored SBOM and refuses unknown digests for good', async () => {
-    const again = await env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest });
+    const again = (await env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest })) as ScanSummary;
     assert.equal(again.counts.CRITICAL, 1);
     await assert.rejects(env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest: `sha256:${'0'.repeat(64)}` }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'NOT_FOUND');
     await assert.rejects(env.run(activities.scanImage, { registry: 'source', repository: 'app', digest: 'latest' }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'BAD_INPUT');
