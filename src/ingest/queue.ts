@@ -145,7 +145,8 @@ export class IngestQueue {
     return jobId;
   }
 
+  /** Never throws: closing while Redis is unreachable must not fail a shutdown. */
   async close(): Promise<void> {
-    await Promise.all([this.queue.close(), this.deadLetters.close()]);
+    await Promise.allSettled([this.queue.close(), this.deadLetters.close()]);
   }
 }
