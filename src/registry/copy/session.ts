@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { ChainError } from '../../errors/chain-error';
 import { type Logger } from '../../log/logger';
 import { type FetchedManifest, type RegistryClient } from '../client';
-import { blobsOf, childManifestsOf, type Descriptor } from '../manifest';
+import { blobsOf, childManifestsOf, type Descriptor, isManifestList } from '../manifest';
 import { type BlobOutcome, type BlobRoute, transferBlob } from './blob-copy';
 import { type CopyProgress, ProgressTracker } from './progress';
 
@@ -143,11 +143,33 @@ export class CopySession {
       if (tag !== undefined) await this.tag(digest, tag);
       return;
     }
-    await Promise.all([...childManifestsOf(fetched.manifest).map((child) => this.copyManifest(child.digest)), blobs]);
+    const reference = tag ?? digest;
+    if (!isManifestList(fetched.manifest)) {
+      // Try the push while the blob checks run: a registry refuses a manifest whose blobs it lacks
+      // (MANIFEST_BLOB_UNKNOWN), so success means every blob was there — one round trip saved when
+      // the target has the layers. Blobs are still checked (and sent) either way.
+      const [pushed] = await Promise.all([this.pushUnlessBlobsMissing(reference, fetched), blobs]);
+      if (pushed) return;
+    } else {
+      await Promise.all([...childManifestsOf(fetched.manifest).map((child) => this.copyManifest(child.digest)), blobs]);
+    }
     this.checkAborted();
-    await target.putManifest(targetRepo, tag ?? digest, fetched.bytes, fetched.mediaType);
+    await target.putManifest(targetRepo, reference, fetched.bytes, fetched.mediaType);
     this.result.manifestsPushed++;
     this.progress.manifestPushed();
+  }
+
+  private async pushUnlessBlobsMissing(reference: string, fetched: FetchedManifest): Promise<boolean> {
+    try {
+      await this.route.target.putManifest(this.route.targetRepo, reference, fetched.bytes, fetched.mediaType);
+    } catch (err) {
+      const codes = ChainError.is(err) ? (err.details?.registryCodes as string[] | undefined) : undefined;
+      if (codes?.some((c) => c === 'MANIFEST_BLOB_UNKNOWN' || c === 'BLOB_UNKNOWN')) return false;
+      throw err;
+    }
+    this.result.manifestsPushed++;
+    this.progress.manifestPushed();
+    return true;
   }
 
   private count(outcome: BlobOutcome, size: number): void {
