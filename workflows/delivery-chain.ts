@@ -60,8 +60,8 @@ const PREDICATE = {
 } as const;
 
 const registry = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', retry: RETRY });
-// Long copies heartbeat: a worker that dies mid-copy is noticed within a minute and the copy resumes elsewhere.
-const copying = proxyActivities<ChainActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: '1m', retry: RETRY });
+// Long copies heartbeat: a worker that dies mid-copy is noticed within 30 s and the copy resumes elsewhere.
+const copying = proxyActivities<ChainActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: RETRY });
 const gate = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
 const distribute = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumAttempts: 12 } });
 

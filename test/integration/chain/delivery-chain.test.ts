@@ -12,6 +12,7 @@ import { RegistryClient } from '../../../src/registry';
 import { generateKeyPair, verifyImage } from '../../../src/signing';
 import { breakGlassSignal, type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
+import { recordHistory } from '../../support/histories';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
 
@@ -100,6 +101,7 @@ describe('deliveryChain on the project worker', () => {
       args: [input],
     });
     const result: ChainStatus = await handle.result();
+    await recordHistory('clean-push', handle, config.temporal.address as string);
     assert.equal(result.stage, 'done');
     assert.deepEqual((result.results.build as { platforms: unknown[] }).platforms.length, 1);
 
@@ -158,6 +160,7 @@ describe('deliveryChain on the project worker', () => {
     assert.equal(failure.nonRetryable, true);
     assert.match(failure.message, /GHSA-jf85-cpcp-j695|CVE-2019-10744/);
     assert.ok(JSON.stringify(failure.details).includes('lodash'), 'the violations name the package');
+    await recordHistory('policy-denied', denied, config.temporal.address as string);
     const blocked = await denied.query<ChainStatus>('status');
     assert.equal(blocked.stage, 'blocked');
     assert.equal((await denied.describe()).searchAttributes.DcVerdict?.[0], 'denied');
@@ -177,6 +180,7 @@ describe('deliveryChain on the project worker', () => {
       signalArgs: [override],
     });
     const result = await resumed.result();
+    await recordHistory('break-glass', resumed, config.temporal.address as string);
     assert.equal(result.stage, 'done');
     assert.deepEqual(result.override, override);
     assert.equal((await resumed.describe()).searchAttributes.DcVerdict?.[0], 'overridden');
@@ -202,6 +206,7 @@ describe('deliveryChain on the project worker', () => {
     assert.equal(failure.type, 'BAD_INPUT');
     assert.equal(failure.nonRetryable, true);
     assert.match(failure.message, /no registry named "elsewhere"/);
+    await recordHistory('bad-input', handle, config.temporal.address as string);
     const status = await handle.query<ChainStatus>('status');
     assert.equal(status.stage, 'failed');
     let attempts = 0;
