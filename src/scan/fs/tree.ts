@@ -3,7 +3,7 @@
  * (`.wh.<name>` deletes, `.wh..wh..opq` hides everything a lower layer put in the directory).
  * Only metadata is kept for every file; content only for the files catalogers asked for.
  */
-import { normalizeEntryPath, parentOf } from './path';
+import { normalizeEntryPath, normalizeWithinRoot, parentOf } from './path';
 
 export type NodeType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
 
@@ -122,7 +122,7 @@ export class FileTree {
       if (node.type === 'hardlink') return node.linkname ? this.nodes.get(node.linkname) : undefined;
       if (node.type !== 'symlink') return node;
       const target = node.linkname ?? '';
-      current = target.startsWith('/') ? normalizeEntryPath(target) : normalizeEntryPath(`${parentOf(resolvedDirs)}/${target}`);
+      current = normalizeWithinRoot(target.startsWith('/') ? target : `${parentOf(resolvedDirs)}/${target}`);
     }
     return undefined;
   }
