@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { signingSchema } from '../signing/config-schema';
 import { scanConfigSchema } from '../scan/config-schema';
+import { buildConfigSchema } from '../build/config-schema';
 
 const port = z.number().int().min(1).max(65535);
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
@@ -139,6 +140,7 @@ export const configSchema = z.strictObject({
   policy: policyConfigSchema.prefault({}),
   signing: signingSchema.prefault({}),
   scan: scanConfigSchema.prefault({}),
+  build: buildConfigSchema.prefault({}),
   sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
 });
 
