@@ -28,14 +28,27 @@ const TEST_PACKAGES: Record<string, string> = {
   git: 'git',
 };
 
+interface GoPeer {
+  module: string;
+  tags?: string;
+  /** Name of the binary `go install` writes, when it differs from the peer's name. */
+  builds?: string;
+}
+
 /** Interop peers, pinned, built from the Go module proxy. */
-export const GO_PEERS: Record<string, string> = {
-  cosign: 'github.com/sigstore/cosign/v2/cmd/cosign@v2.4.1',
-  crane: 'github.com/google/go-containerregistry/cmd/crane@v0.20.2',
-  syft: 'github.com/anchore/syft/cmd/syft@v1.18.1',
-  'osv-scanner': 'github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.0.2',
+export const GO_PEERS: Record<string, GoPeer> = {
+  cosign: { module: 'github.com/sigstore/cosign/v2/cmd/cosign@v2.4.1' },
+  crane: { module: 'github.com/google/go-containerregistry/cmd/crane@v0.20.2' },
+  syft: { module: 'github.com/anchore/syft/cmd/syft@v1.18.1' },
+  'osv-scanner': { module: 'github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.0.2' },
+  // Debian builds skopeo with sigstore patched out; the upstream build checks cosign signatures.
+  'skopeo-sigstore': {
+    module: 'github.com/containers/skopeo/cmd/skopeo@v1.16.1',
+    tags: 'containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper',
+    builds: 'skopeo',
+  },
 };
-const TEST_PEERS = ['cosign', 'crane'];
+const TEST_PEERS = ['cosign', 'crane', 'skopeo-sigstore'];
 const BENCH_PEERS = ['cosign', 'crane', 'syft', 'osv-scanner'];
 
 const say = (msg: string) => process.stderr.write(`[setup] ${msg}\n`);
@@ -112,9 +125,19 @@ function ensureGoPeers(names: string[]): void {
   }
   mkdirSync(TOOLS_BIN, { recursive: true });
   for (const name of missing) {
-    say(`building ${name} (${GO_PEERS[name]}) — a few minutes the first time`);
-    const res = spawnSync('go', ['install', GO_PEERS[name] as string], { stdio: 'inherit', env: { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: '-mod=mod' } });
-    if (res.status !== 0) say(`go install of ${name} failed; tests and benchmarks that compare with it will say so`);
+    const peer = GO_PEERS[name] as GoPeer;
+    say(`building ${name} (${peer.module}) — a few minutes the first time`);
+    // Build into a scratch GOBIN so a peer installed under another name never shadows a system tool.
+    const gobin = mkdtempSync(join(tmpdir(), 'dchain-gobin-'));
+    const args = ['install', ...(peer.tags ? ['-tags', peer.tags] : []), peer.module];
+    const res = spawnSync('go', args, { stdio: 'inherit', env: { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod' } });
+    const built = join(gobin, peer.builds ?? name);
+    if (res.status === 0 && existsSync(built)) {
+      copyFileSync(built, join(TOOLS_BIN, name));
+      chmodSync(join(TOOLS_BIN, name), 0o755);
+    }
+    else say(`go install of ${name} failed; tests and benchmarks that compare with it will say so`);
+    rmSync(gobin, { recursive: true, force: true });
   }
 }
 
