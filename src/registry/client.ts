@@ -32,6 +32,8 @@ export interface RegistryClientOptions {
   chunkSizeBytes?: number;
   /** Largest manifest accepted (default 4 MiB, the limit common registries enforce). */
   maxManifestBytes?: number;
+  /** Entries asked for per page of tag lists and the catalog (default 1000). */
+  pageSize?: number;
 }
 
 export interface FetchedManifest {
@@ -52,7 +54,7 @@ const DEFAULT_CHUNK = 64 * 1024 * 1024;
 /** A 404 this soon after our own push is the registry catching up (eventual consistency), not absence. */
 const PUSH_SETTLE_MS = 30_000;
 const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(', ');
-const PAGE = 1000;
+const DEFAULT_PAGE = 1000;
 
 const tagListSchema = z.looseObject({ name: z.string(), tags: z.array(z.string()).nullable() });
 const catalogSchema = z.looseObject({ repositories: z.array(z.string()).nullable() });
@@ -67,6 +69,7 @@ export class RegistryClient {
   private readonly retry: RetryPolicy;
   private readonly chunkSize: number;
   private readonly maxManifestBytes: number;
+  private readonly pageSize: number;
 
   constructor(opts: RegistryClientOptions) {
     let url: URL;
@@ -81,6 +84,7 @@ export class RegistryClient {
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.chunkSize = opts.chunkSizeBytes ?? DEFAULT_CHUNK;
     this.maxManifestBytes = opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST;
+    this.pageSize = opts.pageSize ?? DEFAULT_PAGE;
     this.transport = new RegistryTransport({
       baseUrl: url.origin,
       name: this.name,
@@ -256,7 +260,7 @@ export class RegistryClient {
   async listTags(repo: string): Promise<string[]> {
     assertRepository(repo);
     const tags: string[] = [];
-    await this.paginate(`/v2/${repo}/tags/list?n=${PAGE}`, [pullScope(repo)], `tags of ${repo}`, (json) => {
+    await this.paginate(`/v2/${repo}/tags/list?n=${this.pageSize}`, [pullScope(repo)], `tags of ${repo}`, (json) => {
       tags.push(...(parseOrThrow(tagListSchema, json, `tag list of ${repo}`).tags ?? []));
     });
     return tags;
@@ -264,7 +268,7 @@ export class RegistryClient {
 
   async catalog(): Promise<string[]> {
     const repositories: string[] = [];
-    await this.paginate(`/v2/_catalog?n=${PAGE}`, [CATALOG_SCOPE], 'catalog', (json) => {
+    await this.paginate(`/v2/_catalog?n=${this.pageSize}`, [CATALOG_SCOPE], 'catalog', (json) => {
       repositories.push(...(parseOrThrow(catalogSchema, json, 'catalog').repositories ?? []));
     });
     return repositories;

@@ -97,6 +97,17 @@ void describe('RegistryClient against docker-registry', async () => {
     for (const repo of ['app/busybox', 'app/multi', 'copy/busybox', 'other/repo']) assert.ok(catalog.includes(repo), repo);
   });
 
+  void it('follows Link pagination of tag lists and the catalog', async () => {
+    const paged = new RegistryClient({ url: registry.url, pageSize: 2 });
+    after(() => paged.close());
+    const { bytes, mediaType } = await client.getManifest('app/busybox', 'v1');
+    const tags = ['a', 'b', 'c', 'd', 'e'];
+    for (const tag of tags) await client.putManifest('app/busybox', tag, bytes, mediaType);
+    assert.deepEqual((await paged.listTags('app/busybox')).sort(), [...tags, 'v1'].sort());
+    assert.deepEqual((await paged.catalog()).sort(), (await client.catalog()).sort());
+    assert.ok((await paged.catalog()).length > 2);
+  });
+
   void it('answers missing things with NOT_FOUND and the fallback referrers with []', async () => {
     await assert.rejects(client.getManifest('app/busybox', 'nope'), (err) => ChainError.is(err, 'NOT_FOUND'));
     await assert.rejects(client.getBlob('app/busybox', digestOf(Buffer.from('x'))), (err) => ChainError.is(err, 'NOT_FOUND'));
