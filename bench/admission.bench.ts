@@ -29,8 +29,11 @@ type Autocannon = (options: {
   duration: number;
   workers: number;
   tlsOptions: { ca: string };
+  overallRate?: number;
 }) => Promise<{ requests: { average: number }; latency: { p99: number }; errors: number; non2xx: number }>;
 const autocannon = createRequire(__filename)('autocannon') as Autocannon;
+
+const PACED_RATE = 1000;
 
 interface Load {
   requestsPerSecond: number;
@@ -38,13 +41,15 @@ interface Load {
   errors: number;
 }
 
-async function load(url: string, ca: string, body: string, seconds: number): Promise<Load> {
+/** Saturating load (16 connections), or a fixed offered rate over 4 connections to read latency without queueing. */
+async function load(url: string, ca: string, body: string, seconds: number, ratePerSecond?: number): Promise<Load> {
   const result = await autocannon({
+    ...(ratePerSecond ? { overallRate: ratePerSecond } : {}),
     url: `${url}/validate`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body,
-    connections: 16,
+    connections: ratePerSecond ? 4 : 16,
     duration: seconds,
     workers: 1,
     tlsOptions: { ca },
@@ -103,15 +108,21 @@ export default async function admissionBench(ctx: BenchContext): Promise<BenchRo
     const runs = ctx.quick ? 1 : 3;
     const ours: Load[] = [];
     const peer: Load[] = [];
+    const oursPaced: Load[] = [];
+    const peerPaced: Load[] = [];
     for (let i = 0; i < runs; i++) {
       ours.push(await load(urlOf(webhook), tls.cert, body, seconds));
       peer.push(await load(urlOf(floor), tls.cert, body, seconds));
+      oursPaced.push(await load(urlOf(webhook), tls.cert, body, seconds, PACED_RATE));
+      peerPaced.push(await load(urlOf(floor), tls.cert, body, seconds, PACED_RATE));
     }
     ctx.log(`ours: ${JSON.stringify(ours)} floor: ${JSON.stringify(peer)}`);
-    const errors = ours.reduce((n, l) => n + l.errors, 0);
+    ctx.log(`paced ours: ${JSON.stringify(oursPaced)} floor: ${JSON.stringify(peerPaced)}`);
+    const errors = [...ours, ...oursPaced].reduce((n, l) => n + l.errors, 0);
     return [
       { metric: 'admission decisions/s (warm cache, 16 connections)', ours: median(ours.map((l) => l.requestsPerSecond)), peer: median(peer.map((l) => l.requestsPerSecond)), peerName: 'HTTPS echo floor', unit: 'req/s', runs, lowerIsBetter: false, note: errors ? `${errors} errors` : 'target ≥ 2000/s' },
-      { metric: 'admission p99 latency (warm cache)', ours: median(ours.map((l) => l.p99Ms)), peer: median(peer.map((l) => l.p99Ms)), peerName: 'HTTPS echo floor', unit: 'ms', runs, note: 'target < 10 ms' },
+      { metric: `admission p99 latency at ${PACED_RATE} req/s offered`, ours: median(oursPaced.map((l) => l.p99Ms)), peer: median(peerPaced.map((l) => l.p99Ms)), peerName: 'HTTPS echo floor', unit: 'ms', runs, note: 'target < 10 ms' },
+      { metric: 'admission p99 latency (saturated, 16 connections)', ours: median(ours.map((l) => l.p99Ms)), peer: median(peer.map((l) => l.p99Ms)), peerName: 'HTTPS echo floor', unit: 'ms', runs, note: 'queueing included' },
     ];
   } finally {
     for (const close of closers) await close().catch(() => undefined);

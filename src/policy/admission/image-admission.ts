@@ -15,10 +15,12 @@ export interface CacheSettings {
   signatureTtlMs: number;
   /** How long "not signed" is remembered: short, since signing follows the gate. */
   unsignedTtlMs: number;
+  /** How long a whole verdict is reused; bounds how late scan age and allowlist expiry are noticed. */
+  verdictTtlMs: number;
   maxEntries: number;
 }
 
-export const DEFAULT_CACHE: CacheSettings = { decisionTtlMs: 60_000, signatureTtlMs: 300_000, unsignedTtlMs: 10_000, maxEntries: 10_000 };
+export const DEFAULT_CACHE: CacheSettings = { decisionTtlMs: 60_000, signatureTtlMs: 300_000, unsignedTtlMs: 10_000, verdictTtlMs: 5_000, maxEntries: 10_000 };
 
 export interface ImageAdmissionDeps {
   policy: () => LoadedPolicy;
@@ -41,6 +43,8 @@ export type ImageVerdict = { allowed: true; warnings: string[] } | { allowed: fa
 export class ImageAdmission {
   private readonly records: TtlCache<DecisionRecord | undefined>;
   private readonly signatures: TtlCache<SignatureFacts>;
+  /** Whole answers per (policy version, namespace, image): the warm path does no parsing or evaluation. */
+  private readonly verdicts: TtlCache<ImageVerdict>;
   private readonly settings: CacheSettings;
 
   constructor(private readonly deps: ImageAdmissionDeps) {
@@ -51,22 +55,32 @@ export class ImageAdmission {
       maxEntries: this.settings.maxEntries,
       ttlFor: (found) => (found.signedBy.length ? this.settings.signatureTtlMs : this.settings.unsignedTtlMs),
     });
+    this.verdicts = new TtlCache({ ttlMs: this.settings.verdictTtlMs, maxEntries: this.settings.maxEntries });
   }
 
+  /** Verdicts are keyed by image reference, not digest: any change drops them all (changes are rare). */
   invalidate(digest: string): void {
     this.records.invalidate(digest);
     this.signatures.invalidate(digest);
+    this.verdicts.clear();
   }
 
   clear(): void {
     this.records.clear();
     this.signatures.clear();
+    this.verdicts.clear();
   }
 
   async admit({ container, image }: ContainerImage, namespace: string | undefined): Promise<ImageVerdict> {
     const loaded = this.deps.policy();
+    const verdict = await this.verdicts.get(`${loaded.version}\n${namespace ?? ''}\n${image}`, () => this.judge(image, namespace, loaded));
+    const warnings = verdict.warnings.map((w) => `${container}: ${w}`);
+    return verdict.allowed ? { allowed: true, warnings } : { ...verdict, message: `${container}: ${verdict.message}`, warnings };
+  }
+
+  private async judge(image: string, namespace: string | undefined, loaded: LoadedPolicy): Promise<ImageVerdict> {
     const adminBlocking = loaded.policy.mode === 'enforce';
-    const deny = (message: string, blocking = adminBlocking, warnings: string[] = []): ImageVerdict => ({ allowed: false, blocking, message: `${container}: ${message}`, warnings });
+    const deny = (message: string, blocking = adminBlocking, warnings: string[] = []): ImageVerdict => ({ allowed: false, blocking, message, warnings });
 
     let ref: ImageReference;
     try {
@@ -75,7 +89,7 @@ export class ImageAdmission {
       return deny(`image "${image}" is not a valid reference (${(err as Error).message})`);
     }
     const sidecar = matchSidecar(loaded.policy.sidecars, ref);
-    if (sidecar) return { allowed: true, warnings: [`${container}: ${image} admitted as an allowlisted sidecar (${sidecar.reason})`] };
+    if (sidecar) return { allowed: true, warnings: [`${image} admitted as an allowlisted sidecar (${sidecar.reason})`] };
 
     const name = `${ref.registry}/${ref.repository}`;
     if (ref.digest === undefined) return deny(await this.tagMessage(ref, name, image));
@@ -92,15 +106,14 @@ export class ImageAdmission {
 
     const facts = { ...record.facts, signatures: signatures.signedBy.map((keyId) => ({ keyId })), attestations: signatures.attestations };
     const decision = evaluatePolicy(facts, loaded, (this.deps.now ?? (() => new Date()))(), namespace === undefined ? {} : { namespace });
-    const warnings = decision.warnings.map((w) => `${container}: ${w}`);
-    if (decision.allowed) return { allowed: true, warnings };
+    if (decision.allowed) return { allowed: true, warnings: decision.warnings };
     if (record.override) {
-      return { allowed: true, warnings: [...warnings, `${container}: denied by policy but admitted by break-glass override of ${record.override.actor} (${record.override.reason})`] };
+      return { allowed: true, warnings: [...decision.warnings, `denied by policy but admitted by break-glass override of ${record.override.actor} (${record.override.reason})`] };
     }
     const enforced = decision.violations.filter((v) => v.enforced);
     const shown = enforced.slice(0, 3).map((v) => `[${v.rule}] ${v.message}`);
     const more = enforced.length > shown.length ? `; and ${enforced.length - shown.length} more` : '';
-    return deny(`${name}@${digest} is denied by policy ${decision.policyVersion}: ${shown.join('; ')}${more}`, true, warnings);
+    return deny(`${name}@${digest} is denied by policy ${decision.policyVersion}: ${shown.join('; ')}${more}`, true, decision.warnings);
   }
 
   private async tagMessage(ref: ImageReference, name: string, image: string): Promise<string> {
