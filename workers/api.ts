@@ -47,7 +47,10 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   const metrics = createIngestMetrics(() => queue.depth());
 
   const app = Fastify({ logger: false, bodyLimit: config.api.bodyLimitBytes });
-  app.addHook('onClose', async () => queue.close());
+  app.addHook('onClose', async () => {
+    await deliveryLog.flush();
+    await queue.close();
+  });
 
   app.get('/healthz', async (_req, reply) => {
     const redisUp = redis.status === 'ready';

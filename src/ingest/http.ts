@@ -53,7 +53,7 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
       events: a.events ?? 0,
       ...(typeof a.body.error === 'string' ? { error: a.body.error } : {}),
     };
-    void deliveryLog.record(entry);
+    deliveryLog.record(entry);
     if (a.status === 503) void reply.header('retry-after', '5');
     return reply.code(a.status).send(a.body);
   };

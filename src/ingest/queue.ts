@@ -87,9 +87,12 @@ export class IngestQueue {
     const jobId = `${digestSeen ? 't' : 's'}-${stableHash(workflowId, ...newTags.sort())}`;
     await this.queue.add(digestSeen ? 'add-tags' : 'start', { input: { ...event, tags: allTags }, tags: newTags }, this.jobOptions(jobId));
     const ttl = Math.ceil(this.options.dedupTtlMs / 1000);
-    const marks = this.redis.multi().sadd(digestKey, '', ...event.tags).expire(digestKey, ttl);
-    if (deliveryKey !== undefined) marks.set(deliveryKey, '1', 'EX', ttl);
-    await marks.exec();
+    // Plain commands (auto-pipelined), not MULTI: each mark is independent and idempotent.
+    await Promise.all([
+      this.redis.sadd(digestKey, '', ...event.tags),
+      this.redis.expire(digestKey, ttl),
+      deliveryKey === undefined ? undefined : this.redis.set(deliveryKey, '1', 'EX', ttl),
+    ]);
     return { workflowId, outcome: digestSeen ? 'tags-queued' : 'queued', jobId };
   }
 

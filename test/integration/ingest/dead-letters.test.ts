@@ -99,8 +99,9 @@ void describe('retries, dead letters and replay (real Redis)', () => {
 
   void it('shows the delivery log newest first', async () => {
     const log = new DeliveryLog(redis, 100);
-    await log.record({ time: '2026-01-01T00:00:00.000Z', source: 'dist', status: 202, outcome: 'accepted', workflowIds: ['chain:a'], events: 1 });
-    await log.record({ time: '2026-01-01T00:00:01.000Z', source: 'dist', status: 401, outcome: 'unauthorized', workflowIds: [], events: 0, error: 'missing Authorization header' });
+    log.record({ time: '2026-01-01T00:00:00.000Z', source: 'dist', status: 202, outcome: 'accepted', workflowIds: ['chain:a'], events: 1 });
+    log.record({ time: '2026-01-01T00:00:01.000Z', source: 'dist', status: 401, outcome: 'unauthorized', workflowIds: [], events: 0, error: 'missing Authorization header' });
+    await log.flush();
     const { deliveries } = JSON.parse(await cli('webhooks', 'log', '-n', '5', '--json')) as { deliveries: Array<{ status: number }> };
     assert.deepEqual(deliveries.map((d) => d.status), [401, 202]);
     assert.match(await cli('webhooks', 'log'), /unauthorized/);
