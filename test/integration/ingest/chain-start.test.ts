@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chainWorkflowId } from '../../../src/ingest';
+import { ensureReconcileSchedule, RECONCILE_SCHEDULE_ID } from '../../../workers/ingest-worker';
 import { pushImage } from '../../support/images';
 import { sample, SECRET } from './helpers';
 import { type IngestStack, startIngestStack, tinyImage } from './stack';
@@ -97,5 +98,19 @@ void describe('registry pushes start exactly one chain per digest (real registry
     assert.ok((dist?.known ?? 0) >= 3);
     await waitForTags(chainId('team/lost', digest), ['v1']);
     assert.equal((await stack.chainRuns()).get(chainId('team/lost', digest)), 1);
+  });
+
+  void it('keeps one reconcile schedule at the configured interval, whose runs reconcile', async () => {
+    await ensureReconcileSchedule(stack.client, { ...stack.config, ingest: { ...stack.config.ingest, reconcileInterval: '1h' } });
+    await ensureReconcileSchedule(stack.client, stack.config);
+    const handle = stack.client.schedule.getHandle(RECONCILE_SCHEDULE_ID);
+    const description = await handle.describe();
+    assert.equal(description.spec.intervals?.[0]?.every, 10 * 60 * 1000);
+    assert.equal(description.action.workflowType, 'reconcile');
+    await handle.trigger();
+    const run = await stack.waitFor('a scheduled reconcile run', async () => (await handle.describe()).info.recentActions[0]?.action.workflow);
+    const summaries = (await stack.client.workflow.getHandle(run.workflowId, run.firstExecutionRunId).result()) as Array<{ source: string; queued: number }>;
+    assert.equal(summaries.find((s) => s.source === 'dist')?.queued, 0);
+    await handle.delete();
   });
 });
