@@ -1,3 +1,6 @@
+import { Context } from '@temporalio/activity';
+import { buildFromSource, type BuildProgress } from '../src/build/build-from-source';
+import { type BuildRequest, type BuiltImage } from '../src/build/build-request';
 import { describePushedImage, type PushedImage } from '../src/build/pushed-image';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
@@ -21,6 +24,35 @@ export function createBuildActivities(deps: ActivityDeps) {
         return image;
       } catch (err) {
         log.warn({ err }, 'recording the pushed image failed');
+        return toActivityFailure(err);
+      }
+    },
+
+    /**
+     * Build stage of a source build: clone, buildah build, harden, push to the staging repository.
+     * Heartbeats the phase and the count of build output lines; cancellation stops buildah.
+     * A broken Dockerfile fails for good (BUILD_FAILED); registry and network trouble is retried.
+     */
+    async buildImage(input: BuildRequest): Promise<BuiltImage> {
+      const ctx = Context.current();
+      const log = activityLogger(deps.logger, input.commit ?? input.ref);
+      let lines = 0;
+      const heartbeat = (p: BuildProgress) => {
+        if (p.line !== undefined) lines++;
+        ctx.heartbeat({ phase: p.phase, lines });
+      };
+      try {
+        const built = await buildFromSource(input, {
+          config: deps.config,
+          registry: deps.registry(input.registry),
+          logger: log,
+          signal: ctx.cancellationSignal,
+          onProgress: heartbeat,
+        });
+        log.info({ repository: built.repository, digest: built.digest, tags: built.tags, multiStage: built.multiStage, stripped: built.strippedSetuid.length }, 'source build pushed');
+        return built;
+      } catch (err) {
+        log.warn({ err }, 'source build failed');
         return toActivityFailure(err);
       }
     },

@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { ChainError } from '../src/errors/chain-error';
+import { register as registerBuild } from './commands/build';
 import { register as registerKeys } from './commands/keys';
 import { register as registerPolicy } from './commands/policy';
 import { register as registerScan } from './commands/scan';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerPolicy(program);
   registerScan(program);
+  registerBuild(program);
   return program;
 }
 

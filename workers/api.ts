@@ -5,6 +5,8 @@
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { type Redis } from 'ioredis';
+import { connectWorkflowStarter } from '../cli/commands/build';
+import { gitWebhookRoutes } from '../src/build/git-webhook/plugin';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { createIngestMetrics, DeliveryLog, durationMs, IngestQueue, type IngestMetrics, producerConnection, redisUrl, webhookRoutes } from '../src/ingest';
@@ -20,7 +22,9 @@ export interface ApiPlugin {
 }
 
 /** Plugins the API process registers besides the webhook routes. Add one line per plugin. */
-export const API_PLUGINS: ApiPlugin[] = [];
+export const API_PLUGINS: ApiPlugin[] = [
+  { name: 'git-webhooks', plugin: gitWebhookRoutes, options: (deps) => ({ config: deps.config, logger: deps.logger.child({ component: 'git-webhooks' }), connect: () => connectWorkflowStarter(deps.config) }) },
+];
 
 export interface ApiDeps {
   config: Config;

@@ -35,8 +35,8 @@ function git(args: string[], opts: { cwd?: string; signal?: AbortSignal } = {}) 
   return runTool(executable, ['-c', 'advice.detachedHead=false', '-c', 'init.defaultBranch=main', ...args], { env: GIT_ENV, timeoutMs: TIMEOUT_MS, ...opts });
 }
 
-/** The commit a remote ref points to (annotated tags peeled), without cloning. */
-export async function resolveRemoteRef(repoUrl: string, ref: string, signal?: AbortSignal): Promise<string> {
+/** The full name of a remote ref and the commit it points to (annotated tags peeled), without cloning. */
+export async function resolveRemoteRef(repoUrl: string, ref: string, signal?: AbortSignal): Promise<{ ref: string; commit: string }> {
   let stdout: string;
   try {
     ({ stdout } = await git(['ls-remote', '--', repoUrl, ...refPatterns(ref)], { ...(signal ? { signal } : {}) }));
@@ -45,9 +45,8 @@ export async function resolveRemoteRef(repoUrl: string, ref: string, signal?: Ab
   }
   const lines = stdout.trim().split('\n').filter((l) => l !== '').map((l) => l.split('\t') as [string, string]);
   for (const candidate of refPatterns(ref)) {
-    const peeled = lines.find(([, name]) => name === `${candidate}^{}`);
-    const direct = lines.find(([, name]) => name === candidate);
-    if (peeled ?? direct) return (peeled ?? direct)![0];
+    const found = lines.find(([, name]) => name === `${candidate}^{}`) ?? lines.find(([, name]) => name === candidate);
+    if (found) return { ref: candidate, commit: found[0] };
   }
   throw new ChainError('BAD_INPUT', `${ref} does not exist in ${repoUrl}`);
 }
