@@ -43,12 +43,6 @@ export interface FetchedManifest {
   manifest: Manifest;
 }
 
-export interface PushedManifest {
-  digest: string;
-  /** The registry indexed the manifest's subject itself (OCI-Subject header): no fallback tag needed. */
-  subjectIndexed: boolean;
-}
-
 const DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
 const DEFAULT_CHUNK = 64 * 1024 * 1024;
 /** A 404 this soon after our own push is the registry catching up (eventual consistency), not absence. */
@@ -151,12 +145,8 @@ export class RegistryClient {
     return { digest, mediaType: bareMediaType(header(res.headers, 'content-type')), size: Number(header(res.headers, 'content-length') ?? 0) };
   }
 
+  /** Pushes manifest bytes unchanged under a tag or their digest; returns the digest. */
   async putManifest(repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
-    return (await this.pushManifest(repo, reference, bytes, mediaType)).digest;
-  }
-
-  /** putManifest, also telling whether the registry indexed the manifest's subject for the referrers API. */
-  async pushManifest(repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<PushedManifest> {
     this.checkReference(repo, reference);
     if (!isManifestMediaType(mediaType)) throw new ChainError('UNSUPPORTED_MEDIA_TYPE', `cannot push manifest of media type "${mediaType}"`, { details: { mediaType } });
     const parsed = parseManifest(bytes, mediaType);
@@ -178,7 +168,7 @@ export class RegistryClient {
     const now = Date.now();
     this.recentPushes.set(`${repo}@${reference}`, now);
     this.recentPushes.set(`${repo}@${digest}`, now);
-    return { digest, subjectIndexed: header(res.headers, 'oci-subject') !== undefined };
+    return digest;
   }
 
   async deleteManifest(repo: string, digest: string): Promise<void> {

@@ -1,5 +1,5 @@
 /** The OCI distribution client every stage uses to talk to registries. */
-export { RegistryClient, type RegistryClientOptions, type FetchedManifest, type PushedManifest, nextLink } from './client';
+export { RegistryClient, type RegistryClientOptions, type FetchedManifest, nextLink } from './client';
 export {
   type Manifest,
   type OciManifest,

@@ -4,15 +4,15 @@ import { fallbackReferrersTag } from '../reference';
 import { type CopySession } from './session';
 
 /**
- * Copies the manifests that refer to `digest` (OCI 1.1 subject; as the source listed them) and makes the target list them: a
- * registry with the referrers API indexes them itself (it answers the push with OCI-Subject);
- * for one without, the `sha256-<hex>` fallback index tag is merged with what the target lists.
- * Returns the digests of referrers copied.
+ * Copies the manifests the source lists as referring to `digest` (OCI 1.1 subject) and makes the
+ * target list them too: a registry with the referrers API indexes them itself on push; for one
+ * without, the `sha256-<hex>` fallback index tag is merged with what the target already lists.
+ * Returns the digests of the referrers copied.
  */
 export async function copyReferrers(session: CopySession, digest: string, referrers: Descriptor[]): Promise<string[]> {
   const { target, targetRepo } = session.route;
   if (referrers.length === 0) return [];
-  for (const referrer of referrers) await session.copyManifest(referrer.digest);
+  await Promise.all(referrers.map((referrer) => session.copyManifest(referrer.digest)));
   const listed = await target.referrers(targetRepo, digest);
   const known = new Set(listed.map((d) => d.digest));
   const missing = referrers.filter((d) => !known.has(d.digest));
