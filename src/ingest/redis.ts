@@ -8,10 +8,12 @@ export function redisUrl(config: Config): string {
 
 /**
  * A connection for producers (the API): commands fail at once while Redis is down (no offline
- * queue), so the API can answer 503 instead of holding the sender; it reconnects by itself.
+ * queue) and after 2 s if it hangs, so the API answers 503 instead of holding the sender; it
+ * reconnects by itself. A command that timed out but ran is harmless: the sender's retry is
+ * deduplicated.
  */
 export function producerConnection(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, connectTimeout: 2000, ...options });
+  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true, connectTimeout: 2000, commandTimeout: 2000, ...options });
 }
 
 /** A connection for BullMQ workers: blocking commands wait for Redis to come back. */
