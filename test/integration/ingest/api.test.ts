@@ -116,6 +116,18 @@ void describe('webhook API with a real Redis', () => {
     assert.match(res.json().error, /repository/);
   });
 
+  void it('accepts Harbor CloudEvents and ACR triggers (whose secret may only ride in ?token=)', async () => {
+    const digest = `sha256:${'4'.repeat(64)}`;
+    const data = { resources: [{ digest, tag: 'v1', resource_url: 'harbor.example.com/hb/app:v1' }], repository: { name: 'app', namespace: 'hb', repo_full_name: 'hb/app', repo_type: 'private' } };
+    let res = await post('harbor', { specversion: '1.0', id: 'ce-1', source: '/projects/1/webhook/policies/1', type: 'harbor.artifact.pushed', time: '2026-11-22T21:42:49Z', data }, { 'content-type': 'application/cloudevents+json' });
+    assert.equal(res.statusCode, 202, res.body);
+    const acr = JSON.stringify({ push_data: { digest: `sha256:${'5'.repeat(64)}`, pushed_at: '2026-11-23 05:42:49', tag: 'v1' }, repository: { name: 'app', namespace: 'acr', repo_full_name: 'acr/app' } });
+    res = await api.app.inject({ method: 'POST', url: `/webhooks/acr?token=${SECRET}`, headers: { 'content-type': 'application/json' }, payload: acr });
+    assert.equal(res.statusCode, 202, res.body);
+    res = await api.app.inject({ method: 'POST', url: `/webhooks/dist?token=${SECRET}`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(manifestPush('q/app', DIGEST, 'v1', 'q-1')) });
+    assert.equal(res.statusCode, 401, 'only ACR sources take the secret from the query');
+  });
+
   void it('checks the HMAC signature and its timestamp on a signed source', async () => {
     const payload = JSON.stringify({ registry: 'source', repository: 'signed/app', digest: `sha256:${'2'.repeat(64)}`, tag: 'v1' });
     const ts = Math.floor(Date.now() / 1000);
@@ -140,7 +152,7 @@ void describe('webhook API with a real Redis', () => {
     const retried = await post('dist', body);
     assert.equal(retried.statusCode, 202, retried.body);
     // AOF: what was queued before the restart is still there.
-    assert.equal(await waiting(), 4);
+    assert.equal(await waiting(), 6);
   });
 
   void it('lists deliveries newest first and exports the counters on /metrics', async () => {
@@ -154,8 +166,8 @@ void describe('webhook API with a real Redis', () => {
     const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
     assert.match(metrics, /dchain_webhook_events_dropped_total\{source="dist",reason="blob"\} 1/);
     assert.match(metrics, /dchain_webhook_events_dropped_total\{source="dist",reason="duplicate-delivery"\} 5/);
-    assert.match(metrics, /dchain_webhook_deliveries_total\{source="dist",status="401"\} 2/);
+    assert.match(metrics, /dchain_webhook_deliveries_total\{source="dist",status="401"\} 3/);
     assert.match(metrics, /dchain_webhook_deliveries_total\{source="dist",status="503"\} 1/);
-    assert.match(metrics, /dchain_ingest_queue_depth\{state="waiting"\} 4/);
+    assert.match(metrics, /dchain_ingest_queue_depth\{state="waiting"\} 6/);
   });
 });
