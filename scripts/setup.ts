@@ -25,6 +25,7 @@ const TEST_PACKAGES: Record<string, string> = {
   htpasswd: 'apache2-utils',
   openssl: 'openssl',
   debootstrap: 'debootstrap',
+  zstd: 'zstd',
   git: 'git',
 };
 
