@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ChainError } from '../../../src/errors/chain-error';
+import { downloadEcosystem } from '../../../src/scan/osv';
+import { OsvSource } from '../../../src/scan';
+import { testDataDir } from '../../support/services';
+import { OSV_FIXTURES } from './scan-support';
+
+void describe('OSV export download with conditional requests', () => {
+  const dir = testDataDir();
+  const zip = join(dir, 'npm-all.zip');
+  const requests: IncomingHttpHeaders[] = [];
+  let baseUrl: string;
+  const server = createServer((req, res) => {
+    requests.push(req.headers);
+    if (req.url !== '/npm/all.zip') {
+      res.writeHead(404).end();
+      return;
+    }
+    const body = readFileSync(zip);
+    const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { etag }).end();
+      return;
+    }
+    res.writeHead(200, { etag, 'content-type': 'application/zip', 'content-length': body.length }).end(body);
+  });
+
+  before(async () => {
+    execFileSync('python3', ['-c', 'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in glob.glob(sys.argv[2]+"/npm/*.json"): z.write(f, os.path.basename(f))\nz.close()', zip, OSV_FIXTURES]);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => server.close());
+
+  void it('downloads once, then answers 304 without a body', async () => {
+    const cache = join(dir, 'cache');
+    const first = await downloadEcosystem(baseUrl, 'npm', cache);
+    assert.equal(first.changed, true);
+    const second = await downloadEcosystem(baseUrl, 'npm', cache);
+    assert.equal(second.changed, false);
+    assert.equal(requests[0]?.['if-none-match'], undefined);
+    assert.match(String(requests.at(-1)?.['if-none-match']), /^"[a-f0-9]{16}"$/);
+    assert.deepEqual(readFileSync(second.file), readFileSync(zip));
+  });
+
+  void it('feeds an OsvSource and names a missing export', async () => {
+    const source = new OsvSource({ download: { baseUrl, ecosystems: ['npm'], cacheDir: join(dir, 'cache2') } });
+    const db = await source.current();
+    assert.equal(db.info.records, 6);
+    assert.equal(db.lookup('npm', 'lodash').length, 4);
+    await assert.rejects(downloadEcosystem(baseUrl, 'Nope', join(dir, 'cache3')), (e: unknown) => ChainError.is(e, 'NOT_FOUND') && /Nope\/all\.zip/.test(e.message));
+  });
+});
