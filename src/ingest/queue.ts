@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
@@ -24,6 +25,22 @@ export const deadLetterSchema = z.strictObject({
   originalJobId: z.string(),
 });
 export type DeadLetter = z.infer<typeof deadLetterSchema>;
+
+/**
+ * One round trip each for the deduplication check and marks. KEYS[2] is '' for events without
+ * a delivery id. The digest set always holds '' once seen, so an untagged first push counts too.
+ */
+const CHECK_LUA = `
+if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {1} end
+local result = redis.call('SMEMBERS', KEYS[1])
+table.insert(result, 1, 0)
+return result`;
+const MARK_LUA = `
+redis.call('SADD', KEYS[1], '', unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if KEYS[2] ~= '' then redis.call('SET', KEYS[2], '1', 'EX', ARGV[1]) end
+return 1`;
+const script = (lua: string) => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
 
 /** What happened to one accepted event at the API. */
 export type SubmitOutcome = 'queued' | 'tags-queued' | 'duplicate-delivery' | 'duplicate-digest';
@@ -58,6 +75,7 @@ export const BACKOFF_TYPE = 'capped';
 export class IngestQueue {
   readonly queue: Queue<IngestJob>;
   readonly deadLetters: Queue<DeadLetter>;
+  private readonly scripts = { check: script(CHECK_LUA), mark: script(MARK_LUA) };
 
   constructor(
     private readonly redis: Redis,
@@ -71,12 +89,8 @@ export class IngestQueue {
     const workflowId = chainWorkflowId(event);
     const deliveryKey = event.deliveryId === undefined ? undefined : `${KEY_PREFIX}:delivery:${stableHash(event.source, event.deliveryId)}`;
     const digestKey = `${KEY_PREFIX}:digest:${stableHash(workflowId)}`;
-    const [deliverySeen, knownTags] = await Promise.all([
-      deliveryKey === undefined ? Promise.resolve(0) : this.redis.exists(deliveryKey),
-      this.redis.smembers(digestKey),
-    ]);
+    const [deliverySeen, ...knownTags] = (await this.runScript(this.scripts.check, [digestKey, deliveryKey ?? ''], [])) as [number, ...string[]];
     if (deliverySeen) return { workflowId, outcome: 'duplicate-delivery' };
-    // The digest set always holds '' once seen, so an untagged first push is remembered too.
     const digestSeen = knownTags.length > 0;
     const newTags = event.tags.filter((t) => !knownTags.includes(t));
     if (digestSeen && newTags.length === 0) {
@@ -86,13 +100,7 @@ export class IngestQueue {
     const allTags = [...new Set([...knownTags.filter((t) => t !== ''), ...event.tags])].sort();
     const jobId = `${digestSeen ? 't' : 's'}-${stableHash(workflowId, ...newTags.sort())}`;
     await this.queue.add(digestSeen ? 'add-tags' : 'start', { input: { ...event, tags: allTags }, tags: newTags }, this.jobOptions(jobId));
-    const ttl = Math.ceil(this.options.dedupTtlMs / 1000);
-    // Plain commands (auto-pipelined), not MULTI: each mark is independent and idempotent.
-    await Promise.all([
-      this.redis.sadd(digestKey, '', ...event.tags),
-      this.redis.expire(digestKey, ttl),
-      deliveryKey === undefined ? undefined : this.redis.set(deliveryKey, '1', 'EX', ttl),
-    ]);
+    await this.mark(digestKey, deliveryKey, event.tags);
     return { workflowId, outcome: digestSeen ? 'tags-queued' : 'queued', jobId };
   }
 
@@ -107,8 +115,24 @@ export class IngestQueue {
     };
   }
 
+  /** Remembers the digest with its tags and the delivery id, for `dedupTtlMs`. */
+  private async mark(digestKey: string, deliveryKey: string | undefined, tags: string[]): Promise<void> {
+    const ttl = String(Math.ceil(this.options.dedupTtlMs / 1000));
+    await this.runScript(this.scripts.mark, [digestKey, deliveryKey ?? ''], [ttl, ...tags]);
+  }
+
   private async markDelivery(deliveryKey: string | undefined): Promise<void> {
     if (deliveryKey !== undefined) await this.redis.set(deliveryKey, '1', 'EX', Math.ceil(this.options.dedupTtlMs / 1000));
+  }
+
+  /** EVALSHA, loading the script on NOSCRIPT (a restarted Redis has forgotten it). */
+  private async runScript(script: { sha: string; lua: string }, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.redis.eval(script.lua, keys.length, ...keys, ...args);
+    }
   }
 
   /** Jobs per state, for the queue-depth gauge and `dchain webhooks`. */
