@@ -6,6 +6,8 @@ import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
 import { activityLogger } from './log';
 
+const BUILD_HEARTBEAT_MS = 10_000;
+
 export interface ImageRef {
   /** Configured registry name. */
   registry: string;
@@ -37,10 +39,14 @@ export function createBuildActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const log = activityLogger(deps.logger, input.commit ?? input.ref);
       let lines = 0;
+      let phase: BuildProgress['phase'] = 'checkout';
       const heartbeat = (p: BuildProgress) => {
+        phase = p.phase;
         if (p.line !== undefined) lines++;
-        ctx.heartbeat({ phase: p.phase, lines });
+        ctx.heartbeat({ phase, lines });
       };
+      // A RUN step may compile for minutes without printing: keep heartbeating while it works.
+      const alive = setInterval(() => ctx.heartbeat({ phase, lines }), BUILD_HEARTBEAT_MS);
       try {
         const built = await buildFromSource(input, {
           config: deps.config,
@@ -54,6 +60,8 @@ export function createBuildActivities(deps: ActivityDeps) {
       } catch (err) {
         log.warn({ err }, 'source build failed');
         return toActivityFailure(err);
+      } finally {
+        clearInterval(alive);
       }
     },
   };

@@ -121,6 +121,13 @@ void describe('source build: Git push → rules → buildah → staging registry
     // Rebuilding the same commit (a retried activity) yields the same digest: timestamps come from the commit.
     const again = await buildFromSource(request, { config, registry: client });
     assert.equal(again.digest, built.digest);
+
+    // Without the hardening step the same check does see both files: the assertion above can fail.
+    const lax = { ...config, build: { ...config.build, hardening: { ...config.build.hardening, stripSetuid: false } } };
+    const unhardened = await buildFromSource({ ...request, repository: 'builds/unhardened' }, { config: lax, registry: client });
+    assert.deepEqual(unhardened.strippedSetuid, []);
+    const laxScan = await scanImage({ source: client, registryName: 'staging', registryHost: client.host, osv, sbomStore: new MemorySbomStore() }, { repository: 'builds/unhardened', reference: unhardened.digest });
+    assert.deepEqual(laxScan.summary.hygiene.setuidFiles.sort(), ['/usr/local/bin/gtool', '/usr/local/bin/tool']);
   });
 
   void it('fails a broken Dockerfile for good, and refuses a root image when configured to', async () => {
