@@ -5,6 +5,8 @@ export interface OsRelease {
   id: string;
   versionId: string;
   versionCodename?: string;
+  /** The VERSION field, e.g. "22.04.4 LTS (Jammy Jellyfish)". */
+  version?: string;
   prettyName?: string;
   idLike: string[];
 }
@@ -33,6 +35,7 @@ export function detectOs(tree: FileTree): OsRelease | undefined {
       id: fields.ID.toLowerCase(),
       versionId: fields.VERSION_ID ?? '',
       ...(fields.VERSION_CODENAME ? { versionCodename: fields.VERSION_CODENAME } : {}),
+      ...(fields.VERSION ? { version: fields.VERSION } : {}),
       ...(fields.PRETTY_NAME ? { prettyName: fields.PRETTY_NAME } : {}),
       idLike: (fields.ID_LIKE ?? '').split(/\s+/).filter(Boolean),
     };
@@ -40,11 +43,11 @@ export function detectOs(tree: FileTree): OsRelease | undefined {
   return undefined;
 }
 
-/** The OSV release-scoped ecosystem of an OS: 'Debian:12', 'Ubuntu:22.04', 'Alpine:v3.20'. */
+/** The OSV release-scoped ecosystem of an OS: 'Debian:12', 'Ubuntu:22.04:LTS', 'Ubuntu:24.10', 'Alpine:v3.20'. */
 export function osvRelease(os: OsRelease | undefined): string | undefined {
   if (!os || !os.versionId) return undefined;
   if (os.id === 'debian') return `Debian:${os.versionId.split('.')[0]}`;
-  if (os.id === 'ubuntu') return `Ubuntu:${os.versionId}`;
+  if (os.id === 'ubuntu') return `Ubuntu:${os.versionId}${/\bLTS\b/.test(os.version ?? '') ? ':LTS' : ''}`;
   if (os.id === 'alpine') return `Alpine:v${os.versionId.split('.').slice(0, 2).join('.')}`;
   return undefined;
 }

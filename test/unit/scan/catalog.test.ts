@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { catalogImage } from '../../../src/scan/catalog';
+import { catalogImage, detectOs, osvRelease } from '../../../src/scan/catalog';
 import { parseGoBuildInfo } from '../../../src/scan/catalog/go-buildinfo';
 import { archiveCoordinates } from '../../../src/scan/catalog/java';
 import { type FileNode, FileTree } from '../../../src/scan/fs/tree';
@@ -91,6 +91,17 @@ void describe('catalogers', () => {
     });
     const { packages } = await catalogImage({ tree, arch: 'amd64' });
     assert.deepEqual(packages.map((p) => p.purl), ['pkg:pypi/pyyaml@6.0.1', 'pkg:pypi/zope-interface@5.5.2']);
+  });
+});
+
+void describe('OS detection', () => {
+  void it('maps os-release to OSV release ecosystems', () => {
+    const release = (text: string) => osvRelease(detectOs(treeOf({ '/usr/lib/os-release': text })));
+    assert.equal(release('ID=debian\nVERSION_ID="12"\n'), 'Debian:12');
+    assert.equal(release('ID=ubuntu\nVERSION_ID="22.04"\nVERSION="22.04.4 LTS (Jammy Jellyfish)"\n'), 'Ubuntu:22.04:LTS');
+    assert.equal(release('ID=ubuntu\nVERSION_ID="24.10"\nVERSION="24.10 (Oracular Oriole)"\n'), 'Ubuntu:24.10');
+    assert.equal(release("ID=alpine\nVERSION_ID='3.20.3'\n"), 'Alpine:v3.20');
+    assert.equal(release('ID=fedora\nVERSION_ID=40\n'), undefined);
   });
 });
 
