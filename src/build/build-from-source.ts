@@ -38,8 +38,8 @@ export interface BuildDeps {
   now?: () => Date;
 }
 
-/** Reads a file of the checkout, refusing paths that leave it (through `..` or a symlink). */
-async function readInside(root: string, path: string, what: string): Promise<{ full: string; text: string }> {
+/** The real path of `path` inside the checkout; paths that leave it (through `..` or a symlink) are refused. */
+async function insideCheckout(root: string, path: string, what: string): Promise<string> {
   let full: string;
   try {
     full = await realpath(resolve(root, path));
@@ -47,7 +47,7 @@ async function readInside(root: string, path: string, what: string): Promise<{ f
     throw new ChainError('BUILD_FAILED', `${what} ${path} does not exist at this commit`, { retryable: false });
   }
   if (full !== root && !full.startsWith(root + sep)) throw new ChainError('BAD_INPUT', `${what} ${path} points outside the repository`);
-  return { full, text: what === 'Dockerfile' ? await readFile(full, 'utf8') : '' };
+  return full;
 }
 
 export function defaultTag(commit: string): string {
@@ -83,13 +83,13 @@ export async function buildFromSource(input: BuildRequestInput, deps: BuildDeps)
     const commit = await checkout({ repoUrl: request.repoUrl, ref: request.ref, dir: source, ...(request.commit ? { commit: request.commit } : {}), ...(deps.signal ? { signal: deps.signal } : {}) });
     const sourceRoot = await realpath(source);
     const timestamp = await commitTime(sourceRoot);
-    const dockerfile = await readInside(sourceRoot, request.dockerfile, 'Dockerfile');
-    const context = await readInside(sourceRoot, request.context, 'build context');
-    const summary = summarizeDockerfile(dockerfile.text, request.buildArgs);
+    const dockerfile = await insideCheckout(sourceRoot, request.dockerfile, 'Dockerfile');
+    const contextDir = await insideCheckout(sourceRoot, request.context, 'build context');
+    const summary = summarizeDockerfile(await readFile(dockerfile, 'utf8'), request.buildArgs);
 
     progress({ phase: 'build' });
     const iidFile = join(work, 'image-id');
-    await buildah.build({ contextDir: context.full, dockerfile: dockerfile.full, buildArgs: request.buildArgs, iidFile, timestamp, onLine: (line) => progress({ phase: 'build', line }) });
+    await buildah.build({ contextDir, dockerfile, buildArgs: request.buildArgs, iidFile, timestamp, onLine: (line) => progress({ phase: 'build', line }) });
     let imageId = (await readFile(iidFile, 'utf8')).trim();
     images.push(imageId);
     const warnings: string[] = [];
