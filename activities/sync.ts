@@ -93,6 +93,8 @@ export function createSyncActivities(deps: Pick<ActivityDeps, 'config' | 'logger
         });
         return { digest, targets: results };
       } catch (err) {
+        // A cancelled copy stops between blobs; report it as the cancellation Temporal asked for.
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
         return toActivityFailure(err);
       }
     },

@@ -1,4 +1,4 @@
-import { type Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { z } from 'zod';
 import { type Credentials, type RegistryConfig } from '../config/schema';
 import { ChainError } from '../errors/chain-error';
@@ -202,8 +202,9 @@ export class RegistryClient {
   async blobStream(repo: string, digest: string, opts: { maxBytes?: number } = {}): Promise<Readable> {
     const res = await this.blobRequest(repo, digest);
     const verifier = new DigestVerifier(digest, this.blobWhat(repo, digest), opts.maxBytes);
-    res.body.on('error', (err) => verifier.destroy(err));
-    return res.body.pipe(verifier);
+    // pipeline, not pipe: a consumer that gives up destroys the response too, freeing its socket.
+    pipeline(res.body, verifier, () => undefined);
+    return verifier;
   }
 
   /**

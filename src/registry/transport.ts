@@ -132,7 +132,15 @@ export class RegistryTransport {
       const headers: Record<string, string> = { 'user-agent': this.options.userAgent, ...req.headers };
       if (authorization && sameOrigin) headers.authorization = authorization;
       const body = hop === 0 ? (typeof req.body === 'function' ? req.body() : req.body) : undefined;
-      const res = await request(url, { method: req.method, headers, body, dispatcher: this.agent });
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, { method: req.method, headers, body, dispatcher: this.agent });
+      } catch (err) {
+        if (body && !Buffer.isBuffer(body)) body.destroy();
+        throw err;
+      }
+      // A refused upload leaves its body stream unread; end it so its source lets go too.
+      if (body && !Buffer.isBuffer(body) && !req.expect.includes(res.statusCode)) body.destroy();
       const location = header(res.headers, 'location');
       const redirect = [301, 302, 303, 307, 308].includes(res.statusCode) && location !== undefined && (req.method === 'GET' || req.method === 'HEAD');
       if (!redirect || hop >= MAX_REDIRECTS) return { status: res.statusCode, headers: res.headers, body: res.body, url: url.toString() };

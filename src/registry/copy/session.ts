@@ -4,6 +4,7 @@ import { type Logger } from '../../log/logger';
 import { type FetchedManifest, type RegistryClient } from '../client';
 import { blobsOf, childManifestsOf, type Descriptor, isManifestList } from '../manifest';
 import { type BlobOutcome, type BlobRoute, transferBlob } from './blob-copy';
+import { cancelled } from './cancelled';
 import { type CopyProgress, ProgressTracker } from './progress';
 
 /** HEAD requests for blob existence in flight at once. */
@@ -113,7 +114,7 @@ export class CopySession {
           ? 'present'
           : await this.limit(() => {
               this.checkAborted();
-              return transferBlob(this.route, blob, this.progress);
+              return transferBlob(this.route, blob, this.progress, this.options.signal);
             });
         this.count(outcome, blob.size);
         this.progress.blobDone(blob.digest, blob.size, outcome === 'copied');
@@ -124,7 +125,8 @@ export class CopySession {
   }
 
   checkAborted(): void {
-    if (this.options.signal?.aborted) throw new ChainError('TRANSIENT', `copy of ${this.options.digest} was cancelled`, { cause: this.options.signal.reason });
+    const signal = this.options.signal;
+    if (signal?.aborted) throw cancelled(this.options.digest, signal);
   }
 
   private async copyManifestOnce(digest: string, tag: string | undefined): Promise<void> {

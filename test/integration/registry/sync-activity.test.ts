@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { ApplicationFailure } from '@temporalio/common';
+import { after, describe, it } from 'node:test';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createSyncActivities, type SyncResult } from '../../../activities/sync';
@@ -9,15 +10,19 @@ import { configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
 import { busyboxSpec, inspectRaw, pushImage, writeOciImage } from '../../support/images';
 import { testDataDir, useRegistry } from '../../support/services';
+import { useThrottleProxy } from './fixtures/throttle-proxy';
+import { RegistryClient } from '../../../src/registry';
 
 const quiet = new DefaultLogger('ERROR', () => undefined);
 
 void describe('syncImage activity', async () => {
   const dir = testDataDir();
   const [src, eu, us] = await Promise.all(['src', 'eu', 'us'].map((name) => useRegistry({ name, dataDir: dir })));
+  const slow = await useThrottleProxy(src!.port, 2 * 1024 * 1024);
   const config = configSchema.parse({
     registries: [
       { name: 'source', url: src!.url },
+      { name: 'slow-source', url: slow.url },
       { name: 'eu', url: eu!.url },
       { name: 'us', url: us!.url },
     ],
@@ -29,6 +34,11 @@ void describe('syncImage activity', async () => {
     },
   });
   const { syncImage } = createSyncActivities({ config, logger: createLogger({ level: 'silent' }) });
+  const target = (name: 'eu' | 'us') => {
+    const client = new RegistryClient({ url: (name === 'eu' ? eu : us)!.url });
+    after(() => client.close());
+    return client;
+  };
 
   void it('copies to every target with its repository mapping, heartbeating progress', async () => {
     const image = await writeOciImage(join(dir, 'app'), busyboxSpec(), 'v1');
@@ -59,5 +69,21 @@ void describe('syncImage activity', async () => {
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
     await assert.rejects(env.run(syncImage, { sourceRegistry: 'source', repository: 'team/app', digest: 'latest' }), (err) => err instanceof ApplicationFailure && err.nonRetryable && err.type === 'BAD_INPUT' && /digest/.test(err.message));
     await assert.rejects(env.run(syncImage, { sourceRegistry: 'nowhere', repository: 'team/app', digest: `sha256:${'0'.repeat(64)}` }), (err) => err instanceof ApplicationFailure && err.nonRetryable && /nowhere/.test(err.message));
+  });
+
+  void it('stops a copy in flight when the activity is cancelled', async () => {
+    const image = await writeOciImage(join(dir, 'cancel'), { layers: [0, 1, 2].map((i) => [{ path: `${i}.bin`, content: randomBytes(2 * 1024 * 1024) }]) }, 'v1');
+    await pushImage(join(dir, 'cancel'), 'v1', `${src!.host}/team/cancel:v1`);
+    const env = new MockActivityEnvironment(undefined, { logger: quiet });
+    env.on('heartbeat', (d: { current?: { progress: { bytesDone: number } } }) => {
+      if ((d.current?.progress.bytesDone ?? 0) > 0 && !cancelledAt) {
+        cancelledAt = Date.now();
+        env.cancel('CANCELLED');
+      }
+    });
+    let cancelledAt = 0;
+    await assert.rejects(env.run(syncImage, { sourceRegistry: 'slow-source', repository: 'team/cancel', digest: image.digest }), (err) => err instanceof CancelledFailure);
+    assert.ok(cancelledAt > 0 && Date.now() - cancelledAt < 500, `stopped ${Date.now() - cancelledAt} ms after the cancellation`);
+    assert.equal(await target('eu').headManifest('mirror/team/cancel', image.digest), undefined);
   });
 });
