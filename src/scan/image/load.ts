@@ -28,7 +28,10 @@ export interface LoadImageOptions {
 
 export interface LoadedImage {
   repository: string;
+  /** Digest of what was asked for (an index or a manifest)… */
   digest: string;
+  /** …and of the platform manifest actually scanned. */
+  platformDigest: string;
   manifest: ImageManifestDoc;
   config: ImageConfig;
   tree: FileTree;
@@ -38,7 +41,7 @@ export interface LoadedImage {
 
 export async function loadImage(source: ImageSource, repository: string, reference: string, opts: LoadImageOptions): Promise<LoadedImage> {
   const limits = { ...DEFAULT_LAYER_LIMITS, ...opts.limits };
-  const { digest, manifest, config } = await resolveImage(source, repository, reference, opts.platform);
+  const { digest, platformDigest, manifest, config } = await resolveImage(source, repository, reference, opts.platform);
   const entryBudget = { remaining: limits.maxEntries };
   const limit = pLimit(opts.concurrency ?? 3);
   const count = manifest.layers.length;
@@ -59,6 +62,7 @@ export async function loadImage(source: ImageSource, repository: string, referen
   return {
     repository,
     digest,
+    platformDigest,
     manifest,
     config,
     tree,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
+import { busyboxSpec, pushImage, writeOciImage, writeOciIndex } from '../../support/images';
 import { testDataDir, useRegistry } from '../../support/services';
 import { scannerFor } from './scan-support';
 
@@ -112,5 +112,22 @@ void describe('hygiene checks on images streamed from a registry', () => {
     assert.equal(summary.hygiene.layerCount, 2);
     assert.ok(summary.hygiene.efficiency < 0.01);
     assert.ok(summary.hygiene.issues.some((i) => i.check === 'efficiency'));
+  });
+});
+
+void describe('multi-platform images', () => {
+  void it('scans the requested platform and keys the result by the index digest', async () => {
+    const registry = await useRegistry();
+    const scanner = scannerFor(registry.url, undefined, { os: 'linux', architecture: 'amd64' });
+    const dir = join(testDataDir(), 'multi');
+    const amd = busyboxSpec({ user: '1000', applets: ['sh'] });
+    const arm = { ...busyboxSpec({ applets: ['sh', 'wget'] }), architecture: 'arm64' };
+    const index = await writeOciIndex(dir, [amd, arm], 'v1');
+    await pushImage(dir, 'v1', `${registry.host}/multi:v1`);
+    const { summary } = await scanner.scan('multi', index.digest);
+    assert.equal(summary.digest, index.digest);
+    assert.equal(summary.hygiene.user, '1000');
+    assert.deepEqual(summary.hygiene.networkTools, []);
+    assert.ok(await scanner.sbomStore.get(index.digest));
   });
 });
