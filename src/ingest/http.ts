@@ -115,7 +115,10 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
       }
       try {
         // One at a time: two events of one digest in one envelope must see each other's marks.
-        results.push(await queue.submit(verdict.accept));
+        const submitted = await queue.submit(verdict.accept);
+        results.push(submitted);
+        const { registry, repository, digest, tags } = verdict.accept;
+        logger.info({ source: sourceName, registry, repository, digest, tags, workflowId: submitted.workflowId, outcome: submitted.outcome }, 'push received');
       } catch (err) {
         logger.warn({ source: sourceName, err: (err as Error).message }, 'queue unavailable; asking the sender to retry');
         return answer(reply, sourceName, { status: 503, outcome: 'unavailable', body: { error: 'the event queue is unavailable; retry later', code: 'SERVICE_UNREACHABLE' }, events: verdicts.length });
