@@ -72,42 +72,32 @@ class Cursor {
     let v = 0;
     let i = this.pos;
     let nextType: Tok = Tok.Invalid;
-    // A component with leading zeros is a fraction: its zeros count negatively, the rest follows as digits.
-    const leadingZero = this.type === Tok.DigitOrZero && this.s[i] === '0';
-    switch (leadingZero ? Tok.Invalid - 1 : this.type) {
-      case Tok.Invalid - 1:
-        while (this.s[i] === '0') i++;
-        nextType = Tok.Digit;
-        v = -(i - this.pos);
-        break;
-      case Tok.DigitOrZero:
-      case Tok.Digit:
-      case Tok.SuffixNo:
-      case Tok.RevisionNo:
-        while (isDigit(this.s[i])) v = v * 10 + Number(this.s[i++]);
-        break;
-      case Tok.Letter:
-        v = this.s.charCodeAt(i++);
-        break;
-      case Tok.Suffix: {
-        const tail = this.s.slice(i);
-        const pre = PRE_SUFFIXES.findIndex((s) => tail.startsWith(s));
-        const post = pre < 0 ? POST_SUFFIXES.findIndex((s) => tail.startsWith(s)) : -1;
-        if (pre >= 0) {
-          v = pre - PRE_SUFFIXES.length;
-          i += PRE_SUFFIXES[pre]!.length;
-        } else if (post >= 0) {
-          v = post + 1;
-          i += POST_SUFFIXES[post]!.length;
-        } else {
-          this.type = Tok.Invalid;
-          return -1;
-        }
-        break;
-      }
-      default:
+    if (this.type === Tok.DigitOrZero && this.s[i] === '0') {
+      // A component with leading zeros is a fraction: its zeros count negatively, the rest follows as digits.
+      while (this.s[i] === '0') i++;
+      nextType = Tok.Digit;
+      v = -(i - this.pos);
+    } else if (this.type === Tok.DigitOrZero || this.type === Tok.Digit || this.type === Tok.SuffixNo || this.type === Tok.RevisionNo) {
+      while (isDigit(this.s[i])) v = v * 10 + Number(this.s[i++]);
+    } else if (this.type === Tok.Letter) {
+      v = this.s.charCodeAt(i++);
+    } else if (this.type === Tok.Suffix) {
+      const tail = this.s.slice(i);
+      const pre = PRE_SUFFIXES.findIndex((s) => tail.startsWith(s));
+      const post = pre < 0 ? POST_SUFFIXES.findIndex((s) => tail.startsWith(s)) : -1;
+      if (pre >= 0) {
+        v = pre - PRE_SUFFIXES.length;
+        i += PRE_SUFFIXES[pre]!.length;
+      } else if (post >= 0) {
+        v = post + 1;
+        i += POST_SUFFIXES[post]!.length;
+      } else {
         this.type = Tok.Invalid;
         return -1;
+      }
+    } else {
+      this.type = Tok.Invalid;
+      return -1;
     }
     this.pos = i;
     if (this.rest <= 0) this.type = Tok.End;
