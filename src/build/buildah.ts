@@ -44,11 +44,11 @@ export class Buildah {
 
   constructor(private readonly opts: BuildahOptions) {}
 
-  private async run(args: string[], stage: Stage, extra: Pick<RunToolOptions, 'onLine' | 'cwd'> = {}): Promise<string> {
+  private async run(args: string[], stage: Stage, extra: Pick<RunToolOptions, 'onLine'> = {}): Promise<string> {
     const global = ['--root', this.opts.root, '--runroot', this.opts.runroot, '--storage-driver', this.opts.storageDriver];
     const env = { ...process.env, CONTAINERS_REGISTRIES_CONF: this.opts.settings.registriesConf, REGISTRY_AUTH_FILE: this.opts.settings.authFile, BUILDAH_LAYERS: 'false' };
     try {
-      const { stdout } = await runTool(this.executable, [...global, ...args], { env, timeoutMs: this.opts.timeoutMs, ...(this.opts.signal ? { signal: this.opts.signal } : {}), ...extra });
+      const { stdout } = await runTool(this.executable, [...global, ...args], { label: `buildah ${args[0]}`, env, timeoutMs: this.opts.timeoutMs, ...(this.opts.signal ? { signal: this.opts.signal } : {}), ...extra });
       return stdout.trim();
     } catch (err) {
       throw classifyBuildahFailure(err, stage);

@@ -32,7 +32,7 @@ function classify(err: unknown, what: string): ChainError {
 
 function git(args: string[], opts: { cwd?: string; signal?: AbortSignal } = {}) {
   const executable = locateTool('git', 'Debian package git');
-  return runTool(executable, ['-c', 'advice.detachedHead=false', '-c', 'init.defaultBranch=main', ...args], { env: GIT_ENV, timeoutMs: TIMEOUT_MS, ...opts });
+  return runTool(executable, ['-c', 'advice.detachedHead=false', '-c', 'init.defaultBranch=main', ...args], { label: `git ${args[0]}`, env: GIT_ENV, timeoutMs: TIMEOUT_MS, ...opts });
 }
 
 /** The full name of a remote ref and the commit it points to (annotated tags peeled), without cloning. */

@@ -33,6 +33,8 @@ export function lastLines(text: string, count = 6): string {
 const MAX_STDOUT_CHARS = 8 * 1024 * 1024;
 
 export interface RunToolOptions {
+  /** How errors name the command, e.g. `buildah bud`. */
+  label: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
@@ -40,9 +42,8 @@ export interface RunToolOptions {
   onLine?: (line: string) => void;
 }
 
-export function runTool(executable: string, args: string[], opts: RunToolOptions = {}): Promise<ToolRun> {
-  const name = executable.split('/').pop()!;
-  const command = `${name} ${args.find((a) => !a.startsWith('-')) ?? ''}`.trim();
+export function runTool(executable: string, args: string[], opts: RunToolOptions): Promise<ToolRun> {
+  const command = opts.label;
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new ToolFailure(command, null, '', 'aborted'));
     const child = spawn(executable, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
