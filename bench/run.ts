@@ -33,7 +33,7 @@ async function main(): Promise<void> {
       rmSync(workDir, { recursive: true, force: true });
     }
   }
-  const table = new Table({ head: ['bench', 'metric', 'ours', 'peer', 'ratio', 'runs', 'note'] });
+  const table = new Table({ head: ['bench', 'metric', 'ours', 'peer', 'ratio', 'runs', 'note'], style: { head: [], border: [] } });
   const fmt = (n: number | undefined, unit: string) => (n === undefined || Number.isNaN(n) ? '—' : `${n < 10 ? n.toFixed(2) : Math.round(n)} ${unit}`);
   for (const r of rows) {
     const ratio = r.peer ? r.ours / r.peer : undefined;
