@@ -71,7 +71,8 @@ export const javaCataloger: Cataloger = {
     inspectors: [
       {
         name: FACT,
-        accepts: (path, _mode, _size, head) => ARCHIVE.test(path) && head[0] === 0x50 && head[1] === 0x4b,
+        candidate: (path) => ARCHIVE.test(path),
+        accepts: (head) => head[0] === 0x50 && head[1] === 0x4b,
         inspect: async (_path, content) => {
           const found = await archiveCoordinates(content);
           return found.length > 0 ? found : undefined;

@@ -20,7 +20,9 @@ export const hygienePolicy: CapturePolicy = {
   inspectors: [
     {
       name: PRIVATE_KEY_FACT,
-      accepts: (_path, _mode, size) => size >= 64 && size <= MAX_KEY_FILE_BYTES,
+      candidate: (_path, _mode, size) => size >= 64 && size <= MAX_KEY_FILE_BYTES,
+      // The marker may sit past the first chunk: read every candidate whole (they are small).
+      accepts: () => true,
       inspect: (_path, content) => (content.includes('-----BEGIN') && KEY_MARKERS.some((m) => content.includes(m)) ? true : undefined),
     },
   ],

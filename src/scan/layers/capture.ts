@@ -3,8 +3,10 @@
 export interface ContentInspector {
   /** Key of the fact this inspector attaches to a file node. */
   name: string;
-  /** Decides from metadata and the first bytes whether to read the whole file. */
-  accepts(path: string, mode: number, size: number, head: Buffer): boolean;
+  /** Cheap pre-check on metadata alone; files no inspector is a candidate for are skipped unread. */
+  candidate(path: string, mode: number, size: number): boolean;
+  /** Decides from the first bytes whether to read the whole file. */
+  accepts(head: Buffer): boolean;
   /** Extracts a fact from the content, or undefined when there is nothing to report. */
   inspect(path: string, content: Buffer): unknown | Promise<unknown>;
 }

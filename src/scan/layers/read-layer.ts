@@ -106,7 +106,7 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
         if (target === undefined) refused.push({ name: header.name.slice(0, 256), reason: 'hard link target escapes the image root' });
         else node.linkname = target;
       }
-      if (type === 'file' && node.size > 0) await readContent(entry as unknown as AsyncIterable<Buffer>, node, policy, limits);
+      if (type === 'file' && node.size > 0) await readContent(entry as unknown as Readable & AsyncIterable<Buffer>, node, policy, limits);
       else entry.resume();
       changes.entries.push(node);
     }
@@ -121,16 +121,21 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
   return { changes, stats, refused };
 }
 
-async function readContent(entry: AsyncIterable<Buffer>, node: FileNode, policy: CapturePolicy, limits: LayerLimits): Promise<void> {
+async function readContent(entry: Readable & AsyncIterable<Buffer>, node: FileNode, policy: CapturePolicy, limits: LayerLimits): Promise<void> {
   if (policy.keep(node.path, node.size)) {
     const content = await readAll(entry, [], limits.maxCaptureBytes);
     if (content) node.content = content;
     return;
   }
+  const candidates = policy.inspectors.filter((i) => i.candidate(node.path, node.mode, node.size));
+  if (candidates.length === 0 || node.size > limits.maxInspectBytes) {
+    entry.resume(); // most files: skipped without a JavaScript callback per chunk
+    return;
+  }
   const iterator = entry[Symbol.asyncIterator]();
   const first = await iterator.next();
-  const head = first.done ? Buffer.alloc(0) : first.value;
-  const inspectors = policy.inspectors.filter((i) => i.accepts(node.path, node.mode, node.size, head));
+  const head = first.done ? Buffer.alloc(0) : (first.value as Buffer);
+  const inspectors = candidates.filter((i) => i.accepts(head));
   const rest = { [Symbol.asyncIterator]: () => iterator };
   if (inspectors.length === 0) {
     for await (const _ of rest) void _;
