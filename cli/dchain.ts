@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { ChainError } from '../src/errors/chain-error';
 import { register as registerBuild } from './commands/build';
+import { register as registerChain } from './commands/chain';
 import { register as registerKeys } from './commands/keys';
 import { register as registerPolicy } from './commands/policy';
 import { register as registerScan } from './commands/scan';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerScan(program);
   registerBuild(program);
+  registerChain(program);
   return program;
 }
 

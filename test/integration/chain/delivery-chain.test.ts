@@ -10,7 +10,8 @@ import { type Config } from '../../../src/config/schema';
 import { SIGNATURE_HEADER, verifyNotification } from '../../../src/distribute/notification-signature';
 import { RegistryClient } from '../../../src/registry';
 import { generateKeyPair, verifyImage } from '../../../src/signing';
-import { breakGlassSignal, type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { breakGlass } from '../../../cli/commands/chain';
+import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { recordHistory } from '../../support/histories';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
@@ -172,14 +173,10 @@ describe('deliveryChain on the project worker', () => {
 
     // Break-glass: ops signal the chain with who and why; a new run of the same chain goes through.
     const override = { actor: 'alice@example.com', reason: 'INC-1234: hotfix, lodash not reachable' };
-    const resumed = await chain.client.workflow.signalWithStart(deliveryChain, {
-      taskQueue: config.temporal.taskQueue,
-      workflowId,
-      args: [input],
-      signal: breakGlassSignal,
-      signalArgs: [override],
-    });
-    const result = await resumed.result();
+    const { restarted, runId } = await breakGlass(chain.client, workflowId, override);
+    assert.equal(restarted, true, 'the blocked chain ended; break-glass starts it again from its recorded input');
+    const resumed = chain.client.workflow.getHandle(workflowId, runId);
+    const result = (await resumed.result()) as ChainStatus;
     await recordHistory('break-glass', resumed, config.temporal.address as string);
     assert.equal(result.stage, 'done');
     assert.deepEqual(result.override, override);
