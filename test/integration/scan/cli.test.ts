@@ -40,6 +40,13 @@ void describe('dchain scan', () => {
     assert.equal(sarif.runs[0]!.results.length, 3);
   });
 
+  void it('prints a readable table with findings and hygiene issues', async () => {
+    const { stdout } = await dchain(ref, '--format', 'table', '--osv-dir', OSV_FIXTURES);
+    assert.match(stdout, /Vulnerabilities: CRITICAL 0, HIGH 2, MEDIUM 1, LOW 0, UNKNOWN 0 \(fixable: 3\)/);
+    assert.match(stdout, /GHSA-p6mc-m468-83gw.*lodash.*4\.17\.15.*4\.17\.19/);
+    assert.match(stdout, /! root-user: USER is not set/);
+  });
+
   void it('explains a bad format and a missing image', async () => {
     await assert.rejects(dchain(ref, '--format', 'xml'), (e: { stderr: string }) => /unknown --format "xml"/.test(e.stderr));
     await assert.rejects(dchain(ref.replace(':v1', ':nope'), '--osv-dir', OSV_FIXTURES), (e: { stderr: string }) => /NOT_FOUND|not found/i.test(e.stderr));
