@@ -1,0 +1,14 @@
+/** A workflow that runs only the build stage, to test the buildImage activity under a real worker's retry policy. */
+import { proxyActivities } from '@temporalio/workflow';
+import type { ChainActivities } from '../../../../activities';
+import type { BuildRequest, BuiltImage } from '../../../../src/build/build-request';
+
+const { buildImage } = proxyActivities<ChainActivities>({
+  startToCloseTimeout: '5m',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 1, maximumAttempts: 3 },
+});
+
+export async function buildOnly(request: BuildRequest): Promise<BuiltImage> {
+  return buildImage(request);
+}
