@@ -12,7 +12,7 @@ import { RegistryClient, cosignTag } from '../../../src/registry';
 import { generateKeyPair } from '../../../src/signing';
 import { ManagedProcess } from '../../../workers/local/managed-process';
 import { type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
-import { useThrottleProxy } from '../registry/fixtures/throttle-proxy';
+import { useThrottleProxy } from '../../support/throttle-proxy';
 import { pushImage, writeOciImage } from '../../support/images';
 import { blobUploads, useNotificationListener } from '../../support/registry-events';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';

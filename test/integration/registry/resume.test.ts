@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, it } from 'node:test';
@@ -11,29 +9,8 @@ import { isSyncUserAgent, RegistryClient } from '../../../src/registry';
 import { copyImage, type CopyProgress } from '../../../src/registry/copy';
 import { inspectRaw, pushImage, writeOciImage } from '../../support/images';
 import { testDataDir, useRegistry } from '../../support/services';
-import { useThrottleProxy } from './fixtures/throttle-proxy';
-
-interface RegistryEvent {
-  action: string;
-  target: { mediaType: string; digest: string; repository: string };
-  request: { useragent: string };
-}
-
-/** Collects the target registry's notifications (distribution's webhook envelope). */
-async function useNotificationListener(): Promise<{ url: string; events: RegistryEvent[] }> {
-  const events: RegistryEvent[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      events.push(...(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { events: RegistryEvent[] }).events);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`, events };
-}
+import { useThrottleProxy } from '../../support/throttle-proxy';
+import { useNotificationListener } from '../../support/registry-events';
 
 const LAYERS = 6;
 const LAYER_BYTES = 3 * 1024 * 1024;

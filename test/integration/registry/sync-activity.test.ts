@@ -10,7 +10,7 @@ import { configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
 import { busyboxSpec, inspectRaw, pushImage, writeOciImage } from '../../support/images';
 import { testDataDir, useRegistry } from '../../support/services';
-import { useThrottleProxy } from './fixtures/throttle-proxy';
+import { useThrottleProxy } from '../../support/throttle-proxy';
 import { RegistryClient } from '../../../src/registry';
 
 const quiet = new DefaultLogger('ERROR', () => undefined);
