@@ -66,17 +66,18 @@ export async function buildFromSource(input: BuildRequestInput, deps: BuildDeps)
 
   const work = await mkdtemp(join(tmpdir(), 'dchain-build-'));
   const storageRoot = resolve(config.build.buildah.root ?? join(config.dataDir, 'buildah'));
-  const buildah = new Buildah({
-    root: join(storageRoot, 'storage'),
-    runroot: join(storageRoot, 'run'),
-    storageDriver: config.build.buildah.storageDriver,
-    isolation: config.build.buildah.isolation,
-    settings: await writeBuildahSettings(join(work, 'settings'), config.registries, config.build.buildah.unqualifiedSearchRegistries),
-    timeoutMs: durationMs(config.build.buildah.timeout),
-    ...(deps.signal ? { signal: deps.signal } : {}),
-  });
   const images: string[] = [];
+  let buildah: Buildah | undefined;
   try {
+    buildah = new Buildah({
+      root: join(storageRoot, 'storage'),
+      runroot: join(storageRoot, 'run'),
+      storageDriver: config.build.buildah.storageDriver,
+      isolation: config.build.buildah.isolation,
+      settings: await writeBuildahSettings(join(work, 'settings'), config.registries, config.build.buildah.unqualifiedSearchRegistries),
+      timeoutMs: durationMs(config.build.buildah.timeout),
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    });
     progress({ phase: 'checkout' });
     const source = join(work, 'source');
     await mkdir(source);
@@ -156,7 +157,7 @@ export async function buildFromSource(input: BuildRequestInput, deps: BuildDeps)
     };
   } finally {
     // Built images are in the registry now; base images stay cached in the storage root for the next build.
-    for (const id of images.reverse()) await buildah.removeImage(id).catch((err: unknown) => deps.logger?.debug({ err, id }, 'could not remove a built image'));
+    for (const id of images.reverse()) await buildah?.removeImage(id).catch((err: unknown) => deps.logger?.debug({ err, id }, 'could not remove a built image'));
     await rm(work, { recursive: true, force: true });
   }
 }

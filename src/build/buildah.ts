@@ -44,11 +44,18 @@ export class Buildah {
 
   constructor(private readonly opts: BuildahOptions) {}
 
-  private async run(args: string[], stage: Stage, extra: Pick<RunToolOptions, 'onLine'> = {}): Promise<string> {
+  /** `cleanup` commands run even after the build was cancelled, so nothing is left in the storage root. */
+  private async run(args: string[], stage: Stage, extra: Pick<RunToolOptions, 'onLine'> & { cleanup?: boolean } = {}): Promise<string> {
     const global = ['--root', this.opts.root, '--runroot', this.opts.runroot, '--storage-driver', this.opts.storageDriver];
     const env = { ...process.env, CONTAINERS_REGISTRIES_CONF: this.opts.settings.registriesConf, REGISTRY_AUTH_FILE: this.opts.settings.authFile, BUILDAH_LAYERS: 'false' };
     try {
-      const { stdout } = await runTool(this.executable, [...global, ...args], { label: `buildah ${args[0]}`, env, timeoutMs: this.opts.timeoutMs, ...(this.opts.signal ? { signal: this.opts.signal } : {}), ...extra });
+      const { stdout } = await runTool(this.executable, [...global, ...args], {
+        label: `buildah ${args[0]}`,
+        env,
+        timeoutMs: this.opts.timeoutMs,
+        ...(this.opts.signal && !extra.cleanup ? { signal: this.opts.signal } : {}),
+        ...(extra.onLine ? { onLine: extra.onLine } : {}),
+      });
       return stdout.trim();
     } catch (err) {
       throw classifyBuildahFailure(err, stage);
@@ -93,11 +100,11 @@ export class Buildah {
   }
 
   async removeContainer(container: string): Promise<void> {
-    await this.run(['rm', container], 'storage');
+    await this.run(['rm', container], 'storage', { cleanup: true });
   }
 
   async removeImage(imageId: string): Promise<void> {
-    await this.run(['rmi', '--force', imageId], 'storage');
+    await this.run(['rmi', '--force', imageId], 'storage', { cleanup: true });
   }
 }
 

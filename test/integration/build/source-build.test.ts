@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { buildFromSource } from '../../../src/build/build-from-source';
@@ -44,7 +45,7 @@ void describe('source build: Git push → rules → buildah → staging registry
     host = registry.host;
     const dataDir = testDataDir();
     const layout = join(dataDir, 'base');
-    const base = await writeOciImage(layout, busyboxSpec({ applets: ['sh', 'cp', 'chmod', 'mkdir', 'ls', 'cat'] }), 'v1');
+    const base = await writeOciImage(layout, busyboxSpec({ applets: ['sh', 'cp', 'chmod', 'mkdir', 'ls', 'cat', 'sleep'] }), 'v1');
     baseDigest = base.digest;
     await pushImage(layout, 'v1', `${host}/base/busybox:v1`);
     git = new GitFixture(testDataDir());
@@ -147,5 +148,20 @@ void describe('source build: Git push → rules → buildah → staging registry
     assert.equal(warned.runsAsRoot, true);
     assert.deepEqual(warned.tags, [`sha-${rootImage.slice(0, 12)}`]);
     assert.match(warned.warnings[0] ?? '', /runs as root/);
+  });
+
+  void it('stops buildah when cancelled and leaves no working container behind', async () => {
+    const slow = git.commit({ Dockerfile: `FROM ${host}/base/busybox:v1\nRUN sleep 120\n` }, 'slow');
+    const controller = new AbortController();
+    const started = Date.now();
+    const building = buildFromSource(
+      { repoUrl: git.bare, ref: 'refs/heads/main', commit: slow, registry: 'staging', repository: 'builds/slow', source: 'cli' },
+      { config, registry: client, signal: controller.signal, onProgress: (p) => p.line?.includes('RUN sleep') && setTimeout(() => controller.abort(), 500) },
+    );
+    await assert.rejects(building, (err: unknown) => ChainError.is(err, 'TRANSIENT') && /cancelled/.test(err.message));
+    assert.ok(Date.now() - started < 30_000);
+    const storage = join(config.dataDir, 'buildah');
+    const containers = execFileSync('buildah', ['--root', join(storage, 'storage'), '--runroot', join(storage, 'run'), '--storage-driver', 'vfs', 'containers', '--quiet'], { encoding: 'utf8' });
+    assert.equal(containers.trim(), '');
   });
 });
