@@ -29,6 +29,9 @@ const STATUS_OF: Partial<Record<string, number>> = { BAD_INPUT: 400, UNAUTHORIZE
 export async function gitWebhookRoutes(app: FastifyInstance, options: GitWebhookOptions): Promise<void> {
   const { config, logger } = options;
   const sources = new Map(config.build.gitSources.map((s) => [s.name, s]));
+  if (sources.size > 0 && !config.registries.some((r) => r.name === config.build.staging.registry)) {
+    throw new ChainError('CONFIG_INVALID', `build.staging.registry "${config.build.staging.registry}" is not a configured registry; Git pushes could not be built`);
+  }
   let connection: Promise<StarterConnection> | undefined;
   const starter = async (): Promise<WorkflowStarter> => {
     connection ??= options.connect();

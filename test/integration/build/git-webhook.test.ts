@@ -115,6 +115,13 @@ void describe('POST /webhooks/git/:source starts the source build chain on Tempo
     assert.equal(notJson.statusCode, 400);
   });
 
+  void it('refuses to start with Git sources but no staging registry', async () => {
+    const broken = configSchema.parse({ ...config, build: { ...config.build, staging: { registry: 'nowhere', repository: 'x' } } });
+    const other = Fastify();
+    await assert.rejects(other.register(gitWebhookRoutes, { config: broken, logger: createLogger({ level: 'silent' }), connect: () => connectWorkflowStarter(broken) }).ready(), /build.staging.registry "nowhere"/);
+    await other.close();
+  });
+
   void it('takes GitLab push hooks authenticated by X-Gitlab-Token', async () => {
     const commit = 'f'.repeat(40);
     const body = JSON.stringify({ object_kind: 'push', ref: 'refs/heads/main', before: '0'.repeat(40), after: commit, checkout_sha: commit, user_username: 'gl-user', project: { git_http_url: 'https://gitlab.example.test/group/svc.git' } });
