@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { ChainError } from '../src/errors/chain-error';
 import { chainLogger } from '../src/log/logger';
 import { RegistryClient } from '../src/registry';
-import { attestImage, createSigner, type Signer, signImage } from '../src/signing';
+import { RedisSbomStore } from '../src/scan';
+import { attestImage, createSigner, PREDICATE_TYPES, type Signer, signImage } from '../src/signing';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
 
@@ -13,6 +14,8 @@ const signInputSchema = z.strictObject({
   repository: z.string().min(1),
   digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256:<64 hex> digest'),
   attestations: z.array(z.strictObject({ predicateType: z.string().min(1), predicate: z.unknown() })).default([]),
+  /** Also attest the CycloneDX SBOM the scan stage stored for this digest (too large for workflow history). */
+  attestStoredSbom: z.boolean().default(false),
 });
 
 export type SignInput = z.input<typeof signInputSchema>;
@@ -30,7 +33,7 @@ export interface SignOutput {
  * The sign stage. The key is resolved here, in the worker, from the configuration and the worker's
  * environment: it never travels through workflow inputs, results or history.
  */
-export function createSignActivities(deps: Pick<ActivityDeps, 'config' | 'logger'>, signerFactory: () => Promise<Signer> = () => createSigner(deps.config.signing.key)) {
+export function createSignActivities(deps: Pick<ActivityDeps, 'config' | 'logger'> & Partial<Pick<ActivityDeps, 'redis'>>, signerFactory: () => Promise<Signer> = () => createSigner(deps.config.signing.key)) {
   const clients = new Map<string, RegistryClient>();
   const registry = (name: string): RegistryClient => {
     const config = deps.config.registries.find((r) => r.name === name);
@@ -65,7 +68,14 @@ export function createSignActivities(deps: Pick<ActivityDeps, 'config' | 'logger
         const signature = await signImage(client, input.repository, input.digest, key, { annotations: deps.config.signing.annotations });
         Context.current().heartbeat({ signed: true });
         const attestations: SignOutput['attestations'] = [];
-        for (const { predicateType, predicate } of input.attestations) {
+        const toAttest = [...input.attestations];
+        if (input.attestStoredSbom) {
+          if (!deps.redis) throw new ChainError('BAD_INPUT', 'attesting the stored SBOM needs the SBOM store (Redis)');
+          const stored = await new RedisSbomStore(deps.redis).get(input.digest);
+          if (!stored) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}; the scan stage stores one`);
+          toAttest.unshift({ predicateType: PREDICATE_TYPES.cyclonedx, predicate: stored.sbom });
+        }
+        for (const { predicateType, predicate } of toAttest) {
           const result = await attestImage(client, input.repository, input.digest, key, predicateType, predicate);
           attestations.push({ predicateType, envelopeDigest: result.envelopeDigest, added: result.added });
           Context.current().heartbeat({ attested: attestations.length });

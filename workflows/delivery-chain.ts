@@ -130,6 +130,7 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
     enter('sign');
     status.results.sign = await registry.signImage({
       ...image,
+      attestStoredSbom: true,
       attestations: [
         { predicateType: PREDICATE.vulnerabilityScan, predicate: { scannedAt: scan.scannedAt, osv: scan.osv, counts: scan.counts, findings: scan.findings } },
         { predicateType: PREDICATE.gateDecision, predicate: decision },

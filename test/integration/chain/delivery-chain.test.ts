@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { type AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import { RegistryClient } from '../../../src/registry';
 import { generateKeyPair, verifyImage } from '../../../src/signing';
 import { breakGlass } from '../../../cli/commands/chain';
 import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { requireTool } from '../../../workers/local/tools';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { recordHistory } from '../../support/histories';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
@@ -32,6 +34,7 @@ describe('deliveryChain on the project worker', () => {
   let mirror: RegistryClient;
   let publicKeyPem: string;
   let registryHost: string;
+  let mirrorHost: string;
   const received: Received[] = [];
 
   before(async () => {
@@ -68,6 +71,7 @@ describe('deliveryChain on the project worker', () => {
     await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
     onCleanup(() => new Promise<void>((resolve) => subscriber.close(() => resolve())));
     registryHost = registry.host;
+    mirrorHost = mirrorRegistry.host;
     config = parseConfig({
       dataDir,
       temporal: { address: temporal.address, taskQueue: `chain-${process.pid}` },
@@ -114,8 +118,18 @@ describe('deliveryChain on the project worker', () => {
     assert.equal(report.signedBy.length, 1, JSON.stringify(report.failures));
     assert.deepEqual(
       report.attestations.filter((a) => a.valid).map((a) => a.predicateType).sort(),
-      ['https://cosign.sigstore.dev/attestation/vuln/v1', 'https://delivery-chain.dev/attestation/gate-decision/v1'],
+      ['https://cosign.sigstore.dev/attestation/vuln/v1', 'https://cyclonedx.org/bom', 'https://delivery-chain.dev/attestation/gate-decision/v1'],
     );
+
+    // The real cosign verifies the replicated signature with the public key alone.
+    const pubFile = join(testDataDir(), 'cosign.pub');
+    writeFileSync(pubFile, publicKeyPem);
+    const cosign = spawnSync(
+      requireTool('cosign', 'go install github.com/sigstore/cosign/v2/cmd/cosign@v2.4.1'),
+      ['verify', '--key', pubFile, '--insecure-ignore-tlog=true', '--allow-insecure-registry', '--allow-http-registry', `${mirrorHost}/eu/demo/app@${desc.digest}`],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(cosign.status, 0, cosign.stderr);
 
     const date = new Date().toISOString().slice(0, 10).replace(/-/g, '');
     for (const tag of ['stable', `prod-${date}`]) {
