@@ -118,7 +118,10 @@ void describe('POST /webhooks/git/:source starts the source build chain on Tempo
   void it('refuses to start with Git sources but no staging registry', async () => {
     const broken = configSchema.parse({ ...config, build: { ...config.build, staging: { registry: 'nowhere', repository: 'x' } } });
     const other = Fastify();
-    await assert.rejects(other.register(gitWebhookRoutes, { config: broken, logger: createLogger({ level: 'silent' }), connect: () => connectWorkflowStarter(broken) }).ready(), /build.staging.registry "nowhere"/);
+    await assert.rejects(async () => {
+      await other.register(gitWebhookRoutes, { config: broken, logger: createLogger({ level: 'silent' }), connect: () => connectWorkflowStarter(broken) });
+      await other.ready();
+    }, /build.staging.registry "nowhere"/);
     await other.close();
   });
 
