@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { type Redis } from 'ioredis';
-import { connectWorkflowStarter } from '../cli/commands/build';
+import { connectWorkflowStarter } from './temporal-client';
 import { gitWebhookRoutes } from '../src/build/git-webhook/plugin';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';

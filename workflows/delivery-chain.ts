@@ -19,10 +19,14 @@ import type { ChainActivities } from '../activities';
 import { DcCriticalCount, DcDigest, DcHighCount, DcRepository, DcStage, DcTags, DcVerdict } from './search-attributes';
 import { scanTaskQueue } from './task-queues';
 
+/** A source build (Git push or `dchain build`): the build stage's input. */
+export type BuildInput = Parameters<ChainActivities['buildImage']>[0];
+
 export interface ChainInput {
-  /** Configured registry name the image was pushed to. */
+  /** Configured registry name the image was pushed to (for a build: the staging registry). */
   registry: string;
   repository: string;
+  /** The pushed digest; empty for a source build, whose build stage produces it. */
   digest: string;
   tags: string[];
   mediaType?: string;
@@ -30,6 +34,7 @@ export interface ChainInput {
   /** Webhook source (or 'reconcile', 'cli'). */
   source: string;
   deliveryId?: string;
+  build?: BuildInput;
 }
 
 export type StageName = 'build' | 'scan' | 'gate' | 'sign' | 'sync' | 'distribute';
@@ -63,6 +68,7 @@ const registry = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', r
 // Long copies heartbeat: a worker that dies mid-copy is noticed within 30 s and the copy resumes elsewhere.
 const copying = proxyActivities<ChainActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: RETRY });
 const gate = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
+const building = proxyActivities<ChainActivities>({ startToCloseTimeout: '1h', heartbeatTimeout: '1m', retry: RETRY });
 const distribute = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumAttempts: 12 } });
 
 export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
@@ -75,12 +81,14 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
   setHandler(breakGlassSignal, (override) => {
     status.override = override;
   });
-  upsertSearchAttributes([
-    { key: DcRepository, value: `${input.registry}/${input.repository}` },
-    { key: DcDigest, value: input.digest },
-    { key: DcTags, value: status.tags },
-  ]);
-  const image = { registry: input.registry, repository: input.repository, digest: input.digest };
+  let image = { registry: input.registry, repository: input.repository, digest: input.digest };
+  const identify = () =>
+    upsertSearchAttributes([
+      { key: DcRepository, value: `${image.registry}/${image.repository}` },
+      ...(image.digest ? [{ key: DcDigest, value: image.digest }] : []),
+      { key: DcTags, value: status.tags },
+    ]);
+  identify();
 
   const enter = (stage: ChainStage) => {
     status.stage = stage;
@@ -96,7 +104,18 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
 
   try {
     enter('build');
-    status.results.build = await registry.recordPushedImage(image);
+    const attestations: Array<{ predicateType: string; predicate: unknown }> = [];
+    if (input.build) {
+      const built = await building.buildImage(input.build);
+      const { provenance, ...summary } = built;
+      status.results.build = summary;
+      image = { registry: built.registry, repository: built.repository, digest: built.digest };
+      status.tags = [...new Set([...status.tags, ...built.tags])];
+      identify();
+      attestations.push(provenance);
+    } else {
+      status.results.build = await registry.recordPushedImage(image);
+    }
 
     enter('scan');
     const scan = await scanning.scanImage(image);
@@ -117,12 +136,12 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
       if (!status.override) {
         enter('blocked');
         upsertSearchAttributes([{ key: DcVerdict, value: 'denied' }]);
-        upsertMemo({ summary: `${input.repository}@${input.digest}: denied — ${denial.message}` });
+        upsertMemo({ summary: `${image.repository}@${image.digest}: denied — ${denial.message}` });
         await distribute.notifySubscribers({ ...image, event: 'denied', payload: { tags: status.tags, violations: denial.details } });
         throw ApplicationFailure.create({ message: denial.message, type: 'PolicyDenied', nonRetryable: true, details: denial.details });
       }
       // Break-glass: the override is in this run's history (the signal) and in the decision store's audit trail.
-      await gate.recordBreakGlass({ digest: input.digest, actor: status.override.actor, reason: status.override.reason });
+      await gate.recordBreakGlass({ digest: image.digest, actor: status.override.actor, reason: status.override.reason });
       decision = { allowed: true, overriddenBy: status.override, violations: denial.details };
     }
     status.results.gate = decision;
@@ -132,13 +151,14 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
       ...image,
       attestStoredSbom: true,
       attestations: [
+        ...attestations,
         { predicateType: PREDICATE.vulnerabilityScan, predicate: { scannedAt: scan.scannedAt, osv: scan.osv, counts: scan.counts, findings: scan.findings } },
         { predicateType: PREDICATE.gateDecision, predicate: decision },
       ],
     });
 
     enter('sync');
-    status.results.sync = await copying.syncImage({ sourceRegistry: input.registry, repository: input.repository, digest: input.digest, tags: status.tags });
+    status.results.sync = await copying.syncImage({ sourceRegistry: image.registry, repository: image.repository, digest: image.digest, tags: status.tags });
 
     enter('distribute');
     // The run's start time expands `{date}` in promotion tags the same way on every retry and replay.
@@ -148,7 +168,7 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
 
     enter('done');
     upsertSearchAttributes([{ key: DcVerdict, value: status.override ? 'overridden' : 'allowed' }]);
-    upsertMemo({ summary: `${input.repository}@${input.digest}: distributed` });
+    upsertMemo({ summary: `${image.repository}@${image.digest}: distributed` });
     return status;
   } catch (err) {
     if (status.stage !== 'blocked') enter('failed');

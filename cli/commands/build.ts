@@ -3,18 +3,16 @@
  * chain on Temporal (pinned to the ref's current commit); `--local` runs the build stage here,
  * without Temporal, and prints the pushed image with its provenance.
  */
-import { Client, Connection } from '@temporalio/client';
 import { type Command } from 'commander';
 import { buildFromSource } from '../../src/build/build-from-source';
 import { type BuildRequest, parseBuildRequest } from '../../src/build/build-request';
-import { type StarterConnection } from '../../src/build/git-webhook/plugin';
 import { resolveRemoteRef } from '../../src/build/git';
 import { buildRequestFromPush, stagingRepository, templateValues } from '../../src/build/rules';
 import { startBuildChain } from '../../src/build/start-chain';
 import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
 import { RegistryClient } from '../../src/registry';
-import { cliConfig } from '../context';
+import { cliConfig, connectWorkflowStarter } from '../context';
 
 interface BuildOptions {
   ref: string;
@@ -28,13 +26,6 @@ interface BuildOptions {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
-
-/** A Temporal client for starting chains: the configured frontend, or the local dev server `npm start` runs. */
-export async function connectWorkflowStarter(config: Config): Promise<StarterConnection> {
-  const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServer.port}`;
-  const connection = await Connection.connect({ address, connectTimeout: config.temporal.connectTimeoutMs });
-  return { starter: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
-}
 
 function buildArgs(pairs: string[]): Record<string, string> {
   const args: Record<string, string> = {};

@@ -11,7 +11,7 @@ import { createLogger } from '../../../src/log/logger';
 import { freePort } from '../../../workers/local/managed-process';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { testDataDir, useRegistry } from '../../support/services';
-import { GitFixture } from './git-fixture';
+import { GitFixture } from '../../support/git-fixture';
 
 void describe('buildImage activity: heartbeats and failure types', () => {
   let activities: ReturnType<typeof createBuildActivities>;

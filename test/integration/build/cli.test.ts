@@ -9,7 +9,7 @@ import { type BuildChainInput } from '../../../src/build/start-chain';
 import { PROJECT_ROOT } from '../../../workers/local/tools';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { onCleanup, testDataDir, useRegistry, useTemporal } from '../../support/services';
-import { GitFixture } from './git-fixture';
+import { GitFixture } from '../../support/git-fixture';
 
 function dchain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

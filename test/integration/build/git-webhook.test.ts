@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { connectWorkflowStarter } from '../../../cli/commands/build';
+import { connectWorkflowStarter } from '../../../workers/temporal-client';
 import { type BuildChainInput } from '../../../src/build/start-chain';
 import { gitWebhookRoutes } from '../../../src/build/git-webhook/plugin';
 import { hmacHex } from '../../../src/build/git-webhook/verify';

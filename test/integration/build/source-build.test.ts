@@ -13,7 +13,7 @@ import { RegistryClient } from '../../../src/registry';
 import { MemorySbomStore, OsvSource, scanImage } from '../../../src/scan';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { testDataDir, useRegistry } from '../../support/services';
-import { GitFixture } from './git-fixture';
+import { GitFixture } from '../../support/git-fixture';
 
 const SECRET = 'github-webhook-secret-for-tests';
 

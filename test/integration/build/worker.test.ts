@@ -11,7 +11,7 @@ import { configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { onCleanup, testDataDir, useRegistry, useTemporal } from '../../support/services';
-import { GitFixture } from './git-fixture';
+import { GitFixture } from '../../support/git-fixture';
 
 const TASK_QUEUE = 'build-stage-test';
 

@@ -14,6 +14,9 @@ import { generateKeyPair, verifyImage } from '../../../src/signing';
 import { breakGlass } from '../../../cli/commands/chain';
 import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
 import { requireTool } from '../../../workers/local/tools';
+import { buildRequestFromPush, startBuildChain } from '../../../src/build';
+import { buildRuleSchema } from '../../../src/build/config-schema';
+import { GitFixture } from '../../support/git-fixture';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { recordHistory } from '../../support/histories';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
@@ -199,6 +202,45 @@ describe('deliveryChain on the project worker', () => {
     const signal = history.events?.find((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'breakGlass');
     assert.ok(signal, 'the override is in the workflow history');
     assert.equal((await mirror.headManifest('eu/demo/vulnerable', desc.digest))?.digest, desc.digest);
+  });
+
+  it('builds a Git push with buildah (multi-stage, setuid stripped) and carries it through the chain with SLSA provenance', async () => {
+    const base = `${registryHost}/base/busybox:v1`;
+    const baseLayout = join(testDataDir(), 'base');
+    await writeOciImage(baseLayout, busyboxSpec(), 'v1');
+    await pushImage(baseLayout, 'v1', base);
+    const git = new GitFixture(testDataDir());
+    const dockerfile = [
+      `FROM ${base} AS builder`,
+      'RUN mkdir -p /out && cp /bin/busybox /out/tool && chmod 4755 /out/tool && cp /bin/busybox /out/gtool && chmod 2755 /out/gtool',
+      `FROM ${base}`,
+      'COPY --from=builder /out/ /usr/local/bin/',
+      'USER 1000',
+      '',
+    ].join('\n');
+    const commit = git.commit({ Dockerfile: dockerfile }, 'release', 'release-2.0.0');
+    const request = buildRequestFromPush(
+      { repoUrl: `file://${git.bare}`, ref: 'refs/tags/release-2.0.0', commit, source: 'test' },
+      [buildRuleSchema.parse({ ref: '^refs/tags/release-(?<version>.+)$', tags: ['${version}'] })],
+      config.build.staging,
+    );
+    assert.ok(request, 'the rule matches the pushed tag');
+    const { workflowId } = await startBuildChain(chain.client, config, request);
+    const result = (await chain.client.workflow.getHandle(workflowId).result()) as ChainStatus;
+    await recordHistory('source-build', chain.client.workflow.getHandle(workflowId), config.temporal.address as string);
+    assert.equal(result.stage, 'done');
+    const built = result.results.build as { digest: string; repository: string; multiStage: boolean; strippedSetuid: string[]; tags: string[] };
+    assert.equal(built.multiStage, true);
+    assert.deepEqual(built.strippedSetuid.sort(), ['/usr/local/bin/gtool', '/usr/local/bin/tool']);
+    assert.deepEqual(built.tags, ['2.0.0']);
+    const scan = result.results.scan as { hygiene: { setuidFiles: string[] } };
+    assert.deepEqual(scan.hygiene.setuidFiles, [], 'the scanner finds no setuid/setgid file in the built image');
+
+    const report = await verifyImage(mirror, `eu/${built.repository}`, built.digest, [publicKeyPem]);
+    assert.equal(report.signedBy.length, 1, JSON.stringify(report.failures));
+    const provenance = report.attestations.find((a) => a.predicateType === 'https://slsa.dev/provenance/v1');
+    assert.ok(provenance?.valid, 'signed SLSA provenance travels with the image');
+    assert.equal((await mirror.headManifest(`eu/${built.repository}`, '2.0.0'))?.digest, built.digest);
   });
 
   it('fails for good, without retrying, on bad input (a registry that is not configured)', async () => {

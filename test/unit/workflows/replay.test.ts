@@ -14,7 +14,7 @@ describe('workflow replay of recorded histories', () => {
   const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
 
   it('has recorded histories to replay', () => {
-    assert.ok(files.length >= 4, `found ${files.length}`);
+    assert.ok(files.length >= 5, `found ${files.length}`);
   });
 
   it('replays every recorded history without nondeterminism', async () => {
