@@ -8,6 +8,7 @@ import { ChainError } from '../src/errors/chain-error';
 import { register as registerBuild } from './commands/build';
 import { register as registerChain } from './commands/chain';
 import { register as registerKeys } from './commands/keys';
+import { register as registerNotifications } from './commands/notifications';
 import { register as registerPolicy } from './commands/policy';
 import { register as registerScan } from './commands/scan';
 import { register as registerStatus } from './commands/status';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerScan(program);
   registerBuild(program);
   registerChain(program);
+  registerNotifications(program);
   return program;
 }
 

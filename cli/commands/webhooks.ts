@@ -1,10 +1,9 @@
 import Table from 'cli-table3';
 import { type Command } from 'commander';
-import { Redis } from 'ioredis';
 import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
-import { DeliveryLog, durationMs, IngestQueue, redisUrl } from '../../src/ingest';
-import { cliConfig } from '../context';
+import { DeliveryLog, durationMs, IngestQueue } from '../../src/ingest';
+import { cliConfig, withRedis } from '../context';
 
 /** `dchain webhooks log|dead-letters|replay`: what the webhook API received and what could not start a chain. */
 export function register(program: Command): void {
@@ -76,21 +75,6 @@ function imageOf(job: unknown): string {
   return input ? `${input.registry ?? '?'}/${input.repository ?? '?'}@${input.digest ?? '?'}` : '(invalid job)';
 }
 
-async function withRedis<T>(config: Config, fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const url = redisUrl(config);
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-  } catch (cause) {
-    throw new ChainError('SERVICE_UNREACHABLE', `cannot reach Redis at ${url.replace(/\/\/[^@]*@/, '//')}: ${(cause as Error).message}`, { cause });
-  }
-  try {
-    return await fn(redis);
-  } finally {
-    redis.disconnect();
-  }
-}
 
 async function withQueue<T>(config: Config, fn: (queue: IngestQueue) => Promise<T>): Promise<T> {
   return withRedis(config, async (redis) => {

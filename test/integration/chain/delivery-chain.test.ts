@@ -147,6 +147,16 @@ describe('deliveryChain on the project worker', () => {
     const body = JSON.parse(note!.body) as { event: string; digest: string; repository: string };
     assert.equal(body.event, 'distributed');
     assert.equal(body.digest, desc.digest);
+    // Every notification's delivery is kept and listable (`dchain notifications log`).
+    const configFile = join(testDataDir(), 'config.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', '..', 'cli', 'dchain.ts'), '--config', configFile, 'notifications', 'log', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(cli.status, 0, cli.stderr);
+    const logged = (JSON.parse(cli.stdout) as { deliveries: Array<{ digest: string; subscriber: string; status: string; attempts: number; httpStatus: number }> }).deliveries;
+    assert.deepEqual(
+      logged.filter((d) => d.digest === desc.digest).map((d) => [d.subscriber, d.status, d.httpStatus, d.attempts]),
+      [['audit', 'delivered', 204, 1]],
+    );
 
     const described = await handle.describe();
     assert.equal(described.searchAttributes.DcStage?.[0], 'done');
