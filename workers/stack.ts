@@ -13,7 +13,7 @@ import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
 import { createLogger, type Logger } from '../src/log/logger';
 import { ENV_KEY_FILE, ENV_KEY_PEM, generateKeyPair } from '../src/signing';
-import { ManagedProcess, portOpen } from './local/managed-process';
+import { ManagedProcess, portOpen, type ServiceProcess } from './local/managed-process';
 import { startRedis } from './local/redis-server';
 import { startRegistry } from './local/registry-server';
 import { startTemporalDevServer } from './local/temporal-dev-server';
@@ -37,7 +37,7 @@ async function ensurePortFree(port: number, what: string, setting: string): Prom
 export async function startStack(config: Config, logger: Logger): Promise<Stack> {
   const dataDir = resolve(config.dataDir);
   mkdirSync(join(dataDir, 'run'), { recursive: true });
-  const started: ManagedProcess[] = [];
+  const started: ServiceProcess[] = [];
   const urls: Record<string, string> = {};
   const runtime: Config = structuredClone(config);
   runtime.dataDir = dataDir;

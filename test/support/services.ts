@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import type * as ContainerFixturesModule from './containers';
 import { type LocalRedis, startRedis } from '../../workers/local/redis-server';
 import { type LocalRegistry, type LocalRegistryOptions, startRegistry } from '../../workers/local/registry-server';
 import { startTemporalDevServer, type TemporalDevServer } from '../../workers/local/temporal-dev-server';
@@ -31,20 +32,33 @@ export function testDataDir(prefix = 'dchain-test-'): string {
   return dir;
 }
 
+/**
+ * TEST_SERVICES=containers starts the same services through testcontainers (needs a Docker engine);
+ * registries with htpasswd or token auth, whose files live on the host, stay local processes.
+ */
+const containers = process.env.TEST_SERVICES === 'containers';
+type ContainerFixtures = typeof ContainerFixturesModule;
+// Loaded only in that mode: testcontainers takes most of a second to import.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const containerFixtures = (): ContainerFixtures => require('./containers') as ContainerFixtures;
+
 export async function useTemporal(dataDir = testDataDir()): Promise<TemporalDevServer> {
-  const server = await startTemporalDevServer({ dataDir, headless: true });
+  const server = containers ? await containerFixtures().temporalContainer() : await startTemporalDevServer({ dataDir, headless: true });
   onCleanup(() => server.process.stop());
   return server;
 }
 
 export async function useRedis(dataDir = testDataDir()): Promise<LocalRedis> {
-  const redis = await startRedis({ dataDir });
+  const redis = containers ? await containerFixtures().redisContainer() : await startRedis({ dataDir });
   onCleanup(() => redis.process.stop());
   return redis;
 }
 
 export async function useRegistry(options: Partial<LocalRegistryOptions> & { name?: string } = {}): Promise<LocalRegistry> {
-  const registry = await startRegistry({ name: options.name ?? 'registry', dataDir: options.dataDir ?? testDataDir(), ...options });
+  const name = options.name ?? 'registry';
+  const registry = containers && options.auth === undefined
+    ? await containerFixtures().registryContainer({ ...options, name })
+    : await startRegistry({ name, dataDir: options.dataDir ?? testDataDir(), ...options });
   onCleanup(() => registry.process.stop());
   return registry;
 }

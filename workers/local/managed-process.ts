@@ -19,11 +19,22 @@ export interface ManagedProcessOptions {
   stopSignal?: NodeJS.Signals;
 }
 
+/** A running service the project started: a local process, or a container in TEST_SERVICES=containers mode. */
+export interface ServiceProcess {
+  readonly name: string;
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  /** Starts it again (same ports and data) after a stop. */
+  start(): Promise<void>;
+  stop(graceMs?: number): Promise<void>;
+  kill(): Promise<void>;
+}
+
 /**
  * A local service process the project started itself (Temporal dev server, redis-server,
  * docker-registry, or one of the project's own workers). `stop()` ends exactly this process.
  */
-export class ManagedProcess {
+export class ManagedProcess implements ServiceProcess {
   private child: ChildProcess | undefined;
   private log: WriteStream | undefined;
   private exited: Promise<number | null> | undefined;

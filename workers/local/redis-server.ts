@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, ManagedProcess, portOpen } from './managed-process';
+import { freePort, ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
 import { requireTool } from './tools';
 
 export interface LocalRedis {
   url: string;
   port: number;
-  process: ManagedProcess;
+  process: ServiceProcess;
 }
 
 /** redis-server on loopback with AOF on and its files in dataDir. */

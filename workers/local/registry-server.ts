@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, ManagedProcess } from './managed-process';
+import { freePort, ManagedProcess, type ServiceProcess } from './managed-process';
 import { requireTool } from './tools';
 
 export interface RegistryNotificationTarget {
@@ -31,7 +31,7 @@ export interface LocalRegistry {
   /** host:port, as skopeo and image references want it. */
   host: string;
   port: number;
-  process: ManagedProcess;
+  process: ServiceProcess;
 }
 
 /** Debian's docker-registry (CNCF distribution 2.8) on loopback, storing blobs under dataDir. */
@@ -40,15 +40,38 @@ export async function startRegistry(options: LocalRegistryOptions): Promise<Loca
   const port = options.port ?? (await freePort());
   const dir = join(options.dataDir, options.name);
   mkdirSync(join(dir, 'storage'), { recursive: true });
-  const config = {
+  const config = registryConfig(options, `127.0.0.1:${port}`, join(dir, 'storage'));
+  // JSON is YAML; the file holds the webhook secret, so only the owner reads it.
+  const configFile = join(dir, 'config.yml');
+  writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
+  const url = `http://127.0.0.1:${port}`;
+  const proc = new ManagedProcess({
+    name: `registry ${options.name}`,
+    command: binary,
+    args: ['serve', configFile],
+    logFile: join(dir, 'registry.log'),
+    readyTimeoutMs: 20_000,
+    ready: async () => {
+      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      return res.status === 200 || res.status === 401;
+    },
+  });
+  await proc.start();
+  return { name: options.name, url, host: `127.0.0.1:${port}`, port, process: proc };
+}
+
+/** The distribution registry's configuration (JSON is YAML) for an address and a storage directory. */
+export function registryConfig(options: Pick<LocalRegistryOptions, 'auth' | 'notify' | 'notifyBackoff'>, addr: string, storageDir: string): Record<string, unknown> {
+  return {
     version: 0.1,
     log: { level: 'warn', formatter: 'json', accesslog: { disabled: true } },
     storage: {
-      filesystem: { rootdirectory: join(dir, 'storage') },
+      filesystem: { rootdirectory: storageDir },
       delete: { enabled: true },
       maintenance: { uploadpurging: { enabled: false } },
     },
-    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex'), headers: { 'X-Content-Type-Options': ['nosniff'] } },
+    http: { addr, secret: randomBytes(16).toString('hex'), headers: { 'X-Content-Type-Options': ['nosniff'] } },
     ...authSection(options.auth ?? { kind: 'none' }),
     ...(options.notify
       ? {
@@ -68,24 +91,6 @@ export async function startRegistry(options: LocalRegistryOptions): Promise<Loca
         }
       : {}),
   };
-  // JSON is YAML; the file holds the webhook secret, so only the owner reads it.
-  const configFile = join(dir, 'config.yml');
-  writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
-  const url = `http://127.0.0.1:${port}`;
-  const proc = new ManagedProcess({
-    name: `registry ${options.name}`,
-    command: binary,
-    args: ['serve', configFile],
-    logFile: join(dir, 'registry.log'),
-    readyTimeoutMs: 20_000,
-    ready: async () => {
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
-      await res.body?.cancel();
-      return res.status === 200 || res.status === 401;
-    },
-  });
-  await proc.start();
-  return { name: options.name, url, host: `127.0.0.1:${port}`, port, process: proc };
 }
 
 function authSection(auth: RegistryAuth): Record<string, unknown> {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../workflows/search-attributes';
-import { freePort, ManagedProcess, portOpen } from './managed-process';
+import { freePort, ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
 import { requireTool } from './tools';
 
 export interface TemporalDevServerOptions {
@@ -18,7 +18,7 @@ export interface TemporalDevServer {
   address: string;
   namespace: string;
   uiUrl: string | undefined;
-  process: ManagedProcess;
+  process: ServiceProcess;
 }
 
 /** `temporal server start-dev` with a SQLite file in dataDir (runs survive a restart) and the project's search attributes. */
