@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
-import { targetRepository } from '../src/config/repository-mapping';
 import { NotificationLog } from '../src/distribute/notification-log';
 import { notifySubscriber } from '../src/distribute/notifier';
 import { expandPromotionTags } from '../src/distribute/promotion-tags';
+import { mapRepository } from '../src/registry/copy';
 import { type ActivityDeps } from './deps';
 import { type ImageRef } from './build';
 import { toActivityFailure } from './errors';
@@ -36,7 +36,7 @@ export function createDistributeActivities(deps: ActivityDeps) {
     async promoteImage(input: PromoteInput): Promise<Promotion[]> {
       const log = activityLogger(deps.logger, input.digest);
       const targets = deps.config.sync.targets.length
-        ? deps.config.sync.targets.map((t) => ({ registry: t.registry, repository: targetRepository(t, input.repository) }))
+        ? deps.config.sync.targets.map((t) => ({ registry: t.registry, repository: mapRepository(input.repository, t) }))
         : [{ registry: input.registry, repository: input.repository }];
       const done: Promotion[] = [];
       try {

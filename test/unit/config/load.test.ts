@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, parseConfig } from '../../../src/config/load';
-import { targetRepository } from '../../../src/config/repository-mapping';
 import { ChainError } from '../../../src/errors/chain-error';
 import { connectWorker } from '../../../workers/temporal-worker';
 import { freePort } from '../../../workers/local/managed-process';
@@ -92,14 +91,5 @@ describe('configuration', () => {
       return true;
     });
     assert.ok(Date.now() - started < 10_000);
-  });
-});
-
-describe('sync target repository mapping', () => {
-  it('rewrites a leading namespace, then adds the prefix', () => {
-    const target = { repositoryPrefix: 'mirror/', replace: [{ from: 'team-a', to: 'prod/team-a' }] };
-    assert.equal(targetRepository(target, 'team-a/api'), 'mirror/prod/team-a/api');
-    assert.equal(targetRepository(target, 'team-ab/api'), 'mirror/team-ab/api', 'only whole path segments match');
-    assert.equal(targetRepository({ repositoryPrefix: '', replace: [] }, 'demo/app'), 'demo/app');
   });
 });
