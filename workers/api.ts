@@ -11,6 +11,7 @@ import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { createIngestMetrics, DeliveryLog, durationMs, IngestQueue, type IngestMetrics, producerConnection, redisUrl, webhookRoutes } from '../src/ingest';
 import { createLogger, type Logger } from '../src/log/logger';
+import { closeOnSignals, runEntryPoint } from './entry-point';
 import { signalReady } from './ready';
 
 /** A Fastify plugin another room contributes to the API (e.g. the admission endpoint). */
@@ -79,20 +80,10 @@ async function main(): Promise<void> {
   await app.listen({ host: config.api.host, port: config.api.port });
   logger.info({ url: `http://${config.api.host}:${config.api.port}`, sources: config.sources.map((s) => s.name) }, 'webhook API listening');
   signalReady();
-  const shutdown = () => {
-    app
-      .close()
-      .then(() => redis.quit())
-      .then(() => process.exit(0))
-      .catch(() => process.exit(1));
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-}
-
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`api: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+  closeOnSignals(async () => {
+    await app.close();
+    await redis.quit();
   });
 }
+
+if (require.main === module) runEntryPoint('api', main);

@@ -28,6 +28,7 @@ import {
   workerConnection,
 } from '../src/ingest';
 import { createLogger, type Logger } from '../src/log/logger';
+import { closeOnSignals, runEntryPoint } from './entry-point';
 import { signalReady } from './ready';
 
 export const RECONCILE_SCHEDULE_ID = 'dchain-reconcile';
@@ -149,20 +150,10 @@ async function main(): Promise<void> {
   const running = startIngestWorker({ config, logger, client });
   logger.info({ queue: INGEST_QUEUE_NAME, taskQueue: config.temporal.taskQueue, reconcileEvery: config.ingest.reconcileInterval }, 'ingestion worker running');
   signalReady();
-  const shutdown = () => {
-    running
-      .close()
-      .then(() => client.connection.close())
-      .then(() => process.exit(0))
-      .catch(() => process.exit(1));
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-}
-
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`ingest-worker: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+  closeOnSignals(async () => {
+    await running.close();
+    await client.connection.close();
   });
 }
+
+if (require.main === module) runEntryPoint('ingest-worker', main);

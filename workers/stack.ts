@@ -16,6 +16,7 @@ import { ENV_KEY_FILE, ENV_KEY_PEM, generateKeyPair } from '../src/signing';
 import { ManagedProcess, portOpen, type ServiceProcess } from './local/managed-process';
 import { startRedis } from './local/redis-server';
 import { startRegistry } from './local/registry-server';
+import { runEntryPoint } from './entry-point';
 import { startTemporalDevServer } from './local/temporal-dev-server';
 
 export const STACK_FILE = 'stack.json';
@@ -188,9 +189,4 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => shutdown('SIGHUP'));
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`npm start: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runEntryPoint('npm start', main);

@@ -11,6 +11,7 @@ import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
 import { createLogger, type Logger } from '../src/log/logger';
 import { scanTaskQueue } from '../workflows/task-queues';
+import { runEntryPoint } from './entry-point';
 import { signalReady } from './ready';
 import { installTemporalRuntime } from './temporal-runtime';
 
@@ -85,9 +86,4 @@ async function main(): Promise<void> {
   await Promise.all(workers.map((w) => w.run()));
 }
 
-if (require.main === module) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`temporal-worker: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runEntryPoint('temporal-worker', main);
