@@ -9,6 +9,7 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -50,6 +51,8 @@ export interface ChainStatus {
   tags: string[];
   results: Partial<Record<StageName, unknown>>;
   override?: BreakGlass;
+  /** The stage a failed chain failed in. */
+  failedAt?: StageName;
 }
 
 export const addTagsSignal = defineSignal<[{ tags: string[] }]>('addTags');
@@ -171,8 +174,14 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
     upsertMemo({ summary: `${image.repository}@${image.digest}: distributed` });
     return status;
   } catch (err) {
-    if (status.stage !== 'blocked') enter('failed');
-    log.error('chain failed', { stage: status.stage, error: describe(err) });
+    const stage = status.stage;
+    if (stage !== 'blocked') {
+      enter('failed');
+      status.failedAt = stage as StageName;
+      // Added after the first histories were recorded: runs without the marker replay without the memo.
+      if (patched('memo-on-failure')) upsertMemo({ summary: `${image.repository}@${image.digest || '(not built)'}: failed in ${stage} — ${describe(err)}` });
+    }
+    log.error('chain failed', { stage, error: describe(err) });
     throw err;
   }
 }

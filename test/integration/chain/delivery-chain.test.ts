@@ -272,6 +272,9 @@ describe('deliveryChain on the project worker', () => {
     await recordHistory('bad-input', handle, config.temporal.address as string);
     const status = await handle.query<ChainStatus>('status');
     assert.equal(status.stage, 'failed');
+    assert.equal(status.failedAt, 'build');
+    const memo = (await handle.describe()).memo as { summary?: string } | undefined;
+    assert.match(memo?.summary ?? '', /failed in build — BAD_INPUT: no registry named "elsewhere"/);
     let attempts = 0;
     for (const event of (await handle.fetchHistory()).events ?? []) {
       if (event.activityTaskStartedEventAttributes) attempts = Math.max(attempts, event.activityTaskStartedEventAttributes.attempt ?? 0);
