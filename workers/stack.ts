@@ -19,6 +19,7 @@ import { startRegistry } from './local/registry-server';
 import { runEntryPoint } from './entry-point';
 import { startTemporalDevServer } from './local/temporal-dev-server';
 
+/** Written while the stack runs: every URL and pid (`dchain status`). */
 export const STACK_FILE = 'stack.json';
 export const RUNTIME_CONFIG_FILE = 'runtime-config.json';
 

@@ -2,10 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command } from 'commander';
 import { ChainError } from '../../src/errors/chain-error';
+import { STACK_FILE } from '../../workers/stack';
 import { cliConfig } from '../context';
-
-/** The file `npm start` writes with every URL of the running stack. */
-export const STACK_FILE = 'stack.json';
 
 export function register(program: Command): void {
   program

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -73,6 +73,11 @@ describe('npm start: the whole stack', () => {
     assert.equal(status.urls['temporal-ui'], `http://127.0.0.1:${ui}`);
     assert.equal(status.urls.api, `http://127.0.0.1:${api}`);
     assert.deepEqual(Object.keys(status.processes).sort(), ['api', 'ingest-worker', 'redis', 'registry mirror', 'registry source', 'temporal', 'temporal-worker'].sort());
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'dchain.ts'), '--config', configFile, 'status', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(cli.status, 0, cli.stderr);
+    const reported = JSON.parse(cli.stdout) as { running: boolean; urls: Record<string, string> };
+    assert.equal(reported.running, true);
+    assert.deepEqual(reported.urls, status.urls, '`dchain status --json` reports the same URLs');
     const ui200 = await fetch(status.urls['temporal-ui'] as string);
     assert.equal(ui200.status, 200, 'the Temporal Web UI answers');
 
