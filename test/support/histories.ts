@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type WorkflowHandle } from '@temporalio/client';
-import { requireTool } from '../../workers/local/tools';
+import { PROJECT_ROOT, requireTool } from '../../workers/local/tools';
 
 export const HISTORIES_DIR = resolve(__dirname, '..', 'fixtures', 'histories');
 
@@ -18,5 +18,6 @@ export async function recordHistory(name: string, handle: WorkflowHandle, tempor
     ['workflow', 'show', '--address', temporalAddress, '--workflow-id', handle.workflowId, '--run-id', runId, '--output', 'json'],
     { env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' }, maxBuffer: 64 * 1024 * 1024 },
   );
-  writeFileSync(join(HISTORIES_DIR, `${name}.json`), json);
+  // Stack traces in failures name files by absolute path: keep them relative to the project.
+  writeFileSync(join(HISTORIES_DIR, `${name}.json`), json.toString('utf8').split(`${PROJECT_ROOT}/`).join(''));
 }
