@@ -6,7 +6,7 @@ import { mapRepository } from '../src/registry/copy';
 import { type ActivityDeps } from './deps';
 import { type ImageRef } from './build';
 import { toActivityFailure } from './errors';
-import { activityLogger } from './log';
+import { activityLogger, activityWorkflowId } from './log';
 
 export interface PromoteInput extends ImageRef {
   /** ISO time that expands `{date}` in the configured promotion tags (the run's start). */
@@ -61,8 +61,7 @@ export function createDistributeActivities(deps: ActivityDeps) {
 
     /** Signed notification to every subscriber, at most once each per chain and event. */
     async notifySubscribers(input: NotifyInput): Promise<Array<{ subscriber: string; outcome: string }>> {
-      const info = Context.current().info;
-      const workflowId = info.workflowExecution?.workflowId ?? 'standalone';
+      const workflowId = activityWorkflowId();
       const log = activityLogger(deps.logger, input.digest);
       const results: Array<{ subscriber: string; outcome: string }> = [];
       try {
@@ -75,7 +74,7 @@ export function createDistributeActivities(deps: ActivityDeps) {
               digest: input.digest,
               event: input.event,
               payload: { registry: input.registry, repository: input.repository, ...input.payload },
-              attempt: info.attempt,
+              attempt: Context.current().info.attempt,
             },
             notifications,
           );

@@ -1,12 +1,12 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type Redis } from 'ioredis';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
-import { chainLogger, type Logger } from '../src/log/logger';
+import { type Logger } from '../src/log/logger';
 import { type Decision, DecisionStore, evaluatePolicy, factsFromScan, type LoadedPolicy, policyFromConfig, type ProvenanceFacts, summarizeDecision } from '../src/policy';
 import { type ScanSummary } from '../src/scan';
 import { toActivityFailure } from './errors';
+import { activityLogger, activityWorkflowId } from './log';
 
 export interface GateDeps {
   config: Config;
@@ -45,7 +45,7 @@ export function createGateActivities(deps: GateDeps) {
 
   return {
     async evaluateGate(input: GateInput): Promise<Decision> {
-      const log = chainLogger(deps.logger, workflowId(), input.digest, { stage: 'gate' });
+      const log = activityLogger(deps.logger, input.digest);
       try {
         if (input.scan.digest !== input.digest || input.scan.repository !== input.repository) {
           throw new ChainError('BAD_INPUT', `scan is of ${input.scan.repository}@${input.scan.digest}, not ${input.repository}@${input.digest}`);
@@ -71,17 +71,13 @@ export function createGateActivities(deps: GateDeps) {
 
     async recordBreakGlass(input: BreakGlassInput): Promise<void> {
       try {
-        await store.recordOverride(input.digest, { actor: input.actor, reason: input.reason, workflowId: workflowId() }, now());
-        chainLogger(deps.logger, workflowId(), input.digest, { stage: 'gate' }).warn({ actor: input.actor, reason: input.reason }, 'break-glass override recorded');
+        await store.recordOverride(input.digest, { actor: input.actor, reason: input.reason, workflowId: activityWorkflowId() }, now());
+        activityLogger(deps.logger, input.digest).warn({ actor: input.actor, reason: input.reason }, 'break-glass override recorded');
       } catch (err) {
         return toActivityFailure(err);
       }
     },
   };
-}
-
-function workflowId(): string {
-  return Context.current().info.workflowExecution?.workflowId ?? '(no workflow)';
 }
 
 /** Policies name registries by host, as image references do; the chain passes configured names. */

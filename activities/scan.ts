@@ -4,6 +4,7 @@ import { osvSourceFromConfig, RedisSbomStore, rescanStored, scanImage, type Scan
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
 import { activityLogger } from './log';
+import { SHA256_DIGEST } from '../src/registry';
 
 export interface ScanImageInput {
   /** Configured registry name. */
@@ -23,7 +24,7 @@ export function createScanActivities(deps: ActivityDeps) {
       const log = activityLogger(deps.logger, input.digest);
       const ctx = Context.current();
       try {
-        if (!/^sha256:[a-f0-9]{64}$/.test(input.digest)) throw new ChainError('BAD_INPUT', `scanImage needs an image digest, got "${input.digest}"`);
+        if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `scanImage needs an image digest, got "${input.digest}"`);
         const source = deps.registry(input.registry);
         const result = await scanImage(
           {

@@ -1,18 +1,18 @@
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { ChainError } from '../src/errors/chain-error';
-import { chainLogger } from '../src/log/logger';
-import { RegistryClient } from '../src/registry';
+import { sha256DigestSchema } from '../src/registry';
 import { RedisSbomStore } from '../src/scan';
 import { attestImage, createSigner, PREDICATE_TYPES, type Signer, signImage } from '../src/signing';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
+import { activityLogger } from './log';
 
 const signInputSchema = z.strictObject({
   /** Configured registry name. */
   registry: z.string().min(1),
   repository: z.string().min(1),
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256:<64 hex> digest'),
+  digest: sha256DigestSchema(),
   attestations: z.array(z.strictObject({ predicateType: z.string().min(1), predicate: z.unknown() })).default([]),
   /** Also attest the CycloneDX SBOM the scan stage stored for this digest (too large for workflow history). */
   attestStoredSbom: z.boolean().default(false),
@@ -33,15 +33,7 @@ export interface SignOutput {
  * The sign stage. The key is resolved here, in the worker, from the configuration and the worker's
  * environment: it never travels through workflow inputs, results or history.
  */
-export function createSignActivities(deps: Pick<ActivityDeps, 'config' | 'logger'> & Partial<Pick<ActivityDeps, 'redis'>>, signerFactory: () => Promise<Signer> = () => createSigner(deps.config.signing.key)) {
-  const clients = new Map<string, RegistryClient>();
-  const registry = (name: string): RegistryClient => {
-    const config = deps.config.registries.find((r) => r.name === name);
-    if (!config) throw new ChainError('BAD_INPUT', `no registry named "${name}" in the configuration`);
-    let client = clients.get(name);
-    if (!client) clients.set(name, (client = RegistryClient.fromConfig(config, { logger: deps.logger })));
-    return client;
-  };
+export function createSignActivities(deps: ActivityDeps, signerFactory: () => Promise<Signer> = () => createSigner(deps.config.signing.key)) {
   let signer: Promise<Signer> | undefined;
   const currentSigner = (): Promise<Signer> => {
     // A failed load (missing env, wrong password) is not cached: the next attempt reads again.
@@ -60,17 +52,15 @@ export function createSignActivities(deps: Pick<ActivityDeps, 'config' | 'logger
         return toActivityFailure(new ChainError('BAD_INPUT', `signImage input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`));
       }
       const input = parsed.data;
-      const info = Context.current().info;
-      const log = chainLogger(deps.logger, info.workflowExecution?.workflowId ?? 'standalone', input.digest, { activity: info.activityType, attempt: info.attempt });
+      const log = activityLogger(deps.logger, input.digest);
       try {
-        const client = registry(input.registry);
+        const client = deps.registry(input.registry);
         const key = await currentSigner();
         const signature = await signImage(client, input.repository, input.digest, key, { annotations: deps.config.signing.annotations });
         Context.current().heartbeat({ signed: true });
         const attestations: SignOutput['attestations'] = [];
         const toAttest = [...input.attestations];
         if (input.attestStoredSbom) {
-          if (!deps.redis) throw new ChainError('BAD_INPUT', 'attesting the stored SBOM needs the SBOM store (Redis)');
           const stored = await new RedisSbomStore(deps.redis).get(input.digest);
           if (!stored) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}; the scan stage stores one`);
           toAttest.unshift({ predicateType: PREDICATE_TYPES.cyclonedx, predicate: stored.sbom });

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { type RegistryConfig } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
-import { RegistryClient, SYNC_USER_AGENT } from '../src/registry';
+import { RegistryClient, sha256DigestSchema, SYNC_USER_AGENT } from '../src/registry';
 import { syncToTargets, type SyncProgress, type SyncTargetResult } from '../src/registry/copy';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
@@ -24,7 +24,7 @@ export interface SyncResult {
 const inputSchema = z.strictObject({
   sourceRegistry: z.string().min(1),
   repository: z.string().min(1),
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256:<64 hex> digest'),
+  digest: sha256DigestSchema(),
   tags: z.array(z.string().min(1)).optional(),
 });
 

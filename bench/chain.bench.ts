@@ -14,7 +14,7 @@ import { parseConfig } from '../src/config/load';
 import { chainWorkflowId } from '../src/ingest';
 import { createLogger } from '../src/log/logger';
 import { busyboxSpec, pushImage, writeOciImage } from '../test/support/images';
-import { freePort } from '../workers/local/managed-process';
+import { freeStackConfig } from '../test/support/stack-config';
 import { startStack } from '../workers/stack';
 import { type BenchContext, type BenchRow, median } from './harness';
 
@@ -33,18 +33,9 @@ async function waitForChain(client: Client, workflowId: string, timeoutMs: numbe
 }
 
 export default async function chainBench(ctx: BenchContext): Promise<BenchRow[]> {
-  const [temporal, ui, redis, source, mirror, api] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-  const config = parseConfig({
-    dataDir: join(ctx.workDir, 'stack'),
-    log: { level: 'warn' },
-    temporal: { devServer: { port: temporal, uiPort: ui } },
-    redis: { localPort: redis },
-    api: { port: api },
-    registries: [
-      { name: 'source', url: `http://127.0.0.1:${source}`, managed: true },
-      { name: 'mirror', url: `http://127.0.0.1:${mirror}`, managed: true },
-    ],
-  });
+  const { config: raw, ports } = await freeStackConfig(join(ctx.workDir, 'stack'));
+  const { source } = ports;
+  const config = parseConfig({ ...raw, log: { level: 'warn' } });
   const stack = await startStack(config, createLogger({ level: 'warn', pretty: false }));
   const connection = await Connection.connect({ address: stack.config.temporal.address as string });
   const client = new Client({ connection });

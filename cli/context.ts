@@ -27,3 +27,10 @@ export async function withRedis<T>(config: Config, fn: (redis: Redis) => Promise
     redis.disconnect();
   }
 }
+
+/** A numeric option that must be a whole number of at least 1. */
+export function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ChainError('BAD_INPUT', `${flag} must be a positive integer (got "${value}")`);
+  return n;
+}

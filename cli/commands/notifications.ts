@@ -1,8 +1,7 @@
 import Table from 'cli-table3';
 import { type Command } from 'commander';
 import { NotificationLog } from '../../src/distribute/notification-log';
-import { ChainError } from '../../src/errors/chain-error';
-import { cliConfig, withRedis } from '../context';
+import { cliConfig, positiveInt, withRedis } from '../context';
 
 /** `dchain notifications log`: every outgoing subscriber notification with its status and attempts. */
 export function register(program: Command): void {
@@ -14,8 +13,7 @@ export function register(program: Command): void {
     .option('-n, --limit <n>', 'how many', '20')
     .option('--json', 'machine-readable output')
     .action(async (opts: { limit: string; json?: boolean }) => {
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new ChainError('BAD_INPUT', `--limit must be a positive whole number (got "${opts.limit}")`);
+      const limit = positiveInt(opts.limit, '--limit');
       await withRedis(cliConfig(program.opts()), async (redis) => {
         const deliveries = await new NotificationLog(redis).list(limit);
         if (opts.json) return void process.stdout.write(`${JSON.stringify({ deliveries }, null, 2)}\n`);

@@ -3,7 +3,7 @@ import { type Command } from 'commander';
 import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
 import { DeliveryLog, durationMs, IngestQueue } from '../../src/ingest';
-import { cliConfig, withRedis } from '../context';
+import { cliConfig, positiveInt, withRedis } from '../context';
 
 /** `dchain webhooks log|dead-letters|replay`: what the webhook API received and what could not start a chain. */
 export function register(program: Command): void {
@@ -62,12 +62,6 @@ export function register(program: Command): void {
 
 function print(line: string): void {
   process.stdout.write(`${line}\n`);
-}
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new ChainError('BAD_INPUT', `${flag} must be a positive integer (got "${value}")`);
-  return n;
 }
 
 function imageOf(job: unknown): string {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { type Config } from '../config/schema';
 import { ChainError } from '../errors/chain-error';
-import { durationMs } from '../ingest/duration';
+import { durationMs } from '../config/duration';
 import { type Logger } from '../log/logger';
 import { type RegistryClient } from '../registry';
 import { Buildah } from './buildah';
@@ -19,6 +19,7 @@ import { summarizeDockerfile } from './dockerfile';
 import { checkout, commitTime } from './git';
 import { runsAsRoot, stripSetuidBits } from './harden';
 import { slsaProvenance } from './provenance';
+import { SHA256_DIGEST } from '../registry/digest';
 
 export type BuildPhase = 'checkout' | 'build' | 'harden' | 'push' | 'tag';
 
@@ -116,7 +117,7 @@ export async function buildFromSource(input: BuildRequestInput, deps: BuildDeps)
     const digestFile = join(work, 'digest');
     await buildah.push(imageId, `${deps.registry.host}/${request.repository}:${tags[0]}`, digestFile);
     const digest = (await readFile(digestFile, 'utf8')).trim();
-    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new ChainError('REGISTRY_ERROR', `buildah push reported no digest (got "${digest.slice(0, 80)}")`);
+    if (!SHA256_DIGEST.test(digest)) throw new ChainError('REGISTRY_ERROR', `buildah push reported no digest (got "${digest.slice(0, 80)}")`);
 
     progress({ phase: 'tag' });
     if (tags.length > 1) {

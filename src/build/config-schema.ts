@@ -5,9 +5,9 @@
  */
 import { z } from 'zod';
 import { BUILTIN_VARIABLES, namedGroups, templateVariables } from './template';
+import { durationSchema } from '../config/duration';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 5m, 24h');
 
 function compiles(pattern: string): boolean {
   try {
@@ -69,7 +69,7 @@ export const buildConfigSchema = z.strictObject({
       storageDriver: z.enum(['vfs', 'overlay']).default('vfs'),
       /** Registries tried for short image names in FROM lines. */
       unqualifiedSearchRegistries: z.array(z.string().min(1)).default(['docker.io']),
-      timeout: duration.default('30m'),
+      timeout: durationSchema.default('30m'),
     })
     .prefault({}),
   hardening: z

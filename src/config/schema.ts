@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { signingSchema } from '../signing/config-schema';
 import { scanConfigSchema } from '../scan/config-schema';
 import { buildConfigSchema } from '../build/config-schema';
+import { durationSchema } from './duration';
 
 const port = z.number().int().min(1).max(65535);
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 5m, 24h');
 
 export const credentialsSchema = z.union([
   z.strictObject({ username: z.string().min(1), password: z.string() }),
@@ -48,7 +48,7 @@ export const syncTargetSchema = z.strictObject({
 
 export const ingestSchema = z.strictObject({
   /** How often the reconciliation schedule lists source registries for digests that never had a chain. */
-  reconcileInterval: duration.default('10m'),
+  reconcileInterval: durationSchema.default('10m'),
   /** Pushes whose client User-Agent starts with one of these are the project's own (sync) and start no chain. */
   ignoreUserAgents: z.array(z.string().min(1)).default(['delivery-chain-sync/']),
   /** Pushes by these registry users (the sync's credentials) start no chain. */
@@ -56,15 +56,15 @@ export const ingestSchema = z.strictObject({
   /** Manifests pushed by digest only (index children, referrers) start no chain unless this is on. */
   startUntagged: z.boolean().default(false),
   /** How long a delivery id and a digest are remembered for deduplication. */
-  dedupTtl: duration.default('30d'),
+  dedupTtl: durationSchema.default('30d'),
   /** Entries kept in the delivery log. */
   deliveryLogSize: z.number().int().positive().default(10_000),
   /** Attempts to start a chain (with capped exponential backoff) before the event is dead-lettered. */
   maxAttempts: z.number().int().min(1).default(40),
-  maxBackoff: duration.default('15s'),
+  maxBackoff: durationSchema.default('15s'),
   workerConcurrency: z.number().int().positive().default(8),
   /** Accepted clock skew of X-Dchain-Timestamp on HMAC-signed deliveries. */
-  signatureTolerance: duration.default('5m'),
+  signatureTolerance: durationSchema.default('5m'),
 });
 
 export const subscriberSchema = z.strictObject({

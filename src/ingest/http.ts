@@ -4,7 +4,7 @@ import { ChainError } from '../errors/chain-error';
 import { type Logger } from '../log/logger';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySharedSecret, verifySignature } from './auth';
 import { type DeliveryEntry, type DeliveryLog } from './delivery-log';
-import { durationMs } from './duration';
+import { durationMs } from '../config/duration';
 import { createEventFilter, type Verdict } from './filter';
 import { type IngestMetrics } from './metrics';
 import { parseDelivery } from './parse';

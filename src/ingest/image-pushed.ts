@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { sha256DigestSchema } from '../registry/digest';
 
 /** Only SHA-256 content digests start chains: what every registry in scope computes. */
-export const digestSchema = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a digest of the form sha256:<64 lowercase hex>');
+export const digestSchema = sha256DigestSchema('a digest of the form sha256:<64 lowercase hex>');
 
 /** A repository name as the distribution spec allows it (path components of [a-z0-9] with separators). */
 export const repositorySchema = z

@@ -7,6 +7,6 @@ export { DeliveryLog, type DeliveryEntry } from './delivery-log';
 export { createIngestMetrics, type IngestMetrics } from './metrics';
 export { createIngestProcessor, type ChainStarter, type StartOutcome } from './processor';
 export { producerConnection, redisUrl, workerConnection } from './redis';
-export { durationMs } from './duration';
+export { durationMs } from '../config/duration';
 export { webhookRoutes } from './http';
 export { reconcileSource, type CatalogReader, type ReconcileSummary } from './reconcile';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { durationSchema } from './duration';
+import { durationSchema } from '../config/duration';
 import { THRESHOLDS } from './severity';
+import { sha256DigestSchema } from '../registry/digest';
 
 /**
  * The policy file (YAML or JSON). Rules are selected by registry, Kubernetes namespace and
@@ -80,7 +81,7 @@ export const trustedKeySchema = z
 
 export const sidecarSchema = z.strictObject({
   image: z.string().min(1).describe('registry/repository pattern of an injected sidecar image.'),
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/).optional().describe('Pin: only this digest passes.'),
+  digest: sha256DigestSchema().optional().describe('Pin: only this digest passes.'),
   reason: z.string().min(3),
 });
 

@@ -1,6 +1,15 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { z } from 'zod';
 import { ChainError } from '../errors/chain-error';
+
+/** An image manifest digest as the chain names images (sha256, the algorithm registries use). */
+export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** The zod schema of such a digest, with the message bad input is answered with. */
+export function sha256DigestSchema(message = 'a sha256:<64 hex> digest') {
+  return z.string().regex(SHA256_DIGEST, message);
+}
 
 /** OCI digest grammar for the registered algorithms (sha256, sha512). */
 const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;

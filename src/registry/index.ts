@@ -19,6 +19,6 @@ export {
 } from './manifest';
 export { MEDIA_TYPES, MANIFEST_MEDIA_TYPES, isManifestMediaType, isIndexMediaType } from './media-types';
 export { parseImageReference, cosignTag, fallbackReferrersTag, isRepositoryName, type ImageReference } from './reference';
-export { digestOf, isDigest, verifyDigest } from './digest';
+export { digestOf, isDigest, verifyDigest, SHA256_DIGEST, sha256DigestSchema } from './digest';
 export { SYNC_USER_AGENT, DEFAULT_USER_AGENT, CHAIN_VERSION, isSyncUserAgent } from './user-agent';
 export { type RetryPolicy } from './retry';

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { sha256DigestSchema } from '../registry/digest';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
@@ -37,7 +38,7 @@ export const MAX_ATTACHMENT_LAYERS = 1000;
 
 const layerSchema = z.looseObject({
   mediaType: z.string(),
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/),
+  digest: sha256DigestSchema(),
   size: z.number().int().nonnegative(),
   annotations: z.record(z.string(), z.string()).optional(),
 });

@@ -1,8 +1,8 @@
-import { z } from 'zod';
 import { ChainError } from '../errors/chain-error';
+import { sha256DigestSchema } from '../registry/digest';
 
 /** An image manifest digest as the signature formats use it. */
-export const imageDigestSchema = z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256:<64 hex> digest');
+export const imageDigestSchema = sha256DigestSchema();
 
 export function assertImageDigest(digest: string): string {
   const parsed = imageDigestSchema.safeParse(digest);

@@ -4,9 +4,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { freePort } from '../../workers/local/managed-process';
 import { busyboxSpec, pushImage, writeOciImage } from '../support/images';
 import { onCleanup, testDataDir } from '../support/services';
+import { freeStackConfig } from '../support/stack-config';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -32,21 +32,10 @@ const alive = (pid: number) => {
 describe('npm start: the whole stack', () => {
   it('starts every service, turns a skopeo push into an authenticated, logged notification, and leaves nothing behind on Ctrl-C', async () => {
     const dataDir = testDataDir();
-    const [temporal, ui, redis, source, mirror, api] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+    const { config, ports } = await freeStackConfig(join(dataDir, 'data'));
+    const { ui, source, api } = ports;
     const configFile = join(dataDir, 'config.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        dataDir: join(dataDir, 'data'),
-        temporal: { devServer: { port: temporal, uiPort: ui } },
-        redis: { localPort: redis },
-        api: { port: api },
-        registries: [
-          { name: 'source', url: `http://127.0.0.1:${source}`, managed: true },
-          { name: 'mirror', url: `http://127.0.0.1:${mirror}`, managed: true },
-        ],
-      }),
-    );
+    writeFileSync(configFile, JSON.stringify(config));
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'workers', 'stack.ts'), '--config', configFile], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info' },

@@ -1,5 +1,5 @@
 import { type CheckResult } from '../decision';
-import { durationMs } from '../duration';
+import { durationMs } from '../../config/duration';
 import { type ImageFacts } from '../image-facts';
 import { matchesAny } from '../patterns';
 import { type ProvenanceRules } from '../policy-schema';

@@ -5,6 +5,7 @@
 import { type Readable } from 'node:stream';
 import { z } from 'zod';
 import { ChainError } from '../../errors/chain-error';
+import { sha256DigestSchema } from '../../registry/digest';
 
 export interface ImageSource {
   getManifest(repo: string, reference: string): Promise<{ digest: string; mediaType: string; bytes: Buffer }>;
@@ -14,7 +15,7 @@ export interface ImageSource {
 
 const descriptor = z.looseObject({
   mediaType: z.string().optional(),
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256 digest'),
+  digest: sha256DigestSchema('a sha256 digest'),
   size: z.number().int().nonnegative(),
   platform: z.looseObject({ architecture: z.string(), os: z.string(), variant: z.string().optional() }).optional(),
 });

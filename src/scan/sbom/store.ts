@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ChainError } from '../../errors/chain-error';
 import { type SbomRef } from '../types';
 import { cycloneDxSchema, type StoredScan } from './cyclonedx';
+import { SHA256_DIGEST } from '../../registry/digest';
 
 export interface SbomStore {
   put(scan: StoredScan): Promise<SbomRef>;
@@ -34,9 +35,8 @@ function parseStored(text: string, key: string): StoredScan {
   return parsed.data as unknown as StoredScan;
 }
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 function checkDigest(digest: string): void {
-  if (!DIGEST.test(digest)) throw new ChainError('BAD_INPUT', `"${digest}" is not a sha256 image digest`);
+  if (!SHA256_DIGEST.test(digest)) throw new ChainError('BAD_INPUT', `"${digest}" is not a sha256 image digest`);
 }
 
 export class RedisSbomStore implements SbomStore {

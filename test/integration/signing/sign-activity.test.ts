@@ -9,6 +9,7 @@ import { parseConfig } from '../../../src/config/load';
 import { PREDICATE_TYPES, verifyImage } from '../../../src/signing';
 import { testDataDir } from '../../support/services';
 import { cosignVerify, registryWithImage, writeKeyPair } from './support';
+import { createActivityDeps } from '../../../activities/deps';
 
 void describe('sign activity', async () => {
   const dir = testDataDir('dchain-sign-activity-');
@@ -22,7 +23,7 @@ void describe('sign activity', async () => {
     sync: { targets: [] },
     signing: { key: { kind: 'file', path: key.keyPath, passwordEnv: 'DCHAIN_TEST_SIGNING_PASSWORD' }, annotations: { pipeline: 'delivery-chain' } },
   });
-  const deps = { config, logger };
+  const deps = createActivityDeps(config, logger);
   const input = {
     registry: 'source',
     repository: image.repo,
