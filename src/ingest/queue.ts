@@ -64,6 +64,23 @@ export function cappedBackoff(maxMs: number): (attemptsMade: number) => number {
 }
 export const BACKOFF_TYPE = 'capped';
 
+/** Most events one group commit carries; more wait for the next. */
+const MAX_BATCH = 256;
+
+interface PendingSubmit {
+  event: ImagePushed;
+  resolve: (result: SubmitResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/** What a batch decided for one event before anything was written. */
+interface Decision {
+  result: SubmitResult;
+  digestKey: string;
+  deliveryKey: string | undefined;
+  job?: { name: string; data: IngestJob; opts: JobsOptions };
+}
+
 /**
  * The durable buffer between the webhook API and Temporal. `submit` resolves only once the job is
  * in Redis (AOF); it rejects when Redis is unreachable, and the API answers 503.
@@ -71,11 +88,19 @@ export const BACKOFF_TYPE = 'capped';
  * Deduplication: a delivery id seen before, or a digest seen before with no new tag, is not queued.
  * The Redis marks are written after the job, so a crash in between re-queues (harmless: the worker
  * starts workflows with a fixed id and USE_EXISTING) rather than losing the event.
+ *
+ * Group commit: events submitted while a batch is in Redis wait and go together in the next one —
+ * one round trip for all their checks, one pipeline for all their jobs, one for all their marks —
+ * so Redis round trips scale with batches, not events. An idle queue sends an event at once.
+ * Batches run one after another, and a batch decides its events in order with what earlier
+ * events of the same batch did, so duplicates behave exactly as if submitted one by one.
  */
 export class IngestQueue {
   readonly queue: Queue<IngestJob>;
   readonly deadLetters: Queue<DeadLetter>;
   private readonly scripts = { check: script(CHECK_LUA), mark: script(MARK_LUA) };
+  private pending: PendingSubmit[] = [];
+  private committing = false;
 
   constructor(
     private readonly redis: Redis,
@@ -85,23 +110,61 @@ export class IngestQueue {
     this.deadLetters = new Queue<DeadLetter>(DEAD_LETTER_QUEUE_NAME, { connection: redis });
   }
 
-  async submit(event: ImagePushed): Promise<SubmitResult> {
-    const workflowId = chainWorkflowId(event);
-    const deliveryKey = event.deliveryId === undefined ? undefined : `${KEY_PREFIX}:delivery:${stableHash(event.source, event.deliveryId)}`;
-    const digestKey = `${KEY_PREFIX}:digest:${stableHash(workflowId)}`;
-    const [deliverySeen, ...knownTags] = (await this.runScript(this.scripts.check, [digestKey, deliveryKey ?? ''], [])) as [number, ...string[]];
-    if (deliverySeen) return { workflowId, outcome: 'duplicate-delivery' };
-    const digestSeen = knownTags.length > 0;
-    const newTags = event.tags.filter((t) => !knownTags.includes(t));
-    if (digestSeen && newTags.length === 0) {
-      await this.markDelivery(deliveryKey);
-      return { workflowId, outcome: 'duplicate-digest' };
+  submit(event: ImagePushed): Promise<SubmitResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ event, resolve, reject });
+      if (!this.committing) void this.commitPending();
+    });
+  }
+
+  /** Commits batches until nothing waits; a failed batch rejects its own events only. */
+  private async commitPending(): Promise<void> {
+    this.committing = true;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, MAX_BATCH);
+      try {
+        const results = await this.commit(batch.map((p) => p.event));
+        batch.forEach((p, i) => p.resolve(results[i] as SubmitResult));
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
     }
-    const allTags = [...new Set([...knownTags.filter((t) => t !== ''), ...event.tags])].sort();
-    const jobId = `${digestSeen ? 't' : 's'}-${stableHash(workflowId, ...newTags.sort())}`;
-    await this.queue.add(digestSeen ? 'add-tags' : 'start', { input: { ...event, tags: allTags }, tags: newTags }, this.jobOptions(jobId));
-    await this.mark(digestKey, deliveryKey, event.tags);
-    return { workflowId, outcome: digestSeen ? 'tags-queued' : 'queued', jobId };
+    this.committing = false;
+  }
+
+  private async commit(events: ImagePushed[]): Promise<SubmitResult[]> {
+    const keys = events.map((event) => {
+      const workflowId = chainWorkflowId(event);
+      const deliveryKey = event.deliveryId === undefined ? undefined : `${KEY_PREFIX}:delivery:${stableHash(event.source, event.deliveryId)}`;
+      return { workflowId, deliveryKey, digestKey: `${KEY_PREFIX}:digest:${stableHash(workflowId)}` };
+    });
+    // The connection pipelines commands issued in one tick: one round trip for all checks.
+    const checks = (await Promise.all(keys.map((k) => this.runScript(this.scripts.check, [k.digestKey, k.deliveryKey ?? ''], [])))) as Array<[number, ...string[]]>;
+
+    // What earlier events of this batch marked, as Redis will hold it once the batch is written.
+    const seenDeliveries = new Set<string>();
+    const batchTags = new Map<string, Set<string>>();
+    const decisions: Decision[] = events.map((event, i) => {
+      const { workflowId, deliveryKey, digestKey } = keys[i] as (typeof keys)[number];
+      const [deliverySeen, ...stored] = checks[i] as [number, ...string[]];
+      const decided = (outcome: SubmitOutcome, job?: Decision['job']): Decision => ({ result: { workflowId, outcome, ...(job ? { jobId: job.opts.jobId } : {}) }, digestKey, deliveryKey, ...(job ? { job } : {}) });
+      if (deliverySeen || (deliveryKey !== undefined && seenDeliveries.has(deliveryKey))) return decided('duplicate-delivery');
+      if (deliveryKey !== undefined) seenDeliveries.add(deliveryKey);
+      const knownTags = [...new Set([...stored, ...(batchTags.get(digestKey) ?? [])])];
+      batchTags.set(digestKey, new Set([...knownTags, '', ...event.tags]));
+      const digestSeen = knownTags.length > 0;
+      const newTags = event.tags.filter((t) => !knownTags.includes(t));
+      if (digestSeen && newTags.length === 0) return decided('duplicate-digest');
+      const allTags = [...new Set([...knownTags.filter((t) => t !== ''), ...event.tags])].sort();
+      const jobId = `${digestSeen ? 't' : 's'}-${stableHash(workflowId, ...newTags.sort())}`;
+      const job = { name: digestSeen ? 'add-tags' : 'start', data: { input: { ...event, tags: allTags }, tags: newTags }, opts: this.jobOptions(jobId) };
+      return decided(digestSeen ? 'tags-queued' : 'queued', job);
+    });
+
+    const jobs = decisions.flatMap((d) => (d.job ? [d.job] : []));
+    if (jobs.length > 0) await this.queue.addBulk(jobs);
+    await Promise.all(decisions.map((d, i) => (d.result.outcome === 'duplicate-delivery' ? undefined : d.job ? this.mark(d.digestKey, d.deliveryKey, events[i]?.tags ?? []) : this.markDelivery(d.deliveryKey))));
+    return decisions.map((d) => d.result);
   }
 
   jobOptions(jobId: string): JobsOptions {

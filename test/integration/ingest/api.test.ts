@@ -170,4 +170,37 @@ void describe('webhook API with a real Redis', () => {
     assert.match(metrics, /dchain_webhook_deliveries_total\{source="dist",status="503"\} 1/);
     assert.match(metrics, /dchain_ingest_queue_depth\{state="waiting"\} 6/);
   });
+
+  void it('commits concurrent deliveries together, deduplicated exactly as if they came one by one', async (t) => {
+    const addBulk = t.mock.method(api.queue.queue, 'addBulk');
+    const jobsBefore = (await api.queue.queue.getJobs(['waiting'])).length;
+    const digests = Array.from({ length: 12 }, (_, i) => `sha256:${String(i).padStart(2, '0')}${'e'.repeat(62)}`);
+    // Per digest, all at once: a push, its redelivery, a re-push under the same tag, a push under a new tag.
+    const deliveries = digests.flatMap((digest, i) => [
+      manifestPush('burst/app', digest, 'v1', `burst-${i}-a`),
+      manifestPush('burst/app', digest, 'v1', `burst-${i}-a`),
+      manifestPush('burst/app', digest, 'v1', `burst-${i}-b`),
+      manifestPush('burst/app', digest, 'v2', `burst-${i}-c`),
+    ]);
+    const answers = await Promise.all(deliveries.map((d) => post('dist', d)));
+    const outcomes = answers.map((r) => r.json().events[0].outcome as string);
+    for (let i = 0; i < digests.length; i++) {
+      const mine = outcomes.slice(i * 4, i * 4 + 4);
+      assert.equal(mine.filter((o) => o === 'queued').length, 1, `one start for ${digests[i]}: ${mine.join(', ')}`);
+      assert.equal(mine.filter((o) => o === 'duplicate-delivery').length, 1, mine.join(', '));
+    }
+    const jobs = (await api.queue.queue.getJobs(['waiting'])).filter((j) => j.data.input.repository === 'burst/app');
+    assert.equal(jobs.filter((j) => j.name === 'start').length, digests.length);
+    for (const digest of digests) {
+      const ofDigest = jobs.filter((j) => j.data.input.digest === digest);
+      const tagged = new Set(ofDigest.flatMap((j) => j.data.tags));
+      assert.deepEqual([...tagged].sort(), ['v1', 'v2'], `every tag of ${digest} reaches its chain once`);
+      assert.ok(ofDigest.length <= 2, `at most a start and an add-tags job for ${digest}`);
+    }
+    assert.equal((await api.queue.queue.getJobs(['waiting'])).length - jobsBefore, jobs.length);
+    // Group commit: concurrent deliveries share the writes of their jobs.
+    const writes = addBulk.mock.callCount();
+    assert.ok(writes >= 1 && writes < jobs.length, `${jobs.length} jobs in ${writes} writes`);
+  });
 });
+
