@@ -132,33 +132,43 @@ export class CopySession {
   private async copyManifestOnce(digest: string, tag: string | undefined): Promise<void> {
     const { target, targetRepo } = this.route;
     this.checkAborted();
-    // The target's HEAD, the source manifest and then the blob checks overlap: when the target has
-    // the manifest its blobs only get (cheap) HEADs; when it lacks it, no round trip was wasted.
+    // The target's HEAD and the source manifest overlap.
     const presence = target.headManifest(targetRepo, digest);
     presence.catch(() => undefined);
     const fetched = await this.sourceManifest(digest);
-    const blobs = Promise.all(blobsOf(fetched.manifest).map((blob) => this.copyBlob(blob)));
-    blobs.catch(() => undefined);
     if (await presence) {
-      await blobs;
+      // A registry holds a manifest only once everything it references is there.
+      this.blobsKnownPresent(fetched);
       this.result.manifestsPresent++;
       if (tag !== undefined) await this.tag(digest, tag);
       return;
     }
     const reference = tag ?? digest;
-    if (!isManifestList(fetched.manifest)) {
-      // Try the push while the blob checks run: a registry refuses a manifest whose blobs it lacks
-      // (MANIFEST_BLOB_UNKNOWN), so success means every blob was there — one round trip saved when
-      // the target has the layers. Blobs are still checked (and sent) either way.
-      const [pushed] = await Promise.all([this.pushUnlessBlobsMissing(reference, fetched), blobs]);
-      if (pushed) return;
-    } else {
-      await Promise.all([...childManifestsOf(fetched.manifest).map((child) => this.copyManifest(child.digest)), blobs]);
+    // Try the push before any blob check: a registry refuses a manifest whose blobs it lacks
+    // (MANIFEST_BLOB_UNKNOWN), so success proves every blob was there. A re-sync of layers the
+    // target has costs one PUT instead of a HEAD per blob; a copy that must move bytes loses a
+    // refused PUT, a few milliseconds.
+    if (!isManifestList(fetched.manifest) && (await this.pushUnlessBlobsMissing(reference, fetched))) {
+      this.blobsKnownPresent(fetched);
+      return;
     }
+    const blobs = blobsOf(fetched.manifest).map((blob) => this.copyBlob(blob));
+    await Promise.all([...childManifestsOf(fetched.manifest).map((child) => this.copyManifest(child.digest)), ...blobs]);
     this.checkAborted();
     await target.putManifest(targetRepo, reference, fetched.bytes, fetched.mediaType);
     this.result.manifestsPushed++;
     this.progress.manifestPushed();
+  }
+
+  /** Counts the blobs of a manifest the target accepted or had as present, without asking again. */
+  private blobsKnownPresent(fetched: FetchedManifest): void {
+    for (const blob of blobsOf(fetched.manifest)) {
+      if (this.blobs.has(blob.digest)) continue;
+      this.blobs.set(blob.digest, Promise.resolve());
+      this.progress.addBlob(blob.size);
+      this.count('present', blob.size);
+      this.progress.blobDone(blob.digest, blob.size, false);
+    }
   }
 
   private async pushUnlessBlobsMissing(reference: string, fetched: FetchedManifest): Promise<boolean> {
@@ -166,7 +176,8 @@ export class CopySession {
       await this.route.target.putManifest(this.route.targetRepo, reference, fetched.bytes, fetched.mediaType);
     } catch (err) {
       const codes = ChainError.is(err) ? (err.details?.registryCodes as string[] | undefined) : undefined;
-      if (codes?.some((c) => c === 'MANIFEST_BLOB_UNKNOWN' || c === 'BLOB_UNKNOWN')) return false;
+      // Some registries report a missing blob as an invalid manifest; the full copy's push says which.
+      if (codes?.some((c) => c === 'MANIFEST_BLOB_UNKNOWN' || c === 'BLOB_UNKNOWN' || c === 'MANIFEST_INVALID')) return false;
       throw err;
     }
     this.result.manifestsPushed++;
