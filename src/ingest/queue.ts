@@ -27,18 +27,40 @@ export const deadLetterSchema = z.strictObject({
 export type DeadLetter = z.infer<typeof deadLetterSchema>;
 
 /**
- * One round trip each for the deduplication check and marks. KEYS[2] is '' for events without
- * a delivery id. The digest set always holds '' once seen, so an untagged first push counts too.
+ * The deduplication check and marks of a whole batch, one script call each. KEYS come in pairs per
+ * event: its digest set and its delivery key ('' for events without a delivery id). The digest
+ * set always holds '' once seen, so an untagged first push counts too.
+ *
+ * CHECK answers per event {1} (delivery seen) or {0, tags known for the digest…}.
+ * MARK takes ARGV = ttl, then per event: n and n tags to add to the digest set, or -1 to mark the
+ * delivery only.
  */
 const CHECK_LUA = `
-if KEYS[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then return {1} end
-local result = redis.call('SMEMBERS', KEYS[1])
-table.insert(result, 1, 0)
-return result`;
+local out = {}
+for i = 1, #KEYS, 2 do
+  if KEYS[i + 1] ~= '' and redis.call('EXISTS', KEYS[i + 1]) == 1 then
+    out[#out + 1] = {1}
+  else
+    local tags = redis.call('SMEMBERS', KEYS[i])
+    table.insert(tags, 1, 0)
+    out[#out + 1] = tags
+  end
+end
+return out`;
 const MARK_LUA = `
-redis.call('SADD', KEYS[1], '', unpack(ARGV, 2))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-if KEYS[2] ~= '' then redis.call('SET', KEYS[2], '1', 'EX', ARGV[1]) end
+local ttl = ARGV[1]
+local a = 2
+for i = 1, #KEYS, 2 do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  if n >= 0 then
+    redis.call('SADD', KEYS[i], '')
+    for j = a, a + n - 1 do redis.call('SADD', KEYS[i], ARGV[j]) end
+    a = a + n
+    redis.call('EXPIRE', KEYS[i], ttl)
+  end
+  if KEYS[i + 1] ~= '' then redis.call('SET', KEYS[i + 1], '1', 'EX', ttl) end
+end
 return 1`;
 const script = (lua: string) => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
 
@@ -90,7 +112,7 @@ interface Decision {
  * starts workflows with a fixed id and USE_EXISTING) rather than losing the event.
  *
  * Group commit: events submitted while a batch is in Redis wait and go together in the next one —
- * one round trip for all their checks, one pipeline for all their jobs, one for all their marks —
+ * one script call for all their checks, one pipeline for all their jobs, one script call for all their marks —
  * so Redis round trips scale with batches, not events. An idle queue sends an event at once.
  * Batches run one after another, and a batch decides its events in order with what earlier
  * events of the same batch did, so duplicates behave exactly as if submitted one by one.
@@ -138,8 +160,11 @@ export class IngestQueue {
       const deliveryKey = event.deliveryId === undefined ? undefined : `${KEY_PREFIX}:delivery:${stableHash(event.source, event.deliveryId)}`;
       return { workflowId, deliveryKey, digestKey: `${KEY_PREFIX}:digest:${stableHash(workflowId)}` };
     });
-    // The connection pipelines commands issued in one tick: one round trip for all checks.
-    const checks = (await Promise.all(keys.map((k) => this.runScript(this.scripts.check, [k.digestKey, k.deliveryKey ?? ''], [])))) as Array<[number, ...string[]]>;
+    const checks = (await this.runScript(
+      this.scripts.check,
+      keys.flatMap((k) => [k.digestKey, k.deliveryKey ?? '']),
+      [],
+    )) as Array<[number, ...string[]]>;
 
     // What earlier events of this batch marked, as Redis will hold it once the batch is written.
     const seenDeliveries = new Set<string>();
@@ -163,7 +188,7 @@ export class IngestQueue {
 
     const jobs = decisions.flatMap((d) => (d.job ? [d.job] : []));
     if (jobs.length > 0) await this.queue.addBulk(jobs);
-    await Promise.all(decisions.map((d, i) => (d.result.outcome === 'duplicate-delivery' ? undefined : d.job ? this.mark(d.digestKey, d.deliveryKey, events[i]?.tags ?? []) : this.markDelivery(d.deliveryKey))));
+    await this.mark(decisions.flatMap((d, i) => (d.result.outcome === 'duplicate-delivery' ? [] : [{ ...d, tags: d.job ? (events[i]?.tags ?? []) : undefined }])));
     return decisions.map((d) => d.result);
   }
 
@@ -178,14 +203,14 @@ export class IngestQueue {
     };
   }
 
-  /** Remembers the digest with its tags and the delivery id, for `dedupTtlMs`. */
-  private async mark(digestKey: string, deliveryKey: string | undefined, tags: string[]): Promise<void> {
+  /** Remembers digests with their tags (or only the delivery, when `tags` is undefined) and delivery ids, for `dedupTtlMs`. */
+  private async mark(marks: Array<{ digestKey: string; deliveryKey: string | undefined; tags: string[] | undefined }>): Promise<void> {
+    const wanted = marks.filter((m) => m.tags !== undefined || m.deliveryKey !== undefined);
+    if (wanted.length === 0) return;
     const ttl = String(Math.ceil(this.options.dedupTtlMs / 1000));
-    await this.runScript(this.scripts.mark, [digestKey, deliveryKey ?? ''], [ttl, ...tags]);
-  }
-
-  private async markDelivery(deliveryKey: string | undefined): Promise<void> {
-    if (deliveryKey !== undefined) await this.redis.set(deliveryKey, '1', 'EX', Math.ceil(this.options.dedupTtlMs / 1000));
+    const keys = wanted.flatMap((m) => [m.digestKey, m.deliveryKey ?? '']);
+    const args = wanted.flatMap((m) => (m.tags === undefined ? ['-1'] : [String(m.tags.length), ...m.tags]));
+    await this.runScript(this.scripts.mark, keys, [ttl, ...args]);
   }
 
   /** EVALSHA, loading the script on NOSCRIPT (a restarted Redis has forgotten it). */
