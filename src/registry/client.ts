@@ -47,6 +47,8 @@ const DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
 const DEFAULT_CHUNK = 64 * 1024 * 1024;
 /** A 404 this soon after our own push is the registry catching up (eventual consistency), not absence. */
 const PUSH_SETTLE_MS = 30_000;
+/** How long a registry without the referrers API is not asked for it again (it may be upgraded). */
+const REFERRERS_API_RECHECK_MS = 10 * 60_000;
 const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(', ');
 const DEFAULT_PAGE = 1000;
 
@@ -60,6 +62,8 @@ export class RegistryClient {
   readonly host: string;
   private readonly transport: RegistryTransport;
   private readonly recentPushes = new Map<string, number>();
+  /** When the registry last answered that it has no referrers API; asked again after REFERRERS_API_RECHECK_MS. */
+  private referrersApiAbsentAt: number | undefined;
   private readonly retry: RetryPolicy;
   private readonly chunkSize: number;
   private readonly maxManifestBytes: number;
@@ -272,6 +276,9 @@ export class RegistryClient {
   async referrers(repo: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
     assertRepository(repo);
     assertDigest(digest);
+    if (this.referrersApiAbsentAt !== undefined && Date.now() - this.referrersApiAbsentAt < REFERRERS_API_RECHECK_MS) {
+      return filterArtifactType(await this.fallbackReferrers(repo, digest), artifactType);
+    }
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     const first = await this.transport.send({ method: 'GET', path: `/v2/${repo}/referrers/${digest}${query}`, scopes: [pullScope(repo)], what: `referrers of ${repo}@${digest}`, expect: [200, 404], headers: { accept: MEDIA_TYPES.ociIndex } });
     if (first.status === 200 && bareMediaType(header(first.headers, 'content-type')) === MEDIA_TYPES.ociIndex) {
@@ -282,6 +289,8 @@ export class RegistryClient {
       return filterArtifactType(found, artifactType);
     }
     await first.body.dump();
+    // A registry with the API answers every digest, known or not, with an index: a 404 means none.
+    if (first.status === 404) this.referrersApiAbsentAt = Date.now();
     return filterArtifactType(await this.fallbackReferrers(repo, digest), artifactType);
   }
 

@@ -19,8 +19,9 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
   const tags = options.tags ?? [];
   for (const tag of tags) if (!isTag(tag)) throw new ChainError('BAD_INPUT', `"${tag}" is not a valid tag`);
   const session = new CopySession({ source: options.source, sourceRepo: options.sourceRepo, target: options.target, targetRepo: options.targetRepo }, options);
-  // What the source has attached to the image is looked up while the image itself copies.
-  const discovery = options.artifacts === false ? undefined : discoverAttached(session, options.digest);
+  // What the source has attached to the image is looked up while the image itself copies, once
+  // the source has answered for the image: the lookups would otherwise slow that first GET.
+  const discovery = options.artifacts === false ? undefined : session.sourceManifest(options.digest).then(() => discoverAttached(session, options.digest));
   discovery?.catch(() => undefined);
   await session.copyManifest(options.digest, tags[0]);
   await Promise.all(tags.slice(1).map((tag) => session.tag(options.digest, tag)));

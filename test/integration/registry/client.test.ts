@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
@@ -112,5 +113,23 @@ void describe('RegistryClient against docker-registry', async () => {
     await assert.rejects(client.getManifest('app/busybox', 'nope'), (err) => ChainError.is(err, 'NOT_FOUND'));
     await assert.rejects(client.getBlob('app/busybox', digestOf(Buffer.from('x'))), (err) => ChainError.is(err, 'NOT_FOUND'));
     assert.deepEqual(await client.referrers('app/busybox', imageDigest), []);
+  });
+
+  void it('asks a registry without the referrers API for it once, then reads the fallback tag', async () => {
+    const fresh = new RegistryClient({ url: registry.url });
+    const asked: string[] = [];
+    const onRequest = (message: unknown) => {
+      const { request } = message as { request: { path: string } };
+      if (request.path.includes('/referrers/')) asked.push(request.path);
+    };
+    diagnostics.subscribe('undici:request:create', onRequest);
+    try {
+      assert.deepEqual(await fresh.referrers('app/busybox', imageDigest), []);
+      assert.deepEqual(await fresh.referrers('app/multi', indexDigest), []);
+    } finally {
+      diagnostics.unsubscribe('undici:request:create', onRequest);
+      await fresh.close();
+    }
+    assert.equal(asked.length, 1, asked.join(', '));
   });
 });
