@@ -11,16 +11,63 @@ export const overrideSchema = z.object({
   workflowId: z.string().optional(),
 });
 
+/** The rescan that last looked at a digest: its workflow, the OSV data it matched, and what it found. */
+export const rescanMarkSchema = z.object({
+  workflowId: z.string().min(1),
+  osvVersion: z.string(),
+  at: z.string(),
+  /** The decision's verdict before this rescan. */
+  previousAllowed: z.boolean(),
+  findingsChanged: z.boolean(),
+  /** True when this rescan recorded a new decision (verdict or findings changed). */
+  recorded: z.boolean(),
+});
+
 export const decisionRecordSchema = z.object({
   decision: decisionSchema,
   facts: imageFactsSchema,
   recordedAt: z.string(),
   /** A break-glass override: the image passes although the decision denied it. */
   override: overrideSchema.optional(),
+  /** Set by the rescan: the last time stored findings were matched against fresh OSV data. */
+  lastRescan: rescanMarkSchema.optional(),
 });
 
 export type Override = z.infer<typeof overrideSchema>;
+export type RescanMark = z.infer<typeof rescanMarkSchema>;
 export type DecisionRecord = z.infer<typeof decisionRecordSchema>;
+
+/**
+ * What `update` writes: `decision` adds a record to the digest's history (a new decision), `refresh`
+ * replaces the latest record in place (same decision, newer scan time) and tells no admission server.
+ */
+export type DecisionUpdate = { kind: 'decision'; record: DecisionRecord; reason: InvalidationReason } | { kind: 'refresh'; record: DecisionRecord };
+
+/** One page of gated digests, in digest order; `next` is the cursor of the following page. */
+export interface DigestPage {
+  digests: string[];
+  next?: string;
+}
+
+/**
+ * Writes the latest record only if it is still the one the caller read (compare-and-set), so a
+ * concurrent gate decision or break-glass override is never overwritten by a stale rescan.
+ * KEYS: latest, history, index. ARGV: expected latest ('' = none), new record, digest, push (1/0), channel, message ('' = none).
+ */
+const COMPARE_AND_WRITE = `
+local current = redis.call('GET', KEYS[1])
+if (current or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[4] == '1' then redis.call('LPUSH', KEYS[2], ARGV[2]) end
+redis.call('ZADD', KEYS[3], 0, ARGV[3])
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+return 1
+`;
+
+/** Attempts of `update` before a digest that keeps changing under it is reported as a transient error. */
+const UPDATE_ATTEMPTS = 5;
+/** Keys the one-time index backfill asks SCAN for per call. */
+const SCAN_COUNT = 1000;
 
 /** Why cached decisions of a digest must be dropped. */
 export type InvalidationReason = 'decision' | 'override' | 'rescan' | 'signed';
@@ -32,7 +79,8 @@ export function recordAllows(record: DecisionRecord): boolean {
 
 /**
  * Gate decisions in Redis: the latest record per digest, every record ever made in a history list,
- * and a pub/sub channel that tells admission servers to drop what they cached for a digest.
+ * a sorted set of every gated digest (the rescan pages through it), and a pub/sub channel that
+ * tells admission servers to drop what they cached for a digest.
  */
 export class DecisionStore {
   readonly channel: string;
@@ -50,9 +98,12 @@ export class DecisionStore {
 
   /** Records a break-glass override on top of the latest decision for `digest`. */
   async recordOverride(digest: string, override: Omit<Override, 'at'>, now = new Date()): Promise<DecisionRecord> {
-    const latest = await this.latest(digest);
-    if (!latest) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${digest}; nothing to override`);
-    return this.write({ ...latest, recordedAt: now.toISOString(), override: { ...override, at: now.toISOString() } }, 'override');
+    // Compare-and-set: a decision recorded meanwhile (a rescan) gets the override instead of being overwritten.
+    const { written } = await this.update(digest, (latest) => {
+      if (!latest) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${digest}; nothing to override`);
+      return { kind: 'decision', reason: 'override', record: { ...latest, recordedAt: now.toISOString(), override: { ...override, at: now.toISOString() } } };
+    });
+    return written!.record;
   }
 
   async latest(digest: string): Promise<DecisionRecord | undefined> {
@@ -64,6 +115,56 @@ export class DecisionStore {
   async history(digest: string, limit = 100): Promise<DecisionRecord[]> {
     const raws = await this.redis.lrange(this.historyKey(digest), 0, limit - 1);
     return raws.map((raw) => this.parse(raw, digest));
+  }
+
+  /**
+   * Digests with a recorded decision, in lexicographic order, `limit` at a time after the cursor
+   * `after` (exclusive). Pages are stable while digests are added: each one is listed once.
+   */
+  async listDigests(options: { after?: string; limit: number }): Promise<DigestPage> {
+    if (!Number.isInteger(options.limit) || options.limit < 1) throw new ChainError('BAD_INPUT', `page size must be a positive integer, got ${options.limit}`);
+    await this.ensureIndex();
+    const from = options.after === undefined ? '-' : `(${options.after}`;
+    const found = await this.redis.zrangebylex(this.indexKey(), from, '+', 'LIMIT', 0, options.limit + 1);
+    const digests = found.slice(0, options.limit);
+    return found.length > options.limit ? { digests, next: digests[digests.length - 1]! } : { digests };
+  }
+
+  /**
+   * Replaces the latest record of `digest` with what `change` makes of it, atomically: if another
+   * writer got in between the read and the write, `change` runs again on the newer record.
+   * `change` returns undefined to leave the record alone. Returns the record `change` saw and the update written.
+   */
+  async update(
+    digest: string,
+    change: (latest: DecisionRecord | undefined) => DecisionUpdate | undefined,
+  ): Promise<{ previous: DecisionRecord | undefined; written: DecisionUpdate | undefined }> {
+    for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
+      const raw = await this.redis.get(this.latestKey(digest));
+      const previous = raw === null ? undefined : this.parse(raw, digest);
+      const next = change(previous);
+      if (!next) return { previous, written: undefined };
+      if (next.record.decision.image.digest !== digest) {
+        throw new ChainError('BAD_INPUT', `a record of ${next.record.decision.image.digest} cannot replace the decision of ${digest}`);
+      }
+      const json = JSON.stringify(decisionRecordSchema.parse(next.record));
+      const message = next.kind === 'decision' ? JSON.stringify({ digest, reason: next.reason }) : '';
+      const done = await this.redis.eval(
+        COMPARE_AND_WRITE,
+        3,
+        this.latestKey(digest),
+        this.historyKey(digest),
+        this.indexKey(),
+        raw ?? '',
+        json,
+        digest,
+        next.kind === 'decision' ? '1' : '0',
+        this.channel,
+        message,
+      );
+      if (done === 1) return { previous, written: next };
+    }
+    throw new ChainError('TRANSIENT', `the decision of ${digest} changed under ${UPDATE_ATTEMPTS} updates in a row`);
   }
 
   /** Tells every admission server to forget what it cached for `digest` (after a rescan or a signature). */
@@ -104,6 +205,7 @@ export class DecisionStore {
       .multi()
       .set(this.latestKey(digest), json)
       .lpush(this.historyKey(digest), json)
+      .zadd(this.indexKey(), 0, digest)
       .publish(this.channel, JSON.stringify({ digest, reason }))
       .exec()
       .then((results) => {
@@ -111,6 +213,24 @@ export class DecisionStore {
         if (failed) throw failed[0] as Error;
       });
     return record;
+  }
+
+  /**
+   * Decisions recorded before the digest index existed are added to it once, by a SCAN over the
+   * decision keys; a marker key says it was done. Writes add their digest themselves, so nothing
+   * recorded during the scan is missed.
+   */
+  private async ensureIndex(): Promise<void> {
+    if ((await this.redis.exists(this.indexedKey())) === 1) return;
+    const keyPrefix = this.latestKey('');
+    let cursor = '0';
+    do {
+      const [nextCursor, keys] = await this.redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', SCAN_COUNT);
+      cursor = nextCursor;
+      const digests = keys.map((k) => k.slice(keyPrefix.length)).filter((d) => d.length > 0);
+      if (digests.length) await this.redis.zadd(this.indexKey(), ...digests.flatMap((d) => [0, d]));
+    } while (cursor !== '0');
+    await this.redis.set(this.indexedKey(), new Date().toISOString());
   }
 
   private parse(raw: string, digest: string): DecisionRecord {
@@ -127,5 +247,13 @@ export class DecisionStore {
 
   private historyKey(digest: string): string {
     return `${this.prefix}history:${digest}`;
+  }
+
+  private indexKey(): string {
+    return `${this.prefix}digests`;
+  }
+
+  private indexedKey(): string {
+    return `${this.prefix}digests:indexed`;
   }
 }

@@ -1,5 +1,5 @@
-import { type ScanSummary } from '../scan';
-import { type ImageFacts, imageFactsSchema } from './image-facts';
+import { type Finding, type ScanSummary } from '../scan';
+import { type FindingFact, type ImageFacts, imageFactsSchema } from './image-facts';
 
 /** What the scan does not know: provenance facts gathered by the build and the signature checks. */
 export interface ProvenanceFacts {
@@ -15,16 +15,7 @@ export function factsFromScan(scan: ScanSummary, provenance: ProvenanceFacts = {
     repository: scan.repository,
     digest: scan.digest,
     scannedAt: scan.scannedAt,
-    findings: scan.findings.map((f) => ({
-      id: f.id,
-      aliases: f.aliases,
-      package: f.package.name,
-      version: f.package.version,
-      ecosystem: f.package.ecosystem,
-      severity: f.severity,
-      fixable: f.fixable,
-      ...(f.fixedVersion !== undefined ? { fixedVersion: f.fixedVersion } : {}),
-    })),
+    findings: findingFacts(scan.findings),
     hygiene: {
       setuidFiles: scan.hygiene.setuidFiles,
       setgidFiles: [],
@@ -40,4 +31,18 @@ export function factsFromScan(scan: ScanSummary, provenance: ProvenanceFacts = {
     signatures: provenance.signatures ?? [],
     attestations: provenance.attestations ?? [],
   });
+}
+
+/** The scanner's findings as the policy sees them. */
+export function findingFacts(findings: readonly Finding[]): FindingFact[] {
+  return findings.map((f) => ({
+    id: f.id,
+    aliases: f.aliases,
+    package: f.package.name,
+    version: f.package.version,
+    ecosystem: f.package.ecosystem,
+    severity: f.severity,
+    fixable: f.fixable,
+    ...(f.fixedVersion !== undefined ? { fixedVersion: f.fixedVersion } : {}),
+  }));
 }

@@ -1,0 +1,108 @@
+/**
+ * The rescan's gate: a digest's latest decision re-evaluated on the findings of its stored SBOM
+ * matched against fresh OSV data. Pure: it says what to write and what changed; the decision store
+ * writes it atomically and the rescan workflow notifies.
+ */
+import { type Finding } from '../scan';
+import { type Decision } from './decision';
+import { type DecisionRecord, type DecisionUpdate, type RescanMark } from './decision-store';
+import { evaluatePolicy } from './evaluate';
+import { findingFacts } from './facts-from-scan';
+import { type FindingFact, imageFactsSchema } from './image-facts';
+import { type LoadedPolicy } from './policy-file';
+
+/** What the rescan found for a digest (a ScanSummary has these fields). */
+export interface RescannedFindings {
+  digest: string;
+  scannedAt: string;
+  findings: readonly Finding[];
+}
+
+export interface RegateContext {
+  policy: LoadedPolicy;
+  now: Date;
+  /** The rescan workflow: a retry of the same rescan finds its own mark and changes nothing. */
+  workflowId: string;
+  osvVersion: string;
+}
+
+/** How the image's right to run changed: `denied` = it ran before and may not now; `allowed` = the reverse. */
+export type VerdictChange = 'denied' | 'allowed' | 'unchanged';
+
+export interface RegateOutcome {
+  verdict: VerdictChange;
+  /** The fresh decision's verdict, and the one it replaces. */
+  allowed: boolean;
+  previousAllowed: boolean;
+  /** The fresh decision denies, a break-glass override keeps the image running. */
+  overridden: boolean;
+  findingsChanged: boolean;
+  /** A new decision joins the digest's history (the verdict or the findings changed). */
+  recorded: boolean;
+  /** The decision the image now stands under. */
+  decision: Decision;
+}
+
+/**
+ * Re-evaluates `previous` on the rescanned findings. When the verdict or the findings changed, the
+ * update is a new decision (the override, if any, carried over); otherwise it only refreshes the
+ * latest record's scan time, so a policy's `maxScanAge` sees the rescan. Provenance and hygiene
+ * facts are the ones the gate saw: the SBOM does not change, only what is known about its packages.
+ */
+export function regate(previous: DecisionRecord, scan: RescannedFindings, context: RegateContext): { update: DecisionUpdate | undefined; outcome: RegateOutcome } {
+  const override = previous.override;
+  const mark = previous.lastRescan;
+  if (mark && mark.workflowId === context.workflowId) {
+    // This rescan already wrote the record (a retried activity): report what it did, write nothing.
+    const allowed = previous.decision.allowed;
+    return {
+      update: undefined,
+      outcome: {
+        verdict: verdictChange(mark.previousAllowed || override !== undefined, allowed || override !== undefined),
+        allowed,
+        previousAllowed: mark.previousAllowed,
+        overridden: !allowed && override !== undefined,
+        findingsChanged: mark.findingsChanged,
+        recorded: mark.recorded,
+        decision: previous.decision,
+      },
+    };
+  }
+
+  const findings = findingFacts(scan.findings);
+  const facts = imageFactsSchema.parse({ ...previous.facts, scannedAt: scan.scannedAt, findings });
+  const decision = evaluatePolicy(facts, context.policy, context.now);
+  const previousAllowed = previous.decision.allowed;
+  const findingsChanged = !sameFindings(previous.facts.findings, findings);
+  const recorded = findingsChanged || decision.allowed !== previousAllowed;
+  const lastRescan: RescanMark = { workflowId: context.workflowId, osvVersion: context.osvVersion, at: context.now.toISOString(), previousAllowed, findingsChanged, recorded };
+  const update: DecisionUpdate = recorded
+    ? { kind: 'decision', reason: 'rescan', record: { decision, facts, recordedAt: context.now.toISOString(), ...(override ? { override } : {}), lastRescan } }
+    : { kind: 'refresh', record: { ...previous, facts: { ...previous.facts, scannedAt: scan.scannedAt }, lastRescan } };
+  return {
+    update,
+    outcome: {
+      verdict: verdictChange(previousAllowed || override !== undefined, decision.allowed || override !== undefined),
+      allowed: decision.allowed,
+      previousAllowed,
+      overridden: !decision.allowed && override !== undefined,
+      findingsChanged,
+      recorded,
+      decision: recorded ? decision : previous.decision,
+    },
+  };
+}
+
+function verdictChange(before: boolean, after: boolean): VerdictChange {
+  if (before === after) return 'unchanged';
+  return after ? 'allowed' : 'denied';
+}
+
+/** Same advisories for the same package versions, with the same severity and fix (order and aliases aside). */
+function sameFindings(a: readonly FindingFact[], b: readonly FindingFact[]): boolean {
+  if (a.length !== b.length) return false;
+  const key = (f: FindingFact) => [f.id, f.package, f.version, f.ecosystem, f.severity, String(f.fixable), f.fixedVersion ?? ''].join('\u0000');
+  const left = a.map(key).sort();
+  const right = b.map(key).sort();
+  return left.every((k, i) => k === right[i]);
+}

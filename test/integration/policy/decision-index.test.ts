@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { DecisionStore, evaluatePolicy, imageFactsSchema, parsePolicy } from '../../../src/policy';
+import { useRedis } from '../../support/services';
+
+const policy = parsePolicy({ apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'index' }, rules: [{ name: 'r' }] });
+const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+const facts = (n: number) =>
+  imageFactsSchema.parse({ registry: 'registry.example.com', repository: 'team/app', digest: digest(n), scannedAt: new Date().toISOString(), findings: [], hygiene: { sizeBytes: 1, layerCount: 1, efficiency: 1 } });
+
+describe('decision store: the digest index the rescan pages through, and compare-and-set updates (real Redis)', () => {
+  let redis: Redis;
+  before(async () => {
+    redis = new Redis((await useRedis()).url);
+  });
+  after(() => redis.disconnect());
+
+  it('lists every gated digest once, in pages, including decisions recorded before the index existed', async () => {
+    const store = new DecisionStore(redis, 'idx:');
+    for (let n = 1; n <= 7; n++) await store.record(facts(n), evaluatePolicy(facts(n), policy, new Date()));
+    // Decisions from before the index: as an older version of the store left them.
+    await redis.del('idx:digests');
+    const seen: string[] = [];
+    let after: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.listDigests({ ...(after === undefined ? {} : { after }), limit: 3 });
+      seen.push(...page.digests);
+      after = page.next;
+      pages++;
+      // Recorded while the listing runs: lands after the cursor, so it is listed too.
+      if (pages === 1) await store.record(facts(9), evaluatePolicy(facts(9), policy, new Date()));
+    } while (after !== undefined);
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 9].map(digest));
+    assert.equal(pages, 3);
+    assert.equal(await redis.exists('idx:digests:indexed'), 1, 'the backfill ran once and says so');
+  });
+
+  it('writes an update only over the record it was computed from', async () => {
+    const store = new DecisionStore(redis, 'cas:');
+    const d = digest(42);
+    await store.record(facts(42), evaluatePolicy(facts(42), policy, new Date()));
+    let calls = 0;
+    const { previous, written } = await store.update(d, (latest) => {
+      calls++;
+      if (calls === 1 && latest) {
+        // Another writer (a break-glass override) lands between this read and the write.
+        const overridden = JSON.stringify({ ...latest, override: { actor: 'alice', reason: 'INC-7', at: new Date().toISOString() } });
+        void redis.multi().set(`cas:decision:${d}`, overridden).lpush(`cas:history:${d}`, overridden).exec();
+      }
+      return latest ? { kind: 'decision', reason: 'rescan', record: { ...latest, recordedAt: new Date().toISOString() } } : undefined;
+    });
+    assert.equal(calls, 2, 'the first write found a newer record and the change ran again');
+    assert.equal(previous?.override?.actor, 'alice');
+    assert.equal(written?.record.override?.actor, 'alice', 'the override is not lost');
+    assert.equal((await store.latest(d))?.override?.actor, 'alice');
+    assert.equal((await store.history(d)).length, 3, 'decision, override, rescan');
+
+    const refreshed = await store.update(d, (latest) => (latest ? { kind: 'refresh', record: { ...latest, facts: { ...latest.facts, scannedAt: '2030-01-01T00:00:00.000Z' } } } : undefined));
+    assert.equal(refreshed.written?.kind, 'refresh');
+    assert.equal((await store.latest(d))?.facts.scannedAt, '2030-01-01T00:00:00.000Z');
+    assert.equal((await store.history(d)).length, 3, 'a refresh adds nothing to the history');
+    assert.deepEqual((await store.update(digest(43), () => undefined)).previous, undefined);
+    await assert.rejects(store.recordOverride(digest(43), { actor: 'bob', reason: 'x' }), /nothing to override/);
+  });
+});

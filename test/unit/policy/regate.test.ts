@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type DecisionRecord, evaluatePolicy, regate } from '../../../src/policy';
+import { type Finding } from '../../../src/scan';
+import { DIGEST, facts, finding, NOW, policyWith } from './fixtures';
+
+const policy = policyWith({ vulnerabilities: { maxSeverity: { fixable: 'HIGH', unfixable: 'HIGH' } } });
+const LATER = new Date(NOW.getTime() + 24 * 3_600_000);
+const context = { policy, now: LATER, workflowId: 'dchain-rescan-2026-06-02T12:00:00Z', osvVersion: 'osv-2' };
+
+/** A gate decision recorded for the clean fixture image, optionally with findings and a break-glass override. */
+function recorded(findings: ReturnType<typeof finding>[] = [], override = false): DecisionRecord {
+  const f = facts({ findings });
+  return {
+    decision: evaluatePolicy(f, policy, NOW),
+    facts: f,
+    recordedAt: NOW.toISOString(),
+    ...(override ? { override: { actor: 'alice@example.com', reason: 'INC-1', at: NOW.toISOString() } } : {}),
+  };
+}
+
+/** The scanner's form of a policy finding fixture. */
+function scanned(...found: ReturnType<typeof finding>[]): { digest: string; scannedAt: string; findings: Finding[] } {
+  return {
+    digest: DIGEST,
+    scannedAt: LATER.toISOString(),
+    findings: found.map((f) => ({
+      id: f.id,
+      aliases: f.aliases,
+      package: { name: f.package, version: f.version, ecosystem: 'Debian', purl: `pkg:deb/debian/${f.package}@${f.version}`, layer: 'sha256:00' },
+      severity: f.severity,
+      fixable: f.fixable,
+      ...(f.fixedVersion ? { fixedVersion: f.fixedVersion as string } : {}),
+    })),
+  };
+}
+
+describe('regate: a stored decision re-evaluated on rescanned findings', () => {
+  it('records a denial when a CRITICAL advisory appears, keeping provenance and hygiene facts', () => {
+    const previous = recorded();
+    const { update, outcome } = regate(previous, scanned(finding('CVE-2026-1', 'CRITICAL', true)), context);
+    assert.equal(outcome.verdict, 'denied');
+    assert.equal(outcome.recorded, true);
+    assert.equal(outcome.findingsChanged, true);
+    assert.equal(outcome.previousAllowed, true);
+    assert.equal(outcome.allowed, false);
+    assert.equal(update?.kind, 'decision');
+    assert.ok(update?.kind === 'decision');
+    assert.equal(update.reason, 'rescan');
+    assert.equal(update.record.decision.allowed, false);
+    assert.deepEqual(update.record.facts.signatures, previous.facts.signatures);
+    assert.deepEqual(update.record.facts.hygiene, previous.facts.hygiene);
+    assert.equal(update.record.facts.scannedAt, LATER.toISOString());
+    assert.deepEqual(update.record.lastRescan, { workflowId: context.workflowId, osvVersion: 'osv-2', at: LATER.toISOString(), previousAllowed: true, findingsChanged: true, recorded: true });
+  });
+
+  it('records an allow when the advisory that denied is withdrawn', () => {
+    const { update, outcome } = regate(recorded([finding('CVE-2026-1', 'CRITICAL', true)]), scanned(), context);
+    assert.equal(outcome.verdict, 'allowed');
+    assert.equal(update?.kind, 'decision');
+    assert.equal(update?.record.decision.allowed, true);
+  });
+
+  it('only refreshes the scan time when nothing changed (order of findings aside)', () => {
+    const found = [finding('CVE-2026-2', 'LOW', false), finding('CVE-2026-3', 'MEDIUM', true)];
+    const previous = recorded(found);
+    const { update, outcome } = regate(previous, scanned(...[...found].reverse()), context);
+    assert.equal(outcome.verdict, 'unchanged');
+    assert.equal(outcome.recorded, false);
+    assert.equal(update?.kind, 'refresh');
+    assert.deepEqual(update?.record.decision, previous.decision);
+    assert.equal(update?.record.facts.scannedAt, LATER.toISOString());
+    assert.equal(update?.record.recordedAt, previous.recordedAt);
+  });
+
+  it('records changed findings under the same verdict, without a verdict change', () => {
+    const { update, outcome } = regate(recorded([finding('CVE-2026-2', 'LOW', false)]), scanned(finding('CVE-2026-2', 'LOW', true)), context);
+    assert.equal(outcome.verdict, 'unchanged');
+    assert.equal(outcome.findingsChanged, true);
+    assert.equal(update?.kind, 'decision');
+  });
+
+  it('keeps a break-glass override: the image stays admitted, the new denial is recorded under it', () => {
+    const previous = recorded([finding('CVE-2026-1', 'CRITICAL', true)], true);
+    const { update, outcome } = regate(previous, scanned(finding('CVE-2026-1', 'CRITICAL', true), finding('CVE-2026-9', 'CRITICAL', false)), context);
+    assert.equal(outcome.verdict, 'unchanged', 'admitted before and after');
+    assert.equal(outcome.overridden, true);
+    assert.equal(outcome.recorded, true);
+    assert.deepEqual(update?.record.override, previous.override);
+  });
+
+  it('reports what it did, and writes nothing, when the same rescan sees its own record again (a retry)', () => {
+    const first = regate(recorded(), scanned(finding('CVE-2026-1', 'CRITICAL', true)), context);
+    assert.ok(first.update);
+    const retry = regate(first.update.record, scanned(finding('CVE-2026-1', 'CRITICAL', true)), context);
+    assert.equal(retry.update, undefined);
+    assert.equal(retry.outcome.verdict, 'denied');
+    assert.equal(retry.outcome.recorded, true);
+    // The next day's rescan (another workflow) compares with that record: nothing changed.
+    const nextDay = regate(first.update.record, scanned(finding('CVE-2026-1', 'CRITICAL', true)), { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
+    assert.equal(nextDay.outcome.verdict, 'unchanged');
+    assert.equal(nextDay.update?.kind, 'refresh');
+  });
+});
