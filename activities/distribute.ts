@@ -21,9 +21,17 @@ export interface Promotion {
   changed: boolean;
 }
 
+/** A chain's outcome, or a change of an image's verdict found by the rescan. */
+export type NotificationEvent = 'distributed' | 'denied' | 'rescan.denied' | 'rescan.allowed';
+
 export interface NotifyInput extends ImageRef {
-  event: 'distributed' | 'denied';
+  event: NotificationEvent;
   payload: Record<string, unknown>;
+  /**
+   * Tells apart notifications of one event within one workflow (the rescan passes the digest:
+   * it notifies about many images). Part of the delivery id, which makes retries idempotent.
+   */
+  scope?: string;
 }
 
 export function createDistributeActivities(deps: ActivityDeps) {
@@ -59,7 +67,7 @@ export function createDistributeActivities(deps: ActivityDeps) {
       return done;
     },
 
-    /** Signed notification to every subscriber, at most once each per chain and event. */
+    /** Signed notification to every subscriber, at most once each per workflow, event (and scope). */
     async notifySubscribers(input: NotifyInput): Promise<Array<{ subscriber: string; outcome: string }>> {
       const workflowId = activityWorkflowId();
       const log = activityLogger(deps.logger, input.digest);
@@ -69,7 +77,7 @@ export function createDistributeActivities(deps: ActivityDeps) {
           const outcome = await notifySubscriber(
             subscriber,
             {
-              id: `${workflowId}/${input.event}/${subscriber.name}`,
+              id: [workflowId, input.event, ...(input.scope === undefined ? [] : [input.scope]), subscriber.name].join('/'),
               workflowId,
               digest: input.digest,
               event: input.event,

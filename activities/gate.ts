@@ -3,7 +3,20 @@ import { type Redis } from 'ioredis';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
 import { type Logger } from '../src/log/logger';
-import { type Decision, DecisionStore, evaluatePolicy, factsFromScan, type LoadedPolicy, policyFromConfig, type ProvenanceFacts, summarizeDecision } from '../src/policy';
+import {
+  type Decision,
+  DecisionStore,
+  type DigestPage,
+  evaluatePolicy,
+  factsFromScan,
+  type LoadedPolicy,
+  policyFromConfig,
+  type ProvenanceFacts,
+  regate,
+  type RegateOutcome,
+  summarizeDecision,
+  type Violation,
+} from '../src/policy';
 import { type ScanSummary } from '../src/scan';
 import { toActivityFailure } from './errors';
 import { activityLogger, activityWorkflowId } from './log';
@@ -26,6 +39,26 @@ export interface GateInput {
   /** Base image, verified signatures and attestations, when known before the gate. */
   provenance?: ProvenanceFacts;
 }
+
+export interface RegateInput {
+  digest: string;
+  /** The rescan of the digest's stored SBOM (rescanImage). */
+  scan: ScanSummary;
+}
+
+export interface RegateResult extends Omit<RegateOutcome, 'decision'> {
+  digest: string;
+  /** As the decision names them: the registry host the policy matched, and the repository. */
+  registry: string;
+  repository: string;
+  policyVersion: string;
+  /** The enforced violations of the decision the image now stands under (at most 20). */
+  violations: Violation[];
+  osvVersion: string;
+}
+
+/** Violations carried in a rescan result and its notification; the decision store keeps them all. */
+const MAX_REPORTED_VIOLATIONS = 20;
 
 export interface BreakGlassInput {
   digest: string;
@@ -65,6 +98,59 @@ export function createGateActivities(deps: GateDeps) {
         }
         return decision;
       } catch (err) {
+        return toActivityFailure(err);
+      }
+    },
+
+    /** One page of the digests that have a gate decision, for the rescan to walk through. */
+    async listGatedDigests(input: { after?: string; limit: number }): Promise<DigestPage> {
+      try {
+        const page = await store.listDigests(input);
+        deps.logger.debug({ workflowId: activityWorkflowId(), after: input.after, listed: page.digests.length, more: page.next !== undefined }, 'gated digests listed');
+        return page;
+      } catch (err) {
+        return toActivityFailure(err);
+      }
+    },
+
+    /**
+     * The rescan's gate: re-evaluates the digest's latest decision on its rescanned findings and
+     * records a new decision when the verdict or the findings changed (a break-glass override is
+     * carried over), otherwise refreshes the record's scan time. Safe to retry: the record carries
+     * the rescan's workflow id, and a retry reports what the first attempt wrote.
+     * NOT_FOUND (non-retryable) when the digest has no decision any more.
+     */
+    async regateImage(input: RegateInput): Promise<RegateResult> {
+      const log = activityLogger(deps.logger, input.digest);
+      const workflowId = activityWorkflowId();
+      try {
+        if (input.scan.digest !== input.digest) throw new ChainError('BAD_INPUT', `rescan is of ${input.scan.digest}, not ${input.digest}`);
+        const at = now();
+        let outcome: RegateOutcome | undefined;
+        const { previous } = await store.update(input.digest, (latest) => {
+          if (!latest) return undefined;
+          const result = regate(latest, input.scan, { policy, now: at, workflowId, osvVersion: input.scan.osv.version });
+          outcome = result.outcome;
+          return result.update;
+        });
+        if (!previous || !outcome) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${input.digest}`, { retryable: false });
+        const { decision, ...rest } = outcome;
+        const result: RegateResult = {
+          ...rest,
+          digest: input.digest,
+          registry: previous.facts.registry,
+          repository: previous.facts.repository,
+          policyVersion: decision.policyVersion,
+          violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),
+          osvVersion: input.scan.osv.version,
+        };
+        const fields = { repository: result.repository, verdict: result.verdict, allowed: result.allowed, previousAllowed: result.previousAllowed, recorded: result.recorded, findingsChanged: result.findingsChanged, overridden: result.overridden, counts: input.scan.counts, osvVersion: result.osvVersion, policyVersion: result.policyVersion };
+        if (result.verdict === 'denied') log.warn(fields, `rescan: now denied — ${result.violations.map((v) => v.message).join('; ')}`);
+        else if (result.overridden && result.recorded) log.warn({ ...fields, override: previous.override }, 'rescan: denied by policy, admitted by break-glass override');
+        else log.info(fields, result.verdict === 'allowed' ? 'rescan: now allowed' : 'rescan: verdict unchanged');
+        return result;
+      } catch (err) {
+        log.warn({ err }, 'rescan gate failed');
         return toActivityFailure(err);
       }
     },

@@ -3,7 +3,7 @@ import { ChainError } from '../src/errors/chain-error';
 import { osvSourceFromConfig, RedisSbomStore, rescanStored, scanImage, type ScanSummary } from '../src/scan';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
-import { activityLogger } from './log';
+import { activityLogger, activityWorkflowId } from './log';
 import { SHA256_DIGEST } from '../src/registry';
 
 export interface ScanImageInput {
@@ -13,10 +13,28 @@ export interface ScanImageInput {
   digest: string;
 }
 
+export interface RescanImageInput {
+  digest: string;
+  /** Where the image was pushed, for the caller's own bookkeeping: the stored SBOM is found by digest. */
+  registry?: string;
+  repository?: string;
+  /**
+   * The OSV data version the rescan refreshed to. A scan worker that holds other data (it did not
+   * run the refresh) refreshes its own first, so every image of one rescan is matched alike.
+   */
+  osvVersion?: string;
+}
+
 export function createScanActivities(deps: ActivityDeps) {
   const osv = osvSourceFromConfig(deps.config);
   const sbomStore = new RedisSbomStore(deps.redis);
   const limits = Object.fromEntries(Object.entries(deps.config.scan.limits).filter(([, v]) => v !== undefined));
+  // Concurrent rescans on this worker that find stale data share one refresh.
+  let refreshing: Promise<unknown> | undefined;
+  const refreshOnce = (): Promise<unknown> =>
+    (refreshing ??= osv.refresh().finally(() => {
+      refreshing = undefined;
+    }));
 
   return {
     /** Scan stage: stream the image from the registry, catalogue, match OSV, check hygiene, keep the SBOM. */
@@ -50,9 +68,15 @@ export function createScanActivities(deps: ActivityDeps) {
     },
 
     /** Nightly rescan: re-match the stored SBOM against the current OSV data, without pulling layers. */
-    async rescanImage(input: ScanImageInput): Promise<ScanSummary> {
+    async rescanImage(input: RescanImageInput): Promise<ScanSummary> {
       const log = activityLogger(deps.logger, input.digest);
       try {
+        if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `rescanImage needs an image digest, got "${input.digest}"`);
+        if (input.osvVersion !== undefined && (await osv.current()).info.version !== input.osvVersion) {
+          await refreshOnce();
+          const now = (await osv.current()).info.version;
+          if (now !== input.osvVersion) log.warn({ expected: input.osvVersion, osvVersion: now }, 'OSV data changed since the rescan refreshed it; matching the newer data');
+        }
         const result = await rescanStored({ osv, sbomStore }, input.digest);
         if (!result) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}: scan the image first`, { retryable: false });
         log.info({ counts: result.summary.counts, osvVersion: result.summary.osv.version }, 'stored SBOM rescanned');
@@ -67,6 +91,7 @@ export function createScanActivities(deps: ActivityDeps) {
     async refreshOsvData(): Promise<{ version: string; records: number; rejected: number }> {
       try {
         const db = await osv.refresh();
+        deps.logger.info({ workflowId: activityWorkflowId(), osvVersion: db.info.version, records: db.info.records, rejected: osv.rejected.length }, 'OSV data refreshed');
         return { version: db.info.version, records: db.info.records, rejected: osv.rejected.length };
       } catch (err) {
         deps.logger.warn({ err }, 'OSV refresh failed');
