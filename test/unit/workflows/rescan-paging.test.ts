@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createLogger } from '../../../src/log/logger';
+import { installTemporalRuntime } from '../../../workers/temporal-runtime';
+import { rescan } from '../../../workflows/rescan';
+import { scanTaskQueue } from '../../../workflows/task-queues';
+import { workflowBundle } from '../../support/chain-worker';
+import { useTemporal } from '../../support/services';
+
+/**
+ * The rescan workflow's paging on a real Temporal dev server, with the activities replaced by an
+ * in-memory fleet: every digest once, in bounded parallel, across continue-as-new runs.
+ */
+const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+const FLEET = Array.from({ length: 23 }, (_, i) => digest(i + 1));
+const VANISHED = digest(5);
+const BROKEN = digest(11);
+const NOW_DENIED = new Set([digest(3), digest(17)]);
+const NOW_ALLOWED = digest(20);
+
+describe('rescan workflow: paging, bounded parallelism and continue-as-new', () => {
+  const rescanned: string[] = [];
+  const regated: string[] = [];
+  const notified: Array<{ digest: string; event: string; scope?: string }> = [];
+  const pages: Array<{ after?: string; limit: number }> = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let refreshes = 0;
+  let client: Client;
+  let taskQueue: string;
+  const workers: Worker[] = [];
+  let running: Promise<unknown>;
+
+  before(async () => {
+    installTemporalRuntime(createLogger({ level: 'silent' }));
+    const temporal = await useTemporal();
+    const connection = await NativeConnection.connect({ address: temporal.address });
+    taskQueue = `rescan-paging-${process.pid}`;
+    const activities = {
+      async refreshOsvData() {
+        refreshes++;
+        return { version: 'osv-fixture-1', records: 42, rejected: 0 };
+      },
+      async listGatedDigests({ after, limit }: { after?: string; limit: number }) {
+        pages.push({ ...(after === undefined ? {} : { after }), limit });
+        const from = after === undefined ? 0 : FLEET.findIndex((d) => d > after);
+        const digests = from < 0 ? [] : FLEET.slice(from, from + limit);
+        const last = digests[digests.length - 1];
+        return last !== undefined && last !== FLEET[FLEET.length - 1] ? { digests, next: last } : { digests };
+      },
+      async rescanImage({ digest: d, osvVersion }: { digest: string; osvVersion?: string }) {
+        assert.equal(osvVersion, 'osv-fixture-1');
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          await delay(5);
+          rescanned.push(d);
+          if (d === VANISHED) throw ApplicationFailure.create({ type: 'NOT_FOUND', message: `no stored SBOM for ${d}`, nonRetryable: true });
+          return { digest: d, registry: 'source', repository: 'team/app', counts: { CRITICAL: NOW_DENIED.has(d) ? 1 : 0 }, osv: { version: 'osv-fixture-1' } };
+        } finally {
+          inFlight--;
+        }
+      },
+      async regateImage({ digest: d }: { digest: string }) {
+        regated.push(d);
+        if (d === BROKEN) throw ApplicationFailure.create({ type: 'INTERNAL', message: 'stored decision is unreadable', nonRetryable: true });
+        const verdict = NOW_DENIED.has(d) ? 'denied' : d === NOW_ALLOWED ? 'allowed' : 'unchanged';
+        return { digest: d, registry: 'registry.example.com', repository: 'team/app', verdict, recorded: verdict !== 'unchanged', overridden: false, findingsChanged: verdict !== 'unchanged', allowed: verdict !== 'denied', previousAllowed: verdict === 'denied', policyVersion: 'p:1', violations: [], osvVersion: 'osv-fixture-1' };
+      },
+      async notifySubscribers(input: { digest: string; event: string; scope?: string }) {
+        notified.push({ digest: input.digest, event: input.event, ...(input.scope === undefined ? {} : { scope: input.scope }) });
+        return [];
+      },
+    };
+    const bundle = await workflowBundle();
+    workers.push(await Worker.create({ connection, taskQueue, workflowBundle: bundle, activities }));
+    workers.push(await Worker.create({ connection, taskQueue: scanTaskQueue(taskQueue), activities }));
+    running = Promise.all(workers.map((w) => w.run()));
+    client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  });
+
+  after(async () => {
+    for (const w of workers) w.shutdown();
+    await running;
+    await client?.connection.close();
+  });
+
+  it('visits every digest once across runs, counts each outcome and notifies only verdict changes', async () => {
+    const handle = await client.workflow.start(rescan, { taskQueue, workflowId: `rescan-paging-${Date.now()}`, args: [{ batchSize: 5, concurrency: 3, batchesPerRun: 2 }] });
+    const summary = await handle.result();
+
+    assert.equal(refreshes, 1, 'the OSV data is refreshed once, not once per run');
+    assert.deepEqual([...rescanned].sort(), FLEET, 'every digest rescanned exactly once');
+    assert.deepEqual([...regated].sort(), FLEET.filter((d) => d !== VANISHED));
+    assert.ok(maxInFlight <= 3, `at most 3 images at a time (saw ${maxInFlight})`);
+    assert.ok(maxInFlight > 1, 'images are rescanned in parallel');
+    // 23 digests, 5 a page: 5 pages; 2 pages a run: 3 runs, each starting after the previous run's last digest.
+    assert.deepEqual(pages, [{ limit: 5 }, ...[5, 10, 15, 20].map((n) => ({ after: digest(n), limit: 5 }))]);
+    assert.equal(summary.runs, 3);
+    assert.equal(summary.osv.version, 'osv-fixture-1');
+    assert.equal(summary.checked, 23);
+    assert.equal(summary.changedToDenied, 2);
+    assert.equal(summary.changedToAllowed, 1);
+    assert.equal(summary.unchanged, 18);
+    assert.equal(summary.skipped, 1);
+    assert.equal(summary.failed, 1);
+    assert.equal(summary.recorded, 3);
+    assert.equal(summary.notified, 3);
+    assert.deepEqual(
+      summary.problems.map((p) => [p.digest, p.step, p.error.split(':')[0]]),
+      [[VANISHED, 'rescan', 'NOT_FOUND'], [BROKEN, 'regate', 'INTERNAL']],
+    );
+    assert.deepEqual(
+      notified.sort((a, b) => a.digest.localeCompare(b.digest)),
+      [
+        { digest: digest(3), event: 'rescan.denied', scope: digest(3) },
+        { digest: digest(17), event: 'rescan.denied', scope: digest(17) },
+        { digest: NOW_ALLOWED, event: 'rescan.allowed', scope: NOW_ALLOWED },
+      ],
+    );
+
+    const first = await client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
+    assert.equal(first.status.name, 'CONTINUED_AS_NEW');
+  });
+
+  it('refuses settings that are not positive integers, for good', async () => {
+    const handle = await client.workflow.start(rescan, { taskQueue, workflowId: `rescan-bad-${Date.now()}`, args: [{ batchSize: 0 }] });
+    await assert.rejects(handle.result(), (err: Error & { cause?: ApplicationFailure }) => err.cause?.type === 'BAD_INPUT' && err.cause.nonRetryable === true);
+  });
+});

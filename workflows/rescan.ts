@@ -1,0 +1,234 @@
+/**
+ * rescan: run by the rescan schedule (daily by default). Refreshes the OSV data once, then walks
+ * every digest that has a gate decision, a page at a time: re-matches its stored SBOM (no layer
+ * pull), re-evaluates the policy on the new findings, records a new decision when the verdict or
+ * the findings changed (break-glass overrides kept), and notifies subscribers when an image's
+ * verdict changed. Long fleets continue as new with a cursor, so no run outgrows its history.
+ */
+import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ChainActivities } from '../activities';
+import { scanTaskQueue } from './task-queues';
+
+export interface RescanSettings {
+  /** Digests listed per page. */
+  batchSize?: number;
+  /** Images rescanned at the same time. */
+  concurrency?: number;
+  /** Continue as new after this many pages (besides the history limits); unset = history limits only. */
+  batchesPerRun?: number;
+}
+
+export interface RescanInput extends RescanSettings {
+  /** Set when the rescan continues as new: the last digest done, and what was counted so far. */
+  cursor?: string;
+  progress?: RescanSummary;
+}
+
+export interface RescanProblem {
+  digest: string;
+  step: 'rescan' | 'regate' | 'notify';
+  error: string;
+}
+
+export interface RescanSummary {
+  /** The OSV data the rescan refreshed to and matched against. */
+  osv: { version: string; records: number };
+  /** Every digest with a gate decision that the rescan went through. */
+  checked: number;
+  /** Images that could run and now may not, and the reverse. */
+  changedToDenied: number;
+  changedToAllowed: number;
+  /** Images whose verdict stayed (their record's scan time is refreshed). */
+  unchanged: number;
+  /** No stored SBOM (or decision) any more: nothing to rescan. */
+  skipped: number;
+  /** Images whose rescan kept failing after retries; see `problems`. */
+  failed: number;
+  /** New decisions recorded (the verdict or the findings changed). */
+  recorded: number;
+  /** Images the fresh decision denies that a break-glass override keeps admitted. */
+  overridden: number;
+  /** Images whose subscribers were notified of the change. */
+  notified: number;
+  /** The first problems met (skips and failures), for the operator. */
+  problems: RescanProblem[];
+  /** Workflow runs the rescan took (it continues as new on large fleets). */
+  runs: number;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+export const rescanProgressQuery = defineQuery<RescanSummary>('progress');
+
+export const RESCAN_DEFAULTS = { batchSize: 100, concurrency: 8 } as const;
+/** Continue as new well before Temporal's limits (51,200 events / 50 MB; it warns at 10,240 events / 10 MB). */
+const MAX_HISTORY_EVENTS = 8_000;
+const MAX_HISTORY_BYTES = 8 * 1024 * 1024;
+const MAX_PROBLEMS = 50;
+
+const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 } as const;
+
+const store = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumInterval: '1m', maximumAttempts: 10 } });
+const gate = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
+const notify = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumInterval: '1m', maximumAttempts: 12 } });
+
+export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
+  const batchSize = positive(input.batchSize, RESCAN_DEFAULTS.batchSize);
+  const concurrency = positive(input.concurrency, RESCAN_DEFAULTS.concurrency);
+  if (input.batchesPerRun !== undefined) positive(input.batchesPerRun, 1);
+  const scanning = proxyActivities<ChainActivities>({
+    taskQueue: scanTaskQueue(workflowInfo().taskQueue),
+    // A refresh may download the OSV exports; a re-match takes milliseconds.
+    startToCloseTimeout: '30m',
+    retry: RETRY,
+  });
+
+  let summary: RescanSummary;
+  if (input.progress) {
+    summary = { ...input.progress, runs: input.progress.runs + 1 };
+  } else {
+    const osv = await scanning.refreshOsvData();
+    summary = {
+      osv: { version: osv.version, records: osv.records },
+      checked: 0,
+      changedToDenied: 0,
+      changedToAllowed: 0,
+      unchanged: 0,
+      skipped: 0,
+      failed: 0,
+      recorded: 0,
+      overridden: 0,
+      notified: 0,
+      problems: [],
+      runs: 1,
+      startedAt: workflowInfo().runStartTime.toISOString(),
+    };
+    log.info('rescan started', { osvVersion: osv.version, osvRecords: osv.records, rejectedRecords: osv.rejected });
+  }
+  setHandler(rescanProgressQuery, () => summary);
+
+  const problem = (digest: string, step: RescanProblem['step'], err: unknown) => {
+    if (summary.problems.length < MAX_PROBLEMS) summary.problems.push({ digest, step, error: describe(err) });
+  };
+
+  const rescanOne = async (digest: string): Promise<void> => {
+    summary.checked++;
+    let scan;
+    try {
+      scan = await scanning.rescanImage({ digest, osvVersion: summary.osv.version });
+    } catch (err) {
+      countFailure(digest, 'rescan', err);
+      return;
+    }
+    let result;
+    try {
+      result = await gate.regateImage({ digest, scan });
+    } catch (err) {
+      countFailure(digest, 'regate', err);
+      return;
+    }
+    if (result.recorded) summary.recorded++;
+    if (result.overridden) summary.overridden++;
+    if (result.verdict === 'unchanged') {
+      summary.unchanged++;
+      return;
+    }
+    if (result.verdict === 'denied') summary.changedToDenied++;
+    else summary.changedToAllowed++;
+    try {
+      await notify.notifySubscribers({
+        registry: scan.registry,
+        repository: result.repository,
+        digest,
+        event: result.verdict === 'denied' ? 'rescan.denied' : 'rescan.allowed',
+        scope: digest,
+        payload: {
+          verdict: result.verdict,
+          previousVerdict: result.verdict === 'denied' ? 'allowed' : 'denied',
+          policyVersion: result.policyVersion,
+          osvVersion: result.osvVersion,
+          counts: scan.counts,
+          violations: result.violations,
+        },
+      });
+      summary.notified++;
+    } catch (err) {
+      // The decision is recorded (admission already follows it); only the message is missing.
+      problem(digest, 'notify', err);
+      log.warn('rescan: subscribers not notified', { digest, verdict: result.verdict, error: describe(err) });
+    }
+  };
+
+  const countFailure = (digest: string, step: RescanProblem['step'], err: unknown) => {
+    if (isNotFound(err)) {
+      summary.skipped++;
+      problem(digest, step, err);
+      log.info('rescan: image skipped', { digest, step, reason: describe(err) });
+      return;
+    }
+    summary.failed++;
+    problem(digest, step, err);
+    log.warn('rescan: image failed', { digest, step, error: describe(err) });
+  };
+
+  let cursor = input.cursor;
+  let pages = 0;
+  let doneThisRun = 0;
+  const historyFull = () => {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS || info.historySize > MAX_HISTORY_BYTES;
+  };
+
+  for (;;) {
+    const page = await store.listGatedDigests({ ...(cursor === undefined ? {} : { after: cursor }), limit: batchSize });
+    // Stop taking images once the history is full; the ones started finish, the rest wait for the next run.
+    const taken = await inParallel(page.digests, concurrency, rescanOne, () => doneThisRun > 0 && historyFull(), () => doneThisRun++);
+    pages++;
+    if (taken < page.digests.length) {
+      // The history filled up: the next run starts after the last image taken (or where this page started).
+      if (taken > 0) cursor = page.digests[taken - 1];
+    } else {
+      cursor = page.next;
+      if (cursor === undefined) break;
+      if (!historyFull() && (input.batchesPerRun === undefined || pages < input.batchesPerRun)) continue;
+    }
+    log.info('rescan continues as new', { cursor, checked: summary.checked, historyLength: workflowInfo().historyLength, historySize: workflowInfo().historySize });
+    await continueAsNew<typeof rescan>({ batchSize, concurrency, ...(input.batchesPerRun === undefined ? {} : { batchesPerRun: input.batchesPerRun }), cursor, progress: summary });
+  }
+
+  summary.finishedAt = new Date().toISOString();
+  log.info('rescan finished', { ...summary, problems: summary.problems.length });
+  return summary;
+}
+
+/**
+ * Runs `fn` over `items`, at most `limit` at a time, in order; stops taking new items once `stop()`
+ * says so. Returns how many were taken (they form a prefix of `items`, all finished).
+ */
+async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, stop: () => boolean, onDone: () => void): Promise<number> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length && !stop()) {
+      const item = items[next++] as T;
+      await fn(item);
+      onDone();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return next;
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw ApplicationFailure.create({ message: `rescan settings must be positive integers, got ${value}`, type: 'BAD_INPUT', nonRetryable: true });
+  return value;
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'NOT_FOUND';
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return `${err.cause.type ?? 'Error'}: ${err.cause.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
