@@ -10,6 +10,7 @@ import { register as registerChain } from './commands/chain';
 import { register as registerKeys } from './commands/keys';
 import { register as registerNotifications } from './commands/notifications';
 import { register as registerPolicy } from './commands/policy';
+import { register as registerRescan } from './commands/rescan';
 import { register as registerScan } from './commands/scan';
 import { register as registerStatus } from './commands/status';
 import { register as registerVerify } from './commands/verify';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerBuild(program);
   registerChain(program);
   registerNotifications(program);
+  registerRescan(program);
   return program;
 }
 

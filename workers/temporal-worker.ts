@@ -1,8 +1,10 @@
 /**
  * The Temporal worker process: runs the chain's workflows and activities on `temporal.taskQueue`
  * and the scan activities on `<taskQueue>-scan` (scanning is CPU-heavy; give it its own
- * workers with `--role scan`). Exits non-zero on error.
+ * workers with `--role scan`). Workers that run the workflows also keep the rescan schedule in
+ * line with the configuration. Exits non-zero on error.
  */
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { type ActivityDeps, createActivityDeps } from '../activities/deps';
@@ -13,6 +15,7 @@ import { createLogger, type Logger } from '../src/log/logger';
 import { scanTaskQueue } from '../workflows/task-queues';
 import { runEntryPoint } from './entry-point';
 import { signalReady } from './ready';
+import { ensureRescanSchedule, RESCAN_SCHEDULE_ID } from './rescan-schedule';
 import { installTemporalRuntime } from './temporal-runtime';
 
 export type WorkerRole = 'all' | 'chain' | 'scan';
@@ -57,6 +60,8 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
   const workers: Worker[] = [];
   const common = { connection, namespace: config.temporal.namespace };
   if (role === 'all' || role === 'chain') {
+    const schedule = await ensureRescanSchedule(new Client({ connection, namespace: config.temporal.namespace }), config);
+    logger.info({ scheduleId: RESCAN_SCHEDULE_ID, enabled: config.rescan.enabled, every: config.rescan.interval }, `rescan schedule ${schedule}`);
     workers.push(
       await Worker.create({
         ...common,

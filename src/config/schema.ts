@@ -81,6 +81,16 @@ export const distributeSchema = z.strictObject({
   subscribers: z.array(subscriberSchema).default([]),
 });
 
+export const rescanSchema = z.strictObject({
+  /** The rescan schedule: off pauses it (the worker keeps it paused), on creates or resumes it. */
+  enabled: z.boolean().default(true),
+  /** How often stored SBOMs are matched against fresh OSV data and re-gated. */
+  interval: durationSchema.default('24h'),
+  /** Digests listed per page, and images rescanned at the same time. */
+  batchSize: z.number().int().min(1).max(1000).default(100),
+  concurrency: z.number().int().min(1).max(64).default(8),
+});
+
 export const policyConfigSchema = z.strictObject({
   /** Image policy file (YAML or JSON); absent = the built-in dry-run baseline. */
   file: z.string().min(1).optional(),
@@ -137,6 +147,7 @@ export const configSchema = z.strictObject({
   ]),
   ingest: ingestSchema.prefault({}),
   distribute: distributeSchema.prefault({}),
+  rescan: rescanSchema.prefault({}),
   policy: policyConfigSchema.prefault({}),
   signing: signingSchema.prefault({}),
   scan: scanConfigSchema.prefault({}),
@@ -152,4 +163,5 @@ export type DistributeConfig = z.infer<typeof distributeSchema>;
 export type SubscriberConfig = z.infer<typeof subscriberSchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 export type PolicyConfig = z.infer<typeof policyConfigSchema>;
+export type RescanConfig = z.infer<typeof rescanSchema>;
 export type Credentials = z.infer<typeof credentialsSchema>;

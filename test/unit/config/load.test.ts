@@ -48,6 +48,12 @@ describe('configuration', () => {
     assert.match(err.message, /api\.port: .*number.*\(got "eighty"\)/);
   });
 
+  it('rescans daily by default; the interval is a duration and the schedule can be turned off', () => {
+    assert.deepEqual(parseConfig({}).rescan, { enabled: true, interval: '24h', batchSize: 100, concurrency: 8 });
+    assert.deepEqual(parseConfig({ rescan: { enabled: false, interval: '12h' } }).rescan, { enabled: false, interval: '12h', batchSize: 100, concurrency: 8 });
+    assert.match(configError(() => parseConfig({ rescan: { interval: 'daily' } })).message, /rescan\.interval: a duration such as 30s, 5m, 24h or 7d/);
+  });
+
   it('refuses references to registries that are not configured', () => {
     const err = configError(() => parseConfig({ sync: { targets: [{ registry: 'nowhere' }] } }));
     assert.match(err.message, /sync\.targets\.0\.registry: no registry named "nowhere"/);
