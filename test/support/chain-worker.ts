@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
 import { createActivityDeps } from '../../activities/deps';
 import { type Config } from '../../src/config/schema';
-import { createLogger } from '../../src/log/logger';
+import { createLogger, type Logger } from '../../src/log/logger';
 import { createChainWorkers } from '../../workers/temporal-worker';
 import { onCleanup } from './services';
 
@@ -21,8 +21,8 @@ export interface RunningChainWorker {
 }
 
 /** The project's Temporal workers (chain + scan queues) running in this process against `config`. */
-export async function useChainWorker(config: Config): Promise<RunningChainWorker> {
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
+export async function useChainWorker(config: Config, options: { logger?: Logger } = {}): Promise<RunningChainWorker> {
+  const logger = options.logger ?? createLogger({ level: process.env.LOG_LEVEL ?? 'silent', pretty: false });
   const deps = createActivityDeps(config, logger);
   const workers = await createChainWorkers({ config, logger, workflowBundle: await workflowBundle(), deps });
   const running = workers.map((w) => w.run());

@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { type ApplicationFailure, type WorkflowFailedError } from '@temporalio/client';
+import { type FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { breakGlass } from '../../../cli/commands/chain';
+import { parseConfig } from '../../../src/config/load';
+import { type Config } from '../../../src/config/schema';
+import { SIGNATURE_HEADER, verifyNotification } from '../../../src/distribute/notification-signature';
+import { createLogger } from '../../../src/log/logger';
+import { DecisionStore } from '../../../src/policy';
+import { admissionDepsFromConfig, buildAdmissionServer } from '../../../src/policy/admission';
+import { generateKeyPair } from '../../../src/signing';
+import { ensureRescanSchedule, RESCAN_DISABLED_NOTE, RESCAN_SCHEDULE_ID, rescanSettings } from '../../../workers/rescan-schedule';
+import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { rescan, type RescanSummary } from '../../../workflows/rescan';
+import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
+import { recordHistory } from '../../support/histories';
+import { busyboxSpec, type ImageFile, pushImage, writeOciImage } from '../../support/images';
+import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
+import { pod, postReview, review, selfSignedCert } from '../policy/admission-support';
+
+const run = promisify(execFile);
+const SUBSCRIBER_SECRET = 'rescan-subscriber-secret-0123';
+const KEY_PASSWORD = 'rescan-test-key-password';
+const OSV_NPM = join(__dirname, '..', '..', 'fixtures', 'osv', 'npm');
+// Real OSV records: minimist CVE-2020-7598 (MODERATE) and CVE-2021-44906 (CRITICAL), lodash CVE-2019-10744 (CRITICAL).
+const MINIMIST_MODERATE = 'GHSA-vh95-rmgr-6w4m.json';
+const MINIMIST_CRITICAL = 'GHSA-xvch-5gv4-984h.json';
+const LODASH_CRITICAL = 'GHSA-jf85-cpcp-j695.json';
+
+interface Received {
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+const nodeModule = (name: string, version: string): ImageFile[] => [
+  { path: `app/node_modules/${name}`, type: 'directory' },
+  { path: `app/node_modules/${name}/package.json`, content: JSON.stringify({ name, version, license: 'MIT' }) },
+];
+
+/** A busybox image with an npm app whose node_modules hold `deps`. */
+const appSpec = (deps: Record<string, string>) =>
+  busyboxSpec({
+    user: '1000',
+    extra: [
+      { path: 'app', type: 'directory' },
+      { path: 'app/package.json', content: JSON.stringify({ name: 'app', version: '1.0.0', dependencies: deps }) },
+      { path: 'app/node_modules', type: 'directory' },
+      ...Object.entries(deps).flatMap(([name, version]) => nodeModule(name, version)),
+    ],
+  });
+
+describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission and subscribers follow', () => {
+  let config: Config;
+  let configFile: string;
+  let chain: RunningChainWorker;
+  let redis: Redis;
+  let store: DecisionStore;
+  let registryHost: string;
+  let osvDir: string;
+  let admission: FastifyInstance;
+  let admissionUrl: string;
+  let ca: string;
+  const received: Received[] = [];
+  const logLines: Array<Record<string, unknown>> = [];
+  /** lodash only: clean until the lodash advisory arrives. */
+  let clean: string;
+  /** minimist + lodash: denied, let through by break-glass. */
+  let overridden: string;
+  /** minimist only: denied, never signed. */
+  let blocked: string;
+
+  const rescanNotes = () => received.filter((r) => (JSON.parse(r.body) as { event: string }).event.startsWith('rescan.'));
+  const admit = async (repository: string, digest: string) =>
+    (await postReview(admissionUrl, ca, review(`uid-${digest.slice(7, 15)}`, 'Pod', 'shop', pod([{ name: 'app', image: `${registryHost}/${repository}@${digest}` }])))).body.response;
+
+  async function runChain(repository: string, deps: Record<string, string>): Promise<{ digest: string; workflowId: string; outcome: ChainStatus | WorkflowFailedError }> {
+    const layout = join(testDataDir(), repository.replace(/\//g, '_'));
+    const desc = await writeOciImage(layout, appSpec(deps), 'v1');
+    await pushImage(layout, 'v1', `${registryHost}/${repository}:v1`);
+    const input: ChainInput = { registry: 'source', repository, digest: desc.digest, tags: ['v1'], pushedAt: new Date().toISOString(), source: 'test' };
+    const workflowId = `chain:source/${repository}@${desc.digest}`;
+    const handle = await chain.client.workflow.start(deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
+    const outcome = await handle.result().catch((err: unknown) => err as WorkflowFailedError);
+    return { digest: desc.digest, workflowId, outcome };
+  }
+
+  async function runRescan(id: string): Promise<{ summary: RescanSummary; handle: Awaited<ReturnType<typeof chain.client.workflow.start<typeof rescan>>> }> {
+    const handle = await chain.client.workflow.start(rescan, { taskQueue: config.temporal.taskQueue, workflowId: id, args: [rescanSettings(config)] });
+    return { summary: await handle.result(), handle };
+  }
+
+  before(async () => {
+    const dataDir = testDataDir();
+    const [temporal, redisServer, registry, mirrorRegistry, tls] = await Promise.all([
+      useTemporal(dataDir),
+      useRedis(dataDir),
+      useRegistry({ name: 'source', dataDir }),
+      useRegistry({ name: 'mirror', dataDir }),
+      selfSignedCert(dataDir),
+    ]);
+    registryHost = registry.host;
+    ca = tls.cert;
+    writeFileSync(join(dataDir, 'tls.crt'), tls.cert);
+    writeFileSync(join(dataDir, 'tls.key'), tls.key);
+    const keys = await generateKeyPair(KEY_PASSWORD);
+    writeFileSync(join(dataDir, 'cosign.key'), keys.privateKeyPem, { mode: 0o600 });
+    process.env.RESCAN_TEST_KEY_PASSWORD = KEY_PASSWORD;
+
+    osvDir = join(dataDir, 'osv');
+    mkdirSync(osvDir, { recursive: true });
+    for (const f of [MINIMIST_MODERATE, MINIMIST_CRITICAL]) copyFileSync(join(OSV_NPM, f), join(osvDir, f));
+    // Blocks CRITICAL findings; admission trusts the chain's signing key.
+    const policyFile = join(dataDir, 'policy.json');
+    writeFileSync(
+      policyFile,
+      JSON.stringify({
+        apiVersion: 'policy.delivery-chain.dev/v1',
+        kind: 'ImagePolicy',
+        metadata: { name: 'rescan-test', version: '1' },
+        mode: 'enforce',
+        trustedKeys: [{ id: 'chain', publicKey: keys.publicKeyPem }],
+        rules: [{ name: 'no-critical', vulnerabilities: { maxSeverity: { fixable: 'HIGH', unfixable: 'HIGH' } } }],
+      }),
+    );
+
+    const subscriber = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => subscriber.close(() => resolve())));
+
+    const raw = {
+      dataDir,
+      temporal: { address: temporal.address, taskQueue: `rescan-${process.pid}` },
+      redis: { url: redisServer.url },
+      registries: [
+        { name: 'source', url: registry.url },
+        { name: 'mirror', url: mirrorRegistry.url },
+      ],
+      sources: [{ name: 'source', registry: 'source', secret: 'webhook-secret-0123456789' }],
+      sync: { targets: [{ registry: 'mirror' }] },
+      scan: { osv: { directory: osvDir } },
+      policy: { file: policyFile, admission: { tlsCertFile: join(dataDir, 'tls.crt'), tlsKeyFile: join(dataDir, 'tls.key') } },
+      signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'RESCAN_TEST_KEY_PASSWORD' } },
+      distribute: { subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/hook`, secret: SUBSCRIBER_SECRET }] },
+      // Far from any firing time (intervals count from the epoch), so no scheduled run joins the test's own.
+      rescan: { interval: '3650d' },
+    };
+    config = parseConfig(raw);
+    configFile = join(dataDir, 'config.json');
+    writeFileSync(configFile, JSON.stringify(raw));
+
+    const logs = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    chain = await useChainWorker(config, { logger: pino({ level: 'info' }, logs) });
+    redis = new Redis(redisServer.url);
+    onCleanup(() => redis.disconnect());
+    store = new DecisionStore(redis);
+
+    admission = await buildAdmissionServer(admissionDepsFromConfig(config, redis, createLogger({ level: 'silent' })));
+    await admission.listen({ host: '127.0.0.1', port: 0 });
+    onCleanup(() => admission.close());
+    admissionUrl = `https://127.0.0.1:${(admission.server.address() as AddressInfo).port}`;
+
+    // Three images through the chain on the initial data (minimist advisories only).
+    const a = await runChain('demo/clean', { lodash: '4.17.11' });
+    assert.equal((a.outcome as ChainStatus).stage, 'done', String(a.outcome));
+    clean = a.digest;
+    const b = await runChain('demo/overridden', { minimist: '1.2.0', lodash: '4.17.11' });
+    assert.equal((b.outcome as WorkflowFailedError).cause?.message.includes('GHSA-xvch-5gv4-984h'), true);
+    const resumed = await breakGlass(chain.client, b.workflowId, { actor: 'alice@example.com', reason: 'INC-4711: minimist not reachable' });
+    assert.equal(((await chain.client.workflow.getHandle(b.workflowId, resumed.runId).result()) as ChainStatus).stage, 'done');
+    overridden = b.digest;
+    const c = await runChain('demo/blocked', { minimist: '1.2.0' });
+    assert.equal(((c.outcome as WorkflowFailedError).cause as ApplicationFailure | undefined)?.type, 'PolicyDenied');
+    blocked = c.digest;
+  });
+
+  after(() => {
+    delete process.env.RESCAN_TEST_KEY_PASSWORD;
+  });
+
+  it('denies an admitted image once its package gets a CRITICAL advisory: new decision, admission refuses, one signed notification', async () => {
+    assert.equal((await admit('demo/clean', clean))?.allowed, true, 'admitted before the rescan');
+    assert.equal((await admit('demo/overridden', overridden))?.allowed, true, 'admitted by break-glass');
+    assert.match((await admit('demo/blocked', blocked))?.status?.message ?? '', /not signed by a trusted key/);
+    const before = { clean: (await store.history(clean)).length, overridden: (await store.history(overridden)).length, blocked: (await store.history(blocked)).length };
+    const blockedScannedAt = (await store.latest(blocked))?.facts.scannedAt;
+    const notesBefore = received.length;
+
+    copyFileSync(join(OSV_NPM, LODASH_CRITICAL), join(osvDir, LODASH_CRITICAL));
+    const { summary, handle } = await runRescan(`rescan-test-${Date.now()}`);
+    await recordHistory('rescan', handle, config.temporal.address as string);
+
+    assert.deepEqual(
+      { ...summary, osv: summary.osv.records, startedAt: undefined, finishedAt: undefined },
+      { osv: 3, checked: 3, changedToDenied: 1, changedToAllowed: 0, unchanged: 2, skipped: 0, failed: 0, recorded: 2, overridden: 1, notified: 1, problems: [], runs: 1, startedAt: undefined, finishedAt: undefined },
+    );
+
+    // The clean image: a new denied decision naming lodash, and admission refuses it (its cache was told).
+    const latest = await store.latest(clean);
+    assert.equal(latest?.decision.allowed, false);
+    assert.equal(latest?.lastRescan?.workflowId, handle.workflowId);
+    assert.ok(latest?.decision.violations.some((v) => JSON.stringify(v.evidence).includes('lodash')));
+    assert.equal((await store.history(clean)).length, before.clean + 1);
+    const refused = await admit('demo/clean', clean);
+    assert.equal(refused?.allowed, false);
+    assert.match(refused?.status?.message ?? '', /denied by policy rescan-test:1:.*(GHSA-jf85-cpcp-j695|CVE-2019-10744).* lodash/);
+
+    // Break-glass kept: the new denial (now two CRITICALs) is recorded under the override; still admitted.
+    const kept = await store.latest(overridden);
+    assert.equal(kept?.override?.actor, 'alice@example.com');
+    assert.equal(kept?.override?.reason, 'INC-4711: minimist not reachable');
+    assert.equal(kept?.decision.allowed, false);
+    assert.equal(kept?.facts.findings.filter((f) => f.severity === 'CRITICAL').length, 2);
+    assert.equal((await store.history(overridden)).length, before.overridden + 1);
+    const admitted = await admit('demo/overridden', overridden);
+    assert.equal(admitted?.allowed, true);
+    assert.ok(admitted?.warnings?.some((w) => /break-glass override of alice@example\.com/.test(w)), JSON.stringify(admitted?.warnings));
+
+    // The blocked image: nothing new to decide; only its scan time moves on.
+    assert.equal((await store.history(blocked)).length, before.blocked);
+    assert.ok(Date.parse((await store.latest(blocked))!.facts.scannedAt) > Date.parse(blockedScannedAt!));
+
+    // Exactly one notification, for the clean image, signed with the subscriber's secret.
+    assert.equal(received.length, notesBefore + 1);
+    const note = received[received.length - 1]!;
+    assert.deepEqual(verifyNotification(SUBSCRIBER_SECRET, note.body, note.headers[SIGNATURE_HEADER] as string, Math.floor(Date.now() / 1000)), { valid: true });
+    const body = JSON.parse(note.body) as { event: string; digest: string; repository: string; verdict: string; previousVerdict: string; workflowId: string; violations: Array<{ message: string }>; osvVersion: string };
+    assert.equal(body.event, 'rescan.denied');
+    assert.equal(body.digest, clean);
+    assert.equal(body.repository, 'demo/clean');
+    assert.equal(body.previousVerdict, 'allowed');
+    assert.equal(body.workflowId, handle.workflowId);
+    assert.equal(body.osvVersion, summary.osv.version);
+    assert.match(body.violations[0]?.message ?? '', /lodash/);
+
+    // Every per-image log line carries the workflow id and the digest.
+    const perImage = logLines.filter((l) => l.workflowId === handle.workflowId && typeof l.msg === 'string' && /^(rescan:|stored SBOM rescanned)/.test(l.msg));
+    assert.equal(perImage.length, 6, JSON.stringify(perImage.map((l) => l.msg)));
+    for (const line of perImage) assert.match(String(line.digest), /^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('records and notifies nothing on a second rescan of the same data (`dchain rescan --json`)', async () => {
+    const lengths = await Promise.all([clean, overridden, blocked].map(async (d) => (await store.history(d)).length));
+    const notesBefore = rescanNotes().length;
+    // Asynchronously: the workers that run the rescan live in this process.
+    const cli = await run(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', '..', 'cli', 'dchain.ts'), '--config', configFile, 'rescan', '--json'], { encoding: 'utf8', timeout: 120_000 });
+    const out = JSON.parse(cli.stdout) as { workflowId: string; attached: boolean; summary: RescanSummary };
+    assert.match(out.workflowId, /^dchain-rescan-cli-/);
+    assert.equal(out.attached, false);
+    assert.deepEqual(
+      [out.summary.checked, out.summary.unchanged, out.summary.recorded, out.summary.changedToDenied, out.summary.changedToAllowed, out.summary.notified, out.summary.failed],
+      [3, 3, 0, 0, 0, 0, 0],
+    );
+    assert.deepEqual(await Promise.all([clean, overridden, blocked].map(async (d) => (await store.history(d)).length)), lengths, 'no new decision');
+    assert.equal(rescanNotes().length, notesBefore, 'no notification');
+  });
+
+  it('allows a denied image again when the advisory that denied it is withdrawn, and admission still wants a signature', async () => {
+    rmSync(join(osvDir, MINIMIST_CRITICAL));
+    const notesBefore = rescanNotes().length;
+    const { summary } = await runRescan(`rescan-withdrawn-${Date.now()}`);
+    assert.deepEqual([summary.changedToAllowed, summary.changedToDenied, summary.notified, summary.recorded], [1, 0, 1, 2], JSON.stringify(summary));
+    assert.equal((await store.latest(blocked))?.decision.allowed, true);
+    const notes = rescanNotes().slice(notesBefore).map((n) => JSON.parse(n.body) as { event: string; digest: string });
+    assert.deepEqual(notes.map((n) => [n.event, n.digest]), [['rescan.allowed', blocked]]);
+    // Allowed by policy, but the chain stopped before signing it: a new chain run is what makes it runnable.
+    assert.match((await admit('demo/blocked', blocked))?.status?.message ?? '', /not signed by a trusted key/);
+    assert.equal((await store.latest(overridden))?.override?.actor, 'alice@example.com', 'the override survives every rescan');
+  });
+
+  it('keeps the schedule in line with the configuration each time a worker starts', async () => {
+    const schedule = chain.client.schedule.getHandle(RESCAN_SCHEDULE_ID);
+    const created = await schedule.describe();
+    assert.equal(created.spec.intervals?.[0]?.every, 3650 * 24 * 3_600_000);
+    assert.equal(created.action.type, 'startWorkflow');
+    assert.equal(created.action.workflowType, 'rescan');
+    assert.equal(created.action.taskQueue, config.temporal.taskQueue);
+    assert.equal(created.policies.overlap, 'SKIP');
+    assert.equal(created.state.paused, false);
+
+    // A worker started with another interval updates the schedule.
+    await chain.stop();
+    const restarted = await useChainWorker({ ...config, rescan: { ...config.rescan, interval: '12h', concurrency: 4 } });
+    const again = restarted.client.schedule.getHandle(RESCAN_SCHEDULE_ID);
+    const updated = await again.describe();
+    assert.equal(updated.spec.intervals?.[0]?.every, 12 * 3_600_000);
+    assert.deepEqual(updated.action.type === 'startWorkflow' ? updated.action.args : undefined, [{ batchSize: 100, concurrency: 4 }]);
+    assert.equal(updated.policies.overlap, 'SKIP');
+
+    // Turned off: paused, with a note that says why; turned on again: resumed.
+    assert.equal(await ensureRescanSchedule(restarted.client, { ...config, rescan: { ...config.rescan, enabled: false } }), 'paused');
+    const paused = await again.describe();
+    assert.equal(paused.state.paused, true);
+    assert.equal(paused.state.note, RESCAN_DISABLED_NOTE);
+    assert.equal(await ensureRescanSchedule(restarted.client, config), 'updated');
+    assert.equal((await again.describe()).state.paused, false);
+  });
+});
