@@ -89,7 +89,7 @@ function checkReferences(config: Config, origin: string): void {
 
 /**
  * Addresses and secrets can come from the environment so that files can be committed without them:
- * DCHAIN_TEMPORAL_ADDRESS, DCHAIN_TEMPORAL_NAMESPACE, DCHAIN_REDIS_URL, DCHAIN_API_PORT, DCHAIN_DATA_DIR,
+ * DCHAIN_TEMPORAL_ADDRESS, DCHAIN_TEMPORAL_NAMESPACE, DCHAIN_REDIS_URL, DCHAIN_API_PORT, DCHAIN_API_ADMIN_TOKEN, DCHAIN_DATA_DIR,
  * DCHAIN_REGISTRY_<NAME>_URL / _USERNAME / _PASSWORD / _TOKEN, DCHAIN_SOURCE_<NAME>_SECRET / _HMAC_SECRET
  * (NAME upper-cased, dashes as underscores).
  */
@@ -107,6 +107,7 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
   if (env.DCHAIN_TEMPORAL_NAMESPACE) section('temporal').namespace = env.DCHAIN_TEMPORAL_NAMESPACE;
   if (env.DCHAIN_REDIS_URL) section('redis').url = env.DCHAIN_REDIS_URL;
   if (env.DCHAIN_API_PORT) section('api').port = Number(env.DCHAIN_API_PORT);
+  if (env.DCHAIN_API_ADMIN_TOKEN) section('api').adminToken = env.DCHAIN_API_ADMIN_TOKEN;
   if (env.DCHAIN_DATA_DIR) cfg.dataDir = env.DCHAIN_DATA_DIR;
   if (env.DCHAIN_LOG_LEVEL) section('log').level = env.DCHAIN_LOG_LEVEL;
 

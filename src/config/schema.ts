@@ -136,6 +136,11 @@ export const configSchema = z.strictObject({
       /** URL registries use to reach the API; defaults to http://host:port. */
       publicUrl: z.url().optional(),
       bodyLimitBytes: z.number().int().positive().default(1_048_576),
+      /**
+       * Bearer token for reading endpoints (`GET /webhooks/deliveries`). Without one they answer
+       * loopback clients only.
+       */
+      adminToken: z.string().min(16, 'at least 16 characters').optional(),
     })
     .prefault({}),
   registries: z.array(registrySchema).default([

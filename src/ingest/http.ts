@@ -140,6 +140,8 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
   });
 
   app.get<{ Querystring: { limit?: string } }>('/webhooks/deliveries', async (request, reply) => {
+    const refused = refuseReader(request, config.api.adminToken);
+    if (refused) return reply.code(refused.status).send({ error: refused.error.message, code: refused.error.code });
     const limit = Number(request.query.limit ?? 50);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return reply.code(400).send({ error: 'limit must be an integer from 1 to 10000', code: 'BAD_INPUT' });
     try {
@@ -148,6 +150,27 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
       return reply.code(503).header('retry-after', '5').send({ error: 'the delivery log is unavailable; retry later', code: 'SERVICE_UNREACHABLE' });
     }
   });
+}
+
+/**
+ * Who may read the delivery log (sources, workflow ids, errors): the holder of `api.adminToken`, or,
+ * when none is configured, clients on loopback only.
+ */
+function refuseReader(request: FastifyRequest, adminToken: string | undefined): { status: number; error: ChainError } | undefined {
+  if (adminToken === undefined) {
+    if (isLoopback(request.ip)) return undefined;
+    return { status: 403, error: new ChainError('DENIED', 'reading deliveries from another host needs api.adminToken (DCHAIN_API_ADMIN_TOKEN) set and sent as a Bearer token') };
+  }
+  try {
+    verifySharedSecret(request.headers.authorization, adminToken);
+    return undefined;
+  } catch {
+    return { status: 401, error: new ChainError('UNAUTHORIZED', 'send api.adminToken as `Authorization: Bearer <token>`') };
+  }
+}
+
+function isLoopback(ip: string): boolean {
+  return ip === '::1' || /^(::ffff:)?127\./.test(ip);
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Redis } from 'ioredis';
+import { type Config } from '../../../src/config/schema';
 import { producerConnection, signBody } from '../../../src/ingest';
 import { createLogger } from '../../../src/log/logger';
 import { startRedis, type LocalRedis } from '../../../workers/local/redis-server';
@@ -11,19 +12,22 @@ import { ingestConfig, manifestPush, sample, SECRET } from './helpers';
 const DIGEST = 'sha256:c8faf9f7274ab9e18454695eee03561dcdab1f26326ac9f89963360901d2b810';
 const auth = { authorization: `Bearer ${SECRET}` };
 const HMAC_KEY = 'hmac-key-for-tests-0123456789';
+const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
 
 void describe('webhook API with a real Redis', () => {
   const dataDir = testDataDir();
   let redisServer: LocalRedis;
   let redis: Redis;
   let api: Api;
+  let config: Config;
 
   before(async () => {
     redisServer = await startRedis({ dataDir });
     redis = producerConnection(redisServer.url);
     redis.on('error', () => undefined);
     await new Promise((resolve) => redis.once('ready', resolve));
-    api = await buildApi({ config: ingestConfig({ redisUrl: redisServer.url, hmacSecret: HMAC_KEY, exclude: ['excluded/**'] }), logger: createLogger({ level: 'silent' }), redis, plugins: [] });
+    config = ingestConfig({ redisUrl: redisServer.url, hmacSecret: HMAC_KEY, exclude: ['excluded/**'] });
+    api = await buildApi({ config, logger: createLogger({ level: 'silent' }), redis, plugins: [] });
   });
   after(async () => {
     await api.app.close();
@@ -169,6 +173,24 @@ void describe('webhook API with a real Redis', () => {
     assert.match(metrics, /dchain_webhook_deliveries_total\{source="dist",status="401"\} 3/);
     assert.match(metrics, /dchain_webhook_deliveries_total\{source="dist",status="503"\} 1/);
     assert.match(metrics, /dchain_ingest_queue_depth\{state="waiting"\} 6/);
+  });
+
+  void it('lets loopback clients read deliveries, and others only with the admin token', async () => {
+    const remote = await api.app.inject({ method: 'GET', url: '/webhooks/deliveries', remoteAddress: '10.1.2.3' });
+    assert.equal(remote.statusCode, 403);
+    assert.match(remote.json().error, /api\.adminToken/);
+    const guarded = await buildApi({ config: { ...config, api: { ...config.api, adminToken: ADMIN_TOKEN } }, logger: createLogger({ level: 'silent' }), redis, plugins: [] });
+    try {
+      const read = (headers: Record<string, string>) => guarded.app.inject({ method: 'GET', url: '/webhooks/deliveries?limit=1', remoteAddress: '10.1.2.3', headers });
+      assert.equal((await read({})).statusCode, 401);
+      assert.equal((await read({ authorization: `Bearer ${SECRET}` })).statusCode, 401, 'a source secret is not the admin token');
+      const ok = await read({ authorization: `Bearer ${ADMIN_TOKEN}` });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.equal(ok.json().deliveries.length, 1);
+      assert.ok(!ok.body.includes(ADMIN_TOKEN));
+    } finally {
+      await guarded.app.close();
+    }
   });
 
   void it('commits concurrent deliveries together, deduplicated exactly as if they came one by one', async (t) => {
