@@ -29,12 +29,25 @@ export function createScanActivities(deps: ActivityDeps) {
   const osv = osvSourceFromConfig(deps.config);
   const sbomStore = new RedisSbomStore(deps.redis);
   const limits = Object.fromEntries(Object.entries(deps.config.scan.limits).filter(([, v]) => v !== undefined));
-  // Concurrent rescans on this worker that find stale data share one refresh.
-  let refreshing: Promise<unknown> | undefined;
-  const refreshOnce = (): Promise<unknown> =>
-    (refreshing ??= osv.refresh().finally(() => {
-      refreshing = undefined;
-    }));
+  // The rescan's OSV version this worker last refreshed for: one refresh per rescan, shared by the
+  // images that ask at the same time, even when upstream data has moved on past that version since.
+  let refreshedFor: { osvVersion: string; done: Promise<void> } | undefined;
+  const refreshFor = (osvVersion: string, workflowId: string): Promise<void> => {
+    if (refreshedFor?.osvVersion !== osvVersion) {
+      const done = osv.refresh().then(
+        (db) => {
+          if (db.info.version !== osvVersion) deps.logger.warn({ workflowId, expected: osvVersion, osvVersion: db.info.version }, 'OSV data changed since the rescan refreshed it; matching the newer data');
+        },
+        (err: unknown) => {
+          // A failed refresh is tried again by the next image (or the activity's retry).
+          if (refreshedFor?.done === done) refreshedFor = undefined;
+          throw err;
+        },
+      );
+      refreshedFor = { osvVersion, done };
+    }
+    return refreshedFor.done;
+  };
 
   return {
     /** Scan stage: stream the image from the registry, catalogue, match OSV, check hygiene, keep the SBOM. */
@@ -72,11 +85,7 @@ export function createScanActivities(deps: ActivityDeps) {
       const log = activityLogger(deps.logger, input.digest);
       try {
         if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `rescanImage needs an image digest, got "${input.digest}"`);
-        if (input.osvVersion !== undefined && (await osv.current()).info.version !== input.osvVersion) {
-          await refreshOnce();
-          const now = (await osv.current()).info.version;
-          if (now !== input.osvVersion) log.warn({ expected: input.osvVersion, osvVersion: now }, 'OSV data changed since the rescan refreshed it; matching the newer data');
-        }
+        if (input.osvVersion !== undefined && (await osv.current()).info.version !== input.osvVersion) await refreshFor(input.osvVersion, activityWorkflowId());
         const result = await rescanStored({ osv, sbomStore }, input.digest);
         if (!result) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}: scan the image first`, { retryable: false });
         log.info({ counts: result.summary.counts, osvVersion: result.summary.osv.version }, 'stored SBOM rescanned');

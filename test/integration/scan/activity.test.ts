@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync } from 'node:fs';
+import { copyFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
@@ -18,13 +18,15 @@ void describe('scan activities with a real registry and Redis', () => {
   let activities: ReturnType<typeof createScanActivities>;
   let redis: Redis;
   let digest: string;
+  let osvDir: string;
   const heartbeats: unknown[] = [];
   const env = new MockActivityEnvironment();
   env.on('heartbeat', (d: unknown) => heartbeats.push(d));
 
   before(async () => {
     const dataDir = testDataDir();
-    cpSync(join(OSV_FIXTURES, 'npm'), join(dataDir, 'osv'), { recursive: true });
+    osvDir = join(dataDir, 'osv');
+    cpSync(join(OSV_FIXTURES, 'npm'), osvDir, { recursive: true });
     const registry = await useRegistry();
     const redisServer = await useRedis();
     redis = new Redis(redisServer.url);
@@ -54,5 +56,18 @@ void describe('scan activities with a real registry and Redis', () => {
     assert.equal(again.counts.CRITICAL, 1);
     await assert.rejects(env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest: `sha256:${'0'.repeat(64)}` }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'NOT_FOUND');
     await assert.rejects(env.run(activities.scanImage, { registry: 'source', repository: 'app', digest: 'latest' }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'BAD_INPUT');
+  });
+
+  void it('refreshes other OSV data at most once per rescan version, even when upstream moved past it', async () => {
+    const records = async (osvVersion: string) => ((await env.run(activities.rescanImage, { digest, osvVersion })) as ScanSummary).osv.records;
+    // Upstream gains a record: the rescan asked for a version this worker does not hold, so it refreshes once.
+    copyFileSync(join(OSV_FIXTURES, 'pypi', 'GHSA-9wx4-h78v-vm56.json'), join(osvDir, 'GHSA-9wx4-h78v-vm56.json'));
+    assert.equal(await records('sha256:the-rescans-version'), 7);
+    // Upstream moves on again: later images of the same rescan match the data already refreshed.
+    copyFileSync(join(OSV_FIXTURES, 'pypi', 'GHSA-j8r2-6x86-q33q.json'), join(osvDir, 'GHSA-j8r2-6x86-q33q.json'));
+    assert.equal(await records('sha256:the-rescans-version'), 7);
+    assert.equal(await records('sha256:the-rescans-version'), 7);
+    // The next rescan (another version) refreshes again.
+    assert.equal(await records('sha256:the-next-rescans-version'), 8);
   });
 });
