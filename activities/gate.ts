@@ -144,13 +144,28 @@ export function createGateActivities(deps: GateDeps) {
           violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),
           osvVersion: input.scan.osv.version,
         };
-        const fields = { repository: result.repository, verdict: result.verdict, allowed: result.allowed, previousAllowed: result.previousAllowed, recorded: result.recorded, findingsChanged: result.findingsChanged, overridden: result.overridden, counts: input.scan.counts, osvVersion: result.osvVersion, policyVersion: result.policyVersion };
+        const fields = { repository: result.repository, verdict: result.verdict, allowed: result.allowed, previousAllowed: result.previousAllowed, recorded: result.recorded, findingsChanged: result.findingsChanged, overridden: result.overridden, notify: result.notify, counts: input.scan.counts, osvVersion: result.osvVersion, policyVersion: result.policyVersion };
         if (result.verdict === 'denied') log.warn(fields, `rescan: now denied — ${result.violations.map((v) => v.message).join('; ')}`);
+        else if (result.overridden && result.notify) log.warn({ ...fields, override: previous.override }, `rescan: new violations under a break-glass override — ${result.violations.map((v) => v.message).join('; ')}`);
         else if (result.overridden && result.recorded) log.warn({ ...fields, override: previous.override }, 'rescan: denied by policy, admitted by break-glass override');
         else log.info(fields, result.verdict === 'allowed' ? 'rescan: now allowed' : 'rescan: verdict unchanged');
         return result;
       } catch (err) {
         log.warn({ err }, 'rescan gate failed');
+        return toActivityFailure(err);
+      }
+    },
+
+    /**
+     * After the rescan notified subscribers of a digest's change: marks it told, so the next rescan
+     * does not tell it again (one that could not notify leaves the mark unset and the next one does).
+     */
+    async markRescanNotified(input: { digest: string }): Promise<boolean> {
+      try {
+        const marked = await store.markRescanNotified(input.digest, activityWorkflowId());
+        activityLogger(deps.logger, input.digest).debug({ marked }, 'rescan notification marked');
+        return marked;
+      } catch (err) {
         return toActivityFailure(err);
       }
     },

@@ -35,7 +35,7 @@ export interface RescanSummary {
   osv: { version: string; records: number };
   /** Every digest with a gate decision that the rescan went through. */
   checked: number;
-  /** Images that could run and now may not, and the reverse. */
+  /** Images that could run and now may not, and the reverse (since subscribers last heard: a change not notified before counts again). */
   changedToDenied: number;
   changedToAllowed: number;
   /** Images whose verdict stayed (their record's scan time is refreshed). */
@@ -48,7 +48,7 @@ export interface RescanSummary {
   recorded: number;
   /** Images the fresh decision denies that a break-glass override keeps admitted. */
   overridden: number;
-  /** Images whose subscribers were notified of the change. */
+  /** Images whose subscribers were notified: a verdict change, or new enforced violations under a break-glass override. */
   notified: number;
   /** The first problems met (skips and failures), for the operator. */
   problems: RescanProblem[];
@@ -129,33 +129,40 @@ export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
     }
     if (result.recorded) summary.recorded++;
     if (result.overridden) summary.overridden++;
-    if (result.verdict === 'unchanged') {
-      summary.unchanged++;
-      return;
-    }
-    if (result.verdict === 'denied') summary.changedToDenied++;
+    if (result.verdict === 'unchanged') summary.unchanged++;
+    else if (result.verdict === 'denied') summary.changedToDenied++;
     else summary.changedToAllowed++;
+    if (!result.notify) return;
     try {
       await notify.notifySubscribers({
         registry: scan.registry,
         repository: result.repository,
         digest,
-        event: result.verdict === 'denied' ? 'rescan.denied' : 'rescan.allowed',
+        event: `rescan.${result.notify}`,
         scope: digest,
         payload: {
-          verdict: result.verdict,
-          previousVerdict: result.verdict === 'denied' ? 'allowed' : 'denied',
+          verdict: result.notify,
+          previousVerdict: result.previousAllowed ? 'allowed' : 'denied',
+          // Denied by policy, still admitted by a break-glass override: new enforced violations to look at.
+          overridden: result.overridden,
           policyVersion: result.policyVersion,
           osvVersion: result.osvVersion,
           counts: scan.counts,
           violations: result.violations,
         },
       });
-      summary.notified++;
     } catch (err) {
-      // The decision is recorded (admission already follows it); only the message is missing.
+      // The decision is recorded (admission already follows it); the next rescan sends the message.
       problem(digest, 'notify', err);
       log.warn('rescan: subscribers not notified', { digest, verdict: result.verdict, error: describe(err) });
+      return;
+    }
+    summary.notified++;
+    try {
+      await gate.markRescanNotified({ digest });
+    } catch (err) {
+      problem(digest, 'notify', err);
+      log.warn('rescan: notification not marked; the next rescan sends it again', { digest, error: describe(err) });
     }
   };
 

@@ -16,11 +16,20 @@ export const rescanMarkSchema = z.object({
   workflowId: z.string().min(1),
   osvVersion: z.string(),
   at: z.string(),
-  /** The decision's verdict before this rescan. */
+  /**
+   * The verdict this rescan compared with: the decision's verdict before it, or, while an earlier
+   * rescan's change is still unnotified, the verdict before that change (what subscribers last heard).
+   */
   previousAllowed: z.boolean(),
   findingsChanged: z.boolean(),
   /** True when this rescan recorded a new decision (verdict or findings changed). */
   recorded: z.boolean(),
+  /**
+   * False while subscribers have not heard of the change this rescan found (a verdict change, or new
+   * enforced violations under a break-glass override); the next rescan notifies it if this one could not.
+   * Marks written before the field existed were notified in their own run.
+   */
+  notified: z.boolean().default(true),
 });
 
 export const decisionRecordSchema = z.object({
@@ -165,6 +174,20 @@ export class DecisionStore {
       if (done === 1) return { previous, written: next };
     }
     throw new ChainError('TRANSIENT', `the decision of ${digest} changed under ${UPDATE_ATTEMPTS} updates in a row`);
+  }
+
+  /**
+   * Records that subscribers heard of the change the rescan `workflowId` found for `digest`
+   * (compare-and-set on the latest record; nothing to do when another decision replaced it since).
+   * Returns true when the mark was set by this call.
+   */
+  async markRescanNotified(digest: string, workflowId: string): Promise<boolean> {
+    const { written } = await this.update(digest, (latest) => {
+      const mark = latest?.lastRescan;
+      if (!latest || !mark || mark.workflowId !== workflowId || mark.notified) return undefined;
+      return { kind: 'refresh', record: { ...latest, lastRescan: { ...mark, notified: true } } };
+    });
+    return written !== undefined;
   }
 
   /** Tells every admission server to forget what it cached for `digest` (after a rescan or a signature). */

@@ -4,7 +4,7 @@
  * writes it atomically and the rescan workflow notifies.
  */
 import { type Finding } from '../scan';
-import { type Decision } from './decision';
+import { type Decision, type Violation } from './decision';
 import { type DecisionRecord, type DecisionUpdate, type RescanMark } from './decision-store';
 import { evaluatePolicy } from './evaluate';
 import { findingFacts } from './facts-from-scan';
@@ -30,8 +30,9 @@ export interface RegateContext {
 export type VerdictChange = 'denied' | 'allowed' | 'unchanged';
 
 export interface RegateOutcome {
+  /** Compared with the verdict subscribers last heard of (the previous decision's, unless a change is still unnotified). */
   verdict: VerdictChange;
-  /** The fresh decision's verdict, and the one it replaces. */
+  /** The fresh decision's verdict, and the one `verdict` compares with. */
   allowed: boolean;
   previousAllowed: boolean;
   /** The fresh decision denies, a break-glass override keeps the image running. */
@@ -39,6 +40,12 @@ export interface RegateOutcome {
   findingsChanged: boolean;
   /** A new decision joins the digest's history (the verdict or the findings changed). */
   recorded: boolean;
+  /**
+   * What subscribers are to be told, unset when nothing: the verdict changed, or a break-glass
+   * override now covers new enforced violations (`denied`, with `overridden`). Includes a change an
+   * earlier rescan found and could not notify.
+   */
+  notify?: 'denied' | 'allowed';
   /** The decision the image now stands under. */
   decision: Decision;
 }
@@ -48,6 +55,7 @@ export interface RegateOutcome {
  * update is a new decision (the override, if any, carried over); otherwise it only refreshes the
  * latest record's scan time, so a policy's `maxScanAge` sees the rescan. Provenance and hygiene
  * facts are the ones the gate saw: the SBOM does not change, only what is known about its packages.
+ * The mark written says whether subscribers still have to hear of a change (`notified: false`).
  */
 export function regate(previous: DecisionRecord, scan: RescannedFindings, context: RegateContext): { update: DecisionUpdate | undefined; outcome: RegateOutcome } {
   const override = previous.override;
@@ -55,15 +63,18 @@ export function regate(previous: DecisionRecord, scan: RescannedFindings, contex
   if (mark && mark.workflowId === context.workflowId) {
     // This rescan already wrote the record (a retried activity): report what it did, write nothing.
     const allowed = previous.decision.allowed;
+    const verdict = verdictChange(mark.previousAllowed || override !== undefined, allowed || override !== undefined);
+    const notify = mark.notified ? undefined : verdict === 'unchanged' ? 'denied' : verdict;
     return {
       update: undefined,
       outcome: {
-        verdict: verdictChange(mark.previousAllowed || override !== undefined, allowed || override !== undefined),
+        verdict,
         allowed,
         previousAllowed: mark.previousAllowed,
         overridden: !allowed && override !== undefined,
         findingsChanged: mark.findingsChanged,
         recorded: mark.recorded,
+        ...(notify ? { notify } : {}),
         decision: previous.decision,
       },
     };
@@ -72,22 +83,36 @@ export function regate(previous: DecisionRecord, scan: RescannedFindings, contex
   const findings = findingFacts(scan.findings);
   const facts = imageFactsSchema.parse({ ...previous.facts, scannedAt: scan.scannedAt, findings });
   const decision = evaluatePolicy(facts, context.policy, context.now);
-  const previousAllowed = previous.decision.allowed;
+  // An earlier rescan's change that subscribers never heard of: compare with what they last heard.
+  const unnotified = mark?.notified === false ? mark : undefined;
+  const previousAllowed = unnotified ? unnotified.previousAllowed : previous.decision.allowed;
   const findingsChanged = !sameFindings(previous.facts.findings, findings);
-  const recorded = findingsChanged || decision.allowed !== previousAllowed;
-  const lastRescan: RescanMark = { workflowId: context.workflowId, osvVersion: context.osvVersion, at: context.now.toISOString(), previousAllowed, findingsChanged, recorded };
+  const recorded = findingsChanged || decision.allowed !== previous.decision.allowed;
+  const verdict = verdictChange(previousAllowed || override !== undefined, decision.allowed || override !== undefined);
+  const overridden = !decision.allowed && override !== undefined;
+  const notify = verdict !== 'unchanged' ? verdict : overridden && (unnotified !== undefined || newEnforcedViolations(previous.decision, decision)) ? 'denied' : undefined;
+  const lastRescan: RescanMark = {
+    workflowId: context.workflowId,
+    osvVersion: context.osvVersion,
+    at: context.now.toISOString(),
+    previousAllowed,
+    findingsChanged,
+    recorded,
+    notified: notify === undefined,
+  };
   const update: DecisionUpdate = recorded
     ? { kind: 'decision', reason: 'rescan', record: { decision, facts, recordedAt: context.now.toISOString(), ...(override ? { override } : {}), lastRescan } }
     : { kind: 'refresh', record: { ...previous, facts: { ...previous.facts, scannedAt: scan.scannedAt }, lastRescan } };
   return {
     update,
     outcome: {
-      verdict: verdictChange(previousAllowed || override !== undefined, decision.allowed || override !== undefined),
+      verdict,
       allowed: decision.allowed,
       previousAllowed,
-      overridden: !decision.allowed && override !== undefined,
+      overridden,
       findingsChanged,
       recorded,
+      ...(notify ? { notify } : {}),
       decision: recorded ? decision : previous.decision,
     },
   };
@@ -105,4 +130,11 @@ function sameFindings(a: readonly FindingFact[], b: readonly FindingFact[]): boo
   const left = a.map(key).sort();
   const right = b.map(key).sort();
   return left.every((k, i) => k === right[i]);
+}
+
+/** Enforced violations of `next` that `before` did not have (the same check on the same advisory and package). */
+function newEnforcedViolations(before: Decision, next: Decision): boolean {
+  const key = (v: Violation) => [v.rule, v.policyRule, String(v.evidence.id ?? ''), String(v.evidence.package ?? ''), String(v.evidence.version ?? '')].join('\u0000');
+  const known = new Set(before.violations.filter((v) => v.enforced).map(key));
+  return next.violations.some((v) => v.enforced && !known.has(key(v)));
 }

@@ -64,4 +64,22 @@ describe('decision store: the digest index the rescan pages through, and compare
     assert.deepEqual((await store.update(digest(43), () => undefined)).previous, undefined);
     await assert.rejects(store.recordOverride(digest(43), { actor: 'bob', reason: 'x' }), /nothing to override/);
   });
+
+  it('marks a rescan\'s change as told only while the rescan\'s record is the latest', async () => {
+    const store = new DecisionStore(redis, 'told:');
+    const d = digest(50);
+    const recorded = await store.record(facts(50), evaluatePolicy(facts(50), policy, new Date()));
+    const mark = { workflowId: 'rescan-1', osvVersion: 'osv-1', at: new Date().toISOString(), previousAllowed: false, findingsChanged: true, recorded: true, notified: false };
+    await store.update(d, (latest) => (latest ? { kind: 'decision', reason: 'rescan', record: { ...latest, lastRescan: mark } } : undefined));
+    assert.equal(await store.markRescanNotified(d, 'rescan-2'), false, 'another rescan\'s change is not this one\'s to mark');
+    assert.equal(await store.markRescanNotified(d, 'rescan-1'), true);
+    assert.equal((await store.latest(d))?.lastRescan?.notified, true);
+    assert.equal((await store.history(d)).length, 2, 'a mark adds nothing to the history');
+    assert.equal(await store.markRescanNotified(d, 'rescan-1'), false, 'already marked');
+    // A new gate decision replaced the rescan's record: nothing left to mark.
+    await store.update(d, (latest) => (latest ? { kind: 'decision', reason: 'rescan', record: { ...latest, lastRescan: { ...mark, workflowId: 'rescan-3' } } } : undefined));
+    await store.record(recorded.facts, recorded.decision);
+    assert.equal(await store.markRescanNotified(d, 'rescan-3'), false);
+    assert.equal(await store.markRescanNotified(digest(51), 'rescan-1'), false, 'no decision at all');
+  });
 });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -26,6 +25,7 @@ import { useChainWorker, type RunningChainWorker } from '../../support/chain-wor
 import { recordHistory } from '../../support/histories';
 import { busyboxSpec, type ImageFile, pushImage, writeOciImage } from '../../support/images';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
+import { type ReceivedNotification, type TestSubscriber, useSubscriber } from '../../support/subscriber';
 import { pod, postReview, review, selfSignedCert } from '../policy/admission-support';
 
 const run = promisify(execFile);
@@ -36,11 +36,6 @@ const OSV_NPM = join(__dirname, '..', '..', 'fixtures', 'osv', 'npm');
 const MINIMIST_MODERATE = 'GHSA-vh95-rmgr-6w4m.json';
 const MINIMIST_CRITICAL = 'GHSA-xvch-5gv4-984h.json';
 const LODASH_CRITICAL = 'GHSA-jf85-cpcp-j695.json';
-
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: string;
-}
 
 const nodeModule = (name: string, version: string): ImageFile[] => [
   { path: `app/node_modules/${name}`, type: 'directory' },
@@ -70,7 +65,8 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
   let admission: FastifyInstance;
   let admissionUrl: string;
   let ca: string;
-  const received: Received[] = [];
+  let subscriber: TestSubscriber;
+  let received: ReceivedNotification[];
   const logLines: Array<Record<string, unknown>> = [];
   /** lodash only: clean until the lodash advisory arrives. */
   let clean: string;
@@ -80,6 +76,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
   let blocked: string;
 
   const rescanNotes = () => received.filter((r) => (JSON.parse(r.body) as { event: string }).event.startsWith('rescan.'));
+  const noteBodies = (notes: ReceivedNotification[]) => notes.map((n) => JSON.parse(n.body) as { event: string; digest: string; workflowId: string; overridden: boolean; previousVerdict: string });
   const admit = async (repository: string, digest: string) =>
     (await postReview(admissionUrl, ca, review(`uid-${digest.slice(7, 15)}`, 'Pod', 'shop', pod([{ name: 'app', image: `${registryHost}/${repository}@${digest}` }])))).body.response;
 
@@ -133,16 +130,8 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
       }),
     );
 
-    const subscriber = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        received.push({ headers: req.headers, body });
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
-    onCleanup(() => new Promise<void>((resolve) => subscriber.close(() => resolve())));
+    subscriber = await useSubscriber();
+    received = subscriber.received;
 
     const raw = {
       dataDir,
@@ -157,7 +146,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
       scan: { osv: { directory: osvDir } },
       policy: { file: policyFile, admission: { tlsCertFile: join(dataDir, 'tls.crt'), tlsKeyFile: join(dataDir, 'tls.key') } },
       signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'RESCAN_TEST_KEY_PASSWORD' } },
-      distribute: { subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/hook`, secret: SUBSCRIBER_SECRET }] },
+      distribute: { subscribers: [{ name: 'audit', url: subscriber.url, secret: SUBSCRIBER_SECRET }] },
       // Far from any firing time (intervals count from the epoch), so no scheduled run joins the test's own.
       rescan: { interval: '3650d' },
     };
@@ -199,7 +188,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     delete process.env.RESCAN_TEST_KEY_PASSWORD;
   });
 
-  it('denies an admitted image once its package gets a CRITICAL advisory: new decision, admission refuses, one signed notification', async () => {
+  it('denies an admitted image once its package gets a CRITICAL advisory: new decision, admission refuses, one signed notification; tells of new violations under break-glass', async () => {
     assert.equal((await admit('demo/clean', clean))?.allowed, true, 'admitted before the rescan');
     assert.equal((await admit('demo/overridden', overridden))?.allowed, true, 'admitted by break-glass');
     assert.match((await admit('demo/blocked', blocked))?.status?.message ?? '', /not signed by a trusted key/);
@@ -213,7 +202,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
 
     assert.deepEqual(
       { ...summary, osv: summary.osv.records, startedAt: undefined, finishedAt: undefined },
-      { osv: 3, checked: 3, changedToDenied: 1, changedToAllowed: 0, unchanged: 2, skipped: 0, failed: 0, recorded: 2, overridden: 1, notified: 1, problems: [], runs: 1, startedAt: undefined, finishedAt: undefined },
+      { osv: 3, checked: 3, changedToDenied: 1, changedToAllowed: 0, unchanged: 2, skipped: 0, failed: 0, recorded: 2, overridden: 1, notified: 2, problems: [], runs: 1, startedAt: undefined, finishedAt: undefined },
     );
 
     // The clean image: a new denied decision naming lodash, and admission refuses it (its cache was told).
@@ -241,18 +230,25 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     assert.equal((await store.history(blocked)).length, before.blocked);
     assert.ok(Date.parse((await store.latest(blocked))!.facts.scannedAt) > Date.parse(blockedScannedAt!));
 
-    // Exactly one notification, for the clean image, signed with the subscriber's secret.
-    assert.equal(received.length, notesBefore + 1);
-    const note = received[received.length - 1]!;
+    // Exactly one notification per image: the clean image's denial, signed with the subscriber's secret…
+    const notes = received.slice(notesBefore);
+    assert.deepEqual(noteBodies(notes).map((n) => n.digest).sort(), [clean, overridden].sort());
+    const note = notes.find((n) => n.body.includes(clean))!;
     assert.deepEqual(verifyNotification(SUBSCRIBER_SECRET, note.body, note.headers[SIGNATURE_HEADER] as string, Math.floor(Date.now() / 1000)), { valid: true });
-    const body = JSON.parse(note.body) as { event: string; digest: string; repository: string; verdict: string; previousVerdict: string; workflowId: string; violations: Array<{ message: string }>; osvVersion: string };
+    const body = JSON.parse(note.body) as { event: string; digest: string; repository: string; verdict: string; previousVerdict: string; overridden: boolean; workflowId: string; violations: Array<{ message: string }>; osvVersion: string };
     assert.equal(body.event, 'rescan.denied');
     assert.equal(body.digest, clean);
     assert.equal(body.repository, 'demo/clean');
     assert.equal(body.previousVerdict, 'allowed');
+    assert.equal(body.overridden, false);
     assert.equal(body.workflowId, handle.workflowId);
     assert.equal(body.osvVersion, summary.osv.version);
     assert.match(body.violations[0]?.message ?? '', /lodash/);
+    // …and the overridden image's new CRITICAL: still admitted, but operators hear of it.
+    const told = JSON.parse(notes.find((n) => n.body.includes(overridden))!.body) as typeof body;
+    assert.deepEqual([told.event, told.verdict, told.overridden, told.repository], ['rescan.denied', 'denied', true, 'demo/overridden']);
+    assert.ok(told.violations.some((v) => /lodash/.test(v.message)), JSON.stringify(told.violations));
+    assert.equal((await store.latest(overridden))?.lastRescan?.notified, true, 'marked as told');
 
     // Every per-image log line carries the workflow id and the digest.
     const perImage = logLines.filter((l) => l.workflowId === handle.workflowId && typeof l.msg === 'string' && /^(rescan:|stored SBOM rescanned)/.test(l.msg));
@@ -287,6 +283,34 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     // Allowed by policy, but the chain stopped before signing it: a new chain run is what makes it runnable.
     assert.match((await admit('demo/blocked', blocked))?.status?.message ?? '', /not signed by a trusted key/);
     assert.equal((await store.latest(overridden))?.override?.actor, 'alice@example.com', 'the override survives every rescan');
+  });
+
+  it('sends a change whose notification failed for good with the next rescan, once', async () => {
+    // The advisory comes back: the blocked image is denied again, the overridden one gets a new CRITICAL.
+    copyFileSync(join(OSV_NPM, MINIMIST_CRITICAL), join(osvDir, MINIMIST_CRITICAL));
+    const notesBefore = rescanNotes().length;
+    subscriber.status = 410; // a permanent refusal: the notification fails at its first attempt
+    const undelivered = (await runRescan(`rescan-undelivered-${Date.now()}`)).summary;
+    subscriber.status = 204;
+    assert.deepEqual([undelivered.changedToDenied, undelivered.recorded, undelivered.notified, undelivered.failed], [1, 2, 0, 0], JSON.stringify(undelivered));
+    assert.deepEqual(undelivered.problems.map((p) => [p.digest, p.step]).sort(), [[blocked, 'notify'], [overridden, 'notify']].sort());
+    assert.equal((await store.latest(blocked))?.decision.allowed, false, 'admission follows the decision anyway');
+    assert.equal((await store.latest(blocked))?.lastRescan?.notified, false);
+    assert.equal(rescanNotes().length, notesBefore);
+
+    // The next rescan finds nothing new to decide, and sends what the last one could not.
+    const { summary, handle } = await runRescan(`rescan-redelivered-${Date.now()}`);
+    assert.deepEqual([summary.recorded, summary.changedToDenied, summary.notified, summary.problems.length], [0, 1, 2, 0], JSON.stringify(summary));
+    assert.deepEqual(
+      noteBodies(rescanNotes().slice(notesBefore)).map((n) => [n.event, n.digest, n.previousVerdict, n.overridden, n.workflowId]).sort(),
+      [['rescan.denied', blocked, 'allowed', false, handle.workflowId], ['rescan.denied', overridden, 'denied', true, handle.workflowId]].sort(),
+    );
+    assert.equal((await store.latest(blocked))?.lastRescan?.notified, true);
+
+    // Told once: the rescan after that has nothing to send.
+    const quiet = (await runRescan(`rescan-quiet-${Date.now()}`)).summary;
+    assert.deepEqual([quiet.notified, quiet.changedToDenied, quiet.unchanged], [0, 0, 3]);
+    assert.equal(rescanNotes().length, notesBefore + 2);
   });
 
   it('keeps the schedule in line with the configuration each time a worker starts', async () => {

@@ -51,7 +51,8 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.deepEqual(update.record.facts.signatures, previous.facts.signatures);
     assert.deepEqual(update.record.facts.hygiene, previous.facts.hygiene);
     assert.equal(update.record.facts.scannedAt, LATER.toISOString());
-    assert.deepEqual(update.record.lastRescan, { workflowId: context.workflowId, osvVersion: 'osv-2', at: LATER.toISOString(), previousAllowed: true, findingsChanged: true, recorded: true });
+    assert.deepEqual(update.record.lastRescan, { workflowId: context.workflowId, osvVersion: 'osv-2', at: LATER.toISOString(), previousAllowed: true, findingsChanged: true, recorded: true, notified: false });
+    assert.equal(outcome.notify, 'denied', 'subscribers are to hear of it');
   });
 
   it('records an allow when the advisory that denied is withdrawn', () => {
@@ -71,6 +72,8 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.deepEqual(update?.record.decision, previous.decision);
     assert.equal(update?.record.facts.scannedAt, LATER.toISOString());
     assert.equal(update?.record.recordedAt, previous.recordedAt);
+    assert.equal(outcome.notify, undefined);
+    assert.equal(update?.record.lastRescan?.notified, true, 'nothing to tell');
   });
 
   it('records changed findings under the same verdict, without a verdict change', () => {
@@ -87,6 +90,57 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.equal(outcome.overridden, true);
     assert.equal(outcome.recorded, true);
     assert.deepEqual(update?.record.override, previous.override);
+    assert.equal(outcome.notify, 'denied', 'a new enforced violation under the override is told');
+    assert.equal(update?.record.lastRescan?.notified, false);
+  });
+
+  it('tells nothing about an overridden image whose enforced violations are the ones it had', () => {
+    const previous = recorded([finding('CVE-2026-1', 'CRITICAL', true), finding('CVE-2026-9', 'CRITICAL', false)], true);
+    // Fewer violations, or the same ones in another order: nothing new under the override.
+    for (const found of [[finding('CVE-2026-9', 'CRITICAL', false), finding('CVE-2026-1', 'CRITICAL', true)], [finding('CVE-2026-1', 'CRITICAL', true)]]) {
+      const { update, outcome } = regate(previous, scanned(...found), context);
+      assert.equal(outcome.overridden, true);
+      assert.equal(outcome.notify, undefined);
+      assert.equal(update?.record.lastRescan?.notified, true);
+    }
+  });
+
+  it('carries a change subscribers never heard of to the next rescan, which notifies it', () => {
+    const critical = scanned(finding('CVE-2026-1', 'CRITICAL', true));
+    const first = regate(recorded(), critical, context);
+    assert.ok(first.update);
+    // The notification failed: the next day's rescan finds nothing new, but the change is still to be told.
+    const nextDay = { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' };
+    const next = regate(first.update.record, critical, nextDay);
+    assert.equal(next.update?.kind, 'refresh', 'no new decision');
+    assert.equal(next.outcome.recorded, false);
+    assert.equal(next.outcome.verdict, 'denied');
+    assert.equal(next.outcome.previousAllowed, true, 'compared with what subscribers last heard');
+    assert.equal(next.outcome.notify, 'denied');
+    assert.deepEqual(next.update?.record.lastRescan && [next.update.record.lastRescan.workflowId, next.update.record.lastRescan.notified], [nextDay.workflowId, false]);
+    // Once told (the mark set), the day after has nothing to tell.
+    const told = { ...next.update!.record, lastRescan: { ...next.update!.record.lastRescan!, notified: true } };
+    const dayAfter = regate(told, critical, { ...context, workflowId: 'dchain-rescan-2026-06-04T12:00:00Z' });
+    assert.deepEqual([dayAfter.outcome.verdict, dayAfter.outcome.notify, dayAfter.update?.record.lastRescan?.notified], ['unchanged', undefined, true]);
+  });
+
+  it('drops an untold change that reverted before it could be told (subscribers heard of neither)', () => {
+    const first = regate(recorded(), scanned(finding('CVE-2026-1', 'CRITICAL', true)), context);
+    assert.ok(first.update);
+    const withdrawn = regate(first.update.record, scanned(), { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
+    assert.equal(withdrawn.update?.kind, 'decision', 'the allow is recorded');
+    assert.equal(withdrawn.outcome.verdict, 'unchanged');
+    assert.equal(withdrawn.outcome.notify, undefined);
+    assert.equal(withdrawn.update?.record.lastRescan?.notified, true);
+  });
+
+  it('carries an untold denial under a break-glass override too', () => {
+    const previous = recorded([finding('CVE-2026-1', 'CRITICAL', true)], true);
+    const found = scanned(finding('CVE-2026-1', 'CRITICAL', true), finding('CVE-2026-9', 'CRITICAL', false));
+    const first = regate(previous, found, context);
+    assert.ok(first.update);
+    const next = regate(first.update.record, found, { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
+    assert.deepEqual([next.outcome.verdict, next.outcome.overridden, next.outcome.notify], ['unchanged', true, 'denied']);
   });
 
   it('reports what it did, and writes nothing, when the same rescan sees its own record again (a retry)', () => {
@@ -96,8 +150,10 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.equal(retry.update, undefined);
     assert.equal(retry.outcome.verdict, 'denied');
     assert.equal(retry.outcome.recorded, true);
+    assert.equal(retry.outcome.notify, 'denied', 'still to be told');
     // The next day's rescan (another workflow) compares with that record: nothing changed.
-    const nextDay = regate(first.update.record, scanned(finding('CVE-2026-1', 'CRITICAL', true)), { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
+    const told = { ...first.update.record, lastRescan: { ...first.update.record.lastRescan!, notified: true } };
+    const nextDay = regate(told, scanned(finding('CVE-2026-1', 'CRITICAL', true)), { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
     assert.equal(nextDay.outcome.verdict, 'unchanged');
     assert.equal(nextDay.update?.kind, 'refresh');
   });

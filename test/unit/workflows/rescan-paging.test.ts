@@ -27,6 +27,7 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
   const regated: string[] = [];
   const notified: Array<{ digest: string; event: string; scope?: string }> = [];
   const pages: Array<{ after?: string; limit: number }> = [];
+  const marked: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   let refreshes = 0;
@@ -69,11 +70,16 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
         regated.push(d);
         if (d === BROKEN) throw ApplicationFailure.create({ type: 'INTERNAL', message: 'stored decision is unreadable', nonRetryable: true });
         const verdict = NOW_DENIED.has(d) ? 'denied' : d === NOW_ALLOWED ? 'allowed' : 'unchanged';
-        return { digest: d, registry: 'registry.example.com', repository: 'team/app', verdict, recorded: verdict !== 'unchanged', overridden: false, findingsChanged: verdict !== 'unchanged', allowed: verdict !== 'denied', previousAllowed: verdict === 'denied', policyVersion: 'p:1', violations: [], osvVersion: 'osv-fixture-1' };
+        const changed = verdict !== 'unchanged';
+        return { digest: d, registry: 'registry.example.com', repository: 'team/app', verdict, recorded: changed, overridden: false, findingsChanged: changed, allowed: verdict !== 'denied', previousAllowed: verdict === 'denied', ...(changed ? { notify: verdict } : {}), policyVersion: 'p:1', violations: [], osvVersion: 'osv-fixture-1' };
       },
       async notifySubscribers(input: { digest: string; event: string; scope?: string }) {
         notified.push({ digest: input.digest, event: input.event, ...(input.scope === undefined ? {} : { scope: input.scope }) });
         return [];
+      },
+      async markRescanNotified({ digest: d }: { digest: string }) {
+        marked.push(d);
+        return true;
       },
     };
     const bundle = await workflowBundle();
@@ -122,6 +128,8 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
         { digest: NOW_ALLOWED, event: 'rescan.allowed', scope: NOW_ALLOWED },
       ],
     );
+
+    assert.deepEqual(marked.sort(), notified.map((n) => n.digest), 'each notification marked as told');
 
     const first = await client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
     assert.equal(first.status.name, 'CONTINUED_AS_NEW');
