@@ -97,6 +97,8 @@ export function register(program: Command): void {
         bars.stop();
         await client.close();
       }
+      // Package databases the scan could not read: the package list is incomplete, say so beside the result.
+      for (const w of result.catalogWarnings) process.stderr.write(`warning: ${w.cataloger}: ${w.location}: ${w.message}\n`);
       const name = `${client.host}/${image.repository}`;
       const out =
         format === 'table'

@@ -3,7 +3,7 @@
  * OSV, check its hygiene, store the SBOM, and summarise for the gate.
  */
 import { CHAIN_VERSION } from '../registry';
-import { catalogImage, catalogPolicy } from './catalog';
+import { catalogImage, catalogPolicy, type CatalogWarning } from './catalog';
 import { checkHygiene, hygienePolicy } from './hygiene/checks';
 import { type LayerProgress, loadImage } from './image/load';
 import { type ImageSource, type Platform } from './image/source';
@@ -41,6 +41,8 @@ export interface ScanResult {
   sbom: CycloneDxBom;
   /** Tar entries refused as unsafe (path traversal, over-long names). */
   refused: { name: string; reason: string; layer: string }[];
+  /** What the catalogers could not read (corrupt or unsupported package databases, skipped records). */
+  catalogWarnings: CatalogWarning[];
 }
 
 function osvVersion(db: OsvDatabase, now: Date): OsvDataVersion {
@@ -77,14 +79,14 @@ export async function scanImage(deps: ScanImageDeps, input: { repository: string
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
   });
-  const { os, packages } = await catalogImage({ tree: image.tree, arch: image.config.architecture ?? 'amd64' });
+  const { os, packages, warnings } = await catalogImage({ tree: image.tree, arch: image.config.architecture ?? 'amd64' });
   const hygiene = checkHygiene({ tree: image.tree, user: image.config.config?.User, layerSizes: image.manifest.layers.map((l) => l.size) });
   const findings = matchPackages(db, packages);
   const osInfo = os ? { id: os.id, versionId: os.versionId, ...(os.prettyName ? { prettyName: os.prettyName } : {}) } : undefined;
   const sbom = toCycloneDx({ registryHost: deps.registryHost, repository: input.repository, digest: image.digest, ...(osInfo ? { os: osInfo } : {}), toolVersion: CHAIN_VERSION }, packages, now());
   const stored: StoredScan = { registry: deps.registryName, repository: input.repository, digest: image.digest, scannedAt: now().toISOString(), ...(osInfo ? { os: osInfo } : {}), hygiene, sbom };
   const ref = await deps.sbomStore.put(stored);
-  return { summary: summarize(stored, packages, findings, db, ref, now()), packages, findings, sbom, refused: image.refused };
+  return { summary: summarize(stored, packages, findings, db, ref, now()), packages, findings, sbom, refused: image.refused, catalogWarnings: warnings };
 }
 
 /** Re-matches a stored SBOM against the current OSV data: no registry access at all. */
@@ -95,5 +97,5 @@ export async function rescanStored(deps: { osv: OsvSource; sbomStore: SbomStore;
   const packages = packagesFromCycloneDx(stored.sbom);
   const findings = matchPackages(db, packages);
   const now = (deps.now ?? (() => new Date()))();
-  return { summary: summarize(stored, packages, findings, db, deps.sbomStore.ref(digest), now), packages, findings, sbom: stored.sbom, refused: [] };
+  return { summary: summarize(stored, packages, findings, db, deps.sbomStore.ref(digest), now), packages, findings, sbom: stored.sbom, refused: [], catalogWarnings: [] };
 }

@@ -6,8 +6,26 @@
 export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
-/** Package ecosystems as OSV names them (release-scoped OS ecosystems carry the release separately). */
-export type Ecosystem = 'Debian' | 'Ubuntu' | 'Alpine' | 'npm' | 'PyPI' | 'Go' | 'Maven' | 'Red Hat' | 'Rocky Linux' | 'AlmaLinux';
+/**
+ * Package ecosystems as OSV names them (release-scoped OS ecosystems carry the release separately).
+ * 'RPM' is the one exception: packages of an rpm-based distribution OSV publishes no advisories for
+ * (Fedora, CentOS, Amazon Linux, Oracle Linux, …), catalogued for the SBOM and never matched.
+ */
+export type Ecosystem =
+  | 'Debian'
+  | 'Ubuntu'
+  | 'Alpine'
+  | 'npm'
+  | 'PyPI'
+  | 'Go'
+  | 'Maven'
+  | 'Red Hat'
+  | 'Rocky Linux'
+  | 'AlmaLinux'
+  | 'openSUSE'
+  | 'SUSE'
+  | 'Mageia'
+  | 'RPM';
 
 /** A package found in the image's final filesystem. */
 export interface Package {
@@ -23,7 +41,7 @@ export interface Package {
   /** OS packages: the source package and its version (OS advisories are keyed by source). */
   sourceName?: string;
   sourceVersion?: string;
-  /** OS packages: the release-scoped ecosystem, e.g. 'Debian:12', 'Alpine:v3.20'. */
+  /** OS packages: the release-scoped ecosystem, e.g. 'Debian:12', 'Alpine:v3.20', 'Rocky Linux:9' (see ecosystems.ts for Red Hat and SUSE). */
   release?: string;
   licenses?: string[];
 }

@@ -8,9 +8,10 @@ import { javaCataloger } from './java';
 import { npmCataloger } from './npm';
 import { detectOs, OS_RELEASE_PATHS, type OsRelease } from './os-release';
 import { pythonCataloger } from './python';
-import { type CatalogContext, type Cataloger } from './types';
+import { rpmCataloger } from './rpm';
+import { type CatalogContext, type Cataloger, type CatalogWarning } from './types';
 
-export const CATALOGERS: readonly Cataloger[] = [dpkgCataloger, apkCataloger, npmCataloger, pythonCataloger, goCataloger, javaCataloger];
+export const CATALOGERS: readonly Cataloger[] = [dpkgCataloger, apkCataloger, rpmCataloger, npmCataloger, pythonCataloger, goCataloger, javaCataloger];
 
 /** Everything the catalogers need captured while the layers stream. */
 export const catalogPolicy = combinePolicies([
@@ -18,15 +19,23 @@ export const catalogPolicy = combinePolicies([
   ...CATALOGERS.map((c) => c.policy),
 ]);
 
-export async function catalogImage(ctx: Omit<CatalogContext, 'os'>): Promise<{ os?: OsRelease; packages: Package[] }> {
+export async function catalogImage(ctx: Omit<CatalogContext, 'os'>): Promise<{ os?: OsRelease; packages: Package[]; warnings: CatalogWarning[] }> {
   const os = detectOs(ctx.tree);
-  const full: CatalogContext = { ...ctx, ...(os ? { os } : {}) };
+  const warnings: CatalogWarning[] = [];
+  const full: CatalogContext = {
+    ...ctx,
+    ...(os ? { os } : {}),
+    warn: (w) => {
+      warnings.push(w);
+      ctx.warn?.(w);
+    },
+  };
   const packages: Package[] = [];
   for (const c of CATALOGERS) packages.push(...(await c.catalog(full)));
   packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.location.localeCompare(b.location));
-  return { ...(os ? { os } : {}), packages };
+  return { ...(os ? { os } : {}), packages, warnings };
 }
 
 export { detectOs, osvRelease, type OsRelease } from './os-release';
 export { parseGoBuildInfo, type GoBuildInfo } from './go-buildinfo';
-export type { Cataloger, CatalogContext } from './types';
+export type { Cataloger, CatalogContext, CatalogWarning } from './types';

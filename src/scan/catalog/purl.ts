@@ -31,3 +31,7 @@ export function golangPurl(modulePath: string, version: string): string {
 }
 
 export const mavenPurl = (groupId: string, artifactId: string, version: string) => build('maven', groupId, artifactId, version);
+
+/** pkg:rpm/<vendor>/<name>@<version>-<release>?arch=…&epoch=…&distro=… (epoch only when non-zero, as rpm compares it). */
+export const rpmPurl = (vendor: string | undefined, name: string, version: string, release: string, arch?: string, epoch?: number, distroQualifier?: string) =>
+  build('rpm', vendor, name, `${version}-${release}`, { arch, epoch: epoch ? String(epoch) : undefined, distro: distroQualifier });
