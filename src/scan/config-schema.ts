@@ -13,7 +13,7 @@ export const scanConfigSchema = z.strictObject({
         .strictObject({
           enabled: z.boolean().default(false),
           baseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_OSV_EXPORT),
-          ecosystems: z.array(z.string().min(1)).min(1).default(['Debian', 'Alpine', 'Ubuntu', 'npm', 'PyPI', 'Go', 'Maven']),
+          ecosystems: z.array(z.string().min(1)).min(1).default(['Debian', 'Alpine', 'Ubuntu', 'Rocky Linux', 'AlmaLinux', 'npm', 'PyPI', 'Go', 'Maven']),
         })
         .prefault({}),
     })

@@ -3,6 +3,7 @@
  * Immutable once built: a refresh builds a new database and swaps the reference (see OsvSource).
  */
 import { createHash } from 'node:crypto';
+import { releaseScope } from '../ecosystems';
 import { type OsvRecord } from './schema';
 
 /** PyPI names are compared normalised (PEP 503); other ecosystems are exact. */
@@ -10,7 +11,7 @@ export function normalizePackageName(ecosystem: string, name: string): string {
   return ecosystem.startsWith('PyPI') ? name.toLowerCase().replace(/[-_.]+/g, '-') : name;
 }
 
-const key = (ecosystem: string, name: string) => `${ecosystem}\u0000${normalizePackageName(ecosystem, name)}`;
+const key = (ecosystem: string, name: string) => `${releaseScope(ecosystem)}\u0000${normalizePackageName(ecosystem, name)}`;
 
 export interface OsvDatabaseInfo {
   version: string;
@@ -49,7 +50,7 @@ export class OsvDatabase {
     this.info = { version: `sha256:${hash.digest('hex')}`, importedAt: importedAt.toISOString(), newestModified: newest, records: count };
   }
 
-  /** Records with an `affected` entry for exactly this ecosystem (e.g. 'Debian:12') and package name. */
+  /** Records with an `affected` entry for this ecosystem (e.g. 'Debian:12'; Red Hat and SUSE by release, see releaseScope) and package name. */
   lookup(ecosystem: string, name: string): readonly OsvRecord[] {
     return this.byPackage.get(key(ecosystem, name)) ?? [];
   }

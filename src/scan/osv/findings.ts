@@ -1,19 +1,31 @@
 /** Matches catalogued packages against an OSV database and turns hits into findings. */
-import { type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
+import { releaseScope } from '../ecosystems';
+import { type Ecosystem, type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
 import { comparatorFor } from '../versions';
-import { type OsvDatabase } from './database';
+import { normalizePackageName, type OsvDatabase } from './database';
 import { affectedEntryMatches } from './match';
 import { recordSeverity } from './severity';
 
 /**
- * The (ecosystem, name, version) pairs a package is looked up under: OS packages by their source
- * package, in the release-scoped ecosystem ('Debian:12') and the bare one.
+ * Ecosystems whose advisories name binary packages (each rpm of an erratum, e.g. openssl-libs) rather
+ * than, or as well as, the source package the OSV schema describes: their packages are looked up by
+ * their own name and version, and by their source package only when built with the source's own
+ * version (a subpackage with a version of its own, like perl-Carp 1.50 from perl 5.32.1, may have an
+ * epoch of its own too, so its source's epoch is unknown and a comparison would mislead).
+ */
+const BINARY_KEYED: ReadonlySet<Ecosystem> = new Set<Ecosystem>(['Red Hat', 'Rocky Linux', 'AlmaLinux']);
+
+/**
+ * The (ecosystem, name, version) triples a package is looked up under: OS packages by their source
+ * package (BINARY_KEYED ones as above), in the release-scoped ecosystem ('Debian:12') and the bare one.
  */
 export function queriesFor(pkg: Package): { ecosystem: string; name: string; version: string }[] {
-  const name = pkg.sourceName ?? pkg.name;
-  const version = pkg.sourceVersion ?? pkg.version;
+  let keys = [{ name: pkg.sourceName ?? pkg.name, version: pkg.sourceVersion ?? pkg.version }];
+  if (BINARY_KEYED.has(pkg.ecosystem) && pkg.sourceName !== undefined && pkg.sourceName !== pkg.name) {
+    keys = [{ name: pkg.name, version: pkg.version }, ...(pkg.sourceVersion === undefined || pkg.sourceVersion === pkg.version ? keys : [])];
+  }
   const ecosystems = pkg.release ? [pkg.release, pkg.ecosystem] : [pkg.ecosystem];
-  return ecosystems.map((ecosystem) => ({ ecosystem, name, version }));
+  return ecosystems.flatMap((ecosystem) => keys.map((k) => ({ ecosystem, ...k })));
 }
 
 export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
@@ -22,7 +34,9 @@ export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
     for (const record of db.lookup(q.ecosystem, q.name)) {
       if (findings.has(record.id)) continue;
       for (const entry of record.affected ?? []) {
-        if (entry.package?.ecosystem !== q.ecosystem) continue;
+        // The entry for this package in this release: a record may list several packages (each binary rpm of an erratum).
+        if (!entry.package || releaseScope(entry.package.ecosystem) !== releaseScope(q.ecosystem)) continue;
+        if (normalizePackageName(q.ecosystem, entry.package.name) !== normalizePackageName(q.ecosystem, q.name)) continue;
         const match = affectedEntryMatches(entry, q.ecosystem, q.version);
         if (!match.affected) continue;
         const cmp = comparatorFor(q.ecosystem);
