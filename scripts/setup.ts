@@ -28,6 +28,9 @@ const TEST_PACKAGES: Record<string, string> = {
   debootstrap: 'debootstrap',
   zstd: 'zstd',
   git: 'git',
+  rpm: 'rpm',
+  rpmbuild: 'rpm',
+  'db5.3_load': 'db5.3-util',
 };
 
 type GoPeer = { tags?: string } & (
