@@ -1,32 +1,54 @@
-import { type Client, ScheduleNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type Client, type ScheduleExecutionActionResult, ScheduleNotFoundError, ScheduleOverlapPolicy, type WorkflowHandle } from '@temporalio/client';
 import { type Command } from 'commander';
-import { type Config } from '../../src/config/schema';
-import { RESCAN_SCHEDULE_ID, RESCAN_WORKFLOW_TYPE, rescanSettings } from '../../workers/rescan-schedule';
+import { ChainError } from '../../src/errors/chain-error';
+import { RESCAN_SCHEDULE_ID } from '../../workers/rescan-schedule';
 import { type rescan, type RescanSummary } from '../../workflows/rescan';
 import { cliConfig, connectTemporal } from '../context';
 
 export interface StartedRescan {
   workflowId: string;
-  /** True when a scheduled rescan was already running and this one follows it instead of starting another. */
+  /** True when a rescan of the schedule was already running and this one follows it instead of starting another. */
   attached: boolean;
   handle: WorkflowHandle<typeof rescan>;
 }
 
+/** How long the schedule may take to start the triggered run before the CLI gives up waiting for it. */
+const TRIGGER_TIMEOUT_MS = 30_000;
+const TRIGGER_POLL_MS = 200;
+
 /**
- * Runs the rescan now: follows the schedule's run if one is going on (the schedule skips
- * overlapping runs, and so does this), otherwise starts the `rescan` workflow with the configured settings.
+ * Runs the rescan now through its schedule, so overlap SKIP holds for it too: follows the
+ * schedule's run if one is going on, otherwise triggers the schedule (a paused one too) and follows
+ * the run it starts. The worker creates the schedule; without it there is nothing to run.
  */
-export async function startRescan(client: Client, config: Config, now = new Date()): Promise<StartedRescan> {
-  try {
-    const described = await client.schedule.getHandle(RESCAN_SCHEDULE_ID).describe();
-    const running = described.info.runningActions[0];
-    if (running) return { workflowId: running.workflow.workflowId, attached: true, handle: client.workflow.getHandle<typeof rescan>(running.workflow.workflowId) };
-  } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
+export async function startRescan(client: Client, options: { timeoutMs?: number } = {}): Promise<StartedRescan> {
+  const schedule = client.schedule.getHandle(RESCAN_SCHEDULE_ID);
+  const described = await schedule.describe().catch((err: unknown) => {
+    if (err instanceof ScheduleNotFoundError) {
+      throw new ChainError('NOT_FOUND', `no rescan schedule "${RESCAN_SCHEDULE_ID}": the Temporal worker creates it when it starts (unless rescan.enabled is false)`, { cause: err });
+    }
+    throw err;
+  });
+  const follow = (action: ScheduleExecutionActionResult, attached: boolean): StartedRescan => ({
+    workflowId: action.workflow.workflowId,
+    attached,
+    handle: client.workflow.getHandle<typeof rescan>(action.workflow.workflowId, undefined, { firstExecutionRunId: action.workflow.firstExecutionRunId }),
+  });
+  const running = described.info.runningActions[0];
+  if (running) return follow(running, true);
+
+  const known = new Set(described.info.recentActions.map((a) => a.action.workflow.workflowId));
+  await schedule.trigger(ScheduleOverlapPolicy.SKIP);
+  // The schedule starts the run on its own time: follow it once it shows, running or (a short one) done.
+  const deadline = Date.now() + (options.timeoutMs ?? TRIGGER_TIMEOUT_MS);
+  for (;;) {
+    const { info } = await schedule.describe();
+    const started = info.runningActions[0] ?? info.recentActions.map((a) => a.action).find((a) => !known.has(a.workflow.workflowId));
+    if (started) return follow(started, false);
+    if (Date.now() > deadline) throw new ChainError('TRANSIENT', `the rescan schedule was triggered but started no run within ${Math.round((options.timeoutMs ?? TRIGGER_TIMEOUT_MS) / 1000)} s`);
+    await delay(TRIGGER_POLL_MS);
   }
-  const workflowId = `${RESCAN_SCHEDULE_ID}-cli-${now.toISOString()}`;
-  const handle = await client.workflow.start<typeof rescan>(RESCAN_WORKFLOW_TYPE, { workflowId, taskQueue: config.temporal.taskQueue, args: [rescanSettings(config)] });
-  return { workflowId, attached: false, handle };
 }
 
 export function formatSummary(workflowId: string, s: RescanSummary): string {
@@ -54,14 +76,14 @@ export function formatSummary(workflowId: string, s: RescanSummary): string {
 export function register(program: Command): void {
   program
     .command('rescan')
-    .description('rescan every gated image now against fresh OSV data (what the rescan schedule runs) and print the summary')
+    .description('rescan every gated image now against fresh OSV data (triggers the rescan schedule, or follows its running rescan) and print the summary')
     .option('--json', 'machine-readable output')
     .option('--no-wait', 'start the rescan and print its workflow id without waiting for it')
     .action(async (opts: { json?: boolean; wait: boolean }) => {
       const config = cliConfig(program.opts());
       const session = await connectTemporal(config);
       try {
-        const { workflowId, attached, handle } = await startRescan(session.client, config);
+        const { workflowId, attached, handle } = await startRescan(session.client);
         if (!opts.wait) {
           process.stdout.write(opts.json ? `${JSON.stringify({ workflowId, attached }, null, 2)}\n` : `${attached ? 'following running' : 'started'} rescan ${workflowId}\n`);
           return;

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { type ApplicationFailure, type WorkflowFailedError } from '@temporalio/client';
+import { type ApplicationFailure, Client, Connection, type WorkflowFailedError } from '@temporalio/client';
 import { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { breakGlass } from '../../../cli/commands/chain';
+import { startRescan } from '../../../cli/commands/rescan';
 import { parseConfig } from '../../../src/config/load';
 import { type Config } from '../../../src/config/schema';
 import { SIGNATURE_HEADER, verifyNotification } from '../../../src/distribute/notification-signature';
@@ -262,8 +263,11 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     // Asynchronously: the workers that run the rescan live in this process.
     const cli = await run(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', '..', 'cli', 'dchain.ts'), '--config', configFile, 'rescan', '--json'], { encoding: 'utf8', timeout: 120_000 });
     const out = JSON.parse(cli.stdout) as { workflowId: string; attached: boolean; summary: RescanSummary };
-    assert.match(out.workflowId, /^dchain-rescan-cli-/);
     assert.equal(out.attached, false);
+    // The run is the schedule's (triggered), so the schedule's overlap policy covers it.
+    assert.match(out.workflowId, /^dchain-rescan-\d{4}-/);
+    const { info } = await chain.client.schedule.getHandle(RESCAN_SCHEDULE_ID).describe();
+    assert.ok(info.recentActions.some((a) => a.action.workflow.workflowId === out.workflowId), JSON.stringify(info.recentActions));
     assert.deepEqual(
       [out.summary.checked, out.summary.unchanged, out.summary.recorded, out.summary.changedToDenied, out.summary.changedToAllowed, out.summary.notified, out.summary.failed],
       [3, 3, 0, 0, 0, 0, 0],
@@ -311,6 +315,25 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     const quiet = (await runRescan(`rescan-quiet-${Date.now()}`)).summary;
     assert.deepEqual([quiet.notified, quiet.changedToDenied, quiet.unchanged], [0, 0, 3]);
     assert.equal(rescanNotes().length, notesBefore + 2);
+  });
+
+  it('`dchain rescan` follows the schedule\'s running rescan instead of starting another', async () => {
+    // Without workers the triggered run stays running (nothing executes it), however long the check takes.
+    await chain.stop();
+    const connection = await Connection.connect({ address: config.temporal.address as string });
+    onCleanup(() => connection.close());
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const schedule = client.schedule.getHandle(RESCAN_SCHEDULE_ID);
+    const actionsBefore = (await schedule.describe()).info.numActionsTaken;
+    const first = await startRescan(client);
+    const second = await startRescan(client);
+    assert.equal(first.attached, false);
+    assert.deepEqual([second.workflowId, second.attached], [first.workflowId, true]);
+    assert.equal((await schedule.describe()).info.numActionsTaken, actionsBefore + 1, 'one run, not two');
+
+    chain = await useChainWorker(config);
+    const summary = await second.handle.result();
+    assert.deepEqual([summary.checked, summary.unchanged, summary.notified], [3, 3, 0]);
   });
 
   it('keeps the schedule in line with the configuration each time a worker starts', async () => {
