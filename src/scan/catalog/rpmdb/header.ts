@@ -165,7 +165,9 @@ export function parseRpmHeader(blob: Uint8Array): RpmHeader {
       throw new RpmHeaderError(`invalid region trailer (tag ${trailerTag}, offset ${trailerOffset}) for ${il} entries`);
     }
   }
-  for (const e of entries.slice(1)) {
+  // Every entry's values lie inside the data store (a legacy header without a region included).
+  for (const [i, e] of entries.entries()) {
+    if (i === 0 && e.tag === RPMTAG.HEADERIMMUTABLE) continue;
     if (e.tag === RPMTAG.HEADERIMMUTABLE) throw new RpmHeaderError('region tag repeated');
     entryLength(data, e);
   }
