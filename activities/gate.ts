@@ -18,6 +18,7 @@ import {
   type Violation,
 } from '../src/policy';
 import { type ScanSummary } from '../src/scan';
+import { RescanFindingsStore } from '../src/scan/rescan-findings';
 import { toActivityFailure } from './errors';
 import { activityLogger, activityWorkflowId } from './log';
 
@@ -42,8 +43,8 @@ export interface GateInput {
 
 export interface RegateInput {
   digest: string;
-  /** The rescan of the digest's stored SBOM (rescanImage). */
-  scan: ScanSummary;
+  /** The OSV data rescanImage matched the digest's stored SBOM against (its findings are kept under it). */
+  osvVersion: string;
 }
 
 export interface RegateResult extends Omit<RegateOutcome, 'decision'> {
@@ -74,6 +75,7 @@ export interface BreakGlassInput {
 export function createGateActivities(deps: GateDeps) {
   const policy = deps.policy ?? policyFromConfig(deps.config);
   const store = new DecisionStore(deps.redis);
+  const rescans = new RescanFindingsStore(deps.redis);
   const now = deps.now ?? (() => new Date());
 
   return {
@@ -124,12 +126,13 @@ export function createGateActivities(deps: GateDeps) {
       const log = activityLogger(deps.logger, input.digest);
       const workflowId = activityWorkflowId();
       try {
-        if (input.scan.digest !== input.digest) throw new ChainError('BAD_INPUT', `rescan is of ${input.scan.digest}, not ${input.digest}`);
+        const scan = await rescans.get(input.digest, input.osvVersion);
+        if (!scan) throw new ChainError('INTERNAL', `no rescanned findings of ${input.digest} for OSV data ${input.osvVersion} (expired or lost): the next rescan matches again`, { retryable: false });
         const at = now();
         let outcome: RegateOutcome | undefined;
         const { previous } = await store.update(input.digest, (latest) => {
           if (!latest) return undefined;
-          const result = regate(latest, input.scan, { policy, now: at, workflowId, osvVersion: input.scan.osv.version });
+          const result = regate(latest, scan, { policy, now: at, workflowId, osvVersion: input.osvVersion });
           outcome = result.outcome;
           return result.update;
         });
@@ -142,9 +145,9 @@ export function createGateActivities(deps: GateDeps) {
           repository: previous.facts.repository,
           policyVersion: decision.policyVersion,
           violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),
-          osvVersion: input.scan.osv.version,
+          osvVersion: input.osvVersion,
         };
-        const fields = { repository: result.repository, verdict: result.verdict, allowed: result.allowed, previousAllowed: result.previousAllowed, recorded: result.recorded, findingsChanged: result.findingsChanged, overridden: result.overridden, notify: result.notify, counts: input.scan.counts, osvVersion: result.osvVersion, policyVersion: result.policyVersion };
+        const fields = { repository: result.repository, verdict: result.verdict, allowed: result.allowed, previousAllowed: result.previousAllowed, recorded: result.recorded, findingsChanged: result.findingsChanged, overridden: result.overridden, notify: result.notify, findings: scan.findings.length, osvVersion: result.osvVersion, policyVersion: result.policyVersion };
         if (result.verdict === 'denied') log.warn(fields, `rescan: now denied — ${result.violations.map((v) => v.message).join('; ')}`);
         else if (result.overridden && result.notify) log.warn({ ...fields, override: previous.override }, `rescan: new violations under a break-glass override — ${result.violations.map((v) => v.message).join('; ')}`);
         else if (result.overridden && result.recorded) log.warn({ ...fields, override: previous.override }, 'rescan: denied by policy, admitted by break-glass override');

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ChainError } from '../src/errors/chain-error';
-import { osvSourceFromConfig, RedisSbomStore, rescanStored, scanImage, type ScanSummary } from '../src/scan';
+import { type OsvDataVersion, osvSourceFromConfig, RedisSbomStore, rescanStored, scanImage, type ScanSummary, type SeverityCounts } from '../src/scan';
+import { RescanFindingsStore } from '../src/scan/rescan-findings';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
 import { activityLogger, activityWorkflowId } from './log';
@@ -25,9 +26,24 @@ export interface RescanImageInput {
   osvVersion?: string;
 }
 
+/**
+ * What rescanImage returns: small, as it goes through the workflow's history once per image. The
+ * findings themselves are in Redis for regateImage (RescanFindingsStore, by digest and OSV version).
+ */
+export interface RescannedImage {
+  digest: string;
+  /** The registry (configured name) and repository the image was scanned from. */
+  registry: string;
+  repository: string;
+  scannedAt: string;
+  counts: SeverityCounts;
+  osv: OsvDataVersion;
+}
+
 export function createScanActivities(deps: ActivityDeps) {
   const osv = osvSourceFromConfig(deps.config);
   const sbomStore = new RedisSbomStore(deps.redis);
+  const rescans = new RescanFindingsStore(deps.redis);
   const limits = Object.fromEntries(Object.entries(deps.config.scan.limits).filter(([, v]) => v !== undefined));
   // The rescan's OSV version this worker last refreshed for: one refresh per rescan, shared by the
   // images that ask at the same time, even when upstream data has moved on past that version since.
@@ -81,15 +97,18 @@ export function createScanActivities(deps: ActivityDeps) {
     },
 
     /** Nightly rescan: re-match the stored SBOM against the current OSV data, without pulling layers. */
-    async rescanImage(input: RescanImageInput): Promise<ScanSummary> {
+    async rescanImage(input: RescanImageInput): Promise<RescannedImage> {
       const log = activityLogger(deps.logger, input.digest);
       try {
         if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `rescanImage needs an image digest, got "${input.digest}"`);
         if (input.osvVersion !== undefined && (await osv.current()).info.version !== input.osvVersion) await refreshFor(input.osvVersion, activityWorkflowId());
         const result = await rescanStored({ osv, sbomStore }, input.digest);
         if (!result) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}: scan the image first`, { retryable: false });
-        log.info({ counts: result.summary.counts, osvVersion: result.summary.osv.version }, 'stored SBOM rescanned');
-        return result.summary;
+        const { summary } = result;
+        // The summary's findings, as the gate saw them at the first scan (the same limit applies).
+        await rescans.put({ digest: summary.digest, osvVersion: summary.osv.version, scannedAt: summary.scannedAt, findings: summary.findings });
+        log.info({ counts: summary.counts, osvVersion: summary.osv.version }, 'stored SBOM rescanned');
+        return { digest: summary.digest, registry: summary.registry, repository: summary.repository, scannedAt: summary.scannedAt, counts: summary.counts, osv: summary.osv };
       } catch (err) {
         log.warn({ err }, 'rescan failed');
         return toActivityFailure(err);

@@ -122,7 +122,7 @@ export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
     }
     let result;
     try {
-      result = await gate.regateImage({ digest, scan });
+      result = await gate.regateImage({ digest, osvVersion: scan.osv.version });
     } catch (err) {
       countFailure(digest, 'regate', err);
       return;

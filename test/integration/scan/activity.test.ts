@@ -6,10 +6,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
 import { createActivityDeps } from '../../../activities/deps';
-import { createScanActivities } from '../../../activities/scan';
+import { createScanActivities, type RescannedImage } from '../../../activities/scan';
 import { configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
 import { type ScanSummary } from '../../../src/scan';
+import { RescanFindingsStore } from '../../../src/scan/rescan-findings';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { testDataDir, useRedis, useRegistry } from '../../support/services';
 import { OSV_FIXTURES } from './scan-support';
@@ -52,14 +53,21 @@ void describe('scan activities with a real registry and Redis', () => {
   });
 
   void it('rescans from the stored SBOM and refuses unknown digests for good', async () => {
-    const again = (await env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest })) as ScanSummary;
+    const again = (await env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest })) as RescannedImage;
     assert.equal(again.counts.CRITICAL, 1);
+    // The workflow gets the counts; the findings wait in Redis for the re-gate, for a couple of days.
+    assert.deepEqual(Object.keys(again).sort(), ['counts', 'digest', 'osv', 'registry', 'repository', 'scannedAt']);
+    const kept = await new RescanFindingsStore(redis).get(digest, again.osv.version);
+    assert.deepEqual(kept?.findings.map((f) => f.id).sort(), ['GHSA-vh95-rmgr-6w4m', 'GHSA-xvch-5gv4-984h']);
+    assert.equal(kept?.scannedAt, again.scannedAt);
+    const ttl = await redis.ttl(`dchain:rescan:findings:${digest}:${again.osv.version}`);
+    assert.ok(ttl > 24 * 3600 && ttl <= 2 * 24 * 3600, `ttl ${ttl}`);
     await assert.rejects(env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest: `sha256:${'0'.repeat(64)}` }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'NOT_FOUND');
     await assert.rejects(env.run(activities.scanImage, { registry: 'source', repository: 'app', digest: 'latest' }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'BAD_INPUT');
   });
 
   void it('refreshes other OSV data at most once per rescan version, even when upstream moved past it', async () => {
-    const records = async (osvVersion: string) => ((await env.run(activities.rescanImage, { digest, osvVersion })) as ScanSummary).osv.records;
+    const records = async (osvVersion: string) => ((await env.run(activities.rescanImage, { digest, osvVersion })) as RescannedImage).osv.records;
     // Upstream gains a record: the rescan asked for a version this worker does not hold, so it refreshes once.
     copyFileSync(join(OSV_FIXTURES, 'pypi', 'GHSA-9wx4-h78v-vm56.json'), join(osvDir, 'GHSA-9wx4-h78v-vm56.json'));
     assert.equal(await records('sha256:the-rescans-version'), 7);
