@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
 import { createLogger, type Logger } from '../src/log/logger';
+import { DecisionStore } from '../src/policy';
 import { scanTaskQueue } from '../workflows/task-queues';
 import { runEntryPoint } from './entry-point';
 import { signalReady } from './ready';
@@ -62,6 +63,7 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
   if (role === 'all' || role === 'chain') {
     const schedule = await ensureRescanSchedule(new Client({ connection, namespace: config.temporal.namespace }), config);
     logger.info({ scheduleId: RESCAN_SCHEDULE_ID, enabled: config.rescan.enabled, every: config.rescan.interval }, `rescan schedule ${schedule}`);
+    await backfillDecisionIndex(deps, logger);
     workers.push(
       await Worker.create({
         ...common,
@@ -75,6 +77,20 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
     workers.push(await Worker.create({ ...common, taskQueue: scanTaskQueue(config.temporal.taskQueue), activities, maxConcurrentActivityTaskExecutions: 2 }));
   }
   return workers;
+}
+
+/**
+ * Lists decisions recorded before the rescan's digest index existed in it, once (a marker says it
+ * ran). Outside any activity: no attempt timeout, no heartbeat. A failure leaves those digests out
+ * of rescans until a worker start that succeeds; the worker runs anyway.
+ */
+async function backfillDecisionIndex(deps: ActivityDeps, logger: Logger): Promise<void> {
+  try {
+    const { ran, digests } = await new DecisionStore(deps.redis).backfillIndex();
+    if (ran) logger.info({ digests }, 'decision index backfilled for the rescan');
+  } catch (err) {
+    logger.error({ err }, 'decision index backfill failed; decisions recorded before the index are not rescanned until it succeeds at a worker start');
+  }
 }
 
 async function main(): Promise<void> {

@@ -75,7 +75,7 @@ return 1
 
 /** Attempts of `update` before a digest that keeps changing under it is reported as a transient error. */
 const UPDATE_ATTEMPTS = 5;
-/** Keys the one-time index backfill asks SCAN for per call. */
+/** Keys the one-time index backfill (`backfillIndex`) asks SCAN for per call. */
 const SCAN_COUNT = 1000;
 
 /** Why cached decisions of a digest must be dropped. */
@@ -129,10 +129,10 @@ export class DecisionStore {
   /**
    * Digests with a recorded decision, in lexicographic order, `limit` at a time after the cursor
    * `after` (exclusive). Pages are stable while digests are added: each one is listed once.
+   * Decisions recorded before the index existed are listed once `backfillIndex` has run.
    */
   async listDigests(options: { after?: string; limit: number }): Promise<DigestPage> {
     if (!Number.isInteger(options.limit) || options.limit < 1) throw new ChainError('BAD_INPUT', `page size must be a positive integer, got ${options.limit}`);
-    await this.ensureIndex();
     const from = options.after === undefined ? '-' : `(${options.after}`;
     const found = await this.redis.zrangebylex(this.indexKey(), from, '+', 'LIMIT', 0, options.limit + 1);
     const digests = found.slice(0, options.limit);
@@ -239,21 +239,25 @@ export class DecisionStore {
   }
 
   /**
-   * Decisions recorded before the digest index existed are added to it once, by a SCAN over the
-   * decision keys; a marker key says it was done. Writes add their digest themselves, so nothing
-   * recorded during the scan is missed.
+   * Adds decisions recorded before the digest index existed to it, by a SCAN over the decision
+   * keys, once: a marker key says it was done (the Temporal worker runs it when it starts).
+   * Idempotent, and safe beside writers: they add their digest themselves. Returns false when the
+   * marker says it ran already, with the digests it found otherwise.
    */
-  private async ensureIndex(): Promise<void> {
-    if ((await this.redis.exists(this.indexedKey())) === 1) return;
+  async backfillIndex(): Promise<{ ran: boolean; digests: number }> {
+    if ((await this.redis.exists(this.indexedKey())) === 1) return { ran: false, digests: 0 };
     const keyPrefix = this.latestKey('');
     let cursor = '0';
+    let found = 0;
     do {
       const [nextCursor, keys] = await this.redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', SCAN_COUNT);
       cursor = nextCursor;
       const digests = keys.map((k) => k.slice(keyPrefix.length)).filter((d) => d.length > 0);
       if (digests.length) await this.redis.zadd(this.indexKey(), ...digests.flatMap((d) => [0, d]));
+      found += digests.length;
     } while (cursor !== '0');
     await this.redis.set(this.indexedKey(), new Date().toISOString());
+    return { ran: true, digests: found };
   }
 
   private parse(raw: string, digest: string): DecisionRecord {

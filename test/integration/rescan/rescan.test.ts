@@ -195,6 +195,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     assert.match((await admit('demo/blocked', blocked))?.status?.message ?? '', /not signed by a trusted key/);
     const before = { clean: (await store.history(clean)).length, overridden: (await store.history(overridden)).length, blocked: (await store.history(blocked)).length };
     const blockedScannedAt = (await store.latest(blocked))?.facts.scannedAt;
+    assert.equal(await redis.exists('dchain:policy:digests:indexed'), 1, 'the worker ran the index backfill when it started');
     const notesBefore = received.length;
 
     copyFileSync(join(OSV_NPM, LODASH_CRITICAL), join(osvDir, LODASH_CRITICAL));
