@@ -50,7 +50,7 @@ export interface RescanSummary {
   overridden: number;
   /** Images whose subscribers were notified: a verdict change, or new enforced violations under a break-glass override. */
   notified: number;
-  /** The first problems met (skips and failures), for the operator. */
+  /** The first failures met (skips are counted only), for the operator. */
   problems: RescanProblem[];
   /** Workflow runs the rescan took (it continues as new on large fleets). */
   runs: number;
@@ -168,8 +168,8 @@ export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
 
   const countFailure = (digest: string, step: RescanProblem['step'], err: unknown) => {
     if (isNotFound(err)) {
+      // Counted only: a digest without a stored SBOM or decision is expected, and would crowd out real failures.
       summary.skipped++;
-      problem(digest, step, err);
       log.info('rescan: image skipped', { digest, step, reason: describe(err) });
       return;
     }
