@@ -76,18 +76,17 @@ export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
   const batchSize = positive(input.batchSize, RESCAN_DEFAULTS.batchSize);
   const concurrency = positive(input.concurrency, RESCAN_DEFAULTS.concurrency);
   if (input.batchesPerRun !== undefined) positive(input.batchesPerRun, 1);
-  const scanning = proxyActivities<ChainActivities>({
-    taskQueue: scanTaskQueue(workflowInfo().taskQueue),
-    // A refresh may download the OSV exports; a re-match takes milliseconds.
-    startToCloseTimeout: '30m',
-    retry: RETRY,
-  });
+  const scanQueue = scanTaskQueue(workflowInfo().taskQueue);
+  // A refresh may download the OSV exports.
+  const refreshing = proxyActivities<ChainActivities>({ taskQueue: scanQueue, startToCloseTimeout: '30m', retry: RETRY });
+  // A re-match takes milliseconds; a stuck one is retried soon (a worker on other data refreshes it once, shared by retries).
+  const rescanning = proxyActivities<ChainActivities>({ taskQueue: scanQueue, startToCloseTimeout: '2m', retry: RETRY });
 
   let summary: RescanSummary;
   if (input.progress) {
     summary = { ...input.progress, runs: input.progress.runs + 1 };
   } else {
-    const osv = await scanning.refreshOsvData();
+    const osv = await refreshing.refreshOsvData();
     summary = {
       osv: { version: osv.version, records: osv.records },
       checked: 0,
@@ -115,7 +114,7 @@ export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
     summary.checked++;
     let scan;
     try {
-      scan = await scanning.rescanImage({ digest, osvVersion: summary.osv.version });
+      scan = await rescanning.rescanImage({ digest, osvVersion: summary.osv.version });
     } catch (err) {
       countFailure(digest, 'rescan', err);
       return;
