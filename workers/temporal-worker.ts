@@ -61,8 +61,7 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
   const workers: Worker[] = [];
   const common = { connection, namespace: config.temporal.namespace };
   if (role === 'all' || role === 'chain') {
-    const schedule = await ensureRescanSchedule(new Client({ connection, namespace: config.temporal.namespace }), config);
-    logger.info({ scheduleId: RESCAN_SCHEDULE_ID, enabled: config.rescan.enabled, every: config.rescan.interval }, `rescan schedule ${schedule}`);
+    await keepRescanSchedule(new Client({ connection, namespace: config.temporal.namespace }), config, logger);
     await backfillDecisionIndex(deps, logger);
     workers.push(
       await Worker.create({
@@ -77,6 +76,22 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
     workers.push(await Worker.create({ ...common, taskQueue: scanTaskQueue(config.temporal.taskQueue), activities, maxConcurrentActivityTaskExecutions: 2 }));
   }
   return workers;
+}
+
+/**
+ * Creates or updates the rescan schedule. A failure (Temporal refusing the schedule, a namespace
+ * without schedules) is logged and the worker runs anyway: the chain does not depend on it, and the
+ * next worker start tries again.
+ */
+async function keepRescanSchedule(client: Client, config: Config, logger: Logger): Promise<void> {
+  const fields = { scheduleId: RESCAN_SCHEDULE_ID, enabled: config.rescan.enabled, every: config.rescan.interval };
+  try {
+    const schedule = await ensureRescanSchedule(client, config);
+    logger.info(fields, `rescan schedule ${schedule}`);
+  } catch (cause) {
+    const err = new ChainError('SERVICE_START_FAILED', `the rescan schedule ${RESCAN_SCHEDULE_ID} could not be created or updated`, { cause });
+    logger.error({ ...fields, err }, 'rescan schedule not set up; the worker runs without it until a start that succeeds');
+  }
 }
 
 /**
