@@ -5,7 +5,7 @@
  * the findings changed (break-glass overrides kept), and notifies subscribers when an image's
  * verdict changed. Long fleets continue as new with a cursor, so no run outgrows its history.
  */
-import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ChainActivities } from '../activities';
 import { scanTaskQueue } from './task-queues';
 
@@ -116,6 +116,7 @@ export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
     try {
       scan = await rescanning.rescanImage({ digest, osvVersion: summary.osv.version });
     } catch (err) {
+      if (isCancellation(err)) throw err; // the rescan is cancelled: stop, do not count it as the image's failure
       countFailure(digest, 'rescan', err);
       return;
     }
@@ -123,6 +124,7 @@ export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
     try {
       result = await gate.regateImage({ digest, osvVersion: scan.osv.version });
     } catch (err) {
+      if (isCancellation(err)) throw err;
       countFailure(digest, 'regate', err);
       return;
     }
@@ -151,6 +153,7 @@ export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
         },
       });
     } catch (err) {
+      if (isCancellation(err)) throw err;
       // The decision is recorded (admission already follows it); the next rescan sends the message.
       problem(digest, 'notify', err);
       log.warn('rescan: subscribers not notified', { digest, verdict: result.verdict, error: describe(err) });
@@ -160,6 +163,7 @@ export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
     try {
       await gate.markRescanNotified({ digest });
     } catch (err) {
+      if (isCancellation(err)) throw err;
       problem(digest, 'notify', err);
       log.warn('rescan: notification not marked; the next rescan sends it again', { digest, error: describe(err) });
     }

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import { CancelledFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createLogger } from '../../../src/log/logger';
 import { installTemporalRuntime } from '../../../workers/temporal-runtime';
-import { rescan } from '../../../workflows/rescan';
+import { rescan, rescanProgressQuery } from '../../../workflows/rescan';
 import { scanTaskQueue } from '../../../workflows/task-queues';
 import { workflowBundle } from '../../support/chain-worker';
 import { useTemporal } from '../../support/services';
@@ -31,6 +31,8 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
   let inFlight = 0;
   let maxInFlight = 0;
   let refreshes = 0;
+  /** While set, rescans wait for it (images stay in flight). */
+  let hold: Promise<void> | undefined;
   let client: Client;
   let taskQueue: string;
   const workers: Worker[] = [];
@@ -59,6 +61,7 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
         maxInFlight = Math.max(maxInFlight, inFlight);
         try {
           await delay(5);
+          await hold;
           rescanned.push(d);
           if (d === VANISHED) throw ApplicationFailure.create({ type: 'NOT_FOUND', message: `no stored SBOM for ${d}`, nonRetryable: true });
           return { digest: d, registry: 'source', repository: 'team/app', counts: { CRITICAL: NOW_DENIED.has(d) ? 1 : 0 }, osv: { version: 'osv-fixture-1' } };
@@ -134,6 +137,22 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
 
     const first = await client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
     assert.equal(first.status.name, 'CONTINUED_AS_NEW');
+  });
+
+  it('stops when cancelled, without counting the images in flight as failures', async () => {
+    let release = () => {};
+    hold = new Promise<void>((resolve) => (release = resolve));
+    try {
+      const handle = await client.workflow.start(rescan, { taskQueue, workflowId: `rescan-cancel-${Date.now()}`, args: [{ batchSize: 5, concurrency: 3 }] });
+      while (inFlight < 3) await delay(10);
+      await handle.cancel();
+      await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+      const progress = await handle.query(rescanProgressQuery);
+      assert.deepEqual([progress.checked, progress.failed, progress.problems.length], [3, 0, 0], JSON.stringify(progress));
+    } finally {
+      release();
+      hold = undefined;
+    }
   });
 
   it('refuses settings that are not positive integers, for good', async () => {
