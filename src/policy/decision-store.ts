@@ -264,7 +264,8 @@ export class DecisionStore {
     try {
       return decisionRecordSchema.parse(JSON.parse(raw));
     } catch (cause) {
-      throw new ChainError('INTERNAL', `stored decision for ${digest} is unreadable: ${(cause as Error).message}`, { cause });
+      // Retrying reads the same bytes: fail for good, and say which digest needs a new gate decision.
+      throw new ChainError('BAD_INPUT', `stored decision for ${digest} is unreadable: ${(cause as Error).message}`, { cause, retryable: false });
     }
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { ChainError } from '../../../src/errors/chain-error';
 import { DecisionStore, evaluatePolicy, imageFactsSchema, parsePolicy } from '../../../src/policy';
 import { useRedis } from '../../support/services';
 
@@ -64,6 +65,9 @@ describe('decision store: the digest index the rescan pages through, and compare
     assert.equal((await store.latest(d))?.facts.scannedAt, '2030-01-01T00:00:00.000Z');
     assert.equal((await store.history(d)).length, 3, 'a refresh adds nothing to the history');
     assert.deepEqual((await store.update(digest(43), () => undefined)).previous, undefined);
+    // An unreadable record fails for good: a retry would read the same bytes.
+    await redis.set(`cas:decision:${digest(44)}`, '{"decision": {}');
+    await assert.rejects(store.latest(digest(44)), (err: unknown) => ChainError.is(err, 'BAD_INPUT') && !err.retryable && /unreadable/.test(err.message));
     await assert.rejects(store.recordOverride(digest(43), { actor: 'bob', reason: 'x' }), /nothing to override/);
   });
 

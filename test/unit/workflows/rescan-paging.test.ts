@@ -71,7 +71,7 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
       },
       async regateImage({ digest: d }: { digest: string }) {
         regated.push(d);
-        if (d === BROKEN) throw ApplicationFailure.create({ type: 'INTERNAL', message: 'stored decision is unreadable', nonRetryable: true });
+        if (d === BROKEN) throw ApplicationFailure.create({ type: 'BAD_INPUT', message: 'stored decision is unreadable', nonRetryable: true });
         const verdict = NOW_DENIED.has(d) ? 'denied' : d === NOW_ALLOWED ? 'allowed' : 'unchanged';
         const changed = verdict !== 'unchanged';
         return { digest: d, registry: 'registry.example.com', repository: 'team/app', verdict, recorded: changed, overridden: false, findingsChanged: changed, allowed: verdict !== 'denied', previousAllowed: verdict === 'denied', ...(changed ? { notify: verdict } : {}), policyVersion: 'p:1', violations: [], osvVersion: 'osv-fixture-1' };
@@ -121,7 +121,7 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
     assert.equal(summary.notified, 3);
     assert.deepEqual(
       summary.problems.map((p) => [p.digest, p.step, p.error.split(':')[0]]),
-      [[BROKEN, 'regate', 'INTERNAL']],
+      [[BROKEN, 'regate', 'BAD_INPUT']],
       'skips are counted, not listed',
     );
     assert.deepEqual(
