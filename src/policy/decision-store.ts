@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
 import { ChainError } from '../errors/chain-error';
@@ -58,20 +59,24 @@ export interface DigestPage {
   next?: string;
 }
 
+const script = (lua: string) => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
+
 /**
- * Writes the latest record only if it is still the one the caller read (compare-and-set), so a
- * concurrent gate decision or break-glass override is never overwritten by a stale rescan.
- * KEYS: latest, history, index. ARGV: expected latest ('' = none), new record, digest, push (1/0), channel, message ('' = none).
+ * Every write of a decision: the latest record, replaced only if it is still the one the caller
+ * read (compare-and-set), so a concurrent gate decision or break-glass override is never
+ * overwritten by a stale rescan — or whatever it is, for a new gate decision.
+ * KEYS: latest, history, index. ARGV: expected latest ('' = none), new record, digest, push (1/0),
+ * channel, message ('' = none), any ('1' = write over any current value).
  */
-const COMPARE_AND_WRITE = `
+const COMPARE_AND_WRITE = script(`
 local current = redis.call('GET', KEYS[1])
-if (current or '') ~= ARGV[1] then return 0 end
+if ARGV[7] ~= '1' and (current or '') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[4] == '1' then redis.call('LPUSH', KEYS[2], ARGV[2]) end
 redis.call('ZADD', KEYS[3], 0, ARGV[3])
 if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
 return 1
-`;
+`);
 
 /** Attempts of `update` before a digest that keeps changing under it is reported as a transient error. */
 const UPDATE_ATTEMPTS = 5;
@@ -101,8 +106,11 @@ export class DecisionStore {
     this.channel = `${prefix}invalidate`;
   }
 
+  /** Records a new gate decision for the image, over whatever was recorded for it before. */
   async record(facts: ImageFacts, decision: Decision, now = new Date()): Promise<DecisionRecord> {
-    return this.write({ decision, facts, recordedAt: now.toISOString() }, 'decision');
+    const record: DecisionRecord = { decision, facts, recordedAt: now.toISOString() };
+    await this.write(decision.image.digest, { kind: 'decision', reason: 'decision', record });
+    return record;
   }
 
   /** Records a break-glass override on top of the latest decision for `digest`. */
@@ -156,22 +164,7 @@ export class DecisionStore {
       if (next.record.decision.image.digest !== digest) {
         throw new ChainError('BAD_INPUT', `a record of ${next.record.decision.image.digest} cannot replace the decision of ${digest}`);
       }
-      const json = JSON.stringify(decisionRecordSchema.parse(next.record));
-      const message = next.kind === 'decision' ? JSON.stringify({ digest, reason: next.reason }) : '';
-      const done = await this.redis.eval(
-        COMPARE_AND_WRITE,
-        3,
-        this.latestKey(digest),
-        this.historyKey(digest),
-        this.indexKey(),
-        raw ?? '',
-        json,
-        digest,
-        next.kind === 'decision' ? '1' : '0',
-        this.channel,
-        message,
-      );
-      if (done === 1) return { previous, written: next };
+      if (await this.write(digest, next, raw ?? '')) return { previous, written: next };
     }
     throw new ChainError('TRANSIENT', `the decision of ${digest} changed under ${UPDATE_ATTEMPTS} updates in a row`);
   }
@@ -221,21 +214,31 @@ export class DecisionStore {
     };
   }
 
-  private async write(record: DecisionRecord, reason: InvalidationReason): Promise<DecisionRecord> {
-    const digest = record.decision.image.digest;
-    const json = JSON.stringify(decisionRecordSchema.parse(record));
-    await this.redis
-      .multi()
-      .set(this.latestKey(digest), json)
-      .lpush(this.historyKey(digest), json)
-      .zadd(this.indexKey(), 0, digest)
-      .publish(this.channel, JSON.stringify({ digest, reason }))
-      .exec()
-      .then((results) => {
-        const failed = results?.find(([err]) => err);
-        if (failed) throw failed[0] as Error;
-      });
-    return record;
+  /**
+   * Writes `update` as the latest record of `digest` if the current one is `expected` ('' = none;
+   * omitted = whatever it is); a decision also joins the history and tells admission servers.
+   * Returns false when the current record was another.
+   */
+  private async write(digest: string, update: DecisionUpdate, expected?: string): Promise<boolean> {
+    const json = JSON.stringify(decisionRecordSchema.parse(update.record));
+    const decision = update.kind === 'decision';
+    const message = decision ? JSON.stringify({ digest, reason: update.reason }) : '';
+    const done = await this.runScript(
+      COMPARE_AND_WRITE,
+      [this.latestKey(digest), this.historyKey(digest), this.indexKey()],
+      [expected ?? '', json, digest, decision ? '1' : '0', this.channel, message, expected === undefined ? '1' : '0'],
+    );
+    return done === 1;
+  }
+
+  /** EVALSHA, loading the script on NOSCRIPT (a restarted Redis has forgotten it). */
+  private async runScript(lua: { sha: string; lua: string }, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(lua.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.redis.eval(lua.lua, keys.length, ...keys, ...args);
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { ChainError } from '../../../src/errors/chain-error';
@@ -87,5 +88,26 @@ describe('decision store: the digest index the rescan pages through, and compare
     await store.record(recorded.facts, recorded.decision);
     assert.equal(await store.markRescanNotified(d, 'rescan-3'), false);
     assert.equal(await store.markRescanNotified(digest(51), 'rescan-1'), false, 'no decision at all');
+  });
+
+  it('records a new decision over any current one with the same script, also after Redis forgot it', async () => {
+    const store = new DecisionStore(redis, 'rec:');
+    const d = digest(60);
+    const heard: string[] = [];
+    const unsubscribe = await store.subscribe({ onInvalidate: (dg, reason) => heard.push(`${dg} ${reason}`) });
+    try {
+      await redis.script('FLUSH'); // as after a Redis restart: EVALSHA answers NOSCRIPT
+      await store.record(facts(60), evaluatePolicy(facts(60), policy, new Date()));
+      const overridden = await store.recordOverride(d, { actor: 'alice', reason: 'INC-9' });
+      // A new gate decision replaces whatever is there (the override included), unconditionally.
+      await store.record(overridden.facts, overridden.decision);
+      assert.equal((await store.latest(d))?.override, undefined);
+      assert.equal((await store.history(d)).length, 3);
+      assert.deepEqual((await store.listDigests({ limit: 10 })).digests, [d]);
+      for (let i = 0; i < 50 && heard.length < 3; i++) await delay(10);
+      assert.deepEqual(heard, [`${d} decision`, `${d} override`, `${d} decision`]);
+    } finally {
+      await unsubscribe();
+    }
   });
 });
