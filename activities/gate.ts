@@ -49,8 +49,7 @@ export interface RegateInput {
 
 export interface RegateResult extends Omit<RegateOutcome, 'decision'> {
   digest: string;
-  /** As the decision names them: the registry host the policy matched, and the repository. */
-  registry: string;
+  /** As the decision names it. */
   repository: string;
   policyVersion: string;
   /** The enforced violations of the decision the image now stands under (at most 20). */
@@ -141,7 +140,6 @@ export function createGateActivities(deps: GateDeps) {
         const result: RegateResult = {
           ...rest,
           digest: input.digest,
-          registry: previous.facts.registry,
           repository: previous.facts.repository,
           policyVersion: decision.policyVersion,
           violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),

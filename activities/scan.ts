@@ -16,9 +16,6 @@ export interface ScanImageInput {
 
 export interface RescanImageInput {
   digest: string;
-  /** Where the image was pushed, for the caller's own bookkeeping: the stored SBOM is found by digest. */
-  registry?: string;
-  repository?: string;
   /**
    * The OSV data version the rescan refreshed to. A scan worker that holds other data (it did not
    * run the refresh) refreshes its own first, so every image of one rescan is matched alike.

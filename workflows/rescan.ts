@@ -9,11 +9,12 @@ import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, isCanc
 import type { ChainActivities } from '../activities';
 import { scanTaskQueue } from './task-queues';
 
+/** The configuration's `rescan.*` settings (`rescanSettings(config)`; the configuration schema holds their defaults). */
 export interface RescanSettings {
   /** Digests listed per page. */
-  batchSize?: number;
+  batchSize: number;
   /** Images rescanned at the same time. */
-  concurrency?: number;
+  concurrency: number;
   /** Continue as new after this many pages (besides the history limits); unset = history limits only. */
   batchesPerRun?: number;
 }
@@ -60,7 +61,6 @@ export interface RescanSummary {
 
 export const rescanProgressQuery = defineQuery<RescanSummary>('progress');
 
-export const RESCAN_DEFAULTS = { batchSize: 100, concurrency: 8 } as const;
 /** Continue as new well before Temporal's limits (51,200 events / 50 MB; it warns at 10,240 events / 10 MB). */
 const MAX_HISTORY_EVENTS = 8_000;
 const MAX_HISTORY_BYTES = 8 * 1024 * 1024;
@@ -72,10 +72,10 @@ const store = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retr
 const gate = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
 const notify = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumInterval: '1m', maximumAttempts: 12 } });
 
-export async function rescan(input: RescanInput = {}): Promise<RescanSummary> {
-  const batchSize = positive(input.batchSize, RESCAN_DEFAULTS.batchSize);
-  const concurrency = positive(input.concurrency, RESCAN_DEFAULTS.concurrency);
-  if (input.batchesPerRun !== undefined) positive(input.batchesPerRun, 1);
+export async function rescan(input: RescanInput): Promise<RescanSummary> {
+  const batchSize = positive('batchSize', input.batchSize);
+  const concurrency = positive('concurrency', input.concurrency);
+  if (input.batchesPerRun !== undefined) positive('batchesPerRun', input.batchesPerRun);
   const scanQueue = scanTaskQueue(workflowInfo().taskQueue);
   // A refresh may download the OSV exports.
   const refreshing = proxyActivities<ChainActivities>({ taskQueue: scanQueue, startToCloseTimeout: '30m', retry: RETRY });
@@ -228,9 +228,10 @@ async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) =
   return next;
 }
 
-function positive(value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) throw ApplicationFailure.create({ message: `rescan settings must be positive integers, got ${value}`, type: 'BAD_INPUT', nonRetryable: true });
+function positive(name: keyof RescanSettings, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw ApplicationFailure.create({ message: `rescan setting ${name} must be a positive integer, got ${String(value)}`, type: 'BAD_INPUT', nonRetryable: true });
+  }
   return value;
 }
 

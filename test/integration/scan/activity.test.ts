@@ -53,7 +53,7 @@ void describe('scan activities with a real registry and Redis', () => {
   });
 
   void it('rescans from the stored SBOM and refuses unknown digests for good', async () => {
-    const again = (await env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest })) as RescannedImage;
+    const again = (await env.run(activities.rescanImage, { digest })) as RescannedImage;
     assert.equal(again.counts.CRITICAL, 1);
     // The workflow gets the counts; the findings wait in Redis for the re-gate, for a couple of days.
     assert.deepEqual(Object.keys(again).sort(), ['counts', 'digest', 'osv', 'registry', 'repository', 'scannedAt']);
@@ -62,7 +62,7 @@ void describe('scan activities with a real registry and Redis', () => {
     assert.equal(kept?.scannedAt, again.scannedAt);
     const ttl = await redis.ttl(`dchain:rescan:findings:${digest}:${again.osv.version}`);
     assert.ok(ttl > 24 * 3600 && ttl <= 2 * 24 * 3600, `ttl ${ttl}`);
-    await assert.rejects(env.run(activities.rescanImage, { registry: 'source', repository: 'app', digest: `sha256:${'0'.repeat(64)}` }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'NOT_FOUND');
+    await assert.rejects(env.run(activities.rescanImage, { digest: `sha256:${'0'.repeat(64)}` }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'NOT_FOUND');
     await assert.rejects(env.run(activities.scanImage, { registry: 'source', repository: 'app', digest: 'latest' }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'BAD_INPUT');
   });
 

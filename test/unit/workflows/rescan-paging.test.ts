@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createLogger } from '../../../src/log/logger';
 import { installTemporalRuntime } from '../../../workers/temporal-runtime';
-import { rescan, rescanProgressQuery } from '../../../workflows/rescan';
+import { rescan, type RescanInput, rescanProgressQuery } from '../../../workflows/rescan';
 import { scanTaskQueue } from '../../../workflows/task-queues';
 import { workflowBundle } from '../../support/chain-worker';
 import { useTemporal } from '../../support/services';
@@ -74,7 +74,7 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
         if (d === BROKEN) throw ApplicationFailure.create({ type: 'BAD_INPUT', message: 'stored decision is unreadable', nonRetryable: true });
         const verdict = NOW_DENIED.has(d) ? 'denied' : d === NOW_ALLOWED ? 'allowed' : 'unchanged';
         const changed = verdict !== 'unchanged';
-        return { digest: d, registry: 'registry.example.com', repository: 'team/app', verdict, recorded: changed, overridden: false, findingsChanged: changed, allowed: verdict !== 'denied', previousAllowed: verdict === 'denied', ...(changed ? { notify: verdict } : {}), policyVersion: 'p:1', violations: [], osvVersion: 'osv-fixture-1' };
+        return { digest: d, repository: 'team/app', verdict, recorded: changed, overridden: false, findingsChanged: changed, allowed: verdict !== 'denied', previousAllowed: verdict === 'denied', ...(changed ? { notify: verdict } : {}), policyVersion: 'p:1', violations: [], osvVersion: 'osv-fixture-1' };
       },
       async notifySubscribers(input: { digest: string; event: string; scope?: string }) {
         notified.push({ digest: input.digest, event: input.event, ...(input.scope === undefined ? {} : { scope: input.scope }) });
@@ -155,8 +155,10 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
     }
   });
 
-  it('refuses settings that are not positive integers, for good', async () => {
-    const handle = await client.workflow.start(rescan, { taskQueue, workflowId: `rescan-bad-${Date.now()}`, args: [{ batchSize: 0 }] });
-    await assert.rejects(handle.result(), (err: Error & { cause?: ApplicationFailure }) => err.cause?.type === 'BAD_INPUT' && err.cause.nonRetryable === true);
+  it('refuses settings that are missing or not positive integers, for good', async () => {
+    for (const [n, settings] of [{ batchSize: 0, concurrency: 8 }, { batchSize: 100 } as RescanInput].entries()) {
+      const handle = await client.workflow.start(rescan, { taskQueue, workflowId: `rescan-bad-${n}-${Date.now()}`, args: [settings] });
+      await assert.rejects(handle.result(), (err: Error & { cause?: ApplicationFailure }) => err.cause?.type === 'BAD_INPUT' && err.cause.nonRetryable === true);
+    }
   });
 });
