@@ -32,7 +32,7 @@ export interface RescanProblem {
 }
 
 export interface RescanSummary {
-  /** The OSV data the rescan refreshed to and matched against. */
+  /** The OSV data the rescan refreshed to and matched against (empty until the refresh is done). */
   osv: { version: string; records: number };
   /** Every digest with a gate decision that the rescan went through. */
   checked: number;
@@ -68,9 +68,9 @@ const MAX_PROBLEMS = 50;
 
 const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 } as const;
 
-const store = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumInterval: '1m', maximumAttempts: 10 } });
-const gate = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
-const notify = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumInterval: '1m', maximumAttempts: 12 } });
+const indexActivities = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumInterval: '1m', maximumAttempts: 10 } });
+const gateActivities = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
+const notifyActivities = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumInterval: '1m', maximumAttempts: 12 } });
 
 export async function rescan(input: RescanInput): Promise<RescanSummary> {
   const batchSize = positive('batchSize', input.batchSize);
@@ -78,43 +78,44 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
   if (input.batchesPerRun !== undefined) positive('batchesPerRun', input.batchesPerRun);
   const scanQueue = scanTaskQueue(workflowInfo().taskQueue);
   // A refresh may download the OSV exports.
-  const refreshing = proxyActivities<ChainActivities>({ taskQueue: scanQueue, startToCloseTimeout: '30m', retry: RETRY });
+  const refreshActivities = proxyActivities<ChainActivities>({ taskQueue: scanQueue, startToCloseTimeout: '30m', retry: RETRY });
   // A re-match takes milliseconds; a stuck one is retried soon (a worker on other data refreshes it once, shared by retries).
-  const rescanning = proxyActivities<ChainActivities>({ taskQueue: scanQueue, startToCloseTimeout: '2m', retry: RETRY });
+  const rescanActivities = proxyActivities<ChainActivities>({ taskQueue: scanQueue, startToCloseTimeout: '2m', retry: RETRY });
 
-  let summary: RescanSummary;
-  if (input.progress) {
-    summary = { ...input.progress, runs: input.progress.runs + 1 };
-  } else {
-    const osv = await refreshing.refreshOsvData();
-    summary = {
-      osv: { version: osv.version, records: osv.records },
-      checked: 0,
-      changedToDenied: 0,
-      changedToAllowed: 0,
-      unchanged: 0,
-      skipped: 0,
-      failed: 0,
-      recorded: 0,
-      overridden: 0,
-      notified: 0,
-      problems: [],
-      runs: 1,
-      startedAt: workflowInfo().runStartTime.toISOString(),
-    };
+  const summary: RescanSummary = input.progress
+    ? { ...input.progress, runs: input.progress.runs + 1 }
+    : {
+        osv: { version: '', records: 0 },
+        checked: 0,
+        changedToDenied: 0,
+        changedToAllowed: 0,
+        unchanged: 0,
+        skipped: 0,
+        failed: 0,
+        recorded: 0,
+        overridden: 0,
+        notified: 0,
+        problems: [],
+        runs: 1,
+        startedAt: workflowInfo().runStartTime.toISOString(),
+      };
+  // Answers from the start, the OSV refresh (which may take minutes) included.
+  setHandler(rescanProgressQuery, () => summary);
+  if (!input.progress) {
+    const osv = await refreshActivities.refreshOsvData();
+    summary.osv = { version: osv.version, records: osv.records };
     log.info('rescan started', { osvVersion: osv.version, osvRecords: osv.records, rejectedRecords: osv.rejected });
   }
-  setHandler(rescanProgressQuery, () => summary);
 
   const problem = (digest: string, step: RescanProblem['step'], err: unknown) => {
-    if (summary.problems.length < MAX_PROBLEMS) summary.problems.push({ digest, step, error: describe(err) });
+    if (summary.problems.length < MAX_PROBLEMS) summary.problems.push({ digest, step, error: errorText(err) });
   };
 
   const rescanOne = async (digest: string): Promise<void> => {
     summary.checked++;
     let scan;
     try {
-      scan = await rescanning.rescanImage({ digest, osvVersion: summary.osv.version });
+      scan = await rescanActivities.rescanImage({ digest, osvVersion: summary.osv.version });
     } catch (err) {
       if (isCancellation(err)) throw err; // the rescan is cancelled: stop, do not count it as the image's failure
       countFailure(digest, 'rescan', err);
@@ -122,7 +123,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     }
     let result;
     try {
-      result = await gate.regateImage({ digest, osvVersion: scan.osv.version });
+      result = await gateActivities.regateImage({ digest, osvVersion: scan.osv.version });
     } catch (err) {
       if (isCancellation(err)) throw err;
       countFailure(digest, 'regate', err);
@@ -135,7 +136,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     else summary.changedToAllowed++;
     if (!result.notify) return;
     try {
-      await notify.notifySubscribers({
+      await notifyActivities.notifySubscribers({
         registry: scan.registry,
         repository: result.repository,
         digest,
@@ -156,16 +157,16 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
       if (isCancellation(err)) throw err;
       // The decision is recorded (admission already follows it); the next rescan sends the message.
       problem(digest, 'notify', err);
-      log.warn('rescan: subscribers not notified', { digest, verdict: result.verdict, error: describe(err) });
+      log.warn('rescan: subscribers not notified', { digest, verdict: result.verdict, error: errorText(err) });
       return;
     }
     summary.notified++;
     try {
-      await gate.markRescanNotified({ digest });
+      await gateActivities.markRescanNotified({ digest });
     } catch (err) {
       if (isCancellation(err)) throw err;
       problem(digest, 'notify', err);
-      log.warn('rescan: notification not marked; the next rescan sends it again', { digest, error: describe(err) });
+      log.warn('rescan: notification not marked; the next rescan sends it again', { digest, error: errorText(err) });
     }
   };
 
@@ -173,12 +174,12 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     if (isNotFound(err)) {
       // Counted only: a digest without a stored SBOM or decision is expected, and would crowd out real failures.
       summary.skipped++;
-      log.info('rescan: image skipped', { digest, step, reason: describe(err) });
+      log.info('rescan: image skipped', { digest, step, reason: errorText(err) });
       return;
     }
     summary.failed++;
     problem(digest, step, err);
-    log.warn('rescan: image failed', { digest, step, error: describe(err) });
+    log.warn('rescan: image failed', { digest, step, error: errorText(err) });
   };
 
   let cursor = input.cursor;
@@ -190,7 +191,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
   };
 
   for (;;) {
-    const page = await store.listGatedDigests({ ...(cursor === undefined ? {} : { after: cursor }), limit: batchSize });
+    const page = await indexActivities.listGatedDigests({ ...(cursor === undefined ? {} : { after: cursor }), limit: batchSize });
     // Stop taking images once the history is full; the ones started finish, the rest wait for the next run.
     const taken = await inParallel(page.digests, concurrency, rescanOne, () => doneThisRun > 0 && historyFull(), () => doneThisRun++);
     pages++;
@@ -239,7 +240,7 @@ function isNotFound(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'NOT_FOUND';
 }
 
-function describe(err: unknown): string {
+function errorText(err: unknown): string {
   if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return `${err.cause.type ?? 'Error'}: ${err.cause.message}`;
   return err instanceof Error ? err.message : String(err);
 }

@@ -31,8 +31,9 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
   let inFlight = 0;
   let maxInFlight = 0;
   let refreshes = 0;
-  /** While set, rescans wait for it (images stay in flight). */
+  /** While set, rescans (the OSV refresh) wait for it: images stay in flight. */
   let hold: Promise<void> | undefined;
+  let holdRefresh: Promise<void> | undefined;
   let client: Client;
   let taskQueue: string;
   const workers: Worker[] = [];
@@ -45,6 +46,7 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
     taskQueue = `rescan-paging-${process.pid}`;
     const activities = {
       async refreshOsvData() {
+        await holdRefresh;
         refreshes++;
         return { version: 'osv-fixture-1', records: 42, rejected: 0 };
       },
@@ -152,6 +154,20 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
     } finally {
       release();
       hold = undefined;
+    }
+  });
+
+  it('answers the progress query while the OSV data is being refreshed', async () => {
+    let release = () => {};
+    holdRefresh = new Promise<void>((resolve) => (release = resolve));
+    const handle = await client.workflow.start(rescan, { taskQueue, workflowId: `rescan-query-${Date.now()}`, args: [{ batchSize: 5, concurrency: 3 }] });
+    try {
+      const progress = await handle.query(rescanProgressQuery);
+      assert.deepEqual([progress.osv, progress.checked, progress.runs], [{ version: '', records: 0 }, 0, 1]);
+    } finally {
+      release();
+      holdRefresh = undefined;
+      await handle.terminate('test done');
     }
   });
 
