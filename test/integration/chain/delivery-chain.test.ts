@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
-import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { type ActivityFailure, type ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
@@ -20,15 +18,11 @@ import { GitFixture } from '../../support/git-fixture';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { recordHistory } from '../../support/histories';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
-import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
+import { testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
+import { type ReceivedNotification, useSubscriber } from '../../support/subscriber';
 
 const SUBSCRIBER_SECRET = 'subscriber-secret-0123456789';
 const KEY_PASSWORD = 'chain-test-key-password';
-
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: string;
-}
 
 describe('deliveryChain on the project worker', () => {
   let config: Config;
@@ -38,7 +32,7 @@ describe('deliveryChain on the project worker', () => {
   let publicKeyPem: string;
   let registryHost: string;
   let mirrorHost: string;
-  const received: Received[] = [];
+  let received: ReceivedNotification[];
 
   before(async () => {
     const dataDir = testDataDir();
@@ -63,16 +57,8 @@ describe('deliveryChain on the project worker', () => {
       ['apiVersion: policy.delivery-chain.dev/v1', 'kind: ImagePolicy', 'metadata: { name: chain-test, version: "1" }', 'mode: enforce', 'rules:',
         '  - name: no-critical', '    vulnerabilities:', '      maxSeverity: { fixable: HIGH, unfixable: HIGH }', ''].join('\n'),
     );
-    const subscriber = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        received.push({ headers: req.headers, body });
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => subscriber.listen(0, '127.0.0.1', resolve));
-    onCleanup(() => new Promise<void>((resolve) => subscriber.close(() => resolve())));
+    const subscriber = await useSubscriber();
+    received = subscriber.received;
     registryHost = registry.host;
     mirrorHost = mirrorRegistry.host;
     config = parseConfig({
@@ -90,7 +76,7 @@ describe('deliveryChain on the project worker', () => {
       signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'CHAIN_TEST_KEY_PASSWORD' } },
       distribute: {
         promoteTags: ['stable', 'prod-{date}'],
-        subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/hook`, secret: SUBSCRIBER_SECRET }],
+        subscribers: [{ name: 'audit', url: subscriber.url, secret: SUBSCRIBER_SECRET }],
       },
     });
     source = RegistryClient.fromConfig(config.registries[0]!);
