@@ -115,7 +115,8 @@ export function createGateActivities(deps: GateDeps) {
     },
 
     /**
-     * The rescan's gate: re-evaluates the digest's latest decision on its rescanned findings and
+     * The rescan's gate: re-evaluates the digest's latest decision on its rescanned findings (kept
+     * in Redis by rescanImage; gone = a non-retryable INTERNAL failure) and
      * records a new decision when the verdict or the findings changed (a break-glass override is
      * carried over), otherwise refreshes the record's scan time. Safe to retry: the record carries
      * the rescan's workflow id, and a retry reports what the first attempt wrote.

@@ -3,7 +3,9 @@
  * every digest that has a gate decision, a page at a time: re-matches its stored SBOM (no layer
  * pull), re-evaluates the policy on the new findings, records a new decision when the verdict or
  * the findings changed (break-glass overrides kept), and notifies subscribers when an image's
- * verdict changed. Long fleets continue as new with a cursor, so no run outgrows its history.
+ * verdict changed or its override covers new enforced violations — or when an earlier rescan could
+ * not tell them. Findings stay in Redis between the steps; the history carries counts only. Long
+ * fleets continue as new with a cursor, so no run outgrows its history.
  */
 import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ChainActivities } from '../activities';
