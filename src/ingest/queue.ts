@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
 import { ChainError } from '../errors/chain-error';
 import { chainWorkflowId, type ImagePushed, imagePushedSchema, stableHash, tagSchema } from './image-pushed';
+import { luaScript, runLuaScript } from '../redis/lua-script';
 
 export const INGEST_QUEUE_NAME = 'dchain-ingest';
 export const DEAD_LETTER_QUEUE_NAME = 'dchain-ingest-dead';
@@ -62,7 +62,6 @@ for i = 1, #KEYS, 2 do
   if KEYS[i + 1] ~= '' then redis.call('SET', KEYS[i + 1], '1', 'EX', ttl) end
 end
 return 1`;
-const script = (lua: string) => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
 
 /** What happened to one accepted event at the API. */
 export type SubmitOutcome = 'queued' | 'tags-queued' | 'duplicate-delivery' | 'duplicate-digest';
@@ -120,7 +119,7 @@ interface Decision {
 export class IngestQueue {
   readonly queue: Queue<IngestJob>;
   readonly deadLetters: Queue<DeadLetter>;
-  private readonly scripts = { check: script(CHECK_LUA), mark: script(MARK_LUA) };
+  private readonly scripts = { check: luaScript(CHECK_LUA), mark: luaScript(MARK_LUA) };
   private pending: PendingSubmit[] = [];
   private committing = false;
 
@@ -160,7 +159,8 @@ export class IngestQueue {
       const deliveryKey = event.deliveryId === undefined ? undefined : `${KEY_PREFIX}:delivery:${stableHash(event.source, event.deliveryId)}`;
       return { workflowId, deliveryKey, digestKey: `${KEY_PREFIX}:digest:${stableHash(workflowId)}` };
     });
-    const checks = (await this.runScript(
+    const checks = (await runLuaScript(
+      this.redis,
       this.scripts.check,
       keys.flatMap((k) => [k.digestKey, k.deliveryKey ?? '']),
       [],
@@ -210,17 +210,7 @@ export class IngestQueue {
     const ttl = String(Math.ceil(this.options.dedupTtlMs / 1000));
     const keys = wanted.flatMap((m) => [m.digestKey, m.deliveryKey ?? '']);
     const args = wanted.flatMap((m) => (m.tags === undefined ? ['-1'] : [String(m.tags.length), ...m.tags]));
-    await this.runScript(this.scripts.mark, keys, [ttl, ...args]);
-  }
-
-  /** EVALSHA, loading the script on NOSCRIPT (a restarted Redis has forgotten it). */
-  private async runScript(script: { sha: string; lua: string }, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(script.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.redis.eval(script.lua, keys.length, ...keys, ...args);
-    }
+    await runLuaScript(this.redis, this.scripts.mark, keys, [ttl, ...args]);
   }
 
   /** Jobs per state, for the queue-depth gauge and `dchain webhooks`. */

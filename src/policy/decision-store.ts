@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
 import { ChainError } from '../errors/chain-error';
 import { type Decision, decisionSchema } from './decision';
 import { type ImageFacts, imageFactsSchema } from './image-facts';
+import { luaScript, runLuaScript } from '../redis/lua-script';
 
 export const overrideSchema = z.object({
   actor: z.string().min(1),
@@ -59,8 +59,6 @@ export interface DigestPage {
   next?: string;
 }
 
-const script = (lua: string) => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
-
 /**
  * Every write of a decision: the latest record, replaced only if it is still the one the caller
  * read (compare-and-set), so a concurrent gate decision or break-glass override is never
@@ -68,7 +66,7 @@ const script = (lua: string) => ({ lua, sha: createHash('sha1').update(lua).dige
  * KEYS: latest, history, index. ARGV: expected latest ('' = none), new record, digest, push (1/0),
  * channel, message ('' = none), any ('1' = write over any current value).
  */
-const COMPARE_AND_WRITE = script(`
+const COMPARE_AND_WRITE = luaScript(`
 local current = redis.call('GET', KEYS[1])
 if ARGV[7] ~= '1' and (current or '') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
@@ -223,22 +221,13 @@ export class DecisionStore {
     const json = JSON.stringify(decisionRecordSchema.parse(update.record));
     const decision = update.kind === 'decision';
     const message = decision ? JSON.stringify({ digest, reason: update.reason }) : '';
-    const done = await this.runScript(
+    const done = await runLuaScript(
+      this.redis,
       COMPARE_AND_WRITE,
       [this.latestKey(digest), this.historyKey(digest), this.indexKey()],
       [expected ?? '', json, digest, decision ? '1' : '0', this.channel, message, expected === undefined ? '1' : '0'],
     );
     return done === 1;
-  }
-
-  /** EVALSHA, loading the script on NOSCRIPT (a restarted Redis has forgotten it). */
-  private async runScript(lua: { sha: string; lua: string }, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(lua.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.redis.eval(lua.lua, keys.length, ...keys, ...args);
-    }
   }
 
   /**
