@@ -85,6 +85,7 @@ export function createScanActivities(deps: ActivityDeps) {
         );
         const { summary } = result;
         if (result.refused.length > 0) log.warn({ refused: result.refused.slice(0, 20) }, 'unsafe tar entries ignored');
+        if (result.catalogWarnings.length > 0) log.warn({ catalogWarnings: result.catalogWarnings.slice(0, 20) }, 'package databases not fully read');
         log.info({ packages: summary.packageCount, counts: summary.counts, osvVersion: summary.osv.version, hygieneIssues: summary.hygiene.issues.length }, 'image scanned');
         return summary;
       } catch (err) {
