@@ -38,7 +38,7 @@ export interface RescannedImage {
 }
 
 export function createScanActivities(deps: ActivityDeps) {
-  const osv = osvSourceFromConfig(deps.config);
+  const osv = osvSourceFromConfig(deps.config, deps.logger);
   const sbomStore = new RedisSbomStore(deps.redis);
   const rescans = new RescanFindingsStore(deps.redis);
   const limits = Object.fromEntries(Object.entries(deps.config.scan.limits).filter(([, v]) => v !== undefined));

@@ -1,5 +1,6 @@
 /** The `scan` section of the configuration. Defaults work offline: OSV records from <dataDir>/osv. */
 import { z } from 'zod';
+import { durationSchema } from '../config/duration';
 
 export const DEFAULT_OSV_EXPORT = 'https://osv-vulnerabilities.storage.googleapis.com';
 
@@ -16,6 +17,8 @@ export const scanConfigSchema = z.strictObject({
           ecosystems: z.array(z.string().min(1)).min(1).default(['Debian', 'Alpine', 'Ubuntu', 'Rocky Linux', 'AlmaLinux', 'npm', 'PyPI', 'Go', 'Maven']),
         })
         .prefault({}),
+      /** A scan worker reloads (or downloads) the data in the background once it is this old. */
+      maxAge: durationSchema.default('6h'),
     })
     .prefault({}),
   /** Layers streamed at the same time. */

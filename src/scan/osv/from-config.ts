@@ -1,10 +1,12 @@
-/** The OSV source the configuration describes: a directory (created empty if missing) and/or downloads. */
+/** The OSV source the configuration describes: a directory (created empty if missing) and/or downloads, reloaded once older than scan.osv.maxAge. */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { durationMs } from '../../config/duration';
 import { type Config } from '../../config/schema';
+import { type Logger } from '../../log/logger';
 import { OsvSource } from './source';
 
-export function osvSourceFromConfig(config: Config): OsvSource {
+export function osvSourceFromConfig(config: Config, logger?: Logger): OsvSource {
   const directory = resolve(config.scan.osv.directory ?? join(config.dataDir, 'osv'));
   mkdirSync(directory, { recursive: true });
   const { download } = config.scan.osv;
@@ -13,5 +15,7 @@ export function osvSourceFromConfig(config: Config): OsvSource {
     ...(download.enabled ? { download: { baseUrl: download.baseUrl, ecosystems: download.ecosystems, cacheDir: resolve(config.dataDir, 'osv-cache') } } : {}),
     // Public exports hold the odd record newer than our schema knows; skip those rather than fail every scan.
     strict: !download.enabled,
+    maxAgeMs: durationMs(config.scan.osv.maxAge),
+    onBackgroundError: (err) => logger?.warn({ err }, 'OSV data reload failed; scans keep the loaded data'),
   });
 }
