@@ -2,7 +2,7 @@
 export { evaluatePolicy, summarizeDecision, type EvaluationContext } from './evaluate';
 export { type Decision, type Violation, decisionSchema } from './decision';
 export { imageFactsSchema, type ImageFacts, type ImageFactsInput, type FindingFact, type HygieneFacts } from './image-facts';
-export { factsFromScan, findingFacts, type ProvenanceFacts } from './facts-from-scan';
+export { factsFromScan, type ProvenanceFacts } from './facts-from-scan';
 export { loadPolicyFile, parsePolicy, type LoadedPolicy } from './policy-file';
 export { defaultPolicy, DEFAULT_POLICY } from './default-policy';
 export { policyFromConfig } from './policy-from-config';
@@ -10,5 +10,5 @@ export { policySchema, type Policy, type PolicyRule, type Mode } from './policy-
 export { policyJsonSchema } from './json-schema';
 export { lintPolicy } from './lint';
 export { matchSidecar } from './sidecars';
-export { DecisionStore, recordAllows, type DecisionRecord, type DecisionUpdate, type DigestPage, type Override, type InvalidationReason, type RescanMark } from './decision-store';
-export { regate, type RegateContext, type RegateOutcome, type RescannedFindings, type VerdictChange } from './regate';
+export { DecisionStore, recordAllows, type DecisionRecord, type DigestPage, type Override, type InvalidationReason } from './decision-store';
+export { regate, type RegateOutcome } from './regate';

@@ -12,7 +12,7 @@ import { type FileTree } from '../fs/tree';
 import { type Ecosystem, type Package } from '../types';
 import { type OsRelease, osvRelease, SLE_IDS } from './os-release';
 import { rpmPurl } from './purl';
-import { bdbLittleEndian, BdbError, readBdbHash } from './rpmdb/bdb';
+import { BdbError, readBdbHash } from './rpmdb/bdb';
 import { readRpmPackage, RpmHeaderError, type RpmPackageInfo } from './rpmdb/header';
 import { readSqliteRpmdb, RpmSqliteError } from './rpmdb/sqlite';
 import { type CatalogContext, type Cataloger } from './types';
@@ -114,9 +114,8 @@ function findDatabase(ctx: CatalogContext): Database | undefined {
 }
 
 function bdbBlobs(ctx: CatalogContext, location: string, content: Buffer): { id: string; blob: Uint8Array }[] {
-  const { items, errors } = readBdbHash(content);
+  const { items, errors, littleEndian: le } = readBdbHash(content);
   if (errors.length > 0) ctx.warn?.({ cataloger: NAME, location, message: `${errors.length} unreadable database item(s), first: ${errors[0]}`, skipped: errors.length });
-  const le = bdbLittleEndian(content);
   const out: { id: string; blob: Uint8Array }[] = [];
   for (const { key, value } of items) {
     // Keys are header instance numbers in the writer's byte order; instance 0 holds rpm's own counter, not a header.

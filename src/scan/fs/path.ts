@@ -24,12 +24,4 @@ export const parentOf = (path: string): string => posix.dirname(path);
 export const baseName = (path: string): string => posix.basename(path);
 
 /** Like a kernel inside a chroot: '..' at the root stays at the root. For symlink targets. */
-export function normalizeWithinRoot(path: string): string {
-  const parts: string[] = [];
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return `/${parts.join('/')}`;
-}
+export const normalizeWithinRoot = (path: string): string => posix.resolve('/', path);

@@ -28,10 +28,8 @@ export interface LoadImageOptions {
 
 export interface LoadedImage {
   repository: string;
-  /** Digest of what was asked for (an index or a manifest)… */
+  /** Digest of what was asked for (an index or a manifest). */
   digest: string;
-  /** …and of the platform manifest actually scanned. */
-  platformDigest: string;
   manifest: ImageManifestDoc;
   config: ImageConfig;
   tree: FileTree;
@@ -41,7 +39,7 @@ export interface LoadedImage {
 
 export async function loadImage(source: ImageSource, repository: string, reference: string, opts: LoadImageOptions): Promise<LoadedImage> {
   const limits = { ...DEFAULT_LAYER_LIMITS, ...opts.limits };
-  const { digest, platformDigest, manifest, config } = await resolveImage(source, repository, reference, opts.platform);
+  const { digest, manifest, config } = await resolveImage(source, repository, reference, opts.platform);
   const entryBudget = { remaining: limits.maxEntries };
   const limit = pLimit(opts.concurrency ?? 3);
   const count = manifest.layers.length;
@@ -62,7 +60,6 @@ export async function loadImage(source: ImageSource, repository: string, referen
   return {
     repository,
     digest,
-    platformDigest,
     manifest,
     config,
     tree,

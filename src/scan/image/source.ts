@@ -67,7 +67,7 @@ export async function resolveImage(
   repo: string,
   reference: string,
   platform: Platform = HOST_PLATFORM,
-): Promise<{ digest: string; platformDigest: string; manifest: ImageManifestDoc; config: ImageConfig; configBytes: Buffer }> {
+): Promise<{ digest: string; manifest: ImageManifestDoc; config: ImageConfig; configBytes: Buffer }> {
   let fetched = await source.getManifest(repo, reference);
   // The chain keys everything by the digest it was given: an index's, even when one platform is scanned.
   const digest = fetched.digest;
@@ -84,5 +84,5 @@ export async function resolveImage(
   const manifest = parseJson(imageManifest, fetched.bytes, `manifest ${repo}@${fetched.digest}`);
   const configBytes = await source.getBlob(repo, manifest.config.digest, { maxBytes: 8 * 1024 * 1024 });
   const config = parseJson(imageConfigSchema, configBytes, `image config ${manifest.config.digest}`);
-  return { digest, platformDigest: fetched.digest, manifest, config, configBytes };
+  return { digest, manifest, config, configBytes };
 }

@@ -11,7 +11,8 @@ export function normalizePackageName(ecosystem: string, name: string): string {
   return ecosystem.startsWith('PyPI') ? name.toLowerCase().replace(/[-_.]+/g, '-') : name;
 }
 
-const key = (ecosystem: string, name: string) => `${releaseScope(ecosystem)}\u0000${normalizePackageName(ecosystem, name)}`;
+/** The lookup key of a package: its release scope and normalised name. */
+export const packageKey = (ecosystem: string, name: string): string => `${releaseScope(ecosystem)}\u0000${normalizePackageName(ecosystem, name)}`;
 
 export interface OsvDatabaseInfo {
   version: string;
@@ -39,7 +40,7 @@ export class OsvDatabase {
       const seen = new Set<string>();
       for (const affected of record.affected ?? []) {
         if (!affected.package) continue;
-        const k = key(affected.package.ecosystem, affected.package.name);
+        const k = packageKey(affected.package.ecosystem, affected.package.name);
         if (seen.has(k)) continue;
         seen.add(k);
         const list = this.byPackage.get(k);
@@ -52,6 +53,6 @@ export class OsvDatabase {
 
   /** Records with an `affected` entry for this ecosystem (e.g. 'Debian:12'; Red Hat and SUSE by release, see releaseScope) and package name. */
   lookup(ecosystem: string, name: string): readonly OsvRecord[] {
-    return this.byPackage.get(key(ecosystem, name)) ?? [];
+    return this.byPackage.get(packageKey(ecosystem, name)) ?? [];
   }
 }

@@ -1,8 +1,7 @@
 /** Matches catalogued packages against an OSV database and turns hits into findings. */
-import { releaseScope } from '../ecosystems';
 import { type Ecosystem, type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
 import { comparatorFor } from '../versions';
-import { normalizePackageName, type OsvDatabase } from './database';
+import { type OsvDatabase, packageKey } from './database';
 import { affectedEntryMatches } from './match';
 import { recordSeverity } from './severity';
 
@@ -31,12 +30,12 @@ export function queriesFor(pkg: Package): { ecosystem: string; name: string; ver
 export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
   const findings = new Map<string, Finding>();
   for (const q of queriesFor(pkg)) {
+    const queried = packageKey(q.ecosystem, q.name);
     for (const record of db.lookup(q.ecosystem, q.name)) {
       if (findings.has(record.id)) continue;
       for (const entry of record.affected ?? []) {
         // The entry for this package in this release: a record may list several packages (each binary rpm of an erratum).
-        if (!entry.package || releaseScope(entry.package.ecosystem) !== releaseScope(q.ecosystem)) continue;
-        if (normalizePackageName(q.ecosystem, entry.package.name) !== normalizePackageName(q.ecosystem, q.name)) continue;
+        if (!entry.package || packageKey(entry.package.ecosystem, entry.package.name) !== queried) continue;
         const match = affectedEntryMatches(entry, q.ecosystem, q.version);
         if (!match.affected) continue;
         const cmp = comparatorFor(q.ecosystem);

@@ -31,6 +31,8 @@ export interface BdbReadResult {
   items: BdbItem[];
   /** Items that could not be read, with the reason (page and index). */
   errors: string[];
+  /** The byte order the database was written in, for decoding integer keys. */
+  littleEndian: boolean;
 }
 
 interface Page {
@@ -118,10 +120,5 @@ export function readBdbHash(buf: Buffer): BdbReadResult {
       }
     }
   }
-  return { items, errors };
-}
-
-/** The byte order the database was written in, for decoding integer keys. */
-export function bdbLittleEndian(buf: Buffer): boolean {
-  return buf.length >= 16 && buf.readUInt32LE(12) === HASH_MAGIC;
+  return { items, errors, littleEndian: le };
 }

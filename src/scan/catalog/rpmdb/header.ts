@@ -23,7 +23,6 @@ export const RPMTAG = {
   DIRINDEXES: 1116,
   BASENAMES: 1117,
   DIRNAMES: 1118,
-  MODULARITYLABEL: 5096,
 } as const;
 
 /** rpmTagType values (lib/rpmtag.h). */
@@ -55,10 +54,6 @@ export class RpmHeader {
     entries: Entry[],
   ) {
     for (const e of entries) this.entries.set(e.tag, e);
-  }
-
-  has(tag: number): boolean {
-    return this.entries.has(tag);
   }
 
   /** A STRING (or the first, untranslated string of an I18NSTRING / STRING_ARRAY); undefined when absent. */
@@ -185,7 +180,6 @@ export interface RpmPackageInfo {
   sourceRpm?: string;
   license?: string;
   vendor?: string;
-  modularityLabel?: string;
   /** Absolute paths of the files it owns (not its directories), config files marked. */
   files: { path: string; config: boolean; directory: boolean }[];
 }
@@ -206,7 +200,6 @@ export function readRpmPackage(blob: Uint8Array): RpmPackageInfo {
   const sourceRpm = nonEmpty(h.string(RPMTAG.SOURCERPM));
   const license = nonEmpty(h.string(RPMTAG.LICENSE));
   const vendor = nonEmpty(h.string(RPMTAG.VENDOR));
-  const modularityLabel = nonEmpty(h.string(RPMTAG.MODULARITYLABEL));
   return {
     name,
     version,
@@ -216,7 +209,6 @@ export function readRpmPackage(blob: Uint8Array): RpmPackageInfo {
     ...(sourceRpm ? { sourceRpm } : {}),
     ...(license ? { license } : {}),
     ...(vendor ? { vendor } : {}),
-    ...(modularityLabel ? { modularityLabel } : {}),
     files: fileList(h),
   };
 }
@@ -237,10 +229,4 @@ function fileList(h: RpmHeader): RpmPackageInfo['files'] {
   const flags = h.numbers(RPMTAG.FILEFLAGS) ?? [];
   const modes = h.numbers(RPMTAG.FILEMODES) ?? [];
   return paths.map((path, i) => ({ path, config: ((flags[i] ?? 0) & RPMFILE_CONFIG) !== 0, directory: ((modes[i] ?? 0) & S_IFMT) === S_IFDIR }));
-}
-
-/** The source package name of a source rpm file name: openssl-3.0.7-27.el9.src.rpm → openssl. */
-export function sourcePackageName(sourceRpm: string): string | undefined {
-  const m = /^(.+)-[^-]+-[^-]+\.(?:src|nosrc)\.rpm$/.exec(sourceRpm);
-  return m?.[1];
 }
