@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { NotificationLog } from '../src/distribute/notification-log';
 import { notifySubscriber } from '../src/distribute/notifier';
 import { expandPromotionTags } from '../src/distribute/promotion-tags';
+import { type FetchedManifest } from '../src/registry';
 import { mapRepository } from '../src/registry/copy';
 import { type ActivityDeps } from './deps';
 import { type ImageRef } from './build';
@@ -51,11 +52,15 @@ export function createDistributeActivities(deps: ActivityDeps) {
         const tags = expandPromotionTags(deps.config.distribute.promoteTags, new Date(input.at));
         for (const target of targets) {
           const client = deps.registry(target.registry);
-          const manifest = await client.getManifest(target.repository, input.digest);
+          // Fetched only when a tag must move: a retry whose tags are all in place reads nothing.
+          let manifest: FetchedManifest | undefined;
           for (const tag of tags) {
             const current = await client.headManifest(target.repository, tag);
             const changed = current?.digest !== input.digest;
-            if (changed) await client.putManifest(target.repository, tag, manifest.bytes, manifest.mediaType);
+            if (changed) {
+              manifest ??= await client.getManifest(target.repository, input.digest);
+              await client.putManifest(target.repository, tag, manifest.bytes, manifest.mediaType);
+            }
             done.push({ ...target, tag, changed });
           }
         }

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ChainError } from '../src/errors/chain-error';
-import { durationMs, IngestQueue, reconcileSource, type ReconcileSummary } from '../src/ingest';
+import { IngestQueue, reconcileSource, type ReconcileSummary } from '../src/ingest';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
 
@@ -9,7 +9,7 @@ export type { ReconcileSummary } from '../src/ingest';
 /** Activities of the `reconcile` workflow: list each source registry and queue digests whose notification was lost. */
 export function createReconcileActivities(deps: ActivityDeps) {
   let queue: IngestQueue | undefined;
-  const ingestQueue = () => (queue ??= new IngestQueue(deps.redis, { dedupTtlMs: durationMs(deps.config.ingest.dedupTtl), attempts: deps.config.ingest.maxAttempts }));
+  const ingestQueue = () => (queue ??= IngestQueue.fromConfig(deps.redis, deps.config.ingest));
   return {
     /** Names of the webhook sources whose registries are reconciled. */
     async listReconcileSources(): Promise<string[]> {

@@ -35,6 +35,7 @@ export interface SignOutput {
  */
 export function createSignActivities(deps: ActivityDeps, signerFactory: () => Promise<Signer> = () => createSigner(deps.config.signing.key)) {
   let signer: Promise<Signer> | undefined;
+  const sbomStore = new RedisSbomStore(deps.redis);
   const currentSigner = (): Promise<Signer> => {
     // A failed load (missing env, wrong password) is not cached: the next attempt reads again.
     signer ??= signerFactory().catch((err: unknown) => {
@@ -61,7 +62,7 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
         const attestations: SignOutput['attestations'] = [];
         const toAttest = [...input.attestations];
         if (input.attestStoredSbom) {
-          const stored = await new RedisSbomStore(deps.redis).get(input.digest);
+          const stored = await sbomStore.get(input.digest);
           if (!stored) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}; the scan stage stores one`);
           toAttest.unshift({ predicateType: PREDICATE_TYPES.cyclonedx, predicate: stored.sbom });
         }

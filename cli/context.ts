@@ -4,7 +4,7 @@ import { ChainError } from '../src/errors/chain-error';
 import { redisUrl } from '../src/ingest';
 import { loadConfig } from '../src/config/load';
 
-export { connectTemporal, connectWorkflowStarter, type TemporalSession } from '../workers/temporal-client';
+export { connectTemporal, connectWorkflowStarter } from '../workers/temporal-client';
 
 /** Loads the configuration named by the global --config option (or DCHAIN_CONFIG, or defaults). */
 export function cliConfig(opts: { config?: string }): Config {

@@ -9,7 +9,7 @@ import { connectWorkflowStarter } from './temporal-client';
 import { gitWebhookRoutes } from '../src/build/git-webhook/plugin';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
-import { createIngestMetrics, DeliveryLog, durationMs, IngestQueue, type IngestMetrics, producerConnection, redisUrl, webhookRoutes } from '../src/ingest';
+import { createIngestMetrics, DeliveryLog, IngestQueue, type IngestMetrics, producerConnection, redisUrl, webhookRoutes } from '../src/ingest';
 import { createLogger, type Logger } from '../src/log/logger';
 import { closeOnSignals, runEntryPoint } from './entry-point';
 import { signalReady } from './ready';
@@ -44,7 +44,7 @@ export interface Api {
 
 export async function buildApi(deps: ApiDeps): Promise<Api> {
   const { config, logger, redis } = deps;
-  const queue = new IngestQueue(redis, { dedupTtlMs: durationMs(config.ingest.dedupTtl), attempts: config.ingest.maxAttempts });
+  const queue = IngestQueue.fromConfig(redis, config.ingest);
   // BullMQ re-emits connection errors; the API reports them as 503s instead of crashing.
   queue.queue.on('error', (err) => logger.debug({ err: err.message }, 'queue connection error'));
   queue.deadLetters.on('error', (err) => logger.debug({ err: err.message }, 'dead-letter queue connection error'));

@@ -104,7 +104,7 @@ export interface IngestWorker {
 export function startIngestWorker(options: IngestWorkerOptions): IngestWorker {
   const { config, logger } = options;
   const connection = options.redis ?? workerConnection(redisUrl(config));
-  const queue = new IngestQueue(connection, { dedupTtlMs: durationMs(config.ingest.dedupTtl), attempts: config.ingest.maxAttempts });
+  const queue = IngestQueue.fromConfig(connection, config.ingest);
   const processor = createIngestProcessor({ starter: new TemporalChainStarter(options.client, config.temporal.taskQueue), queue, logger });
   const backoff = cappedBackoff(durationMs(config.ingest.maxBackoff));
   const blocking = connection.duplicate({ maxRetriesPerRequest: null });

@@ -4,7 +4,6 @@
  * is kept for the `status` query, and search attributes let ops filter runs in the Temporal UI.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   defineQuery,
   defineSignal,
@@ -18,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { ChainActivities } from '../activities';
 import { DcCriticalCount, DcDigest, DcHighCount, DcRepository, DcStage, DcTags, DcVerdict } from './search-attributes';
+import { activityCause, failureText } from './failures';
 import { scanTaskQueue } from './task-queues';
 
 /** A source build (Git push or `dchain build`): the build stage's input. */
@@ -179,22 +179,15 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
       enter('failed');
       status.failedAt = stage as StageName;
       // Added after the first histories were recorded: runs without the marker replay without the memo.
-      if (patched('memo-on-failure')) upsertMemo({ summary: `${image.repository}@${image.digest || '(not built)'}: failed in ${stage} — ${describe(err)}` });
+      if (patched('memo-on-failure')) upsertMemo({ summary: `${image.repository}@${image.digest || '(not built)'}: failed in ${stage} — ${failureText(err)}` });
     }
-    log.error('chain failed', { stage, error: describe(err) });
+    log.error('chain failed', { stage, error: failureText(err) });
     throw err;
   }
 }
 
 /** The gate's non-retryable PolicyDenied failure, if that is what `err` is. */
 function policyDenial(err: unknown): { message: string; details: unknown[] } | undefined {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'PolicyDenied') {
-    return { message: err.cause.message, details: [...(err.cause.details ?? [])] };
-  }
-  return undefined;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return `${err.cause.type ?? 'Error'}: ${err.cause.message}`;
-  return err instanceof Error ? err.message : String(err);
+  const cause = activityCause(err);
+  return cause?.type === 'PolicyDenied' ? { message: cause.message, details: [...(cause.details ?? [])] } : undefined;
 }

@@ -7,8 +7,9 @@
  * not tell them. Findings stay in Redis between the steps; the history carries counts only. Long
  * fleets continue as new with a cursor, so no run outgrows its history.
  */
-import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, defineQuery, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ChainActivities } from '../activities';
+import { activityCause, failureText } from './failures';
 import { scanTaskQueue } from './task-queues';
 
 /** The configuration's `rescan.*` settings (`rescanSettings(config)`; the configuration schema holds their defaults). */
@@ -110,7 +111,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
   }
 
   const problem = (digest: string, step: RescanProblem['step'], err: unknown) => {
-    if (summary.problems.length < MAX_PROBLEMS) summary.problems.push({ digest, step, error: errorText(err) });
+    if (summary.problems.length < MAX_PROBLEMS) summary.problems.push({ digest, step, error: failureText(err) });
   };
 
   const rescanOne = async (digest: string): Promise<void> => {
@@ -159,7 +160,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
       if (isCancellation(err)) throw err;
       // The decision is recorded (admission already follows it); the next rescan sends the message.
       problem(digest, 'notify', err);
-      log.warn('rescan: subscribers not notified', { digest, verdict: result.verdict, error: errorText(err) });
+      log.warn('rescan: subscribers not notified', { digest, verdict: result.verdict, error: failureText(err) });
       return;
     }
     summary.notified++;
@@ -168,7 +169,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     } catch (err) {
       if (isCancellation(err)) throw err;
       problem(digest, 'notify', err);
-      log.warn('rescan: notification not marked; the next rescan sends it again', { digest, error: errorText(err) });
+      log.warn('rescan: notification not marked; the next rescan sends it again', { digest, error: failureText(err) });
     }
   };
 
@@ -176,12 +177,12 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     if (isNotFound(err)) {
       // Counted only: a digest without a stored SBOM or decision is expected, and would crowd out real failures.
       summary.skipped++;
-      log.info('rescan: image skipped', { digest, step, reason: errorText(err) });
+      log.info('rescan: image skipped', { digest, step, reason: failureText(err) });
       return;
     }
     summary.failed++;
     problem(digest, step, err);
-    log.warn('rescan: image failed', { digest, step, error: errorText(err) });
+    log.warn('rescan: image failed', { digest, step, error: failureText(err) });
   };
 
   let cursor = input.cursor;
@@ -239,10 +240,5 @@ function positive(name: keyof RescanSettings, value: unknown): number {
 }
 
 function isNotFound(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'NOT_FOUND';
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return `${err.cause.type ?? 'Error'}: ${err.cause.message}`;
-  return err instanceof Error ? err.message : String(err);
+  return activityCause(err)?.type === 'NOT_FOUND';
 }

@@ -8,7 +8,8 @@ import { admissionDepsFromConfig, buildAdmissionServer, signatureCheckFromVerifi
 import { readFactsFile } from '../../src/policy/facts-file';
 import { parseImageReference, RegistryClient } from '../../src/registry';
 import { verifyImage } from '../../src/signing';
-import { cliConfig } from '../context';
+import { redisUrl } from '../../src/ingest';
+import { cliConfig, withRedis } from '../context';
 
 /** `dchain policy check|schema|test|admission`. */
 export function register(program: Command): void {
@@ -70,17 +71,6 @@ export function register(program: Command): void {
     });
 }
 
-function redisUrl(config: Config): string {
-  return config.redis.url ?? `redis://127.0.0.1:${config.redis.localPort}`;
-}
-
-function withoutCredentials(url: string): string {
-  const parsed = new URL(url);
-  parsed.username = '';
-  parsed.password = '';
-  return parsed.toString();
-}
-
 /** The facts of the image's latest gate decision, with signatures checked live against the policy's keys. */
 async function storedFacts(config: Config, loaded: LoadedPolicy, image: string): Promise<ImageFacts> {
   const ref = parseImageReference(image);
@@ -88,23 +78,10 @@ async function storedFacts(config: Config, loaded: LoadedPolicy, image: string):
   const client = reg ? RegistryClient.fromConfig(reg) : undefined;
   const digest = ref.digest ?? (await client?.headManifest(ref.repository, ref.tag ?? 'latest'))?.digest;
   if (!digest) throw new ChainError('NOT_FOUND', `cannot resolve ${image} to a digest${client ? '' : `: registry ${ref.registry} is not configured`}`);
-  const record = await latestRecord(config, digest);
+  const record = await withRedis(config, (redis) => new DecisionStore(redis).latest(digest));
   if (!record) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${ref.registry}/${ref.repository}@${digest}; pass --facts <scan.json>`);
   if (!client || loaded.keys.size === 0) return record.facts;
   const check = signatureCheckFromVerifier((img, keys) => verifyImage(client, img.repository, img.digest, keys), loaded.keys);
   const found = await check({ registry: ref.registry, repository: ref.repository, digest });
   return { ...record.facts, signatures: found.signedBy.map((keyId) => ({ keyId })), attestations: found.attestations };
-}
-
-async function latestRecord(config: Config, digest: string) {
-  const redis = new Redis(redisUrl(config), { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
-  try {
-    await redis.connect();
-    return await new DecisionStore(redis).latest(digest);
-  } catch (err) {
-    if (ChainError.is(err)) throw err;
-    throw new ChainError('SERVICE_UNREACHABLE', `cannot read decisions from Redis at ${withoutCredentials(redisUrl(config))}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import { type Command } from 'commander';
 import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
-import { DeliveryLog, durationMs, IngestQueue } from '../../src/ingest';
+import { DeliveryLog, IngestQueue } from '../../src/ingest';
 import { cliConfig, positiveInt, withRedis } from '../context';
 
 /** `dchain webhooks log|dead-letters|replay`: what the webhook API received and what could not start a chain. */
@@ -72,7 +72,7 @@ function imageOf(job: unknown): string {
 
 async function withQueue<T>(config: Config, fn: (queue: IngestQueue) => Promise<T>): Promise<T> {
   return withRedis(config, async (redis) => {
-    const queue = new IngestQueue(redis, { dedupTtlMs: durationMs(config.ingest.dedupTtl), attempts: config.ingest.maxAttempts });
+    const queue = IngestQueue.fromConfig(redis, config.ingest);
     try {
       return await fn(queue);
     } finally {

@@ -168,5 +168,4 @@ export type DistributeConfig = z.infer<typeof distributeSchema>;
 export type SubscriberConfig = z.infer<typeof subscriberSchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 export type PolicyConfig = z.infer<typeof policyConfigSchema>;
-export type RescanConfig = z.infer<typeof rescanSchema>;
 export type Credentials = z.infer<typeof credentialsSchema>;

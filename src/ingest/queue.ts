@@ -1,6 +1,8 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
+import { durationMs } from '../config/duration';
+import { type Config } from '../config/schema';
 import { ChainError } from '../errors/chain-error';
 import { chainWorkflowId, type ImagePushed, imagePushedSchema, stableHash, tagSchema } from './image-pushed';
 import { luaScript, runLuaScript } from '../redis/lua-script';
@@ -129,6 +131,11 @@ export class IngestQueue {
   ) {
     this.queue = new Queue<IngestJob>(INGEST_QUEUE_NAME, { connection: redis });
     this.deadLetters = new Queue<DeadLetter>(DEAD_LETTER_QUEUE_NAME, { connection: redis });
+  }
+
+  /** The queue with the configured deduplication window and attempts. */
+  static fromConfig(redis: Redis, ingest: Config['ingest']): IngestQueue {
+    return new IngestQueue(redis, { dedupTtlMs: durationMs(ingest.dedupTtl), attempts: ingest.maxAttempts });
   }
 
   submit(event: ImagePushed): Promise<SubmitResult> {

@@ -60,12 +60,14 @@ export async function reconcileSource(options: ReconcileOptions): Promise<Reconc
       entry.tags.push(tag);
       byDigest.set(head.digest, entry);
     }
-    for (const [digest, { mediaType, tags: digestTags }] of byDigest) {
+    const accepted = [...byDigest].flatMap(([digest, { mediaType, tags: digestTags }]) => {
       const notice: PushNotice = { action: 'push', target: 'manifest', repository, digest, tags: digestTags.sort(), mediaType, pushedAt };
       const verdict = filter(notice, `reconcile:${source.name}`);
-      if (!('accept' in verdict)) continue;
+      return 'accept' in verdict ? [verdict.accept] : [];
+    });
+    // Submitted together, so the queue commits them in shared batches.
+    for (const result of await Promise.all(accepted.map((event) => options.submit(event)))) {
       summary.digests++;
-      const result = await options.submit(verdict.accept);
       if (result.outcome === 'queued' || result.outcome === 'tags-queued') summary.queued++;
       else summary.known++;
     }

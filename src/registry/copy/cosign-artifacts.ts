@@ -39,7 +39,12 @@ export async function copyCosignArtifact(session: CopySession, artifact: CosignA
   const onTarget = await target.headManifest(targetRepo, artifact.tag);
   if (onTarget?.digest === artifact.digest) return false;
   await session.copyManifest(artifact.digest);
-  if (!onTarget || artifact.suffix === 'sbom') return session.tag(artifact.digest, artifact.tag);
+  if (!onTarget || artifact.suffix === 'sbom') {
+    // The HEAD above showed the tag missing or elsewhere: point it without asking again.
+    const { bytes, mediaType } = await session.sourceManifest(artifact.digest);
+    await target.putManifest(targetRepo, artifact.tag, bytes, mediaType);
+    return true;
+  }
   return mergeInto(session, artifact.tag, await session.sourceManifest(artifact.digest), await target.getManifest(targetRepo, artifact.tag));
 }
 
