@@ -86,6 +86,7 @@ export function createScanActivities(deps: ActivityDeps) {
         const { summary } = result;
         if (result.refused.length > 0) log.warn({ refused: result.refused.slice(0, 20) }, 'unsafe tar entries ignored');
         if (result.catalogWarnings.length > 0) log.warn({ catalogWarnings: result.catalogWarnings.slice(0, 20) }, 'package databases not fully read');
+        if (summary.osv.problems.length) log.warn({ problems: summary.osv.problems.map((p) => p.message) }, 'image matched against incomplete or stale OSV data');
         log.info({ packages: summary.packageCount, counts: summary.counts, osvVersion: summary.osv.version, hygieneIssues: summary.hygiene.issues.length }, 'image scanned');
         return summary;
       } catch (err) {
@@ -104,7 +105,8 @@ export function createScanActivities(deps: ActivityDeps) {
         if (!result) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}: scan the image first`, { retryable: false });
         const { summary } = result;
         // The summary's findings, as the gate saw them at the first scan (the same limit applies).
-        await rescans.put({ digest: summary.digest, osvVersion: summary.osv.version, scannedAt: summary.scannedAt, findings: summary.findings });
+        await rescans.put({ digest: summary.digest, osvVersion: summary.osv.version, scannedAt: summary.scannedAt, findings: summary.findings, vulnerabilityData: summary.osv });
+        if (summary.osv.problems.length) log.warn({ problems: summary.osv.problems.map((p) => p.message) }, 'rescan matched against incomplete or stale OSV data');
         log.info({ counts: summary.counts, osvVersion: summary.osv.version }, 'stored SBOM rescanned');
         return { digest: summary.digest, registry: summary.registry, repository: summary.repository, scannedAt: summary.scannedAt, counts: summary.counts, osv: summary.osv };
       } catch (err) {

@@ -27,7 +27,7 @@ export function evaluatePolicy(facts: ImageFacts, loaded: LoadedPolicy, now: Dat
   for (const rule of matched) {
     const mode: Mode = rule.mode ?? policy.mode;
     const results: CheckResult[] = [];
-    if (rule.vulnerabilities) results.push(checkVulnerabilities(facts.findings, rule.vulnerabilities, now));
+    if (rule.vulnerabilities) results.push(checkVulnerabilities(facts.findings, rule.vulnerabilities, now, facts.vulnerabilityData));
     if (rule.hygiene) results.push(checkHygiene(facts.hygiene, rule.hygiene));
     if (rule.provenance) results.push(checkProvenance(facts, rule.provenance, now));
     const found = results.flatMap((r) => r.violations);

@@ -1,5 +1,5 @@
-import { type Finding, type ScanSummary } from '../scan';
-import { type FindingFact, type ImageFacts, imageFactsSchema } from './image-facts';
+import { type Finding, type OsvDataVersion, type ScanSummary } from '../scan';
+import { type FindingFact, type ImageFacts, imageFactsSchema, type VulnerabilityDataFacts } from './image-facts';
 
 /** What the scan does not know: provenance facts gathered by the build and the signature checks. */
 export interface ProvenanceFacts {
@@ -16,6 +16,7 @@ export function factsFromScan(scan: ScanSummary, provenance: ProvenanceFacts = {
     digest: scan.digest,
     scannedAt: scan.scannedAt,
     findings: findingFacts(scan.findings),
+    ...(vulnerabilityDataFacts(scan.osv) ? { vulnerabilityData: vulnerabilityDataFacts(scan.osv) } : {}),
     hygiene: {
       setuidFiles: scan.hygiene.setuidFiles,
       setgidFiles: [],
@@ -44,5 +45,26 @@ export function findingFacts(findings: readonly Finding[]): FindingFact[] {
     severity: f.severity,
     fixable: f.fixable,
     ...(f.fixedVersion !== undefined ? { fixedVersion: f.fixedVersion } : {}),
+    ids: f.ids ?? [f.id],
+    ...(f.vendorSeverity ? { vendorSeverity: { source: f.vendorSeverity.source, rating: f.vendorSeverity.rating } } : {}),
+    ...(f.cvssScore !== undefined ? { cvssScore: f.cvssScore } : {}),
+    negligible: f.negligible === true,
+    ...(f.fixedIn ? { fixedIn: { name: f.fixedIn.name, version: f.fixedIn.version } } : {}),
   }));
+}
+
+/**
+ * The scan's statement about its OSV data, as the policy sees it; undefined for a summary written
+ * before scans made one (no `problems`): the policy then treats the data as unknown.
+ */
+export function vulnerabilityDataFacts(osv: Partial<OsvDataVersion> | undefined): VulnerabilityDataFacts | undefined {
+  if (!osv || !Array.isArray(osv.problems) || typeof osv.version !== 'string') return undefined;
+  return {
+    version: osv.version,
+    records: osv.records ?? 0,
+    ageSeconds: osv.ageSeconds ?? 0,
+    ...(osv.maxAgeSeconds !== undefined ? { maxAgeSeconds: osv.maxAgeSeconds } : {}),
+    ecosystems: osv.ecosystems ?? [],
+    problems: osv.problems.map((p) => ({ ...p })),
+  };
 }

@@ -16,6 +16,36 @@ export const findingFactSchema = z.object({
   /** A version that fixes the finding exists. */
   fixable: z.boolean(),
   fixedVersion: z.string().optional(),
+  /** Every advisory id grouped into the finding (the scanner groups aliases); empty in facts written before grouping. */
+  ids: z.array(z.string()).default([]),
+  /** The distribution's own rating, when it has one (`severity` is then that rating). */
+  vendorSeverity: z.object({ source: z.string(), rating: z.string() }).optional(),
+  cvssScore: z.number().optional(),
+  /** Rated negligible by the distribution (Debian unimportant, Ubuntu negligible): outside ceilings unless the policy includes them. */
+  negligible: z.boolean().default(false),
+  /** The fix is a version of this (source) package, not of the installed one. */
+  fixedIn: z.object({ name: z.string(), version: z.string() }).optional(),
+});
+
+/** What the scan says about the OSV data it matched against (see the scanner's OsvDataVersion). */
+export const vulnerabilityDataFactsSchema = z.object({
+  version: z.string(),
+  records: z.number().int().nonnegative(),
+  ageSeconds: z.number().nonnegative(),
+  maxAgeSeconds: z.number().optional(),
+  ecosystems: z.array(z.object({ ecosystem: z.string(), records: z.number(), updatedAt: z.string(), ageSeconds: z.number() })).default([]),
+  problems: z
+    .array(
+      z.object({
+        kind: z.enum(['empty', 'missing', 'stale']),
+        ecosystem: z.string(),
+        packages: z.number().int().nonnegative(),
+        ageSeconds: z.number().optional(),
+        maxAgeSeconds: z.number().optional(),
+        message: z.string(),
+      }),
+    )
+    .default([]),
 });
 
 export const hygieneFactsSchema = z.object({
@@ -38,6 +68,8 @@ export const imageFactsSchema = z.object({
   digest: z.string().regex(/^sha(256|512):[a-f0-9]+$/, 'a sha256:<hex> digest'),
   scannedAt: z.iso.datetime({ offset: true }),
   findings: z.array(findingFactSchema),
+  /** The OSV data the findings come from; absent = unknown, which a policy requiring vulnerability data denies. */
+  vulnerabilityData: vulnerabilityDataFactsSchema.optional(),
   hygiene: hygieneFactsSchema,
   /** The image this one was built FROM, when known (from the build or the image's annotations). */
   baseImage: z.object({ reference: z.string().min(1), digest: z.string().optional() }).optional(),
@@ -48,6 +80,7 @@ export const imageFactsSchema = z.object({
 });
 
 export type FindingFact = z.infer<typeof findingFactSchema>;
+export type VulnerabilityDataFacts = z.infer<typeof vulnerabilityDataFactsSchema>;
 export type HygieneFacts = z.infer<typeof hygieneFactsSchema>;
 export type ImageFacts = z.infer<typeof imageFactsSchema>;
 export type ImageFactsInput = z.input<typeof imageFactsSchema>;

@@ -29,6 +29,14 @@ export const vulnerabilityRulesSchema = z.strictObject({
     .describe('Separate ceilings for findings with and without a fixed version.')
     .optional(),
   unknownSeverityAs: z.enum(['LOW', 'MEDIUM', 'HIGH', 'CRITICAL']).default('MEDIUM').describe('How findings without a severity count.'),
+  includeNegligible: z
+    .boolean()
+    .default(false)
+    .describe('Hold findings the distribution rates negligible (Debian unimportant, Ubuntu negligible) to the ceilings too, at their rated severity.'),
+  vulnerabilityData: z
+    .enum(['require', 'warn'])
+    .default('require')
+    .describe('require: deny an image matched against no, incomplete (an ecosystem of its packages without records) or stale (older than scan.osv.maxAge) OSV data; warn: report it only.'),
   allowlist: z.array(allowlistEntrySchema).default([]),
 });
 

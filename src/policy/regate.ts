@@ -3,11 +3,11 @@
  * matched against fresh OSV data. Pure: it says what to write and what changed; the decision store
  * writes it atomically and the rescan workflow notifies.
  */
-import { type Finding } from '../scan';
+import { type Finding, type OsvDataVersion } from '../scan';
 import { type Decision, type Violation } from './decision';
 import { type DecisionRecord, type DecisionUpdate, type RescanMark } from './decision-store';
 import { evaluatePolicy } from './evaluate';
-import { findingFacts } from './facts-from-scan';
+import { findingFacts, vulnerabilityDataFacts } from './facts-from-scan';
 import { type FindingFact, imageFactsSchema } from './image-facts';
 import { type LoadedPolicy } from './policy-file';
 
@@ -16,6 +16,8 @@ export interface RescannedFindings {
   digest: string;
   scannedAt: string;
   findings: readonly Finding[];
+  /** The rescan's statement about the OSV data it matched against: judged like the first scan's (missing or stale data denies). */
+  vulnerabilityData?: OsvDataVersion;
 }
 
 export interface RegateContext {
@@ -81,7 +83,10 @@ export function regate(previous: DecisionRecord, scan: RescannedFindings, contex
   }
 
   const findings = findingFacts(scan.findings);
-  const facts = imageFactsSchema.parse({ ...previous.facts, scannedAt: scan.scannedAt, findings });
+  // The data statement is the rescan's own: without one, the data is unknown (never the first scan's, which may have gone stale since).
+  const { vulnerabilityData: _old, ...kept } = previous.facts;
+  const data = vulnerabilityDataFacts(scan.vulnerabilityData);
+  const facts = imageFactsSchema.parse({ ...kept, scannedAt: scan.scannedAt, findings, ...(data ? { vulnerabilityData: data } : {}) });
   const decision = evaluatePolicy(facts, context.policy, context.now);
   // An earlier rescan's change that subscribers never heard of: compare with what they last heard.
   const unnotified = mark?.notified === false ? mark : undefined;
@@ -102,7 +107,7 @@ export function regate(previous: DecisionRecord, scan: RescannedFindings, contex
   };
   const update: DecisionUpdate = recorded
     ? { kind: 'decision', reason: 'rescan', record: { decision, facts, recordedAt: context.now.toISOString(), ...(override ? { override } : {}), lastRescan } }
-    : { kind: 'refresh', record: { ...previous, facts: { ...previous.facts, scannedAt: scan.scannedAt }, lastRescan } };
+    : { kind: 'refresh', record: { ...previous, facts: { ...facts, findings: previous.facts.findings }, lastRescan } };
   return {
     update,
     outcome: {

@@ -4,7 +4,7 @@
  */
 import { type Redis } from 'ioredis';
 import { ChainError } from '../errors/chain-error';
-import { type Finding } from './types';
+import { type Finding, type OsvDataVersion } from './types';
 
 export interface StoredRescan {
   digest: string;
@@ -12,6 +12,8 @@ export interface StoredRescan {
   osvVersion: string;
   scannedAt: string;
   findings: Finding[];
+  /** The data statement of the re-match (missing or stale data is judged by the re-gate as at the first scan). */
+  vulnerabilityData?: OsvDataVersion;
 }
 
 /** Long enough for any retry of the re-gate that follows; a lost entry only costs a re-match. */

@@ -9,7 +9,7 @@ import { type LayerProgress, loadImage } from './image/load';
 import { type ImageSource, type Platform } from './image/source';
 import { combinePolicies } from './layers/capture';
 import { type LayerLimits } from './layers/limits';
-import { countBySeverity, matchPackages, type OsvDatabase, type OsvSource } from './osv';
+import { countBySeverity, dataStatement, matchPackages, type OsvSource } from './osv';
 import { type CycloneDxBom, packagesFromCycloneDx, type StoredScan, toCycloneDx } from './sbom/cyclonedx';
 import { type SbomStore } from './sbom/store';
 import { type Finding, type OsvDataVersion, type Package, type SbomRef, type ScanSummary } from './types';
@@ -45,13 +45,9 @@ export interface ScanResult {
   catalogWarnings: CatalogWarning[];
 }
 
-function osvVersion(db: OsvDatabase, now: Date): OsvDataVersion {
-  const { version, importedAt, newestModified, records } = db.info;
-  return { version, importedAt, newestModified, records, ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(importedAt)) / 1000)) };
-}
-
-function summarize(stored: StoredScan, packages: Package[], findings: Finding[], db: OsvDatabase, sbom: SbomRef, now: Date): ScanSummary {
+function summarize(stored: StoredScan, packages: Package[], findings: Finding[], osv: OsvDataVersion, sbom: SbomRef, now: Date): ScanSummary {
   const kept = findings.slice(0, MAX_SUMMARY_FINDINGS);
+  const negligible = findings.filter((f) => f.negligible).length;
   return {
     registry: stored.registry,
     repository: stored.repository,
@@ -61,10 +57,11 @@ function summarize(stored: StoredScan, packages: Package[], findings: Finding[],
     packageCount: packages.length,
     counts: countBySeverity(findings),
     fixable: countBySeverity(findings, (f) => f.fixable),
+    ...(negligible ? { negligible } : {}),
     findings: kept,
     ...(findings.length > kept.length ? { findingsOmitted: findings.length - kept.length } : {}),
     hygiene: stored.hygiene,
-    osv: osvVersion(db, now),
+    osv,
     sbom,
   };
 }
@@ -86,7 +83,8 @@ export async function scanImage(deps: ScanImageDeps, input: { repository: string
   const sbom = toCycloneDx({ registryHost: deps.registryHost, repository: input.repository, digest: image.digest, ...(osInfo ? { os: osInfo } : {}), toolVersion: CHAIN_VERSION }, packages, now());
   const stored: StoredScan = { registry: deps.registryName, repository: input.repository, digest: image.digest, scannedAt: now().toISOString(), ...(osInfo ? { os: osInfo } : {}), hygiene, sbom };
   const ref = await deps.sbomStore.put(stored);
-  return { summary: summarize(stored, packages, findings, db, ref, now()), packages, findings, sbom, refused: image.refused, catalogWarnings: warnings };
+  const osvData = dataStatement(db, packages, now(), deps.osv.maxAgeMs);
+  return { summary: summarize(stored, packages, findings, osvData, ref, now()), packages, findings, sbom, refused: image.refused, catalogWarnings: warnings };
 }
 
 /** Re-matches a stored SBOM against the current OSV data: no registry access at all. */
@@ -97,5 +95,5 @@ export async function rescanStored(deps: { osv: OsvSource; sbomStore: SbomStore;
   const packages = packagesFromCycloneDx(stored.sbom);
   const findings = matchPackages(db, packages);
   const now = (deps.now ?? (() => new Date()))();
-  return { summary: summarize(stored, packages, findings, db, deps.sbomStore.ref(digest), now), packages, findings, sbom: stored.sbom, refused: [], catalogWarnings: [] };
+  return { summary: summarize(stored, packages, findings, dataStatement(db, packages, now, deps.osv.maxAgeMs), deps.sbomStore.ref(digest), now), packages, findings, sbom: stored.sbom, refused: [], catalogWarnings: [] };
 }

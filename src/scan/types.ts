@@ -46,19 +46,48 @@ export interface Package {
   licenses?: string[];
 }
 
-export interface Finding {
-  /** OSV id, e.g. GHSA-p6mc-m468-83gw or DSA-5678-1 / CVE-2024-1234. */
-  id: string;
-  aliases: string[];
-  package: { name: string; version: string; ecosystem: Ecosystem; purl: string; layer: string };
+/** The distribution's own rating of an advisory (Debian urgency, Ubuntu priority, Red Hat severity…). */
+export interface VendorSeverity {
+  /** Who rated it, e.g. 'Debian', 'Ubuntu', 'Red Hat'. */
+  source: string;
+  /** The rating as published, e.g. 'unimportant', 'low', 'Important'. */
+  rating: string;
   severity: Severity;
-  /** Highest computed CVSS base score among the record's vectors, when any. */
+}
+
+export interface Finding {
+  /** OSV id shown for the finding, e.g. GHSA-p6mc-m468-83gw or DSA-5678-1 / DEBIAN-CVE-2024-1234. */
+  id: string;
+  /** Every OSV record id grouped into this finding (aliases of each other or of the same upstream vulnerability), `id` first. */
+  ids: string[];
+  /** Aliases of the grouped records that are not records themselves (CVE ids…). */
+  aliases: string[];
+  package: { name: string; version: string; ecosystem: Ecosystem; purl: string; layer: string; sourceName?: string; sourceVersion?: string };
+  /**
+   * The severity the gate compares: the distribution's rating where its advisories carry one (as
+   * Trivy and osv-scanner do), otherwise the highest CVSS base score, otherwise the database's rating.
+   */
+  severity: Severity;
+  /** The distribution's rating, when the record has one. */
+  vendorSeverity?: VendorSeverity;
+  /** Highest computed CVSS base score among the record's vectors, when any, and its band. */
   cvssScore?: number;
   cvssVector?: string;
+  cvssSeverity?: Severity;
+  /**
+   * The distribution rates it as not a security problem for its users (Debian `unimportant`, Ubuntu
+   * `negligible`): reported, but left out of counts and policy ceilings unless the policy includes them.
+   */
+  negligible?: boolean;
   /** True when the record names a version that fixes this package. */
   fixable: boolean;
-  /** Lowest fixed version greater than the installed one, when known. */
+  /**
+   * Lowest fixed version greater than the installed one, when known. For OS advisories keyed by
+   * source package this is a version of the source package (`fixedIn` says so).
+   */
   fixedVersion?: string;
+  /** The package and version the fix is expressed in, when it is the source package rather than the installed one. */
+  fixedIn?: { name: string; version: string; kind: 'source' };
   summary?: string;
 }
 
@@ -97,6 +126,33 @@ export interface HygieneResult {
 
 export type SeverityCounts = Record<Severity, number>;
 
+/** An ecosystem that had records in the data a scan matched against. */
+export interface OsvEcosystemData {
+  /** Base ecosystem, e.g. 'Debian', 'npm'. */
+  ecosystem: string;
+  records: number;
+  /** When its data was written or last confirmed current upstream (ISO 8601). */
+  updatedAt: string;
+  /** Age of its data at scan time. */
+  ageSeconds: number;
+}
+
+/**
+ * Why the data cannot vouch for (part of) the image: no data at all, no records for an ecosystem the
+ * image has packages of, or data older than scan.osv.maxAge. The gate denies on any (policy
+ * `vulnerabilities.vulnerabilityData: require`, the default).
+ */
+export interface VulnerabilityDataProblem {
+  kind: 'empty' | 'missing' | 'stale';
+  /** Base ecosystem concerned ('*' for empty data). */
+  ecosystem: string;
+  /** Packages of the image in that ecosystem. */
+  packages: number;
+  ageSeconds?: number;
+  maxAgeSeconds?: number;
+  message: string;
+}
+
 export interface OsvDataVersion {
   /** Content hash of the imported data set (stable for the same records). */
   version: string;
@@ -104,9 +160,20 @@ export interface OsvDataVersion {
   importedAt: string;
   /** Newest `modified` among the records (ISO 8601), '' when empty. */
   newestModified: string;
-  /** Age of the data at scan time, seconds since importedAt. */
+  /**
+   * Age of the data at scan time, in seconds: of the oldest ecosystem the image's packages needed
+   * (of any loaded ecosystem when it has none; since the import when nothing loaded).
+   */
   ageSeconds: number;
   records: number;
+  /** Ecosystems that had records. */
+  ecosystems: OsvEcosystemData[];
+  /** scan.osv.maxAge in seconds, when set: data older than this is stale. */
+  maxAgeSeconds?: number;
+  /** Empty when the data covers every package of the image. */
+  problems: VulnerabilityDataProblem[];
+  /** Sources that could not be fetched or read when the data was loaded. */
+  loadErrors?: { ecosystem?: string; source: string; message: string }[];
 }
 
 export interface SbomRef {
@@ -124,8 +191,11 @@ export interface ScanSummary {
   scannedAt: string;
   os?: { id: string; versionId: string; prettyName?: string };
   packageCount: number;
+  /** Findings by severity; negligible findings are left out (see `negligible`). */
   counts: SeverityCounts;
   fixable: SeverityCounts;
+  /** Findings the distribution rates negligible (reported in `findings`, not counted). */
+  negligible?: number;
   findings: Finding[];
   /** Findings left out of `findings` to keep the summary small (counts include them). */
   findingsOmitted?: number;

@@ -1,14 +1,20 @@
 import { type CheckResult } from '../decision';
-import { type FindingFact } from '../image-facts';
+import { type FindingFact, type VulnerabilityDataFacts } from '../image-facts';
 import { type AllowlistEntry, type VulnerabilityRules } from '../policy-schema';
 import { exceeds, FINDING_SEVERITIES, type Threshold } from '../severity';
 
 const EXPIRY_NOTICE_MS = 7 * 86_400_000;
 
-/** Findings above the fixable / unfixable ceiling, unless an unexpired allowlist entry accepts them. */
-export function checkVulnerabilities(findings: readonly FindingFact[], rules: VulnerabilityRules, now: Date): CheckResult {
+/**
+ * Findings above the fixable / unfixable ceiling, unless an unexpired allowlist entry accepts them;
+ * and the OSV data they come from: none, missing for an ecosystem of the image, or stale fails the
+ * check under `vulnerabilityData: require` (the findings of unchecked packages are unknown, not none).
+ */
+export function checkVulnerabilities(findings: readonly FindingFact[], rules: VulnerabilityRules, now: Date, data?: VulnerabilityDataFacts | null): CheckResult {
   const result: CheckResult = { violations: [], warnings: [] };
+  if (data !== null) checkData(data, rules, result);
   for (const finding of sortFindings(findings)) {
+    if (finding.negligible && !rules.includeNegligible) continue;
     const ceiling: Threshold | undefined = finding.fixable ? rules.maxSeverity?.fixable : rules.maxSeverity?.unfixable;
     if (ceiling === undefined) continue;
     const severity = finding.severity === 'UNKNOWN' ? rules.unknownSeverityAs : finding.severity;
@@ -25,8 +31,10 @@ export function checkVulnerabilities(findings: readonly FindingFact[], rules: Vu
     }
     const expired = entries[0];
     const kind = finding.fixable ? 'fixable' : 'unfixable';
-    const fix = finding.fixedVersion ? ` (fixed in ${finding.fixedVersion})` : finding.fixable ? ' (a fix exists)' : ' (no fix available)';
-    const severityText = finding.severity === 'UNKNOWN' ? `UNKNOWN (counted as ${severity})` : severity;
+    const fixedIn = finding.fixedIn ? `source package ${finding.fixedIn.name} ${finding.fixedIn.version}` : finding.fixedVersion;
+    const fix = fixedIn ? ` (fixed in ${fixedIn})` : finding.fixable ? ' (a fix exists)' : ' (no fix available)';
+    const rated = finding.vendorSeverity ? ` (${finding.vendorSeverity.source}: ${finding.vendorSeverity.rating})` : '';
+    const severityText = finding.severity === 'UNKNOWN' ? `UNKNOWN (counted as ${severity})` : `${severity}${rated}`;
     result.violations.push({
       rule: `vulnerabilities.${kind}`,
       message:
@@ -34,11 +42,14 @@ export function checkVulnerabilities(findings: readonly FindingFact[], rules: Vu
         (expired ? `; allowlist entry ${expired.id} expired on ${expired.expires} and no longer applies` : ''),
       evidence: {
         id: finding.id,
+        ...(finding.ids.length > 1 ? { ids: finding.ids } : {}),
         aliases: finding.aliases,
         package: finding.package,
         version: finding.version,
         ecosystem: finding.ecosystem,
         severity: finding.severity,
+        ...(finding.vendorSeverity ? { vendorSeverity: finding.vendorSeverity } : {}),
+        ...(finding.cvssScore !== undefined ? { cvssScore: finding.cvssScore } : {}),
         ceiling,
         ...(finding.fixedVersion !== undefined ? { fixedVersion: finding.fixedVersion } : {}),
         ...(expired ? { expiredAllowlistEntry: { id: expired.id, expires: expired.expires, reason: expired.reason } } : {}),
@@ -48,9 +59,34 @@ export function checkVulnerabilities(findings: readonly FindingFact[], rules: Vu
   return result;
 }
 
+function checkData(data: VulnerabilityDataFacts | undefined, rules: VulnerabilityRules, result: CheckResult): void {
+  const problems = data
+    ? data.problems
+    : [{ kind: 'unknown', ecosystem: '*', packages: 0, message: 'the scan does not say which OSV data it matched against; rescan the image' } as const];
+  for (const p of problems) {
+    const message = `vulnerability data: ${p.message}`;
+    if (rules.vulnerabilityData === 'warn') {
+      result.warnings.push(message);
+      continue;
+    }
+    result.violations.push({
+      rule: 'vulnerabilities.data',
+      message,
+      evidence: {
+        kind: p.kind,
+        ecosystem: p.ecosystem,
+        packages: p.packages,
+        ...('ageSeconds' in p && p.ageSeconds !== undefined ? { ageSeconds: p.ageSeconds } : {}),
+        ...('maxAgeSeconds' in p && p.maxAgeSeconds !== undefined ? { maxAgeSeconds: p.maxAgeSeconds } : {}),
+        ...(data ? { osvVersion: data.version, records: data.records } : {}),
+      },
+    });
+  }
+}
+
 function entryCovers(entry: AllowlistEntry, finding: FindingFact): boolean {
   const id = entry.id.toUpperCase();
-  const named = finding.id.toUpperCase() === id || finding.aliases.some((a) => a.toUpperCase() === id);
+  const named = [finding.id, ...finding.ids, ...finding.aliases].some((a) => a.toUpperCase() === id);
   return named && (entry.packages === undefined || entry.packages.includes(finding.package));
 }
 

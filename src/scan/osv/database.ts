@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { releaseScope } from '../ecosystems';
+import { baseEcosystem } from '../versions';
 import { type OsvRecord } from './schema';
 
 /** PyPI names are compared normalised (PEP 503); other ecosystems are exact. */
@@ -14,22 +15,47 @@ export function normalizePackageName(ecosystem: string, name: string): string {
 /** The lookup key of a package: its release scope and normalised name. */
 export const packageKey = (ecosystem: string, name: string): string => `${releaseScope(ecosystem)}\u0000${normalizePackageName(ecosystem, name)}`;
 
+/** What was loaded for one base ecosystem ('Debian', 'npm'): its record count and when its data was current. */
+export interface OsvEcosystemInfo {
+  ecosystem: string;
+  records: number;
+  /** When the newest export/file holding its records was written or confirmed current upstream (ISO 8601). */
+  updatedAt: string;
+}
+
+/** A data source that could not be read or fetched (the data loaded without it). */
+export interface OsvLoadError {
+  ecosystem?: string;
+  source: string;
+  message: string;
+}
+
 export interface OsvDatabaseInfo {
   version: string;
   importedAt: string;
   newestModified: string;
   records: number;
+  /** Base ecosystems that had records, by name. */
+  ecosystems: OsvEcosystemInfo[];
+  errors: OsvLoadError[];
+}
+
+export interface OsvDatabaseMeta {
+  /** Per base ecosystem, when its data was current (ms since epoch); default: importedAt. */
+  updatedAt?: ReadonlyMap<string, number>;
+  errors?: OsvLoadError[];
 }
 
 export class OsvDatabase {
   private readonly byPackage = new Map<string, OsvRecord[]>();
   readonly info: OsvDatabaseInfo;
 
-  constructor(records: Iterable<OsvRecord>, importedAt = new Date()) {
+  constructor(records: Iterable<OsvRecord>, importedAt = new Date(), meta: OsvDatabaseMeta = {}) {
     const hash = createHash('sha256');
     let count = 0;
     let newest = '';
     const ids = new Set<string>();
+    const perEcosystem = new Map<string, number>();
     const all = [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     for (const record of all) {
       if (ids.has(record.id) || record.withdrawn !== undefined) continue;
@@ -38,8 +64,10 @@ export class OsvDatabase {
       hash.update(`${record.id}\u0000${record.modified}\n`);
       if (record.modified > newest) newest = record.modified;
       const seen = new Set<string>();
+      const bases = new Set<string>();
       for (const affected of record.affected ?? []) {
         if (!affected.package) continue;
+        bases.add(baseEcosystem(affected.package.ecosystem));
         const k = packageKey(affected.package.ecosystem, affected.package.name);
         if (seen.has(k)) continue;
         seen.add(k);
@@ -47,8 +75,19 @@ export class OsvDatabase {
         if (list) list.push(record);
         else this.byPackage.set(k, [record]);
       }
+      for (const base of bases) perEcosystem.set(base, (perEcosystem.get(base) ?? 0) + 1);
     }
-    this.info = { version: `sha256:${hash.digest('hex')}`, importedAt: importedAt.toISOString(), newestModified: newest, records: count };
+    const ecosystems = [...perEcosystem.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([ecosystem, n]) => ({ ecosystem, records: n, updatedAt: new Date(meta.updatedAt?.get(ecosystem) ?? importedAt.getTime()).toISOString() }));
+    this.info = {
+      version: `sha256:${hash.digest('hex')}`,
+      importedAt: importedAt.toISOString(),
+      newestModified: newest,
+      records: count,
+      ecosystems,
+      errors: meta.errors ?? [],
+    };
   }
 
   /** Records with an `affected` entry for this ecosystem (e.g. 'Debian:12'; Red Hat and SUSE by release, see releaseScope) and package name. */

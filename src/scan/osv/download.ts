@@ -1,13 +1,16 @@
 /**
- * Fetches per-ecosystem OSV exports (`<baseUrl>/<ecosystem>/all.zip`) into a cache directory with
- * conditional requests: an unchanged export (304) is not downloaded again.
+ * Fetches per-ecosystem OSV exports (`<baseUrl>/<ecosystem>/all.zip`, the OSV bucket's layout) into
+ * a cache directory with conditional requests (ETag and Last-Modified): an unchanged export (304) is
+ * not downloaded again. Beside each export, `meta.json` records its validators and when the export
+ * was last confirmed current: that instant, not the file's age, is how old the data is.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
+import { z } from 'zod';
 import { ChainError } from '../../errors/chain-error';
 
 export { DEFAULT_OSV_EXPORT as DEFAULT_OSV_BASE_URL } from '../config-schema';
@@ -16,32 +19,52 @@ export interface DownloadResult {
   ecosystem: string;
   file: string;
   changed: boolean;
+  /** When the export was last confirmed current upstream (ms since epoch). */
+  checkedAt: number;
 }
 
-async function readEtag(file: string): Promise<string | undefined> {
+const metaSchema = z.object({ etag: z.string().optional(), lastModified: z.string().optional(), checkedAt: z.number() });
+type ExportMeta = z.infer<typeof metaSchema>;
+
+/** Where an ecosystem's export is cached, and its metadata file. */
+export function cachedExport(cacheDir: string, ecosystem: string): { dir: string; file: string; metaFile: string } {
+  const dir = join(cacheDir, ecosystem.replace(/[^A-Za-z0-9.:-]/g, '_'));
+  return { dir, file: join(dir, 'all.zip'), metaFile: join(dir, 'meta.json') };
+}
+
+/** The cached export's metadata; a cache written before metadata existed counts from its file's mtime. */
+export async function readExportMeta(cacheDir: string, ecosystem: string): Promise<ExportMeta | undefined> {
+  const { file, metaFile } = cachedExport(cacheDir, ecosystem);
   try {
-    return (await readFile(file, 'utf8')).trim() || undefined;
+    return metaSchema.parse(JSON.parse(await readFile(metaFile, 'utf8')));
   } catch {
-    return undefined;
+    const info = await stat(file).catch(() => undefined);
+    if (!info) return undefined;
+    const etag = (await readFile(join(cachedExport(cacheDir, ecosystem).dir, 'etag'), 'utf8').catch(() => '')).trim();
+    return { checkedAt: info.mtimeMs, ...(etag ? { etag } : {}) };
   }
 }
 
-export async function downloadEcosystem(baseUrl: string, ecosystem: string, cacheDir: string, timeoutMs = 120_000): Promise<DownloadResult> {
-  const dir = join(cacheDir, ecosystem.replace(/[^A-Za-z0-9.:-]/g, '_'));
+export async function downloadEcosystem(baseUrl: string, ecosystem: string, cacheDir: string, timeoutMs = 120_000, now: () => number = Date.now): Promise<DownloadResult> {
+  const { dir, file, metaFile } = cachedExport(cacheDir, ecosystem);
   await mkdir(dir, { recursive: true });
-  const file = join(dir, 'all.zip');
-  const etagFile = join(dir, 'etag');
-  const etag = await readEtag(etagFile);
+  const cachedFile = await stat(file).catch(() => undefined);
+  const meta = cachedFile ? await readExportMeta(cacheDir, ecosystem) : undefined;
   const url = `${baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(ecosystem)}/all.zip`;
+  const headers: Record<string, string> = {};
+  if (meta?.etag) headers['if-none-match'] = meta.etag;
+  if (meta?.lastModified) headers['if-modified-since'] = meta.lastModified;
+  const startedAt = now();
   let res: Awaited<ReturnType<typeof request>>;
   try {
-    res = await request(url, { headers: etag ? { 'if-none-match': etag } : {}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    res = await request(url, { headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   } catch (err) {
     throw new ChainError('SERVICE_UNREACHABLE', `cannot fetch OSV export ${url}: ${(err as Error).message}`, { cause: err });
   }
-  if (res.statusCode === 304) {
+  if (res.statusCode === 304 && meta) {
     await res.body.dump();
-    return { ecosystem, file, changed: false };
+    await writeFile(metaFile, JSON.stringify({ ...meta, checkedAt: startedAt }));
+    return { ecosystem, file, changed: false, checkedAt: startedAt };
   }
   if (res.statusCode !== 200) {
     await res.body.dump();
@@ -51,7 +74,9 @@ export async function downloadEcosystem(baseUrl: string, ecosystem: string, cach
   const partial = `${file}.partial`;
   await pipeline(Readable.from(res.body), createWriteStream(partial));
   await rename(partial, file);
-  const newEtag = res.headers.etag;
-  await writeFile(etagFile, typeof newEtag === 'string' ? newEtag : '');
-  return { ecosystem, file, changed: true };
+  const etag = res.headers.etag;
+  const lastModified = res.headers['last-modified'];
+  const written: ExportMeta = { checkedAt: startedAt, ...(typeof etag === 'string' ? { etag } : {}), ...(typeof lastModified === 'string' ? { lastModified } : {}) };
+  await writeFile(metaFile, JSON.stringify(written));
+  return { ecosystem, file, changed: true, checkedAt: startedAt };
 }

@@ -2,6 +2,7 @@
 import { type Ecosystem, type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
 import { comparatorFor } from '../versions';
 import { type OsvDatabase, packageKey } from './database';
+import { type OsvRecord } from './schema';
 import { affectedEntryMatches } from './match';
 import { recordSeverity } from './severity';
 
@@ -27,12 +28,20 @@ export function queriesFor(pkg: Package): { ecosystem: string; name: string; ver
   return ecosystems.flatMap((ecosystem) => keys.map((k) => ({ ecosystem, ...k })));
 }
 
+/** A record that matched a package, before grouping. */
+interface Hit {
+  finding: Finding;
+  record: OsvRecord;
+}
+
 export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
-  const findings = new Map<string, Finding>();
+  const hits = new Map<string, Hit>();
   for (const q of queriesFor(pkg)) {
     const queried = packageKey(q.ecosystem, q.name);
+    // Source-keyed: the advisory names the source package, so its fixed versions are the source's (no binNMU suffix, no binary-only epoch).
+    const bySource = q.name !== pkg.name || q.version !== pkg.version;
     for (const record of db.lookup(q.ecosystem, q.name)) {
-      if (findings.has(record.id)) continue;
+      if (hits.has(record.id)) continue;
       for (const entry of record.affected ?? []) {
         // The entry for this package in this release: a record may list several packages (each binary rpm of an erratum).
         if (!entry.package || packageKey(entry.package.ecosystem, entry.package.name) !== queried) continue;
@@ -46,36 +55,127 @@ export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
             return false;
           }
         });
-        const sev = recordSeverity(record, entry);
-        findings.set(record.id, {
+        const sev = recordSeverity(record, entry, q.ecosystem);
+        const finding: Finding = {
           id: record.id,
+          ids: [record.id],
           aliases: record.aliases ?? [],
-          package: { name: pkg.name, version: pkg.version, ecosystem: pkg.ecosystem, purl: pkg.purl, layer: pkg.layer },
+          package: {
+            name: pkg.name,
+            version: pkg.version,
+            ecosystem: pkg.ecosystem,
+            purl: pkg.purl,
+            layer: pkg.layer,
+            ...(pkg.sourceName !== undefined && pkg.sourceName !== pkg.name ? { sourceName: pkg.sourceName } : {}),
+            ...(pkg.sourceVersion !== undefined && pkg.sourceVersion !== pkg.version ? { sourceVersion: pkg.sourceVersion } : {}),
+          },
           severity: sev.severity,
+          ...(sev.vendor ? { vendorSeverity: sev.vendor } : {}),
           ...(sev.score !== undefined ? { cvssScore: sev.score } : {}),
           ...(sev.vector !== undefined ? { cvssVector: sev.vector } : {}),
+          ...(sev.cvssSeverity !== undefined ? { cvssSeverity: sev.cvssSeverity } : {}),
+          ...(sev.negligible ? { negligible: true } : {}),
           fixable: fixedVersion !== undefined,
           ...(fixedVersion !== undefined ? { fixedVersion } : {}),
+          ...(fixedVersion !== undefined && bySource ? { fixedIn: { name: q.name, version: fixedVersion, kind: 'source' as const } } : {}),
           ...(record.summary !== undefined ? { summary: record.summary } : {}),
-        });
+        };
+        hits.set(record.id, { finding, record });
         break;
       }
     }
   }
-  return [...findings.values()];
+  return groupHits([...hits.values()], comparatorFor(pkg.release ?? pkg.ecosystem));
 }
 
 const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3, UNKNOWN: 4 };
+/** Negligible findings rank below every counted one. */
+const rank = (f: Finding) => SEVERITY_RANK[f.severity] + (f.negligible ? 10 : 0);
 
-/** All findings of a package list, most severe first, then by id and package. */
-export function matchPackages(db: OsvDatabase, packages: readonly Package[]): Finding[] {
-  return packages
-    .flatMap((p) => matchPackage(db, p))
-    .sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || a.id.localeCompare(b.id) || a.package.purl.localeCompare(b.package.purl));
+/**
+ * The names under which a record describes one vulnerability: its id, its aliases, and its
+ * `upstream` or `related` entry when it has exactly one (DEBIAN-CVE-2024-1 upstream CVE-2024-1; a
+ * DSA fixing three CVEs names three vulnerabilities, and is grouped with none of them).
+ */
+function names(record: OsvRecord): string[] {
+  const single = (list: string[] | undefined) => (list?.length === 1 ? list : []);
+  return [record.id, ...(record.aliases ?? []), ...single(record.upstream), ...single(record.related)];
 }
 
+/**
+ * One finding per vulnerability: records of one package that share a name (connected through ids,
+ * aliases and single upstream/related entries) become one finding at the highest severity of the
+ * group, listing every record id; fixable when any record names a fix, at the highest fixed version
+ * among them (the version that fixes them all).
+ */
+function groupHits(hits: Hit[], cmp: ((a: string, b: string) => number) | undefined): Finding[] {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let root = x;
+    while (parent.get(root) !== undefined && parent.get(root) !== root) root = parent.get(root)!;
+    parent.set(x, root);
+    return root;
+  };
+  const union = (a: string, b: string) => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent.set(ra < rb ? rb : ra, ra < rb ? ra : rb);
+  };
+  for (const { record } of hits) {
+    const [first, ...rest] = names(record).map((n) => n.toUpperCase());
+    find(first!);
+    for (const n of rest) union(first!, n);
+  }
+  const groups = new Map<string, Hit[]>();
+  for (const hit of hits) {
+    const root = find(hit.record.id.toUpperCase());
+    const list = groups.get(root);
+    if (list) list.push(hit);
+    else groups.set(root, [hit]);
+  }
+  const out: Finding[] = [];
+  for (const members of groups.values()) {
+    const sorted = members.map((m) => m.finding).sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id));
+    const head = sorted[0]!;
+    if (sorted.length === 1) {
+      out.push(head);
+      continue;
+    }
+    const ids = sorted.map((f) => f.id);
+    const idSet = new Set(ids.map((i) => i.toUpperCase()));
+    const aliases = [...new Set(sorted.flatMap((f) => f.aliases))].filter((a) => !idSet.has(a.toUpperCase())).sort();
+    const fixes = sorted.filter((f) => f.fixedVersion !== undefined);
+    const safeCmp = (a: string, b: string) => {
+      try {
+        return cmp ? cmp(a, b) : 0;
+      } catch {
+        return 0;
+      }
+    };
+    const fix = fixes.sort((a, b) => safeCmp(b.fixedVersion!, a.fixedVersion!))[0];
+    const cvss = sorted.filter((f) => f.cvssScore !== undefined).sort((a, b) => b.cvssScore! - a.cvssScore!)[0];
+    const { fixedVersion: _fv, fixedIn: _fi, cvssScore: _cs, cvssVector: _cv, cvssSeverity: _cb, negligible: _n, ...base } = head;
+    out.push({
+      ...base,
+      ids,
+      aliases,
+      ...(cvss ? { cvssScore: cvss.cvssScore!, cvssVector: cvss.cvssVector!, ...(cvss.cvssSeverity ? { cvssSeverity: cvss.cvssSeverity } : {}) } : {}),
+      ...(sorted.every((f) => f.negligible) ? { negligible: true } : {}),
+      fixable: sorted.some((f) => f.fixable),
+      ...(fix ? { fixedVersion: fix.fixedVersion!, ...(fix.fixedIn ? { fixedIn: fix.fixedIn } : {}) } : {}),
+    });
+  }
+  return out;
+}
+
+/** All findings of a package list, most severe first (negligible last), then by id and package. */
+export function matchPackages(db: OsvDatabase, packages: readonly Package[]): Finding[] {
+  return packages.flatMap((p) => matchPackage(db, p)).sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id) || a.package.purl.localeCompare(b.package.purl));
+}
+
+/** Findings by severity; negligible ones are not counted (they are reported in the findings list). */
 export function countBySeverity(findings: readonly Finding[], filter: (f: Finding) => boolean = () => true): SeverityCounts {
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as SeverityCounts;
-  for (const f of findings) if (filter(f)) counts[f.severity]++;
+  for (const f of findings) if (!f.negligible && filter(f)) counts[f.severity]++;
   return counts;
 }

@@ -5,6 +5,7 @@ import { durationMs } from '../../config/duration';
 import { type Config } from '../../config/schema';
 import { type Logger } from '../../log/logger';
 import { OsvSource } from './source';
+import { osvStatusFile } from './status';
 
 export function osvSourceFromConfig(config: Config, logger?: Logger): OsvSource {
   const directory = resolve(config.scan.osv.directory ?? join(config.dataDir, 'osv'));
@@ -16,6 +17,7 @@ export function osvSourceFromConfig(config: Config, logger?: Logger): OsvSource 
     // Public exports hold the odd record newer than our schema knows; skip those rather than fail every scan.
     strict: !download.enabled,
     maxAgeMs: durationMs(config.scan.osv.maxAge),
+    statusFile: osvStatusFile(config),
     onBackgroundError: (err) => logger?.warn({ err }, 'OSV data reload failed; scans keep the loaded data'),
   });
 }

@@ -1,22 +1,40 @@
 /**
- * Reads OSV records from a directory of JSON files or from per-ecosystem `all.zip` exports.
- * Every record is validated; invalid ones are reported by source name, never silently dropped.
+ * Reads OSV records from a directory tree of JSON files and per-ecosystem zip exports, in every
+ * layout in use: the OSV bucket's and osv-scanner's `<Ecosystem>/all.zip`, flat `<Ecosystem>.zip`,
+ * loose `*.json`, at any depth and through symbolic links. Every record is validated; invalid ones
+ * are reported by source name, never silently dropped. Each record's ecosystems remember when the
+ * file holding them was last written: the age of the data (see OsvDatabase) comes from there.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { ChainError } from '../../errors/chain-error';
+import { baseEcosystem } from '../versions';
 import { type OsvRecord, osvRecordSchema } from './schema';
 
 export interface ImportResult {
   records: OsvRecord[];
   /** Sources that are not valid OSV records, with the reason. */
   rejected: { source: string; message: string }[];
+  /** Per base ecosystem ('Debian', 'npm'): when the newest file holding its records was written (ms since epoch). */
+  updatedAt?: Map<string, number>;
 }
 
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+/** Deeper than any export layout; stops a pathological tree rather than walking it forever. */
+const MAX_DEPTH = 16;
 
-function parseRecord(text: string, source: string, into: ImportResult): void {
+function noteEcosystems(record: OsvRecord, updatedAtMs: number | undefined, into: ImportResult): void {
+  if (updatedAtMs === undefined) return;
+  into.updatedAt ??= new Map();
+  for (const affected of record.affected ?? []) {
+    if (!affected.package) continue;
+    const base = baseEcosystem(affected.package.ecosystem);
+    if ((into.updatedAt.get(base) ?? -Infinity) < updatedAtMs) into.updatedAt.set(base, updatedAtMs);
+  }
+}
+
+function parseRecord(text: string, source: string, into: ImportResult, updatedAtMs?: number): void {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -25,36 +43,81 @@ function parseRecord(text: string, source: string, into: ImportResult): void {
     return;
   }
   const parsed = osvRecordSchema.safeParse(json);
-  if (parsed.success) into.records.push(parsed.data);
-  else into.rejected.push({ source, message: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') });
+  if (parsed.success) {
+    into.records.push(parsed.data);
+    noteEcosystems(parsed.data, updatedAtMs, into);
+  } else into.rejected.push({ source, message: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') });
 }
 
-async function* jsonFiles(dir: string): AsyncGenerator<string> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* jsonFiles(path);
-    else if (entry.isFile() && entry.name.endsWith('.json')) yield path;
-  }
+interface DataFile {
+  path: string;
+  kind: 'json' | 'zip';
+  mtimeMs: number;
 }
 
-/** All `*.json` files under `dir` (recursively); `*.zip` files there are read as OSV exports too. */
-export async function importDirectory(dir: string, into: ImportResult = { records: [], rejected: [] }): Promise<ImportResult> {
-  try {
-    for await (const file of jsonFiles(dir)) parseRecord(await readFile(file, 'utf8'), file, into);
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.isFile() && entry.name.endsWith('.zip')) await importZip(join(dir, entry.name), into);
+/**
+ * `*.json` and `*.zip` files under `dir`, at any depth, following symbolic links (to files and to
+ * directories); a directory reached twice (a link loop, or two links to one place) is read once.
+ * Sorted by path so imports are deterministic.
+ */
+async function dataFiles(dir: string): Promise<DataFile[]> {
+  const found: DataFile[] = [];
+  const seenDirs = new Set<string>();
+  const seenFiles = new Set<string>();
+  const walk = async (path: string, depth: number): Promise<void> => {
+    const real = await realpath(path);
+    if (seenDirs.has(real) || depth > MAX_DEPTH) return;
+    seenDirs.add(real);
+    const entries = await readdir(path, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const child = join(path, entry.name);
+      const kind = entry.name.endsWith('.json') ? 'json' : entry.name.endsWith('.zip') ? 'zip' : undefined;
+      if (!entry.isDirectory() && !entry.isSymbolicLink() && !(entry.isFile() && kind)) continue;
+      // stat follows links: a link to a zip is a zip, a link to a directory is walked; a dangling link is skipped.
+      const info = await stat(child).catch(() => undefined);
+      if (!info) continue;
+      if (info.isDirectory()) await walk(child, depth + 1);
+      else if (info.isFile() && kind) {
+        const target = await realpath(child);
+        if (seenFiles.has(target)) continue;
+        seenFiles.add(target);
+        found.push({ path: child, kind, mtimeMs: info.mtimeMs });
+      }
     }
+  };
+  await walk(dir, 0);
+  return found;
+}
+
+/** Every `*.json` record and `*.zip` export under `dir` (any depth, symbolic links followed). */
+export async function importDirectory(dir: string, into: ImportResult = { records: [], rejected: [] }): Promise<ImportResult> {
+  let files: DataFile[];
+  try {
+    files = await dataFiles(dir);
   } catch (err) {
-    if (err instanceof ChainError) throw err;
     throw new ChainError('BAD_INPUT', `cannot read OSV directory ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  for (const file of files) {
+    if (file.kind === 'zip') await importZip(file.path, into, file.mtimeMs);
+    else {
+      let text: string;
+      try {
+        text = await readFile(file.path, 'utf8');
+      } catch (err) {
+        throw new ChainError('BAD_INPUT', `cannot read OSV record ${file.path}: ${(err as Error).message}`, { cause: err });
+      }
+      parseRecord(text, file.path, into, file.mtimeMs);
+    }
   }
   return into;
 }
 
-/** An OSV `all.zip` export: one JSON record per entry. */
-export async function importZip(file: string, into: ImportResult = { records: [], rejected: [] }): Promise<ImportResult> {
+/** An OSV `all.zip` export: one JSON record per entry. `updatedAtMs`: when the export was current (default: the file's mtime). */
+export async function importZip(file: string, into: ImportResult = { records: [], rejected: [] }, updatedAtMs?: number): Promise<ImportResult> {
   let zip: yauzl.ZipFile;
   try {
+    updatedAtMs ??= (await stat(file)).mtimeMs;
     zip = await yauzl.openPromise(file, { lazyEntries: true });
   } catch (err) {
     throw new ChainError('BAD_INPUT', `${file} is not a readable zip archive: ${(err as Error).message}`, { cause: err });
@@ -70,7 +133,7 @@ export async function importZip(file: string, into: ImportResult = { records: []
       const stream = await zip.openReadStreamPromise(entry);
       const chunks: Buffer[] = [];
       for await (const chunk of stream) chunks.push(chunk as Buffer);
-      parseRecord(Buffer.concat(chunks).toString('utf8'), source, into);
+      parseRecord(Buffer.concat(chunks).toString('utf8'), source, into, updatedAtMs);
     }
   } catch (err) {
     throw new ChainError('BAD_INPUT', `cannot read OSV archive ${file}: ${(err as Error).message}`, { cause: err });

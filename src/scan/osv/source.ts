@@ -2,11 +2,12 @@
  * The OSV data a scanner matches against: loaded from a directory (JSON files and/or all.zip) or
  * downloaded, and swapped atomically on refresh so concurrent scans always see one whole data set.
  */
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { ChainError } from '../../errors/chain-error';
-import { OsvDatabase } from './database';
-import { downloadEcosystem } from './download';
+import { OsvDatabase, type OsvLoadError } from './database';
+import { cachedExport, downloadEcosystem, readExportMeta } from './download';
 import { importDirectory, importZip, type ImportResult } from './importer';
+import { writeOsvStatus } from './status';
 
 export interface OsvSourceOptions {
   /** Directory of OSV JSON files / all.zip exports. */
@@ -16,12 +17,15 @@ export interface OsvSourceOptions {
   /** Refuse records that fail validation instead of skipping them (default true for directories). */
   strict?: boolean;
   /**
-   * Data older than this is reloaded in the background on its next use, while the loaded data keeps
-   * serving: a long-running scan worker picks up new advisories without a restart. Unset: never.
+   * Data older than this is stale: scans say so and the gate denies (see coverage.ts). Loaded data is
+   * reloaded in the background once half this old, on its next use, while it keeps serving, so a
+   * long-running scan worker has new advisories before its data goes stale. Unset: never reloaded.
    */
   maxAgeMs?: number;
-  /** Told when a background reload fails (the loaded data stays; it is tried again in 5 minutes, or maxAgeMs if shorter). */
+  /** Told when a background reload fails (the loaded data stays; it is tried again in 5 minutes, or half maxAgeMs if shorter). */
   onBackgroundError?: (err: unknown) => void;
+  /** Where each load writes what it loaded (version, ecosystems, errors) for processes that hold no data: see readOsvStatus. */
+  statusFile?: string;
   now?: () => number;
 }
 
@@ -43,13 +47,21 @@ export class OsvSource {
   async current(): Promise<OsvDatabase> {
     if (!this.db) return this.refresh();
     const { maxAgeMs } = this.options;
-    if (maxAgeMs !== undefined && !this.loading && this.now() - this.loadedAt >= maxAgeMs) {
-      this.refresh().catch((err: unknown) => {
-        this.loadedAt = this.now() - maxAgeMs + Math.min(BACKGROUND_RETRY_MS, maxAgeMs);
-        this.options.onBackgroundError?.(err);
-      });
+    if (maxAgeMs !== undefined && !this.loading) {
+      const reloadAfter = maxAgeMs / 2;
+      if (this.now() - this.loadedAt >= reloadAfter) {
+        this.refresh().catch((err: unknown) => {
+          this.loadedAt = this.now() - reloadAfter + Math.min(BACKGROUND_RETRY_MS, reloadAfter);
+          this.options.onBackgroundError?.(err);
+        });
+      }
     }
     return this.db;
+  }
+
+  /** The age past which the data is stale (scan.osv.maxAge), when configured. */
+  get maxAgeMs(): number | undefined {
+    return this.options.maxAgeMs;
   }
 
   /** Rejected records of the last import (empty when strict, which throws instead). */
@@ -70,13 +82,23 @@ export class OsvSource {
   }
 
   private async load(): Promise<OsvDatabase> {
-    const result: ImportResult = { records: [], rejected: [] };
+    const result: ImportResult = { records: [], rejected: [], updatedAt: new Map() };
+    const errors: OsvLoadError[] = [];
     if (this.options.directory) await importDirectory(this.options.directory, result);
     if (this.options.download) {
       const { baseUrl, ecosystems, cacheDir } = this.options.download;
       for (const ecosystem of ecosystems) {
-        const { file } = await downloadEcosystem(baseUrl, ecosystem, join(cacheDir));
-        await importZip(file, result);
+        // An export that cannot be fetched falls back to the cached copy, as old as its last check:
+        // the data statement of every scan then names the ecosystem as stale or missing (fail closed).
+        let checkedAt: number | undefined;
+        try {
+          checkedAt = (await downloadEcosystem(baseUrl, ecosystem, cacheDir, undefined, () => this.now())).checkedAt;
+        } catch (err) {
+          errors.push({ ecosystem, source: baseUrl, message: (err as Error).message });
+          checkedAt = (await readExportMeta(cacheDir, ecosystem))?.checkedAt;
+        }
+        const { file } = cachedExport(cacheDir, ecosystem);
+        if (checkedAt !== undefined && existsSync(file)) await importZip(file, result, checkedAt);
       }
     }
     const strict = this.options.strict ?? true;
@@ -87,8 +109,9 @@ export class OsvSource {
       });
     }
     this.lastImport = result;
-    this.db = new OsvDatabase(result.records);
+    this.db = new OsvDatabase(result.records, new Date(this.now()), { ...(result.updatedAt ? { updatedAt: result.updatedAt } : {}), errors });
     this.loadedAt = this.now();
+    if (this.options.statusFile) await writeOsvStatus(this.options.statusFile, this.db.info).catch(() => undefined);
     return this.db;
   }
 }

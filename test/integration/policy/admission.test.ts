@@ -6,7 +6,7 @@ import { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../../src/config/load';
 import { createLogger } from '../../../src/log/logger';
-import { DecisionStore, evaluatePolicy, type ImageFacts, imageFactsSchema, type LoadedPolicy, parsePolicy } from '../../../src/policy';
+import { DecisionStore, evaluatePolicy, type ImageFacts, type ImageFactsInput, imageFactsSchema, type LoadedPolicy, parsePolicy } from '../../../src/policy';
 import { admissionDepsFromConfig, buildAdmissionServer } from '../../../src/policy/admission';
 import { generateKeyPair } from '../../../src/signing';
 import { useRedis, useRegistry, testDataDir } from '../../support/services';
@@ -25,8 +25,8 @@ void describe('admission webhook over HTTPS with a real registry, Redis and cosi
   const digests: Record<'good' | 'unsigned' | 'vulnerable' | 'ungated', string> = { good: '', unsigned: '', vulnerable: '', ungated: '' };
   const ref = (name: keyof typeof digests) => `${host}/team/${name}@${digests[name]}`;
 
-  const facts = (repository: string, digest: string, findings: ImageFacts['findings'] = []): ImageFacts =>
-    imageFactsSchema.parse({ registry: host, repository, digest, scannedAt: new Date().toISOString(), findings, hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 } });
+  const facts = (repository: string, digest: string, findings: ImageFactsInput['findings'] = []): ImageFacts =>
+    imageFactsSchema.parse({ registry: host, repository, digest, scannedAt: new Date().toISOString(), findings, vulnerabilityData: { version: 'test', records: 1, ageSeconds: 0, problems: [] }, hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 } });
 
   before(async () => {
     const [registry, redisServer, tls, keys] = await Promise.all([useRegistry({ dataDir: join(dir, 'registry') }), useRedis(join(dir, 'redis')), selfSignedCert(dir), generateKeyPair('release-password')]);

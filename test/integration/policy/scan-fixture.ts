@@ -27,7 +27,7 @@ export function scanSummary(registry: string, repository: string, digest: string
       efficiency: 1,
       issues: [],
     },
-    osv: { version: 'test', importedAt: new Date().toISOString(), newestModified: '', ageSeconds: 0, records: 0 },
+    osv: { version: 'test', importedAt: new Date().toISOString(), newestModified: '', ageSeconds: 0, records: 1, ecosystems: [{ ecosystem: 'Debian', records: 1, updatedAt: new Date().toISOString(), ageSeconds: 0 }], problems: [] },
     sbom: { store: 'memory', key: 'sbom', digest, format: 'cyclonedx-1.6' },
   };
 }
@@ -35,6 +35,7 @@ export function scanSummary(registry: string, repository: string, digest: string
 export function criticalFinding(id = 'CVE-2026-1000'): Finding {
   return {
     id,
+    ids: [id],
     aliases: [],
     package: { name: 'openssl', version: '3.0.1', ecosystem: 'Debian', purl: 'pkg:deb/debian/openssl@3.0.1', layer: `sha256:${'0'.repeat(64)}` },
     severity: 'CRITICAL',

@@ -4,6 +4,9 @@ import { type LoadedPolicy, parsePolicy } from '../../../src/policy/policy-file'
 export const NOW = new Date('2026-06-01T12:00:00Z');
 export const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
+/** Current OSV data covering every package of the image: nothing to say about the data. */
+export const GOOD_DATA = { version: 'sha256:test', records: 10, ageSeconds: 60, maxAgeSeconds: 21_600, ecosystems: [{ ecosystem: 'Debian', records: 10, updatedAt: '2026-06-01T11:59:00Z', ageSeconds: 60 }], problems: [] };
+
 /** A clean image: no findings, non-root, nothing forbidden, signed, scanned an hour ago. */
 export function facts(overrides: Partial<ImageFactsInput> = {}, hygiene: Partial<ImageFactsInput['hygiene']> = {}): ImageFacts {
   return imageFactsSchema.parse({
@@ -12,6 +15,7 @@ export function facts(overrides: Partial<ImageFactsInput> = {}, hygiene: Partial
     digest: DIGEST,
     scannedAt: '2026-06-01T11:00:00Z',
     findings: [],
+    vulnerabilityData: GOOD_DATA,
     baseImage: { reference: 'registry.example.com/base/distroless:12', digest: `sha256:${'cd'.repeat(32)}` },
     signatures: [{ keyId: 'release' }],
     attestations: [{ predicateType: 'https://cyclonedx.org/bom' }],

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type DecisionRecord, evaluatePolicy, regate } from '../../../src/policy';
-import { type Finding } from '../../../src/scan';
-import { DIGEST, facts, finding, NOW, policyWith } from './fixtures';
+import { type Finding, type OsvDataVersion } from '../../../src/scan';
+import { DIGEST, facts, finding, GOOD_DATA, NOW, policyWith } from './fixtures';
 
 const policy = policyWith({ vulnerabilities: { maxSeverity: { fixable: 'HIGH', unfixable: 'HIGH' } } });
 const LATER = new Date(NOW.getTime() + 24 * 3_600_000);
@@ -20,12 +20,14 @@ function recorded(findings: ReturnType<typeof finding>[] = [], override = false)
 }
 
 /** The scanner's form of a policy finding fixture. */
-function scanned(...found: ReturnType<typeof finding>[]): { digest: string; scannedAt: string; findings: Finding[] } {
+function scanned(...found: ReturnType<typeof finding>[]): { digest: string; scannedAt: string; findings: Finding[]; vulnerabilityData: OsvDataVersion } {
   return {
     digest: DIGEST,
     scannedAt: LATER.toISOString(),
+    vulnerabilityData: { ...GOOD_DATA, importedAt: LATER.toISOString(), newestModified: '' },
     findings: found.map((f) => ({
       id: f.id,
+      ids: [f.id],
       aliases: f.aliases,
       package: { name: f.package, version: f.version, ecosystem: 'Debian', purl: `pkg:deb/debian/${f.package}@${f.version}`, layer: 'sha256:00' },
       severity: f.severity,

@@ -117,18 +117,18 @@ void describe('OSV import sources', () => {
     assert.equal(await source.current(), first);
   });
 
-  void it('reloads data older than maxAge in the background, serving the loaded data meanwhile, and retries a failed reload later (after 5 minutes, or maxAge if shorter)', async () => {
+  void it('reloads data half maxAge old in the background (before it goes stale), serving the loaded data meanwhile, and retries a failed reload later (after 5 minutes, or half maxAge if shorter)', async () => {
     const data = join(dir, 'aging');
     execFileSync('mkdir', ['-p', data]);
     const record = (id: string): OsvRecord => ({ id, modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1.0.0'] }] });
     writeFileSync(join(data, 'a.json'), JSON.stringify(record('GHSA-a')));
     let clock = 0;
     const failures: unknown[] = [];
-    const source = new OsvSource({ directory: data, maxAgeMs: 60_000, now: () => clock, onBackgroundError: (err) => failures.push(err) });
+    const source = new OsvSource({ directory: data, maxAgeMs: 120_000, now: () => clock, onBackgroundError: (err) => failures.push(err) });
     const first = await source.current();
     writeFileSync(join(data, 'b.json'), JSON.stringify(record('GHSA-b')));
     clock = 59_999;
-    assert.equal(await source.current(), first, 'younger than maxAge: no reload');
+    assert.equal(await source.current(), first, 'younger than half maxAge: no reload');
     clock = 60_000;
     assert.equal(await source.current(), first, 'the stale data answers while the reload runs');
     const reloaded = await source.refresh(); // joins the background reload
@@ -141,7 +141,7 @@ void describe('OSV import sources', () => {
     await assert.rejects(source.refresh());
     assert.equal(failures.length, 1, 'a failed background reload is reported');
     assert.equal(await source.current(), reloaded, 'and the loaded data stays');
-    // Retried after 5 minutes, or after maxAge when that is shorter (here 1 minute).
+    // Retried after 5 minutes, or after half maxAge when that is shorter (here 1 minute).
     clock = 120_000 + 60_000 - 1;
     await source.current();
     await new Promise((resolve) => setTimeout(resolve, 100));
