@@ -17,6 +17,7 @@ import { ManagedProcess, portOpen, type ServiceProcess } from './local/managed-p
 import { startRedis } from './local/redis-server';
 import { startRegistry } from './local/registry-server';
 import { runEntryPoint } from './entry-point';
+import { osvDownloadBanner } from '../src/scan/osv/status';
 import { startTemporalDevServer } from './local/temporal-dev-server';
 
 /** Written while the stack runs: every URL and pid (`dchain status`). */
@@ -94,6 +95,8 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
     const signingEnv = await ensureLocalSigningKey(runtime, dataDir, logger);
     urls['signing-public-key'] = runtime.signing.trustedKeys[0] ?? '';
 
+    // Embedded defaults fetch the OSV exports: without data every scan would be denied (fail closed).
+    if (!config.scan.osv.directory && !config.scan.osv.download.enabled) runtime.scan.osv.download.enabled = true;
     // The project's processes read the resolved configuration (addresses of what was just started).
     const runtimeConfig = join(dataDir, RUNTIME_CONFIG_FILE);
     writeFileSync(runtimeConfig, JSON.stringify(runtime, null, 2), { mode: 0o600 });
@@ -171,6 +174,7 @@ async function main(): Promise<void> {
   const width = Math.max(...Object.keys(stack.urls).map((k) => k.length));
   process.stdout.write('\ndelivery-chain is running:\n');
   for (const [name, url] of Object.entries(stack.urls)) process.stdout.write(`  ${name.padEnd(width)}  ${url}\n`);
+  process.stdout.write(`\n${await osvDownloadBanner(stack.config)}\n`);
   process.stdout.write(`\nPush an image:  skopeo copy --dest-tls-verify=false <src> docker://${new URL(config.registries[0]?.url ?? 'http://127.0.0.1:5000').host}/demo/app:v1\nStop with Ctrl-C.\n`);
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
+import { durationMs } from '../../src/config/duration';
 import { MultiBar, Presets } from 'cli-progress';
 import Table from 'cli-table3';
 import { type Command } from 'commander';
 import { type RegistryConfig } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
 import { CHAIN_VERSION, parseImageReference, RegistryClient } from '../../src/registry';
-import { type LayerProgress, MemorySbomStore, OsvSource, osvSourceFromConfig, scanImage, type ScanResult, toSarif } from '../../src/scan';
+import { type Finding, type LayerProgress, MemorySbomStore, OsvSource, osvSourceFromConfig, scanImage, type ScanResult, toSarif } from '../../src/scan';
 import { cliConfig } from '../context';
 
 const FORMATS = ['table', 'json', 'cyclonedx', 'sarif'] as const;
@@ -44,16 +45,39 @@ function progressBars(enabled: boolean): { onProgress?: (p: LayerProgress) => vo
   };
 }
 
+/** Exit code of a scan matched against no, incomplete or stale vulnerability data (the findings cannot be trusted). */
+export const EXIT_NO_VULNERABILITY_DATA = 4;
+
+/** The installed version, and for a package built from a source package of another version, that one (what OS advisories compare). */
+function installed(f: Finding): string {
+  const { sourceName, sourceVersion, version } = f.package;
+  return sourceVersion !== undefined ? `${version} (source ${sourceName ?? f.package.name} ${sourceVersion})` : version;
+}
+
+/** A source package's fix is named as such: next to a binary version with an epoch, a bare source version would look older. */
+function fixedIn(f: Finding): string {
+  if (!f.fixedVersion) return '-';
+  return f.fixedIn ? `${f.fixedIn.name} ${f.fixedIn.version} (source)` : f.fixedVersion;
+}
+
+function severityCell(f: Finding): string {
+  const rated = f.vendorSeverity ? `${f.severity} (${f.vendorSeverity.source}: ${f.vendorSeverity.rating})` : f.severity;
+  return f.negligible ? `${rated}, not counted` : rated;
+}
+
 function table(result: ScanResult, image: string): string {
   const { summary } = result;
   const lines: string[] = [];
   lines.push(`${image}@${summary.digest}`);
   lines.push(`OS: ${summary.os?.prettyName ?? 'unknown'} · packages: ${summary.packageCount} · OSV data ${summary.osv.version.slice(0, 19)} (${summary.osv.records} records)`);
   const counts = Object.entries(summary.counts).map(([s, n]) => `${s} ${n}`).join(', ');
-  lines.push(`Vulnerabilities: ${counts} (fixable: ${Object.values(summary.fixable).reduce((a, b) => a + b, 0)})`);
+  const negligible = summary.negligible ? `; ${summary.negligible} negligible, not counted` : '';
+  lines.push(`Vulnerabilities: ${counts} (fixable: ${Object.values(summary.fixable).reduce((a, b) => a + b, 0)}${negligible})`);
   if (result.findings.length > 0) {
-    const t = new Table({ head: ['Severity', 'ID', 'Package', 'Installed', 'Fixed in'] });
-    for (const f of result.findings) t.push([f.severity, f.id, f.package.name, f.package.version, f.fixedVersion ?? '-']);
+    const t = new Table({ head: ['Severity', 'ID', 'Package', 'Installed', 'Fixed in', 'CVSS'] });
+    for (const f of result.findings) {
+      t.push([severityCell(f), [f.id, ...f.ids.filter((i) => i !== f.id)].join('\n'), f.package.name, installed(f), fixedIn(f), f.cvssScore !== undefined ? f.cvssScore.toFixed(1) : '-']);
+    }
     lines.push(t.toString());
   }
   const h = summary.hygiene;
@@ -85,7 +109,7 @@ export function register(program: Command): void {
       }
       const image = parseImageReference(ref);
       const client = clientFor(image.registry, config.registries, opts);
-      const osv = opts.osvDir ? new OsvSource({ directory: resolve(opts.osvDir) }) : osvSourceFromConfig(config);
+      const osv = opts.osvDir ? new OsvSource({ directory: resolve(opts.osvDir), maxAgeMs: durationMs(config.scan.osv.maxAge) }) : osvSourceFromConfig(config);
       const bars = progressBars(opts.progress !== false && process.stderr.isTTY === true);
       let result: ScanResult;
       try {
@@ -105,5 +129,12 @@ export function register(program: Command): void {
           ? table(result, name)
           : `${JSON.stringify(format === 'json' ? { ...result.summary, findings: result.findings, packages: result.packages } : format === 'cyclonedx' ? result.sbom : toSarif(result.summary, result.findings, CHAIN_VERSION, name), null, 2)}\n`;
       process.stdout.write(out);
+      // Fail closed: findings from no, partial or stale data say nothing about the packages they did not cover.
+      const { problems } = result.summary.osv;
+      if (problems.length > 0) {
+        for (const p of problems) process.stderr.write(`error: vulnerability data: ${p.message}\n`);
+        process.stderr.write(`error: the findings above are incomplete (OSV data ${result.summary.osv.version.slice(0, 19)}, ${result.summary.osv.records} records); point --osv-dir or scan.osv at current data for these ecosystems\n`);
+        process.exitCode = EXIT_NO_VULNERABILITY_DATA;
+      }
     });
 }

@@ -92,8 +92,10 @@ export const rescanSchema = z.strictObject({
 });
 
 export const policyConfigSchema = z.strictObject({
-  /** Image policy file (YAML or JSON); absent = the built-in dry-run baseline. */
+  /** Image policy file (YAML or JSON); absent = the built-in enforcing policy (src/policy/default-policy.ts). */
   file: z.string().min(1).optional(),
+  /** Mode of the built-in policy: dry-run records what it would deny without blocking. */
+  mode: z.enum(['enforce', 'dry-run']).optional(),
   admission: z
     .strictObject({
       host: z.string().default('0.0.0.0'),

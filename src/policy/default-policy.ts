@@ -1,24 +1,31 @@
 import { type LoadedPolicy, parsePolicy } from './policy-file';
 
 /**
- * The policy used when none is configured: the issue's baseline (no HIGH/CRITICAL fixable or
- * CRITICAL unfixable vulnerabilities, no setuid files, non-root USER) in dry-run mode, so a fresh
- * local stack records what it would block without blocking anything.
+ * The policy used when none is configured, enforcing what the product promises: deny CRITICAL
+ * findings, HIGH ones with a fix available (the distribution's rating where it has one; negligible
+ * findings aside), and images matched against no, incomplete or stale vulnerability data; warn (a
+ * dry-run rule: reported in the decision, never blocking) on root USER, setuid/setgid files, shells,
+ * network tools and private keys. `policy.mode: dry-run` in the configuration makes it report only.
  */
 export const DEFAULT_POLICY = {
   apiVersion: 'policy.delivery-chain.dev/v1',
   kind: 'ImagePolicy',
-  metadata: { name: 'default', version: '1' },
-  mode: 'dry-run',
+  metadata: { name: 'default', version: '2' },
+  mode: 'enforce',
   rules: [
     {
-      name: 'baseline',
-      vulnerabilities: { maxSeverity: { fixable: 'MEDIUM', unfixable: 'HIGH' } },
-      hygiene: { forbidSetuid: true, requireNonRootUser: true, forbidPrivateKeys: true },
+      name: 'vulnerabilities',
+      vulnerabilities: { maxSeverity: { fixable: 'MEDIUM', unfixable: 'HIGH' }, vulnerabilityData: 'require' },
+    },
+    {
+      name: 'hygiene',
+      mode: 'dry-run',
+      hygiene: { forbidSetuid: true, forbidShells: true, forbidNetworkTools: true, requireNonRootUser: true, forbidPrivateKeys: true },
     },
   ],
 } as const;
 
-export function defaultPolicy(): LoadedPolicy {
-  return parsePolicy(DEFAULT_POLICY, 'built-in default policy');
+/** The built-in policy; `mode` overrides its policy-wide mode (the warning rule stays a warning). */
+export function defaultPolicy(mode?: 'enforce' | 'dry-run'): LoadedPolicy {
+  return parsePolicy(mode ? { ...DEFAULT_POLICY, mode } : DEFAULT_POLICY, 'built-in default policy');
 }

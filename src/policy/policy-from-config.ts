@@ -2,7 +2,7 @@ import { type Config } from '../config/schema';
 import { defaultPolicy } from './default-policy';
 import { type LoadedPolicy, loadPolicyFile } from './policy-file';
 
-/** The configured policy file, or the built-in dry-run baseline when none is configured. */
+/** The configured policy file, or the built-in enforcing policy when none is configured (`policy.mode: dry-run` to only report). */
 export function policyFromConfig(config: Config): LoadedPolicy {
-  return config.policy.file === undefined ? defaultPolicy() : loadPolicyFile(config.policy.file);
+  return config.policy.file === undefined ? defaultPolicy(config.policy.mode) : loadPolicyFile(config.policy.file);
 }

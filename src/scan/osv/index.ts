@@ -1,6 +1,6 @@
 export { OsvDatabase, normalizePackageName, type OsvDatabaseInfo, type OsvEcosystemInfo, type OsvLoadError } from './database';
 export { dataStatement, formatAge } from './coverage';
-export { readOsvStatus, osvStatusFile, type OsvDataStatus } from './status';
+export { osvDownloadBanner, readOsvStatus, osvStatusFile, type OsvDataStatus } from './status';
 export { DEFAULT_OSV_BASE_URL, downloadEcosystem } from './download';
 export { countBySeverity, matchPackage, matchPackages, queriesFor } from './findings';
 export { importDirectory, importZip, type ImportResult } from './importer';

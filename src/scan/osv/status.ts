@@ -81,3 +81,22 @@ export async function readOsvStatus(config: Config, now = new Date()): Promise<O
     message,
   };
 }
+
+/**
+ * One line for `npm start`'s banner: whether the configured OSV export can be reached (a HEAD of the
+ * first ecosystem's export, bounded), and what scans do when it cannot.
+ */
+export async function osvDownloadBanner(config: Config, timeoutMs = 5000): Promise<string> {
+  const { download, directory } = config.scan.osv;
+  const dir = resolve(directory ?? join(config.dataDir, 'osv'));
+  if (!download.enabled) return `OSV data: from ${dir} only (scan.osv.download off); images of ecosystems without records there are denied`;
+  const url = `${download.baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(download.ecosystems[0]!)}/all.zip`;
+  try {
+    const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
+    if (res.ok) return `OSV data: downloading ${download.ecosystems.join(', ')} from ${download.baseUrl} (and ${dir})`;
+    return `OSV data: CANNOT DOWNLOAD — ${url} answered HTTP ${res.status}; scans are denied for missing vulnerability data until exports are in ${dir}`;
+  } catch (err) {
+    const reason = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+    return `OSV data: CANNOT DOWNLOAD — ${download.baseUrl} unreachable (${reason}); scans are denied for missing vulnerability data until exports are in ${dir}`;
+  }
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -47,6 +47,9 @@ describe('a worker SIGKILLed in the middle of sync', () => {
 
     const keys = await generateKeyPair('crash-test-password');
     writeFileSync(join(dataDir, 'cosign.key'), keys.privateKeyPem, { mode: 0o600 });
+    // Some vulnerability data in the default directory: the built-in policy denies an image matched against none.
+    mkdirSync(join(dataDir, 'osv'), { recursive: true });
+    copyFileSync(join(__dirname, '..', '..', 'fixtures', 'osv', 'npm', 'GHSA-jf85-cpcp-j695.json'), join(dataDir, 'osv', 'GHSA-jf85-cpcp-j695.json'));
     const config = {
       dataDir,
       temporal: { address: temporal.address, taskQueue: 'crash-recovery' },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluatePolicy } from '../../../src/policy/evaluate';
 import { type ImageFacts } from '../../../src/policy/image-facts';
-import { DIGEST, facts, finding, NOW, policyWith } from './fixtures';
+import { DIGEST, facts, finding, GOOD_DATA, NOW, policyWith } from './fixtures';
 
 interface Case {
   name: string;
@@ -131,5 +131,38 @@ void describe('evaluatePolicy: selection, mode and determinism', () => {
     assert.equal(a.evaluatedAt, NOW.toISOString());
     assert.match(a.policyVersion, /^test:unversioned:sha256-[0-9a-f]{12}$/);
     assert.deepEqual(a.violations.map((v) => v.evidence.id), ['CVE-2026-0030', 'CVE-2026-0031']);
+  });
+});
+
+void describe('vulnerability data', () => {
+  const stale = { ...GOOD_DATA, problems: [{ kind: 'stale' as const, ecosystem: 'Debian', packages: 3, ageSeconds: 200_000, maxAgeSeconds: 21_600, message: 'vulnerability data for Debian is 2d 7h old (updated …), older than the maximum 6h: 3 packages checked against stale data' }] };
+  const missing = { ...GOOD_DATA, problems: [{ kind: 'missing' as const, ecosystem: 'npm', packages: 2, message: 'no vulnerability data for npm (no OSV records loaded for it): 2 packages not checked' }] };
+  const rule = { vulnerabilities: { maxSeverity: { fixable: 'HIGH' } } };
+
+  void it('denies missing or stale data by default, naming the ecosystem and the age', () => {
+    for (const data of [stale, missing]) {
+      const decision = evaluatePolicy(facts({ vulnerabilityData: data }), policyWith(rule), NOW);
+      assert.equal(decision.allowed, false);
+      assert.equal(decision.violations[0]!.rule, 'vulnerabilities.data');
+      assert.match(decision.violations[0]!.message, /^vulnerability data: /);
+      assert.equal(decision.violations[0]!.evidence.ecosystem, data.problems[0]!.ecosystem);
+    }
+    assert.equal(evaluatePolicy(facts({ vulnerabilityData: stale }), policyWith(rule), NOW).violations[0]!.evidence.ageSeconds, 200_000);
+  });
+
+  void it('denies facts that do not say which data they come from, and only warns under vulnerabilityData: warn', () => {
+    const unknown = facts({ vulnerabilityData: undefined });
+    const denied = evaluatePolicy(unknown, policyWith(rule), NOW);
+    assert.equal(denied.allowed, false);
+    assert.match(denied.violations[0]!.message, /does not say which OSV data/);
+    const warned = evaluatePolicy(facts({ vulnerabilityData: missing }), policyWith({ vulnerabilities: { maxSeverity: { fixable: 'HIGH' }, vulnerabilityData: 'warn' } }), NOW);
+    assert.equal(warned.allowed, true);
+    assert.ok(warned.warnings.some((w) => /no vulnerability data for npm/.test(w)));
+  });
+
+  void it('leaves negligible findings out of the ceilings unless the policy includes them', () => {
+    const f = facts({ findings: [finding('DEBIAN-CVE-2019-1010022', 'LOW', false, { negligible: true })] });
+    assert.equal(evaluatePolicy(f, policyWith({ vulnerabilities: { maxSeverity: { unfixable: 'NONE' } } }), NOW).allowed, true);
+    assert.equal(evaluatePolicy(f, policyWith({ vulnerabilities: { maxSeverity: { unfixable: 'NONE' }, includeNegligible: true } }), NOW).allowed, false);
   });
 });

@@ -65,10 +65,13 @@ void describe('policy files', () => {
     assert.notEqual(a.version, c.version);
   });
 
-  void it('has a dry-run built-in default', () => {
+  void it('has an enforcing built-in default, dry-run one setting away', () => {
     const loaded = defaultPolicy();
-    assert.equal(loaded.policy.mode, 'dry-run');
-    assert.deepEqual(lintPolicy(loaded, NOW), ['mode is dry-run: decisions are recorded but nothing is blocked']);
+    assert.equal(loaded.policy.mode, 'enforce');
+    assert.deepEqual(lintPolicy(loaded, NOW), []);
+    const dry = defaultPolicy('dry-run');
+    assert.equal(dry.policy.mode, 'dry-run');
+    assert.deepEqual(lintPolicy(dry, NOW), ['mode is dry-run: decisions are recorded but nothing is blocked']);
   });
 
   void it('ships a JSON Schema that matches the zod schema', () => {

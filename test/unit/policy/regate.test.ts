@@ -56,6 +56,21 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.equal(outcome.notify, 'denied', 'subscribers are to hear of it');
   });
 
+  it('denies when the rescan matched against stale data, naming the ecosystem and the age (same rule as the first scan)', () => {
+    const rescan = scanned();
+    rescan.vulnerabilityData.problems = [{ kind: 'stale', ecosystem: 'Debian', packages: 4, ageSeconds: 90_000, maxAgeSeconds: 21_600, message: 'vulnerability data for Debian is 1d 1h old (updated …), older than the maximum 6h: 4 packages checked against stale data' }];
+    const { update, outcome } = regate(recorded(), rescan, context);
+    assert.equal(outcome.verdict, 'denied');
+    assert.equal(outcome.recorded, true);
+    assert.ok(update?.kind === 'decision');
+    const violation = update.record.decision.violations[0]!;
+    assert.equal(violation.rule, 'vulnerabilities.data');
+    assert.match(violation.message, /vulnerability data for Debian is 1d 1h old/);
+    // And a rescan that does not say which data it used is not trusted either.
+    const { vulnerabilityData: _none, ...unstated } = scanned();
+    assert.equal(regate(recorded(), unstated, context).outcome.allowed, false);
+  });
+
   it('records an allow when the advisory that denied is withdrawn', () => {
     const { update, outcome } = regate(recorded([finding('CVE-2026-1', 'CRITICAL', true)]), scanned(), context);
     assert.equal(outcome.verdict, 'allowed');
