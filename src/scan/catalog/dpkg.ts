@@ -37,7 +37,7 @@ function packagesFrom(ctx: CatalogContext, text: string, location: string, layer
       name,
       version,
       ecosystem,
-      purl: debPurl(distro, name, version, arch, os?.versionId ? `${distro}-${os.versionId}` : undefined),
+      purl: debPurl(distro, name, version, arch, os?.versionId ? `${distro}-${os.versionId}` : undefined, { name: sourceName, version: sourceVersion }),
       layer: infoNode?.layer ?? layer,
       location,
       sourceName,

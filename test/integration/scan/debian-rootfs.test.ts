@@ -59,7 +59,10 @@ void describe('debootstrap minbase Debian 12 rootfs', { skip: 'skip' in rootfs ?
     assert.deepEqual(ours, expected);
     for (const p of result.packages) {
       assert.equal(p.release, 'Debian:12');
-      assert.match(p.purl, /^pkg:deb\/debian\/[^@]+@[^?]+\?arch=[a-z0-9]+&distro=debian-12$/);
+      // The source package as syft writes it: its name when it differs, with its version when that differs too.
+      const upstream = p.sourceName === p.name && p.sourceVersion === p.version ? '' : `&upstream=${encodeURIComponent(p.sourceVersion === p.version ? p.sourceName! : `${p.sourceName}@${p.sourceVersion}`).replace(/%3A/gi, ':')}`;
+      assert.equal(p.purl.slice(p.purl.indexOf('&distro=')), `&distro=debian-12${upstream}`);
+      assert.match(p.purl, /^pkg:deb\/debian\/[^@]+@[^?]+\?arch=[a-z0-9]+&distro=debian-12(&upstream=[^&]+)?$/);
       assert.match(p.layer, /^sha256:/);
     }
   });
