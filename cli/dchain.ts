@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { ChainError } from '../src/errors/chain-error';
 import { register as registerBuild } from './commands/build';
 import { register as registerChain } from './commands/chain';
+import { register as registerDemo } from './commands/demo';
 import { register as registerKeys } from './commands/keys';
 import { register as registerNotifications } from './commands/notifications';
 import { register as registerPolicy } from './commands/policy';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerChain(program);
   registerNotifications(program);
   registerRescan(program);
+  registerDemo(program);
   return program;
 }
 

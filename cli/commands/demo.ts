@@ -1,0 +1,31 @@
+import { type Command } from 'commander';
+import { pushDemoImages } from '../../src/demo/images';
+import { ChainError } from '../../src/errors/chain-error';
+import { RegistryClient } from '../../src/registry';
+import { cliConfig } from '../context';
+
+export function register(program: Command): void {
+  const demo = program.command('demo').description('demo images to see the chain allow one image and block another');
+  demo
+    .command('push')
+    .description('build two small images offline (busybox-static, a dpkg status, a package-lock) and push them into the source registry; its notifications start their chains')
+    .option('--registry <name>', 'configured registry to push to', 'source')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { registry: string; json?: boolean }) => {
+      const config = cliConfig(program.opts());
+      const registry = config.registries.find((r) => r.name === opts.registry);
+      if (!registry) throw new ChainError('BAD_INPUT', `no registry named "${opts.registry}" in the configuration (have: ${config.registries.map((r) => r.name).join(', ')})`);
+      const client = RegistryClient.fromConfig(registry);
+      try {
+        const pushed = await pushDemoImages(client);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ registry: registry.name, images: pushed }, null, 2)}\n`);
+          return;
+        }
+        for (const p of pushed) process.stdout.write(`pushed ${p.reference}@${p.digest} (expected: ${p.expect})\n`);
+        process.stdout.write(`\nFollow them: npx dchain chain status 'chain:${registry.name}/<repository>@<digest>' (or the Temporal UI)\n`);
+      } finally {
+        await client.close();
+      }
+    });
+}
