@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ChainError } from '../src/errors/chain-error';
 import { sha256DigestSchema } from '../src/registry';
 import { RedisSbomStore } from '../src/scan';
-import { attestImage, createSigner, PREDICATE_TYPES, type Signer, signImage } from '../src/signing';
+import { attestImage, createSigner, PREDICATE_TYPES, type Signer, signImage, VSA_PREDICATE_TYPE, vsaFromChainAttestations } from '../src/signing';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
 import { activityLogger } from './log';
@@ -66,6 +66,9 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
           if (!stored) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}; the scan stage stores one`);
           toAttest.unshift({ predicateType: PREDICATE_TYPES.cyclonedx, predicate: stored.sbom });
         }
+        // The gate's verdict as a SLSA VSA, signed by the same key: admission in other regions decides from it.
+        const vsa = vsaFromChainAttestations({ registry: client.host, repository: input.repository, digest: input.digest }, toAttest, PREDICATE_TYPES);
+        if (vsa) toAttest.push({ predicateType: VSA_PREDICATE_TYPE, predicate: vsa });
         for (const { predicateType, predicate } of toAttest) {
           const result = await attestImage(client, input.repository, input.digest, key, predicateType, predicate);
           attestations.push({ predicateType, envelopeDigest: result.envelopeDigest, added: result.added });

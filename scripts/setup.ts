@@ -19,6 +19,7 @@ const TEMPORAL_GO_FALLBACK = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 const BASE_PACKAGES: Record<string, string> = { 'docker-registry': 'docker-registry', 'redis-server': 'redis-server', skopeo: 'skopeo' };
 /** What tests need besides: image tools, a PKCS#11 token, htpasswd for an auth registry. */
 const TEST_PACKAGES: Record<string, string> = {
+  etcd: 'etcd-server',
   umoci: 'umoci',
   buildah: 'buildah',
   busybox: 'busybox-static',
@@ -33,11 +34,14 @@ const TEST_PACKAGES: Record<string, string> = {
   'db5.3_load': 'db5.3-util',
 };
 
-type GoPeer = { tags?: string } & (
+type GoPeer = { tags?: string; ldflags?: string } & (
   /** `go install` of a pinned module from the proxy. */
   | { module: string }
-  /** `go build` of a module in this repository (its go.mod/go.sum pin the dependencies); rebuilt when its sources are newer than the binary. */
-  | { dir: string }
+  /**
+   * `go build` of a module in this repository (its go.mod/go.sum pin the dependencies), of its own package
+   * or of `pkg` among its dependencies; rebuilt when its sources are newer than the binary.
+   */
+  | { dir: string; pkg?: string }
 );
 
 /** Interop peers, pinned, built with the Go module proxy. */
@@ -52,8 +56,15 @@ export const GO_PEERS: Record<string, GoPeer> = {
     dir: join(PROJECT_ROOT, 'tools', 'skopeo-sigstore'),
     tags: 'containers_image_openpgp containers_image_storage_stub containers_image_docker_daemon_stub',
   },
+  // The admission tests' control plane: k8s.io/kubernetes cannot be `go install`ed (its go.mod replaces the
+  // staging modules with local paths); tools/kube-apiserver requires it and pins each staging module instead.
+  'kube-apiserver': {
+    dir: join(PROJECT_ROOT, 'tools', 'kube-apiserver'),
+    pkg: 'k8s.io/kubernetes/cmd/kube-apiserver',
+    ldflags: '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.4 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34',
+  },
 };
-const TEST_PEERS = ['cosign', 'crane', 'skopeo-sigstore'];
+const TEST_PEERS = ['cosign', 'crane', 'skopeo-sigstore', 'kube-apiserver'];
 const BENCH_PEERS = ['cosign', 'crane', 'syft', 'osv-scanner'];
 
 const say = (msg: string) => process.stderr.write(`[setup] ${msg}\n`);
@@ -144,10 +155,10 @@ function ensureGoPeers(names: string[]): void {
     say(`building ${name} (${'dir' in peer ? `go build in ${relative(PROJECT_ROOT, peer.dir)}` : peer.module}) — a few minutes the first time`);
     // Build into a scratch directory so a peer installed under another name never shadows a system tool.
     const gobin = mkdtempSync(join(tmpdir(), 'dchain-gobin-'));
-    const tags = peer.tags ? ['-tags', peer.tags] : [];
+    const tags = [...(peer.tags ? ['-tags', peer.tags] : []), ...(peer.ldflags ? ['-ldflags', peer.ldflags] : [])];
     const built = join(gobin, name);
     const res = 'dir' in peer
-      ? spawnSync('go', ['build', '-buildvcs=false', ...tags, '-o', built, './'], { cwd: peer.dir, stdio: 'inherit', env: { ...process.env, GOFLAGS: '-mod=mod' } })
+      ? spawnSync('go', ['build', '-buildvcs=false', ...tags, '-o', built, peer.pkg ?? './'], { cwd: peer.dir, stdio: 'inherit', env: { ...process.env, GOFLAGS: '-mod=mod' } })
       : spawnSync('go', ['install', ...tags, peer.module], { stdio: 'inherit', env: { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod' } });
     if (res.status === 0 && existsSync(built)) {
       copyFileSync(built, join(TOOLS_BIN, name));

@@ -1,15 +1,17 @@
 import { type Command } from 'commander';
-import { Redis } from 'ioredis';
 import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
 import { createLogger } from '../../src/log/logger';
 import { DecisionStore, evaluatePolicy, type ImageFacts, lintPolicy, type LoadedPolicy, loadPolicyFile, policyFromConfig, policyJsonSchema, summarizeDecision } from '../../src/policy';
-import { admissionDepsFromConfig, buildAdmissionServer, signatureCheckFromVerifier } from '../../src/policy/admission';
+import { admissionDepsFromConfig, admissionRedis, buildAdmissionServer, signatureCheckFromVerifier } from '../../src/policy/admission';
 import { readFactsFile } from '../../src/policy/facts-file';
 import { parseImageReference, RegistryClient } from '../../src/registry';
 import { verifyImage } from '../../src/signing';
 import { redisUrl } from '../../src/ingest';
 import { cliConfig, withRedis } from '../context';
+
+/** The admission webhook exits within this long of SIGTERM (Kubernetes' grace period is 30 s; rollouts wait for it). */
+const SHUTDOWN_MS = 4_500;
 
 /** `dchain policy check|schema|test|admission`. */
 export function register(program: Command): void {
@@ -59,12 +61,19 @@ export function register(program: Command): void {
     .action(async () => {
       const config = cliConfig(program.opts());
       const logger = createLogger({ level: config.log.level });
-      const redis = new Redis(redisUrl(config), { maxRetriesPerRequest: 2 });
-      const app = await buildAdmissionServer(admissionDepsFromConfig(config, redis, logger));
+      // Starts even while Redis is down: reviews are then refused with the outage named (fail closed).
+      const registryOnly = config.policy.admission.mode === 'registry-only';
+      const { redis, label } = registryOnly ? { redis: undefined, label: 'none: registry-only mode' } : admissionRedis(redisUrl(config));
+      const app = await buildAdmissionServer(admissionDepsFromConfig(config, redis, logger, undefined, label));
       await app.listen({ host: config.policy.admission.host, port: config.policy.admission.port });
-      logger.info({ host: config.policy.admission.host, port: config.policy.admission.port }, 'admission webhook listening');
+      logger.info({ host: config.policy.admission.host, port: config.policy.admission.port, decisionStore: label }, 'admission webhook listening');
       const stop = () => {
-        void app.close().finally(() => redis.disconnect());
+        // Checks in flight are cancelled by close(); the timer only guards against a handle left open.
+        setTimeout(() => process.exit(0), SHUTDOWN_MS).unref();
+        void app.close().finally(() => {
+          redis?.disconnect();
+          process.exit(0);
+        });
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);

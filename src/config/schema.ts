@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { signingSchema } from '../signing/config-schema';
 import { scanConfigSchema } from '../scan/config-schema';
 import { buildConfigSchema } from '../build/config-schema';
+import { admissionConfigSchema } from '../policy/admission/config-schema';
 import { durationSchema } from './duration';
 
 const port = z.number().int().min(1).max(65535);
@@ -96,19 +97,7 @@ export const policyConfigSchema = z.strictObject({
   file: z.string().min(1).optional(),
   /** Mode of the built-in policy: dry-run records what it would deny without blocking. */
   mode: z.enum(['enforce', 'dry-run']).optional(),
-  admission: z
-    .strictObject({
-      host: z.string().default('0.0.0.0'),
-      port: port.default(8443),
-      /** PEM certificate and key of the webhook's HTTPS listener (a Kubernetes TLS secret's tls.crt / tls.key). */
-      tlsCertFile: z.string().min(1).optional(),
-      tlsKeyFile: z.string().min(1).optional(),
-      /** Per-image check budget, well inside the webhook's timeoutSeconds. */
-      checkDeadlineMs: z.number().int().positive().default(5_000),
-      decisionCacheTtlMs: z.number().int().positive().default(60_000),
-      signatureCacheTtlMs: z.number().int().positive().default(300_000),
-    })
-    .prefault({}),
+  admission: admissionConfigSchema,
 });
 
 export const configSchema = z.strictObject({

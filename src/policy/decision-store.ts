@@ -188,10 +188,17 @@ export class DecisionStore {
 
   /**
    * Calls `onInvalidate` for every invalidation published, on a dedicated connection. `onReset`
-   * runs after the subscription (re)connects, when messages may have been missed.
+   * runs after the subscription (re)connects, when messages may have been missed; `onDown` when it
+   * drops (it reconnects by itself). With `background`, returns at once even while Redis is
+   * unreachable (the admission webhook starts and refuses images, naming the outage, until it is back).
    */
-  async subscribe(handlers: { onInvalidate: (digest: string, reason: string) => void; onReset?: () => void }): Promise<() => Promise<void>> {
-    const subscriber = this.redis.duplicate();
+  async subscribe(
+    handlers: { onInvalidate: (digest: string, reason: string) => void; onReset?: () => void; onDown?: () => void },
+    options: { background?: boolean } = {},
+  ): Promise<() => Promise<void>> {
+    // Its own offline queue: the command connection may fail fast, the subscription waits for Redis.
+    const subscriber = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false });
+    subscriber.on('error', () => undefined); // reported through onDown; ioredis keeps reconnecting
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
       try {
@@ -201,13 +208,17 @@ export class DecisionStore {
         handlers.onReset?.(); // an unreadable message may have concerned anything
       }
     });
-    let subscribedOnce = false;
-    subscriber.on('ready', () => {
-      if (subscribedOnce) handlers.onReset?.();
-      subscribedOnce = true;
+    // Also on the first connection: it may follow an outage at start-up.
+    subscriber.on('ready', () => handlers.onReset?.());
+    let closing = false;
+    subscriber.on('close', () => {
+      if (!closing) handlers.onDown?.();
     });
-    await subscriber.subscribe(this.channel);
+    const subscribed = subscriber.subscribe(this.channel);
+    if (options.background) subscribed.catch(() => handlers.onDown?.());
+    else await subscribed;
     return async () => {
+      closing = true;
       await subscriber.quit().catch(() => subscriber.disconnect());
     };
   }

@@ -37,6 +37,12 @@ export class TtlCache<V> {
     this.loading.delete(key);
   }
 
+  /** Drops every entry (and load in flight) whose key matches. */
+  invalidateWhere(matches: (key: string) => boolean): void {
+    for (const key of [...this.entries.keys()]) if (matches(key)) this.entries.delete(key);
+    for (const key of [...this.loading.keys()]) if (matches(key)) this.loading.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
     this.loading.clear();

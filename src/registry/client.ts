@@ -96,7 +96,7 @@ export class RegistryClient {
     });
   }
 
-  static fromConfig(reg: RegistryConfig, opts: { userAgent?: string; logger?: Logger } = {}): RegistryClient {
+  static fromConfig(reg: RegistryConfig, opts: { userAgent?: string; logger?: Logger; retry?: RetryPolicy } = {}): RegistryClient {
     return new RegistryClient({
       name: reg.name,
       url: reg.url,

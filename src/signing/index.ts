@@ -13,3 +13,4 @@ export { attachmentTag } from './cosign-layout';
 export { type SignatureRegistry } from './registry-port';
 export { signingSchema, type SigningConfig, type SigningKeyConfig } from './config-schema';
 export { createSigner, ENV_KEY_FILE, ENV_KEY_PASSWORD, ENV_KEY_PEM } from './signer-from-config';
+export { buildVsa, parseVsa, VSA_PREDICATE_TYPE, VSA_VERIFIER_ID, vsaFromChainAttestations, vsaPredicateSchema, vsaResourceUri, type VsaInput, type VsaPredicate } from './vsa';

@@ -45,6 +45,8 @@ export interface AttestationCheck {
   reason?: string;
   code?: VerificationFailureCode;
   layer: string;
+  /** The signed statement's predicate (valid attestations only), for readers of its content such as VSAs. */
+  predicate?: unknown;
 }
 
 export interface VerificationReport {
@@ -136,7 +138,7 @@ async function checkAttestation(client: SignatureRegistry, repo: string, digest:
   if (claimedType !== predicateType && layer.annotations[PREDICATE_TYPE_ANNOTATION] !== undefined) {
     return invalid('MALFORMED', `layer annotation claims predicate type ${claimedType} but the signed statement says ${predicateType}`, predicateType);
   }
-  return signers.map((s) => ({ predicateType, keyId: s.keyId, valid: true, layer: layer.digest }));
+  return signers.map((s) => ({ predicateType, keyId: s.keyId, valid: true, layer: layer.digest, predicate: statement.value.predicate }));
 }
 
 async function fetchBlob(client: SignatureRegistry, repo: string, digest: string, maxBytes: number): Promise<{ bytes: Buffer } | { failure: Omit<VerificationFailure, 'layer'> }> {

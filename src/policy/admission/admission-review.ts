@@ -14,6 +14,8 @@ export const admissionReviewSchema = z.object({
     name: z.string().optional(),
     operation: z.enum(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']),
     object: z.unknown().optional(),
+    /** The object before an UPDATE: images it already ran are not checked again. */
+    oldObject: z.unknown().optional(),
     dryRun: z.boolean().optional(),
   }),
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { type Config } from '../../config/schema';
 import { ChainError } from '../../errors/chain-error';
 import { type Logger } from '../../log/logger';
@@ -8,20 +8,27 @@ import { verifyImage } from '../../signing';
 import { DecisionStore } from '../decision-store';
 import { type LoadedPolicy } from '../policy-file';
 import { policyFromConfig } from '../policy-from-config';
+import { abortableRegistry } from './abortable-registry';
+import { checkDeadlineOf } from './config-schema';
+import { durationMs } from '../../config/duration';
 import { type AdmissionServerDeps } from './server';
 import { signatureCheckFromVerifier } from './signature-check';
 
 /**
  * The admission server's dependencies from the configuration: the policy file, the decision store
  * on `redis`, a registry client per configured registry (by host, as images name them) to resolve
- * tags and read cosign signatures, and the TLS files.
+ * tags and read cosign signatures, the registries images may come from, and the TLS files.
  */
-export function admissionDepsFromConfig(config: Config, redis: Redis, logger: Logger, policy: LoadedPolicy = policyFromConfig(config)): AdmissionServerDeps {
+export function admissionDepsFromConfig(config: Config, redis: Redis | undefined, logger: Logger, policy: LoadedPolicy = policyFromConfig(config), redisLabel?: string): AdmissionServerDeps {
   const { admission } = config.policy;
   if (admission.tlsCertFile === undefined || admission.tlsKeyFile === undefined) {
     throw new ChainError('CONFIG_INVALID', 'policy.admission.tlsCertFile and tlsKeyFile are required: the API server only calls webhooks over HTTPS');
   }
-  const clients = new Map(config.registries.map((r) => [new URL(r.url).host, RegistryClient.fromConfig(r, { logger })]));
+  const deadlineMs = checkDeadlineOf(admission);
+  // Registry calls never outlive a check: one request at most the check's budget, one quick retry.
+  const clients = new Map(
+    config.registries.map((r) => [new URL(r.url).host, RegistryClient.fromConfig({ ...r, timeoutMs: Math.min(r.timeoutMs, deadlineMs) }, { logger, retry: { retries: 1, baseDelayMs: 100, maxDelayMs: 250 } })]),
+  );
   const clientFor = (host: string): RegistryClient => {
     const client = clients.get(host);
     if (!client) throw new ChainError('NOT_FOUND', `registry ${host} is not configured`);
@@ -29,14 +36,53 @@ export function admissionDepsFromConfig(config: Config, redis: Redis, logger: Lo
   };
   return {
     policy: () => policy,
-    decisions: new DecisionStore(redis),
+    // Registry-only mode reads no Redis at all: what decides travels with the image.
+    ...(admission.mode === 'decision-store' && redis ? { decisions: new DecisionStore(redis) } : {}),
+    mode: admission.mode,
+    summaryMaxAgeMs: durationMs(admission.summaryMaxAge),
+    decisionStoreName: `the decision store (${redisLabel ?? 'Redis'})`,
+    serveCachedDecisionsOnOutageMs: admission.serveCachedDecisionsOnOutageMs,
+    allowedRegistries: allowedRegistries(config),
     resolveTag: async ({ registry, repository, tag }) => (await clientFor(registry).headManifest(repository, tag))?.digest,
-    checkSignatures: signatureCheckFromVerifier((image, keys) => verifyImage(clientFor(image.registry), image.repository, image.digest, keys), policy.keys),
+    checkSignatures: signatureCheckFromVerifier(
+      (image, keys, signal) => verifyImage(abortableRegistry(clientFor(image.registry), signal), image.repository, image.digest, keys),
+      policy.keys,
+    ),
     tls: { cert: readTlsFile(admission.tlsCertFile), key: readTlsFile(admission.tlsKeyFile) },
     logger,
-    checkDeadlineMs: admission.checkDeadlineMs,
+    checkDeadlineMs: deadlineMs,
     cache: { decisionTtlMs: admission.decisionCacheTtlMs, signatureTtlMs: admission.signatureCacheTtlMs },
+    onClose: async () => {
+      await Promise.all([...clients.values()].map((c) => c.close().catch(() => undefined)));
+    },
   };
+}
+
+/**
+ * `policy.admission.allowedRegistries`, else the hosts of the registries the chain receives from
+ * (sources) and delivers to (sync targets), else — an admission-only configuration naming neither —
+ * every configured registry.
+ */
+export function allowedRegistries(config: Config): string[] {
+  const explicit = config.policy.admission.allowedRegistries;
+  if (explicit) return explicit;
+  const host = (name: string) => config.registries.find((r) => r.name === name);
+  const named = [...config.sources.map((s) => s.registry), ...config.sync.targets.map((t) => t.registry)]
+    .map(host)
+    .filter((r): r is NonNullable<typeof r> => r !== undefined);
+  const registries = named.length ? named : config.registries;
+  return [...new Set(registries.map((r) => new URL(r.url).host))];
+}
+
+/**
+ * The admission server's Redis connection: commands fail at once while Redis is down (no offline
+ * queue), so a review is answered with the outage named instead of waiting for the API server's
+ * timeout; ioredis keeps reconnecting in the background. The label names it without credentials.
+ */
+export function admissionRedis(url: string): { redis: Redis; label: string } {
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 1_500, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+  redis.on('error', () => undefined); // every failed command names the outage; see decisionStoreName
+  return { redis, label: `Redis at ${url.replace(/\/\/[^@]*@/, '//')}` };
 }
 
 function readTlsFile(path: string): Buffer {

@@ -3,4 +3,5 @@ export { ImageAdmission, DEFAULT_CACHE, type CacheSettings, type ImageAdmissionD
 export { signatureCheckFromVerifier, spkiKeyId, type SignatureCheck, type SignatureFacts, type VerificationReportLike } from './signature-check';
 export { podImages, type ContainerImage } from './pod-images';
 export { admissionReviewSchema, type AdmissionReview, type AdmissionResponse } from './admission-review';
-export { admissionDepsFromConfig } from './from-config';
+export { admissionDepsFromConfig, admissionRedis, allowedRegistries } from './from-config';
+export { admissionConfigSchema, checkDeadlineOf, type AdmissionConfig } from './config-schema';

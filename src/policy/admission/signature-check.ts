@@ -1,19 +1,23 @@
 import { createHash, createPublicKey } from 'node:crypto';
+import { VSA_PREDICATE_TYPE } from '../../signing/vsa';
 
 /** Trusted signatures and attestations found for one image digest, keyed by policy key ids. */
 export interface SignatureFacts {
   signedBy: string[];
   attestations: Array<{ predicateType: string; keyId: string }>;
+  /** Predicates of the valid SLSA verification summaries, by the policy key that signed them. */
+  summaries?: Array<{ keyId: string; predicate: unknown }>;
   /** Why signatures that exist did not count (foreign key, wrong digest, malformed…). */
   problems: string[];
 }
 
-export type SignatureCheck = (image: { registry: string; repository: string; digest: string }) => Promise<SignatureFacts>;
+/** `signal` aborts the check at its deadline: registry calls in flight are abandoned and none starts. */
+export type SignatureCheck = (image: { registry: string; repository: string; digest: string }, signal?: AbortSignal) => Promise<SignatureFacts>;
 
 /** The shape of the signing stage's report (`verifyImage` from src/signing). */
 export interface VerificationReportLike {
   signedBy: string[];
-  attestations: Array<{ predicateType: string; keyId: string; valid: boolean }>;
+  attestations: Array<{ predicateType: string; keyId: string; valid: boolean; predicate?: unknown }>;
   failures: Array<{ code: string; reason: string }>;
 }
 
@@ -22,18 +26,19 @@ export interface VerificationReportLike {
  * policy's key ids: one verification against every trusted key, ids mapped back.
  */
 export function signatureCheckFromVerifier(
-  verify: (image: { registry: string; repository: string; digest: string }, keysPem: string[]) => Promise<VerificationReportLike>,
+  verify: (image: { registry: string; repository: string; digest: string }, keysPem: string[], signal?: AbortSignal) => Promise<VerificationReportLike>,
   trustedKeys: ReadonlyMap<string, string>,
 ): SignatureCheck {
   const idBySpki = new Map([...trustedKeys].map(([id, pem]) => [spkiKeyId(pem), id]));
   const pems = [...trustedKeys.values()];
-  return async (image) => {
-    if (pems.length === 0) return { signedBy: [], attestations: [], problems: ['the policy lists no trusted keys'] };
-    const report = await verify(image, pems);
+  return async (image, signal) => {
+    if (pems.length === 0) return { signedBy: [], attestations: [], summaries: [], problems: ['the policy lists no trusted keys'] };
+    const report = await verify(image, pems, signal);
     const policyId = (keyId: string) => idBySpki.get(keyId) ?? keyId;
     return {
       signedBy: report.signedBy.map(policyId).sort(),
       attestations: report.attestations.filter((a) => a.valid).map((a) => ({ predicateType: a.predicateType, keyId: policyId(a.keyId) })),
+      summaries: report.attestations.filter((a) => a.valid && a.predicateType === VSA_PREDICATE_TYPE).map((a) => ({ keyId: policyId(a.keyId), predicate: a.predicate })),
       problems: report.failures.map((f) => `${f.code}: ${f.reason}`),
     };
   };

@@ -107,8 +107,12 @@ describe('deliveryChain on the project worker', () => {
     assert.equal(report.signedBy.length, 1, JSON.stringify(report.failures));
     assert.deepEqual(
       report.attestations.filter((a) => a.valid).map((a) => a.predicateType).sort(),
-      ['https://cosign.sigstore.dev/attestation/vuln/v1', 'https://cyclonedx.org/bom', 'https://delivery-chain.dev/attestation/gate-decision/v1'],
+      ['https://cosign.sigstore.dev/attestation/vuln/v1', 'https://cyclonedx.org/bom', 'https://delivery-chain.dev/attestation/gate-decision/v1', 'https://slsa.dev/verification_summary/v1'],
     );
+    // The verdict travels with the image: the mirror holds the VSA, PASSED, about this digest.
+    const summary = report.attestations.find((a) => a.valid && a.predicateType === 'https://slsa.dev/verification_summary/v1')?.predicate as { verificationResult?: string; resourceUri?: string } | undefined;
+    assert.equal(summary?.verificationResult, 'PASSED');
+    assert.match(summary?.resourceUri ?? '', new RegExp(`^oci://.*@${desc.digest}$`));
 
     // The real cosign verifies the replicated signature with the public key alone.
     const pubFile = join(testDataDir(), 'cosign.pub');

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import YAML from 'yaml';
 import { parseConfig } from '../../../src/config/load';
+import { checkDeadlineOf } from '../../../src/policy/admission/config-schema';
 import { isCheckedKind } from '../../../src/policy/admission/pod-images';
 import { policySchema } from '../../../src/policy/policy-schema';
 
@@ -26,7 +27,7 @@ void describe('example Kubernetes manifests', () => {
     assert.equal(webhook.sideEffects, 'None');
     assert.ok(webhook.timeoutSeconds <= 10);
     const resources = (webhook.rules as Array<{ resources: string[] }>).flatMap((r) => r.resources);
-    const kindOf: Record<string, string> = { pods: 'Pod', deployments: 'Deployment', statefulsets: 'StatefulSet', daemonsets: 'DaemonSet', replicasets: 'ReplicaSet', jobs: 'Job', cronjobs: 'CronJob' };
+    const kindOf: Record<string, string> = { pods: 'Pod', deployments: 'Deployment', statefulsets: 'StatefulSet', daemonsets: 'DaemonSet', replicasets: 'ReplicaSet', jobs: 'Job', cronjobs: 'CronJob', replicationcontrollers: 'ReplicationController' };
     for (const [resource, kind] of Object.entries(kindOf)) {
       assert.ok(resources.includes(resource), `${resource} is not sent to the webhook`);
       assert.ok(isCheckedKind(kind), `${kind} is sent but not checked`);
@@ -36,5 +37,27 @@ void describe('example Kubernetes manifests', () => {
     const [deployment] = docs('admission-deployment.yaml');
     assert.deepEqual(deployment?.spec.template.metadata.labels['app.kubernetes.io/name'], service?.spec.selector['app.kubernetes.io/name']);
     assert.equal(deployment?.spec.template.spec.containers[0].ports[0].containerPort, 8443);
+  });
+
+  void it('answer within the webhook timeout: the check deadline comes from the same timeoutSeconds and is shorter', () => {
+    const [configMap] = docs('admission-config.yaml');
+    const config = parseConfig(YAML.parse(configMap?.data['config.yaml'] as string), 'admission-config.yaml');
+    const [webhookConfig] = docs('admission-webhook.yaml');
+    const timeoutSeconds = webhookConfig?.webhooks[0].timeoutSeconds as number;
+    assert.equal(config.policy.admission.timeoutSeconds, timeoutSeconds);
+    assert.equal(parseConfig({}).policy.admission.timeoutSeconds, timeoutSeconds, 'the default must match the shipped manifest');
+    assert.ok(checkDeadlineOf(config.policy.admission) < timeoutSeconds * 1000);
+    assert.throws(() => parseConfig({ policy: { admission: { timeoutSeconds: 5, checkDeadlineMs: 5000 } } }), /checkDeadlineMs must be shorter than timeoutSeconds/);
+  });
+
+  void it('let only cluster admins exempt a namespace (a ValidatingAdmissionPolicy guards the skip label)', () => {
+    const [policy, binding] = docs('admission-exemptions.yaml');
+    assert.equal(policy?.kind, 'ValidatingAdmissionPolicy');
+    assert.equal(binding?.spec.policyName, policy?.metadata.name);
+    assert.deepEqual(binding?.spec.validationActions, ['Deny']);
+    const [webhookConfig] = docs('admission-webhook.yaml');
+    const selector = JSON.stringify(webhookConfig?.webhooks[0].namespaceSelector);
+    assert.ok(selector.includes('dchain.dev/admission'));
+    assert.ok(JSON.stringify(policy?.spec).includes('dchain.dev/admission'));
   });
 });
