@@ -34,7 +34,7 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
   let redisServer: Awaited<ReturnType<typeof useRedis>>;
   const digests: Record<'good' | 'unsigned' | 'blocked' | 'ungated' | 'later', string> = { good: '', unsigned: '', blocked: '', ungated: '', later: '' };
   const ref = (name: keyof typeof digests) => `${host}/team/${name}@${digests[name]}`;
-  const critical = [{ id: 'CVE-2026-4242', aliases: [], package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'CRITICAL' as const, fixable: true, fixedVersion: '3.0.2' }];
+  const critical = [{ id: 'CVE-2026-4242', ids: ['CVE-2026-4242'], aliases: [], negligible: false, package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'CRITICAL' as const, fixable: true, fixedVersion: '3.0.2' }];
   const facts = (repository: string, digest: string, findings: ImageFacts['findings'] = []): ImageFacts =>
     imageFactsSchema.parse({ registry: host, repository, digest, scannedAt: new Date().toISOString(), findings, hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 } });
   const gate = (name: keyof typeof digests, findings: ImageFacts['findings'] = []) => {
