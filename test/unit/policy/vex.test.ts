@@ -8,7 +8,7 @@ import { type DecisionRecord, evaluatePolicy, lintPolicy, loadPolicyFile, regate
 import { checkTrustedSources, trusts } from '../../../src/policy/rules/trusted-sources';
 import { type Finding } from '../../../src/scan';
 import { type VexStatement } from '../../../src/scan/vex';
-import { DIGEST, facts, finding, NOW, policyWith } from './fixtures';
+import { DIGEST, facts, finding, GOOD_DATA, NOW, policyWith } from './fixtures';
 
 const PURL = 'pkg:deb/debian/openssl@3.0.1?arch=amd64';
 const critical = finding('DSA-5999-1', 'CRITICAL', true, { aliases: ['CVE-2026-0100'], purl: PURL });
@@ -105,16 +105,17 @@ void describe('VEX attested on the image (facts) and the allowlist as VEX', () =
     const previous: DecisionRecord = { decision: evaluatePolicy(f, policy, NOW), facts: f, recordedAt: NOW.toISOString() };
     assert.equal(previous.decision.allowed, false);
     const later = new Date(NOW.getTime() + 86_400_000);
-    const findings: Finding[] = [{ id: critical.id, aliases: critical.aliases, package: { name: 'openssl', version: '3.0.1', ecosystem: 'Debian', purl: PURL, layer: 'sha256:00' }, severity: 'CRITICAL', fixable: true, fixedVersion: '3.0.2' }];
+    const findings: Finding[] = [{ id: critical.id, ids: [critical.id, ...critical.aliases], aliases: critical.aliases, package: { name: 'openssl', version: '3.0.1', ecosystem: 'Debian', purl: PURL, layer: 'sha256:00' }, severity: 'CRITICAL', fixable: true, fixedVersion: '3.0.2' }];
     const ctx = { policy, now: later, workflowId: 'rescan-1', osvVersion: 'osv-1' };
-    const withVex = regate(previous, { digest: DIGEST, scannedAt: later.toISOString(), findings, vex: [attested] }, ctx);
+    const data = { ...GOOD_DATA, importedAt: later.toISOString(), newestModified: '' };
+    const withVex = regate(previous, { digest: DIGEST, scannedAt: later.toISOString(), findings, vulnerabilityData: data, vex: [attested] }, ctx);
     assert.equal(withVex.outcome.verdict, 'allowed');
     assert.equal(withVex.update?.kind, 'decision');
     const record = withVex.update?.kind === 'decision' ? withVex.update.record : undefined;
     assert.ok(record?.lastRescan);
     record.lastRescan.notified = true; // subscribers were told
     // The next rescan could not read the registry (no `vex`): the recorded statements stay in force.
-    const again = regate(record, { digest: DIGEST, scannedAt: later.toISOString(), findings }, { ...ctx, workflowId: 'rescan-2' });
+    const again = regate(record, { digest: DIGEST, scannedAt: later.toISOString(), findings, vulnerabilityData: data }, { ...ctx, workflowId: 'rescan-2' });
     assert.equal(again.outcome.verdict, 'unchanged');
     assert.equal(again.outcome.allowed, true);
     assert.equal(again.update?.kind, 'refresh');
