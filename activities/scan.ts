@@ -2,6 +2,12 @@ import { Context } from '@temporalio/activity';
 import { ChainError } from '../src/errors/chain-error';
 import { type OsvDataVersion, osvSourceFromConfig, RedisSbomStore, rescanStored, scanImage, type ScanSummary, type SeverityCounts } from '../src/scan';
 import { RescanFindingsStore } from '../src/scan/rescan-findings';
+import { readFileSync } from 'node:fs';
+import { type Config } from '../src/config/schema';
+import { policyFromConfig } from '../src/policy';
+import { type Finding } from '../src/scan';
+import { readAttachedVex, type VexStatement, vexOutcome } from '../src/scan/vex';
+import { type RegistryClient } from '../src/registry';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
 import { activityLogger, activityWorkflowId } from './log';
@@ -62,6 +68,8 @@ export function createScanActivities(deps: ActivityDeps) {
     return refreshedFor.done;
   };
 
+  const vex = attachedVexReader(deps.config);
+
   return {
     /** Scan stage: stream the image from the registry, catalogue, match OSV, check hygiene, keep the SBOM. */
     async scanImage(input: ScanImageInput): Promise<ScanSummary> {
@@ -83,7 +91,9 @@ export function createScanActivities(deps: ActivityDeps) {
           },
           { repository: input.repository, reference: input.digest },
         );
-        const { summary } = result;
+        const attached = await vex.read(source, input.repository, input.digest);
+        if (attached.problems.length) log.warn({ problems: attached.problems.slice(0, 20) }, 'VEX attestations not applied');
+        const summary = { ...result.summary, findings: vex.annotate(result.summary.findings, attached.statements, input.digest), vex: attached };
         if (result.refused.length > 0) log.warn({ refused: result.refused.slice(0, 20) }, 'unsafe tar entries ignored');
         if (result.catalogWarnings.length > 0) log.warn({ catalogWarnings: result.catalogWarnings.slice(0, 20) }, 'package databases not fully read');
         if (summary.osv.problems.length) log.warn({ problems: summary.osv.problems.map((p) => p.message) }, 'image matched against incomplete or stale OSV data');
@@ -104,8 +114,18 @@ export function createScanActivities(deps: ActivityDeps) {
         const result = await rescanStored({ osv, sbomStore }, input.digest);
         if (!result) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}: scan the image first`, { retryable: false });
         const { summary } = result;
+        // VEX attached since the gate counts from this rescan on; when the registry cannot be read,
+        // the statements the gate saw stay in force (regate keeps them) and the next rescan tries again.
+        let attached: VexStatement[] | undefined;
+        try {
+          const read = await vex.read(deps.registry(summary.registry), summary.repository, summary.digest);
+          if (read.problems.length) log.warn({ problems: read.problems.slice(0, 20) }, 'VEX attestations not applied');
+          attached = read.statements;
+        } catch (err) {
+          log.warn({ err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
+        }
         // The summary's findings, as the gate saw them at the first scan (the same limit applies).
-        await rescans.put({ digest: summary.digest, osvVersion: summary.osv.version, scannedAt: summary.scannedAt, findings: summary.findings, vulnerabilityData: summary.osv });
+        await rescans.put({ digest: summary.digest, osvVersion: summary.osv.version, scannedAt: summary.scannedAt, findings: summary.findings, vulnerabilityData: summary.osv, ...(attached ? { vex: attached } : {}) });
         if (summary.osv.problems.length) log.warn({ problems: summary.osv.problems.map((p) => p.message) }, 'rescan matched against incomplete or stale OSV data');
         log.info({ counts: summary.counts, osvVersion: summary.osv.version }, 'stored SBOM rescanned');
         return { digest: summary.digest, registry: summary.registry, repository: summary.repository, scannedAt: summary.scannedAt, counts: summary.counts, osv: summary.osv };
@@ -125,6 +145,42 @@ export function createScanActivities(deps: ActivityDeps) {
         deps.logger.warn({ err }, 'OSV refresh failed');
         return toActivityFailure(err);
       }
+    },
+  };
+}
+
+/**
+ * VEX attested on images, believed only when signed by a trusted key (signing.trustedKeys and the
+ * policy's trustedKeys), and the findings it (or a VEX document of the policy) suppresses marked so
+ * scan results and their attestation show it. The gate decides again with the rule's allowlist too.
+ */
+function attachedVexReader(config: Config) {
+  // Read on first use: a scan-only worker that never scans needs neither.
+  let loaded: { keys: string[]; policyVex: readonly VexStatement[] } | undefined;
+  const load = () => {
+    if (!loaded) {
+      const policy = policyFromConfig(config);
+      const keys = config.signing.trustedKeys.map((file) => {
+        try {
+          return readFileSync(file, 'utf8');
+        } catch (cause) {
+          throw new ChainError('CONFIG_UNREADABLE', `cannot read trusted key ${file}: ${(cause as Error).message}`, { cause });
+        }
+      });
+      loaded = { keys: [...keys, ...policy.keys.values()], policyVex: policy.vex ?? [] };
+    }
+    return loaded;
+  };
+  return {
+    read: (client: RegistryClient, repository: string, digest: string) => readAttachedVex(client, repository, digest, load().keys),
+    annotate(findings: Finding[], attached: readonly VexStatement[], digest: string): Finding[] {
+      const statements = [...attached, ...load().policyVex];
+      if (statements.length === 0) return findings;
+      const now = new Date();
+      return findings.map((f) => {
+        const { suppressedBy } = vexOutcome({ id: f.id, aliases: f.aliases, package: f.package.name, purl: f.package.purl }, statements, digest, now);
+        return suppressedBy ? { ...f, suppressedBy } : f;
+      });
     },
   };
 }

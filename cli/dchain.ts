@@ -15,6 +15,7 @@ import { register as registerRescan } from './commands/rescan';
 import { register as registerScan } from './commands/scan';
 import { register as registerStatus } from './commands/status';
 import { register as registerVerify } from './commands/verify';
+import { register as registerVex } from './commands/vex';
 import { register as registerWebhooks } from './commands/webhooks';
 
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerNotifications(program);
   registerRescan(program);
   registerDemo(program);
+  registerVex(program);
   return program;
 }
 

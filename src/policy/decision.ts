@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { modeSchema } from './policy-schema';
+import { vexStatementSchema } from '../scan/vex/statement';
 
 /** One broken rule: which check, under which policy rule, what was found. */
 export const violationSchema = z.object({
@@ -14,6 +15,18 @@ export const violationSchema = z.object({
   evidence: z.record(z.string(), z.unknown()),
 });
 
+/** A finding a VEX statement (or an allowlist entry) took out of the verdict: still listed, with the statement. */
+export const suppressionSchema = z.object({
+  id: z.string(),
+  aliases: z.array(z.string()).default([]),
+  package: z.string(),
+  version: z.string(),
+  severity: z.string(),
+  /** One line: status, justification, document, author, signer, expiry. */
+  reason: z.string(),
+  statement: vexStatementSchema,
+});
+
 export const decisionSchema = z.object({
   allowed: z.boolean(),
   mode: modeSchema,
@@ -23,10 +36,13 @@ export const decisionSchema = z.object({
   policyVersion: z.string(),
   matchedRules: z.array(z.string()),
   evaluatedAt: z.string(),
+  /** Findings suppressed by VEX statements or allowlist entries (absent in decisions made before VEX). */
+  suppressed: z.array(suppressionSchema).optional(),
 });
 
 export type Violation = z.infer<typeof violationSchema>;
 export type Decision = z.infer<typeof decisionSchema>;
+export type Suppression = z.infer<typeof suppressionSchema>;
 
 /** What a single check reports before it is tagged with its policy rule. */
 export interface CheckResult {

@@ -5,7 +5,10 @@ import { type LoadedPolicy } from './policy-file';
 import { type Mode, type PolicyRule } from './policy-schema';
 import { checkHygiene } from './rules/hygiene';
 import { checkProvenance } from './rules/provenance';
+import { checkTrustedSources } from './rules/trusted-sources';
 import { checkVulnerabilities } from './rules/vulnerabilities';
+import { type Suppression } from './decision';
+import { allowlistStatements, partitionByVex } from './vex';
 
 export interface EvaluationContext {
   /** Kubernetes namespace at admission; rules selecting namespaces only apply when it matches. */
@@ -22,12 +25,19 @@ export function evaluatePolicy(facts: ImageFacts, loaded: LoadedPolicy, now: Dat
   const matched = policy.rules.filter((rule) => ruleApplies(rule, facts, context));
   const violations: Violation[] = [];
   const warnings: string[] = [];
+  const suppressed = new Map<string, Suppression>();
   if (matched.length === 0) warnings.push(`no rule of policy ${policy.metadata.name} selects ${facts.registry}/${facts.repository}; nothing was checked`);
 
   for (const rule of matched) {
     const mode: Mode = rule.mode ?? policy.mode;
     const results: CheckResult[] = [];
-    if (rule.vulnerabilities) results.push(checkVulnerabilities(facts.findings, rule.vulnerabilities, now, facts.vulnerabilityData));
+    if (rule.vulnerabilities) {
+      // VEX first (attested, the policy's documents, this rule's allowlist): suppressed findings leave the ceilings.
+      const vex = partitionByVex(facts.findings, [...facts.vex, ...(loaded.vex ?? []), ...allowlistStatements(rule)], facts.digest, now);
+      for (const s of vex.suppressed) suppressed.set(`${s.id}\u0000${s.package}\u0000${s.version}`, s);
+      results.push({ violations: [], warnings: vex.warnings }, checkVulnerabilities(vex.kept, rule.vulnerabilities, now, facts.vulnerabilityData));
+    }
+    if (rule.trustedSources) results.push(checkTrustedSources(facts.sources, rule.trustedSources));
     if (rule.hygiene) results.push(checkHygiene(facts.hygiene, rule.hygiene));
     if (rule.provenance) results.push(checkProvenance(facts, rule.provenance, now));
     const found = results.flatMap((r) => r.violations);
@@ -46,6 +56,7 @@ export function evaluatePolicy(facts: ImageFacts, loaded: LoadedPolicy, now: Dat
     policyVersion: loaded.version,
     matchedRules: matched.map((r) => r.name),
     evaluatedAt: now.toISOString(),
+    ...(suppressed.size ? { suppressed: [...suppressed.values()] } : {}),
   };
 }
 
@@ -60,5 +71,10 @@ function ruleApplies(rule: PolicyRule, facts: ImageFacts, context: EvaluationCon
 /** One line per violation, for logs, CLI output and failure messages. */
 export function summarizeDecision(decision: Decision): string {
   const head = `${decision.allowed ? 'allowed' : 'denied'} ${decision.image.registry}/${decision.image.repository}@${decision.image.digest} (${decision.mode}, policy ${decision.policyVersion})`;
-  return [head, ...decision.violations.map((v) => `  ${v.enforced ? '✗' : '!'} [${v.policyRule}/${v.rule}] ${v.message}`), ...decision.warnings.map((w) => `  warning: ${w}`)].join('\n');
+  return [
+    head,
+    ...decision.violations.map((v) => `  ${v.enforced ? '✗' : '!'} [${v.policyRule}/${v.rule}] ${v.message}`),
+    ...(decision.suppressed ?? []).map((s) => `  ~ ${s.severity} ${s.id} in ${s.package} ${s.version} suppressed: ${s.reason}`),
+    ...decision.warnings.map((w) => `  warning: ${w}`),
+  ].join('\n');
 }

@@ -31,6 +31,8 @@ export function factsFromScan(scan: ScanSummary, provenance: ProvenanceFacts = {
     ...(provenance.baseImage ? { baseImage: provenance.baseImage } : {}),
     signatures: provenance.signatures ?? [],
     attestations: provenance.attestations ?? [],
+    vex: scan.vex?.statements ?? [],
+    sources: scan.sources ?? [],
   });
 }
 
@@ -50,6 +52,7 @@ export function findingFacts(findings: readonly Finding[]): FindingFact[] {
     ...(f.cvssScore !== undefined ? { cvssScore: f.cvssScore } : {}),
     negligible: f.negligible === true,
     ...(f.fixedIn ? { fixedIn: { name: f.fixedIn.name, version: f.fixedIn.version } } : {}),
+    purl: f.package.purl,
   }));
 }
 

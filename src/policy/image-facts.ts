@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { FINDING_SEVERITIES } from './severity';
+import { vexStatementSchema } from '../scan/vex/statement';
+import { packageSourceSchema } from '../scan/sources';
 
 /**
  * Everything the policy looks at for one image: the scanner's findings and hygiene, where it comes
@@ -25,6 +27,8 @@ export const findingFactSchema = z.object({
   negligible: z.boolean().default(false),
   /** The fix is a version of this (source) package, not of the installed one. */
   fixedIn: z.object({ name: z.string(), version: z.string() }).optional(),
+  /** The package's purl, which VEX statements name products and subcomponents by. */
+  purl: z.string().optional(),
 });
 
 /** What the scan says about the OSV data it matched against (see the scanner's OsvDataVersion). */
@@ -77,6 +81,10 @@ export const imageFactsSchema = z.object({
   signatures: z.array(z.object({ keyId: z.string().min(1) })).default([]),
   /** Verified in-toto attestations about this digest. */
   attestations: z.array(z.object({ predicateType: z.string().min(1), keyId: z.string().optional() })).default([]),
+  /** VEX statements attested on the image by a trusted key (the policy's own VEX documents are added at evaluation). */
+  vex: z.array(vexStatementSchema).default([]),
+  /** Where the image says its packages come from (apt sources, apk repositories, npm resolved URLs…). */
+  sources: z.array(packageSourceSchema).default([]),
 });
 
 export type FindingFact = z.infer<typeof findingFactSchema>;

@@ -7,7 +7,7 @@ const SOON_MS = 14 * 86_400_000;
 export function lintPolicy(loaded: LoadedPolicy, now: Date): string[] {
   const warnings: string[] = [];
   for (const rule of loaded.policy.rules) {
-    if (!rule.vulnerabilities && !rule.hygiene && !rule.provenance) warnings.push(`rule ${rule.name} checks nothing`);
+    if (!rule.vulnerabilities && !rule.hygiene && !rule.provenance && !rule.trustedSources) warnings.push(`rule ${rule.name} checks nothing`);
     if (rule.vulnerabilities && !rule.vulnerabilities.maxSeverity) warnings.push(`rule ${rule.name}: vulnerabilities without maxSeverity checks nothing`);
     for (const entry of rule.vulnerabilities?.allowlist ?? []) {
       const expires = expiresAt(entry);

@@ -4,6 +4,7 @@ import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
 import { type z } from 'zod';
 import { ChainError } from '../errors/chain-error';
+import { readVexText, type VexStatement } from '../scan/vex';
 import { type Policy, policySchema } from './policy-schema';
 
 /** A validated policy with its key material read and a version that changes with its content. */
@@ -14,6 +15,8 @@ export interface LoadedPolicy {
   /** PEM public keys by trusted key id. */
   keys: ReadonlyMap<string, string>;
   origin: string;
+  /** Statements of the VEX documents the policy names (read when the policy is loaded). */
+  vex?: readonly VexStatement[];
 }
 
 /** Reads a YAML or JSON policy file; throws CONFIG_UNREADABLE / CONFIG_INVALID naming every problem. */
@@ -47,7 +50,22 @@ export function parsePolicy(raw: unknown, origin = 'policy', baseDir = process.c
   if (problems.length) throw new ChainError('CONFIG_INVALID', `invalid ${origin}:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { details: { problems } });
   const keys = new Map<string, string>();
   for (const key of policy.trustedKeys) keys.set(key.id, key.publicKey ?? readKeyFile(key.publicKeyFile as string, baseDir, origin));
-  return { policy, version: policyVersion(policy), keys, origin };
+  const vex = (policy.vex?.documents ?? []).flatMap((ref) => readVexFile(typeof ref === 'string' ? { path: ref } : ref, baseDir, origin));
+  return { policy, version: policyVersion(policy, vex), keys, origin, ...(vex.length ? { vex } : {}) };
+}
+
+/** A VEX document the policy names: unreadable or invalid stops the policy from loading, naming each problem. */
+function readVexFile(ref: { path: string; expires?: string }, baseDir: string, origin: string): VexStatement[] {
+  const file = isAbsolute(ref.path) ? ref.path : resolve(baseDir, ref.path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ChainError('CONFIG_UNREADABLE', `${origin}: cannot read VEX document ${file}: ${(cause as Error).message}`, { cause });
+  }
+  const read = readVexText(text, file, ref.expires ? { expires: ref.expires } : {});
+  if (!read.ok) throw new ChainError('CONFIG_INVALID', `${origin}: VEX document ${file} is invalid:\n${read.problems.map((p) => `  - ${p}`).join('\n')}`, { details: { problems: read.problems } });
+  return read.statements;
 }
 
 function readKeyFile(path: string, baseDir: string, origin: string): string {
@@ -76,8 +94,11 @@ function referenceProblems(policy: Policy): string[] {
   return problems;
 }
 
-function policyVersion(policy: Policy): string {
-  const hash = createHash('sha256').update(canonicalJson(policy)).digest('hex').slice(0, 12);
+/** The VEX documents' statements count too: editing one changes what the policy decides. */
+function policyVersion(policy: Policy, vex: readonly VexStatement[]): string {
+  const sha = createHash('sha256').update(canonicalJson(policy));
+  if (vex.length) sha.update(canonicalJson(vex));
+  const hash = sha.digest('hex').slice(0, 12);
   return `${policy.metadata.name}:${policy.metadata.version ?? 'unversioned'}:sha256-${hash}`;
 }
 

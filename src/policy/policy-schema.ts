@@ -64,6 +64,32 @@ export const provenanceRulesSchema = z.strictObject({
   maxScanAge: durationSchema.optional(),
 });
 
+/** VEX documents the policy applies to every image (OpenVEX or CycloneDX VEX, JSON). */
+export const vexDocumentRefSchema = z.union([
+  z.string().min(1),
+  z.strictObject({
+    path: z.string().min(1).describe('Path of the document, relative to the policy file.'),
+    expires: z
+      .union([z.iso.date(), z.iso.datetime({ offset: true })])
+      .optional()
+      .describe('When its statements stop suppressing: a date (midnight UTC starting that day) or a date-time.'),
+  }),
+]);
+
+export const vexSettingsSchema = z.strictObject({
+  documents: z.array(vexDocumentRefSchema).default([]).describe('OpenVEX or CycloneDX VEX files, relative to the policy file.'),
+});
+
+export const trustedSourcesSchema = z
+  .strictObject({
+    apt: z.array(z.string().min(1)).optional().describe('Debian/Ubuntu apt sources (sources.list, *.list, *.sources).'),
+    apk: z.array(z.string().min(1)).optional().describe('Alpine repositories (/etc/apk/repositories).'),
+    npm: z.array(z.string().min(1)).optional().describe('npm lockfile "resolved" URLs.'),
+    pypi: z.array(z.string().min(1)).optional().describe('pip direct_url.json URLs of packages installed from a URL or VCS.'),
+    go: z.array(z.string().min(1)).optional().describe('Go module proxies recorded in build info (GOPROXY), where the binary records them.'),
+  })
+  .describe('Allowed hosts (deb.debian.org, *.example.com) or URL prefixes (https://registry.npmjs.org/) per ecosystem; an ecosystem not listed is not checked.');
+
 export const ruleSchema = z.strictObject({
   name: z.string().regex(/^[a-zA-Z0-9][\w.-]*$/, 'letters, digits, dot, dash, underscore'),
   mode: modeSchema.optional().describe('Overrides the policy mode for this rule.'),
@@ -77,6 +103,7 @@ export const ruleSchema = z.strictObject({
   vulnerabilities: vulnerabilityRulesSchema.optional(),
   hygiene: hygieneRulesSchema.optional(),
   provenance: provenanceRulesSchema.optional(),
+  trustedSources: trustedSourcesSchema.optional(),
 });
 
 export const trustedKeySchema = z
@@ -100,6 +127,7 @@ export const policySchema = z.strictObject({
   mode: modeSchema.default('enforce'),
   trustedKeys: z.array(trustedKeySchema).default([]),
   sidecars: z.array(sidecarSchema).default([]).describe('Images injected by other components that admission lets through.'),
+  vex: vexSettingsSchema.optional(),
   rules: z.array(ruleSchema).min(1),
 });
 
@@ -111,3 +139,4 @@ export type VulnerabilityRules = z.infer<typeof vulnerabilityRulesSchema>;
 export type HygieneRules = z.infer<typeof hygieneRulesSchema>;
 export type ProvenanceRules = z.infer<typeof provenanceRulesSchema>;
 export type Sidecar = z.infer<typeof sidecarSchema>;
+export type TrustedSources = z.infer<typeof trustedSourcesSchema>;

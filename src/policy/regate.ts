@@ -4,6 +4,7 @@
  * writes it atomically and the rescan workflow notifies.
  */
 import { type Finding, type OsvDataVersion } from '../scan';
+import { type VexStatement } from '../scan/vex';
 import { type Decision, type Violation } from './decision';
 import { type DecisionRecord, type DecisionUpdate, type RescanMark } from './decision-store';
 import { evaluatePolicy } from './evaluate';
@@ -18,6 +19,8 @@ export interface RescannedFindings {
   findings: readonly Finding[];
   /** The rescan's statement about the OSV data it matched against: judged like the first scan's (missing or stale data denies). */
   vulnerabilityData?: OsvDataVersion;
+  /** VEX attested on the image as the rescan read it; absent = keep the statements the gate saw. */
+  vex?: readonly VexStatement[];
 }
 
 export interface RegateContext {
@@ -86,13 +89,14 @@ export function regate(previous: DecisionRecord, scan: RescannedFindings, contex
   // The data statement is the rescan's own: without one, the data is unknown (never the first scan's, which may have gone stale since).
   const { vulnerabilityData: _old, ...kept } = previous.facts;
   const data = vulnerabilityDataFacts(scan.vulnerabilityData);
-  const facts = imageFactsSchema.parse({ ...kept, scannedAt: scan.scannedAt, findings, ...(data ? { vulnerabilityData: data } : {}) });
+  const facts = imageFactsSchema.parse({ ...kept, scannedAt: scan.scannedAt, findings, ...(data ? { vulnerabilityData: data } : {}), ...(scan.vex ? { vex: scan.vex } : {}) });
   const decision = evaluatePolicy(facts, context.policy, context.now);
   // An earlier rescan's change that subscribers never heard of: compare with what they last heard.
   const unnotified = mark?.notified === false ? mark : undefined;
   const previousAllowed = unnotified ? unnotified.previousAllowed : previous.decision.allowed;
   const findingsChanged = !sameFindings(previous.facts.findings, findings);
-  const recorded = findingsChanged || decision.allowed !== previous.decision.allowed;
+  // A statement that starts or stops suppressing (new VEX, an expiry) is a change worth a record too.
+  const recorded = findingsChanged || decision.allowed !== previous.decision.allowed || !sameSuppressions(previous.decision, decision);
   const verdict = verdictChange(previousAllowed || override !== undefined, decision.allowed || override !== undefined);
   const overridden = !decision.allowed && override !== undefined;
   const notify = verdict !== 'unchanged' ? verdict : overridden && (unnotified !== undefined || newEnforcedViolations(previous.decision, decision)) ? 'denied' : undefined;
@@ -135,6 +139,11 @@ function sameFindings(a: readonly FindingFact[], b: readonly FindingFact[]): boo
   const left = a.map(key).sort();
   const right = b.map(key).sort();
   return left.every((k, i) => k === right[i]);
+}
+
+function sameSuppressions(a: Decision, b: Decision): boolean {
+  const key = (d: Decision) => (d.suppressed ?? []).map((s) => `${s.id}\u0000${s.package}\u0000${s.version}\u0000${s.reason}`).sort().join('\u0001');
+  return key(a) === key(b);
 }
 
 /** Enforced violations of `next` that `before` did not have (the same check on the same advisory and package). */

@@ -5,6 +5,7 @@
 import { type Redis } from 'ioredis';
 import { ChainError } from '../errors/chain-error';
 import { type Finding, type OsvDataVersion } from './types';
+import { type VexStatement } from './vex/statement';
 
 export interface StoredRescan {
   digest: string;
@@ -14,6 +15,8 @@ export interface StoredRescan {
   findings: Finding[];
   /** The data statement of the re-match (missing or stale data is judged by the re-gate as at the first scan). */
   vulnerabilityData?: OsvDataVersion;
+  /** VEX attested on the image as this rescan read it (absent: unreadable, the gate's statements stay). */
+  vex?: VexStatement[];
 }
 
 /** Long enough for any retry of the re-gate that follows; a lost entry only costs a re-match. */

@@ -12,10 +12,13 @@ import { type LayerLimits } from './layers/limits';
 import { countBySeverity, dataStatement, matchPackages, type OsvSource } from './osv';
 import { type CycloneDxBom, packagesFromCycloneDx, type StoredScan, toCycloneDx } from './sbom/cyclonedx';
 import { type SbomStore } from './sbom/store';
+import { type PackageSource } from './sources';
 import { type Finding, type OsvDataVersion, type Package, type SbomRef, type ScanSummary } from './types';
 
 /** Findings beyond this many (least severe first) are counted but left out of the summary the gate receives. */
 export const MAX_SUMMARY_FINDINGS = 500;
+/** Package sources kept in the summary (npm lockfiles list one per package). */
+export const MAX_SUMMARY_SOURCES = 2000;
 
 const scanPolicy = combinePolicies([catalogPolicy, hygienePolicy]);
 
@@ -76,7 +79,7 @@ export async function scanImage(deps: ScanImageDeps, input: { repository: string
     ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
   });
-  const { os, packages, warnings } = await catalogImage({ tree: image.tree, arch: image.config.architecture ?? 'amd64' });
+  const { os, packages, warnings, sources } = await catalogImage({ tree: image.tree, arch: image.config.architecture ?? 'amd64' });
   const hygiene = checkHygiene({ tree: image.tree, user: image.config.config?.User, layerSizes: image.manifest.layers.map((l) => l.size) });
   const findings = matchPackages(db, packages);
   const osInfo = os ? { id: os.id, versionId: os.versionId, ...(os.prettyName ? { prettyName: os.prettyName } : {}) } : undefined;
@@ -84,7 +87,9 @@ export async function scanImage(deps: ScanImageDeps, input: { repository: string
   const stored: StoredScan = { registry: deps.registryName, repository: input.repository, digest: image.digest, scannedAt: now().toISOString(), ...(osInfo ? { os: osInfo } : {}), hygiene, sbom };
   const ref = await deps.sbomStore.put(stored);
   const osvData = dataStatement(db, packages, now(), deps.osv.maxAgeMs);
-  return { summary: summarize(stored, packages, findings, osvData, ref, now()), packages, findings, sbom, refused: image.refused, catalogWarnings: warnings };
+  // Where packages come from is known from the layers only: the gate records it, rescans keep it.
+  const summary: ScanSummary = { ...summarize(stored, packages, findings, osvData, ref, now()), sources: keepSources(sources) };
+  return { summary, packages, findings, sbom, refused: image.refused, catalogWarnings: warnings };
 }
 
 /** Re-matches a stored SBOM against the current OSV data: no registry access at all. */
@@ -96,4 +101,22 @@ export async function rescanStored(deps: { osv: OsvSource; sbomStore: SbomStore;
   const findings = matchPackages(db, packages);
   const now = (deps.now ?? (() => new Date()))();
   return { summary: summarize(stored, packages, findings, dataStatement(db, packages, now, deps.osv.maxAgeMs), deps.sbomStore.ref(digest), now), packages, findings, sbom: stored.sbom, refused: [], catalogWarnings: [] };
+}
+
+/**
+ * At most MAX_SUMMARY_SOURCES package sources, plus one of every (ecosystem, origin) beyond them, so
+ * a trimmed summary still shows every host the image fetches from (the trustedSources rule fails
+ * closed on what it sees).
+ */
+function keepSources(sources: readonly PackageSource[]): PackageSource[] {
+  const origin = (s: PackageSource) => `${s.ecosystem} ${/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(s.url)?.[0] ?? s.url}`;
+  const kept = sources.slice(0, MAX_SUMMARY_SOURCES);
+  const seen = new Set(kept.map(origin));
+  for (const s of sources.slice(MAX_SUMMARY_SOURCES)) {
+    if (!seen.has(origin(s))) {
+      seen.add(origin(s));
+      kept.push(s);
+    }
+  }
+  return kept;
 }

@@ -27,6 +27,9 @@ export type Ecosystem =
   | 'Mageia'
   | 'RPM';
 
+import { type PackageSource } from './sources';
+import { type VexStatement } from './vex/statement';
+
 /** A package found in the image's final filesystem. */
 export interface Package {
   name: string;
@@ -44,6 +47,8 @@ export interface Package {
   /** OS packages: the release-scoped ecosystem, e.g. 'Debian:12', 'Alpine:v3.20', 'Rocky Linux:9' (see ecosystems.ts for Red Hat and SUSE). */
   release?: string;
   licenses?: string[];
+  /** Where the package was fetched from, when the image records it (npm `resolved`, pip direct_url.json). */
+  sourceUrl?: string;
 }
 
 /** The distribution's own rating of an advisory (Debian urgency, Ubuntu priority, Red Hat severity…). */
@@ -89,6 +94,8 @@ export interface Finding {
   /** The package and version the fix is expressed in, when it is the source package rather than the installed one. */
   fixedIn?: { name: string; version: string; kind: 'source' };
   summary?: string;
+  /** The VEX statement that suppresses this finding (it stays listed, out of the verdict). */
+  suppressedBy?: VexStatement;
 }
 
 export type HygieneCheck = 'setuid' | 'shell' | 'network-tool' | 'root-user' | 'private-key' | 'size' | 'efficiency';
@@ -202,4 +209,8 @@ export interface ScanSummary {
   hygiene: HygieneResult;
   osv: OsvDataVersion;
   sbom: SbomRef;
+  /** VEX attested on the image by a trusted key, and attestations that were not applied (and why). */
+  vex?: { statements: VexStatement[]; problems: string[] };
+  /** Where the image says its packages come from (apt sources, apk repositories, npm/pip URLs). */
+  sources?: PackageSource[];
 }

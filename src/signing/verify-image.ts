@@ -8,7 +8,7 @@ import { readAttachments } from './attachment-store';
 import { type AttachmentKind, type AttachmentLayer, attachmentTag, MAX_ENVELOPE_BYTES, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE } from './cosign-layout';
 import { assertImageDigest } from './digest';
 import { DSSE_ENVELOPE_MEDIA_TYPE, envelopeSigners, IN_TOTO_PAYLOAD_TYPE, parseEnvelope } from './dsse';
-import { parseStatement } from './in-toto';
+import { parseStatement, type Statement } from './in-toto';
 import { PublicKeyVerifier } from './key-verifier';
 import { type SignatureRegistry } from './registry-port';
 import { type Verifier } from './signer';
@@ -74,8 +74,47 @@ export async function verifyImage(client: SignatureRegistry, repo: string, diges
   }
 
   const checks: AttestationCheck[] = [];
-  for (const layer of attestations) checks.push(...(await checkAttestation(client, repo, digest, layer, verifiers)));
+  for (const layer of attestations) checks.push(...(await checkAttestation(client, repo, digest, layer, verifiers)).checks);
   return { digest, signedBy: [...signedBy], attestations: checks, failures };
+}
+
+export interface VerifiedPredicate {
+  predicateType: string;
+  /** Trusted keys whose signature over the statement verified. */
+  keyIds: string[];
+  predicate: unknown;
+  subjectDigests: string[];
+  layer: string;
+}
+
+/**
+ * The predicates of the image's attestations of the given types that a trusted key signed for this
+ * digest (VEX attached to an image is only believed when signed). Attestations that do not verify
+ * are returned as failures, never thrown; only registry outages and bad trusted keys throw.
+ */
+export async function verifiedPredicates(
+  client: SignatureRegistry,
+  repo: string,
+  digest: string,
+  trustedKeysPem: readonly string[],
+  predicateTypes: readonly string[],
+): Promise<{ predicates: VerifiedPredicate[]; failures: AttestationCheck[] }> {
+  assertImageDigest(digest);
+  if (trustedKeysPem.length === 0) throw new ChainError('BAD_INPUT', 'verification needs at least one trusted public key');
+  const verifiers = uniqueKeys(trustedKeysPem.map((pem, i) => PublicKeyVerifier.fromPem(pem, `trusted key #${i + 1}`)));
+  const malformed: VerificationFailure[] = [];
+  const layers = await readOrReport(client, repo, digest, 'att', malformed);
+  const failures: AttestationCheck[] = malformed.map((f) => ({ predicateType: 'unknown', keyId: '', valid: false, code: f.code, reason: f.reason, layer: '' }));
+  const predicates: VerifiedPredicate[] = [];
+  for (const layer of layers) {
+    const claimed = layer.annotations[PREDICATE_TYPE_ANNOTATION];
+    if (claimed !== undefined && !predicateTypes.includes(claimed)) continue;
+    const { checks, statement } = await checkAttestation(client, repo, digest, layer, verifiers);
+    if (statement && predicateTypes.includes(statement.predicateType)) {
+      predicates.push({ predicateType: statement.predicateType, keyIds: checks.map((c) => c.keyId), predicate: statement.predicate, subjectDigests: statement.subjectDigests, layer: layer.digest });
+    } else if (!statement) failures.push(...checks.filter((c) => predicateTypes.includes(c.predicateType) || c.predicateType === 'unknown'));
+  }
+  return { predicates, failures };
 }
 
 /** Layers of the attachment manifest; a tag holding something else becomes a MALFORMED failure. */
@@ -116,11 +155,17 @@ async function checkSignature(client: SignatureRegistry, repo: string, digest: s
   return { keyIds };
 }
 
-async function checkAttestation(client: SignatureRegistry, repo: string, digest: string, layer: AttachmentLayer, verifiers: readonly Verifier[]): Promise<AttestationCheck[]> {
+async function checkAttestation(
+  client: SignatureRegistry,
+  repo: string,
+  digest: string,
+  layer: AttachmentLayer,
+  verifiers: readonly Verifier[],
+): Promise<{ checks: AttestationCheck[]; statement?: Statement }> {
   const claimedType = layer.annotations[PREDICATE_TYPE_ANNOTATION] ?? 'unknown';
-  const invalid = (code: VerificationFailureCode, reason: string, predicateType = claimedType): AttestationCheck[] => [
-    { predicateType, keyId: '', valid: false, code, reason, layer: layer.digest },
-  ];
+  const invalid = (code: VerificationFailureCode, reason: string, predicateType = claimedType) => ({
+    checks: [{ predicateType, keyId: '', valid: false, code, reason, layer: layer.digest }],
+  });
   if (layer.mediaType !== DSSE_ENVELOPE_MEDIA_TYPE) return invalid('MALFORMED', `attestation layer has media type ${layer.mediaType}, not ${DSSE_ENVELOPE_MEDIA_TYPE}`);
   const blob = await fetchBlob(client, repo, layer.digest, MAX_ENVELOPE_BYTES);
   if ('failure' in blob) return invalid(blob.failure.code, blob.failure.reason);
@@ -138,7 +183,7 @@ async function checkAttestation(client: SignatureRegistry, repo: string, digest:
   if (claimedType !== predicateType && layer.annotations[PREDICATE_TYPE_ANNOTATION] !== undefined) {
     return invalid('MALFORMED', `layer annotation claims predicate type ${claimedType} but the signed statement says ${predicateType}`, predicateType);
   }
-  return signers.map((s) => ({ predicateType, keyId: s.keyId, valid: true, layer: layer.digest, predicate: statement.value.predicate }));
+  return { checks: signers.map((s) => ({ predicateType, keyId: s.keyId, valid: true, layer: layer.digest, predicate: statement.value.predicate })), statement: statement.value };
 }
 
 async function fetchBlob(client: SignatureRegistry, repo: string, digest: string, maxBytes: number): Promise<{ bytes: Buffer } | { failure: Omit<VerificationFailure, 'layer'> }> {

@@ -9,6 +9,8 @@ import { npmCataloger } from './npm';
 import { detectOs, OS_RELEASE_PATHS, type OsRelease } from './os-release';
 import { pythonCataloger } from './python';
 import { rpmCataloger } from './rpm';
+import { catalogSources, sourcesPolicy } from './sources';
+import { type PackageSource } from '../sources';
 import { type CatalogContext, type Cataloger, type CatalogWarning } from './types';
 
 export const CATALOGERS: readonly Cataloger[] = [dpkgCataloger, apkCataloger, rpmCataloger, npmCataloger, pythonCataloger, goCataloger, javaCataloger];
@@ -17,9 +19,10 @@ export const CATALOGERS: readonly Cataloger[] = [dpkgCataloger, apkCataloger, rp
 export const catalogPolicy = combinePolicies([
   { keep: (path) => OS_RELEASE_PATHS.includes(path), inspectors: [] },
   ...CATALOGERS.map((c) => c.policy),
+  sourcesPolicy,
 ]);
 
-export async function catalogImage(ctx: Omit<CatalogContext, 'os'>): Promise<{ os?: OsRelease; packages: Package[]; warnings: CatalogWarning[] }> {
+export async function catalogImage(ctx: Omit<CatalogContext, 'os'>): Promise<{ os?: OsRelease; packages: Package[]; warnings: CatalogWarning[]; sources: PackageSource[] }> {
   const os = detectOs(ctx.tree);
   const warnings: CatalogWarning[] = [];
   const full: CatalogContext = {
@@ -33,7 +36,7 @@ export async function catalogImage(ctx: Omit<CatalogContext, 'os'>): Promise<{ o
   const packages: Package[] = [];
   for (const c of CATALOGERS) packages.push(...(await c.catalog(full)));
   packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.location.localeCompare(b.location));
-  return { ...(os ? { os } : {}), packages, warnings };
+  return { ...(os ? { os } : {}), packages, warnings, sources: catalogSources(ctx.tree) };
 }
 
 export { detectOs, osvRelease, type OsRelease } from './os-release';
