@@ -10,7 +10,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { clusterMembers } from '../../workers/local/temporal-server';
 import { findTool } from '../../workers/local/tools';
-import { burst, printTable, type Row, settle, type TestCluster, useCluster } from './harness';
+import { burst, printTable, type Row, settle } from '../support/cluster-load';
+import { type TestCluster, useCluster } from './harness';
 
 const SETTLE_MS = 6 * 60_000;
 const rows: Row[] = [];
