@@ -1,6 +1,7 @@
 /**
  * The failover suite's fixture: the cluster topology on free loopback ports in a temp directory.
  */
+import { chmodSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/log/logger';
@@ -13,6 +14,8 @@ export interface TestCluster extends Cluster, LoadTarget {}
 
 export async function useCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const dataDir = testDataDir('dchain-cluster-');
+  // mkdtemp makes it 0700; as root, PostgreSQL runs as the postgres account and must get through.
+  chmodSync(dataDir, 0o755);
   const [api, source, mirror] = [await freePort(), await freePort(), await freePort()];
   const config = parseConfig({
     dataDir,

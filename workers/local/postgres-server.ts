@@ -55,7 +55,10 @@ export async function startPostgres(options: { dataDir: string; port?: number; h
   if (!existsSync(join(pgdata, 'PG_VERSION'))) {
     const [cmd, ...args] = [...service.prefix, postgresBin('initdb'), '-D', pgdata, '-U', user, '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8'];
     const res = spawnSync(cmd as string, args, { encoding: 'utf8' });
-    if (res.status !== 0) throw new ChainError('SERVICE_START_FAILED', `initdb failed: ${res.stderr || res.stdout || res.error?.message}`);
+    if (res.status !== 0) {
+      const hint = service.uid === undefined ? '' : ` (as root, PostgreSQL runs as the postgres account: every directory above ${options.dataDir} must let it through)`;
+      throw new ChainError('SERVICE_START_FAILED', `initdb failed${hint}: ${res.stderr || res.stdout || res.error?.message}`);
+    }
   }
   const [command, ...prefixArgs] = [...service.prefix, postgresBin('postgres')];
   const proc = new ManagedProcess({
