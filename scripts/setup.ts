@@ -66,7 +66,7 @@ export const GO_PEERS: Record<string, GoPeer> = {
     ldflags: '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.4 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34',
   },
 };
-/** The production Temporal server for the cluster topology: the newest release that builds with Go 1.26 (v1.32 needs 1.27). */
+/** The production Temporal server for the cluster topology: v1.29.1 declares go 1.25 and builds with Go 1.26; v1.32 declares go 1.26.10 (GOTOOLCHAIN=go1.27.3). */
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
 GO_PEERS['temporal-server'] = { module: `go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION}`, binary: 'server' };
 // Sets up and updates the PostgreSQL schemas; they are embedded in it (--schema-name).
