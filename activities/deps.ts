@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
+import { type Redis } from 'ioredis';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
-import { redisUrl } from '../src/ingest';
+import { connectRedis, redisTarget } from '../src/ingest';
 import { type Logger } from '../src/log/logger';
 import { RegistryClient } from '../src/registry';
 
@@ -27,6 +27,6 @@ export function createActivityDeps(config: Config, logger: Logger, overrides: Pa
     }
     return client;
   };
-  const redis = overrides.redis ?? new Redis(redisUrl(config), { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
+  const redis = overrides.redis ?? connectRedis(redisTarget(config), { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
   return { config, logger, registry, redis, ...overrides };
 }

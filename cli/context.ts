@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
+import { type Redis } from 'ioredis';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
-import { redisUrl } from '../src/ingest';
+import { connectRedis, describeRedis, redisTarget } from '../src/ingest';
 import { loadConfig } from '../src/config/load';
 
 export { connectTemporal, connectWorkflowStarter } from '../workers/temporal-client';
@@ -13,13 +13,12 @@ export function cliConfig(opts: { config?: string }): Config {
 
 /** Runs `fn` with a Redis connection to the configured (or local) Redis; says so clearly when it is down. */
 export async function withRedis<T>(config: Config, fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const url = redisUrl(config);
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  const redis = connectRedis(redisTarget(config), { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, retryStrategy: () => null });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
   } catch (cause) {
-    throw new ChainError('SERVICE_UNREACHABLE', `cannot reach Redis at ${url.replace(/\/\/[^@]*@/, '//')}: ${(cause as Error).message}`, { cause });
+    throw new ChainError('SERVICE_UNREACHABLE', `cannot reach Redis at ${describeRedis(config)}: ${(cause as Error).message}`, { cause });
   }
   try {
     return await fn(redis);

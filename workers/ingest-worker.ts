@@ -23,7 +23,7 @@ import {
   INGEST_QUEUE_NAME,
   IngestQueue,
   type IngestJob,
-  redisUrl,
+  redisTarget,
   type StartOutcome,
   workerConnection,
 } from '../src/ingest';
@@ -103,7 +103,7 @@ export interface IngestWorker {
 
 export function startIngestWorker(options: IngestWorkerOptions): IngestWorker {
   const { config, logger } = options;
-  const connection = options.redis ?? workerConnection(redisUrl(config));
+  const connection = options.redis ?? workerConnection(redisTarget(config));
   const queue = IngestQueue.fromConfig(connection, config.ingest);
   const processor = createIngestProcessor({ starter: new TemporalChainStarter(options.client, config.temporal.taskQueue), queue, logger });
   const backoff = cappedBackoff(durationMs(config.ingest.maxBackoff));

@@ -146,7 +146,7 @@ export async function startStack(config: Config, logger: Logger): Promise<Stack>
  * with a development key of its own, kept in <dataDir>/keys (cosign's encrypted format, so
  * `cosign verify --key <dataDir>/keys/cosign.pub` works) and trusted by verification and admission.
  */
-async function ensureLocalSigningKey(runtime: Config, dataDir: string, logger: Logger): Promise<NodeJS.ProcessEnv> {
+export async function ensureLocalSigningKey(runtime: Config, dataDir: string, logger: Logger): Promise<NodeJS.ProcessEnv> {
   if (runtime.signing.key || process.env[ENV_KEY_FILE] || process.env[ENV_KEY_PEM]) return {};
   const dir = join(dataDir, 'keys');
   const keyFile = join(dir, 'cosign.key');

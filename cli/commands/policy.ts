@@ -7,7 +7,7 @@ import { admissionDepsFromConfig, admissionRedis, buildAdmissionServer, signatur
 import { readFactsFile } from '../../src/policy/facts-file';
 import { parseImageReference, RegistryClient } from '../../src/registry';
 import { verifyImage } from '../../src/signing';
-import { redisUrl } from '../../src/ingest';
+import { describeRedis, redisTarget } from '../../src/ingest';
 import { cliConfig, withRedis } from '../context';
 
 /** The admission webhook exits within this long of SIGTERM (Kubernetes' grace period is 30 s; rollouts wait for it). */
@@ -63,7 +63,7 @@ export function register(program: Command): void {
       const logger = createLogger({ level: config.log.level });
       // Starts even while Redis is down: reviews are then refused with the outage named (fail closed).
       const registryOnly = config.policy.admission.mode === 'registry-only';
-      const { redis, label } = registryOnly ? { redis: undefined, label: 'none: registry-only mode' } : admissionRedis(redisUrl(config));
+      const { redis, label } = registryOnly ? { redis: undefined, label: 'none: registry-only mode' } : admissionRedis(redisTarget(config), describeRedis(config));
       const app = await buildAdmissionServer(admissionDepsFromConfig(config, redis, logger, undefined, label));
       await app.listen({ host: config.policy.admission.host, port: config.policy.admission.port });
       logger.info({ host: config.policy.admission.host, port: config.policy.admission.port, decisionStore: label }, 'admission webhook listening');

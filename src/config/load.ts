@@ -89,7 +89,8 @@ function checkReferences(config: Config, origin: string): void {
 
 /**
  * Addresses and secrets can come from the environment so that files can be committed without them:
- * DCHAIN_TEMPORAL_ADDRESS, DCHAIN_TEMPORAL_NAMESPACE, DCHAIN_REDIS_URL, DCHAIN_API_PORT, DCHAIN_API_ADMIN_TOKEN, DCHAIN_DATA_DIR,
+ * DCHAIN_TEMPORAL_ADDRESS, DCHAIN_TEMPORAL_NAMESPACE, DCHAIN_REDIS_URL (or with redis.sentinel DCHAIN_REDIS_PASSWORD,
+ * DCHAIN_REDIS_SENTINEL_PASSWORD), DCHAIN_API_PORT, DCHAIN_API_ADMIN_TOKEN, DCHAIN_DATA_DIR,
  * DCHAIN_REGISTRY_<NAME>_URL / _USERNAME / _PASSWORD / _TOKEN, DCHAIN_SOURCE_<NAME>_SECRET / _HMAC_SECRET
  * (NAME upper-cased, dashes as underscores).
  */
@@ -110,6 +111,12 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
   if (env.DCHAIN_API_ADMIN_TOKEN) section('api').adminToken = env.DCHAIN_API_ADMIN_TOKEN;
   if (env.DCHAIN_DATA_DIR) cfg.dataDir = env.DCHAIN_DATA_DIR;
   if (env.DCHAIN_LOG_LEVEL) section('log').level = env.DCHAIN_LOG_LEVEL;
+  // Redis behind Sentinel: the data nodes' and the Sentinels' AUTH passwords.
+  const sentinel = section('redis').sentinel;
+  if (sentinel !== null && typeof sentinel === 'object' && !Array.isArray(sentinel)) {
+    if (env.DCHAIN_REDIS_PASSWORD) (sentinel as Record<string, unknown>).password = env.DCHAIN_REDIS_PASSWORD;
+    if (env.DCHAIN_REDIS_SENTINEL_PASSWORD) (sentinel as Record<string, unknown>).sentinelPassword = env.DCHAIN_REDIS_SENTINEL_PASSWORD;
+  }
 
   const envKey = (n: unknown) => String(n).toUpperCase().replace(/-/g, '_');
   const withDefaults = (key: 'registries' | 'sources') => {

@@ -64,6 +64,11 @@ export const ingestSchema = z.strictObject({
   maxAttempts: z.number().int().min(1).default(40),
   maxBackoff: durationSchema.default('15s'),
   workerConcurrency: z.number().int().positive().default(8),
+  /**
+   * Redis replicas that must hold an event before the API acknowledges it (WAIT): with Sentinel, 1
+   * means an acknowledged event survives the primary's death; 0 = the primary's AOF only.
+   */
+  replicaAcks: z.number().int().min(0).max(5).default(0),
   /** Accepted clock skew of X-Dchain-Timestamp on HMAC-signed deliveries. */
   signatureTolerance: durationSchema.default('5m'),
 });
@@ -118,7 +123,25 @@ export const configSchema = z.strictObject({
       /** redis:// URL of an existing Redis; absent = start a local redis-server with AOF. */
       url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
       localPort: port.default(6379),
+      /**
+       * Redis behind Sentinel: every client asks the Sentinels for the current primary, so a failover
+       * needs no restart. Excludes `url`.
+       */
+      sentinel: z
+        .strictObject({
+          /** The name the Sentinels monitor the primary under (`sentinel monitor <name> …`). */
+          name: z.string().min(1),
+          sentinels: z.array(z.strictObject({ host: z.string().min(1), port })).min(1, 'at least one Sentinel'),
+          /** AUTH of the data nodes (ACL user optional) and, when they require one, of the Sentinels. */
+          username: z.string().min(1).optional(),
+          password: z.string().min(1).optional(),
+          sentinelPassword: z.string().min(1).optional(),
+          /** TLS to the data nodes and the Sentinels. */
+          tls: z.boolean().default(false),
+        })
+        .optional(),
     })
+    .refine((r) => !(r.url && r.sentinel), { message: 'set either redis.url or redis.sentinel, not both', path: ['sentinel'] })
     .prefault({}),
   api: z
     .strictObject({

@@ -6,7 +6,7 @@ export { BACKOFF_TYPE, cappedBackoff, DEAD_LETTER_QUEUE_NAME, INGEST_QUEUE_NAME,
 export { DeliveryLog, type DeliveryEntry } from './delivery-log';
 export { createIngestMetrics, type IngestMetrics } from './metrics';
 export { createIngestProcessor, type ChainStarter, type StartOutcome } from './processor';
-export { producerConnection, redisUrl, workerConnection } from './redis';
+export { connectRedis, describeRedis, producerConnection, type RedisTarget, redisTarget, redisUrl, workerConnection } from './redis';
 export { durationMs } from '../config/duration';
 export { webhookRoutes } from './http';
 export { reconcileSource, type CatalogReader, type ReconcileSummary } from './reconcile';

@@ -79,6 +79,8 @@ export interface IngestQueueOptions {
   dedupTtlMs: number;
   /** Attempts of a job before it is dead-lettered. */
   attempts: number;
+  /** Replicas that must hold a batch before `submit` resolves (Redis WAIT); 0 = the primary's AOF only. */
+  replicaAcks?: number;
 }
 
 /** The backoff of a job's retries: 0.5 s doubling, at most `maxMs` (Temporal may be down for a while). */
@@ -89,6 +91,8 @@ export const BACKOFF_TYPE = 'capped';
 
 /** Most events one group commit carries; more wait for the next. */
 const MAX_BATCH = 256;
+/** How long `submit` waits for the replicas (ingest.replicaAcks) before it gives up and the sender retries. */
+const REPLICA_WAIT_MS = 1000;
 
 interface PendingSubmit {
   event: ImagePushed;
@@ -135,7 +139,7 @@ export class IngestQueue {
 
   /** The queue with the configured deduplication window and attempts. */
   static fromConfig(redis: Redis, ingest: Config['ingest']): IngestQueue {
-    return new IngestQueue(redis, { dedupTtlMs: durationMs(ingest.dedupTtl), attempts: ingest.maxAttempts });
+    return new IngestQueue(redis, { dedupTtlMs: durationMs(ingest.dedupTtl), attempts: ingest.maxAttempts, replicaAcks: ingest.replicaAcks });
   }
 
   submit(event: ImagePushed): Promise<SubmitResult> {
@@ -196,7 +200,26 @@ export class IngestQueue {
     const jobs = decisions.flatMap((d) => (d.job ? [d.job] : []));
     if (jobs.length > 0) await this.queue.addBulk(jobs);
     await this.mark(decisions.flatMap((d, i) => (d.result.outcome === 'duplicate-delivery' ? [] : [{ ...d, tags: d.job ? (events[i]?.tags ?? []) : undefined }])));
+    await this.awaitReplicas();
     return decisions.map((d) => d.result);
+  }
+
+  /**
+   * Replication is asynchronous: a primary killed right after a write loses it, and the replica that
+   * Sentinel promotes never had it. Waiting for the replicas (also on an all-duplicate batch: WAIT
+   * covers every earlier write of this connection) means an acknowledged event survives a failover;
+   * when they do not confirm, the sender gets an error and retries. A primary with no replica attached
+   * (the old primary not back yet after a failover) has none to lose the write to: Sentinel only
+   * promotes a replica, so its AOF is what counts and the event is accepted.
+   */
+  private async awaitReplicas(): Promise<void> {
+    const wanted = this.options.replicaAcks ?? 0;
+    if (wanted === 0) return;
+    const acked = await this.redis.wait(wanted, REPLICA_WAIT_MS);
+    if (acked >= wanted) return;
+    const attached = Number(/connected_slaves:(\d+)/.exec(await this.redis.info('replication'))?.[1] ?? NaN);
+    if (attached === 0) return;
+    throw new ChainError('SERVICE_UNREACHABLE', `only ${acked} of ${wanted} Redis replicas confirmed the write within ${REPLICA_WAIT_MS} ms`);
   }
 
   jobOptions(jobId: string): JobsOptions {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { type Config } from '../../config/schema';
 import { ChainError } from '../../errors/chain-error';
 import { type Logger } from '../../log/logger';
@@ -79,10 +79,12 @@ export function allowedRegistries(config: Config): string[] {
  * queue), so a review is answered with the outage named instead of waiting for the API server's
  * timeout; ioredis keeps reconnecting in the background. The label names it without credentials.
  */
-export function admissionRedis(url: string): { redis: Redis; label: string } {
-  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 1_500, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+export function admissionRedis(target: string | RedisOptions, description?: string): { redis: Redis; label: string } {
+  const options: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 1_500, retryStrategy: (n) => Math.min(n * 200, 2_000) };
+  // A URL, or Sentinel options (redis.sentinel): ioredis then asks the Sentinels for the primary.
+  const redis = typeof target === 'string' ? new Redis(target, options) : new Redis({ ...target, ...options });
   redis.on('error', () => undefined); // every failed command names the outage; see decisionStoreName
-  return { redis, label: `Redis at ${url.replace(/\/\/[^@]*@/, '//')}` };
+  return { redis, label: `Redis at ${description ?? (typeof target === 'string' ? target.replace(/\/\/[^@]*@/, '//') : 'Sentinel')}` };
 }
 
 function readTlsFile(path: string): Buffer {

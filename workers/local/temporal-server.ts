@@ -1,0 +1,182 @@
+/**
+ * The production Temporal server (go.temporal.io/server, built by `npm run setup -- --cluster`) on
+ * PostgreSQL: the schema set up by the server's own SQL tool, the visibility store on PostgreSQL too
+ * (SQL "advanced visibility": custom search attributes and list filters work), and several server
+ * processes forming one cluster. Each process runs every service (frontend, history, matching,
+ * worker) bound to its own loopback address (127.0.0.2, 127.0.0.3, …); they find each other through
+ * the membership table in PostgreSQL (ringpop), and history shards move to the survivors when one dies.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import YAML from 'yaml';
+import { ChainError } from '../../src/errors/chain-error';
+import { ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
+import { type LocalPostgres } from './postgres-server';
+import { requireTool } from './tools';
+
+export const TEMPORAL_DATABASE = 'temporal';
+export const VISIBILITY_DATABASE = 'temporal_visibility';
+/** Fixed for the life of a database: shards are how history work is split between server processes. */
+const HISTORY_SHARDS = 16;
+const SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
+
+export interface TemporalNode {
+  name: string;
+  ip: string;
+  /** host:port of this process's frontend. */
+  address: string;
+  metricsUrl: string;
+  process: ServiceProcess;
+}
+
+function sqlTool(pg: LocalPostgres, database: string, args: string[]): { ok: boolean; output: string } {
+  const tool = requireTool('temporal-sql-tool', 'go.temporal.io/server/cmd/tools/sql, built by `npm run setup -- --cluster`');
+  const res = spawnSync(tool, ['--plugin', 'postgres12', '--ep', pg.host, '-p', String(pg.port), '-u', pg.user, '--db', database, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { ok: res.status === 0, output: `${res.stdout}${res.stderr}` };
+}
+
+/**
+ * Creates both databases and brings their schemas to the versions embedded in the SQL tool
+ * (it ships the server's schema/ directory). Idempotent: an existing database is only updated.
+ */
+export function setupTemporalSchema(pg: LocalPostgres): void {
+  for (const [database, schema] of [[TEMPORAL_DATABASE, 'postgresql/v12/temporal'], [VISIBILITY_DATABASE, 'postgresql/v12/visibility']] as const) {
+    const created = sqlTool(pg, database, ['create-database']);
+    if (created.ok) {
+      const setup = sqlTool(pg, database, ['setup-schema', '-v', '0.0']);
+      if (!setup.ok) throw new ChainError('SERVICE_START_FAILED', `temporal-sql-tool setup-schema ${database} failed:\n${setup.output}`);
+    } else if (!/already exists/.test(created.output)) {
+      throw new ChainError('SERVICE_START_FAILED', `temporal-sql-tool create-database ${database} failed:\n${created.output}`);
+    }
+    const update = sqlTool(pg, database, ['update-schema', '--schema-name', schema]);
+    if (!update.ok) throw new ChainError('SERVICE_START_FAILED', `temporal-sql-tool update-schema ${database} failed:\n${update.output}`);
+  }
+}
+
+export interface TemporalNodeOptions {
+  name: string;
+  /** The loopback address this process binds and announces to its peers. */
+  ip: string;
+  dataDir: string;
+  postgres: LocalPostgres;
+  /** The address clients use for the cluster (the balancer in front of the frontends). */
+  publicAddress: string;
+}
+
+/** Writes the node's configuration and returns the process, not yet started (`start()` waits for its frontend). */
+export async function temporalNode(options: TemporalNodeOptions): Promise<TemporalNode> {
+  const binary = requireTool('temporal-server', 'go.temporal.io/server/cmd/server, built by `npm run setup -- --cluster`');
+  const { ip, postgres } = options;
+  const dir = join(options.dataDir, options.name);
+  mkdirSync(dir, { recursive: true });
+  const port = () => freePortOn(ip);
+  const rpc: Record<string, { grpcPort: number; membershipPort: number; bindOnIP: string; httpPort?: number }> = {};
+  for (const service of SERVICES) rpc[service] = { grpcPort: await port(), membershipPort: await port(), bindOnIP: ip };
+  (rpc.frontend as { httpPort?: number }).httpPort = await port();
+  const metricsPort = await port();
+  const store = (database: string, maxConns: number) => ({
+    sql: {
+      pluginName: 'postgres12',
+      databaseName: database,
+      connectAddr: `${postgres.host}:${postgres.port}`,
+      connectProtocol: 'tcp',
+      user: postgres.user,
+      password: '',
+      maxConns,
+      maxIdleConns: maxConns,
+      maxConnLifetime: '1h',
+    },
+  });
+  const config = {
+    log: { stdout: true, level: 'warn' },
+    persistence: {
+      defaultStore: 'default',
+      visibilityStore: 'visibility',
+      numHistoryShards: HISTORY_SHARDS,
+      datastores: { default: store(TEMPORAL_DATABASE, 20), visibility: store(VISIBILITY_DATABASE, 10) },
+    },
+    global: {
+      membership: { maxJoinDuration: '30s', broadcastAddress: ip },
+      metrics: { prometheus: { framework: 'tally', timerType: 'histogram', listenAddress: `${ip}:${metricsPort}` } },
+    },
+    services: Object.fromEntries(SERVICES.map((s) => [s, { rpc: rpc[s] }])),
+    clusterMetadata: {
+      enableGlobalNamespace: false,
+      failoverVersionIncrement: 10,
+      masterClusterName: 'active',
+      currentClusterName: 'active',
+      clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: options.publicAddress } },
+    },
+    dcRedirectionPolicy: { policy: 'noop' },
+    dynamicConfigClient: { filepath: join(dir, 'dynamic-config.yaml'), pollInterval: '10s' },
+  };
+  writeFileSync(join(dir, 'cluster.yaml'), YAML.stringify(config));
+  writeFileSync(
+    join(dir, 'dynamic-config.yaml'),
+    YAML.stringify({
+      // A search attribute registered a moment ago is usable at once (the dev server does the same).
+      'system.forceSearchAttributesCacheRefreshOnRead': [{ value: true, constraints: {} }],
+      'limit.maxIDLength': [{ value: 1000, constraints: {} }],
+    }),
+  );
+  const frontend = rpc.frontend?.grpcPort as number;
+  const address = `${ip}:${frontend}`;
+  const proc = new ManagedProcess({
+    name: `temporal-${options.name}`,
+    command: binary,
+    args: ['--root', dir, '--config', '.', '--env', 'cluster', '--allow-no-auth', 'start'],
+    logFile: join(dir, 'server.log'),
+    // A cold start joins the ring and acquires shards; on two shared cores that takes a while.
+    readyTimeoutMs: 180_000,
+    ready: async () => {
+      if (!(await portOpen(frontend, ip))) return false;
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return true;
+      } finally {
+        await connection.close();
+      }
+    },
+  });
+  return { name: options.name, ip, address, metricsUrl: `http://${ip}:${metricsPort}/metrics`, process: proc };
+}
+
+/**
+ * A port free on `ip` below 32768: the membership table stores ports as SMALLINT, so the kernel's
+ * ephemeral range (where port 0 lands) does not fit.
+ */
+async function freePortOn(ip: string): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(candidate, ip, () => server.close(() => resolve(true)));
+    });
+    if (free) return candidate;
+  }
+  throw new ChainError('SERVICE_START_FAILED', `no free port on ${ip} between 20000 and 32000`);
+}
+
+/** The live members of the cluster, per service, as the servers record them in PostgreSQL. */
+export function clusterMembers(pg: LocalPostgres): Array<{ service: string; address: string }> {
+  const psql = requireTool('psql', 'Debian package postgresql-client');
+  const res = spawnSync(
+    psql,
+    ['-h', pg.host, '-p', String(pg.port), '-U', pg.user, '-d', TEMPORAL_DATABASE, '-Atc', "select role, rpc_address || ':' || rpc_port from cluster_membership where record_expiry > now() order by 1, 2"],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
+  if (res.status !== 0) throw new ChainError('SERVICE_UNREACHABLE', `cannot read cluster_membership: ${res.stderr}`);
+  const roles = ['frontend', 'history', 'matching', 'worker'];
+  return res.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [role, address] = line.split('|');
+      return { service: roles[Number(role) - 1] ?? `role ${role}`, address: address ?? '' };
+    });
+}
