@@ -80,10 +80,14 @@ async function main(): Promise<void> {
   await app.listen({ host: config.api.host, port: config.api.port });
   logger.info({ url: `http://${config.api.host}:${config.api.port}`, sources: config.sources.map((s) => s.name) }, 'webhook API listening');
   signalReady();
-  closeOnSignals(async () => {
-    await app.close();
-    await redis.quit();
-  });
+  closeOnSignals(
+    async () => {
+      await app.close();
+      redis.disconnect();
+      logger.info('webhook API stopped');
+    },
+    (reason) => logger.info({ reason }, 'webhook API stopping'),
+  );
 }
 
 if (require.main === module) runEntryPoint('api', main);

@@ -150,10 +150,14 @@ async function main(): Promise<void> {
   const running = startIngestWorker({ config, logger, client });
   logger.info({ queue: INGEST_QUEUE_NAME, taskQueue: config.temporal.taskQueue, reconcileEvery: config.ingest.reconcileInterval }, 'ingestion worker running');
   signalReady();
-  closeOnSignals(async () => {
-    await running.close();
-    await client.connection.close();
-  });
+  closeOnSignals(
+    async () => {
+      await running.close();
+      await client.connection.close();
+      logger.info('ingestion worker stopped');
+    },
+    (reason) => logger.info({ reason }, 'ingestion worker stopping'),
+  );
 }
 
 if (require.main === module) runEntryPoint('ingest-worker', main);

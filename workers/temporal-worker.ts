@@ -14,7 +14,7 @@ import { ChainError } from '../src/errors/chain-error';
 import { createLogger, type Logger } from '../src/log/logger';
 import { DecisionStore } from '../src/policy';
 import { scanTaskQueue } from '../workflows/task-queues';
-import { runEntryPoint } from './entry-point';
+import { closeOnSignals, runEntryPoint } from './entry-point';
 import { signalReady } from './ready';
 import { ensureRescanSchedule, RESCAN_SCHEDULE_ID } from './rescan-schedule';
 import { installTemporalRuntime } from './temporal-runtime';
@@ -59,7 +59,8 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
   const activities = createActivities(deps);
   const role = options.role ?? 'all';
   const workers: Worker[] = [];
-  const common = { connection, namespace: config.temporal.namespace };
+  // In-flight activities get a few seconds to finish at shutdown; the process exits within its deadline either way.
+  const common = { connection, namespace: config.temporal.namespace, shutdownGraceTime: '4s', shutdownForceTime: '7s' };
   if (role === 'all' || role === 'chain') {
     await keepRescanSchedule(new Client({ connection, namespace: config.temporal.namespace }), config, logger);
     await backfillDecisionIndex(deps, logger);
@@ -113,13 +114,25 @@ async function main(): Promise<void> {
   if (!['all', 'chain', 'scan'].includes(roleArg)) throw new ChainError('BAD_INPUT', `--role must be all, chain or scan (got "${roleArg}")`);
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level, name: 'temporal-worker' });
-  const workers = await createChainWorkers({ config, logger, role: roleArg as WorkerRole });
-  const stop = () => workers.forEach((w) => w.shutdown());
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  installTemporalRuntime(logger);
+  const deps = createActivityDeps(config, logger);
+  const connection = await connectWorker(config);
+  const workers = await createChainWorkers({ config, logger, role: roleArg as WorkerRole, connection, deps });
+  const running = Promise.all(workers.map((w) => w.run()));
+  closeOnSignals(
+    async () => {
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      deps.redis.disconnect();
+      await connection.close();
+      logger.info('temporal worker stopped');
+    },
+    (reason) => logger.info({ reason }, 'temporal worker stopping'),
+  );
   logger.info({ taskQueues: [config.temporal.taskQueue, scanTaskQueue(config.temporal.taskQueue)], role: roleArg }, 'temporal worker running');
   signalReady();
-  await Promise.all(workers.map((w) => w.run()));
+  // Resolves once a shutdown finished (closeOnSignals then exits); a worker failing on its own rejects, and the process exits 1.
+  await running;
 }
 
 if (require.main === module) runEntryPoint('temporal-worker', main);

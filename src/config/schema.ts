@@ -110,7 +110,10 @@ export const configSchema = z.strictObject({
       namespace: z.string().min(1).default('default'),
       taskQueue: z.string().min(1).default('delivery-chain'),
       connectTimeoutMs: z.number().int().positive().default(10_000),
-      devServer: z.strictObject({ port: port.default(7233), uiPort: port.default(8233) }).prefault({}),
+      /** The local dev server `npm start` runs: gRPC frontend, Web UI, HTTP API and Prometheus metrics ports. */
+      devServer: z
+        .strictObject({ port: port.default(7233), uiPort: port.default(8233), httpPort: port.default(7243), metricsPort: port.default(7244) })
+        .prefault({}),
     })
     .prefault({}),
   redis: z
