@@ -22,9 +22,10 @@ import { Supervisor } from './local/supervisor';
 import { runEntryPoint } from './entry-point';
 import { osvDownloadBanner } from '../src/scan/osv/status';
 import { startTemporalDevServer } from './local/temporal-dev-server';
+import { STACK_FILE } from './stack-file';
 
 /** Written while the stack runs: every URL and pid (`dchain status`). */
-export const STACK_FILE = 'stack.json';
+export { STACK_FILE } from './stack-file';
 export const RUNTIME_CONFIG_FILE = 'runtime-config.json';
 /** Held by the running stack (its pid); a second `npm start` on the same data directory is refused. */
 export const STACK_LOCK_FILE = join('run', 'stack.lock');
@@ -71,7 +72,9 @@ export async function startStack(config: Config, logger: Logger, options: { sign
     const statuses = supervisor.statuses();
     const processes = Object.fromEntries(Object.entries(statuses).map(([name, s]) => [name, s.pid]));
     // Atomic: `dchain status` and /healthz never read half a file.
-    writeFileSync(`${stackFile}.tmp`, JSON.stringify({ pid: process.pid, startedAt, urls, processes, supervised: statuses }, null, 2));
+    // `config`: the resolved configuration, the CLI's default while this stack runs.
+    const content = { pid: process.pid, startedAt, config: join(dataDir, RUNTIME_CONFIG_FILE), urls, processes, supervised: statuses };
+    writeFileSync(`${stackFile}.tmp`, JSON.stringify(content, null, 2));
     renameSync(`${stackFile}.tmp`, stackFile);
   };
   const supervisor = new Supervisor({ logger, onChange: publish });
@@ -159,6 +162,10 @@ export async function startStack(config: Config, logger: Logger, options: { sign
     if (config.api.host && (await portOpen(config.api.port, config.api.host))) {
       throw new ChainError('SERVICE_START_FAILED', `port ${config.api.port} for the webhook API is already in use; set api.port or DCHAIN_API_PORT`);
     }
+    const metricsPorts = { 'temporal-worker': config.metrics.temporalWorkerPort, 'ingest-worker': config.metrics.ingestWorkerPort };
+    for (const [name, port] of Object.entries(metricsPorts)) {
+      if (port) await ensurePortFree(port, `the ${name} metrics`, `metrics.${name === 'temporal-worker' ? 'temporalWorkerPort' : 'ingestWorkerPort'}`);
+    }
     for (const name of ['api', 'temporal-worker', 'ingest-worker']) {
       const readyFile = join(runDir, `${name}.ready`);
       rmSync(readyFile, { force: true });
@@ -194,6 +201,7 @@ export async function startStack(config: Config, logger: Logger, options: { sign
     urls.webhooks = config.sources.map((s) => `${apiUrl}/webhooks/${s.name}`).join(' ');
     urls.health = `${apiUrl}/healthz`;
     urls.metrics = `${apiUrl}/metrics`;
+    for (const [name, port] of Object.entries(metricsPorts)) if (port) urls[`metrics-${name}`] = `http://${config.metrics.host}:${port}/metrics`;
     urls.logs = logDir;
     published = true;
     publish();

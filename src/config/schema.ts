@@ -151,6 +151,14 @@ export const configSchema = z.strictObject({
   signing: signingSchema.prefault({}),
   scan: scanConfigSchema.prefault({}),
   build: buildConfigSchema.prefault({}),
+  /** Prometheus /metrics of the worker processes (the API serves it on api.port, admission on its own port); 0 turns one off. */
+  metrics: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      temporalWorkerPort: z.number().int().min(0).max(65535).default(9464),
+      ingestWorkerPort: z.number().int().min(0).max(65535).default(9465),
+    })
+    .prefault({}),
   sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
 });
 

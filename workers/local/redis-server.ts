@@ -32,6 +32,7 @@ export async function startRedis(options: { dataDir: string; port?: number; logF
     ready: async () => {
       if (!(await portOpen(port))) return false;
       const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined); // not up yet: connect() rejects, and the probe runs again
       try {
         await client.connect();
         return (await client.ping()) === 'PONG';
