@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { onCleanup } from './services';
@@ -53,6 +53,11 @@ export interface NpmStart {
 export async function npmStart(dir: string): Promise<NpmStart> {
   const dataDir = join(dir, 'data');
   const { config, ports } = await freeStackConfig(dataDir);
+  // Offline: OSV records from a directory (one fixture, so the data exists and is fresh) instead of the download.
+  const osvDir = join(dir, 'osv');
+  mkdirSync(osvDir, { recursive: true });
+  copyFileSync(join(ROOT, 'test', 'fixtures', 'osv', 'npm', 'GHSA-jf85-cpcp-j695.json'), join(osvDir, 'GHSA-jf85-cpcp-j695.json'));
+  config.scan = { osv: { directory: osvDir } };
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config));
   const npm = spawn('npm', ['start', '--', '--config', configFile], {
