@@ -22,6 +22,8 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# `node bin/dchain.js …` runs the compiled CLI (no sources in the image, so dist/ is always the one used).
+COPY bin ./bin
 COPY package.json ./
 ENV NODE_ENV=production DCHAIN_DATA_DIR=/var/lib/delivery-chain
 RUN useradd --system --uid 10001 --home-dir /var/lib/delivery-chain --create-home dchain

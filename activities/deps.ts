@@ -3,6 +3,7 @@ import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
 import { connectRedis, redisTarget } from '../src/ingest';
 import { type Logger } from '../src/log/logger';
+import { watchRedis } from '../src/redis/connection-state';
 import { RegistryClient } from '../src/registry';
 
 /** What activity factories are built from; the worker process creates these once. */
@@ -27,6 +28,6 @@ export function createActivityDeps(config: Config, logger: Logger, overrides: Pa
     }
     return client;
   };
-  const redis = overrides.redis ?? connectRedis(redisTarget(config), { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
+  const redis = overrides.redis ?? watchRedis(connectRedis(redisTarget(config), { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true }), logger, 'activities');
   return { config, logger, registry, redis, ...overrides };
 }

@@ -1,5 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx so `npx dchain …` works right after `npm install`.
-const { join } = require('node:path');
-require('tsx/cjs');
-void require(join(__dirname, '..', 'cli', 'dchain.ts')).main();
+// `dchain`: the compiled CLI when `npm run build` made a current one, else the TypeScript source through tsx.
+void require('./launch').load('cli/dchain').main();

@@ -1,14 +1,24 @@
+import { existsSync } from 'node:fs';
 import { type Redis } from 'ioredis';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
 import { connectRedis, describeRedis, redisTarget } from '../src/ingest';
 import { loadConfig } from '../src/config/load';
+import { readStackFile, stackRunning } from '../workers/stack-file';
 
 export { connectTemporal, connectWorkflowStarter } from '../workers/temporal-client';
 
-/** Loads the configuration named by the global --config option (or DCHAIN_CONFIG, or defaults). */
+/**
+ * The configuration named by the global --config option (or DCHAIN_CONFIG, or the defaults) — as
+ * resolved by the `npm start` stack running on its data directory, if one does: the addresses of
+ * what the stack started and its trusted signing key, so `dchain verify` and the others need no
+ * flags next to a local stack.
+ */
 export function cliConfig(opts: { config?: string }): Config {
-  return loadConfig(opts.config === undefined ? {} : { path: opts.config });
+  const config = loadConfig(opts.config === undefined ? {} : { path: opts.config });
+  const stack = readStackFile(config.dataDir);
+  if (stack?.config && existsSync(stack.config) && stackRunning(stack)) return loadConfig({ path: stack.config, env: {} });
+  return config;
 }
 
 /** Runs `fn` with a Redis connection to the configured (or local) Redis; says so clearly when it is down. */

@@ -2,45 +2,66 @@
 /**
  * `dchain`: the command line. Each command group lives in cli/commands/<group>.ts and exports
  * `register(program)`; this file only wires them together and turns errors into exit codes.
+ * Groups are loaded lazily: a command loads its own module only (the scanner, Temporal client and
+ * signing code stay unloaded for `dchain status`), and `--help` loads none.
  */
-import { Command } from 'commander';
+import type * as Commander from 'commander';
+import { type Command as CommandType } from 'commander';
 import { ChainError } from '../src/errors/chain-error';
-import { register as registerBuild } from './commands/build';
-import { register as registerChain } from './commands/chain';
-import { register as registerDemo } from './commands/demo';
-import { register as registerKeys } from './commands/keys';
-import { register as registerNotifications } from './commands/notifications';
-import { register as registerPolicy } from './commands/policy';
-import { register as registerRescan } from './commands/rescan';
-import { register as registerScan } from './commands/scan';
-import { register as registerStatus } from './commands/status';
-import { register as registerVerify } from './commands/verify';
-import { register as registerVex } from './commands/vex';
-import { register as registerWebhooks } from './commands/webhooks';
 
-export function buildProgram(): Command {
+interface Group {
+  name: string;
+  /** The one-line summary `dchain --help` lists (each module has the full description). */
+  summary: string;
+  load: () => { register(program: CommandType): void };
+}
+
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loading is the point: require runs only for the command used */
+const GROUPS: Group[] = [
+  { name: 'status', summary: 'the stack `npm start` runs: URLs and the health of every component', load: () => require('./commands/status') },
+  { name: 'webhooks', summary: 'webhook deliveries (with the reason for each outcome), the ingestion queue and its dead letters', load: () => require('./commands/webhooks') },
+  { name: 'keygen', summary: 'generate a cosign-compatible ECDSA P-256 signing key pair', load: () => require('./commands/keys') },
+  { name: 'verify', summary: "verify an image's cosign signatures and attestations (default keys: the running stack's)", load: () => require('./commands/verify') },
+  { name: 'policy', summary: 'image policy: lint, JSON Schema, test an image, run the admission webhook', load: () => require('./commands/policy') },
+  { name: 'scan', summary: 'scan an image in a registry: packages, OSV vulnerabilities, hygiene', load: () => require('./commands/scan') },
+  { name: 'build', summary: 'build a Git ref with buildah and run it through the delivery chain', load: () => require('./commands/build') },
+  { name: 'chain', summary: 'inspect and steer delivery chains (status, break-glass)', load: () => require('./commands/chain') },
+  { name: 'notifications', summary: 'outgoing subscriber notifications', load: () => require('./commands/notifications') },
+  { name: 'rescan', summary: 'rescan every gated image now against fresh OSV data and print the summary', load: () => require('./commands/rescan') },
+  { name: 'demo', summary: 'demo images to see the chain allow one image and block another', load: () => require('./commands/demo') },
+  { name: 'vex', summary: 'check an OpenVEX or CycloneDX VEX document', load: () => require('./commands/vex') },
+];
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** The command word of argv (after global options), or undefined. */
+function commandWord(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '-c' || arg === '--config') i++;
+    else if (!arg.startsWith('-')) return arg === 'help' ? args[i + 1] : arg;
+  }
+  return undefined;
+}
+
+/** The program with every group registered, or — given argv — only the group it runs (the others as summaries for help). */
+export function buildProgram(argv?: string[]): CommandType {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- commander only once a program is built
+  const { Command } = require('commander') as typeof Commander;
   const program = new Command('dchain')
     .description('delivery-chain: build, scan, gate, sign, sync and distribute container images')
-    .option('-c, --config <file>', 'configuration file (YAML or JSON); default: $DCHAIN_CONFIG or embedded defaults')
+    .option('-c, --config <file>', 'configuration file (YAML or JSON); default: $DCHAIN_CONFIG, the running stack\'s, or embedded defaults')
     .showHelpAfterError();
-  registerStatus(program);
-  registerWebhooks(program);
-  registerKeys(program);
-  registerVerify(program);
-  registerPolicy(program);
-  registerScan(program);
-  registerBuild(program);
-  registerChain(program);
-  registerNotifications(program);
-  registerRescan(program);
-  registerDemo(program);
-  registerVex(program);
+  const word = argv ? commandWord(argv.slice(2)) : undefined;
+  for (const group of GROUPS) {
+    if (!argv || group.name === word) group.load().register(program);
+    else program.command(group.name).description(group.summary).helpOption(false).allowUnknownOption();
+  }
   return program;
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(argv).parseAsync(argv);
   } catch (err) {
     const message = err instanceof ChainError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
     process.stderr.write(`dchain: ${message}\n`);

@@ -5,13 +5,17 @@
  */
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { type Redis } from 'ioredis';
+import { type Registry } from 'prom-client';
 import { connectWorkflowStarter } from './temporal-client';
 import { gitWebhookRoutes } from '../src/build/git-webhook/plugin';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { createIngestMetrics, DeliveryLog, IngestQueue, type IngestMetrics, producerConnection, redisTarget, webhookRoutes } from '../src/ingest';
 import { createLogger, type Logger } from '../src/log/logger';
+import { watchRedis } from '../src/redis/connection-state';
 import { closeOnSignals, runEntryPoint } from './entry-point';
+import { HealthChecker } from './health';
+import { processRegistry } from './metrics';
 import { signalReady } from './ready';
 
 /** A Fastify plugin another room contributes to the API (e.g. the admission endpoint). */
@@ -32,6 +36,8 @@ export interface ApiDeps {
   logger: Logger;
   /** A producer connection (see producerConnection): commands fail fast while Redis is down. */
   redis: Redis;
+  /** Where the API's metrics are registered; the process passes one with the Node process metrics. */
+  metricsRegistry?: Registry;
   /** Extra plugins; defaults to API_PLUGINS. */
   plugins?: ApiPlugin[];
 }
@@ -49,7 +55,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   queue.queue.on('error', (err) => logger.debug({ err: err.message }, 'queue connection error'));
   queue.deadLetters.on('error', (err) => logger.debug({ err: err.message }, 'dead-letter queue connection error'));
   const deliveryLog = new DeliveryLog(redis, config.ingest.deliveryLogSize);
-  const metrics = createIngestMetrics(() => queue.depth());
+  const metrics = createIngestMetrics(() => queue.depth(), deps.metricsRegistry);
 
   const app = Fastify({ logger: false, bodyLimit: config.api.bodyLimitBytes });
   app.addHook('onClose', async () => {
@@ -57,10 +63,15 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
     await queue.close();
   });
 
+  const health = new HealthChecker(config, redis);
+  app.addHook('onClose', async () => health.close());
+  // Every component, each up or down with the reason; 503 when one is down (see workers/health.ts).
   app.get('/healthz', async (_req, reply) => {
-    const redisUp = redis.status === 'ready';
-    return reply.code(redisUp ? 200 : 503).send({ status: redisUp ? 'ok' : 'degraded', redis: redisUp ? 'up' : 'down' });
+    const report = await health.check();
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
+  // The process answers at all (a liveness probe that does not depend on the other components).
+  app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
 
   await app.register(webhookRoutes, { config, queue, deliveryLog, metrics, logger: logger.child({ component: 'webhooks' }) });
@@ -74,16 +85,19 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level, name: 'api' });
-  const redis = producerConnection(redisTarget(config));
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'Redis connection error'));
-  const { app } = await buildApi({ config, logger, redis });
+  const redis = watchRedis(producerConnection(redisTarget(config)), logger, 'api');
+  const { app } = await buildApi({ config, logger, redis, metricsRegistry: processRegistry() });
   await app.listen({ host: config.api.host, port: config.api.port });
   logger.info({ url: `http://${config.api.host}:${config.api.port}`, sources: config.sources.map((s) => s.name) }, 'webhook API listening');
   signalReady();
-  closeOnSignals(async () => {
-    await app.close();
-    await redis.quit();
-  });
+  closeOnSignals(
+    async () => {
+      await app.close();
+      redis.disconnect();
+      logger.info('webhook API stopped');
+    },
+    (reason) => logger.info({ reason }, 'webhook API stopping'),
+  );
 }
 
 if (require.main === module) runEntryPoint('api', main);

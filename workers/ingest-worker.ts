@@ -28,7 +28,11 @@ import {
   workerConnection,
 } from '../src/ingest';
 import { createLogger, type Logger } from '../src/log/logger';
+import { DcRepositoryName } from '../workflows/search-attributes';
+import { watchRedis } from '../src/redis/connection-state';
 import { closeOnSignals, runEntryPoint } from './entry-point';
+import { createIngestWorkerMetrics } from './ingest-metrics';
+import { processRegistry, serveMetrics } from './metrics';
 import { signalReady } from './ready';
 
 export const RECONCILE_SCHEDULE_ID = 'dchain-reconcile';
@@ -59,6 +63,7 @@ export class TemporalChainStarter implements ChainStarter {
         signalArgs: [{ tags }],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [{ key: DcRepositoryName, value: input.repository }],
       });
       return 'running';
     } catch (err) {
@@ -103,18 +108,20 @@ export interface IngestWorker {
 
 export function startIngestWorker(options: IngestWorkerOptions): IngestWorker {
   const { config, logger } = options;
-  const connection = options.redis ?? workerConnection(redisTarget(config));
+  const connection = options.redis ?? watchRedis(workerConnection(redisTarget(config)), logger, 'ingest-queue');
   const queue = IngestQueue.fromConfig(connection, config.ingest);
+  // BullMQ re-emits its connections' errors; the outage itself is logged once by watchRedis.
+  queue.queue.on('error', (err) => logger.debug({ err: err.message }, 'queue connection error'));
+  queue.deadLetters.on('error', (err) => logger.debug({ err: err.message }, 'dead-letter queue connection error'));
   const processor = createIngestProcessor({ starter: new TemporalChainStarter(options.client, config.temporal.taskQueue), queue, logger });
   const backoff = cappedBackoff(durationMs(config.ingest.maxBackoff));
-  const blocking = connection.duplicate({ maxRetriesPerRequest: null });
-  blocking.on('error', (err) => logger.debug({ err: err.message }, 'ingestion worker Redis connection error'));
+  const blocking = watchRedis(connection.duplicate({ maxRetriesPerRequest: null }), logger, 'ingest-worker');
   const worker = new Worker<IngestJob>(INGEST_QUEUE_NAME, processor, {
     connection: blocking,
     concurrency: config.ingest.workerConcurrency,
     settings: { backoffStrategy: (attemptsMade: number) => backoff(attemptsMade) },
   });
-  worker.on('error', (err) => logger.warn({ err: err.message }, 'ingestion worker connection error'));
+  worker.on('error', (err) => logger.debug({ err: err.message }, 'ingestion worker connection error'));
   return {
     worker,
     queue,
@@ -148,12 +155,21 @@ async function main(): Promise<void> {
   const client = await connectClient(config, logger);
   await ensureReconcileSchedule(client, config);
   const running = startIngestWorker({ config, logger, client });
+  const metrics = processRegistry();
+  const { jobs } = createIngestWorkerMetrics(metrics, running.queue);
+  running.worker.on('completed', () => jobs.inc({ outcome: 'completed' }));
+  running.worker.on('failed', () => jobs.inc({ outcome: 'failed' }));
+  const metricsListener = await serveMetrics(metrics, config.metrics.host, config.metrics.ingestWorkerPort);
   logger.info({ queue: INGEST_QUEUE_NAME, taskQueue: config.temporal.taskQueue, reconcileEvery: config.ingest.reconcileInterval }, 'ingestion worker running');
   signalReady();
-  closeOnSignals(async () => {
-    await running.close();
-    await client.connection.close();
-  });
+  closeOnSignals(
+    async () => {
+      await running.close();
+      await Promise.all([client.connection.close(), metricsListener.close()]);
+      logger.info('ingestion worker stopped');
+    },
+    (reason) => logger.info({ reason }, 'ingestion worker stopping'),
+  );
 }
 
 if (require.main === module) runEntryPoint('ingest-worker', main);

@@ -6,6 +6,7 @@
  */
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { type Registry } from 'prom-client';
 import { createActivities } from '../activities';
 import { type ActivityDeps, createActivityDeps } from '../activities/deps';
 import { loadConfig } from '../src/config/load';
@@ -14,7 +15,9 @@ import { ChainError } from '../src/errors/chain-error';
 import { createLogger, type Logger } from '../src/log/logger';
 import { DecisionStore } from '../src/policy';
 import { scanTaskQueue } from '../workflows/task-queues';
-import { runEntryPoint } from './entry-point';
+import { chainMetricsInterceptor } from './chain-metrics';
+import { closeOnSignals, runEntryPoint } from './entry-point';
+import { processRegistry, serveMetrics } from './metrics';
 import { signalReady } from './ready';
 import { ensureRescanSchedule, RESCAN_SCHEDULE_ID } from './rescan-schedule';
 import { installTemporalRuntime } from './temporal-runtime';
@@ -30,6 +33,8 @@ export interface ChainWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** The activity factories' dependencies; by default created from the configuration. */
   deps?: ActivityDeps;
+  /** Where the chain's metrics (stage durations, verdicts, rescan results) are registered. */
+  metrics?: Registry;
 }
 
 export async function connectWorker(config: Config): Promise<NativeConnection> {
@@ -59,7 +64,14 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
   const activities = createActivities(deps);
   const role = options.role ?? 'all';
   const workers: Worker[] = [];
-  const common = { connection, namespace: config.temporal.namespace };
+  // In-flight activities get a few seconds to finish at shutdown; the process exits within its deadline either way.
+  const common = {
+    connection,
+    namespace: config.temporal.namespace,
+    shutdownGraceTime: '4s',
+    shutdownForceTime: '7s',
+    ...(options.metrics ? { interceptors: { activity: [chainMetricsInterceptor(options.metrics)] } } : {}),
+  };
   if (role === 'all' || role === 'chain') {
     await keepRescanSchedule(new Client({ connection, namespace: config.temporal.namespace }), config, logger);
     await backfillDecisionIndex(deps, logger);
@@ -113,13 +125,28 @@ async function main(): Promise<void> {
   if (!['all', 'chain', 'scan'].includes(roleArg)) throw new ChainError('BAD_INPUT', `--role must be all, chain or scan (got "${roleArg}")`);
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level, name: 'temporal-worker' });
-  const workers = await createChainWorkers({ config, logger, role: roleArg as WorkerRole });
-  const stop = () => workers.forEach((w) => w.shutdown());
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  installTemporalRuntime(logger);
+  const deps = createActivityDeps(config, logger);
+  const connection = await connectWorker(config);
+  const metrics = processRegistry();
+  const workers = await createChainWorkers({ config, logger, role: roleArg as WorkerRole, connection, deps, metrics });
+  const metricsListener = await serveMetrics(metrics, config.metrics.host, config.metrics.temporalWorkerPort);
+  const running = Promise.all(workers.map((w) => w.run()));
+  closeOnSignals(
+    async () => {
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      deps.redis.disconnect();
+      await Promise.all([connection.close(), metricsListener.close()]);
+      logger.info('temporal worker stopped');
+    },
+    (reason) => logger.info({ reason }, 'temporal worker stopping'),
+  );
   logger.info({ taskQueues: [config.temporal.taskQueue, scanTaskQueue(config.temporal.taskQueue)], role: roleArg }, 'temporal worker running');
+  if (metricsListener.url) logger.info({ url: metricsListener.url }, 'metrics served');
   signalReady();
-  await Promise.all(workers.map((w) => w.run()));
+  // Resolves once a shutdown finished (closeOnSignals then exits); a worker failing on its own rejects, and the process exits 1.
+  await running;
 }
 
 if (require.main === module) runEntryPoint('temporal-worker', main);

@@ -7,6 +7,7 @@ import { defineSearchAttributeKey } from '@temporalio/common';
  */
 export const SEARCH_ATTRIBUTE_TYPES = {
   DcRepository: 'Keyword',
+  DcRepositoryName: 'Keyword',
   DcDigest: 'Keyword',
   DcTags: 'KeywordList',
   DcStage: 'Keyword',
@@ -15,7 +16,14 @@ export const SEARCH_ATTRIBUTE_TYPES = {
   DcHighCount: 'Int',
 } as const;
 
+/** `<registry name>/<repository>`, e.g. `source/demo/app`: the same repository name in two registries stays apart. */
 export const DcRepository = defineSearchAttributeKey('DcRepository', 'KEYWORD');
+/**
+ * The repository alone, e.g. `demo/app`, what ops filter by (`DcRepositoryName = "demo/app"`). Set when
+ * the chain is started (by the queue worker, `dchain build`, break-glass), so workflow code and
+ * recorded histories are unchanged.
+ */
+export const DcRepositoryName = defineSearchAttributeKey('DcRepositoryName', 'KEYWORD');
 export const DcDigest = defineSearchAttributeKey('DcDigest', 'KEYWORD');
 export const DcTags = defineSearchAttributeKey('DcTags', 'KEYWORD_LIST');
 export const DcStage = defineSearchAttributeKey('DcStage', 'KEYWORD');

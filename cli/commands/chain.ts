@@ -3,6 +3,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { type Command } from 'commander';
 import { ChainError } from '../../src/errors/chain-error';
 import { type BreakGlass, type ChainInput, type ChainStatus, breakGlassSignal, deliveryChain } from '../../workflows/delivery-chain';
+import { DcRepositoryName } from '../../workflows/search-attributes';
 import { cliConfig, connectTemporal } from '../context';
 
 /**
@@ -36,6 +37,7 @@ export async function breakGlass(client: Client, workflowId: string, override: B
     signal: breakGlassSignal,
     signalArgs: [override],
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [{ key: DcRepositoryName, value: input.repository }],
   });
   return { runId: started.signaledRunId, restarted: true };
 }

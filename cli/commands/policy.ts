@@ -8,6 +8,7 @@ import { readFactsFile } from '../../src/policy/facts-file';
 import { parseImageReference, RegistryClient } from '../../src/registry';
 import { verifyImage } from '../../src/signing';
 import { describeRedis, redisTarget } from '../../src/ingest';
+import { instrumentAdmission } from '../admission-metrics';
 import { cliConfig, withRedis } from '../context';
 
 /** The admission webhook exits within this long of SIGTERM (Kubernetes' grace period is 30 s; rollouts wait for it). */
@@ -65,6 +66,7 @@ export function register(program: Command): void {
       const registryOnly = config.policy.admission.mode === 'registry-only';
       const { redis, label } = registryOnly ? { redis: undefined, label: 'none: registry-only mode' } : admissionRedis(redisTarget(config), describeRedis(config));
       const app = await buildAdmissionServer(admissionDepsFromConfig(config, redis, logger, undefined, label));
+      instrumentAdmission(app);
       await app.listen({ host: config.policy.admission.host, port: config.policy.admission.port });
       logger.info({ host: config.policy.admission.host, port: config.policy.admission.port, decisionStore: label }, 'admission webhook listening');
       const stop = () => {

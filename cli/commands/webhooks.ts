@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import { type Command } from 'commander';
 import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
-import { DeliveryLog, IngestQueue } from '../../src/ingest';
+import { type DeliveryEntry, DeliveryLog, IngestQueue } from '../../src/ingest';
 import { cliConfig, positiveInt, withRedis } from '../context';
 
 /** `dchain webhooks log|dead-letters|replay`: what the webhook API received and what could not start a chain. */
@@ -11,18 +11,32 @@ export function register(program: Command): void {
 
   webhooks
     .command('log')
-    .description('the last webhook deliveries, newest first: source, time, HTTP status, outcome, workflow ids')
+    .description(
+      'the last webhook deliveries, newest first: time, source, status, outcome, and why (events queued, or what each dropped event was). ' +
+        'Deliveries that only carried events starting no chain (pulls, blobs, the chain\'s own pushes) are summed up at the end unless --all or --outcome dropped',
+    )
     .option('-n, --limit <n>', 'how many deliveries', '20')
+    .option('--outcome <outcome>', 'only these outcomes (accepted, duplicate, dropped, unauthorized, bad-request, unavailable, …); repeatable or comma-separated', collect, [])
+    .option('--source <name>', 'only deliveries to this webhook source')
+    .option('--all', 'list dropped deliveries too')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { limit: string; json?: boolean }) => {
+    .action(async (opts: { limit: string; outcome: string[]; source?: string; all?: boolean; json?: boolean }) => {
       const limit = positiveInt(opts.limit, '--limit');
       const config = cliConfig(program.opts());
+      const outcomes = new Set(opts.outcome.flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean));
+      const showDropped = opts.all === true || outcomes.has('dropped');
       await withRedis(config, async (redis) => {
-        const deliveries = await new DeliveryLog(redis, config.ingest.deliveryLogSize).list(limit);
-        if (opts.json) return print(JSON.stringify({ deliveries }, null, 2));
-        const table = new Table({ head: ['time', 'source', 'status', 'outcome', 'events', 'workflow ids / error'] });
-        for (const d of deliveries) table.push([d.time, d.source, d.status, d.outcome, d.events, d.error ?? d.workflowIds.join('\n')]);
-        print(deliveries.length ? table.toString() : 'no deliveries recorded');
+        // The whole log is read and filtered here: one push brings dozens of dropped deliveries
+        // (the chain's own pulls and artifact pushes), which must not push the one that started it out of view.
+        const all = await new DeliveryLog(redis, config.ingest.deliveryLogSize).list(config.ingest.deliveryLogSize);
+        const matching = all.filter((d) => (!opts.source || d.source === opts.source) && (!outcomes.size || outcomes.has(d.outcome)));
+        const shown = matching.filter((d) => showDropped || d.outcome !== 'dropped').slice(0, limit);
+        const hidden = showDropped ? [] : matching.filter((d) => d.outcome === 'dropped');
+        if (opts.json) return print(JSON.stringify({ deliveries: shown.map((d) => ({ ...d, reason: reasonOf(d) })), hiddenDropped: hidden.length }, null, 2));
+        const table = new Table({ head: ['time', 'source', 'status', 'outcome', 'reason', 'workflow ids'] });
+        for (const d of shown) table.push([d.time, d.source, d.status, d.outcome, reasonOf(d), d.workflowIds.join('\n')]);
+        print(shown.length ? table.toString() : 'no deliveries recorded' + (opts.source || outcomes.size ? ' that match' : ''));
+        if (hidden.length) print(`${hidden.length} dropped deliver${hidden.length === 1 ? 'y' : 'ies'} not listed (${summarize(hidden)}); --all lists them`);
       });
     });
 
@@ -58,6 +72,28 @@ export function register(program: Command): void {
         if (!targets.length) print('no dead letters');
       });
     });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The reason of an entry; entries written before reasons were recorded fall back to their error or outcome. */
+function reasonOf(d: DeliveryEntry): string {
+  return d.reason ?? d.error ?? (d.outcome === 'dropped' ? 'no event started a chain (reason not recorded)' : '');
+}
+
+/** "30 pull, 15 artifact": the dropped events of these deliveries by kind. */
+function summarize(entries: DeliveryEntry[]): string {
+  const counts = new Map<string, number>();
+  for (const d of entries) {
+    for (const part of (d.reason ?? 'unrecorded').split(', ')) {
+      const [n, ...kind] = part.split(' ');
+      const name = kind.length ? kind.join(' ') : part;
+      counts.set(name, (counts.get(name) ?? 0) + (kind.length ? Number(n) || 1 : 1));
+    }
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${n} ${kind}`).join(', ');
 }
 
 function print(line: string): void {

@@ -115,7 +115,10 @@ export const configSchema = z.strictObject({
       namespace: z.string().min(1).default('default'),
       taskQueue: z.string().min(1).default('delivery-chain'),
       connectTimeoutMs: z.number().int().positive().default(10_000),
-      devServer: z.strictObject({ port: port.default(7233), uiPort: port.default(8233) }).prefault({}),
+      /** The local dev server `npm start` runs: gRPC frontend, Web UI, HTTP API and Prometheus metrics ports. */
+      devServer: z
+        .strictObject({ port: port.default(7233), uiPort: port.default(8233), httpPort: port.default(7243), metricsPort: port.default(7244) })
+        .prefault({}),
     })
     .prefault({}),
   redis: z
@@ -171,6 +174,14 @@ export const configSchema = z.strictObject({
   signing: signingSchema.prefault({}),
   scan: scanConfigSchema.prefault({}),
   build: buildConfigSchema.prefault({}),
+  /** Prometheus /metrics of the worker processes (the API serves it on api.port, admission on its own port); 0 turns one off. */
+  metrics: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      temporalWorkerPort: z.number().int().min(0).max(65535).default(9464),
+      ingestWorkerPort: z.number().int().min(0).max(65535).default(9465),
+    })
+    .prefault({}),
   sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
 });
 

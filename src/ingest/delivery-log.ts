@@ -16,6 +16,8 @@ export const deliveryEntrySchema = z.strictObject({
   workflowIds: z.array(z.string()),
   events: z.number().int(),
   error: z.string().optional(),
+  /** Why the delivery ended as it did, e.g. "2 pull, 1 artifact" for a drop (older entries have none). */
+  reason: z.string().optional(),
 });
 export type DeliveryEntry = z.infer<typeof deliveryEntrySchema>;
 

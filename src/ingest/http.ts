@@ -24,6 +24,7 @@ interface Answer {
   body: Record<string, unknown>;
   workflowIds?: string[];
   events?: number;
+  reason?: string;
 }
 
 const STATUS_OF: Partial<Record<string, number>> = { BAD_INPUT: 400, UNAUTHORIZED: 401, NOT_FOUND: 404, UNSUPPORTED_MEDIA_TYPE: 415, TOO_LARGE: 413 };
@@ -52,6 +53,7 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
       workflowIds: a.workflowIds ?? [],
       events: a.events ?? 0,
       ...(typeof a.body.error === 'string' ? { error: a.body.error } : {}),
+      ...(a.reason ? { reason: a.reason } : {}),
     };
     deliveryLog.record(entry);
     if (a.status === 503) void reply.header('retry-after', '5');
@@ -130,9 +132,13 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
     metrics.accepted.inc({ source: sourceName }, queued.length);
     const workflowIds = [...new Set(results.map((r) => r.workflowId))];
     const outcome = queued.length ? 'accepted' : results.length ? 'duplicate' : 'dropped';
+    // Every outcome says why: what was queued, and each kind of event that started nothing, counted.
+    const why = Object.entries(dropped).map(([kind, count]) => `${count} ${kind}`);
+    const reason = [...(queued.length ? [`${queued.length} queued`] : []), ...why].join(', ') || (verdicts.length ? undefined : 'no events in the delivery');
     return answer(reply, sourceName, {
       status: queued.length ? 202 : 200,
       outcome,
+      ...(reason ? { reason } : {}),
       workflowIds,
       events: verdicts.length,
       body: { outcome, queued: queued.length, dropped, events: results.map((r) => ({ workflowId: r.workflowId, outcome: r.outcome })) },

@@ -26,6 +26,8 @@ export interface LoggerSettings {
   /** Force pretty output; by default pretty only when stdout is a TTY. */
   pretty?: boolean;
   name?: string;
+  /** Also append every line (JSON) to this file, e.g. <dataDir>/logs/stack.log. */
+  file?: string;
 }
 
 export function createLogger(settings: LoggerSettings = {}): Logger {
@@ -37,9 +39,14 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  if (pretty) {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
+  const prettyTarget = { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } };
+  if (settings.file) {
+    const file = { dest: settings.file, mkdir: true, append: true };
+    const level = options.level as string;
+    if (pretty) return pino({ ...options, transport: { targets: [{ ...prettyTarget, level }, { target: 'pino/file', options: file, level }] } });
+    return pino(options, pino.multistream([{ stream: process.stdout, level }, { stream: pino.destination({ ...file, sync: true }), level }]));
   }
+  if (pretty) return pino({ ...options, transport: prettyTarget });
   return pino(options);
 }
 

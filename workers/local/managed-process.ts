@@ -17,6 +17,11 @@ export interface ManagedProcessOptions {
   ready: () => Promise<boolean>;
   readyTimeoutMs?: number;
   stopSignal?: NodeJS.Signals;
+  /**
+   * Own process group: a Ctrl-C in the terminal then reaches only the process that started it (the
+   * `npm start` supervisor), which stops its children in dependency order instead of all at once.
+   */
+  detached?: boolean;
 }
 
 /** A running service the project started: a local process, or a container in TEST_SERVICES=containers mode. */
@@ -39,6 +44,9 @@ export class ManagedProcess implements ServiceProcess {
   private log: WriteStream | undefined;
   private exited: Promise<number | null> | undefined;
   private exitCode: number | null | undefined;
+  private stopping = false;
+  /** Told when the process exits without `stop()` or `kill()` having been asked for (a crash). */
+  onUnexpectedExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
 
   constructor(private readonly options: ManagedProcessOptions) {}
 
@@ -57,25 +65,32 @@ export class ManagedProcess implements ServiceProcess {
   async start(): Promise<void> {
     const { name, command, args, logFile } = this.options;
     mkdirSync(dirname(logFile), { recursive: true });
-    this.log = createWriteStream(logFile, { flags: 'a' });
+    const log = createWriteStream(logFile, { flags: 'a' });
+    this.log = log;
+    this.stopping = false;
     const child = spawn(command, args, {
       cwd: this.options.cwd,
       env: this.options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: this.options.detached === true,
     });
     this.child = child;
-    child.stdout?.pipe(this.log, { end: false });
-    child.stderr?.pipe(this.log, { end: false });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
     this.exitCode = undefined;
     this.exited = new Promise((resolve) => {
       child.once('error', (err) => {
-        this.log?.write(`\n[delivery-chain] cannot start ${command}: ${err.message}\n`);
+        log.write(`\n[delivery-chain] cannot start ${command}: ${err.message}\n`);
         this.exitCode = null;
         resolve(null);
       });
-      child.once('exit', (code) => {
+      child.once('exit', (code, signal) => {
         this.exitCode = code;
         resolve(code);
+        if (this.stopping) return;
+        // Keep the crashed process's last words, then free the stream: a restart opens a new one.
+        child.stdout?.once('end', () => log.end());
+        this.onUnexpectedExit?.(code, signal);
       });
     });
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 60_000);
@@ -94,13 +109,15 @@ export class ManagedProcess implements ServiceProcess {
 
   /** SIGTERM, then SIGKILL after `graceMs`. Safe to call twice. */
   async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
     const child = this.child;
     if (!child || this.exitCode !== undefined) {
       this.log?.end();
       return;
     }
-    child.kill(this.options.stopSignal ?? 'SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    if (graceMs <= 0) child.kill('SIGKILL');
+    else child.kill(this.options.stopSignal ?? 'SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), Math.max(0, graceMs));
     await this.exited;
     clearTimeout(timer);
     this.log?.end();
@@ -109,6 +126,7 @@ export class ManagedProcess implements ServiceProcess {
   /** Kills the process without a chance to clean up (crash tests). */
   async kill(): Promise<void> {
     if (!this.child || this.exitCode !== undefined) return;
+    this.stopping = true;
     this.child.kill('SIGKILL');
     await this.exited;
   }

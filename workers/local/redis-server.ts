@@ -11,7 +11,7 @@ export interface LocalRedis {
 }
 
 /** redis-server on loopback with AOF on and its files in dataDir. */
-export async function startRedis(options: { dataDir: string; port?: number }): Promise<LocalRedis> {
+export async function startRedis(options: { dataDir: string; port?: number; logFile?: string; detached?: boolean }): Promise<LocalRedis> {
   const binary = requireTool('redis-server', 'Debian package redis-server');
   const port = options.port ?? (await freePort());
   mkdirSync(options.dataDir, { recursive: true });
@@ -26,11 +26,13 @@ export async function startRedis(options: { dataDir: string; port?: number }): P
       // BullMQ needs keys to stay: never evict.
       '--maxmemory-policy', 'noeviction',
     ],
-    logFile: join(options.dataDir, 'redis.log'),
+    logFile: options.logFile ?? join(options.dataDir, 'redis.log'),
+    detached: options.detached === true,
     readyTimeoutMs: 20_000,
     ready: async () => {
       if (!(await portOpen(port))) return false;
       const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined); // not up yet: connect() rejects, and the probe runs again
       try {
         await client.connect();
         return (await client.ping()) === 'PONG';

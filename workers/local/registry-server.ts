@@ -23,6 +23,10 @@ export interface LocalRegistryOptions {
   auth?: RegistryAuth;
   /** Seconds the registry waits between notification retries. */
   notifyBackoff?: string;
+  /** Where the registry's output goes; default <dataDir>/<name>/registry.log. */
+  logFile?: string;
+  /** Its own process group (see ManagedProcessOptions.detached). */
+  detached?: boolean;
 }
 
 export interface LocalRegistry {
@@ -49,7 +53,8 @@ export async function startRegistry(options: LocalRegistryOptions): Promise<Loca
     name: `registry ${options.name}`,
     command: binary,
     args: ['serve', configFile],
-    logFile: join(dir, 'registry.log'),
+    logFile: options.logFile ?? join(dir, 'registry.log'),
+    detached: options.detached === true,
     readyTimeoutMs: 20_000,
     ready: async () => {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });

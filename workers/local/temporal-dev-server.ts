@@ -9,7 +9,14 @@ export interface TemporalDevServerOptions {
   dataDir: string;
   port?: number;
   uiPort?: number;
+  /** The HTTP API and Prometheus metrics ports (free ones when absent). */
+  httpPort?: number;
+  metricsPort?: number;
   namespace?: string;
+  /** Where the server's output goes; default <dataDir>/temporal.log. */
+  logFile?: string;
+  /** Its own process group (see ManagedProcessOptions.detached). */
+  detached?: boolean;
   /** Tests run without the Web UI. */
   headless?: boolean;
 }
@@ -32,8 +39,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     'server', 'start-dev',
     '--ip', '127.0.0.1',
     '--port', String(port),
-    '--http-port', String(await freePort()),
-    '--metrics-port', String(await freePort()),
+    '--http-port', String(options.httpPort ?? (await freePort())),
+    '--metrics-port', String(options.metricsPort ?? (await freePort())),
     '--db-filename', join(options.dataDir, 'temporal.sqlite'),
     '--namespace', namespace,
     '--log-level', 'warn',
@@ -46,7 +53,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     command: binary,
     args,
     env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' },
-    logFile: join(options.dataDir, 'temporal.log'),
+    logFile: options.logFile ?? join(options.dataDir, 'temporal.log'),
+    detached: options.detached === true,
     readyTimeoutMs: 60_000,
     ready: async () => {
       if (!(await portOpen(port))) return false;

@@ -1,8 +1,9 @@
 import { accessSync, constants } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 
-/** Project-local tools (Temporal CLI, cosign, …) installed by scripts/setup.ts. */
-export const PROJECT_ROOT = resolve(__dirname, '..', '..');
+const HERE = resolve(__dirname, '..', '..');
+/** Project-local tools (Temporal CLI, cosign, …) installed by scripts/setup.ts; the same root when run from the compiled dist/. */
+export const PROJECT_ROOT = basename(HERE) === 'dist' ? dirname(HERE) : HERE;
 export const TOOLS_BIN = join(PROJECT_ROOT, '.tools', 'bin');
 
 /** Absolute path of an executable: the project's tools folder first, then PATH (and /usr/sbin). */
