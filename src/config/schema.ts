@@ -63,6 +63,14 @@ export const ingestSchema = z.strictObject({
   /** Attempts to start a chain (with capped exponential backoff) before the event is dead-lettered. */
   maxAttempts: z.number().int().min(1).default(40),
   maxBackoff: durationSchema.default('15s'),
+  /**
+   * A digest whose last chain failed (not blocked) runs again on its next push, reconcile or
+   * `dchain chain retry`: not before `backoff` (doubling with each failure in a row, at most
+   * `maxBackoff`), and not after `maxRuns` failures in a row.
+   */
+  retryFailed: z
+    .strictObject({ backoff: durationSchema.default('1m'), maxBackoff: durationSchema.default('1h'), maxRuns: z.number().int().min(1).default(5) })
+    .prefault({}),
   workerConcurrency: z.number().int().positive().default(8),
   /** Accepted clock skew of X-Dchain-Timestamp on HMAC-signed deliveries. */
   signatureTolerance: durationSchema.default('5m'),
@@ -90,6 +98,8 @@ export const rescanSchema = z.strictObject({
   /** Digests listed per page, and images rescanned at the same time. */
   batchSize: z.number().int().min(1).max(1000).default(100),
   concurrency: z.number().int().min(1).max(64).default(8),
+  /** A blocked image whose rescan turns it allowed starts its chain again (off: it stays blocked until `dchain chain retry`). */
+  startUnblocked: z.boolean().default(true),
 });
 
 export const policyConfigSchema = z.strictObject({

@@ -8,7 +8,7 @@ import { durationMs } from '../config/duration';
 import { createEventFilter, type Verdict } from './filter';
 import { type IngestMetrics } from './metrics';
 import { parseDelivery } from './parse';
-import { type IngestQueue, type SubmitResult } from './queue';
+import { type IngestQueue, isQueued, type SubmitResult } from './queue';
 
 export interface WebhookRoutesOptions {
   config: Config;
@@ -124,9 +124,9 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
         return answer(reply, sourceName, { status: 503, outcome: 'unavailable', body: { error: 'the event queue is unavailable; retry later', code: 'SERVICE_UNREACHABLE' }, events: verdicts.length });
       }
     }
-    for (const r of results) if (r.outcome.startsWith('duplicate')) dropped[r.outcome] = (dropped[r.outcome] ?? 0) + 1;
+    for (const r of results) if (!isQueued(r.outcome)) dropped[r.outcome] = (dropped[r.outcome] ?? 0) + 1;
     for (const [reason, count] of Object.entries(dropped)) metrics.dropped.inc({ source: sourceName, reason }, count);
-    const queued = results.filter((r) => !r.outcome.startsWith('duplicate'));
+    const queued = results.filter((r) => isQueued(r.outcome));
     metrics.accepted.inc({ source: sourceName }, queued.length);
     const workflowIds = [...new Set(results.map((r) => r.workflowId))];
     const outcome = queued.length ? 'accepted' : results.length ? 'duplicate' : 'dropped';
