@@ -7,6 +7,7 @@
 import { Client, Connection, isGrpcServiceError, ScheduleAlreadyRunning, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { Worker } from 'bullmq';
 import { type Redis } from 'ioredis';
+import { startBuildChain } from '../src/build/start-chain';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
@@ -24,6 +25,7 @@ import {
   IngestQueue,
   type IngestJob,
   redisUrl,
+  type BuildJob,
   type StartMode,
   type StartOutcome,
   workerConnection,
@@ -94,6 +96,17 @@ export class TemporalChainStarter implements ChainStarter {
       const message = `cannot start ${workflowId}: ${(err as Error).message}`;
       if (code !== undefined && PERMANENT_GRPC_CODES.has(code)) throw new ChainError('BAD_INPUT', message, { cause: err, retryable: false });
       throw new ChainError('SERVICE_UNREACHABLE', message, { cause: err });
+    }
+  }
+
+  async startBuild(job: BuildJob): Promise<StartOutcome> {
+    try {
+      const started = await startBuildChain(this.client, { temporal: { taskQueue: this.taskQueue } }, job.build, () => new Date(job.pushedAt));
+      // Already started: it runs or delivered (a failed one was started again); either way there is nothing more to do.
+      return started.outcome === 'started' ? 'running' : 'closed';
+    } catch (err) {
+      if (err instanceof ChainError) throw err;
+      throw new ChainError('SERVICE_UNREACHABLE', `cannot start the build of ${job.build.repoUrl}: ${(err as Error).message}`, { cause: err });
     }
   }
 

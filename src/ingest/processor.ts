@@ -2,7 +2,8 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import { ChainError } from '../errors/chain-error';
 import { type Logger } from '../log/logger';
 import { type ChainInput, chainWorkflowId } from './image-pushed';
-import { type IngestJob, ingestJobSchema, type IngestQueue } from './queue';
+import { buildChainWorkflowId } from '../build/start-chain';
+import { type BuildJob, type IngestJob, ingestJobSchema, type IngestQueue } from './queue';
 
 /**
  * What the chain is after a job: `running` (started or joined, tags signalled), `restarted` (a new
@@ -22,6 +23,8 @@ export type StartMode = 'start' | 'retry' | 'unblock';
  */
 export interface ChainStarter {
   startOrSignal(input: ChainInput, tags: string[], mode: StartMode): Promise<StartOutcome>;
+  /** Starts a Git push's source build chain unless it runs or delivered (a failed one starts again). */
+  startBuild(job: BuildJob): Promise<StartOutcome>;
 }
 
 const OUTCOME_MESSAGES: Record<StartOutcome, string> = {
@@ -51,9 +54,15 @@ export function createIngestProcessor(deps: ProcessorDeps): (job: Job<IngestJob>
       await deps.queue.deadLetter(jobId, job.data, `invalid job: ${parsed.error.issues[0]?.message ?? 'schema mismatch'}`, job.attemptsMade + 1);
       throw new UnrecoverableError('invalid ingestion job');
     }
-    const { input, tags } = parsed.data;
-    const workflowId = chainWorkflowId(input);
+    const data = parsed.data;
+    const workflowId = 'build' in data ? buildChainWorkflowId(data.build) : chainWorkflowId(data.input);
     try {
+      if ('build' in data) {
+        const outcome = await deps.starter.startBuild(data);
+        deps.logger.info({ workflowId, ref: data.build.ref, commit: data.build.commit, outcome, jobId }, outcome === 'running' ? 'source build chain started or joined' : OUTCOME_MESSAGES[outcome]);
+        return { workflowId, outcome };
+      }
+      const { input, tags } = data;
       const mode: StartMode = job.name === 'retry' ? 'retry' : job.name === 'unblock' ? 'unblock' : 'start';
       const outcome = await deps.starter.startOrSignal(input, tags, mode);
       deps.logger.info({ workflowId, digest: input.digest, tags, outcome, mode, jobId }, OUTCOME_MESSAGES[outcome]);

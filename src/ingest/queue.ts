@@ -7,17 +7,29 @@ import { ChainError } from '../errors/chain-error';
 import { chainWorkflowId, type ImagePushed, imagePushedSchema, stableHash, tagSchema } from './image-pushed';
 import { luaScript, runLuaScript } from '../redis/lua-script';
 import { lifecycleKey, parseChainRecord, retryAt, type RetrySettings } from './lifecycle';
+import { buildRequestSchema } from '../build/build-request';
+import { buildChainWorkflowId } from '../build/start-chain';
 
 export const INGEST_QUEUE_NAME = 'dchain-ingest';
 export const DEAD_LETTER_QUEUE_NAME = 'dchain-ingest-dead';
 const KEY_PREFIX = 'dchain:ingest';
 
-/** A queued event: start the chain of `input` (or join it) and make sure it has `tags`. */
-export const ingestJobSchema = z.strictObject({
+/** A queued registry event: start the chain of `input` (or join it) and make sure it has `tags`. */
+export const imageJobSchema = z.strictObject({
   input: imagePushedSchema,
   /** Tags the running chain must get by signal (all of input.tags for a first push). */
   tags: z.array(tagSchema),
 });
+export type ImageJob = z.infer<typeof imageJobSchema>;
+
+/** A queued Git push: start the source build's chain (one per repository and commit). */
+export const buildJobSchema = z.strictObject({
+  build: buildRequestSchema,
+  pushedAt: z.iso.datetime({ offset: true }),
+});
+export type BuildJob = z.infer<typeof buildJobSchema>;
+
+export const ingestJobSchema = z.union([imageJobSchema, buildJobSchema]);
 export type IngestJob = z.infer<typeof ingestJobSchema>;
 
 export const deadLetterSchema = z.strictObject({
@@ -131,7 +143,7 @@ interface Decision {
   result: SubmitResult;
   digestKey: string;
   deliveryKey: string | undefined;
-  job?: { name: IngestJobKind; data: IngestJob; opts: JobsOptions };
+  job?: { name: IngestJobKind; data: ImageJob; opts: JobsOptions };
 }
 
 /**
@@ -139,7 +151,7 @@ interface Decision {
  * (a delivered chain gets them by the tag-delivery path), `retry` a failed chain (a new run),
  * `unblock` a blocked chain whose verdict turned to allowed, `replay` a dead letter (as `start`).
  */
-export type IngestJobKind = 'start' | 'add-tags' | 'retry' | 'unblock' | 'replay';
+export type IngestJobKind = 'start' | 'add-tags' | 'retry' | 'unblock' | 'replay' | 'build';
 
 /**
  * The durable buffer between the webhook API and Temporal. `submit` resolves only once the job is
@@ -245,6 +257,21 @@ export class IngestQueue {
     if (jobs.length > 0) await this.queue.addBulk(jobs);
     await this.mark(decisions.flatMap((d, i) => (d.result.outcome === 'duplicate-delivery' ? [] : [{ ...d, tags: d.job || d.result.outcome === 'retry-capped' ? (events[i]?.tags ?? []) : undefined }])));
     return decisions.map((d) => d.result);
+  }
+
+  /**
+   * Queues a Git push's source build. A delivery id seen before is not queued again (marked after
+   * the job is written, as for registry events); the chain's fixed id (`build:<repo>@<commit>`)
+   * makes any other duplicate join the chain already started.
+   */
+  async submitBuild(build: BuildJob['build'], source: string, deliveryId: string | undefined, now = new Date()): Promise<SubmitResult> {
+    const workflowId = buildChainWorkflowId(build);
+    const deliveryKey = deliveryId === undefined ? undefined : `${KEY_PREFIX}:delivery:${stableHash(`git/${source}`, deliveryId)}`;
+    if (deliveryKey !== undefined && (await this.redis.exists(deliveryKey)) === 1) return { workflowId, outcome: 'duplicate-delivery' };
+    const jobId = `b-${stableHash(workflowId, deliveryId ?? now.toISOString())}`;
+    await this.queue.add('build', { build, pushedAt: now.toISOString() }, this.jobOptions(jobId));
+    if (deliveryKey !== undefined) await this.redis.set(deliveryKey, '1', 'EX', Math.ceil(this.options.dedupTtlMs / 1000));
+    return { workflowId, outcome: 'queued', jobId };
   }
 
   /**
