@@ -29,7 +29,11 @@ export const registrySchema = z.strictObject({
 
 export const webhookSourceSchema = z.strictObject({
   name,
-  /** The configured registry this source's events belong to; events naming other hosts are refused. */
+  /**
+   * The configured registry this source's events belong to. The source decides the registry: a host
+   * an event names (distribution's target.url and request.host, generic's `registry`, Harbor's
+   * resource_url) is informational, never contacted, and the chain runs against this registry.
+   */
   registry: name,
   format: z.enum(['distribution', 'harbor', 'acr', 'generic']).default('distribution'),
   /** Shared secret expected in the Authorization header (`Bearer <secret>` or the bare value). */

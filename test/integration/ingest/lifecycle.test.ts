@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -151,5 +152,38 @@ void describe('chain lifecycle: running, failed, blocked, delivered (real Redis,
     assert.equal(restarted, true);
     await waitState(blocked, 'running', 2);
     await end(blocked, 'delivered');
+  });
+
+  void it('events naming another registry host run against the configured registry; the named host is never contacted', async () => {
+    // A listener standing in for the host an event names: every connection to it is counted.
+    let connections = 0;
+    const named = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((done) => named.listen(0, '127.0.0.1', done));
+    const host = `127.0.0.1:${(named.address() as AddressInfo).port}`;
+    try {
+      const digest = digestOf('foreign-host');
+      const envelope = manifestPush('team/foreign', digest, 'v1', 'foreign-1') as { events: Array<{ target: Record<string, unknown>; request: Record<string, unknown> }> };
+      envelope.events[0]!.target.url = `http://${host}/v2/team/foreign/manifests/${digest}`;
+      envelope.events[0]!.request.host = host;
+      const res = await fetch(`${stack.apiUrl}/webhooks/dist`, { method: 'POST', headers: { 'content-type': 'application/vnd.docker.distribution.events.v2+json', authorization: `Bearer ${SECRET}` }, body: JSON.stringify(envelope) });
+      assert.equal(res.status, 202);
+      const generic = await fetch(`${stack.apiUrl}/webhooks/generic`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}` }, body: JSON.stringify({ registry: host, repository: 'team/foreign', digest, tag: 'v2' }) });
+      assert.equal(generic.status, 202);
+      // The chain is the configured registry's, and nothing queued names the other host.
+      const id = idOf('team/foreign', digest);
+      await waitState(id, 'running');
+      await stack.waitFor('both tags', async () => ((await stack.client.workflow.getHandle(id).query<string[]>('tags')).length === 2 ? true : undefined));
+      const jobs = await stack.ingest.queue.queue.getJobs(['completed', 'waiting', 'active', 'delayed']);
+      assert.equal(jobs.filter((j) => JSON.stringify(j.data).includes(host)).length, 0);
+      await end(id, 'delivered');
+      // Reconcile too reads only the configured registry.
+      await stack.client.workflow.execute('reconcile', { taskQueue: stack.config.temporal.taskQueue, workflowId: 'reconcile-foreign', args: [] });
+      assert.equal(connections, 0, `no connection to ${host}`);
+    } finally {
+      named.close();
+    }
   });
 });
