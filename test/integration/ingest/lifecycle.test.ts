@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { breakGlass, retryChain } from '../../../cli/commands/chain';
 import { type Redis } from 'ioredis';
 import { chainWorkflowId, IngestQueue, workerConnection } from '../../../src/ingest';
-import { ChainError } from '../../../src/errors/chain-error';
+import { type ChainError } from '../../../src/errors/chain-error';
 import { lastRun, tagDeliveryWorkflowId } from '../../../workers/chain-control';
 import { pushImage } from '../../support/images';
 import { manifestPush, SECRET } from './helpers';
