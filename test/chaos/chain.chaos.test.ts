@@ -130,7 +130,12 @@ describe('fault injection on the real chain (loopback)', { timeout: 8 * 60_000 }
       assert.ok(victim >= 0, `the activity runs on one of our workers (${identity})`);
       await stack.workers[victim]!.kill();
       const t0 = Date.now();
-      await stack.waitFor(`the chain past ${stage}`, async () => ((await handle.query<ChainStatus>('status')).stage !== stage ? true : undefined), 120_000);
+      // Recovered when the activity runs again on the other worker (a new attempt started there), or the chain moved on.
+      await stack.waitFor(`the ${stage} activity resumed`, async () => {
+        if ((await handle.query<ChainStatus>('status')).stage !== stage) return true;
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        return pending.some((a) => (a.attempt ?? 1) > 1 && a.lastStartedTime && a.lastWorkerIdentity && a.lastWorkerIdentity !== identity) ? true : undefined;
+      }, 120_000);
       const recovery = Math.round((Date.now() - t0) / 1000);
       await delivered(repository, digest);
       const row = await stack.measure([{ repository, digest }]);
