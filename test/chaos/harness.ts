@@ -100,6 +100,8 @@ export async function startChaosStack(): Promise<ChaosStack> {
     sources: [{ name: 'source', registry: 'source', secret: WEBHOOK_SECRET }],
     sync: { targets: [{ registry: 'mirror' }] },
     scan: { osv: { directory: join(dataDir, 'osv') } },
+    // No vulnerability data on loopback: the built-in policy would deny every image for that; these scenarios are about the lifecycle.
+    policy: { mode: 'dry-run' },
     signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'CHAOS_KEY_PASSWORD' } },
     distribute: { promoteTags: ['stable'], subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }] },
     ingest: { maxBackoff: '2s', retryFailed: { backoff: '1s', maxBackoff: '5s', maxRuns: 3 } },
@@ -172,19 +174,21 @@ export async function startChaosStack(): Promise<ChaosStack> {
         else row.lost++;
         let delivered = 0;
         for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) if (run.status.name === 'COMPLETED') delivered++;
-        const layers = async (client2: RegistryClient, kind: 'sig' | 'att') => {
+        // Entries beyond one signature, and beyond one attestation per predicate type.
+        const surplus = async (client2: RegistryClient, kind: 'sig' | 'att') => {
           try {
-            return ((await client2.getManifest(repository, cosignTag(digest, kind))).manifest as { layers: unknown[] }).layers.length;
+            const layers = ((await client2.getManifest(repository, cosignTag(digest, kind))).manifest as { layers: Array<{ annotations?: Record<string, string> }> }).layers;
+            return kind === 'sig' ? layers.length - 1 : layers.length - new Set(layers.map((l) => l.annotations?.predicateType)).size;
           } catch {
             return 0;
           }
         };
         const extra = [
           Math.max(0, delivered - 1),
-          Math.max(0, (await layers(stack.source, 'sig')) - 1),
-          Math.max(0, (await layers(stack.mirror, 'sig')) - 1),
-          Math.max(0, (await layers(stack.source, 'att')) - 3),
-          Math.max(0, (await layers(stack.mirror, 'att')) - 3),
+          Math.max(0, await surplus(stack.source, 'sig')),
+          Math.max(0, await surplus(stack.mirror, 'sig')),
+          Math.max(0, await surplus(stack.source, 'att')),
+          Math.max(0, await surplus(stack.mirror, 'att')),
           Math.max(0, notes.filter((n) => n.digest === digest && n.event === 'distributed').length - 1),
         ];
         // Tag notifications: each tag announced at most once.

@@ -69,6 +69,8 @@ describe('chain lifecycle on the project worker (source, mirror, Redis, Temporal
       sources: [{ name: 'source', registry: 'source', secret: 'webhook-secret-0123456789' }],
       sync: { targets: [{ registry: 'mirror', repositoryPrefix: 'eu/' }] },
       scan: { osv: { directory: osvDir } },
+      // No vulnerability data here: the built-in policy would deny for that; these tests are about the lifecycle.
+      policy: { mode: 'dry-run' },
       signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'LIFECYCLE_TEST_KEY_PASSWORD' } },
       distribute: { promoteTags: ['stable'], subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }] },
     });
@@ -125,7 +127,8 @@ describe('chain lifecycle on the project worker (source, mirror, Redis, Temporal
   it('refuses break-glass on a delivered chain; a second run of the chain adds no second signature or attestation', async () => {
     const { input, workflowId } = await pushed('demo/twice', 'twice');
     await chain.client.workflow.execute(deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
-    assert.equal(await layers(mirror, 'eu/demo/twice', input.digest, 'att'), 3);
+    const attestations = await layers(mirror, 'eu/demo/twice', input.digest, 'att');
+    assert.ok(attestations >= 3);
     await assert.rejects(breakGlass(chain.client, workflowId, { actor: 'mallory', reason: 'because' }), /completed and delivered the image.*nothing to override/);
     // A second run of the same digest (as a retry of a chain that failed after signing would be):
     // new scan times, new statements; `.sig` and `.att` keep one entry per key and predicate type.
@@ -134,7 +137,7 @@ describe('chain lifecycle on the project worker (source, mirror, Redis, Temporal
     assert.equal(second.stage, 'done');
     for (const [client, repository] of [[source, 'demo/twice'], [mirror, 'eu/demo/twice']] as const) {
       assert.equal(await layers(client, repository, input.digest, 'sig'), 1, `${repository}: one signature`);
-      assert.equal(await layers(client, repository, input.digest, 'att'), 3, `${repository}: three attestations, not six`);
+      assert.equal(await layers(client, repository, input.digest, 'att'), attestations, `${repository}: one attestation per predicate type, not two`);
     }
     assert.equal(notes.filter((n) => n.digest === input.digest && n.event === 'distributed').length, 1, 'subscribers told once per chain');
   });
