@@ -22,8 +22,8 @@ export interface Promotion {
   changed: boolean;
 }
 
-/** A chain's outcome, or a change of an image's verdict found by the rescan. */
-export type NotificationEvent = 'distributed' | 'denied' | 'rescan.denied' | 'rescan.allowed';
+/** A chain's outcome, new tags delivered for a digest, or a change of an image's verdict found by the rescan. */
+export type NotificationEvent = 'distributed' | 'denied' | 'tagged' | 'rescan.denied' | 'rescan.allowed';
 
 export interface NotifyInput extends ImageRef {
   event: NotificationEvent;

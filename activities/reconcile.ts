@@ -17,6 +17,11 @@ export function createReconcileActivities(deps: ActivityDeps) {
     },
 
     async reconcileSource(sourceName: string): Promise<ReconcileSummary> {
+      // Progress beats after each repository; a large one (thousands of tags) takes longer, so a
+      // timer keeps beating: the 30 s heartbeat timeout then only fires when the worker is gone.
+      const ctx = Context.current();
+      let progress = { done: 0, total: 0 };
+      const alive = setInterval(() => ctx.heartbeat(progress), 10_000);
       try {
         const source = deps.config.sources.find((s) => s.name === sourceName);
         if (!source) throw new ChainError('BAD_INPUT', `no webhook source named "${sourceName}"`);
@@ -25,12 +30,17 @@ export function createReconcileActivities(deps: ActivityDeps) {
           ingest: deps.config.ingest,
           reader: deps.registry(source.registry),
           submit: (event) => ingestQueue().submit(event),
-          onProgress: (done, total) => Context.current().heartbeat({ done, total }),
+          onProgress: (done, total) => {
+            progress = { done, total };
+            ctx.heartbeat(progress);
+          },
         });
         deps.logger.info(summary, 'reconciliation finished');
         return summary;
       } catch (err) {
         return toActivityFailure(err);
+      } finally {
+        clearInterval(alive);
       }
     },
   };

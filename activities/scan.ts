@@ -43,6 +43,9 @@ export interface RescannedImage {
   osv: OsvDataVersion;
 }
 
+/** A scan heartbeats at least this often (the chain's heartbeat timeout is 30 s). */
+const HEARTBEAT_MS = 10_000;
+
 export function createScanActivities(deps: ActivityDeps) {
   const osv = osvSourceFromConfig(deps.config, deps.logger);
   const sbomStore = new RedisSbomStore(deps.redis);
@@ -75,6 +78,11 @@ export function createScanActivities(deps: ActivityDeps) {
     async scanImage(input: ScanImageInput): Promise<ScanSummary> {
       const log = activityLogger(deps.logger, input.digest);
       const ctx = Context.current();
+      // Layer reads heartbeat their bytes; cataloguing and matching between them may not, so a timer
+      // keeps beating (Temporal throttles heartbeats): the chain's 30 s heartbeat timeout then only
+      // fires when the worker is gone.
+      let last: unknown = { phase: 'start' };
+      const alive = setInterval(() => ctx.heartbeat(last), HEARTBEAT_MS);
       try {
         if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `scanImage needs an image digest, got "${input.digest}"`);
         const source = deps.registry(input.registry);
@@ -87,7 +95,10 @@ export function createScanActivities(deps: ActivityDeps) {
             sbomStore,
             limits,
             concurrency: deps.config.scan.concurrency,
-            onProgress: (p) => ctx.heartbeat({ layer: p.index + 1, layers: p.count, bytes: p.bytes, size: p.size }),
+            onProgress: (p) => {
+              last = { layer: p.index + 1, layers: p.count, bytes: p.bytes, size: p.size };
+              ctx.heartbeat(last);
+            },
           },
           { repository: input.repository, reference: input.digest },
         );
@@ -102,6 +113,8 @@ export function createScanActivities(deps: ActivityDeps) {
       } catch (err) {
         log.warn({ err }, 'scan failed');
         return toActivityFailure(err);
+      } finally {
+        clearInterval(alive);
       }
     },
 

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { ChainError } from '../src/errors/chain-error';
 import { sha256DigestSchema } from '../src/registry';
 import { RedisSbomStore } from '../src/scan';
-import { attestImage, createSigner, PREDICATE_TYPES, type Signer, signImage, VSA_PREDICATE_TYPE, vsaFromChainAttestations } from '../src/signing';
+import { readFileSync } from 'node:fs';
+import { DecisionStore, recordAllows } from '../src/policy';
+import { attestImage, createSigner, PREDICATE_TYPES, type Signer, signImage, verifyImage, VSA_PREDICATE_TYPE, vsaFromChainAttestations } from '../src/signing';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
 import { activityLogger } from './log';
@@ -45,8 +47,39 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
     return signer;
   };
 
+  const decisions = new DecisionStore(deps.redis);
+
   return {
-    /** Signs the digest and attaches each attestation, cosign-compatible; idempotent on retries. */
+    /**
+     * The tag-delivery path's check: the digest in its source repository carries a valid signature
+     * by the chain's key (or a configured trusted key) and its latest gate decision lets it run.
+     * Fails for good (VERIFICATION_FAILED, POLICY_DENIED) otherwise: a new tag never delivers an
+     * image the chain would not deliver now.
+     */
+    async verifyDelivered(input: { registry: string; repository: string; digest: string }): Promise<{ signedBy: string[]; policyVersion: string }> {
+      const log = activityLogger(deps.logger, input.digest);
+      try {
+        const keys = [await (await currentSigner()).publicKeyPem(), ...deps.config.signing.trustedKeys.map((path) => readFileSync(path, 'utf8'))];
+        const report = await verifyImage(deps.registry(input.registry), input.repository, input.digest, keys);
+        if (report.signedBy.length === 0) {
+          throw new ChainError('VERIFICATION_FAILED', `${input.repository}@${input.digest} has no valid signature by a trusted key: ${report.failures.map((f) => f.reason).join('; ') || 'no signatures'}`);
+        }
+        const latest = await decisions.latest(input.digest);
+        if (!latest) throw new ChainError('POLICY_DENIED', `${input.digest} has no gate decision; a new tag is not delivered without one`);
+        if (!recordAllows(latest)) throw new ChainError('POLICY_DENIED', `the latest gate decision (policy ${latest.decision.policyVersion}) denies ${input.digest}; its new tags are not delivered`);
+        log.info({ signedBy: report.signedBy, policyVersion: latest.decision.policyVersion }, 'delivered image verified for a new tag');
+        return { signedBy: report.signedBy, policyVersion: latest.decision.policyVersion };
+      } catch (err) {
+        log.warn({ err }, 'tag delivery check failed');
+        return toActivityFailure(err);
+      }
+    },
+
+    /**
+     * Signs the digest and attaches each attestation, cosign-compatible; idempotent by content: the
+     * same payload by the same key is never added twice, and a new run's attestation of a predicate
+     * type replaces this key's earlier one, so `.sig` / `.att` never grow with re-runs.
+     */
     async signImage(rawInput: SignInput): Promise<SignOutput> {
       const parsed = signInputSchema.safeParse(rawInput);
       if (!parsed.success) {
@@ -70,7 +103,7 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
         const vsa = vsaFromChainAttestations({ registry: client.host, repository: input.repository, digest: input.digest }, toAttest, PREDICATE_TYPES);
         if (vsa) toAttest.push({ predicateType: VSA_PREDICATE_TYPE, predicate: vsa });
         for (const { predicateType, predicate } of toAttest) {
-          const result = await attestImage(client, input.repository, input.digest, key, predicateType, predicate);
+          const result = await attestImage(client, input.repository, input.digest, key, predicateType, predicate, { replace: true });
           attestations.push({ predicateType, envelopeDigest: result.envelopeDigest, added: result.added });
           Context.current().heartbeat({ attested: attestations.length });
         }

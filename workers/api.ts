@@ -6,7 +6,6 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { type Redis } from 'ioredis';
 import { type Registry } from 'prom-client';
-import { connectWorkflowStarter } from './temporal-client';
 import { gitWebhookRoutes } from '../src/build/git-webhook/plugin';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
@@ -27,9 +26,7 @@ export interface ApiPlugin {
 }
 
 /** Plugins the API process registers besides the webhook routes. Add one line per plugin. */
-export const API_PLUGINS: ApiPlugin[] = [
-  { name: 'git-webhooks', plugin: gitWebhookRoutes, options: (deps) => ({ config: deps.config, logger: deps.logger.child({ component: 'git-webhooks' }), connect: () => connectWorkflowStarter(deps.config) }) },
-];
+export const API_PLUGINS: ApiPlugin[] = [];
 
 export interface ApiDeps {
   config: Config;
@@ -75,6 +72,8 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
 
   await app.register(webhookRoutes, { config, queue, deliveryLog, metrics, logger: logger.child({ component: 'webhooks' }) });
+  // Git pushes share the queue, delivery log and metrics of registry pushes.
+  await app.register(gitWebhookRoutes, { config, queue, deliveryLog, metrics, logger: logger.child({ component: 'git-webhooks' }) });
   for (const extra of deps.plugins ?? API_PLUGINS) {
     await app.register(extra.plugin, extra.options?.(deps) ?? {});
     logger.debug({ plugin: extra.name }, 'API plugin registered');

@@ -59,6 +59,8 @@ export const addTagsSignal = defineSignal<[{ tags: string[] }]>('addTags');
 export const breakGlassSignal = defineSignal<[BreakGlass]>('breakGlass');
 export const statusQuery = defineQuery<ChainStatus>('status');
 
+const PAST_GATE: ReadonlySet<ChainStage> = new Set(['sign', 'sync', 'distribute', 'done', 'failed']);
+
 const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } as const;
 
 /** Predicate types of the attestations the sign stage attaches (as cosign names them where it does). */
@@ -68,10 +70,16 @@ const PREDICATE = {
 } as const;
 
 const registry = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', retry: RETRY });
+// A notification may arrive a moment before its manifest is readable; beyond ~15 s the run fails and
+// the lifecycle rules (a re-push, reconcile or `dchain chain retry`) start a new one.
+const recording = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', retry: { ...RETRY, maximumInterval: '8s', maximumAttempts: 5 } });
+// Recording how a run ended must not fail the run's own outcome: retried a while, then given up (logged).
+const lifecycle = proxyActivities<ChainActivities>({ startToCloseTimeout: '30s', retry: { ...RETRY, maximumInterval: '30s', maximumAttempts: 10 } });
 // Long copies heartbeat: a worker that dies mid-copy is noticed within 30 s and the copy resumes elsewhere.
 const copying = proxyActivities<ChainActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: RETRY });
 const gate = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
-const building = proxyActivities<ChainActivities>({ startToCloseTimeout: '1h', heartbeatTimeout: '1m', retry: RETRY });
+// Builds and scans heartbeat at least every 10 s: a killed worker's activity resumes elsewhere within 30 s.
+const building = proxyActivities<ChainActivities>({ startToCloseTimeout: '1h', heartbeatTimeout: '30s', retry: RETRY });
 const distribute = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumAttempts: 12 } });
 
 export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
@@ -82,8 +90,30 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
     upsertSearchAttributes([{ key: DcTags, value: status.tags }]);
   });
   setHandler(breakGlassSignal, (override) => {
+    // Only a chain that has not passed its gate can be let through it; later, the override would override nothing.
+    if (PAST_GATE.has(status.stage)) {
+      log.warn('break-glass ignored: the chain is past its gate', { stage: status.stage, actor: override.actor });
+      return;
+    }
+    // One override per run: the first one stands (and is the one recorded).
+    if (status.override) {
+      log.warn('break-glass ignored: the chain is already overridden', { by: status.override.actor, actor: override.actor });
+      return;
+    }
     status.override = override;
   });
+  // Tags that reached the sync targets; tags signalled later are synced before the chain completes.
+  const synced = new Set<string>();
+  const unsynced = () => status.tags.filter((t) => !synced.has(t));
+  const ended = async (outcome: 'delivered' | 'blocked' | 'failed') => {
+    // Added after the first histories were recorded: older runs replay without the record.
+    if (!patched('lifecycle-outcome')) return;
+    try {
+      await lifecycle.recordChainOutcome({ digest: image.digest, outcome });
+    } catch (err) {
+      log.error('chain outcome not recorded; a re-push will not start a failed chain again', { outcome, error: failureText(err) });
+    }
+  };
   let image = { registry: input.registry, repository: input.repository, digest: input.digest };
   const identify = () =>
     upsertSearchAttributes([
@@ -101,7 +131,7 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
   const scanning = proxyActivities<ChainActivities>({
     taskQueue: scanTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: '30m',
-    heartbeatTimeout: '2m',
+    heartbeatTimeout: '30s',
     retry: RETRY,
   });
 
@@ -117,7 +147,7 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
       identify();
       attestations.push(provenance);
     } else {
-      status.results.build = await registry.recordPushedImage(image);
+      status.results.build = await recording.recordPushedImage(image);
     }
 
     enter('scan');
@@ -141,6 +171,7 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
         upsertSearchAttributes([{ key: DcVerdict, value: 'denied' }]);
         upsertMemo({ summary: `${image.repository}@${image.digest}: denied — ${denial.message}` });
         await distribute.notifySubscribers({ ...image, event: 'denied', payload: { tags: status.tags, violations: denial.details } });
+        await ended('blocked');
         throw ApplicationFailure.create({ message: denial.message, type: 'PolicyDenied', nonRetryable: true, details: denial.details });
       }
       // Break-glass: the override is in this run's history (the signal) and in the decision store's audit trail.
@@ -161,13 +192,28 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
     });
 
     enter('sync');
-    status.results.sync = await copying.syncImage({ sourceRegistry: image.registry, repository: image.repository, digest: image.digest, tags: status.tags });
+    const syncTags = [...status.tags];
+    status.results.sync = await copying.syncImage({ sourceRegistry: image.registry, repository: image.repository, digest: image.digest, tags: syncTags });
+    for (const t of syncTags) synced.add(t);
 
     enter('distribute');
     // The run's start time expands `{date}` in promotion tags the same way on every retry and replay.
     const promotions = await distribute.promoteImage({ ...image, at: workflowInfo().runStartTime.toISOString() });
     const notifications = await distribute.notifySubscribers({ ...image, event: 'distributed', payload: { tags: status.tags, promotions } });
     status.results.distribute = { promotions, notifications };
+
+    await ended('delivered');
+    // Tags signalled after the sync started: copied to every target and announced before the chain completes.
+    // No await between the last check and the return, so a signal cannot slip in unsynced (Temporal
+    // refuses to complete a run that has a signal it has not seen, and replays the loop with it).
+    if (patched('late-tags')) {
+      while (unsynced().length > 0) {
+        const late = unsynced();
+        await copying.syncImage({ sourceRegistry: image.registry, repository: image.repository, digest: image.digest, tags: late });
+        for (const t of late) synced.add(t);
+        await distribute.notifySubscribers({ ...image, event: 'tagged', scope: late.join(','), payload: { tags: late } });
+      }
+    }
 
     enter('done');
     upsertSearchAttributes([{ key: DcVerdict, value: status.override ? 'overridden' : 'allowed' }]);
@@ -180,6 +226,7 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
       status.failedAt = stage as StageName;
       // Added after the first histories were recorded: runs without the marker replay without the memo.
       if (patched('memo-on-failure')) upsertMemo({ summary: `${image.repository}@${image.digest || '(not built)'}: failed in ${stage} — ${failureText(err)}` });
+      await ended('failed');
     }
     log.error('chain failed', { stage, error: failureText(err) });
     throw err;

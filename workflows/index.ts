@@ -2,3 +2,4 @@
 export { deliveryChain } from './delivery-chain';
 export { reconcile } from './reconcile';
 export { rescan } from './rescan';
+export { deliverTags } from './deliver-tags';

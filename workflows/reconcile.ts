@@ -3,7 +3,8 @@ import type { ReconcileActivities, ReconcileSummary } from '../activities/reconc
 
 const { listReconcileSources, reconcileSource } = proxyActivities<ReconcileActivities>({
   startToCloseTimeout: '30m',
-  heartbeatTimeout: '2m',
+  // The activity heartbeats every 10 s at least: a killed worker's reconcile resumes elsewhere within 30 s.
+  heartbeatTimeout: '30s',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 5 },
 });
 

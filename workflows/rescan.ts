@@ -7,7 +7,7 @@
  * not tell them. Findings stay in Redis between the steps; the history carries counts only. Long
  * fleets continue as new with a cursor, so no run outgrows its history.
  */
-import { ApplicationFailure, continueAsNew, defineQuery, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, defineQuery, isCancellation, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ChainActivities } from '../activities';
 import { activityCause, failureText } from './failures';
 import { scanTaskQueue } from './task-queues';
@@ -137,6 +137,17 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     if (result.verdict === 'unchanged') summary.unchanged++;
     else if (result.verdict === 'denied') summary.changedToDenied++;
     else summary.changedToAllowed++;
+    // A blocked image the rescan now allows starts its chain again (rescan.startUnblocked; the queue
+    // worker starts it only if its last run was blocked). Added later: older histories replay without it.
+    if (result.verdict === 'allowed' && patched('unblock-on-rescan')) {
+      try {
+        await gateActivities.restartUnblocked({ digest });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        problem(digest, 'regate', err);
+        log.warn('rescan: unblocked chain not queued', { digest, error: failureText(err) });
+      }
+    }
     if (!result.notify) return;
     try {
       await notifyActivities.notifySubscribers({

@@ -1,45 +1,69 @@
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { type Client } from '@temporalio/client';
 import { type Command } from 'commander';
+import { type Redis } from 'ioredis';
+import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
-import { type BreakGlass, type ChainInput, type ChainStatus, breakGlassSignal, deliveryChain } from '../../workflows/delivery-chain';
-import { DcRepositoryName } from '../../workflows/search-attributes';
-import { cliConfig, connectTemporal } from '../context';
+import { ChainLifecycleStore, durationMs, retrySettings } from '../../src/ingest';
+import { type BreakGlass, type ChainStatus, breakGlassSignal } from '../../workflows/delivery-chain';
+import { lastRun, recordedInput, startNewRun } from '../../workers/chain-control';
+import { cliConfig, connectTemporal, withRedis } from '../context';
+
+/** Stages after the gate: a running chain there has been allowed, and break-glass would override nothing. */
+const PAST_GATE = new Set(['sign', 'sync', 'distribute', 'done']);
 
 /**
- * Break-glass: lets a chain through its policy gate, recording who and why (the signal is in the
- * run's history; the gate stores the override in the decision store's audit trail). A running
- * chain is signalled; a chain that already ended (blocked) is started again, with its original
- * input, as a new run carrying the signal.
+ * Break-glass: lets a *blocked* chain through its policy gate, recording who and why (the signal is
+ * in the run's history; the gate stores the one override in the decision store's audit trail). A
+ * blocked chain is started again from its recorded input with the signal; a running chain that has
+ * not passed its gate is signalled (the override applies if the gate denies). Refused with the
+ * reason for a chain that was delivered, failed (not blocked: `dchain chain retry`), is past its
+ * gate, or already carries an override.
  */
 export async function breakGlass(client: Client, workflowId: string, override: BreakGlass): Promise<{ runId: string; restarted: boolean }> {
   if (!override.actor.trim() || !override.reason.trim()) throw new ChainError('BAD_INPUT', 'break-glass needs an actor and a reason');
-  const handle = client.workflow.getHandle(workflowId);
-  let description;
-  try {
-    description = await handle.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new ChainError('NOT_FOUND', `no chain with workflow id ${workflowId}`, { cause: err });
-    throw err;
+  const last = await lastRun(client, workflowId);
+  if (!last) throw new ChainError('NOT_FOUND', `no chain with workflow id ${workflowId}`);
+  switch (last.state) {
+    case 'running': {
+      const status = await client.workflow.getHandle(workflowId).query<ChainStatus>('status');
+      if (PAST_GATE.has(status.stage)) throw new ChainError('BAD_INPUT', `chain ${workflowId} is past its gate (stage ${status.stage}): its policy allowed it, there is nothing to override`);
+      if (status.override) throw new ChainError('BAD_INPUT', `chain ${workflowId} is already overridden by ${status.override.actor} (${status.override.reason})`);
+      await client.workflow.getHandle(workflowId).signal(breakGlassSignal, override);
+      return { runId: last.runId, restarted: false };
+    }
+    case 'blocked': {
+      const input = await recordedInput(client, workflowId);
+      const runId = await startNewRun(client, workflowId, last.taskQueue, input, { name: breakGlassSignal.name, args: [override] });
+      return { runId, restarted: true };
+    }
+    case 'delivered':
+      throw new ChainError('BAD_INPUT', `chain ${workflowId} completed and delivered the image: its policy allowed it, there is nothing to override`);
+    case 'failed':
+      throw new ChainError('BAD_INPUT', `chain ${workflowId} failed in ${last.stage}, it was not blocked by policy: run it again with \`dchain chain retry ${workflowId}\``);
   }
-  if (description.status.name === 'RUNNING') {
-    await handle.signal(breakGlassSignal, override);
-    return { runId: description.runId, restarted: false };
+}
+
+/**
+ * `dchain chain retry`: a new run of a chain whose last run *failed* (not blocked), from its
+ * recorded input, at once (an operator's retry skips the backoff); refused after
+ * `ingest.retryFailed.maxRuns` failures in a row unless `force`.
+ */
+export async function retryChain(client: Client, redis: Redis, config: Config, workflowId: string, options: { force?: boolean } = {}): Promise<{ runId: string }> {
+  const last = await lastRun(client, workflowId);
+  if (!last) throw new ChainError('NOT_FOUND', `no chain with workflow id ${workflowId}`);
+  if (last.state === 'running') throw new ChainError('BAD_INPUT', `chain ${workflowId} is running (stage ${last.stage}): one running chain per digest`);
+  if (last.state === 'delivered') throw new ChainError('BAD_INPUT', `chain ${workflowId} delivered its image; a new tag is delivered by pushing it`);
+  if (last.state === 'blocked') {
+    throw new ChainError('BAD_INPUT', `chain ${workflowId} is blocked by policy: it runs again when a rescan finds it allowed (policy or vulnerability data changed), or with \`dchain chain break-glass\``);
   }
-  const history = await handle.fetchHistory();
-  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  if (!payload) throw new ChainError('BAD_INPUT', `chain ${workflowId} has no recorded input to start again from`);
-  const input = defaultPayloadConverter.fromPayload<ChainInput>(payload);
-  const started = await client.workflow.signalWithStart(deliveryChain, {
-    workflowId,
-    taskQueue: description.taskQueue,
-    args: [input],
-    signal: breakGlassSignal,
-    signalArgs: [override],
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    typedSearchAttributes: [{ key: DcRepositoryName, value: input.repository }],
-  });
-  return { runId: started.signaledRunId, restarted: true };
+  const record = await new ChainLifecycleStore(redis, durationMs(config.ingest.dedupTtl)).get(workflowId);
+  const { maxRuns } = retrySettings(config.ingest);
+  if (!options.force && record && record.outcome === 'failed' && record.failures >= maxRuns) {
+    throw new ChainError('BAD_INPUT', `chain ${workflowId} failed ${record.failures} times in a row (ingest.retryFailed.maxRuns = ${maxRuns}); fix the cause, then retry with --force`);
+  }
+  const input = await recordedInput(client, workflowId);
+  const runId = await startNewRun(client, workflowId, last.taskQueue, input, { name: 'addTags', args: [{ tags: input.tags }] });
+  return { runId };
 }
 
 export function register(program: Command): void {
@@ -60,8 +84,24 @@ export function register(program: Command): void {
     });
 
   chain
+    .command('retry')
+    .description('run a failed chain again (not a blocked one: see break-glass)')
+    .argument('<workflow-id>', 'e.g. chain:source/team/app@sha256:…')
+    .option('--force', 'run even after ingest.retryFailed.maxRuns failures in a row')
+    .action(async (workflowId: string, opts: { force?: boolean }) => {
+      const config = cliConfig(program.opts());
+      const session = await connectTemporal(config);
+      try {
+        const { runId } = await withRedis(config, (redis) => retryChain(session.client, redis, config, workflowId, { force: opts.force === true }));
+        process.stdout.write(`started again: ${workflowId} (run ${runId})\n`);
+      } finally {
+        await session.close();
+      }
+    });
+
+  chain
     .command('break-glass')
-    .description('let a chain through its policy gate; actor and reason are recorded')
+    .description('let a blocked chain through its policy gate; actor and reason are recorded')
     .argument('<workflow-id>', 'e.g. chain:source/team/app@sha256:…')
     .requiredOption('--actor <who>', 'who takes responsibility')
     .requiredOption('--reason <why>', 'why (ticket, incident)')

@@ -36,7 +36,7 @@ export function buildChainWorkflowId(request: Pick<BuildRequest, 'repoUrl' | 'co
 
 export async function startBuildChain(
   client: WorkflowStarter,
-  config: Pick<Config, 'temporal'>,
+  config: { temporal: Pick<Config['temporal'], 'taskQueue'> },
   request: BuildRequest,
   now: () => Date = () => new Date(),
 ): Promise<{ workflowId: string; outcome: BuildChainOutcome }> {

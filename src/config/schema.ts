@@ -29,7 +29,11 @@ export const registrySchema = z.strictObject({
 
 export const webhookSourceSchema = z.strictObject({
   name,
-  /** The configured registry this source's events belong to; events naming other hosts are refused. */
+  /**
+   * The configured registry this source's events belong to. The source decides the registry: a host
+   * an event names (distribution's target.url and request.host, generic's `registry`, Harbor's
+   * resource_url) is informational, never contacted, and the chain runs against this registry.
+   */
   registry: name,
   format: z.enum(['distribution', 'harbor', 'acr', 'generic']).default('distribution'),
   /** Shared secret expected in the Authorization header (`Bearer <secret>` or the bare value). */
@@ -63,6 +67,14 @@ export const ingestSchema = z.strictObject({
   /** Attempts to start a chain (with capped exponential backoff) before the event is dead-lettered. */
   maxAttempts: z.number().int().min(1).default(40),
   maxBackoff: durationSchema.default('15s'),
+  /**
+   * A digest whose last chain failed (not blocked) runs again on its next push, reconcile or
+   * `dchain chain retry`: not before `backoff` (doubling with each failure in a row, at most
+   * `maxBackoff`), and not after `maxRuns` failures in a row.
+   */
+  retryFailed: z
+    .strictObject({ backoff: durationSchema.default('1m'), maxBackoff: durationSchema.default('1h'), maxRuns: z.number().int().min(1).default(5) })
+    .prefault({}),
   workerConcurrency: z.number().int().positive().default(8),
   /**
    * Redis replicas that must hold an event before the API acknowledges it (WAIT): with Sentinel, 1
@@ -95,6 +107,8 @@ export const rescanSchema = z.strictObject({
   /** Digests listed per page, and images rescanned at the same time. */
   batchSize: z.number().int().min(1).max(1000).default(100),
   concurrency: z.number().int().min(1).max(64).default(8),
+  /** A blocked image whose rescan turns it allowed starts its chain again (off: it stays blocked until `dchain chain retry`). */
+  startUnblocked: z.boolean().default(true),
 });
 
 export const policyConfigSchema = z.strictObject({

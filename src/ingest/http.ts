@@ -1,14 +1,15 @@
-import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { type Config, type WebhookSourceConfig } from '../config/schema';
 import { ChainError } from '../errors/chain-error';
 import { type Logger } from '../log/logger';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySharedSecret, verifySignature } from './auth';
-import { type DeliveryEntry, type DeliveryLog } from './delivery-log';
+import { type DeliveryLog } from './delivery-log';
 import { durationMs } from '../config/duration';
 import { createEventFilter, type Verdict } from './filter';
 import { type IngestMetrics } from './metrics';
 import { parseDelivery } from './parse';
-import { type IngestQueue, type SubmitResult } from './queue';
+import { type IngestQueue, isQueued, type SubmitResult } from './queue';
+import { webhookHttp } from './webhook-http';
 
 export interface WebhookRoutesOptions {
   config: Config;
@@ -17,18 +18,6 @@ export interface WebhookRoutesOptions {
   metrics: IngestMetrics;
   logger: Logger;
 }
-
-interface Answer {
-  status: number;
-  outcome: string;
-  body: Record<string, unknown>;
-  workflowIds?: string[];
-  events?: number;
-  reason?: string;
-}
-
-const STATUS_OF: Partial<Record<string, number>> = { BAD_INPUT: 400, UNAUTHORIZED: 401, NOT_FOUND: 404, UNSUPPORTED_MEDIA_TYPE: 415, TOO_LARGE: 413 };
-const OUTCOME_OF: Record<number, string> = { 400: 'bad-request', 401: 'unauthorized', 404: 'unknown-source', 413: 'too-large', 415: 'unsupported-media-type', 503: 'unavailable' };
 
 /**
  * `POST /webhooks/:source` (one endpoint per configured source) and `GET /webhooks/deliveries`.
@@ -39,30 +28,13 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
   const { config, queue, deliveryLog, metrics, logger } = options;
   const sources = new Map(config.sources.map((s) => [s.name, { source: s, filter: createEventFilter(s, config.ingest) }]));
   const toleranceMs = durationMs(config.ingest.signatureTolerance);
-
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-
-  const answer = (reply: FastifyReply, sourceName: string, a: Answer): FastifyReply => {
-    metrics.deliveries.inc({ source: sourceName, status: String(a.status) });
-    const entry: DeliveryEntry = {
-      time: new Date().toISOString(),
-      source: sourceName,
-      status: a.status,
-      outcome: a.outcome,
-      workflowIds: a.workflowIds ?? [],
-      events: a.events ?? 0,
-      ...(typeof a.body.error === 'string' ? { error: a.body.error } : {}),
-      ...(a.reason ? { reason: a.reason } : {}),
-    };
-    deliveryLog.record(entry);
-    if (a.status === 503) void reply.header('retry-after', '5');
-    return reply.code(a.status).send(a.body);
-  };
-  const answerError = (reply: FastifyReply, sourceName: string, err: ChainError): FastifyReply => {
-    const status = STATUS_OF[err.code] ?? 400;
-    return answer(reply, sourceName, { status, outcome: OUTCOME_OF[status] ?? 'rejected', body: { error: err.message, code: err.code } });
-  };
+  const { answer, answerError, answerUnavailable } = webhookHttp(app, {
+    deliveryLog,
+    metrics,
+    logger,
+    bodyLimitBytes: config.api.bodyLimitBytes,
+    sourceOf: (request) => (request.params as { source?: string } | undefined)?.source ?? '',
+  });
 
   // Unknown sources and bad secrets are refused before the body is read.
   app.addHook('onRequest', async (request: FastifyRequest<{ Params: { source?: string } }>, reply) => {
@@ -75,18 +47,6 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
     } catch (err) {
       return answerError(reply, name, err as ChainError);
     }
-  });
-
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request: FastifyRequest<{ Params: { source?: string } }>, reply) => {
-    const sourceName = request.params.source ?? '';
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return answerError(reply, sourceName, new ChainError('TOO_LARGE', `body is larger than the limit of ${config.api.bodyLimitBytes} bytes`));
-    }
-    if (error.statusCode !== undefined && error.statusCode < 500) {
-      return answerError(reply, sourceName, new ChainError('BAD_INPUT', error.message));
-    }
-    logger.error({ err: error, source: sourceName }, 'webhook delivery failed');
-    return answer(reply, sourceName, { status: 500, outcome: 'error', body: { error: 'internal error', code: 'INTERNAL' } });
   });
 
   app.post<{ Params: { source: string }; Body: Buffer }>('/webhooks/:source', async (request, reply) => {
@@ -123,12 +83,12 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
         logger.info({ source: sourceName, registry, repository, digest, tags, workflowId: submitted.workflowId, outcome: submitted.outcome }, 'push received');
       } catch (err) {
         logger.warn({ source: sourceName, err: (err as Error).message }, 'queue unavailable; asking the sender to retry');
-        return answer(reply, sourceName, { status: 503, outcome: 'unavailable', body: { error: 'the event queue is unavailable; retry later', code: 'SERVICE_UNREACHABLE' }, events: verdicts.length });
+        return answerUnavailable(reply, sourceName, verdicts.length);
       }
     }
-    for (const r of results) if (r.outcome.startsWith('duplicate')) dropped[r.outcome] = (dropped[r.outcome] ?? 0) + 1;
+    for (const r of results) if (!isQueued(r.outcome)) dropped[r.outcome] = (dropped[r.outcome] ?? 0) + 1;
     for (const [reason, count] of Object.entries(dropped)) metrics.dropped.inc({ source: sourceName, reason }, count);
-    const queued = results.filter((r) => !r.outcome.startsWith('duplicate'));
+    const queued = results.filter((r) => isQueued(r.outcome));
     metrics.accepted.inc({ source: sourceName }, queued.length);
     const workflowIds = [...new Set(results.map((r) => r.workflowId))];
     const outcome = queued.length ? 'accepted' : results.length ? 'duplicate' : 'dropped';

@@ -2,10 +2,12 @@ export { ADD_TAGS_SIGNAL, CHAIN_WORKFLOW_TYPE, chainWorkflowId, imagePushedSchem
 export { createEventFilter, isArtifactPush, type DropReason, type Verdict } from './filter';
 export { parseDelivery } from './parse';
 export { signBody, verifySharedSecret, verifySignature } from './auth';
-export { BACKOFF_TYPE, cappedBackoff, DEAD_LETTER_QUEUE_NAME, INGEST_QUEUE_NAME, IngestQueue, type IngestJob, type SubmitResult } from './queue';
+export { BACKOFF_TYPE, cappedBackoff, DEAD_LETTER_QUEUE_NAME, INGEST_QUEUE_NAME, IngestQueue, isQueued, retrySettings, type BuildJob, type IngestJob, type IngestJobKind, type SubmitResult } from './queue';
+export { webhookHttp, type WebhookResponder } from './webhook-http';
 export { DeliveryLog, type DeliveryEntry } from './delivery-log';
 export { createIngestMetrics, type IngestMetrics } from './metrics';
-export { createIngestProcessor, type ChainStarter, type StartOutcome } from './processor';
+export { createIngestProcessor, type ChainStarter, type StartMode, type StartOutcome } from './processor';
+export { ChainLifecycleStore, lifecycleKey, retryAt, type ChainOutcome, type ChainRecord, type RetrySettings } from './lifecycle';
 export { connectRedis, describeRedis, producerConnection, type RedisTarget, redisTarget, redisUrl, workerConnection } from './redis';
 export { durationMs } from '../config/duration';
 export { webhookRoutes } from './http';

@@ -2,10 +2,19 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import { ChainError } from '../errors/chain-error';
 import { type Logger } from '../log/logger';
 import { type ChainInput, chainWorkflowId } from './image-pushed';
-import { type IngestJob, ingestJobSchema, type IngestQueue } from './queue';
+import { buildChainWorkflowId } from '../build/start-chain';
+import { type BuildJob, type IngestJob, ingestJobSchema, type IngestQueue } from './queue';
 
-/** What the chain already is, after a start-or-signal. */
-export type StartOutcome = 'running' | 'closed';
+/**
+ * What the chain is after a job: `running` (started or joined, tags signalled), `restarted` (a new
+ * run of a failed — or, for `unblock`, blocked — chain), `tags-delivering` (a delivered chain's new
+ * tags went to the tag-delivery path), `blocked` (the tags wait with the blocked chain), `closed`
+ * (the chain ended and the lifecycle rules start nothing).
+ */
+export type StartOutcome = 'running' | 'restarted' | 'tags-delivering' | 'blocked' | 'closed';
+
+/** How the job wants the chain started (see IngestJobKind). */
+export type StartMode = 'start' | 'retry' | 'unblock';
 
 /**
  * Starts delivery chains. Implemented over Temporal by the queue worker process; the domain only
@@ -13,8 +22,18 @@ export type StartOutcome = 'running' | 'closed';
  * Throws a retryable ChainError while the orchestrator is unreachable.
  */
 export interface ChainStarter {
-  startOrSignal(input: ChainInput, tags: string[]): Promise<StartOutcome>;
+  startOrSignal(input: ChainInput, tags: string[], mode: StartMode): Promise<StartOutcome>;
+  /** Starts a Git push's source build chain unless it runs or delivered (a failed one starts again). */
+  startBuild(job: BuildJob): Promise<StartOutcome>;
 }
+
+const OUTCOME_MESSAGES: Record<StartOutcome, string> = {
+  running: 'chain started or joined',
+  restarted: 'chain started again (its last run failed, or its verdict changed)',
+  'tags-delivering': 'new tags of a delivered digest sent to the tag-delivery path',
+  blocked: 'chain is blocked; its tags wait for a change of verdict',
+  closed: 'chain already finished for this digest; nothing to start',
+};
 
 export interface ProcessorDeps {
   starter: ChainStarter;
@@ -35,11 +54,18 @@ export function createIngestProcessor(deps: ProcessorDeps): (job: Job<IngestJob>
       await deps.queue.deadLetter(jobId, job.data, `invalid job: ${parsed.error.issues[0]?.message ?? 'schema mismatch'}`, job.attemptsMade + 1);
       throw new UnrecoverableError('invalid ingestion job');
     }
-    const { input, tags } = parsed.data;
-    const workflowId = chainWorkflowId(input);
+    const data = parsed.data;
+    const workflowId = 'build' in data ? buildChainWorkflowId(data.build) : chainWorkflowId(data.input);
     try {
-      const outcome = await deps.starter.startOrSignal(input, tags);
-      deps.logger.info({ workflowId, digest: input.digest, tags, outcome, jobId }, outcome === 'running' ? 'chain started or joined' : 'chain already finished for this digest');
+      if ('build' in data) {
+        const outcome = await deps.starter.startBuild(data);
+        deps.logger.info({ workflowId, ref: data.build.ref, commit: data.build.commit, outcome, jobId }, outcome === 'running' ? 'source build chain started or joined' : OUTCOME_MESSAGES[outcome]);
+        return { workflowId, outcome };
+      }
+      const { input, tags } = data;
+      const mode: StartMode = job.name === 'retry' ? 'retry' : job.name === 'unblock' ? 'unblock' : 'start';
+      const outcome = await deps.starter.startOrSignal(input, tags, mode);
+      deps.logger.info({ workflowId, digest: input.digest, tags, outcome, mode, jobId }, OUTCOME_MESSAGES[outcome]);
       return { workflowId, outcome };
     } catch (err) {
       const attempt = job.attemptsMade + 1;

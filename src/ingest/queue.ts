@@ -6,17 +6,30 @@ import { type Config } from '../config/schema';
 import { ChainError } from '../errors/chain-error';
 import { chainWorkflowId, type ImagePushed, imagePushedSchema, stableHash, tagSchema } from './image-pushed';
 import { luaScript, runLuaScript } from '../redis/lua-script';
+import { lifecycleKey, parseChainRecord, retryAt, type RetrySettings } from './lifecycle';
+import { buildRequestSchema } from '../build/build-request';
+import { buildChainWorkflowId } from '../build/start-chain';
 
 export const INGEST_QUEUE_NAME = 'dchain-ingest';
 export const DEAD_LETTER_QUEUE_NAME = 'dchain-ingest-dead';
 const KEY_PREFIX = 'dchain:ingest';
 
-/** A queued event: start the chain of `input` (or join it) and make sure it has `tags`. */
-export const ingestJobSchema = z.strictObject({
+/** A queued registry event: start the chain of `input` (or join it) and make sure it has `tags`. */
+export const imageJobSchema = z.strictObject({
   input: imagePushedSchema,
   /** Tags the running chain must get by signal (all of input.tags for a first push). */
   tags: z.array(tagSchema),
 });
+export type ImageJob = z.infer<typeof imageJobSchema>;
+
+/** A queued Git push: start the source build's chain (one per repository and commit). */
+export const buildJobSchema = z.strictObject({
+  build: buildRequestSchema,
+  pushedAt: z.iso.datetime({ offset: true }),
+});
+export type BuildJob = z.infer<typeof buildJobSchema>;
+
+export const ingestJobSchema = z.union([imageJobSchema, buildJobSchema]);
 export type IngestJob = z.infer<typeof ingestJobSchema>;
 
 export const deadLetterSchema = z.strictObject({
@@ -29,21 +42,27 @@ export const deadLetterSchema = z.strictObject({
 export type DeadLetter = z.infer<typeof deadLetterSchema>;
 
 /**
- * The deduplication check and marks of a whole batch, one script call each. KEYS come in pairs per
- * event: its digest set and its delivery key ('' for events without a delivery id). The digest
- * set always holds '' once seen, so an untagged first push counts too.
+ * The deduplication check and marks of a whole batch, one script call each. KEYS come in triples
+ * per event: its digest set, its delivery key ('' for events without a delivery id) and its chain's
+ * lifecycle record (how its last run ended). The digest set always holds '' once seen, so an
+ * untagged first push counts too.
  *
- * CHECK answers per event {1} (delivery seen) or {0, tags known for the digest…}.
- * MARK takes ARGV = ttl, then per event: n and n tags to add to the digest set, or -1 to mark the
- * delivery only.
+ * CHECK answers per event {1} (delivery seen) or {0, outcome, failures, endedAt, tags known for the
+ * digest…} (outcome '' while no run has ended).
+ * MARK takes KEYS in pairs (digest set, delivery key) and ARGV = ttl, then per event: n and n tags
+ * to add to the digest set, or -1 to mark the delivery only.
  */
 const CHECK_LUA = `
 local out = {}
-for i = 1, #KEYS, 2 do
+for i = 1, #KEYS, 3 do
   if KEYS[i + 1] ~= '' and redis.call('EXISTS', KEYS[i + 1]) == 1 then
     out[#out + 1] = {1}
   else
     local tags = redis.call('SMEMBERS', KEYS[i])
+    local run = redis.call('HMGET', KEYS[i + 2], 'outcome', 'failures', 'endedAt')
+    table.insert(tags, 1, run[3] or '0')
+    table.insert(tags, 1, run[2] or '0')
+    table.insert(tags, 1, run[1] or '')
     table.insert(tags, 1, 0)
     out[#out + 1] = tags
   end
@@ -66,7 +85,20 @@ end
 return 1`;
 
 /** What happened to one accepted event at the API. */
-export type SubmitOutcome = 'queued' | 'tags-queued' | 'duplicate-delivery' | 'duplicate-digest';
+export type SubmitOutcome =
+  | 'queued'
+  | 'tags-queued'
+  /** The digest's last chain failed: a new run is queued (after its backoff). */
+  | 'retry-queued'
+  /** The digest's last chain failed `maxRuns` times in a row: no new run until `dchain chain retry --force`. */
+  | 'retry-capped'
+  | 'duplicate-delivery'
+  | 'duplicate-digest';
+
+/** Outcomes that queued a job. */
+export function isQueued(outcome: SubmitOutcome): boolean {
+  return outcome === 'queued' || outcome === 'tags-queued' || outcome === 'retry-queued';
+}
 
 export interface SubmitResult {
   workflowId: string;
@@ -81,6 +113,16 @@ export interface IngestQueueOptions {
   attempts: number;
   /** Replicas that must hold a batch before `submit` resolves (Redis WAIT); 0 = the primary's AOF only. */
   replicaAcks?: number;
+  /** When a failed chain runs again (default: the configuration's defaults, 1 min doubling to 1 h, 5 runs). */
+  retry?: RetrySettings;
+  now?: () => number;
+}
+
+const DEFAULT_RETRY: RetrySettings = { backoffMs: 60_000, maxBackoffMs: 3_600_000, maxRuns: 5 };
+
+/** The configured lifecycle settings of failed chains. */
+export function retrySettings(ingest: Config['ingest']): RetrySettings {
+  return { backoffMs: durationMs(ingest.retryFailed.backoff), maxBackoffMs: durationMs(ingest.retryFailed.maxBackoff), maxRuns: ingest.retryFailed.maxRuns };
 }
 
 /** The backoff of a job's retries: 0.5 s doubling, at most `maxMs` (Temporal may be down for a while). */
@@ -105,8 +147,15 @@ interface Decision {
   result: SubmitResult;
   digestKey: string;
   deliveryKey: string | undefined;
-  job?: { name: string; data: IngestJob; opts: JobsOptions };
+  job?: { name: IngestJobKind; data: ImageJob; opts: JobsOptions };
 }
+
+/**
+ * What a job asks of the queue worker: `start` a chain (or join the running one), `add-tags` to it
+ * (a delivered chain gets them by the tag-delivery path), `retry` a failed chain (a new run),
+ * `unblock` a blocked chain whose verdict turned to allowed, `replay` a dead letter (as `start`).
+ */
+export type IngestJobKind = 'start' | 'add-tags' | 'retry' | 'unblock' | 'replay' | 'build';
 
 /**
  * The durable buffer between the webhook API and Temporal. `submit` resolves only once the job is
@@ -139,7 +188,7 @@ export class IngestQueue {
 
   /** The queue with the configured deduplication window and attempts. */
   static fromConfig(redis: Redis, ingest: Config['ingest']): IngestQueue {
-    return new IngestQueue(redis, { dedupTtlMs: durationMs(ingest.dedupTtl), attempts: ingest.maxAttempts, replicaAcks: ingest.replicaAcks });
+    return new IngestQueue(redis, { dedupTtlMs: durationMs(ingest.dedupTtl), attempts: ingest.maxAttempts, replicaAcks: ingest.replicaAcks, retry: retrySettings(ingest) });
   }
 
   submit(event: ImagePushed): Promise<SubmitResult> {
@@ -173,33 +222,44 @@ export class IngestQueue {
     const checks = (await runLuaScript(
       this.redis,
       this.scripts.check,
-      keys.flatMap((k) => [k.digestKey, k.deliveryKey ?? '']),
+      keys.flatMap((k) => [k.digestKey, k.deliveryKey ?? '', lifecycleKey(k.workflowId)]),
       [],
     )) as Array<[number, ...string[]]>;
+    const now = (this.options.now ?? Date.now)();
 
     // What earlier events of this batch marked, as Redis will hold it once the batch is written.
     const seenDeliveries = new Set<string>();
     const batchTags = new Map<string, Set<string>>();
     const decisions: Decision[] = events.map((event, i) => {
       const { workflowId, deliveryKey, digestKey } = keys[i] as (typeof keys)[number];
-      const [deliverySeen, ...stored] = checks[i] as [number, ...string[]];
-      const decided = (outcome: SubmitOutcome, job?: Decision['job']): Decision => ({ result: { workflowId, outcome, ...(job ? { jobId: job.opts.jobId } : {}) }, digestKey, deliveryKey, ...(job ? { job } : {}) });
+      const [deliverySeen, outcome = '', failures = '0', endedAt = '0', ...stored] = checks[i] as [number, ...string[]];
+      const decided = (result: SubmitOutcome, job?: Decision['job']): Decision => ({ result: { workflowId, outcome: result, ...(job ? { jobId: job.opts.jobId } : {}) }, digestKey, deliveryKey, ...(job ? { job } : {}) });
       if (deliverySeen || (deliveryKey !== undefined && seenDeliveries.has(deliveryKey))) return decided('duplicate-delivery');
       if (deliveryKey !== undefined) seenDeliveries.add(deliveryKey);
       const knownTags = [...new Set([...stored, ...(batchTags.get(digestKey) ?? [])])];
       batchTags.set(digestKey, new Set([...knownTags, '', ...event.tags]));
       const digestSeen = knownTags.length > 0;
       const newTags = event.tags.filter((t) => !knownTags.includes(t));
-      if (digestSeen && newTags.length === 0) return decided('duplicate-digest');
       const allTags = [...new Set([...knownTags.filter((t) => t !== ''), ...event.tags])].sort();
+      const input = { ...event, tags: allTags };
+      const last = parseChainRecord({ outcome, failures, endedAt });
+      if (digestSeen && last?.outcome === 'failed') {
+        // The lifecycle rule for failed chains: run again after the backoff, unless capped.
+        const at = retryAt(last, this.options.retry ?? DEFAULT_RETRY);
+        if (at === undefined) return decided('retry-capped');
+        // One retry job per failed run, however many pushes ask for it.
+        const jobId = `f-${stableHash(workflowId, String(last.endedAt))}`;
+        return decided('retry-queued', { name: 'retry', data: { input, tags: allTags }, opts: { ...this.jobOptions(jobId), delay: Math.max(0, at - now) } });
+      }
+      if (digestSeen && newTags.length === 0) return decided('duplicate-digest');
       const jobId = `${digestSeen ? 't' : 's'}-${stableHash(workflowId, ...newTags.sort())}`;
-      const job = { name: digestSeen ? 'add-tags' : 'start', data: { input: { ...event, tags: allTags }, tags: newTags }, opts: this.jobOptions(jobId) };
+      const job = { name: digestSeen ? ('add-tags' as const) : ('start' as const), data: { input, tags: newTags }, opts: this.jobOptions(jobId) };
       return decided(digestSeen ? 'tags-queued' : 'queued', job);
     });
 
     const jobs = decisions.flatMap((d) => (d.job ? [d.job] : []));
     if (jobs.length > 0) await this.queue.addBulk(jobs);
-    await this.mark(decisions.flatMap((d, i) => (d.result.outcome === 'duplicate-delivery' ? [] : [{ ...d, tags: d.job ? (events[i]?.tags ?? []) : undefined }])));
+    await this.mark(decisions.flatMap((d, i) => (d.result.outcome === 'duplicate-delivery' ? [] : [{ ...d, tags: d.job || d.result.outcome === 'retry-capped' ? (events[i]?.tags ?? []) : undefined }])));
     await this.awaitReplicas();
     return decisions.map((d) => d.result);
   }
@@ -222,6 +282,35 @@ export class IngestQueue {
     throw new ChainError('SERVICE_UNREACHABLE', `only ${acked} of ${wanted} Redis replicas confirmed the write within ${REPLICA_WAIT_MS} ms`);
   }
 
+  /**
+   * Queues a Git push's source build. A delivery id seen before is not queued again (marked after
+   * the job is written, as for registry events); the chain's fixed id (`build:<repo>@<commit>`)
+   * makes any other duplicate join the chain already started.
+   */
+  async submitBuild(build: BuildJob['build'], source: string, deliveryId: string | undefined, now = new Date()): Promise<SubmitResult> {
+    const workflowId = buildChainWorkflowId(build);
+    const deliveryKey = deliveryId === undefined ? undefined : `${KEY_PREFIX}:delivery:${stableHash(`git/${source}`, deliveryId)}`;
+    if (deliveryKey !== undefined && (await this.redis.exists(deliveryKey)) === 1) return { workflowId, outcome: 'duplicate-delivery' };
+    const jobId = `b-${stableHash(workflowId, deliveryId ?? now.toISOString())}`;
+    await this.queue.add('build', { build, pushedAt: now.toISOString() }, this.jobOptions(jobId));
+    if (deliveryKey !== undefined) await this.redis.set(deliveryKey, '1', 'EX', Math.ceil(this.options.dedupTtlMs / 1000));
+    return { workflowId, outcome: 'queued', jobId };
+  }
+
+  /**
+   * Queues `input`'s chain to start again because its verdict changed to allowed (a rescan, by
+   * default): the worker starts a new run only if the last one was blocked. One job per decision.
+   */
+  async submitUnblock(input: ImagePushed, decisionId: string): Promise<SubmitResult> {
+    const workflowId = chainWorkflowId(input);
+    const digestKey = `${KEY_PREFIX}:digest:${stableHash(workflowId)}`;
+    const known = (await this.redis.smembers(digestKey)).filter((t) => t !== '');
+    const tags = [...new Set([...known, ...input.tags])].sort();
+    const jobId = `u-${stableHash(workflowId, decisionId)}`;
+    await this.queue.add('unblock', { input: { ...input, tags }, tags }, this.jobOptions(jobId));
+    return { workflowId, outcome: 'queued', jobId };
+  }
+
   jobOptions(jobId: string): JobsOptions {
     return {
       jobId,
@@ -239,6 +328,7 @@ export class IngestQueue {
     if (wanted.length === 0) return;
     const ttl = String(Math.ceil(this.options.dedupTtlMs / 1000));
     const keys = wanted.flatMap((m) => [m.digestKey, m.deliveryKey ?? '']);
+    // MARK walks its keys in pairs.
     const args = wanted.flatMap((m) => (m.tags === undefined ? ['-1'] : [String(m.tags.length), ...m.tags]));
     await runLuaScript(this.redis, this.scripts.mark, keys, [ttl, ...args]);
   }
@@ -275,7 +365,7 @@ export class IngestQueue {
     const parsed = ingestJobSchema.safeParse(dead.data.job);
     if (!parsed.success) throw new ChainError('BAD_INPUT', `dead letter ${id} does not hold a valid event and cannot be replayed: ${parsed.error.issues[0]?.message ?? ''}`);
     const jobId = `r-${stableHash(id, String(Date.now()))}`;
-    await this.queue.add('replay', parsed.data, this.jobOptions(jobId));
+    await this.queue.add('replay' satisfies IngestJobKind, parsed.data, this.jobOptions(jobId));
     await dead.remove();
     return jobId;
   }

@@ -3,7 +3,7 @@ import { type IngestConfig, type WebhookSourceConfig } from '../config/schema';
 import { createEventFilter } from './filter';
 import { type PushNotice } from './formats/push-notice';
 import { type ImagePushed } from './image-pushed';
-import { type SubmitResult } from './queue';
+import { isQueued, type SubmitResult } from './queue';
 
 /** The part of the registry client reconciliation reads with. */
 export interface CatalogReader {
@@ -18,9 +18,9 @@ export interface ReconcileSummary {
   tags: number;
   /** Image digests the registry holds that pass the source's filters. */
   digests: number;
-  /** Digests (or new tags of digests) queued: their notification was lost. */
+  /** Digests (or new tags of digests) queued: their notification was lost, or their last chain failed and may run again. */
   queued: number;
-  /** Digests already known to the queue. */
+  /** Digests already known to the queue (running, delivered, blocked, or failed too often). */
   known: number;
 }
 
@@ -37,7 +37,8 @@ export interface ReconcileOptions {
 
 /**
  * The safety net for lost notifications: lists the source registry's catalog and tags and queues
- * every image digest the queue has not seen, as if its push had been notified. The queue's digest
+ * every image digest the queue has not seen, as if its push had been notified; a digest whose last
+ * chain failed is queued again under the lifecycle rules (backoff, cap). The queue's digest
  * deduplication and the chain's fixed workflow id keep this idempotent.
  */
 export async function reconcileSource(options: ReconcileOptions): Promise<ReconcileSummary> {
@@ -68,7 +69,7 @@ export async function reconcileSource(options: ReconcileOptions): Promise<Reconc
     // Submitted together, so the queue commits them in shared batches.
     for (const result of await Promise.all(accepted.map((event) => options.submit(event)))) {
       summary.digests++;
-      if (result.outcome === 'queued' || result.outcome === 'tags-queued') summary.queued++;
+      if (isQueued(result.outcome)) summary.queued++;
       else summary.known++;
     }
     options.onProgress?.(++done, repositories.length);

@@ -114,11 +114,17 @@ export class DecisionStore {
   /** Records a break-glass override on top of the latest decision for `digest`. */
   async recordOverride(digest: string, override: Omit<Override, 'at'>, now = new Date()): Promise<DecisionRecord> {
     // Compare-and-set: a decision recorded meanwhile (a rescan) gets the override instead of being overwritten.
+    let same: DecisionRecord | undefined;
     const { written } = await this.update(digest, (latest) => {
       if (!latest) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${digest}; nothing to override`);
+      // One record per override: a retried activity of the same run finds its own override and writes nothing.
+      if (latest.override && latest.override.workflowId === override.workflowId && latest.override.actor === override.actor && latest.override.reason === override.reason) {
+        same = latest;
+        return undefined;
+      }
       return { kind: 'decision', reason: 'override', record: { ...latest, recordedAt: now.toISOString(), override: { ...override, at: now.toISOString() } } };
     });
-    return written!.record;
+    return same ?? written!.record;
   }
 
   async latest(digest: string): Promise<DecisionRecord | undefined> {

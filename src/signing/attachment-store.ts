@@ -38,6 +38,11 @@ export interface AppendRequest {
   layer: Omit<AttachmentLayer, 'digest' | 'size'>;
   /** True when an existing layer already carries this signature (idempotency). */
   isDuplicate: (existing: AttachmentLayer) => Promise<boolean>;
+  /**
+   * True when an existing layer is an older version of this one (same statement type, same key,
+   * other content) that the new layer replaces, as `cosign attest --replace` does.
+   */
+  supersedes?: (existing: AttachmentLayer) => Promise<boolean>;
 }
 
 export interface AppendResult {
@@ -72,10 +77,12 @@ async function appendNow(client: SignatureRegistry, repo: string, imageDigest: s
         return { tag, layerDigest: candidate.digest, manifestDigest: existing.manifestDigest as string, added: false };
       }
     }
-    if (existing.layers.length >= MAX_ATTACHMENT_LAYERS) {
-      throw new ChainError('REGISTRY_ERROR', `${client.host}/${repo}:${tag} already holds ${existing.layers.length} entries, the most cosign reads`, { retryable: false });
+    const kept: AttachmentLayer[] = [];
+    for (const candidate of existing.layers) if (!(request.supersedes && (await request.supersedes(candidate)))) kept.push(candidate);
+    if (kept.length >= MAX_ATTACHMENT_LAYERS) {
+      throw new ChainError('REGISTRY_ERROR', `${client.host}/${repo}:${tag} already holds ${kept.length} entries, the most cosign reads`, { retryable: false });
     }
-    const { manifest, config, configDigest } = attachmentManifest([...existing.layers, layer]);
+    const { manifest, config, configDigest } = attachmentManifest([...kept, layer]);
     await client.uploadBlob(repo, configDigest, config, config.length);
     const manifestDigest = await client.putManifest(repo, tag, manifest, OCI_MANIFEST_MEDIA_TYPE);
     const after = await readAttachments(client, repo, imageDigest, request.kind);

@@ -17,6 +17,16 @@ export interface AttestImageResult {
   added: boolean;
 }
 
+export interface AttestImageOptions {
+  /**
+   * Replace this key's earlier attestation of the same predicate type for the digest instead of
+   * adding a second one (`cosign attest --replace`): a chain that runs again (a retry after a
+   * failure, a break-glass) re-attests with new scan times, and `.att` keeps one statement per
+   * predicate type and key.
+   */
+  replace?: boolean;
+}
+
 /**
  * Attaches a signed in-toto Statement about the image, laid out as `cosign attest --key` lays it
  * out: a DSSE envelope layer in the `.att` manifest, annotated with its predicate type. Adding
@@ -29,6 +39,7 @@ export async function attestImage(
   signer: Signer,
   predicateType: string,
   predicate: unknown,
+  options: AttestImageOptions = {},
 ): Promise<AttestImageResult> {
   assertImageDigest(digest);
   if (!predicateTypeSchema.safeParse(predicateType).success) throw new ChainError('BAD_INPUT', `predicate type ${JSON.stringify(predicateType)} is not a URI`);
@@ -49,6 +60,16 @@ export async function attestImage(
       const parsed = parseEnvelope(await client.getBlob(repo, existing.digest, { maxBytes: MAX_ENVELOPE_BYTES }));
       return parsed.ok && parsed.value.payload.equals(statement) && envelopeSigners(parsed.value, [ownKey]).length > 0;
     },
+    ...(options.replace
+      ? {
+          // Same type, signed by this key: an earlier version of this statement (other keys' attestations stay).
+          supersedes: async (existing) => {
+            if (existing.mediaType !== DSSE_ENVELOPE_MEDIA_TYPE || existing.annotations[PREDICATE_TYPE_ANNOTATION] !== predicateType) return false;
+            const parsed = parseEnvelope(await client.getBlob(repo, existing.digest, { maxBytes: MAX_ENVELOPE_BYTES }));
+            return parsed.ok && envelopeSigners(parsed.value, [ownKey]).length > 0;
+          },
+        }
+      : {}),
   });
   return { tag: result.tag, keyId: ownKey.keyId, predicateType, envelopeDigest: result.layerDigest, attestationManifestDigest: result.manifestDigest, added: result.added };
 }

@@ -6,7 +6,7 @@ export { Pkcs11Signer, type Pkcs11SignerOptions } from './pkcs11-signer';
 export { generateKeyPair, loadPrivateKey, loadPublicKey, type GeneratedKeyPair } from './key-files';
 export { encryptCosignPrivateKey, decryptCosignPrivateKey, SIGSTORE_PRIVATE_KEY_PEM_TYPE } from './cosign-key-format';
 export { signImage, type SignImageOptions, type SignImageResult } from './sign-image';
-export { attestImage, type AttestImageResult } from './attest-image';
+export { attestImage, type AttestImageOptions, type AttestImageResult } from './attest-image';
 export { verifyImage, type VerificationReport, type VerificationFailure, type VerificationFailureCode, type AttestationCheck } from './verify-image';
 export { PREDICATE_TYPES } from './in-toto';
 export { attachmentTag } from './cosign-layout';

@@ -54,7 +54,7 @@ describe('ingest queue through Sentinel', () => {
     const promoted = await redis.currentPrimary();
     assert.notEqual(promoted, primary, 'Sentinel promoted the replica');
     const jobs = await queue.queue.getJobs(['waiting', 'paused', 'delayed', 'prioritized'], 0, -1);
-    const queued = new Set(jobs.map((j) => `chain:${j.data.input.registry}/${j.data.input.repository}@${j.data.input.digest}`));
+    const queued = new Set(jobs.flatMap((j) => ('input' in j.data ? [`chain:${j.data.input.registry}/${j.data.input.repository}@${j.data.input.digest}`] : [])));
     const lost = [...acknowledged].filter((id) => !queued.has(id));
     process.stdout.write(`redis failover: ${EVENTS} events, ${failures} refused while failing over (retried), ${lost.length} acknowledged but lost, ${((Date.now() - killedAt) / 1000).toFixed(1)} s to drain\n`);
     assert.equal(acknowledged.size, EVENTS);

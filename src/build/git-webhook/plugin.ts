@@ -1,64 +1,51 @@
 /**
  * `POST /webhooks/git/:source`: Git push webhooks of the configured build.gitSources. A verified
- * push that a build rule matches starts the source build's delivery chain and is answered 202;
- * other events and unmatched refs are answered 200 with the reason, so forges show them as delivered.
+ * push that a build rule matches is queued durably (the same Redis queue, delivery log, metrics
+ * and dead letters as registry pushes; the queue worker starts the source build's chain) and is
+ * answered 202; other events and unmatched refs are answered 200 with the reason, so forges show
+ * them as delivered. While Redis is down the answer is 503 and the forge retries.
  */
-import { type FastifyInstance, type FastifyReply } from 'fastify';
+import { type FastifyInstance } from 'fastify';
 import { type Config } from '../../config/schema';
 import { ChainError } from '../../errors/chain-error';
+import { type DeliveryLog } from '../../ingest/delivery-log';
+import { type IngestMetrics } from '../../ingest/metrics';
+import { type IngestQueue } from '../../ingest/queue';
+import { webhookHttp } from '../../ingest/webhook-http';
 import { type Logger } from '../../log/logger';
 import { buildRequestFromPush } from '../rules';
-import { startBuildChain, type WorkflowStarter } from '../start-chain';
 import { parseGitPush } from './payloads';
 import { verifyGitDelivery } from './verify';
-
-export interface StarterConnection {
-  starter: WorkflowStarter;
-  close(): Promise<void>;
-}
 
 export interface GitWebhookOptions {
   config: Config;
   logger: Logger;
-  /** Connects to the orchestrator; called on the first push to build, and again after a failure. */
-  connect: () => Promise<StarterConnection>;
+  queue: Pick<IngestQueue, 'submitBuild'>;
+  deliveryLog: DeliveryLog;
+  metrics: IngestMetrics;
 }
 
-const STATUS_OF: Partial<Record<string, number>> = { BAD_INPUT: 400, UNAUTHORIZED: 401, NOT_FOUND: 404, UNSUPPORTED_MEDIA_TYPE: 415, SERVICE_UNREACHABLE: 503 };
-
 export async function gitWebhookRoutes(app: FastifyInstance, options: GitWebhookOptions): Promise<void> {
-  const { config, logger } = options;
+  const { config, logger, queue, metrics } = options;
   const sources = new Map(config.build.gitSources.map((s) => [s.name, s]));
   if (sources.size > 0 && !config.registries.some((r) => r.name === config.build.staging.registry)) {
     throw new ChainError('CONFIG_INVALID', `build.staging.registry "${config.build.staging.registry}" is not a configured registry; Git pushes could not be built`);
   }
-  let connection: Promise<StarterConnection> | undefined;
-  const starter = async (): Promise<WorkflowStarter> => {
-    connection ??= options.connect();
-    try {
-      return (await connection).starter;
-    } catch (err) {
-      connection = undefined;
-      throw new ChainError('SERVICE_UNREACHABLE', `the orchestrator is unreachable: ${(err as Error).message}`, { cause: err });
-    }
-  };
-  app.addHook('onClose', async () => {
-    if (connection) await connection.then((c) => c.close()).catch(() => undefined);
+  // Git sources are logged and counted as `git/<name>`, apart from registry sources of the same name.
+  const label = (name: string) => `git/${name}`;
+  const { answer, answerError, answerUnavailable } = webhookHttp(app, {
+    deliveryLog: options.deliveryLog,
+    metrics,
+    logger,
+    bodyLimitBytes: config.api.bodyLimitBytes,
+    sourceOf: (request) => label((request.params as { source?: string } | undefined)?.source ?? ''),
   });
-
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-
-  const fail = (reply: FastifyReply, source: string, err: ChainError) => {
-    const status = STATUS_OF[err.code] ?? 400;
-    logger.warn({ source, code: err.code, err: err.message }, 'git webhook delivery refused');
-    if (status === 503) void reply.header('retry-after', '5');
-    return reply.code(status).send({ error: err.message, code: err.code });
-  };
 
   app.post<{ Params: { source: string }; Body: Buffer }>('/webhooks/git/:source', async (request, reply) => {
     const name = request.params.source;
     const source = sources.get(name);
+    let build;
+    let deliveryId: string | undefined;
     try {
       if (!source) throw new ChainError('NOT_FOUND', `no Git webhook source named "${name}"; configured: ${[...sources.keys()].join(', ') || 'none'}`);
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -68,15 +55,38 @@ export async function gitWebhookRoutes(app: FastifyInstance, options: GitWebhook
         throw new ChainError('UNSUPPORTED_MEDIA_TYPE', `content type "${contentType}" is not supported; set the webhook's content type to application/json`);
       }
       const parsed = parseGitPush(source.format, source.name, request.headers, body);
-      if (parsed.kind === 'ignored') return reply.code(200).send({ outcome: 'ignored', reason: parsed.reason });
-      const build = buildRequestFromPush(parsed.push, config.build.rules, config.build.staging);
-      if (!build) return reply.code(200).send({ outcome: 'no-rule', reason: `no build rule matches ${parsed.push.ref}` });
-      const started = await startBuildChain(await starter(), config, build);
-      logger.info({ source: name, workflowId: started.workflowId, outcome: started.outcome, ref: build.ref, commit: build.commit, deliveryId: parsed.deliveryId }, 'source build chain');
-      return reply.code(202).send({ outcome: started.outcome, workflowId: started.workflowId, repository: build.repository, tags: build.tags });
+      metrics.received.inc({ source: label(name) });
+      if (parsed.kind === 'ignored') {
+        metrics.dropped.inc({ source: label(name), reason: 'ignored' });
+        return answer(reply, label(name), { status: 200, outcome: 'ignored', body: { outcome: 'ignored', reason: parsed.reason }, events: 1 });
+      }
+      build = buildRequestFromPush(parsed.push, config.build.rules, config.build.staging);
+      if (!build) {
+        metrics.dropped.inc({ source: label(name), reason: 'no-rule' });
+        return answer(reply, label(name), { status: 200, outcome: 'no-rule', body: { outcome: 'no-rule', reason: `no build rule matches ${parsed.push.ref}` }, events: 1 });
+      }
+      deliveryId = parsed.deliveryId;
     } catch (err) {
-      if (err instanceof ChainError) return fail(reply, name, err);
+      if (err instanceof ChainError) return answerError(reply, label(name), err);
       throw err;
     }
+    let submitted;
+    try {
+      submitted = await queue.submitBuild(build, name, deliveryId);
+    } catch (err) {
+      logger.warn({ source: name, err: (err as Error).message }, 'queue unavailable; asking the forge to retry');
+      return answerUnavailable(reply, label(name), 1);
+    }
+    const queued = submitted.outcome === 'queued';
+    if (queued) metrics.accepted.inc({ source: label(name) });
+    else metrics.dropped.inc({ source: label(name), reason: submitted.outcome });
+    logger.info({ source: name, workflowId: submitted.workflowId, outcome: submitted.outcome, ref: build.ref, commit: build.commit, deliveryId }, 'source build queued');
+    return answer(reply, label(name), {
+      status: queued ? 202 : 200,
+      outcome: queued ? 'accepted' : 'duplicate',
+      workflowIds: [submitted.workflowId],
+      events: 1,
+      body: { outcome: submitted.outcome, workflowId: submitted.workflowId, repository: build.repository, tags: build.tags },
+    });
   });
 }

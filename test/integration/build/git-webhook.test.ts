@@ -1,28 +1,35 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { connectWorkflowStarter } from '../../../workers/temporal-client';
+import { type FastifyInstance } from 'fastify';
+import { buildApi } from '../../../workers/api';
+import { type IngestWorker, startIngestWorker } from '../../../workers/ingest-worker';
 import { type BuildChainInput } from '../../../src/build/start-chain';
-import { gitWebhookRoutes } from '../../../src/build/git-webhook/plugin';
+import { producerConnection, workerConnection } from '../../../src/ingest';
 import { hmacHex } from '../../../src/build/git-webhook/verify';
 import { type Config, configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
-import { onCleanup, useTemporal } from '../../support/services';
+import { onCleanup, useRedis, useTemporal } from '../../support/services';
+
+const logger = createLogger({ level: 'silent' });
 
 const GITHUB_SECRET = 'github-secret-0123456789';
 const GITLAB_TOKEN = 'gitlab-token-0123456789';
 const COMMIT = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 
-void describe('POST /webhooks/git/:source starts the source build chain on Temporal', () => {
+void describe('POST /webhooks/git/:source queues the source build; the queue worker starts its chain on Temporal', () => {
   let app: FastifyInstance;
   let client: Client;
   let config: Config;
+  let ingest: IngestWorker | undefined;
+  let redisUrl: string;
 
   before(async () => {
-    const temporal = await useTemporal();
+    const [temporal, redis] = await Promise.all([useTemporal(), useRedis()]);
+    redisUrl = redis.url;
     config = configSchema.parse({
       temporal: { address: temporal.address, taskQueue: 'git-webhook-test' },
+      redis: { url: redis.url },
       registries: [{ name: 'staging', url: 'http://127.0.0.1:5999' }],
       sources: [],
       sync: { targets: [] },
@@ -35,33 +42,64 @@ void describe('POST /webhooks/git/:source starts the source build chain on Tempo
         ],
       },
     });
-    app = Fastify();
-    await app.register(gitWebhookRoutes, { config, logger: createLogger({ level: 'silent' }), connect: () => connectWorkflowStarter(config) });
+    const apiRedis = producerConnection(redis.url);
+    apiRedis.on('error', () => undefined);
+    ({ app } = await buildApi({ config, logger, redis: apiRedis, plugins: [] }));
     const connection = await Connection.connect({ address: temporal.address });
     client = new Client({ connection });
     onCleanup(async () => {
+      await ingest?.close();
       await app.close();
+      apiRedis.disconnect();
       await connection.close();
     });
   });
 
+  const startQueueWorker = () => {
+    if (ingest) return;
+    const redis = workerConnection(redisUrl);
+    redis.on('error', () => undefined);
+    ingest = startIngestWorker({ config, logger, client, redis });
+    onCleanup(() => redis.disconnect());
+  };
+  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const value = await probe().catch(() => undefined);
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
   const githubPush = (ref: string, after = COMMIT) =>
     Buffer.from(JSON.stringify({ ref, after, head_commit: { id: after }, repository: { clone_url: 'https://git.example.test/team/App.git' }, pusher: { name: 'octo' } }));
-  const github = (body: Buffer, event = 'push', secret = GITHUB_SECRET) =>
+  const github = (body: Buffer, event = 'push', secret = GITHUB_SECRET, deliveryId?: string) =>
     app.inject({
       method: 'POST',
       url: '/webhooks/git/github',
-      headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-hub-signature-256': `sha256=${hmacHex(secret, body)}` },
+      headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-hub-signature-256': `sha256=${hmacHex(secret, body)}`, ...(deliveryId ? { 'x-github-delivery': deliveryId } : {}) },
       payload: body,
     });
 
-  void it('answers 202 and starts deliveryChain once per repository and commit', async () => {
-    const first = await github(githubPush('refs/heads/main'));
+  void it('queues a push durably (202 before any chain starts), logs and counts it; the queue worker starts deliveryChain once per commit', async () => {
+    // No queue worker yet (as while Temporal or the worker is down): the push waits in Redis.
+    const first = await github(githubPush('refs/heads/main'), 'push', GITHUB_SECRET, 'delivery-1');
     assert.equal(first.statusCode, 202, first.body);
     const workflowId = `build:https://git.example.test/team/App.git@${COMMIT}`;
-    assert.deepEqual(first.json(), { outcome: 'started', workflowId, repository: 'builds/app', tags: ['main-a1b2c3d', 'main'] });
+    assert.deepEqual(first.json(), { outcome: 'queued', workflowId, repository: 'builds/app', tags: ['main-a1b2c3d', 'main'] });
+    const redelivered = await github(githubPush('refs/heads/main'), 'push', GITHUB_SECRET, 'delivery-1');
+    assert.deepEqual([redelivered.statusCode, redelivered.json<{ outcome: string }>().outcome], [200, 'duplicate-delivery']);
+    await new Promise((r) => setTimeout(r, 200)); // the delivery log writes in 50 ms batches
+    const deliveries = (await app.inject({ method: 'GET', url: '/webhooks/deliveries?limit=10' })).json<{ deliveries: Array<{ source: string; status: number; outcome: string }> }>();
+    const logged = deliveries.deliveries.filter((d) => d.source === 'git/github');
+    assert.deepEqual(logged.map((d) => [d.status, d.outcome]), [[200, 'duplicate'], [202, 'accepted']]);
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /dchain_webhook_deliveries_total\{source="git\/github",status="202"\} 1/);
+    assert.match(metrics, /dchain_ingest_queue_depth\{state="waiting"\} 1/);
 
-    const description = await client.workflow.getHandle(workflowId).describe();
+    startQueueWorker();
+    const description = await waitFor('the build chain', () => client.workflow.getHandle(workflowId).describe());
     assert.equal(description.type, 'deliveryChain');
     assert.equal(description.taskQueue, 'git-webhook-test');
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
@@ -88,10 +126,13 @@ void describe('POST /webhooks/git/:source starts the source build chain on Tempo
       pusher: 'octo',
     });
 
-    // A redelivery joins the chain instead of starting a second one.
-    const again = await github(githubPush('refs/heads/main'));
+    // Another delivery of the same commit joins the chain instead of starting a second one.
+    const again = await github(githubPush('refs/heads/main'), 'push', GITHUB_SECRET, 'delivery-2');
     assert.equal(again.statusCode, 202);
-    assert.equal(again.json<{ outcome: string }>().outcome, 'already-started');
+    await waitFor('an idle queue', async () => ((await ingest!.queue.depth()).waiting + (await ingest!.queue.depth()).active === 0 ? true : undefined));
+    let runs = 0;
+    for await (const _ of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs++;
+    assert.equal(runs, 1);
   });
 
   void it('refuses bad signatures and unknown sources, and answers 200 to what builds nothing', async () => {
@@ -117,12 +158,9 @@ void describe('POST /webhooks/git/:source starts the source build chain on Tempo
 
   void it('refuses to start with Git sources but no staging registry', async () => {
     const broken = configSchema.parse({ ...config, build: { ...config.build, staging: { registry: 'nowhere', repository: 'x' } } });
-    const other = Fastify();
-    await assert.rejects(async () => {
-      await other.register(gitWebhookRoutes, { config: broken, logger: createLogger({ level: 'silent' }), connect: () => connectWorkflowStarter(broken) });
-      await other.ready();
-    }, /build.staging.registry "nowhere"/);
-    await other.close();
+    const redis = producerConnection(redisUrl, { lazyConnect: true });
+    await assert.rejects(buildApi({ config: broken, logger, redis, plugins: [] }), /build.staging.registry "nowhere"/);
+    redis.disconnect();
   });
 
   void it('takes GitLab push hooks authenticated by X-Gitlab-Token', async () => {
@@ -132,6 +170,9 @@ void describe('POST /webhooks/git/:source starts the source build chain on Tempo
     assert.equal((await send('wrong-token-0123456789')).statusCode, 401);
     const ok = await send(GITLAB_TOKEN);
     assert.equal(ok.statusCode, 202, ok.body);
-    assert.equal(ok.json<{ workflowId: string }>().workflowId, `build:https://gitlab.example.test/group/svc.git@${commit}`);
+    const workflowId = `build:https://gitlab.example.test/group/svc.git@${commit}`;
+    assert.equal(ok.json<{ workflowId: string }>().workflowId, workflowId);
+    startQueueWorker();
+    await waitFor('the GitLab build chain', () => client.workflow.getHandle(workflowId).describe());
   });
 });

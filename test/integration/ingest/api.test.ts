@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { type Job } from 'bullmq';
+import { type ImageJob } from '../../../src/ingest/queue';
 import { type Redis } from 'ioredis';
 import { type Config } from '../../../src/config/schema';
 import { producerConnection, signBody } from '../../../src/ingest';
@@ -44,7 +46,7 @@ void describe('webhook API with a real Redis', () => {
     const res = await post('dist', body, { 'content-type': contentType });
     assert.equal(res.statusCode, 202, res.body);
     assert.deepEqual(res.json().events, [{ workflowId: `chain:source/demo/app@${DIGEST}`, outcome: 'queued' }]);
-    const jobs = await api.queue.queue.getJobs(['waiting']);
+    const jobs = (await api.queue.queue.getJobs(['waiting'])) as unknown as Array<Job<ImageJob>>;
     assert.equal(jobs.length, 1);
     assert.deepEqual(jobs[0]?.data.input.tags, ['v1']);
     assert.equal(jobs[0]?.data.input.source, 'dist');
@@ -64,7 +66,7 @@ void describe('webhook API with a real Redis', () => {
     let res = await post('dist', manifestPush('demo/app', DIGEST, 'v2', 'new-delivery-1'));
     assert.equal(res.statusCode, 202);
     assert.equal(res.json().events[0].outcome, 'tags-queued');
-    const tagJob = (await api.queue.queue.getJobs(['waiting'])).find((j) => j.name === 'add-tags');
+    const tagJob = ((await api.queue.queue.getJobs(['waiting'])) as unknown as Array<Job<ImageJob>>).find((j) => j.name === 'add-tags');
     assert.deepEqual(tagJob?.data.tags, ['v2']);
     assert.deepEqual(tagJob?.data.input.tags, ['v1', 'v2']);
     res = await post('dist', manifestPush('demo/app', DIGEST, 'v2', 'new-delivery-2'));
@@ -211,7 +213,7 @@ void describe('webhook API with a real Redis', () => {
       assert.equal(mine.filter((o) => o === 'queued').length, 1, `one start for ${digests[i]}: ${mine.join(', ')}`);
       assert.equal(mine.filter((o) => o === 'duplicate-delivery').length, 1, mine.join(', '));
     }
-    const jobs = (await api.queue.queue.getJobs(['waiting'])).filter((j) => j.data.input.repository === 'burst/app');
+    const jobs = ((await api.queue.queue.getJobs(['waiting'])) as unknown as Array<Job<ImageJob>>).filter((j) => j.data.input.repository === 'burst/app');
     assert.equal(jobs.filter((j) => j.name === 'start').length, digests.length);
     for (const digest of digests) {
       const ofDigest = jobs.filter((j) => j.data.input.digest === digest);

@@ -26,6 +26,9 @@ class ScriptedStarter implements ChainStarter {
     if (next === 'refused') throw new ChainError('BAD_INPUT', 'namespace refuses this workflow', { retryable: false });
     return 'running' as const;
   }
+  async startBuild() {
+    return 'running' as const;
+  }
 }
 
 const event = (n: number): ChainInput => ({ registry: 'source', repository: `dl/app-${n}`, digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, tags: ['v1'], pushedAt: new Date().toISOString(), source: 'dist' });

@@ -26,7 +26,7 @@ export function ingestConfig(overrides: { registryUrl?: string; redisUrl?: strin
     sync: { targets: [] },
     ...(overrides.redisUrl ? { redis: { url: overrides.redisUrl } } : {}),
     ...(overrides.temporalAddress ? { temporal: { address: overrides.temporalAddress } } : {}),
-    ingest: { maxBackoff: '2s' },
+    ingest: { maxBackoff: '2s', retryFailed: { backoff: '1s', maxBackoff: '2s', maxRuns: 2 } },
   });
 }
 

@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { type Redis } from 'ioredis';
 import { createActivityDeps } from '../../../activities/deps';
+import { createLifecycleActivities } from '../../../activities/lifecycle';
 import { createReconcileActivities } from '../../../activities/reconcile';
 import { type Config } from '../../../src/config/schema';
 import { producerConnection, workerConnection } from '../../../src/ingest';
@@ -79,7 +80,7 @@ export async function startIngestStack(): Promise<IngestStack> {
   const activityRedis = workerConnection(redis.url);
   activityRedis.on('error', () => undefined);
   const deps = createActivityDeps(config, logger, { redis: activityRedis });
-  const worker = await Worker.create({ connection: nativeConnection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, workflowBundle, activities: createReconcileActivities(deps) });
+  const worker = await Worker.create({ connection: nativeConnection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, workflowBundle, activities: { ...createReconcileActivities(deps), ...createLifecycleActivities(deps) } });
   const running = worker.run();
 
   const stop = async () => {
