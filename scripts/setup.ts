@@ -64,7 +64,7 @@ export const GO_PEERS: Record<string, GoPeer> = {
     ldflags: '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.4 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34',
   },
 };
-const TEST_PEERS = ['cosign', 'crane', 'skopeo-sigstore', 'kube-apiserver'];
+const TEST_PEERS = ['cosign', 'crane', 'skopeo-sigstore', 'kube-apiserver', 'osv-scanner'];
 const BENCH_PEERS = ['cosign', 'crane', 'syft', 'osv-scanner'];
 
 const say = (msg: string) => process.stderr.write(`[setup] ${msg}\n`);
