@@ -74,7 +74,7 @@ GO_PEERS['temporal-sql-tool'] = { module: `go.temporal.io/server/cmd/tools/sql@$
 const CLUSTER_PEERS = ['temporal-server', 'temporal-sql-tool'];
 /** Debian keeps PostgreSQL's server binaries out of PATH; pg_ctlcluster (postgresql-common) says it is installed. */
 const CLUSTER_PACKAGES: Record<string, string> = { pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-sentinel': 'redis-sentinel', haproxy: 'haproxy' };
-const TEST_PEERS = ['cosign', 'crane', 'skopeo-sigstore', 'kube-apiserver'];
+const TEST_PEERS = ['cosign', 'crane', 'skopeo-sigstore', 'kube-apiserver', 'osv-scanner'];
 const BENCH_PEERS = ['cosign', 'crane', 'syft', 'osv-scanner'];
 
 const say = (msg: string) => process.stderr.write(`[setup] ${msg}\n`);

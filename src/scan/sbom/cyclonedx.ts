@@ -60,14 +60,17 @@ export function toCycloneDx(subject: SbomSubject, packages: readonly Package[], 
       [SBOM_PROPERTY.sourceVersion, p.sourceVersion],
       [SBOM_PROPERTY.release, p.release],
     ];
+    const ref = seen === 0 ? p.purl : `${p.purl}#${seen}`;
+    const source = sourceComponent(p, ref);
     return {
       type: 'library',
-      'bom-ref': seen === 0 ? p.purl : `${p.purl}#${seen}`,
+      'bom-ref': ref,
       name: p.name,
       version: p.version,
       purl: p.purl,
       ...(p.licenses?.length ? { licenses: p.licenses.map((name) => ({ license: { name } })) } : {}),
       properties: props.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value })),
+      ...(source ? { components: [source] } : {}),
     };
   });
   const name = `${subject.registryHost}/${subject.repository}`;
@@ -89,6 +92,29 @@ export function toCycloneDx(subject: SbomSubject, packages: readonly Package[], 
       ...(subject.os ? { properties: [{ name: 'dchain:os', value: `${subject.os.id} ${subject.os.versionId}`.trim() }] } : {}),
     },
     components,
+  };
+}
+
+/**
+ * The source package a Debian/Ubuntu binary was built from, as a nested component: Debian's
+ * advisories name source packages, and SBOM consumers that do not read the purl's `upstream`
+ * qualifier (osv-scanner reads purls only) find them through this component's own purl. Nested,
+ * with no properties of ours, it is not an installed package: packagesFromCycloneDx skips it.
+ */
+function sourceComponent(p: Package, ref: string): object | undefined {
+  if ((p.ecosystem !== 'Debian' && p.ecosystem !== 'Ubuntu') || p.sourceName === undefined) return undefined;
+  const version = p.sourceVersion ?? p.version;
+  if (p.sourceName === p.name && version === p.version) return undefined;
+  const distro = /[?&]distro=([^&#]+)/.exec(p.purl)?.[1];
+  const namespace = p.ecosystem === 'Ubuntu' ? 'ubuntu' : 'debian';
+  const q = `arch=source${distro ? `&distro=${distro}` : ''}`;
+  return {
+    type: 'library',
+    'bom-ref': `${ref}#source`,
+    name: p.sourceName,
+    version,
+    purl: `pkg:deb/${namespace}/${encodeURIComponent(p.sourceName)}@${encodeURIComponent(version).replace(/%3A/gi, ':')}?${q}`,
+    description: `source package of ${p.name}`,
   };
 }
 

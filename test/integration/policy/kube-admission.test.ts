@@ -6,7 +6,7 @@ import { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../../src/config/load';
 import { createLogger } from '../../../src/log/logger';
-import { DecisionStore, evaluatePolicy, type ImageFacts, imageFactsSchema, type LoadedPolicy, parsePolicy } from '../../../src/policy';
+import { DecisionStore, evaluatePolicy, type ImageFacts, type ImageFactsInput, imageFactsSchema, type LoadedPolicy, parsePolicy } from '../../../src/policy';
 import { admissionDepsFromConfig, admissionRedis, buildAdmissionServer } from '../../../src/policy/admission';
 import { generateKeyPair } from '../../../src/signing';
 import { createNamespace, type ControlPlane, useControlPlane } from '../../support/kube';
@@ -34,10 +34,10 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
   let redisServer: Awaited<ReturnType<typeof useRedis>>;
   const digests: Record<'good' | 'unsigned' | 'blocked' | 'ungated' | 'later', string> = { good: '', unsigned: '', blocked: '', ungated: '', later: '' };
   const ref = (name: keyof typeof digests) => `${host}/team/${name}@${digests[name]}`;
-  const critical = [{ id: 'CVE-2026-4242', ids: ['CVE-2026-4242'], aliases: [], negligible: false, package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'CRITICAL' as const, fixable: true, fixedVersion: '3.0.2' }];
-  const facts = (repository: string, digest: string, findings: ImageFacts['findings'] = []): ImageFacts =>
-    imageFactsSchema.parse({ registry: host, repository, digest, scannedAt: new Date().toISOString(), findings, hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 } });
-  const gate = (name: keyof typeof digests, findings: ImageFacts['findings'] = []) => {
+  const critical = [{ id: 'CVE-2026-4242', aliases: [], package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'CRITICAL' as const, fixable: true, fixedVersion: '3.0.2' }];
+  const facts = (repository: string, digest: string, findings: ImageFactsInput['findings'] = []): ImageFacts =>
+    imageFactsSchema.parse({ registry: host, repository, digest, scannedAt: new Date().toISOString(), findings, vulnerabilityData: { version: 'test', records: 1, ageSeconds: 0, problems: [] }, hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 } });
+  const gate = (name: keyof typeof digests, findings: ImageFactsInput['findings'] = []) => {
     const f = facts(`team/${name}`, digests[name], findings);
     // The gate runs before signing: it decides without the signature rule.
     return store.record(f, evaluatePolicy(f, parsePolicy({ ...policy.policy, rules: [{ ...policy.policy.rules[0], provenance: undefined }] }), new Date()));

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { defaultPolicy, evaluatePolicy, factsFromScan } from '../../../src/policy';
-import { countBySeverity, dataStatement, importDirectory, matchPackages, OsvDatabase, OsvSource } from '../../../src/scan/osv';
+import { parseConfig } from '../../../src/config/load';
+import { countBySeverity, dataStatement, importDirectory, matchPackages, OsvDatabase, OsvSource, osvStatusFile, readOsvStatus } from '../../../src/scan/osv';
 import { type Finding, type Package, type ScanSummary } from '../../../src/scan/types';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/osv');
@@ -162,5 +163,29 @@ void describe('the data statement', () => {
     assert.ok(both.ageSeconds >= 7 * 86_400 - 5);
     assert.deepEqual(both.ecosystems.map((e) => e.ecosystem), ['Debian', 'npm']);
     utimesSync(join(dir, 'debian'), NOW, NOW);
+  });
+});
+
+void describe('OSV data status for health checks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'osv-status-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  void it('reports what the scan workers last loaded: version, age, ecosystems, and stale or empty data', async () => {
+    const config = parseConfig({ dataDir: dir, scan: { osv: { maxAge: '1h' } } });
+    assert.equal((await readOsvStatus(config)).state, 'unknown');
+    const data = join(dir, 'osv');
+    mkdirSync(data);
+    execFileSync('cp', ['-r', join(FIXTURES, 'npm'), join(FIXTURES, 'debian'), data]);
+    const old = new Date(Date.now() - 2 * 3600_000);
+    execFileSync('find', [join(data, 'debian'), '-name', '*.json', '-exec', 'touch', '-d', old.toISOString(), '{}', ';']);
+    await new OsvSource({ directory: data, statusFile: osvStatusFile(config) }).current();
+    const status = await readOsvStatus(config);
+    assert.equal(status.state, 'stale');
+    assert.deepEqual(status.ecosystems.map((e) => [e.ecosystem, e.stale]), [['Debian', true], ['npm', false]]);
+    assert.match(status.message, /OSV data stale for Debian/);
+    assert.ok(status.ageSeconds! >= 7200 - 60);
+    mkdirSync(join(dir, 'empty'));
+    await new OsvSource({ directory: join(dir, 'empty'), statusFile: osvStatusFile(config) }).current();
+    assert.equal((await readOsvStatus(config)).state, 'empty');
   });
 });
