@@ -38,6 +38,9 @@ const TEST_PACKAGES: Record<string, string> = {
   'db5.3_load': 'db5.3-util',
 };
 
+/** The scan benchmark reads every tool's peak RSS from GNU time. */
+const BENCH_PACKAGES: Record<string, string> = { time: 'time' };
+
 type GoPeer = {
   tags?: string;
   ldflags?: string;
@@ -231,7 +234,7 @@ function main(): void {
   ensurePackages(BASE_PACKAGES);
   ensureTemporal();
   if (args.has('--test') || args.has('--bench')) {
-    ensurePackages(TEST_PACKAGES);
+    ensurePackages(args.has('--bench') ? { ...TEST_PACKAGES, ...BENCH_PACKAGES } : TEST_PACKAGES);
     ensureGoPeers(args.has('--bench') ? BENCH_PEERS : TEST_PEERS);
   }
   if (args.has('--cluster')) {

@@ -73,14 +73,16 @@ export class TarIndex {
     const fd = openSync(file, 'r');
     try {
       const header = Buffer.alloc(BLOCK);
+      const head = readSync(fd, header, 0, BLOCK, 0);
+      if ((header[0] === 0x1f && header[1] === 0x8b) || (head >= 4 && header.readUInt32LE(0) === 0xfd2fb528)) {
+        throw new ChainError('BAD_INPUT', `${file} is a compressed file; image archives are plain tar files (decompress it first)`);
+      }
+      if (head < BLOCK) throw new ChainError('BAD_INPUT', `${file} is not a tar archive (${head} bytes)`);
       let offset = 0;
       let longName: string | undefined;
       let count = 0;
       while (offset + BLOCK <= fileSize) {
         readSync(fd, header, 0, BLOCK, offset);
-        if (offset === 0 && ((header[0] === 0x1f && header[1] === 0x8b) || header.readUInt32LE(0) === 0xfd2fb528)) {
-          throw new ChainError('BAD_INPUT', `${file} is a compressed file; image archives are plain tar files (decompress it first)`);
-        }
         if (header.every((b) => b === 0)) break; // end-of-archive blocks
         if (offset === 0 && header.toString('ascii', 257, 262) !== 'ustar') throw new ChainError('BAD_INPUT', `${file} is not a tar archive`);
         if (++count > MAX_MEMBERS) throw new ChainError('TOO_LARGE', `${file} has more than ${MAX_MEMBERS} members; not an image archive`);
