@@ -146,11 +146,16 @@ function trivy(cacheDir: string): Tool {
   };
 }
 
-/** osv-scanner's offline database layout, <dir>/osv-scanner/<ecosystem>/all.zip, from the same fixture records. */
+/**
+ * osv-scanner's offline database, from the same fixture records: <dir>/osv-scalibr/<ecosystem>/all.zip for
+ * v2.6 (its matcher lives in osv-scalibr now), <dir>/osv-scanner/<ecosystem>/all.zip for v2.0.
+ */
 function osvScannerDb(dir: string): string {
-  for (const [eco, sub] of [['Debian', 'debian'], ['npm', 'npm'], ['PyPI', 'pypi']] as const) {
-    mkdirSync(join(dir, 'osv-scanner', eco), { recursive: true });
-    execFileSync('python3', ['-c', 'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in glob.glob(sys.argv[2]+"/*.json"): z.write(f, os.path.basename(f))\nz.close()', join(dir, 'osv-scanner', eco, 'all.zip'), join(FIXTURES, sub)]);
+  for (const sub of ['osv-scalibr', 'osv-scanner']) {
+    for (const [eco, fixtures] of [['Debian', 'debian'], ['npm', 'npm'], ['PyPI', 'pypi']] as const) {
+      mkdirSync(join(dir, sub, eco), { recursive: true });
+      execFileSync('python3', ['-c', 'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in glob.glob(sys.argv[2]+"/*.json"): z.write(f, os.path.basename(f))\nz.close()', join(dir, sub, eco, 'all.zip'), join(FIXTURES, fixtures)]);
+    }
   }
   return dir;
 }

@@ -11,7 +11,7 @@ import { TarIndex } from '../../../src/scan/image/tar-index';
 async function tarOf(entries: { name: string; content?: string; type?: 'file' | 'symlink' | 'directory'; linkname?: string }[]): Promise<Buffer> {
   const tar = pack();
   const chunks: Buffer[] = [];
-  tar.on('data', (c: Buffer) => chunks.push(c));
+  tar.on('data', (c: unknown) => chunks.push(c as Buffer));
   const done = new Promise<void>((resolve) => tar.on('end', () => resolve()));
   for (const e of entries) {
     if ((e.type ?? 'file') === 'file') tar.entry({ name: e.name }, e.content ?? '');
