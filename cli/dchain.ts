@@ -25,7 +25,6 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   rescan: () => import('./commands/rescan.js'),
   demo: () => import('./commands/demo.js'),
   vex: () => import('./commands/vex.js'),
-  demo: () => import('./commands/demo.js'),
 };
 
 /** The command an argument vector runs: the first word that is not a global option or its value. */
