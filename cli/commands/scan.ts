@@ -1,13 +1,17 @@
 import { resolve } from 'node:path';
 import { durationMs } from '../../src/config/duration';
-import { MultiBar, Presets } from 'cli-progress';
+import { type MultiBar as ProgressBars } from 'cli-progress';
 import Table from 'cli-table3';
 import { type Command } from 'commander';
-import { type RegistryConfig } from '../../src/config/schema';
+import { loadConfig } from '../../src/config/load';
+import { type Config, type RegistryConfig } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
 import { CHAIN_VERSION, parseImageReference, RegistryClient } from '../../src/registry';
-import { type Finding, type LayerProgress, MemorySbomStore, OsvSource, osvSourceFromConfig, scanImage, type ScanResult, toSarif } from '../../src/scan';
-import { cliConfig } from '../context';
+import { type Finding, type ImageSource, type LayerProgress, MemorySbomStore, openLocalImage, OsvSource, osvSourceFromConfig, parseImageInput, scanImage, type ScanResult, SEVERITIES, type Severity, toSarif } from '../../src/scan';
+import { colorEnabled, paint } from '../color';
+
+/** `--fail-on`: the exit code when a counted finding is at or above the given severity (1 is any error, 3 a policy denial, 4 missing or stale vulnerability data). */
+export const EXIT_FINDINGS = 2;
 
 const FORMATS = ['table', 'json', 'cyclonedx', 'sarif'] as const;
 type Format = (typeof FORMATS)[number];
@@ -19,6 +23,7 @@ interface ScanOptions {
   insecure?: boolean;
   platform?: string;
   progress?: boolean;
+  failOn?: string;
 }
 
 function clientFor(host: string, registries: RegistryConfig[], opts: ScanOptions): RegistryClient {
@@ -28,10 +33,12 @@ function clientFor(host: string, registries: RegistryConfig[], opts: ScanOptions
   return new RegistryClient({ url: `${opts.plainHttp || loopback ? 'http' : 'https'}://${host}`, insecure: opts.insecure === true });
 }
 
-function progressBars(enabled: boolean): { onProgress?: (p: LayerProgress) => void; stop: () => void } {
+/** Progress bars on a terminal's stderr; cli-progress is loaded only then (it is start-up time for nothing otherwise). */
+async function progressBars(enabled: boolean): Promise<{ onProgress?: (p: LayerProgress) => void; stop: () => void }> {
   if (!enabled) return { stop: () => undefined };
+  const { MultiBar, Presets } = await import('cli-progress');
   const multi = new MultiBar({ format: ' layer {layer} [{bar}] {percentage}% | {value}/{total} bytes', hideCursor: true, clearOnComplete: true, stream: process.stderr }, Presets.shades_classic);
-  const bars = new Map<number, ReturnType<MultiBar['create']>>();
+  const bars = new Map<number, ReturnType<ProgressBars['create']>>();
   return {
     onProgress: (p) => {
       let bar = bars.get(p.index);
@@ -65,7 +72,9 @@ function severityCell(f: Finding): string {
   return f.negligible ? `${rated}, not counted` : rated;
 }
 
-function table(result: ScanResult, image: string): string {
+const SEVERITY_COLOR: Record<Severity, Parameters<typeof paint>[1]> = { CRITICAL: 'red', HIGH: 'red', MEDIUM: 'yellow', LOW: 'cyan', UNKNOWN: 'dim' };
+
+function table(result: ScanResult, image: string, color: boolean): string {
   const { summary } = result;
   const lines: string[] = [];
   lines.push(`${image}@${summary.digest}`);
@@ -74,9 +83,10 @@ function table(result: ScanResult, image: string): string {
   const negligible = summary.negligible ? `; ${summary.negligible} negligible, not counted` : '';
   lines.push(`Vulnerabilities: ${counts} (fixable: ${Object.values(summary.fixable).reduce((a, b) => a + b, 0)}${negligible})`);
   if (result.findings.length > 0) {
-    const t = new Table({ head: ['Severity', 'ID', 'Package', 'Installed', 'Fixed in', 'CVSS'] });
+    // cli-table3 colours headings and borders unless told not to.
+    const t = new Table({ head: ['Severity', 'ID', 'Package', 'Installed', 'Fixed in', 'CVSS'], ...(color ? {} : { style: { head: [], border: [] } }) });
     for (const f of result.findings) {
-      t.push([severityCell(f), [f.id, ...f.ids.filter((i) => i !== f.id)].join('\n'), f.package.name, installed(f), fixedIn(f), f.cvssScore !== undefined ? f.cvssScore.toFixed(1) : '-']);
+      t.push([color ? paint(severityCell(f), SEVERITY_COLOR[f.severity]) : severityCell(f), [f.id, ...f.ids.filter((i) => i !== f.id)].join('\n'), f.package.name, installed(f), fixedIn(f), f.cvssScore !== undefined ? f.cvssScore.toFixed(1) : '-']);
     }
     lines.push(t.toString());
   }
@@ -86,47 +96,80 @@ function table(result: ScanResult, image: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Opens what the argument names: an archive or layout on disk, or a registry reference. */
+async function openSource(arg: string, config: Config, opts: ScanOptions): Promise<{ source: ImageSource; registryName: string; registryHost: string; repository: string; reference: string; close: () => Promise<void> }> {
+  const input = parseImageInput(arg);
+  if (input.transport !== 'registry') {
+    const local = await openLocalImage(input.transport, resolve(input.path), input.reference);
+    return { source: local.source, registryName: local.transport, registryHost: local.transport, repository: local.repository, reference: local.reference, close: () => Promise.resolve() };
+  }
+  const image = parseImageReference(input.reference);
+  const client = clientFor(image.registry, config.registries, opts);
+  return { source: client, registryName: client.name, registryHost: client.host, repository: image.repository, reference: image.digest ?? image.tag ?? 'latest', close: () => client.close() };
+}
+
+function failOnSeverity(value: string | undefined): Severity | undefined {
+  if (value === undefined) return undefined;
+  const upper = value.toUpperCase();
+  const found = SEVERITIES.find((s) => s === upper);
+  if (!found) throw new ChainError('BAD_INPUT', `unknown --fail-on "${value}"; use one of ${SEVERITIES.map((s) => s.toLowerCase()).join(', ')}`);
+  return found;
+}
+
+/**
+ * Counted findings at or above `threshold`: the severity the gate compares, negligible findings left out as in
+ * the counts (UNKNOWN counts only when it is the threshold itself, as in Grype and Trivy).
+ */
+export function findingsAtOrAbove(result: ScanResult, threshold: Severity): number {
+  const rank = (s: Severity) => (s === 'UNKNOWN' ? -1 : SEVERITIES.length - SEVERITIES.indexOf(s));
+  return result.findings.filter((f) => !f.negligible && (threshold === 'UNKNOWN' || rank(f.severity) >= rank(threshold))).length;
+}
+
 export function register(program: Command): void {
   program
     .command('scan')
-    .description('scan an image in a registry: packages, OSV vulnerabilities, hygiene (streams layers, writes nothing to disk)')
-    .argument('<image-ref>', 'host/repository[:tag|@sha256:…]')
+    .description('scan an image: packages, OSV vulnerabilities, hygiene (streams layers, writes nothing to disk)')
+    .argument('<image>', 'a registry reference (host/repository[:tag|@sha256:…], also docker://… or registry:…), docker-archive:<file>[:name:tag], oci-archive:<file>[:tag] or oci:<dir>[:tag]')
     .option('-f, --format <format>', `output: ${FORMATS.join(', ')} (default: table on a terminal, json otherwise)`)
+    .option('--fail-on <severity>', `exit with ${EXIT_FINDINGS} when a counted finding is at or above this severity (${SEVERITIES.map((s) => s.toLowerCase()).join(', ')})`)
     .option('--osv-dir <dir>', 'OSV records directory (JSON files and/or all.zip); default from the configuration')
     .option('--platform <os/arch>', 'platform to pick from a multi-platform image (default: this machine)')
     .option('--plain-http', 'talk HTTP to a registry that is not in the configuration')
     .option('--insecure', 'skip TLS verification for a registry that is not in the configuration')
     .option('--no-progress', 'no progress bar on stderr')
+    .addHelpText('after', `\nExit codes: 0 scanned (no counted finding at or above --fail-on), ${EXIT_FINDINGS} findings at or above --fail-on, ${EXIT_NO_VULNERABILITY_DATA} matched against missing, partial or stale vulnerability data, 1 error.\nColour only on a terminal, never with NO_COLOR set.`)
     .action(async (ref: string, opts: ScanOptions) => {
-      const config = cliConfig(program.opts());
+      // Not cliConfig from ../context: that module loads the Temporal client and Redis, which a scan never needs.
+      const globals = program.opts<{ config?: string }>();
+      const config = loadConfig(globals.config === undefined ? {} : { path: globals.config });
       const format = (opts.format ?? (process.stdout.isTTY ? 'table' : 'json')) as Format;
       if (!FORMATS.includes(format)) throw new ChainError('BAD_INPUT', `unknown --format "${opts.format}"; use one of ${FORMATS.join(', ')}`);
+      const failOn = failOnSeverity(opts.failOn);
       let platform: { os: string; architecture: string } | undefined;
       if (opts.platform) {
         const [os, architecture] = opts.platform.split('/');
         if (!os || !architecture) throw new ChainError('BAD_INPUT', `--platform must be os/arch, e.g. linux/amd64, not "${opts.platform}"`);
         platform = { os, architecture };
       }
-      const image = parseImageReference(ref);
-      const client = clientFor(image.registry, config.registries, opts);
+      const target = await openSource(ref, config, opts);
       const osv = opts.osvDir ? new OsvSource({ directory: resolve(opts.osvDir), maxAgeMs: durationMs(config.scan.osv.maxAge) }) : osvSourceFromConfig(config);
-      const bars = progressBars(opts.progress !== false && process.stderr.isTTY === true);
+      const bars = await progressBars(opts.progress !== false && process.stderr.isTTY === true);
       let result: ScanResult;
       try {
         result = await scanImage(
-          { source: client, registryName: client.name, registryHost: client.host, osv, sbomStore: new MemorySbomStore(), concurrency: config.scan.concurrency, ...(platform ? { platform } : {}), ...(bars.onProgress ? { onProgress: bars.onProgress } : {}) },
-          { repository: image.repository, reference: image.digest ?? image.tag ?? 'latest' },
+          { source: target.source, registryName: target.registryName, registryHost: target.registryHost, osv, sbomStore: new MemorySbomStore(), concurrency: config.scan.concurrency, ...(platform ? { platform } : {}), ...(bars.onProgress ? { onProgress: bars.onProgress } : {}) },
+          { repository: target.repository, reference: target.reference },
         );
       } finally {
         bars.stop();
-        await client.close();
+        await target.close();
       }
       // Package databases the scan could not read: the package list is incomplete, say so beside the result.
       for (const w of result.catalogWarnings) process.stderr.write(`warning: ${w.cataloger}: ${w.location}: ${w.message}\n`);
-      const name = `${client.host}/${image.repository}`;
+      const name = `${target.registryHost}/${target.repository}`;
       const out =
         format === 'table'
-          ? table(result, name)
+          ? table(result, name, colorEnabled(process.stdout))
           : `${JSON.stringify(format === 'json' ? { ...result.summary, findings: result.findings, packages: result.packages } : format === 'cyclonedx' ? result.sbom : toSarif(result.summary, result.findings, CHAIN_VERSION, name), null, 2)}\n`;
       process.stdout.write(out);
       // Fail closed: findings from no, partial or stale data say nothing about the packages they did not cover.
@@ -135,6 +178,12 @@ export function register(program: Command): void {
         for (const p of problems) process.stderr.write(`error: vulnerability data: ${p.message}\n`);
         process.stderr.write(`error: the findings above are incomplete (OSV data ${result.summary.osv.version.slice(0, 19)}, ${result.summary.osv.records} records); point --osv-dir or scan.osv at current data for these ecosystems\n`);
         process.exitCode = EXIT_NO_VULNERABILITY_DATA;
+      } else if (failOn) {
+        const over = findingsAtOrAbove(result, failOn);
+        if (over > 0) {
+          process.stderr.write(`dchain: ${over} finding(s) at or above ${failOn} (--fail-on)\n`);
+          process.exitCode = EXIT_FINDINGS;
+        }
       }
     });
 }

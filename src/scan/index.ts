@@ -3,6 +3,7 @@ export * from './types';
 export { scanImage, rescanStored, MAX_SUMMARY_FINDINGS, type ScanImageDeps, type ScanResult } from './scan-image';
 export { loadImage, type LayerProgress, type LoadedImage } from './image/load';
 export { type ImageSource, type Platform, HOST_PLATFORM } from './image/source';
+export { openLocalImage, parseImageInput, LOCAL_TRANSPORTS, type ImageInput, type LocalImage, type LocalTransport } from './image/local-sources';
 export { DEFAULT_LAYER_LIMITS, type LayerLimits } from './layers/limits';
 export { catalogImage, detectOs, osvRelease, type OsRelease } from './catalog';
 export { checkHygiene, isRootUser } from './hygiene/checks';

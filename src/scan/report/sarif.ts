@@ -5,6 +5,16 @@ const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { CRITICAL: 'error
 /** GitHub code scanning reads `security-severity` (a CVSS-like number) to rank results. */
 const SEVERITY_SCORE: Record<Severity, string> = { CRITICAL: '9.5', HIGH: '8.0', MEDIUM: '5.5', LOW: '2.0', UNKNOWN: '0.0' };
 
+/**
+ * A result's property bag: every field of the finding but the package (the location says it) and the summary
+ * (the rule says it) — severity, CVSS score and vector, aliases, fix, and whatever fields findings gain later
+ * (vendor severity, VEX status) — so SARIF consumers see what the JSON output shows without a change here.
+ */
+function findingProperties(f: Finding): Record<string, unknown> {
+  const { package: pkg, summary: _summary, id: _id, ...rest } = f;
+  return { ...rest, package: { name: pkg.name, version: pkg.version, ecosystem: pkg.ecosystem, purl: pkg.purl } };
+}
+
 export function toSarif(summary: ScanSummary, findings: readonly Finding[], toolVersion: string, imageName: string): object {
   const rules = new Map<string, object>();
   for (const f of findings) {
@@ -31,6 +41,7 @@ export function toSarif(summary: ScanSummary, findings: readonly Finding[], tool
           },
           locations: [{ physicalLocation: { artifactLocation: { uri: f.package.purl } }, logicalLocations: [{ name: f.package.layer, kind: 'layer' }] }],
           partialFingerprints: { 'package/vulnerability': `${f.package.purl}:${f.id}` },
+          properties: findingProperties(f),
         })),
       },
     ],

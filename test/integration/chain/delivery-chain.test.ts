@@ -118,7 +118,7 @@ describe('deliveryChain on the project worker', () => {
     const pubFile = join(testDataDir(), 'cosign.pub');
     writeFileSync(pubFile, publicKeyPem);
     const cosign = spawnSync(
-      requireTool('cosign', 'go install github.com/sigstore/cosign/v2/cmd/cosign@v2.4.1'),
+      requireTool('cosign', 'built by npm run setup -- --test (scripts/setup.ts GO_PEERS)'),
       ['verify', '--key', pubFile, '--insecure-ignore-tlog=true', '--allow-insecure-registry', '--allow-http-registry', `${mirrorHost}/eu/demo/app@${desc.digest}`],
       { encoding: 'utf8', timeout: 60_000 },
     );

@@ -6,6 +6,7 @@ import { Agent, request } from 'undici';
 import { RegistryClient } from '../../../src/registry';
 import { requireTool } from '../../../workers/local/tools';
 import { pushImage, writeOciImage } from '../../support/images';
+import { COSIGN_KEY_SIGN_FLAGS } from '../../support/cosign';
 
 const run = promisify(execFile);
 
@@ -34,7 +35,7 @@ export async function pushSmallImage(dir: string, host: string, repository: stri
 /** `cosign sign` with a key file, no transparency log, over plain HTTP. */
 export async function cosignSign(keyPath: string, password: string, ref: string): Promise<void> {
   const cosign = requireTool('cosign', 'cosign v2 in .tools/bin');
-  await run(cosign, ['sign', '--key', keyPath, '--tlog-upload=false', '-y', '--allow-insecure-registry', '--allow-http-registry', ref], {
+  await run(cosign, ['sign', '--key', keyPath, ...COSIGN_KEY_SIGN_FLAGS, '-y', '--allow-insecure-registry', '--allow-http-registry', ref], {
     env: { ...process.env, COSIGN_PASSWORD: password },
     timeout: 60_000,
   });

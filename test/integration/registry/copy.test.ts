@@ -10,6 +10,7 @@ import { copyImage } from '../../../src/registry/copy';
 import { requireTool } from '../../../workers/local/tools';
 import { busyboxSpec, inspectRaw, pushImage, writeOciImage, writeOciIndex } from '../../support/images';
 import { testDataDir, useRegistry } from '../../support/services';
+import { COSIGN_KEY_SIGN_FLAGS } from '../../support/cosign';
 
 const run = promisify(execFile);
 const cosignBin = requireTool('cosign', 'project tool, npm run setup');
@@ -64,14 +65,14 @@ void describe('copyImage between two docker-registry instances', async () => {
     await cosign(['generate-key-pair'], join(keys, 'a'));
     await cosign(['generate-key-pair'], join(keys, 'b'));
     const srcRef = `${src.host}/team/signed@${image.digest}`;
-    await cosign(['sign', '--key', join(keys, 'a', 'cosign.key'), '--tlog-upload=false', ...insecure, srcRef], dir);
+    await cosign(['sign', '--key', join(keys, 'a', 'cosign.key'), ...COSIGN_KEY_SIGN_FLAGS, ...insecure, srcRef], dir);
     writeFileSync(join(dir, 'predicate.json'), JSON.stringify({ buildType: 'https://example.com/build/v1', builder: { id: 'https://example.com/builder' } }));
-    await cosign(['attest', '--key', join(keys, 'a', 'cosign.key'), '--tlog-upload=false', '--type', 'slsaprovenance', '--predicate', join(dir, 'predicate.json'), ...insecure, srcRef], dir);
+    await cosign(['attest', '--key', join(keys, 'a', 'cosign.key'), ...COSIGN_KEY_SIGN_FLAGS, '--type', 'slsaprovenance', '--predicate', join(dir, 'predicate.json'), ...insecure, srcRef], dir);
 
     // The target already has the image signed by another key: the copy must keep that signature.
     await copyImage({ source, sourceRepo: 'team/signed', target, targetRepo: 'team/signed', digest: image.digest, artifacts: false });
     const dstRef = `${dst.host}/team/signed@${image.digest}`;
-    await cosign(['sign', '--key', join(keys, 'b', 'cosign.key'), '--tlog-upload=false', ...insecure, dstRef], dir);
+    await cosign(['sign', '--key', join(keys, 'b', 'cosign.key'), ...COSIGN_KEY_SIGN_FLAGS, ...insecure, dstRef], dir);
 
     const result = await copyImage({ source, sourceRepo: 'team/signed', target, targetRepo: 'team/signed', digest: image.digest });
     assert.deepEqual(result.artifacts.sort(), [cosignTag(image.digest, 'att'), cosignTag(image.digest, 'sig')]);

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { type VerificationReport } from '../../../src/signing';
 import { testDataDir } from '../../support/services';
 import { COSIGN_REGISTRY_FLAGS, cosignPath, dchain, registryWithImage, runTool, writeKeyPair } from './support';
+import { COSIGN_KEY_SIGN_FLAGS } from '../../support/cosign';
 
 void describe('dchain keygen and dchain verify', async () => {
   const dir = testDataDir('dchain-sign-cli-');
@@ -20,7 +21,7 @@ void describe('dchain keygen and dchain verify', async () => {
     const again = await dchain(['keygen', '--output-key-prefix', prefix], { DCHAIN_SIGNING_KEY_PASSWORD: 'x' });
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already exists/);
-    const signed = await runTool(cosignPath(), ['sign', '--key', `${prefix}.key`, '--tlog-upload=false', '-y', ...COSIGN_REGISTRY_FLAGS, image.ref], { COSIGN_PASSWORD: 'team-pw' });
+    const signed = await runTool(cosignPath(), ['sign', '--key', `${prefix}.key`, ...COSIGN_KEY_SIGN_FLAGS, '-y', ...COSIGN_REGISTRY_FLAGS, image.ref], { COSIGN_PASSWORD: 'team-pw' });
     assert.equal(signed.code, 0, signed.stderr);
   });
 

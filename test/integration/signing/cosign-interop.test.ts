@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { attestImage, KeySigner, PREDICATE_TYPES, signImage, verifyImage } from '../../../src/signing';
 import { testDataDir } from '../../support/services';
 import { COSIGN_REGISTRY_FLAGS, cosignPath, cosignVerify, pushOtherImage, registryWithImage, runTool, writeKeyPair } from './support';
+import { COSIGN_KEY_SIGN_FLAGS } from '../../support/cosign';
 
 void describe('signatures and attestations interoperate with cosign', async () => {
   const dir = testDataDir('dchain-sign-cosign-');
@@ -34,7 +35,7 @@ void describe('signatures and attestations interoperate with cosign', async () =
 
   void it('keeps signatures cosign added, and cosign keeps ours', async () => {
     const theirs = await writeKeyPair(dir, 'theirs');
-    const signed = await runTool(cosign, ['sign', '--key', theirs.keyPath, '--tlog-upload=false', '-y', ...COSIGN_REGISTRY_FLAGS, image.ref], { COSIGN_PASSWORD: theirs.password });
+    const signed = await runTool(cosign, ['sign', '--key', theirs.keyPath, ...COSIGN_KEY_SIGN_FLAGS, '-y', ...COSIGN_REGISTRY_FLAGS, image.ref], { COSIGN_PASSWORD: theirs.password });
     assert.equal(signed.code, 0, signed.stderr);
     const third = await writeKeyPair(dir, 'third');
     await signImage(image.client, image.repo, image.digest, await KeySigner.fromFile(third.keyPath, third.password));
@@ -87,7 +88,7 @@ void describe('signatures and attestations interoperate with cosign', async () =
     const predicate = join(dir, 'provenance.json');
     writeFileSync(predicate, JSON.stringify({ buildDefinition: { buildType: 'https://example.com/build/v1' }, runDetails: { builder: { id: 'https://example.com/builder' } } }));
     const env = { COSIGN_PASSWORD: theirs.password };
-    const attested = await runTool(cosign, ['attest', '--key', theirs.keyPath, '--tlog-upload=false', '-y', '--type', 'slsaprovenance1', '--predicate', predicate, ...COSIGN_REGISTRY_FLAGS, image.ref], env);
+    const attested = await runTool(cosign, ['attest', '--key', theirs.keyPath, ...COSIGN_KEY_SIGN_FLAGS, '-y', '--type', 'slsaprovenance1', '--predicate', predicate, ...COSIGN_REGISTRY_FLAGS, image.ref], env);
     assert.equal(attested.code, 0, attested.stderr);
     const report = await verifyImage(image.client, image.repo, image.digest, [theirs.publicKeyPem]);
     const provenance = report.attestations.filter((a) => a.valid);

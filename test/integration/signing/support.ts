@@ -73,7 +73,7 @@ export async function writeKeyPair(dir: string, name: string, password = `pw-${n
   return { keyPath, pubPath, password, publicKeyPem: pair.publicKeyPem, privateKeyPem: pair.privateKeyPem };
 }
 
-export const cosignPath = (): string => requireTool('cosign', 'go install github.com/sigstore/cosign/v2/cmd/cosign@v2.4.1');
+export const cosignPath = (): string => requireTool('cosign', 'built by npm run setup -- --test (scripts/setup.ts GO_PEERS)');
 export const COSIGN_REGISTRY_FLAGS = ['--allow-insecure-registry', '--allow-http-registry'];
 
 /** `cosign verify --key` without a transparency log, as for keys managed outside Sigstore. */
