@@ -42,6 +42,14 @@ class ZstdDecompress extends Transform {
   }
 }
 
+/** zlib reports corrupt input by destroying its stream with a plain Error: give it the layer and a type. */
+function typedGunzip(digest: string): Transform {
+  const gunzip = createGunzip({ chunkSize: 128 * 1024 });
+  const destroy = gunzip._destroy.bind(gunzip);
+  gunzip._destroy = (err, done) => destroy(err ? corrupt(digest, err) : err, done);
+  return gunzip;
+}
+
 /** Counts bytes and fails the stream when `check` returns an error. */
 function counter(count: (n: number) => ChainError | undefined): Transform {
   return new Transform({
@@ -97,6 +105,6 @@ export async function layerDecoder(source: Readable, limits: LayerLimits, digest
     return undefined;
   });
   if (stats.compression === 'none') return { transforms: [input, output], stats };
-  const decoder: Transform = stats.compression === 'gzip' ? createGunzip({ chunkSize: 128 * 1024 }) : new ZstdDecompress(digest);
+  const decoder: Transform = stats.compression === 'gzip' ? typedGunzip(digest) : new ZstdDecompress(digest);
   return { transforms: [input, decoder, output], stats };
 }
