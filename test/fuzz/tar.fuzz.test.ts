@@ -9,7 +9,7 @@ import { fuzzTarget, mutated } from './harness';
 import { tarSeeds } from './seeds';
 
 const keepAll: CapturePolicy = { keep: () => true, inspectors: [] };
-const limits = { ...DEFAULT_LAYER_LIMITS, maxUncompressedBytes: 8 * 1024 ** 2, maxCaptureBytes: 1024 ** 2, maxEntries: 10_000 };
+const limits = { ...DEFAULT_LAYER_LIMITS, maxUncompressedBytes: 8 * 1024 ** 2, maxPackageDbBytes: 1024 ** 2, maxEntries: 10_000 };
 
 void describe('fuzz: tar reader', () => {
   fuzzTarget(

@@ -85,7 +85,12 @@ async function peek(source: Readable, bytes: number): Promise<Buffer> {
  * The transforms that turn a layer blob stream into tar bytes with the limits enforced; pipe
  * `source` through them in order. `stats` fills as bytes pass.
  */
-export async function layerDecoder(source: Readable, limits: LayerLimits, digest: string): Promise<{ transforms: Transform[]; stats: LayerStats }> {
+export async function layerDecoder(
+  source: Readable,
+  limits: LayerLimits,
+  digest: string,
+  image: { total: number } = { total: 0 },
+): Promise<{ transforms: Transform[]; stats: LayerStats }> {
   const head = await peek(source, 4);
   const stats: LayerStats = {
     compression: head[0] === 0x1f && head[1] === 0x8b ? 'gzip' : head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528 ? 'zstd' : 'none',
@@ -98,7 +103,9 @@ export async function layerDecoder(source: Readable, limits: LayerLimits, digest
   });
   const output = counter((n) => {
     stats.uncompressedBytes += n;
-    if (stats.uncompressedBytes > limits.maxUncompressedBytes) return new ChainError('TOO_LARGE', `layer ${digest} expands beyond ${limits.maxUncompressedBytes} bytes`);
+    image.total += n;
+    if (stats.uncompressedBytes > limits.maxUncompressedBytes) return new ChainError('TOO_LARGE', `layer ${digest} exceeds ${limits.maxUncompressedBytes} bytes uncompressed`);
+    if (image.total > limits.maxImageUncompressedBytes) return new ChainError('TOO_LARGE', `image layers exceed ${limits.maxImageUncompressedBytes} bytes uncompressed (at layer ${digest})`);
     if (stats.compression !== 'none' && stats.uncompressedBytes > 1024 * 1024 && stats.uncompressedBytes / Math.max(stats.compressedBytes, 1) > limits.maxCompressionRatio) {
       return new ChainError('TOO_LARGE', `layer ${digest} decompresses more than ${limits.maxCompressionRatio}:1 (likely a decompression bomb)`);
     }
