@@ -42,11 +42,18 @@ class ZstdDecompress extends Transform {
   }
 }
 
+/**
+ * The compression ratio is only judged past this much output: real layers hold sparse files (a 1 GB
+ * lastlog, database preallocations) that compress a thousandfold, and the absolute limits bound the rest.
+ */
+const RATIO_CHECK_AFTER = 1024 ** 3;
+
 /** zlib reports corrupt input by destroying its stream with a plain Error: give it the layer and a type. */
 function typedGunzip(digest: string): Transform {
   const gunzip = createGunzip({ chunkSize: 128 * 1024 });
   const destroy = gunzip._destroy.bind(gunzip);
-  gunzip._destroy = (err, done) => destroy(err ? corrupt(digest, err) : err, done);
+  // Only zlib's own errors (they carry an errno): a pipeline tearing the stream down passes others through.
+  gunzip._destroy = (err, done) => destroy(err && typeof (err as { errno?: unknown }).errno === 'number' ? corrupt(digest, err) : err, done);
   return gunzip;
 }
 
@@ -106,7 +113,7 @@ export async function layerDecoder(
     image.total += n;
     if (stats.uncompressedBytes > limits.maxUncompressedBytes) return new ChainError('TOO_LARGE', `layer ${digest} exceeds ${limits.maxUncompressedBytes} bytes uncompressed`);
     if (image.total > limits.maxImageUncompressedBytes) return new ChainError('TOO_LARGE', `image layers exceed ${limits.maxImageUncompressedBytes} bytes uncompressed (at layer ${digest})`);
-    if (stats.compression !== 'none' && stats.uncompressedBytes > 1024 * 1024 && stats.uncompressedBytes / Math.max(stats.compressedBytes, 1) > limits.maxCompressionRatio) {
+    if (stats.compression !== 'none' && stats.uncompressedBytes > RATIO_CHECK_AFTER && stats.uncompressedBytes / Math.max(stats.compressedBytes, 1) > limits.maxCompressionRatio) {
       return new ChainError('TOO_LARGE', `layer ${digest} decompresses more than ${limits.maxCompressionRatio}:1 (likely a decompression bomb)`);
     }
     return undefined;

@@ -9,7 +9,7 @@ export interface LayerLimits {
   maxUncompressedBytes: number;
   /** Uncompressed tar size of all the image's layers together. */
   maxImageUncompressedBytes: number;
-  /** Uncompressed / compressed, checked once past 1 MiB of output (zip-bomb guard). */
+  /** Uncompressed / compressed, checked once past 1 GiB of output (zip-bomb guard). */
   maxCompressionRatio: number;
   /** Tar entries (files, directories, links) in the whole image. */
   maxEntries: number;
