@@ -40,6 +40,6 @@ void describe('fuzz: Berkeley DB rpmdb', { skip: findTool('db5.3_load') ? false 
       wellFormed(await catalogFiles({ '/etc/os-release': OS_RELEASE.rocky, '/var/lib/rpm/Packages': db }));
       return readBdbHash(db);
     },
-    { runs: 300, typed: [BdbError] },
+    { runs: 200, typed: [BdbError] },
   );
 });

@@ -39,7 +39,7 @@ void describe('fuzz: gzip and zstd decoding', () => {
     }
   });
   fuzzTarget('decompress', mutated(seeds), decode, {
-    runs: 300,
+    runs: 150,
     check: (bytes) => assert.ok(bytes <= limits.maxUncompressedBytes),
     regressions: [
       // A second gzip header inside the first member: zlib's "invalid stored block lengths" was an untyped Error.

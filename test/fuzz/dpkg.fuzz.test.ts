@@ -31,6 +31,6 @@ void describe('fuzz: dpkg cataloger', () => {
     'dpkg',
     mutatedText([STATUS, STATUS.replace(/Status: .*\n/g, ''), 'Package: x\nVersion: 1\n\n'.repeat(50)]),
     (text) => catalogFiles({ '/etc/os-release': OS_RELEASE.debian, '/var/lib/dpkg/status': text, '/var/lib/dpkg/status.d/base': text }),
-    { runs: 300, check: wellFormed },
+    { runs: 200, check: wellFormed },
   );
 });

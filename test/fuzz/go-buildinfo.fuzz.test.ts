@@ -66,5 +66,5 @@ function realRegion(): Buffer[] {
 
 void describe('fuzz: Go build info', () => {
   const seeds = [elfWithSection(buildInfo()), elfMagicOnly(buildInfo()), elfWithSection(buildInfo('go1.21.0', 'mod\tx\t(devel)\t\n')), ...realRegion()];
-  fuzzTarget('go-buildinfo', mutated(seeds, 8), (bin) => parseGoBuildInfo(bin), { runs: 1500 });
+  fuzzTarget('go-buildinfo', mutated(seeds, 8), (bin) => parseGoBuildInfo(bin), { runs: 1000 });
 });

@@ -38,12 +38,12 @@ void describe('fuzz: Java archives', () => {
       for (const c of found) wellFormed([{ name: `${c.groupId}:${c.artifactId}`, version: c.version, purl: 'x', ecosystem: 'Maven', layer: '', location: '' }]);
       return found;
     },
-    { runs: 400 },
+    { runs: 200 },
   );
   fuzzTarget(
     'java-properties',
     fc.string({ maxLength: 2000 }),
     (text) => catalogFiles({ '/app/META-INF/maven/g/a/pom.properties': text, '/app/x.properties': parseProperties(text).version ?? '' }),
-    { runs: 300, check: wellFormed },
+    { runs: 200, check: wellFormed },
   );
 });

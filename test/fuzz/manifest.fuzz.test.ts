@@ -38,7 +38,7 @@ function source(root: string, child: string, config: string): ImageSource {
 void describe('fuzz: manifests, indexes and configs', () => {
   const documents = fc.tuple(mutatedJson([MANIFEST, INDEX, NESTED]), mutatedJson([MANIFEST, NESTED, CONFIG]), mutatedJson([CONFIG, MANIFEST]));
   fuzzTarget('manifest', documents, ([root, child, config]) => resolveImage(source(root, child, config), 'fuzz/app', 'root', { os: 'linux', architecture: 'amd64' }), {
-    runs: 400,
+    runs: 200,
     regressions: [
       // Not JSON at all: the index probe's JSON.parse threw a bare SyntaxError.
       ['{"schemaVersion":2,', JSON.stringify(MANIFEST), JSON.stringify(CONFIG)] as [string, string, string],

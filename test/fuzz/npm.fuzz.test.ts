@@ -17,7 +17,7 @@ void describe('fuzz: npm cataloger', () => {
     mutatedJson([V1, V2, V3, INSTALLED]),
     (text) => catalogFiles({ '/app/package-lock.json': text, '/app/node_modules/lodash/package.json': text }),
     {
-      runs: 300,
+      runs: 100,
       check: wellFormed,
       regressions: [
         // A v1 tree 1,000 levels deep overflowed the stack in the recursive lockfile schema.

@@ -25,6 +25,6 @@ void describe('fuzz: python cataloger', () => {
         '/usr/lib/python3/site-packages/requests-2.31.0.dist-info/RECORD': text,
         '/usr/lib/python3/site-packages/six.egg-info/PKG-INFO': text,
       }),
-    { runs: 300, check: wellFormed },
+    { runs: 200, check: wellFormed },
   );
 });

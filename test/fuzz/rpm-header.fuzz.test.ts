@@ -5,5 +5,5 @@ import { fuzzTarget, mutated } from './harness';
 import { rpmHeaderSeeds } from './seeds';
 
 void describe('fuzz: rpm header', () => {
-  fuzzTarget('rpm-header', mutated(rpmHeaderSeeds(), 8), (blob) => readRpmPackage(blob), { runs: 1500, typed: [RpmHeaderError] });
+  fuzzTarget('rpm-header', mutated(rpmHeaderSeeds(), 8), (blob) => readRpmPackage(blob), { runs: 1000, typed: [RpmHeaderError] });
 });
