@@ -220,6 +220,18 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
     upsertMemo({ summary: `${image.repository}@${image.digest}: distributed` });
     return status;
   } catch (err) {
+    // Fail closed: an image the scanner refused at one of its limits (a bomb, too many files, too slow…) is
+    // blocked with that limit as the reason, like a policy denial, rather than a failure to retry or re-run.
+    const limit = status.stage === 'scan' ? activityCause(err) : undefined;
+    if (limit?.type === 'TOO_LARGE' && patched('scan-limit-blocks')) {
+      status.results.gate = { allowed: false, violations: [{ rule: 'scan-limits', message: limit.message }] };
+      enter('blocked');
+      upsertSearchAttributes([{ key: DcVerdict, value: 'denied' }]);
+      upsertMemo({ summary: `${image.repository}@${image.digest}: blocked — ${limit.message}` });
+      await distribute.notifySubscribers({ ...image, event: 'denied', payload: { tags: status.tags, violations: [{ rule: 'scan-limits', message: limit.message }] } });
+      log.error('chain blocked by a scan limit', { error: limit.message });
+      throw ApplicationFailure.create({ message: `scan limit: ${limit.message}`, type: 'ScanLimitExceeded', nonRetryable: true });
+    }
     const stage = status.stage;
     if (stage !== 'blocked') {
       enter('failed');

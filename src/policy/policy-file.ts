@@ -19,6 +19,25 @@ export interface LoadedPolicy {
   vex?: readonly VexStatement[];
 }
 
+const MAX_FLOW_DEPTH = 64;
+
+/** Deepest nesting of `{` / `[` outside quoted strings (YAML flow collections, JSON). */
+function flowDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '{' || c === '[') max = Math.max(max, ++depth);
+    else if (c === '}' || c === ']') depth = Math.max(0, depth - 1);
+  }
+  return max;
+}
+
 /** Reads a YAML or JSON policy file; throws CONFIG_UNREADABLE / CONFIG_INVALID naming every problem. */
 export function loadPolicyFile(path: string, cwd = process.cwd()): LoadedPolicy {
   const file = isAbsolute(path) ? path : resolve(cwd, path);
@@ -28,6 +47,9 @@ export function loadPolicyFile(path: string, cwd = process.cwd()): LoadedPolicy 
   } catch (cause) {
     throw new ChainError('CONFIG_UNREADABLE', `cannot read policy file ${file}: ${(cause as Error).message}`, { cause });
   }
+  const depth = flowDepth(text);
+  // The YAML parser takes seconds per level past a few thousand; no policy nests beyond a handful.
+  if (depth > MAX_FLOW_DEPTH) throw new ChainError('CONFIG_INVALID', `policy file ${file} nests brackets ${depth} levels deep (at most ${MAX_FLOW_DEPTH})`);
   let raw: unknown;
   try {
     raw = extname(file) === '.json' ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });

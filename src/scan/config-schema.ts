@@ -23,12 +23,23 @@ export const scanConfigSchema = z.strictObject({
     .prefault({}),
   /** Layers streamed at the same time. */
   concurrency: z.number().int().min(1).max(16).default(3),
+  /** What one image may make the scanner do (defaults in src/scan/layers/limits.ts); a scan over one ends the chain blocked. */
   limits: z
     .strictObject({
       maxLayerBytes: z.number().int().positive().optional(),
+      /** Uncompressed bytes of one layer, and of all the image's layers. */
       maxUncompressedBytes: z.number().int().positive().optional(),
+      maxImageUncompressedBytes: z.number().int().positive().optional(),
       maxCompressionRatio: z.number().positive().optional(),
+      /** Tar entries (files, directories, links) in the whole image. */
       maxEntries: z.number().int().positive().optional(),
+      maxPackageDbBytes: z.number().int().positive().optional(),
+      maxManifestBytes: z.number().int().positive().optional(),
+      maxConfigBytes: z.number().int().positive().optional(),
+      maxIndexDepth: z.number().int().min(0).max(16).optional(),
+      maxScanSeconds: z.number().int().positive().optional(),
+      /** Resident memory of the scanning process while it scans; 0 turns the check off. */
+      maxRssBytes: z.number().int().min(0).optional(),
     })
     .prefault({}),
 });

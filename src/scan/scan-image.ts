@@ -8,7 +8,8 @@ import { checkHygiene, hygienePolicy } from './hygiene/checks';
 import { type LayerProgress, loadImage } from './image/load';
 import { type ImageSource, type Platform } from './image/source';
 import { combinePolicies } from './layers/capture';
-import { type LayerLimits } from './layers/limits';
+import { ScanGuard } from './layers/guard';
+import { DEFAULT_LAYER_LIMITS, type LayerLimits } from './layers/limits';
 import { countBySeverity, dataStatement, matchPackages, type OsvSource } from './osv';
 import { type CycloneDxBom, packagesFromCycloneDx, type StoredScan, toCycloneDx } from './sbom/cyclonedx';
 import { type SbomStore } from './sbom/store';
@@ -72,14 +73,28 @@ function summarize(stored: StoredScan, packages: Package[], findings: Finding[],
 export async function scanImage(deps: ScanImageDeps, input: { repository: string; reference: string }): Promise<ScanResult> {
   const now = deps.now ?? (() => new Date());
   const db = await deps.osv.current();
-  const image = await loadImage(deps.source, input.repository, input.reference, {
-    policy: scanPolicy,
-    ...(deps.limits ? { limits: deps.limits } : {}),
-    ...(deps.platform ? { platform: deps.platform } : {}),
-    ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
-    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
-  });
-  const { os, packages, warnings, sources } = await catalogImage({ tree: image.tree, arch: image.config.architecture ?? 'amd64' });
+  const guard = new ScanGuard({ ...DEFAULT_LAYER_LIMITS, ...deps.limits }, `${input.repository}@${input.reference}`);
+  let image: Awaited<ReturnType<typeof loadImage>>;
+  let catalog: Awaited<ReturnType<typeof catalogImage>>;
+  try {
+    image = await loadImage(deps.source, input.repository, input.reference, {
+      policy: scanPolicy,
+      guard,
+      ...(deps.limits ? { limits: deps.limits } : {}),
+      ...(deps.platform ? { platform: deps.platform } : {}),
+      ...(deps.concurrency ? { concurrency: deps.concurrency } : {}),
+      ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+    });
+    catalog = await catalogImage({ tree: image.tree, arch: image.config.architecture ?? 'amd64' });
+    guard.throwIfStopped();
+  } catch (err) {
+    // A stream stopped by the guard may surface as its own error first: the limit is the reason.
+    guard.throwIfStopped();
+    throw err;
+  } finally {
+    guard.dispose();
+  }
+  const { os, packages, warnings, sources } = catalog;
   const hygiene = checkHygiene({ tree: image.tree, user: image.config.config?.User, layerSizes: image.manifest.layers.map((l) => l.size) });
   const findings = matchPackages(db, packages);
   const osInfo = os ? { id: os.id, versionId: os.versionId, ...(os.prettyName ? { prettyName: os.prettyName } : {}) } : undefined;

@@ -11,15 +11,16 @@ const INSTALLED = /\/node_modules\/((?:@[^/]+\/)?[^/@][^/]*)\/package\.json$/;
 const LOCKFILE = /\/package-lock\.json$/;
 
 const manifest = z.looseObject({ name: z.string().min(1), version: z.string().min(1), license: z.unknown().optional() });
-const lockV1Dep: z.ZodType<{ version?: string; dependencies?: Record<string, unknown> }> = z.looseObject({
-  version: z.string().optional(),
-  dependencies: z.lazy(() => z.record(z.string(), lockV1Dep)).optional(),
-});
+// One level of a v1 tree: nested levels are checked as walkV1 reaches them (no recursive schema, whose
+// depth would follow the file's and overflow the stack on a crafted lockfile).
+const lockV1Dep = z.looseObject({ version: z.string().optional(), dependencies: z.record(z.string(), z.unknown()).optional() });
 const lockfile = z.looseObject({
   lockfileVersion: z.number().int().optional(),
   packages: z.record(z.string(), z.looseObject({ version: z.string().optional(), name: z.string().optional(), link: z.boolean().optional() })).optional(),
-  dependencies: z.record(z.string(), lockV1Dep).optional(),
+  dependencies: z.record(z.string(), z.unknown()).optional(),
 });
+/** Deeper v1 trees than npm ever writes are cut there (with a warning). */
+const MAX_V1_DEPTH = 128;
 
 function json(content: Buffer): unknown {
   try {
@@ -31,13 +32,28 @@ function json(content: Buffer): unknown {
 
 const license = (l: unknown): string[] | undefined => (typeof l === 'string' ? [l] : undefined);
 
-/** v1 `dependencies` trees, flattened to install paths relative to the lockfile's directory. */
-function* walkV1(deps: Record<string, { version?: string; dependencies?: Record<string, unknown> }>, prefix: string): Generator<[string, string, string]> {
-  for (const [name, dep] of Object.entries(deps)) {
-    const path = `${prefix}node_modules/${name}`;
-    if (dep.version) yield [path, name, dep.version];
-    if (dep.dependencies) yield* walkV1(dep.dependencies as Record<string, { version?: string }>, `${path}/`);
+/**
+ * v1 `dependencies` trees, flattened to install paths relative to the lockfile's directory; entries
+ * that are not objects with a string version are skipped and counted in `problems`.
+ */
+function walkV1(root: Record<string, unknown>, problems: { invalid: number; tooDeep: number }): [string, string, string][] {
+  const out: [string, string, string][] = [];
+  const stack: { deps: Record<string, unknown>; prefix: string; depth: number }[] = [{ deps: root, prefix: '', depth: 0 }];
+  for (let level = stack.pop(); level; level = stack.pop()) {
+    for (const [name, raw] of Object.entries(level.deps)) {
+      const dep = lockV1Dep.safeParse(raw);
+      if (!dep.success) {
+        problems.invalid++;
+        continue;
+      }
+      const path = `${level.prefix}node_modules/${name}`;
+      if (dep.data.version) out.push([path, name, dep.data.version]);
+      if (!dep.data.dependencies) continue;
+      if (level.depth >= MAX_V1_DEPTH) problems.tooDeep++;
+      else stack.push({ deps: dep.data.dependencies, prefix: `${path}/`, depth: level.depth + 1 });
+    }
   }
+  return out;
 }
 
 export const npmCataloger: Cataloger = {
@@ -68,7 +84,14 @@ export const npmCataloger: Cataloger = {
           const name = p.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
           entries.push([key, name, p.version]);
         }
-      } else if (parsed.data.dependencies) entries.push(...walkV1(parsed.data.dependencies, ''));
+      } else if (parsed.data.dependencies) {
+        const problems = { invalid: 0, tooDeep: 0 };
+        for (const entry of walkV1(parsed.data.dependencies, problems)) entries.push(entry);
+        if (problems.invalid + problems.tooDeep > 0) {
+          const why = [problems.invalid ? `${problems.invalid} malformed entries` : '', problems.tooDeep ? `dependencies nested deeper than ${MAX_V1_DEPTH} levels` : ''].filter(Boolean).join(', ');
+          ctx.warn?.({ cataloger: 'npm', location: node.path, message: `lockfile entries skipped: ${why}`, skipped: problems.invalid + problems.tooDeep });
+        }
+      }
       for (const [rel, name, version] of entries) {
         if (installedDirs.has(`${dir}${rel}`)) continue;
         out.push({ name, version, ecosystem: 'npm', purl: npmPurl(name, version), layer: node.layer, location: node.path });

@@ -35,6 +35,9 @@ export interface LayerChanges {
 
 const MAX_SYMLINK_HOPS = 40;
 
+/** The root directory, which no layer lists: what a symlink to '/' (or climbing above it) resolves to. */
+const ROOT: FileNode = Object.freeze({ path: '/', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, layerIndex: -1, layer: '' });
+
 export class FileTree {
   private readonly nodes = new Map<string, FileNode>();
   /** Children by directory, so whiteouts of a directory remove its subtree without a full scan. */
@@ -117,7 +120,7 @@ export class FileTree {
     for (let hops = 0; current !== undefined && hops <= MAX_SYMLINK_HOPS; hops++) {
       const resolvedDirs = this.resolveDirs(current, depth);
       if (resolvedDirs === undefined) return undefined;
-      const node = this.nodes.get(resolvedDirs);
+      const node = resolvedDirs === '/' ? ROOT : this.nodes.get(resolvedDirs);
       if (!node) return undefined;
       if (node.type === 'hardlink') return node.linkname ? this.nodes.get(node.linkname) : undefined;
       if (node.type !== 'symlink') return node;
@@ -138,7 +141,7 @@ export class FileTree {
       if (node?.type === 'symlink') {
         const dir = this.resolve(candidate, depth + 1);
         if (!dir || dir.type !== 'directory') return undefined;
-        resolved = dir.path;
+        resolved = dir.path === '/' ? '' : dir.path;
       } else resolved = candidate;
     }
     return resolved || '/';

@@ -3,6 +3,7 @@ import pLimit from 'p-limit';
 import { FileTree } from '../fs/tree';
 import { type CapturePolicy } from '../layers/capture';
 import { type LayerStats } from '../layers/decompress';
+import { type ScanGuard } from '../layers/guard';
 import { DEFAULT_LAYER_LIMITS, type LayerLimits } from '../layers/limits';
 import { readLayer, type LayerReadResult } from '../layers/read-layer';
 import { type ImageConfig, type ImageManifestDoc, type ImageSource, type Platform, resolveImage } from './source';
@@ -24,6 +25,8 @@ export interface LoadImageOptions {
   /** Layers read at the same time (applied in order afterwards). */
   concurrency?: number;
   onProgress?: (p: LayerProgress) => void;
+  /** Stops the layer streams when the scan's time or memory limit is reached. */
+  guard?: ScanGuard;
 }
 
 export interface LoadedImage {
@@ -39,17 +42,20 @@ export interface LoadedImage {
 
 export async function loadImage(source: ImageSource, repository: string, reference: string, opts: LoadImageOptions): Promise<LoadedImage> {
   const limits = { ...DEFAULT_LAYER_LIMITS, ...opts.limits };
-  const { digest, manifest, config } = await resolveImage(source, repository, reference, opts.platform);
+  const { digest, manifest, config } = await resolveImage(source, repository, reference, opts.platform, limits);
   const entryBudget = { remaining: limits.maxEntries };
+  const imageBytes = { total: 0 };
   const limit = pLimit(opts.concurrency ?? 3);
   const count = manifest.layers.length;
   const results = await Promise.all(
     manifest.layers.map((layer, index) =>
       limit(async () => {
         const report = (bytes: number, done: boolean) => opts.onProgress?.({ index, count, digest: layer.digest, bytes, size: layer.size, done });
+        opts.guard?.throwIfStopped();
         report(0, false);
         const blob = await source.blobStream(repository, layer.digest);
-        const result = await readLayer(blob, { index, digest: layer.digest, limits, policy: opts.policy, entryBudget, onBytes: (b) => report(b, false) });
+        opts.guard?.track(blob);
+        const result = await readLayer(blob, { index, digest: layer.digest, limits, policy: opts.policy, entryBudget, imageBytes, onBytes: (b) => report(b, false) });
         report(result.stats.compressedBytes, true);
         return result;
       }),

@@ -42,6 +42,21 @@ class ZstdDecompress extends Transform {
   }
 }
 
+/**
+ * The compression ratio is only judged past this much output: real layers hold sparse files (a 1 GB
+ * lastlog, database preallocations) that compress a thousandfold, and the absolute limits bound the rest.
+ */
+const RATIO_CHECK_AFTER = 1024 ** 3;
+
+/** zlib reports corrupt input by destroying its stream with a plain Error: give it the layer and a type. */
+function typedGunzip(digest: string): Transform {
+  const gunzip = createGunzip({ chunkSize: 128 * 1024 });
+  const destroy = gunzip._destroy.bind(gunzip);
+  // Only zlib's own errors (they carry an errno): a pipeline tearing the stream down passes others through.
+  gunzip._destroy = (err, done) => destroy(err && typeof (err as { errno?: unknown }).errno === 'number' ? corrupt(digest, err) : err, done);
+  return gunzip;
+}
+
 /** Counts bytes and fails the stream when `check` returns an error. */
 function counter(count: (n: number) => ChainError | undefined): Transform {
   return new Transform({
@@ -77,7 +92,12 @@ async function peek(source: Readable, bytes: number): Promise<Buffer> {
  * The transforms that turn a layer blob stream into tar bytes with the limits enforced; pipe
  * `source` through them in order. `stats` fills as bytes pass.
  */
-export async function layerDecoder(source: Readable, limits: LayerLimits, digest: string): Promise<{ transforms: Transform[]; stats: LayerStats }> {
+export async function layerDecoder(
+  source: Readable,
+  limits: LayerLimits,
+  digest: string,
+  image: { total: number } = { total: 0 },
+): Promise<{ transforms: Transform[]; stats: LayerStats }> {
   const head = await peek(source, 4);
   const stats: LayerStats = {
     compression: head[0] === 0x1f && head[1] === 0x8b ? 'gzip' : head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528 ? 'zstd' : 'none',
@@ -90,13 +110,15 @@ export async function layerDecoder(source: Readable, limits: LayerLimits, digest
   });
   const output = counter((n) => {
     stats.uncompressedBytes += n;
-    if (stats.uncompressedBytes > limits.maxUncompressedBytes) return new ChainError('TOO_LARGE', `layer ${digest} expands beyond ${limits.maxUncompressedBytes} bytes`);
-    if (stats.compression !== 'none' && stats.uncompressedBytes > 1024 * 1024 && stats.uncompressedBytes / Math.max(stats.compressedBytes, 1) > limits.maxCompressionRatio) {
+    image.total += n;
+    if (stats.uncompressedBytes > limits.maxUncompressedBytes) return new ChainError('TOO_LARGE', `layer ${digest} exceeds ${limits.maxUncompressedBytes} bytes uncompressed`);
+    if (image.total > limits.maxImageUncompressedBytes) return new ChainError('TOO_LARGE', `image layers exceed ${limits.maxImageUncompressedBytes} bytes uncompressed (at layer ${digest})`);
+    if (stats.compression !== 'none' && stats.uncompressedBytes > RATIO_CHECK_AFTER && stats.uncompressedBytes / Math.max(stats.compressedBytes, 1) > limits.maxCompressionRatio) {
       return new ChainError('TOO_LARGE', `layer ${digest} decompresses more than ${limits.maxCompressionRatio}:1 (likely a decompression bomb)`);
     }
     return undefined;
   });
   if (stats.compression === 'none') return { transforms: [input, output], stats };
-  const decoder: Transform = stats.compression === 'gzip' ? createGunzip({ chunkSize: 128 * 1024 }) : new ZstdDecompress(digest);
+  const decoder: Transform = stats.compression === 'gzip' ? typedGunzip(digest) : new ZstdDecompress(digest);
   return { transforms: [input, decoder, output], stats };
 }

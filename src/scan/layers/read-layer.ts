@@ -29,6 +29,8 @@ export interface LayerReadOptions {
   policy: CapturePolicy;
   /** Shared across the image's layers. */
   entryBudget: { remaining: number };
+  /** Uncompressed bytes of all the image's layers so far (maxImageUncompressedBytes), shared likewise. */
+  imageBytes?: { total: number };
   onBytes?: (compressedBytes: number) => void;
 }
 
@@ -63,7 +65,7 @@ async function readAll(entry: AsyncIterable<Buffer>, first: Buffer[], limit: num
 
 export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise<LayerReadResult> {
   const { limits, policy, digest, index } = opts;
-  const { transforms, stats } = await layerDecoder(blob, limits, digest);
+  const { transforms, stats } = await layerDecoder(blob, limits, digest, opts.imageBytes);
   const changes: LayerChanges = { index, digest, whiteouts: [], opaqueDirs: [], entries: [] };
   const refused: LayerReadResult['refused'] = [];
   const extract = tarExtract();
@@ -123,7 +125,9 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
 
 async function readContent(entry: Readable & AsyncIterable<Buffer>, node: FileNode, policy: CapturePolicy, limits: LayerLimits): Promise<void> {
   if (policy.keep(node.path, node.size)) {
-    const content = await readAll(entry, [], limits.maxCaptureBytes);
+    // A package database the scan cannot read whole would leave its packages out: fail closed instead.
+    if (node.size > limits.maxPackageDbBytes) throw new ChainError('TOO_LARGE', `${node.path} is ${node.size} bytes, over the ${limits.maxPackageDbBytes}-byte limit for package databases`);
+    const content = await readAll(entry, [], limits.maxPackageDbBytes);
     if (content) node.content = content;
     return;
   }

@@ -10,6 +10,7 @@ import { normalizeEntryPath } from '../../../src/scan/fs/path';
 import { type CapturePolicy } from '../../../src/scan/layers/capture';
 import { DEFAULT_LAYER_LIMITS, type LayerLimits } from '../../../src/scan/layers/limits';
 import { readLayer } from '../../../src/scan/layers/read-layer';
+import { zeroFileLayer } from '../../support/hostile-images';
 
 type Entry = { name: string; content?: string | Buffer; type?: 'file' | 'symlink' | 'directory' | 'link'; linkname?: string; mode?: number };
 
@@ -31,7 +32,7 @@ async function tarOf(entries: Entry[]): Promise<Buffer> {
 const keepAll: CapturePolicy = { keep: () => true, inspectors: [] };
 
 async function read(blob: Buffer, limits: Partial<LayerLimits> = {}, policy = keepAll, index = 0) {
-  return readLayer(Readable.from([blob]), { index, digest: `sha256:layer${index}`, limits: { ...DEFAULT_LAYER_LIMITS, ...limits }, policy, entryBudget: { remaining: limits.maxEntries ?? 1000 } });
+  return readLayer(Readable.from([blob]), { index, digest: `sha256:layer${index}`, limits: { ...DEFAULT_LAYER_LIMITS, ...limits }, policy, entryBudget: { remaining: limits.maxEntries ?? 1000 }, imageBytes: { total: 0 } });
 }
 
 void describe('layer reading', () => {
@@ -60,7 +61,10 @@ void describe('layer reading', () => {
 
   void it('enforces the decompression ratio, size and entry limits with TOO_LARGE', async () => {
     const bomb = gzipSync(await tarOf([{ name: 'zeros', content: Buffer.alloc(8 * 1024 * 1024) }]));
-    await assert.rejects(read(bomb), (e: unknown) => ChainError.is(e, 'TOO_LARGE') && /decompression bomb/.test(e.message));
+    await assert.rejects(read(bomb, { maxUncompressedBytes: 4 * 1024 * 1024 }), (e: unknown) => ChainError.is(e, 'TOO_LARGE') && /layer sha256:layer0 exceeds 4194304 bytes uncompressed/.test(e.message));
+    // The ratio is judged past 1 GiB of output (sparse files compress a thousandfold too): 1.2 GiB from 1.2 MiB.
+    await assert.rejects(read(zeroFileLayer('zeros', 1200 * 1024 * 1024), {}, { keep: () => false, inspectors: [] }), (e: unknown) => ChainError.is(e, 'TOO_LARGE') && /decompression bomb/.test(e.message));
+    await assert.rejects(read(bomb, { maxUncompressedBytes: 16 * 1024 ** 2, maxImageUncompressedBytes: 6 * 1024 ** 2 }), (e: unknown) => ChainError.is(e, 'TOO_LARGE') && /image layers exceed 6291456 bytes/.test(e.message));
     await assert.rejects(read(bomb, { maxLayerBytes: 100 }), (e: unknown) => ChainError.is(e, 'TOO_LARGE') && /larger than 100 bytes/.test(e.message));
     const many = await tarOf(Array.from({ length: 5 }, (_, i) => ({ name: `f${i}`, content: 'x' })));
     await assert.rejects(read(many, { maxEntries: 3 }), (e: unknown) => ChainError.is(e, 'TOO_LARGE') && /tar entries/.test(e.message));

@@ -53,6 +53,7 @@ export function applyWal(db: Buffer, wal: Buffer | undefined): { db: Buffer; app
   const pending = new Map<number, Buffer>();
   const committed = new Map<number, Buffer>();
   let dbPages = Math.floor(db.length / pageSize);
+  let maxPage = dbPages;
   let applied = 0;
   for (let at = WAL_HEADER; at + FRAME_HEADER + pageSize <= wal.length; at += FRAME_HEADER + pageSize) {
     if (wal.readUInt32BE(at + 8) !== salt1 || wal.readUInt32BE(at + 12) !== salt2) break;
@@ -62,7 +63,10 @@ export function applyWal(db: Buffer, wal: Buffer | undefined): { db: Buffer; app
     const pageNo = wal.readUInt32BE(at);
     if (pageNo < 1) break;
     pending.set(pageNo, wal.subarray(at + FRAME_HEADER, at + FRAME_HEADER + pageSize));
+    maxPage = Math.max(maxPage, pageNo);
     const commitSize = wal.readUInt32BE(at + 4);
+    // A database only grows by pages the WAL holds: a larger size is a crafted frame, whose allocation is refused.
+    if (commitSize > maxPage) break;
     if (commitSize > 0) {
       for (const [no, page] of pending) committed.set(no, page);
       applied += pending.size;
