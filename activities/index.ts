@@ -7,6 +7,7 @@ import { type ActivityDeps } from './deps';
 import { createDistributeActivities } from './distribute';
 import { createReconcileActivities } from './reconcile';
 import { createGateActivities } from './gate';
+import { createInventoryActivities } from './inventory';
 import { createScanActivities } from './scan';
 import { createSignActivities } from './sign';
 import { createSyncActivities } from './sync';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDistributeActivities(deps),
     ...createReconcileActivities(deps),
     ...createGateActivities(deps),
+    ...createInventoryActivities(deps),
     ...createScanActivities(deps),
     ...createSignActivities(deps),
     ...createSyncActivities(deps),

@@ -7,7 +7,7 @@
  * not tell them. Findings stay in Redis between the steps; the history carries counts only. Long
  * fleets continue as new with a cursor, so no run outgrows its history.
  */
-import { ApplicationFailure, continueAsNew, defineQuery, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, defineQuery, isCancellation, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ChainActivities } from '../activities';
 import { activityCause, failureText } from './failures';
 import { scanTaskQueue } from './task-queues';
@@ -30,7 +30,7 @@ export interface RescanInput extends RescanSettings {
 
 export interface RescanProblem {
   digest: string;
-  step: 'rescan' | 'regate' | 'notify';
+  step: 'rescan' | 'regate' | 'deployments' | 'notify';
   error: string;
 }
 
@@ -138,6 +138,19 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     else if (result.verdict === 'denied') summary.changedToDenied++;
     else summary.changedToAllowed++;
     if (!result.notify) return;
+    // A denied digest that runs somewhere: name its workloads to subscribers and post an ImageVulnerable
+    // Event on each (in this worker's cluster). Histories recorded before this step replay without it.
+    let deployments: Array<{ cluster: string; namespace: string; kind: string; name: string; pods: string[] }> | undefined;
+    if (result.notify === 'denied' && patched('rescan-deployed-workloads')) {
+      try {
+        deployments = (await gateActivities.deployedWorkloads({ digest, findings: result.violations.map((v) => v.message), postEvents: true })).workloads;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        // Subscribers still hear of the denial; the failure is reported with the summary.
+        problem(digest, 'deployments', err);
+        log.warn('rescan: deployed workloads not reported', { digest, error: failureText(err) });
+      }
+    }
     try {
       await notifyActivities.notifySubscribers({
         registry: scan.registry,
@@ -154,6 +167,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
           osvVersion: result.osvVersion,
           counts: scan.counts,
           violations: result.violations,
+          ...(deployments === undefined ? {} : { deployments }),
         },
       });
     } catch (err) {
