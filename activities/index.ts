@@ -8,6 +8,7 @@ import { createDistributeActivities } from './distribute';
 import { createReconcileActivities } from './reconcile';
 import { createGateActivities } from './gate';
 import { createLifecycleActivities } from './lifecycle';
+import { createInventoryActivities } from './inventory';
 import { createScanActivities } from './scan';
 import { createSignActivities } from './sign';
 import { createSyncActivities } from './sync';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReconcileActivities(deps),
     ...createGateActivities(deps),
     ...createLifecycleActivities(deps),
+    ...createInventoryActivities(deps),
     ...createScanActivities(deps),
     ...createSignActivities(deps),
     ...createSyncActivities(deps),

@@ -29,6 +29,8 @@ const GROUPS: Group[] = [
   { name: 'notifications', summary: 'outgoing subscriber notifications', load: () => require('./commands/notifications') },
   { name: 'rescan', summary: 'rescan every gated image now against fresh OSV data and print the summary', load: () => require('./commands/rescan') },
   { name: 'demo', summary: 'demo images to see the chain allow one image and block another', load: () => require('./commands/demo') },
+  { name: 'inventory', summary: 'watch a cluster\'s pods into the inventory of deployed images', load: () => require('./commands/inventory') },
+  { name: 'images', summary: 'deployed images: where a digest runs (from the inventory)', load: () => require('./commands/images') },
   { name: 'vex', summary: 'check an OpenVEX or CycloneDX VEX document', load: () => require('./commands/vex') },
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */

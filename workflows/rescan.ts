@@ -30,7 +30,7 @@ export interface RescanInput extends RescanSettings {
 
 export interface RescanProblem {
   digest: string;
-  step: 'rescan' | 'regate' | 'notify';
+  step: 'rescan' | 'regate' | 'deployments' | 'notify';
   error: string;
 }
 
@@ -149,6 +149,19 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
       }
     }
     if (!result.notify) return;
+    // A denied digest that runs somewhere: name its workloads to subscribers and post an ImageVulnerable
+    // Event on each (in this worker's cluster). Histories recorded before this step replay without it.
+    let deployments: Array<{ cluster: string; namespace: string; kind: string; name: string; pods: string[] }> | undefined;
+    if (result.notify === 'denied' && patched('rescan-deployed-workloads')) {
+      try {
+        deployments = (await gateActivities.deployedWorkloads({ digest, findings: result.violations.map((v) => v.message), postEvents: true })).workloads;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        // Subscribers still hear of the denial; the failure is reported with the summary.
+        problem(digest, 'deployments', err);
+        log.warn('rescan: deployed workloads not reported', { digest, error: failureText(err) });
+      }
+    }
     try {
       await notifyActivities.notifySubscribers({
         registry: scan.registry,
@@ -165,6 +178,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
           osvVersion: result.osvVersion,
           counts: scan.counts,
           violations: result.violations,
+          ...(deployments === undefined ? {} : { deployments }),
         },
       });
     } catch (err) {

@@ -3,6 +3,7 @@ import { signingSchema } from '../signing/config-schema';
 import { scanConfigSchema } from '../scan/config-schema';
 import { buildConfigSchema } from '../build/config-schema';
 import { admissionConfigSchema } from '../policy/admission/config-schema';
+import { inventoryConfigSchema } from '../inventory/config-schema';
 import { durationSchema } from './duration';
 
 const port = z.number().int().min(1).max(65535);
@@ -196,6 +197,7 @@ export const configSchema = z.strictObject({
       ingestWorkerPort: z.number().int().min(0).max(65535).default(9465),
     })
     .prefault({}),
+  inventory: inventoryConfigSchema.prefault({}),
   sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
 });
 

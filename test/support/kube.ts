@@ -110,6 +110,8 @@ function runKubectl(bin: string, args: string[], input: string | undefined, time
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => resolve({ code: null, stdout, stderr: `${stderr}${err.message}` }));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // kubectl may exit without reading stdin (commands that take none): a write to the closed pipe is not an error here.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input ?? '');
   });
 }
