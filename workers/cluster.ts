@@ -131,6 +131,10 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
       const r = runtime.registries.find((x) => x.name === registry.name);
       if (r) r.managed = false;
     }
+    // Two replicas of each worker share this configuration: fixed per-process metrics ports would collide
+    // (the second replica could not start), so the workers' own metrics listeners are off here; the API's
+    // /metrics (behind haproxy) still serves.
+    runtime.metrics = { ...runtime.metrics, temporalWorkerPort: 0, ingestWorkerPort: 0 };
     const signingEnv = await ensureLocalSigningKey(runtime, dataDir, logger);
     const runtimeConfig = join(dataDir, 'cluster', RUNTIME_CONFIG_FILE);
     writeFileSync(runtimeConfig, JSON.stringify(runtime, null, 2), { mode: 0o600 });

@@ -105,6 +105,8 @@ export async function startChaosStack(): Promise<ChaosStack> {
     signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'CHAOS_KEY_PASSWORD' } },
     distribute: { promoteTags: ['stable'], subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }] },
     ingest: { maxBackoff: '2s', retryFailed: { backoff: '1s', maxBackoff: '5s', maxRuns: 3 } },
+    // Two worker processes share this file: fixed metrics ports would collide.
+    metrics: { temporalWorkerPort: 0, ingestWorkerPort: 0 },
   };
   const config = parseConfig(raw);
   // The worker processes read the source through the slow link; the API and tests use it directly.

@@ -72,13 +72,23 @@ const lockfile = z.looseObject({
 });
 const lockV1Dep = z.looseObject({ version: z.string().optional(), resolved: z.string().optional(), dependencies: z.record(z.string(), z.unknown()).optional() });
 
-function* v1Resolved(deps: Record<string, unknown>): Generator<[string, string | undefined, string]> {
-  for (const [name, raw] of Object.entries(deps)) {
-    const dep = lockV1Dep.safeParse(raw);
-    if (!dep.success) continue;
-    if (dep.data.resolved) yield [name, dep.data.version, dep.data.resolved];
-    if (dep.data.dependencies) yield* v1Resolved(dep.data.dependencies);
+/** Nesting the npm cataloger also stops at: a crafted lockfile cannot exhaust the stack or the time. */
+const MAX_V1_DEPTH = 128;
+
+/** The `resolved` URLs of a v1 lockfile's nested `dependencies`, walked without recursion. */
+function v1Resolved(deps: Record<string, unknown>): [string, string | undefined, string][] {
+  const out: [string, string | undefined, string][] = [];
+  const stack: { deps: Record<string, unknown>; depth: number }[] = [{ deps, depth: 0 }];
+  while (stack.length > 0) {
+    const { deps: level, depth } = stack.pop()!;
+    for (const [name, raw] of Object.entries(level)) {
+      const dep = lockV1Dep.safeParse(raw);
+      if (!dep.success) continue;
+      if (dep.data.resolved) out.push([name, dep.data.version, dep.data.resolved]);
+      if (dep.data.dependencies && depth + 1 < MAX_V1_DEPTH) stack.push({ deps: dep.data.dependencies, depth: depth + 1 });
+    }
   }
+  return out;
 }
 
 const directUrl = z.looseObject({ url: z.string().min(1) });

@@ -62,6 +62,8 @@ describe('a worker SIGKILLed in the middle of sync', () => {
       sync: { targets: [{ registry: 'mirror' }] },
       signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'CRASH_TEST_KEY_PASSWORD' } },
       distribute: { subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }] },
+      // The killed worker and its replacement must not depend on a fixed metrics port being free.
+      metrics: { temporalWorkerPort: 0, ingestWorkerPort: 0 },
     };
     parseConfig(config);
     const configFile = join(dataDir, 'config.json');
