@@ -71,6 +71,13 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
           inFlight--;
         }
       },
+      // The chain-lifecycle and inventory steps of a rescan: nothing to restart or report here.
+      async restartUnblocked() {
+        return undefined;
+      },
+      async deployedWorkloads() {
+        return { workloads: [] };
+      },
       async regateImage({ digest: d }: { digest: string }) {
         regated.push(d);
         if (d === BROKEN) throw ApplicationFailure.create({ type: 'BAD_INPUT', message: 'stored decision is unreadable', nonRetryable: true });
