@@ -54,6 +54,10 @@ export class HealthChecker {
 
   async check(): Promise<HealthReport> {
     const components: Record<string, ComponentHealth> = {};
+    // The supervisor's view is read before and after the probes: a child that was restarting when the check
+    // began, or restarted while it ran, is an outage even if it is back by the time the probes (which retry,
+    // e.g. Temporal's client on UNAVAILABLE) have answered.
+    const before = this.supervised();
     const set = async (name: string, probe: () => Promise<ComponentHealth>) => {
       components[name] = await probe().catch((err: unknown) => ({ status: 'down' as const, detail: message(err) }));
     };
@@ -63,7 +67,13 @@ export class HealthChecker {
       ...this.config.registries.map((r) => set(`registry:${r.name}`, () => this.checkRegistry(r.url))),
       set('osv', async () => this.checkOsv()),
     ]);
-    Object.assign(components, this.supervised());
+    const after = this.supervised();
+    for (const [name, now] of Object.entries(after)) {
+      const then = before[name];
+      if (then && then.status === 'down') components[name] = { status: then.status, detail: then.detail };
+      else if (then && then.restarts !== now.restarts) components[name] = { status: 'down', detail: `restarted during the check (${now.detail})` };
+      else components[name] = { status: now.status, detail: now.detail };
+    }
     const down = Object.values(components).some((c) => c.status === 'down');
     return { status: down ? 'unhealthy' : 'ok', components };
   }
@@ -137,14 +147,14 @@ export class HealthChecker {
     return ageMs <= maxAgeMs ? { status: 'up', detail: age } : { status: 'stale', detail: `${age}, older than scan.osv.maxAge (${this.config.scan.osv.maxAge})` };
   }
 
-  private supervised(): Record<string, ComponentHealth> {
+  private supervised(): Record<string, ComponentHealth & { restarts?: number }> {
     if (!this.stackFile) return {};
     try {
       const stack = JSON.parse(readFileSync(this.stackFile, 'utf8')) as { supervised?: Record<string, { state: string; restarts: number; pid?: number }> };
       return Object.fromEntries(
         Object.entries(stack.supervised ?? {}).map(([name, s]) => [
           `process:${name}`,
-          { status: s.state === 'running' ? ('up' as const) : ('down' as const), detail: `${s.state}${s.pid ? `, pid ${s.pid}` : ''}, ${s.restarts} restart(s)` },
+          { status: s.state === 'running' ? ('up' as const) : ('down' as const), detail: `${s.state}${s.pid ? `, pid ${s.pid}` : ''}, ${s.restarts} restart(s)`, restarts: s.restarts },
         ]),
       );
     } catch {
