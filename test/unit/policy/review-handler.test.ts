@@ -90,7 +90,14 @@ void describe('answerReview', () => {
       checkSignatures: async () => ({ signedBy: [], attestations: [], problems: [] }),
       resolveTag: async () => undefined,
     });
-    const answer = await answerReview(podReview('CREATE', [image]), a, 50);
-    assert.match(answer?.status?.message ?? '', /^containers\[c0\]: could not be checked within 50 ms$/);
+    // The deadline is an unref'd AbortSignal timer and the decision never settles: without a ref'd timer the
+    // event loop could empty before the deadline fires, and the runner would cancel the test as pending.
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      const answer = await answerReview(podReview('CREATE', [image]), a, 50);
+      assert.match(answer?.status?.message ?? '', /^containers\[c0\]: could not be checked within 50 ms$/);
+    } finally {
+      clearInterval(keepAlive);
+    }
   });
 });
