@@ -5,6 +5,26 @@ import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
+const CONTRACT = 'a name of the chain contract: import it from src/chain';
+/** Selectors of literals that only src/chain may spell. */
+const contractLiterals = [
+  // Workflow types, signal, schedule and failure type names: distinctive, refused wherever they appear.
+  { selector: "Literal[value=/^(deliveryChain|deliverTags|addTags|breakGlass|PolicyDenied|ScanLimitExceeded|dchain-rescan|dchain-reconcile)$/]", message: CONTRACT },
+  // Generic words (status, progress, rescan, reconcile) only where Temporal takes a name.
+  { selector: "CallExpression[callee.name=/^define(Signal|Query|Update)$/] > Literal", message: CONTRACT },
+  { selector: "CallExpression[callee.property.name=/^(query|signal|executeUpdate|startUpdate|signalWithStart|start|execute)$/] > Literal:first-child", message: CONTRACT },
+  { selector: "Property[key.name=/^(workflowType|signal|scheduleId)$/] > Literal", message: CONTRACT },
+  // Failure types are created only through FAILURE_TYPES / failureType().
+  { selector: "CallExpression[callee.object.name='ApplicationFailure'] Property[key.name='type'] > Literal", message: CONTRACT },
+  // Workflow ids: chain:…, tags:…, build:… are made by chainWorkflowId() and its siblings.
+  { selector: "TemplateLiteral > TemplateElement:first-child[value.raw=/^(chain|tags|build):$/]", message: CONTRACT },
+  { selector: "Literal[value=/^(chain|tags|build):\\S/]", message: CONTRACT },
+];
+/** Where Temporal failures are branched on, their types are compared only with the contract's names. */
+const failureTypeComparisons = [
+  { selector: "BinaryExpression[operator=/^[!=]==?$/][left.property.name='type'] > Literal", message: CONTRACT },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.data/**', '.tools/**', 'bin/**', 'eslint.config.mjs'] },
   eslint.configs.recommended,
@@ -33,7 +53,7 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Workflows must not use Node built-ins (not deterministic).' })),
           patterns: [
-            { group: ['../src/**', '../workers/**', '../cli/**'], message: 'Workflows import activity types only.' },
+            { group: ['../src/**', '!../src/chain', '!../src/chain/**', '../workers/**', '../cli/**'], message: 'Workflows import activity types and the chain contract (src/chain) only.' },
           ],
         },
       ],
@@ -55,6 +75,21 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['@temporalio/*'], message: 'Domain code has no Temporal imports.' }] }],
+    },
+  },
+  {
+    // The chain's contract (src/chain) names workflow types, ids, signals, queries, schedules and failure
+    // types; everything else names them from there, so renaming one is one change the compiler follows.
+    files: ['src/**/*.ts', 'workers/**/*.ts', 'workflows/**/*.ts', 'activities/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    ignores: ['src/chain/**'],
+    rules: {
+      'no-restricted-syntax': ['error', ...contractLiterals],
+    },
+  },
+  {
+    files: ['workers/**/*.ts', 'workflows/**/*.ts', 'activities/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', ...contractLiterals, ...failureTypeComparisons],
     },
   },
 );

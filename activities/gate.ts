@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { type Redis } from 'ioredis';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
@@ -68,8 +67,8 @@ export interface BreakGlassInput {
 
 /**
  * The policy gate stage. `evaluateGate` records every decision and, when an enforcing policy
- * denies, fails for good: a non-retryable ApplicationFailure of type 'PolicyDenied' whose details
- * are the violations. `recordBreakGlass` stores an override after the workflow's breakGlass signal.
+ * denies, fails for good with POLICY_DENIED (a non-retryable failure whose details are the enforced
+ * violations, as for every policy denial). `recordBreakGlass` stores an override after the workflow's breakGlass signal.
  */
 export function createGateActivities(deps: GateDeps) {
   const policy = deps.policy ?? policyFromConfig(deps.config);
@@ -90,12 +89,8 @@ export function createGateActivities(deps: GateDeps) {
         log.info({ allowed: decision.allowed, mode: decision.mode, violations: decision.violations.length, policyVersion: decision.policyVersion }, summarizeDecision(decision));
         if (!decision.allowed) {
           const enforced = decision.violations.filter((v) => v.enforced);
-          throw ApplicationFailure.create({
-            message: `policy ${decision.policyVersion} denies ${input.registry}/${input.repository}@${input.digest}: ${enforced.map((v) => v.message).join('; ')}`,
-            type: 'PolicyDenied',
-            nonRetryable: true,
-            details: enforced,
-          });
+          const message = `policy ${decision.policyVersion} denies ${input.registry}/${input.repository}@${input.digest}: ${enforced.map((v) => v.message).join('; ')}`;
+          throw new ChainError('POLICY_DENIED', message, { details: { violations: enforced } });
         }
         return decision;
       } catch (err) {

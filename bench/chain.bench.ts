@@ -11,12 +11,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import pLimit from 'p-limit';
 import { parseConfig } from '../src/config/load';
-import { chainWorkflowId } from '../src/ingest';
 import { createLogger } from '../src/log/logger';
 import { busyboxSpec, pushImage, writeOciImage } from '../test/support/images';
 import { freeStackConfig } from '../test/support/stack-config';
 import { startStack } from '../workers/stack';
 import { type BenchContext, type BenchRow, median } from './harness';
+import { chainWorkflowId } from '../src/chain';
 
 async function waitForChain(client: Client, workflowId: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -6,9 +6,7 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { ChainError } from '../src/errors/chain-error';
-import { ADD_TAGS_SIGNAL, type ChainInput } from '../src/ingest';
-import { type ChainStatus } from '../workflows/delivery-chain';
-import { TAG_DELIVERY_WORKFLOW_TYPE, type TagDeliveryInput } from '../workflows/deliver-tags';
+import { type AddTagsSignal, type ChainInput, type ChainStatus, SIGNALS, tagDeliveryWorkflowId, type TagDeliveryInput, WORKFLOW_TYPES } from '../src/chain';
 import { DcRepositoryName } from '../workflows/search-attributes';
 
 export type RunState = 'running' | 'delivered' | 'blocked' | 'failed';
@@ -51,7 +49,7 @@ export async function recordedInput(client: Client, workflowId: string): Promise
  * chain per digest.
  */
 export async function startNewRun(client: Client, workflowId: string, taskQueue: string, input: ChainInput, signal: { name: string; args: unknown[] }): Promise<string> {
-  const started = await client.workflow.signalWithStart<(i: ChainInput) => Promise<ChainStatus>, unknown[]>('deliveryChain', {
+  const started = await client.workflow.signalWithStart<(i: ChainInput) => Promise<ChainStatus>, unknown[]>(WORKFLOW_TYPES.deliveryChain, {
     workflowId,
     taskQueue,
     args: [input],
@@ -64,18 +62,14 @@ export async function startNewRun(client: Client, workflowId: string, taskQueue:
   return started.signaledRunId;
 }
 
-export function tagDeliveryWorkflowId(input: Pick<ChainInput, 'registry' | 'repository' | 'digest'>): string {
-  return `tags:${input.registry}/${input.repository}@${input.digest}`;
-}
-
 /** Sends new tags of a delivered digest down the tag-delivery path (joining a delivery that runs). */
 export async function deliverNewTags(client: Client, taskQueue: string, input: TagDeliveryInput): Promise<string> {
   const workflowId = tagDeliveryWorkflowId(input);
-  await client.workflow.signalWithStart<(i: TagDeliveryInput) => Promise<unknown>, [{ tags: string[] }]>(TAG_DELIVERY_WORKFLOW_TYPE, {
+  await client.workflow.signalWithStart<(i: TagDeliveryInput) => Promise<unknown>, [AddTagsSignal]>(WORKFLOW_TYPES.deliverTags, {
     workflowId,
     taskQueue,
     args: [input],
-    signal: ADD_TAGS_SIGNAL,
+    signal: SIGNALS.addTags,
     signalArgs: [{ tags: input.tags }],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',

@@ -4,6 +4,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE_TYPES } from '../src/chain';
 import { type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
@@ -29,7 +30,7 @@ export function chainMetricsInterceptor(registry: Registry): ActivityInterceptor
           if (activity === 'regateImage') rescans.inc({ result: String((result as { verdict?: unknown } | undefined)?.verdict ?? 'unknown') });
           return result;
         } catch (err) {
-          const denied = err instanceof ApplicationFailure && err.type === 'PolicyDenied';
+          const denied = err instanceof ApplicationFailure && err.type === FAILURE_TYPES.policyDenied;
           end({ outcome: denied ? 'denied' : 'failed' });
           if (activity === 'evaluateGate') verdicts.inc({ verdict: denied ? 'denied' : 'error' });
           if (activity === 'regateImage') rescans.inc({ result: 'failed' });

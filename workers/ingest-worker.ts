@@ -11,14 +11,10 @@ import { startBuildChain } from '../src/build/start-chain';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
+import { type AddTagsSignal, type ChainInput, chainWorkflowId, SCHEDULE_IDS, SIGNALS, WORKFLOW_TYPES } from '../src/chain';
 import {
-  ADD_TAGS_SIGNAL,
-  type AddTagsSignal,
   cappedBackoff,
-  CHAIN_WORKFLOW_TYPE,
-  type ChainInput,
   type ChainStarter,
-  chainWorkflowId,
   createIngestProcessor,
   durationMs,
   INGEST_QUEUE_NAME,
@@ -38,9 +34,6 @@ import { closeOnSignals, runEntryPoint } from './entry-point';
 import { createIngestWorkerMetrics } from './ingest-metrics';
 import { processRegistry, serveMetrics } from './metrics';
 import { signalReady } from './ready';
-
-export const RECONCILE_SCHEDULE_ID = 'dchain-reconcile';
-export const RECONCILE_WORKFLOW_TYPE = 'reconcile';
 
 /** gRPC codes that no retry will fix (a bad request, not an unreachable server). */
 const PERMANENT_GRPC_CODES = new Set([3 /* INVALID_ARGUMENT */, 7 /* PERMISSION_DENIED */, 12 /* UNIMPLEMENTED */, 16 /* UNAUTHENTICATED */]);
@@ -64,11 +57,11 @@ export class TemporalChainStarter implements ChainStarter {
     try {
       if (mode === 'start') {
         try {
-          await this.client.workflow.signalWithStart<(i: ChainInput) => Promise<unknown>, [AddTagsSignal]>(CHAIN_WORKFLOW_TYPE, {
+          await this.client.workflow.signalWithStart<(i: ChainInput) => Promise<unknown>, [AddTagsSignal]>(WORKFLOW_TYPES.deliveryChain, {
             workflowId,
             taskQueue: this.taskQueue,
             args: [input],
-            signal: ADD_TAGS_SIGNAL,
+            signal: SIGNALS.addTags,
             signalArgs: [{ tags }],
             workflowIdConflictPolicy: 'USE_EXISTING',
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -83,7 +76,7 @@ export class TemporalChainStarter implements ChainStarter {
       if (!last) return mode === 'start' ? 'closed' : this.restart(workflowId, this.taskQueue, input, tags);
       switch (last.state) {
         case 'running':
-          await this.client.workflow.getHandle(workflowId).signal(ADD_TAGS_SIGNAL, { tags });
+          await this.client.workflow.getHandle(workflowId).signal(SIGNALS.addTags, { tags });
           return 'running';
         case 'delivered':
           if (tags.length === 0) return 'closed';
@@ -116,7 +109,7 @@ export class TemporalChainStarter implements ChainStarter {
   }
 
   private async restart(workflowId: string, taskQueue: string, input: ChainInput, tags: string[]): Promise<StartOutcome> {
-    await startNewRun(this.client, workflowId, taskQueue, input, { name: ADD_TAGS_SIGNAL, args: [{ tags }] });
+    await startNewRun(this.client, workflowId, taskQueue, input, { name: SIGNALS.addTags, args: [{ tags }] });
     return 'restarted';
   }
 }
@@ -126,14 +119,14 @@ export async function ensureReconcileSchedule(client: Client, config: Config): P
   const spec = { intervals: [{ every: config.ingest.reconcileInterval }] };
   try {
     await client.schedule.create({
-      scheduleId: RECONCILE_SCHEDULE_ID,
+      scheduleId: SCHEDULE_IDS.reconcile,
       spec,
-      action: { type: 'startWorkflow', workflowType: RECONCILE_WORKFLOW_TYPE, taskQueue: config.temporal.taskQueue, args: [] },
+      action: { type: 'startWorkflow', workflowType: WORKFLOW_TYPES.reconcile, taskQueue: config.temporal.taskQueue, args: [] },
       policies: { overlap: 'SKIP' },
     });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(RECONCILE_SCHEDULE_ID).update((previous) => ({ ...previous, spec }));
+    await client.schedule.getHandle(SCHEDULE_IDS.reconcile).update((previous) => ({ ...previous, spec }));
   }
 }
 

@@ -6,10 +6,7 @@
 import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
 import { durationMs } from '../src/config/duration';
 import { type Config } from '../src/config/schema';
-import { type RescanSettings } from '../workflows/rescan';
-
-export const RESCAN_SCHEDULE_ID = 'dchain-rescan';
-export const RESCAN_WORKFLOW_TYPE = 'rescan';
+import { type RescanSettings, SCHEDULE_IDS, WORKFLOW_TYPES } from '../src/chain';
 /** The note a schedule paused by `rescan.enabled: false` carries; a pause with another note is an operator's. */
 export const RESCAN_DISABLED_NOTE = 'paused by configuration: rescan.enabled is false';
 
@@ -26,7 +23,7 @@ export function rescanSettings(config: Config): RescanSettings {
  * is created. A schedule an operator paused by hand stays paused.
  */
 export async function ensureRescanSchedule(client: Client, config: Config): Promise<RescanScheduleChange> {
-  const handle = client.schedule.getHandle(RESCAN_SCHEDULE_ID);
+  const handle = client.schedule.getHandle(SCHEDULE_IDS.rescan);
   if (!config.rescan.enabled) {
     try {
       const described = await handle.describe();
@@ -40,16 +37,16 @@ export async function ensureRescanSchedule(client: Client, config: Config): Prom
   const spec = { intervals: [{ every: config.rescan.interval }] };
   const action = {
     type: 'startWorkflow' as const,
-    workflowType: RESCAN_WORKFLOW_TYPE,
+    workflowType: WORKFLOW_TYPES.rescan,
     // Temporal appends the scheduled time: runs are `dchain-rescan-<time>`.
-    workflowId: RESCAN_SCHEDULE_ID,
+    workflowId: SCHEDULE_IDS.rescan,
     taskQueue: config.temporal.taskQueue,
     args: [rescanSettings(config)],
   };
   // A rescan missed while Temporal was down still runs if it is less than one interval late.
   const policies = { overlap: 'SKIP' as const, catchupWindow: Math.max(durationMs(config.rescan.interval), 60_000) };
   try {
-    await client.schedule.create({ scheduleId: RESCAN_SCHEDULE_ID, spec, action, policies });
+    await client.schedule.create({ scheduleId: SCHEDULE_IDS.rescan, spec, action, policies });
     return 'created';
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;

@@ -19,8 +19,9 @@ import { chainMetricsInterceptor } from './chain-metrics';
 import { closeOnSignals, runEntryPoint } from './entry-point';
 import { processRegistry, serveMetrics } from './metrics';
 import { signalReady } from './ready';
-import { ensureRescanSchedule, RESCAN_SCHEDULE_ID } from './rescan-schedule';
+import { ensureRescanSchedule } from './rescan-schedule';
 import { installTemporalRuntime } from './temporal-runtime';
+import { SCHEDULE_IDS } from '../src/chain';
 
 export type WorkerRole = 'all' | 'chain' | 'scan';
 
@@ -96,12 +97,12 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
  * next worker start tries again.
  */
 async function keepRescanSchedule(client: Client, config: Config, logger: Logger): Promise<void> {
-  const fields = { scheduleId: RESCAN_SCHEDULE_ID, enabled: config.rescan.enabled, every: config.rescan.interval };
+  const fields = { scheduleId: SCHEDULE_IDS.rescan, enabled: config.rescan.enabled, every: config.rescan.interval };
   try {
     const schedule = await ensureRescanSchedule(client, config);
     logger.info(fields, `rescan schedule ${schedule}`);
   } catch (cause) {
-    const err = new ChainError('SERVICE_START_FAILED', `the rescan schedule ${RESCAN_SCHEDULE_ID} could not be created or updated`, { cause });
+    const err = new ChainError('SERVICE_START_FAILED', `the rescan schedule ${SCHEDULE_IDS.rescan} could not be created or updated`, { cause });
     logger.error({ ...fields, err }, 'rescan schedule not set up; the worker runs without it until a start that succeeds');
   }
 }

@@ -7,22 +7,12 @@
  */
 import { defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ChainActivities } from '../activities';
+import { type AddTagsSignal } from '../src/chain/input';
+import { QUERIES, SIGNALS } from '../src/chain/names';
+import { type TagDeliveryInput, type TagDeliveryStatus } from '../src/chain/status';
 
-export interface TagDeliveryInput {
-  registry: string;
-  repository: string;
-  digest: string;
-  tags: string[];
-}
-
-export interface TagDeliveryStatus {
-  delivered: string[];
-  pending: string[];
-}
-
-export const TAG_DELIVERY_WORKFLOW_TYPE = 'deliverTags';
-export const tagDeliverySignal = defineSignal<[{ tags: string[] }]>('addTags');
-export const tagDeliveryQuery = defineQuery<TagDeliveryStatus>('status');
+export const tagDeliverySignal = defineSignal<[AddTagsSignal]>(SIGNALS.addTags);
+export const tagDeliveryQuery = defineQuery<TagDeliveryStatus>(QUERIES.status);
 
 const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } as const;
 const checks = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', retry: RETRY });

@@ -19,45 +19,13 @@ import type { ChainActivities } from '../activities';
 import { DcCriticalCount, DcDigest, DcHighCount, DcRepository, DcStage, DcTags, DcVerdict } from './search-attributes';
 import { activityCause, failureText } from './failures';
 import { scanTaskQueue } from './task-queues';
+import { type AddTagsSignal, type ChainInput } from '../src/chain/input';
+import { FAILURE_TYPES, QUERIES, SIGNALS } from '../src/chain/names';
+import { type BreakGlass, type ChainStage, type ChainStatus, type StageName } from '../src/chain/status';
 
-/** A source build (Git push or `dchain build`): the build stage's input. */
-export type BuildInput = Parameters<ChainActivities['buildImage']>[0];
-
-export interface ChainInput {
-  /** Configured registry name the image was pushed to (for a build: the staging registry). */
-  registry: string;
-  repository: string;
-  /** The pushed digest; empty for a source build, whose build stage produces it. */
-  digest: string;
-  tags: string[];
-  mediaType?: string;
-  pushedAt: string;
-  /** Webhook source (or 'reconcile', 'cli'). */
-  source: string;
-  deliveryId?: string;
-  build?: BuildInput;
-}
-
-export type StageName = 'build' | 'scan' | 'gate' | 'sign' | 'sync' | 'distribute';
-export type ChainStage = StageName | 'done' | 'blocked' | 'failed';
-
-export interface BreakGlass {
-  actor: string;
-  reason: string;
-}
-
-export interface ChainStatus {
-  stage: ChainStage;
-  tags: string[];
-  results: Partial<Record<StageName, unknown>>;
-  override?: BreakGlass;
-  /** The stage a failed chain failed in. */
-  failedAt?: StageName;
-}
-
-export const addTagsSignal = defineSignal<[{ tags: string[] }]>('addTags');
-export const breakGlassSignal = defineSignal<[BreakGlass]>('breakGlass');
-export const statusQuery = defineQuery<ChainStatus>('status');
+export const addTagsSignal = defineSignal<[AddTagsSignal]>(SIGNALS.addTags);
+export const breakGlassSignal = defineSignal<[BreakGlass]>(SIGNALS.breakGlass);
+export const statusQuery = defineQuery<ChainStatus>(QUERIES.status);
 
 const PAST_GATE: ReadonlySet<ChainStage> = new Set(['sign', 'sync', 'distribute', 'done', 'failed']);
 
@@ -139,7 +107,21 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
     enter('build');
     const attestations: Array<{ predicateType: string; predicate: unknown }> = [];
     if (input.build) {
-      const built = await building.buildImage(input.build);
+      let built;
+      try {
+        built = await building.buildImage(input.build);
+      } catch (err) {
+        // Build hardening refused the image (it runs as root): blocked with that reason, like a gate denial.
+        // Before this, such a run ended failed; histories recorded then replay that way.
+        const denial = policyDenial(err);
+        if (!denial || !patched('build-denial-blocks')) throw err;
+        status.results.build = { allowed: false, violations: denial.details };
+        enter('blocked');
+        upsertSearchAttributes([{ key: DcVerdict, value: 'denied' }]);
+        upsertMemo({ summary: `${input.repository} (not built): denied — ${denial.message}` });
+        log.error('chain blocked at build', { error: denial.message });
+        throw ApplicationFailure.create({ message: denial.message, type: FAILURE_TYPES.policyDenied, nonRetryable: true, details: denial.details });
+      }
       const { provenance, ...summary } = built;
       status.results.build = summary;
       image = { registry: built.registry, repository: built.repository, digest: built.digest };
@@ -172,7 +154,7 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
         upsertMemo({ summary: `${image.repository}@${image.digest}: denied — ${denial.message}` });
         await distribute.notifySubscribers({ ...image, event: 'denied', payload: { tags: status.tags, violations: denial.details } });
         await ended('blocked');
-        throw ApplicationFailure.create({ message: denial.message, type: 'PolicyDenied', nonRetryable: true, details: denial.details });
+        throw ApplicationFailure.create({ message: denial.message, type: FAILURE_TYPES.policyDenied, nonRetryable: true, details: denial.details });
       }
       // Break-glass: the override is in this run's history (the signal) and in the decision store's audit trail.
       await gate.recordBreakGlass({ digest: image.digest, actor: status.override.actor, reason: status.override.reason });
@@ -223,14 +205,14 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
     // Fail closed: an image the scanner refused at one of its limits (a bomb, too many files, too slow…) is
     // blocked with that limit as the reason, like a policy denial, rather than a failure to retry or re-run.
     const limit = status.stage === 'scan' ? activityCause(err) : undefined;
-    if (limit?.type === 'TOO_LARGE' && patched('scan-limit-blocks')) {
+    if (limit?.type === FAILURE_TYPES.scanLimit && patched('scan-limit-blocks')) {
       status.results.gate = { allowed: false, violations: [{ rule: 'scan-limits', message: limit.message }] };
       enter('blocked');
       upsertSearchAttributes([{ key: DcVerdict, value: 'denied' }]);
       upsertMemo({ summary: `${image.repository}@${image.digest}: blocked — ${limit.message}` });
       await distribute.notifySubscribers({ ...image, event: 'denied', payload: { tags: status.tags, violations: [{ rule: 'scan-limits', message: limit.message }] } });
       log.error('chain blocked by a scan limit', { error: limit.message });
-      throw ApplicationFailure.create({ message: `scan limit: ${limit.message}`, type: 'ScanLimitExceeded', nonRetryable: true });
+      throw ApplicationFailure.create({ message: `scan limit: ${limit.message}`, type: FAILURE_TYPES.scanLimitExceeded, nonRetryable: true });
     }
     const stage = status.stage;
     if (stage !== 'blocked') {
@@ -248,5 +230,5 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
 /** The gate's non-retryable PolicyDenied failure, if that is what `err` is. */
 function policyDenial(err: unknown): { message: string; details: unknown[] } | undefined {
   const cause = activityCause(err);
-  return cause?.type === 'PolicyDenied' ? { message: cause.message, details: [...(cause.details ?? [])] } : undefined;
+  return cause?.type === FAILURE_TYPES.policyDenied ? { message: cause.message, details: [...(cause.details ?? [])] } : undefined;
 }

@@ -11,58 +11,10 @@ import { ApplicationFailure, continueAsNew, defineQuery, isCancellation, log, pa
 import type { ChainActivities } from '../activities';
 import { activityCause, failureText } from './failures';
 import { scanTaskQueue } from './task-queues';
+import { failureType, QUERIES } from '../src/chain/names';
+import { type RescanInput, type RescanProblem, type RescanSettings, type RescanSummary } from '../src/chain/rescan';
 
-/** The configuration's `rescan.*` settings (`rescanSettings(config)`; the configuration schema holds their defaults). */
-export interface RescanSettings {
-  /** Digests listed per page. */
-  batchSize: number;
-  /** Images rescanned at the same time. */
-  concurrency: number;
-  /** Continue as new after this many pages (besides the history limits); unset = history limits only. */
-  batchesPerRun?: number;
-}
-
-export interface RescanInput extends RescanSettings {
-  /** Set when the rescan continues as new: the last digest done, and what was counted so far. */
-  cursor?: string;
-  progress?: RescanSummary;
-}
-
-export interface RescanProblem {
-  digest: string;
-  step: 'rescan' | 'regate' | 'deployments' | 'notify';
-  error: string;
-}
-
-export interface RescanSummary {
-  /** The OSV data the rescan refreshed to and matched against (empty until the refresh is done). */
-  osv: { version: string; records: number };
-  /** Every digest with a gate decision that the rescan went through. */
-  checked: number;
-  /** Images that could run and now may not, and the reverse (since subscribers last heard: a change not notified before counts again). */
-  changedToDenied: number;
-  changedToAllowed: number;
-  /** Images whose verdict stayed (their record's scan time is refreshed). */
-  unchanged: number;
-  /** No stored SBOM (or decision) any more: nothing to rescan. */
-  skipped: number;
-  /** Images whose rescan kept failing after retries; see `problems`. */
-  failed: number;
-  /** New decisions recorded (the verdict or the findings changed). */
-  recorded: number;
-  /** Images the fresh decision denies that a break-glass override keeps admitted. */
-  overridden: number;
-  /** Images whose subscribers were notified: a verdict change, or new enforced violations under a break-glass override. */
-  notified: number;
-  /** The first failures met (skips are counted only), for the operator. */
-  problems: RescanProblem[];
-  /** Workflow runs the rescan took (it continues as new on large fleets). */
-  runs: number;
-  startedAt: string;
-  finishedAt?: string;
-}
-
-export const rescanProgressQuery = defineQuery<RescanSummary>('progress');
+export const rescanProgressQuery = defineQuery<RescanSummary>(QUERIES.rescanProgress);
 
 /** Continue as new well before Temporal's limits (51,200 events / 50 MB; it warns at 10,240 events / 10 MB). */
 const MAX_HISTORY_EVENTS = 8_000;
@@ -259,11 +211,11 @@ async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) =
 
 function positive(name: keyof RescanSettings, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw ApplicationFailure.create({ message: `rescan setting ${name} must be a positive integer, got ${String(value)}`, type: 'BAD_INPUT', nonRetryable: true });
+    throw ApplicationFailure.create({ message: `rescan setting ${name} must be a positive integer, got ${String(value)}`, type: failureType('BAD_INPUT'), nonRetryable: true });
   }
   return value;
 }
 
 function isNotFound(err: unknown): boolean {
-  return activityCause(err)?.type === 'NOT_FOUND';
+  return activityCause(err)?.type === failureType('NOT_FOUND');
 }

@@ -4,7 +4,7 @@ import { type Redis } from 'ioredis';
 import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
 import { ChainLifecycleStore, durationMs, retrySettings } from '../../src/ingest';
-import { type BreakGlass, type ChainStatus, breakGlassSignal } from '../../workflows/delivery-chain';
+import { type BreakGlass, type ChainStatus, QUERIES, SIGNALS } from '../../src/chain';
 import { lastRun, recordedInput, startNewRun } from '../../workers/chain-control';
 import { cliConfig, connectTemporal, withRedis } from '../context';
 
@@ -25,15 +25,15 @@ export async function breakGlass(client: Client, workflowId: string, override: B
   if (!last) throw new ChainError('NOT_FOUND', `no chain with workflow id ${workflowId}`);
   switch (last.state) {
     case 'running': {
-      const status = await client.workflow.getHandle(workflowId).query<ChainStatus>('status');
+      const status = await client.workflow.getHandle(workflowId).query<ChainStatus>(QUERIES.status);
       if (PAST_GATE.has(status.stage)) throw new ChainError('BAD_INPUT', `chain ${workflowId} is past its gate (stage ${status.stage}): its policy allowed it, there is nothing to override`);
       if (status.override) throw new ChainError('BAD_INPUT', `chain ${workflowId} is already overridden by ${status.override.actor} (${status.override.reason})`);
-      await client.workflow.getHandle(workflowId).signal(breakGlassSignal, override);
+      await client.workflow.getHandle(workflowId).signal<[BreakGlass]>(SIGNALS.breakGlass, override);
       return { runId: last.runId, restarted: false };
     }
     case 'blocked': {
       const input = await recordedInput(client, workflowId);
-      const runId = await startNewRun(client, workflowId, last.taskQueue, input, { name: breakGlassSignal.name, args: [override] });
+      const runId = await startNewRun(client, workflowId, last.taskQueue, input, { name: SIGNALS.breakGlass, args: [override] });
       return { runId, restarted: true };
     }
     case 'delivered':
@@ -62,7 +62,7 @@ export async function retryChain(client: Client, redis: Redis, config: Config, w
     throw new ChainError('BAD_INPUT', `chain ${workflowId} failed ${record.failures} times in a row (ingest.retryFailed.maxRuns = ${maxRuns}); fix the cause, then retry with --force`);
   }
   const input = await recordedInput(client, workflowId);
-  const runId = await startNewRun(client, workflowId, last.taskQueue, input, { name: 'addTags', args: [{ tags: input.tags }] });
+  const runId = await startNewRun(client, workflowId, last.taskQueue, input, { name: SIGNALS.addTags, args: [{ tags: input.tags }] });
   return { runId };
 }
 
@@ -76,7 +76,7 @@ export function register(program: Command): void {
     .action(async (workflowId: string) => {
       const session = await connectTemporal(cliConfig(program.opts()));
       try {
-        const status = await session.client.workflow.getHandle(workflowId).query<ChainStatus>('status');
+        const status = await session.client.workflow.getHandle(workflowId).query<ChainStatus>(QUERIES.status);
         process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       } finally {
         await session.close();

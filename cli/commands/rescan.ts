@@ -2,15 +2,17 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type Client, type ScheduleExecutionActionResult, ScheduleNotFoundError, ScheduleOverlapPolicy, type WorkflowHandle } from '@temporalio/client';
 import { type Command } from 'commander';
 import { ChainError } from '../../src/errors/chain-error';
-import { RESCAN_SCHEDULE_ID } from '../../workers/rescan-schedule';
-import { type rescan, type RescanSummary } from '../../workflows/rescan';
+import { type RescanInput, type RescanSummary, SCHEDULE_IDS } from '../../src/chain';
 import { cliConfig, connectTemporal } from '../context';
+
+/** The `rescan` workflow's signature, as the client sees it. */
+type RescanWorkflow = (input: RescanInput) => Promise<RescanSummary>;
 
 export interface StartedRescan {
   workflowId: string;
   /** True when a rescan of the schedule was already running and this one follows it instead of starting another. */
   attached: boolean;
-  handle: WorkflowHandle<typeof rescan>;
+  handle: WorkflowHandle<RescanWorkflow>;
 }
 
 /** How long the schedule may take to start the triggered run before the CLI gives up waiting for it. */
@@ -23,17 +25,17 @@ const TRIGGER_POLL_MS = 200;
  * the run it starts. The worker creates the schedule; without it there is nothing to run.
  */
 export async function startRescan(client: Client, options: { timeoutMs?: number } = {}): Promise<StartedRescan> {
-  const schedule = client.schedule.getHandle(RESCAN_SCHEDULE_ID);
+  const schedule = client.schedule.getHandle(SCHEDULE_IDS.rescan);
   const described = await schedule.describe().catch((err: unknown) => {
     if (err instanceof ScheduleNotFoundError) {
-      throw new ChainError('NOT_FOUND', `no rescan schedule "${RESCAN_SCHEDULE_ID}": the Temporal worker creates it when it starts (unless rescan.enabled is false)`, { cause: err });
+      throw new ChainError('NOT_FOUND', `no rescan schedule "${SCHEDULE_IDS.rescan}": the Temporal worker creates it when it starts (unless rescan.enabled is false)`, { cause: err });
     }
     throw err;
   });
   const follow = (action: ScheduleExecutionActionResult, attached: boolean): StartedRescan => ({
     workflowId: action.workflow.workflowId,
     attached,
-    handle: client.workflow.getHandle<typeof rescan>(action.workflow.workflowId, undefined, { firstExecutionRunId: action.workflow.firstExecutionRunId }),
+    handle: client.workflow.getHandle<RescanWorkflow>(action.workflow.workflowId, undefined, { firstExecutionRunId: action.workflow.firstExecutionRunId }),
   });
   const running = described.info.runningActions[0];
   if (running) return follow(running, true);

@@ -107,7 +107,11 @@ export async function buildFromSource(input: BuildRequestInput, deps: BuildDeps)
     if (hardened.imageId !== imageId) images.push((imageId = hardened.imageId));
     if (hardened.runsAsRoot) {
       const message = `the final image runs as root (USER ${hardened.user === '' ? 'not set' : hardened.user}); set a non-root USER in ${request.dockerfile}`;
-      if (config.build.hardening.rootUser === 'refuse') throw new ChainError('POLICY_DENIED', message, { details: { user: hardened.user } });
+      if (config.build.hardening.rootUser === 'refuse') {
+        // A denial like the gate's (same code, same violation shape): the chain ends blocked with this reason.
+        const violation = { rule: 'build.hardening.rootUser', policyRule: 'build-hardening', enforced: true, message, evidence: { user: hardened.user } };
+        throw new ChainError('POLICY_DENIED', message, { details: { user: hardened.user, violations: [violation] } });
+      }
       warnings.push(message);
       deps.logger?.warn({ repository: request.repository, user: hardened.user }, 'built image runs as root');
     }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ChainError } from '../errors/chain-error';
-import { repositorySchema, tagSchema } from '../ingest/image-pushed';
+import { repositorySchema, tagSchema } from '../registry/schemas';
 import { type Provenance } from './provenance';
 
 export const commitSchema = z.string().regex(/^[a-f0-9]{40}([a-f0-9]{24})?$/, 'a full SHA-1 or SHA-256 commit id (lowercase hex)');

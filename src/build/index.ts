@@ -8,7 +8,7 @@ export { BUILD_TYPE, SLSA_PROVENANCE_V1, slsaProvenance, type Provenance, type P
 export { describePushedImage, type PushedImage } from './pushed-image';
 export { buildRequestFromPush, repositoryName } from './rules';
 export { sourcePushedSchema, type SourcePushed } from './source-pushed';
-export { buildChainWorkflowId, startBuildChain, type BuildChainInput, type WorkflowStarter } from './start-chain';
+export { startBuildChain, type BuildChainInput, type WorkflowStarter } from './start-chain';
 export { gitWebhookRoutes, type GitWebhookOptions } from './git-webhook/plugin';
 export { parseGitPush, type GitFormat, type ParsedPush } from './git-webhook/payloads';
 export { verifyGitDelivery } from './git-webhook/verify';

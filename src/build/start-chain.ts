@@ -5,19 +5,11 @@
  */
 import { type Config } from '../config/schema';
 import { ChainError } from '../errors/chain-error';
-import { CHAIN_WORKFLOW_TYPE } from '../ingest/image-pushed';
+import { buildChainWorkflowId, type ChainInput, WORKFLOW_TYPES } from '../chain';
 import { type BuildRequest } from './build-request';
 
 /** The deliveryChain argument of a source build; the build stage fills in the digest. */
-export interface BuildChainInput {
-  registry: string;
-  repository: string;
-  digest: '';
-  tags: string[];
-  pushedAt: string;
-  source: 'git';
-  build: BuildRequest;
-}
+export type BuildChainInput = ChainInput & { digest: ''; build: BuildRequest };
 
 export interface WorkflowStarter {
   workflow: {
@@ -29,10 +21,6 @@ export interface WorkflowStarter {
 }
 
 export type BuildChainOutcome = 'started' | 'already-started';
-
-export function buildChainWorkflowId(request: Pick<BuildRequest, 'repoUrl' | 'commit' | 'ref'>): string {
-  return `build:${request.repoUrl}@${request.commit ?? request.ref}`;
-}
 
 export async function startBuildChain(
   client: WorkflowStarter,
@@ -51,7 +39,7 @@ export async function startBuildChain(
     build: request,
   };
   try {
-    await client.workflow.start(CHAIN_WORKFLOW_TYPE, { taskQueue: config.temporal.taskQueue, workflowId, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
+    await client.workflow.start(WORKFLOW_TYPES.deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
     return { workflowId, outcome: 'started' };
   } catch (err) {
     // The SDK's WorkflowExecutionAlreadyStartedError, recognised by name: the domain has no Temporal imports.

@@ -2,7 +2,7 @@ import picomatch from 'picomatch';
 import { type IngestConfig, type WebhookSourceConfig } from '../config/schema';
 import { ChainError } from '../errors/chain-error';
 import { type PushNotice } from './formats/push-notice';
-import { type ImagePushed, imagePushedSchema } from './image-pushed';
+import { type ImagePushed, imagePushedSchema } from '../chain';
 
 /** Why an event started no chain; also the `reason` label of the dropped-events metric. */
 export type DropReason = 'blob' | 'pull' | 'mount' | 'delete' | 'other-action' | 'artifact' | 'own-sync' | 'excluded' | 'untagged';

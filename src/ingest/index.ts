@@ -1,4 +1,3 @@
-export { ADD_TAGS_SIGNAL, CHAIN_WORKFLOW_TYPE, chainWorkflowId, imagePushedSchema, type AddTagsSignal, type ChainInput, type ImagePushed } from './image-pushed';
 export { createEventFilter, isArtifactPush, type DropReason, type Verdict } from './filter';
 export { parseDelivery } from './parse';
 export { signBody, verifySharedSecret, verifySignature } from './auth';

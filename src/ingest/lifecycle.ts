@@ -13,7 +13,7 @@
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
 import { luaScript, runLuaScript } from '../redis/lua-script';
-import { stableHash } from './image-pushed';
+import { stableHash } from './stable-hash';
 
 export type ChainOutcome = 'delivered' | 'blocked' | 'failed';
 export const chainOutcomeSchema = z.enum(['delivered', 'blocked', 'failed']);

@@ -1,8 +1,7 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import { ChainError } from '../errors/chain-error';
 import { type Logger } from '../log/logger';
-import { type ChainInput, chainWorkflowId } from './image-pushed';
-import { buildChainWorkflowId } from '../build/start-chain';
+import { buildChainWorkflowId, type ChainInput, chainWorkflowId } from '../chain';
 import { type BuildJob, type IngestJob, ingestJobSchema, type IngestQueue } from './queue';
 
 /**

@@ -4,11 +4,12 @@ import { z } from 'zod';
 import { durationMs } from '../config/duration';
 import { type Config } from '../config/schema';
 import { ChainError } from '../errors/chain-error';
-import { chainWorkflowId, type ImagePushed, imagePushedSchema, stableHash, tagSchema } from './image-pushed';
+import { buildChainWorkflowId, chainWorkflowId, type ImagePushed, imagePushedSchema } from '../chain';
+import { tagSchema } from '../registry/schemas';
+import { stableHash } from './stable-hash';
 import { luaScript, runLuaScript } from '../redis/lua-script';
 import { lifecycleKey, parseChainRecord, retryAt, type RetrySettings } from './lifecycle';
 import { buildRequestSchema } from '../build/build-request';
-import { buildChainWorkflowId } from '../build/start-chain';
 
 export const INGEST_QUEUE_NAME = 'dchain-ingest';
 export const DEAD_LETTER_QUEUE_NAME = 'dchain-ingest-dead';

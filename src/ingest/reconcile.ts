@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { type IngestConfig, type WebhookSourceConfig } from '../config/schema';
 import { createEventFilter } from './filter';
 import { type PushNotice } from './formats/push-notice';
-import { type ImagePushed } from './image-pushed';
+import { type ImagePushed } from '../chain';
 import { isQueued, type SubmitResult } from './queue';
 
 /** The part of the registry client reconciliation reads with. */

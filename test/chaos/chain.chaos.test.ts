@@ -11,11 +11,10 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { before, describe, it } from 'node:test';
 import { breakGlass } from '../../cli/commands/chain';
-import { chainWorkflowId } from '../../src/ingest';
-import { type ChainStatus } from '../../workflows/delivery-chain';
 import { busyboxSpec, pushImage, writeOciImage } from '../support/images';
 import { testDataDir } from '../support/services';
 import { type ChaosStack, printRow, startChaosStack, WEBHOOK_SECRET } from './harness';
+import { type ChainStatus, chainWorkflowId } from '../../src/chain';
 
 const BIG_LAYERS = 6;
 const BIG_LAYER_BYTES = 4 * 1024 * 1024;

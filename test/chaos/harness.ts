@@ -14,7 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { parseConfig } from '../../src/config/load';
 import { type Config } from '../../src/config/schema';
-import { chainWorkflowId, producerConnection, workerConnection } from '../../src/ingest';
+import { producerConnection, workerConnection } from '../../src/ingest';
 import { createLogger } from '../../src/log/logger';
 import { cosignTag, RegistryClient } from '../../src/registry';
 import { generateKeyPair } from '../../src/signing';
@@ -24,6 +24,7 @@ import { startIngestWorker } from '../../workers/ingest-worker';
 import { freePort, ManagedProcess } from '../../workers/local/managed-process';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../support/services';
 import { useThrottleProxy } from '../support/throttle-proxy';
+import { chainWorkflowId } from '../../src/chain';
 
 const ROOT = resolve(__dirname, '..', '..');
 export const WEBHOOK_SECRET = 'chaos-webhook-secret-0123456789';

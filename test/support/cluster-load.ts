@@ -4,8 +4,8 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Client } from '@temporalio/client';
-import { chainWorkflowId } from '../../src/ingest';
 import { pushUniqueImage } from './push';
+import { chainWorkflowId } from '../../src/chain';
 
 export interface LoadTarget {
   client: Client;

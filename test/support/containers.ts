@@ -8,7 +8,7 @@ import { type ServiceProcess } from '../../workers/local/managed-process';
 import { type LocalRedis } from '../../workers/local/redis-server';
 import { type LocalRegistry, type LocalRegistryOptions, registryConfig } from '../../workers/local/registry-server';
 import { type TemporalDevServer } from '../../workers/local/temporal-dev-server';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../workflows/search-attributes';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/chain/search-attributes';
 
 export const TEMPORAL_IMAGE = 'temporalio/temporal:1.9.1';
 export const REDIS_IMAGE = 'redis:7.4-bookworm';

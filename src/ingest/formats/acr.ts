@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { digestSchema } from '../image-pushed';
+import { digestSchema } from '../../registry/schemas';
 import { type PushNotice } from './push-notice';
 
 export const ACR_CONTENT_TYPES = ['application/json'];

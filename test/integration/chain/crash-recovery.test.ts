@@ -11,11 +11,12 @@ import { parseConfig } from '../../../src/config/load';
 import { RegistryClient, cosignTag } from '../../../src/registry';
 import { generateKeyPair } from '../../../src/signing';
 import { ManagedProcess } from '../../../workers/local/managed-process';
-import { type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { deliveryChain } from '../../../workflows/delivery-chain';
 import { useThrottleProxy } from '../../support/throttle-proxy';
 import { pushImage, writeOciImage } from '../../support/images';
 import { blobUploads, useNotificationListener } from '../../support/registry-events';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
+import { type ChainStatus } from '../../../src/chain';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const LAYERS = 6;

@@ -10,7 +10,7 @@ import { SIGNATURE_HEADER, verifyNotification } from '../../../src/distribute/no
 import { RegistryClient } from '../../../src/registry';
 import { generateKeyPair, verifyImage } from '../../../src/signing';
 import { breakGlass } from '../../../cli/commands/chain';
-import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { deliveryChain } from '../../../workflows/delivery-chain';
 import { requireTool } from '../../../workers/local/tools';
 import { buildRequestFromPush, startBuildChain } from '../../../src/build';
 import { buildRuleSchema } from '../../../src/build/config-schema';
@@ -20,6 +20,7 @@ import { recordHistory } from '../../support/histories';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
 import { type ReceivedNotification, useSubscriber } from '../../support/subscriber';
+import { type ChainInput, type ChainStatus } from '../../../src/chain';
 
 const SUBSCRIBER_SECRET = 'subscriber-secret-0123456789';
 const KEY_PASSWORD = 'chain-test-key-password';
@@ -241,6 +242,42 @@ describe('deliveryChain on the project worker', () => {
     const provenance = report.attestations.find((a) => a.predicateType === 'https://slsa.dev/provenance/v1');
     assert.ok(provenance?.valid, 'signed SLSA provenance travels with the image');
     assert.equal((await mirror.headManifest(`eu/${built.repository}`, '2.0.0'))?.digest, built.digest);
+  });
+
+  it('blocks a build that hardening refuses (runs as root) exactly as the gate blocks a denied image', async () => {
+    const base = `${registryHost}/base/busybox:v1`;
+    const baseLayout = join(testDataDir(), 'root-base');
+    await writeOciImage(baseLayout, busyboxSpec(), 'v1');
+    await pushImage(baseLayout, 'v1', base);
+    // A second worker set on its own task queue, configured to refuse images that run as root.
+    const strict = parseConfig({ ...config, temporal: { ...config.temporal, taskQueue: `${config.temporal.taskQueue}-strict` }, build: { ...config.build, hardening: { ...config.build.hardening, rootUser: 'refuse' } } });
+    const strictChain = await useChainWorker(strict);
+    const git = new GitFixture(testDataDir());
+    const commit = git.commit({ Dockerfile: `FROM ${base}\nRUN echo built > /built\n` }, 'runs as root', 'release-3.0.0');
+    const request = buildRequestFromPush(
+      { repoUrl: `file://${git.bare}`, ref: 'refs/tags/release-3.0.0', commit, source: 'test' },
+      [buildRuleSchema.parse({ ref: '^refs/tags/release-(?<version>.+)$', tags: ['${version}'] })],
+      strict.build.staging,
+    );
+    assert.ok(request);
+    const { workflowId } = await startBuildChain(strictChain.client, strict, request);
+    const handle = strictChain.client.workflow.getHandle(workflowId);
+    const err = await handle.result().then(
+      () => assert.fail('the build should be refused'),
+      (e: unknown) => e as WorkflowFailedError,
+    );
+    await recordHistory('build-denied', handle, strict.temporal.address as string);
+    // The same end as a gate denial (the test above): a non-retryable PolicyDenied failure, stage blocked, verdict denied.
+    const failure = err.cause as ApplicationFailure;
+    assert.equal(failure.type, 'PolicyDenied');
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /runs as root/);
+    const status = await handle.query<ChainStatus>('status');
+    assert.equal(status.stage, 'blocked');
+    assert.equal(status.failedAt, undefined);
+    assert.equal((await handle.describe()).searchAttributes.DcVerdict?.[0], 'denied');
+    const violations = (status.results.build as { violations: Array<{ rule: string; enforced: boolean }> }).violations;
+    assert.deepEqual(violations.map((v) => [v.rule, v.enforced]), [['build.hardening.rootUser', true]]);
   });
 
   it('fails for good, without retrying, on bad input (a registry that is not configured)', async () => {

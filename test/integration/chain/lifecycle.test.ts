@@ -9,12 +9,12 @@ import { parseConfig } from '../../../src/config/load';
 import { type Config } from '../../../src/config/schema';
 import { cosignTag, RegistryClient } from '../../../src/registry';
 import { generateKeyPair } from '../../../src/signing';
-import { deliverNewTags, recordedInput, startNewRun, tagDeliveryWorkflowId } from '../../../workers/chain-control';
-import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
-import { type TagDeliveryStatus } from '../../../workflows/deliver-tags';
+import { deliverNewTags, recordedInput, startNewRun } from '../../../workers/chain-control';
+import { deliveryChain } from '../../../workflows/delivery-chain';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
+import { type ChainInput, type ChainStatus, type TagDeliveryStatus, tagDeliveryWorkflowId } from '../../../src/chain';
 
 const KEY_PASSWORD = 'lifecycle-test-key-password';
 

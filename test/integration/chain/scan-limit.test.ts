@@ -11,12 +11,13 @@ import { parseConfig } from '../../../src/config/load';
 import { type Config } from '../../../src/config/schema';
 import { RegistryClient } from '../../../src/registry';
 import { generateKeyPair } from '../../../src/signing';
-import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { deliveryChain } from '../../../workflows/delivery-chain';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { recordHistory } from '../../support/histories';
 import { manyFilesLayer, pushLayers } from '../../support/hostile-images';
 import { testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
 import { type ReceivedNotification, useSubscriber } from '../../support/subscriber';
+import { type ChainInput, type ChainStatus } from '../../../src/chain';
 
 const KEY_PASSWORD = 'scan-limit-test-key-password';
 

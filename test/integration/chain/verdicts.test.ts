@@ -18,10 +18,11 @@ import { type Config } from '../../../src/config/schema';
 import { DecisionStore } from '../../../src/policy';
 import { RegistryClient } from '../../../src/registry';
 import { generateKeyPair } from '../../../src/signing';
-import { type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { deliveryChain } from '../../../workflows/delivery-chain';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
 import { testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
+import { type ChainStatus } from '../../../src/chain';
 
 const ROOT = resolve(__dirname, '../../..');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'osv');

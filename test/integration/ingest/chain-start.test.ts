@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chainWorkflowId } from '../../../src/ingest';
-import { ensureReconcileSchedule, RECONCILE_SCHEDULE_ID } from '../../../workers/ingest-worker';
+import { ensureReconcileSchedule } from '../../../workers/ingest-worker';
 import { pushImage } from '../../support/images';
 import { sample, SECRET } from './helpers';
 import { type IngestStack, startIngestStack, tinyImage } from './stack';
+import { chainWorkflowId, SCHEDULE_IDS } from '../../../src/chain';
 
 const chainId = (repository: string, digest: string) => chainWorkflowId({ registry: 'source', repository, digest });
 
@@ -103,7 +103,7 @@ void describe('registry pushes start exactly one chain per digest (real registry
   void it('keeps one reconcile schedule at the configured interval, whose runs reconcile', async () => {
     await ensureReconcileSchedule(stack.client, { ...stack.config, ingest: { ...stack.config.ingest, reconcileInterval: '1h' } });
     await ensureReconcileSchedule(stack.client, stack.config);
-    const handle = stack.client.schedule.getHandle(RECONCILE_SCHEDULE_ID);
+    const handle = stack.client.schedule.getHandle(SCHEDULE_IDS.reconcile);
     const description = await handle.describe();
     assert.equal(description.spec.intervals?.[0]?.every, 10 * 60 * 1000);
     assert.equal(description.action.workflowType, 'reconcile');

@@ -6,10 +6,11 @@ import { promisify } from 'node:util';
 import { Worker } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { ChainError } from '../../../src/errors/chain-error';
-import { cappedBackoff, type ChainInput, type ChainStarter, createIngestProcessor, DeliveryLog, INGEST_QUEUE_NAME, IngestQueue, type IngestJob, workerConnection } from '../../../src/ingest';
+import { cappedBackoff, type ChainStarter, createIngestProcessor, DeliveryLog, INGEST_QUEUE_NAME, IngestQueue, type IngestJob, workerConnection } from '../../../src/ingest';
 import { createLogger } from '../../../src/log/logger';
 import { type LocalRedis } from '../../../workers/local/redis-server';
 import { useRedis } from '../../support/services';
+import { type ChainInput } from '../../../src/chain';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..', '..');

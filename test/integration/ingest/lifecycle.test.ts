@@ -6,12 +6,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { breakGlass, retryChain } from '../../../cli/commands/chain';
 import { type Redis } from 'ioredis';
-import { chainWorkflowId, IngestQueue, workerConnection } from '../../../src/ingest';
+import { IngestQueue, workerConnection } from '../../../src/ingest';
 import { type ChainError } from '../../../src/errors/chain-error';
-import { lastRun, tagDeliveryWorkflowId } from '../../../workers/chain-control';
+import { lastRun } from '../../../workers/chain-control';
 import { pushImage } from '../../support/images';
 import { manifestPush, SECRET } from './helpers';
 import { type IngestStack, startIngestStack, tinyImage } from './stack';
+import { chainWorkflowId, tagDeliveryWorkflowId } from '../../../src/chain';
 
 /**
  * The lifecycle rules at ingestion, with the real API, queue, queue worker and Temporal, and a

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pLimit from 'p-limit';
-import { chainWorkflowId } from '../../../src/ingest';
 import { pushImage } from '../../support/images';
 import { type IngestStack, startIngestStack, tinyImage } from './stack';
+import { chainWorkflowId } from '../../../src/chain';
 
 const BURST = 50;
 const OUTAGE_MS = 30_000;

@@ -12,7 +12,7 @@ import { createLogger } from '../../../src/log/logger';
 import { admissionDepsFromConfig, buildAdmissionServer } from '../../../src/policy/admission';
 import { generateKeyPair } from '../../../src/signing';
 import { rescanSettings } from '../../../workers/rescan-schedule';
-import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { deliveryChain } from '../../../workflows/delivery-chain';
 import { rescan } from '../../../workflows/rescan';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
@@ -22,6 +22,7 @@ import { type TestSubscriber, useSubscriber } from '../../support/subscriber';
 import { selfSignedCert } from '../policy/admission-support';
 import { apply, applyAdmissionManifests, waitForWebhook, WEBHOOK, workload } from '../policy/kube-support';
 import { deployWorkloads, inventoryAccess, until } from './inventory-support';
+import { type ChainInput, type ChainStatus } from '../../../src/chain';
 
 const KEY_PASSWORD = 'inventory-test-key-password';
 const OSV_NPM = join(__dirname, '..', '..', 'fixtures', 'osv', 'npm');

@@ -19,15 +19,16 @@ import { createLogger } from '../../../src/log/logger';
 import { DecisionStore } from '../../../src/policy';
 import { admissionDepsFromConfig, buildAdmissionServer } from '../../../src/policy/admission';
 import { generateKeyPair } from '../../../src/signing';
-import { ensureRescanSchedule, RESCAN_DISABLED_NOTE, RESCAN_SCHEDULE_ID, rescanSettings } from '../../../workers/rescan-schedule';
-import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
-import { rescan, type RescanSummary } from '../../../workflows/rescan';
+import { ensureRescanSchedule, RESCAN_DISABLED_NOTE, rescanSettings } from '../../../workers/rescan-schedule';
+import { deliveryChain } from '../../../workflows/delivery-chain';
+import { rescan } from '../../../workflows/rescan';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { recordHistory } from '../../support/histories';
 import { busyboxSpec, type ImageFile, pushImage, writeOciImage } from '../../support/images';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
 import { type ReceivedNotification, type TestSubscriber, useSubscriber } from '../../support/subscriber';
 import { pod, postReview, review, selfSignedCert } from '../policy/admission-support';
+import { type ChainInput, type ChainStatus, type RescanSummary, SCHEDULE_IDS } from '../../../src/chain';
 
 const run = promisify(execFile);
 const SUBSCRIBER_SECRET = 'rescan-subscriber-secret-0123';
@@ -267,7 +268,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     assert.equal(out.attached, false);
     // The run is the schedule's (triggered), so the schedule's overlap policy covers it.
     assert.match(out.workflowId, /^dchain-rescan-\d{4}-/);
-    const { info } = await chain.client.schedule.getHandle(RESCAN_SCHEDULE_ID).describe();
+    const { info } = await chain.client.schedule.getHandle(SCHEDULE_IDS.rescan).describe();
     assert.ok(info.recentActions.some((a) => a.action.workflow.workflowId === out.workflowId), JSON.stringify(info.recentActions));
     assert.deepEqual(
       [out.summary.checked, out.summary.unchanged, out.summary.recorded, out.summary.changedToDenied, out.summary.changedToAllowed, out.summary.notified, out.summary.failed],
@@ -324,7 +325,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     const connection = await Connection.connect({ address: config.temporal.address as string });
     onCleanup(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    const schedule = client.schedule.getHandle(RESCAN_SCHEDULE_ID);
+    const schedule = client.schedule.getHandle(SCHEDULE_IDS.rescan);
     const actionsBefore = (await schedule.describe()).info.numActionsTaken;
     const first = await startRescan(client);
     const second = await startRescan(client);
@@ -338,7 +339,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
   });
 
   it('keeps the schedule in line with the configuration each time a worker starts', async () => {
-    const schedule = chain.client.schedule.getHandle(RESCAN_SCHEDULE_ID);
+    const schedule = chain.client.schedule.getHandle(SCHEDULE_IDS.rescan);
     const created = await schedule.describe();
     assert.equal(created.spec.intervals?.[0]?.every, 3650 * 24 * 3_600_000);
     assert.equal(created.action.type, 'startWorkflow');
@@ -350,7 +351,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     // A worker started with another interval updates the schedule.
     await chain.stop();
     const restarted = await useChainWorker({ ...config, rescan: { ...config.rescan, interval: '12h', concurrency: 4 } });
-    const again = restarted.client.schedule.getHandle(RESCAN_SCHEDULE_ID);
+    const again = restarted.client.schedule.getHandle(SCHEDULE_IDS.rescan);
     const updated = await again.describe();
     assert.equal(updated.spec.intervals?.[0]?.every, 12 * 3_600_000);
     assert.deepEqual(updated.action.type === 'startWorkflow' ? updated.action.args : undefined, [{ batchSize: 100, concurrency: 4 }]);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseBuildRequest } from '../../../src/build/build-request';
 import { buildConfigSchema } from '../../../src/build/config-schema';
 import { buildRequestFromPush, repositoryName } from '../../../src/build/rules';
-import { buildChainWorkflowId } from '../../../src/build/start-chain';
+import { buildChainWorkflowId } from '../../../src/chain';
 import { sanitizeTag } from '../../../src/build/template';
 import { ChainError } from '../../../src/errors/chain-error';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cappedBackoff, chainWorkflowId, durationMs, imagePushedSchema } from '../../../src/ingest';
+import { cappedBackoff, durationMs } from '../../../src/ingest';
+import { chainWorkflowId, imagePushedSchema } from '../../../src/chain';
 
 void describe('chain identity and retry policy', () => {
   void it('derives one workflow id per registry, repository and digest, whatever the tags', () => {

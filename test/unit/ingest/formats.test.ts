@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../../src/config/load';
 import { ChainError } from '../../../src/errors/chain-error';
-import { createEventFilter, type ImagePushed, parseDelivery } from '../../../src/ingest';
+import { createEventFilter, parseDelivery } from '../../../src/ingest';
+import { type ImagePushed } from '../../../src/chain';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'registry-events');
 const DIGEST = 'sha256:c8faf9f7274ab9e18454695eee03561dcdab1f26326ac9f89963360901d2b810';

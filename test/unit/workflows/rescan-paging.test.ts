@@ -6,10 +6,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createLogger } from '../../../src/log/logger';
 import { installTemporalRuntime } from '../../../workers/temporal-runtime';
-import { rescan, type RescanInput, rescanProgressQuery } from '../../../workflows/rescan';
+import { rescan, rescanProgressQuery } from '../../../workflows/rescan';
 import { scanTaskQueue } from '../../../workflows/task-queues';
 import { workflowBundle } from '../../support/chain-worker';
 import { useTemporal } from '../../support/services';
+import { type RescanInput } from '../../../src/chain';
 
 /**
  * The rescan workflow's paging on a real Temporal dev server, with the activities replaced by an

@@ -1,0 +1,51 @@
+/** The `rescan` workflow's argument and the summary its `progress` query and result answer. */
+
+/** The configuration's `rescan.*` settings (`rescanSettings(config)`; the configuration schema holds their defaults). */
+export interface RescanSettings {
+  /** Digests listed per page. */
+  batchSize: number;
+  /** Images rescanned at the same time. */
+  concurrency: number;
+  /** Continue as new after this many pages (besides the history limits); unset = history limits only. */
+  batchesPerRun?: number;
+}
+
+export interface RescanInput extends RescanSettings {
+  /** Set when the rescan continues as new: the last digest done, and what was counted so far. */
+  cursor?: string;
+  progress?: RescanSummary;
+}
+
+export interface RescanProblem {
+  digest: string;
+  step: 'rescan' | 'regate' | 'deployments' | 'notify';
+  error: string;
+}
+
+export interface RescanSummary {
+  /** The OSV data the rescan refreshed to and matched against (empty until the refresh is done). */
+  osv: { version: string; records: number };
+  /** Every digest with a gate decision that the rescan went through. */
+  checked: number;
+  /** Images that could run and now may not, and the reverse (since subscribers last heard: a change not notified before counts again). */
+  changedToDenied: number;
+  changedToAllowed: number;
+  /** Images whose verdict stayed (their record's scan time is refreshed). */
+  unchanged: number;
+  /** No stored SBOM (or decision) any more: nothing to rescan. */
+  skipped: number;
+  /** Images whose rescan kept failing after retries; see `problems`. */
+  failed: number;
+  /** New decisions recorded (the verdict or the findings changed). */
+  recorded: number;
+  /** Images the fresh decision denies that a break-glass override keeps admitted. */
+  overridden: number;
+  /** Images whose subscribers were notified: a verdict change, or new enforced violations under a break-glass override. */
+  notified: number;
+  /** The first failures met (skips are counted only), for the operator. */
+  problems: RescanProblem[];
+  /** Workflow runs the rescan took (it continues as new on large fleets). */
+  runs: number;
+  startedAt: string;
+  finishedAt?: string;
+}
