@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
-import { buildFromSource, type BuildProgress } from '../src/build/build-from-source';
-import { type BuildRequest, type BuiltImage } from '../src/build/build-request';
-import { describePushedImage, type PushedImage } from '../src/build/pushed-image';
+import { buildFromSource, type BuildProgress } from '../src/source-build/build-from-source';
+import { type BuildRequest, type BuiltImage } from '../src/source-build/build-request';
+import { describePushedImage, type PushedImage } from '../src/source-build/pushed-image';
 import { type ActivityDeps } from './deps';
 import { toActivityFailure } from './errors';
 import { activityLogger } from './log';

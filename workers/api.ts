@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { type Redis } from 'ioredis';
 import { type Registry } from 'prom-client';
-import { gitWebhookRoutes } from '../src/build/git-webhook/plugin';
+import { gitWebhookRoutes } from '../src/source-build/git-webhook/plugin';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { createIngestMetrics, DeliveryLog, IngestQueue, type IngestMetrics, producerConnection, redisTarget, webhookRoutes } from '../src/ingest';

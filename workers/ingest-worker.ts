@@ -7,7 +7,7 @@
 import { Client, Connection, isGrpcServiceError, ScheduleAlreadyRunning, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { Worker } from 'bullmq';
 import { type Redis } from 'ioredis';
-import { startBuildChain } from '../src/build/start-chain';
+import { startBuildChain } from '../src/source-build/start-chain';
 import { loadConfig } from '../src/config/load';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';

@@ -4,11 +4,11 @@
  * without Temporal, and prints the pushed image with its provenance.
  */
 import { type Command } from 'commander';
-import { buildFromSource } from '../../src/build/build-from-source';
-import { type BuildRequest, parseBuildRequest } from '../../src/build/build-request';
-import { resolveRemoteRef } from '../../src/build/git';
-import { buildRequestFromPush, stagingRepository, templateValues } from '../../src/build/rules';
-import { startBuildChain } from '../../src/build/start-chain';
+import { buildFromSource } from '../../src/source-build/build-from-source';
+import { type BuildRequest, parseBuildRequest } from '../../src/source-build/build-request';
+import { resolveRemoteRef } from '../../src/source-build/git';
+import { buildRequestFromPush, stagingRepository, templateValues } from '../../src/source-build/rules';
+import { startBuildChain } from '../../src/source-build/start-chain';
 import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
 import { RegistryClient } from '../../src/registry';

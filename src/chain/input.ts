@@ -3,7 +3,7 @@
  * API), or a source build. One zod schema and its type, validated where input crosses a boundary.
  */
 import { z } from 'zod';
-import { buildRequestSchema } from '../build/build-request';
+import { buildRequestSchema } from '../source-build/build-request';
 import { digestSchema, repositorySchema, tagSchema } from '../registry/schemas';
 
 /** One manifest push that starts (or joins) a delivery chain, whatever the sender's format. */

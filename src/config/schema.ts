@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { signingSchema } from '../signing/config-schema';
 import { scanConfigSchema } from '../scan/config-schema';
-import { buildConfigSchema } from '../build/config-schema';
+import { buildConfigSchema } from '../source-build/config-schema';
 import { admissionConfigSchema } from '../policy/admission/config-schema';
 import { inventoryConfigSchema } from '../inventory/config-schema';
 import { durationSchema } from './duration';

@@ -9,7 +9,7 @@ import { tagSchema } from '../registry/schemas';
 import { stableHash } from './stable-hash';
 import { luaScript, runLuaScript } from '../redis/lua-script';
 import { lifecycleKey, parseChainRecord, retryAt, type RetrySettings } from './lifecycle';
-import { buildRequestSchema } from '../build/build-request';
+import { buildRequestSchema } from '../source-build/build-request';
 
 export const INGEST_QUEUE_NAME = 'dchain-ingest';
 export const DEAD_LETTER_QUEUE_NAME = 'dchain-ingest-dead';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseBuildRequest } from '../../../src/build/build-request';
-import { buildConfigSchema } from '../../../src/build/config-schema';
-import { buildRequestFromPush, repositoryName } from '../../../src/build/rules';
+import { parseBuildRequest } from '../../../src/source-build/build-request';
+import { buildConfigSchema } from '../../../src/source-build/config-schema';
+import { buildRequestFromPush, repositoryName } from '../../../src/source-build/rules';
 import { buildChainWorkflowId } from '../../../src/chain';
-import { sanitizeTag } from '../../../src/build/template';
+import { sanitizeTag } from '../../../src/source-build/template';
 import { ChainError } from '../../../src/errors/chain-error';
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';

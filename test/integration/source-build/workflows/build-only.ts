@@ -1,7 +1,7 @@
 /** A workflow that runs only the build stage, to test the buildImage activity under a real worker's retry policy. */
 import { proxyActivities } from '@temporalio/workflow';
 import type { ChainActivities } from '../../../../activities';
-import type { BuildRequest, BuiltImage } from '../../../../src/build/build-request';
+import type { BuildRequest, BuiltImage } from '../../../../src/source-build/build-request';
 
 const { buildImage } = proxyActivities<ChainActivities>({
   startToCloseTimeout: '5m',

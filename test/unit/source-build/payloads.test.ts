@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseGitPush } from '../../../src/build/git-webhook/payloads';
-import { hmacHex, verifyGitDelivery } from '../../../src/build/git-webhook/verify';
+import { parseGitPush } from '../../../src/source-build/git-webhook/payloads';
+import { hmacHex, verifyGitDelivery } from '../../../src/source-build/git-webhook/verify';
 import { ChainError } from '../../../src/errors/chain-error';
 
 const SECRET = 'webhook-secret-0123456789';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { summarizeDockerfile } from '../../../src/build/dockerfile';
+import { summarizeDockerfile } from '../../../src/source-build/dockerfile';
 import { ChainError } from '../../../src/errors/chain-error';
 
 void describe('summarizeDockerfile', () => {

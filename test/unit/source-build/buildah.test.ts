@@ -3,10 +3,10 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { classifyBuildahFailure } from '../../../src/build/buildah';
-import { authFile, registriesConf } from '../../../src/build/buildah-settings';
-import { runsAsRoot, stripSetuidBits } from '../../../src/build/harden';
-import { ToolFailure } from '../../../src/build/run-tool';
+import { classifyBuildahFailure } from '../../../src/source-build/buildah';
+import { authFile, registriesConf } from '../../../src/source-build/buildah-settings';
+import { runsAsRoot, stripSetuidBits } from '../../../src/source-build/harden';
+import { ToolFailure } from '../../../src/source-build/run-tool';
 import { registrySchema } from '../../../src/config/schema';
 
 const failure = (stderr: string) => new ToolFailure('buildah bud', 125, stderr, 'exit');
