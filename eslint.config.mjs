@@ -78,6 +78,21 @@ export default tseslint.config(
     },
   },
   {
+    // One rule for configuration: every section's schema lives in src/config (src/config/sections/<owner>.ts),
+    // composed in src/config/schema.ts; it depends on nothing of the domain but src/errors, and the domain
+    // imports its section's type from there (never the other way up).
+    files: ['src/config/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@temporalio/*'], message: 'Domain code has no Temporal imports.' }, { group: ['../*', '!../errors', '!../errors/*'], message: 'Configuration imports nothing of the domain but src/errors.' }] }],
+    },
+  },
+  {
+    files: ['src/config/sections/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@temporalio/*'], message: 'Domain code has no Temporal imports.' }, { group: ['../../*', '!../../errors', '!../../errors/*'], message: 'Configuration imports nothing of the domain but src/errors.' }] }],
+    },
+  },
+  {
     // The chain's contract (src/chain) names workflow types, ids, signals, queries, schedules and failure
     // types; everything else names them from there, so renaming one is one change the compiler follows.
     files: ['src/**/*.ts', 'workers/**/*.ts', 'workflows/**/*.ts', 'activities/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { signingSchema } from '../signing/config-schema';
-import { scanConfigSchema } from '../scan/config-schema';
-import { buildConfigSchema } from '../source-build/config-schema';
-import { admissionConfigSchema } from '../policy/admission/config-schema';
-import { inventoryConfigSchema } from '../inventory/config-schema';
+import { signingSchema } from './sections/signing';
+import { scanConfigSchema } from './sections/scan';
+import { buildConfigSchema } from './sections/build';
+import { admissionConfigSchema } from './sections/admission';
+import { inventoryConfigSchema } from './sections/inventory';
 import { durationSchema } from './duration';
 
 const port = z.number().int().min(1).max(65535);

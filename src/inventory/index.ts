@@ -1,4 +1,4 @@
-export { inventoryConfigSchema, type InventoryConfig } from './config-schema';
+export { inventoryConfigSchema, type InventoryConfig } from '../config/sections/inventory';
 export { KubeApi, KubeApiError, kubeApiSettings, type KubeApiSettings } from './kube-api';
 export { podDigests, podSchema, type Pod } from './pods';
 export { type DeploymentRecord, InventoryStore, type Owner, ownerWorkloads } from './store';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
 import { ChainError } from '../errors/chain-error';
-import { type InventoryConfig } from './config-schema';
+import { type InventoryConfig } from '../config/sections/inventory';
 
 const IN_CLUSTER = '/var/run/secrets/kubernetes.io/serviceaccount';
 

@@ -11,6 +11,6 @@ export { verifyImage, type VerificationReport, type VerificationFailure, type Ve
 export { PREDICATE_TYPES } from './in-toto';
 export { attachmentTag } from './cosign-layout';
 export { type SignatureRegistry } from './registry-port';
-export { signingSchema, type SigningConfig, type SigningKeyConfig } from './config-schema';
+export { signingSchema, type SigningConfig, type SigningKeyConfig } from '../config/sections/signing';
 export { createSigner, ENV_KEY_FILE, ENV_KEY_PASSWORD, ENV_KEY_PEM } from './signer-from-config';
 export { buildVsa, parseVsa, VSA_PREDICATE_TYPE, VSA_VERIFIER_ID, vsaFromChainAttestations, vsaPredicateSchema, vsaResourceUri, type VsaInput, type VsaPredicate } from './vsa';

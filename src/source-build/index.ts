@@ -1,7 +1,7 @@
 /** The build stage's public surface: source builds, build rules, Git push webhooks, and pushed-image records. */
 export { buildFromSource, defaultTag, type BuildDeps, type BuildPhase, type BuildProgress } from './build-from-source';
 export { buildRequestSchema, parseBuildRequest, type BuildRequest, type BuildRequestInput, type BuiltImage } from './build-request';
-export { buildConfigSchema, type BuildConfig, type BuildRule, type GitSourceConfig, type StagingConfig } from './config-schema';
+export { buildConfigSchema, type BuildConfig, type BuildRule, type GitSourceConfig, type StagingConfig } from '../config/sections/build';
 export { summarizeDockerfile, type DockerfileSummary } from './dockerfile';
 export { checkout, resolveRemoteRef } from './git';
 export { BUILD_TYPE, SLSA_PROVENANCE_V1, slsaProvenance, type Provenance, type ProvenancePredicate } from './provenance';

@@ -4,7 +4,7 @@
  */
 import { ChainError } from '../errors/chain-error';
 import { type BuildRequest, parseBuildRequest } from './build-request';
-import { type BuildRule, type StagingConfig } from './config-schema';
+import { type BuildRule, type StagingConfig } from '../config/sections/build';
 import { type SourcePushed } from './source-pushed';
 import { expandTemplate, sanitizeRepositoryComponent, sanitizeTag } from './template';
 

@@ -2,19 +2,7 @@
  * `${name}` templates of build rules (image tags, repositories): the ref pattern's named groups and
  * a few facts of the push. Unknown names are a configuration error, caught when the config loads.
  */
-const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-/** Variables every push provides, whatever the ref pattern. */
-export const BUILTIN_VARIABLES = ['commit', 'shortCommit', 'ref', 'refName', 'repo'] as const;
-
-export function templateVariables(template: string): string[] {
-  return [...template.matchAll(PLACEHOLDER)].map((m) => m[1]!);
-}
-
-/** Named groups of a regular expression's source (`(?<name>…)`). */
-export function namedGroups(pattern: string): string[] {
-  return [...pattern.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)].map((m) => m[1]!);
-}
+import { PLACEHOLDER } from '../config/sections/build-template';
 
 export function expandTemplate(template: string, values: Record<string, string>): string {
   return template.replace(PLACEHOLDER, (_all, name: string) => values[name] ?? '');

@@ -9,7 +9,7 @@ import { DecisionStore } from '../decision-store';
 import { type LoadedPolicy } from '../policy-file';
 import { policyFromConfig } from '../policy-from-config';
 import { abortableRegistry } from './abortable-registry';
-import { checkDeadlineOf } from './config-schema';
+import { checkDeadlineOf } from '../../config/sections/admission';
 import { durationMs } from '../../config/duration';
 import { type AdmissionServerDeps } from './server';
 import { signatureCheckFromVerifier } from './signature-check';

@@ -4,4 +4,4 @@ export { signatureCheckFromVerifier, spkiKeyId, type SignatureCheck, type Signat
 export { podImages, type ContainerImage } from './pod-images';
 export { admissionReviewSchema, type AdmissionReview, type AdmissionResponse } from './admission-review';
 export { admissionDepsFromConfig, admissionRedis, allowedRegistries } from './from-config';
-export { admissionConfigSchema, checkDeadlineOf, type AdmissionConfig } from './config-schema';
+export { admissionConfigSchema, checkDeadlineOf, type AdmissionConfig } from '../../config/sections/admission';

@@ -13,7 +13,7 @@ import { breakGlass } from '../../../cli/commands/chain';
 import { deliveryChain } from '../../../workflows/delivery-chain';
 import { requireTool } from '../../../workers/local/tools';
 import { buildRequestFromPush, startBuildChain } from '../../../src/source-build';
-import { buildRuleSchema } from '../../../src/source-build/config-schema';
+import { buildRuleSchema } from '../../../src/config/sections/build';
 import { GitFixture } from '../../support/git-fixture';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { recordHistory } from '../../support/histories';

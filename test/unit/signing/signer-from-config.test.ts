@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createSigner } from '../../../src/signing/signer-from-config';
-import { signingSchema } from '../../../src/signing/config-schema';
+import { signingSchema } from '../../../src/config/sections/signing';
 import { COSIGN_KEY_PASSWORD, fixtureText } from './fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'dchain-signer-config-'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseBuildRequest } from '../../../src/source-build/build-request';
-import { buildConfigSchema } from '../../../src/source-build/config-schema';
+import { buildConfigSchema } from '../../../src/config/sections/build';
 import { buildRequestFromPush, repositoryName } from '../../../src/source-build/rules';
 import { buildChainWorkflowId } from '../../../src/chain';
 import { sanitizeTag } from '../../../src/source-build/template';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSchema } from '../../config/duration';
+import { durationSchema } from '../duration';
 
 const port = z.number().int().min(1).max(65535);
 

@@ -1,6 +1,6 @@
 /** The `scan` section of the configuration. Defaults work offline: OSV records from <dataDir>/osv. */
 import { z } from 'zod';
-import { durationSchema } from '../config/duration';
+import { durationSchema } from '../duration';
 
 export const DEFAULT_OSV_EXPORT = 'https://osv-vulnerabilities.storage.googleapis.com';
 

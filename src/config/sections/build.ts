@@ -4,8 +4,8 @@
  * sources. Defaults work locally without a file: no rules (pushes build nothing) and no Git sources.
  */
 import { z } from 'zod';
-import { BUILTIN_VARIABLES, namedGroups, templateVariables } from './template';
-import { durationSchema } from '../config/duration';
+import { BUILTIN_VARIABLES, namedGroups, templateVariables } from './build-template';
+import { durationSchema } from '../duration';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
 
