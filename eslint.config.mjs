@@ -78,6 +78,22 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI talks to the services through workers/temporal and workers/process, never through a
+    // process's entry point (workers/<process>.ts) or the launchers of local services (workers/local).
+    files: ['cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/workers/*', '!**/workers/temporal', '!**/workers/process'], message: 'The CLI does not import process entry points (workers/<process>.ts).' },
+            { group: ['**/workers/local/**'], message: 'The CLI does not import the launchers of local services.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // One rule for configuration: every section's schema lives in src/config (src/config/sections/<owner>.ts),
     // composed in src/config/schema.ts; it depends on nothing of the domain but src/errors, and the domain
     // imports its section's type from there (never the other way up).

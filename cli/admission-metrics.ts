@@ -1,7 +1,7 @@
 import { type FastifyInstance } from 'fastify';
 import { type Server } from 'node:https';
 import { Counter, Histogram } from 'prom-client';
-import { processRegistry } from '../workers/metrics';
+import { processRegistry } from '../workers/process/metrics';
 
 /**
  * GET /metrics on the admission webhook's own listener: decisions by outcome and review latency,

@@ -4,9 +4,9 @@ import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
 import { connectRedis, describeRedis, redisTarget } from '../src/ingest';
 import { loadConfig } from '../src/config/load';
-import { readStackFile, stackRunning } from '../workers/stack-file';
+import { readStackFile, stackRunning } from '../workers/process/stack-file';
 
-export { connectTemporal, connectWorkflowStarter } from '../workers/temporal-client';
+export { connectTemporal, connectWorkflowStarter } from '../workers/temporal/connect';
 
 /**
  * The configuration named by the global --config option (or DCHAIN_CONFIG, or the defaults) — as

@@ -12,10 +12,10 @@ import { type Config } from '../src/config/schema';
 import { createIngestMetrics, DeliveryLog, IngestQueue, type IngestMetrics, producerConnection, redisTarget, webhookRoutes } from '../src/ingest';
 import { createLogger, type Logger } from '../src/log/logger';
 import { watchRedis } from '../src/redis/connection-state';
-import { closeOnSignals, runEntryPoint } from './entry-point';
-import { HealthChecker } from './health';
-import { processRegistry } from './metrics';
-import { signalReady } from './ready';
+import { closeOnSignals, runEntryPoint } from './process/entry-point';
+import { HealthChecker } from './process/health';
+import { processRegistry } from './process/metrics';
+import { signalReady } from './process/ready';
 
 /** A Fastify plugin another room contributes to the API (e.g. the admission endpoint). */
 export interface ApiPlugin {
@@ -62,7 +62,7 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
 
   const health = new HealthChecker(config, redis);
   app.addHook('onClose', async () => health.close());
-  // Every component, each up or down with the reason; 503 when one is down (see workers/health.ts).
+  // Every component, each up or down with the reason; 503 when one is down (see workers/process/health.ts).
   app.get('/healthz', async (_req, reply) => {
     const report = await health.check();
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);

@@ -18,9 +18,9 @@ import { type LocalPostgres, startPostgres } from './local/postgres-server';
 import { type LocalRedisSentinel, startRedisSentinel } from './local/redis-sentinel';
 import { startRegistry } from './local/registry-server';
 import { setupTemporalSchema, type TemporalNode, temporalNode } from './local/temporal-server';
-import { runEntryPoint } from './entry-point';
+import { runEntryPoint } from './process/entry-point';
 import { ensureLocalSigningKey, RUNTIME_CONFIG_FILE } from './stack';
-import { ensureNamespace, ensureSearchAttributes } from './temporal-namespace';
+import { ensureNamespace, ensureSearchAttributes } from './temporal/namespace';
 
 export const CLUSTER_FILE = 'cluster.json';
 

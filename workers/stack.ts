@@ -19,13 +19,13 @@ import { startRedis } from './local/redis-server';
 import { startRegistry } from './local/registry-server';
 import { StackLock } from './local/stack-lock';
 import { Supervisor } from './local/supervisor';
-import { runEntryPoint } from './entry-point';
+import { runEntryPoint } from './process/entry-point';
 import { osvDownloadBanner } from '../src/scan/osv/status';
 import { startTemporalDevServer } from './local/temporal-dev-server';
-import { STACK_FILE } from './stack-file';
+import { STACK_FILE } from './process/stack-file';
 
 /** Written while the stack runs: every URL and pid (`dchain status`). */
-export { STACK_FILE } from './stack-file';
+export { STACK_FILE } from './process/stack-file';
 export const RUNTIME_CONFIG_FILE = 'runtime-config.json';
 /** Held by the running stack (its pid); a second `npm start` on the same data directory is refused. */
 export const STACK_LOCK_FILE = join('run', 'stack.lock');

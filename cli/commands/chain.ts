@@ -5,7 +5,7 @@ import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
 import { ChainLifecycleStore, durationMs, retrySettings } from '../../src/ingest';
 import { type BreakGlass, type ChainStatus, QUERIES, SIGNALS } from '../../src/chain';
-import { lastRun, recordedInput, startNewRun } from '../../workers/chain-control';
+import { lastRun, recordedInput, startNewRun } from '../../workers/temporal/chain-control';
 import { cliConfig, connectTemporal, withRedis } from '../context';
 
 /** Stages after the gate: a running chain there has been allowed, and break-glass would override nothing. */

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { type Command } from 'commander';
 import { ChainError } from '../../src/errors/chain-error';
-import { readStackFile, STACK_FILE, stackRunning } from '../../workers/stack-file';
+import { readStackFile, STACK_FILE, stackRunning } from '../../workers/process/stack-file';
 import { cliConfig } from '../context';
 
 interface Health {

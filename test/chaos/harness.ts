@@ -19,7 +19,7 @@ import { createLogger } from '../../src/log/logger';
 import { cosignTag, RegistryClient } from '../../src/registry';
 import { generateKeyPair } from '../../src/signing';
 import { buildApi } from '../../workers/api';
-import { lastRun } from '../../workers/chain-control';
+import { lastRun } from '../../workers/temporal/chain-control';
 import { startIngestWorker } from '../../workers/ingest-worker';
 import { freePort, ManagedProcess } from '../../workers/local/managed-process';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../support/services';

@@ -3,7 +3,7 @@ import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
 import { createActivityDeps } from '../../activities/deps';
 import { type Config } from '../../src/config/schema';
 import { createLogger, type Logger } from '../../src/log/logger';
-import { createChainWorkers } from '../../workers/temporal-worker';
+import { createChainWorkers } from '../../workers/temporal/chain-workers';
 import { onCleanup } from './services';
 
 let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>> | undefined;

@@ -9,7 +9,7 @@ import { parseConfig } from '../../../src/config/load';
 import { type Config } from '../../../src/config/schema';
 import { cosignTag, RegistryClient } from '../../../src/registry';
 import { generateKeyPair } from '../../../src/signing';
-import { deliverNewTags, recordedInput, startNewRun } from '../../../workers/chain-control';
+import { deliverNewTags, recordedInput, startNewRun } from '../../../workers/temporal/chain-control';
 import { deliveryChain } from '../../../workflows/delivery-chain';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensureReconcileSchedule } from '../../../workers/ingest-worker';
+import { ensureReconcileSchedule } from '../../../workers/temporal/schedules';
 import { pushImage } from '../../support/images';
 import { sample, SECRET } from './helpers';
 import { type IngestStack, startIngestStack, tinyImage } from './stack';

@@ -8,7 +8,7 @@ import { breakGlass, retryChain } from '../../../cli/commands/chain';
 import { type Redis } from 'ioredis';
 import { IngestQueue, workerConnection } from '../../../src/ingest';
 import { type ChainError } from '../../../src/errors/chain-error';
-import { lastRun } from '../../../workers/chain-control';
+import { lastRun } from '../../../workers/temporal/chain-control';
 import { pushImage } from '../../support/images';
 import { manifestPush, SECRET } from './helpers';
 import { type IngestStack, startIngestStack, tinyImage } from './stack';

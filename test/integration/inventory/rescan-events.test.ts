@@ -11,7 +11,7 @@ import { InventoryStore, KubeApi, kubeApiSettings, watchPods } from '../../../sr
 import { createLogger } from '../../../src/log/logger';
 import { admissionDepsFromConfig, buildAdmissionServer } from '../../../src/policy/admission';
 import { generateKeyPair } from '../../../src/signing';
-import { rescanSettings } from '../../../workers/rescan-schedule';
+import { rescanSettings } from '../../../workers/temporal/schedules';
 import { deliveryChain } from '../../../workflows/delivery-chain';
 import { rescan } from '../../../workflows/rescan';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';

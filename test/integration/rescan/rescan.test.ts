@@ -19,7 +19,7 @@ import { createLogger } from '../../../src/log/logger';
 import { DecisionStore } from '../../../src/policy';
 import { admissionDepsFromConfig, buildAdmissionServer } from '../../../src/policy/admission';
 import { generateKeyPair } from '../../../src/signing';
-import { ensureRescanSchedule, RESCAN_DISABLED_NOTE, rescanSettings } from '../../../workers/rescan-schedule';
+import { ensureRescanSchedule, RESCAN_DISABLED_NOTE, rescanSettings } from '../../../workers/temporal/schedules';
 import { deliveryChain } from '../../../workflows/delivery-chain';
 import { rescan } from '../../../workflows/rescan';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, parseConfig } from '../../../src/config/load';
 import { ChainError } from '../../../src/errors/chain-error';
-import { connectWorker } from '../../../workers/temporal-worker';
+import { connectWorker } from '../../../workers/temporal/connect';
 import { freePort } from '../../../workers/local/managed-process';
 
 function configError(fn: () => unknown): ChainError {

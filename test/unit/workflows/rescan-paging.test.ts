@@ -5,7 +5,7 @@ import { CancelledFailure, Client, Connection, WorkflowFailedError } from '@temp
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createLogger } from '../../../src/log/logger';
-import { installTemporalRuntime } from '../../../workers/temporal-runtime';
+import { installTemporalRuntime } from '../../../workers/temporal/runtime';
 import { rescan, rescanProgressQuery } from '../../../workflows/rescan';
 import { scanTaskQueue } from '../../../workflows/task-queues';
 import { workflowBundle } from '../../support/chain-worker';

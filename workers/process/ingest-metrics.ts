@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { type IngestQueue } from '../src/ingest';
+import { type IngestQueue } from '../../src/ingest';
 
 /**
  * The ingestion worker's metrics: queue depth by state and the age of the oldest job waiting (a

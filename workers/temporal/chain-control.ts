@@ -5,9 +5,9 @@
  */
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { ChainError } from '../src/errors/chain-error';
-import { type AddTagsSignal, type ChainInput, type ChainStatus, SIGNALS, tagDeliveryWorkflowId, type TagDeliveryInput, WORKFLOW_TYPES } from '../src/chain';
-import { DcRepositoryName } from '../workflows/search-attributes';
+import { ChainError } from '../../src/errors/chain-error';
+import { type AddTagsSignal, type ChainInput, type ChainStatus, SIGNALS, tagDeliveryWorkflowId, type TagDeliveryInput, WORKFLOW_TYPES } from '../../src/chain';
+import { DcRepositoryName } from '../../workflows/search-attributes';
 
 export type RunState = 'running' | 'delivered' | 'blocked' | 'failed';
 

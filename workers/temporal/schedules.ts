@@ -1,12 +1,14 @@
 /**
- * The rescan schedule (`rescan.*` in the configuration): a Temporal Schedule that starts the
- * `rescan` workflow every `rescan.interval`, overlap SKIP. The Temporal worker creates or updates
- * it when it starts, so the schedule always follows the configuration it runs with.
+ * The chain's Temporal Schedules. The rescan schedule (`rescan.*` in the configuration) starts the
+ * `rescan` workflow every `rescan.interval`, overlap SKIP; the Temporal worker creates or updates it
+ * when it starts, so it always follows the configuration it runs with. The reconcile schedule
+ * (`ingest.reconcileInterval`) is kept by the queue worker.
  */
 import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
-import { durationMs } from '../src/config/duration';
-import { type Config } from '../src/config/schema';
-import { type RescanSettings, SCHEDULE_IDS, WORKFLOW_TYPES } from '../src/chain';
+import { durationMs } from '../../src/config/duration';
+import { type Config } from '../../src/config/schema';
+import { type RescanSettings, SCHEDULE_IDS, WORKFLOW_TYPES } from '../../src/chain';
+
 /** The note a schedule paused by `rescan.enabled: false` carries; a pause with another note is an operator's. */
 export const RESCAN_DISABLED_NOTE = 'paused by configuration: rescan.enabled is false';
 
@@ -56,4 +58,20 @@ export async function ensureRescanSchedule(client: Client, config: Config): Prom
     return { ...previous, spec, action, policies: { ...previous.policies, ...policies }, state: resume ? { ...previous.state, paused: false, note: 'resumed by configuration' } : previous.state };
   });
   return 'updated';
+}
+
+/** Creates the reconciliation schedule, or updates its interval if it exists. */
+export async function ensureReconcileSchedule(client: Client, config: Config): Promise<void> {
+  const spec = { intervals: [{ every: config.ingest.reconcileInterval }] };
+  try {
+    await client.schedule.create({
+      scheduleId: SCHEDULE_IDS.reconcile,
+      spec,
+      action: { type: 'startWorkflow', workflowType: WORKFLOW_TYPES.reconcile, taskQueue: config.temporal.taskQueue, args: [] },
+      policies: { overlap: 'SKIP' },
+    });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    await client.schedule.getHandle(SCHEDULE_IDS.reconcile).update((previous) => ({ ...previous, spec }));
+  }
 }

@@ -9,10 +9,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { connectionOptions, temporalAddress } from '../temporal/connect';
 import { type Redis } from 'ioredis';
-import { durationMs } from '../src/config/duration';
-import { type Config } from '../src/config/schema';
-import { scanTaskQueue } from '../workflows/task-queues';
+import { durationMs } from '../../src/config/duration';
+import { type Config } from '../../src/config/schema';
+import { scanTaskQueue } from '../../workflows/task-queues';
 
 export interface ComponentHealth {
   status: 'up' | 'down' | 'stale';
@@ -91,7 +92,7 @@ export class HealthChecker {
 
   private async checkTemporal(components: Record<string, ComponentHealth>): Promise<void> {
     const { namespace, taskQueue } = this.config.temporal;
-    const address = this.config.temporal.address ?? `127.0.0.1:${this.config.temporal.devServer.port}`;
+    const address = temporalAddress(this.config);
     const queues = [
       { name: `pollers:${taskQueue}:workflow`, taskQueue, type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW },
       { name: `pollers:${taskQueue}:activity`, taskQueue, type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY },
@@ -99,7 +100,7 @@ export class HealthChecker {
     ];
     let connection: Connection;
     try {
-      this.connection ??= Connection.connect({ address, connectTimeout: CHECK_TIMEOUT_MS });
+      this.connection ??= Connection.connect(connectionOptions(this.config, { connectTimeout: CHECK_TIMEOUT_MS }));
       connection = await withTimeout(this.connection, `Temporal at ${address}`);
       await withTimeout(connection.workflowService.describeNamespace({ namespace }), `Temporal at ${address}`);
       components.temporal = { status: 'up' };
