@@ -1,13 +1,11 @@
-import { Context } from '@temporalio/activity';
 import { NotificationLog } from '../src/distribute/notification-log';
 import { notifySubscriber } from '../src/distribute/notifier';
 import { expandPromotionTags } from '../src/distribute/promotion-tags';
 import { type FetchedManifest } from '../src/registry';
 import { mapRepository } from '../src/registry/copy';
+import { activity } from './activity';
 import { type ActivityDeps } from './deps';
 import { type ImageRef } from './build';
-import { toActivityFailure } from './errors';
-import { activityLogger, activityWorkflowId } from './log';
 
 export interface PromoteInput extends ImageRef {
   /** ISO time that expands `{date}` in the configured promotion tags (the run's start). */
@@ -42,42 +40,36 @@ export function createDistributeActivities(deps: ActivityDeps) {
      * Points the promotion tags at the digest in every sync target (or in the source registry when
      * there is none). Idempotent: a tag that already names the digest is left alone.
      */
-    async promoteImage(input: PromoteInput): Promise<Promotion[]> {
-      const log = activityLogger(deps.logger, input.digest);
+    promoteImage: activity(deps.logger, { subject: (i: PromoteInput) => i.digest, failure: 'promotion failed' }, async (input, { log }): Promise<Promotion[]> => {
       const targets = deps.config.sync.targets.length
         ? deps.config.sync.targets.map((t) => ({ registry: t.registry, repository: mapRepository(input.repository, t) }))
         : [{ registry: input.registry, repository: input.repository }];
       const done: Promotion[] = [];
-      try {
-        const tags = expandPromotionTags(deps.config.distribute.promoteTags, new Date(input.at));
-        for (const target of targets) {
-          const client = deps.registry(target.registry);
-          // Fetched only when a tag must move: a retry whose tags are all in place reads nothing.
-          let manifest: FetchedManifest | undefined;
-          for (const tag of tags) {
-            const current = await client.headManifest(target.repository, tag);
-            const changed = current?.digest !== input.digest;
-            if (changed) {
-              manifest ??= await client.getManifest(target.repository, input.digest);
-              await client.putManifest(target.repository, tag, manifest.bytes, manifest.mediaType);
-            }
-            done.push({ ...target, tag, changed });
+      const tags = expandPromotionTags(deps.config.distribute.promoteTags, new Date(input.at));
+      for (const target of targets) {
+        const client = deps.registry(target.registry);
+        // Fetched only when a tag must move: a retry whose tags are all in place reads nothing.
+        let manifest: FetchedManifest | undefined;
+        for (const tag of tags) {
+          const current = await client.headManifest(target.repository, tag);
+          const changed = current?.digest !== input.digest;
+          if (changed) {
+            manifest ??= await client.getManifest(target.repository, input.digest);
+            await client.putManifest(target.repository, tag, manifest.bytes, manifest.mediaType);
           }
+          done.push({ ...target, tag, changed });
         }
-      } catch (err) {
-        log.warn({ err }, 'promotion failed');
-        return toActivityFailure(err);
       }
       log.info({ promotions: done }, 'image promoted');
       return done;
-    },
+    }),
 
     /** Signed notification to every subscriber, at most once each per workflow, event (and scope). */
-    async notifySubscribers(input: NotifyInput): Promise<Array<{ subscriber: string; outcome: string }>> {
-      const workflowId = activityWorkflowId();
-      const log = activityLogger(deps.logger, input.digest);
-      const results: Array<{ subscriber: string; outcome: string }> = [];
-      try {
+    notifySubscribers: activity(
+      deps.logger,
+      { subject: (i: NotifyInput) => i.digest, failure: 'notification failed' },
+      async (input, { log, workflowId, attempt }): Promise<Array<{ subscriber: string; outcome: string }>> => {
+        const results: Array<{ subscriber: string; outcome: string }> = [];
         for (const subscriber of deps.config.distribute.subscribers) {
           const outcome = await notifySubscriber(
             subscriber,
@@ -87,18 +79,15 @@ export function createDistributeActivities(deps: ActivityDeps) {
               digest: input.digest,
               event: input.event,
               payload: { registry: input.registry, repository: input.repository, ...input.payload },
-              attempt: Context.current().info.attempt,
+              attempt,
             },
             notifications,
           );
           results.push({ subscriber: subscriber.name, outcome });
         }
-      } catch (err) {
-        log.warn({ err }, 'notification failed');
-        return toActivityFailure(err);
-      }
-      log.info({ results }, 'subscribers notified');
-      return results;
-    },
+        log.info({ results }, 'subscribers notified');
+        return results;
+      },
+    ),
   };
 }

@@ -1,6 +1,7 @@
 import { type Redis } from 'ioredis';
 import { type Config } from '../src/config/schema';
 import { ChainError } from '../src/errors/chain-error';
+import { RegistryDirectory } from '../src/registry';
 import { type Logger } from '../src/log/logger';
 import {
   type Decision,
@@ -18,8 +19,7 @@ import {
 } from '../src/policy';
 import { type ScanSummary } from '../src/scan';
 import { RescanFindingsStore } from '../src/scan/rescan-findings';
-import { toActivityFailure } from './errors';
-import { activityLogger, activityWorkflowId } from './log';
+import { activity } from './activity';
 
 export interface GateDeps {
   config: Config;
@@ -75,39 +75,32 @@ export function createGateActivities(deps: GateDeps) {
   const store = new DecisionStore(deps.redis);
   const rescans = new RescanFindingsStore(deps.redis);
   const now = deps.now ?? (() => new Date());
+  // Policies name registries by host, as image references do; the chain passes configured names.
+  const registries = new RegistryDirectory(deps.config.registries);
 
   return {
-    async evaluateGate(input: GateInput): Promise<Decision> {
-      const log = activityLogger(deps.logger, input.digest);
-      try {
-        if (input.scan.digest !== input.digest || input.scan.repository !== input.repository) {
-          throw new ChainError('BAD_INPUT', `scan is of ${input.scan.repository}@${input.scan.digest}, not ${input.repository}@${input.digest}`);
-        }
-        const facts = parseFacts(input, registryHost(deps.config, input.registry));
-        const decision = evaluatePolicy(facts, policy, now());
-        await store.record(facts, decision, now());
-        log.info({ allowed: decision.allowed, mode: decision.mode, violations: decision.violations.length, policyVersion: decision.policyVersion }, summarizeDecision(decision));
-        if (!decision.allowed) {
-          const enforced = decision.violations.filter((v) => v.enforced);
-          const message = `policy ${decision.policyVersion} denies ${input.registry}/${input.repository}@${input.digest}: ${enforced.map((v) => v.message).join('; ')}`;
-          throw new ChainError('POLICY_DENIED', message, { details: { violations: enforced } });
-        }
-        return decision;
-      } catch (err) {
-        return toActivityFailure(err);
+    evaluateGate: activity(deps.logger, { subject: (i: GateInput) => i.digest }, async (input, { log }): Promise<Decision> => {
+      if (input.scan.digest !== input.digest || input.scan.repository !== input.repository) {
+        throw new ChainError('BAD_INPUT', `scan is of ${input.scan.repository}@${input.scan.digest}, not ${input.repository}@${input.digest}`);
       }
-    },
+      const facts = parseFacts(input, registries.hostOf(input.registry));
+      const decision = evaluatePolicy(facts, policy, now());
+      await store.record(facts, decision, now());
+      log.info({ allowed: decision.allowed, mode: decision.mode, violations: decision.violations.length, policyVersion: decision.policyVersion }, summarizeDecision(decision));
+      if (!decision.allowed) {
+        const enforced = decision.violations.filter((v) => v.enforced);
+        const message = `policy ${decision.policyVersion} denies ${input.registry}/${input.repository}@${input.digest}: ${enforced.map((v) => v.message).join('; ')}`;
+        throw new ChainError('POLICY_DENIED', message, { details: { violations: enforced } });
+      }
+      return decision;
+    }),
 
     /** One page of the digests that have a gate decision, for the rescan to walk through. */
-    async listGatedDigests(input: { after?: string; limit: number }): Promise<DigestPage> {
-      try {
-        const page = await store.listDigests(input);
-        deps.logger.debug({ workflowId: activityWorkflowId(), after: input.after, listed: page.digests.length, more: page.next !== undefined }, 'gated digests listed');
-        return page;
-      } catch (err) {
-        return toActivityFailure(err);
-      }
-    },
+    listGatedDigests: activity(deps.logger, {}, async (input: { after?: string; limit: number }, { log }): Promise<DigestPage> => {
+      const page = await store.listDigests(input);
+      log.debug({ after: input.after, listed: page.digests.length, more: page.next !== undefined }, 'gated digests listed');
+      return page;
+    }),
 
     /**
      * The rescan's gate: re-evaluates the digest's latest decision on its rescanned findings (kept
@@ -117,71 +110,50 @@ export function createGateActivities(deps: GateDeps) {
      * the rescan's workflow id, and a retry reports what the first attempt wrote.
      * NOT_FOUND (non-retryable) when the digest has no decision any more.
      */
-    async regateImage(input: RegateInput): Promise<RegateResult> {
-      const log = activityLogger(deps.logger, input.digest);
-      const workflowId = activityWorkflowId();
-      try {
-        const scan = await rescans.get(input.digest, input.osvVersion);
-        if (!scan) throw new ChainError('INTERNAL', `no rescanned findings of ${input.digest} for OSV data ${input.osvVersion} (expired or lost): the next rescan matches again`, { retryable: false });
-        const at = now();
-        let outcome: RegateOutcome | undefined;
-        const { previous } = await store.update(input.digest, (latest) => {
-          if (!latest) return undefined;
-          const result = regate(latest, scan, { policy, now: at, workflowId, osvVersion: input.osvVersion });
-          outcome = result.outcome;
-          return result.update;
-        });
-        if (!previous || !outcome) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${input.digest}`, { retryable: false });
-        const { decision, ...rest } = outcome;
-        const result: RegateResult = {
-          ...rest,
-          digest: input.digest,
-          repository: previous.facts.repository,
-          policyVersion: decision.policyVersion,
-          violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),
-          osvVersion: input.osvVersion,
-        };
-        const fields = { repository: result.repository, verdict: result.verdict, allowed: result.allowed, previousAllowed: result.previousAllowed, recorded: result.recorded, findingsChanged: result.findingsChanged, overridden: result.overridden, notify: result.notify, findings: scan.findings.length, osvVersion: result.osvVersion, policyVersion: result.policyVersion };
-        if (result.verdict === 'denied') log.warn(fields, `rescan: now denied — ${result.violations.map((v) => v.message).join('; ')}`);
-        else if (result.overridden && result.notify) log.warn({ ...fields, override: previous.override }, `rescan: new violations under a break-glass override — ${result.violations.map((v) => v.message).join('; ')}`);
-        else if (result.overridden && result.recorded) log.warn({ ...fields, override: previous.override }, 'rescan: denied by policy, admitted by break-glass override');
-        else log.info(fields, result.verdict === 'allowed' ? 'rescan: now allowed' : 'rescan: verdict unchanged');
-        return result;
-      } catch (err) {
-        log.warn({ err }, 'rescan gate failed');
-        return toActivityFailure(err);
-      }
-    },
+    regateImage: activity(deps.logger, { subject: (i: RegateInput) => i.digest, failure: 'rescan gate failed' }, async (input, { log, workflowId }): Promise<RegateResult> => {
+      const scan = await rescans.get(input.digest, input.osvVersion);
+      if (!scan) throw new ChainError('INTERNAL', `no rescanned findings of ${input.digest} for OSV data ${input.osvVersion} (expired or lost): the next rescan matches again`, { retryable: false });
+      const at = now();
+      let outcome: RegateOutcome | undefined;
+      const { previous } = await store.update(input.digest, (latest) => {
+        if (!latest) return undefined;
+        const result = regate(latest, scan, { policy, now: at, workflowId, osvVersion: input.osvVersion });
+        outcome = result.outcome;
+        return result.update;
+      });
+      if (!previous || !outcome) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${input.digest}`, { retryable: false });
+      const { decision, ...rest } = outcome;
+      const result: RegateResult = {
+        ...rest,
+        digest: input.digest,
+        repository: previous.facts.repository,
+        policyVersion: decision.policyVersion,
+        violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),
+        osvVersion: input.osvVersion,
+      };
+      const fields = { repository: result.repository, verdict: result.verdict, allowed: result.allowed, previousAllowed: result.previousAllowed, recorded: result.recorded, findingsChanged: result.findingsChanged, overridden: result.overridden, notify: result.notify, findings: scan.findings.length, osvVersion: result.osvVersion, policyVersion: result.policyVersion };
+      if (result.verdict === 'denied') log.warn(fields, `rescan: now denied — ${result.violations.map((v) => v.message).join('; ')}`);
+      else if (result.overridden && result.notify) log.warn({ ...fields, override: previous.override }, `rescan: new violations under a break-glass override — ${result.violations.map((v) => v.message).join('; ')}`);
+      else if (result.overridden && result.recorded) log.warn({ ...fields, override: previous.override }, 'rescan: denied by policy, admitted by break-glass override');
+      else log.info(fields, result.verdict === 'allowed' ? 'rescan: now allowed' : 'rescan: verdict unchanged');
+      return result;
+    }),
 
     /**
      * After the rescan notified subscribers of a digest's change: marks it told, so the next rescan
      * does not tell it again (one that could not notify leaves the mark unset and the next one does).
      */
-    async markRescanNotified(input: { digest: string }): Promise<boolean> {
-      try {
-        const marked = await store.markRescanNotified(input.digest, activityWorkflowId());
-        activityLogger(deps.logger, input.digest).debug({ marked }, 'rescan notification marked');
-        return marked;
-      } catch (err) {
-        return toActivityFailure(err);
-      }
-    },
+    markRescanNotified: activity(deps.logger, { subject: (i: { digest: string }) => i.digest }, async (input, { log, workflowId }): Promise<boolean> => {
+      const marked = await store.markRescanNotified(input.digest, workflowId);
+      log.debug({ marked }, 'rescan notification marked');
+      return marked;
+    }),
 
-    async recordBreakGlass(input: BreakGlassInput): Promise<void> {
-      try {
-        await store.recordOverride(input.digest, { actor: input.actor, reason: input.reason, workflowId: activityWorkflowId() }, now());
-        activityLogger(deps.logger, input.digest).warn({ actor: input.actor, reason: input.reason }, 'break-glass override recorded');
-      } catch (err) {
-        return toActivityFailure(err);
-      }
-    },
+    recordBreakGlass: activity(deps.logger, { subject: (i: BreakGlassInput) => i.digest }, async (input, { log, workflowId }): Promise<void> => {
+      await store.recordOverride(input.digest, { actor: input.actor, reason: input.reason, workflowId }, now());
+      log.warn({ actor: input.actor, reason: input.reason }, 'break-glass override recorded');
+    }),
   };
-}
-
-/** Policies name registries by host, as image references do; the chain passes configured names. */
-function registryHost(config: Config, registry: string): string {
-  const configured = config.registries.find((r) => r.name === registry);
-  return configured ? new URL(configured.url).host : registry;
 }
 
 function parseFacts(input: GateInput, host: string) {

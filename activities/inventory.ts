@@ -2,8 +2,7 @@ import { type Config } from '../src/config/schema';
 import { InventoryStore, KubeApi, kubeApiSettings, ownerWorkloads, postImageVulnerableEvents } from '../src/inventory';
 import { type Logger } from '../src/log/logger';
 import { type Redis } from 'ioredis';
-import { toActivityFailure } from './errors';
-import { activityLogger, activityWorkflowId } from './log';
+import { activity } from './activity';
 
 export interface InventoryDeps {
   config: Config;
@@ -47,22 +46,20 @@ export function createInventoryActivities(deps: InventoryDeps) {
   const store = new InventoryStore(deps.redis);
   let api: KubeApi | undefined;
   return {
-    async deployedWorkloads(input: DeployedWorkloadsInput): Promise<DeployedWorkloadsResult> {
-      const log = activityLogger(deps.logger, input.digest);
-      try {
+    deployedWorkloads: activity(
+      deps.logger,
+      { subject: (i: DeployedWorkloadsInput) => i.digest, failure: 'deployed workloads not reported' },
+      async (input, { log, workflowId }): Promise<DeployedWorkloadsResult> => {
         const records = await store.deployments(input.digest);
         const workloads = ownerWorkloads(records).map((w) => ({ cluster: w.cluster, namespace: w.namespace, kind: w.owner.kind, name: w.owner.name, pods: w.pods }));
         let events: string[] = [];
         if (input.postEvents && records.length && deps.config.inventory.events && apiReachable(deps.config)) {
           api ??= new KubeApi(kubeApiSettings(deps.config.inventory));
-          events = await postImageVulnerableEvents(api, deps.config.inventory.cluster, records, { digest: input.digest, decisionId: activityWorkflowId(), findings: input.findings });
+          events = await postImageVulnerableEvents(api, deps.config.inventory.cluster, records, { digest: input.digest, decisionId: workflowId, findings: input.findings });
         }
         if (workloads.length) log.warn({ workloads: workloads.map((w) => `${w.cluster}/${w.namespace}/${w.kind}/${w.name}`), events: events.length }, 'rescan: a denied image is deployed');
         return { workloads, events };
-      } catch (err) {
-        log.warn({ err }, 'deployed workloads not reported');
-        return toActivityFailure(err);
-      }
-    },
+      },
+    ),
   };
 }

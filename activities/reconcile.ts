@@ -1,8 +1,7 @@
-import { Context } from '@temporalio/activity';
 import { ChainError } from '../src/errors/chain-error';
 import { IngestQueue, reconcileSource, type ReconcileSummary } from '../src/ingest';
 import { type ActivityDeps } from './deps';
-import { toActivityFailure } from './errors';
+import { activity } from './activity';
 
 export type { ReconcileSummary } from '../src/ingest';
 
@@ -16,33 +15,22 @@ export function createReconcileActivities(deps: ActivityDeps) {
       return deps.config.sources.map((s) => s.name);
     },
 
-    async reconcileSource(sourceName: string): Promise<ReconcileSummary> {
-      // Progress beats after each repository; a large one (thousands of tags) takes longer, so a
-      // timer keeps beating: the 30 s heartbeat timeout then only fires when the worker is gone.
-      const ctx = Context.current();
-      let progress = { done: 0, total: 0 };
-      const alive = setInterval(() => ctx.heartbeat(progress), 10_000);
-      try {
-        const source = deps.config.sources.find((s) => s.name === sourceName);
-        if (!source) throw new ChainError('BAD_INPUT', `no webhook source named "${sourceName}"`);
-        const summary = await reconcileSource({
-          source,
-          ingest: deps.config.ingest,
-          reader: deps.registry(source.registry),
-          submit: (event) => ingestQueue().submit(event),
-          onProgress: (done, total) => {
-            progress = { done, total };
-            ctx.heartbeat(progress);
-          },
-        });
-        deps.logger.info(summary, 'reconciliation finished');
-        return summary;
-      } catch (err) {
-        return toActivityFailure(err);
-      } finally {
-        clearInterval(alive);
-      }
-    },
+    // Progress beats after each repository; a large one (thousands of tags) takes longer, so the
+    // keep-alive beats too: the 30 s heartbeat timeout then only fires when the worker is gone.
+    reconcileSource: activity(deps.logger, { keepAliveMs: 10_000 }, async (sourceName: string, { log, heartbeat }): Promise<ReconcileSummary> => {
+      const source = deps.config.sources.find((s) => s.name === sourceName);
+      if (!source) throw new ChainError('BAD_INPUT', `no webhook source named "${sourceName}"`);
+      heartbeat({ done: 0, total: 0 });
+      const summary = await reconcileSource({
+        source,
+        ingest: deps.config.ingest,
+        reader: deps.registry(source.registry),
+        submit: (event) => ingestQueue().submit(event),
+        onProgress: (done, total) => heartbeat({ done, total }),
+      });
+      log.info(summary, 'reconciliation finished');
+      return summary;
+    }),
   };
 }
 

@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { ChainError } from '../src/errors/chain-error';
 import { type OsvDataVersion, osvSourceFromConfig, RedisSbomStore, rescanStored, scanImage, type ScanSummary, type SeverityCounts } from '../src/scan';
 import { RescanFindingsStore } from '../src/scan/rescan-findings';
@@ -9,8 +8,7 @@ import { type Finding } from '../src/scan';
 import { readAttachedVex, type VexStatement, vexOutcome } from '../src/scan/vex';
 import { type RegistryClient } from '../src/registry';
 import { type ActivityDeps } from './deps';
-import { toActivityFailure } from './errors';
-import { activityLogger, activityWorkflowId } from './log';
+import { activity } from './activity';
 import { SHA256_DIGEST } from '../src/registry';
 
 export interface ScanImageInput {
@@ -75,90 +73,65 @@ export function createScanActivities(deps: ActivityDeps) {
 
   return {
     /** Scan stage: stream the image from the registry, catalogue, match OSV, check hygiene, keep the SBOM. */
-    async scanImage(input: ScanImageInput): Promise<ScanSummary> {
-      const log = activityLogger(deps.logger, input.digest);
-      const ctx = Context.current();
-      // Layer reads heartbeat their bytes; cataloguing and matching between them may not, so a timer
-      // keeps beating (Temporal throttles heartbeats): the chain's 30 s heartbeat timeout then only
-      // fires when the worker is gone.
-      let last: unknown = { phase: 'start' };
-      const alive = setInterval(() => ctx.heartbeat(last), HEARTBEAT_MS);
-      try {
-        if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `scanImage needs an image digest, got "${input.digest}"`);
-        const source = deps.registry(input.registry);
-        const result = await scanImage(
-          {
-            source,
-            registryName: input.registry,
-            registryHost: source.host,
-            osv,
-            sbomStore,
-            limits,
-            concurrency: deps.config.scan.concurrency,
-            onProgress: (p) => {
-              last = { layer: p.index + 1, layers: p.count, bytes: p.bytes, size: p.size };
-              ctx.heartbeat(last);
-            },
-          },
-          { repository: input.repository, reference: input.digest },
-        );
-        const attached = await vex.read(source, input.repository, input.digest);
-        if (attached.problems.length) log.warn({ problems: attached.problems.slice(0, 20) }, 'VEX attestations not applied');
-        const summary = { ...result.summary, findings: vex.annotate(result.summary.findings, attached.statements, input.digest), vex: attached };
-        if (result.refused.length > 0) log.warn({ refused: result.refused.slice(0, 20) }, 'unsafe tar entries ignored');
-        if (result.catalogWarnings.length > 0) log.warn({ catalogWarnings: result.catalogWarnings.slice(0, 20) }, 'package databases not fully read');
-        if (summary.osv.problems.length) log.warn({ problems: summary.osv.problems.map((p) => p.message) }, 'image matched against incomplete or stale OSV data');
-        log.info({ packages: summary.packageCount, counts: summary.counts, osvVersion: summary.osv.version, hygieneIssues: summary.hygiene.issues.length }, 'image scanned');
-        return summary;
-      } catch (err) {
-        log.warn({ err }, 'scan failed');
-        return toActivityFailure(err);
-      } finally {
-        clearInterval(alive);
-      }
-    },
+    // Layer reads heartbeat their bytes; cataloguing and matching between them may not, so the keep-alive
+    // beats too (Temporal throttles heartbeats): the chain's 30 s heartbeat timeout then only fires when the worker is gone.
+    scanImage: activity(deps.logger, { subject: (i: ScanImageInput) => i.digest, keepAliveMs: HEARTBEAT_MS, failure: 'scan failed' }, async (input, { log, heartbeat }): Promise<ScanSummary> => {
+      if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `scanImage needs an image digest, got "${input.digest}"`);
+      heartbeat({ phase: 'start' });
+      const source = deps.registry(input.registry);
+      const result = await scanImage(
+        {
+          source,
+          registryName: input.registry,
+          registryHost: source.host,
+          osv,
+          sbomStore,
+          limits,
+          concurrency: deps.config.scan.concurrency,
+          onProgress: (p) => heartbeat({ layer: p.index + 1, layers: p.count, bytes: p.bytes, size: p.size }),
+        },
+        { repository: input.repository, reference: input.digest },
+      );
+      const attached = await vex.read(source, input.repository, input.digest);
+      if (attached.problems.length) log.warn({ problems: attached.problems.slice(0, 20) }, 'VEX attestations not applied');
+      const summary = { ...result.summary, findings: vex.annotate(result.summary.findings, attached.statements, input.digest), vex: attached };
+      if (result.refused.length > 0) log.warn({ refused: result.refused.slice(0, 20) }, 'unsafe tar entries ignored');
+      if (result.catalogWarnings.length > 0) log.warn({ catalogWarnings: result.catalogWarnings.slice(0, 20) }, 'package databases not fully read');
+      if (summary.osv.problems.length) log.warn({ problems: summary.osv.problems.map((p) => p.message) }, 'image matched against incomplete or stale OSV data');
+      log.info({ packages: summary.packageCount, counts: summary.counts, osvVersion: summary.osv.version, hygieneIssues: summary.hygiene.issues.length }, 'image scanned');
+      return summary;
+    }),
 
     /** Nightly rescan: re-match the stored SBOM against the current OSV data, without pulling layers. */
-    async rescanImage(input: RescanImageInput): Promise<RescannedImage> {
-      const log = activityLogger(deps.logger, input.digest);
+    rescanImage: activity(deps.logger, { subject: (i: RescanImageInput) => i.digest, failure: 'rescan failed' }, async (input, { log, workflowId }): Promise<RescannedImage> => {
+      if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `rescanImage needs an image digest, got "${input.digest}"`);
+      if (input.osvVersion !== undefined && (await osv.current()).info.version !== input.osvVersion) await refreshFor(input.osvVersion, workflowId);
+      const result = await rescanStored({ osv, sbomStore }, input.digest);
+      if (!result) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}: scan the image first`, { retryable: false });
+      const { summary } = result;
+      // VEX attached since the gate counts from this rescan on; when the registry cannot be read,
+      // the statements the gate saw stay in force (regate keeps them) and the next rescan tries again.
+      let attached: VexStatement[] | undefined;
       try {
-        if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `rescanImage needs an image digest, got "${input.digest}"`);
-        if (input.osvVersion !== undefined && (await osv.current()).info.version !== input.osvVersion) await refreshFor(input.osvVersion, activityWorkflowId());
-        const result = await rescanStored({ osv, sbomStore }, input.digest);
-        if (!result) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}: scan the image first`, { retryable: false });
-        const { summary } = result;
-        // VEX attached since the gate counts from this rescan on; when the registry cannot be read,
-        // the statements the gate saw stay in force (regate keeps them) and the next rescan tries again.
-        let attached: VexStatement[] | undefined;
-        try {
-          const read = await vex.read(deps.registry(summary.registry), summary.repository, summary.digest);
-          if (read.problems.length) log.warn({ problems: read.problems.slice(0, 20) }, 'VEX attestations not applied');
-          attached = read.statements;
-        } catch (err) {
-          log.warn({ err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
-        }
-        // The summary's findings, as the gate saw them at the first scan (the same limit applies).
-        await rescans.put({ digest: summary.digest, osvVersion: summary.osv.version, scannedAt: summary.scannedAt, findings: summary.findings, vulnerabilityData: summary.osv, ...(attached ? { vex: attached } : {}) });
-        if (summary.osv.problems.length) log.warn({ problems: summary.osv.problems.map((p) => p.message) }, 'rescan matched against incomplete or stale OSV data');
-        log.info({ counts: summary.counts, osvVersion: summary.osv.version }, 'stored SBOM rescanned');
-        return { digest: summary.digest, registry: summary.registry, repository: summary.repository, scannedAt: summary.scannedAt, counts: summary.counts, osv: summary.osv };
+        const read = await vex.read(deps.registry(summary.registry), summary.repository, summary.digest);
+        if (read.problems.length) log.warn({ problems: read.problems.slice(0, 20) }, 'VEX attestations not applied');
+        attached = read.statements;
       } catch (err) {
-        log.warn({ err }, 'rescan failed');
-        return toActivityFailure(err);
+        log.warn({ err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
       }
-    },
+      // The summary's findings, as the gate saw them at the first scan (the same limit applies).
+      await rescans.put({ digest: summary.digest, osvVersion: summary.osv.version, scannedAt: summary.scannedAt, findings: summary.findings, vulnerabilityData: summary.osv, ...(attached ? { vex: attached } : {}) });
+      if (summary.osv.problems.length) log.warn({ problems: summary.osv.problems.map((p) => p.message) }, 'rescan matched against incomplete or stale OSV data');
+      log.info({ counts: summary.counts, osvVersion: summary.osv.version }, 'stored SBOM rescanned');
+      return { digest: summary.digest, registry: summary.registry, repository: summary.repository, scannedAt: summary.scannedAt, counts: summary.counts, osv: summary.osv };
+    }),
 
     /** Re-reads (and, if configured, downloads) the OSV data and swaps it in; returns its version. */
-    async refreshOsvData(): Promise<{ version: string; records: number; rejected: number }> {
-      try {
-        const db = await osv.refresh();
-        deps.logger.info({ workflowId: activityWorkflowId(), osvVersion: db.info.version, records: db.info.records, rejected: osv.rejected.length }, 'OSV data refreshed');
-        return { version: db.info.version, records: db.info.records, rejected: osv.rejected.length };
-      } catch (err) {
-        deps.logger.warn({ err }, 'OSV refresh failed');
-        return toActivityFailure(err);
-      }
-    },
+    refreshOsvData: activity(deps.logger, { failure: 'OSV refresh failed' }, async (_input: void, { log }): Promise<{ version: string; records: number; rejected: number }> => {
+      const db = await osv.refresh();
+      log.info({ osvVersion: db.info.version, records: db.info.records, rejected: osv.rejected.length }, 'OSV data refreshed');
+      return { version: db.info.version, records: db.info.records, rejected: osv.rejected.length };
+    }),
   };
 }
 

@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { ChainError } from '../src/errors/chain-error';
 import { sha256DigestSchema } from '../src/registry';
@@ -6,9 +5,8 @@ import { RedisSbomStore } from '../src/scan';
 import { readFileSync } from 'node:fs';
 import { DecisionStore, recordAllows } from '../src/policy';
 import { attestImage, createSigner, PREDICATE_TYPES, type Signer, signImage, verifyImage, VSA_PREDICATE_TYPE, vsaFromChainAttestations } from '../src/signing';
+import { activity } from './activity';
 import { type ActivityDeps } from './deps';
-import { toActivityFailure } from './errors';
-import { activityLogger } from './log';
 
 const signInputSchema = z.strictObject({
   /** Configured registry name. */
@@ -56,9 +54,10 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
      * Fails for good (VERIFICATION_FAILED, POLICY_DENIED) otherwise: a new tag never delivers an
      * image the chain would not deliver now.
      */
-    async verifyDelivered(input: { registry: string; repository: string; digest: string }): Promise<{ signedBy: string[]; policyVersion: string }> {
-      const log = activityLogger(deps.logger, input.digest);
-      try {
+    verifyDelivered: activity(
+      deps.logger,
+      { subject: (i: { registry: string; repository: string; digest: string }) => i.digest, failure: 'tag delivery check failed' },
+      async (input, { log }): Promise<{ signedBy: string[]; policyVersion: string }> => {
         const keys = [await (await currentSigner()).publicKeyPem(), ...deps.config.signing.trustedKeys.map((path) => readFileSync(path, 'utf8'))];
         const report = await verifyImage(deps.registry(input.registry), input.repository, input.digest, keys);
         if (report.signedBy.length === 0) {
@@ -69,50 +68,36 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
         if (!recordAllows(latest)) throw new ChainError('POLICY_DENIED', `the latest gate decision (policy ${latest.decision.policyVersion}) denies ${input.digest}; its new tags are not delivered`);
         log.info({ signedBy: report.signedBy, policyVersion: latest.decision.policyVersion }, 'delivered image verified for a new tag');
         return { signedBy: report.signedBy, policyVersion: latest.decision.policyVersion };
-      } catch (err) {
-        log.warn({ err }, 'tag delivery check failed');
-        return toActivityFailure(err);
-      }
-    },
+      },
+    ),
 
     /**
      * Signs the digest and attaches each attestation, cosign-compatible; idempotent by content: the
      * same payload by the same key is never added twice, and a new run's attestation of a predicate
      * type replaces this key's earlier one, so `.sig` / `.att` never grow with re-runs.
      */
-    async signImage(rawInput: SignInput): Promise<SignOutput> {
-      const parsed = signInputSchema.safeParse(rawInput);
-      if (!parsed.success) {
-        return toActivityFailure(new ChainError('BAD_INPUT', `signImage input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`));
+    signImage: activity(deps.logger, { input: signInputSchema, subject: (i) => i.digest, failure: 'signing failed' }, async (input, { log, heartbeat }): Promise<SignOutput> => {
+      const client = deps.registry(input.registry);
+      const key = await currentSigner();
+      const signature = await signImage(client, input.repository, input.digest, key, { annotations: deps.config.signing.annotations });
+      heartbeat({ signed: true });
+      const attestations: SignOutput['attestations'] = [];
+      const toAttest = [...input.attestations];
+      if (input.attestStoredSbom) {
+        const stored = await sbomStore.get(input.digest);
+        if (!stored) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}; the scan stage stores one`);
+        toAttest.unshift({ predicateType: PREDICATE_TYPES.cyclonedx, predicate: stored.sbom });
       }
-      const input = parsed.data;
-      const log = activityLogger(deps.logger, input.digest);
-      try {
-        const client = deps.registry(input.registry);
-        const key = await currentSigner();
-        const signature = await signImage(client, input.repository, input.digest, key, { annotations: deps.config.signing.annotations });
-        Context.current().heartbeat({ signed: true });
-        const attestations: SignOutput['attestations'] = [];
-        const toAttest = [...input.attestations];
-        if (input.attestStoredSbom) {
-          const stored = await sbomStore.get(input.digest);
-          if (!stored) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}; the scan stage stores one`);
-          toAttest.unshift({ predicateType: PREDICATE_TYPES.cyclonedx, predicate: stored.sbom });
-        }
-        // The gate's verdict as a SLSA VSA, signed by the same key: admission in other regions decides from it.
-        const vsa = vsaFromChainAttestations({ registry: client.host, repository: input.repository, digest: input.digest }, toAttest, PREDICATE_TYPES);
-        if (vsa) toAttest.push({ predicateType: VSA_PREDICATE_TYPE, predicate: vsa });
-        for (const { predicateType, predicate } of toAttest) {
-          const result = await attestImage(client, input.repository, input.digest, key, predicateType, predicate, { replace: true });
-          attestations.push({ predicateType, envelopeDigest: result.envelopeDigest, added: result.added });
-          Context.current().heartbeat({ attested: attestations.length });
-        }
-        log.info({ keyId: signature.keyId, signatureAdded: signature.added, attestations: attestations.map((a) => a.predicateType) }, 'image signed');
-        return { signatureTag: signature.tag, keyId: signature.keyId, signatureAdded: signature.added, attestations };
-      } catch (err) {
-        log.warn({ err }, 'signing failed');
-        return toActivityFailure(err);
+      // The gate's verdict as a SLSA VSA, signed by the same key: admission in other regions decides from it.
+      const vsa = vsaFromChainAttestations({ registry: client.host, repository: input.repository, digest: input.digest }, toAttest, PREDICATE_TYPES);
+      if (vsa) toAttest.push({ predicateType: VSA_PREDICATE_TYPE, predicate: vsa });
+      for (const { predicateType, predicate } of toAttest) {
+        const result = await attestImage(client, input.repository, input.digest, key, predicateType, predicate, { replace: true });
+        attestations.push({ predicateType, envelopeDigest: result.envelopeDigest, added: result.added });
+        heartbeat({ attested: attestations.length });
       }
-    },
+      log.info({ keyId: signature.keyId, signatureAdded: signature.added, attestations: attestations.map((a) => a.predicateType) }, 'image signed');
+      return { signatureTag: signature.tag, keyId: signature.keyId, signatureAdded: signature.added, attestations };
+    }),
   };
 }

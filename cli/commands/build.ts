@@ -11,7 +11,7 @@ import { buildRequestFromPush, stagingRepository, templateValues } from '../../s
 import { startBuildChain } from '../../src/source-build/start-chain';
 import { type Config } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
-import { RegistryClient } from '../../src/registry';
+import { RegistryDirectory } from '../../src/registry';
 import { cliConfig, connectWorkflowStarter } from '../context';
 
 interface BuildOptions {
@@ -83,17 +83,16 @@ export function register(program: Command): void {
         }
         return;
       }
-      const staging = config.registries.find((r) => r.name === request.registry);
-      if (!staging) throw new ChainError('CONFIG_INVALID', `build.staging.registry "${request.registry}" is not a configured registry`);
+      const registries = new RegistryDirectory(config.registries);
       const built = await buildFromSource(request, {
         config,
-        registry: RegistryClient.fromConfig(staging),
+        registry: registries.client(request.registry),
         onProgress: (p) => {
           if (!opts.json) process.stderr.write(p.line !== undefined ? `  ${p.line}\n` : `» ${p.phase}\n`);
         },
       });
       const lines = [
-        `${RegistryClient.fromConfig(staging).host}/${built.repository}@${built.digest}`,
+        `${registries.hostOf(request.registry)}/${built.repository}@${built.digest}`,
         `tags: ${built.tags.join(', ')} · commit ${built.commit} · ${built.multiStage ? 'multi-stage' : 'single-stage'} · user ${built.user || '(unset)'}${built.runsAsRoot ? ' (root)' : ''}`,
         `setuid/setgid stripped: ${built.strippedSetuid.length > 0 ? built.strippedSetuid.join(', ') : 'none'}`,
         ...built.warnings.map((w) => `warning: ${w}`),

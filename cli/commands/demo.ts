@@ -1,7 +1,6 @@
 import { type Command } from 'commander';
 import { pushDemoImages } from '../../src/demo/images';
-import { ChainError } from '../../src/errors/chain-error';
-import { RegistryClient } from '../../src/registry';
+import { RegistryDirectory } from '../../src/registry';
 import { cliConfig } from '../context';
 
 export function register(program: Command): void {
@@ -13,9 +12,9 @@ export function register(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { registry: string; json?: boolean }) => {
       const config = cliConfig(program.opts());
-      const registry = config.registries.find((r) => r.name === opts.registry);
-      if (!registry) throw new ChainError('BAD_INPUT', `no registry named "${opts.registry}" in the configuration (have: ${config.registries.map((r) => r.name).join(', ')})`);
-      const client = RegistryClient.fromConfig(registry);
+      const registries = new RegistryDirectory(config.registries);
+      const registry = registries.get(opts.registry);
+      const client = registries.client(registry.name);
       try {
         const pushed = await pushDemoImages(client);
         if (opts.json) {

@@ -5,7 +5,7 @@ import { createLogger } from '../../src/log/logger';
 import { DecisionStore, evaluatePolicy, type ImageFacts, lintPolicy, type LoadedPolicy, loadPolicyFile, policyFromConfig, policyJsonSchema, summarizeDecision } from '../../src/policy';
 import { admissionDepsFromConfig, admissionRedis, buildAdmissionServer, signatureCheckFromVerifier } from '../../src/policy/admission';
 import { readFactsFile } from '../../src/policy/facts-file';
-import { parseImageReference, RegistryClient } from '../../src/registry';
+import { parseImageReference, RegistryDirectory } from '../../src/registry';
 import { verifyImage } from '../../src/signing';
 import { describeRedis, redisTarget } from '../../src/ingest';
 import { instrumentAdmission } from '../admission-metrics';
@@ -85,8 +85,8 @@ export function register(program: Command): void {
 /** The facts of the image's latest gate decision, with signatures checked live against the policy's keys. */
 async function storedFacts(config: Config, loaded: LoadedPolicy, image: string): Promise<ImageFacts> {
   const ref = parseImageReference(image);
-  const reg = config.registries.find((r) => new URL(r.url).host === ref.registry);
-  const client = reg ? RegistryClient.fromConfig(reg) : undefined;
+  const registries = new RegistryDirectory(config.registries);
+  const client = registries.find(ref.registry) ? registries.client(ref.registry) : undefined;
   const digest = ref.digest ?? (await client?.headManifest(ref.repository, ref.tag ?? 'latest'))?.digest;
   if (!digest) throw new ChainError('NOT_FOUND', `cannot resolve ${image} to a digest${client ? '' : `: registry ${ref.registry} is not configured`}`);
   const record = await withRedis(config, (redis) => new DecisionStore(redis).latest(digest));

@@ -6,7 +6,7 @@ import { type Command } from 'commander';
 import { loadConfig } from '../../src/config/load';
 import { type Config, type RegistryConfig } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
-import { CHAIN_VERSION, parseImageReference, RegistryClient } from '../../src/registry';
+import { CHAIN_VERSION, parseImageReference, RegistryClient, RegistryDirectory } from '../../src/registry';
 import { type Finding, type ImageSource, type LayerProgress, MemorySbomStore, openLocalImage, OsvSource, osvSourceFromConfig, parseImageInput, scanImage, type ScanResult, SEVERITIES, type Severity, toSarif } from '../../src/scan';
 import { colorEnabled, paint } from '../color';
 
@@ -27,8 +27,8 @@ interface ScanOptions {
 }
 
 function clientFor(host: string, registries: RegistryConfig[], opts: ScanOptions): RegistryClient {
-  const configured = registries.find((r) => new URL(r.url).host === host);
-  if (configured) return RegistryClient.fromConfig(configured);
+  const directory = new RegistryDirectory(registries);
+  if (directory.find(host)) return directory.client(host);
   const loopback = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(host);
   return new RegistryClient({ url: `${opts.plainHttp || loopback ? 'http' : 'https'}://${host}`, insecure: opts.insecure === true });
 }

@@ -3,7 +3,7 @@ import { type Command } from 'commander';
 import Table from 'cli-table3';
 import { type RegistryConfig } from '../../src/config/schema';
 import { ChainError } from '../../src/errors/chain-error';
-import { parseImageReference, RegistryClient } from '../../src/registry';
+import { parseImageReference, RegistryClient, RegistryDirectory } from '../../src/registry';
 import { PublicKeyVerifier, verifyImage, type VerificationReport } from '../../src/signing';
 import { cliConfig } from '../context';
 
@@ -32,8 +32,8 @@ export function register(program: Command): void {
       if (keyFiles.length === 0) throw new ChainError('BAD_INPUT', 'no trusted keys: pass --key <file> or configure signing.trustedKeys');
       const keys = keyFiles.map((file) => readKey(file));
       const image = parseImageReference(ref);
-      const configured = config.registries.find((r) => new URL(r.url).host === image.registry);
-      const client = configured ? RegistryClient.fromConfig(configured) : adHocClient(image.registry, opts);
+      const registries = new RegistryDirectory(config.registries);
+      const client = registries.find(image.registry) ? registries.client(image.registry) : adHocClient(image.registry, opts);
       try {
         const digest = image.digest ?? (await resolveTag(client, image.repository, image.tag ?? 'latest'));
         const report = await verifyImage(client, image.repository, digest, keys);

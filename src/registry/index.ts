@@ -1,5 +1,6 @@
 /** The OCI distribution client every stage uses to talk to registries. */
 export { RegistryClient, type RegistryClientOptions, type FetchedManifest, nextLink } from './client';
+export { RegistryDirectory, registryHost, type DirectoryOptions } from './directory';
 export {
   type Manifest,
   type OciManifest,

@@ -11,7 +11,7 @@ import { type Config } from '../config/schema';
 import { ChainError } from '../errors/chain-error';
 import { durationMs } from '../config/duration';
 import { type Logger } from '../log/logger';
-import { type RegistryClient } from '../registry';
+import { type RegistryClient, RegistryDirectory } from '../registry';
 import { Buildah } from './buildah';
 import { writeBuildahSettings } from './buildah-settings';
 import { type BuildRequestInput, type BuiltImage, parseBuildRequest } from './build-request';
@@ -60,8 +60,8 @@ export async function buildFromSource(input: BuildRequestInput, deps: BuildDeps)
   const { config } = deps;
   const now = deps.now ?? (() => new Date());
   const progress = (p: BuildProgress) => deps.onProgress?.(p);
-  const staging = config.registries.find((r) => r.name === request.registry);
-  if (!staging) throw new ChainError('BAD_INPUT', `no registry named "${request.registry}" in the configuration`);
+  // The staging registry must be configured (buildah's settings name it); deps.registry is its client.
+  new RegistryDirectory(config.registries).get(request.registry);
   const startedOn = now();
   const invocationId = randomUUID();
 

@@ -3,7 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { type Config } from '../../config/schema';
 import { ChainError } from '../../errors/chain-error';
 import { type Logger } from '../../log/logger';
-import { RegistryClient } from '../../registry';
+import { type RegistryClient, RegistryDirectory, registryHost } from '../../registry';
 import { verifyImage } from '../../signing';
 import { DecisionStore } from '../decision-store';
 import { type LoadedPolicy } from '../policy-file';
@@ -26,13 +26,11 @@ export function admissionDepsFromConfig(config: Config, redis: Redis | undefined
   }
   const deadlineMs = checkDeadlineOf(admission);
   // Registry calls never outlive a check: one request at most the check's budget, one quick retry.
-  const clients = new Map(
-    config.registries.map((r) => [new URL(r.url).host, RegistryClient.fromConfig({ ...r, timeoutMs: Math.min(r.timeoutMs, deadlineMs) }, { logger, retry: { retries: 1, baseDelayMs: 100, maxDelayMs: 250 } })]),
-  );
+  const registries = new RegistryDirectory(config.registries, { logger, maxTimeoutMs: deadlineMs, retry: { retries: 1, baseDelayMs: 100, maxDelayMs: 250 } });
+  // Images name registries by host; one that is not configured cannot be checked.
   const clientFor = (host: string): RegistryClient => {
-    const client = clients.get(host);
-    if (!client) throw new ChainError('NOT_FOUND', `registry ${host} is not configured`);
-    return client;
+    if (!registries.find(host)) throw new ChainError('NOT_FOUND', `registry ${host} is not configured`);
+    return registries.client(host);
   };
   return {
     policy: () => policy,
@@ -52,9 +50,7 @@ export function admissionDepsFromConfig(config: Config, redis: Redis | undefined
     logger,
     checkDeadlineMs: deadlineMs,
     cache: { decisionTtlMs: admission.decisionCacheTtlMs, signatureTtlMs: admission.signatureCacheTtlMs },
-    onClose: async () => {
-      await Promise.all([...clients.values()].map((c) => c.close().catch(() => undefined)));
-    },
+    onClose: () => registries.close(),
   };
 }
 
@@ -66,12 +62,12 @@ export function admissionDepsFromConfig(config: Config, redis: Redis | undefined
 export function allowedRegistries(config: Config): string[] {
   const explicit = config.policy.admission.allowedRegistries;
   if (explicit) return explicit;
-  const host = (name: string) => config.registries.find((r) => r.name === name);
+  const directory = new RegistryDirectory(config.registries);
   const named = [...config.sources.map((s) => s.registry), ...config.sync.targets.map((t) => t.registry)]
-    .map(host)
+    .map((name) => directory.find(name))
     .filter((r): r is NonNullable<typeof r> => r !== undefined);
   const registries = named.length ? named : config.registries;
-  return [...new Set(registries.map((r) => new URL(r.url).host))];
+  return [...new Set(registries.map(registryHost))];
 }
 
 /**
