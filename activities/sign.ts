@@ -18,8 +18,6 @@ const signInputSchema = z.strictObject({
   attestStoredSbom: z.boolean().default(false),
 });
 
-export type SignInput = z.input<typeof signInputSchema>;
-
 export interface SignOutput {
   /** `sha256-<hex>.sig` in the image's repository. */
   signatureTag: string;

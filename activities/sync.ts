@@ -4,15 +4,6 @@ import { syncToTargets, type SyncProgress, type SyncTargetResult } from '../src/
 import { activity } from './activity';
 import { type ActivityDeps } from './deps';
 
-export interface SyncInput {
-  /** Configured name (or host:port) of the registry the image was pushed to. */
-  sourceRegistry: string;
-  repository: string;
-  digest: string;
-  /** Tags to set on every target too. */
-  tags?: string[];
-}
-
 export interface SyncResult {
   digest: string;
   targets: SyncTargetResult[];

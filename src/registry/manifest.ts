@@ -55,14 +55,12 @@ export const dockerManifestListSchema = z.object({
   manifests: z.array(descriptorSchema),
 });
 
-export type Platform = z.infer<typeof platformSchema>;
 export type Descriptor = z.infer<typeof descriptorSchema>;
 export type OciManifest = z.infer<typeof ociManifestSchema>;
 export type OciIndex = z.infer<typeof ociIndexSchema>;
 export type DockerManifest = z.infer<typeof dockerManifestSchema>;
 export type DockerManifestList = z.infer<typeof dockerManifestListSchema>;
 export type Manifest = OciManifest | OciIndex | DockerManifest | DockerManifestList;
-export type ImageManifest = OciManifest | DockerManifest;
 export type ManifestList = OciIndex | DockerManifestList;
 
 const SCHEMAS = {
@@ -120,8 +118,4 @@ export function blobsOf(manifest: Manifest): Descriptor[] {
 /** The child manifests an index references, or none for an image manifest. */
 export function childManifestsOf(manifest: Manifest): Descriptor[] {
   return isManifestList(manifest) ? manifest.manifests : [];
-}
-
-export function subjectOf(manifest: Manifest): Descriptor | undefined {
-  return 'subject' in manifest ? (manifest.subject as Descriptor | undefined) : undefined;
 }

@@ -22,10 +22,7 @@ export const MANIFEST_MEDIA_TYPES: readonly string[] = [
   MEDIA_TYPES.dockerManifestList,
 ];
 
-export const INDEX_MEDIA_TYPES: readonly string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
-
 export const isManifestMediaType = (mediaType: string): boolean => MANIFEST_MEDIA_TYPES.includes(mediaType);
-export const isIndexMediaType = (mediaType: string): boolean => INDEX_MEDIA_TYPES.includes(mediaType);
 
 /** `application/vnd.oci.image.manifest.v1+json; charset=utf-8` → the bare media type. */
 export function bareMediaType(contentType: string | undefined): string {

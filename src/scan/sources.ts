@@ -6,7 +6,6 @@
 import { z } from 'zod';
 
 export const SOURCE_ECOSYSTEMS = ['apt', 'apk', 'npm', 'pypi', 'go'] as const;
-export type SourceEcosystem = (typeof SOURCE_ECOSYSTEMS)[number];
 
 export const packageSourceSchema = z.object({
   ecosystem: z.enum(SOURCE_ECOSYSTEMS),

@@ -86,5 +86,4 @@ export const buildConfigSchema = z.strictObject({
 
 export type BuildConfig = z.infer<typeof buildConfigSchema>;
 export type BuildRule = z.infer<typeof buildRuleSchema>;
-export type GitSourceConfig = z.infer<typeof gitSourceSchema>;
 export type StagingConfig = BuildConfig['staging'];

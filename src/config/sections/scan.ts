@@ -43,5 +43,3 @@ export const scanConfigSchema = z.strictObject({
     })
     .prefault({}),
 });
-
-export type ScanConfig = z.infer<typeof scanConfigSchema>;

@@ -31,5 +31,4 @@ export const signingSchema = z.strictObject({
   annotations: z.record(z.string().min(1), z.string()).default({}),
 });
 
-export type SigningConfig = z.infer<typeof signingSchema>;
 export type SigningKeyConfig = z.infer<typeof signingKeySchema>;

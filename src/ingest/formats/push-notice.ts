@@ -25,12 +25,6 @@ export interface PushNotice {
   actor?: string;
 }
 
-/** A parsed delivery: its events in order. */
-export interface ParsedDelivery {
-  format: string;
-  notices: PushNotice[];
-}
-
 export const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.oci.image.index.v1+json',

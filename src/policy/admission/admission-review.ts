@@ -20,9 +20,6 @@ export const admissionReviewSchema = z.object({
   }),
 });
 
-export type AdmissionReview = z.infer<typeof admissionReviewSchema>;
-export type AdmissionRequest = AdmissionReview['request'];
-
 export interface AdmissionResponse {
   uid: string;
   allowed: boolean;

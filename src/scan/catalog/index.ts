@@ -40,5 +40,5 @@ export async function catalogImage(ctx: Omit<CatalogContext, 'os'>): Promise<{ o
 }
 
 export { detectOs, osvRelease, type OsRelease } from './os-release';
-export { parseGoBuildInfo, type GoBuildInfo } from './go-buildinfo';
+;
 export type { Cataloger, CatalogContext, CatalogWarning } from './types';

@@ -40,7 +40,6 @@ export const imageConfigSchema = z.looseObject({
 
 export type ImageManifestDoc = z.infer<typeof imageManifest>;
 export type ImageConfig = z.infer<typeof imageConfigSchema>;
-export type LayerDescriptor = z.infer<typeof descriptor>;
 
 function parseJsonValue(bytes: Buffer, what: string): unknown {
   try {

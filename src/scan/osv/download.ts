@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { z } from 'zod';
 import { ChainError } from '../../errors/chain-error';
 
-export { DEFAULT_OSV_EXPORT as DEFAULT_OSV_BASE_URL } from '../../config/sections/scan';
+;
 
 export interface DownloadResult {
   ecosystem: string;

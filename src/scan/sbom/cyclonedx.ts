@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ChainError } from '../../errors/chain-error';
 import { type HygieneResult, type Package } from '../types';
 
 export const SBOM_PROPERTY = {
@@ -146,12 +145,6 @@ export function packagesFromCycloneDx(bom: CycloneDxBom): Package[] {
     });
   }
   return out;
-}
-
-export function parseCycloneDx(json: unknown): CycloneDxBom {
-  const parsed = cycloneDxSchema.safeParse(json);
-  if (!parsed.success) throw new ChainError('BAD_INPUT', `not a CycloneDX SBOM: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return parsed.data;
 }
 
 /** What a rescan needs besides the packages. */

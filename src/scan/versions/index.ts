@@ -1,5 +1,4 @@
 /** Version comparison by ecosystem: the exact ordering each package manager uses. */
-import { ChainError } from '../../errors/chain-error';
 import { compareApk } from './apk';
 import { compareDeb } from './dpkg';
 import { compareMaven } from './maven';
@@ -28,12 +27,6 @@ const BY_ECOSYSTEM: Record<string, VersionCompare> = {
 /** The comparator of an OSV ecosystem ('Debian:12' uses Debian's); undefined when unsupported. */
 export function comparatorFor(ecosystem: string): VersionCompare | undefined {
   return BY_ECOSYSTEM[baseEcosystem(ecosystem)];
-}
-
-export function requireComparator(ecosystem: string): VersionCompare {
-  const cmp = comparatorFor(ecosystem);
-  if (!cmp) throw new ChainError('BAD_INPUT', `no version ordering known for ecosystem "${ecosystem}"`);
-  return cmp;
 }
 
 /** 'Debian:12' → 'Debian', 'Alpine:v3.20' → 'Alpine'. */

@@ -48,7 +48,6 @@ export const vexStatementSchema = z.object({
 export type VexSource = z.infer<typeof vexSourceSchema>;
 export type VexProduct = z.infer<typeof vexProductSchema>;
 export type VexStatement = z.infer<typeof vexStatementSchema>;
-export type VexStatementInput = z.input<typeof vexStatementSchema>;
 
 /** A date (midnight UTC starting that day) or a date-time, as ms since the epoch; NaN when unreadable. */
 export function instant(value: string): number {
