@@ -1,5 +1,5 @@
 import { type Command } from 'commander';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../src/chain/search-attributes';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/chain';
 import { ensureNamespace, ensureSearchAttributes } from '../../workers/temporal-namespace';
 import { cliConfig, connectTemporal, positiveInt } from '../context';
 

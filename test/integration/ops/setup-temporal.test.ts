@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../../src/chain/search-attributes';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../../src/chain';
 import { onCleanup, testDataDir, useTemporal } from '../../support/services';
 
 const ROOT = resolve(__dirname, '..', '..', '..');

@@ -9,7 +9,8 @@ import { type Config } from '../../../src/config/schema';
 import { cosignTag, RegistryClient } from '../../../src/registry';
 import { generateKeyPair } from '../../../src/signing';
 import { type LocalRegistry } from '../../../workers/local/registry-server';
-import { type ChainInput, type ChainStatus, deliveryChain } from '../../../workflows/delivery-chain';
+import { type ChainInput, type ChainStatus, chainWorkflowId } from '../../../src/chain';
+import { deliveryChain } from '../../../workflows/delivery-chain';
 import { DcFailedStage, DcStage } from '../../../workflows/search-attributes';
 import { type TestBrowser, useBrowser } from '../../support/browser';
 import { useChainWorker, type RunningChainWorker } from '../../support/chain-worker';
@@ -84,7 +85,7 @@ describe('ops in the Temporal UI: a chain failed in sync, found and reset in a r
     const desc = await writeOciImage(layout, busyboxSpec({ user: '1000', extra: [{ path: 'marker.txt', content: marker }] }), 'v1');
     await pushImage(layout, 'v1', `${registryHost}/${repository}:v1`);
     const input: ChainInput = { registry: 'source', repository, digest: desc.digest, tags: ['v1'], pushedAt: new Date().toISOString(), source: 'test' };
-    return { input, workflowId: `chain:source/${repository}@${desc.digest}` };
+    return { input, workflowId: chainWorkflowId(input) };
   };
   const layers = async (client: RegistryClient, repository: string, digest: string, kind: 'sig' | 'att') =>
     ((await client.getManifest(repository, cosignTag(digest, kind))).manifest as { layers: unknown[] }).layers.length;
