@@ -45,4 +45,22 @@ describe('dchain setup-temporal', () => {
     // The runbook's query is accepted there.
     await connection.workflowService.listWorkflowExecutions({ namespace: 'ops-setup', query: 'DcFailedStage = "sync" AND ExecutionStatus = "Failed"' });
   });
+
+  it('the dev server registers an attribute its existing database lacks when it starts (an upgraded `npm start`)', { timeout: 300_000 }, async () => {
+    const temporal = await useTemporal(testDataDir());
+    const query = { namespace: 'default', query: 'DcFailedStage = "sync"' };
+    let connection = await Connection.connect({ address: temporal.address });
+    // A database from before DcFailedStage existed: the dev server's --search-attribute does not add it to one.
+    await connection.operatorService.removeSearchAttributes({ namespace: 'default', searchAttributes: ['DcFailedStage'] });
+    await assert.rejects(connection.workflowService.listWorkflowExecutions(query), /DcFailedStage/);
+    await connection.close();
+
+    await temporal.process.stop();
+    await temporal.process.start();
+    connection = await Connection.connect({ address: temporal.address });
+    onCleanup(() => connection.close());
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+    assert.equal(Number(customAttributes?.DcFailedStage), 2);
+    await connection.workflowService.listWorkflowExecutions(query);
+  });
 });
