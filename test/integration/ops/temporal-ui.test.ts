@@ -28,6 +28,8 @@ const FAILED_IN_SYNC = 'DcFailedStage = "sync" AND ExecutionStatus = "Failed"';
  * because its mirror is down; ops find it by its search attributes, open it, bring the mirror back and
  * Reset the run to the workflow task before the sync activity; the chain completes without a second
  * signature or attestation. Screenshots go to test-artifacts/temporal-ui/ (the README shows copies).
+ * The controls are found by role, label and test id as the Web UI embedded in the pinned Temporal CLI
+ * renders them (CLI 1.9.1: UI 2.54.1); a CLI upgrade may move them.
  */
 describe('ops in the Temporal UI: a chain failed in sync, found and reset in a real browser', () => {
   let config: Config;
