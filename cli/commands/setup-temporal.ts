@@ -1,6 +1,6 @@
 import { type Command } from 'commander';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/chain';
-import { ensureNamespace, ensureSearchAttributes } from '../../workers/temporal-namespace';
+import { ensureNamespace, ensureSearchAttributes } from '../../workers/temporal/namespace';
 import { cliConfig, connectTemporal, positiveInt } from '../context';
 
 /**
