@@ -7,10 +7,10 @@ import { onCleanup } from './services';
  * Debian's chromium (`apt-get install chromium`; `.ci/run` installs it), never a downloaded browser:
  * playwright-core drives whatever executable it is given. CHROMIUM_PATH names another one.
  */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Screenshots of browser tests land here (gitignored): CI keeps them as artifacts. */
-export const ARTIFACTS_DIR = resolve(__dirname, '..', '..', 'test-artifacts');
+const ARTIFACTS_DIR = resolve(__dirname, '..', '..', 'test-artifacts');
 
 export interface TestBrowser {
   browser: Browser;
