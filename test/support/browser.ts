@@ -1,13 +1,14 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { findTool } from '../../workers/local/tools';
 import { onCleanup } from './services';
 
 /**
- * Debian's chromium (`apt-get install chromium`; `.ci/run` installs it), never a downloaded browser:
- * playwright-core drives whatever executable it is given. CHROMIUM_PATH names another one.
+ * Debian's chromium (`apt-get install chromium`; `.ci/run` and `setup --test` install it), never a downloaded
+ * browser: playwright-core drives whatever executable it is given. CHROMIUM_PATH names another one.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? findTool('chromium') ?? '/usr/bin/chromium';
 
 /** Screenshots of browser tests land here (gitignored): CI keeps them as artifacts. */
 const ARTIFACTS_DIR = resolve(__dirname, '..', '..', 'test-artifacts');
