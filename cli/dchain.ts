@@ -31,6 +31,7 @@ const GROUPS: Group[] = [
   { name: 'demo', summary: 'demo images to see the chain allow one image and block another', load: () => require('./commands/demo') },
   { name: 'inventory', summary: 'watch a cluster\'s pods into the inventory of deployed images', load: () => require('./commands/inventory') },
   { name: 'images', summary: 'deployed images: where a digest runs (from the inventory)', load: () => require('./commands/images') },
+  { name: 'setup-temporal', summary: "an existing Temporal cluster: create the namespace, register the chain's search attributes", load: () => require('./commands/setup-temporal') },
   { name: 'vex', summary: 'check an OpenVEX or CycloneDX VEX document', load: () => require('./commands/vex') },
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -36,6 +36,8 @@ const TEST_PACKAGES: Record<string, string> = {
   rpm: 'rpm',
   rpmbuild: 'rpm',
   'db5.3_load': 'db5.3-util',
+  // The Temporal UI browser test drives Debian's chromium through playwright-core, which downloads no browser.
+  chromium: 'chromium',
 };
 
 /** The scan benchmark reads every tool's peak RSS from GNU time. */

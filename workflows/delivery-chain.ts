@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ChainActivities } from '../activities';
-import { DcCriticalCount, DcDigest, DcHighCount, DcRepository, DcStage, DcTags, DcVerdict } from './search-attributes';
+import { DcCriticalCount, DcDigest, DcFailedStage, DcHighCount, DcRepository, DcStage, DcTags, DcVerdict } from './search-attributes';
 import { activityCause, failureText } from './failures';
 import { scanTaskQueue } from './task-queues';
 import { type AddTagsSignal, type ChainInput } from '../src/chain/input';
@@ -28,6 +28,9 @@ export const breakGlassSignal = defineSignal<[BreakGlass]>(SIGNALS.breakGlass);
 export const statusQuery = defineQuery<ChainStatus>(QUERIES.status);
 
 const PAST_GATE: ReadonlySet<ChainStage> = new Set(['sign', 'sync', 'distribute', 'done', 'failed']);
+
+/** The patch that added DcFailedStage (set when a run fails, removed when one completes). */
+const FAILED_STAGE_PATCH = 'failed-stage-attribute';
 
 const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } as const;
 
@@ -199,6 +202,11 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
 
     enter('done');
     upsertSearchAttributes([{ key: DcVerdict, value: status.override ? 'overridden' : 'allowed' }]);
+    // A completed run is no failure: drop a DcFailedStage it carried from its start. Only when present, so
+    // the history of an ordinary run is unchanged (no command, no patch marker) and old histories replay.
+    if (workflowInfo().typedSearchAttributes.get(DcFailedStage) !== undefined && patched(FAILED_STAGE_PATCH)) {
+      upsertSearchAttributes([{ key: DcFailedStage, value: null }]);
+    }
     upsertMemo({ summary: `${image.repository}@${image.digest}: distributed` });
     return status;
   } catch (err) {
@@ -220,6 +228,8 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
       status.failedAt = stage as StageName;
       // Added after the first histories were recorded: runs without the marker replay without the memo.
       if (patched('memo-on-failure')) upsertMemo({ summary: `${image.repository}@${image.digest || '(not built)'}: failed in ${stage} — ${failureText(err)}` });
+      // DcStage says `failed`; this says where, for `DcFailedStage = "sync"`. Runs recorded before it replay without it.
+      if (patched(FAILED_STAGE_PATCH)) upsertSearchAttributes([{ key: DcFailedStage, value: stage }]);
       await ended('failed');
     }
     log.error('chain failed', { stage, error: failureText(err) });

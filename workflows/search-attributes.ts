@@ -10,6 +10,7 @@ export const DcRepositoryName = keyword('DcRepositoryName');
 export const DcDigest = keyword('DcDigest');
 export const DcTags = defineSearchAttributeKey('DcTags' satisfies SearchAttributeName, 'KEYWORD_LIST');
 export const DcStage = keyword('DcStage');
+export const DcFailedStage = keyword('DcFailedStage');
 export const DcVerdict = keyword('DcVerdict');
 export const DcCriticalCount = int('DcCriticalCount');
 export const DcHighCount = int('DcHighCount');

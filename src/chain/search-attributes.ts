@@ -16,6 +16,12 @@ export const SEARCH_ATTRIBUTE_TYPES = {
   DcTags: 'KeywordList',
   /** The stage the chain is in, or how it ended (done, blocked, failed). */
   DcStage: 'Keyword',
+  /**
+   * The stage a failed run failed in (`build`, `scan`, `gate`, `sign`, `sync`, `distribute`), so ops can ask
+   * for "chains that failed in sync": `DcFailedStage = "sync" AND ExecutionStatus = "Failed"` (DcStage only
+   * says `failed`). Absent on runs that did not fail; a run that completes removes one it carried from its start.
+   */
+  DcFailedStage: 'Keyword',
   DcVerdict: 'Keyword',
   DcCriticalCount: 'Int',
   DcHighCount: 'Int',

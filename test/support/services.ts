@@ -42,8 +42,9 @@ type ContainerFixtures = typeof ContainerFixturesModule;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const containerFixtures = (): ContainerFixtures => require('./containers') as ContainerFixtures;
 
-export async function useTemporal(dataDir = testDataDir()): Promise<TemporalDevServer> {
-  const server = containers ? await containerFixtures().temporalContainer() : await startTemporalDevServer({ dataDir, headless: true });
+/** The Temporal dev server, headless unless `ui` (the browser tests open its Web UI at `uiUrl`). */
+export async function useTemporal(dataDir = testDataDir(), options: { ui?: boolean } = {}): Promise<TemporalDevServer> {
+  const server = containers && !options.ui ? await containerFixtures().temporalContainer() : await startTemporalDevServer({ dataDir, headless: options.ui !== true });
   onCleanup(() => server.process.stop());
   return server;
 }

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/chain/search-attributes';
+import { ensureSearchAttributes } from '../temporal/namespace';
 import { freePort, ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
 import { requireTool } from './tools';
 
@@ -61,6 +62,9 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
         await connection.workflowService.describeNamespace({ namespace });
+        // --search-attribute registers only in a new database: one added since it was created (DcFailedStage
+        // on an upgraded `npm start`) would make the chain's upserts fail its workflow tasks. Registered here.
+        await ensureSearchAttributes(connection, namespace);
         return true;
       } finally {
         await connection.close();

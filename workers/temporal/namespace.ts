@@ -3,7 +3,7 @@
  * search attributes registered in it (the dev server gets both from its command line; a real
  * cluster gets them through the operator API, once, idempotently).
  */
-import { type Connection, isGrpcServiceError } from '@temporalio/client';
+import { type ConnectionLike, isGrpcServiceError } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { ChainError } from '../../src/errors/chain-error';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/chain/search-attributes';
@@ -17,7 +17,10 @@ const INDEXED_VALUE_TYPE: Record<(typeof SEARCH_ATTRIBUTE_TYPES)[keyof typeof SE
 
 const ALREADY_EXISTS = 6;
 
-export async function ensureNamespace(connection: Connection, namespace: string, retentionDays = 3): Promise<void> {
+/** A client connection's services (a Connection, or a Client's `connection`). */
+type Services = Pick<ConnectionLike, 'workflowService' | 'operatorService'>;
+
+export async function ensureNamespace(connection: Services, namespace: string, retentionDays = 3): Promise<void> {
   try {
     await connection.workflowService.registerNamespace({
       namespace,
@@ -32,7 +35,7 @@ export async function ensureNamespace(connection: Connection, namespace: string,
 }
 
 /** Registers the chain's search attributes that the namespace lacks; a type clash is an error that names it. */
-export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+export async function ensureSearchAttributes(connection: Services, namespace: string): Promise<string[]> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const custom = existing.customAttributes ?? {};
   const missing: Record<string, number> = {};
