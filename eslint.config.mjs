@@ -2,8 +2,44 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
+import { dirname, relative, resolve, sep } from 'node:path';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+
+/**
+ * Each domain folder (src/<folder>) is used from outside through its index.ts only, so its public
+ * surface is one file. Tests may reach inside (they mirror the source tree); workflows import the
+ * contract's files (src/chain/names.ts…) so the workflow bundle holds no zod.
+ */
+const surfaces = {
+  rules: {
+    'folder-surface': {
+      meta: { type: 'problem', schema: [], messages: { deep: "import src/{{folder}} through its index.ts ('{{suggest}}'), not its file {{inner}}" } },
+      create(context) {
+        const root = context.cwd;
+        const from = relative(root, context.filename).split(sep);
+        const check = (node) => {
+          const spec = node?.value;
+          if (typeof spec !== 'string' || !spec.startsWith('.')) return;
+          const target = relative(root, resolve(dirname(context.filename), spec)).split(sep);
+          if (target[0] !== 'src' || target.length < 3) return;
+          const folder = target[1];
+          if (from[0] === 'src' && from[1] === folder) return;
+          if (target.length === 3 && target[2] === 'index') return;
+          if (from[0] === 'workflows' && folder === 'chain') return;
+          const suggest = relative(dirname(context.filename), resolve(root, 'src', folder)) || '.';
+          context.report({ node, messageId: 'deep', data: { folder, inner: target.slice(2).join('/'), suggest: suggest.startsWith('.') ? suggest : `./${suggest}` } });
+        };
+        return {
+          ImportDeclaration: (n) => check(n.source),
+          ExportNamedDeclaration: (n) => n.source && check(n.source),
+          ExportAllDeclaration: (n) => check(n.source),
+          ImportExpression: (n) => n.source.type === 'Literal' && check(n.source),
+        };
+      },
+    },
+  },
+};
 
 const CONTRACT = 'a name of the chain contract: import it from src/chain';
 /** Selectors of literals that only src/chain may spell. */
@@ -76,6 +112,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['@temporalio/*'], message: 'Domain code has no Temporal imports.' }] }],
     },
+  },
+  {
+    files: ['src/**/*.ts', 'workers/**/*.ts', 'workflows/**/*.ts', 'activities/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    plugins: { surfaces },
+    rules: { 'surfaces/folder-surface': 'error' },
   },
   {
     // The CLI talks to the services through workers/temporal and workers/process, never through a

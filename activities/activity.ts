@@ -6,8 +6,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
-import { ChainError } from '../src/errors/chain-error';
-import { type Logger } from '../src/log/logger';
+import { ChainError } from '../src/errors';
+import { type Logger } from '../src/log';
 import { toActivityFailure } from './errors';
 import { activityLogger, activityWorkflowId } from './log';
 

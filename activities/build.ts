@@ -1,6 +1,5 @@
-import { buildFromSource, type BuildProgress } from '../src/source-build/build-from-source';
-import { type BuildRequest, type BuiltImage } from '../src/source-build/build-request';
-import { describePushedImage, type PushedImage } from '../src/source-build/pushed-image';
+import { buildFromSource, type BuildProgress, type BuiltImage, describePushedImage, type PushedImage } from '../src/source-build';
+import { type BuildRequest } from '../src/chain';
 import { activity } from './activity';
 import { type ActivityDeps } from './deps';
 

@@ -1,8 +1,8 @@
 import { type Redis } from 'ioredis';
-import { type Config } from '../src/config/schema';
+import { type Config } from '../src/config';
 import { connectRedis, redisTarget } from '../src/ingest';
-import { type Logger } from '../src/log/logger';
-import { watchRedis } from '../src/redis/connection-state';
+import { type Logger } from '../src/log';
+import { watchRedis } from '../src/redis';
 import { type RegistryClient, RegistryDirectory } from '../src/registry';
 
 /** What activity factories are built from; the worker process creates these once. */

@@ -1,11 +1,8 @@
-import { NotificationLog } from '../src/distribute/notification-log';
-import { notifySubscriber } from '../src/distribute/notifier';
-import { expandPromotionTags } from '../src/distribute/promotion-tags';
-import { type FetchedManifest } from '../src/registry';
-import { mapRepository } from '../src/registry/copy';
+import { expandPromotionTags, NotificationLog, notifySubscriber } from '../src/distribute';
+import { type FetchedManifest, mapRepository } from '../src/registry';
 import { activity } from './activity';
-import { type ActivityDeps } from './deps';
 import { type ImageRef } from './build';
+import { type ActivityDeps } from './deps';
 
 export interface PromoteInput extends ImageRef {
   /** ISO time that expands `{date}` in the configured promotion tags (the run's start). */

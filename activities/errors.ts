@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { failureType } from '../src/chain';
-import { ChainError } from '../src/errors/chain-error';
+import { ChainError } from '../src/errors';
 
 /**
  * Turns a domain error into what Temporal should do with it: permanent ChainErrors (policy deny,

@@ -1,8 +1,8 @@
 import { type Redis } from 'ioredis';
-import { type Config } from '../src/config/schema';
-import { ChainError } from '../src/errors/chain-error';
+import { type Config } from '../src/config';
+import { ChainError } from '../src/errors';
 import { RegistryDirectory } from '../src/registry';
-import { type Logger } from '../src/log/logger';
+import { type Logger } from '../src/log';
 import {
   type Decision,
   DecisionStore,
@@ -17,8 +17,7 @@ import {
   summarizeDecision,
   type Violation,
 } from '../src/policy';
-import { type ScanSummary } from '../src/scan';
-import { RescanFindingsStore } from '../src/scan/rescan-findings';
+import { RescanFindingsStore, type ScanSummary } from '../src/scan';
 import { activity } from './activity';
 
 export interface GateDeps {

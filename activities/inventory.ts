@@ -1,6 +1,6 @@
-import { type Config } from '../src/config/schema';
+import { type Config } from '../src/config';
 import { InventoryStore, KubeApi, kubeApiSettings, ownerWorkloads, postImageVulnerableEvents } from '../src/inventory';
-import { type Logger } from '../src/log/logger';
+import { type Logger } from '../src/log';
 import { type Redis } from 'ioredis';
 import { activity } from './activity';
 

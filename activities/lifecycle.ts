@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationMs } from '../src/config/duration';
+import { durationMs } from '../src/config';
 import { ChainLifecycleStore, type ChainRecord, IngestQueue } from '../src/ingest';
 import { DecisionStore } from '../src/policy';
 import { activity } from './activity';

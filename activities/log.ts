@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { chainLogger, type Logger } from '../src/log/logger';
+import { chainLogger, type Logger } from '../src/log';
 
 /** The workflow the running activity belongs to ('standalone' when run outside one, as in tests). */
 export function activityWorkflowId(): string {

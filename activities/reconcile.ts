@@ -1,4 +1,4 @@
-import { ChainError } from '../src/errors/chain-error';
+import { ChainError } from '../src/errors';
 import { IngestQueue, reconcileSource, type ReconcileSummary } from '../src/ingest';
 import { type ActivityDeps } from './deps';
 import { activity } from './activity';

@@ -1,15 +1,11 @@
-import { ChainError } from '../src/errors/chain-error';
-import { type OsvDataVersion, osvSourceFromConfig, RedisSbomStore, rescanStored, scanImage, type ScanSummary, type SeverityCounts } from '../src/scan';
-import { RescanFindingsStore } from '../src/scan/rescan-findings';
+import { ChainError } from '../src/errors';
+import { type Finding, type OsvDataVersion, osvSourceFromConfig, readAttachedVex, RedisSbomStore, RescanFindingsStore, rescanStored, scanImage, type ScanSummary, type SeverityCounts, vexOutcome, type VexStatement } from '../src/scan';
 import { readFileSync } from 'node:fs';
-import { type Config } from '../src/config/schema';
+import { type Config } from '../src/config';
 import { policyFromConfig } from '../src/policy';
-import { type Finding } from '../src/scan';
-import { readAttachedVex, type VexStatement, vexOutcome } from '../src/scan/vex';
-import { type RegistryClient } from '../src/registry';
+import { type RegistryClient, SHA256_DIGEST } from '../src/registry';
 import { type ActivityDeps } from './deps';
 import { activity } from './activity';
-import { SHA256_DIGEST } from '../src/registry';
 
 export interface ScanImageInput {
   /** Configured registry name. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ChainError } from '../src/errors/chain-error';
+import { ChainError } from '../src/errors';
 import { sha256DigestSchema } from '../src/registry';
 import { RedisSbomStore } from '../src/scan';
 import { readFileSync } from 'node:fs';

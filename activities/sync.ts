@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { RegistryDirectory, sha256DigestSchema, SYNC_USER_AGENT } from '../src/registry';
-import { syncToTargets, type SyncProgress, type SyncTargetResult } from '../src/registry/copy';
+import { RegistryDirectory, sha256DigestSchema, SYNC_USER_AGENT, type SyncProgress, type SyncTargetResult, syncToTargets } from '../src/registry';
 import { activity } from './activity';
 import { type ActivityDeps } from './deps';
 

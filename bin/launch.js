@@ -17,7 +17,7 @@ function newestSource(dir, limit) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
       if (!newestSource(path, limit)) return false;
-    } else if (entry.name.endsWith('.ts') && statSync(path).mtimeMs > limit) {
+    } else if ((entry.name.endsWith('.ts') || entry.name.endsWith('.lua')) && statSync(path).mtimeMs > limit) {
       return false;
     }
   }

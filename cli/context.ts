@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { type Redis } from 'ioredis';
-import { type Config } from '../src/config/schema';
-import { ChainError } from '../src/errors/chain-error';
+import { type Config, loadConfig } from '../src/config';
+import { ChainError } from '../src/errors';
 import { connectRedis, describeRedis, redisTarget } from '../src/ingest';
-import { loadConfig } from '../src/config/load';
 import { readStackFile, stackRunning } from '../workers/process/stack-file';
 
 export { connectTemporal, connectWorkflowStarter } from '../workers/temporal/connect';

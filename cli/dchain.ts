@@ -7,7 +7,7 @@
  */
 import type * as Commander from 'commander';
 import { type Command as CommandType } from 'commander';
-import { ChainError } from '../src/errors/chain-error';
+import { ChainError } from '../src/errors';
 
 interface Group {
   name: string;

@@ -6,12 +6,11 @@
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { type Redis } from 'ioredis';
 import { type Registry } from 'prom-client';
-import { gitWebhookRoutes } from '../src/source-build/git-webhook/plugin';
-import { loadConfig } from '../src/config/load';
-import { type Config } from '../src/config/schema';
+import { gitWebhookRoutes } from '../src/source-build';
+import { type Config, loadConfig } from '../src/config';
 import { createIngestMetrics, DeliveryLog, IngestQueue, type IngestMetrics, producerConnection, redisTarget, webhookRoutes } from '../src/ingest';
-import { createLogger, type Logger } from '../src/log/logger';
-import { watchRedis } from '../src/redis/connection-state';
+import { createLogger, type Logger } from '../src/log';
+import { watchRedis } from '../src/redis';
 import { closeOnSignals, runEntryPoint } from './process/entry-point';
 import { HealthChecker } from './process/health';
 import { processRegistry } from './process/metrics';

@@ -9,9 +9,8 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { loadConfig } from '../src/config/load';
-import { type Config } from '../src/config/schema';
-import { createLogger, type Logger } from '../src/log/logger';
+import { type Config, loadConfig } from '../src/config';
+import { createLogger, type Logger } from '../src/log';
 import { type LocalHaproxy, startHaproxy } from './local/haproxy';
 import { freePort, ManagedProcess, type ServiceProcess } from './local/managed-process';
 import { type LocalPostgres, startPostgres } from './local/postgres-server';

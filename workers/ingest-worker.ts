@@ -7,11 +7,10 @@
 import { type Client } from '@temporalio/client';
 import { Worker } from 'bullmq';
 import { type Redis } from 'ioredis';
-import { loadConfig } from '../src/config/load';
-import { type Config } from '../src/config/schema';
+import { type Config, loadConfig } from '../src/config';
 import { cappedBackoff, createIngestProcessor, durationMs, INGEST_QUEUE_NAME, IngestQueue, type IngestJob, redisTarget, workerConnection } from '../src/ingest';
-import { createLogger, type Logger } from '../src/log/logger';
-import { watchRedis } from '../src/redis/connection-state';
+import { createLogger, type Logger } from '../src/log';
+import { watchRedis } from '../src/redis';
 import { closeOnSignals, runEntryPoint } from './process/entry-point';
 import { createIngestWorkerMetrics } from './process/ingest-metrics';
 import { processRegistry, serveMetrics } from './process/metrics';

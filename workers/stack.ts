@@ -9,10 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../src/config/load';
-import { type Config } from '../src/config/schema';
-import { ChainError } from '../src/errors/chain-error';
-import { createLogger, type Logger } from '../src/log/logger';
+import { type Config, loadConfig } from '../src/config';
+import { ChainError } from '../src/errors';
+import { createLogger, type Logger } from '../src/log';
 import { ENV_KEY_FILE, ENV_KEY_PEM, generateKeyPair } from '../src/signing';
 import { ManagedProcess, portOpen } from './local/managed-process';
 import { startRedis } from './local/redis-server';
@@ -20,7 +19,7 @@ import { startRegistry } from './local/registry-server';
 import { StackLock } from './local/stack-lock';
 import { Supervisor } from './local/supervisor';
 import { runEntryPoint } from './process/entry-point';
-import { osvDownloadBanner } from '../src/scan/osv/status';
+import { osvDownloadBanner } from '../src/scan';
 import { startTemporalDevServer } from './local/temporal-dev-server';
 import { STACK_FILE } from './process/stack-file';
 

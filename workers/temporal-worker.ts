@@ -5,9 +5,9 @@
  * line with the configuration. Exits non-zero on error.
  */
 import { createActivityDeps } from '../activities/deps';
-import { loadConfig } from '../src/config/load';
-import { ChainError } from '../src/errors/chain-error';
-import { createLogger } from '../src/log/logger';
+import { loadConfig } from '../src/config';
+import { ChainError } from '../src/errors';
+import { createLogger } from '../src/log';
 import { scanTaskQueue } from '../workflows/task-queues';
 import { createChainWorkers, type WorkerRole } from './temporal/chain-workers';
 import { connectWorker } from './temporal/connect';

@@ -4,13 +4,10 @@
  * without Temporal, and prints the pushed image with its provenance.
  */
 import { type Command } from 'commander';
-import { buildFromSource } from '../../src/source-build/build-from-source';
-import { type BuildRequest, parseBuildRequest } from '../../src/source-build/build-request';
-import { resolveRemoteRef } from '../../src/source-build/git';
-import { buildRequestFromPush, stagingRepository, templateValues } from '../../src/source-build/rules';
-import { startBuildChain } from '../../src/source-build/start-chain';
-import { type Config } from '../../src/config/schema';
-import { ChainError } from '../../src/errors/chain-error';
+import { buildFromSource, buildRequestFromPush, resolveRemoteRef, stagingRepository, startBuildChain, templateValues } from '../../src/source-build';
+import { type BuildRequest, parseBuildRequest } from '../../src/chain';
+import { type Config } from '../../src/config';
+import { ChainError } from '../../src/errors';
 import { RegistryDirectory } from '../../src/registry';
 import { cliConfig, connectWorkflowStarter } from '../context';
 

@@ -1,5 +1,5 @@
 import { type Command } from 'commander';
-import { pushDemoImages } from '../../src/demo/images';
+import { pushDemoImages } from '../../src/demo';
 import { RegistryDirectory } from '../../src/registry';
 import { cliConfig } from '../context';
 

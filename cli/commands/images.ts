@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { type Command } from 'commander';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 import { InventoryStore } from '../../src/inventory';
 import { cliConfig, withRedis } from '../context';
 

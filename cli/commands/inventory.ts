@@ -2,7 +2,7 @@ import { type Command } from 'commander';
 import { Redis } from 'ioredis';
 import { redisUrl } from '../../src/ingest';
 import { InventoryStore, KubeApi, kubeApiSettings, watchPods } from '../../src/inventory';
-import { createLogger } from '../../src/log/logger';
+import { createLogger } from '../../src/log';
 import { cliConfig } from '../context';
 
 /**

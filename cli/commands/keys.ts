@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { type Command } from 'commander';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 import { ENV_KEY_PASSWORD, generateKeyPair } from '../../src/signing';
 
 interface KeygenOptions {

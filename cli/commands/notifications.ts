@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { type Command } from 'commander';
-import { NotificationLog } from '../../src/distribute/notification-log';
+import { NotificationLog } from '../../src/distribute';
 import { cliConfig, positiveInt, withRedis } from '../context';
 
 /** `dchain notifications log`: every outgoing subscriber notification with its status and attempts. */

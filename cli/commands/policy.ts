@@ -1,10 +1,8 @@
 import { type Command } from 'commander';
-import { type Config } from '../../src/config/schema';
-import { ChainError } from '../../src/errors/chain-error';
-import { createLogger } from '../../src/log/logger';
-import { DecisionStore, evaluatePolicy, type ImageFacts, lintPolicy, type LoadedPolicy, loadPolicyFile, policyFromConfig, policyJsonSchema, summarizeDecision } from '../../src/policy';
-import { admissionDepsFromConfig, admissionRedis, buildAdmissionServer, signatureCheckFromVerifier } from '../../src/policy/admission';
-import { readFactsFile } from '../../src/policy/facts-file';
+import { type Config } from '../../src/config';
+import { ChainError } from '../../src/errors';
+import { createLogger } from '../../src/log';
+import { admissionDepsFromConfig, admissionRedis, buildAdmissionServer, DecisionStore, evaluatePolicy, type ImageFacts, lintPolicy, type LoadedPolicy, loadPolicyFile, policyFromConfig, policyJsonSchema, readFactsFile, signatureCheckFromVerifier, summarizeDecision } from '../../src/policy';
 import { parseImageReference, RegistryDirectory } from '../../src/registry';
 import { verifyImage } from '../../src/signing';
 import { describeRedis, redisTarget } from '../../src/ingest';

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Client, type ScheduleExecutionActionResult, ScheduleNotFoundError, ScheduleOverlapPolicy, type WorkflowHandle } from '@temporalio/client';
 import { type Command } from 'commander';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 import { type RescanInput, type RescanSummary, SCHEDULE_IDS } from '../../src/chain';
 import { cliConfig, connectTemporal } from '../context';
 

@@ -1,11 +1,9 @@
 import { resolve } from 'node:path';
-import { durationMs } from '../../src/config/duration';
+import { type Config, durationMs, loadConfig, type RegistryConfig } from '../../src/config';
 import { type MultiBar as ProgressBars } from 'cli-progress';
 import Table from 'cli-table3';
 import { type Command } from 'commander';
-import { loadConfig } from '../../src/config/load';
-import { type Config, type RegistryConfig } from '../../src/config/schema';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 import { CHAIN_VERSION, parseImageReference, RegistryClient, RegistryDirectory } from '../../src/registry';
 import { type Finding, type ImageSource, type LayerProgress, MemorySbomStore, openLocalImage, OsvSource, osvSourceFromConfig, parseImageInput, scanImage, type ScanResult, SEVERITIES, type Severity, toSarif } from '../../src/scan';
 import { colorEnabled, paint } from '../color';

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { type Command } from 'commander';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 import { readStackFile, STACK_FILE, stackRunning } from '../../workers/process/stack-file';
 import { cliConfig } from '../context';
 

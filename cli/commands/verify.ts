@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { type Command } from 'commander';
 import Table from 'cli-table3';
-import { type RegistryConfig } from '../../src/config/schema';
-import { ChainError } from '../../src/errors/chain-error';
+import { type RegistryConfig } from '../../src/config';
+import { ChainError } from '../../src/errors';
 import { parseImageReference, RegistryClient, RegistryDirectory } from '../../src/registry';
 import { PublicKeyVerifier, verifyImage, type VerificationReport } from '../../src/signing';
 import { cliConfig } from '../context';

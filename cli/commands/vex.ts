@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Command } from 'commander';
-import { ChainError } from '../../src/errors/chain-error';
-import { describeStatement, readVexText } from '../../src/scan/vex';
+import { ChainError } from '../../src/errors';
+import { describeStatement, readVexText } from '../../src/scan';
 
 /** `dchain vex check <file>`: validates an OpenVEX or CycloneDX VEX document and lists its statements. */
 export function register(program: Command): void {

@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import { type Command } from 'commander';
-import { type Config } from '../../src/config/schema';
-import { ChainError } from '../../src/errors/chain-error';
+import { type Config } from '../../src/config';
+import { ChainError } from '../../src/errors';
 import { type DeliveryEntry, DeliveryLog, IngestQueue } from '../../src/ingest';
 import { cliConfig, positiveInt, withRedis } from '../context';
 

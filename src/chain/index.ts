@@ -19,3 +19,4 @@ export { type AddTagsSignal, chainInputSchema, type ChainInput, type ImagePushed
 export { type BreakGlass, type ChainStage, type ChainStatus, type StageName, type TagDeliveryInput, type TagDeliveryStatus } from './status';
 export { type RescanInput, type RescanProblem, type RescanSettings, type RescanSummary } from './rescan';
 export { SEARCH_ATTRIBUTE_TYPES, type SearchAttributeName } from './search-attributes';
+export { buildRequestSchema, type BuildRequest, type BuildRequestInput, commitSchema, parseBuildRequest, repoUrlSchema } from './build-request';

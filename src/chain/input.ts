@@ -3,8 +3,8 @@
  * API), or a source build. One zod schema and its type, validated where input crosses a boundary.
  */
 import { z } from 'zod';
-import { buildRequestSchema } from '../source-build/build-request';
-import { digestSchema, repositorySchema, tagSchema } from '../registry/schemas';
+import { buildRequestSchema } from './build-request';
+import { digestSchema, repositorySchema, tagSchema } from '../registry';
 
 /** One manifest push that starts (or joins) a delivery chain, whatever the sender's format. */
 export const imagePushedSchema = z.strictObject({

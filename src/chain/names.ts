@@ -5,7 +5,7 @@
  * and lint refuses these names as literals anywhere else. They are recorded in every workflow
  * history: renaming one breaks the replay of running and recorded chains.
  */
-import { type ChainErrorCode } from '../errors/chain-error';
+import { type ChainErrorCode } from '../errors';
 
 export const WORKFLOW_TYPES = {
   /** One run per image digest: build → scan → gate → sign → sync → distribute. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
 import { type z } from 'zod';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { type Config, configSchema } from './schema';
 
 export interface LoadConfigOptions {

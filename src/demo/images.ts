@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { type RegistryClient } from '../registry';
 
 interface DemoFile {

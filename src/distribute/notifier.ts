@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { type NotificationLog } from './notification-log';
 import { SIGNATURE_HEADER, signNotification } from './notification-signature';
 

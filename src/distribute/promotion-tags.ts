@@ -1,4 +1,4 @@
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 
 /**
  * Expands configured promotion tags: `{date}` becomes the chain's date (UTC, yyyymmdd) so a tag such as

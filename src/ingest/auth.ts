@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 
 /** Constant-time comparison of two secrets of any length (both are hashed to equal-length digests first). */
 export function secretsEqual(given: string, expected: string): boolean {

@@ -1,6 +1,6 @@
 import picomatch from 'picomatch';
-import { type IngestConfig, type WebhookSourceConfig } from '../config/schema';
-import { ChainError } from '../errors/chain-error';
+import { type IngestConfig, type WebhookSourceConfig } from '../config';
+import { ChainError } from '../errors';
 import { type PushNotice } from './formats/push-notice';
 import { type ImagePushed, imagePushedSchema } from '../chain';
 

@@ -1,10 +1,9 @@
 import { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { type Config, type WebhookSourceConfig } from '../config/schema';
-import { ChainError } from '../errors/chain-error';
-import { type Logger } from '../log/logger';
+import { type Config, durationMs, type WebhookSourceConfig } from '../config';
+import { ChainError } from '../errors';
+import { type Logger } from '../log';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySharedSecret, verifySignature } from './auth';
 import { type DeliveryLog } from './delivery-log';
-import { durationMs } from '../config/duration';
 import { createEventFilter, type Verdict } from './filter';
 import { type IngestMetrics } from './metrics';
 import { parseDelivery } from './parse';

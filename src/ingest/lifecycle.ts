@@ -12,7 +12,7 @@
  */
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
-import { luaScript, runLuaScript } from '../redis/lua-script';
+import { luaScriptFile, runLuaScript } from '../redis';
 import { stableHash } from './stable-hash';
 
 export type ChainOutcome = 'delivered' | 'blocked' | 'failed';
@@ -56,17 +56,7 @@ export function retryAt(record: ChainRecord, settings: RetrySettings): number | 
   return record.endedAt + delay;
 }
 
-const RECORD_LUA = `
-local outcome = ARGV[1]
-if redis.call('HGET', KEYS[1], 'run') == ARGV[4] and redis.call('HGET', KEYS[1], 'outcome') == outcome then
-  return tonumber(redis.call('HGET', KEYS[1], 'failures') or '0')
-end
-local failures = 0
-if outcome == 'failed' then failures = redis.call('HINCRBY', KEYS[1], 'failures', 1) end
-redis.call('HSET', KEYS[1], 'outcome', outcome, 'failures', failures, 'endedAt', ARGV[2], 'run', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return failures`;
-const RECORD = luaScript(RECORD_LUA);
+const RECORD = luaScriptFile(__dirname, 'lifecycle-record.lua');
 
 /** The lifecycle records of chains, in Redis. */
 export class ChainLifecycleStore {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { type WebhookSourceConfig } from '../config/schema';
-import { ChainError } from '../errors/chain-error';
+import { type WebhookSourceConfig } from '../config';
+import { ChainError } from '../errors';
 import { ACR_CONTENT_TYPES, parseAcr } from './formats/acr';
 import { DISTRIBUTION_CONTENT_TYPES, parseDistribution } from './formats/distribution';
 import { GENERIC_CONTENT_TYPES, parseGeneric } from './formats/generic';

@@ -1,6 +1,6 @@
 import { type Job, UnrecoverableError } from 'bullmq';
-import { ChainError } from '../errors/chain-error';
-import { type Logger } from '../log/logger';
+import { ChainError } from '../errors';
+import { type Logger } from '../log';
 import { buildChainWorkflowId, type ChainInput, chainWorkflowId } from '../chain';
 import { type BuildJob, type IngestJob, ingestJobSchema, type IngestQueue } from './queue';
 

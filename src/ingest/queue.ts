@@ -1,15 +1,13 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
-import { durationMs } from '../config/duration';
-import { type Config } from '../config/schema';
-import { ChainError } from '../errors/chain-error';
-import { buildChainWorkflowId, chainWorkflowId, type ImagePushed, imagePushedSchema } from '../chain';
-import { tagSchema } from '../registry/schemas';
+import { type Config, durationMs } from '../config';
+import { ChainError } from '../errors';
+import { buildChainWorkflowId, buildRequestSchema, chainWorkflowId, type ImagePushed, imagePushedSchema } from '../chain';
+import { tagSchema } from '../registry';
 import { stableHash } from './stable-hash';
-import { luaScript, runLuaScript } from '../redis/lua-script';
+import { luaScriptFile, runLuaScript } from '../redis';
 import { lifecycleKey, parseChainRecord, retryAt, type RetrySettings } from './lifecycle';
-import { buildRequestSchema } from '../source-build/build-request';
 
 export const INGEST_QUEUE_NAME = 'dchain-ingest';
 export const DEAD_LETTER_QUEUE_NAME = 'dchain-ingest-dead';
@@ -53,37 +51,8 @@ export type DeadLetter = z.infer<typeof deadLetterSchema>;
  * MARK takes KEYS in pairs (digest set, delivery key) and ARGV = ttl, then per event: n and n tags
  * to add to the digest set, or -1 to mark the delivery only.
  */
-const CHECK_LUA = `
-local out = {}
-for i = 1, #KEYS, 3 do
-  if KEYS[i + 1] ~= '' and redis.call('EXISTS', KEYS[i + 1]) == 1 then
-    out[#out + 1] = {1}
-  else
-    local tags = redis.call('SMEMBERS', KEYS[i])
-    local run = redis.call('HMGET', KEYS[i + 2], 'outcome', 'failures', 'endedAt')
-    table.insert(tags, 1, run[3] or '0')
-    table.insert(tags, 1, run[2] or '0')
-    table.insert(tags, 1, run[1] or '')
-    table.insert(tags, 1, 0)
-    out[#out + 1] = tags
-  end
-end
-return out`;
-const MARK_LUA = `
-local ttl = ARGV[1]
-local a = 2
-for i = 1, #KEYS, 2 do
-  local n = tonumber(ARGV[a])
-  a = a + 1
-  if n >= 0 then
-    redis.call('SADD', KEYS[i], '')
-    for j = a, a + n - 1 do redis.call('SADD', KEYS[i], ARGV[j]) end
-    a = a + n
-    redis.call('EXPIRE', KEYS[i], ttl)
-  end
-  if KEYS[i + 1] ~= '' then redis.call('SET', KEYS[i + 1], '1', 'EX', ttl) end
-end
-return 1`;
+const DEDUP_CHECK = luaScriptFile(__dirname, 'dedup-check.lua');
+const DEDUP_MARK = luaScriptFile(__dirname, 'dedup-mark.lua');
 
 /** What happened to one accepted event at the API. */
 export type SubmitOutcome =
@@ -175,7 +144,7 @@ export type IngestJobKind = 'start' | 'add-tags' | 'retry' | 'unblock' | 'replay
 export class IngestQueue {
   readonly queue: Queue<IngestJob>;
   readonly deadLetters: Queue<DeadLetter>;
-  private readonly scripts = { check: luaScript(CHECK_LUA), mark: luaScript(MARK_LUA) };
+  private readonly scripts = { check: DEDUP_CHECK, mark: DEDUP_MARK };
   private pending: PendingSubmit[] = [];
   private committing = false;
 

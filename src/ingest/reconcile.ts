@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { type IngestConfig, type WebhookSourceConfig } from '../config/schema';
+import { type IngestConfig, type WebhookSourceConfig } from '../config';
 import { createEventFilter } from './filter';
 import { type PushNotice } from './formats/push-notice';
 import { type ImagePushed } from '../chain';

@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { type Config } from '../config/schema';
+import { type Config } from '../config';
 
 /** The Redis URL of the configuration: the configured one, or the local redis-server `npm start` runs. */
 export function redisUrl(config: Config): string {

@@ -5,8 +5,8 @@
  * delivery counters. The durable queue behind both is IngestQueue.
  */
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ChainError } from '../errors/chain-error';
-import { type Logger } from '../log/logger';
+import { ChainError } from '../errors';
+import { type Logger } from '../log';
 import { type DeliveryEntry, type DeliveryLog } from './delivery-log';
 import { type IngestMetrics } from './metrics';
 

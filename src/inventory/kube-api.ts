@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:https';
-import { ChainError } from '../errors/chain-error';
-import { type InventoryConfig } from '../config/sections/inventory';
+import { ChainError } from '../errors';
+import { type InventoryConfig } from '../config';
 
 const IN_CLUSTER = '/var/run/secrets/kubernetes.io/serviceaccount';
 

@@ -6,7 +6,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
-import { type Logger } from '../log/logger';
+import { type Logger } from '../log';
 import { type KubeApi, KubeApiError } from './kube-api';
 import { OwnerResolver, podImages, podSchema } from './pods';
 import { type InventoryStore } from './store';

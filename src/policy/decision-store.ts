@@ -1,9 +1,9 @@
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { type Decision, decisionSchema } from './decision';
 import { type ImageFacts, imageFactsSchema } from './image-facts';
-import { luaScript, runLuaScript } from '../redis/lua-script';
+import { luaScriptFile, runLuaScript } from '../redis';
 
 export const overrideSchema = z.object({
   actor: z.string().min(1),
@@ -66,15 +66,7 @@ export interface DigestPage {
  * KEYS: latest, history, index. ARGV: expected latest ('' = none), new record, digest, push (1/0),
  * channel, message ('' = none), any ('1' = write over any current value).
  */
-const COMPARE_AND_WRITE = luaScript(`
-local current = redis.call('GET', KEYS[1])
-if ARGV[7] ~= '1' and (current or '') ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[4] == '1' then redis.call('LPUSH', KEYS[2], ARGV[2]) end
-redis.call('ZADD', KEYS[3], 0, ARGV[3])
-if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
-return 1
-`);
+const COMPARE_AND_WRITE = luaScriptFile(__dirname, 'decision-compare-and-write.lua');
 
 /** Attempts of `update` before a digest that keeps changing under it is reported as a transient error. */
 const UPDATE_ATTEMPTS = 5;

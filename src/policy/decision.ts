@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { modeSchema } from './policy-schema';
-import { vexStatementSchema } from '../scan/vex/statement';
+import { vexStatementSchema } from '../scan';
 
 /** One broken rule: which check, under which policy rule, what was found. */
 export const violationSchema = z.object({

@@ -1,4 +1,4 @@
-import { type CheckResult, type Decision, type Violation } from './decision';
+import { type CheckResult, type Decision, type Suppression, type Violation } from './decision';
 import { type ImageFacts } from './image-facts';
 import { matchesAny } from './patterns';
 import { type LoadedPolicy } from './policy-file';
@@ -7,7 +7,6 @@ import { checkHygiene } from './rules/hygiene';
 import { checkProvenance } from './rules/provenance';
 import { checkTrustedSources } from './rules/trusted-sources';
 import { checkVulnerabilities } from './rules/vulnerabilities';
-import { type Suppression } from './decision';
 import { allowlistStatements, partitionByVex } from './vex';
 
 export interface EvaluationContext {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { type ScanSummary } from '../scan';
 import { factsFromScan } from './facts-from-scan';
 import { type ImageFacts, imageFactsSchema } from './image-facts';

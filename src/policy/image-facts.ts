@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { FINDING_SEVERITIES } from './severity';
-import { vexStatementSchema } from '../scan/vex/statement';
-import { packageSourceSchema } from '../scan/sources';
+import { packageSourceSchema, vexStatementSchema } from '../scan';
 
 /**
  * Everything the policy looks at for one image: the scanner's findings and hygiene, where it comes

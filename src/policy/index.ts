@@ -12,3 +12,5 @@ export { lintPolicy } from './lint';
 ;
 export { DecisionStore, recordAllows, type DecisionRecord, type DigestPage,   } from './decision-store';
 export { regate, type RegateOutcome } from './regate';
+export { admissionDepsFromConfig, admissionRedis, buildAdmissionServer, signatureCheckFromVerifier } from './admission';
+export { readFactsFile } from './facts-file';

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
 import { type z } from 'zod';
-import { ChainError } from '../errors/chain-error';
-import { readVexText, type VexStatement } from '../scan/vex';
+import { ChainError } from '../errors';
+import { readVexText, type VexStatement } from '../scan';
 import { type Policy, policySchema } from './policy-schema';
 
 /** A validated policy with its key material read and a version that changes with its content. */

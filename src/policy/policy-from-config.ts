@@ -1,4 +1,4 @@
-import { type Config } from '../config/schema';
+import { type Config } from '../config';
 import { defaultPolicy } from './default-policy';
 import { type LoadedPolicy, loadPolicyFile } from './policy-file';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { durationSchema } from '../config/duration';
+import { durationSchema } from '../config';
 import { THRESHOLDS } from './severity';
-import { sha256DigestSchema } from '../registry/digest';
+import { sha256DigestSchema } from '../registry';
 
 /**
  * The policy file (YAML or JSON). Rules are selected by registry, Kubernetes namespace and

@@ -3,8 +3,7 @@
  * matched against fresh OSV data. Pure: it says what to write and what changed; the decision store
  * writes it atomically and the rescan workflow notifies.
  */
-import { type Finding, type OsvDataVersion } from '../scan';
-import { type VexStatement } from '../scan/vex';
+import { type Finding, type OsvDataVersion, type VexStatement } from '../scan';
 import { type Decision, type Violation } from './decision';
 import { type DecisionRecord, type DecisionUpdate, type RescanMark } from './decision-store';
 import { evaluatePolicy } from './evaluate';

@@ -1,4 +1,4 @@
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 
 const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 

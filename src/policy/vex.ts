@@ -4,7 +4,7 @@
  * findings leave the verdict. The gate and every rescan call this same function; suppressed
  * findings stay in the decision with the statement that suppressed them.
  */
-import { describeStatement, type VexStatement, vexOutcome } from '../scan/vex';
+import { describeStatement, type VexStatement, vexOutcome } from '../scan';
 import { type Suppression } from './decision';
 import { type FindingFact } from './image-facts';
 import { type PolicyRule } from './policy-schema';

@@ -1,5 +1,5 @@
 import { type Redis } from 'ioredis';
-import { type Logger } from '../log/logger';
+import { type Logger } from '../log';
 
 /**
  * Handles a Redis connection's errors and logs its state changes: one structured warn when it goes

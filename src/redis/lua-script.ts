@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Redis } from 'ioredis';
 
 /** A Lua script with its SHA-1, for EVALSHA. */
@@ -7,7 +9,12 @@ export interface LuaScript {
   sha: string;
 }
 
-export function luaScript(lua: string): LuaScript {
+/**
+ * A script of `<dir>/scripts/<name>` (a .lua file next to the module that runs it, copied into dist/
+ * by `npm run build`), read once when that module loads.
+ */
+export function luaScriptFile(dir: string, name: string): LuaScript {
+  const lua = readFileSync(join(dir, 'scripts', name), 'utf8');
   return { lua, sha: createHash('sha1').update(lua).digest('hex') };
 }
 

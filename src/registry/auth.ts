@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { type Credentials } from '../config/schema';
-import { ChainError } from '../errors/chain-error';
+import { type Credentials } from '../config';
+import { ChainError } from '../errors';
 import { type Challenge } from './challenge';
 
 /** GET of a token endpoint: status and body text. */

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { header, type RegistryTransport } from './transport';
 
 /** Upload sessions: POST to open, PATCH chunks, PUT ?digest= to commit (distribution spec, "push"). */

@@ -1,5 +1,5 @@
 import { type Dispatcher } from 'undici';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { header } from './transport';
 
 /** Reads a whole response body, refusing with TOO_LARGE past `limit` bytes (declared or actual). */

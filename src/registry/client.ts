@@ -1,8 +1,8 @@
 import { pipeline, type Readable } from 'node:stream';
 import { z } from 'zod';
-import { type Credentials, type RegistryConfig } from '../config/schema';
-import { ChainError } from '../errors/chain-error';
-import { type Logger } from '../log/logger';
+import { type Credentials, type RegistryConfig } from '../config';
+import { ChainError } from '../errors';
+import { type Logger } from '../log';
 import { cancelUpload, openUpload, putChunked, putMonolithic, tryMount, type UploadTarget } from './blob-upload';
 import { readBody } from './body';
 import { CATALOG_SCOPE, pullScope, pushScope } from './challenge';

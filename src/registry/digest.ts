@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { z } from 'zod';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 
 /** An image manifest digest as the chain names images (sha256, the algorithm registries use). */
 export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;

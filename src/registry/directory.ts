@@ -3,9 +3,9 @@
  * by their configured name, image references and policies by host[:port]; every stage, admission
  * and the CLI resolve either through a directory, and share one client per registry.
  */
-import { type RegistryConfig } from '../config/schema';
-import { ChainError } from '../errors/chain-error';
-import { type Logger } from '../log/logger';
+import { type RegistryConfig } from '../config';
+import { ChainError } from '../errors';
+import { type Logger } from '../log';
 import { RegistryClient } from './client';
 import { type RetryPolicy } from './retry';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ChainError, type ChainErrorCode } from '../errors/chain-error';
+import { ChainError, type ChainErrorCode } from '../errors';
 
 const errorBodySchema = z.looseObject({
   errors: z.array(z.looseObject({ code: z.string(), message: z.string().optional() })),

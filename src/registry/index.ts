@@ -23,3 +23,6 @@ export { parseImageReference, cosignTag, fallbackReferrersTag,  type ImageRefere
 export { digestOf,   SHA256_DIGEST, sha256DigestSchema } from './digest';
 export { SYNC_USER_AGENT,  CHAIN_VERSION, isSyncUserAgent } from './user-agent';
 ;
+export { copyImage, mapRepository, type SyncProgress, type SyncTargetResult, syncToTargets } from './copy';
+export { DigestVerifier, isDigest, verifyDigest } from './digest';
+export { digestSchema, repositorySchema, tagSchema } from './schemas';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { bareMediaType, MEDIA_TYPES } from './media-types';
 
 const digest = z.string().regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, 'an <algorithm>:<encoded> digest');

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { type Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
-import { type Credentials } from '../config/schema';
-import { ChainError } from '../errors/chain-error';
-import { type Logger } from '../log/logger';
+import { type Credentials } from '../config';
+import { ChainError } from '../errors';
+import { type Logger } from '../log';
 import { Authenticator } from './auth';
 import { parseChallenge } from './challenge';
 import { httpError } from './errors';

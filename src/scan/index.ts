@@ -13,3 +13,8 @@ export { toSarif } from './report/sarif';
 ;
 export { RedisSbomStore, MemorySbomStore,  } from './sbom/store';
 ;
+export { osvDownloadBanner } from './osv/status';
+export { RescanFindingsStore } from './rescan-findings';
+export { type PackageSource, packageSourceSchema } from './sources';
+export { describeStatement, readAttachedVex, readVexText, vexOutcome, type VexStatement } from './vex';
+export { vexStatementSchema } from './vex/statement';

@@ -3,7 +3,7 @@
  * workers, re-gate on the chain workers) so the findings never pass through the workflow's history.
  */
 import { type Redis } from 'ioredis';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { type Finding, type OsvDataVersion } from './types';
 import { type VexStatement } from './vex/statement';
 

@@ -5,7 +5,7 @@
  * processes writing the same tag at the same instant can still lose one signature, as with
  * cosign; the chain runs one workflow per digest, so its own writes never race.
  */
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { type AttachmentKind, type AttachmentLayer, attachmentLayers, attachmentManifest, attachmentTag, MAX_ATTACHMENT_LAYERS, OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from './cosign-layout';
 import { type SignatureRegistry } from './registry-port';
 

@@ -1,4 +1,4 @@
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { appendAttachment } from './attachment-store';
 import { MAX_ENVELOPE_BYTES, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION } from './cosign-layout';
 import { assertImageDigest } from './digest';

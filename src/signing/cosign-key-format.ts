@@ -7,7 +7,7 @@
 import { randomBytes, scrypt as scryptCallback, type ScryptOptions } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { z } from 'zod';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 
 export const SIGSTORE_PRIVATE_KEY_PEM_TYPE = 'ENCRYPTED SIGSTORE PRIVATE KEY';
 export const COSIGN_PRIVATE_KEY_PEM_TYPE = 'ENCRYPTED COSIGN PRIVATE KEY';

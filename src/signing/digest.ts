@@ -1,5 +1,5 @@
-import { ChainError } from '../errors/chain-error';
-import { sha256DigestSchema } from '../registry/digest';
+import { ChainError } from '../errors';
+import { sha256DigestSchema } from '../registry';
 
 /** An image manifest digest as the signature formats use it. */
 export const imageDigestSchema = sha256DigestSchema();

@@ -3,7 +3,7 @@
  * `SEQUENCE { INTEGER r, INTEGER s }` (SEC 1 §C.8). This is that conversion for P-256, whose
  * DER form always fits a short-form length.
  */
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 
 const P256_COORDINATE_BYTES = 32;
 

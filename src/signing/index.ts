@@ -14,3 +14,5 @@ export { type SignatureRegistry } from './registry-port';
 ;
 export { createSigner, ENV_KEY_FILE, ENV_KEY_PASSWORD, ENV_KEY_PEM } from './signer-from-config';
 export { buildVsa, parseVsa, VSA_PREDICATE_TYPE,  vsaFromChainAttestations,     } from './vsa';
+export { verifiedPredicates } from './verify-image';
+export { type VsaPredicate } from './vsa';

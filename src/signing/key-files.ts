@@ -4,7 +4,7 @@
  * the problem, never the key material.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { COSIGN_PRIVATE_KEY_PEM_TYPE, decryptCosignPrivateKey, encryptCosignPrivateKey, SIGSTORE_PRIVATE_KEY_PEM_TYPE } from './cosign-key-format';
 import { publicPemOf } from './signer';
 

@@ -1,6 +1,6 @@
 import { createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { loadPrivateKey } from './key-files';
 import { keyIdOf, publicPemOf, type Signer } from './signer';
 

@@ -4,7 +4,7 @@
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { p1363ToDer } from './ecdsa-der';
 import { keyIdOf, publicPemOf, type Signer } from './signer';
 

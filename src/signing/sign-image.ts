@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { appendAttachment } from './attachment-store';
 import { SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, sha256Digest } from './cosign-layout';
 import { assertImageDigest } from './digest';

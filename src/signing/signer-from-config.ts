@@ -1,5 +1,5 @@
-import { ChainError } from '../errors/chain-error';
-import { type SigningKeyConfig } from '../config/sections/signing';
+import { ChainError } from '../errors';
+import { type SigningKeyConfig } from '../config';
 import { KeySigner } from './key-signer';
 import { Pkcs11Signer } from './pkcs11-signer';
 import { type Signer } from './signer';

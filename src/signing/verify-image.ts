@@ -3,7 +3,7 @@
  * tampered or malformed signatures are reported, never thrown: callers (admission webhook, CLI)
  * decide what to do. Only registry outages and bad trusted keys throw.
  */
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { readAttachments } from './attachment-store';
 import { type AttachmentKind, type AttachmentLayer, attachmentTag, MAX_ENVELOPE_BYTES, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE } from './cosign-layout';
 import { assertImageDigest } from './digest';

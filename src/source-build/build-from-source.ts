@@ -7,19 +7,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
-import { type Config } from '../config/schema';
-import { ChainError } from '../errors/chain-error';
-import { durationMs } from '../config/duration';
-import { type Logger } from '../log/logger';
-import { type RegistryClient, RegistryDirectory } from '../registry';
+import { type BuildRequestInput, parseBuildRequest } from '../chain';
+import { type Config, durationMs } from '../config';
+import { ChainError } from '../errors';
+import { type Logger } from '../log';
+import { type RegistryClient, RegistryDirectory, SHA256_DIGEST } from '../registry';
 import { Buildah } from './buildah';
 import { writeBuildahSettings } from './buildah-settings';
-import { type BuildRequestInput, type BuiltImage, parseBuildRequest } from './build-request';
+import { type BuiltImage } from './built-image';
 import { summarizeDockerfile } from './dockerfile';
 import { checkout, commitTime } from './git';
 import { runsAsRoot, stripSetuidBits } from './harden';
 import { slsaProvenance } from './provenance';
-import { SHA256_DIGEST } from '../registry/digest';
 
 export type BuildPhase = 'checkout' | 'build' | 'harden' | 'push' | 'tag';
 

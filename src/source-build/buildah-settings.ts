@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type RegistryConfig } from '../config/schema';
+import { type RegistryConfig } from '../config';
 
 export interface BuildahSettings {
   registriesConf: string;

@@ -3,7 +3,7 @@
  * is one buildah command; failures become ChainErrors classified from buildah's error output:
  * a broken Dockerfile or missing base image is permanent, registry and network trouble is retried.
  */
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { type BuildahSettings } from './buildah-settings';
 import { lastLines, locateTool, runTool, type RunToolOptions, ToolFailure } from './run-tool';
 

@@ -4,7 +4,7 @@
  * Follows the Dockerfile reference: parser directives, `#` comments, the escape character's line
  * continuations, heredocs (whose bodies are not instructions), and `$VAR`/`${VAR:-default}` in FROM.
  */
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 
 export interface DockerfileStage {
   name?: string;

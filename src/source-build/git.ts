@@ -2,7 +2,7 @@
  * The source checkout: exactly the pushed commit (fetched by id, depth 1) or, when no commit is
  * given, the ref's current commit. Never prompts for credentials; never touches submodules.
  */
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { lastLines, locateTool, runTool, ToolFailure } from './run-tool';
 
 const GIT_ENV = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', LC_ALL: 'C' };

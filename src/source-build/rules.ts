@@ -2,9 +2,9 @@
  * Build rules: which pushed refs build an image, and with which tags. The first rule whose ref
  * (and repository, when set) pattern matches wins; its templates see the pattern's named groups.
  */
-import { ChainError } from '../errors/chain-error';
-import { type BuildRequest, parseBuildRequest } from './build-request';
-import { type BuildRule, type StagingConfig } from '../config/sections/build';
+import { ChainError } from '../errors';
+import { type BuildRequest, parseBuildRequest } from '../chain';
+import { type BuildRule, type StagingConfig } from '../config';
 import { type SourcePushed } from './source-pushed';
 import { expandTemplate, sanitizeRepositoryComponent, sanitizeTag } from './template';
 

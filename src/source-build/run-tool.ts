@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 
 export interface ToolRun {
   stdout: string;

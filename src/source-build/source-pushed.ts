@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commitSchema, repoUrlSchema } from './build-request';
+import { commitSchema, repoUrlSchema } from '../chain';
 
 /** A Git push that may start a source build, whatever forge sent it. */
 export const sourcePushedSchema = z.strictObject({

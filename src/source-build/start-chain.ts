@@ -3,10 +3,9 @@
  * (`build:<repoUrl>@<commit>`): a redelivered push joins the running or finished chain, and only a
  * failed chain is started again. The client is Temporal's, typed here by what is used.
  */
-import { type Config } from '../config/schema';
-import { ChainError } from '../errors/chain-error';
-import { buildChainWorkflowId, type ChainInput, WORKFLOW_TYPES } from '../chain';
-import { type BuildRequest } from './build-request';
+import { type Config } from '../config';
+import { ChainError } from '../errors';
+import { type BuildRequest, buildChainWorkflowId, type ChainInput, WORKFLOW_TYPES } from '../chain';
 
 /** The deliveryChain argument of a source build; the build stage fills in the digest. */
 export type BuildChainInput = ChainInput & { digest: ''; build: BuildRequest };

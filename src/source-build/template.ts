@@ -2,7 +2,7 @@
  * `${name}` templates of build rules (image tags, repositories): the ref pattern's named groups and
  * a few facts of the push. Unknown names are a configuration error, caught when the config loads.
  */
-import { PLACEHOLDER } from '../config/sections/build-template';
+import { PLACEHOLDER } from '../config';
 
 export function expandTemplate(template: string, values: Record<string, string>): string {
   return template.replace(PLACEHOLDER, (_all, name: string) => values[name] ?? '');

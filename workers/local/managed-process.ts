@@ -3,7 +3,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 
 export interface ManagedProcessOptions {
   name: string;

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 
 /**
  * One running stack per data directory: `<dataDir>/run/stack.lock` holds the supervisor's pid,

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type Logger } from '../../src/log/logger';
+import { type Logger } from '../../src/log';
 import { ManagedProcess, type ServiceProcess } from './managed-process';
 
 export type ChildState = 'running' | 'restarting' | 'stopped';

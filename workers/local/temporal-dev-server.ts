@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../src/chain/search-attributes';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/chain';
 import { ensureSearchAttributes } from '../temporal/namespace';
 import { freePort, ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
 import { requireTool } from './tools';

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import YAML from 'yaml';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 import { ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
 import { type LocalPostgres } from './postgres-server';
 import { requireTool } from './tools';

@@ -11,8 +11,7 @@ import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { connectionOptions, temporalAddress } from '../temporal/connect';
 import { type Redis } from 'ioredis';
-import { durationMs } from '../../src/config/duration';
-import { type Config } from '../../src/config/schema';
+import { type Config, durationMs } from '../../src/config';
 import { scanTaskQueue } from '../../workflows/task-queues';
 
 export interface ComponentHealth {

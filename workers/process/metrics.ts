@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 
 /** A registry with the process's default metrics (CPU, memory, event-loop lag, handles). */
 export function processRegistry(): Registry {

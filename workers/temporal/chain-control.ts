@@ -5,7 +5,7 @@
  */
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 import { type AddTagsSignal, type ChainInput, type ChainStatus, SIGNALS, tagDeliveryWorkflowId, type TagDeliveryInput, WORKFLOW_TYPES } from '../../src/chain';
 import { DcRepositoryName } from '../../workflows/search-attributes';
 

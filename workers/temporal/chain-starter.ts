@@ -4,9 +4,9 @@
  */
 import { type Client, isGrpcServiceError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { type AddTagsSignal, type ChainInput, chainWorkflowId, SIGNALS, WORKFLOW_TYPES } from '../../src/chain';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 import { type BuildJob, type ChainStarter, type StartMode, type StartOutcome } from '../../src/ingest';
-import { startBuildChain } from '../../src/source-build/start-chain';
+import { startBuildChain } from '../../src/source-build';
 import { DcRepositoryName } from '../../workflows/search-attributes';
 import { deliverNewTags, lastRun, startNewRun } from './chain-control';
 

@@ -5,9 +5,9 @@
  */
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { type Config } from '../../src/config/schema';
-import { ChainError } from '../../src/errors/chain-error';
-import { type Logger } from '../../src/log/logger';
+import { type Config } from '../../src/config';
+import { ChainError } from '../../src/errors';
+import { type Logger } from '../../src/log';
 
 export interface TemporalSession {
   client: Client;

@@ -5,8 +5,8 @@
  */
 import { type ConnectionLike, isGrpcServiceError } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { ChainError } from '../../src/errors/chain-error';
-import { SEARCH_ATTRIBUTE_TYPES } from '../../src/chain/search-attributes';
+import { ChainError } from '../../src/errors';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../src/chain';
 
 /** temporal.api.enums.v1.IndexedValueType, for the types SEARCH_ATTRIBUTE_TYPES uses. */
 const INDEXED_VALUE_TYPE: Record<(typeof SEARCH_ATTRIBUTE_TYPES)[keyof typeof SEARCH_ATTRIBUTE_TYPES], number> = {

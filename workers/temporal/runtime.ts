@@ -1,5 +1,5 @@
 import { DefaultLogger, type LogLevel, Runtime } from '@temporalio/worker';
-import { type Logger } from '../../src/log/logger';
+import { type Logger } from '../../src/log';
 
 let installed = false;
 

@@ -5,8 +5,7 @@
  * (`ingest.reconcileInterval`) is kept by the queue worker.
  */
 import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError } from '@temporalio/client';
-import { durationMs } from '../../src/config/duration';
-import { type Config } from '../../src/config/schema';
+import { type Config, durationMs } from '../../src/config';
 import { type RescanSettings, SCHEDULE_IDS, WORKFLOW_TYPES } from '../../src/chain';
 
 /** The note a schedule paused by `rescan.enabled: false` carries; a pause with another note is an operator's. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { digestSchema } from '../../registry/schemas';
+import { digestSchema } from '../../registry';
 import { type PushNotice } from './push-notice';
 
 export const ACR_CONTENT_TYPES = ['application/json'];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { digestSchema } from '../../registry/schemas';
+import { digestSchema } from '../../registry';
 import { isoTime, MANIFEST_MEDIA_TYPES, type PushNotice } from './push-notice';
 
 /** Content types of CNCF distribution notifications: registry 2.x sends v1, 3.x sends v2. */

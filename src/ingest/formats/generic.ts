@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { digestSchema } from '../../registry/schemas';
+import { digestSchema } from '../../registry';
 import { isoTime, type PushNotice } from './push-notice';
 
 export const GENERIC_CONTENT_TYPES = ['application/json'];

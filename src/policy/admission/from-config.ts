@@ -1,16 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
-import { type Config } from '../../config/schema';
-import { ChainError } from '../../errors/chain-error';
-import { type Logger } from '../../log/logger';
+import { checkDeadlineOf, type Config, durationMs } from '../../config';
+import { ChainError } from '../../errors';
+import { type Logger } from '../../log';
 import { type RegistryClient, RegistryDirectory, registryHost } from '../../registry';
 import { verifyImage } from '../../signing';
 import { DecisionStore } from '../decision-store';
 import { type LoadedPolicy } from '../policy-file';
 import { policyFromConfig } from '../policy-from-config';
 import { abortableRegistry } from './abortable-registry';
-import { checkDeadlineOf } from '../../config/sections/admission';
-import { durationMs } from '../../config/duration';
 import { type AdmissionServerDeps } from './server';
 import { signatureCheckFromVerifier } from './signature-check';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { type ImageReference, parseImageReference } from '../../registry';
 import { type DecisionStore } from '../decision-store';
 import { evaluatePolicy } from '../evaluate';

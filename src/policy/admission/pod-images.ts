@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 
 const containerSchema = z.object({ name: z.string().min(1), image: z.string().min(1, 'image must not be empty') });
 const podSpecSchema = z.object({

@@ -1,4 +1,4 @@
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { type AdmissionResponse, admissionReviewSchema, uidOf } from './admission-review';
 import { type ImageAdmission, type ImageVerdict } from './image-admission';
 import { type ContainerImage, isCheckedKind, podImages } from './pod-images';

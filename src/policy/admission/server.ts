@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Server } from 'node:https';
-import { type Logger } from '../../log/logger';
+import { type Logger } from '../../log';
 import { reviewResponse } from './admission-review';
 import { ImageAdmission, type ImageAdmissionDeps } from './image-admission';
 import { answerReview } from './review-handler';

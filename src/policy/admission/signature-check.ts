@@ -1,5 +1,5 @@
 import { createHash, createPublicKey } from 'node:crypto';
-import { VSA_PREDICATE_TYPE } from '../../signing/vsa';
+import { VSA_PREDICATE_TYPE } from '../../signing';
 
 /** Trusted signatures and attestations found for one image digest, keyed by policy key ids. */
 export interface SignatureFacts {

@@ -1,4 +1,4 @@
-import { parseVsa, type VsaPredicate } from '../../signing/vsa';
+import { parseVsa, type VsaPredicate } from '../../signing';
 import { type SignatureFacts } from './signature-check';
 
 /**

@@ -1,5 +1,5 @@
 import { type CheckResult } from '../decision';
-import { durationMs } from '../../config/duration';
+import { durationMs } from '../../config';
 import { type ImageFacts } from '../image-facts';
 import { matchesAny } from '../patterns';
 import { type ProvenanceRules } from '../policy-schema';

@@ -1,4 +1,4 @@
-import { type PackageSource } from '../../scan/sources';
+import { type PackageSource } from '../../scan';
 import { type CheckResult } from '../decision';
 import { type TrustedSources } from '../policy-schema';
 

@@ -1,4 +1,4 @@
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 
 /**
  * The copy was cancelled. Not retryable within this copy (uploads must not start over); whoever

@@ -1,4 +1,4 @@
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { assertDigest } from '../digest';
 import { assertRepository, isTag } from '../reference';
 import { copyCosignArtifact, findCosignArtifacts } from './cosign-artifacts';

@@ -1,4 +1,4 @@
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { type FetchedManifest } from '../client';
 import { digestOf } from '../digest';
 import { type Descriptor, isManifestList } from '../manifest';

@@ -1,4 +1,4 @@
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { isRepositoryName } from '../reference';
 
 export interface RepositoryMapping {

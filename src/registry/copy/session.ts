@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
-import { ChainError } from '../../errors/chain-error';
-import { type Logger } from '../../log/logger';
+import { ChainError } from '../../errors';
+import { type Logger } from '../../log';
 import { type FetchedManifest, type RegistryClient } from '../client';
 import { blobsOf, childManifestsOf, type Descriptor, isManifestList } from '../manifest';
 import { type BlobOutcome, type BlobRoute, transferBlob } from './blob-copy';

@@ -1,4 +1,4 @@
-import { type Logger } from '../../log/logger';
+import { type Logger } from '../../log';
 import { type RegistryClient } from '../client';
 import { copyImage, type CopyResult } from './copy-image';
 import { type CopyProgress } from './progress';

@@ -14,8 +14,8 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { z } from 'zod';
-import { ChainError } from '../../errors/chain-error';
-import { DigestVerifier, digestOf, isDigest, verifyDigest } from '../../registry/digest';
+import { ChainError } from '../../errors';
+import { DigestVerifier, digestOf, isDigest, verifyDigest } from '../../registry';
 import { type ImageSource } from './source';
 import { TarIndex } from './tar-index';
 

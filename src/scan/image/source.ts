@@ -4,8 +4,8 @@
  */
 import { type Readable } from 'node:stream';
 import { z } from 'zod';
-import { ChainError } from '../../errors/chain-error';
-import { sha256DigestSchema } from '../../registry/digest';
+import { ChainError } from '../../errors';
+import { sha256DigestSchema } from '../../registry';
 
 export interface ImageSource {
   getManifest(repo: string, reference: string): Promise<{ digest: string; mediaType: string; bytes: Buffer }>;

@@ -10,7 +10,7 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 
 export interface TarMember {
   offset: number;

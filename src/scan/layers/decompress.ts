@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { type LayerLimits } from './limits';
 
 export type Compression = 'gzip' | 'zstd' | 'none';

@@ -4,7 +4,7 @@
  * the scan stops where it is instead of finishing, and later steps check `throwIfStopped`.
  */
 import { type Readable } from 'node:stream';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { type LayerLimits } from './limits';
 
 const RSS_SAMPLE_MS = 100;

@@ -5,7 +5,7 @@
 import { type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, type Header } from 'tar-stream';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { baseName, normalizeEntryPath, parentOf } from '../fs/path';
 import { type FileNode, type LayerChanges, type NodeType } from '../fs/tree';
 import { type CapturePolicy } from './capture';

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
 import { z } from 'zod';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 
 ;
 

@@ -1,9 +1,8 @@
 /** The OSV source the configuration describes: a directory (created empty if missing) and/or downloads, reloaded once older than scan.osv.maxAge. */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { durationMs } from '../../config/duration';
-import { type Config } from '../../config/schema';
-import { type Logger } from '../../log/logger';
+import { type Config, durationMs } from '../../config';
+import { type Logger } from '../../log';
 import { OsvSource } from './source';
 import { osvStatusFile } from './status';
 

@@ -8,7 +8,7 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { baseEcosystem } from '../versions';
 import { type OsvRecord, osvRecordSchema } from './schema';
 

@@ -3,7 +3,7 @@
  * downloaded, and swapped atomically on refresh so concurrent scans always see one whole data set.
  */
 import { existsSync } from 'node:fs';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { OsvDatabase, type OsvLoadError } from './database';
 import { cachedExport, downloadEcosystem, readExportMeta } from './download';
 import { importDirectory, importZip, type ImportResult } from './importer';

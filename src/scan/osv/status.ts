@@ -6,8 +6,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { durationMs } from '../../config/duration';
-import { type Config } from '../../config/schema';
+import { type Config, durationMs } from '../../config';
 import { type OsvDatabaseInfo } from './database';
 
 const statusSchema = z.object({

@@ -1,10 +1,10 @@
 /** Where SBOMs are kept for rescans, keyed by image digest: Redis in the chain, memory in tests and the CLI. */
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { type SbomRef } from '../types';
 import { cycloneDxSchema, type StoredScan } from './cyclonedx';
-import { SHA256_DIGEST } from '../../registry/digest';
+import { SHA256_DIGEST } from '../../registry';
 
 export interface SbomStore {
   put(scan: StoredScan): Promise<SbomRef>;

@@ -4,7 +4,7 @@
  * Pre-release suffixes (_alpha < _beta < _pre < _rc) sort before the bare version, post-release
  * ones (_cvs < _svn < _git < _hg < _p) after it; a leading zero makes a component fractional.
  */
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 
 const enum Tok {
   Invalid = -1,

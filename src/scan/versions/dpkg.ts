@@ -5,7 +5,7 @@
  * non-digit runs compare character by character (letters before non-letters, '~' before anything,
  * even the end of the part) and digit runs compare numerically.
  */
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 
 export interface DebVersion {
   epoch: number;

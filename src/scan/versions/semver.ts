@@ -1,6 +1,6 @@
 /** npm (SemVer 2.0) and Go module (v-prefixed SemVer, pseudo-versions, +incompatible) comparison. */
 import semver from 'semver';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 
 function parse(version: string, scheme: string): semver.SemVer {
   const parsed = semver.parse(version, { loose: true });

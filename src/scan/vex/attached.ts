@@ -4,8 +4,7 @@
  * this very digest are believed: anyone who can push to the registry could otherwise attach a
  * statement that hides a finding. The rest are reported as problems, never applied.
  */
-import { type SignatureRegistry } from '../../signing/registry-port';
-import { verifiedPredicates } from '../../signing/verify-image';
+import { type SignatureRegistry, verifiedPredicates } from '../../signing';
 import { CYCLONEDX_VEX_PREDICATE_TYPE } from './cyclonedx';
 import { readVexDocument } from './document';
 import { OPENVEX_PREDICATE_TYPE } from './openvex';

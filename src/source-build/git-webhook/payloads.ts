@@ -4,7 +4,7 @@
  * Deleted refs (the all-zero commit) and non-push events are answered as ignored, not as errors.
  */
 import { z } from 'zod';
-import { ChainError } from '../../errors/chain-error';
+import { ChainError } from '../../errors';
 import { type SourcePushed, sourcePushedSchema } from '../source-pushed';
 
 export type GitFormat = 'github' | 'gitea' | 'gitlab';

@@ -6,13 +6,10 @@
  * them as delivered. While Redis is down the answer is 503 and the forge retries.
  */
 import { type FastifyInstance } from 'fastify';
-import { type Config } from '../../config/schema';
-import { ChainError } from '../../errors/chain-error';
-import { type DeliveryLog } from '../../ingest/delivery-log';
-import { type IngestMetrics } from '../../ingest/metrics';
-import { type IngestQueue } from '../../ingest/queue';
-import { webhookHttp } from '../../ingest/webhook-http';
-import { type Logger } from '../../log/logger';
+import { type Config } from '../../config';
+import { ChainError } from '../../errors';
+import { type DeliveryLog, type IngestMetrics, type IngestQueue, webhookHttp } from '../../ingest';
+import { type Logger } from '../../log';
 import { buildRequestFromPush } from '../rules';
 import { parseGitPush } from './payloads';
 import { verifyGitDelivery } from './verify';

@@ -4,8 +4,8 @@
  * GitHub header) and GitLab's X-Gitlab-Token (the shared secret itself). Comparisons are constant-time.
  */
 import { createHmac } from 'node:crypto';
-import { ChainError } from '../../errors/chain-error';
-import { secretsEqual } from '../../ingest/auth';
+import { ChainError } from '../../errors';
+import { secretsEqual } from '../../ingest';
 import { type GitFormat } from './payloads';
 
 type Headers = Record<string, string | string[] | undefined>;

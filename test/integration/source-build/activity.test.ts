@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createBuildActivities } from '../../../activities/build';
 import { createActivityDeps } from '../../../activities/deps';
-import { type BuiltImage } from '../../../src/source-build/build-request';
+import { type BuiltImage } from '../../../src/source-build/built-image';
 import { configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
 import { freePort } from '../../../workers/local/managed-process';

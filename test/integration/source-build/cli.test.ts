@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { type BuiltImage } from '../../../src/source-build/build-request';
+import { type BuiltImage } from '../../../src/source-build/built-image';
 import { type BuildChainInput } from '../../../src/source-build/start-chain';
 import { PROJECT_ROOT } from '../../../workers/local/tools';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';

@@ -6,7 +6,7 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createBuildActivities } from '../../../activities/build';
 import { createActivityDeps } from '../../../activities/deps';
-import { type BuildRequest } from '../../../src/source-build/build-request';
+import { type BuildRequest } from '../../../src/chain';
 import { configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';

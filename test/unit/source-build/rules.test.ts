@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseBuildRequest } from '../../../src/source-build/build-request';
+import { parseBuildRequest } from '../../../src/chain';
 import { buildConfigSchema } from '../../../src/config/sections/build';
 import { buildRequestFromPush, repositoryName } from '../../../src/source-build/rules';
 import { buildChainWorkflowId } from '../../../src/chain';

@@ -1,11 +1,10 @@
 /**
- * What the build stage builds (BuildRequest) and what it hands the rest of the chain (BuiltImage).
- * The request is workflow input: it is validated again where it is used.
+ * What a source build's chain builds (BuildRequest): workflow input, validated again where it is used.
+ * What the build hands the rest of the chain is src/source-build's BuiltImage.
  */
 import { z } from 'zod';
-import { ChainError } from '../errors/chain-error';
-import { repositorySchema, tagSchema } from '../registry/schemas';
-import { type Provenance } from './provenance';
+import { ChainError } from '../errors';
+import { repositorySchema, tagSchema } from '../registry';
 
 export const commitSchema = z.string().regex(/^[a-f0-9]{40}([a-f0-9]{24})?$/, 'a full SHA-1 or SHA-256 commit id (lowercase hex)');
 
@@ -70,22 +69,4 @@ export function parseBuildRequest(input: unknown): BuildRequest {
     throw new ChainError('BAD_INPUT', `invalid build request: ${problems}`);
   }
   return parsed.data;
-}
-
-export interface BuiltImage {
-  /** Configured registry name and repository the image was pushed to. */
-  registry: string;
-  repository: string;
-  /** Manifest digest of the pushed image. */
-  digest: string;
-  tags: string[];
-  commit: string;
-  multiStage: boolean;
-  /** Files of the final image whose setuid/setgid bits were removed. */
-  strippedSetuid: string[];
-  /** The final image's USER ('' = none, i.e. root). */
-  user: string;
-  runsAsRoot: boolean;
-  warnings: string[];
-  provenance: Provenance;
 }

@@ -1,0 +1,9 @@
+/** The public surface of src/config. */
+export { durationMs, durationSchema } from './duration';
+export { loadConfig, parseConfig } from './load';
+export { type Config, type Credentials, type IngestConfig, type RegistryConfig, type WebhookSourceConfig } from './schema';
+export { checkDeadlineOf } from './sections/admission';
+export { type BuildRule, type StagingConfig } from './sections/build';
+export { PLACEHOLDER } from './sections/build-template';
+export { type InventoryConfig } from './sections/inventory';
+export { type SigningKeyConfig } from './sections/signing';

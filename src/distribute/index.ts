@@ -1,0 +1,4 @@
+/** The public surface of src/distribute. */
+export { NotificationLog } from './notification-log';
+export { notifySubscriber } from './notifier';
+export { expandPromotionTags } from './promotion-tags';

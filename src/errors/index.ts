@@ -1,0 +1,2 @@
+/** The public surface of src/errors. */
+export { ChainError, type ChainErrorCode } from './chain-error';

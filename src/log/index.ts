@@ -1,0 +1,2 @@
+/** The public surface of src/log. */
+export { chainLogger, createLogger, type Logger } from './logger';
