@@ -1,38 +1,44 @@
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Agent, request } from 'undici';
-import { parseConfig } from '../../../src/config/load';
-import { type Config } from '../../../src/config/schema';
-import { chainWorkflowId, type ChainStatus } from '../../../src/chain';
-import { describeRedis, producerConnection, redisTarget } from '../../../src/ingest';
-import { createLogger } from '../../../src/log/logger';
-import { DecisionStore } from '../../../src/policy';
-import { admissionRedis } from '../../../src/policy/admission';
-import { watchRedis } from '../../../src/redis/connection-state';
-import { ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../../../src/security/payload-encryption';
-import { RegistryClient } from '../../../src/registry';
-import { generateKeyPair } from '../../../src/signing';
-import { withRedis } from '../../../cli/context';
-import { buildApi } from '../../../workers/api';
-import { waitForNamespace } from '../../../workers/cluster';
-import { startIngestWorker } from '../../../workers/ingest-worker';
-import { freePort } from '../../../workers/local/managed-process';
-import { startPostgres } from '../../../workers/local/postgres-server';
-import { startRedis } from '../../../workers/local/redis-server';
-import { setupTemporalSchema, temporalNode } from '../../../workers/local/temporal-server';
-import { connectionOptions, connectTemporal, type TemporalSession } from '../../../workers/temporal/connect';
-import { ensureNamespace, ensureSearchAttributes } from '../../../workers/temporal/namespace';
-import { useChainWorker } from '../../support/chain-worker';
-import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
-import { onCleanup, testDataDir, useRegistry } from '../../support/services';
-import { createTestPki } from '../../support/tls-certs';
+import { parseConfig } from '../../src/config/load';
+import { type Config } from '../../src/config/schema';
+import { chainWorkflowId, type ChainStatus } from '../../src/chain';
+import { describeRedis, producerConnection, redisTarget } from '../../src/ingest';
+import { createLogger } from '../../src/log/logger';
+import { DecisionStore } from '../../src/policy';
+import { admissionRedis } from '../../src/policy/admission';
+import { watchRedis } from '../../src/redis/connection-state';
+import { createCodecServer } from '../../src/security/codec-server';
+import { ENCRYPTED_ENCODING, KEY_ID_METADATA, PayloadEncryption } from '../../src/security/payload-encryption';
+import { RegistryClient } from '../../src/registry';
+import { generateKeyPair } from '../../src/signing';
+import { withRedis } from '../../cli/context';
+import { buildApi } from '../../workers/api';
+import { waitForNamespace } from '../../workers/cluster';
+import { startIngestWorker } from '../../workers/ingest-worker';
+import { freePort } from '../../workers/local/managed-process';
+import { requireTool } from '../../workers/local/tools';
+import { startPostgres } from '../../workers/local/postgres-server';
+import { startRedis } from '../../workers/local/redis-server';
+import { setupTemporalSchema, temporalNode } from '../../workers/local/temporal-server';
+import { connectionOptions, connectTemporal, type TemporalSession } from '../../workers/temporal/connect';
+import { ensureNamespace, ensureSearchAttributes } from '../../workers/temporal/namespace';
+import { useChainWorker } from '../support/chain-worker';
+import { busyboxSpec, pushImage, writeOciImage } from '../support/images';
+import { onCleanup, testDataDir, useRegistry } from '../support/services';
+import { createTestPki, type TestCertificate } from '../support/tls-certs';
 
+const execFileAsync = promisify(execFile);
 const SECRET = 'secure-stack-webhook-secret';
 const SERVER_NAME = 'temporal.dchain.test';
 
@@ -45,6 +51,7 @@ const SERVER_NAME = 'temporal.dchain.test';
 describe('a stack with Redis AUTH+TLS, Temporal mTLS, HTTPS API and the payload codec', () => {
   let config: Config;
   let caFile: string;
+  let clientCert: TestCertificate;
   let temporalAddress: string;
   let redisPort: number;
   let apiPort: number;
@@ -60,6 +67,7 @@ describe('a stack with Redis AUTH+TLS, Temporal mTLS, HTTPS API and the payload 
     const pki = createTestPki(join(dataDir, 'pki'));
     caFile = pki.caFile;
     const client = pki.issue('dchain-client');
+    clientCert = client;
     const temporalCert = pki.issue('temporal', [`DNS:${SERVER_NAME}`, 'IP:127.0.0.2']);
 
     const postgres = await startPostgres({ dataDir: join(dataDir, 'postgres') });
@@ -93,7 +101,7 @@ describe('a stack with Redis AUTH+TLS, Temporal mTLS, HTTPS API and the payload 
     writeFileSync(codecKey, randomBytes(32).toString('base64'), { mode: 0o600 });
     const osvDir = join(dataDir, 'osv');
     mkdirSync(osvDir, { recursive: true });
-    copyFileSync(join(__dirname, '..', '..', 'fixtures', 'osv', 'npm', 'GHSA-jf85-cpcp-j695.json'), join(osvDir, 'GHSA-jf85-cpcp-j695.json'));
+    copyFileSync(join(__dirname, '..', 'fixtures', 'osv', 'npm', 'GHSA-jf85-cpcp-j695.json'), join(osvDir, 'GHSA-jf85-cpcp-j695.json'));
 
     config = parseConfig({
       dataDir,
@@ -209,6 +217,31 @@ describe('a stack with Redis AUTH+TLS, Temporal mTLS, HTTPS API and the payload 
       assert.equal(text(p.metadata?.encoding), ENCRYPTED_ENCODING);
       assert.equal(text(p.metadata?.[KEY_ID_METADATA]), 'k-2026-12');
       assert.doesNotMatch(Buffer.from(p.data ?? new Uint8Array()).toString('latin1'), /secure\/app|sha256:/);
+    }
+
+    // The real temporal CLI, through mTLS, reads the history encrypted; with `dchain codec-server`'s codec it reads it decrypted.
+    const codecServer = createCodecServer(PayloadEncryption.fromConfig(config.temporal.codec!), { allowOrigins: [] });
+    await new Promise<void>((resolve) => codecServer.listen(0, '127.0.0.1', resolve));
+    try {
+      // Asynchronously: the codec server answering the CLI runs in this process.
+      const show = async (extra: string[]) => {
+        const { stdout } = await execFileAsync(
+          requireTool('temporal', 'the Temporal CLI, installed by npm run setup'),
+          ['workflow', 'show', '-w', workflowId, '-o', 'json', '--address', temporalAddress, '--tls-ca-path', caFile, '--tls-cert-path', clientCert.certFile,
+            '--tls-key-path', clientCert.keyFile, '--tls-server-name', SERVER_NAME, ...extra],
+          { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+        );
+        return stdout;
+      };
+      const encoding = (out: string) => {
+        const started = (JSON.parse(out) as { events: Array<{ workflowExecutionStartedEventAttributes?: { input: { payloads: Array<{ metadata: { encoding: string } }> } } }> }).events[0];
+        const raw = started?.workflowExecutionStartedEventAttributes?.input.payloads[0]?.metadata.encoding ?? '';
+        return /^[A-Za-z0-9+/]+=*$/.test(raw) && !raw.includes('/') ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+      };
+      assert.equal(encoding(await show([])), ENCRYPTED_ENCODING);
+      assert.equal(encoding(await show(['--codec-endpoint', `http://127.0.0.1:${(codecServer.address() as AddressInfo).port}`])), 'json/plain');
+    } finally {
+      codecServer.close();
     }
 
     // The other Redis clients (admission's decision store) read what the chain wrote over TLS + AUTH.
