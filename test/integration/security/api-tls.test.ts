@@ -76,6 +76,27 @@ describe('the webhook API over HTTPS, renewed certificates served without a rest
     await assert.rejects(request(`http://127.0.0.1:${port}/livez`, { headersTimeout: 3000, bodyTimeout: 3000 }).then((r) => r.body.text()));
   });
 
+  it('with api.tls.caFile only clients with a certificate signed by that CA get through', async () => {
+    const redis = await useRedis();
+    const mtlsPort = await freePort();
+    const config = parseConfig({ redis: { url: redis.url }, api: { host: '127.0.0.1', port: mtlsPort, tls: { certFile, keyFile, caFile: pki.caFile } } });
+    const connection = producerConnection(redis.url);
+    connection.on('error', () => undefined);
+    const mtls = await buildApi({ config, logger: createLogger({ level: 'silent' }), redis: connection, plugins: [] });
+    await mtls.app.listen({ host: '127.0.0.1', port: mtlsPort });
+    onCleanup(async () => {
+      await mtls.app.close();
+      connection.disconnect();
+    });
+    const client = pki.issue('webhook-sender');
+    const withCert = new Agent({ connect: { ca, cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } });
+    assert.equal((await request(`https://127.0.0.1:${mtlsPort}/livez`, { dispatcher: withCert })).statusCode, 200);
+    await withCert.close();
+    const without = new Agent({ connect: { ca } });
+    await assert.rejects(request(`https://127.0.0.1:${mtlsPort}/livez`, { dispatcher: without }).then((r) => r.body.text()));
+    await without.close();
+  });
+
   it('a renewed certificate (new key) is served to new connections; a pair that does not match keeps the previous one', async () => {
     const renewed = pki.issue('api');
     install(renewed);
