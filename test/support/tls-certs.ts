@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { requireTool } from '../../workers/local/tools';
 
 export interface TestCertificate {
   certFile: string;
@@ -15,7 +16,7 @@ export interface TestPki {
   issue(name: string, subjectAltNames?: string[]): TestCertificate;
 }
 
-const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+const openssl = (args: string[]) => execFileSync(requireTool('openssl', 'Debian package openssl'), args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
 
 /**
  * A throwaway certificate authority made with the openssl CLI: EC P-256 keys, one-day certificates.

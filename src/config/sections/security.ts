@@ -49,5 +49,4 @@ export const payloadCodecSchema = z
   .refine((c) => c.encryptWith === undefined || c.keys.some((k) => k.id === c.encryptWith), { message: 'encryptWith names no listed key', path: ['encryptWith'] });
 
 export type ClientTlsConfig = z.infer<typeof clientTlsSchema>;
-export type ServerTlsConfig = z.infer<typeof serverTlsSchema>;
 export type PayloadCodecConfig = z.infer<typeof payloadCodecSchema>;
