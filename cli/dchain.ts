@@ -33,6 +33,7 @@ const GROUPS: Group[] = [
   { name: 'images', summary: 'deployed images: where a digest runs (from the inventory)', load: () => require('./commands/images') },
   { name: 'setup-temporal', summary: "an existing Temporal cluster: create the namespace, register the chain's search attributes", load: () => require('./commands/setup-temporal') },
   { name: 'vex', summary: 'check an OpenVEX or CycloneDX VEX document', load: () => require('./commands/vex') },
+  { name: 'codec-server', summary: 'decrypt the chain\'s Temporal payloads for the Web UI and the temporal CLI', load: () => require('./commands/codec') },
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */
 

@@ -3,6 +3,7 @@
  * /healthz. `buildApi(deps)` builds the Fastify server without listening so tests run it in-process;
  * other rooms add their endpoints as plugins (see API_PLUGINS).
  */
+import { type Server as TlsServer } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { type Redis } from 'ioredis';
 import { type Registry } from 'prom-client';
@@ -11,6 +12,7 @@ import { type Config, loadConfig } from '../src/config';
 import { createIngestMetrics, DeliveryLog, IngestQueue, type IngestMetrics, producerConnection, redisTarget, webhookRoutes } from '../src/ingest';
 import { createLogger, type Logger } from '../src/log';
 import { watchRedis } from '../src/redis';
+import { reloadCertificates, serverTlsOptions } from '../src/security';
 import { closeOnSignals, runEntryPoint } from './process/entry-point';
 import { HealthChecker } from './process/health';
 import { processRegistry } from './process/metrics';
@@ -53,7 +55,13 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   const deliveryLog = new DeliveryLog(redis, config.ingest.deliveryLogSize);
   const metrics = createIngestMetrics(() => queue.depth(), deps.metricsRegistry);
 
-  const app = Fastify({ logger: false, bodyLimit: config.api.bodyLimitBytes });
+  const tls = config.api.tls;
+  // With api.tls the API serves HTTPS only, and picks up renewed certificate files by itself.
+  const app = (tls ? Fastify({ logger: false, bodyLimit: config.api.bodyLimitBytes, https: serverTlsOptions(tls) }) : Fastify({ logger: false, bodyLimit: config.api.bodyLimitBytes })) as FastifyInstance;
+  if (tls) {
+    const stopReload = reloadCertificates(app.server as unknown as TlsServer, tls, logger, tls.reloadIntervalMs);
+    app.addHook('onClose', async () => stopReload());
+  }
   app.addHook('onClose', async () => {
     await deliveryLog.flush();
     await queue.close();
@@ -86,7 +94,7 @@ async function main(): Promise<void> {
   const redis = watchRedis(producerConnection(redisTarget(config)), logger, 'api');
   const { app } = await buildApi({ config, logger, redis, metricsRegistry: processRegistry() });
   await app.listen({ host: config.api.host, port: config.api.port });
-  logger.info({ url: `http://${config.api.host}:${config.api.port}`, sources: config.sources.map((s) => s.name) }, 'webhook API listening');
+  logger.info({ url: `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${config.api.port}`, sources: config.sources.map((s) => s.name) }, 'webhook API listening');
   signalReady();
   closeOnSignals(
     async () => {

@@ -185,7 +185,7 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
 }
 
 /** A namespace registered through one frontend reaches the others' caches within their refresh interval. */
-async function waitForNamespace(connection: Connection, namespace: string): Promise<void> {
+export async function waitForNamespace(connection: Connection, namespace: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (let ok = 0; ok < 4; ) {
     try {

@@ -126,7 +126,7 @@ export async function startStack(config: Config, logger: Logger, options: { sign
     }
     urls.redis = runtime.redis.url ?? '';
 
-    const apiUrl = config.api.publicUrl ?? `http://${config.api.host}:${config.api.port}`;
+    const apiUrl = config.api.publicUrl ?? `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${config.api.port}`;
     for (const registry of config.registries) {
       if (registry.managed) {
         const url = new URL(registry.url);

@@ -1,6 +1,5 @@
 import { type Command } from 'commander';
-import { Redis } from 'ioredis';
-import { redisUrl } from '../../src/ingest';
+import { connectRedis, redisTarget } from '../../src/ingest';
 import { InventoryStore, KubeApi, kubeApiSettings, watchPods } from '../../src/inventory';
 import { createLogger } from '../../src/log';
 import { cliConfig } from '../context';
@@ -21,7 +20,7 @@ export function register(program: Command): void {
       const config = cliConfig(program.opts());
       const logger = createLogger({ level: config.log.level });
       const api = new KubeApi(kubeApiSettings(config.inventory));
-      const redis = new Redis(redisUrl(config), { maxRetriesPerRequest: 3 });
+      const redis = connectRedis(redisTarget(config), { maxRetriesPerRequest: 3 });
       redis.on('error', (err) => logger.warn({ err: err.message }, 'inventory: Redis connection error'));
       const stop = new AbortController();
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());

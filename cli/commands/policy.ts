@@ -6,11 +6,14 @@ import { admissionDepsFromConfig, admissionRedis, buildAdmissionServer, Decision
 import { parseImageReference, RegistryDirectory } from '../../src/registry';
 import { verifyImage } from '../../src/signing';
 import { describeRedis, redisTarget } from '../../src/ingest';
+import { reloadCertificates } from '../../src/security';
 import { instrumentAdmission } from '../admission-metrics';
 import { cliConfig, withRedis } from '../context';
 
 /** The admission webhook exits within this long of SIGTERM (Kubernetes' grace period is 30 s; rollouts wait for it). */
 const SHUTDOWN_MS = 4_500;
+/** How often the admission webhook's certificate files are checked for a renewed certificate. */
+const ADMISSION_TLS_RELOAD_MS = 10_000;
 
 /** `dchain policy check|schema|test|admission`. */
 export function register(program: Command): void {
@@ -65,6 +68,12 @@ export function register(program: Command): void {
       const { redis, label } = registryOnly ? { redis: undefined, label: 'none: registry-only mode' } : admissionRedis(redisTarget(config), describeRedis(config));
       const app = await buildAdmissionServer(admissionDepsFromConfig(config, redis, logger, undefined, label));
       instrumentAdmission(app);
+      // A renewed webhook certificate (cert-manager, a rotated Secret) is served without a restart.
+      const { tlsCertFile, tlsKeyFile } = config.policy.admission;
+      if (tlsCertFile && tlsKeyFile) {
+        const stopReload = reloadCertificates(app.server, { certFile: tlsCertFile, keyFile: tlsKeyFile }, logger, ADMISSION_TLS_RELOAD_MS);
+        app.addHook('onClose', async () => stopReload());
+      }
       await app.listen({ host: config.policy.admission.host, port: config.policy.admission.port });
       logger.info({ host: config.policy.admission.host, port: config.policy.admission.port, decisionStore: label }, 'admission webhook listening');
       const stop = () => {

@@ -7,3 +7,4 @@ export { type BuildRule, type StagingConfig } from './sections/build';
 export { PLACEHOLDER } from './sections/build-template';
 export { type InventoryConfig } from './sections/inventory';
 export { type SigningKeyConfig } from './sections/signing';
+export { type ClientTlsConfig, type PayloadCodecConfig } from './sections/security';

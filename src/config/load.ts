@@ -89,8 +89,8 @@ function checkReferences(config: Config, origin: string): void {
 
 /**
  * Addresses and secrets can come from the environment so that files can be committed without them:
- * DCHAIN_TEMPORAL_ADDRESS, DCHAIN_TEMPORAL_NAMESPACE, DCHAIN_REDIS_URL (or with redis.sentinel DCHAIN_REDIS_PASSWORD,
- * DCHAIN_REDIS_SENTINEL_PASSWORD), DCHAIN_API_PORT, DCHAIN_API_ADMIN_TOKEN, DCHAIN_DATA_DIR,
+ * DCHAIN_TEMPORAL_ADDRESS, DCHAIN_TEMPORAL_NAMESPACE, DCHAIN_REDIS_URL, DCHAIN_REDIS_USERNAME, DCHAIN_REDIS_PASSWORD (with
+ * redis.sentinel: the data nodes' password, and DCHAIN_REDIS_SENTINEL_PASSWORD), DCHAIN_API_PORT, DCHAIN_API_ADMIN_TOKEN, DCHAIN_DATA_DIR,
  * DCHAIN_REGISTRY_<NAME>_URL / _USERNAME / _PASSWORD / _TOKEN, DCHAIN_SOURCE_<NAME>_SECRET / _HMAC_SECRET
  * (NAME upper-cased, dashes as underscores).
  */
@@ -116,7 +116,13 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
   if (sentinel !== null && typeof sentinel === 'object' && !Array.isArray(sentinel)) {
     if (env.DCHAIN_REDIS_PASSWORD) (sentinel as Record<string, unknown>).password = env.DCHAIN_REDIS_PASSWORD;
     if (env.DCHAIN_REDIS_SENTINEL_PASSWORD) (sentinel as Record<string, unknown>).sentinelPassword = env.DCHAIN_REDIS_SENTINEL_PASSWORD;
+  } else if (env.DCHAIN_REDIS_PASSWORD) {
+    // redis.url's AUTH; the environment wins over a password file named in the file.
+    const redis = section('redis');
+    redis.password = env.DCHAIN_REDIS_PASSWORD;
+    delete redis.passwordFile;
   }
+  if (env.DCHAIN_REDIS_USERNAME) section('redis').username = env.DCHAIN_REDIS_USERNAME;
 
   const envKey = (n: unknown) => String(n).toUpperCase().replace(/-/g, '_');
   const withDefaults = (key: 'registries' | 'sources') => {

@@ -5,6 +5,7 @@ import { buildConfigSchema } from './sections/build';
 import { admissionConfigSchema } from './sections/admission';
 import { inventoryConfigSchema } from './sections/inventory';
 import { durationSchema } from './duration';
+import { clientTlsSchema, payloadCodecSchema, serverTlsSchema } from './sections/security';
 
 const port = z.number().int().min(1).max(65535);
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
@@ -130,6 +131,10 @@ export const configSchema = z.strictObject({
       namespace: z.string().min(1).default('default'),
       taskQueue: z.string().min(1).default('delivery-chain'),
       connectTimeoutMs: z.number().int().positive().default(10_000),
+      /** TLS to the frontend (mutual with certFile/keyFile): every client and worker connection uses it. */
+      tls: clientTlsSchema.optional(),
+      /** Encrypts every payload the client and the workers send to Temporal (see src/config/sections/security.ts). */
+      codec: payloadCodecSchema.optional(),
       /** The local dev server `npm start` runs: gRPC frontend, Web UI, HTTP API and Prometheus metrics ports. */
       devServer: z
         .strictObject({ port: port.default(7233), uiPort: port.default(8233), httpPort: port.default(7243), metricsPort: port.default(7244) })
@@ -141,6 +146,16 @@ export const configSchema = z.strictObject({
       /** redis:// URL of an existing Redis; absent = start a local redis-server with AOF. */
       url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
       localPort: port.default(6379),
+      /**
+       * AUTH (an ACL user, or the default user's `requirepass`) for `url` and, unless `sentinel` names
+       * its own, the Sentinel path's data nodes. The password: here, in `passwordFile`, or in
+       * DCHAIN_REDIS_PASSWORD; never logged.
+       */
+      username: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+      passwordFile: z.string().min(1).optional(),
+      /** TLS files (CA, client certificate); TLS is on with a rediss:// URL, `sentinel.tls`, or this section. */
+      tls: clientTlsSchema.optional(),
       /**
        * Redis behind Sentinel: every client asks the Sentinels for the current primary, so a failover
        * needs no restart. Excludes `url`.
@@ -160,6 +175,7 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .refine((r) => !(r.url && r.sentinel), { message: 'set either redis.url or redis.sentinel, not both', path: ['sentinel'] })
+    .refine((r) => !(r.password && r.passwordFile), { message: 'set either redis.password or redis.passwordFile, not both', path: ['passwordFile'] })
     .prefault({}),
   api: z
     .strictObject({
@@ -173,6 +189,8 @@ export const configSchema = z.strictObject({
        * loopback clients only.
        */
       adminToken: z.string().min(16, 'at least 16 characters').optional(),
+      /** Serve HTTPS (certificate reloaded when its files change); absent = plain HTTP. */
+      tls: serverTlsSchema.optional(),
     })
     .prefault({}),
   registries: z.array(registrySchema).default([

@@ -7,7 +7,7 @@ export { DeliveryLog, type DeliveryEntry } from './delivery-log';
 export { createIngestMetrics, type IngestMetrics } from './metrics';
 export { createIngestProcessor, type ChainStarter, type StartMode, type StartOutcome } from './processor';
 export { ChainLifecycleStore,    type ChainRecord,  } from './lifecycle';
-export { connectRedis, describeRedis, producerConnection,  redisTarget, redisUrl, workerConnection } from './redis';
+export { connectRedis, describeRedis, producerConnection,  redisTarget, workerConnection } from './redis';
 export { durationMs } from '../config';
 export { webhookRoutes } from './http';
 export { reconcileSource,  type ReconcileSummary } from './reconcile';

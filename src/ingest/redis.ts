@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { type Config } from '../config';
+import { clientTlsOptions, readPasswordFile } from '../security';
 
 /** The Redis URL of the configuration: the configured one, or the local redis-server `npm start` runs. */
 export function redisUrl(config: Config): string {
@@ -10,15 +11,53 @@ export function redisUrl(config: Config): string {
 export type RedisTarget = string | RedisOptions;
 
 export function redisTarget(config: Config): RedisTarget {
-  const sentinel = config.redis.sentinel;
-  if (!sentinel) return redisUrl(config);
+  const { sentinel } = config.redis;
+  const security = redisSecurity(config);
+  if (!sentinel) {
+    const url = redisUrl(config);
+    // Nothing beyond the URL configured: the URL alone, as before (credentials may be in it).
+    if (!Object.keys(security).length) return url;
+    return { ...urlOptions(url), ...security };
+  }
+  const tls = sentinel.tls || security.tls !== undefined;
   return {
     name: sentinel.name,
     sentinels: sentinel.sentinels,
+    ...(security.username ? { username: security.username } : {}),
+    ...(security.password ? { password: security.password } : {}),
     ...(sentinel.username ? { username: sentinel.username } : {}),
     ...(sentinel.password ? { password: sentinel.password } : {}),
     ...(sentinel.sentinelPassword ? { sentinelPassword: sentinel.sentinelPassword } : {}),
-    ...(sentinel.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+    ...(tls ? { tls: security.tls ?? {}, sentinelTLS: security.tls ?? {}, enableTLSForSentinelMode: true } : {}),
+  };
+}
+
+/**
+ * AUTH and TLS from the configuration (`redis.username`, `password` / `passwordFile` /
+ * DCHAIN_REDIS_PASSWORD, `redis.tls` files), read when a connection is made. The password only goes
+ * to ioredis: messages name Redis with describeRedis, which never includes it.
+ */
+function redisSecurity(config: Config): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const { username, password, passwordFile, tls } = config.redis;
+  const secret = passwordFile ? readPasswordFile(passwordFile, 'redis.passwordFile') : password;
+  const rediss = !config.redis.sentinel && redisUrl(config).startsWith('rediss://');
+  return {
+    ...(username ? { username } : {}),
+    ...(secret ? { password: secret } : {}),
+    ...(tls || rediss ? { tls: clientTlsOptions(tls, 'Redis') } : {}),
+  };
+}
+
+/** A redis:// or rediss:// URL as ioredis options (host, port, db, credentials in it). */
+function urlOptions(url: string): RedisOptions {
+  const parsed = new URL(url);
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : undefined;
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port: parsed.port ? Number(parsed.port) : 6379,
+    ...(db !== undefined && Number.isInteger(db) ? { db } : {}),
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
   };
 }
 

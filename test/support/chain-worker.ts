@@ -4,6 +4,8 @@ import { createActivityDeps } from '../../activities/deps';
 import { type Config } from '../../src/config/schema';
 import { createLogger, type Logger } from '../../src/log/logger';
 import { createChainWorkers } from '../../workers/temporal/chain-workers';
+import { connectionOptions } from '../../workers/temporal/connect';
+import { withDataConverter } from '../../workers/temporal/security';
 import { onCleanup } from './services';
 
 let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>> | undefined;
@@ -26,8 +28,9 @@ export async function useChainWorker(config: Config, options: { logger?: Logger 
   const deps = createActivityDeps(config, logger);
   const workers = await createChainWorkers({ config, logger, workflowBundle: await workflowBundle(), deps });
   const running = workers.map((w) => w.run());
-  const connection = await Connection.connect({ address: config.temporal.address as string });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  // The same TLS and payload codec as the workers (temporal.tls, temporal.codec).
+  const connection = await Connection.connect(connectionOptions(config));
+  const client = new Client({ connection, namespace: config.temporal.namespace, ...withDataConverter(config) });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;

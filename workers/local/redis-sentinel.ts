@@ -3,10 +3,11 @@
  * takes. Clients ask a Sentinel for the current primary (ioredis `sentinels` + `name`), so when the
  * primary dies and the Sentinels promote the replica, they reconnect to it with no restart.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { freePort, ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
+import { type SecureRedisOptions } from './redis-server';
 import { requireTool } from './tools';
 
 export const SENTINEL_MASTER_NAME = 'dchain';
@@ -23,9 +24,16 @@ export interface LocalRedisSentinel {
   stop(): Promise<void>;
 }
 
-async function answersPing(port: number): Promise<boolean> {
+/** The launcher's own client options: TLS with the nodes' certificate and AUTH, when the topology is secured. */
+function clientOptions(secure: SecureRedisOptions | undefined, sentinel: boolean): RedisOptions {
+  if (!secure) return {};
+  const tls = { ca: readFileSync(secure.caFile), cert: readFileSync(secure.certFile), key: readFileSync(secure.keyFile) };
+  return sentinel ? { password: secure.password, tls } : { username: secure.username, password: secure.password, tls };
+}
+
+async function answersPing(port: number, options: RedisOptions = {}): Promise<boolean> {
   if (!(await portOpen(port))) return false;
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({ ...options, port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -35,13 +43,32 @@ async function answersPing(port: number): Promise<boolean> {
   }
 }
 
-function dataNode(name: string, port: number, dir: string, extra: string[]): ManagedProcess {
+/**
+ * TLS only (client certificates required, replication over TLS too) and an ACL user, the default user
+ * off; the replica authenticates to the primary as that user. In a file: passwords stay off `ps`.
+ */
+function secureNodeConfig(dir: string, port: number, secure: SecureRedisOptions): string {
+  const file = join(dir, 'redis-secure.conf');
+  writeFileSync(
+    file,
+    [
+      'port 0', `tls-port ${port}`, `tls-cert-file ${secure.certFile}`, `tls-key-file ${secure.keyFile}`, `tls-ca-cert-file ${secure.caFile}`,
+      'tls-auth-clients yes', 'tls-replication yes', `replica-announce-port ${port}`,
+      'user default off', `user ${secure.username} on >${secure.password} ~* &* +@all`, `masteruser ${secure.username}`, `masterauth ${secure.password}`, '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return file;
+}
+
+function dataNode(name: string, port: number, dir: string, extra: string[], secure?: SecureRedisOptions): ManagedProcess {
   mkdirSync(dir, { recursive: true });
   return new ManagedProcess({
     name,
     command: requireTool('redis-server', 'Debian package redis-server'),
     args: [
-      '--bind', '127.0.0.1', '--port', String(port), '--dir', dir,
+      ...(secure ? [secureNodeConfig(dir, port, secure)] : []),
+      '--bind', '127.0.0.1', ...(secure ? [] : ['--port', String(port)]), '--dir', dir,
       '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
       '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'warning',
       '--maxmemory-policy', 'noeviction',
@@ -51,7 +78,7 @@ function dataNode(name: string, port: number, dir: string, extra: string[]): Man
     ],
     logFile: join(dir, 'redis.log'),
     readyTimeoutMs: 20_000,
-    ready: () => answersPing(port),
+    ready: () => answersPing(port, clientOptions(secure, false)),
   });
 }
 
@@ -59,6 +86,11 @@ export interface RedisSentinelOptions {
   dataDir: string;
   /** How long a primary must be unreachable before the Sentinels agree it is down. */
   downAfterMs?: number;
+  /**
+   * Secured like production: data nodes and Sentinels on TLS only with client certificates, the data
+   * nodes' ACL user (`username`/`password`), the Sentinels' own password (`password` too).
+   */
+  secure?: SecureRedisOptions;
 }
 
 export async function startRedisSentinel(options: RedisSentinelOptions): Promise<LocalRedisSentinel> {
@@ -68,10 +100,11 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
   };
   try {
     const [primaryPort, replicaPort] = [await freePort(), await freePort()];
-    const primary = dataNode('redis-a', primaryPort, join(options.dataDir, 'a'), []);
+    const { secure } = options;
+    const primary = dataNode('redis-a', primaryPort, join(options.dataDir, 'a'), [], secure);
     await primary.start();
     started.push(primary);
-    const replica = dataNode('redis-b', replicaPort, join(options.dataDir, 'b'), ['--replicaof', '127.0.0.1', String(primaryPort)]);
+    const replica = dataNode('redis-b', replicaPort, join(options.dataDir, 'b'), ['--replicaof', '127.0.0.1', String(primaryPort)], secure);
     await replica.start();
     started.push(replica);
 
@@ -87,7 +120,13 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
       writeFileSync(
         conf,
         [
-          `port ${port}`,
+          ...(secure
+            ? [
+                'port 0', `tls-port ${port}`, `tls-cert-file ${secure.certFile}`, `tls-key-file ${secure.keyFile}`, `tls-ca-cert-file ${secure.caFile}`,
+                'tls-auth-clients yes', 'tls-replication yes', `sentinel announce-port ${port}`, `requirepass ${secure.password}`,
+                `sentinel sentinel-pass ${secure.password}`,
+              ]
+            : [`port ${port}`]),
           'bind 127.0.0.1',
           'daemonize no',
           `dir ${dir}`,
@@ -96,8 +135,10 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
           `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} ${options.downAfterMs ?? 2000}`,
           `sentinel failover-timeout ${SENTINEL_MASTER_NAME} 10000`,
           `sentinel parallel-syncs ${SENTINEL_MASTER_NAME} 1`,
+          ...(secure ? [`sentinel auth-user ${SENTINEL_MASTER_NAME} ${secure.username}`, `sentinel auth-pass ${SENTINEL_MASTER_NAME} ${secure.password}`] : []),
           '',
         ].join('\n'),
+        { mode: 0o600 },
       );
       const proc = new ManagedProcess({
         name: `redis-sentinel-${i}`,
@@ -105,7 +146,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
         args: [conf],
         logFile: join(dir, 'sentinel.log'),
         readyTimeoutMs: 20_000,
-        ready: () => answersPing(port),
+        ready: () => answersPing(port, clientOptions(secure, true)),
       });
       await proc.start();
       started.push(proc);
@@ -114,7 +155,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
     }
     const currentPrimary = async (): Promise<number> => {
       for (const s of sentinels) {
-        const client = new Redis({ ...s, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const client = new Redis({ ...clientOptions(secure, true), ...s, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
         client.on('error', () => undefined);
         try {
           await client.connect();

@@ -27,6 +27,8 @@ export interface LocalRegistryOptions {
   logFile?: string;
   /** Its own process group (see ManagedProcessOptions.detached). */
   detached?: boolean;
+  /** The registry's environment (e.g. SSL_CERT_FILE: the CA it trusts when notifying an HTTPS endpoint). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface LocalRegistry {
@@ -53,6 +55,7 @@ export async function startRegistry(options: LocalRegistryOptions): Promise<Loca
     name: `registry ${options.name}`,
     command: binary,
     args: ['serve', configFile],
+    ...(options.env ? { env: options.env } : {}),
     logFile: options.logFile ?? join(dir, 'registry.log'),
     detached: options.detached === true,
     readyTimeoutMs: 20_000,

@@ -7,7 +7,7 @@
  * the membership table in PostgreSQL (ringpop), and history shards move to the survivors when one dies.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -62,8 +62,13 @@ export interface TemporalNodeOptions {
   ip: string;
   dataDir: string;
   postgres: LocalPostgres;
-  /** The address clients use for the cluster (the balancer in front of the frontends). */
-  publicAddress: string;
+  /** The address clients use for the cluster (the balancer in front of the frontends); absent = this node's frontend. */
+  publicAddress?: string;
+  /**
+   * Mutual TLS on the frontend: clients must present a certificate signed by `caFile`. The node's
+   * own certificate (served, and presented by its system workers) must carry `serverName`.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string; serverName: string };
 }
 
 /** Writes the node's configuration and returns the process, not yet started (`start()` waits for its frontend). */
@@ -77,6 +82,8 @@ export async function temporalNode(options: TemporalNodeOptions): Promise<Tempor
   for (const service of SERVICES) rpc[service] = { grpcPort: await port(), membershipPort: await port(), bindOnIP: ip };
   (rpc.frontend as { httpPort?: number }).httpPort = await port();
   const metricsPort = await port();
+  const frontend = rpc.frontend?.grpcPort as number;
+  const address = `${ip}:${frontend}`;
   const store = (database: string, maxConns: number) => ({
     sql: {
       pluginName: 'postgres12',
@@ -100,6 +107,7 @@ export async function temporalNode(options: TemporalNodeOptions): Promise<Tempor
     },
     global: {
       membership: { maxJoinDuration: '30s', broadcastAddress: ip },
+      ...(options.tls ? { tls: frontendTls(options.tls) } : {}),
       metrics: { prometheus: { framework: 'tally', timerType: 'histogram', listenAddress: `${ip}:${metricsPort}` } },
     },
     services: Object.fromEntries(SERVICES.map((s) => [s, { rpc: rpc[s] }])),
@@ -108,7 +116,7 @@ export async function temporalNode(options: TemporalNodeOptions): Promise<Tempor
       failoverVersionIncrement: 10,
       masterClusterName: 'active',
       currentClusterName: 'active',
-      clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: options.publicAddress } },
+      clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: options.publicAddress ?? address } },
     },
     dcRedirectionPolicy: { policy: 'noop' },
     dynamicConfigClient: { filepath: join(dir, 'dynamic-config.yaml'), pollInterval: '10s' },
@@ -122,8 +130,6 @@ export async function temporalNode(options: TemporalNodeOptions): Promise<Tempor
       'limit.maxIDLength': [{ value: 1000, constraints: {} }],
     }),
   );
-  const frontend = rpc.frontend?.grpcPort as number;
-  const address = `${ip}:${frontend}`;
   const proc = new ManagedProcess({
     name: `temporal-${options.name}`,
     command: binary,
@@ -133,7 +139,7 @@ export async function temporalNode(options: TemporalNodeOptions): Promise<Tempor
     readyTimeoutMs: 180_000,
     ready: async () => {
       if (!(await portOpen(frontend, ip))) return false;
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      const connection = await Connection.connect({ address, connectTimeout: 1000, ...(options.tls ? { tls: nodeClientTls(options.tls) } : {}) });
       try {
         await connection.workflowService.getSystemInfo({});
         return true;
@@ -143,6 +149,25 @@ export async function temporalNode(options: TemporalNodeOptions): Promise<Tempor
     },
   });
   return { name: options.name, ip, address, metricsUrl: `http://${ip}:${metricsPort}/metrics`, process: proc };
+}
+
+type NodeTls = NonNullable<TemporalNodeOptions['tls']>;
+
+/**
+ * The server's `global.tls`: the frontend requires client certificates; the system workers (the
+ * server's own SDK clients: schedules, batch operations) connect to it with the node's certificate.
+ */
+function frontendTls(tls: NodeTls) {
+  const client = { serverName: tls.serverName, rootCaFiles: [tls.caFile] };
+  return {
+    frontend: { server: { certFile: tls.certFile, keyFile: tls.keyFile, clientCaFiles: [tls.caFile], requireClientAuth: true }, client },
+    systemWorker: { certFile: tls.certFile, keyFile: tls.keyFile, client },
+  };
+}
+
+/** The launcher's own probe presents the node's certificate (signed by the same CA). */
+function nodeClientTls(tls: NodeTls) {
+  return { serverNameOverride: tls.serverName, serverRootCACertificate: readFileSync(tls.caFile), clientCertPair: { crt: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } };
 }
 
 /**

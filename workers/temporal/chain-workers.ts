@@ -18,6 +18,7 @@ import { chainMetricsInterceptor } from './chain-metrics';
 import { connectWorker } from './connect';
 import { installTemporalRuntime } from './runtime';
 import { ensureRescanSchedule } from './schedules';
+import { withDataConverter } from './security';
 
 export type WorkerRole = 'all' | 'chain' | 'scan';
 
@@ -47,12 +48,14 @@ export async function createChainWorkers(options: ChainWorkerOptions): Promise<W
   const common = {
     connection,
     namespace: config.temporal.namespace,
+    // The payload codec (temporal.codec): what the workers write to histories is encrypted like the clients'.
+    ...withDataConverter(config),
     shutdownGraceTime: '4s',
     shutdownForceTime: '7s',
     ...(options.metrics ? { interceptors: { activity: [chainMetricsInterceptor(options.metrics)] } } : {}),
   };
   if (role === 'all' || role === 'chain') {
-    await keepRescanSchedule(new Client({ connection, namespace: config.temporal.namespace }), config, logger);
+    await keepRescanSchedule(new Client({ connection, namespace: config.temporal.namespace, ...withDataConverter(config) }), config, logger);
     await backfillDecisionIndex(deps, logger);
     workers.push(
       await Worker.create({

@@ -8,6 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { type Config } from '../../src/config';
 import { ChainError } from '../../src/errors';
 import { type Logger } from '../../src/log';
+import { temporalTls, withDataConverter } from './security';
 
 export interface TemporalSession {
   client: Client;
@@ -19,9 +20,10 @@ export function temporalAddress(config: Config): string {
   return config.temporal.address ?? `127.0.0.1:${config.temporal.devServer.port}`;
 }
 
-/** What every connection to the configured frontend is made with. */
+/** What every connection to the configured frontend is made with: address, timeout and TLS (`temporal.tls`). */
 export function connectionOptions(config: Config, overrides: Partial<ConnectionOptions> = {}): ConnectionOptions {
-  return { address: temporalAddress(config), connectTimeout: config.temporal.connectTimeoutMs, ...overrides };
+  const tls = temporalTls(config);
+  return { address: temporalAddress(config), connectTimeout: config.temporal.connectTimeoutMs, ...(tls ? { tls } : {}), ...overrides };
 }
 
 function unreachable(config: Config, cause: unknown): ChainError {
@@ -32,7 +34,8 @@ function unreachable(config: Config, cause: unknown): ChainError {
 export async function connectTemporal(config: Config): Promise<TemporalSession> {
   try {
     const connection = await Connection.connect(connectionOptions(config));
-    return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
+    // The payload codec (temporal.codec) on every client, like on the workers.
+    return { client: new Client({ connection, namespace: config.temporal.namespace, ...withDataConverter(config) }), close: () => connection.close() };
   } catch (cause) {
     throw unreachable(config, cause);
   }
@@ -60,14 +63,14 @@ export async function connectTemporalRetrying(config: Config, logger: Logger): P
 /** The workers' native connection (within `temporal.connectTimeoutMs`, which the native connect lacks). */
 export async function connectWorker(config: Config): Promise<NativeConnection> {
   if (!config.temporal.address) throw new ChainError('CONFIG_INVALID', 'temporal.address is not set (npm start sets it for the local dev server)');
-  const { address } = connectionOptions(config);
+  const { address, tls } = connectionOptions(config);
   try {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${config.temporal.connectTimeoutMs} ms`)), config.temporal.connectTimeoutMs);
     });
     try {
-      return await Promise.race([NativeConnection.connect({ address }), timeout]);
+      return await Promise.race([NativeConnection.connect({ address, ...(tls ? { tls } : {}) }), timeout]);
     } finally {
       clearTimeout(timer);
     }
