@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { DecisionStore, recordAllows } from '../src/policy';
 import { mapRepository } from '../src/registry/copy';
 import { attestImage, buildVsa, createSigner, PREDICATE_TYPES, type Signer, signImage, verifyImage, VSA_PREDICATE_TYPE, vsaFromChainAttestations } from '../src/signing';
-import { activity } from './activity';
+import { activity, KEEP_ALIVE_MS } from './activity';
 import { type ActivityDeps } from './deps';
 
 const attestVerdictInputSchema = z.strictObject({ digest: sha256DigestSchema(), osvVersion: z.string().optional() });
@@ -80,15 +80,13 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
      */
     attestVerdict: activity(
       deps.logger,
-      { input: attestVerdictInputSchema, subject: (i) => i.digest, failure: 'attesting the rescan verdict failed' },
+      { input: attestVerdictInputSchema, subject: (i) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'attesting the rescan verdict failed' },
       async (input, { log, heartbeat }): Promise<{ result: 'PASSED' | 'FAILED'; timeVerified: string; repositories: string[] }> => {
         const latest = await decisions.latest(input.digest);
         if (!latest) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${input.digest}`, { retryable: false });
         const { registry, repository } = latest.facts;
-        // Decisions name the registry by its host (as images are referenced) or, from older records, by its configured name.
-        const configured = deps.config.registries.find((r) => r.name === registry) ?? deps.config.registries.find((r) => new URL(r.url).host === registry);
-        if (!configured) throw new ChainError('NOT_FOUND', `registry ${registry} of ${input.digest} is not configured`, { retryable: false });
-        const source = deps.registry(configured.name);
+        // Decisions name the registry by its host (as images are referenced); the directory takes a name or a host.
+        const source = deps.registry(registry);
         const key = await currentSigner();
         const timeVerified = new Date().toISOString();
         const vsa = buildVsa({
@@ -122,7 +120,7 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
      * same payload by the same key is never added twice, and a new run's attestation of a predicate
      * type replaces this key's earlier one, so `.sig` / `.att` never grow with re-runs.
      */
-    signImage: activity(deps.logger, { input: signInputSchema, subject: (i) => i.digest, failure: 'signing failed' }, async (input, { log, heartbeat }): Promise<SignOutput> => {
+    signImage: activity(deps.logger, { input: signInputSchema, subject: (i) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'signing failed' }, async (input, { log, heartbeat }): Promise<SignOutput> => {
       const client = deps.registry(input.registry);
       const key = await currentSigner();
       const signature = await signImage(client, input.repository, input.digest, key, { annotations: deps.config.signing.annotations });

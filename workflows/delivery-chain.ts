@@ -40,7 +40,7 @@ const PREDICATE = {
   gateDecision: 'https://delivery-chain.dev/attestation/gate-decision/v1',
 } as const;
 
-// Build (a registry push), sign and distribute heartbeat every 5 s while they run (activities/keep-alive.ts):
+// Build (a registry push), sign and distribute heartbeat every 5 s while they run (KEEP_ALIVE_MS, activities/activity.ts):
 // a worker killed in one of them is noticed within 20 s and the attempt resumes elsewhere, not after
 // the start-to-close timeout. Timeouts are not part of the history's commands: old runs replay.
 const KEPT_ALIVE = '20s';
