@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type AddressInfo } from 'node:net';
-import { type AdmissionServerDeps, buildAdmissionServer } from '../../../src/policy/admission';
+import { buildAdmissionServer } from '../../../src/policy/admission';
 import { applyOrThrow, type ControlPlane, createNamespace } from '../../support/kube';
 import { onCleanup } from '../../support/services';
 
@@ -67,7 +67,7 @@ export interface Webhook {
 }
 
 /** An admission webhook server on loopback, counting the reviews it answers (to see which one the API server calls). */
-export async function webhookServer(deps: AdmissionServerDeps): Promise<Webhook> {
+export async function webhookServer(deps: Parameters<typeof buildAdmissionServer>[0]): Promise<Webhook> {
   const app = await buildAdmissionServer(deps);
   let calls = 0;
   app.addHook('onResponse', async (req) => {

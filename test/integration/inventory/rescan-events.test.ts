@@ -9,7 +9,7 @@ import { InventoryStore, KubeApi, kubeApiSettings, watchPods } from '../../../sr
 import { createLogger } from '../../../src/log/logger';
 import { admissionDepsFromConfig } from '../../../src/policy/admission';
 import { RegistryClient } from '../../../src/registry';
-import { generateKeyPair, verifyImage, VSA_PREDICATE_TYPE, type VsaPredicate } from '../../../src/signing';
+import { type buildVsa, generateKeyPair, verifyImage, VSA_PREDICATE_TYPE } from '../../../src/signing';
 import { rescanSettings } from '../../../workers/temporal/schedules';
 import { deliveryChain } from '../../../workflows/delivery-chain';
 import { rescan } from '../../../workflows/rescan';
@@ -32,6 +32,8 @@ const NS = 'shop';
 
 // Registry-only admission's VSA max age here: long enough to admit a pod after the first rescan, short for a test.
 const SUMMARY_MAX_AGE_S = 45;
+
+type VsaPredicate = ReturnType<typeof buildVsa>;
 
 /**
  * Replace what became dangerous: an allowed, signed image runs in a Deployment, a CronJob and a bare
