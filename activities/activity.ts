@@ -25,6 +25,13 @@ export interface ActivityScope {
   runId: string;
 }
 
+/**
+ * The keep-alive of short stages with nothing of their own to report (a push's build stage, sign,
+ * promotion, notification): the chain gives them a 20 s heartbeat timeout, so a worker killed in one
+ * is noticed within it and the attempt resumes elsewhere, not after the start-to-close timeout.
+ */
+export const KEEP_ALIVE_MS = 5_000;
+
 export interface ActivityOptions<I> {
   /** What the logs name the work by: the image digest, usually. */
   subject?: (input: I) => string | undefined;

@@ -1,6 +1,6 @@
-import { buildFromSource, type BuildProgress, type BuiltImage, describePushedImage, type PushedImage } from '../src/source-build';
 import { type BuildRequest } from '../src/chain';
-import { activity } from './activity';
+import { buildFromSource, type BuildProgress, type BuiltImage, describePushedImage, type PushedImage } from '../src/source-build';
+import { activity, KEEP_ALIVE_MS } from './activity';
 import { type ActivityDeps } from './deps';
 
 /** A RUN step may compile for minutes without printing: the build keeps heartbeating while it works. */
@@ -16,7 +16,7 @@ export interface ImageRef {
 export function createBuildActivities(deps: ActivityDeps) {
   return {
     /** Build stage of a registry push: the pushed image is the build output. */
-    recordPushedImage: activity(deps.logger, { subject: (i: ImageRef) => i.digest, failure: 'recording the pushed image failed' }, async (input, { log }): Promise<PushedImage> => {
+    recordPushedImage: activity(deps.logger, { subject: (i: ImageRef) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'recording the pushed image failed' }, async (input, { log }): Promise<PushedImage> => {
       const image = await describePushedImage(deps.registry(input.registry), input.repository, input.digest);
       log.info({ repository: input.repository, platforms: image.platforms.length, sizeBytes: image.sizeBytes }, 'pushed image recorded');
       return image;

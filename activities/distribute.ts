@@ -1,6 +1,6 @@
 import { expandPromotionTags, NotificationLog, notifySubscriber } from '../src/distribute';
 import { type FetchedManifest, mapRepository } from '../src/registry';
-import { activity } from './activity';
+import { activity, KEEP_ALIVE_MS } from './activity';
 import { type ImageRef } from './build';
 import { type ActivityDeps } from './deps';
 
@@ -37,7 +37,7 @@ export function createDistributeActivities(deps: ActivityDeps) {
      * Points the promotion tags at the digest in every sync target (or in the source registry when
      * there is none). Idempotent: a tag that already names the digest is left alone.
      */
-    promoteImage: activity(deps.logger, { subject: (i: PromoteInput) => i.digest, failure: 'promotion failed' }, async (input, { log }): Promise<Promotion[]> => {
+    promoteImage: activity(deps.logger, { subject: (i: PromoteInput) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'promotion failed' }, async (input, { log }): Promise<Promotion[]> => {
       const targets = deps.config.sync.targets.length
         ? deps.config.sync.targets.map((t) => ({ registry: t.registry, repository: mapRepository(input.repository, t) }))
         : [{ registry: input.registry, repository: input.repository }];
@@ -64,7 +64,7 @@ export function createDistributeActivities(deps: ActivityDeps) {
     /** Signed notification to every subscriber, at most once each per workflow, event (and scope). */
     notifySubscribers: activity(
       deps.logger,
-      { subject: (i: NotifyInput) => i.digest, failure: 'notification failed' },
+      { subject: (i: NotifyInput) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'notification failed' },
       async (input, { log, workflowId, attempt }): Promise<Array<{ subscriber: string; outcome: string }>> => {
         const results: Array<{ subscriber: string; outcome: string }> = [];
         for (const subscriber of deps.config.distribute.subscribers) {

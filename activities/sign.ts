@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { ChainError } from '../src/errors';
-import { sha256DigestSchema } from '../src/registry';
+import { mapRepository, sha256DigestSchema } from '../src/registry';
 import { RedisSbomStore } from '../src/scan';
 import { readFileSync } from 'node:fs';
 import { DecisionStore, recordAllows } from '../src/policy';
-import { attestImage, createSigner, PREDICATE_TYPES, type Signer, signImage, verifyImage, VSA_PREDICATE_TYPE, vsaFromChainAttestations } from '../src/signing';
-import { activity } from './activity';
+import { attestImage, buildVsa, createSigner, PREDICATE_TYPES, type Signer, signImage, verifyImage, VSA_PREDICATE_TYPE, vsaFromChainAttestations } from '../src/signing';
+import { activity, KEEP_ALIVE_MS } from './activity';
 import { type ActivityDeps } from './deps';
+
+const attestVerdictInputSchema = z.strictObject({ digest: sha256DigestSchema(), osvVersion: z.string().optional() });
 
 const signInputSchema = z.strictObject({
   /** Configured registry name. */
@@ -70,11 +72,54 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
     ),
 
     /**
+     * The rescan's verdict as a fresh SLSA VSA (timeVerified = now, PASSED when the latest decision lets
+     * the image run), attached in the source repository and in every sync target's copy, replacing the
+     * key's earlier VSA: registry-only admission reads a revocation from it at once, and a re-confirmed
+     * verdict stays younger than `summaryMaxAge`. A retry replaces it again, so `.att` never grows.
+     */
+    attestVerdict: activity(
+      deps.logger,
+      { input: attestVerdictInputSchema, subject: (i) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'attesting the rescan verdict failed' },
+      async (input, { log, heartbeat }): Promise<{ result: 'PASSED' | 'FAILED'; timeVerified: string; repositories: string[] }> => {
+        const latest = await decisions.latest(input.digest);
+        if (!latest) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${input.digest}`, { retryable: false });
+        const { registry, repository } = latest.facts;
+        // Decisions name the registry by its host (as images are referenced); the directory takes a name or a host.
+        const source = deps.registry(registry);
+        const key = await currentSigner();
+        const timeVerified = new Date().toISOString();
+        const vsa = buildVsa({
+          registry: source.host,
+          repository,
+          digest: input.digest,
+          passed: recordAllows(latest),
+          policyVersion: latest.decision.policyVersion,
+          timeVerified,
+          ...(input.osvVersion ? { scanDataVersion: input.osvVersion } : {}),
+        });
+        const places = [
+          { client: source, repository },
+          ...deps.config.sync.targets.map((t) => ({ client: deps.registry(t.registry), repository: mapRepository(repository, t) })),
+        ];
+        const repositories: string[] = [];
+        for (const [i, place] of places.entries()) {
+          // A target the image never reached (blocked before its sync) has nothing to run from: nothing to attest there.
+          if (i > 0 && !(await place.client.headManifest(place.repository, input.digest))) continue;
+          await attestImage(place.client, place.repository, input.digest, key, VSA_PREDICATE_TYPE, vsa, { replace: true });
+          repositories.push(`${place.client.host}/${place.repository}`);
+          heartbeat({ attested: place.repository });
+        }
+        log.info({ result: vsa.verificationResult, timeVerified, repositories }, 'rescan verdict attested (SLSA VSA)');
+        return { result: vsa.verificationResult, timeVerified, repositories };
+      },
+    ),
+
+    /**
      * Signs the digest and attaches each attestation, cosign-compatible; idempotent by content: the
      * same payload by the same key is never added twice, and a new run's attestation of a predicate
      * type replaces this key's earlier one, so `.sig` / `.att` never grow with re-runs.
      */
-    signImage: activity(deps.logger, { input: signInputSchema, subject: (i) => i.digest, failure: 'signing failed' }, async (input, { log, heartbeat }): Promise<SignOutput> => {
+    signImage: activity(deps.logger, { input: signInputSchema, subject: (i) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'signing failed' }, async (input, { log, heartbeat }): Promise<SignOutput> => {
       const client = deps.registry(input.registry);
       const key = await currentSigner();
       const signature = await signImage(client, input.repository, input.digest, key, { annotations: deps.config.signing.annotations });

@@ -96,7 +96,7 @@ export default async function admissionBench(ctx: BenchContext): Promise<BenchRo
       sidecars: [{ image: 'docker.io/istio/proxyv2', reason: 'istio' }],
       rules: [{ name: 'baseline', vulnerabilities: { maxSeverity: { fixable: 'MEDIUM' } }, hygiene: { requireNonRootUser: true }, provenance: { requireSignatures: { keys: ['release'] } } }],
     });
-    const facts = imageFactsSchema.parse({ registry: registry.host, repository: 'team/app', digest, scannedAt: new Date().toISOString(), findings: [], signatures: [{ keyId: 'release' }], hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 } });
+    const facts = imageFactsSchema.parse({ registry: registry.host, repository: 'team/app', digest, scannedAt: new Date().toISOString(), findings: [], vulnerabilityData: { version: 'bench', records: 1, ageSeconds: 0, problems: [] }, signatures: [{ keyId: 'release' }], hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 } });
     await new DecisionStore(redis).record(facts, evaluatePolicy(facts, policy, new Date()));
 
     const config = parseConfig({

@@ -17,7 +17,8 @@ export const tagDeliveryQuery = defineQuery<TagDeliveryStatus>(QUERIES.status);
 const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } as const;
 const checks = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', retry: RETRY });
 const copying = proxyActivities<ChainActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: RETRY });
-const distribute = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumAttempts: 12 } });
+// Heartbeating (KEEP_ALIVE_MS, activities/activity.ts): a killed worker's promotion or notification resumes elsewhere within 20 s.
+const distribute = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', heartbeatTimeout: '20s', retry: { ...RETRY, maximumAttempts: 12 } });
 
 export async function deliverTags(input: TagDeliveryInput): Promise<TagDeliveryStatus> {
   const delivered = new Set<string>();

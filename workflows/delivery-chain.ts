@@ -40,10 +40,14 @@ const PREDICATE = {
   gateDecision: 'https://delivery-chain.dev/attestation/gate-decision/v1',
 } as const;
 
-const registry = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', retry: RETRY });
+// Build (a registry push), sign and distribute heartbeat every 5 s while they run (KEEP_ALIVE_MS, activities/activity.ts):
+// a worker killed in one of them is noticed within 20 s and the attempt resumes elsewhere, not after
+// the start-to-close timeout. Timeouts are not part of the history's commands: old runs replay.
+const KEPT_ALIVE = '20s';
+const registry = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', heartbeatTimeout: KEPT_ALIVE, retry: RETRY });
 // A notification may arrive a moment before its manifest is readable; beyond ~15 s the run fails and
 // the lifecycle rules (a re-push, reconcile or `dchain chain retry`) start a new one.
-const recording = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', retry: { ...RETRY, maximumInterval: '8s', maximumAttempts: 5 } });
+const recording = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', heartbeatTimeout: KEPT_ALIVE, retry: { ...RETRY, maximumInterval: '8s', maximumAttempts: 5 } });
 // Recording how a run ended must not fail the run's own outcome: retried a while, then given up (logged).
 const lifecycle = proxyActivities<ChainActivities>({ startToCloseTimeout: '30s', retry: { ...RETRY, maximumInterval: '30s', maximumAttempts: 10 } });
 // Long copies heartbeat: a worker that dies mid-copy is noticed within 30 s and the copy resumes elsewhere.
@@ -51,7 +55,7 @@ const copying = proxyActivities<ChainActivities>({ startToCloseTimeout: '30m', h
 const gate = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
 // Builds and scans heartbeat at least every 10 s: a killed worker's activity resumes elsewhere within 30 s.
 const building = proxyActivities<ChainActivities>({ startToCloseTimeout: '1h', heartbeatTimeout: '30s', retry: RETRY });
-const distribute = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumAttempts: 12 } });
+const distribute = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', heartbeatTimeout: KEPT_ALIVE, retry: { ...RETRY, maximumAttempts: 12 } });
 
 export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
   const status: ChainStatus = { stage: 'build', tags: [...new Set(input.tags)], results: {} };

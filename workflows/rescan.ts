@@ -25,6 +25,8 @@ const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '
 
 const indexActivities = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumInterval: '1m', maximumAttempts: 10 } });
 const gateActivities = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
+// Signing and pushing one attestation per registry; heartbeats between registries.
+const attestActivities = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', heartbeatTimeout: '30s', retry: RETRY });
 const notifyActivities = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: { ...RETRY, maximumInterval: '1m', maximumAttempts: 12 } });
 
 export async function rescan(input: RescanInput): Promise<RescanSummary> {
@@ -98,6 +100,19 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
         if (isCancellation(err)) throw err;
         problem(digest, 'regate', err);
         log.warn('rescan: unblocked chain not queued', { digest, error: failureText(err) });
+      }
+    }
+    // Every rescan re-signs the verdict of an image the chain signed (allowed now or before): a fresh
+    // SLSA VSA in the source and every target, so registry-only admission sees a revocation at once and
+    // a re-confirmed verdict stays within its max age. Histories recorded before this step replay without it.
+    if ((result.allowed || result.previousAllowed || result.overridden) && patched('rescan-fresh-vsa')) {
+      try {
+        await attestActivities.attestVerdict({ digest, osvVersion: result.osvVersion });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        // The decision store has the verdict (decision-store admission follows it); the next rescan attests again.
+        problem(digest, 'attest', err);
+        log.warn('rescan: verdict not attested', { digest, error: failureText(err) });
       }
     }
     if (!result.notify) return;

@@ -18,7 +18,7 @@ export interface RescanInput extends RescanSettings {
 
 export interface RescanProblem {
   digest: string;
-  step: 'rescan' | 'regate' | 'deployments' | 'notify';
+  step: 'rescan' | 'regate' | 'attest' | 'deployments' | 'notify';
   error: string;
 }
 

@@ -1,12 +1,14 @@
 /**
  * The fault-injection harness: the whole chain on loopback — Temporal dev server, Redis (AOF), a
- * source registry notifying the webhook API, a mirror, the API and the queue worker in this
- * process, and two Temporal worker *processes* (so one can be SIGKILLed while the other takes over).
- * The workers read the source through a throttled link so scans and syncs last long enough to be
+ * source registry notifying the webhook API, a mirror, the webhook API as a process of its own (so
+ * it can be killed under load), the queue worker in this process with the reconcile schedule, and
+ * two Temporal worker *processes* (so one can be SIGKILLed while the other takes over). The workers
+ * reach both registries through fault proxies (5xx answers, a request held while its worker is
+ * killed) and read the source through a throttled link so scans and syncs last long enough to be
  * interrupted. Every scenario ends by printing one row of the table
  * `scenario | injected | digests | completed | blocked | lost | duplicated | recovery_s`.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -14,17 +16,21 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { parseConfig } from '../../src/config/load';
 import { type Config } from '../../src/config/schema';
-import { producerConnection, workerConnection } from '../../src/ingest';
+import { workerConnection } from '../../src/ingest';
 import { createLogger } from '../../src/log/logger';
 import { cosignTag, RegistryClient } from '../../src/registry';
 import { generateKeyPair } from '../../src/signing';
-import { buildApi } from '../../workers/api';
 import { lastRun } from '../../workers/temporal/chain-control';
-import { startIngestWorker } from '../../workers/ingest-worker';
+import { type IngestWorker, startIngestWorker } from '../../workers/ingest-worker';
+import { ensureReconcileSchedule } from '../../workers/temporal/schedules';
+import { type LocalRedis } from '../../workers/local/redis-server';
+import { type LocalRegistry } from '../../workers/local/registry-server';
 import { freePort, ManagedProcess } from '../../workers/local/managed-process';
+import { type TemporalDevServer } from '../../workers/local/temporal-dev-server';
+import { type FaultProxy, useFaultProxy } from '../support/fault-proxy';
 import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../support/services';
 import { useThrottleProxy } from '../support/throttle-proxy';
-import { chainWorkflowId } from '../../src/chain';
+import { chainWorkflowId, SCHEDULE_IDS } from '../../src/chain';
 
 const ROOT = resolve(__dirname, '..', '..');
 export const WEBHOOK_SECRET = 'chaos-webhook-secret-0123456789';
@@ -56,6 +62,18 @@ export interface ChaosStack {
   mirror: RegistryClient;
   notes: Notification[];
   workers: ManagedProcess[];
+  /** The services a scenario may stop, kill and start again (same ports and data). */
+  temporal: TemporalDevServer;
+  redis: LocalRedis;
+  sourceRegistry: LocalRegistry;
+  /** The webhook API process the source registry notifies. */
+  api: ManagedProcess;
+  /** Starts the API process again after a kill, once it answers. */
+  restartApi(): Promise<void>;
+  ingest: IngestWorker;
+  /** What the workers reach the source and the mirror through. */
+  sourceFaults: FaultProxy;
+  mirrorFaults: FaultProxy;
   /** A worker process (n: 1, 2, …) started and ready. */
   startWorker(n: number): Promise<ManagedProcess>;
   waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs?: number): Promise<T>;
@@ -75,6 +93,8 @@ export async function startChaosStack(): Promise<ChaosStack> {
   ]);
   // 8 MB/s from the source: a 24 MB image takes seconds to scan and to sync.
   const slowSource = await useThrottleProxy(sourceRegistry.port, 8 * 1024 * 1024);
+  const sourceFaults = await useFaultProxy(Number(new URL(slowSource.url).port));
+  const mirrorFaults = await useFaultProxy(mirrorRegistry.port);
   const notes: Notification[] = [];
   const subscriber = createServer((req, res) => {
     let body = '';
@@ -105,29 +125,45 @@ export async function startChaosStack(): Promise<ChaosStack> {
     policy: { mode: 'dry-run' },
     signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'CHAOS_KEY_PASSWORD' } },
     distribute: { promoteTags: ['stable'], subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }] },
-    ingest: { maxBackoff: '2s', retryFailed: { backoff: '1s', maxBackoff: '5s', maxRuns: 3 } },
+    // Reconcile often: it is what finds the pushes whose notifications a registry restart dropped.
+    ingest: { maxBackoff: '2s', reconcileInterval: '15s', retryFailed: { backoff: '1s', maxBackoff: '5s', maxRuns: 3 } },
     // Two worker processes share this file: fixed metrics ports would collide.
     metrics: { temporalWorkerPort: 0, ingestWorkerPort: 0 },
   };
   const config = parseConfig(raw);
-  // The worker processes read the source through the slow link; the API and tests use it directly.
+  // The worker processes reach the registries through the fault proxies (the source also through
+  // the slow link); the API and tests use them directly.
   const workerConfigFile = join(dataDir, 'worker-config.json');
-  writeFileSync(workerConfigFile, JSON.stringify({ ...raw, registries: [{ name: 'source', url: slowSource.url }, raw.registries[1]] }));
+  writeFileSync(workerConfigFile, JSON.stringify({ ...raw, registries: [{ name: 'source', url: sourceFaults.url }, { name: 'mirror', url: mirrorFaults.url }] }));
+  const apiConfigFile = join(dataDir, 'api-config.json');
+  writeFileSync(apiConfigFile, JSON.stringify({ ...raw, api: { host: '127.0.0.1', port: apiPort } }));
 
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
-  const apiRedis = producerConnection(redis.url);
-  apiRedis.on('error', () => undefined);
-  const api = await buildApi({ config, logger, redis: apiRedis, plugins: [] });
-  await api.app.listen({ host: '127.0.0.1', port: apiPort });
+  const apiReady = join(dataDir, 'api.ready');
+  const api = new ManagedProcess({
+    name: 'chaos-api',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(ROOT, 'workers', 'api.ts')],
+    env: { ...process.env, DCHAIN_CONFIG: apiConfigFile, DCHAIN_READY_FILE: apiReady, LOG_LEVEL: 'info' },
+    logFile: join(dataDir, 'api.log'),
+    readyTimeoutMs: 180_000,
+    ready: async () => existsSync(apiReady),
+  });
+  const restartApi = async () => {
+    rmSync(apiReady, { force: true });
+    await api.start();
+  };
+  await restartApi();
+  onCleanup(() => api.stop());
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
+  await ensureReconcileSchedule(client, config);
   const ingestRedis = workerConnection(redis.url);
   ingestRedis.on('error', () => undefined);
   const ingest = startIngestWorker({ config, logger, client, redis: ingestRedis });
   onCleanup(async () => {
+    await client.schedule.getHandle(SCHEDULE_IDS.reconcile).delete().catch(() => undefined);
     await ingest.close();
-    await api.app.close();
-    apiRedis.disconnect();
     ingestRedis.disconnect();
     await connection.close();
   });
@@ -142,8 +178,18 @@ export async function startChaosStack(): Promise<ChaosStack> {
     mirror: RegistryClient.fromConfig(config.registries[1]!),
     notes,
     workers,
+    temporal,
+    redis,
+    sourceRegistry,
+    api,
+    restartApi,
+    ingest,
+    sourceFaults,
+    mirrorFaults,
     async startWorker(n) {
       const ready = join(dataDir, `worker-${n}.ready`);
+      // A restarted worker's old ready file would pass for the new process's.
+      rmSync(ready, { force: true });
       const worker = new ManagedProcess({
         name: `chaos-worker-${n}`,
         command: process.execPath,

@@ -4,7 +4,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, ManagedProcess, portOpen } from '../../workers/local/managed-process';
 import { requireTool } from '../../workers/local/tools';
-import { onCleanup } from './services';
+import type * as Services from './services';
+
+type ServicesModule = typeof Services;
 
 /**
  * A Kubernetes control plane for admission tests: etcd and kube-apiserver on loopback, nothing else
@@ -28,9 +30,22 @@ export interface KubectlResult {
   stderr: string;
 }
 
-const TOKENS = { admin: 'admin-token-for-tests', alice: 'alice-token-for-tests' } as const;
+export const TOKENS = { admin: 'admin-token-for-tests', alice: 'alice-token-for-tests' } as const;
 
+/** A control plane for one test file: stopped when the file's tests are done. */
 export async function useControlPlane(dir: string): Promise<ControlPlane> {
+  // Imported here, not at the top: benchmarks start control planes too, outside the test runner.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { onCleanup } = require('./services') as ServicesModule;
+  const stops: Array<() => Promise<void>> = [];
+  onCleanup(async () => {
+    for (const stop of stops.reverse()) await stop();
+  });
+  return startControlPlane(dir, (stop) => stops.push(stop));
+}
+
+/** etcd and kube-apiserver on loopback; `onStop` is given what stops each (the caller runs them, last first). */
+export async function startControlPlane(dir: string, onStop: (stop: () => Promise<void>) => void): Promise<ControlPlane> {
   const etcdBin = requireTool('etcd', 'Debian package etcd-server');
   const apiserverBin = requireTool('kube-apiserver', 'built from tools/kube-apiserver by scripts/setup.ts --test');
   const kubectlBin = requireTool('kubectl', 'kubectl from the Kubernetes release');
@@ -51,7 +66,7 @@ export async function useControlPlane(dir: string): Promise<ControlPlane> {
     ready: () => portOpen(clientPort),
   });
   await etcd.start();
-  onCleanup(() => etcd.stop(5_000));
+  onStop(() => etcd.stop(5_000));
 
   // The service-account token signer (the API server refuses to start without one) and the users' tokens.
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -80,7 +95,7 @@ export async function useControlPlane(dir: string): Promise<ControlPlane> {
     ready: async () => (await portOpen(apiPort)) && (await kubectl(['get', '--raw', '/readyz'], { timeoutMs: 10_000 })).stdout.trim() === 'ok',
   });
   await apiserver.start();
-  onCleanup(() => apiserver.stop(5_000));
+  onStop(() => apiserver.stop(5_000));
 
   // What a tenant may do: create and label namespaces, run workloads in them (but not touch cluster-wide admission).
   await applyOrThrow(kubectl, TENANT_RBAC);

@@ -1,7 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { type AddressInfo } from 'node:net';
+import { buildAdmissionServer } from '../../../src/policy/admission';
 import { applyOrThrow, type ControlPlane, createNamespace } from '../../support/kube';
+import { onCleanup } from '../../support/services';
 
 const RBAC = resolve(__dirname, '../../../deploy/kubernetes/inventory-rbac.yaml');
 
@@ -54,4 +57,23 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await delay(200);
   }
+}
+
+export interface Webhook {
+  /** Its https://… base URL. */
+  url: string;
+  /** AdmissionReviews it has answered so far. */
+  calls(): number;
+}
+
+/** An admission webhook server on loopback, counting the reviews it answers (to see which one the API server calls). */
+export async function webhookServer(deps: Parameters<typeof buildAdmissionServer>[0]): Promise<Webhook> {
+  const app = await buildAdmissionServer(deps);
+  let calls = 0;
+  app.addHook('onResponse', async (req) => {
+    if (req.url.startsWith('/validate')) calls++;
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  onCleanup(() => app.close());
+  return { url: `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`, calls: () => calls };
 }

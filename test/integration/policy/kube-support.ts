@@ -4,7 +4,9 @@ import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import YAML from 'yaml';
 import { applyOrThrow, type ControlPlane, type KubectlResult } from '../../support/kube';
-import { onCleanup } from '../../support/services';
+import type * as Services from '../../support/services';
+
+type ServicesModule = typeof Services;
 
 const MANIFESTS = resolve(__dirname, '../../../deploy/kubernetes');
 export const WEBHOOK = 'images.admission.delivery-chain.dev';
@@ -82,6 +84,9 @@ export function apply(cp: ControlPlane, object: Record<string, unknown>, as: 'ad
 
 /** A registry host that accepts connections and never answers: a hung registry. */
 export async function useHungServer(): Promise<{ host: string }> {
+  // Imported here: benchmarks use this module's helpers outside the test runner.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { onCleanup } = require('../../support/services') as ServicesModule;
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parsePolicy } from '../../../src/policy';
 import { ImageAdmission, signatureCheckFromVerifier } from '../../../src/policy/admission';
 import { attestImage, buildVsa, KeySigner, signImage, verifyImage, VSA_PREDICATE_TYPE } from '../../../src/signing';
+import { pushImage } from '../../support/images';
 import { testDataDir } from '../../support/services';
 import { COSIGN_REGISTRY_FLAGS, cosignPath, registryWithImage, runTool, writeKeyPair } from './support';
 
@@ -65,5 +67,40 @@ void describe('SLSA verification summaries in the registry', async () => {
     const verdict = await a.admit({ container: 'containers[web]', image: `${other.client.host}/${other.repo}@${other.digest}` }, 'shop');
     assert.equal(verdict.allowed, false);
     assert.match(verdict.allowed ? '' : verdict.message, /no recent verification: its newest summary is from/);
+  });
+  void it('caches summaries by registry, repository, digest and trusted key set: a warm cache gives the cold answer', async () => {
+    // The same digest in a second repository, signed with a PASSED summary; the first one's newest says FAILED (above).
+    await pushImage(join(dir, 'image'), 'v1', `${host}/team/copy:v1`);
+    await signImage(image.client, 'team/copy', image.digest, signer);
+    await attestImage(image.client, 'team/copy', image.digest, signer, VSA_PREDICATE_TYPE, buildVsa({ registry: host, repository: 'team/copy', digest: image.digest, passed: true, policyVersion: policy.version, timeVerified: new Date().toISOString() }));
+    const other = await writeKeyPair(dir, 'other');
+    const otherPolicy = parsePolicy({ apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'regional' }, mode: 'enforce', trustedKeys: [{ id: 'chain', publicKey: other.publicKeyPem }], rules: [{ name: 'r' }] });
+    let current = policy;
+    const make = () =>
+      new ImageAdmission({
+        policy: () => current,
+        mode: 'registry-only',
+        summaryMaxAgeMs: 3_600_000,
+        // Verified against the keys of the policy in force, as a webhook that reloads its policy would.
+        checkSignatures: (img, signal) => signatureCheckFromVerifier((i, pems) => verifyImage(image.client, i.repository, i.digest, pems), current.keys)(img, signal),
+        resolveTag: async () => undefined,
+      });
+    const copy = `${host}/team/copy@${image.digest}`;
+    const original = `${host}/${image.repo}@${image.digest}`;
+    const verdict = async (a: ImageAdmission, ref: string) => {
+      const v = await a.admit({ container: 'containers[web]', image: ref }, 'shop');
+      return v.allowed ? 'allowed' : v.message.replace(/^containers\[web\]: /, '').split(':')[0];
+    };
+    const warm = make();
+    const sequence = [copy, original, copy, original];
+    const answers = [];
+    for (const ref of sequence) answers.push([await verdict(warm, ref), await verdict(make(), ref)]);
+    for (const [w, cold] of answers) assert.equal(w, cold);
+    assert.deepEqual(answers.map(([w]) => w === 'allowed'), [true, false, true, false]);
+    // A different trusted key set never reuses the answer cached under the first.
+    current = otherPolicy;
+    const rotated = await warm.admit({ container: 'containers[web]', image: copy }, 'shop');
+    assert.equal(rotated.allowed, false);
+    assert.match(rotated.allowed ? '' : rotated.message, /is not signed by a trusted key/);
   });
 });

@@ -26,6 +26,7 @@ const NOW_ALLOWED = digest(20);
 describe('rescan workflow: paging, bounded parallelism and continue-as-new', () => {
   const rescanned: string[] = [];
   const regated: string[] = [];
+  const attested: string[] = [];
   const notified: Array<{ digest: string; event: string; scope?: string }> = [];
   const pages: Array<{ after?: string; limit: number }> = [];
   const marked: string[] = [];
@@ -79,6 +80,11 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
       async deployedWorkloads() {
         return { workloads: [] };
       },
+      // The fresh SLSA VSA of each signed image: counted, nothing signed here.
+      async attestVerdict({ digest: d }: { digest: string }) {
+        attested.push(d);
+        return { result: 'PASSED', timeVerified: new Date().toISOString(), repositories: [] };
+      },
       async regateImage({ digest: d }: { digest: string }) {
         regated.push(d);
         if (d === BROKEN) throw ApplicationFailure.create({ type: 'BAD_INPUT', message: 'stored decision is unreadable', nonRetryable: true });
@@ -115,6 +121,8 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
     assert.equal(refreshes, 1, 'the OSV data is refreshed once, not once per run');
     assert.deepEqual([...rescanned].sort(), FLEET, 'every digest rescanned exactly once');
     assert.deepEqual([...regated].sort(), FLEET.filter((d) => d !== VANISHED));
+    // Every image allowed now or before (all of them here) gets a fresh verdict attestation; not the one whose re-gate failed.
+    assert.deepEqual([...attested].sort(), FLEET.filter((d) => d !== VANISHED && d !== BROKEN));
     assert.ok(maxInFlight <= 3, `at most 3 images at a time (saw ${maxInFlight})`);
     assert.ok(maxInFlight > 1, 'images are rescanned in parallel');
     // 23 digests, 5 a page: 5 pages; 2 pages a run: 3 runs, each starting after the previous run's last digest.
