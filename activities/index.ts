@@ -6,6 +6,7 @@ import { createBuildActivities } from './build';
 import { type ActivityDeps } from './deps';
 import { createDistributeActivities } from './distribute';
 import { createReconcileActivities } from './reconcile';
+import { createRescanActivities } from './rescan';
 import { createGateActivities } from './gate';
 import { createLifecycleActivities } from './lifecycle';
 import { createInventoryActivities } from './inventory';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBuildActivities(deps),
     ...createDistributeActivities(deps),
     ...createReconcileActivities(deps),
+    ...createRescanActivities(deps),
     ...createGateActivities(deps),
     ...createLifecycleActivities(deps),
     ...createInventoryActivities(deps),

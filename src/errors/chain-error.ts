@@ -20,7 +20,6 @@ export type ChainErrorCode =
   | 'TRANSIENT'
   | 'POLICY_DENIED'
   | 'VERIFICATION_FAILED'
-  | 'SCAN_FAILED'
   | 'BUILD_FAILED'
   | 'INTERNAL';
 

@@ -11,8 +11,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
 import { createActivityDeps } from '../../../activities/deps';
-import { createGateActivities, type RegateResult } from '../../../activities/gate';
-import { createScanActivities, type RescannedImage } from '../../../activities/scan';
+import { createGateActivities } from '../../../activities/gate';
+import { createRescanActivities, type RegateResult, type RescannedImage } from '../../../activities/rescan';
+import { createScanActivities } from '../../../activities/scan';
 import { parseConfig } from '../../../src/config/load';
 import { createLogger } from '../../../src/log/logger';
 import { type Decision, DecisionStore, type Violation } from '../../../src/policy';
@@ -62,6 +63,7 @@ void describe('VEX attested on an image, in the gate and every rescan', async ()
   let host: string;
   let scans: ReturnType<typeof createScanActivities>;
   let gate: ReturnType<typeof createGateActivities>;
+  let rescans: ReturnType<typeof createRescanActivities>;
   const trusted = await writeKeyPair(dir, 'release');
   const stranger = await writeKeyPair(dir, 'stranger');
 
@@ -87,8 +89,8 @@ void describe('VEX attested on an image, in the gate and every rescan', async ()
     }
   };
   const rescan = async (digest: string, workflowId: string): Promise<RegateResult> => {
-    const rescanned = (await env(workflowId).run(scans.rescanImage, { digest })) as RescannedImage;
-    return (await env(workflowId).run(gate.regateImage, { digest, osvVersion: rescanned.osv.version })) as RegateResult;
+    const rescanned = (await env(workflowId).run(rescans.rescanImage, { digest })) as RescannedImage;
+    return (await env(workflowId).run(rescans.regateImage, { digest, osvVersion: rescanned.osv.version })) as RegateResult;
   };
 
   before(async () => {
@@ -107,6 +109,7 @@ void describe('VEX attested on an image, in the gate and every rescan', async ()
     const config = parseConfig({ dataDir: dir, registries: [{ name: 'source', url: registry.url }], sync: { targets: [] }, scan: { osv: { directory: osvDir } }, signing: { trustedKeys: [trusted.pubPath] }, policy: { file: policyFile } });
     const deps = createActivityDeps(config, logger, { redis });
     scans = createScanActivities(deps);
+    rescans = createRescanActivities(deps);
     gate = createGateActivities({ config, logger, redis });
   });
 

@@ -6,7 +6,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Redis } from 'ioredis';
 import { createActivityDeps } from '../../../activities/deps';
-import { createScanActivities, type RescannedImage } from '../../../activities/scan';
+import { createRescanActivities, type RescannedImage } from '../../../activities/rescan';
+import { createScanActivities } from '../../../activities/scan';
 import { configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
 import { type ScanSummary } from '../../../src/scan';
@@ -16,7 +17,7 @@ import { testDataDir, useRedis, useRegistry } from '../../support/services';
 import { OSV_FIXTURES } from './scan-support';
 
 void describe('scan activities with a real registry and Redis', () => {
-  let activities: ReturnType<typeof createScanActivities>;
+  let activities: ReturnType<typeof createScanActivities> & ReturnType<typeof createRescanActivities>;
   let redis: Redis;
   let digest: string;
   let osvDir: string;
@@ -32,7 +33,8 @@ void describe('scan activities with a real registry and Redis', () => {
     const redisServer = await useRedis();
     redis = new Redis(redisServer.url);
     const config = configSchema.parse({ dataDir, registries: [{ name: 'source', url: registry.url }], redis: { url: redisServer.url } });
-    activities = createScanActivities(createActivityDeps(config, createLogger({ level: 'silent' }), { redis }));
+    const deps = createActivityDeps(config, createLogger({ level: 'silent' }), { redis });
+    activities = { ...createScanActivities(deps), ...createRescanActivities(deps) };
     const layout = join(dataDir, 'layout');
     const lockfile = JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { '': { name: 'app' }, 'node_modules/minimist': { version: '1.2.0' } } });
     const desc = await writeOciImage(layout, busyboxSpec({ user: '1000', extra: [{ path: 'app', type: 'directory' }, { path: 'app/package-lock.json', content: lockfile }] }), 'v1');
