@@ -54,7 +54,8 @@ const contractLiterals = [
   { selector: "CallExpression[callee.object.name='ApplicationFailure'] Property[key.name='type'] > Literal", message: CONTRACT },
   // Workflow ids: chain:…, tags:…, build:… are made by chainWorkflowId() and its siblings.
   { selector: "TemplateLiteral > TemplateElement:first-child[value.raw=/^(chain|tags|build):$/]", message: CONTRACT },
-  { selector: "Literal[value=/^(chain|tags|build):\\S/]", message: CONTRACT },
+  // (Not the control API's actions, `chain:Read`, `chain:List*`: PascalCase or a wildcard after the colon.)
+  { selector: "Literal[value=/^(chain|tags|build):(?![A-Z*])\\S/]", message: CONTRACT },
 ];
 /** Where Temporal failures are branched on, their types are compared only with the contract's names. */
 const failureTypeComparisons = [

@@ -70,6 +70,17 @@ export function createGateActivities(deps: GateDeps) {
       return decision;
     }),
 
+    /**
+     * An on-demand scan's verdict (`POST /v1/scans`): the same evaluation as the chain's gate, but
+     * neither recorded (admission must follow chains, not ad-hoc scans) nor thrown on a deny.
+     */
+    previewGate: activity(deps.logger, { subject: (i: GateInput) => i.digest }, async (input): Promise<Decision> => {
+      if (input.scan.digest !== input.digest || input.scan.repository !== input.repository) {
+        throw new ChainError('BAD_INPUT', `scan is of ${input.scan.repository}@${input.scan.digest}, not ${input.repository}@${input.digest}`);
+      }
+      return evaluatePolicy(parseFacts(input, registries.hostOf(input.registry)), policy, now());
+    }),
+
     recordBreakGlass: activity(deps.logger, { subject: (i: BreakGlassInput) => i.digest }, async (input, { log, workflowId }): Promise<void> => {
       await store.recordOverride(input.digest, { actor: input.actor, reason: input.reason, workflowId }, now());
       log.warn({ actor: input.actor, reason: input.reason }, 'break-glass override recorded');

@@ -4,6 +4,7 @@
  * other rooms add their endpoints as plugins (see API_PLUGINS).
  */
 import { type Server as TlsServer } from 'node:tls';
+import { Client, Connection } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { type Redis } from 'ioredis';
 import { type Registry } from 'prom-client';
@@ -13,7 +14,10 @@ import { createIngestMetrics, DeliveryLog, IngestQueue, type IngestMetrics, prod
 import { createLogger, type Logger } from '../src/log';
 import { watchRedis } from '../src/redis';
 import { reloadCertificates, serverTlsOptions } from '../src/security';
+import { controlApi } from './control-api';
 import { closeOnSignals, runEntryPoint } from './process/entry-point';
+import { connectionOptions } from './temporal/connect';
+import { withDataConverter } from './temporal/security';
 import { HealthChecker } from './process/health';
 import { processRegistry } from './process/metrics';
 import { signalReady } from './process/ready';
@@ -38,6 +42,8 @@ export interface ApiDeps {
   metricsRegistry?: Registry;
   /** Extra plugins; defaults to API_PLUGINS. */
   plugins?: ApiPlugin[];
+  /** The Temporal client of the control API (`/v1`); without one the API serves webhooks only. */
+  temporal?: Client;
 }
 
 export interface Api {
@@ -81,6 +87,10 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   await app.register(webhookRoutes, { config, queue, deliveryLog, metrics, logger: logger.child({ component: 'webhooks' }) });
   // Git pushes share the queue, delivery log and metrics of registry pushes.
   await app.register(gitWebhookRoutes, { config, queue, deliveryLog, metrics, logger: logger.child({ component: 'git-webhooks' }) });
+  if (deps.temporal) {
+    // The control API: chains, scans, decisions, rescans, audit; tokens and policies decide who may do what.
+    await app.register(controlApi, { config, logger: logger.child({ component: 'control-api' }), redis, client: deps.temporal, queue });
+  }
   for (const extra of deps.plugins ?? API_PLUGINS) {
     await app.register(extra.plugin, extra.options?.(deps) ?? {});
     logger.debug({ plugin: extra.name }, 'API plugin registered');
@@ -92,13 +102,18 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.log.level, name: 'api' });
   const redis = watchRedis(producerConnection(redisTarget(config)), logger, 'api');
-  const { app } = await buildApi({ config, logger, redis, metricsRegistry: processRegistry() });
+  // Lazy: the API starts (webhooks keep flowing into Redis) while Temporal is still coming up.
+  const connection = Connection.lazy(connectionOptions(config));
+  // The payload codec (temporal.codec), as on every client: scan results and memos are decoded with it.
+  const temporal = new Client({ connection, namespace: config.temporal.namespace, ...withDataConverter(config) });
+  const { app } = await buildApi({ config, logger, redis, metricsRegistry: processRegistry(), temporal });
   await app.listen({ host: config.api.host, port: config.api.port });
   logger.info({ url: `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${config.api.port}`, sources: config.sources.map((s) => s.name) }, 'webhook API listening');
   signalReady();
   closeOnSignals(
     async () => {
       await app.close();
+      await connection.close();
       redis.disconnect();
       logger.info('webhook API stopped');
     },

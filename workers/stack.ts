@@ -15,6 +15,7 @@ import { createLogger, type Logger } from '../src/log';
 import { ENV_KEY_FILE, ENV_KEY_PEM, generateKeyPair } from '../src/signing';
 import { ManagedProcess, portOpen } from './local/managed-process';
 import { startRedis } from './local/redis-server';
+import { ensureBootstrapToken } from './process/bootstrap-token';
 import { startRegistry } from './local/registry-server';
 import { StackLock } from './local/stack-lock';
 import { Supervisor } from './local/supervisor';
@@ -38,6 +39,8 @@ export interface Stack {
   config: Config;
   /** Stops every child, dependents first; the same promise on every call. */
   stop(): Promise<void>;
+  /** The admin API token: `token` only when this start created it (printed once). */
+  bootstrap?: { token?: string; file: string };
 }
 
 async function ensurePortFree(port: number, what: string, setting: string): Promise<void> {
@@ -64,6 +67,7 @@ export async function startStack(config: Config, logger: Logger, options: { sign
   const lock = StackLock.acquire(join(dataDir, STACK_LOCK_FILE));
   const stackFile = join(dataDir, STACK_FILE);
   const urls: Record<string, string> = {};
+  let bootstrap: { token?: string; file: string } | undefined;
   const startedAt = new Date().toISOString();
   let published = false;
   const publish = () => {
@@ -125,6 +129,7 @@ export async function startStack(config: Config, logger: Logger, options: { sign
       logger.info({ url: redis.url }, 'Redis started');
     }
     urls.redis = runtime.redis.url ?? '';
+    bootstrap = await ensureBootstrapToken(runtime, dataDir);
 
     const apiUrl = config.api.publicUrl ?? `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${config.api.port}`;
     for (const registry of config.registries) {
@@ -204,7 +209,7 @@ export async function startStack(config: Config, logger: Logger, options: { sign
     urls.logs = logDir;
     published = true;
     publish();
-    return { urls, config: runtime, stop };
+    return { urls, config: runtime, stop, ...(bootstrap ? { bootstrap } : {}) };
   } catch (err) {
     await stop();
     throw err;
@@ -296,6 +301,8 @@ async function main(): Promise<void> {
   process.stdout.write('\ndelivery-chain is running:\n');
   for (const [name, url] of Object.entries(stack.urls)) process.stdout.write(`  ${name.padEnd(width)}  ${url}\n`);
   process.stdout.write(`\n${await osvDownloadBanner(stack.config)}\n`);
+  // Printed once, when created; afterwards it is in the file (0600) the CLI reads.
+  if (stack.bootstrap?.token) process.stdout.write(`\nAdmin API token (shown once, also in ${stack.bootstrap.file}):\n  ${stack.bootstrap.token}\n`);
   process.stdout.write(`\nPush an image:  skopeo copy --dest-tls-verify=false <src> docker://${new URL(config.registries[0]?.url ?? 'http://127.0.0.1:5000').host}/demo/app:v1\nStatus:  npx dchain status    Stop with Ctrl-C.\n`);
 }
 

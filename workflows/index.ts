@@ -3,3 +3,4 @@ export { deliveryChain } from './delivery-chain';
 export { reconcile } from './reconcile';
 export { rescan } from './rescan';
 export { deliverTags } from './deliver-tags';
+export { scanJob } from './scan-job';

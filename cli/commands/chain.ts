@@ -1,117 +1,45 @@
-import { type Client } from '@temporalio/client';
 import { type Command } from 'commander';
-import { type Redis } from 'ioredis';
-import { type Config } from '../../src/config';
+import { breakGlass, retryChain } from '../../workers/temporal/chain-actions';
 import { ChainError } from '../../src/errors';
-import { ChainLifecycleStore, durationMs, retrySettings } from '../../src/ingest';
-import { type BreakGlass, type ChainStatus, QUERIES, SIGNALS } from '../../src/chain';
-import { lastRun, recordedInput, startNewRun } from '../../workers/temporal/chain-control';
-import { cliConfig, connectTemporal, withRedis } from '../context';
+import { apiClient, type ApiOptions, printJson, withApiOptions } from '../api-client';
 
-/** Stages after the gate: a running chain there has been allowed, and break-glass would override nothing. */
-const PAST_GATE = new Set(['sign', 'sync', 'distribute', 'done']);
+// Kept here too: scripts and tests import them from the command module.
+export { breakGlass, retryChain };
 
 /**
- * Break-glass: lets a *blocked* chain through its policy gate, recording who and why (the signal is
- * in the run's history; the gate stores the one override in the decision store's audit trail). A
- * blocked chain is started again from its recorded input with the signal; a running chain that has
- * not passed its gate is signalled (the override applies if the gate denies). Refused with the
- * reason for a chain that was delivered, failed (not blocked: `dchain chain retry`), is past its
- * gate, or already carries an override.
+ * `dchain chain status|retry|break-glass`, through the control API (`--api`, `--token`): the API
+ * checks the token's policies and audits every change; a break-glass override records the token's
+ * identity as its actor. `dchain runs` has the listing and the same retry.
  */
-export async function breakGlass(client: Client, workflowId: string, override: BreakGlass): Promise<{ runId: string; restarted: boolean }> {
-  if (!override.actor.trim() || !override.reason.trim()) throw new ChainError('BAD_INPUT', 'break-glass needs an actor and a reason');
-  const last = await lastRun(client, workflowId);
-  if (!last) throw new ChainError('NOT_FOUND', `no chain with workflow id ${workflowId}`);
-  switch (last.state) {
-    case 'running': {
-      const status = await client.workflow.getHandle(workflowId).query<ChainStatus>(QUERIES.status);
-      if (PAST_GATE.has(status.stage)) throw new ChainError('BAD_INPUT', `chain ${workflowId} is past its gate (stage ${status.stage}): its policy allowed it, there is nothing to override`);
-      if (status.override) throw new ChainError('BAD_INPUT', `chain ${workflowId} is already overridden by ${status.override.actor} (${status.override.reason})`);
-      await client.workflow.getHandle(workflowId).signal<[BreakGlass]>(SIGNALS.breakGlass, override);
-      return { runId: last.runId, restarted: false };
-    }
-    case 'blocked': {
-      const input = await recordedInput(client, workflowId);
-      const runId = await startNewRun(client, workflowId, last.taskQueue, input, { name: SIGNALS.breakGlass, args: [override] });
-      return { runId, restarted: true };
-    }
-    case 'delivered':
-      throw new ChainError('BAD_INPUT', `chain ${workflowId} completed and delivered the image: its policy allowed it, there is nothing to override`);
-    case 'failed':
-      throw new ChainError('BAD_INPUT', `chain ${workflowId} failed in ${last.stage}, it was not blocked by policy: run it again with \`dchain chain retry ${workflowId}\``);
-  }
-}
-
-/**
- * `dchain chain retry`: a new run of a chain whose last run *failed* (not blocked), from its
- * recorded input, at once (an operator's retry skips the backoff); refused after
- * `ingest.retryFailed.maxRuns` failures in a row unless `force`.
- */
-export async function retryChain(client: Client, redis: Redis, config: Config, workflowId: string, options: { force?: boolean } = {}): Promise<{ runId: string }> {
-  const last = await lastRun(client, workflowId);
-  if (!last) throw new ChainError('NOT_FOUND', `no chain with workflow id ${workflowId}`);
-  if (last.state === 'running') throw new ChainError('BAD_INPUT', `chain ${workflowId} is running (stage ${last.stage}): one running chain per digest`);
-  if (last.state === 'delivered') throw new ChainError('BAD_INPUT', `chain ${workflowId} delivered its image; a new tag is delivered by pushing it`);
-  if (last.state === 'blocked') {
-    throw new ChainError('BAD_INPUT', `chain ${workflowId} is blocked by policy: it runs again when a rescan finds it allowed (policy or vulnerability data changed), or with \`dchain chain break-glass\``);
-  }
-  const record = await new ChainLifecycleStore(redis, durationMs(config.ingest.dedupTtl)).get(workflowId);
-  const { maxRuns } = retrySettings(config.ingest);
-  if (!options.force && record && record.outcome === 'failed' && record.failures >= maxRuns) {
-    throw new ChainError('BAD_INPUT', `chain ${workflowId} failed ${record.failures} times in a row (ingest.retryFailed.maxRuns = ${maxRuns}); fix the cause, then retry with --force`);
-  }
-  const input = await recordedInput(client, workflowId);
-  const runId = await startNewRun(client, workflowId, last.taskQueue, input, { name: SIGNALS.addTags, args: [{ tags: input.tags }] });
-  return { runId };
-}
-
 export function register(program: Command): void {
-  const chain = program.command('chain').description('inspect and steer delivery chains (one Temporal workflow per image digest)');
+  const chain = program.command('chain').description('inspect and steer delivery chains (one Temporal workflow per image digest), through the control API');
 
-  chain
-    .command('status')
-    .description('the current stage and every stage result of a chain')
+  withApiOptions(chain.command('status'))
+    .description('the current stage, every stage result and the failure of a chain')
     .argument('<workflow-id>', 'e.g. chain:source/team/app@sha256:…')
-    .action(async (workflowId: string) => {
-      const session = await connectTemporal(cliConfig(program.opts()));
-      try {
-        const status = await session.client.workflow.getHandle(workflowId).query<ChainStatus>(QUERIES.status);
-        process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-      } finally {
-        await session.close();
-      }
+    .action(async (workflowId: string, opts: ApiOptions) => {
+      printJson(await apiClient(program, opts).request('GET', `/v1/chains/${encodeURIComponent(workflowId)}`));
     });
 
-  chain
-    .command('retry')
-    .description('run a failed chain again (not a blocked one: see break-glass)')
+  withApiOptions(chain.command('retry'))
+    .description('run a failed chain again, reset to its failed stage (not a blocked one: see break-glass)')
     .argument('<workflow-id>', 'e.g. chain:source/team/app@sha256:…')
     .option('--force', 'run even after ingest.retryFailed.maxRuns failures in a row')
-    .action(async (workflowId: string, opts: { force?: boolean }) => {
-      const config = cliConfig(program.opts());
-      const session = await connectTemporal(config);
-      try {
-        const { runId } = await withRedis(config, (redis) => retryChain(session.client, redis, config, workflowId, { force: opts.force === true }));
-        process.stdout.write(`started again: ${workflowId} (run ${runId})\n`);
-      } finally {
-        await session.close();
-      }
+    .action(async (workflowId: string, opts: ApiOptions & { force?: boolean }) => {
+      const r = await apiClient(program, opts).request<{ runId: string; mode: string; stage?: string }>('POST', `/v1/chains/${encodeURIComponent(workflowId)}/retry`, { force: opts.force === true });
+      if (opts.json) return printJson(r);
+      process.stdout.write(`${r.mode === 'reset' ? `reset to ${r.stage}` : 'started again'}: ${workflowId} (run ${r.runId})\n`);
     });
 
-  chain
-    .command('break-glass')
-    .description('let a blocked chain through its policy gate; actor and reason are recorded')
+  withApiOptions(chain.command('break-glass'))
+    .description("let a blocked chain through its policy gate; the token's identity and the reason are recorded")
     .argument('<workflow-id>', 'e.g. chain:source/team/app@sha256:…')
-    .requiredOption('--actor <who>', 'who takes responsibility')
     .requiredOption('--reason <why>', 'why (ticket, incident)')
-    .action(async (workflowId: string, opts: { actor: string; reason: string }) => {
-      const session = await connectTemporal(cliConfig(program.opts()));
-      try {
-        const { runId, restarted } = await breakGlass(session.client, workflowId, { actor: opts.actor, reason: opts.reason });
-        process.stdout.write(`${restarted ? 'started again with' : 'signalled'} break-glass: ${workflowId} (run ${runId})\n`);
-      } finally {
-        await session.close();
-      }
+    .option('--actor <who>', 'no longer accepted: the actor is the API token')
+    .action(async (workflowId: string, opts: ApiOptions & { reason: string; actor?: string }) => {
+      if (opts.actor !== undefined) throw new ChainError('BAD_INPUT', 'break-glass records the API token as its actor; --actor is no longer accepted (use a token of your own: dchain tokens create)');
+      const r = await apiClient(program, opts).request<{ runId: string; restarted: boolean; actor: string }>('POST', `/v1/chains/${encodeURIComponent(workflowId)}/break-glass`, { reason: opts.reason });
+      if (opts.json) return printJson(r);
+      process.stdout.write(`${r.restarted ? 'started again with' : 'signalled'} break-glass by ${r.actor}: ${workflowId} (run ${r.runId})\n`);
     });
 }

@@ -10,6 +10,7 @@ export {
   failureType,
   type FailureType,
   QUERIES,
+  scanJobWorkflowId,
   SCHEDULE_IDS,
   SIGNALS,
   tagDeliveryWorkflowId,

@@ -16,6 +16,8 @@ export const WORKFLOW_TYPES = {
   rescan: 'rescan',
   /** The scheduled catch-up on pushes whose notifications were lost. */
   reconcile: 'reconcile',
+  /** An on-demand scan of the control API (`POST /v1/scans`): scan and policy, nothing recorded. */
+  scanJob: 'scanJob',
 } as const;
 
 export const SIGNALS = {
@@ -67,6 +69,11 @@ export function chainWorkflowId(image: { registry: string; repository: string; d
 /** One tag delivery per digest at a time: `tags:<registry>/<repository>@<digest>`. */
 export function tagDeliveryWorkflowId(image: { registry: string; repository: string; digest: string }): string {
   return `tags:${image.registry}/${image.repository}@${image.digest}`;
+}
+
+/** One on-demand scan: `scan:<uuid>` (the control API's scan id). */
+export function scanJobWorkflowId(uuid: string): string {
+  return `scan:${uuid}`;
 }
 
 /** One chain per source repository and commit (or ref, before the commit is known): `build:<url>@<commit>`. */

@@ -4,6 +4,7 @@ import { scanConfigSchema } from './sections/scan';
 import { buildConfigSchema } from './sections/build';
 import { admissionConfigSchema } from './sections/admission';
 import { inventoryConfigSchema } from './sections/inventory';
+import { auditConfigSchema } from './sections/audit';
 import { durationSchema } from './duration';
 import { clientTlsSchema, payloadCodecSchema, serverTlsSchema } from './sections/security';
 
@@ -216,6 +217,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   inventory: inventoryConfigSchema.prefault({}),
+  audit: auditConfigSchema.prefault({}),
   sync: z.strictObject({ targets: z.array(syncTargetSchema).default([{ registry: 'mirror', repositoryPrefix: '', replace: [] }]) }).prefault({}),
 });
 
