@@ -59,7 +59,8 @@ export class AuditLog {
     const time = entry.time ?? new Date().toISOString();
     const { time: _t, ...fields } = entry;
     const body = JSON.stringify({ time, ...fields });
-    const id = await this.redis.xadd(AUDIT_STREAM, 'MAXLEN', '~', String(this.config.maxEntries), '*', 'entry', body);
+    // Exact trimming: the retention is what the setting says (audit volume is small; `~` would keep up to a node more).
+    const id = await this.redis.xadd(AUDIT_STREAM, 'MAXLEN', String(this.config.maxEntries), '*', 'entry', body);
     if (id === null) throw new ChainError('INTERNAL', 'the audit stream refused an entry');
     const written = { id, time, ...fields } as AuditEntry;
     if (this.config.file) await appendFile(this.config.file, `${JSON.stringify(written)}\n`, { mode: 0o600 });
