@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
@@ -72,6 +72,15 @@ describe('npm start: the supervised stack', () => {
     const reported = JSON.parse(cli.stdout) as { running: boolean; health: { status: string; components: Record<string, unknown> } };
     assert.equal(reported.running, true);
     assert.equal(reported.health.status, 'ok');
+
+    // The bootstrap admin token: printed once, kept 0600 in the data directory; the CLI goes through /v1 with it by default.
+    const tokenFile = join(stack.dataDir, 'admin-token');
+    assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+    const adminToken = readFileSync(tokenFile, 'utf8').trim();
+    assert.equal(stack.output().split(adminToken).length - 1, 1, 'the token is printed once');
+    const runs = dchain(['runs', 'list', '--json'], stack.configFile);
+    assert.equal(runs.status, 0, runs.stderr);
+    assert.ok(Array.isArray((JSON.parse(runs.stdout) as { chains: unknown[] }).chains), runs.stdout);
 
     // A chain end to end, then metrics of every long-running process parse as Prometheus text.
     const first = await push(dir, 'v1', source);
