@@ -29,7 +29,6 @@ export const ACTIONS = [
   'token:List',
   'token:Revoke',
 ] as const;
-export type Action = (typeof ACTIONS)[number];
 
 const actionPattern = z
   .string()
@@ -48,7 +47,6 @@ export const policyDocumentSchema = z.strictObject({
   Version: z.literal('1').optional(),
   Statement: z.array(statementSchema).min(1, 'at least one statement'),
 });
-export type Statement = z.infer<typeof statementSchema>;
 export type PolicyDocument = z.infer<typeof policyDocumentSchema>;
 
 /** A policy that allows everything (the bootstrap admin token's). */

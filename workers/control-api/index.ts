@@ -10,6 +10,7 @@ import { AuditLog } from '../../src/audit/log';
 import { type Config } from '../../src/config/schema';
 import { type IngestQueue } from '../../src/ingest';
 import { type Logger } from '../../src/log/logger';
+import { RegistryDirectory } from '../../src/registry/directory';
 import { openApiDocument } from './openapi';
 import { registerRoute, sendProblem } from './route';
 import { controlRoutes } from './routes';
@@ -26,7 +27,9 @@ export async function controlApi(app: FastifyInstance, options: ControlApiOption
   const { config, logger, redis } = options;
   const audit = new AuditLog(redis, config.audit);
   const tokens = new TokenStore(redis);
-  const routes = controlRoutes({ ...options, audit, tokens });
+  const registries = new RegistryDirectory(config.registries, { logger });
+  app.addHook('onClose', () => registries.close());
+  const routes = controlRoutes({ ...options, audit, tokens, registries });
   const document = openApiDocument(routes, { version: '1', ...(config.api.publicUrl ? { serverUrl: config.api.publicUrl } : {}) });
   // The document is public: it describes the API, grants nothing.
   app.get('/v1/openapi.json', async () => document);
@@ -40,4 +43,3 @@ export async function controlApi(app: FastifyInstance, options: ControlApiOption
   app.setNotFoundHandler((request, reply) => sendProblem(reply, '-', 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
 }
 
-export { openApiDocument } from './openapi';

@@ -16,11 +16,14 @@ import { type ScanJobInput, type ScanJobResult } from '../../workflows/scan-job'
 import { breakGlass, retryChain } from '../temporal/chain-actions';
 import { startRescan } from '../temporal/rescan-control';
 import { chainDetail, chainDetailSchema, chainStateSchema, chainSummarySchema, listChains } from './chains-view';
-import { registryNameOf, resolveImage } from './images';
+import { resolveImage } from './images';
+import { type RegistryDirectory } from '../../src/registry/directory';
 import { ApiError, defineRoute, type RouteDef } from './route';
 
 export interface ControlDeps {
   tokens: TokenStore;
+  /** Where image references are resolved (configured registries only). */
+  registries: RegistryDirectory;
   config: Config;
   client: Client;
   redis: Redis;
@@ -73,6 +76,7 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
   const { config, client, redis } = deps;
   const decisions = new DecisionStore(redis);
   const sboms = new RedisSbomStore(redis);
+  const { registries } = deps;
   const scanMemo = async (id: string): Promise<ScanJobInput> => {
     try {
       const d = await client.workflow.getHandle(id).describe();
@@ -94,11 +98,11 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
       body: imageBody,
       responses: { 202: { description: 'The scan job started', schema: scanViewSchema } },
       resource: async ({ body }) => {
-        const image = await resolveImage(config, body.image);
+        const image = await resolveImage(registries, body.image);
         return resourceOf(image.registry, image.repository);
       },
       handler: async ({ body }) => {
-        const image = await resolveImage(config, body.image);
+        const image = await resolveImage(registries, body.image);
         const input: ScanJobInput = { registry: image.registry, repository: image.repository, digest: image.digest, reference: body.image };
         const id = scanJobWorkflowId(randomUUID());
         await client.workflow.start(WORKFLOW_TYPES.scanJob, { taskQueue: config.temporal.taskQueue, workflowId: id, args: [input], memo: { image: input } });
@@ -236,11 +240,11 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
       body: imageBody,
       responses: { 202: { description: 'Queued (or joined / already done: see outcome)', schema: z.object({ id: z.string(), outcome: z.string(), digest: z.string() }) } },
       resource: async ({ body }) => {
-        const image = await resolveImage(config, body.image);
+        const image = await resolveImage(registries, body.image);
         return resourceOf(image.registry, image.repository);
       },
       handler: async ({ body, requestId }) => {
-        const image = await resolveImage(config, body.image);
+        const image = await resolveImage(registries, body.image);
         const submitted = await deps.queue.submit({
           registry: image.registry,
           repository: image.repository,
@@ -265,7 +269,7 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
       resource: async ({ params }) => {
         const latest = await decisions.latest(params.digest);
         if (!latest) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${params.digest}`);
-        return resourceOf(registryNameOf(config, latest.facts.registry), latest.facts.repository);
+        return resourceOf(registries.find(latest.facts.registry)?.name ?? latest.facts.registry, latest.facts.repository);
       },
       handler: async ({ params, query }) => {
         const latest = await decisions.latest(params.digest);
