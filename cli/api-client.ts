@@ -6,8 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command } from 'commander';
-import { type Config } from '../src/config/schema';
-import { ChainError, type ChainErrorCode } from '../src/errors/chain-error';
+import { type Config } from '../src/config';
+import { ChainError, type ChainErrorCode } from '../src/errors';
 import { ADMIN_TOKEN_FILE } from '../workers/process/bootstrap-token';
 import { cliConfig } from './context';
 

@@ -1,6 +1,6 @@
 /** `dchain audit`: the control API's audit log (or its JSON Lines export). */
 import { type Command } from 'commander';
-import { type AuditEntry } from '../../src/audit/log';
+import { type AuditEntry } from '../../src/audit';
 import { apiClient, type ApiOptions, printJson, withApiOptions } from '../api-client';
 
 export function register(program: Command): void {

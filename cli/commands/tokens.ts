@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { ADMIN_POLICY, evaluateAccess } from '../../src/access/policy';
-import { parsePolicies, TokenStore } from '../../src/access/tokens';
-import { ChainError } from '../../src/errors/chain-error';
+import { ADMIN_POLICY, evaluateAccess } from '../../src/access';
+import { parsePolicies, TokenStore } from '../../src/access';
+import { ChainError } from '../../src/errors';
 import { printJson } from '../api-client';
 import { cliConfig, withRedis } from '../context';
 

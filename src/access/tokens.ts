@@ -8,7 +8,7 @@
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
-import { ChainError } from '../errors/chain-error';
+import { ChainError } from '../errors';
 import { policyDocumentSchema, type PolicyDocument } from './policy';
 
 const KEY_PREFIX = 'dchain:access';

@@ -7,8 +7,8 @@
 import { appendFile } from 'node:fs/promises';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
-import { ChainError } from '../errors/chain-error';
-import { type AuditConfig } from '../config/sections/audit';
+import { ChainError } from '../errors';
+import { type AuditConfig } from '../config';
 
 export const AUDIT_STREAM = 'dchain:audit';
 

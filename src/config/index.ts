@@ -6,5 +6,6 @@ export { checkDeadlineOf } from './sections/admission';
 export { type BuildRule, type StagingConfig } from './sections/build';
 export { PLACEHOLDER } from './sections/build-template';
 export { type InventoryConfig } from './sections/inventory';
+export { type AuditConfig } from './sections/audit';
 export { type SigningKeyConfig } from './sections/signing';
 export { type ClientTlsConfig, type PayloadCodecConfig } from './sections/security';

@@ -6,8 +6,8 @@
 import { type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
 import { QUERIES, WORKFLOW_TYPES } from '../../src/chain';
-import { type Config } from '../../src/config/schema';
-import { ChainError } from '../../src/errors/chain-error';
+import { type Config } from '../../src/config';
+import { ChainError } from '../../src/errors';
 import { failedStage } from '../temporal/chain-reset';
 
 export const chainStateSchema = z.enum(['running', 'delivered', 'blocked', 'failed', 'terminated', 'cancelled', 'timed-out']);

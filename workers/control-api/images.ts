@@ -1,7 +1,7 @@
 /** Image references of API requests, resolved against the configured registries only (the registry directory). */
-import { ChainError } from '../../src/errors/chain-error';
-import { type RegistryDirectory } from '../../src/registry/directory';
-import { parseImageReference } from '../../src/registry/reference';
+import { ChainError } from '../../src/errors';
+import { type RegistryDirectory } from '../../src/registry';
+import { parseImageReference } from '../../src/registry';
 
 export interface ResolvedImage {
   /** Configured registry name. */

@@ -5,12 +5,12 @@
 import { type Client } from '@temporalio/client';
 import { type FastifyInstance } from 'fastify';
 import { type Redis } from 'ioredis';
-import { TokenStore } from '../../src/access/tokens';
-import { AuditLog } from '../../src/audit/log';
-import { type Config } from '../../src/config/schema';
+import { TokenStore } from '../../src/access';
+import { AuditLog } from '../../src/audit';
+import { type Config } from '../../src/config';
 import { type IngestQueue } from '../../src/ingest';
-import { type Logger } from '../../src/log/logger';
-import { RegistryDirectory } from '../../src/registry/directory';
+import { type Logger } from '../../src/log';
+import { RegistryDirectory } from '../../src/registry';
 import { openApiDocument } from './openapi';
 import { registerRoute, sendProblem } from './route';
 import { controlRoutes } from './routes';

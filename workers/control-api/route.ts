@@ -7,11 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { evaluateAccess, mayEverAllow } from '../../src/access/policy';
-import { type TokenInfo, type TokenStore } from '../../src/access/tokens';
-import { type AuditLog } from '../../src/audit/log';
-import { ChainError } from '../../src/errors/chain-error';
-import { type Logger } from '../../src/log/logger';
+import { evaluateAccess, mayEverAllow } from '../../src/access';
+import { type TokenInfo, type TokenStore } from '../../src/access';
+import { type AuditLog } from '../../src/audit';
+import { ChainError } from '../../src/errors';
+import { type Logger } from '../../src/log';
 
 export const problemSchema = z
   .object({

@@ -5,9 +5,9 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_POLICY } from '../../src/access/policy';
-import { TokenStore } from '../../src/access/tokens';
-import { type Config } from '../../src/config/schema';
+import { ADMIN_POLICY } from '../../src/access';
+import { TokenStore } from '../../src/access';
+import { type Config } from '../../src/config';
 import { connectRedis, redisTarget } from '../../src/ingest';
 
 export const ADMIN_TOKEN_FILE = 'admin-token';

@@ -4,8 +4,8 @@
  */
 import { type Client } from '@temporalio/client';
 import { type Redis } from 'ioredis';
-import { type Config } from '../../src/config/schema';
-import { ChainError } from '../../src/errors/chain-error';
+import { type Config } from '../../src/config';
+import { ChainError } from '../../src/errors';
 import { ChainLifecycleStore, durationMs, retrySettings } from '../../src/ingest';
 import { type BreakGlass, type ChainStatus, QUERIES, SIGNALS } from '../../src/chain';
 import { lastRun, recordedInput, startNewRun } from './chain-control';

@@ -1,7 +1,7 @@
 /** Running the rescan now, through its schedule (the CLI's `dchain rescan` and `POST /v1/rescans`). */
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Client, type ScheduleExecutionActionResult, ScheduleNotFoundError, ScheduleOverlapPolicy, type WorkflowHandle } from '@temporalio/client';
-import { ChainError } from '../../src/errors/chain-error';
+import { ChainError } from '../../src/errors';
 import { type RescanInput, type RescanSummary, SCHEDULE_IDS } from '../../src/chain';
 
 /** The `rescan` workflow's signature, as the client sees it. */
