@@ -28,7 +28,11 @@ const surfaces = {
           if (target.length === 3 && target[2] === 'index') return;
           if (from[0] === 'workflows' && folder === 'chain') return;
           const suggest = relative(dirname(context.filename), resolve(root, 'src', folder)) || '.';
-          context.report({ node, messageId: 'deep', data: { folder, inner: target.slice(2).join('/'), suggest: suggest.startsWith('.') ? suggest : `./${suggest}` } });
+          context.report({
+            node,
+            messageId: 'deep',
+            data: { folder, inner: target.slice(2).join('/'), suggest: suggest.startsWith('.') ? suggest : `./${suggest}` },
+          });
         };
         return {
           ImportDeclaration: (n) => check(n.source),
@@ -45,22 +49,26 @@ const CONTRACT = 'a name of the chain contract: import it from src/chain';
 /** Selectors of literals that only src/chain may spell. */
 const contractLiterals = [
   // Workflow types, signal, schedule and failure type names: distinctive, refused wherever they appear.
-  { selector: "Literal[value=/^(deliveryChain|deliverTags|addTags|breakGlass|PolicyDenied|ScanLimitExceeded|dchain-rescan|dchain-reconcile)$/]", message: CONTRACT },
+  {
+    selector: 'Literal[value=/^(deliveryChain|deliverTags|addTags|breakGlass|PolicyDenied|ScanLimitExceeded|dchain-rescan|dchain-reconcile)$/]',
+    message: CONTRACT,
+  },
   // Generic words (status, progress, rescan, reconcile) only where Temporal takes a name.
-  { selector: "CallExpression[callee.name=/^define(Signal|Query|Update)$/] > Literal", message: CONTRACT },
-  { selector: "CallExpression[callee.property.name=/^(query|signal|executeUpdate|startUpdate|signalWithStart|start|execute)$/] > Literal:first-child", message: CONTRACT },
-  { selector: "Property[key.name=/^(workflowType|signal|scheduleId)$/] > Literal", message: CONTRACT },
+  { selector: 'CallExpression[callee.name=/^define(Signal|Query|Update)$/] > Literal', message: CONTRACT },
+  {
+    selector: 'CallExpression[callee.property.name=/^(query|signal|executeUpdate|startUpdate|signalWithStart|start|execute)$/] > Literal:first-child',
+    message: CONTRACT,
+  },
+  { selector: 'Property[key.name=/^(workflowType|signal|scheduleId)$/] > Literal', message: CONTRACT },
   // Failure types are created only through FAILURE_TYPES / failureType().
   { selector: "CallExpression[callee.object.name='ApplicationFailure'] Property[key.name='type'] > Literal", message: CONTRACT },
   // Workflow ids: chain:…, tags:…, build:… are made by chainWorkflowId() and its siblings.
-  { selector: "TemplateLiteral > TemplateElement:first-child[value.raw=/^(chain|tags|build):$/]", message: CONTRACT },
+  { selector: 'TemplateLiteral > TemplateElement:first-child[value.raw=/^(chain|tags|build):$/]', message: CONTRACT },
   // (Not the control API's actions, `chain:Read`, `chain:List*`: PascalCase or a wildcard after the colon.)
-  { selector: "Literal[value=/^(chain|tags|build):(?![A-Z*])\\S/]", message: CONTRACT },
+  { selector: 'Literal[value=/^(chain|tags|build):(?![A-Z*])\\S/]', message: CONTRACT },
 ];
 /** Where Temporal failures are branched on, their types are compared only with the contract's names. */
-const failureTypeComparisons = [
-  { selector: "BinaryExpression[operator=/^[!=]==?$/][left.property.name='type'] > Literal", message: CONTRACT },
-];
+const failureTypeComparisons = [{ selector: "BinaryExpression[operator=/^[!=]==?$/][left.property.name='type'] > Literal", message: CONTRACT }];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.data/**', '.tools/**', 'bin/**', 'eslint.config.mjs'] },
@@ -90,7 +98,10 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Workflows must not use Node built-ins (not deterministic).' })),
           patterns: [
-            { group: ['../src/**', '!../src/chain', '!../src/chain/**', '../workers/**', '../cli/**'], message: 'Workflows import activity types and the chain contract (src/chain) only.' },
+            {
+              group: ['../src/**', '!../src/chain', '!../src/chain/**', '../workers/**', '../cli/**'],
+              message: 'Workflows import activity types and the chain contract (src/chain) only.',
+            },
           ],
         },
       ],
@@ -128,7 +139,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/workers/*', '!**/workers/temporal', '!**/workers/process'], message: 'The CLI does not import process entry points (workers/<process>.ts).' },
+            {
+              group: ['**/workers/*', '!**/workers/temporal', '!**/workers/process'],
+              message: 'The CLI does not import process entry points (workers/<process>.ts).',
+            },
             { group: ['**/workers/local/**'], message: 'The CLI does not import the launchers of local services.' },
           ],
         },
@@ -141,13 +155,29 @@ export default tseslint.config(
     // imports its section's type from there (never the other way up).
     files: ['src/config/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@temporalio/*'], message: 'Domain code has no Temporal imports.' }, { group: ['../*', '!../errors', '!../errors/*'], message: 'Configuration imports nothing of the domain but src/errors.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@temporalio/*'], message: 'Domain code has no Temporal imports.' },
+            { group: ['../*', '!../errors', '!../errors/*'], message: 'Configuration imports nothing of the domain but src/errors.' },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/config/sections/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@temporalio/*'], message: 'Domain code has no Temporal imports.' }, { group: ['../../*', '!../../errors', '!../../errors/*'], message: 'Configuration imports nothing of the domain but src/errors.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@temporalio/*'], message: 'Domain code has no Temporal imports.' },
+            { group: ['../../*', '!../../errors', '!../../errors/*'], message: 'Configuration imports nothing of the domain but src/errors.' },
+          ],
+        },
+      ],
     },
   },
   {

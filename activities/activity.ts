@@ -46,7 +46,11 @@ export interface ValidatedActivityOptions<S extends z.ZodType> extends ActivityO
   input: S;
 }
 
-export function activity<S extends z.ZodType, R>(logger: Logger, options: ValidatedActivityOptions<S>, run: (input: z.output<S>, scope: ActivityScope) => Promise<R>): (input: z.input<S>) => Promise<R>;
+export function activity<S extends z.ZodType, R>(
+  logger: Logger,
+  options: ValidatedActivityOptions<S>,
+  run: (input: z.output<S>, scope: ActivityScope) => Promise<R>,
+): (input: z.input<S>) => Promise<R>;
 export function activity<I, R>(logger: Logger, options: ActivityOptions<I>, run: (input: I, scope: ActivityScope) => Promise<R>): (input: I) => Promise<R>;
 export function activity(
   logger: Logger,

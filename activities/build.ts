@@ -16,11 +16,15 @@ export interface ImageRef {
 export function createBuildActivities(deps: ActivityDeps) {
   return {
     /** Build stage of a registry push: the pushed image is the build output. */
-    recordPushedImage: activity(deps.logger, { subject: (i: ImageRef) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'recording the pushed image failed' }, async (input, { log }): Promise<PushedImage> => {
-      const image = await describePushedImage(deps.registry(input.registry), input.repository, input.digest);
-      log.info({ repository: input.repository, platforms: image.platforms.length, sizeBytes: image.sizeBytes }, 'pushed image recorded');
-      return image;
-    }),
+    recordPushedImage: activity(
+      deps.logger,
+      { subject: (i: ImageRef) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'recording the pushed image failed' },
+      async (input, { log }): Promise<PushedImage> => {
+        const image = await describePushedImage(deps.registry(input.registry), input.repository, input.digest);
+        log.info({ repository: input.repository, platforms: image.platforms.length, sizeBytes: image.sizeBytes }, 'pushed image recorded');
+        return image;
+      },
+    ),
 
     /**
      * Build stage of a source build: clone, buildah build, harden, push to the staging repository.
@@ -42,7 +46,10 @@ export function createBuildActivities(deps: ActivityDeps) {
             heartbeat({ phase: p.phase, lines });
           },
         });
-        log.info({ repository: built.repository, digest: built.digest, tags: built.tags, multiStage: built.multiStage, stripped: built.strippedSetuid.length }, 'source build pushed');
+        log.info(
+          { repository: built.repository, digest: built.digest, tags: built.tags, multiStage: built.multiStage, stripped: built.strippedSetuid.length },
+          'source build pushed',
+        );
         return built;
       },
     ),

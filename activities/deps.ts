@@ -20,6 +20,8 @@ export interface ActivityDeps {
 export function createActivityDeps(config: Config, logger: Logger, overrides: Partial<ActivityDeps> = {}): ActivityDeps {
   const registries = overrides.registries ?? new RegistryDirectory(config.registries, { logger });
   const registry = (name: string): RegistryClient => registries.client(name);
-  const redis = overrides.redis ?? watchRedis(connectRedis(redisTarget(config), { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true }), logger, 'activities');
+  const redis =
+    overrides.redis ??
+    watchRedis(connectRedis(redisTarget(config), { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true }), logger, 'activities');
   return { config, logger, registries, registry, redis, ...overrides };
 }

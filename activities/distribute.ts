@@ -37,29 +37,33 @@ export function createDistributeActivities(deps: ActivityDeps) {
      * Points the promotion tags at the digest in every sync target (or in the source registry when
      * there is none). Idempotent: a tag that already names the digest is left alone.
      */
-    promoteImage: activity(deps.logger, { subject: (i: PromoteInput) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'promotion failed' }, async (input, { log }): Promise<Promotion[]> => {
-      const targets = deps.config.sync.targets.length
-        ? deps.config.sync.targets.map((t) => ({ registry: t.registry, repository: mapRepository(input.repository, t) }))
-        : [{ registry: input.registry, repository: input.repository }];
-      const done: Promotion[] = [];
-      const tags = expandPromotionTags(deps.config.distribute.promoteTags, new Date(input.at));
-      for (const target of targets) {
-        const client = deps.registry(target.registry);
-        // Fetched only when a tag must move: a retry whose tags are all in place reads nothing.
-        let manifest: FetchedManifest | undefined;
-        for (const tag of tags) {
-          const current = await client.headManifest(target.repository, tag);
-          const changed = current?.digest !== input.digest;
-          if (changed) {
-            manifest ??= await client.getManifest(target.repository, input.digest);
-            await client.putManifest(target.repository, tag, manifest.bytes, manifest.mediaType);
+    promoteImage: activity(
+      deps.logger,
+      { subject: (i: PromoteInput) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'promotion failed' },
+      async (input, { log }): Promise<Promotion[]> => {
+        const targets = deps.config.sync.targets.length
+          ? deps.config.sync.targets.map((t) => ({ registry: t.registry, repository: mapRepository(input.repository, t) }))
+          : [{ registry: input.registry, repository: input.repository }];
+        const done: Promotion[] = [];
+        const tags = expandPromotionTags(deps.config.distribute.promoteTags, new Date(input.at));
+        for (const target of targets) {
+          const client = deps.registry(target.registry);
+          // Fetched only when a tag must move: a retry whose tags are all in place reads nothing.
+          let manifest: FetchedManifest | undefined;
+          for (const tag of tags) {
+            const current = await client.headManifest(target.repository, tag);
+            const changed = current?.digest !== input.digest;
+            if (changed) {
+              manifest ??= await client.getManifest(target.repository, input.digest);
+              await client.putManifest(target.repository, tag, manifest.bytes, manifest.mediaType);
+            }
+            done.push({ ...target, tag, changed });
           }
-          done.push({ ...target, tag, changed });
         }
-      }
-      log.info({ promotions: done }, 'image promoted');
-      return done;
-    }),
+        log.info({ promotions: done }, 'image promoted');
+        return done;
+      },
+    ),
 
     /** Signed notification to every subscriber, at most once each per workflow, event (and scope). */
     notifySubscribers: activity(

@@ -61,7 +61,10 @@ export function createGateActivities(deps: GateDeps) {
       const facts = parseFacts(input, registries.hostOf(input.registry));
       const decision = evaluatePolicy(facts, policy, now());
       await store.record(facts, decision, now());
-      log.info({ allowed: decision.allowed, mode: decision.mode, violations: decision.violations.length, policyVersion: decision.policyVersion }, summarizeDecision(decision));
+      log.info(
+        { allowed: decision.allowed, mode: decision.mode, violations: decision.violations.length, policyVersion: decision.policyVersion },
+        summarizeDecision(decision),
+      );
       if (!decision.allowed) {
         const enforced = decision.violations.filter((v) => v.enforced);
         const message = `policy ${decision.policyVersion} denies ${input.registry}/${input.repository}@${input.digest}: ${enforced.map((v) => v.message).join('; ')}`;

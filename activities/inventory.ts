@@ -51,13 +51,27 @@ export function createInventoryActivities(deps: InventoryDeps) {
       { subject: (i: DeployedWorkloadsInput) => i.digest, failure: 'deployed workloads not reported' },
       async (input, { log, workflowId }): Promise<DeployedWorkloadsResult> => {
         const records = await store.deployments(input.digest);
-        const workloads = ownerWorkloads(records).map((w) => ({ cluster: w.cluster, namespace: w.namespace, kind: w.owner.kind, name: w.owner.name, pods: w.pods }));
+        const workloads = ownerWorkloads(records).map((w) => ({
+          cluster: w.cluster,
+          namespace: w.namespace,
+          kind: w.owner.kind,
+          name: w.owner.name,
+          pods: w.pods,
+        }));
         let events: string[] = [];
         if (input.postEvents && records.length && deps.config.inventory.events && apiReachable(deps.config)) {
           api ??= new KubeApi(kubeApiSettings(deps.config.inventory));
-          events = await postImageVulnerableEvents(api, deps.config.inventory.cluster, records, { digest: input.digest, decisionId: workflowId, findings: input.findings });
+          events = await postImageVulnerableEvents(api, deps.config.inventory.cluster, records, {
+            digest: input.digest,
+            decisionId: workflowId,
+            findings: input.findings,
+          });
         }
-        if (workloads.length) log.warn({ workloads: workloads.map((w) => `${w.cluster}/${w.namespace}/${w.kind}/${w.name}`), events: events.length }, 'rescan: a denied image is deployed');
+        if (workloads.length)
+          log.warn(
+            { workloads: workloads.map((w) => `${w.cluster}/${w.namespace}/${w.kind}/${w.name}`), events: events.length },
+            'rescan: a denied image is deployed',
+          );
         return { workloads, events };
       },
     ),

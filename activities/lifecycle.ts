@@ -19,11 +19,15 @@ export function createLifecycleActivities(deps: ActivityDeps) {
 
   return {
     /** Records the end of this run of the calling chain (idempotent per run). */
-    recordChainOutcome: activity(deps.logger, { input: outcomeInputSchema, subject: (i) => i.digest }, async (input, { log, workflowId, runId }): Promise<ChainRecord> => {
-      const record = await store.record(workflowId, runId, input.outcome);
-      log.info({ outcome: record.outcome, failures: record.failures }, 'chain outcome recorded');
-      return record;
-    }),
+    recordChainOutcome: activity(
+      deps.logger,
+      { input: outcomeInputSchema, subject: (i) => i.digest },
+      async (input, { log, workflowId, runId }): Promise<ChainRecord> => {
+        const record = await store.record(workflowId, runId, input.outcome);
+        log.info({ outcome: record.outcome, failures: record.failures }, 'chain outcome recorded');
+        return record;
+      },
+    ),
 
     /**
      * After a rescan turned `digest` allowed: queues its chain to start again (the queue worker
@@ -40,7 +44,14 @@ export function createLifecycleActivities(deps: ActivityDeps) {
         log.warn({ registry: host }, 'unblocked image is in no configured registry; its chain is not started');
         return undefined;
       }
-      const event = { registry: registry.name, repository: latest.facts.repository, digest: input.digest, tags: [], pushedAt: new Date().toISOString(), source: 'rescan' };
+      const event = {
+        registry: registry.name,
+        repository: latest.facts.repository,
+        digest: input.digest,
+        tags: [],
+        pushedAt: new Date().toISOString(),
+        source: 'rescan',
+      };
       const result = await ingestQueue().submitUnblock(event, latest.recordedAt);
       log.info({ workflowId: result.workflowId, jobId: result.jobId }, 'rescan allowed a blocked image: its chain is queued to start again');
       return result.workflowId;

@@ -67,35 +67,58 @@ export function createRescanActivities(deps: RescanDeps) {
   const now = deps.now ?? (() => new Date());
   return {
     /** Nightly rescan: re-match the stored SBOM against the current OSV data, without pulling layers. */
-    rescanImage: activity(deps.logger, { subject: (i: RescanImageInput) => i.digest, failure: 'rescan failed' }, async (input, { log, workflowId }): Promise<RescannedImage> => {
-      if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `rescanImage needs an image digest, got "${input.digest}"`);
-      if (input.osvVersion !== undefined && (await osv.current()).info.version !== input.osvVersion) await refreshFor(input.osvVersion, workflowId);
-      const result = await rescanStored({ osv, sbomStore }, input.digest);
-      if (!result) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}: scan the image first`, { retryable: false });
-      const { summary } = result;
-      // VEX attached since the gate counts from this rescan on; when the registry cannot be read,
-      // the statements the gate saw stay in force (regate keeps them) and the next rescan tries again.
-      let attached: VexStatement[] | undefined;
-      try {
-        const read = await vex.read(deps.registry(summary.registry), summary.repository, summary.digest);
-        if (read.problems.length) log.warn({ problems: read.problems.slice(0, 20) }, 'VEX attestations not applied');
-        attached = read.statements;
-      } catch (err) {
-        log.warn({ err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
-      }
-      // The summary's findings, as the gate saw them at the first scan (the same limit applies).
-      await rescans.put({ digest: summary.digest, osvVersion: summary.osv.version, scannedAt: summary.scannedAt, findings: summary.findings, vulnerabilityData: summary.osv, ...(attached ? { vex: attached } : {}) });
-      if (summary.osv.problems.length) log.warn({ problems: summary.osv.problems.map((p) => p.message) }, 'rescan matched against incomplete or stale OSV data');
-      log.info({ counts: summary.counts, osvVersion: summary.osv.version }, 'stored SBOM rescanned');
-      return { digest: summary.digest, registry: summary.registry, repository: summary.repository, scannedAt: summary.scannedAt, counts: summary.counts, osv: summary.osv };
-    }),
+    rescanImage: activity(
+      deps.logger,
+      { subject: (i: RescanImageInput) => i.digest, failure: 'rescan failed' },
+      async (input, { log, workflowId }): Promise<RescannedImage> => {
+        if (!SHA256_DIGEST.test(input.digest)) throw new ChainError('BAD_INPUT', `rescanImage needs an image digest, got "${input.digest}"`);
+        if (input.osvVersion !== undefined && (await osv.current()).info.version !== input.osvVersion) await refreshFor(input.osvVersion, workflowId);
+        const result = await rescanStored({ osv, sbomStore }, input.digest);
+        if (!result) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}: scan the image first`, { retryable: false });
+        const { summary } = result;
+        // VEX attached since the gate counts from this rescan on; when the registry cannot be read,
+        // the statements the gate saw stay in force (regate keeps them) and the next rescan tries again.
+        let attached: VexStatement[] | undefined;
+        try {
+          const read = await vex.read(deps.registry(summary.registry), summary.repository, summary.digest);
+          if (read.problems.length) log.warn({ problems: read.problems.slice(0, 20) }, 'VEX attestations not applied');
+          attached = read.statements;
+        } catch (err) {
+          log.warn({ err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
+        }
+        // The summary's findings, as the gate saw them at the first scan (the same limit applies).
+        await rescans.put({
+          digest: summary.digest,
+          osvVersion: summary.osv.version,
+          scannedAt: summary.scannedAt,
+          findings: summary.findings,
+          vulnerabilityData: summary.osv,
+          ...(attached ? { vex: attached } : {}),
+        });
+        if (summary.osv.problems.length)
+          log.warn({ problems: summary.osv.problems.map((p) => p.message) }, 'rescan matched against incomplete or stale OSV data');
+        log.info({ counts: summary.counts, osvVersion: summary.osv.version }, 'stored SBOM rescanned');
+        return {
+          digest: summary.digest,
+          registry: summary.registry,
+          repository: summary.repository,
+          scannedAt: summary.scannedAt,
+          counts: summary.counts,
+          osv: summary.osv,
+        };
+      },
+    ),
 
     /** Re-reads (and, if configured, downloads) the OSV data and swaps it in; returns its version. */
-    refreshOsvData: activity(deps.logger, { failure: 'OSV refresh failed' }, async (_input: void, { log }): Promise<{ version: string; records: number; rejected: number }> => {
-      const db = await osv.refresh();
-      log.info({ osvVersion: db.info.version, records: db.info.records, rejected: osv.rejected.length }, 'OSV data refreshed');
-      return { version: db.info.version, records: db.info.records, rejected: osv.rejected.length };
-    }),
+    refreshOsvData: activity(
+      deps.logger,
+      { failure: 'OSV refresh failed' },
+      async (_input: void, { log }): Promise<{ version: string; records: number; rejected: number }> => {
+        const db = await osv.refresh();
+        log.info({ osvVersion: db.info.version, records: db.info.records, rejected: osv.rejected.length }, 'OSV data refreshed');
+        return { version: db.info.version, records: db.info.records, rejected: osv.rejected.length };
+      },
+    ),
     /** One page of the digests that have a gate decision, for the rescan to walk through. */
     listGatedDigests: activity(deps.logger, {}, async (input: { after?: string; limit: number }, { log }): Promise<DigestPage> => {
       const page = await store.listDigests(input);
@@ -111,34 +134,60 @@ export function createRescanActivities(deps: RescanDeps) {
      * the rescan's workflow id, and a retry reports what the first attempt wrote.
      * NOT_FOUND (non-retryable) when the digest has no decision any more.
      */
-    regateImage: activity(deps.logger, { subject: (i: RegateInput) => i.digest, failure: 'rescan gate failed' }, async (input, { log, workflowId }): Promise<RegateResult> => {
-      const scan = await rescans.get(input.digest, input.osvVersion);
-      if (!scan) throw new ChainError('INTERNAL', `no rescanned findings of ${input.digest} for OSV data ${input.osvVersion} (expired or lost): the next rescan matches again`, { retryable: false });
-      const at = now();
-      let outcome: RegateOutcome | undefined;
-      const { previous } = await store.update(input.digest, (latest) => {
-        if (!latest) return undefined;
-        const result = regate(latest, scan, { policy, now: at, workflowId, osvVersion: input.osvVersion });
-        outcome = result.outcome;
-        return result.update;
-      });
-      if (!previous || !outcome) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${input.digest}`, { retryable: false });
-      const { decision, ...rest } = outcome;
-      const result: RegateResult = {
-        ...rest,
-        digest: input.digest,
-        repository: previous.facts.repository,
-        policyVersion: decision.policyVersion,
-        violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),
-        osvVersion: input.osvVersion,
-      };
-      const fields = { repository: result.repository, verdict: result.verdict, allowed: result.allowed, previousAllowed: result.previousAllowed, recorded: result.recorded, findingsChanged: result.findingsChanged, overridden: result.overridden, notify: result.notify, findings: scan.findings.length, osvVersion: result.osvVersion, policyVersion: result.policyVersion };
-      if (result.verdict === 'denied') log.warn(fields, `rescan: now denied — ${result.violations.map((v) => v.message).join('; ')}`);
-      else if (result.overridden && result.notify) log.warn({ ...fields, override: previous.override }, `rescan: new violations under a break-glass override — ${result.violations.map((v) => v.message).join('; ')}`);
-      else if (result.overridden && result.recorded) log.warn({ ...fields, override: previous.override }, 'rescan: denied by policy, admitted by break-glass override');
-      else log.info(fields, result.verdict === 'allowed' ? 'rescan: now allowed' : 'rescan: verdict unchanged');
-      return result;
-    }),
+    regateImage: activity(
+      deps.logger,
+      { subject: (i: RegateInput) => i.digest, failure: 'rescan gate failed' },
+      async (input, { log, workflowId }): Promise<RegateResult> => {
+        const scan = await rescans.get(input.digest, input.osvVersion);
+        if (!scan)
+          throw new ChainError(
+            'INTERNAL',
+            `no rescanned findings of ${input.digest} for OSV data ${input.osvVersion} (expired or lost): the next rescan matches again`,
+            { retryable: false },
+          );
+        const at = now();
+        let outcome: RegateOutcome | undefined;
+        const { previous } = await store.update(input.digest, (latest) => {
+          if (!latest) return undefined;
+          const result = regate(latest, scan, { policy, now: at, workflowId, osvVersion: input.osvVersion });
+          outcome = result.outcome;
+          return result.update;
+        });
+        if (!previous || !outcome) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${input.digest}`, { retryable: false });
+        const { decision, ...rest } = outcome;
+        const result: RegateResult = {
+          ...rest,
+          digest: input.digest,
+          repository: previous.facts.repository,
+          policyVersion: decision.policyVersion,
+          violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),
+          osvVersion: input.osvVersion,
+        };
+        const fields = {
+          repository: result.repository,
+          verdict: result.verdict,
+          allowed: result.allowed,
+          previousAllowed: result.previousAllowed,
+          recorded: result.recorded,
+          findingsChanged: result.findingsChanged,
+          overridden: result.overridden,
+          notify: result.notify,
+          findings: scan.findings.length,
+          osvVersion: result.osvVersion,
+          policyVersion: result.policyVersion,
+        };
+        if (result.verdict === 'denied') log.warn(fields, `rescan: now denied — ${result.violations.map((v) => v.message).join('; ')}`);
+        else if (result.overridden && result.notify)
+          log.warn(
+            { ...fields, override: previous.override },
+            `rescan: new violations under a break-glass override — ${result.violations.map((v) => v.message).join('; ')}`,
+          );
+        else if (result.overridden && result.recorded)
+          log.warn({ ...fields, override: previous.override }, 'rescan: denied by policy, admitted by break-glass override');
+        else log.info(fields, result.verdict === 'allowed' ? 'rescan: now allowed' : 'rescan: verdict unchanged');
+        return result;
+      },
+    ),
 
     /**
      * After the rescan notified subscribers of a digest's change: marks it told, so the next rescan
@@ -149,6 +198,5 @@ export function createRescanActivities(deps: RescanDeps) {
       log.debug({ marked }, 'rescan notification marked');
       return marked;
     }),
-
   };
 }

@@ -32,7 +32,11 @@ export function scanContext(deps: ActivityDeps): ScanContext {
     if (refreshedFor?.osvVersion !== osvVersion) {
       const done = osv.refresh().then(
         (db) => {
-          if (db.info.version !== osvVersion) deps.logger.warn({ workflowId, expected: osvVersion, osvVersion: db.info.version }, 'OSV data changed since the rescan refreshed it; matching the newer data');
+          if (db.info.version !== osvVersion)
+            deps.logger.warn(
+              { workflowId, expected: osvVersion, osvVersion: db.info.version },
+              'OSV data changed since the rescan refreshed it; matching the newer data',
+            );
         },
         (err: unknown) => {
           // A failed refresh is tried again by the next image (or the activity's retry).

@@ -4,7 +4,17 @@ import { mapRepository, sha256DigestSchema } from '../src/registry';
 import { RedisSbomStore } from '../src/scan';
 import { readFileSync } from 'node:fs';
 import { DecisionStore, recordAllows } from '../src/policy';
-import { attestImage, buildVsa, createSigner, PREDICATE_TYPES, type Signer, signImage, verifyImage, VSA_PREDICATE_TYPE, vsaFromChainAttestations } from '../src/signing';
+import {
+  attestImage,
+  buildVsa,
+  createSigner,
+  PREDICATE_TYPES,
+  type Signer,
+  signImage,
+  verifyImage,
+  VSA_PREDICATE_TYPE,
+  vsaFromChainAttestations,
+} from '../src/signing';
 import { activity, KEEP_ALIVE_MS } from './activity';
 import { type ActivityDeps } from './deps';
 
@@ -61,11 +71,18 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
         const keys = [await (await currentSigner()).publicKeyPem(), ...deps.config.signing.trustedKeys.map((path) => readFileSync(path, 'utf8'))];
         const report = await verifyImage(deps.registry(input.registry), input.repository, input.digest, keys);
         if (report.signedBy.length === 0) {
-          throw new ChainError('VERIFICATION_FAILED', `${input.repository}@${input.digest} has no valid signature by a trusted key: ${report.failures.map((f) => f.reason).join('; ') || 'no signatures'}`);
+          throw new ChainError(
+            'VERIFICATION_FAILED',
+            `${input.repository}@${input.digest} has no valid signature by a trusted key: ${report.failures.map((f) => f.reason).join('; ') || 'no signatures'}`,
+          );
         }
         const latest = await decisions.latest(input.digest);
         if (!latest) throw new ChainError('POLICY_DENIED', `${input.digest} has no gate decision; a new tag is not delivered without one`);
-        if (!recordAllows(latest)) throw new ChainError('POLICY_DENIED', `the latest gate decision (policy ${latest.decision.policyVersion}) denies ${input.digest}; its new tags are not delivered`);
+        if (!recordAllows(latest))
+          throw new ChainError(
+            'POLICY_DENIED',
+            `the latest gate decision (policy ${latest.decision.policyVersion}) denies ${input.digest}; its new tags are not delivered`,
+          );
         log.info({ signedBy: report.signedBy, policyVersion: latest.decision.policyVersion }, 'delivered image verified for a new tag');
         return { signedBy: report.signedBy, policyVersion: latest.decision.policyVersion };
       },
@@ -119,28 +136,32 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
      * same payload by the same key is never added twice, and a new run's attestation of a predicate
      * type replaces this key's earlier one, so `.sig` / `.att` never grow with re-runs.
      */
-    signImage: activity(deps.logger, { input: signInputSchema, subject: (i) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'signing failed' }, async (input, { log, heartbeat }): Promise<SignOutput> => {
-      const client = deps.registry(input.registry);
-      const key = await currentSigner();
-      const signature = await signImage(client, input.repository, input.digest, key, { annotations: deps.config.signing.annotations });
-      heartbeat({ signed: true });
-      const attestations: SignOutput['attestations'] = [];
-      const toAttest = [...input.attestations];
-      if (input.attestStoredSbom) {
-        const stored = await sbomStore.get(input.digest);
-        if (!stored) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}; the scan stage stores one`);
-        toAttest.unshift({ predicateType: PREDICATE_TYPES.cyclonedx, predicate: stored.sbom });
-      }
-      // The gate's verdict as a SLSA VSA, signed by the same key: admission in other regions decides from it.
-      const vsa = vsaFromChainAttestations({ registry: client.host, repository: input.repository, digest: input.digest }, toAttest, PREDICATE_TYPES);
-      if (vsa) toAttest.push({ predicateType: VSA_PREDICATE_TYPE, predicate: vsa });
-      for (const { predicateType, predicate } of toAttest) {
-        const result = await attestImage(client, input.repository, input.digest, key, predicateType, predicate, { replace: true });
-        attestations.push({ predicateType, envelopeDigest: result.envelopeDigest, added: result.added });
-        heartbeat({ attested: attestations.length });
-      }
-      log.info({ keyId: signature.keyId, signatureAdded: signature.added, attestations: attestations.map((a) => a.predicateType) }, 'image signed');
-      return { signatureTag: signature.tag, keyId: signature.keyId, signatureAdded: signature.added, attestations };
-    }),
+    signImage: activity(
+      deps.logger,
+      { input: signInputSchema, subject: (i) => i.digest, keepAliveMs: KEEP_ALIVE_MS, failure: 'signing failed' },
+      async (input, { log, heartbeat }): Promise<SignOutput> => {
+        const client = deps.registry(input.registry);
+        const key = await currentSigner();
+        const signature = await signImage(client, input.repository, input.digest, key, { annotations: deps.config.signing.annotations });
+        heartbeat({ signed: true });
+        const attestations: SignOutput['attestations'] = [];
+        const toAttest = [...input.attestations];
+        if (input.attestStoredSbom) {
+          const stored = await sbomStore.get(input.digest);
+          if (!stored) throw new ChainError('NOT_FOUND', `no stored SBOM for ${input.digest}; the scan stage stores one`);
+          toAttest.unshift({ predicateType: PREDICATE_TYPES.cyclonedx, predicate: stored.sbom });
+        }
+        // The gate's verdict as a SLSA VSA, signed by the same key: admission in other regions decides from it.
+        const vsa = vsaFromChainAttestations({ registry: client.host, repository: input.repository, digest: input.digest }, toAttest, PREDICATE_TYPES);
+        if (vsa) toAttest.push({ predicateType: VSA_PREDICATE_TYPE, predicate: vsa });
+        for (const { predicateType, predicate } of toAttest) {
+          const result = await attestImage(client, input.repository, input.digest, key, predicateType, predicate, { replace: true });
+          attestations.push({ predicateType, envelopeDigest: result.envelopeDigest, added: result.added });
+          heartbeat({ attested: attestations.length });
+        }
+        log.info({ keyId: signature.keyId, signatureAdded: signature.added, attestations: attestations.map((a) => a.predicateType) }, 'image signed');
+        return { signatureTag: signature.tag, keyId: signature.keyId, signatureAdded: signature.added, attestations };
+      },
+    ),
   };
 }

@@ -40,27 +40,31 @@ export function createSyncActivities(deps: Pick<ActivityDeps, 'config' | 'logger
   const registries = new RegistryDirectory(deps.config.registries, { userAgent: SYNC_USER_AGENT, logger: deps.logger });
 
   return {
-    syncImage: activity(deps.logger, { input: inputSchema, subject: (i) => i.digest }, async ({ sourceRegistry, repository, digest, tags }, { log, heartbeat, signal, resumed }): Promise<SyncResult> => {
-      const source = registries.get(sourceRegistry);
-      const targets = deps.config.sync.targets.map((t) => {
-        const reg = registries.get(t.registry);
-        return { registry: reg.name, client: registries.client(reg.name), mapping: { repositoryPrefix: t.repositoryPrefix, replace: t.replace } };
-      });
-      // A retry after a crash or timeout resumes after the targets the last attempt reported done.
-      const completed = progressSchema.safeParse(resumed);
-      const results = await syncToTargets({
-        sourceRegistry: source.name,
-        source: registries.client(source.name),
-        repository,
-        digest,
-        ...(tags ? { tags } : {}),
-        targets,
-        ...(completed.success ? { completed: completed.data.completed } : {}),
-        onProgress: (progress: SyncProgress) => heartbeat(progress),
-        signal,
-        logger: log.child({ repository }),
-      });
-      return { digest, targets: results };
-    }),
+    syncImage: activity(
+      deps.logger,
+      { input: inputSchema, subject: (i) => i.digest },
+      async ({ sourceRegistry, repository, digest, tags }, { log, heartbeat, signal, resumed }): Promise<SyncResult> => {
+        const source = registries.get(sourceRegistry);
+        const targets = deps.config.sync.targets.map((t) => {
+          const reg = registries.get(t.registry);
+          return { registry: reg.name, client: registries.client(reg.name), mapping: { repositoryPrefix: t.repositoryPrefix, replace: t.replace } };
+        });
+        // A retry after a crash or timeout resumes after the targets the last attempt reported done.
+        const completed = progressSchema.safeParse(resumed);
+        const results = await syncToTargets({
+          sourceRegistry: source.name,
+          source: registries.client(source.name),
+          repository,
+          digest,
+          ...(tags ? { tags } : {}),
+          targets,
+          ...(completed.success ? { completed: completed.data.completed } : {}),
+          onProgress: (progress: SyncProgress) => heartbeat(progress),
+          signal,
+          logger: log.child({ repository }),
+        });
+        return { digest, targets: results };
+      },
+    ),
   };
 }

@@ -48,7 +48,10 @@ export default async function admissionApiServerBench(ctx: BenchContext): Promis
       selfSignedCert(ctx.workDir),
       generateKeyPair('bench-password'),
     ]);
-    stops.push(() => registry.process.stop(), () => redisServer.process.stop());
+    stops.push(
+      () => registry.process.stop(),
+      () => redisServer.process.stop(),
+    );
     const redis = new Redis(redisServer.url);
     stops.push(async () => redis.disconnect());
 
@@ -65,9 +68,25 @@ export default async function admissionApiServerBench(ctx: BenchContext): Promis
       metadata: { name: 'bench' },
       trustedKeys: [{ id: 'release', publicKey: keys.publicKeyPem }],
       sidecars: [{ image: 'docker.io/istio/proxyv2', reason: 'istio' }],
-      rules: [{ name: 'baseline', vulnerabilities: { maxSeverity: { fixable: 'MEDIUM' } }, hygiene: { requireNonRootUser: true }, provenance: { requireSignatures: { keys: ['release'] } } }],
+      rules: [
+        {
+          name: 'baseline',
+          vulnerabilities: { maxSeverity: { fixable: 'MEDIUM' } },
+          hygiene: { requireNonRootUser: true },
+          provenance: { requireSignatures: { keys: ['release'] } },
+        },
+      ],
     });
-    const facts = imageFactsSchema.parse({ registry: registry.host, repository: 'team/app', digest, scannedAt: new Date().toISOString(), findings: [], vulnerabilityData: { version: 'bench', records: 1, ageSeconds: 0, problems: [] }, signatures: [{ keyId: 'release' }], hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 } });
+    const facts = imageFactsSchema.parse({
+      registry: registry.host,
+      repository: 'team/app',
+      digest,
+      scannedAt: new Date().toISOString(),
+      findings: [],
+      vulnerabilityData: { version: 'bench', records: 1, ageSeconds: 0, problems: [] },
+      signatures: [{ keyId: 'release' }],
+      hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 },
+    });
     await new DecisionStore(redis).record(facts, evaluatePolicy(facts, policy, new Date()));
     const config = parseConfig({
       registries: [{ name: 'source', url: registry.url }],
@@ -86,7 +105,12 @@ export default async function admissionApiServerBench(ctx: BenchContext): Promis
     ctx.log('starting etcd and kube-apiserver');
     const cp = await startControlPlane(join(ctx.workDir, 'kube'), (stop) => stops.unshift(stop));
     await createNamespace(cp, NS);
-    const podJson = JSON.stringify(workload('Pod', 'web', NS, [{ name: 'app', image }, { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' }]));
+    const podJson = JSON.stringify(
+      workload('Pod', 'web', NS, [
+        { name: 'app', image },
+        { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' },
+      ]),
+    );
     const createUrl = `${cp.server}/api/v1/namespaces/${NS}/pods?dryRun=All`;
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.admin}` };
     // The API server's serving certificate is its own self-signed one (as kubectl's config in the tests trusts it).
@@ -129,12 +153,30 @@ export default async function admissionApiServerBench(ctx: BenchContext): Promis
       return { p50: percentile(times, 50), p99: percentile(times, 99) };
     };
     const saturated = async (seconds: number) => {
-      const result = await autocannon({ url: createUrl, method: 'POST', headers, body: podJson, connections: CONNECTIONS, duration: seconds, workers: 1, tlsOptions: { rejectUnauthorized: false } });
+      const result = await autocannon({
+        url: createUrl,
+        method: 'POST',
+        headers,
+        body: podJson,
+        connections: CONNECTIONS,
+        duration: seconds,
+        workers: 1,
+        tlsOptions: { rejectUnauthorized: false },
+      });
       return { requestsPerSecond: result.requests.average, p99Ms: result.latency.p99, errors: result.errors + result.non2xx };
     };
     // `kubectl apply --dry-run=server` of a List of n pods (kubectl reads each object, then creates it): ms per pod.
     const kubectlApply = async (n: number) => {
-      const list = { apiVersion: 'v1', kind: 'List', items: Array.from({ length: n }, (_, i) => workload('Pod', `web-${i}`, NS, [{ name: 'app', image }, { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' }])) };
+      const list = {
+        apiVersion: 'v1',
+        kind: 'List',
+        items: Array.from({ length: n }, (_, i) =>
+          workload('Pod', `web-${i}`, NS, [
+            { name: 'app', image },
+            { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' },
+          ]),
+        ),
+      };
       const start = process.hrtime.bigint();
       const res = await cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(list), timeoutMs: 300_000 });
       if (res.code !== 0) throw new Error(`kubectl apply failed: ${res.stderr}`);
@@ -142,7 +184,17 @@ export default async function admissionApiServerBench(ctx: BenchContext): Promis
     };
     // The webhook alone, over direct HTTPS (one keep-alive connection), for the same pod.
     const direct = async (count: number) => {
-      const body = JSON.stringify(review('bench-uid', 'Pod', NS, pod([{ name: 'app', image }, { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' }])));
+      const body = JSON.stringify(
+        review(
+          'bench-uid',
+          'Pod',
+          NS,
+          pod([
+            { name: 'app', image },
+            { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' },
+          ]),
+        ),
+      );
       const agent = new Agent({ connect: { ca: tls.cert } });
       const times: number[] = [];
       try {
@@ -163,8 +215,16 @@ export default async function admissionApiServerBench(ctx: BenchContext): Promis
     const count = ctx.quick ? 200 : 1000;
     const seconds = ctx.quick ? 3 : 5;
     const pods = ctx.quick ? 20 : 100;
-    const ours = { seq: [] as Array<{ p50: number; p99: number }>, load: [] as Array<{ requestsPerSecond: number; p99Ms: number; errors: number }>, kubectl: [] as number[] };
-    const peer = { seq: [] as Array<{ p50: number; p99: number }>, load: [] as Array<{ requestsPerSecond: number; p99Ms: number; errors: number }>, kubectl: [] as number[] };
+    const ours = {
+      seq: [] as Array<{ p50: number; p99: number }>,
+      load: [] as Array<{ requestsPerSecond: number; p99Ms: number; errors: number }>,
+      kubectl: [] as number[],
+    };
+    const peer = {
+      seq: [] as Array<{ p50: number; p99: number }>,
+      load: [] as Array<{ requestsPerSecond: number; p99Ms: number; errors: number }>,
+      kubectl: [] as number[],
+    };
     const directRuns: Array<{ p50: number; p99: number }> = [];
     for (let i = 0; i < runs; i++) {
       await enable();
@@ -185,10 +245,41 @@ export default async function admissionApiServerBench(ctx: BenchContext): Promis
     const errors = ours.load.reduce((n, l) => n + l.errors, 0);
     const peerName = 'same API server, no webhook';
     return [
-      { metric: `pod create through kube-apiserver (dryRun), p50, sequential`, ours: median(ours.seq.map((s) => s.p50)), peer: median(peer.seq.map((s) => s.p50)), peerName, unit: 'ms', runs },
-      { metric: `pod create through kube-apiserver (dryRun), p99, sequential`, ours: median(ours.seq.map((s) => s.p99)), peer: median(peer.seq.map((s) => s.p99)), peerName, unit: 'ms', runs, note: `webhook direct HTTPS p99 ${median(directRuns.map((d) => d.p99)).toFixed(2)} ms (p50 ${median(directRuns.map((d) => d.p50)).toFixed(2)} ms)` },
-      { metric: `pod creates/s through kube-apiserver (dryRun, ${CONNECTIONS} connections)`, ours: median(ours.load.map((l) => l.requestsPerSecond)), peer: median(peer.load.map((l) => l.requestsPerSecond)), peerName, unit: 'req/s', runs, lowerIsBetter: false, note: errors ? `${errors} errors` : '' },
-      { metric: `p99 through kube-apiserver (saturated, ${CONNECTIONS} connections)`, ours: median(ours.load.map((l) => l.p99Ms)), peer: median(peer.load.map((l) => l.p99Ms)), peerName, unit: 'ms', runs },
+      {
+        metric: `pod create through kube-apiserver (dryRun), p50, sequential`,
+        ours: median(ours.seq.map((s) => s.p50)),
+        peer: median(peer.seq.map((s) => s.p50)),
+        peerName,
+        unit: 'ms',
+        runs,
+      },
+      {
+        metric: `pod create through kube-apiserver (dryRun), p99, sequential`,
+        ours: median(ours.seq.map((s) => s.p99)),
+        peer: median(peer.seq.map((s) => s.p99)),
+        peerName,
+        unit: 'ms',
+        runs,
+        note: `webhook direct HTTPS p99 ${median(directRuns.map((d) => d.p99)).toFixed(2)} ms (p50 ${median(directRuns.map((d) => d.p50)).toFixed(2)} ms)`,
+      },
+      {
+        metric: `pod creates/s through kube-apiserver (dryRun, ${CONNECTIONS} connections)`,
+        ours: median(ours.load.map((l) => l.requestsPerSecond)),
+        peer: median(peer.load.map((l) => l.requestsPerSecond)),
+        peerName,
+        unit: 'req/s',
+        runs,
+        lowerIsBetter: false,
+        note: errors ? `${errors} errors` : '',
+      },
+      {
+        metric: `p99 through kube-apiserver (saturated, ${CONNECTIONS} connections)`,
+        ours: median(ours.load.map((l) => l.p99Ms)),
+        peer: median(peer.load.map((l) => l.p99Ms)),
+        peerName,
+        unit: 'ms',
+        runs,
+      },
       { metric: `kubectl apply --dry-run=server of ${pods} pods, per pod`, ours: median(ours.kubectl), peer: median(peer.kubectl), peerName, unit: 'ms', runs },
     ];
   } finally {

@@ -81,7 +81,14 @@ export default async function chainBench(ctx: BenchContext): Promise<BenchRow[]>
     await Promise.all(layouts.map((l) => limit(() => pushImage(l.layout, 'v1', `127.0.0.1:${source}/${l.repository}:v1`))));
     await Promise.all(layouts.map((l) => waitForChain(client, chainWorkflowId({ registry: 'source', repository: l.repository, digest: l.digest }), 900_000)));
     const minutes = Number(process.hrtime.bigint() - started) / 6e10;
-    rows.push({ metric: `burst of ${burst} pushes: chains completed`, ours: burst / minutes, unit: '/min', runs: 1, lowerIsBetter: false, note: `all ${burst} done in ${(minutes * 60).toFixed(1)} s` });
+    rows.push({
+      metric: `burst of ${burst} pushes: chains completed`,
+      ours: burst / minutes,
+      unit: '/min',
+      runs: 1,
+      lowerIsBetter: false,
+      note: `all ${burst} done in ${(minutes * 60).toFixed(1)} s`,
+    });
   } finally {
     await connection.close();
     await stack.stop();

@@ -33,9 +33,17 @@ const benchmark: Benchmark = async ({ quick, log }) => {
   }
   const fromSource: number[] = [];
   for (let i = 0; i < Math.min(3, runs); i++) {
-    fromSource.push(await timeMs(() => run(process.execPath, [join(ROOT, 'bin', 'dchain.js'), '--help'], { cwd: ROOT, env: { ...process.env, DCHAIN_FROM_SOURCE: '1' } })));
+    fromSource.push(
+      await timeMs(() => run(process.execPath, [join(ROOT, 'bin', 'dchain.js'), '--help'], { cwd: ROOT, env: { ...process.env, DCHAIN_FROM_SOURCE: '1' } })),
+    );
   }
-  rows.push({ metric: 'dchain --help through tsx (no build)', ours: median(fromSource), unit: 'ms', runs: fromSource.length, note: 'target: compiled ≤ 300 ms' });
+  rows.push({
+    metric: 'dchain --help through tsx (no build)',
+    ours: median(fromSource),
+    unit: 'ms',
+    runs: fromSource.length,
+    note: 'target: compiled ≤ 300 ms',
+  });
   return rows;
 };
 

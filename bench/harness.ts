@@ -43,7 +43,12 @@ export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
 }
 
 /** Runs ours and peer alternately `runs` times so both see the same machine state; returns medians. */
-export async function alternate(runs: number, ours: () => Promise<unknown>, peer: () => Promise<unknown>, before?: () => Promise<void>): Promise<{ ours: number; peer: number; oursAll: number[]; peerAll: number[] }> {
+export async function alternate(
+  runs: number,
+  ours: () => Promise<unknown>,
+  peer: () => Promise<unknown>,
+  before?: () => Promise<void>,
+): Promise<{ ours: number; peer: number; oursAll: number[]; peerAll: number[] }> {
   const oursAll: number[] = [];
   const peerAll: number[] = [];
   for (let i = 0; i < runs; i++) {

@@ -47,7 +47,15 @@ function nextEnvelope(): string {
         id: `bench-${n}`,
         timestamp: new Date().toISOString(),
         action: 'push',
-        target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 345, digest, length: 345, repository: `bench/app-${n % 50}`, url: `http://127.0.0.1:5000/v2/bench/app-${n % 50}/manifests/${digest}`, tag: `t${n}` },
+        target: {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          size: 345,
+          digest,
+          length: 345,
+          repository: `bench/app-${n % 50}`,
+          url: `http://127.0.0.1:5000/v2/bench/app-${n % 50}/manifests/${digest}`,
+          tag: `t${n}`,
+        },
         request: { id: `r-${n}`, addr: '127.0.0.1:1', host: '127.0.0.1:5000', method: 'PUT', useragent: 'skopeo/1.9.3' },
         actor: {},
         source: { addr: 'bench:5000', instanceID: 'bench' },
@@ -83,9 +91,22 @@ async function load(port: number, path: string, seconds: number): Promise<Run> {
     url: `http://127.0.0.1:${port}`,
     connections: 16,
     duration: seconds,
-    requests: [{ method: 'POST', path, headers: { 'content-type': CONTENT_TYPE, authorization: `Bearer ${SECRET}` }, setupRequest: (req) => ({ ...req, body: nextEnvelope() }) }],
+    requests: [
+      {
+        method: 'POST',
+        path,
+        headers: { 'content-type': CONTENT_TYPE, authorization: `Bearer ${SECRET}` },
+        setupRequest: (req) => ({ ...req, body: nextEnvelope() }),
+      },
+    ],
   });
-  return { accepted: result['2xx'], perSecond: result['2xx'] / result.duration, p50: result.latency.p50, p99: result.latency.p99, failures: result.non2xx + result.errors };
+  return {
+    accepted: result['2xx'],
+    perSecond: result['2xx'] / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failures: result.non2xx + result.errors,
+  };
 }
 
 const BARE_SERVER = `
@@ -137,7 +158,16 @@ export default async function ingestBench(ctx: BenchContext): Promise<BenchRow[]
     const lost = Math.max(0, answered - jobs);
     const note = `16 connections, ${seconds} s; ${jobs} jobs in Redis for ${answered} answers 202; ${failures} non-2xx`;
     return [
-      { metric: 'accepted events/s (durable enqueue)', ours: median(ours.map((r) => r.perSecond)), peer: median(peer.map((r) => r.perSecond)), peerName: 'bare Fastify 202', unit: 'ev/s', runs, lowerIsBetter: false, note },
+      {
+        metric: 'accepted events/s (durable enqueue)',
+        ours: median(ours.map((r) => r.perSecond)),
+        peer: median(peer.map((r) => r.perSecond)),
+        peerName: 'bare Fastify 202',
+        unit: 'ev/s',
+        runs,
+        lowerIsBetter: false,
+        note,
+      },
       { metric: 'p50 latency', ours: median(ours.map((r) => r.p50)), peer: median(peer.map((r) => r.p50)), peerName: 'bare Fastify 202', unit: 'ms', runs },
       { metric: 'p99 latency', ours: median(ours.map((r) => r.p99)), peer: median(peer.map((r) => r.p99)), peerName: 'bare Fastify 202', unit: 'ms', runs },
       { metric: 'events lost (202 without queue entry)', ours: lost, unit: 'events', runs },

@@ -25,13 +25,20 @@ export default async function registryCopy(ctx: BenchContext): Promise<BenchRow[
   const runs = ctx.quick ? 3 : 5;
   const skopeo = requireTool('skopeo', 'Debian package skopeo');
   const crane = findTool('crane');
-  const [src, dst] = await Promise.all([startRegistry({ name: 'bench-src', dataDir: ctx.workDir }), startRegistry({ name: 'bench-dst', dataDir: ctx.workDir })]);
+  const [src, dst] = await Promise.all([
+    startRegistry({ name: 'bench-src', dataDir: ctx.workDir }),
+    startRegistry({ name: 'bench-dst', dataDir: ctx.workDir }),
+  ]);
   const source = new RegistryClient({ url: src.url, userAgent: SYNC_USER_AGENT });
   const target = new RegistryClient({ url: dst.url, userAgent: SYNC_USER_AGENT });
   try {
     ctx.log(`writing a ${layers}-layer image of ${(layers * layerBytes) / 2 ** 20} MB`);
     const layout = join(ctx.workDir, 'image');
-    const image = await writeOciImage(layout, { layers: Array.from({ length: layers }, (_, i) => [{ path: `data-${i}.bin`, content: randomBytes(layerBytes) }]) }, 'v1');
+    const image = await writeOciImage(
+      layout,
+      { layers: Array.from({ length: layers }, (_, i) => [{ path: `data-${i}.bin`, content: randomBytes(layerBytes) }]) },
+      'v1',
+    );
     await pushImage(layout, 'v1', `${src.host}/bench/image:v1`);
     const { manifest } = await source.getManifest('bench/image', image.digest);
     const blobs = 'layers' in manifest ? [manifest.config, ...manifest.layers] : [];
@@ -40,8 +47,22 @@ export default async function registryCopy(ctx: BenchContext): Promise<BenchRow[
     const copyWith: Record<Tool, (to: RegistryClient, repo: string) => Promise<unknown>> = {
       ours: (to, repo) => copyImage({ source, sourceRepo: 'bench/image', target: to, targetRepo: repo, digest: image.digest, tags: ['synced'] }),
       skopeo: (to, repo) =>
-        run(skopeo, ['copy', '--quiet', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${src.host}/bench/image@${image.digest}`, `docker://${to.host}/${repo}:synced`], { timeout: 300_000 }),
-      crane: (to, repo) => run(crane as string, ['copy', '--insecure', `${src.host}/bench/image@${image.digest}`, `${to.host}/${repo}:synced`], { timeout: 300_000 }),
+        run(
+          skopeo,
+          [
+            'copy',
+            '--quiet',
+            '--all',
+            '--preserve-digests',
+            '--src-tls-verify=false',
+            '--dest-tls-verify=false',
+            `docker://${src.host}/bench/image@${image.digest}`,
+            `docker://${to.host}/${repo}:synced`,
+          ],
+          { timeout: 300_000 },
+        ),
+      crane: (to, repo) =>
+        run(crane as string, ['copy', '--insecure', `${src.host}/bench/image@${image.digest}`, `${to.host}/${repo}:synced`], { timeout: 300_000 }),
     };
     const tools: Tool[] = crane ? ['ours', 'skopeo', 'crane'] : ['ours', 'skopeo'];
 

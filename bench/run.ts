@@ -37,7 +37,15 @@ async function main(): Promise<void> {
   const fmt = (n: number | undefined, unit: string) => (n === undefined || Number.isNaN(n) ? '—' : `${n < 10 ? n.toFixed(2) : Math.round(n)} ${unit}`);
   for (const r of rows) {
     const ratio = r.peer ? r.ours / r.peer : undefined;
-    table.push([r.bench, r.metric, fmt(r.ours, r.unit), r.peer === undefined ? '—' : `${fmt(r.peer, r.unit)} (${r.peerName ?? 'peer'})`, ratio === undefined ? '—' : `${ratio.toFixed(2)}×`, String(r.runs), r.note ?? '']);
+    table.push([
+      r.bench,
+      r.metric,
+      fmt(r.ours, r.unit),
+      r.peer === undefined ? '—' : `${fmt(r.peer, r.unit)} (${r.peerName ?? 'peer'})`,
+      ratio === undefined ? '—' : `${ratio.toFixed(2)}×`,
+      String(r.runs),
+      r.note ?? '',
+    ]);
   }
   console.log(table.toString());
   console.log('ratio = ours / peer (below 1.00× is better for times, above 1.00× for throughputs)');

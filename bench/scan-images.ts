@@ -61,16 +61,45 @@ export async function benchImages(workDir: string, log: (msg: string) => void): 
   const apps = join(CACHE_DIR, 'bench-apps');
   log('npm-app: npm install express and friends (cached)');
   const npmDir = join(apps, 'npm');
-  installed(npmDir, 'sh', ['-c', `echo '{"name":"bench-app","version":"1.0.0","private":true}' > package.json && npm install --no-audit --no-fund --ignore-scripts express@4.17.1 lodash@4.17.15 minimist@1.2.0 axios@0.21.0 moment@2.29.1 jsonwebtoken@8.5.1 mongoose@5.12.0`]);
+  installed(npmDir, 'sh', [
+    '-c',
+    `echo '{"name":"bench-app","version":"1.0.0","private":true}' > package.json && npm install --no-audit --no-fund --ignore-scripts express@4.17.1 lodash@4.17.15 minimist@1.2.0 axios@0.21.0 moment@2.29.1 jsonwebtoken@8.5.1 mongoose@5.12.0`,
+  ]);
   const npmLayout = join(workDir, 'npm-app');
-  await writeOciImage(npmLayout, { ...busyboxSpec(), layers: [...busyboxSpec().layers, imageFiles(npmDir, 'srv/app').filter((f) => !f.path.endsWith('/.done'))], user: '1000' }, 'bench');
+  await writeOciImage(
+    npmLayout,
+    { ...busyboxSpec(), layers: [...busyboxSpec().layers, imageFiles(npmDir, 'srv/app').filter((f) => !f.path.endsWith('/.done'))], user: '1000' },
+    'bench',
+  );
   images.push({ name: 'npm-app', layout: npmLayout, tag: 'bench' });
 
   log('python-app: pip install django, requests, PyYAML (cached)');
   const pyDir = join(apps, 'python');
-  installed(pyDir, 'python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-compile', '--target', pyDir, 'django==3.2.0', 'requests==2.19.0', 'PyYAML==5.3', 'urllib3==1.23', 'Jinja2==2.10']);
+  installed(pyDir, 'python3', [
+    '-m',
+    'pip',
+    'install',
+    '--quiet',
+    '--disable-pip-version-check',
+    '--no-compile',
+    '--target',
+    pyDir,
+    'django==3.2.0',
+    'requests==2.19.0',
+    'PyYAML==5.3',
+    'urllib3==1.23',
+    'Jinja2==2.10',
+  ]);
   const pyLayout = join(workDir, 'python-app');
-  await writeOciImage(pyLayout, { ...busyboxSpec(), layers: [...busyboxSpec().layers, imageFiles(pyDir, 'usr/local/lib/python3.11/site-packages').filter((f) => !f.path.endsWith('/.done'))], user: '1000' }, 'bench');
+  await writeOciImage(
+    pyLayout,
+    {
+      ...busyboxSpec(),
+      layers: [...busyboxSpec().layers, imageFiles(pyDir, 'usr/local/lib/python3.11/site-packages').filter((f) => !f.path.endsWith('/.done'))],
+      user: '1000',
+    },
+    'bench',
+  );
   images.push({ name: 'python-app', layout: pyLayout, tag: 'bench' });
   return images;
 }

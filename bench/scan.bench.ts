@@ -64,10 +64,15 @@ async function measure(bin: string, args: string[], env: NodeJS.ProcessEnv | und
   const started = process.hrtime.bigint();
   let stdout: string;
   try {
-    ({ stdout } = await run('/usr/bin/time', ['-f', '%M', '-o', rssFile, bin, ...args], { env: { ...process.env, ...env }, maxBuffer: 1024 * 1024 * 1024, timeout: 10 * 60_000 }));
+    ({ stdout } = await run('/usr/bin/time', ['-f', '%M', '-o', rssFile, bin, ...args], {
+      env: { ...process.env, ...env },
+      maxBuffer: 1024 * 1024 * 1024,
+      timeout: 10 * 60_000,
+    }));
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
-    if (e.code === undefined || !ok.includes(e.code)) throw new Error(`${bin} ${args.join(' ')} exited ${e.code}: ${(e.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+    if (e.code === undefined || !ok.includes(e.code))
+      throw new Error(`${bin} ${args.join(' ')} exited ${e.code}: ${(e.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
     stdout = e.stdout ?? '';
   }
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -96,7 +101,15 @@ const keys = (purls: (string | undefined)[]) => new Set(purls.flatMap((p) => (p 
 function ours(): Tool {
   return {
     name: 'ours',
-    args: (t, i) => ['scan', t === 'docker-archive' ? `docker-archive:${i.archive}` : t === 'oci' ? `oci:${i.layout}:${i.tag}` : i.registryRef, '--format', 'json', '--no-progress', '--osv-dir', FIXTURES],
+    args: (t, i) => [
+      'scan',
+      t === 'docker-archive' ? `docker-archive:${i.archive}` : t === 'oci' ? `oci:${i.layout}:${i.tag}` : i.registryRef,
+      '--format',
+      'json',
+      '--no-progress',
+      '--osv-dir',
+      FIXTURES,
+    ],
     parse: (stdout) => {
       const doc = JSON.parse(stdout) as { packages: { purl: string }[]; findings: { id: string; package: { name: string } }[] };
       return { packages: keys(doc.packages.map((p) => p.purl)), findings: new Set(doc.findings.map((f) => `${f.id} ${f.package.name}`)) };
@@ -108,18 +121,27 @@ function osvScanner(dbDir: string): Tool {
   return {
     name: 'osv-scanner',
     // osv-scanner reads images from a docker-archive (or through a Docker daemon, which this machine has not).
-    args: (t, i) => (t === 'docker-archive' ? ['scan', 'image', '--archive', '--offline-vulnerabilities', '--all-packages', '--format', 'json', i.archive] : undefined),
+    args: (t, i) =>
+      t === 'docker-archive' ? ['scan', 'image', '--archive', '--offline-vulnerabilities', '--all-packages', '--format', 'json', i.archive] : undefined,
     env: { OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY: dbDir },
     ok: [0, 1],
     parse: (stdout) => {
-      const doc = JSON.parse(stdout) as { results?: { packages: { package: { name: string; version: string; ecosystem: string; os_package_name?: string }; vulnerabilities?: { id: string }[] }[] }[] };
+      const doc = JSON.parse(stdout) as {
+        results?: {
+          packages: { package: { name: string; version: string; ecosystem: string; os_package_name?: string }; vulnerabilities?: { id: string }[] }[];
+        }[];
+      };
       const pkgs = (doc.results ?? []).flatMap((r) => r.packages);
       const type: Record<string, string> = { Debian: 'deb', npm: 'npm', PyPI: 'pypi', Go: 'golang', Maven: 'maven', Alpine: 'apk' };
       return {
-        packages: keys(pkgs.map((p) => {
-          const eco = p.package.ecosystem.split(':')[0]!;
-          return type[eco] ? `pkg:${type[eco]}/${encodeURIComponent(p.package.os_package_name ?? p.package.name)}@${encodeURIComponent(p.package.version)}` : undefined;
-        })),
+        packages: keys(
+          pkgs.map((p) => {
+            const eco = p.package.ecosystem.split(':')[0]!;
+            return type[eco]
+              ? `pkg:${type[eco]}/${encodeURIComponent(p.package.os_package_name ?? p.package.name)}@${encodeURIComponent(p.package.version)}`
+              : undefined;
+          }),
+        ),
         findings: new Set(pkgs.flatMap((p) => (p.vulnerabilities ?? []).map((v) => `${v.id} ${p.package.os_package_name ?? p.package.name}`))),
       };
     },
@@ -129,7 +151,13 @@ function osvScanner(dbDir: string): Tool {
 function syft(): Tool {
   return {
     name: 'syft',
-    args: (t, i) => ['scan', t === 'docker-archive' ? `docker-archive:${i.archive}` : t === 'oci' ? `oci-dir:${i.layout}` : `registry:${i.registryRef}`, '-o', 'json', '-q'],
+    args: (t, i) => [
+      'scan',
+      t === 'docker-archive' ? `docker-archive:${i.archive}` : t === 'oci' ? `oci-dir:${i.layout}` : `registry:${i.registryRef}`,
+      '-o',
+      'json',
+      '-q',
+    ],
     env: { SYFT_REGISTRY_INSECURE_USE_HTTP: 'true', SYFT_CHECK_FOR_APP_UPDATE: 'false' },
     parse: (stdout) => ({ packages: keys((JSON.parse(stdout) as { artifacts: { purl?: string }[] }).artifacts.map((a) => a.purl)) }),
   };
@@ -140,7 +168,16 @@ function trivy(cacheDir: string): Tool {
     name: 'trivy',
     // Without a vulnerability database (none can be fetched here) Trivy still catalogs: CycloneDX lists the packages.
     args: (t, i) => [
-      'image', '--quiet', '--cache-dir', cacheDir, '--skip-db-update', '--offline-scan', '--scanners', 'vuln', '--format', 'cyclonedx',
+      'image',
+      '--quiet',
+      '--cache-dir',
+      cacheDir,
+      '--skip-db-update',
+      '--offline-scan',
+      '--scanners',
+      'vuln',
+      '--format',
+      'cyclonedx',
       ...(t === 'registry' ? ['--image-src', 'remote', '--insecure', i.registryRef] : ['--input', t === 'docker-archive' ? i.archive : i.layout]),
     ],
     env: { TRIVY_NO_PROGRESS: 'true', TRIVY_DISABLE_VEX_NOTICE: 'true' },
@@ -154,9 +191,18 @@ function trivy(cacheDir: string): Tool {
  */
 function osvScannerDb(dir: string): string {
   for (const sub of ['osv-scalibr', 'osv-scanner']) {
-    for (const [eco, fixtures] of [['Debian', 'debian'], ['npm', 'npm'], ['PyPI', 'pypi']] as const) {
+    for (const [eco, fixtures] of [
+      ['Debian', 'debian'],
+      ['npm', 'npm'],
+      ['PyPI', 'pypi'],
+    ] as const) {
       mkdirSync(join(dir, sub, eco), { recursive: true });
-      execFileSync('python3', ['-c', 'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in glob.glob(sys.argv[2]+"/*.json"): z.write(f, os.path.basename(f))\nz.close()', join(dir, sub, eco, 'all.zip'), join(FIXTURES, fixtures)]);
+      execFileSync('python3', [
+        '-c',
+        'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in glob.glob(sys.argv[2]+"/*.json"): z.write(f, os.path.basename(f))\nz.close()',
+        join(dir, sub, eco, 'all.zip'),
+        join(FIXTURES, fixtures),
+      ]);
     }
   }
   return dir;
@@ -174,7 +220,8 @@ function describeDiff(ours: Set<string>, theirs: Set<string>, peer: string): str
 function ensureCompiled(log: (msg: string) => void): void {
   const newest = (dir: string): number => {
     let t = 0;
-    for (const f of execFileSync('find', [dir, '-name', '*.ts', '-newer', OURS], { encoding: 'utf8' }).split('\n').filter(Boolean)) t = Math.max(t, statSync(f).mtimeMs);
+    for (const f of execFileSync('find', [dir, '-name', '*.ts', '-newer', OURS], { encoding: 'utf8' }).split('\n').filter(Boolean))
+      t = Math.max(t, statSync(f).mtimeMs);
     return t;
   };
   if (existsSync(OURS) && ['src', 'cli'].every((d) => newest(join(ROOT, d)) === 0)) return;
@@ -201,7 +248,12 @@ export default async function scanBench(ctx: BenchContext): Promise<BenchRow[]> 
     if (findTool('trivy')) peers.push(trivy(join(ctx.workDir, 'trivy-cache')));
     else missing.push('trivy');
     if (missing.length) ctx.log(`not installed (npm run setup -- --bench builds them): ${missing.join(', ')}`);
-    const bins: Record<string, [string, string[]]> = { ours: [process.execPath, [OURS]], 'osv-scanner': [osv ?? '', []], syft: [findTool('syft') ?? '', []], trivy: [findTool('trivy') ?? '', []] };
+    const bins: Record<string, [string, string[]]> = {
+      ours: [process.execPath, [OURS]],
+      'osv-scanner': [osv ?? '', []],
+      syft: [findTool('syft') ?? '', []],
+      trivy: [findTool('trivy') ?? '', []],
+    };
 
     for (const image of images) {
       const inputs = await prepare(image, ctx.workDir, registry.host);
@@ -238,7 +290,15 @@ export default async function scanBench(ctx: BenchContext): Promise<BenchRow[]> 
         const oursMs = median(oursTimes);
         const oursPeak = oursRss.length ? Math.max(...oursRss) : Number.NaN;
         for (const p of peerRows) {
-          rows.push({ metric: `${image.name}, ${transport}`, ours: oursMs, peer: p.ms, peerName: p.name, unit: 'ms', runs, note: `RSS ${oursPeak.toFixed(0)} / ${p.rss.toFixed(0)} MB; ${p.note}` });
+          rows.push({
+            metric: `${image.name}, ${transport}`,
+            ours: oursMs,
+            peer: p.ms,
+            peerName: p.name,
+            unit: 'ms',
+            runs,
+            note: `RSS ${oursPeak.toFixed(0)} / ${p.rss.toFixed(0)} MB; ${p.note}`,
+          });
         }
         if (peerRows.length === 0) {
           // No peer for this transport (none installed): our figures alone, still measured.
@@ -250,7 +310,13 @@ export default async function scanBench(ctx: BenchContext): Promise<BenchRow[]> 
             oursRss.push(o.rssMb);
             oursResult ??= me.parse(o.stdout);
           }
-          rows.push({ metric: `${image.name}, ${transport}`, ours: median(oursTimes), unit: 'ms', runs, note: `no peer installed; RSS ${Math.max(...oursRss).toFixed(0)} MB; ${oursResult!.packages.size} packages, ${oursResult!.findings!.size} findings` });
+          rows.push({
+            metric: `${image.name}, ${transport}`,
+            ours: median(oursTimes),
+            unit: 'ms',
+            runs,
+            note: `no peer installed; RSS ${Math.max(...oursRss).toFixed(0)} MB; ${oursResult!.packages.size} packages, ${oursResult!.findings!.size} findings`,
+          });
         }
         if (peerRows.length) {
           const fastest = peerRows.reduce((a, b) => (b.ms < a.ms ? b : a));
@@ -269,7 +335,13 @@ export default async function scanBench(ctx: BenchContext): Promise<BenchRow[]> 
       }
     }
     rows.push(await rematchRow(images[0]!, osv, join(ctx.workDir, 'osv-db'), ctx.workDir));
-    rows.push({ metric: 'machine load during the scan bench (1-min load average, 2 cores)', ours: median(loads), unit: '', runs: loads.length, note: `min ${Math.min(...loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)}; Grype not run: it needs its own database, none can be fetched or built here from our OSV records (see README)` });
+    rows.push({
+      metric: 'machine load during the scan bench (1-min load average, 2 cores)',
+      ours: median(loads),
+      unit: '',
+      runs: loads.length,
+      note: `min ${Math.min(...loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)}; Grype not run: it needs its own database, none can be fetched or built here from our OSV records (see README)`,
+    });
     return rows;
   } finally {
     await registry.process.stop();
@@ -285,27 +357,55 @@ async function rematchRow(image: BenchImage, osvScannerBin: string | undefined, 
   const osv = new OsvSource({ directory: FIXTURES });
   const sbomStore = new MemorySbomStore();
   const local = await openLocalImage('oci', image.layout, image.tag);
-  const scanned = await scanImage({ source: local.source, registryName: 'oci', registryHost: 'oci', osv, sbomStore }, { repository: local.repository, reference: local.reference });
+  const scanned = await scanImage(
+    { source: local.source, registryName: 'oci', registryHost: 'oci', osv, sbomStore },
+    { repository: local.repository, reference: local.reference },
+  );
   const rematch: number[] = [];
   for (let i = 0; i < 20; i++) rematch.push(await timeMs(() => rescanStored({ osv, sbomStore }, scanned.summary.digest)));
   if (!osvScannerBin) return { metric: 're-match a stored SBOM (Debian)', ours: median(rematch), unit: 'ms', runs: 20, note: 'osv-scanner not installed' };
   const statusDir = join(workDir, 'dpkg');
   mkdirSync(statusDir, { recursive: true });
-  execFileSync('tar', ['-xf', join(CACHE_DIR, 'debootstrap-bookworm-nodev.tar'), '-C', statusDir, './var/lib/dpkg/status', './etc/os-release', './usr/lib/os-release']);
+  execFileSync('tar', [
+    '-xf',
+    join(CACHE_DIR, 'debootstrap-bookworm-nodev.tar'),
+    '-C',
+    statusDir,
+    './var/lib/dpkg/status',
+    './etc/os-release',
+    './usr/lib/os-release',
+  ]);
   const peer: number[] = [];
   for (let i = 0; i < 5; i++) {
-    peer.push(await timeMs(() => run(osvScannerBin, ['scan', 'source', '--offline-vulnerabilities', '--format', 'json', '-L', `dpkg-status:${join(statusDir, 'var/lib/dpkg/status')}`], { env: { ...process.env, OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY: osvDb }, maxBuffer: 64 * 1024 * 1024 }).catch((e: { code?: number }) => {
-      if (e.code !== 1) throw e; // 1: vulnerabilities found
-    })));
+    peer.push(
+      await timeMs(() =>
+        run(osvScannerBin, ['scan', 'source', '--offline-vulnerabilities', '--format', 'json', '-L', `dpkg-status:${join(statusDir, 'var/lib/dpkg/status')}`], {
+          env: { ...process.env, OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY: osvDb },
+          maxBuffer: 64 * 1024 * 1024,
+        }).catch((e: { code?: number }) => {
+          if (e.code !== 1) throw e; // 1: vulnerabilities found
+        }),
+      ),
+    );
   }
-  return { metric: 're-match a stored SBOM (Debian; osv-scanner: its dpkg status, offline DB, process start-up included)', ours: median(rematch), peer: median(peer), peerName: 'osv-scanner', unit: 'ms', runs: 20, note: `target ≤ 20 ms; ${scanned.findings.length} findings` };
+  return {
+    metric: 're-match a stored SBOM (Debian; osv-scanner: its dpkg status, offline DB, process start-up included)',
+    ours: median(rematch),
+    peer: median(peer),
+    peerName: 'osv-scanner',
+    unit: 'ms',
+    runs: 20,
+    note: `target ≤ 20 ms; ${scanned.findings.length} findings`,
+  };
 }
 
 /** The image as a docker-archive (skopeo, uncompressed layers as docker save writes them) and in the registry. */
 async function prepare(image: BenchImage, workDir: string, registryHost: string): Promise<Inputs> {
   const archive = join(workDir, `${image.name}.docker.tar`);
   rmSync(archive, { force: true });
-  await run('skopeo', ['copy', '--quiet', `oci:${image.layout}:${image.tag}`, `docker-archive:${archive}:bench/${image.name}:${image.tag}`], { timeout: 10 * 60_000 });
+  await run('skopeo', ['copy', '--quiet', `oci:${image.layout}:${image.tag}`, `docker-archive:${archive}:bench/${image.name}:${image.tag}`], {
+    timeout: 10 * 60_000,
+  });
   const registryRef = `${registryHost}/bench/${image.name}:${image.tag}`;
   await pushImage(image.layout, image.tag, registryRef);
   return { archive, layout: image.layout, tag: image.tag, registryRef };

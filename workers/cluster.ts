@@ -78,7 +78,15 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
     const temporal: TemporalNode[] = [];
     const balancerTemporalPort = await freePort();
     for (let i = 0; i < 2; i++) {
-      temporal.push(await temporalNode({ name: `node-${i}`, ip: `127.0.0.${2 + i}`, dataDir: dir('temporal'), postgres, publicAddress: `127.0.0.1:${balancerTemporalPort}` }));
+      temporal.push(
+        await temporalNode({
+          name: `node-${i}`,
+          ip: `127.0.0.${2 + i}`,
+          dataDir: dir('temporal'),
+          postgres,
+          publicAddress: `127.0.0.1:${balancerTemporalPort}`,
+        }),
+      );
     }
     const haproxy = keep(
       await startHaproxy({
@@ -187,7 +195,7 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
 /** A namespace registered through one frontend reaches the others' caches within their refresh interval. */
 export async function waitForNamespace(connection: Connection, namespace: string): Promise<void> {
   const deadline = Date.now() + 60_000;
-  for (let ok = 0; ok < 4; ) {
+  for (let ok = 0; ok < 4;) {
     try {
       await connection.workflowService.describeNamespace({ namespace });
       ok++;
@@ -212,7 +220,10 @@ async function main(): Promise<void> {
   const shutdown = () => {
     if (stopping) return;
     stopping = true;
-    cluster.stop().then(() => process.exit(0), () => process.exit(1));
+    cluster.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown);
 }

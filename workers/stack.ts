@@ -303,7 +303,9 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${await osvDownloadBanner(stack.config)}\n`);
   // Printed once, when created; afterwards it is in the file (0600) the CLI reads.
   if (stack.bootstrap?.token) process.stdout.write(`\nAdmin API token (shown once, also in ${stack.bootstrap.file}):\n  ${stack.bootstrap.token}\n`);
-  process.stdout.write(`\nPush an image:  skopeo copy --dest-tls-verify=false <src> docker://${new URL(config.registries[0]?.url ?? 'http://127.0.0.1:5000').host}/demo/app:v1\nStatus:  npx dchain status    Stop with Ctrl-C.\n`);
+  process.stdout.write(
+    `\nPush an image:  skopeo copy --dest-tls-verify=false <src> docker://${new URL(config.registries[0]?.url ?? 'http://127.0.0.1:5000').host}/demo/app:v1\nStatus:  npx dchain status    Stop with Ctrl-C.\n`,
+  );
 }
 
 /** `npm start` (bin/stack.js): the supervisor, with a one-line error and exit 1 if the stack cannot start. */

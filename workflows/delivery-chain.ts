@@ -47,7 +47,11 @@ const KEPT_ALIVE = '20s';
 const registry = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', heartbeatTimeout: KEPT_ALIVE, retry: RETRY });
 // A notification may arrive a moment before its manifest is readable; beyond ~15 s the run fails and
 // the lifecycle rules (a re-push, reconcile or `dchain chain retry`) start a new one.
-const recording = proxyActivities<ChainActivities>({ startToCloseTimeout: '2m', heartbeatTimeout: KEPT_ALIVE, retry: { ...RETRY, maximumInterval: '8s', maximumAttempts: 5 } });
+const recording = proxyActivities<ChainActivities>({
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: KEPT_ALIVE,
+  retry: { ...RETRY, maximumInterval: '8s', maximumAttempts: 5 },
+});
 // Recording how a run ended must not fail the run's own outcome: retried a while, then given up (logged).
 const lifecycle = proxyActivities<ChainActivities>({ startToCloseTimeout: '30s', retry: { ...RETRY, maximumInterval: '30s', maximumAttempts: 10 } });
 // Long copies heartbeat: a worker that dies mid-copy is noticed within 30 s and the copy resumes elsewhere.
@@ -141,7 +145,14 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
 
     enter('scan');
     const scan = await scanning.scanImage(image);
-    status.results.scan = { counts: scan.counts, fixable: scan.fixable, packageCount: scan.packageCount, hygiene: scan.hygiene, osv: scan.osv, sbom: scan.sbom };
+    status.results.scan = {
+      counts: scan.counts,
+      fixable: scan.fixable,
+      packageCount: scan.packageCount,
+      hygiene: scan.hygiene,
+      osv: scan.osv,
+      sbom: scan.sbom,
+    };
     upsertSearchAttributes([
       { key: DcCriticalCount, value: scan.counts.CRITICAL },
       { key: DcHighCount, value: scan.counts.HIGH },
@@ -222,7 +233,11 @@ export async function deliveryChain(input: ChainInput): Promise<ChainStatus> {
       enter('blocked');
       upsertSearchAttributes([{ key: DcVerdict, value: 'denied' }]);
       upsertMemo({ summary: `${image.repository}@${image.digest}: blocked — ${limit.message}` });
-      await distribute.notifySubscribers({ ...image, event: 'denied', payload: { tags: status.tags, violations: [{ rule: 'scan-limits', message: limit.message }] } });
+      await distribute.notifySubscribers({
+        ...image,
+        event: 'denied',
+        payload: { tags: status.tags, violations: [{ rule: 'scan-limits', message: limit.message }] },
+      });
       log.error('chain blocked by a scan limit', { error: limit.message });
       throw ApplicationFailure.create({ message: `scan limit: ${limit.message}`, type: FAILURE_TYPES.scanLimitExceeded, nonRetryable: true });
     }

@@ -188,7 +188,13 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
   for (;;) {
     const page = await indexActivities.listGatedDigests({ ...(cursor === undefined ? {} : { after: cursor }), limit: batchSize });
     // Stop taking images once the history is full; the ones started finish, the rest wait for the next run.
-    const taken = await inParallel(page.digests, concurrency, rescanOne, () => doneThisRun > 0 && historyFull(), () => doneThisRun++);
+    const taken = await inParallel(
+      page.digests,
+      concurrency,
+      rescanOne,
+      () => doneThisRun > 0 && historyFull(),
+      () => doneThisRun++,
+    );
     pages++;
     if (taken < page.digests.length) {
       // The history filled up: the next run starts after the last image taken (or where this page started).
@@ -198,8 +204,19 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
       if (cursor === undefined) break;
       if (!historyFull() && (input.batchesPerRun === undefined || pages < input.batchesPerRun)) continue;
     }
-    log.info('rescan continues as new', { cursor, checked: summary.checked, historyLength: workflowInfo().historyLength, historySize: workflowInfo().historySize });
-    await continueAsNew<typeof rescan>({ batchSize, concurrency, ...(input.batchesPerRun === undefined ? {} : { batchesPerRun: input.batchesPerRun }), cursor, progress: summary });
+    log.info('rescan continues as new', {
+      cursor,
+      checked: summary.checked,
+      historyLength: workflowInfo().historyLength,
+      historySize: workflowInfo().historySize,
+    });
+    await continueAsNew<typeof rescan>({
+      batchSize,
+      concurrency,
+      ...(input.batchesPerRun === undefined ? {} : { batchesPerRun: input.batchesPerRun }),
+      cursor,
+      progress: summary,
+    });
   }
 
   summary.finishedAt = new Date().toISOString();
@@ -226,7 +243,11 @@ async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) =
 
 function positive(name: keyof RescanSettings, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw ApplicationFailure.create({ message: `rescan setting ${name} must be a positive integer, got ${String(value)}`, type: failureType('BAD_INPUT'), nonRetryable: true });
+    throw ApplicationFailure.create({
+      message: `rescan setting ${name} must be a positive integer, got ${String(value)}`,
+      type: failureType('BAD_INPUT'),
+      nonRetryable: true,
+    });
   }
   return value;
 }

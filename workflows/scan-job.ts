@@ -23,7 +23,12 @@ export type ScanJobResult = {
 const RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 } as const;
 
 export async function scanJob(input: ScanJobInput): Promise<ScanJobResult> {
-  const scanning = proxyActivities<ChainActivities>({ taskQueue: scanTaskQueue(workflowInfo().taskQueue), startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: RETRY });
+  const scanning = proxyActivities<ChainActivities>({
+    taskQueue: scanTaskQueue(workflowInfo().taskQueue),
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '30s',
+    retry: RETRY,
+  });
   const gate = proxyActivities<ChainActivities>({ startToCloseTimeout: '1m', retry: RETRY });
   const image = { registry: input.registry, repository: input.repository, digest: input.digest };
   const scan = await scanning.scanImage(image);

@@ -24,7 +24,9 @@ export function register(program: Command): void {
       const answer = await api.request<{ entries: AuditEntry[]; next?: string }>('GET', `/v1/audit?${query}`);
       if (opts.json) return printJson(answer);
       for (const e of answer.entries) {
-        process.stdout.write(`${e.time} ${e.outcome.padEnd(15)} ${String(e.status)} ${(e.tokenName ?? e.tokenId ?? '-').padEnd(16)} ${e.action.padEnd(18)} ${e.resource}  ${e.reason}\n`);
+        process.stdout.write(
+          `${e.time} ${e.outcome.padEnd(15)} ${String(e.status)} ${(e.tokenName ?? e.tokenId ?? '-').padEnd(16)} ${e.action.padEnd(18)} ${e.resource}  ${e.reason}\n`,
+        );
       }
     });
 }

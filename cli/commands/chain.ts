@@ -26,7 +26,11 @@ export function register(program: Command): void {
     .argument('<workflow-id>', 'e.g. chain:source/team/app@sha256:…')
     .option('--force', 'run even after ingest.retryFailed.maxRuns failures in a row')
     .action(async (workflowId: string, opts: ApiOptions & { force?: boolean }) => {
-      const r = await apiClient(program, opts).request<{ runId: string; mode: string; stage?: string }>('POST', `/v1/chains/${encodeURIComponent(workflowId)}/retry`, { force: opts.force === true });
+      const r = await apiClient(program, opts).request<{ runId: string; mode: string; stage?: string }>(
+        'POST',
+        `/v1/chains/${encodeURIComponent(workflowId)}/retry`,
+        { force: opts.force === true },
+      );
       if (opts.json) return printJson(r);
       process.stdout.write(`${r.mode === 'reset' ? `reset to ${r.stage}` : 'started again'}: ${workflowId} (run ${r.runId})\n`);
     });
@@ -37,8 +41,16 @@ export function register(program: Command): void {
     .requiredOption('--reason <why>', 'why (ticket, incident)')
     .option('--actor <who>', 'no longer accepted: the actor is the API token')
     .action(async (workflowId: string, opts: ApiOptions & { reason: string; actor?: string }) => {
-      if (opts.actor !== undefined) throw new ChainError('BAD_INPUT', 'break-glass records the API token as its actor; --actor is no longer accepted (use a token of your own: dchain tokens create)');
-      const r = await apiClient(program, opts).request<{ runId: string; restarted: boolean; actor: string }>('POST', `/v1/chains/${encodeURIComponent(workflowId)}/break-glass`, { reason: opts.reason });
+      if (opts.actor !== undefined)
+        throw new ChainError(
+          'BAD_INPUT',
+          'break-glass records the API token as its actor; --actor is no longer accepted (use a token of your own: dchain tokens create)',
+        );
+      const r = await apiClient(program, opts).request<{ runId: string; restarted: boolean; actor: string }>(
+        'POST',
+        `/v1/chains/${encodeURIComponent(workflowId)}/break-glass`,
+        { reason: opts.reason },
+      );
       if (opts.json) return printJson(r);
       process.stdout.write(`${r.restarted ? 'started again with' : 'signalled'} break-glass by ${r.actor}: ${workflowId} (run ${r.runId})\n`);
     });

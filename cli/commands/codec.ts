@@ -11,10 +11,10 @@ import { cliConfig, positiveInt } from '../context';
 export function register(program: Command): void {
   program
     .command('codec-server')
-    .description('serve Temporal\'s codec protocol (POST /encode, /decode) with the temporal.codec keys, for the Web UI and the temporal CLI')
+    .description("serve Temporal's codec protocol (POST /encode, /decode) with the temporal.codec keys, for the Web UI and the temporal CLI")
     .option('--host <host>', 'address to listen on (whoever reaches it reads every payload: keep it private)', '127.0.0.1')
     .option('--port <port>', 'port', '8888')
-    .option('--allow-origin <origin...>', 'browser origins allowed to call it (the Web UI\'s)', ['http://127.0.0.1:8233', 'http://localhost:8233'])
+    .option('--allow-origin <origin...>', "browser origins allowed to call it (the Web UI's)", ['http://127.0.0.1:8233', 'http://localhost:8233'])
     .action(async (opts: { host: string; port: string; allowOrigin: string[] }) => {
       const config = cliConfig(program.opts());
       if (!config.temporal.codec) throw new ChainError('CONFIG_INVALID', 'temporal.codec is not configured: there is nothing to decrypt');

@@ -7,7 +7,9 @@ export function register(program: Command): void {
   const demo = program.command('demo').description('demo images to see the chain allow one image and block another');
   demo
     .command('push')
-    .description('build two small images offline (busybox-static, a dpkg status, a package-lock) and push them into the source registry; its notifications start their chains')
+    .description(
+      'build two small images offline (busybox-static, a dpkg status, a package-lock) and push them into the source registry; its notifications start their chains',
+    )
     .option('--registry <name>', 'configured registry to push to', 'source')
     .option('--json', 'machine-readable output')
     .action(async (opts: { registry: string; json?: boolean }) => {

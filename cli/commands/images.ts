@@ -19,8 +19,12 @@ export function register(program: Command): void {
         const deployments = await new InventoryStore(redis).deployments(digest);
         if (opts.json) return void process.stdout.write(`${JSON.stringify({ digest, deployments }, null, 2)}\n`);
         if (!deployments.length) return void process.stdout.write(`${digest} runs in no pod the inventory knows\n`);
-        const table = new Table({ head: ['cluster', 'namespace', 'workload', 'pod', 'containers', 'first seen', 'last seen'], style: { head: [], border: [] } });
-        for (const d of deployments) table.push([d.cluster, d.namespace, `${d.owner.kind}/${d.owner.name}`, d.pod, d.containers.join(','), d.firstSeen, d.lastSeen]);
+        const table = new Table({
+          head: ['cluster', 'namespace', 'workload', 'pod', 'containers', 'first seen', 'last seen'],
+          style: { head: [], border: [] },
+        });
+        for (const d of deployments)
+          table.push([d.cluster, d.namespace, `${d.owner.kind}/${d.owner.name}`, d.pod, d.containers.join(','), d.firstSeen, d.lastSeen]);
         process.stdout.write(`${table.toString()}\n`);
       });
     });

@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .command('inventory')
     .description('the inventory of deployed images')
     .command('watch')
-    .description('list and watch the API server\'s pods, recording which digests run where (inventory.* settings)')
+    .description("list and watch the API server's pods, recording which digests run where (inventory.* settings)")
     .action(async () => {
       const config = cliConfig(program.opts());
       const logger = createLogger({ level: config.log.level });

@@ -2,7 +2,22 @@ import { type Command } from 'commander';
 import { type Config } from '../../src/config';
 import { ChainError } from '../../src/errors';
 import { createLogger } from '../../src/log';
-import { admissionDepsFromConfig, admissionRedis, buildAdmissionServer, DecisionStore, evaluatePolicy, type ImageFacts, lintPolicy, type LoadedPolicy, loadPolicyFile, policyFromConfig, policyJsonSchema, readFactsFile, signatureCheckFromVerifier, summarizeDecision } from '../../src/policy';
+import {
+  admissionDepsFromConfig,
+  admissionRedis,
+  buildAdmissionServer,
+  DecisionStore,
+  evaluatePolicy,
+  type ImageFacts,
+  lintPolicy,
+  type LoadedPolicy,
+  loadPolicyFile,
+  policyFromConfig,
+  policyJsonSchema,
+  readFactsFile,
+  signatureCheckFromVerifier,
+  summarizeDecision,
+} from '../../src/policy';
 import { parseImageReference, RegistryDirectory } from '../../src/registry';
 import { verifyImage } from '../../src/signing';
 import { describeRedis, redisTarget } from '../../src/ingest';
@@ -30,7 +45,9 @@ export function register(program: Command): void {
         process.stdout.write(`${JSON.stringify({ valid: true, version: loaded.version, rules: loaded.policy.rules.map((r) => r.name), warnings }, null, 2)}\n`);
         return;
       }
-      process.stdout.write(`${file}: valid policy ${loaded.version} (${loaded.policy.mode}, ${loaded.policy.rules.length} rule${loaded.policy.rules.length > 1 ? 's' : ''})\n`);
+      process.stdout.write(
+        `${file}: valid policy ${loaded.version} (${loaded.policy.mode}, ${loaded.policy.rules.length} rule${loaded.policy.rules.length > 1 ? 's' : ''})\n`,
+      );
       for (const w of warnings) process.stdout.write(`  warning: ${w}\n`);
     });
 
@@ -65,7 +82,9 @@ export function register(program: Command): void {
       const logger = createLogger({ level: config.log.level });
       // Starts even while Redis is down: reviews are then refused with the outage named (fail closed).
       const registryOnly = config.policy.admission.mode === 'registry-only';
-      const { redis, label } = registryOnly ? { redis: undefined, label: 'none: registry-only mode' } : admissionRedis(redisTarget(config), describeRedis(config));
+      const { redis, label } = registryOnly
+        ? { redis: undefined, label: 'none: registry-only mode' }
+        : admissionRedis(redisTarget(config), describeRedis(config));
       const app = await buildAdmissionServer(admissionDepsFromConfig(config, redis, logger, undefined, label));
       instrumentAdmission(app);
       // A renewed webhook certificate (cert-manager, a rotated Secret) is served without a restart.

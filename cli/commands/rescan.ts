@@ -39,7 +39,9 @@ export function register(program: Command): void {
       try {
         const { workflowId, attached, handle } = await startRescan(session.client);
         if (!opts.wait) {
-          process.stdout.write(opts.json ? `${JSON.stringify({ workflowId, attached }, null, 2)}\n` : `${attached ? 'following running' : 'started'} rescan ${workflowId}\n`);
+          process.stdout.write(
+            opts.json ? `${JSON.stringify({ workflowId, attached }, null, 2)}\n` : `${attached ? 'following running' : 'started'} rescan ${workflowId}\n`,
+          );
           return;
         }
         if (!opts.json) process.stderr.write(`${attached ? 'following the running' : 'started'} rescan ${workflowId}\n`);

@@ -39,9 +39,14 @@ export function register(program: Command): void {
     .description('one chain: stages, results, failure, Temporal UI link')
     .argument('<chain-id>', 'e.g. chain:source/team/app@sha256:…')
     .action(async (id: string, opts: ApiOptions) => {
-      const chain = await apiClient(program, opts).request<ChainSummary & { failure?: { message: string; stage?: string }; runs: number }>('GET', `/v1/chains/${encodeURIComponent(id)}`);
+      const chain = await apiClient(program, opts).request<ChainSummary & { failure?: { message: string; stage?: string }; runs: number }>(
+        'GET',
+        `/v1/chains/${encodeURIComponent(id)}`,
+      );
       if (opts.json) return printJson(chain);
-      process.stdout.write(`${chain.id}\n  state    ${chain.state} (stage ${chain.stage}${chain.verdict ? `, verdict ${chain.verdict}` : ''}), ${chain.runs} run(s)\n`);
+      process.stdout.write(
+        `${chain.id}\n  state    ${chain.state} (stage ${chain.stage}${chain.verdict ? `, verdict ${chain.verdict}` : ''}), ${chain.runs} run(s)\n`,
+      );
       if (chain.failure) process.stdout.write(`  failure  ${chain.failure.stage ? `in ${chain.failure.stage}: ` : ''}${chain.failure.message}\n`);
       process.stdout.write(`  UI       ${chain.link}\n`);
     });
@@ -51,8 +56,14 @@ export function register(program: Command): void {
     .argument('<chain-id>', 'e.g. chain:source/team/app@sha256:…')
     .option('--force', 'retry past ingest.retryFailed.maxRuns failures in a row')
     .action(async (id: string, opts: ApiOptions & { force?: boolean }) => {
-      const r = await apiClient(program, opts).request<{ runId: string; mode: string; stage?: string; resetEventId?: number }>('POST', `/v1/chains/${encodeURIComponent(id)}/retry`, { force: opts.force === true });
+      const r = await apiClient(program, opts).request<{ runId: string; mode: string; stage?: string; resetEventId?: number }>(
+        'POST',
+        `/v1/chains/${encodeURIComponent(id)}/retry`,
+        { force: opts.force === true },
+      );
       if (opts.json) return printJson(r);
-      process.stdout.write(r.mode === 'reset' ? `reset to event ${r.resetEventId} (before ${r.stage}): ${id} (run ${r.runId})\n` : `started again: ${id} (run ${r.runId})\n`);
+      process.stdout.write(
+        r.mode === 'reset' ? `reset to event ${r.resetEventId} (before ${r.stage}): ${id} (run ${r.runId})\n` : `started again: ${id} (run ${r.runId})\n`,
+      );
     });
 }

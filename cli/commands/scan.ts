@@ -5,7 +5,21 @@ import Table from 'cli-table3';
 import { type Command } from 'commander';
 import { ChainError } from '../../src/errors';
 import { CHAIN_VERSION, parseImageReference, RegistryClient, RegistryDirectory } from '../../src/registry';
-import { type Finding, type ImageSource, type LayerProgress, MemorySbomStore, openLocalImage, OsvSource, osvSourceFromConfig, parseImageInput, scanImage, type ScanResult, SEVERITIES, type Severity, toSarif } from '../../src/scan';
+import {
+  type Finding,
+  type ImageSource,
+  type LayerProgress,
+  MemorySbomStore,
+  openLocalImage,
+  OsvSource,
+  osvSourceFromConfig,
+  parseImageInput,
+  scanImage,
+  type ScanResult,
+  SEVERITIES,
+  type Severity,
+  toSarif,
+} from '../../src/scan';
 import { colorEnabled, paint } from '../color';
 
 /** `--fail-on`: the exit code when a counted finding is at or above the given severity (1 is any error, 3 a policy denial, 4 missing or stale vulnerability data). */
@@ -35,7 +49,10 @@ function clientFor(host: string, registries: RegistryConfig[], opts: ScanOptions
 async function progressBars(enabled: boolean): Promise<{ onProgress?: (p: LayerProgress) => void; stop: () => void }> {
   if (!enabled) return { stop: () => undefined };
   const { MultiBar, Presets } = await import('cli-progress');
-  const multi = new MultiBar({ format: ' layer {layer} [{bar}] {percentage}% | {value}/{total} bytes', hideCursor: true, clearOnComplete: true, stream: process.stderr }, Presets.shades_classic);
+  const multi = new MultiBar(
+    { format: ' layer {layer} [{bar}] {percentage}% | {value}/{total} bytes', hideCursor: true, clearOnComplete: true, stream: process.stderr },
+    Presets.shades_classic,
+  );
   const bars = new Map<number, ReturnType<ProgressBars['create']>>();
   return {
     onProgress: (p) => {
@@ -76,34 +93,68 @@ function table(result: ScanResult, image: string, color: boolean): string {
   const { summary } = result;
   const lines: string[] = [];
   lines.push(`${image}@${summary.digest}`);
-  lines.push(`OS: ${summary.os?.prettyName ?? 'unknown'} · packages: ${summary.packageCount} · OSV data ${summary.osv.version.slice(0, 19)} (${summary.osv.records} records)`);
-  const counts = Object.entries(summary.counts).map(([s, n]) => `${s} ${n}`).join(', ');
+  lines.push(
+    `OS: ${summary.os?.prettyName ?? 'unknown'} · packages: ${summary.packageCount} · OSV data ${summary.osv.version.slice(0, 19)} (${summary.osv.records} records)`,
+  );
+  const counts = Object.entries(summary.counts)
+    .map(([s, n]) => `${s} ${n}`)
+    .join(', ');
   const negligible = summary.negligible ? `; ${summary.negligible} negligible, not counted` : '';
   lines.push(`Vulnerabilities: ${counts} (fixable: ${Object.values(summary.fixable).reduce((a, b) => a + b, 0)}${negligible})`);
   if (result.findings.length > 0) {
     // cli-table3 colours headings and borders unless told not to.
     const t = new Table({ head: ['Severity', 'ID', 'Package', 'Installed', 'Fixed in', 'CVSS'], ...(color ? {} : { style: { head: [], border: [] } }) });
     for (const f of result.findings) {
-      t.push([color ? paint(severityCell(f), SEVERITY_COLOR[f.severity]) : severityCell(f), [f.id, ...f.ids.filter((i) => i !== f.id)].join('\n'), f.package.name, installed(f), fixedIn(f), f.cvssScore !== undefined ? f.cvssScore.toFixed(1) : '-']);
+      t.push([
+        color ? paint(severityCell(f), SEVERITY_COLOR[f.severity]) : severityCell(f),
+        [f.id, ...f.ids.filter((i) => i !== f.id)].join('\n'),
+        f.package.name,
+        installed(f),
+        fixedIn(f),
+        f.cvssScore !== undefined ? f.cvssScore.toFixed(1) : '-',
+      ]);
     }
     lines.push(t.toString());
   }
   const h = summary.hygiene;
-  lines.push(`Hygiene: user ${h.user || '(unset)'}${h.runsAsRoot ? ' (root)' : ''} · ${h.layerCount} layers · ${h.totalSizeBytes} bytes · efficiency ${(h.efficiency * 100).toFixed(1)}%`);
-  for (const issue of h.issues) lines.push(`  ! ${issue.check}: ${issue.message}${issue.subjects.length && issue.check !== 'root-user' ? ` — ${issue.subjects.slice(0, 8).join(', ')}${issue.subjects.length > 8 ? ', …' : ''}` : ''}`);
+  lines.push(
+    `Hygiene: user ${h.user || '(unset)'}${h.runsAsRoot ? ' (root)' : ''} · ${h.layerCount} layers · ${h.totalSizeBytes} bytes · efficiency ${(h.efficiency * 100).toFixed(1)}%`,
+  );
+  for (const issue of h.issues)
+    lines.push(
+      `  ! ${issue.check}: ${issue.message}${issue.subjects.length && issue.check !== 'root-user' ? ` — ${issue.subjects.slice(0, 8).join(', ')}${issue.subjects.length > 8 ? ', …' : ''}` : ''}`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
 /** Opens what the argument names: an archive or layout on disk, or a registry reference. */
-async function openSource(arg: string, config: Config, opts: ScanOptions): Promise<{ source: ImageSource; registryName: string; registryHost: string; repository: string; reference: string; close: () => Promise<void> }> {
+async function openSource(
+  arg: string,
+  config: Config,
+  opts: ScanOptions,
+): Promise<{ source: ImageSource; registryName: string; registryHost: string; repository: string; reference: string; close: () => Promise<void> }> {
   const input = parseImageInput(arg);
   if (input.transport !== 'registry') {
     const local = await openLocalImage(input.transport, resolve(input.path), input.reference);
-    return { source: local.source, registryName: local.transport, registryHost: local.transport, repository: local.repository, reference: local.reference, close: () => Promise.resolve() };
+    return {
+      source: local.source,
+      registryName: local.transport,
+      registryHost: local.transport,
+      repository: local.repository,
+      reference: local.reference,
+      close: () => Promise.resolve(),
+    };
   }
   const image = parseImageReference(input.reference);
   const client = clientFor(image.registry, config.registries, opts);
-  return { source: client, registryName: client.name, registryHost: client.host, repository: image.repository, reference: image.digest ?? image.tag ?? 'latest', close: () => client.close() };
+  return {
+    source: client,
+    registryName: client.name,
+    registryHost: client.host,
+    repository: image.repository,
+    reference: image.digest ?? image.tag ?? 'latest',
+    close: () => client.close(),
+  };
 }
 
 function failOnSeverity(value: string | undefined): Severity | undefined {
@@ -127,15 +178,24 @@ export function register(program: Command): void {
   program
     .command('scan')
     .description('scan an image: packages, OSV vulnerabilities, hygiene (streams layers, writes nothing to disk)')
-    .argument('<image>', 'a registry reference (host/repository[:tag|@sha256:…], also docker://… or registry:…), docker-archive:<file>[:name:tag], oci-archive:<file>[:tag] or oci:<dir>[:tag]')
+    .argument(
+      '<image>',
+      'a registry reference (host/repository[:tag|@sha256:…], also docker://… or registry:…), docker-archive:<file>[:name:tag], oci-archive:<file>[:tag] or oci:<dir>[:tag]',
+    )
     .option('-f, --format <format>', `output: ${FORMATS.join(', ')} (default: table on a terminal, json otherwise)`)
-    .option('--fail-on <severity>', `exit with ${EXIT_FINDINGS} when a counted finding is at or above this severity (${SEVERITIES.map((s) => s.toLowerCase()).join(', ')})`)
+    .option(
+      '--fail-on <severity>',
+      `exit with ${EXIT_FINDINGS} when a counted finding is at or above this severity (${SEVERITIES.map((s) => s.toLowerCase()).join(', ')})`,
+    )
     .option('--osv-dir <dir>', 'OSV records directory (JSON files and/or all.zip); default from the configuration')
     .option('--platform <os/arch>', 'platform to pick from a multi-platform image (default: this machine)')
     .option('--plain-http', 'talk HTTP to a registry that is not in the configuration')
     .option('--insecure', 'skip TLS verification for a registry that is not in the configuration')
     .option('--no-progress', 'no progress bar on stderr')
-    .addHelpText('after', `\nExit codes: 0 scanned (no counted finding at or above --fail-on), ${EXIT_FINDINGS} findings at or above --fail-on, ${EXIT_NO_VULNERABILITY_DATA} matched against missing, partial or stale vulnerability data, 1 error.\nColour only on a terminal, never with NO_COLOR set.`)
+    .addHelpText(
+      'after',
+      `\nExit codes: 0 scanned (no counted finding at or above --fail-on), ${EXIT_FINDINGS} findings at or above --fail-on, ${EXIT_NO_VULNERABILITY_DATA} matched against missing, partial or stale vulnerability data, 1 error.\nColour only on a terminal, never with NO_COLOR set.`,
+    )
     .action(async (ref: string, opts: ScanOptions) => {
       // Not cliConfig from ../context: that module loads the Temporal client and Redis, which a scan never needs.
       const globals = program.opts<{ config?: string }>();
@@ -155,7 +215,16 @@ export function register(program: Command): void {
       let result: ScanResult;
       try {
         result = await scanImage(
-          { source: target.source, registryName: target.registryName, registryHost: target.registryHost, osv, sbomStore: new MemorySbomStore(), concurrency: config.scan.concurrency, ...(platform ? { platform } : {}), ...(bars.onProgress ? { onProgress: bars.onProgress } : {}) },
+          {
+            source: target.source,
+            registryName: target.registryName,
+            registryHost: target.registryHost,
+            osv,
+            sbomStore: new MemorySbomStore(),
+            concurrency: config.scan.concurrency,
+            ...(platform ? { platform } : {}),
+            ...(bars.onProgress ? { onProgress: bars.onProgress } : {}),
+          },
           { repository: target.repository, reference: target.reference },
         );
       } finally {
@@ -174,7 +243,9 @@ export function register(program: Command): void {
       const { problems } = result.summary.osv;
       if (problems.length > 0) {
         for (const p of problems) process.stderr.write(`error: vulnerability data: ${p.message}\n`);
-        process.stderr.write(`error: the findings above are incomplete (OSV data ${result.summary.osv.version.slice(0, 19)}, ${result.summary.osv.records} records); point --osv-dir or scan.osv at current data for these ecosystems\n`);
+        process.stderr.write(
+          `error: the findings above are incomplete (OSV data ${result.summary.osv.version.slice(0, 19)}, ${result.summary.osv.records} records); point --osv-dir or scan.osv at current data for these ecosystems\n`,
+        );
         process.exitCode = EXIT_NO_VULNERABILITY_DATA;
       } else if (failOn) {
         const over = findingsAtOrAbove(result, failOn);

@@ -14,7 +14,12 @@ interface ScanView {
 
 function print(scan: ScanView): void {
   process.stdout.write(`${scan.id}: ${scan.status}${scan.verdict ? `, ${scan.verdict}` : ''}${scan.error ? ` — ${scan.error}` : ''}\n`);
-  if (scan.counts) process.stdout.write(`  ${Object.entries(scan.counts).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  if (scan.counts)
+    process.stdout.write(
+      `  ${Object.entries(scan.counts)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}\n`,
+    );
   for (const f of scan.findings ?? []) process.stdout.write(`  ${f.severity.padEnd(8)} ${f.id} in ${f.package.name} ${f.package.version}\n`);
 }
 

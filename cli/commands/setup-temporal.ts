@@ -24,7 +24,10 @@ export function register(program: Command): void {
         const added = await ensureSearchAttributes(session.client.connection, namespace);
         const all = Object.keys(SEARCH_ATTRIBUTE_TYPES);
         if (opts.json) process.stdout.write(`${JSON.stringify({ namespace, added, present: all.filter((a) => !added.includes(a)) })}\n`);
-        else process.stdout.write(`namespace ${namespace}: ${added.length ? `registered ${added.join(', ')}` : `all ${all.length} search attributes already registered`}\n`);
+        else
+          process.stdout.write(
+            `namespace ${namespace}: ${added.length ? `registered ${added.join(', ')}` : `all ${all.length} search attributes already registered`}\n`,
+          );
       } finally {
         await session.close();
       }

@@ -39,7 +39,9 @@ export function register(program: Command): void {
       if (!opts.admin && !opts.policy?.length) throw new ChainError('BAD_INPUT', 'give --policy <file> (or --admin)');
       const policies = parsePolicies([...(opts.admin ? [ADMIN_POLICY] : []), ...readPolicies(opts.policy ?? [])]);
       const config = cliConfig(program.opts());
-      const { token, secret } = await withRedis(config, (redis) => new TokenStore(redis).create({ name: opts.name, policies, ...(opts.expires ? { expiresAt: opts.expires } : {}) }));
+      const { token, secret } = await withRedis(config, (redis) =>
+        new TokenStore(redis).create({ name: opts.name, policies, ...(opts.expires ? { expiresAt: opts.expires } : {}) }),
+      );
       if (opts.json) return printJson({ ...token, token: secret });
       process.stdout.write(`token ${token.id} (${token.name}) created; it is shown only now:\n${secret}\n`);
     });
@@ -67,7 +69,6 @@ export function register(program: Command): void {
       if (opts.json) return printJson(token);
       process.stdout.write(`revoked ${token.id} (${token.name})\n`);
     });
-
 }
 
 /** `dchain access check` (registered by cli/commands/access.ts, its own group). */
@@ -98,7 +99,10 @@ export function registerAccess(program: Command): void {
         return { ...decision, ...(statement ? { statement } : {}), token: { id, name: record.name } };
       });
       if (opts.json) printJson(answer);
-      else process.stdout.write(`${answer.allowed ? 'ALLOW' : 'DENY'}: ${answer.reason}${'statement' in answer && answer.statement ? `\n  ${JSON.stringify(answer.statement)}` : ''}\n`);
+      else
+        process.stdout.write(
+          `${answer.allowed ? 'ALLOW' : 'DENY'}: ${answer.reason}${'statement' in answer && answer.statement ? `\n  ${JSON.stringify(answer.statement)}` : ''}\n`,
+        );
       if (!answer.allowed) process.exitCode = 3;
     });
 }

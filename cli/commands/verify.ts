@@ -38,9 +38,13 @@ export function register(program: Command): void {
         const digest = image.digest ?? (await resolveTag(client, image.repository, image.tag ?? 'latest'));
         const report = await verifyImage(client, image.repository, digest, keys);
         const missing = opts.type.filter((type) => !report.attestations.some((a) => a.valid && a.predicateType === type));
-        if (opts.json) process.stdout.write(`${JSON.stringify({ image: `${image.registry}/${image.repository}@${digest}`, ...report, missingAttestations: missing }, null, 2)}\n`);
+        if (opts.json)
+          process.stdout.write(
+            `${JSON.stringify({ image: `${image.registry}/${image.repository}@${digest}`, ...report, missingAttestations: missing }, null, 2)}\n`,
+          );
         else printReport(report, keyFiles, keys);
-        if (report.signedBy.length === 0) throw new ChainError('VERIFICATION_FAILED', `no valid signature by a trusted key on ${image.registry}/${image.repository}@${digest}`);
+        if (report.signedBy.length === 0)
+          throw new ChainError('VERIFICATION_FAILED', `no valid signature by a trusted key on ${image.registry}/${image.repository}@${digest}`);
         if (missing.length) throw new ChainError('VERIFICATION_FAILED', `no valid attestation of type ${missing.join(', ')}`);
       } finally {
         await client.close();
@@ -79,6 +83,7 @@ function printReport(report: VerificationReport, keyFiles: string[], keys: strin
   const table = new Table({ head: ['check', 'result', 'key / reason'], style: { head: [], border: [] } });
   for (const id of report.signedBy) table.push(['signature', 'valid', named(id)]);
   for (const f of report.failures) table.push(['signature', f.code, f.reason]);
-  for (const a of report.attestations) table.push([`attestation ${a.predicateType}`, a.valid ? 'valid' : (a.code ?? 'invalid'), a.valid ? named(a.keyId) : (a.reason ?? '')]);
+  for (const a of report.attestations)
+    table.push([`attestation ${a.predicateType}`, a.valid ? 'valid' : (a.code ?? 'invalid'), a.valid ? named(a.keyId) : (a.reason ?? '')]);
   process.stdout.write(`${report.digest}\n${table.toString()}\n`);
 }

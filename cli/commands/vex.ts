@@ -18,12 +18,20 @@ export function register(program: Command): void {
         throw new ChainError('BAD_INPUT', `cannot read VEX document ${file}: ${(cause as Error).message}`, { cause });
       }
       const read = readVexText(text, file);
-      if (opts.json) process.stdout.write(`${JSON.stringify(read.ok ? { valid: true, format: read.format, statements: read.statements } : { valid: false, ...(read.format ? { format: read.format } : {}), problems: read.problems }, null, 2)}\n`);
+      if (opts.json)
+        process.stdout.write(
+          `${JSON.stringify(read.ok ? { valid: true, format: read.format, statements: read.statements } : { valid: false, ...(read.format ? { format: read.format } : {}), problems: read.problems }, null, 2)}\n`,
+        );
       if (!read.ok) {
-        throw new ChainError('BAD_INPUT', `${file}: invalid ${read.format === 'cyclonedx' ? 'CycloneDX VEX' : read.format === 'openvex' ? 'OpenVEX' : 'VEX'} document:\n${read.problems.map((p) => `  - ${p}`).join('\n')}`);
+        throw new ChainError(
+          'BAD_INPUT',
+          `${file}: invalid ${read.format === 'cyclonedx' ? 'CycloneDX VEX' : read.format === 'openvex' ? 'OpenVEX' : 'VEX'} document:\n${read.problems.map((p) => `  - ${p}`).join('\n')}`,
+        );
       }
       if (opts.json) return;
-      process.stdout.write(`${file}: valid ${read.format === 'openvex' ? 'OpenVEX' : 'CycloneDX VEX'} document, ${read.statements.length} statement${read.statements.length === 1 ? '' : 's'}\n`);
+      process.stdout.write(
+        `${file}: valid ${read.format === 'openvex' ? 'OpenVEX' : 'CycloneDX VEX'} document, ${read.statements.length} statement${read.statements.length === 1 ? '' : 's'}\n`,
+      );
       for (const s of read.statements) {
         const products = s.products.map((p) => `${p.ids[0]}${p.subcomponents.length ? ` [${p.subcomponents.join(', ')}]` : ''}`).join(', ') || 'any product';
         process.stdout.write(`  ${s.vulnerability}${s.aliases.length ? ` (${s.aliases.join(', ')})` : ''}: ${describeStatement(s)} — ${products}\n`);

@@ -13,17 +13,27 @@ export function register(program: Command): void {
     .command('log')
     .description(
       'the last webhook deliveries, newest first: time, source, status, outcome, and why (events queued, or what each dropped event was). ' +
-        'Deliveries that only carried events starting no chain (pulls, blobs, the chain\'s own pushes) are summed up at the end unless --all or --outcome dropped',
+        "Deliveries that only carried events starting no chain (pulls, blobs, the chain's own pushes) are summed up at the end unless --all or --outcome dropped",
     )
     .option('-n, --limit <n>', 'how many deliveries', '20')
-    .option('--outcome <outcome>', 'only these outcomes (accepted, duplicate, dropped, unauthorized, bad-request, unavailable, …); repeatable or comma-separated', collect, [])
+    .option(
+      '--outcome <outcome>',
+      'only these outcomes (accepted, duplicate, dropped, unauthorized, bad-request, unavailable, …); repeatable or comma-separated',
+      collect,
+      [],
+    )
     .option('--source <name>', 'only deliveries to this webhook source')
     .option('--all', 'list dropped deliveries too')
     .option('--json', 'machine-readable output')
     .action(async (opts: { limit: string; outcome: string[]; source?: string; all?: boolean; json?: boolean }) => {
       const limit = positiveInt(opts.limit, '--limit');
       const config = cliConfig(program.opts());
-      const outcomes = new Set(opts.outcome.flatMap((o) => o.split(',')).map((o) => o.trim()).filter(Boolean));
+      const outcomes = new Set(
+        opts.outcome
+          .flatMap((o) => o.split(','))
+          .map((o) => o.trim())
+          .filter(Boolean),
+      );
       const showDropped = opts.all === true || outcomes.has('dropped');
       await withRedis(config, async (redis) => {
         // The whole log is read and filtered here: one push brings dozens of dropped deliveries
@@ -93,7 +103,10 @@ function summarize(entries: DeliveryEntry[]): string {
       counts.set(name, (counts.get(name) ?? 0) + (kind.length ? Number(n) || 1 : 1));
     }
   }
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${n} ${kind}`).join(', ');
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, n]) => `${n} ${kind}`)
+    .join(', ');
 }
 
 function print(line: string): void {
@@ -104,7 +117,6 @@ function imageOf(job: unknown): string {
   const input = (job as { input?: { registry?: string; repository?: string; digest?: string } } | undefined)?.input;
   return input ? `${input.registry ?? '?'}/${input.repository ?? '?'}@${input.digest ?? '?'}` : '(invalid job)';
 }
-
 
 async function withQueue<T>(config: Config, fn: (queue: IngestQueue) => Promise<T>): Promise<T> {
   return withRedis(config, async (redis) => {

@@ -30,9 +30,7 @@ export const ACTIONS = [
   'token:Revoke',
 ] as const;
 
-const actionPattern = z
-  .string()
-  .regex(/^(\*|[a-z]+:[A-Za-z*]+)$/, 'an action such as chain:Read, chain:List* or *');
+const actionPattern = z.string().regex(/^(\*|[a-z]+:[A-Za-z*]+)$/, 'an action such as chain:Read, chain:List* or *');
 const resourcePattern = z
   .string()
   .regex(/^(\*|dchain:(\*|[^/\s]+\/[^/\s]+\/\S+))$/, 'a resource such as dchain:<registry>/<namespace>/<repository> (each may be *), dchain:* or *');
@@ -63,7 +61,10 @@ export function resourceOf(registry: string, repository: string): string {
 export const GLOBAL_RESOURCE = 'dchain:*';
 
 function wildcard(pattern: string, anyChars: string): RegExp {
-  const body = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join(anyChars);
+  const body = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join(anyChars);
   return new RegExp(`^${body}$`, 'i');
 }
 

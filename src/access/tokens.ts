@@ -137,7 +137,10 @@ export class TokenStore {
 
 /** The policies of a token, validated (for callers that load them from files). */
 export function parsePolicies(value: unknown): PolicyDocument[] {
-  const parsed = z.array(policyDocumentSchema).min(1).safeParse(Array.isArray(value) ? value : [value]);
+  const parsed = z
+    .array(policyDocumentSchema)
+    .min(1)
+    .safeParse(Array.isArray(value) ? value : [value]);
   if (!parsed.success) throw new ChainError('BAD_INPUT', `policy document: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }

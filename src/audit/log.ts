@@ -31,7 +31,6 @@ export const auditEntrySchema = z.strictObject({
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 export type NewAuditEntry = Omit<AuditEntry, 'id' | 'time'> & { time?: string };
 
-
 export interface AuditFilter {
   /** Token id or name. */
   actor?: string;
@@ -72,7 +71,8 @@ export class AuditLog {
    * previous page). `next` is set when more may follow.
    */
   async list(filter: AuditFilter, options: { limit: number; cursor?: string }): Promise<{ entries: AuditEntry[]; next?: string }> {
-    if (options.cursor !== undefined && !/^\d+-\d+$/.test(options.cursor)) throw new ChainError('BAD_INPUT', `cursor "${options.cursor}" is not an audit entry id`);
+    if (options.cursor !== undefined && !/^\d+-\d+$/.test(options.cursor))
+      throw new ChainError('BAD_INPUT', `cursor "${options.cursor}" is not an audit entry id`);
     const entries: AuditEntry[] = [];
     let end = options.cursor === undefined ? '+' : `(${options.cursor}`;
     const start = filter.since ? String(filter.since.getTime()) : '-';

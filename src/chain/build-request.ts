@@ -26,7 +26,11 @@ export const repoUrlSchema = z
         return;
       }
       if (url.password !== '' || (url.username !== '' && /^https?:$/.test(url.protocol))) {
-        ctx.addIssue({ code: 'custom', message: 'credentials in the repository URL are refused (they would be stored in the workflow history); configure git credentials for the worker instead' });
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'credentials in the repository URL are refused (they would be stored in the workflow history); configure git credentials for the worker instead',
+        });
       }
       return;
     }
@@ -43,7 +47,11 @@ const checkoutPath = z
 export const buildRequestSchema = z.strictObject({
   repoUrl: repoUrlSchema,
   /** Full ref (refs/heads/main, refs/tags/v1) or a branch/tag name. */
-  ref: z.string().min(1).max(512).regex(/^[^\s~^:?*[\\]+$/, 'a Git ref name'),
+  ref: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^[^\s~^:?*[\\]+$/, 'a Git ref name'),
   /** The commit to build; when absent, whatever the ref points to at clone time (recorded in the result). */
   commit: commitSchema.optional(),
   /** Configured registry name and repository the image is pushed to. */

@@ -30,7 +30,10 @@ export type ImagePushed = z.infer<typeof imagePushedSchema>;
  */
 export const chainInputSchema = imagePushedSchema
   .extend({ digest: z.union([digestSchema, z.literal('')]), build: buildRequestSchema.optional() })
-  .refine((input) => (input.digest === '') === (input.build !== undefined), 'a chain starts from a pushed digest or from a build request (with an empty digest), not both');
+  .refine(
+    (input) => (input.digest === '') === (input.build !== undefined),
+    'a chain starts from a pushed digest or from a build request (with an empty digest), not both',
+  );
 
 export type ChainInput = z.infer<typeof chainInputSchema>;
 

@@ -43,7 +43,11 @@ function readConfigFile(path: string): unknown {
   try {
     return extname(path) === '.json' ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
   } catch (cause) {
-    throw new ChainError('CONFIG_INVALID', `configuration file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(cause as Error).message}`, { cause });
+    throw new ChainError(
+      'CONFIG_INVALID',
+      `configuration file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 

@@ -11,10 +11,7 @@ import { clientTlsSchema, payloadCodecSchema, serverTlsSchema } from './sections
 const port = z.number().int().min(1).max(65535);
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
 
-export const credentialsSchema = z.union([
-  z.strictObject({ username: z.string().min(1), password: z.string() }),
-  z.strictObject({ token: z.string().min(1) }),
-]);
+export const credentialsSchema = z.union([z.strictObject({ username: z.string().min(1), password: z.string() }), z.strictObject({ token: z.string().min(1) })]);
 
 export const registrySchema = z.strictObject({
   name,
@@ -128,7 +125,10 @@ export const configSchema = z.strictObject({
   temporal: z
     .strictObject({
       /** host:port of an existing Temporal frontend; absent = start a local dev server. */
-      address: z.string().regex(/^[^:\s]+:\d+$/, 'host:port').optional(),
+      address: z
+        .string()
+        .regex(/^[^:\s]+:\d+$/, 'host:port')
+        .optional(),
       namespace: z.string().min(1).default('default'),
       taskQueue: z.string().min(1).default('delivery-chain'),
       connectTimeoutMs: z.number().int().positive().default(10_000),
@@ -145,7 +145,10 @@ export const configSchema = z.strictObject({
   redis: z
     .strictObject({
       /** redis:// URL of an existing Redis; absent = start a local redis-server with AOF. */
-      url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+      url: z
+        .string()
+        .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+        .optional(),
       localPort: port.default(6379),
       /**
        * AUTH (an ACL user, or the default user's `requirepass`) for `url` and, unless `sentinel` names
@@ -198,9 +201,9 @@ export const configSchema = z.strictObject({
     { name: 'source', url: 'http://127.0.0.1:5000', managed: true, insecure: false, timeoutMs: 30_000 },
     { name: 'mirror', url: 'http://127.0.0.1:5001', managed: true, insecure: false, timeoutMs: 30_000 },
   ]),
-  sources: z.array(webhookSourceSchema).default([
-    { name: 'source', registry: 'source', format: 'distribution', secret: 'change-me-local-webhook-secret', include: [], exclude: [] },
-  ]),
+  sources: z
+    .array(webhookSourceSchema)
+    .default([{ name: 'source', registry: 'source', format: 'distribution', secret: 'change-me-local-webhook-secret', include: [], exclude: [] }]),
   ingest: ingestSchema.prefault({}),
   distribute: distributeSchema.prefault({}),
   rescan: rescanSchema.prefault({}),

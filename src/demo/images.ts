@@ -42,17 +42,33 @@ export interface PushedDemoImage {
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-const OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
+const OS_RELEASE =
+  'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
 
 const dpkgEntry = (name: string, version: string, source?: string) =>
-  [`Package: ${name}`, 'Status: install ok installed', 'Priority: required', 'Section: libs', 'Installed-Size: 1', 'Maintainer: Debian <debian@example.org>', 'Architecture: amd64', ...(source ? [`Source: ${source}`] : []), `Version: ${version}`, `Description: ${name}`, ''].join('\n');
+  [
+    `Package: ${name}`,
+    'Status: install ok installed',
+    'Priority: required',
+    'Section: libs',
+    'Installed-Size: 1',
+    'Maintainer: Debian <debian@example.org>',
+    'Architecture: amd64',
+    ...(source ? [`Source: ${source}`] : []),
+    `Version: ${version}`,
+    `Description: ${name}`,
+    '',
+  ].join('\n');
 
 const lockfile = (deps: Record<string, string>) =>
   JSON.stringify({
     name: 'demo-app',
     version: '1.0.0',
     lockfileVersion: 3,
-    packages: { '': { name: 'demo-app', version: '1.0.0', dependencies: deps }, ...Object.fromEntries(Object.entries(deps).map(([n, v]) => [`node_modules/${n}`, { version: v, license: 'MIT' }])) },
+    packages: {
+      '': { name: 'demo-app', version: '1.0.0', dependencies: deps },
+      ...Object.fromEntries(Object.entries(deps).map(([n, v]) => [`node_modules/${n}`, { version: v, license: 'MIT' }])),
+    },
   });
 
 function busybox(): Buffer {
@@ -96,7 +112,12 @@ export function demoImages(): DemoImage[] {
       repository: 'demo/vulnerable',
       tag: 'v1',
       user: '',
-      files: base(bin, true, [dpkgEntry('base-files', '12.4+deb12u5'), dpkgEntry('libc6', '2.36-9', 'glibc'), dpkgEntry('libc-bin', '2.36-9', 'glibc')].join('\n'), { lodash: '4.17.11' }),
+      files: base(
+        bin,
+        true,
+        [dpkgEntry('base-files', '12.4+deb12u5'), dpkgEntry('libc6', '2.36-9', 'glibc'), dpkgEntry('libc-bin', '2.36-9', 'glibc')].join('\n'),
+        { lodash: '4.17.11' },
+      ),
     },
   ];
 }
@@ -111,7 +132,15 @@ async function layerTar(files: DemoFile[]): Promise<Buffer> {
   });
   for (const f of files) {
     const type = f.type ?? 'file';
-    const header = { name: f.path, mode: f.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: 0, gid: 0, mtime: new Date(0), type, ...(f.linkname ? { linkname: f.linkname } : {}) };
+    const header = {
+      name: f.path,
+      mode: f.mode ?? (type === 'directory' ? 0o755 : 0o644),
+      uid: 0,
+      gid: 0,
+      mtime: new Date(0),
+      type,
+      ...(f.linkname ? { linkname: f.linkname } : {}),
+    };
     if (type === 'file') tar.entry(header, f.content ?? '');
     else tar.entry(header);
   }
@@ -152,7 +181,13 @@ export async function pushDemoImages(client: RegistryClient): Promise<PushedDemo
   const out: PushedDemoImage[] = [];
   for (const image of demoImages()) {
     const digest = await pushImage(client, image);
-    out.push({ repository: image.repository, tag: image.tag, digest, reference: `${client.host}/${image.repository}:${image.tag}`, expect: image.repository === 'demo/clean' ? 'allowed' : 'blocked' });
+    out.push({
+      repository: image.repository,
+      tag: image.tag,
+      digest,
+      reference: `${client.host}/${image.repository}:${image.tag}`,
+      expect: image.repository === 'demo/clean' ? 'allowed' : 'blocked',
+    });
   }
   return out;
 }

@@ -24,7 +24,12 @@ export interface NotificationInput {
  * activity never notifies twice). A non-2xx answer or a network error is recorded and thrown as
  * retryable; a 4xx other than 408/429 is permanent.
  */
-export async function notifySubscriber(subscriber: Subscriber, input: NotificationInput, log: NotificationLog, now = () => Date.now()): Promise<'delivered' | 'already-delivered'> {
+export async function notifySubscriber(
+  subscriber: Subscriber,
+  input: NotificationInput,
+  log: NotificationLog,
+  now = () => Date.now(),
+): Promise<'delivered' | 'already-delivered'> {
   const previous = await log.get(input.id);
   if (previous?.status === 'delivered') return 'already-delivered';
   const body = JSON.stringify({ id: input.id, event: input.event, digest: input.digest, workflowId: input.workflowId, ...input.payload });

@@ -15,7 +15,7 @@ export function secretsEqual(given: string, expected: string): boolean {
 export function verifySharedSecret(authorization: string | undefined, secret: string): void {
   if (authorization === undefined || authorization === '') throw new ChainError('UNAUTHORIZED', 'missing Authorization header');
   const value = authorization.replace(/^(Bearer|Token)\s+/i, '');
-  if (!secretsEqual(value, secret)) throw new ChainError('UNAUTHORIZED', 'the Authorization header does not carry this source\'s secret');
+  if (!secretsEqual(value, secret)) throw new ChainError('UNAUTHORIZED', "the Authorization header does not carry this source's secret");
 }
 
 export const SIGNATURE_HEADER = 'x-dchain-signature';

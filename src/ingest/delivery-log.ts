@@ -52,7 +52,11 @@ export class DeliveryLog {
       const batch = this.pending;
       this.pending = [];
       try {
-        await this.redis.multi().lpush(LOG_KEY, ...batch.map((e) => JSON.stringify(e))).ltrim(LOG_KEY, 0, this.size - 1).exec();
+        await this.redis
+          .multi()
+          .lpush(LOG_KEY, ...batch.map((e) => JSON.stringify(e)))
+          .ltrim(LOG_KEY, 0, this.size - 1)
+          .exec();
       } catch {
         this.pending = [...batch, ...this.pending].slice(-MAX_BACKLOG);
       }

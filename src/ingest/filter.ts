@@ -38,7 +38,8 @@ export function createEventFilter(source: WebhookSourceConfig, ingest: IngestCon
   const included = source.include.length ? picomatch(source.include) : () => true;
   const excluded = source.exclude.length ? picomatch(source.exclude) : () => false;
   return (notice, sourceName = source.name) => {
-    if (notice.action !== 'push') return { drop: notice.action === 'pull' || notice.action === 'mount' || notice.action === 'delete' ? notice.action : 'other-action' };
+    if (notice.action !== 'push')
+      return { drop: notice.action === 'pull' || notice.action === 'mount' || notice.action === 'delete' ? notice.action : 'other-action' };
     if (notice.target === 'blob') return { drop: 'blob' };
     if (isArtifactPush(notice)) return { drop: 'artifact' };
     if (notice.userAgent !== undefined && ingest.ignoreUserAgents.some((prefix) => notice.userAgent?.startsWith(prefix))) return { drop: 'own-sync' };

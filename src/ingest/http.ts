@@ -40,7 +40,8 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
     if (request.method !== 'POST') return;
     const name = request.params.source ?? '';
     const entry = sources.get(name);
-    if (!entry) return answerError(reply, name, new ChainError('NOT_FOUND', `no webhook source named "${name}"; configured: ${[...sources.keys()].join(', ')}`));
+    if (!entry)
+      return answerError(reply, name, new ChainError('NOT_FOUND', `no webhook source named "${name}"; configured: ${[...sources.keys()].join(', ')}`));
     try {
       verifySharedSecret(request.headers.authorization ?? queryToken(request, entry.source), entry.source.secret);
     } catch (err) {
@@ -108,7 +109,8 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
     const refused = refuseReader(request, config.api.adminToken);
     if (refused) return reply.code(refused.status).send({ error: refused.error.message, code: refused.error.code });
     const limit = Number(request.query.limit ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return reply.code(400).send({ error: 'limit must be an integer from 1 to 10000', code: 'BAD_INPUT' });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+      return reply.code(400).send({ error: 'limit must be an integer from 1 to 10000', code: 'BAD_INPUT' });
     try {
       return { deliveries: await deliveryLog.list(limit) };
     } catch {
@@ -124,7 +126,10 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
 function refuseReader(request: FastifyRequest, adminToken: string | undefined): { status: number; error: ChainError } | undefined {
   if (adminToken === undefined) {
     if (isLoopback(request.ip)) return undefined;
-    return { status: 403, error: new ChainError('DENIED', 'reading deliveries from another host needs api.adminToken (DCHAIN_API_ADMIN_TOKEN) set and sent as a Bearer token') };
+    return {
+      status: 403,
+      error: new ChainError('DENIED', 'reading deliveries from another host needs api.adminToken (DCHAIN_API_ADMIN_TOKEN) set and sent as a Bearer token'),
+    };
   }
   try {
     verifySharedSecret(request.headers.authorization, adminToken);

@@ -42,9 +42,13 @@ export function parseDelivery(format: Format, contentType: string | undefined, r
   const spec = FORMATS[format];
   const type = mediaTypeOf(contentType);
   if (type === undefined || !spec.contentTypes.includes(type)) {
-    throw new ChainError('UNSUPPORTED_MEDIA_TYPE', `content type ${type ?? '(none)'} is not one a ${format} source sends; expected ${spec.contentTypes.join(' or ')}`, {
-      details: { contentType: type ?? null, expected: spec.contentTypes },
-    });
+    throw new ChainError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `content type ${type ?? '(none)'} is not one a ${format} source sends; expected ${spec.contentTypes.join(' or ')}`,
+      {
+        details: { contentType: type ?? null, expected: spec.contentTypes },
+      },
+    );
   }
   let body: unknown;
   try {

@@ -58,7 +58,10 @@ export function createIngestProcessor(deps: ProcessorDeps): (job: Job<IngestJob>
     try {
       if ('build' in data) {
         const outcome = await deps.starter.startBuild(data);
-        deps.logger.info({ workflowId, ref: data.build.ref, commit: data.build.commit, outcome, jobId }, outcome === 'running' ? 'source build chain started or joined' : OUTCOME_MESSAGES[outcome]);
+        deps.logger.info(
+          { workflowId, ref: data.build.ref, commit: data.build.commit, outcome, jobId },
+          outcome === 'running' ? 'source build chain started or joined' : OUTCOME_MESSAGES[outcome],
+        );
         return { workflowId, outcome };
       }
       const { input, tags } = data;

@@ -158,7 +158,12 @@ export class IngestQueue {
 
   /** The queue with the configured deduplication window and attempts. */
   static fromConfig(redis: Redis, ingest: Config['ingest']): IngestQueue {
-    return new IngestQueue(redis, { dedupTtlMs: durationMs(ingest.dedupTtl), attempts: ingest.maxAttempts, replicaAcks: ingest.replicaAcks, retry: retrySettings(ingest) });
+    return new IngestQueue(redis, {
+      dedupTtlMs: durationMs(ingest.dedupTtl),
+      attempts: ingest.maxAttempts,
+      replicaAcks: ingest.replicaAcks,
+      retry: retrySettings(ingest),
+    });
   }
 
   submit(event: ImagePushed): Promise<SubmitResult> {
@@ -203,7 +208,12 @@ export class IngestQueue {
     const decisions: Decision[] = events.map((event, i) => {
       const { workflowId, deliveryKey, digestKey } = keys[i] as (typeof keys)[number];
       const [deliverySeen, outcome = '', failures = '0', endedAt = '0', ...stored] = checks[i] as [number, ...string[]];
-      const decided = (result: SubmitOutcome, job?: Decision['job']): Decision => ({ result: { workflowId, outcome: result, ...(job ? { jobId: job.opts.jobId } : {}) }, digestKey, deliveryKey, ...(job ? { job } : {}) });
+      const decided = (result: SubmitOutcome, job?: Decision['job']): Decision => ({
+        result: { workflowId, outcome: result, ...(job ? { jobId: job.opts.jobId } : {}) },
+        digestKey,
+        deliveryKey,
+        ...(job ? { job } : {}),
+      });
       if (deliverySeen || (deliveryKey !== undefined && seenDeliveries.has(deliveryKey))) return decided('duplicate-delivery');
       if (deliveryKey !== undefined) seenDeliveries.add(deliveryKey);
       const knownTags = [...new Set([...stored, ...(batchTags.get(digestKey) ?? [])])];
@@ -229,7 +239,11 @@ export class IngestQueue {
 
     const jobs = decisions.flatMap((d) => (d.job ? [d.job] : []));
     if (jobs.length > 0) await this.queue.addBulk(jobs);
-    await this.mark(decisions.flatMap((d, i) => (d.result.outcome === 'duplicate-delivery' ? [] : [{ ...d, tags: d.job || d.result.outcome === 'retry-capped' ? (events[i]?.tags ?? []) : undefined }])));
+    await this.mark(
+      decisions.flatMap((d, i) =>
+        d.result.outcome === 'duplicate-delivery' ? [] : [{ ...d, tags: d.job || d.result.outcome === 'retry-capped' ? (events[i]?.tags ?? []) : undefined }],
+      ),
+    );
     await this.awaitReplicas();
     return decisions.map((d) => d.result);
   }
@@ -320,7 +334,11 @@ export class IngestQueue {
 
   /** Parks a job that will never succeed; nothing consumes the dead-letter queue but a replay. */
   async deadLetter(originalJobId: string, job: unknown, reason: string, attempts: number): Promise<void> {
-    await this.deadLetters.add('dead', { job, reason, attempts, failedAt: new Date().toISOString(), originalJobId }, { jobId: originalJobId, removeOnComplete: true });
+    await this.deadLetters.add(
+      'dead',
+      { job, reason, attempts, failedAt: new Date().toISOString(), originalJobId },
+      { jobId: originalJobId, removeOnComplete: true },
+    );
   }
 
   async listDeadLetters(limit = 100): Promise<Array<DeadLetter & { id: string }>> {
@@ -333,7 +351,8 @@ export class IngestQueue {
     const dead = await this.deadLetters.getJob(id);
     if (!dead) throw new ChainError('NOT_FOUND', `no dead letter with id ${id}`);
     const parsed = ingestJobSchema.safeParse(dead.data.job);
-    if (!parsed.success) throw new ChainError('BAD_INPUT', `dead letter ${id} does not hold a valid event and cannot be replayed: ${parsed.error.issues[0]?.message ?? ''}`);
+    if (!parsed.success)
+      throw new ChainError('BAD_INPUT', `dead letter ${id} does not hold a valid event and cannot be replayed: ${parsed.error.issues[0]?.message ?? ''}`);
     const jobId = `r-${stableHash(id, String(Date.now()))}`;
     await this.queue.add('replay' satisfies IngestJobKind, parsed.data, this.jobOptions(jobId));
     await dead.remove();

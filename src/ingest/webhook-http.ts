@@ -18,8 +18,22 @@ export interface WebhookAnswer {
   events?: number;
 }
 
-const STATUS_OF: Partial<Record<string, number>> = { BAD_INPUT: 400, UNAUTHORIZED: 401, NOT_FOUND: 404, UNSUPPORTED_MEDIA_TYPE: 415, TOO_LARGE: 413, SERVICE_UNREACHABLE: 503 };
-const OUTCOME_OF: Record<number, string> = { 400: 'bad-request', 401: 'unauthorized', 404: 'unknown-source', 413: 'too-large', 415: 'unsupported-media-type', 503: 'unavailable' };
+const STATUS_OF: Partial<Record<string, number>> = {
+  BAD_INPUT: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  TOO_LARGE: 413,
+  SERVICE_UNREACHABLE: 503,
+};
+const OUTCOME_OF: Record<number, string> = {
+  400: 'bad-request',
+  401: 'unauthorized',
+  404: 'unknown-source',
+  413: 'too-large',
+  415: 'unsupported-media-type',
+  503: 'unavailable',
+};
 
 export interface WebhookResponder {
   /** Answers a delivery, logging it and counting it under `source` (prefix Git sources with `git/`). */
@@ -66,7 +80,12 @@ export function webhookHttp(app: FastifyInstance, options: WebhookHttpOptions): 
       return responder.answer(reply, source, { status, outcome: OUTCOME_OF[status] ?? 'rejected', body: { error: err.message, code: err.code } });
     },
     answerUnavailable(reply, source, events) {
-      return responder.answer(reply, source, { status: 503, outcome: 'unavailable', body: { error: 'the event queue is unavailable; retry later', code: 'SERVICE_UNREACHABLE' }, events });
+      return responder.answer(reply, source, {
+        status: 503,
+        outcome: 'unavailable',
+        body: { error: 'the event queue is unavailable; retry later', code: 'SERVICE_UNREACHABLE' },
+        events,
+      });
     },
   };
 

@@ -27,7 +27,13 @@ export function eventMessage(image: VulnerableImage): string {
 }
 
 /** Posts one Warning Event per owner workload of `records` in `cluster`; returns the workloads told. */
-export async function postImageVulnerableEvents(api: KubeApi, cluster: string, records: DeploymentRecord[], image: VulnerableImage, now = new Date()): Promise<string[]> {
+export async function postImageVulnerableEvents(
+  api: KubeApi,
+  cluster: string,
+  records: DeploymentRecord[],
+  image: VulnerableImage,
+  now = new Date(),
+): Promise<string[]> {
   const told: string[] = [];
   for (const w of ownerWorkloads(records.filter((r) => r.cluster === cluster))) {
     const id = createHash('sha256').update(`${w.owner.uid}\n${image.digest}\n${image.decisionId}`).digest('hex').slice(0, 16);

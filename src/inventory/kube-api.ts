@@ -22,7 +22,12 @@ export function kubeApiSettings(config: InventoryConfig): KubeApiSettings {
   const host = process.env.KUBERNETES_SERVICE_HOST;
   const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
   if (!host) throw new ChainError('CONFIG_INVALID', 'inventory.kubernetes is not set and this process is not in a cluster (no KUBERNETES_SERVICE_HOST)');
-  return { server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`, tokenFile: `${IN_CLUSTER}/token`, caFile: `${IN_CLUSTER}/ca.crt`, insecure: false };
+  return {
+    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    tokenFile: `${IN_CLUSTER}/token`,
+    caFile: `${IN_CLUSTER}/ca.crt`,
+    insecure: false,
+  };
 }
 
 export class KubeApiError extends ChainError {
@@ -30,7 +35,10 @@ export class KubeApiError extends ChainError {
     readonly status: number,
     message: string,
   ) {
-    super(status === 404 ? 'NOT_FOUND' : status === 401 || status === 403 ? 'UNAUTHORIZED' : status >= 500 || status === 429 ? 'TRANSIENT' : 'BAD_INPUT', message);
+    super(
+      status === 404 ? 'NOT_FOUND' : status === 401 || status === 403 ? 'UNAUTHORIZED' : status >= 500 || status === 429 ? 'TRANSIENT' : 'BAD_INPUT',
+      message,
+    );
   }
 }
 
@@ -85,7 +93,11 @@ export class KubeApi {
         });
       });
       req.setTimeout(30_000, () => req.destroy(new ChainError('TRANSIENT', `Kubernetes API ${method} ${path}: no answer within 30 s`)));
-      req.on('error', (err) => reject(err instanceof ChainError ? err : new ChainError('SERVICE_UNREACHABLE', `Kubernetes API ${this.settings.server}: ${err.message}`, { cause: err })));
+      req.on('error', (err) =>
+        reject(
+          err instanceof ChainError ? err : new ChainError('SERVICE_UNREACHABLE', `Kubernetes API ${this.settings.server}: ${err.message}`, { cause: err }),
+        ),
+      );
       req.end(body === undefined ? undefined : JSON.stringify(body));
     });
   }
@@ -122,7 +134,12 @@ export class KubeApi {
               return;
             }
             res.pause();
-            chain = chain.then(() => onEvent(event)).then(() => void res.resume(), (err: unknown) => void req.destroy(err as Error));
+            chain = chain
+              .then(() => onEvent(event))
+              .then(
+                () => void res.resume(),
+                (err: unknown) => void req.destroy(err as Error),
+              );
           }
         });
         res.on('end', () => void chain.then(() => resolve(), reject));

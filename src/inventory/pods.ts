@@ -14,7 +14,11 @@ const statusSchema = z.object({ name: z.string(), imageID: z.string().optional()
 
 export const podSchema = z.object({
   metadata: metaSchema.extend({ namespace: z.string(), resourceVersion: z.string().optional() }),
-  spec: z.object({ containers: z.array(containerSchema), initContainers: z.array(containerSchema).optional(), ephemeralContainers: z.array(containerSchema).optional() }),
+  spec: z.object({
+    containers: z.array(containerSchema),
+    initContainers: z.array(containerSchema).optional(),
+    ephemeralContainers: z.array(containerSchema).optional(),
+  }),
   status: z
     .object({
       containerStatuses: z.array(statusSchema).optional(),

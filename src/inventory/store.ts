@@ -53,7 +53,15 @@ export class InventoryStore {
     for (const [digest, containers] of pod.digests) {
       const old = await this.redis.hget(digestKey(digest), id);
       const firstSeen = old ? (deploymentRecordSchema.safeParse(JSON.parse(old)).data?.firstSeen ?? now.toISOString()) : now.toISOString();
-      const record: DeploymentRecord = { cluster: pod.cluster, namespace: pod.namespace, pod: pod.pod, containers, owner: pod.owner, firstSeen, lastSeen: now.toISOString() };
+      const record: DeploymentRecord = {
+        cluster: pod.cluster,
+        namespace: pod.namespace,
+        pod: pod.pod,
+        containers,
+        owner: pod.owner,
+        firstSeen,
+        lastSeen: now.toISOString(),
+      };
       tx.hset(digestKey(digest), id, JSON.stringify(record));
       before.delete(digest);
     }

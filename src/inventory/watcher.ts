@@ -38,23 +38,27 @@ export async function watchPods(options: WatcherOptions, signal: AbortSignal): P
       // Resume from the last version seen until the version expires.
       while (!signal.aborted) {
         const path = `/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=${options.watchTimeoutSeconds ?? 300}&resourceVersion=${encodeURIComponent(version)}`;
-        await api.watch(path, async (raw) => {
-          const event = eventSchema.parse(raw);
-          if (event.type === 'ERROR') {
-            const code = (event.object as { code?: number }).code;
-            if (code === 410) throw new Gone('watch expired');
-            throw new KubeApiError(code ?? 500, `Kubernetes API watch error: ${String((event.object as { message?: string }).message)}`);
-          }
-          const rv = z.object({ metadata: z.object({ resourceVersion: z.string() }) }).safeParse(event.object);
-          if (event.type === 'BOOKMARK') {
-            if (rv.success) version = rv.data.metadata.resourceVersion;
-            return;
-          }
-          const pod = podSchema.parse(event.object);
-          if (event.type === 'DELETED') await store.remove(cluster, pod.metadata.namespace, pod.metadata.name);
-          else await store.upsert(await podImages(cluster, pod, owners));
-          if (pod.metadata.resourceVersion) version = pod.metadata.resourceVersion;
-        }, signal);
+        await api.watch(
+          path,
+          async (raw) => {
+            const event = eventSchema.parse(raw);
+            if (event.type === 'ERROR') {
+              const code = (event.object as { code?: number }).code;
+              if (code === 410) throw new Gone('watch expired');
+              throw new KubeApiError(code ?? 500, `Kubernetes API watch error: ${String((event.object as { message?: string }).message)}`);
+            }
+            const rv = z.object({ metadata: z.object({ resourceVersion: z.string() }) }).safeParse(event.object);
+            if (event.type === 'BOOKMARK') {
+              if (rv.success) version = rv.data.metadata.resourceVersion;
+              return;
+            }
+            const pod = podSchema.parse(event.object);
+            if (event.type === 'DELETED') await store.remove(cluster, pod.metadata.namespace, pod.metadata.name);
+            else await store.upsert(await podImages(cluster, pod, owners));
+            if (pod.metadata.resourceVersion) version = pod.metadata.resourceVersion;
+          },
+          signal,
+        );
       }
     } catch (err) {
       if (signal.aborted) break;

@@ -43,8 +43,23 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   if (settings.file) {
     const file = { dest: settings.file, mkdir: true, append: true };
     const level = options.level as string;
-    if (pretty) return pino({ ...options, transport: { targets: [{ ...prettyTarget, level }, { target: 'pino/file', options: file, level }] } });
-    return pino(options, pino.multistream([{ stream: process.stdout, level }, { stream: pino.destination({ ...file, sync: true }), level }]));
+    if (pretty)
+      return pino({
+        ...options,
+        transport: {
+          targets: [
+            { ...prettyTarget, level },
+            { target: 'pino/file', options: file, level },
+          ],
+        },
+      });
+    return pino(
+      options,
+      pino.multistream([
+        { stream: process.stdout, level },
+        { stream: pino.destination({ ...file, sync: true }), level },
+      ]),
+    );
   }
   if (pretty) return pino({ ...options, transport: prettyTarget });
   return pino(options);

@@ -110,7 +110,12 @@ export class DecisionStore {
     const { written } = await this.update(digest, (latest) => {
       if (!latest) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${digest}; nothing to override`);
       // One record per override: a retried activity of the same run finds its own override and writes nothing.
-      if (latest.override && latest.override.workflowId === override.workflowId && latest.override.actor === override.actor && latest.override.reason === override.reason) {
+      if (
+        latest.override &&
+        latest.override.workflowId === override.workflowId &&
+        latest.override.actor === override.actor &&
+        latest.override.reason === override.reason
+      ) {
         same = latest;
         return undefined;
       }

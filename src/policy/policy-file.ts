@@ -54,7 +54,9 @@ export function loadPolicyFile(path: string, cwd = process.cwd()): LoadedPolicy 
   try {
     raw = extname(file) === '.json' ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
   } catch (cause) {
-    throw new ChainError('CONFIG_INVALID', `policy file ${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(cause as Error).message}`, { cause });
+    throw new ChainError('CONFIG_INVALID', `policy file ${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   return parsePolicy(raw, file, dirname(file));
 }
@@ -86,7 +88,10 @@ function readVexFile(ref: { path: string; expires?: string }, baseDir: string, o
     throw new ChainError('CONFIG_UNREADABLE', `${origin}: cannot read VEX document ${file}: ${(cause as Error).message}`, { cause });
   }
   const read = readVexText(text, file, ref.expires ? { expires: ref.expires } : {});
-  if (!read.ok) throw new ChainError('CONFIG_INVALID', `${origin}: VEX document ${file} is invalid:\n${read.problems.map((p) => `  - ${p}`).join('\n')}`, { details: { problems: read.problems } });
+  if (!read.ok)
+    throw new ChainError('CONFIG_INVALID', `${origin}: VEX document ${file} is invalid:\n${read.problems.map((p) => `  - ${p}`).join('\n')}`, {
+      details: { problems: read.problems },
+    });
   return read.statements;
 }
 
@@ -140,7 +145,8 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
     .map((issue) => {
       const path = issue.path.join('.') || '(root)';
-      if (issue.code === 'unrecognized_keys') return `  - ${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+      if (issue.code === 'unrecognized_keys')
+        return `  - ${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
       return `  - ${path}: ${issue.message}`;
     })
     .join('\n');

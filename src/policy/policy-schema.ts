@@ -8,7 +8,8 @@ import { sha256DigestSchema } from '../registry';
  * repository glob patterns; every matching rule applies. `policy/policy.schema.json` is generated
  * from this schema for editors (`dchain policy schema`).
  */
-const patterns = (what: string) => z.array(z.string().min(1)).min(1).optional().describe(`Glob patterns of ${what} (* within a path segment, ** across); absent = any.`);
+const patterns = (what: string) =>
+  z.array(z.string().min(1)).min(1).optional().describe(`Glob patterns of ${what} (* within a path segment, ** across); absent = any.`);
 
 export const modeSchema = z.enum(['enforce', 'dry-run']).describe('enforce blocks on violations; dry-run decides and records but never blocks.');
 
@@ -36,7 +37,9 @@ export const vulnerabilityRulesSchema = z.strictObject({
   vulnerabilityData: z
     .enum(['require', 'warn'])
     .default('require')
-    .describe('require: deny an image matched against no, incomplete (an ecosystem of its packages without records) or stale (older than scan.osv.maxAge) OSV data; warn: report it only.'),
+    .describe(
+      'require: deny an image matched against no, incomplete (an ecosystem of its packages without records) or stale (older than scan.osv.maxAge) OSV data; warn: report it only.',
+    ),
   allowlist: z.array(allowlistEntrySchema).default([]),
 });
 
@@ -88,7 +91,9 @@ export const trustedSourcesSchema = z
     pypi: z.array(z.string().min(1)).optional().describe('pip direct_url.json URLs of packages installed from a URL or VCS.'),
     go: z.array(z.string().min(1)).optional().describe('Go module proxies recorded in build info (GOPROXY), where the binary records them.'),
   })
-  .describe('Allowed hosts (deb.debian.org, *.example.com) or URL prefixes (https://registry.npmjs.org/) per ecosystem; an ecosystem not listed is not checked.');
+  .describe(
+    'Allowed hosts (deb.debian.org, *.example.com) or URL prefixes (https://registry.npmjs.org/) per ecosystem; an ecosystem not listed is not checked.',
+  );
 
 export const ruleSchema = z.strictObject({
   name: z.string().regex(/^[a-zA-Z0-9][\w.-]*$/, 'letters, digits, dot, dash, underscore'),
@@ -109,7 +114,10 @@ export const ruleSchema = z.strictObject({
 export const trustedKeySchema = z
   .strictObject({
     id: z.string().min(1),
-    publicKey: z.string().regex(/-----BEGIN PUBLIC KEY-----/, 'a PEM public key').optional(),
+    publicKey: z
+      .string()
+      .regex(/-----BEGIN PUBLIC KEY-----/, 'a PEM public key')
+      .optional(),
     publicKeyFile: z.string().min(1).optional().describe('Path of a PEM public key, relative to the policy file.'),
   })
   .refine((k) => (k.publicKey === undefined) !== (k.publicKeyFile === undefined), 'exactly one of publicKey or publicKeyFile');

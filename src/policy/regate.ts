@@ -61,7 +61,11 @@ export interface RegateOutcome {
  * facts are the ones the gate saw: the SBOM does not change, only what is known about its packages.
  * The mark written says whether subscribers still have to hear of a change (`notified: false`).
  */
-export function regate(previous: DecisionRecord, scan: RescannedFindings, context: RegateContext): { update: DecisionUpdate | undefined; outcome: RegateOutcome } {
+export function regate(
+  previous: DecisionRecord,
+  scan: RescannedFindings,
+  context: RegateContext,
+): { update: DecisionUpdate | undefined; outcome: RegateOutcome } {
   const override = previous.override;
   const mark = previous.lastRescan;
   if (mark && mark.workflowId === context.workflowId) {
@@ -88,7 +92,13 @@ export function regate(previous: DecisionRecord, scan: RescannedFindings, contex
   // The data statement is the rescan's own: without one, the data is unknown (never the first scan's, which may have gone stale since).
   const { vulnerabilityData: _old, ...kept } = previous.facts;
   const data = vulnerabilityDataFacts(scan.vulnerabilityData);
-  const facts = imageFactsSchema.parse({ ...kept, scannedAt: scan.scannedAt, findings, ...(data ? { vulnerabilityData: data } : {}), ...(scan.vex ? { vex: scan.vex } : {}) });
+  const facts = imageFactsSchema.parse({
+    ...kept,
+    scannedAt: scan.scannedAt,
+    findings,
+    ...(data ? { vulnerabilityData: data } : {}),
+    ...(scan.vex ? { vex: scan.vex } : {}),
+  });
   const decision = evaluatePolicy(facts, context.policy, context.now);
   // An earlier rescan's change that subscribers never heard of: compare with what they last heard.
   const unnotified = mark?.notified === false ? mark : undefined;
@@ -98,7 +108,8 @@ export function regate(previous: DecisionRecord, scan: RescannedFindings, contex
   const recorded = findingsChanged || decision.allowed !== previous.decision.allowed || !sameSuppressions(previous.decision, decision);
   const verdict = verdictChange(previousAllowed || override !== undefined, decision.allowed || override !== undefined);
   const overridden = !decision.allowed && override !== undefined;
-  const notify = verdict !== 'unchanged' ? verdict : overridden && (unnotified !== undefined || newEnforcedViolations(previous.decision, decision)) ? 'denied' : undefined;
+  const notify =
+    verdict !== 'unchanged' ? verdict : overridden && (unnotified !== undefined || newEnforcedViolations(previous.decision, decision)) ? 'denied' : undefined;
   const lastRescan: RescanMark = {
     workflowId: context.workflowId,
     osvVersion: context.osvVersion,
@@ -141,13 +152,18 @@ function sameFindings(a: readonly FindingFact[], b: readonly FindingFact[]): boo
 }
 
 function sameSuppressions(a: Decision, b: Decision): boolean {
-  const key = (d: Decision) => (d.suppressed ?? []).map((s) => `${s.id}\u0000${s.package}\u0000${s.version}\u0000${s.reason}`).sort().join('\u0001');
+  const key = (d: Decision) =>
+    (d.suppressed ?? [])
+      .map((s) => `${s.id}\u0000${s.package}\u0000${s.version}\u0000${s.reason}`)
+      .sort()
+      .join('\u0001');
   return key(a) === key(b);
 }
 
 /** Enforced violations of `next` that `before` did not have (the same check on the same advisory and package). */
 function newEnforcedViolations(before: Decision, next: Decision): boolean {
-  const key = (v: Violation) => [v.rule, v.policyRule, String(v.evidence.id ?? ''), String(v.evidence.package ?? ''), String(v.evidence.version ?? '')].join('\u0000');
+  const key = (v: Violation) =>
+    [v.rule, v.policyRule, String(v.evidence.id ?? ''), String(v.evidence.package ?? ''), String(v.evidence.version ?? '')].join('\u0000');
   const known = new Set(before.violations.filter((v) => v.enforced).map(key));
   return next.violations.some((v) => v.enforced && !known.has(key(v)));
 }

@@ -42,10 +42,19 @@ export function partitionByVex(findings: readonly FindingFact[], statements: rea
     if (!s) {
       out.kept.push(f);
       // An expired allowlist entry is named in the violation itself (rules/vulnerabilities).
-      if (outcome.expired && outcome.expired.source.format !== 'allowlist') out.warnings.push(`${subject}: VEX statement ${describeStatement(outcome.expired)} has expired and no longer applies`);
+      if (outcome.expired && outcome.expired.source.format !== 'allowlist')
+        out.warnings.push(`${subject}: VEX statement ${describeStatement(outcome.expired)} has expired and no longer applies`);
       continue;
     }
-    out.suppressed.push({ id: f.id, aliases: f.aliases, package: f.package, version: f.version, severity: f.severity, reason: describeStatement(s), statement: s });
+    out.suppressed.push({
+      id: f.id,
+      aliases: f.aliases,
+      package: f.package,
+      version: f.version,
+      severity: f.severity,
+      reason: describeStatement(s),
+      statement: s,
+    });
     if (s.source.format === 'allowlist') {
       const left = Date.parse(s.expires!.length === 10 ? `${s.expires}T00:00:00Z` : s.expires!) - now.getTime();
       const soon = left < EXPIRY_NOTICE_MS ? ` (expires in ${Math.ceil(left / 3_600_000)}h)` : '';

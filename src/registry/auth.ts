@@ -98,7 +98,10 @@ export class Authenticator {
     const basic = this.basic();
     const { status, text } = await this.fetchToken(url.toString(), basic ? { authorization: basic } : {});
     if (status === 401 || status === 403) {
-      throw new ChainError(status === 401 ? 'UNAUTHORIZED' : 'DENIED', `token server ${url.origin}${url.pathname} refused the ${basic ? 'credentials' : 'anonymous request'} (HTTP ${status})`);
+      throw new ChainError(
+        status === 401 ? 'UNAUTHORIZED' : 'DENIED',
+        `token server ${url.origin}${url.pathname} refused the ${basic ? 'credentials' : 'anonymous request'} (HTTP ${status})`,
+      );
     }
     if (status !== 200) throw new ChainError('REGISTRY_ERROR', `token server ${url.origin}${url.pathname} answered HTTP ${status}`);
     let body: unknown;

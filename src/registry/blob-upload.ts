@@ -14,7 +14,14 @@ const what = (t: UploadTarget) => `blob upload ${t.repo}@${t.digest}`;
 
 /** Opens an upload session; returns its absolute URL. */
 export async function openUpload(t: UploadTarget): Promise<string> {
-  const res = await t.transport.send({ method: 'POST', path: `/v2/${t.repo}/blobs/uploads/`, scopes: t.scopes, what: what(t), expect: [202], headers: { 'content-length': '0' } });
+  const res = await t.transport.send({
+    method: 'POST',
+    path: `/v2/${t.repo}/blobs/uploads/`,
+    scopes: t.scopes,
+    what: what(t),
+    expect: [202],
+    headers: { 'content-length': '0' },
+  });
   await res.body.dump();
   return sessionUrl(t, res.headers, res.url);
 }
@@ -23,7 +30,16 @@ export async function openUpload(t: UploadTarget): Promise<string> {
 export async function putMonolithic(t: UploadTarget, location: string, body: Buffer | (() => Readable), size: number | undefined): Promise<void> {
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
   if (size !== undefined) headers['content-length'] = String(size);
-  const res = await t.transport.send({ method: 'PUT', path: withDigest(location, t.digest), scopes: t.scopes, what: what(t), expect: [201], headers, body, retries: 0 });
+  const res = await t.transport.send({
+    method: 'PUT',
+    path: withDigest(location, t.digest),
+    scopes: t.scopes,
+    what: what(t),
+    expect: [201],
+    headers,
+    body,
+    retries: 0,
+  });
   await res.body.dump();
 }
 
@@ -38,7 +54,11 @@ export async function putChunked(t: UploadTarget, location: string, data: Buffer
       scopes: t.scopes,
       what: what(t),
       expect: [202],
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(chunk.length), 'content-range': `${offset}-${offset + chunk.length - 1}` },
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(chunk.length),
+        'content-range': `${offset}-${offset + chunk.length - 1}`,
+      },
       body: chunk,
       retries: 0,
     });
@@ -47,7 +67,15 @@ export async function putChunked(t: UploadTarget, location: string, data: Buffer
     offset += chunk.length;
   };
   for await (const chunk of rechunk(Buffer.isBuffer(data) ? Readable.from([data]) : data, chunkSize)) await send(chunk);
-  const res = await t.transport.send({ method: 'PUT', path: withDigest(url, t.digest), scopes: t.scopes, what: what(t), expect: [201], headers: { 'content-length': '0' }, retries: 0 });
+  const res = await t.transport.send({
+    method: 'PUT',
+    path: withDigest(url, t.digest),
+    scopes: t.scopes,
+    what: what(t),
+    expect: [201],
+    headers: { 'content-length': '0' },
+    retries: 0,
+  });
   await res.body.dump();
 }
 
@@ -64,7 +92,14 @@ export async function cancelUpload(t: UploadTarget, location: string): Promise<v
 /** Cross-repository mount: 201 when the registry linked the blob, false when it opened an upload instead. */
 export async function tryMount(t: UploadTarget, fromRepo: string): Promise<boolean> {
   const path = `/v2/${t.repo}/blobs/uploads/?mount=${encodeURIComponent(t.digest)}&from=${encodeURIComponent(fromRepo)}`;
-  const res = await t.transport.send({ method: 'POST', path, scopes: t.scopes, what: `mount of ${t.digest} from ${fromRepo} into ${t.repo}`, expect: [201, 202], headers: { 'content-length': '0' } });
+  const res = await t.transport.send({
+    method: 'POST',
+    path,
+    scopes: t.scopes,
+    what: `mount of ${t.digest} from ${fromRepo} into ${t.repo}`,
+    expect: [201, 202],
+    headers: { 'content-length': '0' },
+  });
   await res.body.dump();
   if (res.status === 201) return true;
   await cancelUpload(t, sessionUrl(t, res.headers, res.url));

@@ -3,7 +3,11 @@ import { ChainError } from '../errors';
 import { header } from './transport';
 
 /** Reads a whole response body, refusing with TOO_LARGE past `limit` bytes (declared or actual). */
-export async function readBody(res: { headers: Record<string, string | string[] | undefined>; body: Dispatcher.ResponseData['body'] }, limit: number, what: string): Promise<Buffer> {
+export async function readBody(
+  res: { headers: Record<string, string | string[] | undefined>; body: Dispatcher.ResponseData['body'] },
+  limit: number,
+  what: string,
+): Promise<Buffer> {
   const declared = Number(header(res.headers, 'content-length'));
   if (Number.isFinite(declared) && declared > limit) {
     await res.body.dump();

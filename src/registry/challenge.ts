@@ -1,7 +1,5 @@
 /** An authentication challenge from a registry's `WWW-Authenticate` header (RFC 7235, Docker token spec). */
-export type Challenge =
-  | { scheme: 'basic'; realm?: string }
-  | { scheme: 'bearer'; realm: string; service?: string; scope?: string; error?: string };
+export type Challenge = { scheme: 'basic'; realm?: string } | { scheme: 'bearer'; realm: string; service?: string; scope?: string; error?: string };
 
 const PARAM = /([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/y;
 

@@ -152,7 +152,8 @@ export class RegistryClient {
   /** Pushes manifest bytes unchanged under a tag or their digest; returns the digest. */
   async putManifest(repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
     this.checkReference(repo, reference);
-    if (!isManifestMediaType(mediaType)) throw new ChainError('UNSUPPORTED_MEDIA_TYPE', `cannot push manifest of media type "${mediaType}"`, { details: { mediaType } });
+    if (!isManifestMediaType(mediaType))
+      throw new ChainError('UNSUPPORTED_MEDIA_TYPE', `cannot push manifest of media type "${mediaType}"`, { details: { mediaType } });
     const parsed = parseManifest(bytes, mediaType);
     if (parsed.mediaType !== mediaType) throw new ChainError('BAD_INPUT', `manifest declares media type ${parsed.mediaType} but is pushed as ${mediaType}`);
     const digest = digestOf(bytes);
@@ -168,7 +169,8 @@ export class RegistryClient {
     });
     await res.body.dump();
     const answered = header(res.headers, 'docker-content-digest');
-    if (answered && isDigest(answered) && answered !== digest) throw digestMismatch(`${this.name} stored ${this.manifestWhat(repo, reference)}`, digest, answered);
+    if (answered && isDigest(answered) && answered !== digest)
+      throw digestMismatch(`${this.name} stored ${this.manifestWhat(repo, reference)}`, digest, answered);
     const now = Date.now();
     this.recentPushes.set(`${repo}@${reference}`, now);
     this.recentPushes.set(`${repo}@${digest}`, now);
@@ -178,7 +180,13 @@ export class RegistryClient {
   async deleteManifest(repo: string, digest: string): Promise<void> {
     assertRepository(repo);
     assertDigest(digest);
-    const res = await this.transport.send({ method: 'DELETE', path: `/v2/${repo}/manifests/${digest}`, scopes: [pushScope(repo)], what: this.manifestWhat(repo, digest), expect: [202] });
+    const res = await this.transport.send({
+      method: 'DELETE',
+      path: `/v2/${repo}/manifests/${digest}`,
+      scopes: [pushScope(repo)],
+      what: this.manifestWhat(repo, digest),
+      expect: [202],
+    });
     await res.body.dump();
   }
 
@@ -190,7 +198,13 @@ export class RegistryClient {
   async blobSize(repo: string, digest: string): Promise<number | undefined> {
     assertRepository(repo);
     assertDigest(digest);
-    const res = await this.transport.send({ method: 'HEAD', path: `/v2/${repo}/blobs/${digest}`, scopes: [pullScope(repo)], what: this.blobWhat(repo, digest), expect: [200, 404] });
+    const res = await this.transport.send({
+      method: 'HEAD',
+      path: `/v2/${repo}/blobs/${digest}`,
+      scopes: [pullScope(repo)],
+      what: this.blobWhat(repo, digest),
+      expect: [200, 404],
+    });
     await res.body.dump();
     return res.status === 200 ? Number(header(res.headers, 'content-length') ?? 0) : undefined;
   }
@@ -280,7 +294,14 @@ export class RegistryClient {
       return filterArtifactType(await this.fallbackReferrers(repo, digest), artifactType);
     }
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
-    const first = await this.transport.send({ method: 'GET', path: `/v2/${repo}/referrers/${digest}${query}`, scopes: [pullScope(repo)], what: `referrers of ${repo}@${digest}`, expect: [200, 404], headers: { accept: MEDIA_TYPES.ociIndex } });
+    const first = await this.transport.send({
+      method: 'GET',
+      path: `/v2/${repo}/referrers/${digest}${query}`,
+      scopes: [pullScope(repo)],
+      what: `referrers of ${repo}@${digest}`,
+      expect: [200, 404],
+      headers: { accept: MEDIA_TYPES.ociIndex },
+    });
     if (first.status === 200 && bareMediaType(header(first.headers, 'content-type')) === MEDIA_TYPES.ociIndex) {
       const found: Descriptor[] = [];
       await this.paginate(first, [pullScope(repo)], `referrers of ${repo}@${digest}`, (json) => {
@@ -324,14 +345,22 @@ export class RegistryClient {
       }
       if (allowMissing) return res;
       await res.body.dump();
-      throw new ChainError('NOT_FOUND', `${this.manifestWhat(repo, reference)} not found on ${this.name}`, { details: { registry: this.name, repo, reference } });
+      throw new ChainError('NOT_FOUND', `${this.manifestWhat(repo, reference)} not found on ${this.name}`, {
+        details: { registry: this.name, repo, reference },
+      });
     }
   }
 
   private async blobRequest(repo: string, digest: string): Promise<RegistryResponse> {
     assertRepository(repo);
     assertDigest(digest);
-    return this.transport.send({ method: 'GET', path: `/v2/${repo}/blobs/${digest}`, scopes: [pullScope(repo)], what: this.blobWhat(repo, digest), expect: [200] });
+    return this.transport.send({
+      method: 'GET',
+      path: `/v2/${repo}/blobs/${digest}`,
+      scopes: [pullScope(repo)],
+      what: this.blobWhat(repo, digest),
+      expect: [200],
+    });
   }
 
   /** GETs a JSON list and every page its `Link: <…>; rel="next"` headers point to. */

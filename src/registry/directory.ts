@@ -39,7 +39,11 @@ export class RegistryDirectory {
   /** Like find, but a registry that is not configured is an error naming it and the configured ones. */
   get(nameOrHost: string): RegistryConfig {
     const found = this.find(nameOrHost);
-    if (!found) throw new ChainError('BAD_INPUT', `no registry named "${nameOrHost}" in the configuration (configured: ${this.registries.map((r) => `${r.name} at ${registryHost(r)}`).join(', ') || 'none'})`);
+    if (!found)
+      throw new ChainError(
+        'BAD_INPUT',
+        `no registry named "${nameOrHost}" in the configuration (configured: ${this.registries.map((r) => `${r.name} at ${registryHost(r)}`).join(', ') || 'none'})`,
+      );
     return found;
   }
 
@@ -56,7 +60,10 @@ export class RegistryDirectory {
     if (!client) {
       const { logger, userAgent, retry, maxTimeoutMs } = this.options;
       const timeoutMs = maxTimeoutMs === undefined ? registry.timeoutMs : Math.min(registry.timeoutMs, maxTimeoutMs);
-      client = RegistryClient.fromConfig({ ...registry, timeoutMs }, { ...(logger ? { logger } : {}), ...(userAgent ? { userAgent } : {}), ...(retry ? { retry } : {}) });
+      client = RegistryClient.fromConfig(
+        { ...registry, timeoutMs },
+        { ...(logger ? { logger } : {}), ...(userAgent ? { userAgent } : {}), ...(retry ? { retry } : {}) },
+      );
       this.clients.set(registry.name, client);
     }
     return client;

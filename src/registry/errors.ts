@@ -29,7 +29,8 @@ export function httpError(status: number, what: string, registry: string, bodyTe
   const make = (code: ChainErrorCode, message: string, retryable?: boolean) =>
     new ChainError(code, `${message}${suffix}`, { details, ...(retryable !== undefined ? { retryable } : {}) });
   if (codes.includes('DIGEST_INVALID')) return make('DIGEST_MISMATCH', `${registry} rejected ${what}: content does not match its digest`);
-  if (status !== 404 && (codes.includes('MANIFEST_BLOB_UNKNOWN') || codes.includes('BLOB_UNKNOWN'))) return make('REGISTRY_ERROR', `${registry} rejected ${what}: a referenced blob is missing`);
+  if (status !== 404 && (codes.includes('MANIFEST_BLOB_UNKNOWN') || codes.includes('BLOB_UNKNOWN')))
+    return make('REGISTRY_ERROR', `${registry} rejected ${what}: a referenced blob is missing`);
   switch (status) {
     case 401:
       return make('UNAUTHORIZED', `${registry} requires authentication for ${what} and refused the credentials`);

@@ -90,13 +90,18 @@ export function parseManifest(bytes: Buffer, contentType?: string): ParsedManife
   } catch (err) {
     throw new ChainError('BAD_INPUT', 'manifest is not valid JSON', { cause: err, retryable: false });
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ChainError('BAD_INPUT', 'manifest is not a JSON object', { retryable: false });
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new ChainError('BAD_INPUT', 'manifest is not a JSON object', { retryable: false });
   const doc = json as Record<string, unknown>;
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const header = bareMediaType(contentType);
   const mediaType = declared ?? (isKnown(header) ? header : Array.isArray(doc.manifests) ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest);
   if (!isKnown(mediaType)) {
-    throw new ChainError('UNSUPPORTED_MEDIA_TYPE', `manifest media type "${mediaType}" is not supported (expected OCI image manifest/index or Docker v2 schema 2 manifest/list)`, { details: { mediaType } });
+    throw new ChainError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `manifest media type "${mediaType}" is not supported (expected OCI image manifest/index or Docker v2 schema 2 manifest/list)`,
+      { details: { mediaType } },
+    );
   }
   if (doc.schemaVersion === 1) throw new ChainError('UNSUPPORTED_MEDIA_TYPE', 'Docker schema 1 manifests are not supported', { details: { mediaType } });
   const parsed = SCHEMAS[mediaType].safeParse(doc);

@@ -176,16 +176,23 @@ export class RegistryTransport {
     if (ChainError.is(err)) return err;
     const message = err instanceof Error ? err.message : String(err);
     if (isConnectionError(err)) {
-      return new ChainError('SERVICE_UNREACHABLE', `${this.options.name} (${this.baseUrl.origin}) could not be reached for ${req.what}: ${message}`, { cause: err });
+      return new ChainError('SERVICE_UNREACHABLE', `${this.options.name} (${this.baseUrl.origin}) could not be reached for ${req.what}: ${message}`, {
+        cause: err,
+      });
     }
     if (isTlsError(err)) {
-      return new ChainError('SERVICE_UNREACHABLE', `TLS with ${this.options.name} (${this.baseUrl.origin}) failed for ${req.what}: ${message}; set caFile to the registry's CA bundle (or insecure for a test registry)`, { cause: err, retryable: false });
+      return new ChainError(
+        'SERVICE_UNREACHABLE',
+        `TLS with ${this.options.name} (${this.baseUrl.origin}) failed for ${req.what}: ${message}; set caFile to the registry's CA bundle (or insecure for a test registry)`,
+        { cause: err, retryable: false },
+      );
     }
     return new ChainError('REGISTRY_ERROR', `${req.what} on ${this.options.name} failed: ${message}`, { cause: err });
   }
 }
 
-const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_(VERIFY_LEAF_SIGNATURE|GET_ISSUER_CERT(_LOCALLY)?)$|CERT_)/;
+const TLS_CODES =
+  /^(ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_(VERIFY_LEAF_SIGNATURE|GET_ISSUER_CERT(_LOCALLY)?)$|CERT_)/;
 
 function isTlsError(err: unknown): boolean {
   let current: unknown = err;

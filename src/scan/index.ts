@@ -1,18 +1,14 @@
 /** The scanner's public surface. */
 export * from './types';
-export { scanImage, rescanStored,   type ScanResult } from './scan-image';
-export { loadImage, type LayerProgress,  } from './image/load';
-export { type ImageSource, type Platform,  } from './image/source';
-export { openLocalImage, parseImageInput,     } from './image/local-sources';
-;
-;
-export {  isRootUser } from './hygiene/checks';
-export { OsvSource,     } from './osv';
+export { scanImage, rescanStored, type ScanResult } from './scan-image';
+export { loadImage, type LayerProgress } from './image/load';
+export { type ImageSource, type Platform } from './image/source';
+export { openLocalImage, parseImageInput } from './image/local-sources';
+export { isRootUser } from './hygiene/checks';
+export { OsvSource } from './osv';
 export { osvSourceFromConfig } from './osv/from-config';
 export { toSarif } from './report/sarif';
-;
-export { RedisSbomStore, MemorySbomStore,  } from './sbom/store';
-;
+export { RedisSbomStore, MemorySbomStore } from './sbom/store';
 export { osvDownloadBanner } from './osv/status';
 export { RescanFindingsStore } from './rescan-findings';
 export { type PackageSource, packageSourceSchema } from './sources';

@@ -38,7 +38,8 @@ export class RescanFindingsStore {
     if (text === null) return undefined;
     try {
       const parsed = JSON.parse(text) as Partial<StoredRescan>;
-      if (parsed.digest !== digest || parsed.osvVersion !== osvVersion || typeof parsed.scannedAt !== 'string' || !Array.isArray(parsed.findings)) throw new Error('not a rescan of this digest and OSV data');
+      if (parsed.digest !== digest || parsed.osvVersion !== osvVersion || typeof parsed.scannedAt !== 'string' || !Array.isArray(parsed.findings))
+        throw new Error('not a rescan of this digest and OSV data');
       return parsed as StoredRescan;
     } catch (cause) {
       throw new ChainError('BAD_INPUT', `rescanned findings ${key} are unreadable: ${(cause as Error).message}`, { cause, retryable: false });

@@ -98,8 +98,20 @@ export async function scanImage(deps: ScanImageDeps, input: { repository: string
   const hygiene = checkHygiene({ tree: image.tree, user: image.config.config?.User, layerSizes: image.manifest.layers.map((l) => l.size) });
   const findings = matchPackages(db, packages);
   const osInfo = os ? { id: os.id, versionId: os.versionId, ...(os.prettyName ? { prettyName: os.prettyName } : {}) } : undefined;
-  const sbom = toCycloneDx({ registryHost: deps.registryHost, repository: input.repository, digest: image.digest, ...(osInfo ? { os: osInfo } : {}), toolVersion: CHAIN_VERSION }, packages, now());
-  const stored: StoredScan = { registry: deps.registryName, repository: input.repository, digest: image.digest, scannedAt: now().toISOString(), ...(osInfo ? { os: osInfo } : {}), hygiene, sbom };
+  const sbom = toCycloneDx(
+    { registryHost: deps.registryHost, repository: input.repository, digest: image.digest, ...(osInfo ? { os: osInfo } : {}), toolVersion: CHAIN_VERSION },
+    packages,
+    now(),
+  );
+  const stored: StoredScan = {
+    registry: deps.registryName,
+    repository: input.repository,
+    digest: image.digest,
+    scannedAt: now().toISOString(),
+    ...(osInfo ? { os: osInfo } : {}),
+    hygiene,
+    sbom,
+  };
   const ref = await deps.sbomStore.put(stored);
   const osvData = dataStatement(db, packages, now(), deps.osv.maxAgeMs);
   // Where packages come from is known from the layers only: the gate records it, rescans keep it.
@@ -115,7 +127,14 @@ export async function rescanStored(deps: { osv: OsvSource; sbomStore: SbomStore;
   const packages = packagesFromCycloneDx(stored.sbom);
   const findings = matchPackages(db, packages);
   const now = (deps.now ?? (() => new Date()))();
-  return { summary: summarize(stored, packages, findings, dataStatement(db, packages, now, deps.osv.maxAgeMs), deps.sbomStore.ref(digest), now), packages, findings, sbom: stored.sbom, refused: [], catalogWarnings: [] };
+  return {
+    summary: summarize(stored, packages, findings, dataStatement(db, packages, now, deps.osv.maxAgeMs), deps.sbomStore.ref(digest), now),
+    packages,
+    findings,
+    sbom: stored.sbom,
+    refused: [],
+    catalogWarnings: [],
+  };
 }
 
 /**

@@ -12,20 +12,7 @@ export type Severity = (typeof SEVERITIES)[number];
  * (Fedora, CentOS, Amazon Linux, Oracle Linux, …), catalogued for the SBOM and never matched.
  */
 export type Ecosystem =
-  | 'Debian'
-  | 'Ubuntu'
-  | 'Alpine'
-  | 'npm'
-  | 'PyPI'
-  | 'Go'
-  | 'Maven'
-  | 'Red Hat'
-  | 'Rocky Linux'
-  | 'AlmaLinux'
-  | 'openSUSE'
-  | 'SUSE'
-  | 'Mageia'
-  | 'RPM';
+  'Debian' | 'Ubuntu' | 'Alpine' | 'npm' | 'PyPI' | 'Go' | 'Maven' | 'Red Hat' | 'Rocky Linux' | 'AlmaLinux' | 'openSUSE' | 'SUSE' | 'Mageia' | 'RPM';
 
 import { type PackageSource } from './sources';
 import { type VexStatement } from './vex/statement';

@@ -47,7 +47,8 @@ export function reloadCertificates(server: TlsServer, files: ServerCertificateFi
     try {
       next = fingerprint();
     } catch (err) {
-      if (!failing) logger.warn({ err: (err as Error).message, certFile: files.certFile }, 'TLS certificate files unreadable; serving the previous certificate');
+      if (!failing)
+        logger.warn({ err: (err as Error).message, certFile: files.certFile }, 'TLS certificate files unreadable; serving the previous certificate');
       failing = true;
       return;
     }
@@ -60,7 +61,8 @@ export function reloadCertificates(server: TlsServer, files: ServerCertificateFi
       failing = false;
       logger.info({ certFile: files.certFile }, 'TLS certificate reloaded');
     } catch (err) {
-      if (!failing) logger.warn({ err: (err as Error).message, certFile: files.certFile }, 'new TLS certificate files do not load; serving the previous certificate');
+      if (!failing)
+        logger.warn({ err: (err as Error).message, certFile: files.certFile }, 'new TLS certificate files do not load; serving the previous certificate');
       failing = true;
     }
   }, intervalMs);

@@ -37,7 +37,8 @@ async function handle(encryption: PayloadEncryption, options: CodecServerOptions
   const operation = req.url?.replace(/\?.*$/, '').replace(/\/+$/, '').split('/').pop();
   if (req.method !== 'POST' || (operation !== 'encode' && operation !== 'decode')) return send(res, 404, { error: 'POST /encode or /decode' });
   const parsed = bodySchema.safeParse(JSON.parse(await readBody(req)));
-  if (!parsed.success) return send(res, 400, { error: `expected { payloads: [{ metadata, data }] } with base64 values: ${parsed.error.issues[0]?.message ?? ''}` });
+  if (!parsed.success)
+    return send(res, 400, { error: `expected { payloads: [{ metadata, data }] } with base64 values: ${parsed.error.issues[0]?.message ?? ''}` });
   const payloads: EncodedPayload[] = parsed.data.payloads.map((p) => ({
     metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])),
     data: new Uint8Array(Buffer.from(p.data ?? '', 'base64')),

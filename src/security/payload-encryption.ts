@@ -64,7 +64,10 @@ export class PayloadEncryption {
     const id = decodeText(payload.metadata?.[KEY_ID_METADATA]);
     const key = id === undefined ? undefined : this.keys.get(id);
     if (id === undefined || key === undefined) {
-      throw new ChainError('CONFIG_INVALID', `an encrypted Temporal payload names key "${id ?? '(none)'}", which is not among temporal.codec.keys (${[...this.keys.keys()].join(', ')}): keep retired keys listed while histories need them`);
+      throw new ChainError(
+        'CONFIG_INVALID',
+        `an encrypted Temporal payload names key "${id ?? '(none)'}", which is not among temporal.codec.keys (${[...this.keys.keys()].join(', ')}): keep retired keys listed while histories need them`,
+      );
     }
     const sealed = Buffer.from(payload.data ?? new Uint8Array());
     if (sealed.length < IV_BYTES + TAG_BYTES) throw new ChainError('BAD_INPUT', `an encrypted Temporal payload (key "${id}") is truncated`);
@@ -96,9 +99,15 @@ interface SerializedPayload {
 }
 
 function serialize(p: EncodedPayload): SerializedPayload {
-  return { m: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), d: Buffer.from(p.data ?? new Uint8Array()).toString('base64') };
+  return {
+    m: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    d: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
+  };
 }
 
 function deserialize(s: SerializedPayload): EncodedPayload {
-  return { metadata: Object.fromEntries(Object.entries(s.m).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])), data: new Uint8Array(Buffer.from(s.d, 'base64')) };
+  return {
+    metadata: Object.fromEntries(Object.entries(s.m).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])),
+    data: new Uint8Array(Buffer.from(s.d, 'base64')),
+  };
 }

@@ -14,7 +14,9 @@ export function readSecurityFile(path: string, what: string): Buffer {
 
 /** A password file's content without its trailing newline (what `echo secret > file` leaves). */
 export function readPasswordFile(path: string, what: string): string {
-  const value = readSecurityFile(path, what).toString('utf8').replace(/\r?\n$/, '');
+  const value = readSecurityFile(path, what)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (!value) throw new ChainError('CONFIG_INVALID', `${what} ${path} is empty`);
   return value;
 }

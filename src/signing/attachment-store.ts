@@ -6,7 +6,16 @@
  * cosign; the chain runs one workflow per digest, so its own writes never race.
  */
 import { ChainError } from '../errors';
-import { type AttachmentKind, type AttachmentLayer, attachmentLayers, attachmentManifest, attachmentTag, MAX_ATTACHMENT_LAYERS, OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from './cosign-layout';
+import {
+  type AttachmentKind,
+  type AttachmentLayer,
+  attachmentLayers,
+  attachmentManifest,
+  attachmentTag,
+  MAX_ATTACHMENT_LAYERS,
+  OCI_MANIFEST_MEDIA_TYPE,
+  sha256Digest,
+} from './cosign-layout';
 import { type SignatureRegistry } from './registry-port';
 
 const WRITE_ATTEMPTS = 3;
@@ -90,7 +99,9 @@ async function appendNow(client: SignatureRegistry, repo: string, imageDigest: s
       return { tag, layerDigest: layer.digest, manifestDigest: after.manifestDigest ?? manifestDigest, added: true };
     }
     if (attempt >= WRITE_ATTEMPTS) {
-      throw new ChainError('TRANSIENT', `${client.host}/${repo}:${tag} kept being replaced by concurrent writers; will retry`, { details: { attempts: attempt } });
+      throw new ChainError('TRANSIENT', `${client.host}/${repo}:${tag} kept being replaced by concurrent writers; will retry`, {
+        details: { attempts: attempt },
+      });
     }
   }
 }

@@ -71,5 +71,12 @@ export async function attestImage(
         }
       : {}),
   });
-  return { tag: result.tag, keyId: ownKey.keyId, predicateType, envelopeDigest: result.layerDigest, attestationManifestDigest: result.manifestDigest, added: result.added };
+  return {
+    tag: result.tag,
+    keyId: ownKey.keyId,
+    predicateType,
+    envelopeDigest: result.layerDigest,
+    attestationManifestDigest: result.manifestDigest,
+    added: result.added,
+  };
 }

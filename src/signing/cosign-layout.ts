@@ -85,5 +85,9 @@ export function attachmentManifest(layers: readonly AttachmentLayer[]): { manife
 
 /** Go marshals maps with sorted keys; doing the same keeps our manifests identical to cosign's. */
 function sortedRecord(record: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k] as string]));
+  return Object.fromEntries(
+    Object.keys(record)
+      .sort()
+      .map((k) => [k, record[k] as string]),
+  );
 }

@@ -30,7 +30,13 @@ export interface SignImageResult {
  * ECDSA signature in the layer annotation, added to the image's `.sig` manifest next to any
  * signatures already there. Idempotent per key and payload.
  */
-export async function signImage(client: SignatureRegistry, repo: string, digest: string, signer: Signer, options: SignImageOptions = {}): Promise<SignImageResult> {
+export async function signImage(
+  client: SignatureRegistry,
+  repo: string,
+  digest: string,
+  signer: Signer,
+  options: SignImageOptions = {},
+): Promise<SignImageResult> {
   assertImageDigest(digest);
   const annotations = annotationsSchema.safeParse(options.annotations ?? {});
   if (!annotations.success) throw new ChainError('BAD_INPUT', `signature annotations: ${annotations.error.issues.map((i) => i.message).join('; ')}`);

@@ -49,5 +49,8 @@ export function parseSimpleSigningPayload(bytes: Buffer): ParseResult<SimpleSign
     return { ok: false, reason: `payload is not a cosign simple-signing document (${describeIssues(parsed.error.issues)})` };
   }
   const { critical, optional } = parsed.data;
-  return { ok: true, value: { dockerReference: critical.identity['docker-reference'], digest: critical.image['docker-manifest-digest'], annotations: optional ?? {} } };
+  return {
+    ok: true,
+    value: { dockerReference: critical.identity['docker-reference'], digest: critical.image['docker-manifest-digest'], annotations: optional ?? {} },
+  };
 }

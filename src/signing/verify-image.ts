@@ -5,7 +5,15 @@
  */
 import { ChainError } from '../errors';
 import { readAttachments } from './attachment-store';
-import { type AttachmentKind, type AttachmentLayer, attachmentTag, MAX_ENVELOPE_BYTES, PREDICATE_TYPE_ANNOTATION, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE } from './cosign-layout';
+import {
+  type AttachmentKind,
+  type AttachmentLayer,
+  attachmentTag,
+  MAX_ENVELOPE_BYTES,
+  PREDICATE_TYPE_ANNOTATION,
+  SIGNATURE_ANNOTATION,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+} from './cosign-layout';
 import { assertImageDigest } from './digest';
 import { DSSE_ENVELOPE_MEDIA_TYPE, envelopeSigners, IN_TOTO_PAYLOAD_TYPE, parseEnvelope } from './dsse';
 import { parseStatement, type Statement } from './in-toto';
@@ -63,7 +71,8 @@ export async function verifyImage(client: SignatureRegistry, repo: string, diges
   const verifiers = uniqueKeys(trustedKeysPem.map((pem, i) => PublicKeyVerifier.fromPem(pem, `trusted key #${i + 1}`)));
   const failures: VerificationFailure[] = [];
   const signatures = await readOrReport(client, repo, digest, 'sig', failures);
-  if (signatures.length === 0 && failures.length === 0) failures.push({ code: 'NO_SIGNATURES', reason: `no signatures for ${digest} (tag ${attachmentTag(digest, 'sig')})` });
+  if (signatures.length === 0 && failures.length === 0)
+    failures.push({ code: 'NO_SIGNATURES', reason: `no signatures for ${digest} (tag ${attachmentTag(digest, 'sig')})` });
   const attestations = await readOrReport(client, repo, digest, 'att', failures);
 
   const signedBy = new Set<string>();
@@ -111,14 +120,26 @@ export async function verifiedPredicates(
     if (claimed !== undefined && !predicateTypes.includes(claimed)) continue;
     const { checks, statement } = await checkAttestation(client, repo, digest, layer, verifiers);
     if (statement && predicateTypes.includes(statement.predicateType)) {
-      predicates.push({ predicateType: statement.predicateType, keyIds: checks.map((c) => c.keyId), predicate: statement.predicate, subjectDigests: statement.subjectDigests, layer: layer.digest });
+      predicates.push({
+        predicateType: statement.predicateType,
+        keyIds: checks.map((c) => c.keyId),
+        predicate: statement.predicate,
+        subjectDigests: statement.subjectDigests,
+        layer: layer.digest,
+      });
     } else if (!statement) failures.push(...checks.filter((c) => predicateTypes.includes(c.predicateType) || c.predicateType === 'unknown'));
   }
   return { predicates, failures };
 }
 
 /** Layers of the attachment manifest; a tag holding something else becomes a MALFORMED failure. */
-async function readOrReport(client: SignatureRegistry, repo: string, digest: string, kind: AttachmentKind, failures: VerificationFailure[]): Promise<AttachmentLayer[]> {
+async function readOrReport(
+  client: SignatureRegistry,
+  repo: string,
+  digest: string,
+  kind: AttachmentKind,
+  failures: VerificationFailure[],
+): Promise<AttachmentLayer[]> {
   try {
     return (await readAttachments(client, repo, digest, kind)).layers;
   } catch (err) {
@@ -136,8 +157,15 @@ function uniqueKeys(verifiers: Verifier[]): Verifier[] {
 
 type Outcome = { keyIds: string[] } | { failure: Omit<VerificationFailure, 'layer'> };
 
-async function checkSignature(client: SignatureRegistry, repo: string, digest: string, layer: AttachmentLayer, verifiers: readonly Verifier[]): Promise<Outcome> {
-  if (layer.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) return { failure: { code: 'MALFORMED', reason: `signature layer has media type ${layer.mediaType}, not ${SIMPLE_SIGNING_MEDIA_TYPE}` } };
+async function checkSignature(
+  client: SignatureRegistry,
+  repo: string,
+  digest: string,
+  layer: AttachmentLayer,
+  verifiers: readonly Verifier[],
+): Promise<Outcome> {
+  if (layer.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE)
+    return { failure: { code: 'MALFORMED', reason: `signature layer has media type ${layer.mediaType}, not ${SIMPLE_SIGNING_MEDIA_TYPE}` } };
   const encoded = layer.annotations[SIGNATURE_ANNOTATION];
   if (!encoded) return { failure: { code: 'SIGNATURE_MISSING', reason: `signature layer has no ${SIGNATURE_ANNOTATION} annotation` } };
   const payload = await fetchBlob(client, repo, layer.digest, MAX_PAYLOAD_BYTES);
@@ -145,7 +173,9 @@ async function checkSignature(client: SignatureRegistry, repo: string, digest: s
   const signature = Buffer.from(encoded, 'base64');
   const keyIds = verifiers.filter((v) => v.verify(payload.bytes, signature)).map((v) => v.keyId);
   if (keyIds.length === 0) {
-    return { failure: { code: 'UNTRUSTED_SIGNATURE', reason: 'signature does not verify with any trusted key (made by another key, or the payload was altered)' } };
+    return {
+      failure: { code: 'UNTRUSTED_SIGNATURE', reason: 'signature does not verify with any trusted key (made by another key, or the payload was altered)' },
+    };
   }
   const parsed = parseSimpleSigningPayload(payload.bytes);
   if (!parsed.ok) return { failure: { code: 'MALFORMED', reason: parsed.reason } };
@@ -166,14 +196,17 @@ async function checkAttestation(
   const invalid = (code: VerificationFailureCode, reason: string, predicateType = claimedType) => ({
     checks: [{ predicateType, keyId: '', valid: false, code, reason, layer: layer.digest }],
   });
-  if (layer.mediaType !== DSSE_ENVELOPE_MEDIA_TYPE) return invalid('MALFORMED', `attestation layer has media type ${layer.mediaType}, not ${DSSE_ENVELOPE_MEDIA_TYPE}`);
+  if (layer.mediaType !== DSSE_ENVELOPE_MEDIA_TYPE)
+    return invalid('MALFORMED', `attestation layer has media type ${layer.mediaType}, not ${DSSE_ENVELOPE_MEDIA_TYPE}`);
   const blob = await fetchBlob(client, repo, layer.digest, MAX_ENVELOPE_BYTES);
   if ('failure' in blob) return invalid(blob.failure.code, blob.failure.reason);
   const envelope = parseEnvelope(blob.bytes);
   if (!envelope.ok) return invalid('MALFORMED', envelope.reason);
-  if (envelope.value.payloadType !== IN_TOTO_PAYLOAD_TYPE) return invalid('MALFORMED', `envelope payload type is ${envelope.value.payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`);
+  if (envelope.value.payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    return invalid('MALFORMED', `envelope payload type is ${envelope.value.payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`);
   const signers = envelopeSigners(envelope.value, verifiers);
-  if (signers.length === 0) return invalid('UNTRUSTED_SIGNATURE', 'envelope signature does not verify with any trusted key (made by another key, or the statement was altered)');
+  if (signers.length === 0)
+    return invalid('UNTRUSTED_SIGNATURE', 'envelope signature does not verify with any trusted key (made by another key, or the statement was altered)');
   const statement = parseStatement(envelope.value.payload);
   if (!statement.ok) return invalid('MALFORMED', statement.reason);
   const { predicateType, subjectDigests } = statement.value;
@@ -183,10 +216,18 @@ async function checkAttestation(
   if (claimedType !== predicateType && layer.annotations[PREDICATE_TYPE_ANNOTATION] !== undefined) {
     return invalid('MALFORMED', `layer annotation claims predicate type ${claimedType} but the signed statement says ${predicateType}`, predicateType);
   }
-  return { checks: signers.map((s) => ({ predicateType, keyId: s.keyId, valid: true, layer: layer.digest, predicate: statement.value.predicate })), statement: statement.value };
+  return {
+    checks: signers.map((s) => ({ predicateType, keyId: s.keyId, valid: true, layer: layer.digest, predicate: statement.value.predicate })),
+    statement: statement.value,
+  };
 }
 
-async function fetchBlob(client: SignatureRegistry, repo: string, digest: string, maxBytes: number): Promise<{ bytes: Buffer } | { failure: Omit<VerificationFailure, 'layer'> }> {
+async function fetchBlob(
+  client: SignatureRegistry,
+  repo: string,
+  digest: string,
+  maxBytes: number,
+): Promise<{ bytes: Buffer } | { failure: Omit<VerificationFailure, 'layer'> }> {
   try {
     return { bytes: await client.getBlob(repo, digest, { maxBytes }) };
   } catch (err) {

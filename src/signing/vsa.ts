@@ -70,10 +70,18 @@ export function vsaFromChainAttestations(
   types: { gateDecision: string; vulnerabilityScan: string },
 ): VsaPredicate | undefined {
   const decision = z
-    .looseObject({ allowed: z.boolean(), policyVersion: z.string().min(1).optional(), evaluatedAt: z.string().optional(), overriddenBy: z.unknown().optional(), violations: z.unknown().optional() })
+    .looseObject({
+      allowed: z.boolean(),
+      policyVersion: z.string().min(1).optional(),
+      evaluatedAt: z.string().optional(),
+      overriddenBy: z.unknown().optional(),
+      violations: z.unknown().optional(),
+    })
     .safeParse(attestations.find((a) => a.predicateType === types.gateDecision)?.predicate);
   if (!decision.success) return undefined;
-  const scan = z.looseObject({ scannedAt: z.string().optional(), osv: z.looseObject({ version: z.string().optional() }).optional() }).safeParse(attestations.find((a) => a.predicateType === types.vulnerabilityScan)?.predicate);
+  const scan = z
+    .looseObject({ scannedAt: z.string().optional(), osv: z.looseObject({ version: z.string().optional() }).optional() })
+    .safeParse(attestations.find((a) => a.predicateType === types.vulnerabilityScan)?.predicate);
   const timeVerified = decision.data.evaluatedAt ?? (scan.success ? scan.data.scannedAt : undefined);
   if (timeVerified === undefined || Number.isNaN(Date.parse(timeVerified))) return undefined;
   return buildVsa({

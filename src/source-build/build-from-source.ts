@@ -81,7 +81,13 @@ export async function buildFromSource(input: BuildRequestInput, deps: BuildDeps)
     progress({ phase: 'checkout' });
     const source = join(work, 'source');
     await mkdir(source);
-    const commit = await checkout({ repoUrl: request.repoUrl, ref: request.ref, dir: source, ...(request.commit ? { commit: request.commit } : {}), ...(deps.signal ? { signal: deps.signal } : {}) });
+    const commit = await checkout({
+      repoUrl: request.repoUrl,
+      ref: request.ref,
+      dir: source,
+      ...(request.commit ? { commit: request.commit } : {}),
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    });
     const sourceRoot = await realpath(source);
     const timestamp = await commitTime(sourceRoot);
     const dockerfile = await insideCheckout(sourceRoot, request.dockerfile, 'Dockerfile');
@@ -145,7 +151,10 @@ export async function buildFromSource(input: BuildRequestInput, deps: BuildDeps)
       startedOn,
       finishedOn: now(),
     });
-    deps.logger?.info({ repository: request.repository, digest, commit, tags, multiStage: summary.multiStage, stripped: hardened.stripped.length }, 'image built and pushed');
+    deps.logger?.info(
+      { repository: request.repository, digest, commit, tags, multiStage: summary.multiStage, stripped: hardened.stripped.length },
+      'image built and pushed',
+    );
     return {
       registry: request.registry,
       repository: request.repository,
@@ -161,7 +170,8 @@ export async function buildFromSource(input: BuildRequestInput, deps: BuildDeps)
     };
   } finally {
     // Built images are in the registry now; base images stay cached in the storage root for the next build.
-    for (const id of images.reverse()) await buildah?.removeImage(id).catch((err: unknown) => deps.logger?.debug({ err, id }, 'could not remove a built image'));
+    for (const id of images.reverse())
+      await buildah?.removeImage(id).catch((err: unknown) => deps.logger?.debug({ err, id }, 'could not remove a built image'));
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -183,7 +193,11 @@ async function harden(buildah: Buildah, imageId: string, opts: { stripSetuid: bo
     const asRoot = await runsAsRoot(root, user);
     await buildah.unmount(container);
     if (stripped.length === 0) return { imageId, stripped, user, runsAsRoot: asRoot };
-    await buildah.commit(container, { iidFile: opts.iidFile, timestamp: opts.timestamp, createdBy: `delivery-chain: chmod u-s,g-s on ${stripped.length} file(s)` });
+    await buildah.commit(container, {
+      iidFile: opts.iidFile,
+      timestamp: opts.timestamp,
+      createdBy: `delivery-chain: chmod u-s,g-s on ${stripped.length} file(s)`,
+    });
     return { imageId: (await readFile(opts.iidFile, 'utf8')).trim(), stripped, user, runsAsRoot: asRoot };
   } finally {
     await buildah.removeContainer(container).catch(() => undefined);

@@ -17,7 +17,8 @@ export interface BuildahOptions {
   signal?: AbortSignal;
 }
 
-const NETWORK = /connection refused|i\/o timeout|no such host|tls handshake timeout|connection reset|network is unreachable|timeout exceeded|unexpected EOF|50[234] |too many requests|pinging container registry/i;
+const NETWORK =
+  /connection refused|i\/o timeout|no such host|tls handshake timeout|connection reset|network is unreachable|timeout exceeded|unexpected EOF|50[234] |too many requests|pinging container registry/i;
 const UNAUTHORIZED = /unauthorized|authentication required|denied: requested access/i;
 const MISSING_IMAGE = /manifest unknown|name unknown|repository name not known|not found: manifest|reading manifest .* not found/i;
 
@@ -31,8 +32,10 @@ export function classifyBuildahFailure(err: unknown, stage: Stage): ChainError {
   if (err.reason === 'aborted') return new ChainError('TRANSIENT', `${err.command} was cancelled`, { cause: err, details });
   if (err.reason === 'timeout') return new ChainError('TRANSIENT', `${err.command} timed out: ${tail}`, { cause: err, details });
   if (err.reason === 'spawn') return new ChainError('PREREQUISITE_MISSING', `${err.command} could not start: ${tail}`, { cause: err, details });
-  if (UNAUTHORIZED.test(text)) return new ChainError('UNAUTHORIZED', `${err.command}: registry refused the credentials: ${tail}`, { cause: err, retryable: false, details });
-  if (stage === 'build' && MISSING_IMAGE.test(text)) return new ChainError('BUILD_FAILED', `base image not found: ${tail}`, { cause: err, retryable: false, details });
+  if (UNAUTHORIZED.test(text))
+    return new ChainError('UNAUTHORIZED', `${err.command}: registry refused the credentials: ${tail}`, { cause: err, retryable: false, details });
+  if (stage === 'build' && MISSING_IMAGE.test(text))
+    return new ChainError('BUILD_FAILED', `base image not found: ${tail}`, { cause: err, retryable: false, details });
   if (NETWORK.test(text)) return new ChainError('REGISTRY_ERROR', `${err.command}: registry unreachable: ${tail}`, { cause: err, retryable: true, details });
   if (stage === 'build') return new ChainError('BUILD_FAILED', `the Dockerfile did not build: ${tail}`, { cause: err, retryable: false, details });
   if (stage === 'push') return new ChainError('REGISTRY_ERROR', `${err.command}: ${tail}`, { cause: err, retryable: true, details });
@@ -47,7 +50,12 @@ export class Buildah {
   /** `cleanup` commands run even after the build was cancelled, so nothing is left in the storage root. */
   private async run(args: string[], stage: Stage, extra: Pick<RunToolOptions, 'onLine'> & { cleanup?: boolean } = {}): Promise<string> {
     const global = ['--root', this.opts.root, '--runroot', this.opts.runroot, '--storage-driver', this.opts.storageDriver];
-    const env = { ...process.env, CONTAINERS_REGISTRIES_CONF: this.opts.settings.registriesConf, REGISTRY_AUTH_FILE: this.opts.settings.authFile, BUILDAH_LAYERS: 'false' };
+    const env = {
+      ...process.env,
+      CONTAINERS_REGISTRIES_CONF: this.opts.settings.registriesConf,
+      REGISTRY_AUTH_FILE: this.opts.settings.authFile,
+      BUILDAH_LAYERS: 'false',
+    };
     try {
       const { stdout } = await runTool(this.executable, [...global, ...args], {
         label: `buildah ${args[0]}`,
@@ -68,8 +76,28 @@ export class Buildah {
   }
 
   /** Builds the Dockerfile; returns the image id. `timestamp` (epoch seconds) makes the output reproducible. */
-  async build(b: { contextDir: string; dockerfile: string; buildArgs: Record<string, string>; iidFile: string; timestamp: number; onLine?: (line: string) => void }): Promise<void> {
-    const args = ['bud', '--isolation', this.opts.isolation, '--authfile', this.opts.settings.authFile, '--pull', '--timestamp', String(b.timestamp), '--iidfile', b.iidFile, '-f', b.dockerfile];
+  async build(b: {
+    contextDir: string;
+    dockerfile: string;
+    buildArgs: Record<string, string>;
+    iidFile: string;
+    timestamp: number;
+    onLine?: (line: string) => void;
+  }): Promise<void> {
+    const args = [
+      'bud',
+      '--isolation',
+      this.opts.isolation,
+      '--authfile',
+      this.opts.settings.authFile,
+      '--pull',
+      '--timestamp',
+      String(b.timestamp),
+      '--iidfile',
+      b.iidFile,
+      '-f',
+      b.dockerfile,
+    ];
     for (const [name, value] of Object.entries(b.buildArgs)) args.push('--build-arg', `${name}=${value}`);
     await this.run([...args, b.contextDir], 'build', b.onLine ? { onLine: b.onLine } : {});
   }

@@ -68,12 +68,15 @@ function instructions(text: string): Instruction[] {
 
 /** Shell-style expansion of `$NAME`, `${NAME}`, `${NAME:-word}` and `${NAME:+word}`. */
 function expand(value: string, args: Map<string, string>): string {
-  return value.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, braced: string | undefined, op: string | undefined, word: string | undefined, bare: string | undefined) => {
-    const current = args.get((braced ?? bare)!) ?? '';
-    if (op === '-') return current !== '' ? current : (word ?? '');
-    if (op === '+') return current !== '' ? (word ?? '') : '';
-    return current;
-  });
+  return value.replace(
+    /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+    (_m, braced: string | undefined, op: string | undefined, word: string | undefined, bare: string | undefined) => {
+      const current = args.get((braced ?? bare)!) ?? '';
+      if (op === '-') return current !== '' ? current : (word ?? '');
+      if (op === '+') return current !== '' ? (word ?? '') : '';
+      return current;
+    },
+  );
 }
 
 /** `ARG NAME` or `ARG NAME=value` (one or more). */

@@ -32,7 +32,12 @@ function classify(err: unknown, what: string): ChainError {
 
 function git(args: string[], opts: { cwd?: string; signal?: AbortSignal } = {}) {
   const executable = locateTool('git', 'Debian package git');
-  return runTool(executable, ['-c', 'advice.detachedHead=false', '-c', 'init.defaultBranch=main', ...args], { label: `git ${args[0]}`, env: GIT_ENV, timeoutMs: TIMEOUT_MS, ...opts });
+  return runTool(executable, ['-c', 'advice.detachedHead=false', '-c', 'init.defaultBranch=main', ...args], {
+    label: `git ${args[0]}`,
+    env: GIT_ENV,
+    timeoutMs: TIMEOUT_MS,
+    ...opts,
+  });
 }
 
 /** The full name of a remote ref and the commit it points to (annotated tags peeled), without cloning. */
@@ -43,7 +48,11 @@ export async function resolveRemoteRef(repoUrl: string, ref: string, signal?: Ab
   } catch (err) {
     throw classify(err, `git ls-remote ${ref}`);
   }
-  const lines = stdout.trim().split('\n').filter((l) => l !== '').map((l) => l.split('\t') as [string, string]);
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split('\t') as [string, string]);
   for (const candidate of refPatterns(ref)) {
     const found = lines.find(([, name]) => name === `${candidate}^{}`) ?? lines.find(([, name]) => name === candidate);
     if (found) return { ref: candidate, commit: found[0] };

@@ -77,7 +77,7 @@ export function slsaProvenance(f: ProvenanceFacts): Provenance {
       },
       runDetails: {
         builder: { id: f.builderId, version: { buildah: f.buildahVersion } },
-        metadata: { invocationId: f.invocationId, startedOn: f.startedOn.toISOString(), finishedOn: f.finishedOn.toISOString() }
+        metadata: { invocationId: f.invocationId, startedOn: f.startedOn.toISOString(), finishedOn: f.finishedOn.toISOString() },
       },
     },
   };

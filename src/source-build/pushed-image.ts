@@ -31,7 +31,9 @@ export async function describePushedImage(client: RegistryClient, repository: st
     if (desc?.platform?.os === 'unknown') continue;
     platforms.push({
       digest: fetched.digest,
-      ...(desc?.platform ? { os: desc.platform.os, architecture: desc.platform.architecture, ...(desc.platform.variant ? { variant: desc.platform.variant } : {}) } : {}),
+      ...(desc?.platform
+        ? { os: desc.platform.os, architecture: desc.platform.architecture, ...(desc.platform.variant ? { variant: desc.platform.variant } : {}) }
+        : {}),
     });
     layerCount += manifest.layers.length;
     sizeBytes += manifest.layers.reduce((sum, l) => sum + l.size, 0);

@@ -10,7 +10,10 @@ import { expandTemplate, sanitizeRepositoryComponent, sanitizeTag } from './temp
 
 /** The repository's name from its URL: `https://git.example/team/app.git` → `app`. */
 export function repositoryName(repoUrl: string): string {
-  const path = repoUrl.replace(/[?#].*$/, '').replace(/\/+$/, '').replace(/\.git$/, '');
+  const path = repoUrl
+    .replace(/[?#].*$/, '')
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '');
   const name = path.split(/[/:]/).pop() ?? '';
   return sanitizeRepositoryComponent(name) || 'repository';
 }
@@ -20,7 +23,10 @@ export function refName(ref: string): string {
   return ref.replace(/^refs\/(heads|tags)\//, '');
 }
 
-export function templateValues(push: Pick<SourcePushed, 'repoUrl' | 'ref' | 'commit'>, groups: Record<string, string | undefined> = {}): Record<string, string> {
+export function templateValues(
+  push: Pick<SourcePushed, 'repoUrl' | 'ref' | 'commit'>,
+  groups: Record<string, string | undefined> = {},
+): Record<string, string> {
   const values: Record<string, string> = {
     commit: push.commit,
     shortCommit: push.commit.slice(0, 7),
@@ -47,7 +53,14 @@ export function buildRequestFromPush(push: SourcePushed, rules: BuildRule[], sta
     const match = new RegExp(rule.ref).exec(push.ref);
     if (!match) continue;
     const values = templateValues(push, match.groups ?? {});
-    const tags = [...new Set(rule.tags.map((t) => expandTemplate(t, values)).filter((t) => t !== '').map(sanitizeTag))];
+    const tags = [
+      ...new Set(
+        rule.tags
+          .map((t) => expandTemplate(t, values))
+          .filter((t) => t !== '')
+          .map(sanitizeTag),
+      ),
+    ];
     if (tags.length === 0) throw new ChainError('BAD_INPUT', `build rule ${rule.ref} gives ${push.ref} no tag`);
     return parseBuildRequest({
       repoUrl: push.repoUrl,

@@ -20,7 +20,9 @@ export class ToolFailure extends Error {
     readonly stderr: string,
     readonly reason: 'exit' | 'timeout' | 'aborted' | 'spawn',
   ) {
-    super(`${command} ${reason === 'exit' ? `exited with ${exitCode}` : reason === 'timeout' ? 'timed out' : reason === 'aborted' ? 'was cancelled' : 'could not start'}: ${lastLines(stderr)}`);
+    super(
+      `${command} ${reason === 'exit' ? `exited with ${exitCode}` : reason === 'timeout' ? 'timed out' : reason === 'aborted' ? 'was cancelled' : 'could not start'}: ${lastLines(stderr)}`,
+    );
   }
 }
 

@@ -38,11 +38,18 @@ export async function startBuildChain(
     build: request,
   };
   try {
-    await client.workflow.start(WORKFLOW_TYPES.deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
+    await client.workflow.start(WORKFLOW_TYPES.deliveryChain, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    });
     return { workflowId, outcome: 'started' };
   } catch (err) {
     // The SDK's WorkflowExecutionAlreadyStartedError, recognised by name: the domain has no Temporal imports.
     if (err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError') return { workflowId, outcome: 'already-started' };
-    throw new ChainError('SERVICE_UNREACHABLE', `cannot start the build chain ${workflowId}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new ChainError('SERVICE_UNREACHABLE', `cannot start the build chain ${workflowId}: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
 }

@@ -40,29 +40,60 @@ describe('fault injection on the real chain (loopback)', { timeout: 20 * 60_000 
   };
   const chainOf = (repository: string, digest: string) => stack.client.workflow.getHandle(chainWorkflowId({ registry: 'source', repository, digest }));
   const delivered = (repository: string, digest: string) =>
-    stack.waitFor(`${repository}@${digest} delivered`, async () => {
-      try {
-        return (await chainOf(repository, digest).describe()).status.name === 'COMPLETED' ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 240_000);
+    stack.waitFor(
+      `${repository}@${digest} delivered`,
+      async () => {
+        try {
+          return (await chainOf(repository, digest).describe()).status.name === 'COMPLETED' ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      240_000,
+    );
 
   it('a notification before its image exists, then the push', async () => {
     const { layout, digest } = await image('early');
     const envelope = {
-      events: [{ id: 'early-1', timestamp: new Date().toISOString(), action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, repository: 'chaos/early', url: `http://x/v2/chaos/early/manifests/${digest}`, tag: 'v1' }, request: { useragent: 'test' } }],
+      events: [
+        {
+          id: 'early-1',
+          timestamp: new Date().toISOString(),
+          action: 'push',
+          target: {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest,
+            repository: 'chaos/early',
+            url: `http://x/v2/chaos/early/manifests/${digest}`,
+            tag: 'v1',
+          },
+          request: { useragent: 'test' },
+        },
+      ],
     };
-    const res = await fetch(`${stack.apiUrl}/webhooks/source`, { method: 'POST', headers: { 'content-type': 'application/vnd.docker.distribution.events.v2+json', authorization: `Bearer ${WEBHOOK_SECRET}` }, body: JSON.stringify(envelope) });
+    const res = await fetch(`${stack.apiUrl}/webhooks/source`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.docker.distribution.events.v2+json', authorization: `Bearer ${WEBHOOK_SECRET}` },
+      body: JSON.stringify(envelope),
+    });
     assert.equal(res.status, 202);
     // The chain fails at build (the manifest never appears within its retries)…
-    await stack.waitFor('the early chain to fail', async () => ((await chainOf('chaos/early', digest).describe()).status.name === 'FAILED' ? true : undefined), 120_000);
+    await stack.waitFor(
+      'the early chain to fail',
+      async () => ((await chainOf('chaos/early', digest).describe()).status.name === 'FAILED' ? true : undefined),
+      120_000,
+    );
     const t0 = Date.now();
     // …then the real push: the registry's notification starts a new run (lifecycle rule for failed chains).
     await pushImage(layout, 'v1', `${stack.sourceHost}/chaos/early:v1`);
     await delivered('chaos/early', digest);
     const row = await stack.measure([{ repository: 'chaos/early', digest }]);
-    printRow({ scenario: 'notification before image, then push', injected: 'manifest missing at build', ...row, recovery_s: Math.round((Date.now() - t0) / 1000) });
+    printRow({
+      scenario: 'notification before image, then push',
+      injected: 'manifest missing at build',
+      ...row,
+      recovery_s: Math.round((Date.now() - t0) / 1000),
+    });
     assert.deepEqual([row.lost, row.duplicated], [0, 0]);
   });
 
@@ -82,7 +113,10 @@ describe('fault injection on the real chain (loopback)', { timeout: 20 * 60_000 
     const { layout, digest } = await image('glass');
     await pushImage(layout, 'v1', `${stack.sourceHost}/chaos/glass:v1`);
     await delivered('chaos/glass', digest);
-    await assert.rejects(breakGlass(stack.client, chainWorkflowId({ registry: 'source', repository: 'chaos/glass', digest }), { actor: 'mallory', reason: 'none' }), /nothing to override/);
+    await assert.rejects(
+      breakGlass(stack.client, chainWorkflowId({ registry: 'source', repository: 'chaos/glass', digest }), { actor: 'mallory', reason: 'none' }),
+      /nothing to override/,
+    );
     await delay(1000);
     const row = await stack.measure([{ repository: 'chaos/glass', digest }]);
     printRow({ scenario: 'break-glass on a completed chain', injected: 'refused', ...row, recovery_s: '-' });
@@ -92,14 +126,35 @@ describe('fault injection on the real chain (loopback)', { timeout: 20 * 60_000 
   it('5,000 duplicate deliveries', async () => {
     const { layout, digest } = await image('dupes');
     await pushImage(layout, 'v1', `${stack.sourceHost}/chaos/dupes:v1`);
-    const body = (id: string) => JSON.stringify({ events: [{ id, timestamp: new Date().toISOString(), action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, repository: 'chaos/dupes', url: `http://x/v2/chaos/dupes/manifests/${digest}`, tag: 'v1' }, request: { useragent: 'test' } }] });
+    const body = (id: string) =>
+      JSON.stringify({
+        events: [
+          {
+            id,
+            timestamp: new Date().toISOString(),
+            action: 'push',
+            target: {
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              digest,
+              repository: 'chaos/dupes',
+              url: `http://x/v2/chaos/dupes/manifests/${digest}`,
+              tag: 'v1',
+            },
+            request: { useragent: 'test' },
+          },
+        ],
+      });
     let next = 0;
     const statuses = new Map<number, number>();
     const lane = async () => {
       while (next < 5000) {
         const n = next++;
         // Half are redeliveries of one event, half new deliveries of the same push.
-        const res = await fetch(`${stack.apiUrl}/webhooks/source`, { method: 'POST', headers: { 'content-type': 'application/vnd.docker.distribution.events.v2+json', authorization: `Bearer ${WEBHOOK_SECRET}` }, body: body(n % 2 ? 'dupe' : `dupe-${n}`) });
+        const res = await fetch(`${stack.apiUrl}/webhooks/source`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/vnd.docker.distribution.events.v2+json', authorization: `Bearer ${WEBHOOK_SECRET}` },
+          body: body(n % 2 ? 'dupe' : `dupe-${n}`),
+        });
         await res.arrayBuffer();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       }
@@ -124,14 +179,23 @@ describe('fault injection on the real chain (loopback)', { timeout: 20 * 60_000 
     const held = hold?.(repository, digest);
     await pushImage(layout, 'v1', `${stack.sourceHost}/${repository}:v1`);
     const handle = chainOf(repository, digest);
-    if (held) await stack.waitFor(`a request of the ${stage} activity`, async () => ((await Promise.race([held.arrived.then(() => true), delay(100)])) ? true : undefined), 180_000);
+    if (held)
+      await stack.waitFor(
+        `a request of the ${stage} activity`,
+        async () => ((await Promise.race([held.arrived.then(() => true), delay(100)])) ? true : undefined),
+        180_000,
+      );
     // Wait until the stage's activity runs on a worker, then SIGKILL that worker.
-    const identity = await stack.waitFor(`the ${stage} activity`, async () => {
-      const status = await handle.query<ChainStatus>(QUERIES.status);
-      if (status.stage !== stage) return undefined;
-      const pending = (await handle.describe()).raw.pendingActivities ?? [];
-      return pending.find((a) => a.lastWorkerIdentity)?.lastWorkerIdentity ?? undefined;
-    }, 180_000);
+    const identity = await stack.waitFor(
+      `the ${stage} activity`,
+      async () => {
+        const status = await handle.query<ChainStatus>(QUERIES.status);
+        if (status.stage !== stage) return undefined;
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        return pending.find((a) => a.lastWorkerIdentity)?.lastWorkerIdentity ?? undefined;
+      },
+      180_000,
+    );
     const pid = Number(identity.split('@')[0]);
     const victim = stack.workers.findIndex((w) => w?.pid === pid);
     assert.ok(victim >= 0, `the activity runs on one of our workers (${identity})`);
@@ -141,16 +205,25 @@ describe('fault injection on the real chain (loopback)', { timeout: 20 * 60_000 
     // The killed worker comes back (a new process, a new identity) for the next scenarios, while this one recovers.
     const back = stack.startWorker(victim + 1);
     // Recovered when the activity runs again on the other worker (a new attempt started there), or the chain moved on.
-    await stack.waitFor(`the ${stage} activity resumed`, async () => {
-      if ((await handle.query<ChainStatus>(QUERIES.status)).stage !== stage) return true;
-      const pending = (await handle.describe()).raw.pendingActivities ?? [];
-      return pending.some((a) => (a.attempt ?? 1) > 1 && a.lastStartedTime && a.lastWorkerIdentity && a.lastWorkerIdentity !== identity) ? true : undefined;
-    }, 120_000);
+    await stack.waitFor(
+      `the ${stage} activity resumed`,
+      async () => {
+        if ((await handle.query<ChainStatus>(QUERIES.status)).stage !== stage) return true;
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        return pending.some((a) => (a.attempt ?? 1) > 1 && a.lastStartedTime && a.lastWorkerIdentity && a.lastWorkerIdentity !== identity) ? true : undefined;
+      },
+      120_000,
+    );
     const recovery = Math.round((Date.now() - t0) / 1000);
     await delivered(repository, digest);
     await delay(1000);
     const row = await stack.measure([{ repository, digest }]);
-    printRow({ scenario: `worker SIGKILL at ${stage}`, injected: held ? 'SIGKILL of the worker running it, its registry write in flight' : 'SIGKILL of the worker running it', ...row, recovery_s: recovery });
+    printRow({
+      scenario: `worker SIGKILL at ${stage}`,
+      injected: held ? 'SIGKILL of the worker running it, its registry write in flight' : 'SIGKILL of the worker running it',
+      ...row,
+      recovery_s: recovery,
+    });
     await back;
     assert.deepEqual([row.lost, row.duplicated], [0, 0]);
     assert.ok(recovery <= MAX_RECOVERY_S, `recovered in ${recovery} s`);
@@ -159,11 +232,15 @@ describe('fault injection on the real chain (loopback)', { timeout: 20 * 60_000 
 
   it('worker SIGKILL at build', () =>
     // The build stage of a push reads the pushed manifest by digest.
-    killWorkerAt('build', (repository, digest) => stack.sourceFaults.holdNext(/^(GET|HEAD)$/, new RegExp(`^/v2/${escape(repository)}/manifests/${escape(digest)}$`))));
+    killWorkerAt('build', (repository, digest) =>
+      stack.sourceFaults.holdNext(/^(GET|HEAD)$/, new RegExp(`^/v2/${escape(repository)}/manifests/${escape(digest)}$`)),
+    ));
   it('worker SIGKILL at scan', () => killWorkerAt('scan'));
   it('worker SIGKILL at sign', () =>
     // The signature manifest's upload: the dead worker's write lands after it died.
-    killWorkerAt('sign', (repository, digest) => stack.sourceFaults.holdNext(/^PUT$/, new RegExp(`^/v2/${escape(repository)}/manifests/${escape(digest.replace(':', '-'))}\\.sig$`))));
+    killWorkerAt('sign', (repository, digest) =>
+      stack.sourceFaults.holdNext(/^PUT$/, new RegExp(`^/v2/${escape(repository)}/manifests/${escape(digest.replace(':', '-'))}\\.sig$`)),
+    ));
   it('worker SIGKILL at sync', () => killWorkerAt('sync'));
   it('worker SIGKILL at distribute', () =>
     // The promotion tag in the mirror.
@@ -198,7 +275,13 @@ describe('fault injection on the real chain (loopback)', { timeout: 20 * 60_000 
       await stack.waitFor('the notifications queued', async () => {
         const jobs = await stack.ingest.queue.queue.getJobs(['waiting', 'prioritized', 'delayed', 'active']);
         const queuedDigests = new Set(jobs.map((j) => (j.data as { input?: { digest?: string } }).input?.digest));
-        const started = async (img: { repository: string; digest: string }) => chainOf(img.repository, img.digest).describe().then(() => true, () => false);
+        const started = async (img: { repository: string; digest: string }) =>
+          chainOf(img.repository, img.digest)
+            .describe()
+            .then(
+              () => true,
+              () => false,
+            );
         for (const img of queued.images) if (!queuedDigests.has(img.digest) && !(await started(img))) return undefined;
         return true;
       });
@@ -272,7 +355,12 @@ describe('fault injection on the real chain (loopback)', { timeout: 20 * 60_000 
     const starters = await Promise.all(pushes.images.map((img) => startedBy(img.repository, img.digest)));
     // Reconciliation submits as `reconcile:<source>`.
     const byReconcile = starters.filter((s) => s?.startsWith('reconcile')).length;
-    printRow({ scenario: 'source registry restarted', injected: `restart with 3 notifications pending (${byReconcile} chains started by reconcile)`, ...row, recovery_s: recovery });
+    printRow({
+      scenario: 'source registry restarted',
+      injected: `restart with 3 notifications pending (${byReconcile} chains started by reconcile)`,
+      ...row,
+      recovery_s: recovery,
+    });
     assert.deepEqual([row.lost, row.duplicated], [0, 0]);
   });
 
@@ -288,9 +376,27 @@ describe('fault injection on the real chain (loopback)', { timeout: 20 * 60_000 
     const lane = async () => {
       while (sending) {
         const img = early.images[sent % early.images.length]!;
-        const events = [{ id: `load-${sent++}`, timestamp: new Date().toISOString(), action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: img.digest, repository: img.repository, url: `http://x/v2/${img.repository}/manifests/${img.digest}`, tag: 'v1' }, request: { useragent: 'test' } }];
+        const events = [
+          {
+            id: `load-${sent++}`,
+            timestamp: new Date().toISOString(),
+            action: 'push',
+            target: {
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              digest: img.digest,
+              repository: img.repository,
+              url: `http://x/v2/${img.repository}/manifests/${img.digest}`,
+              tag: 'v1',
+            },
+            request: { useragent: 'test' },
+          },
+        ];
         try {
-          const res = await fetch(`${stack.apiUrl}/webhooks/source`, { method: 'POST', headers: { 'content-type': 'application/vnd.docker.distribution.events.v2+json', authorization: `Bearer ${WEBHOOK_SECRET}` }, body: JSON.stringify({ events }) });
+          const res = await fetch(`${stack.apiUrl}/webhooks/source`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/vnd.docker.distribution.events.v2+json', authorization: `Bearer ${WEBHOOK_SECRET}` },
+            body: JSON.stringify({ events }),
+          });
           await res.arrayBuffer();
           if (res.status >= 300) broken++;
         } catch {
@@ -316,7 +422,12 @@ describe('fault injection on the real chain (loopback)', { timeout: 20 * 60_000 
     const recovery = since(t0);
     await delay(1000);
     const row = await stack.measure([...early.images, ...late.images]);
-    printRow({ scenario: 'API killed under load', injected: `SIGKILL of the API during ${sent} deliveries (${broken} refused or broken, resent) and 3 pushes`, ...row, recovery_s: recovery });
+    printRow({
+      scenario: 'API killed under load',
+      injected: `SIGKILL of the API during ${sent} deliveries (${broken} refused or broken, resent) and 3 pushes`,
+      ...row,
+      recovery_s: recovery,
+    });
     assert.ok(broken > 0, 'the kill landed while deliveries were in flight');
     assert.deepEqual([row.lost, row.duplicated], [0, 0]);
   });

@@ -124,7 +124,10 @@ export async function startChaosStack(): Promise<ChaosStack> {
     // No vulnerability data on loopback: the built-in policy would deny every image for that; these scenarios are about the lifecycle.
     policy: { mode: 'dry-run' },
     signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'CHAOS_KEY_PASSWORD' } },
-    distribute: { promoteTags: ['stable'], subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }] },
+    distribute: {
+      promoteTags: ['stable'],
+      subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }],
+    },
     // Reconcile often: it is what finds the pushes whose notifications a registry restart dropped.
     ingest: { maxBackoff: '2s', reconcileInterval: '15s', retryFailed: { backoff: '1s', maxBackoff: '5s', maxRuns: 3 } },
     // Two worker processes share this file: fixed metrics ports would collide.
@@ -134,7 +137,16 @@ export async function startChaosStack(): Promise<ChaosStack> {
   // The worker processes reach the registries through the fault proxies (the source also through
   // the slow link); the API and tests use them directly.
   const workerConfigFile = join(dataDir, 'worker-config.json');
-  writeFileSync(workerConfigFile, JSON.stringify({ ...raw, registries: [{ name: 'source', url: sourceFaults.url }, { name: 'mirror', url: mirrorFaults.url }] }));
+  writeFileSync(
+    workerConfigFile,
+    JSON.stringify({
+      ...raw,
+      registries: [
+        { name: 'source', url: sourceFaults.url },
+        { name: 'mirror', url: mirrorFaults.url },
+      ],
+    }),
+  );
   const apiConfigFile = join(dataDir, 'api-config.json');
   writeFileSync(apiConfigFile, JSON.stringify({ ...raw, api: { host: '127.0.0.1', port: apiPort } }));
 
@@ -162,7 +174,10 @@ export async function startChaosStack(): Promise<ChaosStack> {
   ingestRedis.on('error', () => undefined);
   const ingest = startIngestWorker({ config, logger, client, redis: ingestRedis });
   onCleanup(async () => {
-    await client.schedule.getHandle(SCHEDULE_IDS.reconcile).delete().catch(() => undefined);
+    await client.schedule
+      .getHandle(SCHEDULE_IDS.reconcile)
+      .delete()
+      .catch(() => undefined);
     await ingest.close();
     ingestRedis.disconnect();
     await connection.close();
@@ -226,7 +241,9 @@ export async function startChaosStack(): Promise<ChaosStack> {
         // Entries beyond one signature, and beyond one attestation per predicate type.
         const surplus = async (client2: RegistryClient, kind: 'sig' | 'att') => {
           try {
-            const layers = ((await client2.getManifest(repository, cosignTag(digest, kind))).manifest as { layers: Array<{ annotations?: Record<string, string> }> }).layers;
+            const layers = (
+              (await client2.getManifest(repository, cosignTag(digest, kind))).manifest as { layers: Array<{ annotations?: Record<string, string> }> }
+            ).layers;
             return kind === 'sig' ? layers.length - 1 : layers.length - new Set(layers.map((l) => l.annotations?.predicateType)).size;
           } catch {
             return 0;

@@ -25,16 +25,27 @@ async function scenario(cluster: TestCluster, name: string, count: number, at: n
   });
   const { what, atMs } = await (injected as NonNullable<typeof injected>);
   const result = await settle(cluster, repository, digests, SETTLE_MS);
-  const row = { scenario: name, injected: what, digests: count, completed: result.completed, lost: result.lost, duplicated: result.duplicated, recovery_s: Math.round(Math.max(0, result.lastCloseMs - atMs) / 100) / 10 };
+  const row = {
+    scenario: name,
+    injected: what,
+    digests: count,
+    completed: result.completed,
+    lost: result.lost,
+    duplicated: result.duplicated,
+    recovery_s: Math.round(Math.max(0, result.lastCloseMs - atMs) / 100) / 10,
+  };
   rows.push(row);
   return row;
 }
 
 describe('cluster topology: failover', { timeout: 60 * 60_000 }, () => {
   let cluster: TestCluster;
-  before(async () => {
-    cluster = await useCluster();
-  }, { timeout: 15 * 60_000 });
+  before(
+    async () => {
+      cluster = await useCluster();
+    },
+    { timeout: 15 * 60_000 },
+  );
   after(() => printTable(rows));
 
   it('forms one Temporal cluster of two server processes; a push completes through haproxy and the search attributes filter it', async () => {
@@ -47,7 +58,20 @@ describe('cluster topology: failover', { timeout: 60 * 60_000 }, () => {
     assert.equal(row.completed, 1, JSON.stringify(row));
     const temporal = findTool('temporal');
     assert.ok(temporal, 'the Temporal CLI (npm run setup)');
-    const listed = spawnSync(temporal, ['workflow', 'list', '--address', cluster.config.temporal.address as string, '--query', 'DcVerdict = "allowed" AND DcRepository = "source/failover/baseline"', '-o', 'json'], { encoding: 'utf8', timeout: 60_000 });
+    const listed = spawnSync(
+      temporal,
+      [
+        'workflow',
+        'list',
+        '--address',
+        cluster.config.temporal.address as string,
+        '--query',
+        'DcVerdict = "allowed" AND DcRepository = "source/failover/baseline"',
+        '-o',
+        'json',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     assert.equal(listed.status, 0, listed.stderr);
     assert.equal((JSON.parse(listed.stdout || '[]') as unknown[]).length, 1, listed.stdout);
   });

@@ -34,6 +34,10 @@ export async function useCluster(options: ClusterOptions = {}): Promise<TestClus
   onCleanup(() => cluster.stop());
   const connection = await Connection.connect({ address: cluster.config.temporal.address as string });
   onCleanup(() => connection.close());
-  return { ...cluster, client: new Client({ connection, namespace: config.temporal.namespace }), sourceUrl: `http://127.0.0.1:${source}`, workDir: testDataDir('dchain-cluster-images-') };
+  return {
+    ...cluster,
+    client: new Client({ connection, namespace: config.temporal.namespace }),
+    sourceUrl: `http://127.0.0.1:${source}`,
+    workDir: testDataDir('dchain-cluster-images-'),
+  };
 }
-

@@ -42,10 +42,13 @@ describe('redis.sentinel with TLS and AUTH', () => {
     });
   });
 
-  const ready = (r: Redis) => (r.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve, reject) => {
-    r.once('ready', () => resolve());
-    r.once('end', () => reject(new Error('connection ended')));
-  }));
+  const ready = (r: Redis) =>
+    r.status === 'ready'
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          r.once('ready', () => resolve());
+          r.once('end', () => reject(new Error('connection ended')));
+        });
 
   it('every client kind reaches the primary through the Sentinels, and writes reach the replica', async () => {
     const target = redisTarget(config);
@@ -76,8 +79,11 @@ describe('redis.sentinel with TLS and AUTH', () => {
     }
   });
 
-  it('without the Sentinels\' password no primary is found', async () => {
+  it("without the Sentinels' password no primary is found", async () => {
     const wrong = parseConfig({ ...config, redis: { ...config.redis, sentinel: { ...config.redis.sentinel!, sentinelPassword: 'not-the-password' } } });
-    await assert.rejects(withRedis(wrong, (r) => r.ping()), /cannot reach Redis at Sentinel/);
+    await assert.rejects(
+      withRedis(wrong, (r) => r.ping()),
+      /cannot reach Redis at Sentinel/,
+    );
   });
 });

@@ -73,7 +73,13 @@ describe('a stack with Redis AUTH+TLS, Temporal mTLS, HTTPS API and the payload 
     const postgres = await startPostgres({ dataDir: join(dataDir, 'postgres') });
     onCleanup(() => postgres.process.stop());
     setupTemporalSchema(postgres);
-    const node = await temporalNode({ name: 'tls-0', ip: '127.0.0.2', dataDir: join(dataDir, 'temporal'), postgres, tls: { ...temporalCert, caFile, serverName: SERVER_NAME } });
+    const node = await temporalNode({
+      name: 'tls-0',
+      ip: '127.0.0.2',
+      dataDir: join(dataDir, 'temporal'),
+      postgres,
+      tls: { ...temporalCert, caFile, serverName: SERVER_NAME },
+    });
     await node.process.start();
     onCleanup(() => node.process.stop());
     temporalAddress = node.address;
@@ -89,7 +95,13 @@ describe('a stack with Redis AUTH+TLS, Temporal mTLS, HTTPS API and the payload 
     const apiCert = pki.issue('api');
     // The registry notifies the API over HTTPS and trusts the test CA for it (Go reads SSL_CERT_FILE).
     const [source, mirrorRegistry] = await Promise.all([
-      useRegistry({ name: 'source', dataDir, notify: { url: `https://127.0.0.1:${apiPort}/webhooks/source`, secret: SECRET }, notifyBackoff: '1s', env: { ...process.env, SSL_CERT_FILE: caFile } }),
+      useRegistry({
+        name: 'source',
+        dataDir,
+        notify: { url: `https://127.0.0.1:${apiPort}/webhooks/source`, secret: SECRET },
+        notifyBackoff: '1s',
+        env: { ...process.env, SSL_CERT_FILE: caFile },
+      }),
       useRegistry({ name: 'mirror', dataDir }),
     ]);
     sourceHost = source.host;
@@ -159,10 +171,21 @@ describe('a stack with Redis AUTH+TLS, Temporal mTLS, HTTPS API and the payload 
   it('refuses clients without the credentials: plaintext or certificate-less Temporal, Redis without TLS, AUTH or a client certificate', async () => {
     await assert.rejects(Connection.connect({ address: temporalAddress, connectTimeout: 5_000 }).then((c) => c.workflowService.getSystemInfo({})));
     const noClientCert = { serverNameOverride: SERVER_NAME, serverRootCACertificate: readFileSync(caFile) };
-    await assert.rejects(Connection.connect({ address: temporalAddress, connectTimeout: 5_000, tls: noClientCert }).then((c) => c.workflowService.getSystemInfo({})));
+    await assert.rejects(
+      Connection.connect({ address: temporalAddress, connectTimeout: 5_000, tls: noClientCert }).then((c) => c.workflowService.getSystemInfo({})),
+    );
 
     const tryRedis = async (options: RedisOptions) => {
-      const redis = new Redis({ ...options, host: '127.0.0.1', port: redisPort, lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+      const redis = new Redis({
+        ...options,
+        host: '127.0.0.1',
+        port: redisPort,
+        lazyConnect: true,
+        connectTimeout: 3_000,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        enableReadyCheck: false,
+      });
       // A refused AUTH closes the connection; the reason is in the connection's error event.
       const errors: Error[] = [];
       redis.on('error', (err: Error) => errors.push(err));
@@ -179,7 +202,12 @@ describe('a stack with Redis AUTH+TLS, Temporal mTLS, HTTPS API and the payload 
     await assert.rejects(tryRedis({ tls: { ca: readFileSync(caFile) } }), 'TLS without a client certificate');
     const target = redisTarget(config) as RedisOptions;
     await assert.rejects(tryRedis({ tls: target.tls }), /NOAUTH|WRONGPASS|Authentication/i);
-    assert.equal(await tryRedis({ tls: target.tls, username: 'dchain', password: 'not-the-password' }).catch((e: Error) => e.message).then(String), 'WRONGPASS invalid username-password pair or user is disabled.');
+    assert.equal(
+      await tryRedis({ tls: target.tls, username: 'dchain', password: 'not-the-password' })
+        .catch((e: Error) => e.message)
+        .then(String),
+      'WRONGPASS invalid username-password pair or user is disabled.',
+    );
     // And the configured path answers; no message names the password.
     assert.equal(await withRedis(config, (redis) => redis.ping()), 'PONG');
     assert.doesNotMatch(describeRedis(config), /dchain:|@/);
@@ -208,7 +236,12 @@ describe('a stack with Redis AUTH+TLS, Temporal mTLS, HTTPS API and the payload 
     const history = await handle.fetchHistory();
     const payloads: Array<{ metadata?: Record<string, Uint8Array> | null; data?: Uint8Array | null }> = [];
     for (const event of history.events ?? []) {
-      const attrs = [event.workflowExecutionStartedEventAttributes?.input, event.activityTaskScheduledEventAttributes?.input, event.activityTaskCompletedEventAttributes?.result, event.workflowExecutionCompletedEventAttributes?.result];
+      const attrs = [
+        event.workflowExecutionStartedEventAttributes?.input,
+        event.activityTaskScheduledEventAttributes?.input,
+        event.activityTaskCompletedEventAttributes?.result,
+        event.workflowExecutionCompletedEventAttributes?.result,
+      ];
       for (const a of attrs) payloads.push(...(a?.payloads ?? []));
     }
     assert.ok(payloads.length >= 8, `payloads in the history: ${payloads.length}`);
@@ -227,14 +260,33 @@ describe('a stack with Redis AUTH+TLS, Temporal mTLS, HTTPS API and the payload 
       const show = async (extra: string[]) => {
         const { stdout } = await execFileAsync(
           requireTool('temporal', 'the Temporal CLI, installed by npm run setup'),
-          ['workflow', 'show', '-w', workflowId, '-o', 'json', '--address', temporalAddress, '--tls-ca-path', caFile, '--tls-cert-path', clientCert.certFile,
-            '--tls-key-path', clientCert.keyFile, '--tls-server-name', SERVER_NAME, ...extra],
+          [
+            'workflow',
+            'show',
+            '-w',
+            workflowId,
+            '-o',
+            'json',
+            '--address',
+            temporalAddress,
+            '--tls-ca-path',
+            caFile,
+            '--tls-cert-path',
+            clientCert.certFile,
+            '--tls-key-path',
+            clientCert.keyFile,
+            '--tls-server-name',
+            SERVER_NAME,
+            ...extra,
+          ],
           { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
         );
         return stdout;
       };
       const encoding = (out: string) => {
-        const started = (JSON.parse(out) as { events: Array<{ workflowExecutionStartedEventAttributes?: { input: { payloads: Array<{ metadata: { encoding: string } }> } } }> }).events[0];
+        const started = (
+          JSON.parse(out) as { events: Array<{ workflowExecutionStartedEventAttributes?: { input: { payloads: Array<{ metadata: { encoding: string } }> } } }> }
+        ).events[0];
         const raw = started?.workflowExecutionStartedEventAttributes?.input.payloads[0]?.metadata.encoding ?? '';
         return /^[A-Za-z0-9+/]+=*$/.test(raw) && !raw.includes('/') ? Buffer.from(raw, 'base64').toString('utf8') : raw;
       };

@@ -20,8 +20,13 @@ o:busybox
 `;
 
 void describe('fuzz: apk cataloger', () => {
-  fuzzTarget('apk', mutatedText([DB, DB.replace(/\n/g, '\r\n'), `P:${'x'.repeat(5000)}\nV:1\n`]), (text) => catalogFiles({ '/etc/os-release': OS_RELEASE.alpine, '/lib/apk/db/installed': text }), {
-    runs: 200,
-    check: wellFormed,
-  });
+  fuzzTarget(
+    'apk',
+    mutatedText([DB, DB.replace(/\n/g, '\r\n'), `P:${'x'.repeat(5000)}\nV:1\n`]),
+    (text) => catalogFiles({ '/etc/os-release': OS_RELEASE.alpine, '/lib/apk/db/installed': text }),
+    {
+      runs: 200,
+      check: wellFormed,
+    },
+  );
 });

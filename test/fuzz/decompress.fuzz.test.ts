@@ -35,7 +35,10 @@ const seeds = [
 void describe('fuzz: gzip and zstd decoding', () => {
   void it('a bomb stops at the configured limit with TOO_LARGE', async () => {
     for (const bomb of seeds.slice(-2)) {
-      await assert.rejects(decode(bomb), (err: unknown) => ChainError.is(err, 'TOO_LARGE') && /layer sha256:fuzz exceeds 4194304 bytes uncompressed|decompresses more than/.test(err.message));
+      await assert.rejects(
+        decode(bomb),
+        (err: unknown) => ChainError.is(err, 'TOO_LARGE') && /layer sha256:fuzz exceeds 4194304 bytes uncompressed|decompresses more than/.test(err.message),
+      );
     }
   });
   fuzzTarget('decompress', mutated(seeds), decode, {
@@ -43,7 +46,11 @@ void describe('fuzz: gzip and zstd decoding', () => {
     check: (bytes) => assert.ok(bytes <= limits.maxUncompressedBytes),
     regressions: [
       // A second gzip header inside the first member: zlib's "invalid stored block lengths" was an untyped Error.
-      Buffer.from([31, 139, 8, 0, 31, 139, 8, 0, 0, 0, 0, 0, 0, 3, 203, 75, 77, 79, 44, 201, 44, 75, 101, 160, 33, 48, 48, 48, 48, 48, 51, 49, 1, 211, 6, 6, 6, 112, 250, 63, 2, 176, 26, 32, 0, 131, 129, 161, 137, 129, 177, 17, 131, 130, 1, 45, 29, 5, 3, 165, 197, 37, 137, 69, 12, 6, 116, 177, 107, 20, 140, 130, 81, 48, 10, 6, 17, 0, 0, 215, 159, 151, 60, 0, 6, 0, 0]),
+      Buffer.from([
+        31, 139, 8, 0, 31, 139, 8, 0, 0, 0, 0, 0, 0, 3, 203, 75, 77, 79, 44, 201, 44, 75, 101, 160, 33, 48, 48, 48, 48, 48, 51, 49, 1, 211, 6, 6, 6, 112, 250,
+        63, 2, 176, 26, 32, 0, 131, 129, 161, 137, 129, 177, 17, 131, 130, 1, 45, 29, 5, 3, 165, 197, 37, 137, 69, 12, 6, 116, 177, 107, 20, 140, 130, 81, 48,
+        10, 6, 17, 0, 0, 215, 159, 151, 60, 0, 6, 0, 0,
+      ]),
     ],
   });
 });

@@ -70,7 +70,11 @@ export function fuzzTarget<T, R>(
   name: string,
   arb: fc.Arbitrary<T>,
   run: (input: T) => Promise<R> | R,
-  opts: { runs: number; check?: (result: R, input: T) => void; timeoutMs?: number; regressions?: T[];
+  opts: {
+    runs: number;
+    check?: (result: R, input: T) => void;
+    timeoutMs?: number;
+    regressions?: T[];
     /** Error classes of a low-level parser its caller turns into warnings (besides ChainError). */
     typed?: readonly (new (...a: never[]) => Error)[];
   },
@@ -81,18 +85,18 @@ export function fuzzTarget<T, R>(
     const started = performance.now();
     let peak = process.memoryUsage().rss;
     const property = async (input: T) => {
-        const outcome = await bounded(() => run(input));
-        if (outcome.ms > PER_INPUT_MS) throw new Error(`hang: one input took ${Math.round(outcome.ms)} ms (bound ${PER_INPUT_MS} ms)`);
-        if ('error' in outcome && outcome.error !== undefined) {
-          expectTyped(outcome.error, opts.typed);
-          stats.typedErrors++;
-        } else {
-          stats.results++;
-          opts.check?.(outcome.value as R, input);
-        }
-        const rss = process.memoryUsage().rss;
-        if (rss > peak) peak = rss;
-        if (rss > MAX_RSS) throw new Error(`memory: RSS ${Math.round(rss / 1024 ** 2)} MiB over the ${Math.round(MAX_RSS / 1024 ** 2)} MiB bound`);
+      const outcome = await bounded(() => run(input));
+      if (outcome.ms > PER_INPUT_MS) throw new Error(`hang: one input took ${Math.round(outcome.ms)} ms (bound ${PER_INPUT_MS} ms)`);
+      if ('error' in outcome && outcome.error !== undefined) {
+        expectTyped(outcome.error, opts.typed);
+        stats.typedErrors++;
+      } else {
+        stats.results++;
+        opts.check?.(outcome.value as R, input);
+      }
+      const rss = process.memoryUsage().rss;
+      if (rss > peak) peak = rss;
+      if (rss > MAX_RSS) throw new Error(`memory: RSS ${Math.round(rss / 1024 ** 2)} MiB over the ${Math.round(MAX_RSS / 1024 ** 2)} MiB bound`);
     };
     // Inputs that once crashed a parser, kept as regression cases (run first, every time).
     for (const input of opts.regressions ?? []) await property(input);
@@ -122,11 +126,31 @@ const position = fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true });
 
 const mutationArb: fc.Arbitrary<Mutation & { pos: number; pos2: number }> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.constant(0), bit: fc.integer({ min: 0, max: 7 }), pos: position, pos2: position }),
-  fc.record({ kind: fc.constant('byte' as const), at: fc.constant(0), value: fc.constantFrom(0, 0xff, 0x7f, 0x80, 0x2f, 0x2e, 0x0a, 0x00, 0x30, 0x37), pos: position, pos2: position }),
-  fc.record({ kind: fc.constant('int32' as const), at: fc.constant(0), value: fc.constantFrom(...INTERESTING_32), le: fc.boolean(), pos: position, pos2: position }),
+  fc.record({
+    kind: fc.constant('byte' as const),
+    at: fc.constant(0),
+    value: fc.constantFrom(0, 0xff, 0x7f, 0x80, 0x2f, 0x2e, 0x0a, 0x00, 0x30, 0x37),
+    pos: position,
+    pos2: position,
+  }),
+  fc.record({
+    kind: fc.constant('int32' as const),
+    at: fc.constant(0),
+    value: fc.constantFrom(...INTERESTING_32),
+    le: fc.boolean(),
+    pos: position,
+    pos2: position,
+  }),
   fc.record({ kind: fc.constant('insert' as const), at: fc.constant(0), bytes: fc.uint8Array({ maxLength: 64 }), pos: position, pos2: position }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.constant(0), length: fc.integer({ min: 1, max: 512 }), pos: position, pos2: position }),
-  fc.record({ kind: fc.constant('duplicate' as const), at: fc.constant(0), length: fc.integer({ min: 1, max: 1024 }), to: fc.constant(0), pos: position, pos2: position }),
+  fc.record({
+    kind: fc.constant('duplicate' as const),
+    at: fc.constant(0),
+    length: fc.integer({ min: 1, max: 1024 }),
+    to: fc.constant(0),
+    pos: position,
+    pos2: position,
+  }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.constant(0), pos: position, pos2: position }),
 );
 
@@ -169,14 +193,22 @@ export function applyMutation(input: Buffer, m: Mutation & { pos: number; pos2: 
 /** A seed (from `seeds`) with 0–`max` mutations applied; some inputs are random bytes instead. */
 export function mutated(seeds: readonly Buffer[], max = 6): fc.Arbitrary<Buffer> {
   return fc.oneof(
-    { weight: 9, arbitrary: fc.tuple(fc.integer({ min: 0, max: seeds.length - 1 }), fc.array(mutationArb, { maxLength: max })).map(([i, ms]) => ms.reduce(applyMutation, seeds[i]!)) },
+    {
+      weight: 9,
+      arbitrary: fc
+        .tuple(fc.integer({ min: 0, max: seeds.length - 1 }), fc.array(mutationArb, { maxLength: max }))
+        .map(([i, ms]) => ms.reduce(applyMutation, seeds[i]!)),
+    },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 4096 }).map((a) => Buffer.from(a)) },
   );
 }
 
 /** Text seeds mutated as bytes and decoded back (invalid UTF-8 included). */
 export function mutatedText(seeds: readonly string[], max = 6): fc.Arbitrary<string> {
-  return mutated(seeds.map((s) => Buffer.from(s)), max).map((b) => b.toString('utf8'));
+  return mutated(
+    seeds.map((s) => Buffer.from(s)),
+    max,
+  ).map((b) => b.toString('utf8'));
 }
 
 /**
@@ -185,16 +217,33 @@ export function mutatedText(seeds: readonly string[], max = 6): fc.Arbitrary<str
  */
 export function mutatedJson(seeds: readonly unknown[]): fc.Arbitrary<string> {
   const weird = fc.oneof(
-    fc.constantFrom(null, true, 0, -1, 1e308, -1e308, Number.MAX_SAFE_INTEGER + 2, '', 'x'.repeat(10_000), [], {}, '../../etc/passwd', '\u0000', 'sha256:' + 'g'.repeat(64)),
+    fc.constantFrom(
+      null,
+      true,
+      0,
+      -1,
+      1e308,
+      -1e308,
+      Number.MAX_SAFE_INTEGER + 2,
+      '',
+      'x'.repeat(10_000),
+      [],
+      {},
+      '../../etc/passwd',
+      '\u0000',
+      'sha256:' + 'g'.repeat(64),
+    ),
     fc.jsonValue({ maxDepth: 3 }),
     // Deep nesting, spliced into the text after serialisation (JSON.stringify cannot nest that far).
     fc.integer({ min: 1, max: 20_000 }).map((depth) => `${DEEP}${depth}`),
   );
-  const valueMutation = fc.tuple(fc.integer({ min: 0, max: seeds.length - 1 }), fc.array(fc.tuple(position, weird, fc.boolean()), { maxLength: 4 })).map(([i, edits]) => {
-    const copy = structuredClone(seeds[i]) as unknown;
-    for (const [pos, value, remove] of edits) mutateValue(copy, pos, value, remove);
-    return (JSON.stringify(copy) ?? 'null').replace(new RegExp(`"${DEEP}(\\d+)"`, 'g'), (_m, d: string) => '['.repeat(Number(d)) + ']'.repeat(Number(d)));
-  });
+  const valueMutation = fc
+    .tuple(fc.integer({ min: 0, max: seeds.length - 1 }), fc.array(fc.tuple(position, weird, fc.boolean()), { maxLength: 4 }))
+    .map(([i, edits]) => {
+      const copy = structuredClone(seeds[i]) as unknown;
+      for (const [pos, value, remove] of edits) mutateValue(copy, pos, value, remove);
+      return (JSON.stringify(copy) ?? 'null').replace(new RegExp(`"${DEEP}(\\d+)"`, 'g'), (_m, d: string) => '['.repeat(Number(d)) + ']'.repeat(Number(d)));
+    });
   return fc.oneof(
     { weight: 6, arbitrary: valueMutation },
     { weight: 3, arbitrary: mutatedText(seeds.map((s) => JSON.stringify(s))) },

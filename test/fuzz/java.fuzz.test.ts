@@ -20,7 +20,7 @@ function jarSeeds(): Buffer[] {
   ].join('\n');
   const all = execFileSync('python3', ['-c', script]);
   const out: Buffer[] = [];
-  for (let at = 0; at < all.length; ) {
+  for (let at = 0; at < all.length;) {
     const n = all.readUInt32BE(at);
     out.push(all.subarray(at + 4, at + 4 + n));
     at += 4 + n;

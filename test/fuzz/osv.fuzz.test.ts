@@ -8,7 +8,9 @@ import { type Package } from '../../src/scan/types';
 import { fuzzTarget, mutatedJson } from './harness';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'osv');
-const seeds = readdirSync(FIXTURES).flatMap((eco) => readdirSync(join(FIXTURES, eco)).map((f) => JSON.parse(readFileSync(join(FIXTURES, eco, f), 'utf8')) as unknown));
+const seeds = readdirSync(FIXTURES).flatMap((eco) =>
+  readdirSync(join(FIXTURES, eco)).map((f) => JSON.parse(readFileSync(join(FIXTURES, eco, f), 'utf8')) as unknown),
+);
 
 /** The importer's path: parse, validate, index; then match packages named by the record at the versions it mentions. */
 function importAndMatch(text: string) {
@@ -25,9 +27,27 @@ function importAndMatch(text: string) {
   for (const affected of parsed.data.affected ?? []) {
     if (!affected.package) continue;
     const [ecosystem, release] = affected.package.ecosystem.split(':');
-    const versions = [...(affected.versions ?? []), ...(affected.ranges ?? []).flatMap((r) => r.events.map((e) => Object.values(e)[0]!)), '0', '1.0.0', '1:2.3-4', 'v0.0.0-2023', '~^!'];
+    const versions = [
+      ...(affected.versions ?? []),
+      ...(affected.ranges ?? []).flatMap((r) => r.events.map((e) => Object.values(e)[0]!)),
+      '0',
+      '1.0.0',
+      '1:2.3-4',
+      'v0.0.0-2023',
+      '~^!',
+    ];
     for (const version of versions.slice(0, 20)) {
-      packages.push({ name: affected.package.name, version, ecosystem: ecosystem as Package['ecosystem'], purl: 'pkg:generic/x', layer: '', location: '', sourceName: affected.package.name, sourceVersion: version, ...(release ? { release: affected.package.ecosystem } : {}) });
+      packages.push({
+        name: affected.package.name,
+        version,
+        ecosystem: ecosystem as Package['ecosystem'],
+        purl: 'pkg:generic/x',
+        layer: '',
+        location: '',
+        sourceName: affected.package.name,
+        sourceVersion: version,
+        ...(release ? { release: affected.package.ecosystem } : {}),
+      });
     }
   }
   return matchPackages(db, packages);

@@ -9,7 +9,14 @@ import { fc, fuzzTarget, mutatedJson, mutatedText } from './harness';
 
 const POLICY_DIR = join(__dirname, '..', '..', 'policy');
 const example = readFileSync(join(POLICY_DIR, 'example.yaml'), 'utf8');
-const aliasBomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
+const aliasBomb = [
+  'a: &a ["x","x","x","x","x","x","x","x","x"]',
+  ...Array.from(
+    { length: 9 },
+    (_, i) =>
+      `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+  ),
+].join('\n');
 
 void describe('fuzz: policy files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fuzz-policy-'));
@@ -21,12 +28,20 @@ void describe('fuzz: policy files', () => {
     writeFileSync(file, text);
     return loadPolicyFile(file);
   };
-  fuzzTarget('policy', fc.oneof(fc.tuple(mutatedText([example, aliasBomb]), fc.constant('yaml')), fc.tuple(mutatedJson([YAML.parse(example) as unknown]), fc.constantFrom('json', 'yaml'))), load, {
-    runs: 60,
-    regressions: [
-      [aliasBomb, 'yaml'],
-      // A flow mapping nested 50,000 levels took the YAML parser over 5 s before it gave up (found at 100× the CI count).
-      [`${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`, 'yaml'],
-    ],
-  });
+  fuzzTarget(
+    'policy',
+    fc.oneof(
+      fc.tuple(mutatedText([example, aliasBomb]), fc.constant('yaml')),
+      fc.tuple(mutatedJson([YAML.parse(example) as unknown]), fc.constantFrom('json', 'yaml')),
+    ),
+    load,
+    {
+      runs: 60,
+      regressions: [
+        [aliasBomb, 'yaml'],
+        // A flow mapping nested 50,000 levels took the YAML parser over 5 s before it gave up (found at 100× the CI count).
+        [`${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`, 'yaml'],
+      ],
+    },
+  );
 });

@@ -144,7 +144,8 @@ export function rpmHeaderBlob(tags: { tag: number; type: number; value: string |
   };
   for (const t of tags) {
     if (typeof t.value === 'string') entries.push(entry(t.tag, t.type, push(Buffer.from(`${t.value}\0`), 1), 1));
-    else if (t.value.length > 0 && typeof t.value[0] === 'string') entries.push(entry(t.tag, t.type, push(Buffer.from((t.value as string[]).map((s) => `${s}\0`).join('')), 1), t.value.length));
+    else if (t.value.length > 0 && typeof t.value[0] === 'string')
+      entries.push(entry(t.tag, t.type, push(Buffer.from((t.value as string[]).map((s) => `${s}\0`).join('')), 1), t.value.length));
     else {
       const nums = t.value as number[];
       const bytes = Buffer.alloc(nums.length * 4);

@@ -43,6 +43,9 @@ void describe('fuzz: sqlite rpmdb', () => {
     applyWal(d, w);
     return readSqliteRpmdb(d, w);
   };
-  fuzzTarget('sqlite-pages', fc.tuple(mutated([db], 8), fc.boolean()), ([d, withWal]) => both(d, withWal ? wal : Buffer.alloc(0)), { runs: 60, typed: [RpmSqliteError] });
+  fuzzTarget('sqlite-pages', fc.tuple(mutated([db], 8), fc.boolean()), ([d, withWal]) => both(d, withWal ? wal : Buffer.alloc(0)), {
+    runs: 60,
+    typed: [RpmSqliteError],
+  });
   fuzzTarget('sqlite-wal', mutated([wal], 8), (w) => both(db, w), { runs: 60, typed: [RpmSqliteError] });
 });

@@ -8,8 +8,22 @@ import { fc, fuzzTarget, mutatedJson } from './harness';
 const FIXTURES = join(__dirname, '..', 'fixtures', 'registry-events');
 const captured = readdirSync(FIXTURES).map((f) => (JSON.parse(readFileSync(join(FIXTURES, f), 'utf8')) as { body: unknown }).body);
 const d = `sha256:${'a'.repeat(64)}`;
-const harbor = { type: 'PUSH_ARTIFACT', occur_at: 1700000000, operator: 'ci', event_data: { resources: [{ digest: d, tag: 'v1', resource_url: 'harbor.example/p/app:v1' }], repository: { name: 'app', namespace: 'p', repo_full_name: 'p/app' } } };
-const acr = { id: 'x', timestamp: '2026-01-01T00:00:00Z', action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, repository: 'app', tag: 'v1' }, request: { host: 'r.azurecr.io' } };
+const harbor = {
+  type: 'PUSH_ARTIFACT',
+  occur_at: 1700000000,
+  operator: 'ci',
+  event_data: {
+    resources: [{ digest: d, tag: 'v1', resource_url: 'harbor.example/p/app:v1' }],
+    repository: { name: 'app', namespace: 'p', repo_full_name: 'p/app' },
+  },
+};
+const acr = {
+  id: 'x',
+  timestamp: '2026-01-01T00:00:00Z',
+  action: 'push',
+  target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, repository: 'app', tag: 'v1' },
+  request: { host: 'r.azurecr.io' },
+};
 const generic = { registry: 'source', repository: 'app', digest: d, tags: ['v1'] };
 const FORMATS = ['distribution', 'harbor', 'acr', 'generic'] as const;
 

@@ -12,7 +12,11 @@ import { fc, fuzzTarget } from './harness';
 
 const PATHS = ['/a', '/a/b', '/a/b/c', '/a/d', '/e', '/e/f', '/a/b/c/g', '/h'];
 const path = fc.constantFrom(...PATHS);
-const entry = fc.record({ path, type: fc.constantFrom<NodeType>('file', 'directory', 'symlink', 'hardlink', 'other'), link: fc.constantFrom(...PATHS, '..', '../..', '.', 'b', '/', '../../../x') });
+const entry = fc.record({
+  path,
+  type: fc.constantFrom<NodeType>('file', 'directory', 'symlink', 'hardlink', 'other'),
+  link: fc.constantFrom(...PATHS, '..', '../..', '.', 'b', '/', '../../../x'),
+});
 const layer = fc.record({ whiteouts: fc.array(path, { maxLength: 3 }), opaque: fc.array(path, { maxLength: 2 }), entries: fc.array(entry, { maxLength: 8 }) });
 
 function build(layers: { whiteouts: string[]; opaque: string[]; entries: { path: string; type: NodeType; link: string }[] }[]): FileTree {
@@ -24,7 +28,17 @@ function build(layers: { whiteouts: string[]; opaque: string[]; entries: { path:
       digest,
       whiteouts: l.whiteouts,
       opaqueDirs: l.opaque,
-      entries: l.entries.map((e): FileNode => ({ path: e.path, type: e.type, mode: 0o644, uid: 0, gid: 0, size: e.type === 'file' ? 1 : 0, layerIndex: index, layer: digest, ...(e.type === 'symlink' || e.type === 'hardlink' ? { linkname: e.link } : {}) })),
+      entries: l.entries.map((e): FileNode => ({
+        path: e.path,
+        type: e.type,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: e.type === 'file' ? 1 : 0,
+        layerIndex: index,
+        layer: digest,
+        ...(e.type === 'symlink' || e.type === 'hardlink' ? { linkname: e.link } : {}),
+      })),
     };
     const before = new Map([...tree.files()].map((n) => [n.path, n]));
     tree.apply(changes);
@@ -39,7 +53,8 @@ function build(layers: { whiteouts: string[]; opaque: string[]; entries: { path:
     }
   });
   for (const node of tree.files()) {
-    for (let p = node.path.slice(0, node.path.lastIndexOf('/')); p; p = p.slice(0, p.lastIndexOf('/'))) assert.ok(tree.get(p), `${node.path} without its parent ${p}`);
+    for (let p = node.path.slice(0, node.path.lastIndexOf('/')); p; p = p.slice(0, p.lastIndexOf('/')))
+      assert.ok(tree.get(p), `${node.path} without its parent ${p}`);
   }
   for (const p of [...PATHS, ...PATHS.map((x) => `${x}/b/c`)]) {
     const resolved = tree.resolve(p);

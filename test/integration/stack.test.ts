@@ -14,7 +14,9 @@ const ROOT = resolve(__dirname, '..', '..');
 async function inMirror(mirrorUrl: string, digest: string): Promise<true | undefined> {
   const res = await fetch(`${mirrorUrl}/v2/demo/app/manifests/${digest}`, {
     method: 'HEAD',
-    headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+    headers: {
+      accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+    },
   }).catch(() => undefined);
   return res?.status === 200 ? true : undefined;
 }
@@ -36,7 +38,11 @@ async function allGone(stack: NpmStart, ms: number): Promise<void> {
 function assertStoppedClean(stack: NpmStart): void {
   assert.equal(existsSync(join(stack.dataDir, 'stack.json')), false, 'stack.json removed');
   const run = join(stack.dataDir, 'run');
-  assert.deepEqual(readdirSync(run).filter((f) => f.endsWith('.ready') || f === 'stack.lock'), [], 'ready files and the lock removed');
+  assert.deepEqual(
+    readdirSync(run).filter((f) => f.endsWith('.ready') || f === 'stack.lock'),
+    [],
+    'ready files and the lock removed',
+  );
   const workerLog = readFileSync(join(stack.dataDir, 'logs', 'temporal-worker.log'), 'utf8');
   assert.doesNotMatch(workerLog, /IllegalStateError/, 'the Temporal worker shuts down once');
   for (const name of ['stack', 'api', 'temporal-worker', 'ingest-worker', 'temporal', 'redis', 'registry-source', 'registry-mirror']) {
@@ -50,7 +56,10 @@ describe('npm start: the supervised stack', () => {
     const stack = await npmStart(dir);
     const status = stack.stackFile();
     const { source, mirror } = stack.ports;
-    assert.deepEqual(Object.keys(status.processes).sort(), ['api', 'ingest-worker', 'redis', 'registry mirror', 'registry source', 'temporal', 'temporal-worker'].sort());
+    assert.deepEqual(
+      Object.keys(status.processes).sort(),
+      ['api', 'ingest-worker', 'redis', 'registry mirror', 'registry source', 'temporal', 'temporal-worker'].sort(),
+    );
 
     // A second start on the same data directory is refused and leaves the first one's stack.json alone.
     const before = readFileSync(join(stack.dataDir, 'stack.json'), 'utf8');
@@ -64,7 +73,17 @@ describe('npm start: the supervised stack', () => {
     const healthy = await until('/healthz to answer 200', 180_000, async () => ((await health(api))?.code === 200 ? true : undefined));
     assert.ok(healthy);
     const report = await health(api);
-    for (const c of ['temporal', 'redis', 'registry:source', 'registry:mirror', 'pollers:delivery-chain:workflow', 'pollers:delivery-chain:activity', 'pollers:delivery-chain-scan:activity', 'osv', 'process:temporal-worker']) {
+    for (const c of [
+      'temporal',
+      'redis',
+      'registry:source',
+      'registry:mirror',
+      'pollers:delivery-chain:workflow',
+      'pollers:delivery-chain:activity',
+      'pollers:delivery-chain-scan:activity',
+      'osv',
+      'process:temporal-worker',
+    ]) {
       assert.ok(report?.body.components[c], `/healthz reports ${c}: ${JSON.stringify(report?.body)}`);
     }
     const cli = dchain(['status', '--json'], stack.configFile);
@@ -87,7 +106,10 @@ describe('npm start: the supervised stack', () => {
     await until('the first chain to distribute', 240_000, () => inMirror(`http://127.0.0.1:${mirror}`, first));
     const scrape = async (url: string) => parsePrometheus(await (await fetch(url)).text());
     const apiMetrics = await scrape(status.urls.metrics as string);
-    assert.ok(apiMetrics.some((m) => m.name === 'dchain_webhook_deliveries' || m.name === 'dchain_webhook_deliveries_total'), JSON.stringify(apiMetrics.map((m) => m.name)));
+    assert.ok(
+      apiMetrics.some((m) => m.name === 'dchain_webhook_deliveries' || m.name === 'dchain_webhook_deliveries_total'),
+      JSON.stringify(apiMetrics.map((m) => m.name)),
+    );
     assert.ok(apiMetrics.some((m) => m.name === 'dchain_ingest_queue_depth'));
     const workerMetrics = await scrape(status.urls['metrics-temporal-worker'] as string);
     const stages = workerMetrics.find((m) => m.name === 'dchain_chain_stage_duration_seconds');

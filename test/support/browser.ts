@@ -24,7 +24,12 @@ export interface TestBrowser {
 export async function useBrowser(folder: string): Promise<TestBrowser> {
   if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   // --no-sandbox: CI runs as root, where chromium refuses its sandbox.
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 120_000 });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    timeout: 120_000,
+  });
   onCleanup(() => browser.close());
   const context = await browser.newContext({ viewport: { width: 1440, height: 960 }, timezoneId: 'UTC', locale: 'en-US' });
   // A loaded machine renders slowly: generous waits for every action and navigation.

@@ -12,7 +12,10 @@ let bundle: Awaited<ReturnType<typeof bundleWorkflowCode>> | undefined;
 
 /** The project's real workflow bundle, built once per test file. */
 export async function workflowBundle() {
-  bundle ??= await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+  bundle ??= await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
+  });
   return bundle;
 }
 

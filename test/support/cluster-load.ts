@@ -46,7 +46,12 @@ export async function burst(cluster: LoadTarget, repository: string, count: numb
  * by the deadline; duplicated = digests with more than one chain run (the workflow id is the digest's,
  * so a second run would be a second execution under the same id).
  */
-export async function settle(cluster: LoadTarget, repository: string, digests: string[], timeoutMs: number): Promise<{ completed: number; lost: number; duplicated: number; lastCloseMs: number }> {
+export async function settle(
+  cluster: LoadTarget,
+  repository: string,
+  digests: string[],
+  timeoutMs: number,
+): Promise<{ completed: number; lost: number; duplicated: number; lastCloseMs: number }> {
   const ids = new Set(digests.map((digest) => chainWorkflowId({ registry: 'source', repository, digest })));
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -87,7 +87,13 @@ export async function temporalContainer(namespace = 'default'): Promise<Temporal
     new GenericContainer(TEMPORAL_IMAGE)
       .withEnvironment({ TEMPORAL_VERSION_CHECK_DISABLED: '1' })
       .withCommand([
-        'server', 'start-dev', '--ip', '0.0.0.0', '--headless', '--namespace', namespace,
+        'server',
+        'start-dev',
+        '--ip',
+        '0.0.0.0',
+        '--headless',
+        '--namespace',
+        namespace,
         ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
       ])
       .withExposedPorts(7233)

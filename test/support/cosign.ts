@@ -15,4 +15,5 @@ function cosignMajor(): number {
   return m ? Number(m[1]) : 2;
 }
 
-export const COSIGN_KEY_SIGN_FLAGS = cosignMajor() >= 3 ? ['--tlog-upload=false', '--use-signing-config=false', '--new-bundle-format=false'] : ['--tlog-upload=false'];
+export const COSIGN_KEY_SIGN_FLAGS =
+  cosignMajor() >= 3 ? ['--tlog-upload=false', '--use-signing-config=false', '--new-bundle-format=false'] : ['--tlog-upload=false'];

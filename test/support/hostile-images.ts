@@ -43,7 +43,13 @@ export interface PushedImage {
 }
 
 /** Uploads the layer blobs and an OCI manifest for them (amd64/linux config) under `tag`. */
-export async function pushLayers(client: RegistryClient, repo: string, tag: string, layers: Buffer[], config: Record<string, unknown> = {}): Promise<PushedImage> {
+export async function pushLayers(
+  client: RegistryClient,
+  repo: string,
+  tag: string,
+  layers: Buffer[],
+  config: Record<string, unknown> = {},
+): Promise<PushedImage> {
   const layerDigests: string[] = [];
   for (const blob of layers) {
     const digest = sha256(blob);
@@ -51,7 +57,9 @@ export async function pushLayers(client: RegistryClient, repo: string, tag: stri
     layerDigests.push(digest);
   }
   // diff_ids are not read by the scanner; the blob digests stand in for them.
-  const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '1000' }, rootfs: { type: 'layers', diff_ids: layerDigests }, ...config }));
+  const configBytes = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '1000' }, rootfs: { type: 'layers', diff_ids: layerDigests }, ...config }),
+  );
   const configDigest = sha256(configBytes);
   await client.uploadBlob(repo, configDigest, configBytes);
   const manifest = Buffer.from(
@@ -67,9 +75,18 @@ export async function pushLayers(client: RegistryClient, repo: string, tag: stri
 }
 
 /** An OCI index over `children` (each with the given platform, or amd64/linux) pushed under `tag`. */
-export async function pushIndex(client: RegistryClient, repo: string, tag: string, children: { digest: string; mediaType: string; size: number }[]): Promise<string> {
+export async function pushIndex(
+  client: RegistryClient,
+  repo: string,
+  tag: string,
+  children: { digest: string; mediaType: string; size: number }[],
+): Promise<string> {
   const bytes = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children.map((c) => ({ ...c, platform: { architecture: 'amd64', os: 'linux' } })) }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: children.map((c) => ({ ...c, platform: { architecture: 'amd64', os: 'linux' } })),
+    }),
   );
   return client.putManifest(repo, tag, bytes, 'application/vnd.oci.image.index.v1+json');
 }

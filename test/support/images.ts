@@ -133,9 +133,13 @@ function writeIndex(dir: string, manifests: unknown[]): void {
 /** `skopeo copy` of an OCI layout into a registry (plain HTTP on loopback); keeps digests as they are. */
 export async function pushImage(layoutDir: string, tag: string, destination: string, extraArgs: string[] = []): Promise<void> {
   const skopeo = requireTool('skopeo', 'Debian package skopeo');
-  await run(skopeo, ['copy', '--quiet', '--all', '--preserve-digests', '--dest-tls-verify=false', ...extraArgs, `oci:${layoutDir}:${tag}`, `docker://${destination}`], {
-    timeout: 120_000,
-  });
+  await run(
+    skopeo,
+    ['copy', '--quiet', '--all', '--preserve-digests', '--dest-tls-verify=false', ...extraArgs, `oci:${layoutDir}:${tag}`, `docker://${destination}`],
+    {
+      timeout: 120_000,
+    },
+  );
 }
 
 /** `skopeo inspect --raw` of an image reference. */

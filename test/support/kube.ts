@@ -56,10 +56,22 @@ export async function startControlPlane(dir: string, onStop: (stop: () => Promis
     name: 'etcd',
     command: etcdBin,
     args: [
-      '--name', 'test', '--data-dir', join(dir, 'etcd'),
-      '--listen-client-urls', `http://127.0.0.1:${clientPort}`, '--advertise-client-urls', `http://127.0.0.1:${clientPort}`,
-      '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-      '--initial-cluster', `test=http://127.0.0.1:${peerPort}`, '--log-level', 'warn',
+      '--name',
+      'test',
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--listen-client-urls',
+      `http://127.0.0.1:${clientPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${clientPort}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-cluster',
+      `test=http://127.0.0.1:${peerPort}`,
+      '--log-level',
+      'warn',
     ],
     logFile: join(dir, 'etcd.log'),
     readyTimeoutMs: 60_000,
@@ -84,10 +96,19 @@ export async function startControlPlane(dir: string, onStop: (stop: () => Promis
     name: 'kube-apiserver',
     command: apiserverBin,
     args: [
-      `--etcd-servers=http://127.0.0.1:${clientPort}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
-      `--cert-dir=${join(dir, 'certs')}`, '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${join(dir, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(dir, 'sa.key')}`, `--token-auth-file=${join(dir, 'tokens.csv')}`, '--authorization-mode=RBAC',
-      '--service-cluster-ip-range=10.96.0.0/16', '--enable-priority-and-fairness=false', '--v=1',
+      `--etcd-servers=http://127.0.0.1:${clientPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dir, 'certs')}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--enable-priority-and-fairness=false',
+      '--v=1',
     ],
     logFile: join(dir, 'kube-apiserver.log'),
     // A cold start on shared cores runs every post-start hook (RBAC bootstrap, CRDs, APF…): be generous.
@@ -111,7 +132,9 @@ export async function applyOrThrow(kubectl: ControlPlane['kubectl'], yaml: strin
 
 /** A namespace with its `default` ServiceAccount (no controller-manager creates it here; pods need it). */
 export async function createNamespace(cp: ControlPlane, name: string, labels: Record<string, string> = {}): Promise<void> {
-  const labelYaml = Object.entries(labels).map(([k, v]) => `\n    ${k}: "${v}"`).join('');
+  const labelYaml = Object.entries(labels)
+    .map(([k, v]) => `\n    ${k}: "${v}"`)
+    .join('');
   await applyOrThrow(cp.kubectl, `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n  labels:${labelYaml || ' {}'}\n`);
   await applyOrThrow(cp.kubectl, `apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: default\n  namespace: ${name}\n`);
 }

@@ -105,7 +105,9 @@ export function dchain(args: string[], configFile: string): { status: number | n
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export async function health(apiUrl: string): Promise<{ code: number; body: { status: string; components: Record<string, { status: string; detail?: string }> } } | undefined> {
+export async function health(
+  apiUrl: string,
+): Promise<{ code: number; body: { status: string; components: Record<string, { status: string; detail?: string }> } } | undefined> {
   try {
     const res = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
     return { code: res.status, body: (await res.json()) as { status: string; components: Record<string, { status: string; detail?: string }> } };

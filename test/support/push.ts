@@ -22,7 +22,11 @@ export async function pushLayout(layoutDir: string, manifest: Descriptor, regist
     const put = await fetch(target, { method: 'PUT', body: blob(digest), headers: { 'content-type': 'application/octet-stream' } });
     if (put.status !== 201) throw new Error(`blob ${digest} not committed: HTTP ${put.status} ${await put.text()}`);
   }
-  const put = await fetch(`${registryUrl}/v2/${repository}/manifests/${tag}`, { method: 'PUT', body: manifestBytes, headers: { 'content-type': manifest.mediaType } });
+  const put = await fetch(`${registryUrl}/v2/${repository}/manifests/${tag}`, {
+    method: 'PUT',
+    body: manifestBytes,
+    headers: { 'content-type': manifest.mediaType },
+  });
   if (put.status !== 201) throw new Error(`manifest not stored: HTTP ${put.status} ${await put.text()}`);
 }
 

@@ -54,7 +54,13 @@ export function specFile(s: SpecInput): string {
     `${s.name} built by the scanner tests.`,
   ];
   for (const p of s.packages.filter((p) => p.name !== s.name)) {
-    lines.push(`%package -n ${p.name}`, `Summary: ${p.name} test package`, ...Object.entries(p.tags ?? {}).map(([k, v]) => `${k}: ${v}`), `%description -n ${p.name}`, `${p.name}.`);
+    lines.push(
+      `%package -n ${p.name}`,
+      `Summary: ${p.name} test package`,
+      ...Object.entries(p.tags ?? {}).map(([k, v]) => `${k}: ${v}`),
+      `%description -n ${p.name}`,
+      `${p.name}.`,
+    );
   }
   lines.push('%install');
   for (const p of s.packages) {
@@ -110,10 +116,24 @@ export interface RpmTruth {
 
 /** What rpm itself lists for a root (the ground truth). */
 export function rpmQueryAll(root: string, backend = 'sqlite'): RpmTruth[] {
-  const out = execFileSync('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '--define', `_db_backend ${backend}`, '-qa', '--qf', '%{NAME} %{EPOCHNUM} %{VERSION} %{RELEASE} %{ARCH} %{SOURCERPM}\\n'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const out = execFileSync(
+    'rpm',
+    [
+      '--root',
+      root,
+      '--dbpath',
+      '/var/lib/rpm',
+      '--define',
+      `_db_backend ${backend}`,
+      '-qa',
+      '--qf',
+      '%{NAME} %{EPOCHNUM} %{VERSION} %{RELEASE} %{ARCH} %{SOURCERPM}\\n',
+    ],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return out
     .trim()
     .split('\n')
@@ -128,7 +148,7 @@ export function rpmQueryAll(root: string, backend = 'sqlite'): RpmTruth[] {
 export function exportHeaders(root: string): Buffer[] {
   const stream = execFileSync('rpmdb', [...rpmArgs(root), '--exportdb'], { maxBuffer: 256 * 1024 * 1024 });
   const blobs: Buffer[] = [];
-  for (let at = 0; at < stream.length; ) {
+  for (let at = 0; at < stream.length;) {
     if (stream.readUInt32BE(at) !== 0x8eade801) throw new Error(`no header magic at ${at}`);
     const il = stream.readUInt32BE(at + 8);
     const dl = stream.readUInt32BE(at + 12);
@@ -191,7 +211,12 @@ export function diffLayer(before: Snapshot, after: Snapshot): ImageFile[] {
   const out: ImageFile[] = [];
   for (const [path, f] of after) {
     const old = before.get(path);
-    const same = old && old.type === f.type && old.linkname === f.linkname && old.mode === f.mode && Buffer.compare(Buffer.from(old.content ?? ''), Buffer.from(f.content ?? '')) === 0;
+    const same =
+      old &&
+      old.type === f.type &&
+      old.linkname === f.linkname &&
+      old.mode === f.mode &&
+      Buffer.compare(Buffer.from(old.content ?? ''), Buffer.from(f.content ?? '')) === 0;
     if (!same) out.push(f);
   }
   return out;

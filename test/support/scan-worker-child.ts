@@ -41,7 +41,11 @@ async function main(): Promise<void> {
   const started = performance.now();
   const out: ScanChildOutput = { peakRssBytes: 0, seconds: 0 };
   try {
-    const summary = (await new MockActivityEnvironment().run(activities.scanImage, { registry: 'source', repository: input.repository, digest: input.digest })) as ScanSummary;
+    const summary = (await new MockActivityEnvironment().run(activities.scanImage, {
+      registry: 'source',
+      repository: input.repository,
+      digest: input.digest,
+    })) as ScanSummary;
     out.summary = { packageCount: summary.packageCount, digest: summary.digest };
   } catch (err) {
     const f = err instanceof ApplicationFailure ? err : undefined;

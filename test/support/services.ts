@@ -44,7 +44,8 @@ const containerFixtures = (): ContainerFixtures => require('./containers') as Co
 
 /** The Temporal dev server, headless unless `ui` (the browser tests open its Web UI at `uiUrl`). */
 export async function useTemporal(dataDir = testDataDir(), options: { ui?: boolean } = {}): Promise<TemporalDevServer> {
-  const server = containers && !options.ui ? await containerFixtures().temporalContainer() : await startTemporalDevServer({ dataDir, headless: options.ui !== true });
+  const server =
+    containers && !options.ui ? await containerFixtures().temporalContainer() : await startTemporalDevServer({ dataDir, headless: options.ui !== true });
   onCleanup(() => server.process.stop());
   return server;
 }
@@ -57,9 +58,10 @@ export async function useRedis(dataDir = testDataDir()): Promise<LocalRedis> {
 
 export async function useRegistry(options: Partial<LocalRegistryOptions> & { name?: string } = {}): Promise<LocalRegistry> {
   const name = options.name ?? 'registry';
-  const registry = containers && options.auth === undefined
-    ? await containerFixtures().registryContainer({ ...options, name })
-    : await startRegistry({ name, dataDir: options.dataDir ?? testDataDir(), ...options });
+  const registry =
+    containers && options.auth === undefined
+      ? await containerFixtures().registryContainer({ ...options, name })
+      : await startRegistry({ name, dataDir: options.dataDir ?? testDataDir(), ...options });
   onCleanup(() => registry.process.stop());
   return registry;
 }

@@ -4,15 +4,13 @@ import { freePort } from '../../workers/local/managed-process';
  * A configuration for the whole local stack (`npm start`) on free loopback ports, so a test or
  * benchmark never meets a stack someone else runs on the default ones.
  */
-export async function freeStackConfig(
-  dataDir: string,
-): Promise<{
+export async function freeStackConfig(dataDir: string): Promise<{
   config: Record<string, unknown>;
   ports: Record<'temporal' | 'ui' | 'temporalHttp' | 'temporalMetrics' | 'redis' | 'source' | 'mirror' | 'api' | 'workerMetrics' | 'ingestMetrics', number>;
 }> {
-  const [temporal, ui, temporalHttp, temporalMetrics, redis, source, mirror, api, workerMetrics, ingestMetrics] = (await Promise.all(Array.from({ length: 10 }, () => freePort()))) as [
-    number, number, number, number, number, number, number, number, number, number,
-  ];
+  const [temporal, ui, temporalHttp, temporalMetrics, redis, source, mirror, api, workerMetrics, ingestMetrics] = (await Promise.all(
+    Array.from({ length: 10 }, () => freePort()),
+  )) as [number, number, number, number, number, number, number, number, number, number];
   return {
     ports: { temporal, ui, temporalHttp, temporalMetrics, redis, source, mirror, api, workerMetrics, ingestMetrics },
     config: {

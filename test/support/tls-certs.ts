@@ -16,7 +16,8 @@ export interface TestPki {
   issue(name: string, subjectAltNames?: string[]): TestCertificate;
 }
 
-const openssl = (args: string[]) => execFileSync(requireTool('openssl', 'Debian package openssl'), args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+const openssl = (args: string[]) =>
+  execFileSync(requireTool('openssl', 'Debian package openssl'), args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
 
 /**
  * A throwaway certificate authority made with the openssl CLI: EC P-256 keys, one-day certificates.
@@ -27,8 +28,24 @@ export function createTestPki(dir: string, name = 'dchain test CA'): TestPki {
   const caKeyFile = join(dir, 'ca.key');
   const caFile = join(dir, 'ca.crt');
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', caKeyFile]);
-  openssl(['req', '-x509', '-new', '-key', caKeyFile, '-sha256', '-days', '1', '-subj', `/CN=${name}`, '-out', caFile,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    caKeyFile,
+    '-sha256',
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${name}`,
+    '-out',
+    caFile,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   let serial = 1;
   return {
     caFile,
@@ -40,12 +57,33 @@ export function createTestPki(dir: string, name = 'dchain test CA'): TestPki {
       const certFile = `${base}.crt`;
       const csr = `${base}.csr`;
       const ext = `${base}.ext`;
-      writeFileSync(ext, [`subjectAltName=${subjectAltNames.join(',')}`, 'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ''].join('\n'));
+      writeFileSync(
+        ext,
+        [`subjectAltName=${subjectAltNames.join(',')}`, 'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ''].join('\n'),
+      );
       openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${base}.ec.key`]);
       // PKCS#8: what every consumer here reads (Node, redis-server, the Temporal server, Rust's rustls in the worker).
       openssl(['pkcs8', '-topk8', '-nocrypt', '-in', `${base}.ec.key`, '-out', keyFile]);
       openssl(['req', '-new', '-key', keyFile, '-subj', `/CN=${certName}`, '-out', csr]);
-      openssl(['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKeyFile, '-set_serial', String(1000 + serial), '-days', '1', '-sha256', '-extfile', ext, '-out', certFile]);
+      openssl([
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        caFile,
+        '-CAkey',
+        caKeyFile,
+        '-set_serial',
+        String(1000 + serial),
+        '-days',
+        '1',
+        '-sha256',
+        '-extfile',
+        ext,
+        '-out',
+        certFile,
+      ]);
       serial++;
       return { certFile, keyFile };
     },

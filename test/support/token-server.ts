@@ -33,10 +33,27 @@ export interface TokenServerOptions {
 export async function useTokenServer(options: TokenServerOptions): Promise<TokenServer> {
   const keyFile = join(options.dataDir, 'token-key.pem');
   const certFile = join(options.dataDir, 'token-cert.pem');
-  execFileSync(requireTool('openssl', 'Debian package openssl'), [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', keyFile, '-out', certFile, '-subj', '/CN=delivery-chain test token issuer', '-days', '2',
-  ], { stdio: 'ignore' });
+  execFileSync(
+    requireTool('openssl', 'Debian package openssl'),
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-subj',
+      '/CN=delivery-chain test token issuer',
+      '-days',
+      '2',
+    ],
+    { stdio: 'ignore' },
+  );
   const privateKey = createPrivateKey(readFileSync(keyFile));
   const kid = libtrustKeyId(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }));
   const service = 'delivery-chain-test-registry';
@@ -64,7 +81,9 @@ export async function useTokenServer(options: TokenServerOptions): Promise<Token
       access: user === undefined ? [] : scopes.map(parseScope).filter((s) => s !== undefined),
     };
     const token = jwt({ alg: 'ES256', typ: 'JWT', kid }, claims, privateKey);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));

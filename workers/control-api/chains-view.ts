@@ -68,7 +68,10 @@ function stateOf(status: string, stage: string): ChainSummary['state'] {
   }
 }
 
-export function summarize(config: Config, e: Pick<WorkflowExecutionInfo, 'searchAttributes' | 'workflowId' | 'runId' | 'status' | 'startTime' | 'closeTime'>): ChainSummary {
+export function summarize(
+  config: Config,
+  e: Pick<WorkflowExecutionInfo, 'searchAttributes' | 'workflowId' | 'runId' | 'status' | 'startTime' | 'closeTime'>,
+): ChainSummary {
   const attrs = e.searchAttributes as Record<string, unknown> | undefined;
   const stage = first(attrs, 'DcStage') ?? '';
   const tags = attrs?.DcTags;
@@ -137,13 +140,21 @@ export async function listChains(client: Client, config: Config, filter: ChainFi
   // Chains that do not record DcFailedStage: the failed stage from their history (failed chains only, a bounded number).
   const underived = summaries.filter((c) => c.state === 'failed' && !c.failedStage).slice(0, MAX_DERIVED);
   for (let i = 0; i < underived.length; i += 8) {
-    await Promise.all(underived.slice(i, i + 8).map(async (c) => {
-      const stage = await failedStageOf(client, c.id, c.runId);
-      if (stage) c.failedStage = stage;
-    }));
+    await Promise.all(
+      underived.slice(i, i + 8).map(async (c) => {
+        const stage = await failedStageOf(client, c.id, c.runId);
+        if (stage) c.failedStage = stage;
+      }),
+    );
   }
   return summaries
-    .filter((c) => (filter.stage === undefined || c.stage === filter.stage) && (filter.state === undefined || c.state === filter.state) && (filter.verdict === undefined || c.verdict === filter.verdict) && (filter.failedStage === undefined || c.failedStage === filter.failedStage))
+    .filter(
+      (c) =>
+        (filter.stage === undefined || c.stage === filter.stage) &&
+        (filter.state === undefined || c.state === filter.state) &&
+        (filter.verdict === undefined || c.verdict === filter.verdict) &&
+        (filter.failedStage === undefined || c.failedStage === filter.failedStage),
+    )
     .sort((a, b) => (a.startTime === b.startTime ? a.id.localeCompare(b.id) : b.startTime.localeCompare(a.startTime)));
 }
 
@@ -171,7 +182,11 @@ export async function chainDetail(client: Client, config: Config, workflowId: st
     const events = history.events ?? [];
     const failed = events[events.length - 1]?.workflowExecutionFailedEventAttributes?.failure;
     const stage = summary.failedStage ?? (summary.state === 'failed' ? failedStage(events) : undefined);
-    failure = { message: failed?.message ?? 'failed', ...(failed?.applicationFailureInfo?.type ? { type: failed.applicationFailureInfo.type } : {}), ...(stage ? { stage } : {}) };
+    failure = {
+      message: failed?.message ?? 'failed',
+      ...(failed?.applicationFailureInfo?.type ? { type: failed.applicationFailureInfo.type } : {}),
+      ...(stage ? { stage } : {}),
+    };
     if (stage && !summary.failedStage) summary.failedStage = stage;
   }
   return { ...summary, ...(results ? { results } : {}), ...(failure ? { failure } : {}), runs: runs.length };

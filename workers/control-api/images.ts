@@ -20,13 +20,17 @@ export function locateImage(registries: RegistryDirectory, reference: string): {
   const [first, ...rest] = ref.repository.split('/');
   const byName = ref.registry === 'docker.io' && rest.length > 0 ? registries.registries.find((r) => r.name === first) : undefined;
   if (byName) return { registry: byName.name, repository: rest.join('/'), ...extra };
-  throw new ChainError('BAD_INPUT', `image "${reference}" is not in a configured registry (${registries.registries.map((r) => `${r.name} = ${new URL(r.url).host}`).join(', ')})`);
+  throw new ChainError(
+    'BAD_INPUT',
+    `image "${reference}" is not in a configured registry (${registries.registries.map((r) => `${r.name} = ${new URL(r.url).host}`).join(', ')})`,
+  );
 }
 
 /** The digest a reference names (a tag is resolved in its registry; a missing one is NOT_FOUND). */
 export async function resolveImage(registries: RegistryDirectory, reference: string): Promise<ResolvedImage> {
   const located = locateImage(registries, reference);
-  if (located.digest) return { registry: located.registry, repository: located.repository, digest: located.digest, ...(located.tag ? { tag: located.tag } : {}) };
+  if (located.digest)
+    return { registry: located.registry, repository: located.repository, digest: located.digest, ...(located.tag ? { tag: located.tag } : {}) };
   const tag = located.tag ?? 'latest';
   const head = await registries.client(located.registry).headManifest(located.repository, tag);
   if (!head) throw new ChainError('NOT_FOUND', `${located.registry}/${located.repository}:${tag} does not exist`);

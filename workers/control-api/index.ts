@@ -38,8 +38,13 @@ export async function controlApi(app: FastifyInstance, options: ControlApiOption
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) logger.error({ err: error }, 'control API error');
-    return sendProblem(reply, '-', status, status === 413 ? 'TOO_LARGE' : status === 500 ? 'INTERNAL' : 'BAD_INPUT', status === 500 ? 'internal error' : error.message);
+    return sendProblem(
+      reply,
+      '-',
+      status,
+      status === 413 ? 'TOO_LARGE' : status === 500 ? 'INTERNAL' : 'BAD_INPUT',
+      status === 500 ? 'internal error' : error.message,
+    );
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, '-', 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
 }
-

@@ -39,11 +39,19 @@ export function openApiDocument(routes: readonly RouteDef[], info: { version: st
     const path = route.path.replace(/:([A-Za-z]+)/g, '{$1}');
     const responses: Record<string, unknown> = {};
     for (const [status, r] of Object.entries(route.responses)) {
-      responses[status] = { description: r.description, ...(r.schema ? { content: { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema, 'output') } } } : {}) };
+      responses[status] = {
+        description: r.description,
+        ...(r.schema ? { content: { [r.contentType ?? 'application/json']: { schema: jsonSchema(r.schema, 'output') } } } : {}),
+      };
     }
     for (const [status, description] of Object.entries(PROBLEM_STATUSES)) responses[status] ??= { description, content: problem };
     (paths[path] ??= {})[route.method.toLowerCase()] = {
-      operationId: `${route.method.toLowerCase()}${path.replace(/[{}]/g, '').split('/').filter(Boolean).map((p) => p[0]!.toUpperCase() + p.slice(1)).join('')}`,
+      operationId: `${route.method.toLowerCase()}${path
+        .replace(/[{}]/g, '')
+        .split('/')
+        .filter(Boolean)
+        .map((p) => p[0]!.toUpperCase() + p.slice(1))
+        .join('')}`,
       summary: route.summary,
       description: `Needs \`${route.action}\` on the resource.`,
       'x-dchain-action': route.action,
@@ -55,7 +63,12 @@ export function openApiDocument(routes: readonly RouteDef[], info: { version: st
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'delivery-chain control API', version: info.version, description: 'Chains, scans, decisions, rescans and the audit log. Every request needs an API token (`dchain tokens create`); every state-changing request and every refusal is audited.' },
+    info: {
+      title: 'delivery-chain control API',
+      version: info.version,
+      description:
+        'Chains, scans, decisions, rescans and the audit log. Every request needs an API token (`dchain tokens create`); every state-changing request and every refusal is audited.',
+    },
     ...(info.serverUrl ? { servers: [{ url: info.serverUrl }] } : {}),
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token `dct_…`' } } },
     paths,

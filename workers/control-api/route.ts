@@ -52,7 +52,14 @@ function problemOf(err: unknown): { status: number; code: string; detail: string
 }
 
 export function sendProblem(reply: FastifyReply, requestId: string, status: number, code: string, detail: string): FastifyReply {
-  const body: Problem = { type: `https://delivery-chain.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`, title: code, status, detail, code, instance: requestId };
+  const body: Problem = {
+    type: `https://delivery-chain.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`,
+    title: code,
+    status,
+    detail,
+    code,
+    instance: requestId,
+  };
   if (status === 503) void reply.header('retry-after', '5');
   return reply.code(status).type('application/problem+json').send(body);
 }
@@ -162,7 +169,16 @@ export function registerRoute(app: FastifyInstance, def: RouteDef, deps: RouteDe
           await audit('denied', 403, `no statement allows ${def.action}`);
           return sendProblem(reply, requestId, 403, 'DENIED', `token ${token.name} may not ${def.action} on any resource`);
         }
-        const answer = await def.handler({ params, query, body, token, requestId, request, reply, may: (action, r) => evaluateAccess(policies, action, r).allowed });
+        const answer = await def.handler({
+          params,
+          query,
+          body,
+          token,
+          requestId,
+          request,
+          reply,
+          may: (action, r) => evaluateAccess(policies, action, r).allowed,
+        });
         if (def.changesState) await audit('success', answer.status, answer.auditReason ?? 'done');
         reply.code(answer.status);
         if (answer.contentType) void reply.type(answer.contentType);

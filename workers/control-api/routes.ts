@@ -33,7 +33,9 @@ export interface ControlDeps {
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const chainId = z.string().regex(/^chain:[^/@\s]+\/[^@\s]+@sha256:[a-f0-9]{64}$/, 'a chain id chain:<registry>/<repository>@sha256:<hex>');
-const imageBody = z.strictObject({ image: z.string().min(1).max(512).describe('An image reference in a configured registry: host/repository:tag or @sha256:…') });
+const imageBody = z.strictObject({
+  image: z.string().min(1).max(512).describe('An image reference in a configured registry: host/repository:tag or @sha256:…'),
+});
 const pageQuery = {
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   cursor: z.string().max(2000).optional().describe('The `next` of the previous page'),
@@ -106,7 +108,11 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
         const input: ScanJobInput = { registry: image.registry, repository: image.repository, digest: image.digest, reference: body.image };
         const id = scanJobWorkflowId(randomUUID());
         await client.workflow.start(WORKFLOW_TYPES.scanJob, { taskQueue: config.temporal.taskQueue, workflowId: id, args: [input], memo: { image: input } });
-        return { status: 202, body: { id, image: input, status: 'running' }, auditReason: `scan ${id} of ${image.registry}/${image.repository}@${image.digest}` };
+        return {
+          status: 202,
+          body: { id, image: input, status: 'running' },
+          auditReason: `scan ${id} of ${image.registry}/${image.repository}@${image.digest}`,
+        };
       },
     }),
     defineRoute({
@@ -202,16 +208,27 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
       responses: {
         202: {
           description: 'The chain runs again',
-          schema: z.object({ id: z.string(), runId: z.string(), mode: z.enum(['reset', 'new-run']), stage: z.string().optional(), resetEventId: z.number().int().optional() }),
+          schema: z.object({
+            id: z.string(),
+            runId: z.string(),
+            mode: z.enum(['reset', 'new-run']),
+            stage: z.string().optional(),
+            resetEventId: z.number().int().optional(),
+          }),
         },
       },
       resource: ({ params }) => chainResource(params.id),
       handler: async ({ params, body, token }) => {
-        const r = await retryChain(client, redis, config, params.id, { force: body.force, reason: `retry through the API by token ${token.name} (${token.id})` });
+        const r = await retryChain(client, redis, config, params.id, {
+          force: body.force,
+          reason: `retry through the API by token ${token.name} (${token.id})`,
+        });
         return {
           status: 202,
           body: { id: params.id, runId: r.runId, mode: r.mode, ...(r.point ? { stage: r.point.stage, resetEventId: r.point.workflowTaskFinishEventId } : {}) },
-          auditReason: r.point ? `reset to event ${r.point.workflowTaskFinishEventId} before ${r.point.activity} (${r.point.stage}); new run ${r.runId}` : `started again (run ${r.runId})`,
+          auditReason: r.point
+            ? `reset to event ${r.point.workflowTaskFinishEventId} before ${r.point.activity} (${r.point.stage}); new run ${r.runId}`
+            : `started again (run ${r.runId})`,
         };
       },
     }),
@@ -228,7 +245,11 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
       handler: async ({ params, body, token }) => {
         const actor = `token:${token.name} (${token.id})`;
         const r = await breakGlass(client, params.id, { actor, reason: body.reason });
-        return { status: 202, body: { id: params.id, runId: r.runId, restarted: r.restarted, actor }, auditReason: `break-glass (${r.restarted ? 'restarted' : 'signalled'}): ${body.reason}` };
+        return {
+          status: 202,
+          body: { id: params.id, runId: r.runId, restarted: r.restarted, actor },
+          auditReason: `break-glass (${r.restarted ? 'restarted' : 'signalled'}): ${body.reason}`,
+        };
       },
     }),
     defineRoute({
@@ -238,7 +259,9 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
       action: 'chain:Trigger',
       changesState: true,
       body: imageBody,
-      responses: { 202: { description: 'Queued (or joined / already done: see outcome)', schema: z.object({ id: z.string(), outcome: z.string(), digest: z.string() }) } },
+      responses: {
+        202: { description: 'Queued (or joined / already done: see outcome)', schema: z.object({ id: z.string(), outcome: z.string(), digest: z.string() }) },
+      },
       resource: async ({ body }) => {
         const image = await resolveImage(registries, body.image);
         return resourceOf(image.registry, image.repository);
@@ -254,7 +277,11 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
           source: 'api',
           deliveryId: requestId,
         });
-        return { status: 202, body: { id: submitted.workflowId, outcome: submitted.outcome, digest: image.digest }, auditReason: `trigger: ${submitted.outcome}` };
+        return {
+          status: 202,
+          body: { id: submitted.workflowId, outcome: submitted.outcome, digest: image.digest },
+          auditReason: `trigger: ${submitted.outcome}`,
+        };
       },
     }),
     defineRoute({
@@ -265,7 +292,12 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
       changesState: false,
       params: z.object({ digest: z.string().regex(DIGEST, 'sha256:<64 hex>') }),
       query: z.object({ history: z.coerce.number().int().min(0).max(100).default(10) }),
-      responses: { 200: { description: 'The decision', schema: z.object({ digest: z.string(), allowed: z.boolean(), latest: z.unknown(), history: z.array(z.unknown()) }) } },
+      responses: {
+        200: {
+          description: 'The decision',
+          schema: z.object({ digest: z.string(), allowed: z.boolean(), latest: z.unknown(), history: z.array(z.unknown()) }),
+        },
+      },
       resource: async ({ params }) => {
         const latest = await decisions.latest(params.digest);
         if (!latest) throw new ChainError('NOT_FOUND', `no gate decision recorded for ${params.digest}`);
@@ -285,12 +317,26 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
       action: 'rescan:Read',
       changesState: false,
       query: z.object(pageQuery),
-      responses: { 200: { description: 'Rescans, newest first', schema: z.object({ rescans: z.array(z.object({ id: z.string(), runId: z.string(), status: z.string(), startTime: z.string(), closeTime: z.string().optional() })), next: z.string().optional() }) } },
+      responses: {
+        200: {
+          description: 'Rescans, newest first',
+          schema: z.object({
+            rescans: z.array(z.object({ id: z.string(), runId: z.string(), status: z.string(), startTime: z.string(), closeTime: z.string().optional() })),
+            next: z.string().optional(),
+          }),
+        },
+      },
       resource: () => GLOBAL_RESOURCE,
       handler: async ({ query }) => {
         const runs: Array<{ id: string; runId: string; status: string; startTime: string; closeTime?: string }> = [];
         for await (const e of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPES.rescan}'` })) {
-          runs.push({ id: e.workflowId, runId: e.runId, status: e.status.name.toLowerCase(), startTime: e.startTime.toISOString(), ...(e.closeTime ? { closeTime: e.closeTime.toISOString() } : {}) });
+          runs.push({
+            id: e.workflowId,
+            runId: e.runId,
+            status: e.status.name.toLowerCase(),
+            startTime: e.startTime.toISOString(),
+            ...(e.closeTime ? { closeTime: e.closeTime.toISOString() } : {}),
+          });
           if (runs.length >= 1000) break;
         }
         runs.sort((a, b) => b.startTime.localeCompare(a.startTime));
@@ -308,7 +354,11 @@ export function controlRoutes(deps: ControlDeps): RouteDef[] {
       resource: () => GLOBAL_RESOURCE,
       handler: async () => {
         const started = await startRescan(client);
-        return { status: 202, body: { id: started.workflowId, attached: started.attached }, auditReason: `${started.attached ? 'joined' : 'started'} ${started.workflowId}` };
+        return {
+          status: 202,
+          body: { id: started.workflowId, attached: started.attached },
+          auditReason: `${started.attached ? 'joined' : 'started'} ${started.workflowId}`,
+        };
       },
     }),
     defineRoute({

@@ -18,7 +18,11 @@ function postgresBin(name: string): string {
   const onPath = findTool(name);
   if (onPath) return onPath;
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   for (const version of versions) {
     const candidate = join(root, version, 'bin', name);
     if (existsSync(candidate)) return candidate;
@@ -35,7 +39,8 @@ function asServiceUser(): { prefix: string[]; uid?: number; gid?: number } {
   const id = (flag: string) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
   const uid = id('-u');
   const gid = id('-g');
-  if (uid.status !== 0 || gid.status !== 0) throw new ChainError('SERVICE_START_FAILED', 'running as root needs the `postgres` account (Debian package postgresql)');
+  if (uid.status !== 0 || gid.status !== 0)
+    throw new ChainError('SERVICE_START_FAILED', 'running as root needs the `postgres` account (Debian package postgresql)');
   const [u, g] = [Number(uid.stdout.trim()), Number(gid.stdout.trim())];
   return { prefix: ['setpriv', `--reuid=${u}`, `--regid=${g}`, '--clear-groups', '--'], uid: u, gid: g };
 }
@@ -56,7 +61,8 @@ export async function startPostgres(options: { dataDir: string; port?: number; h
     const [cmd, ...args] = [...service.prefix, postgresBin('initdb'), '-D', pgdata, '-U', user, '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8'];
     const res = spawnSync(cmd as string, args, { encoding: 'utf8' });
     if (res.status !== 0) {
-      const hint = service.uid === undefined ? '' : ` (as root, PostgreSQL runs as the postgres account: every directory above ${options.dataDir} must let it through)`;
+      const hint =
+        service.uid === undefined ? '' : ` (as root, PostgreSQL runs as the postgres account: every directory above ${options.dataDir} must let it through)`;
       throw new ChainError('SERVICE_START_FAILED', `initdb failed${hint}: ${res.stderr || res.stdout || res.error?.message}`);
     }
   }
@@ -65,12 +71,25 @@ export async function startPostgres(options: { dataDir: string; port?: number; h
     name: 'postgres',
     command: command as string,
     args: [
-      ...prefixArgs, '-D', pgdata, '-p', String(port),
-      '-c', `listen_addresses=${host}`, '-c', 'unix_socket_directories=',
+      ...prefixArgs,
+      '-D',
+      pgdata,
+      '-p',
+      String(port),
+      '-c',
+      `listen_addresses=${host}`,
+      '-c',
+      'unix_socket_directories=',
       // Two Temporal server processes with their connection pools; the default of 100 is tight.
-      '-c', 'max_connections=300',
+      '-c',
+      'max_connections=300',
       // A throwaway cluster: crash safety of the test host is not what the failover tests measure.
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
     ],
     logFile: join(options.dataDir, 'postgres.log'),
     readyTimeoutMs: 60_000,

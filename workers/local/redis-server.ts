@@ -23,7 +23,13 @@ export interface SecureRedisOptions {
 }
 
 /** redis-server on loopback with AOF on and its files in dataDir. */
-export async function startRedis(options: { dataDir: string; port?: number; logFile?: string; detached?: boolean; secure?: SecureRedisOptions }): Promise<LocalRedis> {
+export async function startRedis(options: {
+  dataDir: string;
+  port?: number;
+  logFile?: string;
+  detached?: boolean;
+  secure?: SecureRedisOptions;
+}): Promise<LocalRedis> {
   const binary = requireTool('redis-server', 'Debian package redis-server');
   const port = options.port ?? (await freePort());
   mkdirSync(options.dataDir, { recursive: true });
@@ -60,11 +66,26 @@ export async function startRedis(options: { dataDir: string; port?: number; logF
     command: binary,
     args: [
       ...(secure ? [configFile] : []),
-      '--bind', '127.0.0.1', ...(secure ? [] : ['--port', String(port)]), '--dir', options.dataDir,
-      '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
-      '--daemonize', 'no', '--protected-mode', 'yes', '--loglevel', 'warning',
+      '--bind',
+      '127.0.0.1',
+      ...(secure ? [] : ['--port', String(port)]),
+      '--dir',
+      options.dataDir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'yes',
+      '--loglevel',
+      'warning',
       // BullMQ needs keys to stay: never evict.
-      '--maxmemory-policy', 'noeviction',
+      '--maxmemory-policy',
+      'noeviction',
     ],
     logFile: options.logFile ?? join(options.dataDir, 'redis.log'),
     detached: options.detached === true,

@@ -70,7 +70,11 @@ export async function startRegistry(options: LocalRegistryOptions): Promise<Loca
 }
 
 /** The distribution registry's configuration (JSON is YAML) for an address and a storage directory. */
-export function registryConfig(options: Pick<LocalRegistryOptions, 'auth' | 'notify' | 'notifyBackoff'>, addr: string, storageDir: string): Record<string, unknown> {
+export function registryConfig(
+  options: Pick<LocalRegistryOptions, 'auth' | 'notify' | 'notifyBackoff'>,
+  addr: string,
+  storageDir: string,
+): Record<string, unknown> {
   return {
     version: 0.1,
     log: { level: 'warn', formatter: 'json', accesslog: { disabled: true } },

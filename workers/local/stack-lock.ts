@@ -20,7 +20,11 @@ export class StackLock {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const holder = lockHolder(file);
         if (holder !== undefined && holder !== process.pid && stackAlive(holder)) {
-          throw new ChainError('SERVICE_START_FAILED', `a stack already runs on this data directory (pid ${holder}, ${file}); stop it first, or use another dataDir`, { retryable: false });
+          throw new ChainError(
+            'SERVICE_START_FAILED',
+            `a stack already runs on this data directory (pid ${holder}, ${file}); stop it first, or use another dataDir`,
+            { retryable: false },
+          );
         }
         // Left by a stack that was killed: nobody holds it.
         rmSync(file, { force: true });

@@ -34,7 +34,10 @@ export interface TemporalNode {
 
 function sqlTool(pg: LocalPostgres, database: string, args: string[]): { ok: boolean; output: string } {
   const tool = requireTool('temporal-sql-tool', 'go.temporal.io/server/cmd/tools/sql, built by `npm run setup -- --cluster`');
-  const res = spawnSync(tool, ['--plugin', 'postgres12', '--ep', pg.host, '-p', String(pg.port), '-u', pg.user, '--db', database, ...args], { encoding: 'utf8', timeout: 120_000 });
+  const res = spawnSync(tool, ['--plugin', 'postgres12', '--ep', pg.host, '-p', String(pg.port), '-u', pg.user, '--db', database, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { ok: res.status === 0, output: `${res.stdout}${res.stderr}` };
 }
 
@@ -43,7 +46,10 @@ function sqlTool(pg: LocalPostgres, database: string, args: string[]): { ok: boo
  * (it ships the server's schema/ directory). Idempotent: an existing database is only updated.
  */
 export function setupTemporalSchema(pg: LocalPostgres): void {
-  for (const [database, schema] of [[TEMPORAL_DATABASE, 'postgresql/v12/temporal'], [VISIBILITY_DATABASE, 'postgresql/v12/visibility']] as const) {
+  for (const [database, schema] of [
+    [TEMPORAL_DATABASE, 'postgresql/v12/temporal'],
+    [VISIBILITY_DATABASE, 'postgresql/v12/visibility'],
+  ] as const) {
     const created = sqlTool(pg, database, ['create-database']);
     if (created.ok) {
       const setup = sqlTool(pg, database, ['setup-schema', '-v', '0.0']);
@@ -167,7 +173,11 @@ function frontendTls(tls: NodeTls) {
 
 /** The launcher's own probe presents the node's certificate (signed by the same CA). */
 function nodeClientTls(tls: NodeTls) {
-  return { serverNameOverride: tls.serverName, serverRootCACertificate: readFileSync(tls.caFile), clientCertPair: { crt: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } };
+  return {
+    serverNameOverride: tls.serverName,
+    serverRootCACertificate: readFileSync(tls.caFile),
+    clientCertPair: { crt: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) },
+  };
 }
 
 /**
@@ -192,7 +202,18 @@ export function clusterMembers(pg: LocalPostgres): Array<{ service: string; addr
   const psql = requireTool('psql', 'Debian package postgresql-client');
   const res = spawnSync(
     psql,
-    ['-h', pg.host, '-p', String(pg.port), '-U', pg.user, '-d', TEMPORAL_DATABASE, '-Atc', "select role, rpc_address || ':' || rpc_port from cluster_membership where record_expiry > now() order by 1, 2"],
+    [
+      '-h',
+      pg.host,
+      '-p',
+      String(pg.port),
+      '-U',
+      pg.user,
+      '-d',
+      TEMPORAL_DATABASE,
+      '-Atc',
+      "select role, rpc_address || ':' || rpc_port from cluster_membership where record_expiry > now() order by 1, 2",
+    ],
     { encoding: 'utf8', timeout: 10_000 },
   );
   if (res.status !== 0) throw new ChainError('SERVICE_UNREACHABLE', `cannot read cluster_membership: ${res.stderr}`);

@@ -144,7 +144,9 @@ export class HealthChecker {
     const ageMs = Date.now() - newest;
     const maxAgeMs = durationMs(this.config.scan.osv.maxAge);
     const age = `${Math.round(ageMs / 60_000)} min old`;
-    return ageMs <= maxAgeMs ? { status: 'up', detail: age } : { status: 'stale', detail: `${age}, older than scan.osv.maxAge (${this.config.scan.osv.maxAge})` };
+    return ageMs <= maxAgeMs
+      ? { status: 'up', detail: age }
+      : { status: 'stale', detail: `${age}, older than scan.osv.maxAge (${this.config.scan.osv.maxAge})` };
   }
 
   private supervised(): Record<string, ComponentHealth & { restarts?: number }> {
@@ -154,7 +156,11 @@ export class HealthChecker {
       return Object.fromEntries(
         Object.entries(stack.supervised ?? {}).map(([name, s]) => [
           `process:${name}`,
-          { status: s.state === 'running' ? ('up' as const) : ('down' as const), detail: `${s.state}${s.pid ? `, pid ${s.pid}` : ''}, ${s.restarts} restart(s)`, restarts: s.restarts },
+          {
+            status: s.state === 'running' ? ('up' as const) : ('down' as const),
+            detail: `${s.state}${s.pid ? `, pid ${s.pid}` : ''}, ${s.restarts} restart(s)`,
+            restarts: s.restarts,
+          },
         ]),
       );
     } catch {

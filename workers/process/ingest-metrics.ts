@@ -33,6 +33,11 @@ export function createIngestWorkerMetrics(registry: Registry, queue: IngestQueue
       }
     },
   });
-  const jobs = new Counter({ name: 'dchain_ingest_jobs_total', help: 'Ingestion jobs finished by this worker, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+  const jobs = new Counter({
+    name: 'dchain_ingest_jobs_total',
+    help: 'Ingestion jobs finished by this worker, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   return { jobs };
 }

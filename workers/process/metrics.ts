@@ -34,7 +34,13 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new ChainError('SERVICE_START_FAILED', `cannot serve metrics on ${host}:${port}: ${err.code ?? err.message}; set the metrics ports in the configuration`, { cause: err })),
+      reject(
+        new ChainError(
+          'SERVICE_START_FAILED',
+          `cannot serve metrics on ${host}:${port}: ${err.code ?? err.message}; set the metrics ports in the configuration`,
+          { cause: err },
+        ),
+      ),
     );
     server.listen(port, host, resolve);
   });

@@ -36,8 +36,10 @@ export async function breakGlass(client: Client, workflowId: string, override: B
   switch (last.state) {
     case 'running': {
       const status = await client.workflow.getHandle(workflowId).query<ChainStatus>(QUERIES.status);
-      if (PAST_GATE.has(status.stage)) throw new ChainError('BAD_INPUT', `chain ${workflowId} is past its gate (stage ${status.stage}): its policy allowed it, there is nothing to override`);
-      if (status.override) throw new ChainError('BAD_INPUT', `chain ${workflowId} is already overridden by ${status.override.actor} (${status.override.reason})`);
+      if (PAST_GATE.has(status.stage))
+        throw new ChainError('BAD_INPUT', `chain ${workflowId} is past its gate (stage ${status.stage}): its policy allowed it, there is nothing to override`);
+      if (status.override)
+        throw new ChainError('BAD_INPUT', `chain ${workflowId} is already overridden by ${status.override.actor} (${status.override.reason})`);
       await client.workflow.getHandle(workflowId).signal<[BreakGlass]>(SIGNALS.breakGlass, override);
       return { runId: last.runId, restarted: false };
     }
@@ -49,7 +51,10 @@ export async function breakGlass(client: Client, workflowId: string, override: B
     case 'delivered':
       throw new ChainError('BAD_INPUT', `chain ${workflowId} completed and delivered the image: its policy allowed it, there is nothing to override`);
     case 'failed':
-      throw new ChainError('BAD_INPUT', `chain ${workflowId} failed in ${last.stage}, it was not blocked by policy: run it again with \`dchain chain retry ${workflowId}\``);
+      throw new ChainError(
+        'BAD_INPUT',
+        `chain ${workflowId} failed in ${last.stage}, it was not blocked by policy: run it again with \`dchain chain retry ${workflowId}\``,
+      );
   }
 }
 
@@ -59,18 +64,30 @@ export async function breakGlass(client: Client, workflowId: string, override: B
  * a new run from its recorded input when the failed run has no stage activity to reset to; refused after
  * `ingest.retryFailed.maxRuns` failures in a row unless `force`.
  */
-export async function retryChain(client: Client, redis: Redis, config: Config, workflowId: string, options: { force?: boolean; reason?: string } = {}): Promise<RetryResult> {
+export async function retryChain(
+  client: Client,
+  redis: Redis,
+  config: Config,
+  workflowId: string,
+  options: { force?: boolean; reason?: string } = {},
+): Promise<RetryResult> {
   const last = await lastRun(client, workflowId);
   if (!last) throw new ChainError('NOT_FOUND', `no chain with workflow id ${workflowId}`);
   if (last.state === 'running') throw new ChainError('BAD_INPUT', `chain ${workflowId} is running (stage ${last.stage}): one running chain per digest`);
   if (last.state === 'delivered') throw new ChainError('BAD_INPUT', `chain ${workflowId} delivered its image; a new tag is delivered by pushing it`);
   if (last.state === 'blocked') {
-    throw new ChainError('BAD_INPUT', `chain ${workflowId} is blocked by policy: it runs again when a rescan finds it allowed (policy or vulnerability data changed), or with \`dchain chain break-glass\``);
+    throw new ChainError(
+      'BAD_INPUT',
+      `chain ${workflowId} is blocked by policy: it runs again when a rescan finds it allowed (policy or vulnerability data changed), or with \`dchain chain break-glass\``,
+    );
   }
   const record = await new ChainLifecycleStore(redis, durationMs(config.ingest.dedupTtl)).get(workflowId);
   const { maxRuns } = retrySettings(config.ingest);
   if (!options.force && record && record.outcome === 'failed' && record.failures >= maxRuns) {
-    throw new ChainError('BAD_INPUT', `chain ${workflowId} failed ${record.failures} times in a row (ingest.retryFailed.maxRuns = ${maxRuns}); fix the cause, then retry with --force`);
+    throw new ChainError(
+      'BAD_INPUT',
+      `chain ${workflowId} failed ${record.failures} times in a row (ingest.retryFailed.maxRuns = ${maxRuns}); fix the cause, then retry with --force`,
+    );
   }
   // The Reset the Temporal UI offers, at the failed stage's first activity: what already succeeded
   // (signatures, attestations, copies) is kept in history, not done again.
@@ -85,4 +102,3 @@ export async function retryChain(client: Client, redis: Redis, config: Config, w
   const runId = await startNewRun(client, workflowId, last.taskQueue, input, { name: SIGNALS.addTags, args: [{ tags: input.tags }] });
   return { runId, mode: 'new-run' };
 }
-

@@ -48,7 +48,13 @@ export async function recordedInput(client: Client, workflowId: string): Promise
  * or a break-glass override). A run that started meanwhile is joined, never doubled: one running
  * chain per digest.
  */
-export async function startNewRun(client: Client, workflowId: string, taskQueue: string, input: ChainInput, signal: { name: string; args: unknown[] }): Promise<string> {
+export async function startNewRun(
+  client: Client,
+  workflowId: string,
+  taskQueue: string,
+  input: ChainInput,
+  signal: { name: string; args: unknown[] },
+): Promise<string> {
   const started = await client.workflow.signalWithStart<(i: ChainInput) => Promise<ChainStatus>, unknown[]>(WORKFLOW_TYPES.deliveryChain, {
     workflowId,
     taskQueue,

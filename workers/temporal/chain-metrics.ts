@@ -16,8 +16,18 @@ export function chainMetricsInterceptor(registry: Registry): ActivityInterceptor
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
-  const verdicts = new Counter({ name: 'dchain_gate_verdicts_total', help: 'Gate decisions of chains, by verdict', labelNames: ['verdict'] as const, registers: [registry] });
-  const rescans = new Counter({ name: 'dchain_rescan_results_total', help: 'Images re-gated by the rescan, by result', labelNames: ['result'] as const, registers: [registry] });
+  const verdicts = new Counter({
+    name: 'dchain_gate_verdicts_total',
+    help: 'Gate decisions of chains, by verdict',
+    labelNames: ['verdict'] as const,
+    registers: [registry],
+  });
+  const rescans = new Counter({
+    name: 'dchain_rescan_results_total',
+    help: 'Images re-gated by the rescan, by result',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
   return () => ({
     inbound: {
       async execute(input, next) {

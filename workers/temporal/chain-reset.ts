@@ -57,7 +57,11 @@ function walk(events: readonly HistoryEvent[]) {
     if (entered !== undefined && STAGES.has(entered)) stage = entered;
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled && stage !== undefined && !first.has(stage)) {
-      first.set(stage, { activity: scheduled.activityType?.name ?? '', scheduledEventId: Number(event.eventId), workflowTaskFinishEventId: Number(scheduled.workflowTaskCompletedEventId) });
+      first.set(stage, {
+        activity: scheduled.activityType?.name ?? '',
+        scheduledEventId: Number(event.eventId),
+        workflowTaskFinishEventId: Number(scheduled.workflowTaskCompletedEventId),
+      });
     }
   }
   return { stage, first };

@@ -65,7 +65,11 @@ export class TemporalChainStarter implements ChainStarter {
       }
     } catch (err) {
       if (err instanceof ChainError) throw err;
-      const code = isGrpcServiceError(err) ? err.code : isGrpcServiceError((err as { cause?: unknown }).cause) ? ((err as { cause: { code: number } }).cause.code) : undefined;
+      const code = isGrpcServiceError(err)
+        ? err.code
+        : isGrpcServiceError((err as { cause?: unknown }).cause)
+          ? (err as { cause: { code: number } }).cause.code
+          : undefined;
       const message = `cannot start ${workflowId}: ${(err as Error).message}`;
       if (code !== undefined && PERMANENT_GRPC_CODES.has(code)) throw new ChainError('BAD_INPUT', message, { cause: err, retryable: false });
       throw new ChainError('SERVICE_UNREACHABLE', message, { cause: err });

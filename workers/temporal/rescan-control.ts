@@ -27,7 +27,11 @@ export async function startRescan(client: Client, options: { timeoutMs?: number 
   const schedule = client.schedule.getHandle(SCHEDULE_IDS.rescan);
   const described = await schedule.describe().catch((err: unknown) => {
     if (err instanceof ScheduleNotFoundError) {
-      throw new ChainError('NOT_FOUND', `no rescan schedule "${SCHEDULE_IDS.rescan}": the Temporal worker creates it when it starts (unless rescan.enabled is false)`, { cause: err });
+      throw new ChainError(
+        'NOT_FOUND',
+        `no rescan schedule "${SCHEDULE_IDS.rescan}": the Temporal worker creates it when it starts (unless rescan.enabled is false)`,
+        { cause: err },
+      );
     }
     throw err;
   });
@@ -47,8 +51,11 @@ export async function startRescan(client: Client, options: { timeoutMs?: number 
     const { info } = await schedule.describe();
     const started = info.runningActions[0] ?? info.recentActions.map((a) => a.action).find((a) => !known.has(a.workflow.workflowId));
     if (started) return follow(started, false);
-    if (Date.now() > deadline) throw new ChainError('TRANSIENT', `the rescan schedule was triggered but started no run within ${Math.round((options.timeoutMs ?? TRIGGER_TIMEOUT_MS) / 1000)} s`);
+    if (Date.now() > deadline)
+      throw new ChainError(
+        'TRANSIENT',
+        `the rescan schedule was triggered but started no run within ${Math.round((options.timeoutMs ?? TRIGGER_TIMEOUT_MS) / 1000)} s`,
+      );
     await delay(TRIGGER_POLL_MS);
   }
 }
-

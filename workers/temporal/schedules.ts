@@ -54,7 +54,13 @@ export async function ensureRescanSchedule(client: Client, config: Config): Prom
   }
   await handle.update((previous) => {
     const resume = previous.state.paused && previous.state.note === RESCAN_DISABLED_NOTE;
-    return { ...previous, spec, action, policies: { ...previous.policies, ...policies }, state: resume ? { ...previous.state, paused: false, note: 'resumed by configuration' } : previous.state };
+    return {
+      ...previous,
+      spec,
+      action,
+      policies: { ...previous.policies, ...policies },
+      state: resume ? { ...previous.state, paused: false, note: 'resumed by configuration' } : previous.state,
+    };
   });
   return 'updated';
 }

@@ -38,7 +38,8 @@ export const buildRuleSchema = z
     const templates = [...rule.tags.map((t, i) => ({ t, path: ['tags', i] })), ...(rule.image ? [{ t: rule.image, path: ['image'] }] : [])];
     for (const { t, path } of templates) {
       for (const v of templateVariables(t)) {
-        if (!known.has(v)) ctx.addIssue({ code: 'custom', path, message: `unknown variable \${${v}}: use a named group of ref or one of ${BUILTIN_VARIABLES.join(', ')}` });
+        if (!known.has(v))
+          ctx.addIssue({ code: 'custom', path, message: `unknown variable \${${v}}: use a named group of ref or one of ${BUILTIN_VARIABLES.join(', ')}` });
       }
     }
   });

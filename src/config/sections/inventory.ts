@@ -8,7 +8,10 @@ import { z } from 'zod';
  */
 export const inventoryConfigSchema = z.strictObject({
   /** Name this cluster's records carry (several clusters can share one Redis). */
-  cluster: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'lowercase letters, digits, dots and dashes').default('default'),
+  cluster: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]*$/, 'lowercase letters, digits, dots and dashes')
+    .default('default'),
   kubernetes: z
     .strictObject({
       /** https://host:port of the API server. */

@@ -46,7 +46,10 @@ export const payloadCodecSchema = z
     encryptWith: z.string().min(1).optional(),
   })
   .refine((c) => new Set(c.keys.map((k) => k.id)).size === c.keys.length, { message: 'key ids must be unique', path: ['keys'] })
-  .refine((c) => c.encryptWith === undefined || c.keys.some((k) => k.id === c.encryptWith), { message: 'encryptWith names no listed key', path: ['encryptWith'] });
+  .refine((c) => c.encryptWith === undefined || c.keys.some((k) => k.id === c.encryptWith), {
+    message: 'encryptWith names no listed key',
+    path: ['encryptWith'],
+  });
 
 export type ClientTlsConfig = z.infer<typeof clientTlsSchema>;
 export type PayloadCodecConfig = z.infer<typeof payloadCodecSchema>;

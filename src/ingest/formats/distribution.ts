@@ -3,10 +3,7 @@ import { digestSchema } from '../../registry';
 import { isoTime, MANIFEST_MEDIA_TYPES, type PushNotice } from './push-notice';
 
 /** Content types of CNCF distribution notifications: registry 2.x sends v1, 3.x sends v2. */
-export const DISTRIBUTION_CONTENT_TYPES = [
-  'application/vnd.docker.distribution.events.v1+json',
-  'application/vnd.docker.distribution.events.v2+json',
-];
+export const DISTRIBUTION_CONTENT_TYPES = ['application/vnd.docker.distribution.events.v1+json', 'application/vnd.docker.distribution.events.v2+json'];
 
 const descriptor = z.looseObject({ mediaType: z.string().optional(), digest: z.string().optional() });
 

@@ -51,7 +51,13 @@ export function parseHarbor(body: unknown, now: Date): PushNotice[] {
   return toNotices(event.event_data, DEFAULT_ACTIONS[event.type] ?? event.type.toLowerCase(), isoTime(event.occur_at, now), event.operator, undefined);
 }
 
-function toNotices(data: z.infer<typeof eventDataSchema>, action: string, pushedAt: string, operator: string | undefined, id: string | undefined): PushNotice[] {
+function toNotices(
+  data: z.infer<typeof eventDataSchema>,
+  action: string,
+  pushedAt: string,
+  operator: string | undefined,
+  id: string | undefined,
+): PushNotice[] {
   return data.resources.map((resource, index) => ({
     action,
     // Harbor notifies about artifacts (manifests) only.

@@ -13,7 +13,9 @@ export function abortableRegistry(client: SignatureRegistry, signal: AbortSignal
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => reject(aborted(signal));
       signal.addEventListener('abort', onAbort, { once: true });
-      call().then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      call()
+        .then(resolve, reject)
+        .finally(() => signal.removeEventListener('abort', onAbort));
     });
   };
   return {

@@ -32,7 +32,11 @@ const MAX_WARNINGS = 20;
 
 export function reviewResponse(response: AdmissionResponse): { apiVersion: 'admission.k8s.io/v1'; kind: 'AdmissionReview'; response: AdmissionResponse } {
   const warnings = response.warnings?.slice(0, MAX_WARNINGS);
-  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { ...response, ...(warnings?.length ? { warnings } : { warnings: undefined }) } };
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { ...response, ...(warnings?.length ? { warnings } : { warnings: undefined }) },
+  };
 }
 
 /** The uid of a request that failed validation, when one can be read, so the answer still pairs with it. */

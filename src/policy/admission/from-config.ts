@@ -17,7 +17,13 @@ import { signatureCheckFromVerifier } from './signature-check';
  * on `redis`, a registry client per configured registry (by host, as images name them) to resolve
  * tags and read cosign signatures, the registries images may come from, and the TLS files.
  */
-export function admissionDepsFromConfig(config: Config, redis: Redis | undefined, logger: Logger, policy: LoadedPolicy = policyFromConfig(config), redisLabel?: string): AdmissionServerDeps {
+export function admissionDepsFromConfig(
+  config: Config,
+  redis: Redis | undefined,
+  logger: Logger,
+  policy: LoadedPolicy = policyFromConfig(config),
+  redisLabel?: string,
+): AdmissionServerDeps {
   const { admission } = config.policy;
   if (admission.tlsCertFile === undefined || admission.tlsKeyFile === undefined) {
     throw new ChainError('CONFIG_INVALID', 'policy.admission.tlsCertFile and tlsKeyFile are required: the API server only calls webhooks over HTTPS');
@@ -74,7 +80,13 @@ export function allowedRegistries(config: Config): string[] {
  * timeout; ioredis keeps reconnecting in the background. The label names it without credentials.
  */
 export function admissionRedis(target: string | RedisOptions, description?: string): { redis: Redis; label: string } {
-  const options: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 1_500, retryStrategy: (n) => Math.min(n * 200, 2_000) };
+  const options: RedisOptions = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+    commandTimeout: 1_500,
+    retryStrategy: (n) => Math.min(n * 200, 2_000),
+  };
   // A URL, or Sentinel options (redis.sentinel): ioredis then asks the Sentinels for the primary.
   const redis = typeof target === 'string' ? new Redis(target, options) : new Redis({ ...target, ...options });
   redis.on('error', () => undefined); // every failed command names the outage; see decisionStoreName

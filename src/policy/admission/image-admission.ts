@@ -76,7 +76,11 @@ export class ImageAdmission {
   constructor(private readonly deps: ImageAdmissionDeps) {
     this.settings = { ...DEFAULT_CACHE, ...deps.cache };
     // A decision served from memory during an outage is not kept: the store is asked again next time.
-    this.records = new TtlCache({ ttlMs: this.settings.decisionTtlMs, maxEntries: this.settings.maxEntries, ttlFor: (s) => (s.warnings.length ? 0 : this.settings.decisionTtlMs) });
+    this.records = new TtlCache({
+      ttlMs: this.settings.decisionTtlMs,
+      maxEntries: this.settings.maxEntries,
+      ttlFor: (s) => (s.warnings.length ? 0 : this.settings.decisionTtlMs),
+    });
     this.stale = new StaleDecisions(deps.serveCachedDecisionsOnOutageMs ?? 0, this.settings.maxEntries, deps.now);
     this.signatures = new TtlCache({
       ttlMs: this.settings.signatureTtlMs,
@@ -144,7 +148,9 @@ export class ImageAdmission {
 
     signal?.throwIfAborted();
     const signatureKey = `${name}@${digest}\n${this.keySet(loaded)}`;
-    const signatures = await this.signatures.get(signatureKey, () => this.deps.checkSignatures({ registry: ref.registry, repository: ref.repository, digest }, signal));
+    const signatures = await this.signatures.get(signatureKey, () =>
+      this.deps.checkSignatures({ registry: ref.registry, repository: ref.repository, digest }, signal),
+    );
     const unsigned = signatures.signedBy.length === 0;
 
     const facts = { ...record.facts, signatures: signatures.signedBy.map((keyId) => ({ keyId })), attestations: signatures.attestations };
@@ -165,11 +171,16 @@ export class ImageAdmission {
     }
     if (unsigned) return deny(notSigned());
     if (decision.allowed) return { allowed: true, warnings };
-    return { allowed: true, warnings: [...warnings, `denied by policy but admitted by break-glass override of ${record.override?.actor ?? '?'} (${record.override?.reason ?? '?'})`] };
+    return {
+      allowed: true,
+      warnings: [...warnings, `denied by policy but admitted by break-glass override of ${record.override?.actor ?? '?'} (${record.override?.reason ?? '?'})`],
+    };
   }
 
   private async judgeFromSummary(ref: ImageReference, name: string, digest: string, loaded: LoadedPolicy, signal?: AbortSignal): Promise<ImageVerdict> {
-    const signatures = await this.signatures.get(`${name}@${digest}\n${this.keySet(loaded)}`, () => this.deps.checkSignatures({ registry: ref.registry, repository: ref.repository, digest }, signal));
+    const signatures = await this.signatures.get(`${name}@${digest}\n${this.keySet(loaded)}`, () =>
+      this.deps.checkSignatures({ registry: ref.registry, repository: ref.repository, digest }, signal),
+    );
     const blocking = loaded.policy.mode === 'enforce';
     if (signatures.signedBy.length === 0) {
       const why = signatures.problems.length ? ` (${signatures.problems.join('; ')})` : '';

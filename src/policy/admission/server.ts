@@ -38,22 +38,25 @@ export async function buildAdmissionServer(deps: AdmissionServerDeps): Promise<F
   }) as unknown as FastifyInstance<Server>;
 
   let down = false;
-  const unsubscribe = !deps.decisions ? async () => undefined : await deps.decisions.subscribe(
-    {
-      onInvalidate: (digest) => images.invalidate(digest),
-      onReset: () => {
-        if (down) deps.logger?.info({ store: deps.decisionStoreName }, 'decision store reachable again');
-        down = false;
-        images.clear();
-      },
-      onDown: () => {
-        if (!down) deps.logger?.warn({ store: deps.decisionStoreName }, 'decision store unreachable: cached decisions dropped, images refused until it is back');
-        down = true;
-        images.clear();
-      },
-    },
-    { background: true },
-  );
+  const unsubscribe = !deps.decisions
+    ? async () => undefined
+    : await deps.decisions.subscribe(
+        {
+          onInvalidate: (digest) => images.invalidate(digest),
+          onReset: () => {
+            if (down) deps.logger?.info({ store: deps.decisionStoreName }, 'decision store reachable again');
+            down = false;
+            images.clear();
+          },
+          onDown: () => {
+            if (!down)
+              deps.logger?.warn({ store: deps.decisionStoreName }, 'decision store unreachable: cached decisions dropped, images refused until it is back');
+            down = true;
+            images.clear();
+          },
+        },
+        { background: true },
+      );
   app.addHook('preClose', async () => {
     shutdown.abort(new Error('the webhook is shutting down'));
   });

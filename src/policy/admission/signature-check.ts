@@ -38,7 +38,9 @@ export function signatureCheckFromVerifier(
     return {
       signedBy: report.signedBy.map(policyId).sort(),
       attestations: report.attestations.filter((a) => a.valid).map((a) => ({ predicateType: a.predicateType, keyId: policyId(a.keyId) })),
-      summaries: report.attestations.filter((a) => a.valid && a.predicateType === VSA_PREDICATE_TYPE).map((a) => ({ keyId: policyId(a.keyId), predicate: a.predicate })),
+      summaries: report.attestations
+        .filter((a) => a.valid && a.predicateType === VSA_PREDICATE_TYPE)
+        .map((a) => ({ keyId: policyId(a.keyId), predicate: a.predicate })),
       problems: report.failures.map((f) => `${f.code}: ${f.reason}`),
     };
   };

@@ -29,7 +29,12 @@ export class StaleDecisions {
       const last = this.maxAgeMs > 0 ? this.lastRead.get(digest) : undefined;
       const age = last ? this.now().getTime() - last.at : Infinity;
       if (!last || age > this.maxAgeMs) throw err;
-      return { record: last.record, warnings: [`the decision store is unreachable; answered from the decision read ${Math.round(age / 1000)} s ago (served up to ${Math.round(this.maxAgeMs / 1000)} s)`] };
+      return {
+        record: last.record,
+        warnings: [
+          `the decision store is unreachable; answered from the decision read ${Math.round(age / 1000)} s ago (served up to ${Math.round(this.maxAgeMs / 1000)} s)`,
+        ],
+      };
     }
   }
 

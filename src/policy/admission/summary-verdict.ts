@@ -21,7 +21,8 @@ export function summaryDenial(name: string, digest: string, facts: SignatureFact
     const why = problems.length ? ` (${problems.join('; ')})` : '';
     return `${name}@${digest} has no verification summary (SLSA VSA) signed by a trusted key${why}`;
   }
-  if (newest.verificationResult !== 'PASSED') return `${name}@${digest} failed verification: its newest summary (${newest.timeVerified}, policy ${newest.policy.uri ?? '?'}) says ${newest.verificationResult}`;
+  if (newest.verificationResult !== 'PASSED')
+    return `${name}@${digest} failed verification: its newest summary (${newest.timeVerified}, policy ${newest.policy.uri ?? '?'}) says ${newest.verificationResult}`;
   const age = now.getTime() - Date.parse(newest.timeVerified);
   if (age > maxAgeMs) {
     return `${name}@${digest} has no recent verification: its newest summary is from ${newest.timeVerified}, older than ${Math.round(maxAgeMs / 1000)} s (the chain re-verifies on every rescan)`;

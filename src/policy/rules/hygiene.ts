@@ -22,7 +22,11 @@ export function checkHygiene(h: HygieneFacts, rules: HygieneRules): CheckResult 
   if (rules.maxSize !== undefined) {
     const maxBytes = parseSize(rules.maxSize);
     if (h.sizeBytes > maxBytes) {
-      violations.push({ rule: 'hygiene.maxSize', message: `image is ${h.sizeBytes} bytes, above the maximum ${maxBytes}`, evidence: { sizeBytes: h.sizeBytes, maxBytes } });
+      violations.push({
+        rule: 'hygiene.maxSize',
+        message: `image is ${h.sizeBytes} bytes, above the maximum ${maxBytes}`,
+        evidence: { sizeBytes: h.sizeBytes, maxBytes },
+      });
     }
   }
   if (rules.minEfficiency !== undefined && h.efficiency < rules.minEfficiency) {

@@ -19,7 +19,10 @@ export function checkProvenance(facts: ImageFacts, rules: ProvenanceRules, now: 
     if (base === undefined || !matchesAny(base, rules.trustedBaseImages)) {
       violations.push({
         rule: 'provenance.trustedBaseImage',
-        message: base === undefined ? 'base image is unknown, so it cannot be trusted' : `base image ${facts.baseImage?.reference} is not trusted (trusted: ${rules.trustedBaseImages.join(', ')})`,
+        message:
+          base === undefined
+            ? 'base image is unknown, so it cannot be trusted'
+            : `base image ${facts.baseImage?.reference} is not trusted (trusted: ${rules.trustedBaseImages.join(', ')})`,
         evidence: { baseImage: facts.baseImage?.reference ?? null, trusted: rules.trustedBaseImages },
       });
     }
@@ -29,7 +32,8 @@ export function checkProvenance(facts: ImageFacts, rules: ProvenanceRules, now: 
     const missing = rules.requireSignatures.keys.filter((k) => !found.includes(k));
     const satisfied = rules.requireSignatures.match === 'all' ? missing.length === 0 : missing.length < rules.requireSignatures.keys.length;
     if (!satisfied) {
-      const need = rules.requireSignatures.match === 'all' ? `all of ${rules.requireSignatures.keys.join(', ')}` : `one of ${rules.requireSignatures.keys.join(', ')}`;
+      const need =
+        rules.requireSignatures.match === 'all' ? `all of ${rules.requireSignatures.keys.join(', ')}` : `one of ${rules.requireSignatures.keys.join(', ')}`;
       violations.push({
         rule: 'provenance.signatures',
         message: `needs a verified signature by ${need}; found ${found.length ? found.join(', ') : 'none'}`,
@@ -41,7 +45,11 @@ export function checkProvenance(facts: ImageFacts, rules: ProvenanceRules, now: 
     const present = new Set(facts.attestations.map((a) => a.predicateType));
     const missing = rules.requireAttestations.filter((t) => !present.has(t));
     if (missing.length) {
-      violations.push({ rule: 'provenance.attestations', message: `missing attestations: ${missing.join(', ')}`, evidence: { missing, present: [...present].sort() } });
+      violations.push({
+        rule: 'provenance.attestations',
+        message: `missing attestations: ${missing.join(', ')}`,
+        evidence: { missing, present: [...present].sort() },
+      });
     }
   }
   if (rules.maxScanAge) {

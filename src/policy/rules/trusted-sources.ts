@@ -19,15 +19,29 @@ export function checkTrustedSources(sources: readonly PackageSource[], rules: Tr
     const n = (listed.get(source.ecosystem) ?? 0) + 1;
     listed.set(source.ecosystem, n);
     if (n > MAX_LISTED) continue;
-    const what = source.package ? `${source.ecosystem} package ${source.package}${source.version ? ` ${source.version}` : ''} comes from` : `${source.ecosystem} source`;
+    const what = source.package
+      ? `${source.ecosystem} package ${source.package}${source.version ? ` ${source.version}` : ''} comes from`
+      : `${source.ecosystem} source`;
     result.violations.push({
       rule: `trustedSources.${source.ecosystem}`,
       message: `${what} ${source.url} (${source.location}), not a trusted source (${allowed.join(', ') || 'none allowed'})`,
-      evidence: { ecosystem: source.ecosystem, url: source.url, location: source.location, ...(source.package ? { package: source.package } : {}), ...(source.version ? { version: source.version } : {}), allowed },
+      evidence: {
+        ecosystem: source.ecosystem,
+        url: source.url,
+        location: source.location,
+        ...(source.package ? { package: source.package } : {}),
+        ...(source.version ? { version: source.version } : {}),
+        allowed,
+      },
     });
   }
   for (const [ecosystem, n] of listed) {
-    if (n > MAX_LISTED) result.violations.push({ rule: `trustedSources.${ecosystem}`, message: `… and ${n - MAX_LISTED} more ${ecosystem} sources not trusted`, evidence: { ecosystem, more: n - MAX_LISTED } });
+    if (n > MAX_LISTED)
+      result.violations.push({
+        rule: `trustedSources.${ecosystem}`,
+        message: `… and ${n - MAX_LISTED} more ${ecosystem} sources not trusted`,
+        evidence: { ecosystem, more: n - MAX_LISTED },
+      });
   }
   return result;
 }

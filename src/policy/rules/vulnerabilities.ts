@@ -10,7 +10,12 @@ const EXPIRY_NOTICE_MS = 7 * 86_400_000;
  * and the OSV data they come from: none, missing for an ecosystem of the image, or stale fails the
  * check under `vulnerabilityData: require` (the findings of unchecked packages are unknown, not none).
  */
-export function checkVulnerabilities(findings: readonly FindingFact[], rules: VulnerabilityRules, now: Date, data?: VulnerabilityDataFacts | null): CheckResult {
+export function checkVulnerabilities(
+  findings: readonly FindingFact[],
+  rules: VulnerabilityRules,
+  now: Date,
+  data?: VulnerabilityDataFacts | null,
+): CheckResult {
   const result: CheckResult = { violations: [], warnings: [] };
   if (data !== null) checkData(data, rules, result);
   for (const finding of sortFindings(findings)) {

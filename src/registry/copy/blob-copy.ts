@@ -19,7 +19,12 @@ export type BlobOutcome = 'present' | 'mounted' | 'copied';
  * same registry, else a stream from source straight into the target's upload (verified against the
  * digest on both ends, never buffered whole).
  */
-export async function transferBlob(route: BlobRoute, blob: Descriptor, progress: ProgressTracker, signal?: AbortSignal): Promise<Exclude<BlobOutcome, 'present'>> {
+export async function transferBlob(
+  route: BlobRoute,
+  blob: Descriptor,
+  progress: ProgressTracker,
+  signal?: AbortSignal,
+): Promise<Exclude<BlobOutcome, 'present'>> {
   const { source, sourceRepo, target, targetRepo } = route;
   if (source.host === target.host && sourceRepo !== targetRepo && (await target.mountBlob(targetRepo, blob.digest, sourceRepo))) return 'mounted';
   await target.uploadBlob(targetRepo, blob.digest, () => sourceStream(route, blob, progress, signal), blob.size, { assumeAbsent: true });

@@ -45,7 +45,13 @@ export async function copyCosignArtifact(session: CopySession, artifact: CosignA
     await target.putManifest(targetRepo, artifact.tag, bytes, mediaType);
     return true;
   }
-  return mergeInto(session, artifact.tag, await session.sourceManifest(artifact.digest), await target.getManifest(targetRepo, artifact.tag), artifact.suffix === 'att');
+  return mergeInto(
+    session,
+    artifact.tag,
+    await session.sourceManifest(artifact.digest),
+    await target.getManifest(targetRepo, artifact.tag),
+    artifact.suffix === 'att',
+  );
 }
 
 const PREDICATE_TYPE_ANNOTATION = 'predicateType';
@@ -60,7 +66,10 @@ async function statementKey(session: CopySession, side: 'source' | 'target', lay
   if (!type) return undefined;
   const { source, sourceRepo, target, targetRepo } = session.route;
   try {
-    const blob = side === 'source' ? await source.getBlob(sourceRepo, layer.digest, { maxBytes: MAX_ENVELOPE_BYTES }) : await target.getBlob(targetRepo, layer.digest, { maxBytes: MAX_ENVELOPE_BYTES });
+    const blob =
+      side === 'source'
+        ? await source.getBlob(sourceRepo, layer.digest, { maxBytes: MAX_ENVELOPE_BYTES })
+        : await target.getBlob(targetRepo, layer.digest, { maxBytes: MAX_ENVELOPE_BYTES });
     const envelope = JSON.parse(blob.toString('utf8')) as { payload?: string };
     const statement = JSON.parse(Buffer.from(envelope.payload ?? '', 'base64').toString('utf8')) as { subject?: Array<{ name?: string }> };
     const name = statement.subject?.[0]?.name;
@@ -98,7 +107,10 @@ async function mergeInto(session: CopySession, tag: string, from: FetchedManifes
   const replaced = attestations ? await replacedOnSource(session, from.manifest.layers, into.manifest.layers) : new Set<string>();
   const layers: Descriptor[] = [...into.manifest.layers.filter((l) => !replaced.has(l.digest)), ...added];
   // cosign layers are uncompressed, so a layer's diff_id is its digest.
-  const config = JSON.parse((await target.getBlob(targetRepo, into.manifest.config.digest, { maxBytes: 4 * 1024 * 1024 })).toString('utf8')) as Record<string, unknown>;
+  const config = JSON.parse((await target.getBlob(targetRepo, into.manifest.config.digest, { maxBytes: 4 * 1024 * 1024 })).toString('utf8')) as Record<
+    string,
+    unknown
+  >;
   config.rootfs = { type: 'layers', diff_ids: layers.map((l) => l.digest) };
   if (Array.isArray(config.history)) config.history = layers.map((_, i) => (config.history as unknown[])[i] ?? { created: '0001-01-01T00:00:00Z' });
   const configBytes = Buffer.from(JSON.stringify(config));

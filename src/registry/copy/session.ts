@@ -58,7 +58,16 @@ export class CopySession {
     this.limit = pLimit(options.concurrency ?? 6);
     this.checks = pLimit(EXISTENCE_CHECKS);
     this.progress = new ProgressTracker(options.onProgress);
-    this.result = { digest: options.digest, blobsCopied: 0, blobsMounted: 0, blobsPresent: 0, bytesCopied: 0, manifestsPushed: 0, manifestsPresent: 0, artifacts: [] };
+    this.result = {
+      digest: options.digest,
+      blobsCopied: 0,
+      blobsMounted: 0,
+      blobsPresent: 0,
+      bytesCopied: 0,
+      manifestsPushed: 0,
+      manifestsPresent: 0,
+      artifacts: [],
+    };
   }
 
   get logger(): Logger | undefined {
@@ -194,4 +203,3 @@ export class CopySession {
     }
   }
 }
-

@@ -60,7 +60,16 @@ export async function syncToTargets(req: SyncRequest): Promise<SyncTargetResult[
       ...(log ? { logger: log } : {}),
       onProgress: (progress) => req.onProgress?.({ completed, current: { registry: target.registry, repository, progress } }),
     });
-    log?.info({ blobsCopied: result.blobsCopied, blobsMounted: result.blobsMounted, blobsPresent: result.blobsPresent, bytesCopied: result.bytesCopied, artifacts: result.artifacts.length }, 'image synced');
+    log?.info(
+      {
+        blobsCopied: result.blobsCopied,
+        blobsMounted: result.blobsMounted,
+        blobsPresent: result.blobsPresent,
+        bytesCopied: result.bytesCopied,
+        artifacts: result.artifacts.length,
+      },
+      'image synced',
+    );
     completed.push({ ...result, registry: target.registry, repository });
     req.onProgress?.({ completed });
   }

@@ -33,19 +33,17 @@ export const apkCataloger: Cataloger = {
     const distro = ctx.os?.versionId ? `alpine-${ctx.os.versionId}` : undefined;
     return parseApkDb(node.content.toString('utf8'))
       .filter((p) => p.V)
-      .map(
-        (p): Package => ({
-          name: p.P!,
-          version: p.V!,
-          ecosystem: 'Alpine',
-          purl: apkPurl(p.P!, p.V!, p.A, distro),
-          layer: node.layer,
-          location: DB,
-          sourceName: p.o ?? p.P!,
-          sourceVersion: p.V!,
-          ...(release ? { release } : {}),
-          ...(p.L ? { licenses: [p.L] } : {}),
-        }),
-      );
+      .map((p): Package => ({
+        name: p.P!,
+        version: p.V!,
+        ecosystem: 'Alpine',
+        purl: apkPurl(p.P!, p.V!, p.A, distro),
+        layer: node.layer,
+        location: DB,
+        sourceName: p.o ?? p.P!,
+        sourceVersion: p.V!,
+        ...(release ? { release } : {}),
+        ...(p.L ? { licenses: [p.L] } : {}),
+      }));
   },
 };

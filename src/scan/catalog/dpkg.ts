@@ -56,7 +56,8 @@ export const dpkgCataloger: Cataloger = {
     const status = ctx.tree.resolve(STATUS);
     if (status?.content) out.push(...packagesFrom(ctx, status.content.toString('utf8'), STATUS, status.layer));
     for (const node of ctx.tree.under(STATUS_D)) {
-      if (node.type === 'file' && node.content && !node.path.endsWith('.md5sums')) out.push(...packagesFrom(ctx, node.content.toString('utf8'), node.path, node.layer));
+      if (node.type === 'file' && node.content && !node.path.endsWith('.md5sums'))
+        out.push(...packagesFrom(ctx, node.content.toString('utf8'), node.path, node.layer));
     }
     return out;
   },

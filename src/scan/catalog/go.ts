@@ -10,7 +10,14 @@ export const goCataloger: Cataloger = {
   name: 'go',
   policy: {
     keep: () => false,
-    inspectors: [{ name: FACT, candidate: (_path, mode, size) => (mode & 0o111) !== 0 && size > 1024, accepts: isElf, inspect: (_path, content) => parseGoBuildInfo(content) }],
+    inspectors: [
+      {
+        name: FACT,
+        candidate: (_path, mode, size) => (mode & 0o111) !== 0 && size > 1024,
+        accepts: isElf,
+        inspect: (_path, content) => parseGoBuildInfo(content),
+      },
+    ],
   },
   catalog(ctx) {
     const out: Package[] = [];

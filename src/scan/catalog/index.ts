@@ -22,7 +22,9 @@ export const catalogPolicy = combinePolicies([
   sourcesPolicy,
 ]);
 
-export async function catalogImage(ctx: Omit<CatalogContext, 'os'>): Promise<{ os?: OsRelease; packages: Package[]; warnings: CatalogWarning[]; sources: PackageSource[] }> {
+export async function catalogImage(
+  ctx: Omit<CatalogContext, 'os'>,
+): Promise<{ os?: OsRelease; packages: Package[]; warnings: CatalogWarning[]; sources: PackageSource[] }> {
   const os = detectOs(ctx.tree);
   const warnings: CatalogWarning[] = [];
   const full: CatalogContext = {
@@ -35,10 +37,12 @@ export async function catalogImage(ctx: Omit<CatalogContext, 'os'>): Promise<{ o
   };
   const packages: Package[] = [];
   for (const c of CATALOGERS) packages.push(...(await c.catalog(full)));
-  packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.location.localeCompare(b.location));
+  packages.sort(
+    (a, b) =>
+      a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.location.localeCompare(b.location),
+  );
   return { ...(os ? { os } : {}), packages, warnings, sources: catalogSources(ctx.tree) };
 }
 
 export { detectOs, osvRelease, type OsRelease } from './os-release';
-;
 export type { Cataloger, CatalogContext, CatalogWarning } from './types';

@@ -83,7 +83,14 @@ export const javaCataloger: Cataloger = {
   catalog(ctx) {
     const out: Package[] = [];
     const add = (c: MavenCoordinates, layer: string, location: string) =>
-      out.push({ name: `${c.groupId}:${c.artifactId}`, version: c.version, ecosystem: 'Maven', purl: mavenPurl(c.groupId, c.artifactId, c.version), layer, location });
+      out.push({
+        name: `${c.groupId}:${c.artifactId}`,
+        version: c.version,
+        ecosystem: 'Maven',
+        purl: mavenPurl(c.groupId, c.artifactId, c.version),
+        layer,
+        location,
+      });
     for (const node of ctx.tree.files()) {
       const inArchive = node.facts?.[FACT] as MavenCoordinates[] | undefined;
       for (const c of inArchive ?? []) add(c, node.layer, node.path);

@@ -70,7 +70,15 @@ export const npmCataloger: Cataloger = {
       if (dirName !== parsed.data.name) continue; // not a package root (e.g. a package's own test fixture)
       installedDirs.add(node.path.slice(0, -'/package.json'.length));
       const licenses = license(parsed.data.license);
-      out.push({ name: parsed.data.name, version: parsed.data.version, ecosystem: 'npm', purl: npmPurl(parsed.data.name, parsed.data.version), layer: node.layer, location: node.path, ...(licenses ? { licenses } : {}) });
+      out.push({
+        name: parsed.data.name,
+        version: parsed.data.version,
+        ecosystem: 'npm',
+        purl: npmPurl(parsed.data.name, parsed.data.version),
+        layer: node.layer,
+        location: node.path,
+        ...(licenses ? { licenses } : {}),
+      });
     }
     for (const node of ctx.tree.files()) {
       if (node.type !== 'file' || !node.content || !LOCKFILE.test(node.path) || node.path.includes('/node_modules/')) continue;
@@ -88,7 +96,12 @@ export const npmCataloger: Cataloger = {
         const problems = { invalid: 0, tooDeep: 0 };
         for (const entry of walkV1(parsed.data.dependencies, problems)) entries.push(entry);
         if (problems.invalid + problems.tooDeep > 0) {
-          const why = [problems.invalid ? `${problems.invalid} malformed entries` : '', problems.tooDeep ? `dependencies nested deeper than ${MAX_V1_DEPTH} levels` : ''].filter(Boolean).join(', ');
+          const why = [
+            problems.invalid ? `${problems.invalid} malformed entries` : '',
+            problems.tooDeep ? `dependencies nested deeper than ${MAX_V1_DEPTH} levels` : '',
+          ]
+            .filter(Boolean)
+            .join(', ');
           ctx.warn?.({ cataloger: 'npm', location: node.path, message: `lockfile entries skipped: ${why}`, skipped: problems.invalid + problems.tooDeep });
         }
       }

@@ -17,12 +17,25 @@ function build(type: string, namespace: string | undefined, name: string, versio
  * package as syft writes it (its version only when it differs from the binary's, e.g. a binNMU or a
  * binary-only epoch), so SBOM consumers can match Debian's advisories, which name source packages.
  */
-export function debPurl(distro: string, name: string, version: string, arch?: string, distroQualifier?: string, source?: { name: string; version: string }): string {
-  const upstream = source && (source.name !== name || source.version !== version) ? (source.version === version ? source.name : `${source.name}@${source.version}`) : undefined;
+export function debPurl(
+  distro: string,
+  name: string,
+  version: string,
+  arch?: string,
+  distroQualifier?: string,
+  source?: { name: string; version: string },
+): string {
+  const upstream =
+    source && (source.name !== name || source.version !== version)
+      ? source.version === version
+        ? source.name
+        : `${source.name}@${source.version}`
+      : undefined;
   return build('deb', distro, name, version, { arch, distro: distroQualifier, upstream });
 }
 
-export const apkPurl = (name: string, version: string, arch?: string, distroQualifier?: string) => build('apk', 'alpine', name.toLowerCase(), version, { arch, distro: distroQualifier });
+export const apkPurl = (name: string, version: string, arch?: string, distroQualifier?: string) =>
+  build('apk', 'alpine', name.toLowerCase(), version, { arch, distro: distroQualifier });
 
 export function npmPurl(name: string, version: string): string {
   const scoped = /^(@[^/]+)\/(.+)$/.exec(name);

@@ -106,7 +106,11 @@ function findDatabase(ctx: CatalogContext): Database | undefined {
       return { location: bdb.path, layer: bdb.layer, blobs: () => Promise.resolve(bdbBlobs(ctx, bdb.path, content)) };
     }
     if (ndb?.type === 'file') {
-      ctx.warn?.({ cataloger: NAME, location: ndb.path, message: 'NDB rpm databases (Packages.db) are not supported: the packages it lists are not catalogued' });
+      ctx.warn?.({
+        cataloger: NAME,
+        location: ndb.path,
+        message: 'NDB rpm databases (Packages.db) are not supported: the packages it lists are not catalogued',
+      });
       return undefined;
     }
   }
@@ -115,7 +119,8 @@ function findDatabase(ctx: CatalogContext): Database | undefined {
 
 function bdbBlobs(ctx: CatalogContext, location: string, content: Buffer): { id: string; blob: Uint8Array }[] {
   const { items, errors, littleEndian: le } = readBdbHash(content);
-  if (errors.length > 0) ctx.warn?.({ cataloger: NAME, location, message: `${errors.length} unreadable database item(s), first: ${errors[0]}`, skipped: errors.length });
+  if (errors.length > 0)
+    ctx.warn?.({ cataloger: NAME, location, message: `${errors.length} unreadable database item(s), first: ${errors[0]}`, skipped: errors.length });
   const out: { id: string; blob: Uint8Array }[] = [];
   for (const { key, value } of items) {
     // Keys are header instance numbers in the writer's byte order; instance 0 holds rpm's own counter, not a header.
@@ -167,7 +172,11 @@ export async function catalogRpm(ctx: CatalogContext): Promise<Package[]> {
       sourceName: source?.name ?? info.name,
       // Built with the source's version, a package has its epoch too; a subpackage with a version of its own
       // (perl-Carp 1.50 from perl 5.32.1) may have its own epoch, so its source's is unknown.
-      sourceVersion: !source ? version : source.version === info.version && source.release === info.release ? version : evr(undefined, source.version, source.release),
+      sourceVersion: !source
+        ? version
+        : source.version === info.version && source.release === info.release
+          ? version
+          : evr(undefined, source.version, source.release),
       ...(release ? { release } : {}),
       ...(info.license ? { licenses: [info.license] } : {}),
     });

@@ -67,10 +67,19 @@ export function apkRepositories(text: string): string[] {
 }
 
 const lockfile = z.looseObject({
-  packages: z.record(z.string(), z.looseObject({ version: z.string().optional(), name: z.string().optional(), resolved: z.string().optional(), link: z.boolean().optional() })).optional(),
+  packages: z
+    .record(
+      z.string(),
+      z.looseObject({ version: z.string().optional(), name: z.string().optional(), resolved: z.string().optional(), link: z.boolean().optional() }),
+    )
+    .optional(),
   dependencies: z.record(z.string(), z.unknown()).optional(),
 });
-const lockV1Dep = z.looseObject({ version: z.string().optional(), resolved: z.string().optional(), dependencies: z.record(z.string(), z.unknown()).optional() });
+const lockV1Dep = z.looseObject({
+  version: z.string().optional(),
+  resolved: z.string().optional(),
+  dependencies: z.record(z.string(), z.unknown()).optional(),
+});
 
 /** Nesting the npm cataloger also stops at: a crafted lockfile cannot exhaust the stack or the time. */
 const MAX_V1_DEPTH = 128;
@@ -107,8 +116,10 @@ export function catalogSources(tree: FileTree): PackageSource[] {
     if (node.type !== 'file' || !node.content) continue;
     const { path } = node;
     if (APT_LIST.test(path)) out.push(...aptListUris(node.content.toString('utf8')).map((url) => ({ ecosystem: 'apt' as const, url, location: path })));
-    else if (APT_DEB822.test(path)) out.push(...aptDeb822Uris(node.content.toString('utf8')).map((url) => ({ ecosystem: 'apt' as const, url, location: path })));
-    else if (path === APK_REPOSITORIES) out.push(...apkRepositories(node.content.toString('utf8')).map((url) => ({ ecosystem: 'apk' as const, url, location: path })));
+    else if (APT_DEB822.test(path))
+      out.push(...aptDeb822Uris(node.content.toString('utf8')).map((url) => ({ ecosystem: 'apt' as const, url, location: path })));
+    else if (path === APK_REPOSITORIES)
+      out.push(...apkRepositories(node.content.toString('utf8')).map((url) => ({ ecosystem: 'apk' as const, url, location: path })));
     else if (LOCKFILE.test(path) && !path.includes('/node_modules/')) {
       const parsed = lockfile.safeParse(json(node.content));
       if (!parsed.success) continue;
@@ -128,5 +139,11 @@ export function catalogSources(tree: FileTree): PackageSource[] {
       out.push({ ecosystem: 'pypi', url: parsed.data.url, location: path, ...(m ? { package: m[1]!, version: m[2]! } : {}) });
     }
   }
-  return out.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.location.localeCompare(b.location) || (a.package ?? '').localeCompare(b.package ?? '') || a.url.localeCompare(b.url));
+  return out.sort(
+    (a, b) =>
+      a.ecosystem.localeCompare(b.ecosystem) ||
+      a.location.localeCompare(b.location) ||
+      (a.package ?? '').localeCompare(b.package ?? '') ||
+      a.url.localeCompare(b.url),
+  );
 }

@@ -73,13 +73,23 @@ export function checkHygiene(input: HygieneInput): HygieneResult {
   const efficiency = written === 0 ? 1 : 1 - tree.wastedBytes / written;
   const issues: HygieneIssue[] = [];
   const sorted = (l: string[]) => l.sort();
-  if (setuidFiles.length) issues.push({ check: 'setuid', subjects: sorted(setuidFiles), message: `${setuidFiles.length} file(s) with the setuid or setgid bit` });
+  if (setuidFiles.length)
+    issues.push({ check: 'setuid', subjects: sorted(setuidFiles), message: `${setuidFiles.length} file(s) with the setuid or setgid bit` });
   if (shells.length) issues.push({ check: 'shell', subjects: sorted(shells), message: `shell(s) present: ${shells.map(baseName).join(', ')}` });
-  if (networkTools.length) issues.push({ check: 'network-tool', subjects: sorted(networkTools), message: `network tool(s) present: ${networkTools.map(baseName).join(', ')}` });
-  if (runsAsRoot) issues.push({ check: 'root-user', subjects: [user], message: user === '' ? 'USER is not set: the image runs as root' : `USER ${user} is root` });
-  if (privateKeys.length) issues.push({ check: 'private-key', subjects: sorted(privateKeys), message: `${privateKeys.length} file(s) containing a private key` });
-  if (input.maxSizeBytes !== undefined && totalSizeBytes > input.maxSizeBytes) issues.push({ check: 'size', subjects: [], message: `image is ${totalSizeBytes} bytes, above ${input.maxSizeBytes}` });
-  if (efficiency < (input.minEfficiency ?? 0.9)) issues.push({ check: 'efficiency', subjects: [], message: `${tree.wastedBytes} bytes wasted by files overwritten or deleted in later layers (efficiency ${(efficiency * 100).toFixed(1)}%)` });
+  if (networkTools.length)
+    issues.push({ check: 'network-tool', subjects: sorted(networkTools), message: `network tool(s) present: ${networkTools.map(baseName).join(', ')}` });
+  if (runsAsRoot)
+    issues.push({ check: 'root-user', subjects: [user], message: user === '' ? 'USER is not set: the image runs as root' : `USER ${user} is root` });
+  if (privateKeys.length)
+    issues.push({ check: 'private-key', subjects: sorted(privateKeys), message: `${privateKeys.length} file(s) containing a private key` });
+  if (input.maxSizeBytes !== undefined && totalSizeBytes > input.maxSizeBytes)
+    issues.push({ check: 'size', subjects: [], message: `image is ${totalSizeBytes} bytes, above ${input.maxSizeBytes}` });
+  if (efficiency < (input.minEfficiency ?? 0.9))
+    issues.push({
+      check: 'efficiency',
+      subjects: [],
+      message: `${tree.wastedBytes} bytes wasted by files overwritten or deleted in later layers (efficiency ${(efficiency * 100).toFixed(1)}%)`,
+    });
   return {
     setuidFiles,
     shells,

@@ -55,7 +55,15 @@ export async function loadImage(source: ImageSource, repository: string, referen
         report(0, false);
         const blob = await source.blobStream(repository, layer.digest);
         opts.guard?.track(blob);
-        const result = await readLayer(blob, { index, digest: layer.digest, limits, policy: opts.policy, entryBudget, imageBytes, onBytes: (b) => report(b, false) });
+        const result = await readLayer(blob, {
+          index,
+          digest: layer.digest,
+          limits,
+          policy: opts.policy,
+          entryBudget,
+          imageBytes,
+          onBytes: (b) => report(b, false),
+        });
         report(result.stats.compressedBytes, true);
         return result;
       }),

@@ -88,7 +88,8 @@ function parseJson<T>(schema: z.ZodType<T>, bytes: Buffer, what: string): T {
     throw new ChainError('BAD_INPUT', `${what} is not JSON: ${(err as Error).message}`, { cause: err });
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new ChainError('BAD_INPUT', `${what} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new ChainError('BAD_INPUT', `${what} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 
@@ -115,7 +116,8 @@ export class OciLayoutSource implements ImageSource {
   private readonly index: z.infer<typeof ociIndexSchema>;
 
   constructor(private readonly files: LocalFiles) {
-    if (!files.has('oci-layout') || !files.has('index.json')) throw new ChainError('BAD_INPUT', `${files.what} is not an OCI image layout (no oci-layout or index.json)`);
+    if (!files.has('oci-layout') || !files.has('index.json'))
+      throw new ChainError('BAD_INPUT', `${files.what} is not an OCI image layout (no oci-layout or index.json)`);
     this.index = parseJson(ociIndexSchema, files.read('index.json', MAX_DOCUMENT_BYTES), `${files.what}: index.json`);
   }
 
@@ -215,11 +217,24 @@ export class DockerArchiveSource implements ImageSource {
     const entries = parseJson(dockerManifestSchema, files.read('manifest.json', MAX_DOCUMENT_BYTES), `${files.what}: manifest.json`);
     let entry: DockerArchiveEntry | undefined;
     if (reference === undefined) {
-      if (entries.length > 1) throw new ChainError('BAD_INPUT', `${files.what} holds ${entries.length} images; name one (${entries.flatMap((e) => e.RepoTags ?? []).join(', ') || '@0, @1, …'})`);
+      if (entries.length > 1)
+        throw new ChainError(
+          'BAD_INPUT',
+          `${files.what} holds ${entries.length} images; name one (${entries.flatMap((e) => e.RepoTags ?? []).join(', ') || '@0, @1, …'})`,
+        );
       entry = entries[0];
     } else if (/^@\d+$/.test(reference)) entry = entries[Number(reference.slice(1))];
-    else entry = entries.find((e) => (e.RepoTags ?? []).some((t) => t === reference || t === `${reference}:latest` || t === `docker.io/${reference}` || t === `docker.io/library/${reference}`));
-    if (!entry) throw new ChainError('NOT_FOUND', `${files.what} has no image "${reference}" (has: ${entries.flatMap((e) => e.RepoTags ?? []).join(', ') || `@0…@${entries.length - 1}`})`);
+    else
+      entry = entries.find((e) =>
+        (e.RepoTags ?? []).some(
+          (t) => t === reference || t === `${reference}:latest` || t === `docker.io/${reference}` || t === `docker.io/library/${reference}`,
+        ),
+      );
+    if (!entry)
+      throw new ChainError(
+        'NOT_FOUND',
+        `${files.what} has no image "${reference}" (has: ${entries.flatMap((e) => e.RepoTags ?? []).join(', ') || `@0…@${entries.length - 1}`})`,
+      );
 
     const configBytes = files.read(entry.Config, MAX_DOCUMENT_BYTES);
     const configDigest = digestOf(configBytes);
@@ -239,7 +254,8 @@ export class DockerArchiveSource implements ImageSource {
   }
 
   getManifest(_repo: string, reference: string): Promise<{ digest: string; mediaType: string; bytes: Buffer }> {
-    if (isDigest(reference) && reference !== this.manifestDigest) return Promise.reject(new ChainError('NOT_FOUND', `${this.files.what} has no manifest ${reference}`));
+    if (isDigest(reference) && reference !== this.manifestDigest)
+      return Promise.reject(new ChainError('NOT_FOUND', `${this.files.what} has no manifest ${reference}`));
     return Promise.resolve({ digest: this.manifestDigest, mediaType: OCI_MANIFEST, bytes: this.manifestBytes });
   }
 
@@ -315,7 +331,10 @@ export interface LocalImage {
 /** A repository name from a file name: lowercase, other characters dashed (the grammar registries accept). */
 function nameFrom(path: string): string {
   const base = basename(path.replace(/\/+$/, '')).replace(/\.(tar|oci|docker)$/i, '');
-  const name = base.toLowerCase().replace(/[^a-z0-9._/-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  const name = base
+    .toLowerCase()
+    .replace(/[^a-z0-9._/-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
   return name || 'image';
 }
 

@@ -51,7 +51,8 @@ function parseJsonValue(bytes: Buffer, what: string): unknown {
 
 function validate<T>(schema: z.ZodType<T>, json: unknown, what: string): T {
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new ChainError('BAD_INPUT', `${what} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new ChainError('BAD_INPUT', `${what} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 
@@ -88,12 +89,17 @@ export async function resolveImage(
   const seen = new Set<string>();
   for (let depth = 0; ; depth++) {
     const what = `${depth === 0 ? 'manifest' : 'child manifest'} ${repo}@${fetched.digest}`;
-    if (fetched.bytes.length > limits.maxManifestBytes) throw new ChainError('TOO_LARGE', `${what} is ${fetched.bytes.length} bytes, over the limit of ${limits.maxManifestBytes} bytes`);
+    if (fetched.bytes.length > limits.maxManifestBytes)
+      throw new ChainError('TOO_LARGE', `${what} is ${fetched.bytes.length} bytes, over the limit of ${limits.maxManifestBytes} bytes`);
     const json = parseJsonValue(fetched.bytes, what);
     if (!Array.isArray((json as { manifests?: unknown } | null)?.manifests)) {
       const manifest = validate(imageManifest, json, what);
       const configBytes = await source.getBlob(repo, manifest.config.digest, { maxBytes: limits.maxConfigBytes });
-      const config = validate(imageConfigSchema, parseJsonValue(configBytes, `image config ${manifest.config.digest}`), `image config ${manifest.config.digest}`);
+      const config = validate(
+        imageConfigSchema,
+        parseJsonValue(configBytes, `image config ${manifest.config.digest}`),
+        `image config ${manifest.config.digest}`,
+      );
       return { digest, manifest, config, configBytes };
     }
     const index = validate(indexManifest, json, `index ${repo}@${fetched.digest}`);
@@ -102,7 +108,11 @@ export async function resolveImage(
     if (depth >= limits.maxIndexDepth) throw new ChainError('TOO_LARGE', `${repo}@${digest}: indexes nest more than ${limits.maxIndexDepth} levels deep`);
     const child = index.manifests.find((m) => m.platform?.os === platform.os && m.platform.architecture === platform.architecture);
     if (!child) {
-      const available = index.manifests.slice(0, 20).map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : m.digest)).join(', ') + (index.manifests.length > 20 ? ', …' : '');
+      const available =
+        index.manifests
+          .slice(0, 20)
+          .map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : m.digest))
+          .join(', ') + (index.manifests.length > 20 ? ', …' : '');
       throw new ChainError('NOT_FOUND', `${repo}@${fetched.digest} has no ${platform.os}/${platform.architecture} image (has: ${available})`);
     }
     fetched = await source.getManifest(repo, child.digest);

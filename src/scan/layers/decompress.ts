@@ -106,14 +106,22 @@ export async function layerDecoder(
   };
   const input = counter((n) => {
     stats.compressedBytes += n;
-    return stats.compressedBytes > limits.maxLayerBytes ? new ChainError('TOO_LARGE', `layer ${digest} is larger than ${limits.maxLayerBytes} bytes`) : undefined;
+    return stats.compressedBytes > limits.maxLayerBytes
+      ? new ChainError('TOO_LARGE', `layer ${digest} is larger than ${limits.maxLayerBytes} bytes`)
+      : undefined;
   });
   const output = counter((n) => {
     stats.uncompressedBytes += n;
     image.total += n;
-    if (stats.uncompressedBytes > limits.maxUncompressedBytes) return new ChainError('TOO_LARGE', `layer ${digest} exceeds ${limits.maxUncompressedBytes} bytes uncompressed`);
-    if (image.total > limits.maxImageUncompressedBytes) return new ChainError('TOO_LARGE', `image layers exceed ${limits.maxImageUncompressedBytes} bytes uncompressed (at layer ${digest})`);
-    if (stats.compression !== 'none' && stats.uncompressedBytes > RATIO_CHECK_AFTER && stats.uncompressedBytes / Math.max(stats.compressedBytes, 1) > limits.maxCompressionRatio) {
+    if (stats.uncompressedBytes > limits.maxUncompressedBytes)
+      return new ChainError('TOO_LARGE', `layer ${digest} exceeds ${limits.maxUncompressedBytes} bytes uncompressed`);
+    if (image.total > limits.maxImageUncompressedBytes)
+      return new ChainError('TOO_LARGE', `image layers exceed ${limits.maxImageUncompressedBytes} bytes uncompressed (at layer ${digest})`);
+    if (
+      stats.compression !== 'none' &&
+      stats.uncompressedBytes > RATIO_CHECK_AFTER &&
+      stats.uncompressedBytes / Math.max(stats.compressedBytes, 1) > limits.maxCompressionRatio
+    ) {
       return new ChainError('TOO_LARGE', `layer ${digest} decompresses more than ${limits.maxCompressionRatio}:1 (likely a decompression bomb)`);
     }
     return undefined;

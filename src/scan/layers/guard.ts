@@ -21,12 +21,22 @@ export class ScanGuard {
     limits: Pick<LayerLimits, 'maxScanSeconds' | 'maxRssBytes'>,
     private readonly what: string,
   ) {
-    this.timers.push(setTimeout(() => this.stop(new ChainError('TOO_LARGE', `scan of ${what} exceeded its time limit of ${limits.maxScanSeconds} s`)), limits.maxScanSeconds * 1000).unref());
+    this.timers.push(
+      setTimeout(
+        () => this.stop(new ChainError('TOO_LARGE', `scan of ${what} exceeded its time limit of ${limits.maxScanSeconds} s`)),
+        limits.maxScanSeconds * 1000,
+      ).unref(),
+    );
     const sample = () => {
       const rss = process.memoryUsage.rss();
       if (rss > this.peakRss) this.peakRss = rss;
       if (limits.maxRssBytes > 0 && rss > limits.maxRssBytes) {
-        this.stop(new ChainError('TOO_LARGE', `scan of ${what} stopped: the scanner's memory (RSS ${Math.round(rss / MiB)} MiB) exceeds its limit of ${Math.round(limits.maxRssBytes / MiB)} MiB`));
+        this.stop(
+          new ChainError(
+            'TOO_LARGE',
+            `scan of ${what} stopped: the scanner's memory (RSS ${Math.round(rss / MiB)} MiB) exceeds its limit of ${Math.round(limits.maxRssBytes / MiB)} MiB`,
+          ),
+        );
       }
     };
     sample();

@@ -80,7 +80,11 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
       if (--opts.entryBudget.remaining < 0) throw new ChainError('TOO_LARGE', `image has more than ${limits.maxEntries} tar entries`);
       const path = header.name.length <= limits.maxPathLength ? normalizeEntryPath(header.name) : undefined;
       if (path === undefined || path === '/') {
-        if (path === undefined) refused.push({ name: header.name.slice(0, 256), reason: header.name.length > limits.maxPathLength ? 'path too long' : 'path escapes the image root' });
+        if (path === undefined)
+          refused.push({
+            name: header.name.slice(0, 256),
+            reason: header.name.length > limits.maxPathLength ? 'path too long' : 'path escapes the image root',
+          });
         entry.resume();
         continue;
       }
@@ -116,7 +120,10 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
   } catch (err) {
     blob.destroy();
     extract.destroy();
-    const cause = await feeding.then(() => err, (feedErr: unknown) => (ChainError.is(feedErr) ? feedErr : err));
+    const cause = await feeding.then(
+      () => err,
+      (feedErr: unknown) => (ChainError.is(feedErr) ? feedErr : err),
+    );
     if (ChainError.is(cause)) throw cause;
     throw new ChainError('BAD_INPUT', `layer ${digest} is not a valid tar stream: ${(cause as Error).message}`, { cause });
   }
@@ -126,7 +133,8 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
 async function readContent(entry: Readable & AsyncIterable<Buffer>, node: FileNode, policy: CapturePolicy, limits: LayerLimits): Promise<void> {
   if (policy.keep(node.path, node.size)) {
     // A package database the scan cannot read whole would leave its packages out: fail closed instead.
-    if (node.size > limits.maxPackageDbBytes) throw new ChainError('TOO_LARGE', `${node.path} is ${node.size} bytes, over the ${limits.maxPackageDbBytes}-byte limit for package databases`);
+    if (node.size > limits.maxPackageDbBytes)
+      throw new ChainError('TOO_LARGE', `${node.path} is ${node.size} bytes, over the ${limits.maxPackageDbBytes}-byte limit for package databases`);
     const content = await readAll(entry, [], limits.maxPackageDbBytes);
     if (content) node.content = content;
     return;

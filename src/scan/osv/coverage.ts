@@ -42,7 +42,12 @@ export function dataStatement(db: OsvDatabase, packages: readonly Package[], now
     const plural = count === 1 ? 'package' : 'packages';
     if (!data) {
       const why = NO_PUBLISHER[ecosystem] ?? db.info.errors.find((e) => e.ecosystem === ecosystem)?.message ?? 'no OSV records loaded for it';
-      problems.push({ kind: 'missing', ecosystem, packages: count, message: `no vulnerability data for ${ecosystem} (${why}): ${count} ${plural} not checked` });
+      problems.push({
+        kind: 'missing',
+        ecosystem,
+        packages: count,
+        message: `no vulnerability data for ${ecosystem} (${why}): ${count} ${plural} not checked`,
+      });
     } else if (maxAgeSeconds !== undefined && data.ageSeconds > maxAgeSeconds) {
       problems.push({
         kind: 'stale',

@@ -13,8 +13,6 @@ import { request } from 'undici';
 import { z } from 'zod';
 import { ChainError } from '../../errors';
 
-;
-
 export interface DownloadResult {
   ecosystem: string;
   file: string;
@@ -45,7 +43,13 @@ export async function readExportMeta(cacheDir: string, ecosystem: string): Promi
   }
 }
 
-export async function downloadEcosystem(baseUrl: string, ecosystem: string, cacheDir: string, timeoutMs = 120_000, now: () => number = Date.now): Promise<DownloadResult> {
+export async function downloadEcosystem(
+  baseUrl: string,
+  ecosystem: string,
+  cacheDir: string,
+  timeoutMs = 120_000,
+  now: () => number = Date.now,
+): Promise<DownloadResult> {
   const { dir, file, metaFile } = cachedExport(cacheDir, ecosystem);
   await mkdir(dir, { recursive: true });
   const cachedFile = await stat(file).catch(() => undefined);
@@ -76,7 +80,11 @@ export async function downloadEcosystem(baseUrl: string, ecosystem: string, cach
   await rename(partial, file);
   const etag = res.headers.etag;
   const lastModified = res.headers['last-modified'];
-  const written: ExportMeta = { checkedAt: startedAt, ...(typeof etag === 'string' ? { etag } : {}), ...(typeof lastModified === 'string' ? { lastModified } : {}) };
+  const written: ExportMeta = {
+    checkedAt: startedAt,
+    ...(typeof etag === 'string' ? { etag } : {}),
+    ...(typeof lastModified === 'string' ? { lastModified } : {}),
+  };
   await writeFile(metaFile, JSON.stringify(written));
   return { ecosystem, file, changed: true, checkedAt: startedAt };
 }

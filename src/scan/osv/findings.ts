@@ -170,7 +170,9 @@ function groupHits(hits: Hit[], cmp: ((a: string, b: string) => number) | undefi
 
 /** All findings of a package list, most severe first (negligible last), then by id and package. */
 export function matchPackages(db: OsvDatabase, packages: readonly Package[]): Finding[] {
-  return packages.flatMap((p) => matchPackage(db, p)).sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id) || a.package.purl.localeCompare(b.package.purl));
+  return packages
+    .flatMap((p) => matchPackage(db, p))
+    .sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id) || a.package.purl.localeCompare(b.package.purl));
 }
 
 /** Findings by severity; negligible ones are not counted (they are reported in the findings list). */

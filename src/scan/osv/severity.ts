@@ -12,7 +12,13 @@ export interface RecordSeverity {
 /** CVSS base score of a vector, undefined when the vector is not one we can compute. */
 export function cvssBaseScore(vector: string): number | undefined {
   try {
-    const calc = vector.startsWith('CVSS:4.0/') ? new Cvss4P0(vector) : vector.startsWith('CVSS:3.1/') ? new Cvss3P1(vector) : vector.startsWith('CVSS:3.0/') ? new Cvss3P0(vector) : undefined;
+    const calc = vector.startsWith('CVSS:4.0/')
+      ? new Cvss4P0(vector)
+      : vector.startsWith('CVSS:3.1/')
+        ? new Cvss3P1(vector)
+        : vector.startsWith('CVSS:3.0/')
+          ? new Cvss3P0(vector)
+          : undefined;
     const base = calc?.calculateScores().base;
     return typeof base === 'number' && Number.isFinite(base) ? base : undefined;
   } catch {
@@ -72,7 +78,12 @@ const UBUNTU_PRIORITY: Record<string, Rating> = {
 };
 
 /** Red Hat's impact ratings, which Red Hat, Rocky Linux and AlmaLinux advisories put first in their summary ("Important: openssl security update"). */
-const RED_HAT_IMPACT: Record<string, Rating> = { low: { severity: 'LOW' }, moderate: { severity: 'MEDIUM' }, important: { severity: 'HIGH' }, critical: { severity: 'CRITICAL' } };
+const RED_HAT_IMPACT: Record<string, Rating> = {
+  low: { severity: 'LOW' },
+  moderate: { severity: 'MEDIUM' },
+  important: { severity: 'HIGH' },
+  critical: { severity: 'CRITICAL' },
+};
 
 const RED_HAT_FAMILY = new Set(['Red Hat', 'Rocky Linux', 'AlmaLinux']);
 const SUSE_FAMILY = new Set(['SUSE', 'openSUSE']);
@@ -103,7 +114,9 @@ export function vendorSeverity(record: OsvRecord, affected: OsvAffected | undefi
   if (SUSE_FAMILY.has(base) || base === 'Alpine' || base === 'Mageia') {
     const fromDb = affected?.ecosystem_specific?.severity ?? affected?.database_specific?.severity ?? record.database_specific?.severity;
     const mapped = typeof fromDb === 'string' ? DATABASE_RATINGS[fromDb.toUpperCase()] : undefined;
-    return mapped && typeof fromDb === 'string' ? { source: base, rating: fromDb, severity: mapped, ...(/^(negligible|unimportant)$/i.test(fromDb) ? { negligible: true } : {}) } : undefined;
+    return mapped && typeof fromDb === 'string'
+      ? { source: base, rating: fromDb, severity: mapped, ...(/^(negligible|unimportant)$/i.test(fromDb) ? { negligible: true } : {}) }
+      : undefined;
   }
   return undefined;
 }

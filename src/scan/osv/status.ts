@@ -41,7 +41,13 @@ export function osvStatusFile(config: Config): string {
 
 export async function writeOsvStatus(file: string, info: OsvDatabaseInfo): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const body: z.infer<typeof statusSchema> = { version: info.version, importedAt: info.importedAt, records: info.records, ecosystems: info.ecosystems, errors: info.errors.slice(0, 50) };
+  const body: z.infer<typeof statusSchema> = {
+    version: info.version,
+    importedAt: info.importedAt,
+    records: info.records,
+    ecosystems: info.ecosystems,
+    errors: info.errors.slice(0, 50),
+  };
   await writeFile(`${file}.tmp`, JSON.stringify(body, null, 2));
   await rename(`${file}.tmp`, file);
 }

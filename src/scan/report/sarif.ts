@@ -23,7 +23,10 @@ export function toSarif(summary: ScanSummary, findings: readonly Finding[], tool
       id: f.id,
       shortDescription: { text: f.summary ?? f.id },
       helpUri: `https://osv.dev/vulnerability/${encodeURIComponent(f.id)}`,
-      properties: { 'security-severity': f.cvssScore !== undefined ? f.cvssScore.toFixed(1) : SEVERITY_SCORE[f.severity], tags: ['security', 'vulnerability', ...f.aliases] },
+      properties: {
+        'security-severity': f.cvssScore !== undefined ? f.cvssScore.toFixed(1) : SEVERITY_SCORE[f.severity],
+        tags: ['security', 'vulnerability', ...f.aliases],
+      },
     });
   }
   return {
@@ -31,7 +34,14 @@ export function toSarif(summary: ScanSummary, findings: readonly Finding[], tool
     version: '2.1.0',
     runs: [
       {
-        tool: { driver: { name: 'delivery-chain', version: toolVersion, informationUri: 'https://github.com/delivery-chain/delivery-chain', rules: [...rules.values()] } },
+        tool: {
+          driver: {
+            name: 'delivery-chain',
+            version: toolVersion,
+            informationUri: 'https://github.com/delivery-chain/delivery-chain',
+            rules: [...rules.values()],
+          },
+        },
         properties: { image: `${imageName}@${summary.digest}`, osvDataVersion: summary.osv.version },
         results: findings.map((f) => ({
           ruleId: f.id,

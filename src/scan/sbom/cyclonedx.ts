@@ -127,7 +127,10 @@ export function packagesFromCycloneDx(bom: CycloneDxBom): Package[] {
   for (const c of bom.components) {
     const ecosystem = prop(c, SBOM_PROPERTY.ecosystem);
     if (!ecosystem || !c.version || !c.purl) continue;
-    const licenses = (c.licenses ?? []).map((l) => (l as { license?: { name?: string; id?: string } }).license).map((l) => l?.name ?? l?.id).filter((n): n is string => !!n);
+    const licenses = (c.licenses ?? [])
+      .map((l) => (l as { license?: { name?: string; id?: string } }).license)
+      .map((l) => l?.name ?? l?.id)
+      .filter((n): n is string => !!n);
     const sourceName = prop(c, SBOM_PROPERTY.sourceName);
     const sourceVersion = prop(c, SBOM_PROPERTY.sourceVersion);
     const release = prop(c, SBOM_PROPERTY.release);

@@ -55,9 +55,7 @@ class Cursor {
     }
     if (n < this.type) {
       const allowed =
-        (n === Tok.DigitOrZero && this.type === Tok.Digit) ||
-        (n === Tok.Suffix && this.type === Tok.SuffixNo) ||
-        (n === Tok.Digit && this.type === Tok.Letter);
+        (n === Tok.DigitOrZero && this.type === Tok.Digit) || (n === Tok.Suffix && this.type === Tok.SuffixNo) || (n === Tok.Digit && this.type === Tok.Letter);
       if (!allowed) n = Tok.Invalid;
     }
     this.type = n;

@@ -72,6 +72,9 @@ function time(s: VexStatement): number {
 /** One line naming the statement: status, justification, source, expiry. */
 export function describeStatement(s: VexStatement): string {
   const why = s.justification ?? s.impactStatement;
-  const by = s.source.format === 'allowlist' ? `allowlist ${s.source.document}` : `${s.source.format === 'openvex' ? 'OpenVEX' : 'CycloneDX VEX'} ${s.source.document}${s.source.author ? ` by ${s.source.author}` : ''}${s.source.keyId ? ` (signed by ${s.source.keyId})` : ''}`;
+  const by =
+    s.source.format === 'allowlist'
+      ? `allowlist ${s.source.document}`
+      : `${s.source.format === 'openvex' ? 'OpenVEX' : 'CycloneDX VEX'} ${s.source.document}${s.source.author ? ` by ${s.source.author}` : ''}${s.source.keyId ? ` (signed by ${s.source.keyId})` : ''}`;
   return `${s.status}${why ? ` (${why})` : ''} per ${by}${s.expires ? `, until ${s.expires}` : ''}`;
 }

@@ -32,7 +32,12 @@ const STATUS: Record<(typeof CYCLONEDX_STATES)[number], VexStatus> = {
   not_affected: 'not_affected',
 };
 
-const component = z.looseObject({ 'bom-ref': z.string().optional(), purl: z.string().optional(), name: z.string().optional(), components: z.array(z.unknown()).optional() });
+const component = z.looseObject({
+  'bom-ref': z.string().optional(),
+  purl: z.string().optional(),
+  name: z.string().optional(),
+  components: z.array(z.unknown()).optional(),
+});
 const dateTime = z.iso.datetime({ offset: true, local: false });
 
 const vulnerabilitySchema = z.looseObject({

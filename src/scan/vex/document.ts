@@ -57,7 +57,11 @@ function issues(list: readonly z.core.$ZodIssue[]): string[] {
   return list.map((issue) => {
     const path = issue.path.map(String).join('.') || '(root)';
     if (issue.code === 'unrecognized_keys') return `${path}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    if (issue.code === 'invalid_union') return `${path}: ${issue.message} (${issue.errors.flat().map((e) => `${e.path.map(String).join('.') || 'value'}: ${e.message}`).join(' / ')})`;
+    if (issue.code === 'invalid_union')
+      return `${path}: ${issue.message} (${issue.errors
+        .flat()
+        .map((e) => `${e.path.map(String).join('.') || 'value'}: ${e.message}`)
+        .join(' / ')})`;
     return `${path}: ${issue.message}`;
   });
 }

@@ -1,6 +1,4 @@
-export { describeStatement,    vexOutcome } from './apply';
-;
-export { readVexDocument, readVexText,    } from './document';
-;
-export {  type VexStatement,    } from './statement';
-export { readAttachedVex,   } from './attached';
+export { describeStatement, vexOutcome } from './apply';
+export { readVexDocument, readVexText } from './document';
+export { type VexStatement } from './statement';
+export { readAttachedVex } from './attached';

@@ -23,10 +23,18 @@ export const OPENVEX_JUSTIFICATIONS = [
 const dateTime = z.iso.datetime({ offset: true, local: false });
 const hashes = z.record(z.string(), z.string().min(1));
 const identifiers = z.strictObject({ purl: z.string().min(1).optional(), '@cpe22': z.string().optional(), '@cpe23': z.string().optional() });
-const subcomponent = z.union([z.string().min(1), z.strictObject({ '@id': z.string().min(1).optional(), identifiers: identifiers.optional(), hashes: hashes.optional() })]);
+const subcomponent = z.union([
+  z.string().min(1),
+  z.strictObject({ '@id': z.string().min(1).optional(), identifiers: identifiers.optional(), hashes: hashes.optional() }),
+]);
 const component = z.union([
   z.string().min(1),
-  z.strictObject({ '@id': z.string().min(1).optional(), identifiers: identifiers.optional(), hashes: hashes.optional(), subcomponents: z.array(subcomponent).optional() }),
+  z.strictObject({
+    '@id': z.string().min(1).optional(),
+    identifiers: identifiers.optional(),
+    hashes: hashes.optional(),
+    subcomponents: z.array(subcomponent).optional(),
+  }),
 ]);
 const vulnerability = z.union([
   z.string().min(1),
@@ -90,7 +98,11 @@ function ids(c: Component | Subcomponent): string[] {
  * attestation carrying it, which become the product of statements that name none (the spec's
  * inheritance rule); a statement without products outside an attestation names nothing and is dropped.
  */
-export function openVexStatements(doc: OpenVexDocument, source: Omit<VexSource, 'format' | 'document' | 'author'>, subjectDigests: readonly string[] = []): VexStatement[] {
+export function openVexStatements(
+  doc: OpenVexDocument,
+  source: Omit<VexSource, 'format' | 'document' | 'author'>,
+  subjectDigests: readonly string[] = [],
+): VexStatement[] {
   const out: VexStatement[] = [];
   for (const s of doc.statements) {
     const subs = (s.subcomponents ?? []).flatMap(ids);
@@ -103,7 +115,8 @@ export function openVexStatements(doc: OpenVexDocument, source: Omit<VexSource, 
       if (subjectDigests.length === 0) continue;
       products = [{ ids: [...subjectDigests], subcomponents: subs }];
     }
-    const vuln = typeof s.vulnerability === 'string' ? { name: s.vulnerability, aliases: [] } : { name: s.vulnerability.name, aliases: s.vulnerability.aliases ?? [] };
+    const vuln =
+      typeof s.vulnerability === 'string' ? { name: s.vulnerability, aliases: [] } : { name: s.vulnerability.name, aliases: s.vulnerability.aliases ?? [] };
     out.push({
       vulnerability: vuln.name,
       aliases: vuln.aliases,

@@ -55,7 +55,8 @@ function parseJson(body: Buffer): unknown {
 
 function shape<T>(schema: z.ZodType<T>, json: unknown, what: string): T {
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new ChainError('BAD_INPUT', `not a ${what} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new ChainError('BAD_INPUT', `not a ${what} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 

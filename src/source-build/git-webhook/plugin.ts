@@ -26,7 +26,10 @@ export async function gitWebhookRoutes(app: FastifyInstance, options: GitWebhook
   const { config, logger, queue, metrics } = options;
   const sources = new Map(config.build.gitSources.map((s) => [s.name, s]));
   if (sources.size > 0 && !config.registries.some((r) => r.name === config.build.staging.registry)) {
-    throw new ChainError('CONFIG_INVALID', `build.staging.registry "${config.build.staging.registry}" is not a configured registry; Git pushes could not be built`);
+    throw new ChainError(
+      'CONFIG_INVALID',
+      `build.staging.registry "${config.build.staging.registry}" is not a configured registry; Git pushes could not be built`,
+    );
   }
   // Git sources are logged and counted as `git/<name>`, apart from registry sources of the same name.
   const label = (name: string) => `git/${name}`;
@@ -60,7 +63,12 @@ export async function gitWebhookRoutes(app: FastifyInstance, options: GitWebhook
       build = buildRequestFromPush(parsed.push, config.build.rules, config.build.staging);
       if (!build) {
         metrics.dropped.inc({ source: label(name), reason: 'no-rule' });
-        return answer(reply, label(name), { status: 200, outcome: 'no-rule', body: { outcome: 'no-rule', reason: `no build rule matches ${parsed.push.ref}` }, events: 1 });
+        return answer(reply, label(name), {
+          status: 200,
+          outcome: 'no-rule',
+          body: { outcome: 'no-rule', reason: `no build rule matches ${parsed.push.ref}` },
+          events: 1,
+        });
       }
       deliveryId = parsed.deliveryId;
     } catch (err) {
@@ -77,7 +85,10 @@ export async function gitWebhookRoutes(app: FastifyInstance, options: GitWebhook
     const queued = submitted.outcome === 'queued';
     if (queued) metrics.accepted.inc({ source: label(name) });
     else metrics.dropped.inc({ source: label(name), reason: submitted.outcome });
-    logger.info({ source: name, workflowId: submitted.workflowId, outcome: submitted.outcome, ref: build.ref, commit: build.commit, deliveryId }, 'source build queued');
+    logger.info(
+      { source: name, workflowId: submitted.workflowId, outcome: submitted.outcome, ref: build.ref, commit: build.commit, deliveryId },
+      'source build queued',
+    );
     return answer(reply, label(name), {
       status: queued ? 202 : 200,
       outcome: queued ? 'accepted' : 'duplicate',

@@ -20,7 +20,7 @@ export function verifyGitDelivery(format: GitFormat, headers: Headers, body: Buf
   if (format === 'gitlab') {
     const token = first(headers['x-gitlab-token']);
     if (!token) throw new ChainError('UNAUTHORIZED', 'missing X-Gitlab-Token header');
-    if (!secretsEqual(token, secret)) throw new ChainError('UNAUTHORIZED', 'X-Gitlab-Token does not match this source\'s secret');
+    if (!secretsEqual(token, secret)) throw new ChainError('UNAUTHORIZED', "X-Gitlab-Token does not match this source's secret");
     return;
   }
   const expected = hmacHex(secret, body);
@@ -34,5 +34,8 @@ export function verifyGitDelivery(format: GitFormat, headers: Headers, body: Buf
     if (!secretsEqual(gitea.toLowerCase(), expected)) throw new ChainError('UNAUTHORIZED', 'X-Gitea-Signature does not match the body');
     return;
   }
-  throw new ChainError('UNAUTHORIZED', format === 'github' ? 'missing X-Hub-Signature-256 header' : 'missing X-Gitea-Signature (or X-Hub-Signature-256) header');
+  throw new ChainError(
+    'UNAUTHORIZED',
+    format === 'github' ? 'missing X-Hub-Signature-256 header' : 'missing X-Gitea-Signature (or X-Hub-Signature-256) header',
+  );
 }

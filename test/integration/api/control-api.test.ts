@@ -47,7 +47,18 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     await SwaggerParser.validate(doc as never);
     assert.equal(h.document.openapi, '3.1.0');
     const paths = Object.keys(h.document.paths as object);
-    for (const p of ['/v1/scans', '/v1/scans/{id}', '/v1/chains', '/v1/chains/{id}', '/v1/chains/{id}/retry', '/v1/chains/{id}/break-glass', '/v1/images/{digest}/decision', '/v1/rescans', '/v1/audit', '/v1/audit/export']) {
+    for (const p of [
+      '/v1/scans',
+      '/v1/scans/{id}',
+      '/v1/chains',
+      '/v1/chains/{id}',
+      '/v1/chains/{id}/retry',
+      '/v1/chains/{id}/break-glass',
+      '/v1/images/{digest}/decision',
+      '/v1/rescans',
+      '/v1/audit',
+      '/v1/audit/export',
+    ]) {
       assert.ok(paths.includes(p), `${p} documented`);
     }
   });
@@ -99,12 +110,24 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     ];
     for (const [who, op, id, expected] of matrix) {
       const token = who === 'admin' ? admin : tokens[who];
-      const r = op === 'read' ? await h.call('GET', '/v1/chains/:id', chainPath(id), { token }) : await h.call('POST', '/v1/chains/:id/retry', chainPath(id, '/retry'), { token, body: {} });
+      const r =
+        op === 'read'
+          ? await h.call('GET', '/v1/chains/:id', chainPath(id), { token })
+          : await h.call('POST', '/v1/chains/:id/retry', chainPath(id, '/retry'), { token, body: {} });
       assert.equal(r.status, expected, `${who} ${op} ${id}: ${JSON.stringify(r.body)}`);
       assert.match(String(r.contentType), /application\/problem\+json/);
       if (op === 'retry' || expected === 403 || expected === 401) {
         const resource = `dchain:${id.slice('chain:'.length, id.indexOf('@'))}`;
-        stateChanging.push({ requestId: r.requestId, token, ...(expected !== 401 ? { tokenName: who === 'admin' ? 'admin' : who.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace('team-a', 'team-a') } : {}), action: op === 'read' ? 'chain:Read' : 'chain:Retry', resource: expected === 401 ? '-' : resource, status: expected });
+        stateChanging.push({
+          requestId: r.requestId,
+          token,
+          ...(expected !== 401
+            ? { tokenName: who === 'admin' ? 'admin' : who.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace('team-a', 'team-a') }
+            : {}),
+          action: op === 'read' ? 'chain:Read' : 'chain:Retry',
+          resource: expected === 401 ? '-' : resource,
+          status: expected,
+        });
       }
     }
     // No token, a malformed one.
@@ -144,7 +167,10 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     const filtered = (await h.call('GET', '/v1/audit', `/v1/audit?actor=team-a&action=chain:Retry`, { token: admin })).body as { entries: AuditEntry[] };
     assert.ok(filtered.entries.length >= 2 && filtered.entries.every((e) => e.tokenName === 'team-a' && e.action === 'chain:Retry'));
     const exported = await h.call('GET', '/v1/audit/export', '/v1/audit/export?action=chain:*', { token: admin });
-    const lines = String(exported.body).trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    const lines = String(exported.body)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEntry);
     assert.ok(lines.length >= stateChanging.length - 2 && lines.every((e) => e.action.startsWith('chain:')));
     const file = readFileSync(h.config.audit.file!, 'utf8').trim().split('\n');
     assert.ok(file.length >= entries.length);
@@ -155,7 +181,15 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     assert.ok(page2.entries[0]!.id < page1.entries[1]!.id);
     // The same policies through the CLI: create a token from a file, explain a decision.
     const policyFile = join(testDataDir(), 'team-a.json');
-    writeFileSync(policyFile, JSON.stringify({ Statement: [{ Sid: 'team-a', Effect: 'Allow', Action: ['chain:*'], Resource: ['dchain:source/team-a/*'] }, { Sid: 'no-glass', Effect: 'Deny', Action: ['chain:BreakGlass'], Resource: ['*'] }] }));
+    writeFileSync(
+      policyFile,
+      JSON.stringify({
+        Statement: [
+          { Sid: 'team-a', Effect: 'Allow', Action: ['chain:*'], Resource: ['dchain:source/team-a/*'] },
+          { Sid: 'no-glass', Effect: 'Deny', Action: ['chain:BreakGlass'], Resource: ['*'] },
+        ],
+      }),
+    );
     const created = await h.dchain(['tokens', 'create', '--name', 'cli-team-a', '--policy', policyFile, '--json']);
     assert.equal(created.code, 0, created.stderr);
     const cliToken = (JSON.parse(created.stdout) as { token: string; id: string }).token;
@@ -168,18 +202,35 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     const listedTokens = await h.dchain(['tokens', 'list', '--json']);
     assert.ok(!listedTokens.stdout.includes('dct_') && !listedTokens.stdout.includes('"hash"'), 'no secrets or hashes listed');
     assert.equal((await h.dchain(['tokens', 'revoke', cliToken.split('_')[1]!])).code, 0);
-    assert.match((await h.dchain(['access', 'check', cliToken, 'chain:Retry', 'dchain:source/team-a/app'])).stdout, /DENY: the token does not authenticate: revoked/);
+    assert.match(
+      (await h.dchain(['access', 'check', cliToken, 'chain:Retry', 'dchain:source/team-a/app'])).stdout,
+      /DENY: the token does not authenticate: revoked/,
+    );
     assert.equal((await h.call('GET', '/v1/chains/:id', chainPath(a), { token: cliToken })).status, 401);
     const cliAudit = await h.dchain(['audit', '--actor', 'team-a', '--json', '--token', admin]);
     assert.ok((JSON.parse(cliAudit.stdout) as { entries: AuditEntry[] }).entries.every((e) => e.tokenName === 'team-a'));
 
     // Tokens through the API: token:* on the global resource only.
-    const made = await h.call('POST', '/v1/tokens', '/v1/tokens', { token: admin, body: { name: 'api-made', policies: [{ Statement: [{ Effect: 'Allow', Action: ['chain:Read'], Resource: ['dchain:source/*/*'] }] }] } });
+    const made = await h.call('POST', '/v1/tokens', '/v1/tokens', {
+      token: admin,
+      body: { name: 'api-made', policies: [{ Statement: [{ Effect: 'Allow', Action: ['chain:Read'], Resource: ['dchain:source/*/*'] }] }] },
+    });
     assert.equal(made.status, 201, JSON.stringify(made.body));
     const madeToken = (made.body as { token: string; id: string }).token;
     assert.equal((await h.call('GET', '/v1/chains/:id', chainPath(a), { token: madeToken })).status, 404);
-    assert.equal((await h.call('POST', '/v1/tokens', '/v1/tokens', { token: tokens.teamA, body: { name: 'x', policies: [{ Statement: [{ Effect: 'Allow', Action: ['*'], Resource: ['*'] }] }] } })).status, 403);
-    const badPolicy = await h.call('POST', '/v1/tokens', '/v1/tokens', { token: admin, body: { name: 'x', policies: [{ Statement: [{ Effect: 'Maybe', Action: ['*'], Resource: ['*'] }] }] } });
+    assert.equal(
+      (
+        await h.call('POST', '/v1/tokens', '/v1/tokens', {
+          token: tokens.teamA,
+          body: { name: 'x', policies: [{ Statement: [{ Effect: 'Allow', Action: ['*'], Resource: ['*'] }] }] },
+        })
+      ).status,
+      403,
+    );
+    const badPolicy = await h.call('POST', '/v1/tokens', '/v1/tokens', {
+      token: admin,
+      body: { name: 'x', policies: [{ Statement: [{ Effect: 'Maybe', Action: ['*'], Resource: ['*'] }] }] },
+    });
     assert.equal(badPolicy.status, 400);
     assert.match((badPolicy.body as { detail: string }).detail, /Effect/);
     const listed = await h.call('GET', '/v1/tokens', '/v1/tokens', { token: admin });
@@ -187,7 +238,12 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     assert.equal((await h.call('DELETE', '/v1/tokens/:id', `/v1/tokens/${(made.body as { id: string }).id}`, { token: admin })).status, 200);
     assert.equal((await h.call('GET', '/v1/chains/:id', chainPath(a), { token: madeToken })).status, 401);
     const tokenAudit = ((await h.call('GET', '/v1/audit', '/v1/audit?action=token:*', { token: admin })).body as { entries: AuditEntry[] }).entries;
-    assert.deepEqual(tokenAudit.map((e) => `${e.action}:${e.outcome}`).slice(0, 4), ['token:Revoke:success', 'token:Create:failure', 'token:Create:denied', 'token:Create:success']);
+    assert.deepEqual(tokenAudit.map((e) => `${e.action}:${e.outcome}`).slice(0, 4), [
+      'token:Revoke:success',
+      'token:Create:failure',
+      'token:Create:denied',
+      'token:Create:success',
+    ]);
     assert.ok(!JSON.stringify(tokenAudit).includes(madeToken), 'the new token is not in the audit log');
 
     // Bad input is a problem+json naming the field.
@@ -197,7 +253,9 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
   });
 
   it('a team token triggers, reads and lists its own chains and gets 403 (audited) for another team', async () => {
-    const teamA = await h.token('team-a-ci', [{ Statement: [{ Effect: 'Allow', Action: ['chain:Trigger', 'chain:Read', 'chain:List*', 'chain:Retry'], Resource: ['dchain:source/team-a/*'] }] }]);
+    const teamA = await h.token('team-a-ci', [
+      { Statement: [{ Effect: 'Allow', Action: ['chain:Trigger', 'chain:Read', 'chain:List*', 'chain:Retry'], Resource: ['dchain:source/team-a/*'] }] },
+    ]);
     const mine = await push('team-a/app', 'team-a-app');
     const theirs = await push('team-b/app', 'team-b-app');
     const started = await h.call('POST', '/v1/chains', '/v1/chains', { token: teamA, body: { image: mine.image } });
@@ -210,12 +268,17 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     await waitFor('team-b chain delivered', async () => ((await chainState(admin, theirs.id))?.state === 'delivered' ? true : undefined), 180_000);
     assert.equal((await h.call('GET', '/v1/chains/:id', chainPath(theirs.id), { token: teamA })).status, 403);
     const listed = (await h.call('GET', '/v1/chains', '/v1/chains', { token: teamA })).body as { chains: Array<{ id: string }> };
-    assert.deepEqual(listed.chains.map((c) => c.id), [mine.id]);
+    assert.deepEqual(
+      listed.chains.map((c) => c.id),
+      [mine.id],
+    );
     const all = (await h.call('GET', '/v1/chains', '/v1/chains?limit=1', { token: admin })).body as { chains: Array<{ id: string }>; next?: string };
     assert.equal(all.chains.length, 1);
     const rest = (await h.call('GET', '/v1/chains', `/v1/chains?limit=10&cursor=${all.next}`, { token: admin })).body as { chains: Array<{ id: string }> };
     assert.deepEqual([...all.chains, ...rest.chains].map((c) => c.id).sort(), [mine.id, theirs.id].sort());
-    const entry = ((await h.call('GET', '/v1/audit', `/v1/audit?actor=team-a-ci`, { token: admin })).body as { entries: AuditEntry[] }).entries.find((e) => e.requestId === refused.requestId);
+    const entry = ((await h.call('GET', '/v1/audit', `/v1/audit?actor=team-a-ci`, { token: admin })).body as { entries: AuditEntry[] }).entries.find(
+      (e) => e.requestId === refused.requestId,
+    );
     assert.equal(entry?.outcome, 'denied');
     assert.equal(entry?.resource, 'dchain:source/team-b/app');
     assert.equal(entry?.action, 'chain:Trigger');
@@ -240,7 +303,15 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
       async () => {
         const r = await h.call('GET', '/v1/scans/:id', `/v1/scans/${encodeURIComponent(scanId)}`, { token: admin });
         const body = r.body as { status: string };
-        return body.status === 'completed' ? (r.body as { verdict: string; findings: Array<{ id: string; package: { name: string } }>; counts: Record<string, number>; sbom?: { bomFormat: string }; decision: { violations: Array<{ rule: string; enforced: boolean }> } }) : undefined;
+        return body.status === 'completed'
+          ? (r.body as {
+              verdict: string;
+              findings: Array<{ id: string; package: { name: string } }>;
+              counts: Record<string, number>;
+              sbom?: { bomFormat: string };
+              decision: { violations: Array<{ rule: string; enforced: boolean }> };
+            })
+          : undefined;
       },
       180_000,
     );
@@ -251,7 +322,11 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     const key = (f: { id: string; package: { name: string } }) => `${f.id}/${f.package.name}`;
     assert.deepEqual(scan.findings.map(key).sort(), record.facts.findings.map((f) => `${f.id}/${f.package}`).sort());
     assert.ok(scan.findings.length > 0);
-    const rules = (v: Array<{ rule: string; enforced: boolean }>) => v.filter((x) => x.enforced).map((x) => x.rule).sort();
+    const rules = (v: Array<{ rule: string; enforced: boolean }>) =>
+      v
+        .filter((x) => x.enforced)
+        .map((x) => x.rule)
+        .sort();
     assert.deepEqual(rules(scan.decision.violations), rules(record.decision.violations as Array<{ rule: string; enforced: boolean }>));
     const detail = await chainState(admin, id);
     assert.deepEqual(scan.counts, (detail?.results?.scan as { counts: Record<string, number> }).counts);
@@ -277,7 +352,10 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     const failed = await chainState(teamA, img.id);
     assert.equal(failed?.failedStage, 'sync');
     const listedFailed = (await h.call('GET', '/v1/chains', '/v1/chains?state=failed', { token: teamA })).body as { chains: Array<{ id: string }> };
-    assert.deepEqual(listedFailed.chains.map((c) => c.id), [img.id]);
+    assert.deepEqual(
+      listedFailed.chains.map((c) => c.id),
+      [img.id],
+    );
     const cliFailed = await h.dchain(['runs', 'list', '--failed'], { DCHAIN_TOKEN: teamA });
     assert.equal(cliFailed.code, 0, cliFailed.stderr);
     assert.match(cliFailed.stdout, new RegExp(`^failed\\s+failed:sync\\s+\\S+\\s+${img.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
@@ -292,12 +370,26 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     await waitFor('the reset chain delivered', async () => ((await chainState(teamA, img.id))?.state === 'delivered' ? true : undefined), 180_000);
 
     const mirror = RegistryClient.fromConfig(h.config.registries[1]!);
-    for (const [client, repo] of [[source, 'team-a/syncfail'], [mirror, 'eu/team-a/syncfail']] as const) {
-      assert.equal(((await client.getManifest(repo, cosignTag(img.digest, 'sig'))).manifest as { layers: unknown[] }).layers.length, sigBefore.layers.length, `${repo}: one signature`);
-      assert.equal(((await client.getManifest(repo, cosignTag(img.digest, 'att'))).manifest as { layers: unknown[] }).layers.length, attBefore.layers.length, `${repo}: no extra attestation`);
+    for (const [client, repo] of [
+      [source, 'team-a/syncfail'],
+      [mirror, 'eu/team-a/syncfail'],
+    ] as const) {
+      assert.equal(
+        ((await client.getManifest(repo, cosignTag(img.digest, 'sig'))).manifest as { layers: unknown[] }).layers.length,
+        sigBefore.layers.length,
+        `${repo}: one signature`,
+      );
+      assert.equal(
+        ((await client.getManifest(repo, cosignTag(img.digest, 'att'))).manifest as { layers: unknown[] }).layers.length,
+        attBefore.layers.length,
+        `${repo}: no extra attestation`,
+      );
     }
     assert.deepEqual((await mirror.listTags('eu/team-a/syncfail')).filter((t) => !t.startsWith('sha256-')).sort(), ['stable', 'v1']);
-    assert.deepEqual(h.notes.filter((n) => n.digest === img.digest).map((n) => n.event), ['distributed']);
+    assert.deepEqual(
+      h.notes.filter((n) => n.digest === img.digest).map((n) => n.event),
+      ['distributed'],
+    );
     const stillFailed = (await h.call('GET', '/v1/chains', '/v1/chains?state=failed', { token: teamA })).body as { chains: Array<{ id: string }> };
     assert.deepEqual(stillFailed.chains, []);
     const cliAfter = await h.dchain(['runs', 'list', '--failed', '--json', '--token', teamA]);
@@ -305,7 +397,8 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     assert.deepEqual((JSON.parse(cliAfter.stdout) as { chains: unknown[] }).chains, []);
     const shown = await h.dchain(['runs', 'show', img.id, '--json', '--token', teamA]);
     assert.equal((JSON.parse(shown.stdout) as { state: string; runs: number }).state, 'delivered');
-    const entry = ((await h.call('GET', '/v1/audit', '/v1/audit?action=chain:Retry&actor=team-a-ops', { token: admin })).body as { entries: AuditEntry[] }).entries[0];
+    const entry = ((await h.call('GET', '/v1/audit', '/v1/audit?action=chain:Retry&actor=team-a-ops', { token: admin })).body as { entries: AuditEntry[] })
+      .entries[0];
     assert.equal(entry?.outcome, 'success');
     assert.match(entry?.reason ?? '', /reset to event \d+ before syncImage \(sync\)/);
   });
@@ -319,6 +412,9 @@ describe('control API /v1 against Temporal, Redis and registries', () => {
     });
     assert.equal(listed.status, 200);
     const documented = Object.entries(h.document.paths as Record<string, object>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
-    assert.deepEqual(documented.filter((r) => !h.checked.has(r)), []);
+    assert.deepEqual(
+      documented.filter((r) => !h.checked.has(r)),
+      [],
+    );
   });
 });

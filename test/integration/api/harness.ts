@@ -93,7 +93,10 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
     sync: { targets: [{ registry: 'mirror', repositoryPrefix: 'eu/' }] },
     scan: { osv: { directory: resolve(__dirname, '../../fixtures/osv') } },
     signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'CONTROL_API_TEST_KEY_PASSWORD' } },
-    distribute: { promoteTags: ['stable'], subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }] },
+    distribute: {
+      promoteTags: ['stable'],
+      subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }],
+    },
     ingest: { retryFailed: { backoff: '1h' } },
     audit: { file: join(dataDir, 'audit.jsonl') },
   };
@@ -126,7 +129,9 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
 
   const check = (method: string, route: string, answer: ApiAnswer) => {
     const path = route.replace(/:([A-Za-z]+)/g, '{$1}');
-    const operation = (document.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>>)[path]?.[method.toLowerCase()];
+    const operation = (document.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>>)[
+      path
+    ]?.[method.toLowerCase()];
     assert.ok(operation, `${method} ${path} is in the OpenAPI document`);
     const response = operation.responses[String(answer.status)];
     assert.ok(response, `${method} ${path}: status ${answer.status} is documented (${JSON.stringify(answer.body)})`);
@@ -143,8 +148,11 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
     configFile,
     dchain: (args, env = {}) =>
       new Promise((done) => {
-        execFile(process.execPath, ['--import', 'tsx', resolve(__dirname, '../../../cli/dchain.ts'), '-c', configFile, ...args], { env: { ...process.env, DCHAIN_API_URL: apiUrl, ...env }, timeout: 120_000 }, (err, stdout, stderr) =>
-          done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', resolve(__dirname, '../../../cli/dchain.ts'), '-c', configFile, ...args],
+          { env: { ...process.env, DCHAIN_API_URL: apiUrl, ...env }, timeout: 120_000 },
+          (err, stdout, stderr) => done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
         );
       }),
     apiUrl,
@@ -166,7 +174,10 @@ export async function startApiHarness(name: string): Promise<ApiHarness> {
     async call(method, route, path, options = {}) {
       const res = await fetch(`${apiUrl}${path}`, {
         method,
-        headers: { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
       const contentType = res.headers.get('content-type') ?? '';

@@ -45,20 +45,36 @@ describe('token store and audit log (real Redis)', () => {
     const log = new AuditLog(redis, { maxEntries: 50, file });
     await redis.del(AUDIT_STREAM);
     for (let i = 0; i < 80; i++) {
-      await log.append({ requestId: `r${i}`, tokenId: i % 2 ? 'aaaa' : 'bbbb', tokenName: i % 2 ? 'odd' : 'even', action: i % 3 ? 'chain:Read' : 'chain:Retry', resource: `dchain:source/team-${i % 4}/app`, outcome: 'success', status: 200, reason: 'done' });
+      await log.append({
+        requestId: `r${i}`,
+        tokenId: i % 2 ? 'aaaa' : 'bbbb',
+        tokenName: i % 2 ? 'odd' : 'even',
+        action: i % 3 ? 'chain:Read' : 'chain:Retry',
+        resource: `dchain:source/team-${i % 4}/app`,
+        outcome: 'success',
+        status: 200,
+        reason: 'done',
+      });
     }
     assert.equal(await redis.xlen(AUDIT_STREAM), 50);
     assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 80);
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const odd = await log.list({ actor: 'odd', action: 'chain:Re*', resource: 'dchain:source/team-1/*' }, { limit: 100 });
     assert.ok(odd.entries.length > 0 && odd.entries.every((e) => e.tokenName === 'odd' && e.resource === 'dchain:source/team-1/app'));
-    assert.deepEqual(odd.entries.map((e) => e.requestId), odd.entries.map((e) => e.requestId).sort((a, b) => Number(b.slice(1)) - Number(a.slice(1))), 'newest first');
+    assert.deepEqual(
+      odd.entries.map((e) => e.requestId),
+      odd.entries.map((e) => e.requestId).sort((a, b) => Number(b.slice(1)) - Number(a.slice(1))),
+      'newest first',
+    );
     const byId = await log.list({ actor: 'aaaa' }, { limit: 100 });
     assert.equal(byId.entries.length, 25);
     const first = await log.list({}, { limit: 20 });
     const second = await log.list({}, { limit: 20, cursor: first.next! });
     const third = await log.list({}, { limit: 20, cursor: second.next! });
-    assert.deepEqual([...first.entries, ...second.entries, ...third.entries].map((e) => e.requestId), Array.from({ length: 50 }, (_, i) => `r${79 - i}`));
+    assert.deepEqual(
+      [...first.entries, ...second.entries, ...third.entries].map((e) => e.requestId),
+      Array.from({ length: 50 }, (_, i) => `r${79 - i}`),
+    );
     assert.equal(third.next, undefined);
     assert.equal((await log.list({ since: new Date(Date.now() + 60_000) }, { limit: 10 })).entries.length, 0);
     await assert.rejects(log.list({}, { limit: 10, cursor: 'nope' }), /not an audit entry id/);

@@ -62,7 +62,9 @@ describe('a worker SIGKILLed in the middle of sync', () => {
       sources: [{ name: 'source', registry: 'source', secret: 'webhook-secret-0123456789' }],
       sync: { targets: [{ registry: 'mirror' }] },
       signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'CRASH_TEST_KEY_PASSWORD' } },
-      distribute: { subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }] },
+      distribute: {
+        subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }],
+      },
       // The killed worker and its replacement must not depend on a fixed metrics port being free.
       metrics: { temporalWorkerPort: 0, ingestWorkerPort: 0 },
     };
@@ -74,17 +76,27 @@ describe('a worker SIGKILLed in the middle of sync', () => {
         name: `temporal-worker-${n}`,
         command: process.execPath,
         args: ['--import', 'tsx', join(ROOT, 'workers', 'temporal-worker.ts')],
-        env: { ...process.env, DCHAIN_CONFIG: configFile, CRASH_TEST_KEY_PASSWORD: 'crash-test-password', DCHAIN_READY_FILE: join(dataDir, `worker-${n}.ready`), LOG_LEVEL: 'info' },
+        env: {
+          ...process.env,
+          DCHAIN_CONFIG: configFile,
+          CRASH_TEST_KEY_PASSWORD: 'crash-test-password',
+          DCHAIN_READY_FILE: join(dataDir, `worker-${n}.ready`),
+          LOG_LEVEL: 'info',
+        },
         logFile: join(dataDir, `worker-${n}.log`),
         readyTimeoutMs: 120_000,
         ready: async () => (await import('node:fs')).existsSync(join(dataDir, `worker-${n}.ready`)),
       });
 
     const layout = join(dataDir, 'image');
-    const image = await writeOciImage(layout, {
-      layers: Array.from({ length: LAYERS }, (_, i) => [{ path: `data-${i}.bin`, content: randomBytes(LAYER_BYTES) }]),
-      user: '1000',
-    }, 'v1');
+    const image = await writeOciImage(
+      layout,
+      {
+        layers: Array.from({ length: LAYERS }, (_, i) => [{ path: `data-${i}.bin`, content: randomBytes(LAYER_BYTES) }]),
+        user: '1000',
+      },
+      'v1',
+    );
     await pushImage(layout, 'v1', `${source.host}/team/big:v1`);
 
     const first = worker(1);

@@ -55,8 +55,17 @@ describe('deliveryChain on the project worker', () => {
     const policyFile = join(dataDir, 'policy.yaml');
     writeFileSync(
       policyFile,
-      ['apiVersion: policy.delivery-chain.dev/v1', 'kind: ImagePolicy', 'metadata: { name: chain-test, version: "1" }', 'mode: enforce', 'rules:',
-        '  - name: no-critical', '    vulnerabilities:', '      maxSeverity: { fixable: HIGH, unfixable: HIGH }', ''].join('\n'),
+      [
+        'apiVersion: policy.delivery-chain.dev/v1',
+        'kind: ImagePolicy',
+        'metadata: { name: chain-test, version: "1" }',
+        'mode: enforce',
+        'rules:',
+        '  - name: no-critical',
+        '    vulnerabilities:',
+        '      maxSeverity: { fixable: HIGH, unfixable: HIGH }',
+        '',
+      ].join('\n'),
     );
     const subscriber = await useSubscriber();
     received = subscriber.received;
@@ -89,7 +98,14 @@ describe('deliveryChain on the project worker', () => {
     const layout = join(testDataDir(), 'img');
     const desc = await writeOciImage(layout, busyboxSpec({ user: '1000' }), 'v1');
     await pushImage(layout, 'v1', `${registryHost}/demo/app:v1`);
-    const input: ChainInput = { registry: 'source', repository: 'demo/app', digest: desc.digest, tags: ['v1'], pushedAt: new Date().toISOString(), source: 'test' };
+    const input: ChainInput = {
+      registry: 'source',
+      repository: 'demo/app',
+      digest: desc.digest,
+      tags: ['v1'],
+      pushedAt: new Date().toISOString(),
+      source: 'test',
+    };
     const handle = await chain.client.workflow.start(deliveryChain, {
       taskQueue: config.temporal.taskQueue,
       workflowId: `chain:source/demo/app@${desc.digest}`,
@@ -107,11 +123,20 @@ describe('deliveryChain on the project worker', () => {
     const report = await verifyImage(mirror, 'eu/demo/app', desc.digest, [publicKeyPem]);
     assert.equal(report.signedBy.length, 1, JSON.stringify(report.failures));
     assert.deepEqual(
-      report.attestations.filter((a) => a.valid).map((a) => a.predicateType).sort(),
-      ['https://cosign.sigstore.dev/attestation/vuln/v1', 'https://cyclonedx.org/bom', 'https://delivery-chain.dev/attestation/gate-decision/v1', 'https://slsa.dev/verification_summary/v1'],
+      report.attestations
+        .filter((a) => a.valid)
+        .map((a) => a.predicateType)
+        .sort(),
+      [
+        'https://cosign.sigstore.dev/attestation/vuln/v1',
+        'https://cyclonedx.org/bom',
+        'https://delivery-chain.dev/attestation/gate-decision/v1',
+        'https://slsa.dev/verification_summary/v1',
+      ],
     );
     // The verdict travels with the image: the mirror holds the VSA, PASSED, about this digest.
-    const summary = report.attestations.find((a) => a.valid && a.predicateType === 'https://slsa.dev/verification_summary/v1')?.predicate as { verificationResult?: string; resourceUri?: string } | undefined;
+    const summary = report.attestations.find((a) => a.valid && a.predicateType === 'https://slsa.dev/verification_summary/v1')?.predicate as
+      { verificationResult?: string; resourceUri?: string } | undefined;
     assert.equal(summary?.verificationResult, 'PASSED');
     assert.match(summary?.resourceUri ?? '', new RegExp(`^oci://.*@${desc.digest}$`));
 
@@ -120,7 +145,15 @@ describe('deliveryChain on the project worker', () => {
     writeFileSync(pubFile, publicKeyPem);
     const cosign = spawnSync(
       requireTool('cosign', 'built by npm run setup -- --test (scripts/setup.ts GO_PEERS)'),
-      ['verify', '--key', pubFile, '--insecure-ignore-tlog=true', '--allow-insecure-registry', '--allow-http-registry', `${mirrorHost}/eu/demo/app@${desc.digest}`],
+      [
+        'verify',
+        '--key',
+        pubFile,
+        '--insecure-ignore-tlog=true',
+        '--allow-insecure-registry',
+        '--allow-http-registry',
+        `${mirrorHost}/eu/demo/app@${desc.digest}`,
+      ],
       { encoding: 'utf8', timeout: 60_000 },
     );
     assert.equal(cosign.status, 0, cosign.stderr);
@@ -141,9 +174,15 @@ describe('deliveryChain on the project worker', () => {
     // Every notification's delivery is kept and listable (`dchain notifications log`).
     const configFile = join(testDataDir(), 'config.json');
     writeFileSync(configFile, JSON.stringify(config));
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', '..', 'cli', 'dchain.ts'), '--config', configFile, 'notifications', 'log', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const cli = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, '..', '..', '..', 'cli', 'dchain.ts'), '--config', configFile, 'notifications', 'log', '--json'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     assert.equal(cli.status, 0, cli.stderr);
-    const logged = (JSON.parse(cli.stdout) as { deliveries: Array<{ digest: string; subscriber: string; status: string; attempts: number; httpStatus: number }> }).deliveries;
+    const logged = (
+      JSON.parse(cli.stdout) as { deliveries: Array<{ digest: string; subscriber: string; status: string; attempts: number; httpStatus: number }> }
+    ).deliveries;
     assert.deepEqual(
       logged.filter((d) => d.digest === desc.digest).map((d) => [d.subscriber, d.status, d.httpStatus, d.attempts]),
       [['audit', 'delivered', 204, 1]],
@@ -156,18 +195,29 @@ describe('deliveryChain on the project worker', () => {
 
   it('blocks an image with a CRITICAL finding with the violations, and lets it through after a break-glass signal', async () => {
     const layout = join(testDataDir(), 'vulnerable');
-    const desc = await writeOciImage(layout, busyboxSpec({
-      user: '1000',
-      extra: [
-        { path: 'app', type: 'directory' },
-        { path: 'app/package.json', content: JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { lodash: '4.17.11' } }) },
-        { path: 'app/node_modules', type: 'directory' },
-        { path: 'app/node_modules/lodash', type: 'directory' },
-        { path: 'app/node_modules/lodash/package.json', content: JSON.stringify({ name: 'lodash', version: '4.17.11', license: 'MIT' }) },
-      ],
-    }), 'v1');
+    const desc = await writeOciImage(
+      layout,
+      busyboxSpec({
+        user: '1000',
+        extra: [
+          { path: 'app', type: 'directory' },
+          { path: 'app/package.json', content: JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { lodash: '4.17.11' } }) },
+          { path: 'app/node_modules', type: 'directory' },
+          { path: 'app/node_modules/lodash', type: 'directory' },
+          { path: 'app/node_modules/lodash/package.json', content: JSON.stringify({ name: 'lodash', version: '4.17.11', license: 'MIT' }) },
+        ],
+      }),
+      'v1',
+    );
     await pushImage(layout, 'v1', `${registryHost}/demo/vulnerable:v1`);
-    const input: ChainInput = { registry: 'source', repository: 'demo/vulnerable', digest: desc.digest, tags: ['v1'], pushedAt: new Date().toISOString(), source: 'test' };
+    const input: ChainInput = {
+      registry: 'source',
+      repository: 'demo/vulnerable',
+      digest: desc.digest,
+      tags: ['v1'],
+      pushedAt: new Date().toISOString(),
+      source: 'test',
+    };
     const workflowId = `chain:source/demo/vulnerable@${desc.digest}`;
     const denied = await chain.client.workflow.start(deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
     const err = await denied.result().then(
@@ -250,7 +300,11 @@ describe('deliveryChain on the project worker', () => {
     await writeOciImage(baseLayout, busyboxSpec(), 'v1');
     await pushImage(baseLayout, 'v1', base);
     // A second worker set on its own task queue, configured to refuse images that run as root.
-    const strict = parseConfig({ ...config, temporal: { ...config.temporal, taskQueue: `${config.temporal.taskQueue}-strict` }, build: { ...config.build, hardening: { ...config.build.hardening, rootUser: 'refuse' } } });
+    const strict = parseConfig({
+      ...config,
+      temporal: { ...config.temporal, taskQueue: `${config.temporal.taskQueue}-strict` },
+      build: { ...config.build, hardening: { ...config.build.hardening, rootUser: 'refuse' } },
+    });
     const strictChain = await useChainWorker(strict);
     const git = new GitFixture(testDataDir());
     const commit = git.commit({ Dockerfile: `FROM ${base}\nRUN echo built > /built\n` }, 'runs as root', 'release-3.0.0');
@@ -277,7 +331,10 @@ describe('deliveryChain on the project worker', () => {
     assert.equal(status.failedAt, undefined);
     assert.equal((await handle.describe()).searchAttributes.DcVerdict?.[0], 'denied');
     const violations = (status.results.build as { violations: Array<{ rule: string; enforced: boolean }> }).violations;
-    assert.deepEqual(violations.map((v) => [v.rule, v.enforced]), [['build.hardening.rootUser', true]]);
+    assert.deepEqual(
+      violations.map((v) => [v.rule, v.enforced]),
+      [['build.hardening.rootUser', true]],
+    );
   });
 
   it('fails for good, without retrying, on bad input (a registry that is not configured)', async () => {

@@ -72,7 +72,10 @@ describe('chain lifecycle on the project worker (source, mirror, Redis, Temporal
       // No vulnerability data here: the built-in policy would deny for that; these tests are about the lifecycle.
       policy: { mode: 'dry-run' },
       signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'LIFECYCLE_TEST_KEY_PASSWORD' } },
-      distribute: { promoteTags: ['stable'], subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }] },
+      distribute: {
+        promoteTags: ['stable'],
+        subscribers: [{ name: 'audit', url: `http://127.0.0.1:${(subscriber.address() as AddressInfo).port}/`, secret: 'subscriber-secret-0123456789' }],
+      },
     });
     source = RegistryClient.fromConfig(config.registries[0]!);
     mirror = RegistryClient.fromConfig(config.registries[1]!);
@@ -103,7 +106,10 @@ describe('chain lifecycle on the project worker (source, mirror, Redis, Temporal
       slowSubscriber = false;
     }
     assert.equal((await mirror.headManifest('eu/demo/late', 'late'))?.digest, input.digest, 'the late tag is in the mirror');
-    assert.deepEqual(notes.filter((n) => n.digest === input.digest).map((n) => n.event), ['distributed', 'tagged']);
+    assert.deepEqual(
+      notes.filter((n) => n.digest === input.digest).map((n) => n.event),
+      ['distributed', 'tagged'],
+    );
   });
 
   it('a new tag of a delivered digest is verified, copied to the mirror, promoted and notified, without a rescan', async () => {
@@ -116,7 +122,10 @@ describe('chain lifecycle on the project worker (source, mirror, Redis, Temporal
     const status = (await chain.client.workflow.getHandle(tagDeliveryWorkflowId(input)).result()) as TagDeliveryStatus;
     assert.deepEqual(status, { delivered: ['latest'], pending: [] });
     assert.equal((await mirror.headManifest('eu/demo/retag', 'latest'))?.digest, input.digest);
-    assert.deepEqual(notes.filter((n) => n.digest === input.digest).map((n) => `${n.event}:${(n.tags ?? []).join(',')}`), ['distributed:v1', 'tagged:latest']);
+    assert.deepEqual(
+      notes.filter((n) => n.digest === input.digest).map((n) => `${n.event}:${(n.tags ?? []).join(',')}`),
+      ['distributed:v1', 'tagged:latest'],
+    );
     // One chain run: no rescan, no new signature.
     let runs = 0;
     for await (const _ of chain.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs++;
@@ -129,13 +138,22 @@ describe('chain lifecycle on the project worker (source, mirror, Redis, Temporal
     await chain.client.workflow.execute(deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
     const attestations = await layers(mirror, 'eu/demo/twice', input.digest, 'att');
     assert.ok(attestations >= 3);
-    await assert.rejects(breakGlass(chain.client, workflowId, { actor: 'mallory', reason: 'because' }), /completed and delivered the image.*nothing to override/);
+    await assert.rejects(
+      breakGlass(chain.client, workflowId, { actor: 'mallory', reason: 'because' }),
+      /completed and delivered the image.*nothing to override/,
+    );
     // A second run of the same digest (as a retry of a chain that failed after signing would be):
     // new scan times, new statements; `.sig` and `.att` keep one entry per key and predicate type.
-    const runId = await startNewRun(chain.client, workflowId, config.temporal.taskQueue, await recordedInput(chain.client, workflowId), { name: 'addTags', args: [{ tags: [] }] });
+    const runId = await startNewRun(chain.client, workflowId, config.temporal.taskQueue, await recordedInput(chain.client, workflowId), {
+      name: 'addTags',
+      args: [{ tags: [] }],
+    });
     const second = (await chain.client.workflow.getHandle(workflowId, runId).result()) as ChainStatus;
     assert.equal(second.stage, 'done');
-    for (const [client, repository] of [[source, 'demo/twice'], [mirror, 'eu/demo/twice']] as const) {
+    for (const [client, repository] of [
+      [source, 'demo/twice'],
+      [mirror, 'eu/demo/twice'],
+    ] as const) {
       assert.equal(await layers(client, repository, input.digest, 'sig'), 1, `${repository}: one signature`);
       assert.equal(await layers(client, repository, input.digest, 'att'), attestations, `${repository}: one attestation per predicate type, not two`);
     }

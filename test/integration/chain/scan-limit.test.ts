@@ -40,7 +40,10 @@ void describe('a scan over its limits blocks the chain', () => {
       temporal: { address: temporal.address, taskQueue: `scan-limit-${process.pid}` },
       redis: { url: redis.url },
       // Sync never runs (the chain is blocked at the scan); the default target only has to exist.
-      registries: [{ name: 'source', url: registry.url }, { name: 'mirror', url: registry.url }],
+      registries: [
+        { name: 'source', url: registry.url },
+        { name: 'mirror', url: registry.url },
+      ],
       scan: { limits: { maxEntries: 1000 } },
       signing: { key: { kind: 'file', path: join(dataDir, 'cosign.key'), passwordEnv: 'SCAN_LIMIT_TEST_KEY_PASSWORD' } },
       distribute: { subscribers: [{ name: 'audit', url: subscriber.url, secret: 'subscriber-secret-0123456789' }] },
@@ -51,8 +54,19 @@ void describe('a scan over its limits blocks the chain', () => {
 
   void it('ends blocked with the limit as its reason, after a single scan attempt', async () => {
     const image = await pushLayers(client, 'hostile/many', 'v1', [manyFilesLayer(5000)]);
-    const input: ChainInput = { registry: 'source', repository: 'hostile/many', digest: image.digest, tags: ['v1'], pushedAt: new Date().toISOString(), source: 'test' };
-    const handle = await chain.client.workflow.start(deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId: `chain:source/hostile/many@${image.digest}`, args: [input] });
+    const input: ChainInput = {
+      registry: 'source',
+      repository: 'hostile/many',
+      digest: image.digest,
+      tags: ['v1'],
+      pushedAt: new Date().toISOString(),
+      source: 'test',
+    };
+    const handle = await chain.client.workflow.start(deliveryChain, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `chain:source/hostile/many@${image.digest}`,
+      args: [input],
+    });
     const err = await handle.result().then(
       () => assert.fail('the chain must not succeed'),
       (e: unknown) => e,
@@ -73,7 +87,10 @@ void describe('a scan over its limits blocks the chain', () => {
     assert.equal(scans.length, 1);
     const started = (history.events ?? []).find((e) => e.activityTaskStartedEventAttributes)?.activityTaskStartedEventAttributes;
     assert.equal(started?.attempt ?? 1, 1);
-    assert.ok(received.some((n) => n.body.includes('"denied"') && n.body.includes('more than 1000 tar entries')), 'subscribers are told');
+    assert.ok(
+      received.some((n) => n.body.includes('"denied"') && n.body.includes('more than 1000 tar entries')),
+      'subscribers are told',
+    );
     await recordHistory('scan-limit-blocked', handle, config.temporal.address as string);
   });
 });

@@ -54,7 +54,12 @@ function baseConfig(s: Services, name: string, extra: Record<string, unknown>): 
 
 let keyPem = '';
 
-async function runChain(chain: RunningChainWorker, config: Config, repository: string, digest: string): Promise<{ status?: ChainStatus; failure?: ApplicationFailure }> {
+async function runChain(
+  chain: RunningChainWorker,
+  config: Config,
+  repository: string,
+  digest: string,
+): Promise<{ status?: ChainStatus; failure?: ApplicationFailure }> {
   const handle = await chain.client.workflow.start(deliveryChain, {
     taskQueue: config.temporal.taskQueue,
     workflowId: `chain:source/${repository}@${digest}`,
@@ -70,7 +75,12 @@ async function runChain(chain: RunningChainWorker, config: Config, repository: s
 }
 
 const zipDir = (out: string, from: string[]) =>
-  execFileSync('python3', ['-c', 'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor d in sys.argv[2:]:\n  for f in sorted(glob.glob(d+"/*.json")): z.write(f, os.path.basename(f))\nz.close()', out, ...from]);
+  execFileSync('python3', [
+    '-c',
+    'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor d in sys.argv[2:]:\n  for f in sorted(glob.glob(d+"/*.json")): z.write(f, os.path.basename(f))\nz.close()',
+    out,
+    ...from,
+  ]);
 
 describe('verdicts fail closed and the built-in policy enforces', () => {
   let services: Services;
@@ -87,14 +97,22 @@ describe('verdicts fail closed and the built-in policy enforces', () => {
 
   before(async () => {
     const dataDir = testDataDir();
-    const [temporal, redis, source, mirror] = await Promise.all([useTemporal(dataDir), useRedis(dataDir), useRegistry({ name: 'source', dataDir }), useRegistry({ name: 'mirror', dataDir })]);
+    const [temporal, redis, source, mirror] = await Promise.all([
+      useTemporal(dataDir),
+      useRedis(dataDir),
+      useRegistry({ name: 'source', dataDir }),
+      useRegistry({ name: 'mirror', dataDir }),
+    ]);
     services = { dataDir, temporal: { address: temporal.address }, redis, source, mirror };
     keyPem = (await generateKeyPair('verdicts-test-password')).privateKeyPem;
     process.env.VERDICTS_TEST_KEY_PASSWORD = 'verdicts-test-password';
     // Real-shaped exports, as the OSV bucket serves them: <Ecosystem>/all.zip.
     for (const [eco, dirs] of Object.entries({ Debian: ['debian'], npm: ['npm'] })) {
       const file = join(dataDir, `${eco}.zip`);
-      zipDir(file, dirs.map((d) => join(FIXTURES, d)));
+      zipDir(
+        file,
+        dirs.map((d) => join(FIXTURES, d)),
+      );
       exports.set(eco, readFileSync(file));
     }
     await new Promise<void>((r) => osvServer.listen(0, '127.0.0.1', r));
@@ -114,9 +132,36 @@ describe('verdicts fail closed and the built-in policy enforces', () => {
     const chain = await useChainWorker(config);
 
     const images: Record<string, Parameters<typeof busyboxSpec>[0]> = {
-      'data/alpine': { user: '1000', extra: [{ path: 'etc/os-release', content: 'ID=alpine\nVERSION_ID=3.20.3\n' }, { path: 'lib', type: 'directory' }, { path: 'lib/apk', type: 'directory' }, { path: 'lib/apk/db', type: 'directory' }, { path: 'lib/apk/db/installed', content: 'P:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\n' }] },
-      'data/debian': { user: '1000', extra: [{ path: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' }, { path: 'var', type: 'directory' }, { path: 'var/lib', type: 'directory' }, { path: 'var/lib/dpkg', type: 'directory' }, { path: 'var/lib/dpkg/status', content: 'Package: base-files\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.4+deb12u5\n' }] },
-      'data/npm': { user: '1000', extra: [{ path: 'app', type: 'directory' }, { path: 'app/package-lock.json', content: JSON.stringify({ lockfileVersion: 3, packages: { '': { name: 'x' }, 'node_modules/left-pad': { version: '1.3.0' } } }) }] },
+      'data/alpine': {
+        user: '1000',
+        extra: [
+          { path: 'etc/os-release', content: 'ID=alpine\nVERSION_ID=3.20.3\n' },
+          { path: 'lib', type: 'directory' },
+          { path: 'lib/apk', type: 'directory' },
+          { path: 'lib/apk/db', type: 'directory' },
+          { path: 'lib/apk/db/installed', content: 'P:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\n' },
+        ],
+      },
+      'data/debian': {
+        user: '1000',
+        extra: [
+          { path: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' },
+          { path: 'var', type: 'directory' },
+          { path: 'var/lib', type: 'directory' },
+          { path: 'var/lib/dpkg', type: 'directory' },
+          { path: 'var/lib/dpkg/status', content: 'Package: base-files\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.4+deb12u5\n' },
+        ],
+      },
+      'data/npm': {
+        user: '1000',
+        extra: [
+          { path: 'app', type: 'directory' },
+          {
+            path: 'app/package-lock.json',
+            content: JSON.stringify({ lockfileVersion: 3, packages: { '': { name: 'x' }, 'node_modules/left-pad': { version: '1.3.0' } } }),
+          },
+        ],
+      },
     };
     const outcome: Record<string, Awaited<ReturnType<typeof runChain>>> = {};
     for (const [repository, spec] of Object.entries(images)) {
@@ -130,7 +175,9 @@ describe('verdicts fail closed and the built-in policy enforces', () => {
     assert.match(alpine.message, /vulnerability data: no vulnerability data for Alpine \(no OSV records loaded for it\): 1 package not checked/);
     const debian = outcome['data/debian']!.failure!;
     assert.match(debian.message, /vulnerability data: vulnerability data for Debian is 30d old \(updated [^)]+\), older than the maximum 6h/);
-    const evidence = (debian.details as Array<{ rule: string; evidence: { ecosystem: string; ageSeconds: number } }>).find((v) => v.rule === 'vulnerabilities.data')!.evidence;
+    const evidence = (debian.details as Array<{ rule: string; evidence: { ecosystem: string; ageSeconds: number } }>).find(
+      (v) => v.rule === 'vulnerabilities.data',
+    )!.evidence;
     assert.equal(evidence.ecosystem, 'Debian');
     assert.ok(evidence.ageSeconds >= 30 * 86_400 - 60);
     assert.equal(outcome['data/npm']!.status?.stage, 'done', 'fresh npm data: the npm image goes through');
@@ -139,20 +186,34 @@ describe('verdicts fail closed and the built-in policy enforces', () => {
     // `dchain scan` says the same and exits non-zero.
     const configFile = join(services.dataDir, 'aged.json');
     writeFileSync(configFile, JSON.stringify(config));
-    const scan = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'dchain.ts'), '--config', configFile, 'scan', '--format', 'json', `${services.source.host}/data/alpine:v1`], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    const scan = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'cli', 'dchain.ts'), '--config', configFile, 'scan', '--format', 'json', `${services.source.host}/data/alpine:v1`],
+      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+    );
     assert.equal(scan.status, 4, scan.stderr);
     assert.match(scan.stderr, /no vulnerability data for Alpine/);
   });
 
-  it('on embedded defaults (OSV downloaded from the export server), blocks the demo\'s vulnerable image with readable reasons and distributes the clean one', async () => {
+  it("on embedded defaults (OSV downloaded from the export server), blocks the demo's vulnerable image with readable reasons and distributes the clean one", async () => {
     const config = baseConfig(services, 'defaults', { scan: { osv: { download: { enabled: true, baseUrl: osvBaseUrl } } } });
     const chain = await useChainWorker(config);
     const configFile = join(services.dataDir, 'defaults.json');
     writeFileSync(configFile, JSON.stringify(config));
-    const push = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'dchain.ts'), '--config', configFile, 'demo', 'push', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    const push = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'dchain.ts'), '--config', configFile, 'demo', 'push', '--json'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(push.status, 0, push.stderr);
     const pushed = (JSON.parse(push.stdout) as { images: Array<{ repository: string; digest: string; expect: string }> }).images;
-    assert.deepEqual(pushed.map((p) => [p.repository, p.expect]), [['demo/clean', 'allowed'], ['demo/vulnerable', 'blocked']]);
+    assert.deepEqual(
+      pushed.map((p) => [p.repository, p.expect]),
+      [
+        ['demo/clean', 'allowed'],
+        ['demo/vulnerable', 'blocked'],
+      ],
+    );
 
     const clean = await runChain(chain, config, 'demo/clean', pushed[0]!.digest);
     assert.equal(clean.status?.stage, 'done', clean.failure?.message);

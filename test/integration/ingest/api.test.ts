@@ -38,7 +38,12 @@ void describe('webhook API with a real Redis', () => {
   });
 
   const post = (source: string, body: unknown, headers: Record<string, string> = {}, raw?: string) =>
-    api.app.inject({ method: 'POST', url: `/webhooks/${source}`, headers: { 'content-type': 'application/json', ...auth, ...headers }, payload: raw ?? JSON.stringify(body) });
+    api.app.inject({
+      method: 'POST',
+      url: `/webhooks/${source}`,
+      headers: { 'content-type': 'application/json', ...auth, ...headers },
+      payload: raw ?? JSON.stringify(body),
+    });
   const waiting = async () => (await api.queue.depth()).waiting;
 
   void it('queues a captured manifest push and answers 202 only once it is in Redis', async () => {
@@ -124,13 +129,28 @@ void describe('webhook API with a real Redis', () => {
 
   void it('accepts Harbor CloudEvents and ACR triggers (whose secret may only ride in ?token=)', async () => {
     const digest = `sha256:${'4'.repeat(64)}`;
-    const data = { resources: [{ digest, tag: 'v1', resource_url: 'harbor.example.com/hb/app:v1' }], repository: { name: 'app', namespace: 'hb', repo_full_name: 'hb/app', repo_type: 'private' } };
-    let res = await post('harbor', { specversion: '1.0', id: 'ce-1', source: '/projects/1/webhook/policies/1', type: 'harbor.artifact.pushed', time: '2026-11-22T21:42:49Z', data }, { 'content-type': 'application/cloudevents+json' });
+    const data = {
+      resources: [{ digest, tag: 'v1', resource_url: 'harbor.example.com/hb/app:v1' }],
+      repository: { name: 'app', namespace: 'hb', repo_full_name: 'hb/app', repo_type: 'private' },
+    };
+    let res = await post(
+      'harbor',
+      { specversion: '1.0', id: 'ce-1', source: '/projects/1/webhook/policies/1', type: 'harbor.artifact.pushed', time: '2026-11-22T21:42:49Z', data },
+      { 'content-type': 'application/cloudevents+json' },
+    );
     assert.equal(res.statusCode, 202, res.body);
-    const acr = JSON.stringify({ push_data: { digest: `sha256:${'5'.repeat(64)}`, pushed_at: '2026-11-23 05:42:49', tag: 'v1' }, repository: { name: 'app', namespace: 'acr', repo_full_name: 'acr/app' } });
+    const acr = JSON.stringify({
+      push_data: { digest: `sha256:${'5'.repeat(64)}`, pushed_at: '2026-11-23 05:42:49', tag: 'v1' },
+      repository: { name: 'app', namespace: 'acr', repo_full_name: 'acr/app' },
+    });
     res = await api.app.inject({ method: 'POST', url: `/webhooks/acr?token=${SECRET}`, headers: { 'content-type': 'application/json' }, payload: acr });
     assert.equal(res.statusCode, 202, res.body);
-    res = await api.app.inject({ method: 'POST', url: `/webhooks/dist?token=${SECRET}`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(manifestPush('q/app', DIGEST, 'v1', 'q-1')) });
+    res = await api.app.inject({
+      method: 'POST',
+      url: `/webhooks/dist?token=${SECRET}`,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(manifestPush('q/app', DIGEST, 'v1', 'q-1')),
+    });
     assert.equal(res.statusCode, 401, 'only ACR sources take the secret from the query');
   });
 
@@ -168,7 +188,10 @@ void describe('webhook API with a real Redis', () => {
     assert.equal(deliveries.length, 3);
     assert.equal(deliveries[0]?.status, 202);
     assert.deepEqual(deliveries[0]?.workflowIds, [`chain:source/outage/app@sha256:${'3'.repeat(64)}`]);
-    assert.ok(deliveries.some((d) => d.status === 503 && d.outcome === 'unavailable'), 'the 503 answered while Redis was down is logged once it is back');
+    assert.ok(
+      deliveries.some((d) => d.status === 503 && d.outcome === 'unavailable'),
+      'the 503 answered while Redis was down is logged once it is back',
+    );
     const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
     assert.match(metrics, /dchain_webhook_events_dropped_total\{source="dist",reason="blob"\} 1/);
     assert.match(metrics, /dchain_webhook_events_dropped_total\{source="dist",reason="duplicate-delivery"\} 5/);
@@ -181,9 +204,15 @@ void describe('webhook API with a real Redis', () => {
     const remote = await api.app.inject({ method: 'GET', url: '/webhooks/deliveries', remoteAddress: '10.1.2.3' });
     assert.equal(remote.statusCode, 403);
     assert.match(remote.json().error, /api\.adminToken/);
-    const guarded = await buildApi({ config: { ...config, api: { ...config.api, adminToken: ADMIN_TOKEN } }, logger: createLogger({ level: 'silent' }), redis, plugins: [] });
+    const guarded = await buildApi({
+      config: { ...config, api: { ...config.api, adminToken: ADMIN_TOKEN } },
+      logger: createLogger({ level: 'silent' }),
+      redis,
+      plugins: [],
+    });
     try {
-      const read = (headers: Record<string, string>) => guarded.app.inject({ method: 'GET', url: '/webhooks/deliveries?limit=1', remoteAddress: '10.1.2.3', headers });
+      const read = (headers: Record<string, string>) =>
+        guarded.app.inject({ method: 'GET', url: '/webhooks/deliveries?limit=1', remoteAddress: '10.1.2.3', headers });
       assert.equal((await read({})).statusCode, 401);
       assert.equal((await read({ authorization: `Bearer ${SECRET}` })).statusCode, 401, 'a source secret is not the admin token');
       const ok = await read({ authorization: `Bearer ${ADMIN_TOKEN}` });
@@ -227,4 +256,3 @@ void describe('webhook API with a real Redis', () => {
     assert.ok(writes >= 1 && writes < jobs.length, `${jobs.length} jobs in ${writes} writes`);
   });
 });
-

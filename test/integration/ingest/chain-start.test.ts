@@ -35,14 +35,21 @@ void describe('registry pushes start exactly one chain per digest (real registry
     assert.deepEqual(await waitForTags(chainId('team/a', digestA), ['v1', 'v2']), ['v1', 'v2']);
     await waitForTags(chainId('team/b', digestB), ['v1']);
     const runs = await stack.chainRuns();
-    assert.deepEqual([...runs.entries()].sort(), [[chainId('team/a', digestA), 1], [chainId('team/b', digestB), 1]]);
+    assert.deepEqual([...runs.entries()].sort(), [
+      [chainId('team/a', digestA), 1],
+      [chainId('team/b', digestB), 1],
+    ]);
   });
 
   void it('the same envelope delivered 5 times starts one chain', async () => {
     const { body, contentType } = sample('manifest-push-oci');
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await fetch(`${stack.apiUrl}/webhooks/dist`, { method: 'POST', headers: { 'content-type': contentType, authorization: `Bearer ${SECRET}` }, body: JSON.stringify(body) });
+      const res = await fetch(`${stack.apiUrl}/webhooks/dist`, {
+        method: 'POST',
+        headers: { 'content-type': contentType, authorization: `Bearer ${SECRET}` },
+        body: JSON.stringify(body),
+      });
       statuses.push(res.status);
     }
     assert.deepEqual(statuses, [202, 200, 200, 200, 200]);

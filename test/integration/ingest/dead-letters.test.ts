@@ -6,7 +6,16 @@ import { promisify } from 'node:util';
 import { Worker } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { ChainError } from '../../../src/errors/chain-error';
-import { cappedBackoff, type ChainStarter, createIngestProcessor, DeliveryLog, INGEST_QUEUE_NAME, IngestQueue, type IngestJob, workerConnection } from '../../../src/ingest';
+import {
+  cappedBackoff,
+  type ChainStarter,
+  createIngestProcessor,
+  DeliveryLog,
+  INGEST_QUEUE_NAME,
+  IngestQueue,
+  type IngestJob,
+  workerConnection,
+} from '../../../src/ingest';
 import { createLogger } from '../../../src/log/logger';
 import { type LocalRedis } from '../../../workers/local/redis-server';
 import { useRedis } from '../../support/services';
@@ -32,7 +41,14 @@ class ScriptedStarter implements ChainStarter {
   }
 }
 
-const event = (n: number): ChainInput => ({ registry: 'source', repository: `dl/app-${n}`, digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, tags: ['v1'], pushedAt: new Date().toISOString(), source: 'dist' });
+const event = (n: number): ChainInput => ({
+  registry: 'source',
+  repository: `dl/app-${n}`,
+  digest: `sha256:${String(n).repeat(64).slice(0, 64)}`,
+  tags: ['v1'],
+  pushedAt: new Date().toISOString(),
+  source: 'dist',
+});
 
 void describe('retries, dead letters and replay (real Redis)', () => {
   let redisServer: LocalRedis;
@@ -63,7 +79,10 @@ void describe('retries, dead letters and replay (real Redis)', () => {
   }
 
   const cli = async (...args: string[]) => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'dchain.ts'), ...args], { cwd: ROOT, env: { ...process.env, DCHAIN_REDIS_URL: redisServer.url } });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'dchain.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DCHAIN_REDIS_URL: redisServer.url },
+    });
     return stdout;
   };
 
@@ -104,10 +123,21 @@ void describe('retries, dead letters and replay (real Redis)', () => {
   void it('shows the delivery log newest first', async () => {
     const log = new DeliveryLog(redis, 100);
     log.record({ time: '2026-01-01T00:00:00.000Z', source: 'dist', status: 202, outcome: 'accepted', workflowIds: ['chain:a'], events: 1 });
-    log.record({ time: '2026-01-01T00:00:01.000Z', source: 'dist', status: 401, outcome: 'unauthorized', workflowIds: [], events: 0, error: 'missing Authorization header' });
+    log.record({
+      time: '2026-01-01T00:00:01.000Z',
+      source: 'dist',
+      status: 401,
+      outcome: 'unauthorized',
+      workflowIds: [],
+      events: 0,
+      error: 'missing Authorization header',
+    });
     await log.flush();
     const { deliveries } = JSON.parse(await cli('webhooks', 'log', '-n', '5', '--json')) as { deliveries: Array<{ status: number }> };
-    assert.deepEqual(deliveries.map((d) => d.status), [401, 202]);
+    assert.deepEqual(
+      deliveries.map((d) => d.status),
+      [401, 202],
+    );
     assert.match(await cli('webhooks', 'log'), /unauthorized/);
   });
 });

@@ -13,7 +13,9 @@ export function sample(name: string): { body: Record<string, unknown>; contentTy
 }
 
 /** A configuration with one registry and sources of every format pointing at it. */
-export function ingestConfig(overrides: { registryUrl?: string; redisUrl?: string; temporalAddress?: string; hmacSecret?: string; exclude?: string[] } = {}): Config {
+export function ingestConfig(
+  overrides: { registryUrl?: string; redisUrl?: string; temporalAddress?: string; hmacSecret?: string; exclude?: string[] } = {},
+): Config {
   return parseConfig({
     registries: [{ name: 'source', url: overrides.registryUrl ?? 'http://127.0.0.1:5000' }],
     sources: [

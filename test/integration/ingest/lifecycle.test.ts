@@ -92,7 +92,10 @@ void describe('chain lifecycle: running, failed, blocked, delivered (real Redis,
     assert.equal((await lastRun(stack.client, id))?.state, 'blocked');
     // What a rescan that allows the image does: the chain runs again with every tag it was pushed with.
     const queue = IngestQueue.fromConfig(redis, stack.config.ingest);
-    await queue.submitUnblock({ registry: 'source', repository: 'team/blocked', digest, tags: [], pushedAt: new Date().toISOString(), source: 'rescan' }, 'decision-1');
+    await queue.submitUnblock(
+      { registry: 'source', repository: 'team/blocked', digest, tags: [], pushedAt: new Date().toISOString(), source: 'rescan' },
+      'decision-1',
+    );
     await queue.close();
     await waitState(id, 'running', 2);
     const tags = await stack.client.workflow.getHandle(id).query<string[]>('tags');
@@ -120,7 +123,11 @@ void describe('chain lifecycle: running, failed, blocked, delivered (real Redis,
     await pushImage(dir, 'latest', `${stack.registry.host}/team/recfail:v1`);
     await end(id, 'failed');
     await delay(1200); // the 1 s backoff of a first failure
-    const summaries = (await stack.client.workflow.execute('reconcile', { taskQueue: stack.config.temporal.taskQueue, workflowId: 'reconcile-lifecycle', args: [] })) as Array<{ source: string; queued: number }>;
+    const summaries = (await stack.client.workflow.execute('reconcile', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: 'reconcile-lifecycle',
+      args: [],
+    })) as Array<{ source: string; queued: number }>;
     assert.ok((summaries.find((s) => s.source === 'dist')?.queued ?? 0) >= 1, JSON.stringify(summaries));
     await waitState(id, 'running', 2);
     await end(id, 'delivered');
@@ -133,7 +140,10 @@ void describe('chain lifecycle: running, failed, blocked, delivered (real Redis,
     await waitState(failed, 'running');
     await assert.rejects(retryChain(stack.client, redis, stack.config, failed), (e: ChainError) => /is running/.test(e.message));
     await end(failed, 'failed');
-    await assert.rejects(breakGlass(stack.client, failed, { actor: 'ops', reason: 'INC-1' }), (e: ChainError) => e.code === 'BAD_INPUT' && /not blocked by policy.*dchain chain retry/.test(e.message));
+    await assert.rejects(
+      breakGlass(stack.client, failed, { actor: 'ops', reason: 'INC-1' }),
+      (e: ChainError) => e.code === 'BAD_INPUT' && /not blocked by policy.*dchain chain retry/.test(e.message),
+    );
     await retryChain(stack.client, redis, stack.config, failed);
     await waitState(failed, 'running', 2);
     await end(failed, 'failed');
@@ -166,12 +176,22 @@ void describe('chain lifecycle: running, failed, blocked, delivered (real Redis,
     const host = `127.0.0.1:${(named.address() as AddressInfo).port}`;
     try {
       const digest = digestOf('foreign-host');
-      const envelope = manifestPush('team/foreign', digest, 'v1', 'foreign-1') as { events: Array<{ target: Record<string, unknown>; request: Record<string, unknown> }> };
+      const envelope = manifestPush('team/foreign', digest, 'v1', 'foreign-1') as {
+        events: Array<{ target: Record<string, unknown>; request: Record<string, unknown> }>;
+      };
       envelope.events[0]!.target.url = `http://${host}/v2/team/foreign/manifests/${digest}`;
       envelope.events[0]!.request.host = host;
-      const res = await fetch(`${stack.apiUrl}/webhooks/dist`, { method: 'POST', headers: { 'content-type': 'application/vnd.docker.distribution.events.v2+json', authorization: `Bearer ${SECRET}` }, body: JSON.stringify(envelope) });
+      const res = await fetch(`${stack.apiUrl}/webhooks/dist`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.docker.distribution.events.v2+json', authorization: `Bearer ${SECRET}` },
+        body: JSON.stringify(envelope),
+      });
       assert.equal(res.status, 202);
-      const generic = await fetch(`${stack.apiUrl}/webhooks/generic`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}` }, body: JSON.stringify({ registry: host, repository: 'team/foreign', digest, tag: 'v2' }) });
+      const generic = await fetch(`${stack.apiUrl}/webhooks/generic`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}` },
+        body: JSON.stringify({ registry: host, repository: 'team/foreign', digest, tag: 'v2' }),
+      });
       assert.equal(generic.status, 202);
       // The chain is the configured registry's, and nothing queued names the other host.
       const id = idOf('team/foreign', digest);

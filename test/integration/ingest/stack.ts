@@ -76,11 +76,20 @@ export async function startIngestStack(): Promise<IngestStack> {
   const ingest = startIngestWorker({ config, logger, client, redis: workerRedis });
 
   const nativeConnection = await NativeConnection.connect({ address: temporal.address });
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./fixtures/workflows'),
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+  });
   const activityRedis = workerConnection(redis.url);
   activityRedis.on('error', () => undefined);
   const deps = createActivityDeps(config, logger, { redis: activityRedis });
-  const worker = await Worker.create({ connection: nativeConnection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, workflowBundle, activities: { ...createReconcileActivities(deps), ...createLifecycleActivities(deps) } });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowBundle,
+    activities: { ...createReconcileActivities(deps), ...createLifecycleActivities(deps) },
+  });
   const running = worker.run();
 
   const stop = async () => {

@@ -46,7 +46,10 @@ void describe('Temporal down for 30 s during a burst of 50 pushes', () => {
       60_000,
     );
     assert.equal([...started.keys()].filter((id) => expected.has(id)).length, BURST);
-    assert.ok([...started.values()].every((n) => n === 1), 'one run per workflow id');
+    assert.ok(
+      [...started.values()].every((n) => n === 1),
+      'one run per workflow id',
+    );
     assert.equal((await stack.ingest.queue.depth()).dead, 0);
   });
 });

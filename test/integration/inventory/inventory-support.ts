@@ -39,12 +39,42 @@ const ref = (apiVersion: string, kind: string, name: string, uid: string) => [{ 
 export async function deployWorkloads(cp: ControlPlane, ns: string, images: { deployment: string; cronjob: string; pod: string }, suffix = ''): Promise<void> {
   const labels = { app: `web${suffix}` };
   const containers = (image: string) => [{ name: 'app', image }];
-  const dep = await create(cp, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `web${suffix}`, namespace: ns }, spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: containers(images.deployment) } } } });
-  const rs = await create(cp, { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: `web${suffix}-7d4b9c`, namespace: ns, ownerReferences: ref('apps/v1', 'Deployment', `web${suffix}`, dep) }, spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: containers(images.deployment) } } } });
-  await create(cp, { apiVersion: 'v1', kind: 'Pod', metadata: { name: `web${suffix}-7d4b9c-x2x9z`, namespace: ns, labels, ownerReferences: ref('apps/v1', 'ReplicaSet', `web${suffix}-7d4b9c`, rs) }, spec: { containers: containers(images.deployment) } });
-  const cj = await create(cp, { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: `nightly${suffix}`, namespace: ns }, spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: { spec: { containers: containers(images.cronjob), restartPolicy: 'OnFailure' } } } } } });
-  const job = await create(cp, { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: `nightly${suffix}-29410`, namespace: ns, ownerReferences: ref('batch/v1', 'CronJob', `nightly${suffix}`, cj) }, spec: { template: { spec: { containers: containers(images.cronjob), restartPolicy: 'OnFailure' } } } });
-  await create(cp, { apiVersion: 'v1', kind: 'Pod', metadata: { name: `nightly${suffix}-29410-abcde`, namespace: ns, ownerReferences: ref('batch/v1', 'Job', `nightly${suffix}-29410`, job) }, spec: { containers: containers(images.cronjob), restartPolicy: 'OnFailure' } });
+  const dep = await create(cp, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `web${suffix}`, namespace: ns },
+    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: containers(images.deployment) } } },
+  });
+  const rs = await create(cp, {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: { name: `web${suffix}-7d4b9c`, namespace: ns, ownerReferences: ref('apps/v1', 'Deployment', `web${suffix}`, dep) },
+    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: containers(images.deployment) } } },
+  });
+  await create(cp, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `web${suffix}-7d4b9c-x2x9z`, namespace: ns, labels, ownerReferences: ref('apps/v1', 'ReplicaSet', `web${suffix}-7d4b9c`, rs) },
+    spec: { containers: containers(images.deployment) },
+  });
+  const cj = await create(cp, {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: `nightly${suffix}`, namespace: ns },
+    spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: { spec: { containers: containers(images.cronjob), restartPolicy: 'OnFailure' } } } } },
+  });
+  const job = await create(cp, {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: `nightly${suffix}-29410`, namespace: ns, ownerReferences: ref('batch/v1', 'CronJob', `nightly${suffix}`, cj) },
+    spec: { template: { spec: { containers: containers(images.cronjob), restartPolicy: 'OnFailure' } } },
+  });
+  await create(cp, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `nightly${suffix}-29410-abcde`, namespace: ns, ownerReferences: ref('batch/v1', 'Job', `nightly${suffix}-29410`, job) },
+    spec: { containers: containers(images.cronjob), restartPolicy: 'OnFailure' },
+  });
   await create(cp, { apiVersion: 'v1', kind: 'Pod', metadata: { name: `solo${suffix}`, namespace: ns }, spec: { containers: containers(images.pod) } });
 }
 

@@ -58,7 +58,10 @@ void describe('rescan of a deployed image: ImageVulnerable events, workloads in 
   let decisionStoreWebhook: Webhook;
   /** A registry-only webhook process's answers (no Redis), with `summaryMaxAge` short. */
   const registryOnly = async (): Promise<Webhook> => {
-    const roConfig = parseConfig({ ...rawConfig, policy: { ...rawConfig.policy, admission: { ...rawConfig.policy.admission, mode: 'registry-only', summaryMaxAge: `${SUMMARY_MAX_AGE_S}s` } } });
+    const roConfig = parseConfig({
+      ...rawConfig,
+      policy: { ...rawConfig.policy, admission: { ...rawConfig.policy.admission, mode: 'registry-only', summaryMaxAge: `${SUMMARY_MAX_AGE_S}s` } },
+    });
     return webhookServer(admissionDepsFromConfig(roConfig, undefined, createLogger({ level: 'silent' })));
   };
   /** Points the API server's webhook at `webhook` and waits until the API server calls it. */
@@ -66,7 +69,9 @@ void describe('rescan of a deployed image: ImageVulnerable events, workloads in 
     await applyAdmissionManifests(cp, webhook.url, tls);
     const before = webhook.calls();
     await until('the API server calling the new webhook', async () => {
-      await cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(workload('Pod', 'probe', NS, [{ name: 'probe', image: `${registryHost}/demo/shop:v1` }])) });
+      await cp.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+        input: JSON.stringify(workload('Pod', 'probe', NS, [{ name: 'probe', image: `${registryHost}/demo/shop:v1` }])),
+      });
       return webhook.calls() > before ? true : undefined;
     });
   };
@@ -75,7 +80,13 @@ void describe('rescan of a deployed image: ImageVulnerable events, workloads in 
 
   before(async () => {
     const controlPlane = useControlPlane(join(dir, 'kube'));
-    const [temporal, redisServer, registry, mirror, cert] = await Promise.all([useTemporal(dir), useRedis(join(dir, 'redis')), useRegistry({ name: 'source', dataDir: dir }), useRegistry({ name: 'mirror', dataDir: dir }), selfSignedCert(dir)]);
+    const [temporal, redisServer, registry, mirror, cert] = await Promise.all([
+      useTemporal(dir),
+      useRedis(join(dir, 'redis')),
+      useRegistry({ name: 'source', dataDir: dir }),
+      useRegistry({ name: 'mirror', dataDir: dir }),
+      selfSignedCert(dir),
+    ]);
     registryHost = registry.host;
     mirrorHost = mirror.host;
     tls = cert;
@@ -141,7 +152,11 @@ void describe('rescan of a deployed image: ImageVulnerable events, workloads in 
     digest = (await writeOciImage(layout, spec, 'v1')).digest;
     await pushImage(layout, 'v1', `${registryHost}/demo/shop:v1`);
     const input: ChainInput = { registry: 'source', repository: 'demo/shop', digest, tags: ['v1'], pushedAt: new Date().toISOString(), source: 'test' };
-    const handle = await chain.client.workflow.start(deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId: `chain:source/demo/shop@${digest}`, args: [input] });
+    const handle = await chain.client.workflow.start(deliveryChain, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `chain:source/demo/shop@${digest}`,
+      args: [input],
+    });
     assert.equal(((await handle.result()) as ChainStatus).stage, 'done');
 
     // Admission through the API server, and the pod watcher, as a cluster runs them.
@@ -150,7 +165,10 @@ void describe('rescan of a deployed image: ImageVulnerable events, workloads in 
     await createNamespace(cp, NS);
     await waitForWebhook(cp, NS, `${registryHost}/demo/shop:v1`);
     const stop = new AbortController();
-    const watching = watchPods({ cluster: 'eu-1', api: new KubeApi(kubeApiSettings(config.inventory)), store, logger: createLogger({ level: 'silent' }) }, stop.signal);
+    const watching = watchPods(
+      { cluster: 'eu-1', api: new KubeApi(kubeApiSettings(config.inventory)), store, logger: createLogger({ level: 'silent' }) },
+      stop.signal,
+    );
     onCleanup(async () => {
       stop.abort();
       await watching;
@@ -166,7 +184,10 @@ void describe('rescan of a deployed image: ImageVulnerable events, workloads in 
     const confirmed = await runRescan();
     assert.deepEqual([confirmed.unchanged, confirmed.problems], [1, []], JSON.stringify(confirmed));
     const passed = await newestSummaries();
-    assert.deepEqual(passed.map((v) => v.verificationResult), ['PASSED', 'PASSED']);
+    assert.deepEqual(
+      passed.map((v) => v.verificationResult),
+      ['PASSED', 'PASSED'],
+    );
     for (const v of passed) assert.ok(Date.parse(v.timeVerified) >= Date.parse(confirmed.startedAt), `a fresh summary (${v.timeVerified})`);
     const reconfirmedAt = Date.parse(passed[0]!.timeVerified);
     // A registry-only webhook admits a new pod on it (and caches the PASSED summary).
@@ -193,7 +214,16 @@ void describe('rescan of a deployed image: ImageVulnerable events, workloads in 
     assert.match(described.stdout, /Warning\s+ImageVulnerable\s+.*delivery-chain\s+image sha256:[0-9a-f]{64} is now denied by policy/);
 
     // The subscriber's notification lists the workloads.
-    const note = subscriber.received.map((r) => JSON.parse(r.body) as { event: string; digest: string; deployments?: Array<{ cluster: string; namespace: string; kind: string; name: string; pods: string[] }> }).find((b) => b.event === 'rescan.denied' && b.digest === digest);
+    const note = subscriber.received
+      .map(
+        (r) =>
+          JSON.parse(r.body) as {
+            event: string;
+            digest: string;
+            deployments?: Array<{ cluster: string; namespace: string; kind: string; name: string; pods: string[] }>;
+          },
+      )
+      .find((b) => b.event === 'rescan.denied' && b.digest === digest);
     assert.deepEqual(note?.deployments?.map((d) => `${d.cluster}/${d.namespace}/${d.kind}/${d.name}/${d.pods.join(',')}`).sort(), [
       'eu-1/shop/CronJob/nightly/nightly-29410-abcde',
       'eu-1/shop/Deployment/web/web-7d4b9c-x2x9z',
@@ -209,13 +239,24 @@ void describe('rescan of a deployed image: ImageVulnerable events, workloads in 
 
     // Registry-only: the rescan attached a FAILED summary in the source and the mirror, which a webhook
     // reading the registry refuses at once, from either registry.
-    assert.deepEqual((await newestSummaries()).map((v) => v.verificationResult), ['FAILED', 'FAILED']);
+    assert.deepEqual(
+      (await newestSummaries()).map((v) => v.verificationResult),
+      ['FAILED', 'FAILED'],
+    );
     const cold = await registryOnly();
     await switchTo(cold);
-    for (const [name, ref] of [['fresh-source', image], ['fresh-mirror', `${mirrorHost}/demo/shop@${digest}`]] as const) {
+    for (const [name, ref] of [
+      ['fresh-source', image],
+      ['fresh-mirror', `${mirrorHost}/demo/shop@${digest}`],
+    ] as const) {
       const res = await dryRun(workload('Pod', name, NS, [{ name: 'app', image: ref }]));
       assert.notEqual(res.code, 0, `${name} created`);
-      assert.match(res.stderr, new RegExp(`admission webhook "${WEBHOOK}" denied the request: containers\\[app\\]: .*@${digest} failed verification: its newest summary .* says FAILED`));
+      assert.match(
+        res.stderr,
+        new RegExp(
+          `admission webhook "${WEBHOOK}" denied the request: containers\\[app\\]: .*@${digest} failed verification: its newest summary .* says FAILED`,
+        ),
+      );
     }
     // The webhook that cached the PASSED summary refuses new pods once that summary is older than the max age.
     await switchTo(warm);
@@ -227,15 +268,27 @@ void describe('rescan of a deployed image: ImageVulnerable events, workloads in 
       },
       (SUMMARY_MAX_AGE_S + 60) * 1000,
     );
-    assert.match(refusedLate.res.stderr, new RegExp(`admission webhook "${WEBHOOK}" denied the request: containers\\[app\\]: .*@${digest} has no recent verification: its newest summary is from .*, older than ${SUMMARY_MAX_AGE_S} s`));
+    assert.match(
+      refusedLate.res.stderr,
+      new RegExp(
+        `admission webhook "${WEBHOOK}" denied the request: containers\\[app\\]: .*@${digest} has no recent verification: its newest summary is from .*, older than ${SUMMARY_MAX_AGE_S} s`,
+      ),
+    );
     // Within the max age, plus the webhook's 5 s verdict cache and the time of one kubectl call.
-    assert.ok(refusedLate.at - reconfirmedAt <= (SUMMARY_MAX_AGE_S + 15) * 1000, `refused ${Math.round((refusedLate.at - reconfirmedAt) / 1000)} s after the summary`);
+    assert.ok(
+      refusedLate.at - reconfirmedAt <= (SUMMARY_MAX_AGE_S + 15) * 1000,
+      `refused ${Math.round((refusedLate.at - reconfirmedAt) / 1000)} s after the summary`,
+    );
   });
 
   // Admission runs on a server-side dry run too; nothing is created, so the inventory stays as deployed.
   const dryRun = (object: Record<string, unknown>) => cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(object) });
   const runRescan = async () => {
-    const handle = await chain.client.workflow.start(rescan, { taskQueue: config.temporal.taskQueue, workflowId: `rescan-inventory-${Date.now()}`, args: [rescanSettings(config)] });
+    const handle = await chain.client.workflow.start(rescan, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `rescan-inventory-${Date.now()}`,
+      args: [rescanSettings(config)],
+    });
     return handle.result();
   };
   /** The newest VSA by the chain's key on the digest in the source, then in the mirror. */

@@ -32,7 +32,10 @@ void describe('inventory: the pod watcher over kube-apiserver', { timeout: 600_0
 
   const startWatcher = () => {
     const stop = new AbortController();
-    const done = watchPods({ cluster: 'eu-1', api, store, logger: createLogger({ level: 'silent' }), watchTimeoutSeconds: 30, onSynced: (s) => syncs.push(s) }, stop.signal);
+    const done = watchPods(
+      { cluster: 'eu-1', api, store, logger: createLogger({ level: 'silent' }), watchTimeoutSeconds: 30, onSynced: (s) => syncs.push(s) },
+      stop.signal,
+    );
     const halt = async () => {
       stop.abort();
       await done;
@@ -60,10 +63,16 @@ void describe('inventory: the pod watcher over kube-apiserver', { timeout: 600_0
   void it('lists pods already there and watches new ones, naming the Deployment, CronJob or Pod that owns them', async () => {
     await cp.kubectl(['run', 'before', '-n', NS, `--image=registry.example/team/early@${digest(1)}`]);
     const halt = startWatcher();
-    assert.deepEqual(summary(await until('the listed pod', async () => ((await deployedAt(digest(1))).length ? deployedAt(digest(1)) : undefined))), ['eu-1/shop/Pod/before/before']);
+    assert.deepEqual(summary(await until('the listed pod', async () => ((await deployedAt(digest(1))).length ? deployedAt(digest(1)) : undefined))), [
+      'eu-1/shop/Pod/before/before',
+    ]);
     assert.equal(syncs[0]?.pods, 1);
 
-    await deployWorkloads(cp, NS, { deployment: `registry.example/team/web@${digest(2)}`, cronjob: `registry.example/team/batch@${digest(3)}`, pod: `registry.example/team/web@${digest(2)}` });
+    await deployWorkloads(cp, NS, {
+      deployment: `registry.example/team/web@${digest(2)}`,
+      cronjob: `registry.example/team/batch@${digest(3)}`,
+      pod: `registry.example/team/web@${digest(2)}`,
+    });
     const web = await until('the watched pods', async () => {
       const r = await deployedAt(digest(2));
       return r.length === 2 ? r : undefined;
@@ -78,19 +87,29 @@ void describe('inventory: the pod watcher over kube-apiserver', { timeout: 600_0
     assert.ok(Date.parse(first.firstSeen) <= Date.parse(first.lastSeen));
 
     // `dchain images deployments <digest>` shows it, as a table and as JSON.
-    const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', '..', 'cli', 'dchain.ts'), '--config', configFile, 'images', 'deployments', ...args], { encoding: 'utf8', timeout: 60_000 });
+    const cli = (args: string[]) =>
+      run(
+        process.execPath,
+        ['--import', 'tsx', join(__dirname, '..', '..', '..', 'cli', 'dchain.ts'), '--config', configFile, 'images', 'deployments', ...args],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
     const json = JSON.parse((await cli([digest(2), '--json'])).stdout) as { digest: string; deployments: DeploymentRecord[] };
     assert.equal(json.digest, digest(2));
     assert.deepEqual(summary(json.deployments).sort(), summary(web).sort());
     const table = (await cli([digest(3)])).stdout;
     assert.match(table, /eu-1 +│? *shop +│? *CronJob\/nightly +│? *nightly-29410-abcde/);
     assert.match((await cli([digest(9)])).stdout, /runs in no pod the inventory knows/);
-    await assert.rejects(cli(['latest']), (err: { stderr: string; code: number }) => err.code === 1 && /BAD_INPUT: "latest" is not an image digest/.test(err.stderr));
+    await assert.rejects(
+      cli(['latest']),
+      (err: { stderr: string; code: number }) => err.code === 1 && /BAD_INPUT: "latest" is not an image digest/.test(err.stderr),
+    );
 
     // A deleted pod goes.
     const deleted = await cp.kubectl(['delete', 'pod', 'solo', '-n', NS, '--wait=false']);
     assert.equal(deleted.code, 0, deleted.stderr);
-    assert.deepEqual(summary(await until('the deletion', async () => ((await deployedAt(digest(2))).length === 1 ? deployedAt(digest(2)) : undefined))), ['eu-1/shop/Deployment/web/web-7d4b9c-x2x9z']);
+    assert.deepEqual(summary(await until('the deletion', async () => ((await deployedAt(digest(2))).length === 1 ? deployedAt(digest(2)) : undefined))), [
+      'eu-1/shop/Deployment/web/web-7d4b9c-x2x9z',
+    ]);
     await halt();
 
     // Deleted while no watcher ran: the next watcher's full list removes it, and keeps first-seen times.

@@ -10,7 +10,11 @@ import { onCleanup, testDataDir, useTemporal } from '../../support/services';
 const ROOT = resolve(__dirname, '..', '..', '..');
 
 function setupTemporal(configFile: string): { namespace: string; added: string[]; present: string[] } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'dchain.js'), '--config', configFile, 'setup-temporal', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'dchain.js'), '--config', configFile, 'setup-temporal', '--json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as { namespace: string; added: string[]; present: string[] };
 }

@@ -92,95 +92,108 @@ describe('ops in the Temporal UI: a chain failed in sync, found and reset in a r
   const layers = async (client: RegistryClient, repository: string, digest: string, kind: 'sig' | 'att') =>
     ((await client.getManifest(repository, cosignTag(digest, kind))).manifest as { layers: unknown[] }).layers.length;
   const distributed = (digest: string) =>
-    subscriber.received.map((n) => JSON.parse(n.body) as { event: string; digest: string }).filter((n) => n.digest === digest && n.event === 'distributed').length;
+    subscriber.received.map((n) => JSON.parse(n.body) as { event: string; digest: string }).filter((n) => n.digest === digest && n.event === 'distributed')
+      .length;
 
-  it('ops find the chain by DcFailedStage, open it, bring the mirror back and Reset it before sync: it completes once, nothing doubled', { timeout: 900_000 }, () =>
-    // What the browser showed when a step failed is kept next to the other screenshots.
-    onFailure(() => ui.screenshot('failure'), async () => {
-      const { input, workflowId } = await pushed('demo/ops', 'ops-ui');
-      // The sync target is down for this chain: sync retries with backoff, then the run fails in sync.
-      await mirrorRegistry.process.stop();
-      const handle = await chain.client.workflow.start(deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
-      const failure = await handle.result().then(
-        () => assert.fail('the chain completed with its mirror down'),
-        (err: unknown) => err,
-      );
-      assert.ok(failure instanceof WorkflowFailedError, String(failure));
-      const failedRunId = (await handle.describe()).runId;
-      await recordHistory('failed-in-sync', handle, config.temporal.address as string);
+  it(
+    'ops find the chain by DcFailedStage, open it, bring the mirror back and Reset it before sync: it completes once, nothing doubled',
+    { timeout: 900_000 },
+    () =>
+      // What the browser showed when a step failed is kept next to the other screenshots.
+      onFailure(
+        () => ui.screenshot('failure'),
+        async () => {
+          const { input, workflowId } = await pushed('demo/ops', 'ops-ui');
+          // The sync target is down for this chain: sync retries with backoff, then the run fails in sync.
+          await mirrorRegistry.process.stop();
+          const handle = await chain.client.workflow.start(deliveryChain, { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
+          const failure = await handle.result().then(
+            () => assert.fail('the chain completed with its mirror down'),
+            (err: unknown) => err,
+          );
+          assert.ok(failure instanceof WorkflowFailedError, String(failure));
+          const failedRunId = (await handle.describe()).runId;
+          await recordHistory('failed-in-sync', handle, config.temporal.address as string);
 
-      // What the runbook's query finds: DcStage says failed, DcFailedStage where.
-      const described = await handle.describe();
-      assert.equal(described.typedSearchAttributes.get(DcStage), 'failed');
-      assert.equal(described.typedSearchAttributes.get(DcFailedStage), 'sync');
-      assert.deepEqual(await listed(chain.client, FAILED_IN_SYNC, workflowId), [failedRunId]);
-      assert.deepEqual(await listed(chain.client, `DcFailedStage = "scan" AND WorkflowId = "${workflowId}"`, workflowId, 0), []);
-      const signaturesBefore = await layers(source, 'demo/ops', input.digest, 'sig');
-      const attestationsBefore = await layers(source, 'demo/ops', input.digest, 'att');
-      assert.equal(signaturesBefore, 1);
+          // What the runbook's query finds: DcStage says failed, DcFailedStage where.
+          const described = await handle.describe();
+          assert.equal(described.typedSearchAttributes.get(DcStage), 'failed');
+          assert.equal(described.typedSearchAttributes.get(DcFailedStage), 'sync');
+          assert.deepEqual(await listed(chain.client, FAILED_IN_SYNC, workflowId), [failedRunId]);
+          assert.deepEqual(await listed(chain.client, `DcFailedStage = "scan" AND WorkflowId = "${workflowId}"`, workflowId, 0), []);
+          const signaturesBefore = await layers(source, 'demo/ops', input.digest, 'sig');
+          const attestationsBefore = await layers(source, 'demo/ops', input.digest, 'att');
+          assert.equal(signaturesBefore, 1);
 
-      // 1. The Workflows page, filtered with the query typed into the UI's query box.
-      const { page, screenshot } = ui;
-      await page.goto(`${uiUrl}/namespaces/default/workflows`);
-      await page.getByTestId('toggle-manual-query').click();
-      await page.getByTestId('workflow-manual-search-input').fill(FAILED_IN_SYNC);
-      await page.getByTestId('workflow-manual-search-input').press('Enter');
-      const row = page.getByRole('link', { name: workflowId, exact: true }).first();
-      await row.waitFor();
-      await screenshot('01-failed-chains');
+          // 1. The Workflows page, filtered with the query typed into the UI's query box.
+          const { page, screenshot } = ui;
+          await page.goto(`${uiUrl}/namespaces/default/workflows`);
+          await page.getByTestId('toggle-manual-query').click();
+          await page.getByTestId('workflow-manual-search-input').fill(FAILED_IN_SYNC);
+          await page.getByTestId('workflow-manual-search-input').press('Enter');
+          const row = page.getByRole('link', { name: workflowId, exact: true }).first();
+          await row.waitFor();
+          await screenshot('01-failed-chains');
 
-      // 2. The failed run: its failure names the stage's activity and the unreachable mirror.
-      await row.click();
-      await page.waitForURL((url) => url.pathname.includes(failedRunId));
-      await page.getByRole('heading', { name: workflowId }).first().waitFor();
-      await page.getByText('Activity task failed').first().waitFor();
-      await screenshot('02-failed-run');
+          // 2. The failed run: its failure names the stage's activity and the unreachable mirror.
+          await row.click();
+          await page.waitForURL((url) => url.pathname.includes(failedRunId));
+          await page.getByRole('heading', { name: workflowId }).first().waitFor();
+          await page.getByText('Activity task failed').first().waitFor();
+          await screenshot('02-failed-run');
 
-      // 3. The cause fixed: the mirror is back, same port, same storage.
-      await mirrorRegistry.process.start();
+          // 3. The cause fixed: the mirror is back, same port, same storage.
+          await mirrorRegistry.process.start();
 
-      // 4. Reset to the workflow task that scheduled the sync activity (sign is not run again).
-      const resetPoint = await workflowTaskBefore(handle, 'syncImage');
-      await page.getByRole('button', { name: 'Reset', exact: true }).first().click();
-      const dialog = page.getByRole('dialog', { name: 'Reset Workflow' });
-      await dialog.getByTestId('workflow-reset-event-id-select-button').click();
-      await dialog.getByRole('option', { name: `${resetPoint} - WorkflowTaskCompleted`, exact: true }).click();
-      await dialog.getByPlaceholder('Enter a reason').fill('mirror back: re-run from sync');
-      await screenshot('03-reset-dialog');
-      await dialog.getByTestId('confirm-modal-button').click();
+          // 4. Reset to the workflow task that scheduled the sync activity (sign is not run again).
+          const resetPoint = await workflowTaskBefore(handle, 'syncImage');
+          await page.getByRole('button', { name: 'Reset', exact: true }).first().click();
+          const dialog = page.getByRole('dialog', { name: 'Reset Workflow' });
+          await dialog.getByTestId('workflow-reset-event-id-select-button').click();
+          await dialog.getByRole('option', { name: `${resetPoint} - WorkflowTaskCompleted`, exact: true }).click();
+          await dialog.getByPlaceholder('Enter a reason').fill('mirror back: re-run from sync');
+          await screenshot('03-reset-dialog');
+          await dialog.getByTestId('confirm-modal-button').click();
 
-      // 5. The UI links the new run; it completes.
-      await page.getByText('This Workflow has been reset').first().waitFor();
-      await page.getByRole('link', { name: 'here' }).first().click();
-      await page.waitForURL((url) => url.pathname.includes('/workflows/') && !url.pathname.includes(failedRunId));
-      const result = (await chain.client.workflow.getHandle(workflowId).result()) as ChainStatus;
-      assert.equal(result.stage, 'done');
-      // The run is over (the client says so); the page shows it once reloaded and rendered.
-      await until('the UI to show the reset run completed', 180_000, async () => {
-        await page.reload();
-        await page.getByRole('heading', { name: workflowId }).first().waitFor();
-        const badge = page.getByText(/^completed$/i).first();
-        return (await badge.waitFor({ timeout: 10_000 }).then(() => true, () => false)) ? true : undefined;
-      });
-      await screenshot('04-reset-run-completed');
+          // 5. The UI links the new run; it completes.
+          await page.getByText('This Workflow has been reset').first().waitFor();
+          await page.getByRole('link', { name: 'here' }).first().click();
+          await page.waitForURL((url) => url.pathname.includes('/workflows/') && !url.pathname.includes(failedRunId));
+          const result = (await chain.client.workflow.getHandle(workflowId).result()) as ChainStatus;
+          assert.equal(result.stage, 'done');
+          // The run is over (the client says so); the page shows it once reloaded and rendered.
+          await until('the UI to show the reset run completed', 180_000, async () => {
+            await page.reload();
+            await page.getByRole('heading', { name: workflowId }).first().waitFor();
+            const badge = page.getByText(/^completed$/i).first();
+            return (await badge.waitFor({ timeout: 10_000 }).then(
+              () => true,
+              () => false,
+            ))
+              ? true
+              : undefined;
+          });
+          await screenshot('04-reset-run-completed');
 
-      // Nothing doubled: one signature, the same attestations, in the source and in the mirror; one notification.
-      const resetRun = await chain.client.workflow.getHandle(workflowId).describe();
-      assert.notEqual(resetRun.runId, failedRunId);
-      assert.equal(resetRun.status.name, 'COMPLETED');
-      assert.equal(resetRun.typedSearchAttributes.get(DcStage), 'done');
-      assert.equal(resetRun.typedSearchAttributes.get(DcFailedStage), undefined, 'the completed run carries no failed stage');
-      await recordHistory('reset-after-sync-failure', chain.client.workflow.getHandle(workflowId), config.temporal.address as string);
-      assert.equal(await layers(source, 'demo/ops', input.digest, 'sig'), signaturesBefore);
-      assert.equal(await layers(source, 'demo/ops', input.digest, 'att'), attestationsBefore);
-      assert.equal((await mirror.headManifest('eu/demo/ops', input.digest))?.digest, input.digest);
-      assert.equal((await mirror.headManifest('eu/demo/ops', 'stable'))?.digest, input.digest);
-      assert.equal(await layers(mirror, 'eu/demo/ops', input.digest, 'sig'), signaturesBefore);
-      assert.equal(await layers(mirror, 'eu/demo/ops', input.digest, 'att'), attestationsBefore);
-      assert.equal(distributed(input.digest), 1);
-      // Temporal keeps the failed run: the query still lists it (the UI links it to its reset run).
-      assert.deepEqual(await listed(chain.client, FAILED_IN_SYNC, workflowId), [failedRunId]);
-  }));
+          // Nothing doubled: one signature, the same attestations, in the source and in the mirror; one notification.
+          const resetRun = await chain.client.workflow.getHandle(workflowId).describe();
+          assert.notEqual(resetRun.runId, failedRunId);
+          assert.equal(resetRun.status.name, 'COMPLETED');
+          assert.equal(resetRun.typedSearchAttributes.get(DcStage), 'done');
+          assert.equal(resetRun.typedSearchAttributes.get(DcFailedStage), undefined, 'the completed run carries no failed stage');
+          await recordHistory('reset-after-sync-failure', chain.client.workflow.getHandle(workflowId), config.temporal.address as string);
+          assert.equal(await layers(source, 'demo/ops', input.digest, 'sig'), signaturesBefore);
+          assert.equal(await layers(source, 'demo/ops', input.digest, 'att'), attestationsBefore);
+          assert.equal((await mirror.headManifest('eu/demo/ops', input.digest))?.digest, input.digest);
+          assert.equal((await mirror.headManifest('eu/demo/ops', 'stable'))?.digest, input.digest);
+          assert.equal(await layers(mirror, 'eu/demo/ops', input.digest, 'sig'), signaturesBefore);
+          assert.equal(await layers(mirror, 'eu/demo/ops', input.digest, 'att'), attestationsBefore);
+          assert.equal(distributed(input.digest), 1);
+          // Temporal keeps the failed run: the query still lists it (the UI links it to its reset run).
+          assert.deepEqual(await listed(chain.client, FAILED_IN_SYNC, workflowId), [failedRunId]);
+        },
+      ),
+  );
 
   it('a run that completes removes a DcFailedStage it was started with', { timeout: 300_000 }, async () => {
     const { input, workflowId } = await pushed('demo/cleared', 'cleared');
@@ -192,7 +205,9 @@ describe('ops in the Temporal UI: a chain failed in sync, found and reset in a r
     });
     assert.equal((await handle.result()).stage, 'done');
     assert.equal((await handle.describe()).typedSearchAttributes.get(DcFailedStage), undefined);
-    assert.deepEqual(await listed(chain.client, `WorkflowId = "${workflowId}" AND DcStage = "done" AND DcFailedStage IS NULL`, workflowId), [(await handle.describe()).runId]);
+    assert.deepEqual(await listed(chain.client, `WorkflowId = "${workflowId}" AND DcStage = "done" AND DcFailedStage IS NULL`, workflowId), [
+      (await handle.describe()).runId,
+    ]);
     await recordHistory('failed-stage-cleared', handle, config.temporal.address as string);
   });
 });
@@ -224,7 +239,10 @@ async function workflowTaskBefore(handle: WorkflowHandle, activity: string): Pro
   const events = (await handle.fetchHistory()).events ?? [];
   const scheduled = events.findIndex((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity);
   assert.ok(scheduled > 0, `no ${activity} activity in the history`);
-  const completed = events.slice(0, scheduled).reverse().find((e) => e.workflowTaskCompletedEventAttributes);
+  const completed = events
+    .slice(0, scheduled)
+    .reverse()
+    .find((e) => e.workflowTaskCompletedEventAttributes);
   assert.ok(completed?.eventId, `no workflow task before ${activity}`);
   return Number(completed.eventId);
 }

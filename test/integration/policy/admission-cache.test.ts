@@ -85,11 +85,21 @@ void describe('admission verdicts do not depend on the cache', { timeout: 300_00
       trustedKeys: [{ id: 'release', publicKey: keys.publicKeyPem }],
       rules: [{ name: 'baseline', provenance: { requireSignatures: { keys: ['release'] } } }],
     });
-    const facts = imageFactsSchema.parse({ registry: source, repository: 'team/app', digest, scannedAt: new Date().toISOString(), findings: [], hygiene: { user: '1000', sizeBytes: 1, layerCount: 1, efficiency: 1 } });
+    const facts = imageFactsSchema.parse({
+      registry: source,
+      repository: 'team/app',
+      digest,
+      scannedAt: new Date().toISOString(),
+      findings: [],
+      hygiene: { user: '1000', sizeBytes: 1, layerCount: 1, efficiency: 1 },
+    });
     await new DecisionStore(redis).record(facts, evaluatePolicy(facts, parsePolicy({ ...policy.policy, rules: [{ name: 'baseline' }] }), new Date()));
 
     config = parseConfig({
-      registries: [{ name: 'source', url: src.url }, { name: 'mirror', url: mir.url }],
+      registries: [
+        { name: 'source', url: src.url },
+        { name: 'mirror', url: mir.url },
+      ],
       sources: [{ name: 'source', registry: 'source', secret: 'a-secret-of-sixteen-chars' }],
       sync: { targets: [{ registry: 'mirror' }] },
       policy: { admission: { tlsCertFile: join(dir, 'tls.crt'), tlsKeyFile: join(dir, 'tls.key') } },
@@ -106,7 +116,10 @@ void describe('admission verdicts do not depend on the cache', { timeout: 300_00
   void it('lists the source and the sync targets as the allowed registries by default, and refuses others by name', async () => {
     assert.deepEqual(allowedRegistries(config), [source, mirror]);
     const admission = fresh();
-    assert.match(await verdict(admission, `127.0.0.2:6495/demo/app@${digest}`), /registry 127\.0\.0\.2:6495 is not allowed \(images may come from 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+\)/);
+    assert.match(
+      await verdict(admission, `127.0.0.2:6495/demo/app@${digest}`),
+      /registry 127\.0\.0\.2:6495 is not allowed \(images may come from 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+\)/,
+    );
     assert.match(await verdict(admission, `docker.io/evil/app@${digest}`), /registry docker\.io is not allowed/);
   });
 

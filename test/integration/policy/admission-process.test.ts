@@ -16,7 +16,10 @@ const digest = `sha256:${'5'.repeat(64)}`;
 
 /** `dchain policy admission` as a process, as the Deployment runs it. */
 async function startWebhook(configPath: string): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/dchain.ts'), '--config', configPath, 'policy', 'admission'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli/dchain.ts'), '--config', configPath, 'policy', 'admission'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -61,10 +64,24 @@ void describe('dchain policy admission as a process: outages and shutdown', { ti
     writeFileSync(join(dir, 'tls.crt'), tls.cert);
     writeFileSync(join(dir, 'tls.key'), tls.key);
     const { publicKey } = await import('node:crypto').then((c) => c.generateKeyPairSync('ec', { namedCurve: 'prime256v1' }));
-    const policy = { apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'p' }, mode: 'enforce', trustedKeys: [{ id: 'k', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) }], rules: [{ name: 'r' }] };
+    const policy = {
+      apiVersion: 'policy.delivery-chain.dev/v1',
+      kind: 'ImagePolicy',
+      metadata: { name: 'p' },
+      mode: 'enforce',
+      trustedKeys: [{ id: 'k', publicKey: publicKey.export({ type: 'spki', format: 'pem' }) }],
+      rules: [{ name: 'r' }],
+    };
     writeFileSync(join(dir, 'policy.json'), JSON.stringify(policy));
     const redis = new Redis(redisUrl);
-    const facts = imageFactsSchema.parse({ registry: hungHost, repository: 'team/app', digest, scannedAt: new Date().toISOString(), findings: [], hygiene: { user: '1000', sizeBytes: 1, layerCount: 1, efficiency: 1 } });
+    const facts = imageFactsSchema.parse({
+      registry: hungHost,
+      repository: 'team/app',
+      digest,
+      scannedAt: new Date().toISOString(),
+      findings: [],
+      hygiene: { user: '1000', sizeBytes: 1, layerCount: 1, efficiency: 1 },
+    });
     await new DecisionStore(redis).record(facts, evaluatePolicy(facts, parsePolicy(policy), new Date()));
     redis.disconnect();
   });
@@ -73,9 +90,16 @@ void describe('dchain policy admission as a process: outages and shutdown', { ti
     const deadRedis = `redis://127.0.0.1:${await freePort()}`;
     const port = await freePort();
     const webhook = await startWebhook(config(deadRedis, port));
-    const { body } = await postReview(`https://127.0.0.1:${port}`, ca, review('uid-outage', 'Pod', 'shop', pod([{ name: 'web', image: `${hungHost}/team/app@${digest}` }])));
+    const { body } = await postReview(
+      `https://127.0.0.1:${port}`,
+      ca,
+      review('uid-outage', 'Pod', 'shop', pod([{ name: 'web', image: `${hungHost}/team/app@${digest}` }])),
+    );
     assert.equal(body.response?.allowed, false);
-    assert.match(body.response?.status?.message ?? '', new RegExp(`containers\\[web\\]: cannot be checked: the decision store \\(Redis at ${deadRedis.replace(/\./g, '\\.')}\\) is unreachable`));
+    assert.match(
+      body.response?.status?.message ?? '',
+      new RegExp(`containers\\[web\\]: cannot be checked: the decision store \\(Redis at ${deadRedis.replace(/\./g, '\\.')}\\) is unreachable`),
+    );
     webhook.child.kill('SIGTERM');
     assert.equal(await webhook.exited, 0);
   });
@@ -83,7 +107,11 @@ void describe('dchain policy admission as a process: outages and shutdown', { ti
   void it('on SIGTERM cancels a check hung on a registry and exits within 5 s', async () => {
     const port = await freePort();
     const webhook = await startWebhook(config(redisUrl, port));
-    const pending = postReview(`https://127.0.0.1:${port}`, ca, review('uid-hung', 'Pod', 'shop', pod([{ name: 'web', image: `${hungHost}/team/app@${digest}` }]))).catch((err: Error) => err);
+    const pending = postReview(
+      `https://127.0.0.1:${port}`,
+      ca,
+      review('uid-hung', 'Pod', 'shop', pod([{ name: 'web', image: `${hungHost}/team/app@${digest}` }])),
+    ).catch((err: Error) => err);
     await delay(1_000); // the check is now waiting on the hung registry
     const started = Date.now();
     webhook.child.kill('SIGTERM');

@@ -16,8 +16,23 @@ export async function selfSignedCert(dir: string): Promise<{ cert: string; key: 
   const certPath = join(dir, 'tls.crt');
   const keyPath = join(dir, 'tls.key');
   await run(openssl, [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-keyout', keyPath, '-out', certPath, '-subj', '/CN=dchain-admission', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-subj',
+    '/CN=dchain-admission',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
   ]);
   return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
 }
@@ -93,14 +108,24 @@ export const cronJob = (containers: Containers) => ({
 
 export interface ReviewAnswer {
   status: number;
-  body: { apiVersion?: string; kind?: string; response?: { uid: string; allowed: boolean; status?: { code: number; message: string }; warnings?: string[] }; error?: string };
+  body: {
+    apiVersion?: string;
+    kind?: string;
+    response?: { uid: string; allowed: boolean; status?: { code: number; message: string }; warnings?: string[] };
+    error?: string;
+  };
 }
 
 /** POSTs a review over HTTPS, trusting only the test CA. */
 export async function postReview(url: string, ca: string, body: unknown, raw?: string): Promise<ReviewAnswer> {
   const dispatcher = new Agent({ connect: { ca } });
   try {
-    const res = await request(`${url}/validate`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body: raw ?? JSON.stringify(body) });
+    const res = await request(`${url}/validate`, {
+      method: 'POST',
+      dispatcher,
+      headers: { 'content-type': 'application/json' },
+      body: raw ?? JSON.stringify(body),
+    });
     return { status: res.statusCode, body: (await res.body.json()) as ReviewAnswer['body'] };
   } finally {
     await dispatcher.close();

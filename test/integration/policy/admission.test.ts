@@ -26,10 +26,23 @@ void describe('admission webhook over HTTPS with a real registry, Redis and cosi
   const ref = (name: keyof typeof digests) => `${host}/team/${name}@${digests[name]}`;
 
   const facts = (repository: string, digest: string, findings: ImageFactsInput['findings'] = []): ImageFacts =>
-    imageFactsSchema.parse({ registry: host, repository, digest, scannedAt: new Date().toISOString(), findings, vulnerabilityData: { version: 'test', records: 1, ageSeconds: 0, problems: [] }, hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 } });
+    imageFactsSchema.parse({
+      registry: host,
+      repository,
+      digest,
+      scannedAt: new Date().toISOString(),
+      findings,
+      vulnerabilityData: { version: 'test', records: 1, ageSeconds: 0, problems: [] },
+      hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 },
+    });
 
   before(async () => {
-    const [registry, redisServer, tls, keys] = await Promise.all([useRegistry({ dataDir: join(dir, 'registry') }), useRedis(join(dir, 'redis')), selfSignedCert(dir), generateKeyPair('release-password')]);
+    const [registry, redisServer, tls, keys] = await Promise.all([
+      useRegistry({ dataDir: join(dir, 'registry') }),
+      useRedis(join(dir, 'redis')),
+      selfSignedCert(dir),
+      generateKeyPair('release-password'),
+    ]);
     host = registry.host;
     ca = tls.cert;
     redis = new Redis(redisServer.url);
@@ -49,11 +62,33 @@ void describe('admission webhook over HTTPS with a real registry, Redis and cosi
       mode: 'enforce',
       trustedKeys: [{ id: 'release', publicKey: keys.publicKeyPem }],
       sidecars: [{ image: 'docker.io/istio/proxyv2', reason: 'injected by istio' }],
-      rules: [{ name: 'baseline', vulnerabilities: { maxSeverity: { fixable: 'MEDIUM' } }, hygiene: { requireNonRootUser: true }, provenance: { requireSignatures: { keys: ['release'] } } }],
+      rules: [
+        {
+          name: 'baseline',
+          vulnerabilities: { maxSeverity: { fixable: 'MEDIUM' } },
+          hygiene: { requireNonRootUser: true },
+          provenance: { requireSignatures: { keys: ['release'] } },
+        },
+      ],
     });
     current = policy;
-    const critical = [{ id: 'CVE-2026-4242', aliases: [], package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'CRITICAL' as const, fixable: true, fixedVersion: '3.0.2' }];
-    for (const [name, found] of [['good', []], ['unsigned', []], ['vulnerable', critical]] as const) {
+    const critical = [
+      {
+        id: 'CVE-2026-4242',
+        aliases: [],
+        package: 'openssl',
+        version: '3.0.1',
+        ecosystem: 'Debian',
+        severity: 'CRITICAL' as const,
+        fixable: true,
+        fixedVersion: '3.0.2',
+      },
+    ];
+    for (const [name, found] of [
+      ['good', []],
+      ['unsigned', []],
+      ['vulnerable', critical],
+    ] as const) {
       const f = facts(`team/${name}`, digests[name], [...found]);
       // The gate saw no signature yet (signing follows it); admission checks them live.
       await store.record(f, evaluatePolicy(f, parsePolicy({ ...policy.policy, rules: [{ ...policy.policy.rules[0], provenance: undefined }] }), new Date()));
@@ -86,7 +121,19 @@ void describe('admission webhook over HTTPS with a real registry, Redis and cosi
   });
 
   void it('refuses an unsigned image and says why', async () => {
-    const { body } = await postReview(url, ca, review('uid-unsigned', 'Pod', 'shop', pod([{ name: 'web', image: ref('good') }, { name: 'helper', image: ref('unsigned') }])));
+    const { body } = await postReview(
+      url,
+      ca,
+      review(
+        'uid-unsigned',
+        'Pod',
+        'shop',
+        pod([
+          { name: 'web', image: ref('good') },
+          { name: 'helper', image: ref('unsigned') },
+        ]),
+      ),
+    );
     assert.equal(body.response?.uid, 'uid-unsigned');
     assert.equal(body.response?.allowed, false);
     assert.equal(body.response?.status?.code, 403);
@@ -99,14 +146,20 @@ void describe('admission webhook over HTTPS with a real registry, Redis and cosi
     const { body } = await postReview(url, ca, review('uid-vulnerable', 'Deployment', 'shop', deployment([{ name: 'api', image: ref('vulnerable') }])));
     assert.equal(body.response?.uid, 'uid-vulnerable');
     assert.equal(body.response?.allowed, false);
-    assert.match(body.response?.status?.message ?? '', /containers\[api\]: .* is denied by policy admission-test:unversioned:sha256-[0-9a-f]{12}: \[vulnerabilities\.fixable\] CRITICAL CVE-2026-4242 in openssl 3\.0\.1 \(fixed in 3\.0\.2\)/);
+    assert.match(
+      body.response?.status?.message ?? '',
+      /containers\[api\]: .* is denied by policy admission-test:unversioned:sha256-[0-9a-f]{12}: \[vulnerabilities\.fixable\] CRITICAL CVE-2026-4242 in openssl 3\.0\.1 \(fixed in 3\.0\.2\)/,
+    );
   });
 
   void it('refuses a tag reference and gives the digest to use', async () => {
     const { body } = await postReview(url, ca, review('uid-tag', 'CronJob', 'shop', cronJob([{ name: 'report', image: `${host}/team/good:1.0` }])));
     assert.equal(body.response?.uid, 'uid-tag');
     assert.equal(body.response?.allowed, false);
-    assert.match(body.response?.status?.message ?? '', new RegExp(`containers\\[report\\]: image "${host}/team/good:1.0" is referenced by tag; reference it by digest: ${host}/team/good@${digests.good}`));
+    assert.match(
+      body.response?.status?.message ?? '',
+      new RegExp(`containers\\[report\\]: image "${host}/team/good:1.0" is referenced by tag; reference it by digest: ${host}/team/good@${digests.good}`),
+    );
   });
 
   void it('refuses an image that never went through the gate', async () => {
@@ -116,7 +169,13 @@ void describe('admission webhook over HTTPS with a real registry, Redis and cosi
   });
 
   void it('lets an allowlisted sidecar through with a warning', async () => {
-    const object = pod([{ name: 'web', image: ref('good') }, { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' }], [{ name: 'istio-init', image: 'istio/proxyv2:1.22.0' }]);
+    const object = pod(
+      [
+        { name: 'web', image: ref('good') },
+        { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' },
+      ],
+      [{ name: 'istio-init', image: 'istio/proxyv2:1.22.0' }],
+    );
     const { body } = await postReview(url, ca, review('uid-sidecar', 'Pod', 'shop', object));
     assert.equal(body.response?.uid, 'uid-sidecar');
     assert.equal(body.response?.allowed, true, body.response?.status?.message);
@@ -158,14 +217,23 @@ void describe('admission webhook over HTTPS with a real registry, Redis and cosi
   void it('in dry-run mode answers allowed with the denials as warnings', async () => {
     current = parsePolicy({ ...policy.policy, mode: 'dry-run', trustedKeys: policy.policy.trustedKeys });
     try {
-      const object = pod([{ name: 'web', image: `${host}/team/good:1.0` }, { name: 'helper', image: ref('unsigned') }]);
+      const object = pod([
+        { name: 'web', image: `${host}/team/good:1.0` },
+        { name: 'helper', image: ref('unsigned') },
+      ]);
       const { body } = await postReview(url, ca, review('uid-dry-run', 'Pod', 'shop', object));
       assert.equal(body.response?.uid, 'uid-dry-run');
       assert.equal(body.response?.allowed, true);
       assert.equal(body.response?.status, undefined);
       const warnings = body.response?.warnings ?? [];
-      assert.ok(warnings.some((w) => /^dry-run, would deny: containers\[web\]: .*referenced by tag/.test(w)), JSON.stringify(warnings));
-      assert.ok(warnings.some((w) => /^dry-run, would deny: containers\[helper\]: .*not signed/.test(w)), JSON.stringify(warnings));
+      assert.ok(
+        warnings.some((w) => /^dry-run, would deny: containers\[web\]: .*referenced by tag/.test(w)),
+        JSON.stringify(warnings),
+      );
+      assert.ok(
+        warnings.some((w) => /^dry-run, would deny: containers\[helper\]: .*not signed/.test(w)),
+        JSON.stringify(warnings),
+      );
     } finally {
       current = policy;
     }

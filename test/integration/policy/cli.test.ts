@@ -13,9 +13,14 @@ const root = resolve(__dirname, '../../..');
 /** Runs the real CLI in a child process and returns its output and exit code. */
 async function dchain(...args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
   return new Promise((resolvePromise) => {
-    execFile(process.execPath, ['--import', 'tsx', join(root, 'cli/dchain.ts'), ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'silent' } }, (error, stdout, stderr) => {
-      resolvePromise({ out: stdout, err: stderr, exitCode: error ? Number(error.code ?? 1) : 0 });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'cli/dchain.ts'), ...args],
+      { cwd: root, env: { ...process.env, LOG_LEVEL: 'silent' } },
+      (error, stdout, stderr) => {
+        resolvePromise({ out: stdout, err: stderr, exitCode: error ? Number(error.code ?? 1) : 0 });
+      },
+    );
   });
 }
 
@@ -32,7 +37,14 @@ void describe('dchain policy', async () => {
     writeFileSync(configPath, JSON.stringify({ redis: { url: server.url }, policy: { file: join(root, 'policy/example.yaml') } }));
     // A registry the configuration does not name: stored facts are used without a live signature check.
     const facts = factsFromScan(scanSummary('127.0.0.1:5999', 'legacy/tool', digest, { user: 'root' }));
-    await new DecisionStore(redis).record(facts, evaluatePolicy(facts, parsePolicy({ apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'x' }, rules: [{ name: 'r' }] }), new Date()));
+    await new DecisionStore(redis).record(
+      facts,
+      evaluatePolicy(
+        facts,
+        parsePolicy({ apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'x' }, rules: [{ name: 'r' }] }),
+        new Date(),
+      ),
+    );
   });
   after(() => redis.disconnect());
 
@@ -66,7 +78,10 @@ void describe('dchain policy', async () => {
     const plain = await dchain('--config', configPath, 'policy', 'test', ref, '--json');
     const decision = JSON.parse(plain.out) as { allowed: boolean; violations: Array<{ policyRule: string; rule: string; enforced: boolean }> };
     assert.equal(decision.allowed, false);
-    assert.deepEqual(decision.violations.map((v) => `${v.policyRule}/${v.rule}/${v.enforced}`), ['baseline/hygiene.nonRootUser/true']);
+    assert.deepEqual(
+      decision.violations.map((v) => `${v.policyRule}/${v.rule}/${v.enforced}`),
+      ['baseline/hygiene.nonRootUser/true'],
+    );
     const prod = await dchain('--config', configPath, 'policy', 'test', ref, '--namespace', 'prod', '--json');
     const prodRules = (JSON.parse(prod.out) as typeof decision).violations.map((v) => `${v.policyRule}/${v.rule}`);
     assert.ok(prodRules.includes('production/provenance.signatures'), prodRules.join(', '));

@@ -9,7 +9,14 @@ import { useRedis } from '../../support/services';
 const policy = parsePolicy({ apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'index' }, rules: [{ name: 'r' }] });
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const facts = (n: number) =>
-  imageFactsSchema.parse({ registry: 'registry.example.com', repository: 'team/app', digest: digest(n), scannedAt: new Date().toISOString(), findings: [], hygiene: { sizeBytes: 1, layerCount: 1, efficiency: 1 } });
+  imageFactsSchema.parse({
+    registry: 'registry.example.com',
+    repository: 'team/app',
+    digest: digest(n),
+    scannedAt: new Date().toISOString(),
+    findings: [],
+    hygiene: { sizeBytes: 1, layerCount: 1, efficiency: 1 },
+  });
 
 describe('decision store: the digest index the rescan pages through, and compare-and-set updates (real Redis)', () => {
   let redis: Redis;
@@ -61,7 +68,9 @@ describe('decision store: the digest index the rescan pages through, and compare
     assert.equal((await store.latest(d))?.override?.actor, 'alice');
     assert.equal((await store.history(d)).length, 3, 'decision, override, rescan');
 
-    const refreshed = await store.update(d, (latest) => (latest ? { kind: 'refresh', record: { ...latest, facts: { ...latest.facts, scannedAt: '2030-01-01T00:00:00.000Z' } } } : undefined));
+    const refreshed = await store.update(d, (latest) =>
+      latest ? { kind: 'refresh', record: { ...latest, facts: { ...latest.facts, scannedAt: '2030-01-01T00:00:00.000Z' } } } : undefined,
+    );
     assert.equal(refreshed.written?.kind, 'refresh');
     assert.equal((await store.latest(d))?.facts.scannedAt, '2030-01-01T00:00:00.000Z');
     assert.equal((await store.history(d)).length, 3, 'a refresh adds nothing to the history');
@@ -72,19 +81,29 @@ describe('decision store: the digest index the rescan pages through, and compare
     await assert.rejects(store.recordOverride(digest(43), { actor: 'bob', reason: 'x' }), /nothing to override/);
   });
 
-  it('marks a rescan\'s change as told only while the rescan\'s record is the latest', async () => {
+  it("marks a rescan's change as told only while the rescan's record is the latest", async () => {
     const store = new DecisionStore(redis, 'told:');
     const d = digest(50);
     const recorded = await store.record(facts(50), evaluatePolicy(facts(50), policy, new Date()));
-    const mark = { workflowId: 'rescan-1', osvVersion: 'osv-1', at: new Date().toISOString(), previousAllowed: false, findingsChanged: true, recorded: true, notified: false };
+    const mark = {
+      workflowId: 'rescan-1',
+      osvVersion: 'osv-1',
+      at: new Date().toISOString(),
+      previousAllowed: false,
+      findingsChanged: true,
+      recorded: true,
+      notified: false,
+    };
     await store.update(d, (latest) => (latest ? { kind: 'decision', reason: 'rescan', record: { ...latest, lastRescan: mark } } : undefined));
-    assert.equal(await store.markRescanNotified(d, 'rescan-2'), false, 'another rescan\'s change is not this one\'s to mark');
+    assert.equal(await store.markRescanNotified(d, 'rescan-2'), false, "another rescan's change is not this one's to mark");
     assert.equal(await store.markRescanNotified(d, 'rescan-1'), true);
     assert.equal((await store.latest(d))?.lastRescan?.notified, true);
     assert.equal((await store.history(d)).length, 2, 'a mark adds nothing to the history');
     assert.equal(await store.markRescanNotified(d, 'rescan-1'), false, 'already marked');
     // A new gate decision replaced the rescan's record: nothing left to mark.
-    await store.update(d, (latest) => (latest ? { kind: 'decision', reason: 'rescan', record: { ...latest, lastRescan: { ...mark, workflowId: 'rescan-3' } } } : undefined));
+    await store.update(d, (latest) =>
+      latest ? { kind: 'decision', reason: 'rescan', record: { ...latest, lastRescan: { ...mark, workflowId: 'rescan-3' } } } : undefined,
+    );
     await store.record(recorded.facts, recorded.decision);
     assert.equal(await store.markRescanNotified(d, 'rescan-3'), false);
     assert.equal(await store.markRescanNotified(digest(51), 'rescan-1'), false, 'no decision at all');

@@ -33,7 +33,12 @@ void describe('gate activity with a real Redis', async () => {
 
   void it('records and returns an allowing decision, naming the registry by host', async () => {
     const { evaluateGate } = createGateActivities({ config, logger, redis, policy: policy('enforce') });
-    const decision = await (env.run(evaluateGate, { registry: 'source', repository: 'team/app', digest: digest(1), scan: scanSummary('source', 'team/app', digest(1)) }) as Promise<Decision>);
+    const decision = await (env.run(evaluateGate, {
+      registry: 'source',
+      repository: 'team/app',
+      digest: digest(1),
+      scan: scanSummary('source', 'team/app', digest(1)),
+    }) as Promise<Decision>);
     assert.equal(decision.allowed, true);
     assert.equal(decision.image.registry, '127.0.0.1:5000', 'the configured registry "source" is named by its host');
     const stored = await new DecisionStore(redis).latest(digest(1));
@@ -52,7 +57,10 @@ void describe('gate activity with a real Redis', async () => {
     assert.equal(failure.type, 'PolicyDenied');
     assert.equal(failure.nonRetryable, true);
     const violations = failure.details as Violation[];
-    assert.deepEqual(violations.map((v) => v.rule), ['vulnerabilities.fixable', 'hygiene.setuid', 'hygiene.nonRootUser']);
+    assert.deepEqual(
+      violations.map((v) => v.rule),
+      ['vulnerabilities.fixable', 'hygiene.setuid', 'hygiene.nonRootUser'],
+    );
     assert.equal(violations[0]?.evidence.id, 'CVE-2026-1000');
     assert.match(failure.message, /CRITICAL CVE-2026-1000 in openssl/);
     const stored = await new DecisionStore(redis).latest(digest(2));
@@ -71,7 +79,9 @@ void describe('gate activity with a real Redis', async () => {
 
   void it('refuses a scan of another digest as bad input, non-retryable', async () => {
     const { evaluateGate } = createGateActivities({ config, logger, redis, policy: policy('enforce') });
-    const err = await env.run(evaluateGate, { registry: '127.0.0.1:5000', repository: 'team/app', digest: digest(4), scan: scanSummary('127.0.0.1:5000', 'team/app', digest(5)) }).catch((e: unknown) => e);
+    const err = await env
+      .run(evaluateGate, { registry: '127.0.0.1:5000', repository: 'team/app', digest: digest(4), scan: scanSummary('127.0.0.1:5000', 'team/app', digest(5)) })
+      .catch((e: unknown) => e);
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.type, 'BAD_INPUT');
     assert.equal(err.nonRetryable, true);
@@ -83,7 +93,10 @@ void describe('gate activity with a real Redis', async () => {
     const store = new DecisionStore(redis);
     const latest = await store.latest(digest(2));
     assert.equal(latest?.decision.allowed, false);
-    assert.deepEqual({ actor: latest?.override?.actor, reason: latest?.override?.reason, workflowId: latest?.override?.workflowId }, { actor: 'alice', reason: 'hotfix for incident 42', workflowId: 'chain-test' });
+    assert.deepEqual(
+      { actor: latest?.override?.actor, reason: latest?.override?.reason, workflowId: latest?.override?.workflowId },
+      { actor: 'alice', reason: 'hotfix for incident 42', workflowId: 'chain-test' },
+    );
     const history = await store.history(digest(2));
     assert.equal(history.length, 2);
     assert.equal(history[1]?.override, undefined);

@@ -34,9 +34,28 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
   let redisServer: Awaited<ReturnType<typeof useRedis>>;
   const digests: Record<'good' | 'unsigned' | 'blocked' | 'ungated' | 'later', string> = { good: '', unsigned: '', blocked: '', ungated: '', later: '' };
   const ref = (name: keyof typeof digests) => `${host}/team/${name}@${digests[name]}`;
-  const critical = [{ id: 'CVE-2026-4242', aliases: [], package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'CRITICAL' as const, fixable: true, fixedVersion: '3.0.2' }];
+  const critical = [
+    {
+      id: 'CVE-2026-4242',
+      aliases: [],
+      package: 'openssl',
+      version: '3.0.1',
+      ecosystem: 'Debian',
+      severity: 'CRITICAL' as const,
+      fixable: true,
+      fixedVersion: '3.0.2',
+    },
+  ];
   const facts = (repository: string, digest: string, findings: ImageFactsInput['findings'] = []): ImageFacts =>
-    imageFactsSchema.parse({ registry: host, repository, digest, scannedAt: new Date().toISOString(), findings, vulnerabilityData: { version: 'test', records: 1, ageSeconds: 0, problems: [] }, hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 } });
+    imageFactsSchema.parse({
+      registry: host,
+      repository,
+      digest,
+      scannedAt: new Date().toISOString(),
+      findings,
+      vulnerabilityData: { version: 'test', records: 1, ageSeconds: 0, problems: [] },
+      hygiene: { user: '1000', sizeBytes: 100, layerCount: 1, efficiency: 1 },
+    });
   const gate = (name: keyof typeof digests, findings: ImageFactsInput['findings'] = []) => {
     const f = facts(`team/${name}`, digests[name], findings);
     // The gate runs before signing: it decides without the signature rule.
@@ -70,7 +89,14 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
       mode: 'enforce',
       trustedKeys: [{ id: 'release', publicKey: keys.publicKeyPem }],
       sidecars: [{ image: 'docker.io/istio/proxyv2', reason: 'injected by istio' }],
-      rules: [{ name: 'baseline', vulnerabilities: { maxSeverity: { fixable: 'MEDIUM' } }, hygiene: { requireNonRootUser: true }, provenance: { requireSignatures: { keys: ['release'] } } }],
+      rules: [
+        {
+          name: 'baseline',
+          vulnerabilities: { maxSeverity: { fixable: 'MEDIUM' } },
+          hygiene: { requireNonRootUser: true },
+          provenance: { requireSignatures: { keys: ['release'] } },
+        },
+      ],
     });
     current = policy;
     // The chain's side of the store (the gate writes here); the webhook has its own fail-fast connection.
@@ -82,7 +108,10 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
 
     const config = parseConfig({
       redis: { url: redisServer.url },
-      registries: [{ name: 'source', url: registry.url }, { name: 'slow', url: `http://${hungHost}` }],
+      registries: [
+        { name: 'source', url: registry.url },
+        { name: 'slow', url: `http://${hungHost}` },
+      ],
       sources: [],
       sync: { targets: [] },
       policy: { admission: { tlsCertFile: join(dir, 'tls.crt'), tlsKeyFile: join(dir, 'tls.key') } },
@@ -108,7 +137,10 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
     for (const kind of KINDS) {
       const res = await apply(cp, workload(kind, `allowed-${kind.toLowerCase()}`, NS, [{ name: 'web', image: ref('good') }]));
       assert.equal(res.code, 0, res.stderr);
-      assert.equal(res.stdout.trim(), `${kind.toLowerCase()}.${kind === 'Pod' ? '' : kind === 'Deployment' ? 'apps' : 'batch'}/allowed-${kind.toLowerCase()} created`.replace('./', '/'));
+      assert.equal(
+        res.stdout.trim(),
+        `${kind.toLowerCase()}.${kind === 'Pod' ? '' : kind === 'Deployment' ? 'apps' : 'batch'}/allowed-${kind.toLowerCase()} created`.replace('./', '/'),
+      );
     }
   });
 
@@ -116,7 +148,12 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
     for (const kind of KINDS) {
       const res = await apply(cp, workload(kind, `tag-${kind.toLowerCase()}`, NS, [{ name: 'web', image: `${host}/team/good:1.0` }]));
       assert.notEqual(res.code, 0);
-      assert.match(res.stderr, new RegExp(`Error from server \\(Forbidden\\): error when creating "STDIN": ${DENIED}: containers\\[web\\]: image "${host}/team/good:1.0" is referenced by tag; reference it by digest: ${host}/team/good@${digests.good}`));
+      assert.match(
+        res.stderr,
+        new RegExp(
+          `Error from server \\(Forbidden\\): error when creating "STDIN": ${DENIED}: containers\\[web\\]: image "${host}/team/good:1.0" is referenced by tag; reference it by digest: ${host}/team/good@${digests.good}`,
+        ),
+      );
     }
   });
 
@@ -124,15 +161,29 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
     for (const kind of KINDS) {
       const res = await apply(cp, workload(kind, `blocked-${kind.toLowerCase()}`, NS, [{ name: 'api', image: ref('blocked') }]));
       assert.notEqual(res.code, 0);
-      assert.match(res.stderr, new RegExp(`${DENIED}: containers\\[api\\]: ${host}/team/blocked@sha256:[0-9a-f]{64} is denied by policy kube-test:unversioned:sha256-[0-9a-f]{12}: \\[vulnerabilities\\.fixable\\] CRITICAL CVE-2026-4242 in openssl 3\\.0\\.1 \\(fixed in 3\\.0\\.2\\) is above the fixable ceiling MEDIUM; and it is not signed by a trusted key`));
+      assert.match(
+        res.stderr,
+        new RegExp(
+          `${DENIED}: containers\\[api\\]: ${host}/team/blocked@sha256:[0-9a-f]{64} is denied by policy kube-test:unversioned:sha256-[0-9a-f]{12}: \\[vulnerabilities\\.fixable\\] CRITICAL CVE-2026-4242 in openssl 3\\.0\\.1 \\(fixed in 3\\.0\\.2\\) is above the fixable ceiling MEDIUM; and it is not signed by a trusted key`,
+        ),
+      );
     }
   });
 
   void it('(d) refuses an unsigned digest and a digest that never went through the chain', async () => {
     for (const kind of KINDS) {
-      const res = await apply(cp, workload(kind, `unsigned-${kind.toLowerCase()}`, NS, [{ name: 'web', image: ref('good') }, { name: 'helper', image: ref('unsigned') }]));
+      const res = await apply(
+        cp,
+        workload(kind, `unsigned-${kind.toLowerCase()}`, NS, [
+          { name: 'web', image: ref('good') },
+          { name: 'helper', image: ref('unsigned') },
+        ]),
+      );
       assert.notEqual(res.code, 0);
-      assert.match(res.stderr, new RegExp(`${DENIED}: containers\\[helper\\]: ${host}/team/unsigned@sha256:[0-9a-f]{64} is not signed by a trusted key \\(NO_SIGNATURES`));
+      assert.match(
+        res.stderr,
+        new RegExp(`${DENIED}: containers\\[helper\\]: ${host}/team/unsigned@sha256:[0-9a-f]{64} is not signed by a trusted key \\(NO_SIGNATURES`),
+      );
       assert.doesNotMatch(res.stderr, /containers\[web\]/);
     }
     const ungated = await apply(cp, workload('Pod', 'ungated', NS, [{ name: 'web', image: ref('ungated') }]));
@@ -142,10 +193,25 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
   void it('(e) creates workloads with an allowlisted sidecar, and kubectl shows the sidecar warning', async () => {
     for (const kind of KINDS) {
       const name = `sidecar-${kind.toLowerCase()}`;
-      const res = await apply(cp, workload(kind, name, NS, [{ name: 'web', image: ref('good') }, { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' }], [{ name: 'istio-init', image: 'istio/proxyv2:1.22.0' }]));
+      const res = await apply(
+        cp,
+        workload(
+          kind,
+          name,
+          NS,
+          [
+            { name: 'web', image: ref('good') },
+            { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.22.0' },
+          ],
+          [{ name: 'istio-init', image: 'istio/proxyv2:1.22.0' }],
+        ),
+      );
       assert.equal(res.code, 0, res.stderr);
       assert.match(res.stdout, new RegExp(`/${name} created`));
-      assert.match(res.stderr, /Warning: containers\[istio-proxy\]: docker\.io\/istio\/proxyv2:1\.22\.0 admitted as an allowlisted sidecar \(injected by istio\)/);
+      assert.match(
+        res.stderr,
+        /Warning: containers\[istio-proxy\]: docker\.io\/istio\/proxyv2:1\.22\.0 admitted as an allowlisted sidecar \(injected by istio\)/,
+      );
     }
   });
 
@@ -154,7 +220,13 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
     try {
       for (const kind of KINDS) {
         const name = `dry-run-${kind.toLowerCase()}`;
-        const res = await apply(cp, workload(kind, name, NS, [{ name: 'web', image: `${host}/team/good:1.0` }, { name: 'helper', image: ref('unsigned') }]));
+        const res = await apply(
+          cp,
+          workload(kind, name, NS, [
+            { name: 'web', image: `${host}/team/good:1.0` },
+            { name: 'helper', image: ref('unsigned') },
+          ]),
+        );
         assert.equal(res.code, 0, res.stderr);
         assert.match(res.stdout, new RegExp(`/${name} created`));
         assert.match(res.stderr, /Warning: dry-run, would deny: containers\[web\]: image ".*team\/good:1\.0" is referenced by tag; reference it by digest/);
@@ -183,7 +255,11 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
 
     // A rescan turns the running image's verdict to denied (the store tells the webhook at once).
     await gate('later', critical);
-    const refusedNew = await eventually(() => cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(workload('Pod', 'keep-2', NS, [{ name: 'web', image: ref('later') }])) }), (r) => r.code !== 0);
+    const refusedNew = await eventually(
+      () =>
+        cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(workload('Pod', 'keep-2', NS, [{ name: 'web', image: ref('later') }])) }),
+      (r) => r.code !== 0,
+    );
     assert.match(refusedNew.stderr, /is denied by policy/);
 
     const labelled = await cp.kubectl(['-n', NS, 'label', 'pod', 'keep', 'tier=gold']);
@@ -198,7 +274,11 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
     assert.equal(deleted.code, 0, deleted.stderr);
     const released = await cp.kubectl(['-n', NS, 'patch', 'pod', 'keep', '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
     assert.equal(released.code, 0, released.stderr);
-    const gone = await eventually(() => cp.kubectl(['-n', NS, 'get', 'pod', 'keep']), (r) => r.code !== 0, 30);
+    const gone = await eventually(
+      () => cp.kubectl(['-n', NS, 'get', 'pod', 'keep']),
+      (r) => r.code !== 0,
+      30,
+    );
     assert.match(gone.stderr, /NotFound|not found/);
 
     // A changed image is still checked.
@@ -210,12 +290,20 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
   void it('does not let a namespace owner exempt their own namespace', async () => {
     const labelled = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'dchain.dev/admission': 'skip' } } });
     // The policy reaches the admission chain asynchronously after it is applied: wait for it with server-side dry runs.
-    const probe = await eventually(() => cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(labelled('probe-exempt')), as: 'alice' }), (r) => r.code !== 0, 60, 500);
+    const probe = await eventually(
+      () => cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(labelled('probe-exempt')), as: 'alice' }),
+      (r) => r.code !== 0,
+      60,
+      500,
+    );
     assert.notEqual(probe.code, 0, 'a tenant created a namespace exempt from image admission');
 
     const created = await apply(cp, labelled('alice-playground'), 'alice');
     assert.notEqual(created.code, 0);
-    assert.match(created.stderr, /ValidatingAdmissionPolicy 'dchain-admission-exemptions' with binding 'dchain-admission-exemptions' denied request: the label dchain\.dev\/admission exempts a namespace from image admission/);
+    assert.match(
+      created.stderr,
+      /ValidatingAdmissionPolicy 'dchain-admission-exemptions' with binding 'dchain-admission-exemptions' denied request: the label dchain\.dev\/admission exempts a namespace from image admission/,
+    );
     const plain = await apply(cp, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'alice-team' } }, 'alice');
     assert.equal(plain.code, 0, plain.stderr);
     const relabel = await cp.kubectl(['label', 'namespace', 'alice-team', 'dchain.dev/admission=skip'], { as: 'alice' });
@@ -238,13 +326,30 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
     assert.equal(warm.code, 0, warm.stderr);
     await redisServer.process.stop();
     try {
-      const res = await eventually(() => cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(workload('Pod', 'during-outage', NS, [{ name: 'web', image: ref('good') }])) }), (r) => r.code !== 0, 20);
+      const res = await eventually(
+        () =>
+          cp.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+            input: JSON.stringify(workload('Pod', 'during-outage', NS, [{ name: 'web', image: ref('good') }])),
+          }),
+        (r) => r.code !== 0,
+        20,
+      );
       assert.notEqual(res.code, 0, 'an image was admitted while the decision store was down');
-      assert.match(res.stderr, new RegExp(`${DENIED}: containers\\[web\\]: cannot be checked: the decision store \\(Redis at redis://127\\.0\\.0\\.1:${redisServer.port}\\) is unreachable`));
+      assert.match(
+        res.stderr,
+        new RegExp(
+          `${DENIED}: containers\\[web\\]: cannot be checked: the decision store \\(Redis at redis://127\\.0\\.0\\.1:${redisServer.port}\\) is unreachable`,
+        ),
+      );
     } finally {
       await redisServer.process.start();
     }
-    const back = await eventually(() => apply(cp, workload('Pod', 'after-outage', NS, [{ name: 'web', image: ref('good') }])), (r) => r.code === 0, 60, 500);
+    const back = await eventually(
+      () => apply(cp, workload('Pod', 'after-outage', NS, [{ name: 'web', image: ref('good') }])),
+      (r) => r.code === 0,
+      60,
+      500,
+    );
     assert.equal(back.code, 0, back.stderr);
   });
 
@@ -253,10 +358,17 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
     for (const kind of KINDS) {
       const res = await apply(cp, workload(kind, `down-${kind.toLowerCase()}`, NS, [{ name: 'web', image: ref('good') }]));
       assert.notEqual(res.code, 0, `${kind} was created while the webhook was down`);
-      assert.match(res.stderr, new RegExp(`Internal error occurred: failed calling webhook "${WEBHOOK}": failed to call webhook: Post "https://127\\.0\\.0\\.1:\\d+/validate\\?timeout=5s": dial tcp 127\\.0\\.0\\.1:\\d+: connect: connection refused`));
+      assert.match(
+        res.stderr,
+        new RegExp(
+          `Internal error occurred: failed calling webhook "${WEBHOOK}": failed to call webhook: Post "https://127\\.0\\.0\\.1:\\d+/validate\\?timeout=5s": dial tcp 127\\.0\\.0\\.1:\\d+: connect: connection refused`,
+        ),
+      );
     }
     // The exempt namespace still works: the webhook can always be redeployed.
-    const system = await apply(cp, { ...workload('Deployment', 'dchain-admission-probe', 'dchain-system', [{ name: 'web', image: 'ghcr.io/delivery-chain/delivery-chain:0.1.0' }]) });
+    const system = await apply(cp, {
+      ...workload('Deployment', 'dchain-admission-probe', 'dchain-system', [{ name: 'web', image: 'ghcr.io/delivery-chain/delivery-chain:0.1.0' }]),
+    });
     assert.equal(system.code, 0, system.stderr);
   });
 });

@@ -17,7 +17,9 @@ export const WEBHOOK = 'images.admission.delivery-chain.dev';
  * secret's data. The namespace goes first so the namespaced objects find it.
  */
 export async function applyAdmissionManifests(cp: ControlPlane, webhookUrl: string, tls: { cert: string; key: string }): Promise<void> {
-  const files = readdirSync(MANIFESTS).filter((f) => f.endsWith('.yaml')).sort((a, b) => Number(b.includes('namespace')) - Number(a.includes('namespace')) || a.localeCompare(b));
+  const files = readdirSync(MANIFESTS)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort((a, b) => Number(b.includes('namespace')) - Number(a.includes('namespace')) || a.localeCompare(b));
   const docs: Array<Record<string, any>> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
   for (const file of files) {
     for (const doc of YAML.parseAllDocuments(readFileSync(join(MANIFESTS, file), 'utf8'))) {
@@ -38,7 +40,9 @@ export async function applyAdmissionManifests(cp: ControlPlane, webhookUrl: stri
 /** Waits until the API server calls the webhook (its configuration reaches the admission chain asynchronously). */
 export async function waitForWebhook(cp: ControlPlane, namespace: string, image: string): Promise<void> {
   for (let i = 0; i < 150; i++) {
-    const res = await cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(workload('Pod', 'probe', namespace, [{ name: 'probe', image }])) });
+    const res = await cp.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+      input: JSON.stringify(workload('Pod', 'probe', namespace, [{ name: 'probe', image }])),
+    });
     if (res.stderr.includes(`admission webhook "${WEBHOOK}" denied the request`)) return;
     await delay(200);
   }
@@ -46,7 +50,12 @@ export async function waitForWebhook(cp: ControlPlane, namespace: string, image:
 }
 
 /** Polls `attempt` until `done` holds (for things the API server applies asynchronously), returning the last result. */
-export async function eventually(attempt: () => Promise<KubectlResult>, done: (r: KubectlResult) => boolean, tries = 100, everyMs = 300): Promise<KubectlResult> {
+export async function eventually(
+  attempt: () => Promise<KubectlResult>,
+  done: (r: KubectlResult) => boolean,
+  tries = 100,
+  everyMs = 300,
+): Promise<KubectlResult> {
   let last = await attempt();
   for (let i = 1; i < tries && !done(last); i++) {
     await delay(everyMs);
@@ -59,7 +68,13 @@ type Containers = Array<{ name: string; image: string }>;
 export type WorkloadKind = 'Pod' | 'Deployment' | 'CronJob' | 'Job' | 'ReplicationController';
 
 /** A workload of `kind` whose pod template runs `containers` (and `initContainers`). */
-export function workload(kind: WorkloadKind, name: string, namespace: string, containers: Containers, initContainers: Containers = []): Record<string, unknown> {
+export function workload(
+  kind: WorkloadKind,
+  name: string,
+  namespace: string,
+  containers: Containers,
+  initContainers: Containers = [],
+): Record<string, unknown> {
   const labels = { app: name };
   const spec = { containers, ...(initContainers.length ? { initContainers } : {}) };
   const metadata = { name, namespace };
@@ -73,7 +88,12 @@ export function workload(kind: WorkloadKind, name: string, namespace: string, co
     case 'Job':
       return { apiVersion: 'batch/v1', kind, metadata, spec: { template: { spec: { ...spec, restartPolicy: 'Never' } } } };
     case 'CronJob':
-      return { apiVersion: 'batch/v1', kind, metadata, spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: { spec: { ...spec, restartPolicy: 'OnFailure' } } } } } };
+      return {
+        apiVersion: 'batch/v1',
+        kind,
+        metadata,
+        spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: { spec: { ...spec, restartPolicy: 'OnFailure' } } } } },
+      };
   }
 }
 

@@ -3,7 +3,12 @@ import { type Finding, type ScanSummary } from '../../../src/scan';
 const zero = { CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0 };
 
 /** A scanner summary as the scan stage hands it to the gate. */
-export function scanSummary(registry: string, repository: string, digest: string, options: { findings?: Finding[]; user?: string; setuid?: string[]; scannedAt?: string } = {}): ScanSummary {
+export function scanSummary(
+  registry: string,
+  repository: string,
+  digest: string,
+  options: { findings?: Finding[]; user?: string; setuid?: string[]; scannedAt?: string } = {},
+): ScanSummary {
   return {
     registry,
     repository,
@@ -27,7 +32,15 @@ export function scanSummary(registry: string, repository: string, digest: string
       efficiency: 1,
       issues: [],
     },
-    osv: { version: 'test', importedAt: new Date().toISOString(), newestModified: '', ageSeconds: 0, records: 1, ecosystems: [{ ecosystem: 'Debian', records: 1, updatedAt: new Date().toISOString(), ageSeconds: 0 }], problems: [] },
+    osv: {
+      version: 'test',
+      importedAt: new Date().toISOString(),
+      newestModified: '',
+      ageSeconds: 0,
+      records: 1,
+      ecosystems: [{ ecosystem: 'Debian', records: 1, updatedAt: new Date().toISOString(), ageSeconds: 0 }],
+      problems: [],
+    },
     sbom: { store: 'memory', key: 'sbom', digest, format: 'cyclonedx-1.6' },
   };
 }

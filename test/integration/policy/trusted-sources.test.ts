@@ -28,8 +28,16 @@ const lockfile = (resolvedHost: string) =>
     requires: true,
     packages: {
       '': { name: 'app', version: '1.0.0', dependencies: { 'left-pad': '1.3.0', ms: '2.1.3' } },
-      'node_modules/left-pad': { version: '1.3.0', resolved: `https://${resolvedHost}/left-pad/-/left-pad-1.3.0.tgz`, integrity: 'sha512-XI5MPzVNApjAyhQzphX8BkmKsKUxD4LdyK24iZeQuQ8JL7JwrcL2wEPy4SdkD3l9JdgWUKxxMOm4HgmIoLkog==' },
-      'node_modules/ms': { version: '2.1.3', resolved: 'https://registry.npmjs.org/ms/-/ms-2.1.3.tgz', integrity: 'sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==' },
+      'node_modules/left-pad': {
+        version: '1.3.0',
+        resolved: `https://${resolvedHost}/left-pad/-/left-pad-1.3.0.tgz`,
+        integrity: 'sha512-XI5MPzVNApjAyhQzphX8BkmKsKUxD4LdyK24iZeQuQ8JL7JwrcL2wEPy4SdkD3l9JdgWUKxxMOm4HgmIoLkog==',
+      },
+      'node_modules/ms': {
+        version: '2.1.3',
+        resolved: 'https://registry.npmjs.org/ms/-/ms-2.1.3.tgz',
+        integrity: 'sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==',
+      },
     },
   });
 
@@ -85,13 +93,20 @@ void describe('trustedSources on real images', async () => {
         rules: [{ name: 'sources', trustedSources: { apt: ['deb.debian.org', 'security.debian.org'], npm: ['https://registry.npmjs.org/'] } }],
       }),
     );
-    const config = parseConfig({ dataDir: dir, registries: [{ name: 'source', url: registry.url }], sync: { targets: [] }, scan: { osv: { directory: join(dir, 'osv') } }, policy: { file: policyFile } });
+    const config = parseConfig({
+      dataDir: dir,
+      registries: [{ name: 'source', url: registry.url }],
+      sync: { targets: [] },
+      scan: { osv: { directory: join(dir, 'osv') } },
+      policy: { file: policyFile },
+    });
     scans = createScanActivities(createActivityDeps(config, logger, { redis }));
     gate = createGateActivities({ config, logger, redis });
   });
 
   void it('allows an image whose apt sources and npm packages come from the trusted hosts', async () => {
-    const deb822 = 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\n\n# disabled mirror\nTypes: deb\nURIs: http://mirror.untrusted.example/debian\nSuites: bookworm\nComponents: main\nEnabled: no\n';
+    const deb822 =
+      'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\n\n# disabled mirror\nTypes: deb\nURIs: http://mirror.untrusted.example/debian\nSuites: bookworm\nComponents: main\nEnabled: no\n';
     const { scan, decision } = await run('good', imageSpec([{ path: 'etc/apt/sources.list.d/debian.sources', content: deb822 }], 'registry.npmjs.org'));
     assert.deepEqual(
       scan.sources?.map((s) => [s.ecosystem, s.url, s.package ?? '']),
@@ -115,6 +130,9 @@ void describe('trustedSources on real images', async () => {
         ['trustedSources.npm', 'https://npm.untrusted.example/left-pad/-/left-pad-1.3.0.tgz', 'left-pad'],
       ],
     );
-    assert.match(violations?.[1]?.message ?? '', /npm package left-pad 1\.3\.0 comes from https:\/\/npm\.untrusted\.example\/left-pad\/-\/left-pad-1\.3\.0\.tgz \(\/app\/package-lock\.json\), not a trusted source/);
+    assert.match(
+      violations?.[1]?.message ?? '',
+      /npm package left-pad 1\.3\.0 comes from https:\/\/npm\.untrusted\.example\/left-pad\/-\/left-pad-1\.3\.0\.tgz \(\/app\/package-lock\.json\), not a trusted source/,
+    );
   });
 });

@@ -17,7 +17,17 @@ void describe('dchain vex check', () => {
 
   void it('exits non-zero naming every problem by its field', async () => {
     const file = join(dir, 'bad.cdx.json');
-    writeFileSync(file, JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.6', vulnerabilities: [{ id: 'CVE-1', analysis: { state: 'not_affected' }, affects: [{ ref: 'pkg:npm/a@1' }] }, { id: 'CVE-2', analysis: { state: 'gone' } }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        bomFormat: 'CycloneDX',
+        specVersion: '1.6',
+        vulnerabilities: [
+          { id: 'CVE-1', analysis: { state: 'not_affected' }, affects: [{ ref: 'pkg:npm/a@1' }] },
+          { id: 'CVE-2', analysis: { state: 'gone' } },
+        ],
+      }),
+    );
     const result = await dchain(['vex', 'check', file]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /invalid CycloneDX VEX document/);

@@ -75,7 +75,24 @@ void describe('VEX attested on an image, in the gate and every rescan', async ()
   const attest = async (digest: string, key: typeof trusted) => {
     const predicate = join(dir, `vex-${digest.slice(7, 19)}-${key.keyPath.length}.json`);
     writeFileSync(predicate, JSON.stringify(openVex(digest)));
-    const result = await runTool(cosignPath(), ['attest', '--key', key.keyPath, '--tlog-upload=false', '-y', '--type', 'openvex', '--predicate', predicate, ...COSIGN_REGISTRY_FLAGS, `${host}/team/app@${digest}`], { COSIGN_PASSWORD: key.password }, 120_000);
+    const result = await runTool(
+      cosignPath(),
+      [
+        'attest',
+        '--key',
+        key.keyPath,
+        '--tlog-upload=false',
+        '-y',
+        '--type',
+        'openvex',
+        '--predicate',
+        predicate,
+        ...COSIGN_REGISTRY_FLAGS,
+        `${host}/team/app@${digest}`,
+      ],
+      { COSIGN_PASSWORD: key.password },
+      120_000,
+    );
     assert.equal(result.code, 0, result.stderr);
   };
   const scanAndGate = async (digest: string): Promise<{ scan: ScanSummary; decision?: Decision; violations?: Violation[] }> => {
@@ -104,9 +121,22 @@ void describe('VEX attested on an image, in the gate and every rescan', async ()
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(
       policyFile,
-      JSON.stringify({ apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'vex-test' }, mode: 'enforce', rules: [{ name: 'baseline', vulnerabilities: { maxSeverity: { fixable: 'MEDIUM', unfixable: 'HIGH' } } }] }),
+      JSON.stringify({
+        apiVersion: 'policy.delivery-chain.dev/v1',
+        kind: 'ImagePolicy',
+        metadata: { name: 'vex-test' },
+        mode: 'enforce',
+        rules: [{ name: 'baseline', vulnerabilities: { maxSeverity: { fixable: 'MEDIUM', unfixable: 'HIGH' } } }],
+      }),
     );
-    const config = parseConfig({ dataDir: dir, registries: [{ name: 'source', url: registry.url }], sync: { targets: [] }, scan: { osv: { directory: osvDir } }, signing: { trustedKeys: [trusted.pubPath] }, policy: { file: policyFile } });
+    const config = parseConfig({
+      dataDir: dir,
+      registries: [{ name: 'source', url: registry.url }],
+      sync: { targets: [] },
+      scan: { osv: { directory: osvDir } },
+      signing: { trustedKeys: [trusted.pubPath] },
+      policy: { file: policyFile },
+    });
     const deps = createActivityDeps(config, logger, { redis });
     scans = createScanActivities(deps);
     rescans = createRescanActivities(deps);
@@ -116,7 +146,11 @@ void describe('VEX attested on an image, in the gate and every rescan', async ()
   void it('denies the image before any VEX, allows it once a signed OpenVEX attestation says not_affected, and every rescan keeps it so', async () => {
     const digest = await push('one');
     const first = await scanAndGate(digest);
-    assert.deepEqual(first.violations?.map((v) => v.evidence.id), ['GHSA-jf85-cpcp-j695'], 'CRITICAL lodash finding denies');
+    assert.deepEqual(
+      first.violations?.map((v) => v.evidence.id),
+      ['GHSA-jf85-cpcp-j695'],
+      'CRITICAL lodash finding denies',
+    );
 
     await attest(digest, trusted);
     // The nightly rescan reads the attestation: the verdict changes to allowed, the finding stays listed as suppressed.
@@ -124,8 +158,14 @@ void describe('VEX attested on an image, in the gate and every rescan', async ()
     assert.equal(r1.verdict, 'allowed');
     assert.equal(r1.allowed, true);
     const latest = await new DecisionStore(redis).latest(digest);
-    assert.deepEqual(latest?.decision.suppressed?.map((s) => [s.id, s.package, s.statement.status, s.statement.justification, s.statement.source.format]), [['GHSA-jf85-cpcp-j695', 'lodash', 'not_affected', 'vulnerable_code_not_in_execute_path', 'openvex']]);
-    assert.match(latest?.decision.suppressed?.[0]?.reason ?? '', /not_affected \(vulnerable_code_not_in_execute_path\) per OpenVEX https:\/\/example.com\/vex\/app-1 by App Team/);
+    assert.deepEqual(
+      latest?.decision.suppressed?.map((s) => [s.id, s.package, s.statement.status, s.statement.justification, s.statement.source.format]),
+      [['GHSA-jf85-cpcp-j695', 'lodash', 'not_affected', 'vulnerable_code_not_in_execute_path', 'openvex']],
+    );
+    assert.match(
+      latest?.decision.suppressed?.[0]?.reason ?? '',
+      /not_affected \(vulnerable_code_not_in_execute_path\) per OpenVEX https:\/\/example.com\/vex\/app-1 by App Team/,
+    );
 
     // A new chain run of the same digest: the scan result shows the statement, the gate allows.
     const second = await scanAndGate(digest);
@@ -147,7 +187,10 @@ void describe('VEX attested on an image, in the gate and every rescan', async ()
     await attest(digest, stranger);
     const result = await scanAndGate(digest);
     assert.equal(result.decision, undefined, 'still denied');
-    assert.deepEqual(result.violations?.map((v) => v.evidence.id), ['GHSA-jf85-cpcp-j695']);
+    assert.deepEqual(
+      result.violations?.map((v) => v.evidence.id),
+      ['GHSA-jf85-cpcp-j695'],
+    );
     assert.equal(result.scan.vex?.statements.length, 0);
     assert.match(result.scan.vex?.problems.join('\n') ?? '', /not applied: envelope signature does not verify with any trusted key/);
     const r = await rescan(digest, 'rescan-3');

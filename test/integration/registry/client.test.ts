@@ -48,7 +48,10 @@ void describe('RegistryClient against docker-registry', async () => {
     assert.equal(digest, indexDigest);
     assert.equal(mediaType, MEDIA_TYPES.ociIndex);
     assert.ok('manifests' in manifest);
-    assert.deepEqual(manifest.manifests.map((m) => m.platform?.architecture), ['amd64', 'arm64']);
+    assert.deepEqual(
+      manifest.manifests.map((m) => m.platform?.architecture),
+      ['amd64', 'arm64'],
+    );
     for (const child of manifest.manifests) assert.equal((await client.getManifest('app/multi', child.digest)).digest, child.digest);
   });
 
@@ -70,7 +73,9 @@ void describe('RegistryClient against docker-registry', async () => {
 
     const chunked = randomBytes(250_000);
     const chunkedDigest = digestOf(chunked);
-    await client.uploadBlob('other/repo', chunkedDigest, () => Readable.from([chunked.subarray(0, 1000), chunked.subarray(1000)]), undefined, { chunkSizeBytes: 64 * 1024 });
+    await client.uploadBlob('other/repo', chunkedDigest, () => Readable.from([chunked.subarray(0, 1000), chunked.subarray(1000)]), undefined, {
+      chunkSizeBytes: 64 * 1024,
+    });
     assert.deepEqual(await client.getBlob('other/repo', chunkedDigest), chunked);
 
     assert.equal(await client.mountBlob('third/repo', digest, 'other/repo'), true);

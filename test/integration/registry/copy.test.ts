@@ -24,13 +24,22 @@ void describe('copyImage between two docker-registry instances', async () => {
   const source = new RegistryClient({ url: src.url });
   const target = new RegistryClient({ url: dst.url });
   after(() => Promise.all([source.close(), target.close()]));
-  const same = async (repoA: string, repoB: string, ref: string) => assert.equal(await inspectRaw(`${dst.host}/${repoB}@${ref}`), await inspectRaw(`${src.host}/${repoA}@${ref}`));
+  const same = async (repoA: string, repoB: string, ref: string) =>
+    assert.equal(await inspectRaw(`${dst.host}/${repoB}@${ref}`), await inspectRaw(`${src.host}/${repoA}@${ref}`));
 
   void it('copies a single-platform image byte for byte, then finds nothing left to do', async () => {
     const image = await writeOciImage(join(dir, 'single'), busyboxSpec(), 'v1');
     await pushImage(join(dir, 'single'), 'v1', `${src.host}/team/single:v1`);
     const progress: number[] = [];
-    const first = await copyImage({ source, sourceRepo: 'team/single', target, targetRepo: 'mirror/team/single', digest: image.digest, tags: ['v1'], onProgress: (p) => progress.push(p.blobsDone) });
+    const first = await copyImage({
+      source,
+      sourceRepo: 'team/single',
+      target,
+      targetRepo: 'mirror/team/single',
+      digest: image.digest,
+      tags: ['v1'],
+      onProgress: (p) => progress.push(p.blobsDone),
+    });
     assert.equal(first.blobsCopied, 2);
     assert.equal(first.manifestsPushed, 1);
     assert.ok(progress.includes(2));
@@ -67,7 +76,21 @@ void describe('copyImage between two docker-registry instances', async () => {
     const srcRef = `${src.host}/team/signed@${image.digest}`;
     await cosign(['sign', '--key', join(keys, 'a', 'cosign.key'), ...COSIGN_KEY_SIGN_FLAGS, ...insecure, srcRef], dir);
     writeFileSync(join(dir, 'predicate.json'), JSON.stringify({ buildType: 'https://example.com/build/v1', builder: { id: 'https://example.com/builder' } }));
-    await cosign(['attest', '--key', join(keys, 'a', 'cosign.key'), ...COSIGN_KEY_SIGN_FLAGS, '--type', 'slsaprovenance', '--predicate', join(dir, 'predicate.json'), ...insecure, srcRef], dir);
+    await cosign(
+      [
+        'attest',
+        '--key',
+        join(keys, 'a', 'cosign.key'),
+        ...COSIGN_KEY_SIGN_FLAGS,
+        '--type',
+        'slsaprovenance',
+        '--predicate',
+        join(dir, 'predicate.json'),
+        ...insecure,
+        srcRef,
+      ],
+      dir,
+    );
 
     // The target already has the image signed by another key: the copy must keep that signature.
     await copyImage({ source, sourceRepo: 'team/signed', target, targetRepo: 'team/signed', digest: image.digest, artifacts: false });
@@ -106,12 +129,21 @@ void describe('copyImage between two docker-registry instances', async () => {
       }),
     );
     const referrerDigest = await source.putManifest('team/referred', digestOf(referrer), referrer, MEDIA_TYPES.ociManifest);
-    const fallback = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: [{ mediaType: MEDIA_TYPES.ociManifest, digest: referrerDigest, size: referrer.length, artifactType }] }));
+    const fallback = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPES.ociIndex,
+        manifests: [{ mediaType: MEDIA_TYPES.ociManifest, digest: referrerDigest, size: referrer.length, artifactType }],
+      }),
+    );
     await source.putManifest('team/referred', fallbackReferrersTag(image.digest), fallback, MEDIA_TYPES.ociIndex);
 
     const result = await copyImage({ source, sourceRepo: 'team/referred', target, targetRepo: 'team/referred', digest: image.digest });
     assert.deepEqual(result.artifacts, [referrerDigest]);
-    assert.deepEqual((await target.referrers('team/referred', image.digest, artifactType)).map((d) => d.digest), [referrerDigest]);
+    assert.deepEqual(
+      (await target.referrers('team/referred', image.digest, artifactType)).map((d) => d.digest),
+      [referrerDigest],
+    );
     await same('team/referred', 'team/referred', referrerDigest);
   });
 

@@ -21,14 +21,27 @@ void it('a copy killed mid-transfer and retried completes without uploading any 
   const src = await useRegistry({ name: 'src', dataDir: dir });
   const dst = await useRegistry({ name: 'dst', dataDir: dir, notify: { url: listener.url, secret: 'notification-secret-for-tests' }, notifyBackoff: '100ms' });
   const layout = join(dir, 'image');
-  const image = await writeOciImage(layout, { layers: Array.from({ length: LAYERS }, (_, i) => [{ path: `layer-${i}.bin`, content: randomBytes(LAYER_BYTES) }]) }, 'v1');
+  const image = await writeOciImage(
+    layout,
+    { layers: Array.from({ length: LAYERS }, (_, i) => [{ path: `layer-${i}.bin`, content: randomBytes(LAYER_BYTES) }]) },
+    'v1',
+  );
   await pushImage(layout, 'v1', `${src.host}/team/big:v1`);
   // 8 MB/s from the source: about 2.5 s for the image, so the kill lands mid-copy.
   const slowSource = await useThrottleProxy(src.port, 8 * 1024 * 1024);
 
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'copy-image-child.ts'), JSON.stringify({ sourceUrl: slowSource.url, targetUrl: dst.url, repo: 'team/big', digest: image.digest, concurrency: 1 })], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(__dirname, 'fixtures', 'copy-image-child.ts'),
+      JSON.stringify({ sourceUrl: slowSource.url, targetUrl: dst.url, repo: 'team/big', digest: image.digest, concurrency: 1 }),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
   let beforeKill: CopyProgress | undefined;
   for await (const line of createInterface({ input: child.stdout })) {

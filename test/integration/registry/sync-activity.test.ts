@@ -47,7 +47,13 @@ void describe('syncImage activity', async () => {
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
     const result = (await env.run(syncImage, { sourceRegistry: 'source', repository: 'team/app', digest: image.digest, tags: ['v1'] })) as SyncResult;
-    assert.deepEqual(result.targets.map((t) => [t.registry, t.repository, t.blobsCopied]), [['eu', 'mirror/team/app', 2], ['us', 'platform/team/app', 2]]);
+    assert.deepEqual(
+      result.targets.map((t) => [t.registry, t.repository, t.blobsCopied]),
+      [
+        ['eu', 'mirror/team/app', 2],
+        ['us', 'platform/team/app', 2],
+      ],
+    );
     const raw = await inspectRaw(`${src!.host}/team/app:v1`);
     assert.equal(await inspectRaw(`${eu!.host}/mirror/team/app:v1`), raw);
     assert.equal(await inspectRaw(`${us!.host}/platform/team/app:v1`), raw);
@@ -57,22 +63,46 @@ void describe('syncImage activity', async () => {
   void it('resumes after the targets a previous attempt heartbeated as done', async () => {
     const image = await writeOciImage(join(dir, 'resume'), busyboxSpec({ user: 'resume' }), 'v1');
     await pushImage(join(dir, 'resume'), 'v1', `${src!.host}/team/resume:v1`);
-    const done = { registry: 'eu', repository: 'mirror/team/resume', digest: image.digest, blobsCopied: 2, blobsMounted: 0, blobsPresent: 0, bytesCopied: 1, manifestsPushed: 1, manifestsPresent: 0, artifacts: [] };
+    const done = {
+      registry: 'eu',
+      repository: 'mirror/team/resume',
+      digest: image.digest,
+      blobsCopied: 2,
+      blobsMounted: 0,
+      blobsPresent: 0,
+      bytesCopied: 1,
+      manifestsPushed: 1,
+      manifestsPresent: 0,
+      artifacts: [],
+    };
     const env = new MockActivityEnvironment({ heartbeatDetails: { completed: [done] } }, { logger: quiet });
     const result = (await env.run(syncImage, { sourceRegistry: src!.host, repository: 'team/resume', digest: image.digest })) as SyncResult;
-    assert.deepEqual(result.targets.map((t) => t.registry), ['eu', 'us']);
+    assert.deepEqual(
+      result.targets.map((t) => t.registry),
+      ['eu', 'us'],
+    );
     await assert.rejects(inspectRaw(`${eu!.host}/mirror/team/resume@${image.digest}`), 'eu was not visited again');
     assert.equal(result.targets[1]?.blobsCopied, 2);
   });
 
   void it('refuses bad input as a non-retryable failure naming the field', async () => {
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
-    await assert.rejects(env.run(syncImage, { sourceRegistry: 'source', repository: 'team/app', digest: 'latest' }), (err) => err instanceof ApplicationFailure && err.nonRetryable && err.type === 'BAD_INPUT' && /digest/.test(err.message));
-    await assert.rejects(env.run(syncImage, { sourceRegistry: 'nowhere', repository: 'team/app', digest: `sha256:${'0'.repeat(64)}` }), (err) => err instanceof ApplicationFailure && err.nonRetryable && /nowhere/.test(err.message));
+    await assert.rejects(
+      env.run(syncImage, { sourceRegistry: 'source', repository: 'team/app', digest: 'latest' }),
+      (err) => err instanceof ApplicationFailure && err.nonRetryable && err.type === 'BAD_INPUT' && /digest/.test(err.message),
+    );
+    await assert.rejects(
+      env.run(syncImage, { sourceRegistry: 'nowhere', repository: 'team/app', digest: `sha256:${'0'.repeat(64)}` }),
+      (err) => err instanceof ApplicationFailure && err.nonRetryable && /nowhere/.test(err.message),
+    );
   });
 
   void it('stops a copy in flight when the activity is cancelled', async () => {
-    const image = await writeOciImage(join(dir, 'cancel'), { layers: [0, 1, 2].map((i) => [{ path: `${i}.bin`, content: randomBytes(2 * 1024 * 1024) }]) }, 'v1');
+    const image = await writeOciImage(
+      join(dir, 'cancel'),
+      { layers: [0, 1, 2].map((i) => [{ path: `${i}.bin`, content: randomBytes(2 * 1024 * 1024) }]) },
+      'v1',
+    );
     await pushImage(join(dir, 'cancel'), 'v1', `${src!.host}/team/cancel:v1`);
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
     env.on('heartbeat', (d: { current?: { progress: { bytesDone: number } } }) => {
@@ -82,7 +112,10 @@ void describe('syncImage activity', async () => {
       }
     });
     let cancelledAt = 0;
-    await assert.rejects(env.run(syncImage, { sourceRegistry: 'slow-source', repository: 'team/cancel', digest: image.digest }), (err) => err instanceof CancelledFailure);
+    await assert.rejects(
+      env.run(syncImage, { sourceRegistry: 'slow-source', repository: 'team/cancel', digest: image.digest }),
+      (err) => err instanceof CancelledFailure,
+    );
     assert.ok(cancelledAt > 0 && Date.now() - cancelledAt < 500, `stopped ${Date.now() - cancelledAt} ms after the cancellation`);
     assert.equal(await target('eu').headManifest('mirror/team/cancel', image.digest), undefined);
   });

@@ -78,11 +78,21 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
   let blocked: string;
 
   const rescanNotes = () => received.filter((r) => (JSON.parse(r.body) as { event: string }).event.startsWith('rescan.'));
-  const noteBodies = (notes: ReceivedNotification[]) => notes.map((n) => JSON.parse(n.body) as { event: string; digest: string; workflowId: string; overridden: boolean; previousVerdict: string });
+  const noteBodies = (notes: ReceivedNotification[]) =>
+    notes.map((n) => JSON.parse(n.body) as { event: string; digest: string; workflowId: string; overridden: boolean; previousVerdict: string });
   const admit = async (repository: string, digest: string) =>
-    (await postReview(admissionUrl, ca, review(`uid-${digest.slice(7, 15)}`, 'Pod', 'shop', pod([{ name: 'app', image: `${registryHost}/${repository}@${digest}` }])))).body.response;
+    (
+      await postReview(
+        admissionUrl,
+        ca,
+        review(`uid-${digest.slice(7, 15)}`, 'Pod', 'shop', pod([{ name: 'app', image: `${registryHost}/${repository}@${digest}` }])),
+      )
+    ).body.response;
 
-  async function runChain(repository: string, deps: Record<string, string>): Promise<{ digest: string; workflowId: string; outcome: ChainStatus | WorkflowFailedError }> {
+  async function runChain(
+    repository: string,
+    deps: Record<string, string>,
+  ): Promise<{ digest: string; workflowId: string; outcome: ChainStatus | WorkflowFailedError }> {
     const layout = join(testDataDir(), repository.replace(/\//g, '_'));
     const desc = await writeOciImage(layout, appSpec(deps), 'v1');
     await pushImage(layout, 'v1', `${registryHost}/${repository}:v1`);
@@ -194,7 +204,11 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     assert.equal((await admit('demo/clean', clean))?.allowed, true, 'admitted before the rescan');
     assert.equal((await admit('demo/overridden', overridden))?.allowed, true, 'admitted by break-glass');
     assert.match((await admit('demo/blocked', blocked))?.status?.message ?? '', /not signed by a trusted key/);
-    const before = { clean: (await store.history(clean)).length, overridden: (await store.history(overridden)).length, blocked: (await store.history(blocked)).length };
+    const before = {
+      clean: (await store.history(clean)).length,
+      overridden: (await store.history(overridden)).length,
+      blocked: (await store.history(blocked)).length,
+    };
     const blockedScannedAt = (await store.latest(blocked))?.facts.scannedAt;
     assert.equal(await redis.exists('dchain:policy:digests:indexed'), 1, 'the worker ran the index backfill when it started');
     const notesBefore = received.length;
@@ -205,7 +219,22 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
 
     assert.deepEqual(
       { ...summary, osv: summary.osv.records, startedAt: undefined, finishedAt: undefined },
-      { osv: 3, checked: 3, changedToDenied: 1, changedToAllowed: 0, unchanged: 2, skipped: 0, failed: 0, recorded: 2, overridden: 1, notified: 2, problems: [], runs: 1, startedAt: undefined, finishedAt: undefined },
+      {
+        osv: 3,
+        checked: 3,
+        changedToDenied: 1,
+        changedToAllowed: 0,
+        unchanged: 2,
+        skipped: 0,
+        failed: 0,
+        recorded: 2,
+        overridden: 1,
+        notified: 2,
+        problems: [],
+        runs: 1,
+        startedAt: undefined,
+        finishedAt: undefined,
+      },
     );
 
     // The clean image: a new denied decision naming lodash, and admission refuses it (its cache was told).
@@ -227,7 +256,10 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     assert.equal((await store.history(overridden)).length, before.overridden + 1);
     const admitted = await admit('demo/overridden', overridden);
     assert.equal(admitted?.allowed, true);
-    assert.ok(admitted?.warnings?.some((w) => /break-glass override of alice@example\.com/.test(w)), JSON.stringify(admitted?.warnings));
+    assert.ok(
+      admitted?.warnings?.some((w) => /break-glass override of alice@example\.com/.test(w)),
+      JSON.stringify(admitted?.warnings),
+    );
 
     // The blocked image: nothing new to decide; only its scan time moves on.
     assert.equal((await store.history(blocked)).length, before.blocked);
@@ -235,10 +267,27 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
 
     // Exactly one notification per image: the clean image's denial, signed with the subscriber's secret…
     const notes = received.slice(notesBefore);
-    assert.deepEqual(noteBodies(notes).map((n) => n.digest).sort(), [clean, overridden].sort());
+    assert.deepEqual(
+      noteBodies(notes)
+        .map((n) => n.digest)
+        .sort(),
+      [clean, overridden].sort(),
+    );
     const note = notes.find((n) => n.body.includes(clean))!;
-    assert.deepEqual(verifyNotification(SUBSCRIBER_SECRET, note.body, note.headers[SIGNATURE_HEADER] as string, Math.floor(Date.now() / 1000)), { valid: true });
-    const body = JSON.parse(note.body) as { event: string; digest: string; repository: string; verdict: string; previousVerdict: string; overridden: boolean; workflowId: string; violations: Array<{ message: string }>; osvVersion: string };
+    assert.deepEqual(verifyNotification(SUBSCRIBER_SECRET, note.body, note.headers[SIGNATURE_HEADER] as string, Math.floor(Date.now() / 1000)), {
+      valid: true,
+    });
+    const body = JSON.parse(note.body) as {
+      event: string;
+      digest: string;
+      repository: string;
+      verdict: string;
+      previousVerdict: string;
+      overridden: boolean;
+      workflowId: string;
+      violations: Array<{ message: string }>;
+      osvVersion: string;
+    };
     assert.equal(body.event, 'rescan.denied');
     assert.equal(body.digest, clean);
     assert.equal(body.repository, 'demo/clean');
@@ -250,7 +299,10 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     // …and the overridden image's new CRITICAL: still admitted, but operators hear of it.
     const told = JSON.parse(notes.find((n) => n.body.includes(overridden))!.body) as typeof body;
     assert.deepEqual([told.event, told.verdict, told.overridden, told.repository], ['rescan.denied', 'denied', true, 'demo/overridden']);
-    assert.ok(told.violations.some((v) => /lodash/.test(v.message)), JSON.stringify(told.violations));
+    assert.ok(
+      told.violations.some((v) => /lodash/.test(v.message)),
+      JSON.stringify(told.violations),
+    );
     assert.equal((await store.latest(overridden))?.lastRescan?.notified, true, 'marked as told');
 
     // Every per-image log line carries the workflow id and the digest.
@@ -263,15 +315,30 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     const lengths = await Promise.all([clean, overridden, blocked].map(async (d) => (await store.history(d)).length));
     const notesBefore = rescanNotes().length;
     // Asynchronously: the workers that run the rescan live in this process.
-    const cli = await run(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', '..', 'cli', 'dchain.ts'), '--config', configFile, 'rescan', '--json'], { encoding: 'utf8', timeout: 120_000 });
+    const cli = await run(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, '..', '..', '..', 'cli', 'dchain.ts'), '--config', configFile, 'rescan', '--json'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     const out = JSON.parse(cli.stdout) as { workflowId: string; attached: boolean; summary: RescanSummary };
     assert.equal(out.attached, false);
     // The run is the schedule's (triggered), so the schedule's overlap policy covers it.
     assert.match(out.workflowId, /^dchain-rescan-\d{4}-/);
     const { info } = await chain.client.schedule.getHandle(SCHEDULE_IDS.rescan).describe();
-    assert.ok(info.recentActions.some((a) => a.action.workflow.workflowId === out.workflowId), JSON.stringify(info.recentActions));
+    assert.ok(
+      info.recentActions.some((a) => a.action.workflow.workflowId === out.workflowId),
+      JSON.stringify(info.recentActions),
+    );
     assert.deepEqual(
-      [out.summary.checked, out.summary.unchanged, out.summary.recorded, out.summary.changedToDenied, out.summary.changedToAllowed, out.summary.notified, out.summary.failed],
+      [
+        out.summary.checked,
+        out.summary.unchanged,
+        out.summary.recorded,
+        out.summary.changedToDenied,
+        out.summary.changedToAllowed,
+        out.summary.notified,
+        out.summary.failed,
+      ],
       [3, 3, 0, 0, 0, 0, 0],
     );
     assert.deepEqual(await Promise.all([clean, overridden, blocked].map(async (d) => (await store.history(d)).length)), lengths, 'no new decision');
@@ -284,8 +351,13 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     const { summary } = await runRescan(`rescan-withdrawn-${Date.now()}`);
     assert.deepEqual([summary.changedToAllowed, summary.changedToDenied, summary.notified, summary.recorded], [1, 0, 1, 2], JSON.stringify(summary));
     assert.equal((await store.latest(blocked))?.decision.allowed, true);
-    const notes = rescanNotes().slice(notesBefore).map((n) => JSON.parse(n.body) as { event: string; digest: string });
-    assert.deepEqual(notes.map((n) => [n.event, n.digest]), [['rescan.allowed', blocked]]);
+    const notes = rescanNotes()
+      .slice(notesBefore)
+      .map((n) => JSON.parse(n.body) as { event: string; digest: string });
+    assert.deepEqual(
+      notes.map((n) => [n.event, n.digest]),
+      [['rescan.allowed', blocked]],
+    );
     // Allowed by policy, but the chain stopped before signing it: a new chain run is what makes it runnable.
     assert.match((await admit('demo/blocked', blocked))?.status?.message ?? '', /not signed by a trusted key/);
     assert.equal((await store.latest(overridden))?.override?.actor, 'alice@example.com', 'the override survives every rescan');
@@ -299,7 +371,13 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     const undelivered = (await runRescan(`rescan-undelivered-${Date.now()}`)).summary;
     subscriber.status = 204;
     assert.deepEqual([undelivered.changedToDenied, undelivered.recorded, undelivered.notified, undelivered.failed], [1, 2, 0, 0], JSON.stringify(undelivered));
-    assert.deepEqual(undelivered.problems.map((p) => [p.digest, p.step]).sort(), [[blocked, 'notify'], [overridden, 'notify']].sort());
+    assert.deepEqual(
+      undelivered.problems.map((p) => [p.digest, p.step]).sort(),
+      [
+        [blocked, 'notify'],
+        [overridden, 'notify'],
+      ].sort(),
+    );
     assert.equal((await store.latest(blocked))?.decision.allowed, false, 'admission follows the decision anyway');
     assert.equal((await store.latest(blocked))?.lastRescan?.notified, false);
     assert.equal(rescanNotes().length, notesBefore);
@@ -308,8 +386,13 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     const { summary, handle } = await runRescan(`rescan-redelivered-${Date.now()}`);
     assert.deepEqual([summary.recorded, summary.changedToDenied, summary.notified, summary.problems.length], [0, 1, 2, 0], JSON.stringify(summary));
     assert.deepEqual(
-      noteBodies(rescanNotes().slice(notesBefore)).map((n) => [n.event, n.digest, n.previousVerdict, n.overridden, n.workflowId]).sort(),
-      [['rescan.denied', blocked, 'allowed', false, handle.workflowId], ['rescan.denied', overridden, 'denied', true, handle.workflowId]].sort(),
+      noteBodies(rescanNotes().slice(notesBefore))
+        .map((n) => [n.event, n.digest, n.previousVerdict, n.overridden, n.workflowId])
+        .sort(),
+      [
+        ['rescan.denied', blocked, 'allowed', false, handle.workflowId],
+        ['rescan.denied', overridden, 'denied', true, handle.workflowId],
+      ].sort(),
     );
     assert.equal((await store.latest(blocked))?.lastRescan?.notified, true);
 
@@ -319,7 +402,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     assert.equal(rescanNotes().length, notesBefore + 2);
   });
 
-  it('`dchain rescan` follows the schedule\'s running rescan instead of starting another', async () => {
+  it("`dchain rescan` follows the schedule's running rescan instead of starting another", async () => {
     // Without workers the triggered run stays running (nothing executes it), however long the check takes.
     await chain.stop();
     const connection = await Connection.connect({ address: config.temporal.address as string });

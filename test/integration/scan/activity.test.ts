@@ -37,7 +37,17 @@ void describe('scan activities with a real registry and Redis', () => {
     activities = { ...createScanActivities(deps), ...createRescanActivities(deps) };
     const layout = join(dataDir, 'layout');
     const lockfile = JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { '': { name: 'app' }, 'node_modules/minimist': { version: '1.2.0' } } });
-    const desc = await writeOciImage(layout, busyboxSpec({ user: '1000', extra: [{ path: 'app', type: 'directory' }, { path: 'app/package-lock.json', content: lockfile }] }), 'v1');
+    const desc = await writeOciImage(
+      layout,
+      busyboxSpec({
+        user: '1000',
+        extra: [
+          { path: 'app', type: 'directory' },
+          { path: 'app/package-lock.json', content: lockfile },
+        ],
+      }),
+      'v1',
+    );
     digest = desc.digest;
     await pushImage(layout, 'v1', `${registry.host}/app:v1`);
   });
@@ -64,8 +74,14 @@ void describe('scan activities with a real registry and Redis', () => {
     assert.equal(kept?.scannedAt, again.scannedAt);
     const ttl = await redis.ttl(`dchain:rescan:findings:${digest}:${again.osv.version}`);
     assert.ok(ttl > 24 * 3600 && ttl <= 2 * 24 * 3600, `ttl ${ttl}`);
-    await assert.rejects(env.run(activities.rescanImage, { digest: `sha256:${'0'.repeat(64)}` }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'NOT_FOUND');
-    await assert.rejects(env.run(activities.scanImage, { registry: 'source', repository: 'app', digest: 'latest' }), (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'BAD_INPUT');
+    await assert.rejects(
+      env.run(activities.rescanImage, { digest: `sha256:${'0'.repeat(64)}` }),
+      (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'NOT_FOUND',
+    );
+    await assert.rejects(
+      env.run(activities.scanImage, { registry: 'source', repository: 'app', digest: 'latest' }),
+      (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'BAD_INPUT',
+    );
   });
 
   void it('refreshes other OSV data at most once per rescan version, even when upstream moved past it', async () => {

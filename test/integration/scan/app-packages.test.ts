@@ -53,9 +53,16 @@ const pyDir = join(work, 'site-packages');
 function install(): string | undefined {
   execFileSync('mkdir', ['-p', npmDir]);
   writeFileSync(join(npmDir, 'package.json'), JSON.stringify({ name: 'old-app', version: '1.0.0', private: true }));
-  const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', 'lodash@4.17.15', 'minimist@1.2.0'], { cwd: npmDir, encoding: 'utf8', timeout: 120_000 });
+  const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', 'lodash@4.17.15', 'minimist@1.2.0'], {
+    cwd: npmDir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (npm.status !== 0) return `npm install from the npm registry failed: ${npm.stderr.trim().split('\n').slice(-2).join(' | ')}`;
-  const pip = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-compile', '--target', pyDir, 'requests==2.19.0'], { encoding: 'utf8', timeout: 180_000 });
+  const pip = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-compile', '--target', pyDir, 'requests==2.19.0'], {
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   if (pip.status !== 0) return `pip install from PyPI failed: ${pip.stderr.trim().split('\n').slice(-2).join(' | ')}`;
   return undefined;
 }
@@ -73,7 +80,9 @@ void describe('npm and Python packages installed from the real registries', { sk
     await pushImage(layout, 'v1', `${registry.host}/apps:v1`);
     const scanner = scannerFor(registry.url);
     result = await scanner.scan('apps', 'v1');
-    const manifest = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/apps:v1`], { encoding: 'utf8' })) as { layers: { digest: string }[] };
+    const manifest = JSON.parse(
+      execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/apps:v1`], { encoding: 'utf8' }),
+    ) as { layers: { digest: string }[] };
     layers = manifest.layers.map((l) => l.digest);
   });
 
@@ -86,7 +95,9 @@ void describe('npm and Python packages installed from the real registries', { sk
   });
 
   void it('catalogues exactly what `pip list --path` lists, from the Python layer', () => {
-    const list = JSON.parse(execFileSync('python3', ['-m', 'pip', 'list', '--disable-pip-version-check', '--path', pyDir, '--format', 'json'], { encoding: 'utf8' })) as { name: string; version: string }[];
+    const list = JSON.parse(
+      execFileSync('python3', ['-m', 'pip', 'list', '--disable-pip-version-check', '--path', pyDir, '--format', 'json'], { encoding: 'utf8' }),
+    ) as { name: string; version: string }[];
     const norm = (n: string) => n.toLowerCase().replace(/[-_.]+/g, '-');
     const expected = list.map((p) => `${norm(p.name)}@${p.version}`).sort();
     const py = result.packages.filter((p) => p.ecosystem === 'PyPI');

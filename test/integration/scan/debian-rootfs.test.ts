@@ -36,7 +36,11 @@ void describe('debootstrap minbase Debian 12 rootfs', { skip: 'skip' in rootfs ?
     const db = join(work, 'dpkg');
     mkdirSync(db);
     execFileSync('tar', ['-xf', tar, '-C', db, './var/lib/dpkg/status']);
-    const out = execFileSync('dpkg-query', ['--admindir', join(db, 'var/lib/dpkg'), '-W', '-f', '${db:Status-Status}\t${Package}\t${Version}\t${source:Package}\t${source:Version}\n'], { encoding: 'utf8' });
+    const out = execFileSync(
+      'dpkg-query',
+      ['--admindir', join(db, 'var/lib/dpkg'), '-W', '-f', '${db:Status-Status}\t${Package}\t${Version}\t${source:Package}\t${source:Version}\n'],
+      { encoding: 'utf8' },
+    );
     truth = out
       .trim()
       .split('\n')
@@ -53,14 +57,20 @@ void describe('debootstrap minbase Debian 12 rootfs', { skip: 'skip' in rootfs ?
   });
 
   void it('catalogues exactly the packages dpkg-query lists, with source package and version', () => {
-    const ours = result.packages.filter((p) => p.ecosystem === 'Debian').map((p) => `${p.name} ${p.version} ${p.sourceName} ${p.sourceVersion}`).sort();
+    const ours = result.packages
+      .filter((p) => p.ecosystem === 'Debian')
+      .map((p) => `${p.name} ${p.version} ${p.sourceName} ${p.sourceVersion}`)
+      .sort();
     const expected = truth.map((t) => `${t.name} ${t.version} ${t.source} ${t.sourceVersion}`).sort();
     assert.ok(expected.length > 50, `dpkg-query found ${expected.length} packages`);
     assert.deepEqual(ours, expected);
     for (const p of result.packages) {
       assert.equal(p.release, 'Debian:12');
       // The source package as syft writes it: its name when it differs, with its version when that differs too.
-      const upstream = p.sourceName === p.name && p.sourceVersion === p.version ? '' : `&upstream=${encodeURIComponent(p.sourceVersion === p.version ? p.sourceName! : `${p.sourceName}@${p.sourceVersion}`).replace(/%3A/gi, ':')}`;
+      const upstream =
+        p.sourceName === p.name && p.sourceVersion === p.version
+          ? ''
+          : `&upstream=${encodeURIComponent(p.sourceVersion === p.version ? p.sourceName! : `${p.sourceName}@${p.sourceVersion}`).replace(/%3A/gi, ':')}`;
       assert.equal(p.purl.slice(p.purl.indexOf('&distro=')), `&distro=debian-12${upstream}`);
       assert.match(p.purl, /^pkg:deb\/debian\/[^@]+@[^?]+\?arch=[a-z0-9]+&distro=debian-12(&upstream=[^&]+)?$/);
       assert.match(p.layer, /^sha256:/);

@@ -14,7 +14,19 @@ void describe('Go binaries in an image', { skip }, () => {
   void it('catalogues the modules `go version -m` reports, with the binary layer and golang purls', async () => {
     const registry = await useRegistry();
     const layout = join(testDataDir(), 'layout');
-    await writeOciImage(layout, { layers: [[{ path: 'ko-app', type: 'directory' }, { path: 'ko-app/crane', content: readFileSync(crane), mode: 0o755 }]], user: '65532' }, 'v1');
+    await writeOciImage(
+      layout,
+      {
+        layers: [
+          [
+            { path: 'ko-app', type: 'directory' },
+            { path: 'ko-app/crane', content: readFileSync(crane), mode: 0o755 },
+          ],
+        ],
+        user: '65532',
+      },
+      'v1',
+    );
     await pushImage(layout, 'v1', `${registry.host}/go-app:v1`);
     const { packages } = await scannerFor(registry.url).scan('go-app', 'v1');
     const lines = execFileSync('go', ['version', '-m', crane], { encoding: 'utf8' }).split('\n');

@@ -43,8 +43,20 @@ void describe('malicious images', () => {
 
   /** The real scan activity in a separate process with `limits` from the configuration schema. */
   async function scanInWorker(repository: string, digest: string, limits: Record<string, number>): Promise<ScanChildOutput> {
-    const input: ScanChildInput = { dataDir, registryUrl: registry.url, redisUrl, osvDirectory: join(OSV_FIXTURES, 'debian'), repository, digest, limits: { maxRssBytes: RSS_LIMIT, ...limits } };
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/scan-worker-child.ts'), JSON.stringify(input)], { cwd: ROOT, timeout: 300_000, maxBuffer: 16 * MiB });
+    const input: ScanChildInput = {
+      dataDir,
+      registryUrl: registry.url,
+      redisUrl,
+      osvDirectory: join(OSV_FIXTURES, 'debian'),
+      repository,
+      digest,
+      limits: { maxRssBytes: RSS_LIMIT, ...limits },
+    };
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'test/support/scan-worker-child.ts'), JSON.stringify(input)], {
+      cwd: ROOT,
+      timeout: 300_000,
+      maxBuffer: 16 * MiB,
+    });
     return JSON.parse(stdout.trim().split('\n').pop()!) as ScanChildOutput;
   }
 
@@ -103,7 +115,9 @@ void describe('malicious images', () => {
     const bomb = zeroFileLayer('bomb.bin', 2048 * MiB);
     const image = await pushLayers(client, 'evil/bomb', 'v1', [bomb]);
     const out = await scanInWorker('evil/bomb', image.digest, { maxUncompressedBytes: 512 * MiB, maxCompressionRatio: 5000 });
-    console.log(`bomb: ${bomb.length} compressed bytes; scan worker peak RSS ${Math.round(out.peakRssBytes / MiB)} MiB (limit ${RSS_LIMIT / MiB} MiB), ${out.seconds} s`);
+    console.log(
+      `bomb: ${bomb.length} compressed bytes; scan worker peak RSS ${Math.round(out.peakRssBytes / MiB)} MiB (limit ${RSS_LIMIT / MiB} MiB), ${out.seconds} s`,
+    );
     assert.equal(out.failure?.type, 'TOO_LARGE');
     assert.equal(out.failure?.nonRetryable, true);
     assert.match(out.failure!.message, /^layer sha256:[0-9a-f]{64} exceeds 536870912 bytes uncompressed$/);
@@ -133,7 +147,10 @@ void describe('malicious images', () => {
   });
 
   void it('catalogs a 50,000-package dpkg status, and refuses it past maxPackageDbBytes', async () => {
-    const status = Array.from({ length: 50_000 }, (_, i) => `Package: pkg${i}\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.${i}-1\nSource: src${i % 100}\n`).join('\n');
+    const status = Array.from(
+      { length: 50_000 },
+      (_, i) => `Package: pkg${i}\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.${i}-1\nSource: src${i % 100}\n`,
+    ).join('\n');
     const image = await pushLayers(client, 'evil/dpkg', 'v1', [
       tarLayer([
         { name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' },
@@ -161,8 +178,17 @@ void describe('malicious images', () => {
 
   void it('refuses indexes nested past maxIndexDepth, and resolves an index that repeats its children', async () => {
     const image = await pushLayers(client, 'evil/index', 'v1', [tarLayer([{ name: 'a', content: 'a' }])]);
-    const manifestDesc = { digest: image.digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: (await client.getManifest('evil/index', image.digest)).bytes.length };
-    const repeated = await pushIndex(client, 'evil/index', 'repeated', Array.from({ length: 500 }, () => manifestDesc));
+    const manifestDesc = {
+      digest: image.digest,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      size: (await client.getManifest('evil/index', image.digest)).bytes.length,
+    };
+    const repeated = await pushIndex(
+      client,
+      'evil/index',
+      'repeated',
+      Array.from({ length: 500 }, () => manifestDesc),
+    );
     let nested = { digest: image.digest, mediaType: manifestDesc.mediaType, size: manifestDesc.size };
     for (let level = 0; level < 4; level++) {
       const digest = await pushIndex(client, 'evil/index', `level${level}`, [nested]);
@@ -171,7 +197,10 @@ void describe('malicious images', () => {
     const loaded = await loadImage(client, 'evil/index', repeated, { policy: keepEverything });
     assert.equal(loaded.manifest.layers.length, 1);
     assert.equal(loaded.digest, repeated);
-    await assert.rejects(loadImage(client, 'evil/index', nested.digest, { policy: keepEverything }), (e: unknown) => ChainError.is(e, 'TOO_LARGE') && /indexes nest more than 2 levels deep/.test(e.message));
+    await assert.rejects(
+      loadImage(client, 'evil/index', nested.digest, { policy: keepEverything }),
+      (e: unknown) => ChainError.is(e, 'TOO_LARGE') && /indexes nest more than 2 levels deep/.test(e.message),
+    );
     const two = await loadImage(client, 'evil/index', 'level1', { policy: keepEverything, limits: { maxIndexDepth: 2 } });
     assert.equal(two.manifest.layers[0]!.digest, image.layers[0]);
   });

@@ -5,7 +5,8 @@ import { busyboxSpec, pushImage, writeOciImage, writeOciIndex } from '../../supp
 import { testDataDir, useRegistry } from '../../support/services';
 import { scannerFor } from './scan-support';
 
-const PEM_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n';
+const PEM_KEY =
+  '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n';
 
 void describe('hygiene checks on images streamed from a registry', () => {
   let scanner: ReturnType<typeof scannerFor>;
@@ -50,12 +51,14 @@ void describe('hygiene checks on images streamed from a registry', () => {
     await writeOciImage(
       dir,
       {
-        layers: [[
-          { path: 'app', type: 'directory' },
-          { path: 'app/server', content: Buffer.alloc(4096, 7), mode: 0o755 },
-          { path: 'etc', type: 'directory' },
-          { path: 'etc/passwd', content: 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n' },
-        ]],
+        layers: [
+          [
+            { path: 'app', type: 'directory' },
+            { path: 'app/server', content: Buffer.alloc(4096, 7), mode: 0o755 },
+            { path: 'etc', type: 'directory' },
+            { path: 'etc/passwd', content: 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n' },
+          ],
+        ],
         user: 'nonroot',
         entrypoint: ['/app/server'],
       },

@@ -33,7 +33,12 @@ void describe('OSV export download with conditional requests', () => {
   });
 
   before(async () => {
-    execFileSync('python3', ['-c', 'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in glob.glob(sys.argv[2]+"/npm/*.json"): z.write(f, os.path.basename(f))\nz.close()', zip, OSV_FIXTURES]);
+    execFileSync('python3', [
+      '-c',
+      'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in glob.glob(sys.argv[2]+"/npm/*.json"): z.write(f, os.path.basename(f))\nz.close()',
+      zip,
+      OSV_FIXTURES,
+    ]);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -55,6 +60,9 @@ void describe('OSV export download with conditional requests', () => {
     const db = await source.current();
     assert.equal(db.info.records, 6);
     assert.equal(db.lookup('npm', 'lodash').length, 4);
-    await assert.rejects(downloadEcosystem(baseUrl, 'Nope', join(dir, 'cache3')), (e: unknown) => ChainError.is(e, 'NOT_FOUND') && /Nope\/all\.zip/.test(e.message));
+    await assert.rejects(
+      downloadEcosystem(baseUrl, 'Nope', join(dir, 'cache3')),
+      (e: unknown) => ChainError.is(e, 'NOT_FOUND') && /Nope\/all\.zip/.test(e.message),
+    );
   });
 });

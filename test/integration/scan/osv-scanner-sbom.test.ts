@@ -39,13 +39,23 @@ void describe('osv-scanner reads our CycloneDX SBOM', { skip }, () => {
     dbDir = join(work, 'osv-db');
     for (const layout of ['osv-scanner', 'osv-scalibr']) {
       mkdirSync(join(dbDir, layout, 'Debian'), { recursive: true });
-      execFileSync('python3', ['-c', 'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in sorted(glob.glob(sys.argv[2]+"/*.json")): z.write(f, os.path.basename(f))\nz.close()', join(dbDir, layout, 'Debian', 'all.zip'), join(OSV_FIXTURES, 'debian')]);
+      execFileSync('python3', [
+        '-c',
+        'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in sorted(glob.glob(sys.argv[2]+"/*.json")): z.write(f, os.path.basename(f))\nz.close()',
+        join(dbDir, layout, 'Debian', 'all.zip'),
+        join(OSV_FIXTURES, 'debian'),
+      ]);
     }
   });
 
   void it('finds the same Debian source-keyed advisories, by source package', async () => {
-    const ours = new Set(result.findings.filter((f) => f.package.ecosystem === 'Debian').flatMap((f) => f.ids.map((id) => `${f.package.sourceName ?? f.package.name} ${id}`)));
-    assert.ok([...ours].some((k) => k.startsWith('util-linux ')), 'the image has source-keyed findings (util-linux via bsdutils, mount, …)');
+    const ours = new Set(
+      result.findings.filter((f) => f.package.ecosystem === 'Debian').flatMap((f) => f.ids.map((id) => `${f.package.sourceName ?? f.package.name} ${id}`)),
+    );
+    assert.ok(
+      [...ours].some((k) => k.startsWith('util-linux ')),
+      'the image has source-keyed findings (util-linux via bsdutils, mount, …)',
+    );
     const out = await run(osvScanner!, ['scan', 'source', '--offline-vulnerabilities', '--format', 'json', '-L', bomFile], {
       env: { ...process.env, OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY: dbDir },
       maxBuffer: 64 * 1024 * 1024,
@@ -54,9 +64,15 @@ void describe('osv-scanner reads our CycloneDX SBOM', { skip }, () => {
       if (e.code === 1 && e.stdout) return { stdout: e.stdout };
       throw new Error(`osv-scanner failed (${e.code}): ${e.stderr}`);
     });
-    const doc = JSON.parse(out.stdout) as { results?: Array<{ packages?: Array<{ package: { name: string; ecosystem: string }; vulnerabilities?: Array<{ id: string }> }> }> };
+    const doc = JSON.parse(out.stdout) as {
+      results?: Array<{ packages?: Array<{ package: { name: string; ecosystem: string }; vulnerabilities?: Array<{ id: string }> }> }>;
+    };
     const theirs = new Set(
-      (doc.results ?? []).flatMap((r) => (r.packages ?? []).filter((p) => p.package.ecosystem.startsWith('Debian')).flatMap((p) => (p.vulnerabilities ?? []).map((v) => `${p.package.name} ${v.id}`))),
+      (doc.results ?? []).flatMap((r) =>
+        (r.packages ?? [])
+          .filter((p) => p.package.ecosystem.startsWith('Debian'))
+          .flatMap((p) => (p.vulnerabilities ?? []).map((v) => `${p.package.name} ${v.id}`)),
+      ),
     );
     assert.deepEqual([...theirs].sort(), [...ours].sort());
   });

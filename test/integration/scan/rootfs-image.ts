@@ -14,7 +14,10 @@ export const CACHE_DIR = process.env.DCHAIN_CACHE_DIR ?? join(homedir(), '.cache
 
 /** The first http(s) mirror apt is configured with (deb822 .sources or one-line .list). */
 export function aptMirror(): string | undefined {
-  const files = ['/etc/apt/sources.list', ...(existsSync('/etc/apt/sources.list.d') ? readdirSync('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f)) : [])];
+  const files = [
+    '/etc/apt/sources.list',
+    ...(existsSync('/etc/apt/sources.list.d') ? readdirSync('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f)) : []),
+  ];
   for (const file of files) {
     if (!existsSync(file)) continue;
     const text = readFileSync(file, 'utf8');
@@ -35,7 +38,9 @@ export function debianRootfsTar(suite = 'bookworm'): { tar: string } | { skip: s
   const run = spawnSync('debootstrap', ['--variant=minbase', suite, root, mirror], { encoding: 'utf8', timeout: 20 * 60_000 });
   if (run.status !== 0) {
     rmSync(root, { recursive: true, force: true });
-    return { skip: `debootstrap --variant=minbase ${suite} ${mirror} failed (${run.status ?? run.signal}): ${(run.stderr || run.stdout).trim().split('\n').slice(-3).join(' | ')}` };
+    return {
+      skip: `debootstrap --variant=minbase ${suite} ${mirror} failed (${run.status ?? run.signal}): ${(run.stderr || run.stdout).trim().split('\n').slice(-3).join(' | ')}`,
+    };
   }
   mkdirSync(CACHE_DIR, { recursive: true });
   execFileSync('tar', ['--numeric-owner', '-C', root, '-cf', `${tar}.partial`, '.']);
@@ -72,7 +77,11 @@ export async function ociLayoutFromTar(tar: string, dir: string, tag: string, co
       JSON.stringify({
         architecture: 'amd64',
         os: 'linux',
-        config: { ...(config.user !== undefined ? { User: config.user } : {}), Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['bash'] },
+        config: {
+          ...(config.user !== undefined ? { User: config.user } : {}),
+          Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+          Cmd: ['bash'],
+        },
         rootfs: { type: 'layers', diff_ids: [await sha256File(tar)] },
       }),
     ),
@@ -90,6 +99,9 @@ export async function ociLayoutFromTar(tar: string, dir: string, tag: string, co
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   writeFileSync(
     join(dir, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } }] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
   );
 }

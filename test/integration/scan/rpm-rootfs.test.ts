@@ -8,11 +8,27 @@ import { type Package, rescanStored, type ScanResult } from '../../../src/scan';
 import { findTool } from '../../../workers/local/tools';
 import { pushImage, writeOciImage } from '../../support/images';
 import { testDataDir, useRegistry } from '../../support/services';
-import { bdbDump, diffLayer, exportHeaders, rpmbuild, rpmImportKey, rpmInitDb, rpmInstall, rpmQueryAll, rpmSkipReason, type RpmTruth, snapshot, type SpecInput, writeBdbPackages } from '../../support/rpm';
+import {
+  bdbDump,
+  diffLayer,
+  exportHeaders,
+  rpmbuild,
+  rpmImportKey,
+  rpmInitDb,
+  rpmInstall,
+  rpmQueryAll,
+  rpmSkipReason,
+  type RpmTruth,
+  snapshot,
+  type SpecInput,
+  writeBdbPackages,
+} from '../../support/rpm';
 import { scannerFor } from './scan-support';
 
-const ROCKY_9 = 'NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\nPLATFORM_ID="platform:el9"\nPRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"\n';
-const ALMA_8 = 'NAME="AlmaLinux"\nVERSION="8.9 (Midnight Oncilla)"\nID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.9"\nPRETTY_NAME="AlmaLinux 8.9 (Midnight Oncilla)"\n';
+const ROCKY_9 =
+  'NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\nPLATFORM_ID="platform:el9"\nPRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"\n';
+const ALMA_8 =
+  'NAME="AlmaLinux"\nVERSION="8.9 (Midnight Oncilla)"\nID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.9"\nPRETTY_NAME="AlmaLinux 8.9 (Midnight Oncilla)"\n';
 const VENDOR = 'Rocky Enterprise Software Foundation';
 
 /** Layer 1: openssl (epoch 1, two binaries from one source), tzdata (noarch), perl subpackages (one with its own epoch, version and release). */
@@ -27,10 +43,24 @@ const BASE: SpecInput[] = [
     vendor: VENDOR,
     packages: [
       { name: 'openssl', files: [{ path: '/usr/bin/openssl', content: 'openssl 3.0.7' }] },
-      { name: 'openssl-libs', files: [{ path: '/usr/lib64/libssl.so.3', content: 'libssl 3.0.7' }, { path: '/etc/pki/tls/openssl.cnf', content: '[openssl_init]', config: true }] },
+      {
+        name: 'openssl-libs',
+        files: [
+          { path: '/usr/lib64/libssl.so.3', content: 'libssl 3.0.7' },
+          { path: '/etc/pki/tls/openssl.cnf', content: '[openssl_init]', config: true },
+        ],
+      },
     ],
   },
-  { name: 'tzdata', version: '2024a', release: '1.el9', arch: 'noarch', license: 'Public Domain', vendor: VENDOR, packages: [{ name: 'tzdata', files: [{ path: '/usr/share/zoneinfo/UTC', content: 'TZif 2024a' }] }] },
+  {
+    name: 'tzdata',
+    version: '2024a',
+    release: '1.el9',
+    arch: 'noarch',
+    license: 'Public Domain',
+    vendor: VENDOR,
+    packages: [{ name: 'tzdata', files: [{ path: '/usr/share/zoneinfo/UTC', content: 'TZif 2024a' }] }],
+  },
   {
     name: 'perl',
     epoch: 4,
@@ -47,7 +77,15 @@ const BASE: SpecInput[] = [
 ];
 /** Layer 2: tzdata upgraded, curl's two binaries added. */
 const UPDATE: SpecInput[] = [
-  { name: 'tzdata', version: '2024b', release: '2.el9', arch: 'noarch', license: 'Public Domain', vendor: VENDOR, packages: [{ name: 'tzdata', files: [{ path: '/usr/share/zoneinfo/UTC', content: 'TZif 2024b' }] }] },
+  {
+    name: 'tzdata',
+    version: '2024b',
+    release: '2.el9',
+    arch: 'noarch',
+    license: 'Public Domain',
+    vendor: VENDOR,
+    packages: [{ name: 'tzdata', files: [{ path: '/usr/share/zoneinfo/UTC', content: 'TZif 2024b' }] }],
+  },
   {
     name: 'curl',
     version: '7.76.1',
@@ -124,7 +162,9 @@ void describe('rpm databases of real rpm-installed root filesystems', { skip }, 
 
     const layout = join(work, 'rocky');
     await writeOciImage(layout, { layers: [[...layer1.values()], layer2] }, 'v1');
-    const manifest = JSON.parse(readFileSync(join(layout, 'blobs/sha256', JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')).manifests[0].digest.slice(7)), 'utf8'));
+    const manifest = JSON.parse(
+      readFileSync(join(layout, 'blobs/sha256', JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')).manifests[0].digest.slice(7)), 'utf8'),
+    );
     layerDigests = manifest.layers.map((l: { digest: string }) => l.digest);
     await pushImage(layout, 'v1', `${registry.host}/rocky:v1`);
     rocky = await scanner.scan('rocky', 'v1');
@@ -132,7 +172,11 @@ void describe('rpm databases of real rpm-installed root filesystems', { skip }, 
 
   void it('sqlite rpmdb: catalogues exactly what `rpm -qa` lists (epoch, version, release, arch, source rpm), gpg-pubkey left out', () => {
     assert.equal(truth.filter((t) => t.name !== 'gpg-pubkey').length, 7);
-    if (keyImported) assert.ok(truth.some((t) => t.name === 'gpg-pubkey'), 'rpm --import added a gpg-pubkey header');
+    if (keyImported)
+      assert.ok(
+        truth.some((t) => t.name === 'gpg-pubkey'),
+        'rpm --import added a gpg-pubkey header',
+      );
     assert.deepEqual(ours(rocky.packages), expected(truth));
     assert.deepEqual(rocky.catalogWarnings, []);
   });

@@ -14,6 +14,9 @@ export function scannerFor(registryUrl: string, osvDirectory = OSV_FIXTURES, pla
     osv,
     sbomStore,
     scan: (repository: string, reference: string): Promise<ScanResult> =>
-      scanImage({ source: client, registryName: 'local', registryHost: client.host, osv, sbomStore, ...(platform ? { platform } : {}) }, { repository, reference }),
+      scanImage(
+        { source: client, registryName: 'local', registryHost: client.host, osv, sbomStore, ...(platform ? { platform } : {}) },
+        { repository, reference },
+      ),
   };
 }

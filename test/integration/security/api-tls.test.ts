@@ -55,7 +55,11 @@ describe('the webhook API over HTTPS, renewed certificates served without a rest
     install(first);
     const redis = await useRedis();
     port = await freePort();
-    const config = parseConfig({ dataDir: dir, redis: { url: redis.url }, api: { host: '127.0.0.1', port, tls: { certFile, keyFile, reloadIntervalMs: 200 } } });
+    const config = parseConfig({
+      dataDir: dir,
+      redis: { url: redis.url },
+      api: { host: '127.0.0.1', port, tls: { certFile, keyFile, reloadIntervalMs: 200 } },
+    });
     const connection = producerConnection(redis.url);
     connection.on('error', () => undefined);
     api = await buildApi({ config, logger: createLogger({ level: 'silent' }), redis: connection, plugins: [] });

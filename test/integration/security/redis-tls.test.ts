@@ -37,15 +37,21 @@ describe('Redis AUTH + TLS for every Redis client', () => {
     port = redis.port;
     const passwordFile = join(dir, 'redis-password');
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
-    config = parseConfig({ dataDir: dir, redis: { url: redis.url, username: 'dchain', passwordFile, tls: { caFile, certFile: client.certFile, keyFile: client.keyFile } } });
+    config = parseConfig({
+      dataDir: dir,
+      redis: { url: redis.url, username: 'dchain', passwordFile, tls: { caFile, certFile: client.certFile, keyFile: client.keyFile } },
+    });
   });
 
-  const ready = (redis: Redis) => (redis.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve, reject) => {
-    redis.once('ready', () => resolve());
-    redis.once('end', () => reject(new Error('connection ended')));
-  }));
+  const ready = (redis: Redis) =>
+    redis.status === 'ready'
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          redis.once('ready', () => resolve());
+          redis.once('end', () => reject(new Error('connection ended')));
+        });
 
-  it('the API\'s, the queue worker\'s, the activities\', admission\'s and the CLI\'s connections all work', async () => {
+  it("the API's, the queue worker's, the activities', admission's and the CLI's connections all work", async () => {
     const target = redisTarget(config);
     const producer = producerConnection(target);
     const worker = workerConnection(target);
@@ -74,7 +80,16 @@ describe('Redis AUTH + TLS for every Redis client', () => {
 
   it('refuses plaintext, TLS without a client certificate, no AUTH and a wrong password; no message shows the password', async () => {
     const attempt = async (options: RedisOptions) => {
-      const redis = new Redis({ ...options, host: '127.0.0.1', port, lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+      const redis = new Redis({
+        ...options,
+        host: '127.0.0.1',
+        port,
+        lazyConnect: true,
+        connectTimeout: 3_000,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        enableReadyCheck: false,
+      });
       // A refused AUTH closes the connection; the reason is in the connection's error event.
       const errors: Error[] = [];
       redis.on('error', (err: Error) => errors.push(err));
@@ -94,7 +109,10 @@ describe('Redis AUTH + TLS for every Redis client', () => {
     await assert.rejects(attempt({ ...(tls ? { tls } : {}), username: 'dchain', password: 'not-the-password' }), /WRONGPASS/);
     assert.equal(await attempt({ ...(tls ? { tls } : {}), username: 'dchain', password }), 'PONG');
     const wrong = parseConfig({ redis: { url: `rediss://127.0.0.1:${port}`, username: 'dchain', password: 'not-the-password', tls: config.redis.tls } });
-    await assert.rejects(withRedis(wrong, async () => undefined), (err: Error) => /cannot reach Redis at rediss:\/\/127\.0\.0\.1/.test(err.message) && !err.message.includes('not-the-password'));
+    await assert.rejects(
+      withRedis(wrong, async () => undefined),
+      (err: Error) => /cannot reach Redis at rediss:\/\/127\.0\.0\.1/.test(err.message) && !err.message.includes('not-the-password'),
+    );
     assert.ok(!describeRedis(config).includes(password));
   });
 });

@@ -21,7 +21,9 @@ void describe('dchain keygen and dchain verify', async () => {
     const again = await dchain(['keygen', '--output-key-prefix', prefix], { DCHAIN_SIGNING_KEY_PASSWORD: 'x' });
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already exists/);
-    const signed = await runTool(cosignPath(), ['sign', '--key', `${prefix}.key`, ...COSIGN_KEY_SIGN_FLAGS, '-y', ...COSIGN_REGISTRY_FLAGS, image.ref], { COSIGN_PASSWORD: 'team-pw' });
+    const signed = await runTool(cosignPath(), ['sign', '--key', `${prefix}.key`, ...COSIGN_KEY_SIGN_FLAGS, '-y', ...COSIGN_REGISTRY_FLAGS, image.ref], {
+      COSIGN_PASSWORD: 'team-pw',
+    });
     assert.equal(signed.code, 0, signed.stderr);
   });
 

@@ -35,7 +35,9 @@ void describe('signatures and attestations interoperate with cosign', async () =
 
   void it('keeps signatures cosign added, and cosign keeps ours', async () => {
     const theirs = await writeKeyPair(dir, 'theirs');
-    const signed = await runTool(cosign, ['sign', '--key', theirs.keyPath, ...COSIGN_KEY_SIGN_FLAGS, '-y', ...COSIGN_REGISTRY_FLAGS, image.ref], { COSIGN_PASSWORD: theirs.password });
+    const signed = await runTool(cosign, ['sign', '--key', theirs.keyPath, ...COSIGN_KEY_SIGN_FLAGS, '-y', ...COSIGN_REGISTRY_FLAGS, image.ref], {
+      COSIGN_PASSWORD: theirs.password,
+    });
     assert.equal(signed.code, 0, signed.stderr);
     const third = await writeKeyPair(dir, 'third');
     await signImage(image.client, image.repo, image.digest, await KeySigner.fromFile(third.keyPath, third.password));
@@ -73,22 +75,62 @@ void describe('signatures and attestations interoperate with cosign', async () =
     assert.ok(a.added && b.added);
     assert.equal((await attestImage(image.client, image.repo, image.digest, signer, PREDICATE_TYPES.gateDecision, gate)).added, false);
     for (const type of ['cyclonedx', PREDICATE_TYPES.gateDecision]) {
-      const verified = await runTool(cosign, ['verify-attestation', '--key', ours.pubPath, '--type', type, '--insecure-ignore-tlog=true', ...COSIGN_REGISTRY_FLAGS, image.ref]);
+      const verified = await runTool(cosign, [
+        'verify-attestation',
+        '--key',
+        ours.pubPath,
+        '--type',
+        type,
+        '--insecure-ignore-tlog=true',
+        ...COSIGN_REGISTRY_FLAGS,
+        image.ref,
+      ]);
       assert.equal(verified.code, 0, `${type}: ${verified.stderr}`);
       const envelope = JSON.parse(verified.stdout.trim().split('\n')[0] as string) as { payload: string };
-      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString()) as { predicateType: string; subject: Array<{ digest: { sha256: string } }> };
+      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString()) as {
+        predicateType: string;
+        subject: Array<{ digest: { sha256: string } }>;
+      };
       assert.equal(statement.subject[0]?.digest.sha256, image.digest.slice(7));
     }
-    const missing = await runTool(cosign, ['verify-attestation', '--key', ours.pubPath, '--type', 'slsaprovenance1', '--insecure-ignore-tlog=true', ...COSIGN_REGISTRY_FLAGS, image.ref]);
+    const missing = await runTool(cosign, [
+      'verify-attestation',
+      '--key',
+      ours.pubPath,
+      '--type',
+      'slsaprovenance1',
+      '--insecure-ignore-tlog=true',
+      ...COSIGN_REGISTRY_FLAGS,
+      image.ref,
+    ]);
     assert.notEqual(missing.code, 0, 'no provenance was attested');
   });
 
   void it('verifies signatures and attestations cosign made', async () => {
     const theirs = await writeKeyPair(dir, 'cosign-made');
     const predicate = join(dir, 'provenance.json');
-    writeFileSync(predicate, JSON.stringify({ buildDefinition: { buildType: 'https://example.com/build/v1' }, runDetails: { builder: { id: 'https://example.com/builder' } } }));
+    writeFileSync(
+      predicate,
+      JSON.stringify({ buildDefinition: { buildType: 'https://example.com/build/v1' }, runDetails: { builder: { id: 'https://example.com/builder' } } }),
+    );
     const env = { COSIGN_PASSWORD: theirs.password };
-    const attested = await runTool(cosign, ['attest', '--key', theirs.keyPath, ...COSIGN_KEY_SIGN_FLAGS, '-y', '--type', 'slsaprovenance1', '--predicate', predicate, ...COSIGN_REGISTRY_FLAGS, image.ref], env);
+    const attested = await runTool(
+      cosign,
+      [
+        'attest',
+        '--key',
+        theirs.keyPath,
+        ...COSIGN_KEY_SIGN_FLAGS,
+        '-y',
+        '--type',
+        'slsaprovenance1',
+        '--predicate',
+        predicate,
+        ...COSIGN_REGISTRY_FLAGS,
+        image.ref,
+      ],
+      env,
+    );
     assert.equal(attested.code, 0, attested.stderr);
     const report = await verifyImage(image.client, image.repo, image.digest, [theirs.publicKeyPem]);
     const provenance = report.attestations.filter((a) => a.valid);

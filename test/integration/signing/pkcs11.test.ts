@@ -39,15 +39,33 @@ void describe('PKCS#11 signer with a SoftHSM2 key', async () => {
 
   void it('attests with the token key and cosign verify-attestation accepts it', async () => {
     await attestImage(image.client, image.repo, image.digest, signer, PREDICATE_TYPES.gateDecision, { decision: 'allow' });
-    const verified = await runTool(cosignPath(), ['verify-attestation', '--key', pubPath, '--type', PREDICATE_TYPES.gateDecision, '--insecure-ignore-tlog=true', ...COSIGN_REGISTRY_FLAGS, image.ref]);
+    const verified = await runTool(cosignPath(), [
+      'verify-attestation',
+      '--key',
+      pubPath,
+      '--type',
+      PREDICATE_TYPES.gateDecision,
+      '--insecure-ignore-tlog=true',
+      ...COSIGN_REGISTRY_FLAGS,
+      image.ref,
+    ]);
     assert.equal(verified.code, 0, verified.stderr);
   });
 
   void it('skopeo accepts the token-made signature under a sigstoreSigned policy', async (t) => {
     const trust = writeSkopeoTrust(dir, image.host, pubPath);
-    const copied = await runTool(sigstoreSkopeo(), ['--policy', trust.policy, '--registries.d', trust.registriesD, 'copy', '--remove-signatures', '--src-tls-verify=false', `docker://${image.ref}`, `oci:${join(dir, 'copy')}:v1`]);
+    const copied = await runTool(sigstoreSkopeo(), [
+      '--policy',
+      trust.policy,
+      '--registries.d',
+      trust.registriesD,
+      'copy',
+      '--remove-signatures',
+      '--src-tls-verify=false',
+      `docker://${image.ref}`,
+      `oci:${join(dir, 'copy')}:v1`,
+    ]);
     if (SIGSTORE_DISABLED.test(copied.stderr)) return t.skip('this skopeo is built without sigstore support (install skopeo-sigstore)');
     assert.equal(copied.code, 0, copied.stderr);
   });
-
 });

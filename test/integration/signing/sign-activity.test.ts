@@ -37,7 +37,14 @@ void describe('sign activity', async () => {
   void it('fails for good, naming the variable, when the key password is not in the environment', async () => {
     delete process.env.DCHAIN_TEST_SIGNING_PASSWORD;
     const { signImage } = createSignActivities(deps);
-    await assert.rejects(new MockActivityEnvironment().run(signImage, input), (err) => err instanceof ApplicationFailure && err.nonRetryable && err.type === 'BAD_INPUT' && /needs a password: set DCHAIN_TEST_SIGNING_PASSWORD/.test(err.message));
+    await assert.rejects(
+      new MockActivityEnvironment().run(signImage, input),
+      (err) =>
+        err instanceof ApplicationFailure &&
+        err.nonRetryable &&
+        err.type === 'BAD_INPUT' &&
+        /needs a password: set DCHAIN_TEST_SIGNING_PASSWORD/.test(err.message),
+    );
   });
 
   void it('signs and attests; cosign verifies; a retry adds nothing', async () => {
@@ -45,7 +52,13 @@ void describe('sign activity', async () => {
     const { signImage } = createSignActivities(deps);
     const first = (await new MockActivityEnvironment().run(signImage, input)) as SignOutput;
     assert.equal(first.signatureAdded, true);
-    assert.deepEqual(first.attestations.map((a) => [a.predicateType, a.added]), [[PREDICATE_TYPES.cyclonedx, true], [PREDICATE_TYPES.gateDecision, true]]);
+    assert.deepEqual(
+      first.attestations.map((a) => [a.predicateType, a.added]),
+      [
+        [PREDICATE_TYPES.cyclonedx, true],
+        [PREDICATE_TYPES.gateDecision, true],
+      ],
+    );
     const verified = await cosignVerify(key.pubPath, image.ref, ['-a', 'pipeline=delivery-chain']);
     assert.equal(verified.code, 0, verified.stderr);
     const retry = (await new MockActivityEnvironment().run(signImage, input)) as SignOutput;
@@ -53,14 +66,23 @@ void describe('sign activity', async () => {
     assert.ok(retry.attestations.every((a) => !a.added));
     const report = await verifyImage(image.client, image.repo, image.digest, [key.publicKeyPem]);
     assert.deepEqual(report.signedBy, [first.keyId]);
-    assert.deepEqual(report.attestations.map((a) => a.valid), [true, true]);
+    assert.deepEqual(
+      report.attestations.map((a) => a.valid),
+      [true, true],
+    );
   });
 
   void it('refuses bad input and unknown registries as non-retryable', async () => {
     const { signImage } = createSignActivities(deps);
     const env = new MockActivityEnvironment();
-    await assert.rejects(env.run(signImage, { ...input, digest: 'latest' }), (err) => err instanceof ApplicationFailure && err.nonRetryable && err.type === 'BAD_INPUT' && /digest/.test(err.message));
-    await assert.rejects(env.run(signImage, { ...input, registry: 'nowhere' }), (err) => err instanceof ApplicationFailure && err.nonRetryable && /nowhere/.test(err.message));
+    await assert.rejects(
+      env.run(signImage, { ...input, digest: 'latest' }),
+      (err) => err instanceof ApplicationFailure && err.nonRetryable && err.type === 'BAD_INPUT' && /digest/.test(err.message),
+    );
+    await assert.rejects(
+      env.run(signImage, { ...input, registry: 'nowhere' }),
+      (err) => err instanceof ApplicationFailure && err.nonRetryable && /nowhere/.test(err.message),
+    );
   });
 
   void it('never logs the key or its password', () => {

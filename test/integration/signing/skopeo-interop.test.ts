@@ -16,7 +16,17 @@ void describe('signatures interoperate with skopeo (sigstore attachments)', asyn
 
   const pull = (pubPath: string) => {
     const trust = writeSkopeoTrust(dir, image.host, pubPath);
-    return runTool(skopeo, ['--policy', trust.policy, '--registries.d', trust.registriesD, 'copy', '--remove-signatures', '--src-tls-verify=false', `docker://${image.ref}`, `oci:${join(dir, 'pulled')}:v1`]);
+    return runTool(skopeo, [
+      '--policy',
+      trust.policy,
+      '--registries.d',
+      trust.registriesD,
+      'copy',
+      '--remove-signatures',
+      '--src-tls-verify=false',
+      `docker://${image.ref}`,
+      `oci:${join(dir, 'pulled')}:v1`,
+    ]);
   };
 
   void it('skopeo accepts our signature under a sigstoreSigned policy with our public key', async (t) => {
@@ -43,9 +53,18 @@ void describe('signatures interoperate with skopeo (sigstore attachments)', asyn
     const digest = (await writeOciImage(layout, busyboxSpec({ extra: [{ path: 'etc/signed-by', content: 'skopeo' }] }), 'v2')).digest;
     const trust = writeSkopeoTrust(dir, image.host, `${prefix}.pub`);
     const pushed = await runTool(skopeo, [
-      '--insecure-policy', '--registries.d', trust.registriesD, 'copy', '--preserve-digests', '--dest-tls-verify=false',
-      '--sign-by-sigstore-private-key', `${prefix}.key`, '--sign-passphrase-file', passphrase,
-      `oci:${layout}:v2`, `docker://${image.host}/${image.repo}:v2`,
+      '--insecure-policy',
+      '--registries.d',
+      trust.registriesD,
+      'copy',
+      '--preserve-digests',
+      '--dest-tls-verify=false',
+      '--sign-by-sigstore-private-key',
+      `${prefix}.key`,
+      '--sign-passphrase-file',
+      passphrase,
+      `oci:${layout}:v2`,
+      `docker://${image.host}/${image.repo}:v2`,
     ]);
     if (SIGSTORE_DISABLED.test(pushed.stderr)) return t.skip(`${skopeo} is built without sigstore support`);
     assert.equal(pushed.code, 0, pushed.stderr);

@@ -18,7 +18,7 @@ export interface ToolResult {
 export function runTool(path: string, args: string[], env: NodeJS.ProcessEnv = {}, timeout = 60_000): Promise<ToolResult> {
   return new Promise((resolve) => {
     execFile(path, args, { env: { ...process.env, ...env }, timeout, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
   });
@@ -78,7 +78,9 @@ export const COSIGN_REGISTRY_FLAGS = ['--allow-insecure-registry', '--allow-http
 
 /** `cosign verify --key` without a transparency log, as for keys managed outside Sigstore. */
 export function cosignVerify(pubPath: string, ref: string, extra: string[] = []): Promise<ToolResult> {
-  return runTool(cosignPath(), ['verify', '--key', pubPath, '--insecure-ignore-tlog=true', ...COSIGN_REGISTRY_FLAGS, ...extra, ref], { COSIGN_EXPERIMENTAL: '0' });
+  return runTool(cosignPath(), ['verify', '--key', pubPath, '--insecure-ignore-tlog=true', ...COSIGN_REGISTRY_FLAGS, ...extra, ref], {
+    COSIGN_EXPERIMENTAL: '0',
+  });
 }
 
 /**

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KeySigner, signImage, attestImage, verifyImage, type VerificationReport } from '../../../src/signing';
-import { attachmentLayers, attachmentManifest, attachmentTag, OCI_MANIFEST_MEDIA_TYPE, SIGNATURE_ANNOTATION, sha256Digest } from '../../../src/signing/cosign-layout';
+import {
+  attachmentLayers,
+  attachmentManifest,
+  attachmentTag,
+  OCI_MANIFEST_MEDIA_TYPE,
+  SIGNATURE_ANNOTATION,
+  sha256Digest,
+} from '../../../src/signing/cosign-layout';
 import { testDataDir } from '../../support/services';
 import { cosignVerify, pushOtherImage, registryWithImage, type SigningFixture, writeKeyPair } from './support';
 
@@ -44,10 +51,15 @@ void describe('tampered signatures fail verification with the right reason', asy
   void it('a changed payload byte', async () => {
     const digest = await pushOtherImage(image, dir, 'payload-byte');
     await signImage(image.client, image.repo, digest, signer, { annotations: { tier: 'prod' } });
-    await tamper(image, 'sig', async (layers, blob) => {
-      const altered = Buffer.from((await blob(layers[0]!.digest)).toString().replace('"prod"', '"prox"'));
-      layers[0] = { ...layers[0]!, digest: await putBlob(image, altered), size: altered.length };
-    }, digest);
+    await tamper(
+      image,
+      'sig',
+      async (layers, blob) => {
+        const altered = Buffer.from((await blob(layers[0]!.digest)).toString().replace('"prod"', '"prox"'));
+        layers[0] = { ...layers[0]!, digest: await putBlob(image, altered), size: altered.length };
+      },
+      digest,
+    );
     const report = await verifyImage(image.client, image.repo, digest, trusted);
     assert.deepEqual(report.signedBy, []);
     assert.deepEqual(codes(report), ['UNTRUSTED_SIGNATURE']);
@@ -78,9 +90,14 @@ void describe('tampered signatures fail verification with the right reason', asy
   void it('a stripped signature annotation', async () => {
     const digest = await pushOtherImage(image, dir, 'stripped');
     await signImage(image.client, image.repo, digest, signer);
-    await tamper(image, 'sig', async (layers) => {
-      layers[0] = { ...layers[0]!, annotations: {} };
-    }, digest);
+    await tamper(
+      image,
+      'sig',
+      async (layers) => {
+        layers[0] = { ...layers[0]!, annotations: {} };
+      },
+      digest,
+    );
     const report = await verifyImage(image.client, image.repo, digest, trusted);
     assert.deepEqual(codes(report), ['SIGNATURE_MISSING']);
   });
@@ -88,9 +105,14 @@ void describe('tampered signatures fail verification with the right reason', asy
   void it('one good and one forged signature: the good one counts, the forged one is reported', async () => {
     const digest = await pushOtherImage(image, dir, 'mixed');
     const result = await signImage(image.client, image.repo, digest, signer);
-    await tamper(image, 'sig', async (layers) => {
-      layers.push({ ...layers[0]!, annotations: { [SIGNATURE_ANNOTATION]: Buffer.from('not a DER signature').toString('base64') } });
-    }, digest);
+    await tamper(
+      image,
+      'sig',
+      async (layers) => {
+        layers.push({ ...layers[0]!, annotations: { [SIGNATURE_ANNOTATION]: Buffer.from('not a DER signature').toString('base64') } });
+      },
+      digest,
+    );
     const report = await verifyImage(image.client, image.repo, digest, trusted);
     assert.deepEqual(report.signedBy, [result.keyId]);
     assert.deepEqual(codes(report), ['UNTRUSTED_SIGNATURE']);
@@ -114,16 +136,21 @@ void describe('tampered signatures fail verification with the right reason', asy
     await attestImage(image.client, image.repo, digest, signer, 'https://example.com/c/v1', { n: 3 });
     await attestImage(image.client, image.repo, other, signer, 'https://example.com/d/v1', { n: 4 });
     const foreign = attachmentLayers((await image.client.getManifest(image.repo, attachmentTag(other, 'att'))).bytes)![0]!;
-    await tamper(image, 'att', async (layers, blob) => {
-      const envelope = JSON.parse((await blob(layers[0]!.digest)).toString()) as { payload: string };
-      envelope.payload = Buffer.from(Buffer.from(envelope.payload, 'base64').toString().replace('"n":1', '"n":9')).toString('base64');
-      const altered = Buffer.from(JSON.stringify(envelope));
-      layers[0] = { ...layers[0]!, digest: await putBlob(image, altered), size: altered.length };
-      const junk = Buffer.from('{"payloadType":"application/vnd.in-toto+json"}');
-      layers[1] = { ...layers[1]!, digest: await putBlob(image, junk), size: junk.length };
-      layers[2] = { ...layers[2]!, annotations: { ...layers[2]!.annotations, predicateType: 'https://example.com/forged/v1' } };
-      layers.push(foreign);
-    }, digest);
+    await tamper(
+      image,
+      'att',
+      async (layers, blob) => {
+        const envelope = JSON.parse((await blob(layers[0]!.digest)).toString()) as { payload: string };
+        envelope.payload = Buffer.from(Buffer.from(envelope.payload, 'base64').toString().replace('"n":1', '"n":9')).toString('base64');
+        const altered = Buffer.from(JSON.stringify(envelope));
+        layers[0] = { ...layers[0]!, digest: await putBlob(image, altered), size: altered.length };
+        const junk = Buffer.from('{"payloadType":"application/vnd.in-toto+json"}');
+        layers[1] = { ...layers[1]!, digest: await putBlob(image, junk), size: junk.length };
+        layers[2] = { ...layers[2]!, annotations: { ...layers[2]!.annotations, predicateType: 'https://example.com/forged/v1' } };
+        layers.push(foreign);
+      },
+      digest,
+    );
     const report = await verifyImage(image.client, image.repo, digest, trusted);
     assert.deepEqual(
       report.attestations.map((a) => [a.predicateType, a.valid, a.code]),

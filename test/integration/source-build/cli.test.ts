@@ -13,9 +13,14 @@ import { GitFixture } from '../../support/git-fixture';
 
 function dchain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), [join(PROJECT_ROOT, 'cli', 'dchain.ts'), ...args], { timeout: 90_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'),
+      [join(PROJECT_ROOT, 'cli', 'dchain.ts'), ...args],
+      { timeout: 90_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -49,7 +54,7 @@ void describe('dchain build', () => {
     onCleanup(() => connection.close());
   });
 
-  void it('--local builds the ref with the matching rule\'s tags and prints the result', async () => {
+  void it("--local builds the ref with the matching rule's tags and prints the result", async () => {
     const run = await dchain(['-c', configFile, 'build', git.bare, '--ref', 'v1.0.0', '--local', '--json']);
     assert.equal(run.code, 0, run.stderr);
     const built = JSON.parse(run.stdout) as BuiltImage;
@@ -57,7 +62,7 @@ void describe('dchain build', () => {
     assert.match(built.digest, /^sha256:[a-f0-9]{64}$/);
   });
 
-  void it('starts the build chain on Temporal, pinned to the ref\'s current commit', async () => {
+  void it("starts the build chain on Temporal, pinned to the ref's current commit", async () => {
     const run = await dchain(['-c', configFile, 'build', git.bare, '--ref', 'main', '--tag', 'edge', '--json']);
     assert.equal(run.code, 0, run.stderr);
     const { workflowId, outcome } = JSON.parse(run.stdout) as { workflowId: string; outcome: string };

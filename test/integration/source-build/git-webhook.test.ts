@@ -73,12 +73,19 @@ void describe('POST /webhooks/git/:source queues the source build; the queue wor
   };
 
   const githubPush = (ref: string, after = COMMIT) =>
-    Buffer.from(JSON.stringify({ ref, after, head_commit: { id: after }, repository: { clone_url: 'https://git.example.test/team/App.git' }, pusher: { name: 'octo' } }));
+    Buffer.from(
+      JSON.stringify({ ref, after, head_commit: { id: after }, repository: { clone_url: 'https://git.example.test/team/App.git' }, pusher: { name: 'octo' } }),
+    );
   const github = (body: Buffer, event = 'push', secret = GITHUB_SECRET, deliveryId?: string) =>
     app.inject({
       method: 'POST',
       url: '/webhooks/git/github',
-      headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-hub-signature-256': `sha256=${hmacHex(secret, body)}`, ...(deliveryId ? { 'x-github-delivery': deliveryId } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': event,
+        'x-hub-signature-256': `sha256=${hmacHex(secret, body)}`,
+        ...(deliveryId ? { 'x-github-delivery': deliveryId } : {}),
+      },
       payload: body,
     });
 
@@ -91,9 +98,17 @@ void describe('POST /webhooks/git/:source queues the source build; the queue wor
     const redelivered = await github(githubPush('refs/heads/main'), 'push', GITHUB_SECRET, 'delivery-1');
     assert.deepEqual([redelivered.statusCode, redelivered.json<{ outcome: string }>().outcome], [200, 'duplicate-delivery']);
     await new Promise((r) => setTimeout(r, 200)); // the delivery log writes in 50 ms batches
-    const deliveries = (await app.inject({ method: 'GET', url: '/webhooks/deliveries?limit=10' })).json<{ deliveries: Array<{ source: string; status: number; outcome: string }> }>();
+    const deliveries = (await app.inject({ method: 'GET', url: '/webhooks/deliveries?limit=10' })).json<{
+      deliveries: Array<{ source: string; status: number; outcome: string }>;
+    }>();
     const logged = deliveries.deliveries.filter((d) => d.source === 'git/github');
-    assert.deepEqual(logged.map((d) => [d.status, d.outcome]), [[200, 'duplicate'], [202, 'accepted']]);
+    assert.deepEqual(
+      logged.map((d) => [d.status, d.outcome]),
+      [
+        [200, 'duplicate'],
+        [202, 'accepted'],
+      ],
+    );
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     assert.match(metrics, /dchain_webhook_deliveries_total\{source="git\/github",status="202"\} 1/);
     assert.match(metrics, /dchain_ingest_queue_depth\{state="waiting"\} 1/);
@@ -165,8 +180,22 @@ void describe('POST /webhooks/git/:source queues the source build; the queue wor
 
   void it('takes GitLab push hooks authenticated by X-Gitlab-Token', async () => {
     const commit = 'f'.repeat(40);
-    const body = JSON.stringify({ object_kind: 'push', ref: 'refs/heads/main', before: '0'.repeat(40), after: commit, checkout_sha: commit, user_username: 'gl-user', project: { git_http_url: 'https://gitlab.example.test/group/svc.git' } });
-    const send = (token: string) => app.inject({ method: 'POST', url: '/webhooks/git/gitlab', headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': token }, payload: body });
+    const body = JSON.stringify({
+      object_kind: 'push',
+      ref: 'refs/heads/main',
+      before: '0'.repeat(40),
+      after: commit,
+      checkout_sha: commit,
+      user_username: 'gl-user',
+      project: { git_http_url: 'https://gitlab.example.test/group/svc.git' },
+    });
+    const send = (token: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/webhooks/git/gitlab',
+        headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': token },
+        payload: body,
+      });
     assert.equal((await send('wrong-token-0123456789')).statusCode, 401);
     const ok = await send(GITLAB_TOKEN);
     assert.equal(ok.statusCode, 202, ok.body);

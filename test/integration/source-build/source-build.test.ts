@@ -87,7 +87,10 @@ void describe('source build: Git push → rules → buildah → staging registry
     assert.ok(parsed.kind === 'push');
     const request = buildRequestFromPush(parsed.push, config.build.rules, config.build.staging);
     assert.ok(request);
-    assert.deepEqual({ repository: request.repository, tags: request.tags, commit: request.commit }, { repository: 'builds/app', tags: ['1.4.0', 'release'], commit });
+    assert.deepEqual(
+      { repository: request.repository, tags: request.tags, commit: request.commit },
+      { repository: 'builds/app', tags: ['1.4.0', 'release'], commit },
+    );
 
     const phases = new Set<string>();
     const built = await buildFromSource(request, { config, registry: client, onProgress: (p) => phases.add(p.phase) });
@@ -106,13 +109,22 @@ void describe('source build: Git push → rules → buildah → staging registry
 
     // The scanner's hygiene check over the merged filesystem of the pushed image: no setuid/setgid file left.
     const osv = new OsvSource({ directory: join(__dirname, '../../fixtures/osv') });
-    const scan = await scanImage({ source: client, registryName: 'staging', registryHost: client.host, osv, sbomStore: new MemorySbomStore() }, { repository: 'builds/app', reference: built.digest });
+    const scan = await scanImage(
+      { source: client, registryName: 'staging', registryHost: client.host, osv, sbomStore: new MemorySbomStore() },
+      { repository: 'builds/app', reference: built.digest },
+    );
     assert.deepEqual(scan.summary.hygiene.setuidFiles, []);
     assert.equal(scan.summary.hygiene.runsAsRoot, false);
 
     const { predicateType, predicate } = built.provenance;
     assert.equal(predicateType, SLSA_PROVENANCE_V1);
-    assert.deepEqual(predicate.buildDefinition.externalParameters, { repository: `file://${git.bare}`, ref: 'refs/tags/release-1.4.0', commit, dockerfile: 'Dockerfile', context: '.' });
+    assert.deepEqual(predicate.buildDefinition.externalParameters, {
+      repository: `file://${git.bare}`,
+      ref: 'refs/tags/release-1.4.0',
+      commit,
+      dockerfile: 'Dockerfile',
+      context: '.',
+    });
     assert.deepEqual(predicate.buildDefinition.resolvedDependencies, [
       { uri: `git+file://${git.bare}@refs/tags/release-1.4.0`, digest: { gitCommit: commit } },
       { uri: `oci://${host}/base/busybox:v1`, digest: { sha256: baseDigest.slice(7) }, name: `${host}/base/busybox:v1` },
@@ -127,7 +139,10 @@ void describe('source build: Git push → rules → buildah → staging registry
     const lax = { ...config, build: { ...config.build, hardening: { ...config.build.hardening, stripSetuid: false } } };
     const unhardened = await buildFromSource({ ...request, repository: 'builds/unhardened' }, { config: lax, registry: client });
     assert.deepEqual(unhardened.strippedSetuid, []);
-    const laxScan = await scanImage({ source: client, registryName: 'staging', registryHost: client.host, osv, sbomStore: new MemorySbomStore() }, { repository: 'builds/unhardened', reference: unhardened.digest });
+    const laxScan = await scanImage(
+      { source: client, registryName: 'staging', registryHost: client.host, osv, sbomStore: new MemorySbomStore() },
+      { repository: 'builds/unhardened', reference: unhardened.digest },
+    );
     assert.deepEqual(laxScan.summary.hygiene.setuidFiles.sort(), ['/usr/local/bin/gtool', '/usr/local/bin/tool']);
   });
 
@@ -142,7 +157,9 @@ void describe('source build: Git push → rules → buildah → staging registry
 
     const rootImage = git.commit({ Dockerfile: `FROM ${host}/base/busybox:v1\nRUN echo built > /built\n` }, 'runs as root');
     const strict = { ...config, build: { ...config.build, hardening: { ...config.build.hardening, rootUser: 'refuse' as const } } };
-    await assert.rejects(buildFromSource({ ...request, commit: rootImage }, { config: strict, registry: client }), (err: unknown) => ChainError.is(err, 'POLICY_DENIED'));
+    await assert.rejects(buildFromSource({ ...request, commit: rootImage }, { config: strict, registry: client }), (err: unknown) =>
+      ChainError.is(err, 'POLICY_DENIED'),
+    );
     const warned = await buildFromSource({ ...request, commit: rootImage }, { config, registry: client });
     assert.equal(warned.multiStage, false);
     assert.equal(warned.runsAsRoot, true);
@@ -161,7 +178,11 @@ void describe('source build: Git push → rules → buildah → staging registry
     await assert.rejects(building, (err: unknown) => ChainError.is(err, 'TRANSIENT') && /cancelled/.test(err.message));
     assert.ok(Date.now() - started < 30_000);
     const storage = join(config.dataDir, 'buildah');
-    const containers = execFileSync('buildah', ['--root', join(storage, 'storage'), '--runroot', join(storage, 'run'), '--storage-driver', 'vfs', 'containers', '--quiet'], { encoding: 'utf8' });
+    const containers = execFileSync(
+      'buildah',
+      ['--root', join(storage, 'storage'), '--runroot', join(storage, 'run'), '--storage-driver', 'vfs', 'containers', '--quiet'],
+      { encoding: 'utf8' },
+    );
     assert.equal(containers.trim(), '');
   });
 });

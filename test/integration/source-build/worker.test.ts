@@ -28,7 +28,13 @@ void describe('buildImage on a real Temporal worker', () => {
     base = `${registry.host}/base/busybox:v1`;
     await pushImage(join(dataDir, 'base'), 'v1', base);
     git = new GitFixture(testDataDir());
-    const config = configSchema.parse({ dataDir, temporal: { address: temporal.address, taskQueue: TASK_QUEUE }, registries: [{ name: 'staging', url: registry.url }], sources: [], sync: { targets: [] } });
+    const config = configSchema.parse({
+      dataDir,
+      temporal: { address: temporal.address, taskQueue: TASK_QUEUE },
+      registries: [{ name: 'staging', url: registry.url }],
+      sources: [],
+      sync: { targets: [] },
+    });
     const deps = createActivityDeps(config, createLogger({ level: 'silent' }));
     const nativeConnection = await NativeConnection.connect({ address: temporal.address });
     const worker = await Worker.create({

@@ -10,7 +10,9 @@ const ROOT = resolve(__dirname, '..', '..', '..');
 
 describe('cluster deployment descriptions', () => {
   it('the Kubernetes ConfigMap holds a configuration the processes accept: Sentinel, replica acks, the Temporal Service', () => {
-    const docs = YAML.parseAllDocuments(readFileSync(join(ROOT, 'deploy/kubernetes/cluster/config.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; data?: Record<string, string>; stringData?: Record<string, string> });
+    const docs = YAML.parseAllDocuments(readFileSync(join(ROOT, 'deploy/kubernetes/cluster/config.yaml'), 'utf8')).map(
+      (d) => d.toJS() as { kind: string; data?: Record<string, string>; stringData?: Record<string, string> },
+    );
     const configMap = docs.find((d) => d.kind === 'ConfigMap');
     const secret = docs.find((d) => d.kind === 'Secret');
     const env = secret?.stringData ?? {};

@@ -29,10 +29,13 @@ describe('configuration', () => {
     const config = loadConfig({ env: {} });
     assert.equal(config.temporal.address, undefined, 'a local dev server is started');
     assert.equal(config.redis.url, undefined, 'a local redis-server is started');
-    assert.deepEqual(config.registries.map((r) => [r.name, r.url, r.managed]), [
-      ['source', 'http://127.0.0.1:5000', true],
-      ['mirror', 'http://127.0.0.1:5001', true],
-    ]);
+    assert.deepEqual(
+      config.registries.map((r) => [r.name, r.url, r.managed]),
+      [
+        ['source', 'http://127.0.0.1:5000', true],
+        ['mirror', 'http://127.0.0.1:5001', true],
+      ],
+    );
     assert.equal(config.sync.targets[0]?.registry, 'mirror');
     assert.equal(config.api.port, 8080);
   });
@@ -50,7 +53,13 @@ describe('configuration', () => {
 
   it('rescans daily by default; the interval is a duration and the schedule can be turned off', () => {
     assert.deepEqual(parseConfig({}).rescan, { enabled: true, interval: '24h', batchSize: 100, concurrency: 8, startUnblocked: true });
-    assert.deepEqual(parseConfig({ rescan: { enabled: false, interval: '12h' } }).rescan, { enabled: false, interval: '12h', batchSize: 100, concurrency: 8, startUnblocked: true });
+    assert.deepEqual(parseConfig({ rescan: { enabled: false, interval: '12h' } }).rescan, {
+      enabled: false,
+      interval: '12h',
+      batchSize: 100,
+      concurrency: 8,
+      startUnblocked: true,
+    });
     assert.match(configError(() => parseConfig({ rescan: { interval: 'daily' } })).message, /rescan\.interval: a duration such as 30s, 5m, 24h or 7d/);
   });
 

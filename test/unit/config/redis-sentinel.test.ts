@@ -4,7 +4,13 @@ import { applyEnvOverrides, parseConfig } from '../../../src/config/load';
 import { ChainError } from '../../../src/errors/chain-error';
 import { describeRedis, redisTarget } from '../../../src/ingest';
 
-const sentinel = { name: 'dchain', sentinels: [{ host: 'redis-sentinel-1', port: 26379 }, { host: 'redis-sentinel-2', port: 26379 }] };
+const sentinel = {
+  name: 'dchain',
+  sentinels: [
+    { host: 'redis-sentinel-1', port: 26379 },
+    { host: 'redis-sentinel-2', port: 26379 },
+  ],
+};
 
 describe('redis.sentinel', () => {
   it('gives every client the Sentinels and the primary name instead of a URL', () => {
@@ -20,7 +26,10 @@ describe('redis.sentinel', () => {
       [{ sentinel: { name: 'dchain', sentinels: [] } }, 'redis.sentinel.sentinels: at least one Sentinel'],
       [{ sentinel: { name: 'dchain', sentinels: [{ host: 'a', port: 70000 }] } }, 'redis.sentinel.sentinels.0.port'],
     ] as const) {
-      assert.throws(() => parseConfig({ redis }), (err: unknown) => err instanceof ChainError && err.code === 'CONFIG_INVALID' && err.message.includes(field));
+      assert.throws(
+        () => parseConfig({ redis }),
+        (err: unknown) => err instanceof ChainError && err.code === 'CONFIG_INVALID' && err.message.includes(field),
+      );
     }
   });
 

@@ -31,7 +31,10 @@ void describe('webhook authentication', () => {
     const now = 1_700_000_000_000;
     const ts = now / 1000;
     verifySignature({ signature: signBody('key', ts, body), timestamp: String(ts) }, body, 'key', 300_000, now);
-    assert.throws(() => verifySignature({ signature: signBody('key', ts, body), timestamp: String(ts) }, Buffer.from('{"a":2}'), 'key', 300_000, now), unauthorized);
+    assert.throws(
+      () => verifySignature({ signature: signBody('key', ts, body), timestamp: String(ts) }, Buffer.from('{"a":2}'), 'key', 300_000, now),
+      unauthorized,
+    );
     assert.throws(() => verifySignature({ signature: signBody('key', ts - 301, body), timestamp: String(ts - 301) }, body, 'key', 300_000, now), /clock skew/);
     assert.throws(() => verifySignature({ timestamp: String(ts) }, body, 'key', 300_000, now), /missing/);
     assert.throws(() => verifySignature({ signature: 'x', timestamp: 'yesterday' }, body, 'key', 300_000, now), /Unix seconds/);

@@ -7,7 +7,10 @@ void describe('chain identity and retry policy', () => {
   void it('derives one workflow id per registry, repository and digest, whatever the tags', () => {
     const digest = `sha256:${'e'.repeat(64)}`;
     assert.equal(chainWorkflowId({ registry: 'source', repository: 'team/app', digest }), `chain:source/team/app@${digest}`);
-    assert.notEqual(chainWorkflowId({ registry: 'mirror', repository: 'team/app', digest }), chainWorkflowId({ registry: 'source', repository: 'team/app', digest }));
+    assert.notEqual(
+      chainWorkflowId({ registry: 'mirror', repository: 'team/app', digest }),
+      chainWorkflowId({ registry: 'source', repository: 'team/app', digest }),
+    );
   });
 
   void it('refuses events whose digest is not sha256 with 64 lowercase hex digits', () => {

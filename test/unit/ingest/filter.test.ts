@@ -40,8 +40,16 @@ void describe('event filter', () => {
     assert.ok(isArtifactPush({ ...base, hasSubject: true }));
     assert.ok(isArtifactPush({ ...base, artifactType: 'application/vnd.example.sbom' }));
     assert.ok(isArtifactPush({ ...base, referenceMediaTypes: ['application/vnd.oci.empty.v1+json', 'application/vnd.lab.scan-report.v1+json'] }));
-    assert.ok(isArtifactPush({ ...base, referenceMediaTypes: ['application/vnd.oci.image.config.v1+json', 'application/vnd.dev.cosign.simplesigning.v1+json'] }));
-    assert.ok(!isArtifactPush({ ...base, tags: ['sha256-not-a-digest'], referenceMediaTypes: ['application/vnd.oci.image.config.v1+json', 'application/vnd.oci.image.layer.v1.tar+gzip'] }));
+    assert.ok(
+      isArtifactPush({ ...base, referenceMediaTypes: ['application/vnd.oci.image.config.v1+json', 'application/vnd.dev.cosign.simplesigning.v1+json'] }),
+    );
+    assert.ok(
+      !isArtifactPush({
+        ...base,
+        tags: ['sha256-not-a-digest'],
+        referenceMediaTypes: ['application/vnd.oci.image.config.v1+json', 'application/vnd.oci.image.layer.v1.tar+gzip'],
+      }),
+    );
   });
 
   void it('drops pushes by the sync (user agent) and configured actors', () => {

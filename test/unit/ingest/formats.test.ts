@@ -14,7 +14,12 @@ const PUSHED_AT_UNIX = 1795383769;
 
 const config = parseConfig({
   registries: [{ name: 'source', url: 'http://127.0.0.1:5000' }],
-  sources: (['distribution', 'harbor', 'acr', 'generic'] as const).map((format) => ({ name: format, registry: 'source', format, secret: 'a-secret-of-16-chars' })),
+  sources: (['distribution', 'harbor', 'acr', 'generic'] as const).map((format) => ({
+    name: format,
+    registry: 'source',
+    format,
+    secret: 'a-secret-of-16-chars',
+  })),
   sync: { targets: [] },
 });
 
@@ -34,7 +39,10 @@ function essence(e: ImagePushed) {
 }
 
 const capture = JSON.parse(readFileSync(join(FIXTURES, 'manifest-push-oci.json'), 'utf8')) as { body: unknown; headers: Record<string, string> };
-const harborResources = { resources: [{ digest: DIGEST, tag: 'v1', resource_url: 'harbor.example.com/demo/app:v1' }], repository: { date_created: PUSHED_AT_UNIX, name: 'app', namespace: 'demo', repo_full_name: 'demo/app', repo_type: 'private' } };
+const harborResources = {
+  resources: [{ digest: DIGEST, tag: 'v1', resource_url: 'harbor.example.com/demo/app:v1' }],
+  repository: { date_created: PUSHED_AT_UNIX, name: 'app', namespace: 'demo', repo_full_name: 'demo/app', repo_type: 'private' },
+};
 
 void describe('webhook formats', () => {
   const [reference] = ingest('distribution', capture.body, capture.headers['content-type']);
@@ -66,7 +74,17 @@ void describe('webhook formats', () => {
   void it('parses a Harbor CloudEvents payload to the same event, with its id for deduplication', () => {
     const events = ingest(
       'harbor',
-      { specversion: '1.0', requestid: 'r-1', id: '4b4d6a2e-3c8a-4f8e-9d4b-2b2e1d0c9f31', source: '/projects/1/webhook/policies/3', type: 'harbor.artifact.pushed', datacontenttype: 'application/json', time: '2026-11-22T21:42:49Z', data: harborResources, operator: 'admin' },
+      {
+        specversion: '1.0',
+        requestid: 'r-1',
+        id: '4b4d6a2e-3c8a-4f8e-9d4b-2b2e1d0c9f31',
+        source: '/projects/1/webhook/policies/3',
+        type: 'harbor.artifact.pushed',
+        datacontenttype: 'application/json',
+        time: '2026-11-22T21:42:49Z',
+        data: harborResources,
+        operator: 'admin',
+      },
       'application/cloudevents+json',
     );
     assert.deepEqual(essence(events[0] as ImagePushed), essence(reference as ImagePushed));
@@ -76,7 +94,16 @@ void describe('webhook formats', () => {
   void it('parses an ACR payload (pushed_at in UTC+8) to the same event', () => {
     const events = ingest('acr', {
       push_data: { digest: DIGEST, pushed_at: '2026-11-23 05:42:49', tag: 'v1' },
-      repository: { date_created: '2026-10-28 21:31:42', name: 'app', namespace: 'demo', region: 'cn-hangzhou', repo_authentication_type: 'NO_CERTIFIED', repo_full_name: 'demo/app', repo_origin_type: 'NO_CERTIFIED', repo_type: 'PRIVATE' },
+      repository: {
+        date_created: '2026-10-28 21:31:42',
+        name: 'app',
+        namespace: 'demo',
+        region: 'cn-hangzhou',
+        repo_authentication_type: 'NO_CERTIFIED',
+        repo_full_name: 'demo/app',
+        repo_origin_type: 'NO_CERTIFIED',
+        repo_type: 'PRIVATE',
+      },
     });
     assert.deepEqual(essence(events[0] as ImagePushed), essence(reference as ImagePushed));
   });
@@ -96,7 +123,13 @@ void describe('webhook formats', () => {
       () => ingest('harbor', { type: 'PUSH_ARTIFACT', event_data: { resources: [{ digest: 'md5:abc' }], repository: { repo_full_name: 'a/b' } } }),
       (err: unknown) => ChainError.is(err, 'BAD_INPUT') && /event_data\.resources\.0\.digest/.test(err.message),
     );
-    assert.throws(() => ingest('acr', { push_data: {} }), (err: unknown) => ChainError.is(err, 'BAD_INPUT') && /not a acr webhook payload/.test(err.message));
-    assert.throws(() => ingest('generic', { registry: 'r', repository: 'a', digest: DIGEST, extra: 1 }), (err: unknown) => ChainError.is(err, 'BAD_INPUT') && /extra/.test(err.message));
+    assert.throws(
+      () => ingest('acr', { push_data: {} }),
+      (err: unknown) => ChainError.is(err, 'BAD_INPUT') && /not a acr webhook payload/.test(err.message),
+    );
+    assert.throws(
+      () => ingest('generic', { registry: 'r', repository: 'a', digest: DIGEST, extra: 1 }),
+      (err: unknown) => ChainError.is(err, 'BAD_INPUT') && /extra/.test(err.message),
+    );
   });
 });

@@ -5,7 +5,14 @@ export const NOW = new Date('2026-06-01T12:00:00Z');
 export const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
 /** Current OSV data covering every package of the image: nothing to say about the data. */
-export const GOOD_DATA = { version: 'sha256:test', records: 10, ageSeconds: 60, maxAgeSeconds: 21_600, ecosystems: [{ ecosystem: 'Debian', records: 10, updatedAt: '2026-06-01T11:59:00Z', ageSeconds: 60 }], problems: [] };
+export const GOOD_DATA = {
+  version: 'sha256:test',
+  records: 10,
+  ageSeconds: 60,
+  maxAgeSeconds: 21_600,
+  ecosystems: [{ ecosystem: 'Debian', records: 10, updatedAt: '2026-06-01T11:59:00Z', ageSeconds: 60 }],
+  problems: [],
+};
 
 /** A clean image: no findings, non-root, nothing forbidden, signed, scanned an hour ago. */
 export function facts(overrides: Partial<ImageFactsInput> = {}, hygiene: Partial<ImageFactsInput['hygiene']> = {}): ImageFacts {
@@ -25,7 +32,17 @@ export function facts(overrides: Partial<ImageFactsInput> = {}, hygiene: Partial
 }
 
 export function finding(id: string, severity: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'UNKNOWN', fixable: boolean, extra: Record<string, unknown> = {}) {
-  return { id, aliases: [], package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity, fixable, ...(fixable ? { fixedVersion: '3.0.2' } : {}), ...extra };
+  return {
+    id,
+    aliases: [],
+    package: 'openssl',
+    version: '3.0.1',
+    ecosystem: 'Debian',
+    severity,
+    fixable,
+    ...(fixable ? { fixedVersion: '3.0.2' } : {}),
+    ...extra,
+  };
 }
 
 /** A policy of one rule named "r" with the given rule body (and policy-level extras). */

@@ -39,7 +39,10 @@ void describe('ImageAdmission', () => {
     const { admission, calls, setRecord } = setup(vulnerable);
     const denied = await admission.admit({ container: 'containers[app]', image }, 'shop');
     assert.equal(denied.allowed, false);
-    assert.match(denied.allowed ? '' : denied.message, /^containers\[app\]: registry\.example\.com\/team\/app@sha256:(ab){32} is denied by policy test:unversioned:sha256-[0-9a-f]{12}: \[vulnerabilities\.fixable\] CRITICAL CVE-2026-0001/);
+    assert.match(
+      denied.allowed ? '' : denied.message,
+      /^containers\[app\]: registry\.example\.com\/team\/app@sha256:(ab){32} is denied by policy test:unversioned:sha256-[0-9a-f]{12}: \[vulnerabilities\.fixable\] CRITICAL CVE-2026-0001/,
+    );
     setRecord({ ...vulnerable, override: { actor: 'alice', reason: 'incident', at: NOW.toISOString() } });
     assert.equal((await admission.admit({ container: 'containers[app]', image }, 'shop')).allowed, false, 'still cached');
     admission.invalidate(DIGEST);

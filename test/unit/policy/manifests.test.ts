@@ -27,7 +27,16 @@ void describe('example Kubernetes manifests', () => {
     assert.equal(webhook.sideEffects, 'None');
     assert.ok(webhook.timeoutSeconds <= 10);
     const resources = (webhook.rules as Array<{ resources: string[] }>).flatMap((r) => r.resources);
-    const kindOf: Record<string, string> = { pods: 'Pod', deployments: 'Deployment', statefulsets: 'StatefulSet', daemonsets: 'DaemonSet', replicasets: 'ReplicaSet', jobs: 'Job', cronjobs: 'CronJob', replicationcontrollers: 'ReplicationController' };
+    const kindOf: Record<string, string> = {
+      pods: 'Pod',
+      deployments: 'Deployment',
+      statefulsets: 'StatefulSet',
+      daemonsets: 'DaemonSet',
+      replicasets: 'ReplicaSet',
+      jobs: 'Job',
+      cronjobs: 'CronJob',
+      replicationcontrollers: 'ReplicationController',
+    };
     for (const [resource, kind] of Object.entries(kindOf)) {
       assert.ok(resources.includes(resource), `${resource} is not sent to the webhook`);
       assert.ok(isCheckedKind(kind), `${kind} is sent but not checked`);
@@ -47,7 +56,10 @@ void describe('example Kubernetes manifests', () => {
     assert.equal(config.policy.admission.timeoutSeconds, timeoutSeconds);
     assert.equal(parseConfig({}).policy.admission.timeoutSeconds, timeoutSeconds, 'the default must match the shipped manifest');
     assert.ok(checkDeadlineOf(config.policy.admission) < timeoutSeconds * 1000);
-    assert.throws(() => parseConfig({ policy: { admission: { timeoutSeconds: 5, checkDeadlineMs: 5000 } } }), /checkDeadlineMs must be shorter than timeoutSeconds/);
+    assert.throws(
+      () => parseConfig({ policy: { admission: { timeoutSeconds: 5, checkDeadlineMs: 5000 } } }),
+      /checkDeadlineMs must be shorter than timeoutSeconds/,
+    );
   });
 
   void it('let only cluster admins exempt a namespace (a ValidatingAdmissionPolicy guards the skip label)', () => {

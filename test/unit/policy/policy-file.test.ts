@@ -26,11 +26,16 @@ function invalid(raw: unknown): string {
 void describe('policy files', () => {
   void it('loads the example policy with its key file and lints it', () => {
     const loaded = loadPolicyFile(join(root, 'policy/example.yaml'));
-    assert.deepEqual(loaded.policy.rules.map((r) => r.name), ['baseline', 'production', 'legacy-observe']);
+    assert.deepEqual(
+      loaded.policy.rules.map((r) => r.name),
+      ['baseline', 'production', 'legacy-observe'],
+    );
     assert.match(loaded.keys.get('release') ?? '', /BEGIN PUBLIC KEY/);
     assert.match(loaded.version, /^example:2026-11-22:sha256-[0-9a-f]{12}$/);
     assert.deepEqual(lintPolicy(loaded, NOW), []);
-    assert.deepEqual(lintPolicy(loaded, new Date('2027-02-01T00:00:00Z')), ['rule baseline: allowlist entry CVE-2023-45853 expired on 2027-01-31 and no longer applies']);
+    assert.deepEqual(lintPolicy(loaded, new Date('2027-02-01T00:00:00Z')), [
+      'rule baseline: allowlist entry CVE-2023-45853 expired on 2027-01-31 and no longer applies',
+    ]);
   });
 
   void it('names every problem with its path', () => {
@@ -45,21 +50,39 @@ void describe('policy files', () => {
     assert.match(invalid({ ...base, rules: [{ name: 'r', provenance: { requireSignatures: { keys: ['ghost'] } } }] }), /no trusted key with id "ghost"/);
     assert.match(invalid({ ...base, rules: [{ name: 'r' }, { name: 'r' }] }), /rule.*names must be unique/);
     assert.match(invalid({ ...base, rules: [] }), /rules/);
-    assert.match(invalid({ ...base, rules: [{ name: 'r', vulnerabilities: { allowlist: [{ id: 'CVE-1', reason: 'ok ok', expires: 'next year' }] } }] }), /expires/);
+    assert.match(
+      invalid({ ...base, rules: [{ name: 'r', vulnerabilities: { allowlist: [{ id: 'CVE-1', reason: 'ok ok', expires: 'next year' }] } }] }),
+      /expires/,
+    );
   });
 
   void it('reports unreadable files and bad YAML as typed errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'policy-file-'));
-    assert.throws(() => loadPolicyFile(join(dir, 'missing.yaml')), (e) => ChainError.is(e, 'CONFIG_UNREADABLE'));
+    assert.throws(
+      () => loadPolicyFile(join(dir, 'missing.yaml')),
+      (e) => ChainError.is(e, 'CONFIG_UNREADABLE'),
+    );
     writeFileSync(join(dir, 'bad.yaml'), 'rules: [unclosed');
-    assert.throws(() => loadPolicyFile(join(dir, 'bad.yaml')), (e) => ChainError.is(e, 'CONFIG_INVALID') && /not valid YAML/.test(e.message));
+    assert.throws(
+      () => loadPolicyFile(join(dir, 'bad.yaml')),
+      (e) => ChainError.is(e, 'CONFIG_INVALID') && /not valid YAML/.test(e.message),
+    );
     writeFileSync(join(dir, 'keyless.json'), JSON.stringify({ ...base, trustedKeys: [{ id: 'k', publicKeyFile: 'nope.pub' }], rules: [{ name: 'r' }] }));
-    assert.throws(() => loadPolicyFile(join(dir, 'keyless.json')), (e) => ChainError.is(e, 'CONFIG_UNREADABLE') && /nope\.pub/.test(e.message));
+    assert.throws(
+      () => loadPolicyFile(join(dir, 'keyless.json')),
+      (e) => ChainError.is(e, 'CONFIG_UNREADABLE') && /nope\.pub/.test(e.message),
+    );
   });
 
   void it('versions by content, independent of key order', () => {
     const a = parsePolicy({ ...base, mode: 'enforce', rules: [{ name: 'r', hygiene: { forbidShells: true, forbidSetuid: true } }] });
-    const b = parsePolicy({ rules: [{ hygiene: { forbidSetuid: true, forbidShells: true }, name: 'r' }], mode: 'enforce', metadata: { name: 'p' }, kind: 'ImagePolicy', apiVersion: 'policy.delivery-chain.dev/v1' });
+    const b = parsePolicy({
+      rules: [{ hygiene: { forbidSetuid: true, forbidShells: true }, name: 'r' }],
+      mode: 'enforce',
+      metadata: { name: 'p' },
+      kind: 'ImagePolicy',
+      apiVersion: 'policy.delivery-chain.dev/v1',
+    });
     const c = parsePolicy({ ...base, rules: [{ name: 'r', hygiene: { forbidShells: true } }] });
     assert.equal(a.version, b.version);
     assert.notEqual(a.version, c.version);
@@ -76,6 +99,10 @@ void describe('policy files', () => {
 
   void it('ships a JSON Schema that matches the zod schema', () => {
     const committed = JSON.parse(readFileSync(join(root, 'policy/policy.schema.json'), 'utf8')) as unknown;
-    assert.deepEqual(committed, policyJsonSchema(), 'policy/policy.schema.json is stale: regenerate it with `dchain policy schema > policy/policy.schema.json`');
+    assert.deepEqual(
+      committed,
+      policyJsonSchema(),
+      'policy/policy.schema.json is stale: regenerate it with `dchain policy schema > policy/policy.schema.json`',
+    );
   });
 });

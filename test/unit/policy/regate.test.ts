@@ -52,13 +52,30 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.deepEqual(update.record.facts.signatures, previous.facts.signatures);
     assert.deepEqual(update.record.facts.hygiene, previous.facts.hygiene);
     assert.equal(update.record.facts.scannedAt, LATER.toISOString());
-    assert.deepEqual(update.record.lastRescan, { workflowId: context.workflowId, osvVersion: 'osv-2', at: LATER.toISOString(), previousAllowed: true, findingsChanged: true, recorded: true, notified: false });
+    assert.deepEqual(update.record.lastRescan, {
+      workflowId: context.workflowId,
+      osvVersion: 'osv-2',
+      at: LATER.toISOString(),
+      previousAllowed: true,
+      findingsChanged: true,
+      recorded: true,
+      notified: false,
+    });
     assert.equal(outcome.notify, 'denied', 'subscribers are to hear of it');
   });
 
   it('denies when the rescan matched against stale data, naming the ecosystem and the age (same rule as the first scan)', () => {
     const rescan = scanned();
-    rescan.vulnerabilityData.problems = [{ kind: 'stale', ecosystem: 'Debian', packages: 4, ageSeconds: 90_000, maxAgeSeconds: 21_600, message: 'vulnerability data for Debian is 1d 1h old (updated …), older than the maximum 6h: 4 packages checked against stale data' }];
+    rescan.vulnerabilityData.problems = [
+      {
+        kind: 'stale',
+        ecosystem: 'Debian',
+        packages: 4,
+        ageSeconds: 90_000,
+        maxAgeSeconds: 21_600,
+        message: 'vulnerability data for Debian is 1d 1h old (updated …), older than the maximum 6h: 4 packages checked against stale data',
+      },
+    ];
     const { update, outcome } = regate(recorded(), rescan, context);
     assert.equal(outcome.verdict, 'denied');
     assert.equal(outcome.recorded, true);
@@ -133,7 +150,10 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.equal(next.outcome.verdict, 'denied');
     assert.equal(next.outcome.previousAllowed, true, 'compared with what subscribers last heard');
     assert.equal(next.outcome.notify, 'denied');
-    assert.deepEqual(next.update?.record.lastRescan && [next.update.record.lastRescan.workflowId, next.update.record.lastRescan.notified], [nextDay.workflowId, false]);
+    assert.deepEqual(next.update?.record.lastRescan && [next.update.record.lastRescan.workflowId, next.update.record.lastRescan.notified], [
+      nextDay.workflowId,
+      false,
+    ]);
     // Once told (the mark set), the day after has nothing to tell.
     const told = { ...next.update!.record, lastRescan: { ...next.update!.record.lastRescan!, notified: true } };
     const dayAfter = regate(told, critical, { ...context, workflowId: 'dchain-rescan-2026-06-04T12:00:00Z' });

@@ -14,15 +14,27 @@ const blocked: DecisionRecord = (() => {
 })();
 
 const podReview = (operation: 'CREATE' | 'UPDATE', images: string[], oldImages?: string[]) => {
-  const spec = (list: string[]) => ({ spec: { containers: list.map((img, i) => ({ name: `c${i}`, image: img })) }, metadata: { name: 'web', labels: { tier: 'gold' } } });
+  const spec = (list: string[]) => ({
+    spec: { containers: list.map((img, i) => ({ name: `c${i}`, image: img })) },
+    metadata: { name: 'web', labels: { tier: 'gold' } },
+  });
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: { uid: 'u1', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', operation, object: spec(images), ...(oldImages ? { oldObject: spec(oldImages) } : {}) },
+    request: {
+      uid: 'u1',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      namespace: 'shop',
+      operation,
+      object: spec(images),
+      ...(oldImages ? { oldObject: spec(oldImages) } : {}),
+    },
   };
 };
 
-function admission(options: { record?: DecisionRecord; latest?: () => Promise<DecisionRecord | undefined>; signed?: boolean; serveCachedMs?: number; now?: () => Date } = {}) {
+function admission(
+  options: { record?: DecisionRecord; latest?: () => Promise<DecisionRecord | undefined>; signed?: boolean; serveCachedMs?: number; now?: () => Date } = {},
+) {
   const calls = { latest: 0, signatures: 0 };
   const latest = options.latest ?? (async () => options.record);
   return {
@@ -30,7 +42,10 @@ function admission(options: { record?: DecisionRecord; latest?: () => Promise<De
     admission: new ImageAdmission({
       policy: () => policy,
       decisions: { latest: async () => (calls.latest++, latest()) } as unknown as DecisionStore,
-      checkSignatures: async () => (calls.signatures++, { signedBy: options.signed === false ? [] : ['release'], attestations: [], problems: options.signed === false ? ['NO_SIGNATURES: none'] : [] }),
+      checkSignatures: async () => (
+        calls.signatures++,
+        { signedBy: options.signed === false ? [] : ['release'], attestations: [], problems: options.signed === false ? ['NO_SIGNATURES: none'] : [] }
+      ),
       resolveTag: async () => DIGEST,
       decisionStoreName: 'the decision store (Redis at redis://r:6379)',
       serveCachedDecisionsOnOutageMs: options.serveCachedMs ?? 0,
@@ -55,21 +70,31 @@ void describe('answerReview', () => {
   void it('names the gate violations of a blocked digest before the missing signature', async () => {
     const { admission: a } = admission({ record: blocked, signed: false });
     const answer = await answerReview(podReview('CREATE', [image]), a, 1_000);
-    assert.match(answer?.status?.message ?? '', /is denied by policy .*: \[vulnerabilities\.fixable\] CRITICAL CVE-2026-0001.*; and it is not signed by a trusted key$/);
+    assert.match(
+      answer?.status?.message ?? '',
+      /is denied by policy .*: \[vulnerabilities\.fixable\] CRITICAL CVE-2026-0001.*; and it is not signed by a trusted key$/,
+    );
   });
 
   void it('fails closed naming the decision store when it is unreachable', async () => {
     const { admission: a } = admission({ latest: () => Promise.reject(new Error("Stream isn't writeable")) });
     const answer = await answerReview(podReview('CREATE', [image]), a, 1_000);
     assert.equal(answer?.allowed, false);
-    assert.match(answer?.status?.message ?? '', /cannot be checked: the decision store \(Redis at redis:\/\/r:6379\) is unreachable \(Stream isn't writeable\)/);
+    assert.match(
+      answer?.status?.message ?? '',
+      /cannot be checked: the decision store \(Redis at redis:\/\/r:6379\) is unreachable \(Stream isn't writeable\)/,
+    );
   });
 
   void it('with serveCachedDecisionsOnOutageMs answers from a decision read at most that long ago, with a warning', async () => {
     let down = false;
     let now = NOW.getTime();
     const allowed: DecisionRecord = { ...blocked, facts: facts(), decision: evaluatePolicy(facts(), policy, NOW) };
-    const { admission: a } = admission({ latest: async () => (down ? Promise.reject(new Error('connection refused')) : allowed), serveCachedMs: 30_000, now: () => new Date(now) });
+    const { admission: a } = admission({
+      latest: async () => (down ? Promise.reject(new Error('connection refused')) : allowed),
+      serveCachedMs: 30_000,
+      now: () => new Date(now),
+    });
     assert.equal((await answerReview(podReview('CREATE', [image]), a, 1_000))?.allowed, true);
     down = true;
     a.clear(); // what the server does when the subscription drops

@@ -57,7 +57,11 @@ void describe('small parsers', () => {
 });
 
 void describe('pod images of every workload kind', () => {
-  const spec = { initContainers: [{ name: 'init', image: 'a' }], containers: [{ name: 'app', image: 'b' }], ephemeralContainers: [{ name: 'debug', image: 'c' }] };
+  const spec = {
+    initContainers: [{ name: 'init', image: 'a' }],
+    containers: [{ name: 'app', image: 'b' }],
+    ephemeralContainers: [{ name: 'debug', image: 'c' }],
+  };
   const expected = [
     { container: 'initContainers[init]', image: 'a' },
     { container: 'containers[app]', image: 'b' },
@@ -74,7 +78,10 @@ void describe('pod images of every workload kind', () => {
   };
   for (const [kind, object] of Object.entries(objects)) void it(kind, () => assert.deepEqual(podImages(kind, object), expected));
   void it('names what is wrong with a broken pod spec', () => {
-    assert.throws(() => podImages('Deployment', { spec: { template: { spec: { containers: [{ name: 'x' }] } } } }), /spec\.template\.spec\.containers\.0\.image/);
+    assert.throws(
+      () => podImages('Deployment', { spec: { template: { spec: { containers: [{ name: 'x' }] } } } }),
+      /spec\.template\.spec\.containers\.0\.image/,
+    );
   });
 });
 

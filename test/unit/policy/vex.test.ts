@@ -20,14 +20,25 @@ const openVex = (status = 'not_affected', extra: Record<string, unknown> = { jus
   author: 'Platform Security',
   timestamp: '2026-05-01T00:00:00Z',
   version: 1,
-  statements: [{ vulnerability: { name: 'CVE-2026-0100' }, products: [{ '@id': DIGEST, subcomponents: [{ '@id': 'pkg:deb/debian/openssl' }] }], status, ...extra }],
+  statements: [
+    { vulnerability: { name: 'CVE-2026-0100' }, products: [{ '@id': DIGEST, subcomponents: [{ '@id': 'pkg:deb/debian/openssl' }] }], status, ...extra },
+  ],
 });
 
 function policyFile(documents: unknown[], vexDocs: Record<string, unknown>): string {
   const dir = mkdtempSync(join(tmpdir(), 'dchain-vex-policy-'));
   for (const [name, doc] of Object.entries(vexDocs)) writeFileSync(join(dir, name), JSON.stringify(doc));
   const file = join(dir, 'policy.json');
-  writeFileSync(file, JSON.stringify({ apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'p' }, vex: { documents }, rules: [{ name: 'r', vulnerabilities: { maxSeverity: { fixable: 'MEDIUM', unfixable: 'HIGH' } } }] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'policy.delivery-chain.dev/v1',
+      kind: 'ImagePolicy',
+      metadata: { name: 'p' },
+      vex: { documents },
+      rules: [{ name: 'r', vulnerabilities: { maxSeverity: { fixable: 'MEDIUM', unfixable: 'HIGH' } } }],
+    }),
+  );
   return file;
 }
 
@@ -39,7 +50,10 @@ void describe('VEX documents named in the policy', () => {
     assert.deepEqual(decision.violations, []);
     assert.equal(decision.suppressed?.length, 1);
     assert.equal(decision.suppressed?.[0]?.id, 'DSA-5999-1');
-    assert.match(decision.suppressed?.[0]?.reason ?? '', /^not_affected \(vulnerable_code_not_present\) per OpenVEX https:\/\/example.com\/vex\/1 by Platform Security$/);
+    assert.match(
+      decision.suppressed?.[0]?.reason ?? '',
+      /^not_affected \(vulnerable_code_not_present\) per OpenVEX https:\/\/example.com\/vex\/1 by Platform Security$/,
+    );
     assert.match(summarizeDecision(decision), /~ CRITICAL DSA-5999-1 in openssl 3\.0\.1 suppressed: not_affected/);
   });
 
@@ -47,8 +61,14 @@ void describe('VEX documents named in the policy', () => {
     const loaded = loadPolicyFile(policyFile([{ path: 'vex.json', expires: '2026-05-31' }], { 'vex.json': openVex() }));
     const decision = evaluatePolicy(facts({ findings: [critical] }), loaded, NOW);
     assert.equal(decision.allowed, false);
-    assert.deepEqual(decision.violations.map((v) => v.rule), ['vulnerabilities.fixable']);
-    assert.ok(decision.warnings.some((w) => /DSA-5999-1 in openssl 3\.0\.1: VEX statement .* until 2026-05-31 has expired and no longer applies/.test(w)), decision.warnings.join('\n'));
+    assert.deepEqual(
+      decision.violations.map((v) => v.rule),
+      ['vulnerabilities.fixable'],
+    );
+    assert.ok(
+      decision.warnings.some((w) => /DSA-5999-1 in openssl 3\.0\.1: VEX statement .* until 2026-05-31 has expired and no longer applies/.test(w)),
+      decision.warnings.join('\n'),
+    );
     const later = loadPolicyFile(policyFile([{ path: 'vex.json', expires: '2026-06-30' }], { 'vex.json': openVex() }));
     assert.equal(evaluatePolicy(facts({ findings: [critical] }), later, NOW).allowed, true);
   });
@@ -63,9 +83,17 @@ void describe('VEX documents named in the policy', () => {
   void it('an invalid VEX document stops the policy from loading, naming the problem', () => {
     assert.throws(
       () => loadPolicyFile(policyFile(['vex.json'], { 'vex.json': openVex('not_affected', {}) })),
-      (err: unknown) => err instanceof ChainError && err.code === 'CONFIG_INVALID' && /VEX document .*vex\.json is invalid:\n {2}- statements\.0\.justification: a not_affected statement needs a justification or an impact_statement/.test(err.message),
+      (err: unknown) =>
+        err instanceof ChainError &&
+        err.code === 'CONFIG_INVALID' &&
+        /VEX document .*vex\.json is invalid:\n {2}- statements\.0\.justification: a not_affected statement needs a justification or an impact_statement/.test(
+          err.message,
+        ),
     );
-    assert.throws(() => loadPolicyFile(policyFile(['missing.json'], {})), (err: unknown) => err instanceof ChainError && err.code === 'CONFIG_UNREADABLE');
+    assert.throws(
+      () => loadPolicyFile(policyFile(['missing.json'], {})),
+      (err: unknown) => err instanceof ChainError && err.code === 'CONFIG_UNREADABLE',
+    );
   });
 
   void it('the documents are part of the policy version', () => {
@@ -93,7 +121,9 @@ void describe('VEX attested on the image (facts) and the allowlist as VEX', () =
   });
 
   void it('an allowlist entry is listed as a suppression with its reason, and below-ceiling findings it names are too', () => {
-    const allowlisted = policyWith({ vulnerabilities: { maxSeverity: { fixable: 'MEDIUM' }, allowlist: [{ id: 'CVE-2026-0100', reason: 'not reachable', expires: '2026-12-31' }] } });
+    const allowlisted = policyWith({
+      vulnerabilities: { maxSeverity: { fixable: 'MEDIUM' }, allowlist: [{ id: 'CVE-2026-0100', reason: 'not reachable', expires: '2026-12-31' }] },
+    });
     const decision = evaluatePolicy(facts({ findings: [critical] }), allowlisted, NOW);
     assert.equal(decision.allowed, true);
     assert.equal(decision.suppressed?.[0]?.statement.source.format, 'allowlist');
@@ -105,7 +135,17 @@ void describe('VEX attested on the image (facts) and the allowlist as VEX', () =
     const previous: DecisionRecord = { decision: evaluatePolicy(f, policy, NOW), facts: f, recordedAt: NOW.toISOString() };
     assert.equal(previous.decision.allowed, false);
     const later = new Date(NOW.getTime() + 86_400_000);
-    const findings: Finding[] = [{ id: critical.id, ids: [critical.id, ...critical.aliases], aliases: critical.aliases, package: { name: 'openssl', version: '3.0.1', ecosystem: 'Debian', purl: PURL, layer: 'sha256:00' }, severity: 'CRITICAL', fixable: true, fixedVersion: '3.0.2' }];
+    const findings: Finding[] = [
+      {
+        id: critical.id,
+        ids: [critical.id, ...critical.aliases],
+        aliases: critical.aliases,
+        package: { name: 'openssl', version: '3.0.1', ecosystem: 'Debian', purl: PURL, layer: 'sha256:00' },
+        severity: 'CRITICAL',
+        fixable: true,
+        fixedVersion: '3.0.2',
+      },
+    ];
     const ctx = { policy, now: later, workflowId: 'rescan-1', osvVersion: 'osv-1' };
     const data = { ...GOOD_DATA, importedAt: later.toISOString(), newestModified: '' };
     const withVex = regate(previous, { digest: DIGEST, scannedAt: later.toISOString(), findings, vulnerabilityData: data, vex: [attested] }, ctx);
@@ -139,15 +179,28 @@ void describe('trustedSources', () => {
     const sources = [
       { ecosystem: 'apt' as const, url: 'http://apt.evil.example/debian', location: '/etc/apt/sources.list' },
       { ecosystem: 'npm' as const, url: 'https://npm.evil.example/x/-/x-1.0.0.tgz', location: '/app/package-lock.json', package: 'x', version: '1.0.0' },
-      { ecosystem: 'pypi' as const, url: 'git+https://github.com/a/b', location: '/usr/lib/python3/dist-packages/b-1.0.dist-info/direct_url.json', package: 'b' },
+      {
+        ecosystem: 'pypi' as const,
+        url: 'git+https://github.com/a/b',
+        location: '/usr/lib/python3/dist-packages/b-1.0.dist-info/direct_url.json',
+        package: 'b',
+      },
     ];
     const result = checkTrustedSources(sources, { npm: ['registry.npmjs.org'], apt: ['deb.debian.org'] });
-    assert.deepEqual(result.violations.map((v) => [v.rule, v.evidence.url]), [
-      ['trustedSources.apt', 'http://apt.evil.example/debian'],
-      ['trustedSources.npm', 'https://npm.evil.example/x/-/x-1.0.0.tgz'],
-    ]);
+    assert.deepEqual(
+      result.violations.map((v) => [v.rule, v.evidence.url]),
+      [
+        ['trustedSources.apt', 'http://apt.evil.example/debian'],
+        ['trustedSources.npm', 'https://npm.evil.example/x/-/x-1.0.0.tgz'],
+      ],
+    );
     const decision = evaluatePolicy(facts({ sources }), policyWith({ trustedSources: { pypi: ['pypi.org', 'files.pythonhosted.org'] } }), NOW);
-    assert.deepEqual(decision.violations.map((v) => v.message), ['pypi package b comes from git+https://github.com/a/b (/usr/lib/python3/dist-packages/b-1.0.dist-info/direct_url.json), not a trusted source (pypi.org, files.pythonhosted.org)']);
+    assert.deepEqual(
+      decision.violations.map((v) => v.message),
+      [
+        'pypi package b comes from git+https://github.com/a/b (/usr/lib/python3/dist-packages/b-1.0.dist-info/direct_url.json), not a trusted source (pypi.org, files.pythonhosted.org)',
+      ],
+    );
   });
 
   void it('a rule of trustedSources alone is not linted as checking nothing', () => {

@@ -40,7 +40,9 @@ void it('retries MANIFEST_UNKNOWN right after its own push, and only then', asyn
 });
 
 void it('refuses a manifest whose bytes do not match the digest the registry claims', async () => {
-  const url = await serve((_req, res) => res.writeHead(200, { 'content-type': MEDIA_TYPES.ociIndex, 'docker-content-digest': `sha256:${'0'.repeat(64)}` }).end(manifest));
+  const url = await serve((_req, res) =>
+    res.writeHead(200, { 'content-type': MEDIA_TYPES.ociIndex, 'docker-content-digest': `sha256:${'0'.repeat(64)}` }).end(manifest),
+  );
   const client = new RegistryClient({ url, retry: fast });
   after(() => client.close());
   await assert.rejects(client.getManifest('app', 'latest'), (err) => ChainError.is(err, 'DIGEST_MISMATCH') && !err.retryable);

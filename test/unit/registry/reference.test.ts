@@ -15,7 +15,11 @@ void it('splits registry, repository, tag and digest like the docker CLI', () =>
 
 void it('refuses malformed references with BAD_INPUT', () => {
   for (const bad of ['', 'Upper/app', 'host:5000/app@sha256:short', 'app:bad tag', 'a//b', 'reg.io/app:-x']) {
-    assert.throws(() => parseImageReference(bad), (err) => ChainError.is(err, 'BAD_INPUT'), bad);
+    assert.throws(
+      () => parseImageReference(bad),
+      (err) => ChainError.is(err, 'BAD_INPUT'),
+      bad,
+    );
   }
 });
 
@@ -23,5 +27,8 @@ void it('names cosign and referrers fallback tags', () => {
   assert.equal(cosignTag(D, 'sig'), `sha256-${'a'.repeat(64)}.sig`);
   assert.equal(cosignTag(D, 'att'), `sha256-${'a'.repeat(64)}.att`);
   assert.equal(fallbackReferrersTag(`sha512:${'b'.repeat(128)}`), `sha512-${'b'.repeat(64)}`);
-  assert.throws(() => cosignTag('latest', 'sbom'), (err) => ChainError.is(err, 'BAD_INPUT'));
+  assert.throws(
+    () => cosignTag('latest', 'sbom'),
+    (err) => ChainError.is(err, 'BAD_INPUT'),
+  );
 });

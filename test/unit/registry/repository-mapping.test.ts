@@ -17,5 +17,8 @@ void it('adds a prefix and rewrites a leading namespace, first rule wins', () =>
 });
 
 void it('refuses a mapping that produces an invalid repository name', () => {
-  assert.throws(() => mapRepository('team/app', { repositoryPrefix: 'Mirror/', replace: [] }), (err) => ChainError.is(err, 'CONFIG_INVALID') && /Mirror\/team\/app/.test(err.message));
+  assert.throws(
+    () => mapRepository('team/app', { repositoryPrefix: 'Mirror/', replace: [] }),
+    (err) => ChainError.is(err, 'CONFIG_INVALID') && /Mirror\/team\/app/.test(err.message),
+  );
 });

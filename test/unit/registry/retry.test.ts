@@ -6,16 +6,37 @@ import { backoffMs, isConnectionError, isRetryableStatus } from '../../../src/re
 const policy = { retries: 4, baseDelayMs: 100, maxDelayMs: 1000 };
 
 void it('backs off exponentially with full jitter, capped', () => {
-  assert.equal(backoffMs(0, policy, undefined, () => 0.999), 99);
-  assert.equal(backoffMs(3, policy, undefined, () => 0.5), 400);
-  assert.equal(backoffMs(10, policy, undefined, () => 0.999), 999);
-  assert.equal(backoffMs(2, policy, undefined, () => 0), 0);
+  assert.equal(
+    backoffMs(0, policy, undefined, () => 0.999),
+    99,
+  );
+  assert.equal(
+    backoffMs(3, policy, undefined, () => 0.5),
+    400,
+  );
+  assert.equal(
+    backoffMs(10, policy, undefined, () => 0.999),
+    999,
+  );
+  assert.equal(
+    backoffMs(2, policy, undefined, () => 0),
+    0,
+  );
 });
 
 void it('honours Retry-After seconds as a floor, within the cap', () => {
-  assert.equal(backoffMs(0, policy, '0', () => 0), 0);
-  assert.equal(backoffMs(0, { ...policy, maxDelayMs: 5000 }, '2', () => 0), 2000);
-  assert.equal(backoffMs(0, policy, '120', () => 0), 1000);
+  assert.equal(
+    backoffMs(0, policy, '0', () => 0),
+    0,
+  );
+  assert.equal(
+    backoffMs(0, { ...policy, maxDelayMs: 5000 }, '2', () => 0),
+    2000,
+  );
+  assert.equal(
+    backoffMs(0, policy, '120', () => 0),
+    1000,
+  );
 });
 
 void it('retries 429, 408 and 5xx, and connection errors found in the cause chain', () => {

@@ -15,10 +15,29 @@ async function tlsRegistryStub(): Promise<{ url: string; caFile: string }> {
   const dir = testDataDir();
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
-  execFileSync(requireTool('openssl', 'Debian package openssl'), [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1',
-  ], { stdio: 'ignore' });
+  execFileSync(
+    requireTool('openssl', 'Debian package openssl'),
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '1',
+    ],
+    { stdio: 'ignore' },
+  );
   const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => {
     res.writeHead(200, { 'docker-distribution-api-version': 'registry/2.0', 'content-type': 'application/json' }).end('{}');
   });
@@ -29,7 +48,11 @@ async function tlsRegistryStub(): Promise<{ url: string; caFile: string }> {
 
 void it('trusts a registry through its CA bundle or insecure, and refuses it otherwise with a clear error', async () => {
   const stub = await tlsRegistryStub();
-  const clients = [new RegistryClient({ url: stub.url, caFile: stub.caFile }), new RegistryClient({ url: stub.url, insecure: true }), new RegistryClient({ url: stub.url })];
+  const clients = [
+    new RegistryClient({ url: stub.url, caFile: stub.caFile }),
+    new RegistryClient({ url: stub.url, insecure: true }),
+    new RegistryClient({ url: stub.url }),
+  ];
   after(() => Promise.all(clients.map((c) => c.close())));
   await clients[0]!.ping();
   await clients[1]!.ping();
@@ -37,5 +60,8 @@ void it('trusts a registry through its CA bundle or insecure, and refuses it oth
 });
 
 void it('refuses an unreadable CA bundle as a configuration error', () => {
-  assert.throws(() => new RegistryClient({ url: 'https://127.0.0.1:1', caFile: '/nonexistent/ca.pem' }), (err) => ChainError.is(err, 'CONFIG_INVALID'));
+  assert.throws(
+    () => new RegistryClient({ url: 'https://127.0.0.1:1', caFile: '/nonexistent/ca.pem' }),
+    (err) => ChainError.is(err, 'CONFIG_INVALID'),
+  );
 });

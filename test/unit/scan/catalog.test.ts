@@ -52,9 +52,21 @@ void describe('catalogers', () => {
       ],
     );
     // Alpine advisories are keyed by origin: CVE-2024-5535 in openssl, fixed in 3.3.1-r1 on v3.20.
-    const record = { id: 'ALPINE-CVE-2024-5535', modified: '2024-07-01T00:00:00Z', affected: [{ package: { ecosystem: 'Alpine:v3.20', name: 'openssl' }, ranges: [{ type: 'ECOSYSTEM' as const, events: [{ introduced: '0' }, { fixed: '3.3.1-r1' }] }] }] };
+    const record = {
+      id: 'ALPINE-CVE-2024-5535',
+      modified: '2024-07-01T00:00:00Z',
+      affected: [
+        {
+          package: { ecosystem: 'Alpine:v3.20', name: 'openssl' },
+          ranges: [{ type: 'ECOSYSTEM' as const, events: [{ introduced: '0' }, { fixed: '3.3.1-r1' }] }],
+        },
+      ],
+    };
     const found = matchPackages(new OsvDatabase([record]), packages);
-    assert.deepEqual(found.map((f) => `${f.id} ${f.package.name} ${f.fixedVersion}`), ['ALPINE-CVE-2024-5535 libcrypto3 3.3.1-r1']);
+    assert.deepEqual(
+      found.map((f) => `${f.id} ${f.package.name} ${f.fixedVersion}`),
+      ['ALPINE-CVE-2024-5535 libcrypto3 3.3.1-r1'],
+    );
   });
 
   void it('dpkg: status.d paragraphs of distroless images, source with version, not-installed skipped', async () => {
@@ -62,26 +74,42 @@ void describe('catalogers', () => {
       '/etc/os-release': 'ID=debian\nVERSION_ID="12"\n',
       '/var/lib/dpkg/status.d/libssl3': 'Package: libssl3\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\nSource: openssl\n',
       '/var/lib/dpkg/status.d/libssl3.md5sums': 'abc  usr/lib/x\n',
-      '/var/lib/dpkg/status': 'Package: bsdutils\nStatus: install ok installed\nVersion: 1:2.38.1-5+deb12u3\nArchitecture: amd64\nSource: util-linux (2.38.1-5+deb12u3)\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1.0\n',
+      '/var/lib/dpkg/status':
+        'Package: bsdutils\nStatus: install ok installed\nVersion: 1:2.38.1-5+deb12u3\nArchitecture: amd64\nSource: util-linux (2.38.1-5+deb12u3)\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1.0\n',
     });
     const { packages } = await catalogImage({ tree, arch: 'amd64' });
     assert.deepEqual(
       packages.map((p) => [p.name, p.version, p.sourceName, p.sourceVersion, p.purl]),
       [
-        ['bsdutils', '1:2.38.1-5+deb12u3', 'util-linux', '2.38.1-5+deb12u3', 'pkg:deb/debian/bsdutils@1:2.38.1-5%2Bdeb12u3?arch=amd64&distro=debian-12&upstream=util-linux%402.38.1-5%2Bdeb12u3'],
+        [
+          'bsdutils',
+          '1:2.38.1-5+deb12u3',
+          'util-linux',
+          '2.38.1-5+deb12u3',
+          'pkg:deb/debian/bsdutils@1:2.38.1-5%2Bdeb12u3?arch=amd64&distro=debian-12&upstream=util-linux%402.38.1-5%2Bdeb12u3',
+        ],
         ['libssl3', '3.0.11-1~deb12u2', 'openssl', '3.0.11-1~deb12u2', 'pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl'],
       ],
     );
   });
 
   void it('npm: scoped packages and lockfile v2 entries that are not installed', async () => {
-    const lock = { lockfileVersion: 2, packages: { '': { name: 'app' }, 'node_modules/@types/node': { version: '20.1.0' }, 'node_modules/left-pad': { version: '1.3.0' } } };
-    const tree = treeOf({ '/srv/package-lock.json': JSON.stringify(lock), '/srv/node_modules/@types/node/package.json': JSON.stringify({ name: '@types/node', version: '20.1.0' }) });
+    const lock = {
+      lockfileVersion: 2,
+      packages: { '': { name: 'app' }, 'node_modules/@types/node': { version: '20.1.0' }, 'node_modules/left-pad': { version: '1.3.0' } },
+    };
+    const tree = treeOf({
+      '/srv/package-lock.json': JSON.stringify(lock),
+      '/srv/node_modules/@types/node/package.json': JSON.stringify({ name: '@types/node', version: '20.1.0' }),
+    });
     const { packages } = await catalogImage({ tree, arch: 'amd64' });
-    assert.deepEqual(packages.map((p) => [p.purl, p.location]), [
-      ['pkg:npm/%40types/node@20.1.0', '/srv/node_modules/@types/node/package.json'],
-      ['pkg:npm/left-pad@1.3.0', '/srv/package-lock.json'],
-    ]);
+    assert.deepEqual(
+      packages.map((p) => [p.purl, p.location]),
+      [
+        ['pkg:npm/%40types/node@20.1.0', '/srv/node_modules/@types/node/package.json'],
+        ['pkg:npm/left-pad@1.3.0', '/srv/package-lock.json'],
+      ],
+    );
   });
 
   void it('python: dist-info and egg-info metadata, PEP 503 purl names', async () => {
@@ -90,7 +118,10 @@ void describe('catalogers', () => {
       '/usr/lib/python3/dist-packages/zope.interface-5.5.2.egg-info/PKG-INFO': 'Metadata-Version: 1.2\nName: zope.interface\nVersion: 5.5.2\n',
     });
     const { packages } = await catalogImage({ tree, arch: 'amd64' });
-    assert.deepEqual(packages.map((p) => p.purl), ['pkg:pypi/pyyaml@6.0.1', 'pkg:pypi/zope-interface@5.5.2']);
+    assert.deepEqual(
+      packages.map((p) => p.purl),
+      ['pkg:pypi/pyyaml@6.0.1', 'pkg:pypi/zope-interface@5.5.2'],
+    );
   });
 });
 
@@ -107,16 +138,23 @@ void describe('OS detection', () => {
 
 void describe('Go build info from a real binary', () => {
   const crane = resolve(__dirname, '../../../.tools/bin/crane');
-  void it('matches `go version -m` line for line', { skip: !existsSync(crane) || spawnSync('go', ['version']).status !== 0 ? 'needs go and .tools/bin/crane' : false }, () => {
-    const info = parseGoBuildInfo(readFileSync(crane));
-    assert.ok(info);
-    const lines = execFileSync('go', ['version', '-m', crane], { encoding: 'utf8' }).split('\n');
-    assert.equal(info.goVersion, lines[0]!.split(': ')[1]);
-    const expectDeps = lines.filter((l) => l.startsWith('\tdep\t')).map((l) => l.split('\t').slice(2, 4).join('@'));
-    assert.deepEqual(info.deps.map((d) => `${d.path}@${d.version}`), expectDeps);
-    assert.equal(info.main?.path, lines.find((l) => l.startsWith('\tmod\t'))!.split('\t')[2]);
-    assert.ok(expectDeps.length > 10);
-  });
+  void it(
+    'matches `go version -m` line for line',
+    { skip: !existsSync(crane) || spawnSync('go', ['version']).status !== 0 ? 'needs go and .tools/bin/crane' : false },
+    () => {
+      const info = parseGoBuildInfo(readFileSync(crane));
+      assert.ok(info);
+      const lines = execFileSync('go', ['version', '-m', crane], { encoding: 'utf8' }).split('\n');
+      assert.equal(info.goVersion, lines[0]!.split(': ')[1]);
+      const expectDeps = lines.filter((l) => l.startsWith('\tdep\t')).map((l) => l.split('\t').slice(2, 4).join('@'));
+      assert.deepEqual(
+        info.deps.map((d) => `${d.path}@${d.version}`),
+        expectDeps,
+      );
+      assert.equal(info.main?.path, lines.find((l) => l.startsWith('\tmod\t'))!.split('\t')[2]);
+      assert.ok(expectDeps.length > 10);
+    },
+  );
   void it('returns nothing for ELF binaries without Go build info', () => {
     assert.equal(parseGoBuildInfo(readFileSync('/bin/busybox')), undefined);
   });

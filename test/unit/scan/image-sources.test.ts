@@ -32,7 +32,10 @@ void describe('image transports', () => {
     assert.deepEqual(parseImageInput('oci:layout:latest'), { transport: 'oci', path: 'layout', reference: 'latest' });
     assert.deepEqual(parseImageInput('127.0.0.1:5000/app:v1'), { transport: 'registry', reference: '127.0.0.1:5000/app:v1' });
     assert.deepEqual(parseImageInput('docker://ghcr.io/a/b:c'), { transport: 'registry', reference: 'ghcr.io/a/b:c' });
-    assert.deepEqual(parseImageInput('registry:ghcr.io/a/b@sha256:' + 'a'.repeat(64)), { transport: 'registry', reference: 'ghcr.io/a/b@sha256:' + 'a'.repeat(64) });
+    assert.deepEqual(parseImageInput('registry:ghcr.io/a/b@sha256:' + 'a'.repeat(64)), {
+      transport: 'registry',
+      reference: 'ghcr.io/a/b@sha256:' + 'a'.repeat(64),
+    });
     assert.throws(() => parseImageInput('oci:'), /oci: needs a path/);
     assert.throws(() => parseImageInput('oci:dir:'), /ends with ":"/);
   });
@@ -45,13 +48,16 @@ void describe('TarIndex', () => {
   void it('reads members in place, long (PAX) names and links included', async () => {
     const long = `blobs/sha256/${'d'.repeat(64)}/${'n'.repeat(90)}`;
     const file = join(dir, 'a.tar');
-    writeFileSync(file, await tarOf([
-      { name: './manifest.json', content: '[1]' },
-      { name: long, content: 'long name' },
-      { name: 'abc/layer.tar', content: 'layer bytes' },
-      { name: 'def/layer.tar', type: 'symlink', linkname: '../abc/layer.tar' },
-      { name: 'empty', content: '' },
-    ]));
+    writeFileSync(
+      file,
+      await tarOf([
+        { name: './manifest.json', content: '[1]' },
+        { name: long, content: 'long name' },
+        { name: 'abc/layer.tar', content: 'layer bytes' },
+        { name: 'def/layer.tar', type: 'symlink', linkname: '../abc/layer.tar' },
+        { name: 'empty', content: '' },
+      ]),
+    );
     const index = TarIndex.open(file);
     assert.equal(index.read('manifest.json', 100).toString(), '[1]');
     assert.equal(index.read(long, 100).toString(), 'long name');

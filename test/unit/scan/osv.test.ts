@@ -10,13 +10,26 @@ import { type Package } from '../../../src/scan/types';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/osv');
 
-const pkg = (p: Partial<Package> & Pick<Package, 'name' | 'version' | 'ecosystem'>): Package => ({ purl: `pkg:x/${p.name}@${p.version}`, layer: 'sha256:l', location: '/', ...p });
+const pkg = (p: Partial<Package> & Pick<Package, 'name' | 'version' | 'ecosystem'>): Package => ({
+  purl: `pkg:x/${p.name}@${p.version}`,
+  layer: 'sha256:l',
+  location: '/',
+  ...p,
+});
 
 void describe('OSV range evaluation', () => {
   const r = (events: Record<string, string>[], type: 'ECOSYSTEM' | 'SEMVER' = 'ECOSYSTEM') => ({ type, events }) as Parameters<typeof rangeAffects>[0];
   void it('introduced/fixed opens and closes intervals, in any event order', () => {
     const range = r([{ fixed: '1.2.6' }, { introduced: '1.0.0' }, { introduced: '0' }, { fixed: '0.2.4' }], 'SEMVER');
-    for (const [v, expected] of [['0.0.1', true], ['0.2.4', false], ['0.9.0', false], ['1.0.0', true], ['1.2.5', true], ['1.2.6', false], ['2.0.0', false]] as const) {
+    for (const [v, expected] of [
+      ['0.0.1', true],
+      ['0.2.4', false],
+      ['0.9.0', false],
+      ['1.0.0', true],
+      ['1.2.5', true],
+      ['1.2.6', false],
+      ['2.0.0', false],
+    ] as const) {
       assert.equal(rangeAffects(range, 'npm', v)?.affected, expected, v);
     }
   });
@@ -98,7 +111,12 @@ void describe('OSV import sources', () => {
 
   void it('reads an all.zip export', async () => {
     const zip = join(dir, 'all.zip');
-    execFileSync('python3', ['-c', 'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in glob.glob(sys.argv[2]+"/npm/*.json"): z.write(f, os.path.basename(f))\nz.close()', zip, FIXTURES]);
+    execFileSync('python3', [
+      '-c',
+      'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in glob.glob(sys.argv[2]+"/npm/*.json"): z.write(f, os.path.basename(f))\nz.close()',
+      zip,
+      FIXTURES,
+    ]);
     const result = await importZip(zip);
     assert.equal(result.records.length, 6);
     assert.equal(result.rejected.length, 0);
@@ -107,7 +125,11 @@ void describe('OSV import sources', () => {
   void it('refuses invalid records by name and keeps the previous data on a failed refresh', async () => {
     const data = join(dir, 'data');
     execFileSync('mkdir', ['-p', data]);
-    const good: OsvRecord = { id: 'GHSA-good', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1.0.0'] }] };
+    const good: OsvRecord = {
+      id: 'GHSA-good',
+      modified: '2024-01-01T00:00:00Z',
+      affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1.0.0'] }],
+    };
     writeFileSync(join(data, 'good.json'), JSON.stringify(good));
     const source = new OsvSource({ directory: data });
     const first = await source.current();
@@ -120,7 +142,11 @@ void describe('OSV import sources', () => {
   void it('reloads data half maxAge old in the background (before it goes stale), serving the loaded data meanwhile, and retries a failed reload later (after 5 minutes, or half maxAge if shorter)', async () => {
     const data = join(dir, 'aging');
     execFileSync('mkdir', ['-p', data]);
-    const record = (id: string): OsvRecord => ({ id, modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1.0.0'] }] });
+    const record = (id: string): OsvRecord => ({
+      id,
+      modified: '2024-01-01T00:00:00Z',
+      affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1.0.0'] }],
+    });
     writeFileSync(join(data, 'a.json'), JSON.stringify(record('GHSA-a')));
     let clock = 0;
     const failures: unknown[] = [];

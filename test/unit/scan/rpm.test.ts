@@ -42,7 +42,13 @@ const SPEC: SpecInput = {
   vendor: 'Rocky Enterprise Software Foundation',
   packages: [
     { name: 'openssl', files: [{ path: '/usr/bin/openssl', content: 'openssl' }] },
-    { name: 'openssl-libs', files: [{ path: '/usr/lib64/libssl.so.3', content: 'libssl' }, { path: '/etc/pki/tls/openssl.cnf', content: '[openssl_init]', config: true }] },
+    {
+      name: 'openssl-libs',
+      files: [
+        { path: '/usr/lib64/libssl.so.3', content: 'libssl' },
+        { path: '/etc/pki/tls/openssl.cnf', content: '[openssl_init]', config: true },
+      ],
+    },
   ],
 };
 
@@ -110,7 +116,12 @@ void describe('rpm database readers on databases rpm wrote', { skip }, () => {
       ['STRING with count 2', corrupt((b) => void b.writeUInt32BE(2, entryAt(b, 1000) + 12)), /STRING with count 2/],
       ['region trailer', corrupt((b) => void b.writeInt32BE(12345, 8 + 16 * il + b.readInt32BE(16))), /invalid region trailer/],
     ];
-    for (const [what, blob, reason] of cases) assert.throws(() => readRpmPackage(blob), (e: unknown) => e instanceof RpmHeaderError && reason.test(e.message), what);
+    for (const [what, blob, reason] of cases)
+      assert.throws(
+        () => readRpmPackage(blob),
+        (e: unknown) => e instanceof RpmHeaderError && reason.test(e.message),
+        what,
+      );
     // Every single-byte truncation is refused cleanly.
     for (let n = 0; n < blobs[0]!.length; n += 7) assert.throws(() => parseRpmHeader(blobs[0]!.subarray(0, n)), RpmHeaderError);
   });
@@ -119,9 +130,17 @@ void describe('rpm database readers on databases rpm wrote', { skip }, () => {
     const copy = join(dir, 'corrupt.sqlite');
     copyFileSync(join(root, 'var/lib/rpm/rpmdb.sqlite'), copy);
     // SQLite itself rewrites one row's blob (cut short), as a damaged database would hold it.
-    execFileSync('python3', ['-c', 'import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nc.execute("UPDATE Packages SET blob=substr(blob,1,100) WHERE hnum=(SELECT min(hnum) FROM Packages)")\nc.commit()\nc.close()', copy]);
+    execFileSync('python3', [
+      '-c',
+      'import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nc.execute("UPDATE Packages SET blob=substr(blob,1,100) WHERE hnum=(SELECT min(hnum) FROM Packages)")\nc.commit()\nc.close()',
+      copy,
+    ]);
     const warnings: CatalogWarning[] = [];
-    const { packages } = await catalogImage({ tree: treeOf({ '/etc/os-release': OS.rocky, '/var/lib/rpm/rpmdb.sqlite': readFileSync(copy) }), arch: 'amd64', warn: (w) => warnings.push(w) });
+    const { packages } = await catalogImage({
+      tree: treeOf({ '/etc/os-release': OS.rocky, '/var/lib/rpm/rpmdb.sqlite': readFileSync(copy) }),
+      arch: 'amd64',
+      warn: (w) => warnings.push(w),
+    });
     assert.equal(packages.length, 1);
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]!.skipped, 1);
@@ -207,7 +226,12 @@ void describe('rpm ecosystems and OSV matching', () => {
     const f = parseOsRelease(text);
     return { id: f.ID!.toLowerCase(), versionId: f.VERSION_ID ?? '', ...(f.PRETTY_NAME ? { prettyName: f.PRETTY_NAME } : {}), idLike: [] };
   };
-  const rpmPkg = (p: Partial<Package> & Pick<Package, 'name' | 'version' | 'ecosystem'>): Package => ({ purl: `pkg:rpm/x/${p.name}`, layer: 'sha256:l', location: '/var/lib/rpm/rpmdb.sqlite', ...p });
+  const rpmPkg = (p: Partial<Package> & Pick<Package, 'name' | 'version' | 'ecosystem'>): Package => ({
+    purl: `pkg:rpm/x/${p.name}`,
+    layer: 'sha256:l',
+    location: '/var/lib/rpm/rpmdb.sqlite',
+    ...p,
+  });
   const range = (fixed: string) => [{ type: 'ECOSYSTEM' as const, events: [{ introduced: '0' }, { fixed }] }];
 
   void it('os-release → OSV ecosystem and release scope', () => {
@@ -244,12 +268,31 @@ void describe('rpm ecosystems and OSV matching', () => {
           { package: { ecosystem: 'Red Hat:enterprise_linux:9::baseos', name: 'openssl-libs' }, ranges: range('1:3.0.7-27.el9') },
         ],
       },
-      { id: 'RHSA-2024:0001', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'Red Hat:rhel_eus:9.2::baseos', name: 'openssl-libs' }, ranges: range('1:3.0.7-99.el9_2') }] },
-      { id: 'RHSA-2024:0002', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'Red Hat:enterprise_linux:8::baseos', name: 'openssl-libs' }, ranges: range('1:9.9.9-1.el8') }] },
+      {
+        id: 'RHSA-2024:0001',
+        modified: '2024-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'Red Hat:rhel_eus:9.2::baseos', name: 'openssl-libs' }, ranges: range('1:3.0.7-99.el9_2') }],
+      },
+      {
+        id: 'RHSA-2024:0002',
+        modified: '2024-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'Red Hat:enterprise_linux:8::baseos', name: 'openssl-libs' }, ranges: range('1:9.9.9-1.el8') }],
+      },
       // An advisory fixed in a version without the epoch is older than anything of epoch 1.
-      { id: 'RHSA-2024:0003', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'Red Hat:enterprise_linux:9::baseos', name: 'openssl-libs' }, ranges: range('3.0.7-99.el9') }] },
+      {
+        id: 'RHSA-2024:0003',
+        modified: '2024-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'Red Hat:enterprise_linux:9::baseos', name: 'openssl-libs' }, ranges: range('3.0.7-99.el9') }],
+      },
     ];
-    const pkg = rpmPkg({ name: 'openssl-libs', version: '1:3.0.7-24.el9', ecosystem: 'Red Hat', release: 'Red Hat:enterprise_linux:9', sourceName: 'openssl', sourceVersion: '1:3.0.7-24.el9' });
+    const pkg = rpmPkg({
+      name: 'openssl-libs',
+      version: '1:3.0.7-24.el9',
+      ecosystem: 'Red Hat',
+      release: 'Red Hat:enterprise_linux:9',
+      sourceName: 'openssl',
+      sourceVersion: '1:3.0.7-24.el9',
+    });
     const found = matchPackages(new OsvDatabase(records), [pkg]);
     assert.deepEqual(
       found.map((f) => `${f.id} ${f.fixedVersion}`),
@@ -260,18 +303,41 @@ void describe('rpm ecosystems and OSV matching', () => {
   });
 
   void it('AlmaLinux / Rocky: binary name first, source name only for packages built with the source version', () => {
-    const libs = rpmPkg({ name: 'openssl-libs', version: '1:3.0.7-24.el9', ecosystem: 'AlmaLinux', release: 'AlmaLinux:9', sourceName: 'openssl', sourceVersion: '1:3.0.7-24.el9' });
+    const libs = rpmPkg({
+      name: 'openssl-libs',
+      version: '1:3.0.7-24.el9',
+      ecosystem: 'AlmaLinux',
+      release: 'AlmaLinux:9',
+      sourceName: 'openssl',
+      sourceVersion: '1:3.0.7-24.el9',
+    });
     assert.deepEqual(
       queriesFor(libs).map((q) => `${q.ecosystem}/${q.name}@${q.version}`),
-      ['AlmaLinux:9/openssl-libs@1:3.0.7-24.el9', 'AlmaLinux:9/openssl@1:3.0.7-24.el9', 'AlmaLinux/openssl-libs@1:3.0.7-24.el9', 'AlmaLinux/openssl@1:3.0.7-24.el9'],
+      [
+        'AlmaLinux:9/openssl-libs@1:3.0.7-24.el9',
+        'AlmaLinux:9/openssl@1:3.0.7-24.el9',
+        'AlmaLinux/openssl-libs@1:3.0.7-24.el9',
+        'AlmaLinux/openssl@1:3.0.7-24.el9',
+      ],
     );
-    const carp = rpmPkg({ name: 'perl-Carp', version: '1.50-460.el9', ecosystem: 'Rocky Linux', release: 'Rocky Linux:9', sourceName: 'perl', sourceVersion: '5.32.1-480.el9' });
+    const carp = rpmPkg({
+      name: 'perl-Carp',
+      version: '1.50-460.el9',
+      ecosystem: 'Rocky Linux',
+      release: 'Rocky Linux:9',
+      sourceName: 'perl',
+      sourceVersion: '5.32.1-480.el9',
+    });
     assert.deepEqual(
       queriesFor(carp).map((q) => `${q.ecosystem}/${q.name}`),
       ['Rocky Linux:9/perl-Carp', 'Rocky Linux/perl-Carp'],
     );
     // An advisory keyed by the source package, as the OSV schema describes AlmaLinux's.
-    const bySource: OsvRecord = { id: 'ALSA-2024:2447', modified: '2024-05-01T00:00:00Z', affected: [{ package: { ecosystem: 'AlmaLinux:9', name: 'openssl' }, ranges: range('1:3.0.7-27.el9') }] };
+    const bySource: OsvRecord = {
+      id: 'ALSA-2024:2447',
+      modified: '2024-05-01T00:00:00Z',
+      affected: [{ package: { ecosystem: 'AlmaLinux:9', name: 'openssl' }, ranges: range('1:3.0.7-27.el9') }],
+    };
     assert.deepEqual(
       matchPackages(new OsvDatabase([bySource]), [libs]).map((f) => `${f.id} ${f.package.name} ${f.fixedVersion}`),
       ['ALSA-2024:2447 openssl-libs 1:3.0.7-27.el9'],
@@ -288,11 +354,29 @@ void describe('rpm ecosystems and OSV matching', () => {
           { package: { ecosystem: 'SUSE:Linux Enterprise Module for Basesystem 15 SP4', name: 'openssl-3' }, ranges: range('3.0.8-150400.4.99.1') },
         ],
       },
-      { id: 'openSUSE-SU-2024:0001-1', modified: '2024-04-01T00:00:00Z', affected: [{ package: { ecosystem: 'openSUSE:Leap 15.6', name: 'openssl-3' }, ranges: range('3.1.4-150600.5.7.1') }] },
+      {
+        id: 'openSUSE-SU-2024:0001-1',
+        modified: '2024-04-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'openSUSE:Leap 15.6', name: 'openssl-3' }, ranges: range('3.1.4-150600.5.7.1') }],
+      },
     ];
     const db = new OsvDatabase(records);
-    const sles = rpmPkg({ name: 'libopenssl3', version: '3.0.8-150500.5.20.1', ecosystem: 'SUSE', release: 'SUSE:Linux Enterprise 15 SP5', sourceName: 'openssl-3', sourceVersion: '3.0.8-150500.5.20.1' });
-    const leap = rpmPkg({ name: 'libopenssl3', version: '3.1.4-150600.5.3.1', ecosystem: 'openSUSE', release: 'openSUSE:Leap 15.6', sourceName: 'openssl-3', sourceVersion: '3.1.4-150600.5.3.1' });
+    const sles = rpmPkg({
+      name: 'libopenssl3',
+      version: '3.0.8-150500.5.20.1',
+      ecosystem: 'SUSE',
+      release: 'SUSE:Linux Enterprise 15 SP5',
+      sourceName: 'openssl-3',
+      sourceVersion: '3.0.8-150500.5.20.1',
+    });
+    const leap = rpmPkg({
+      name: 'libopenssl3',
+      version: '3.1.4-150600.5.3.1',
+      ecosystem: 'openSUSE',
+      release: 'openSUSE:Leap 15.6',
+      sourceName: 'openssl-3',
+      sourceVersion: '3.1.4-150600.5.3.1',
+    });
     assert.deepEqual(
       matchPackages(db, [sles, leap]).map((f) => `${f.id} ${f.package.ecosystem} ${f.fixedVersion}`),
       ['openSUSE-SU-2024:0001-1 openSUSE 3.1.4-150600.5.7.1', 'SUSE-SU-2024:1234-1 SUSE 3.0.8-150500.5.27.1'],

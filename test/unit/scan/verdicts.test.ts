@@ -14,7 +14,12 @@ const TRIAGE = resolve(__dirname, '../../fixtures/osv-triage');
 const NOW = new Date();
 
 const zip = (out: string, from: string) =>
-  execFileSync('python3', ['-c', 'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in sorted(glob.glob(sys.argv[2]+"/*.json")): z.write(f, os.path.basename(f))\nz.close()', out, from]);
+  execFileSync('python3', [
+    '-c',
+    'import sys,zipfile,glob,os\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor f in sorted(glob.glob(sys.argv[2]+"/*.json")): z.write(f, os.path.basename(f))\nz.close()',
+    out,
+    from,
+  ]);
 
 const deb = (name: string, version: string, sourceName: string, sourceVersion: string): Package => ({
   name,
@@ -53,7 +58,10 @@ void describe('OSV data layouts', () => {
     const counts = await Promise.all([bucket, flat, linked].map(async (d) => (await new OsvSource({ directory: d }).current()).info.records));
     assert.deepEqual(counts, [loose, loose, loose]);
     const db = await new OsvSource({ directory: bucket }).current();
-    assert.deepEqual(db.info.ecosystems.map((e) => e.ecosystem), ['AlmaLinux', 'Debian', 'PyPI', 'Rocky Linux', 'npm']);
+    assert.deepEqual(
+      db.info.ecosystems.map((e) => e.ecosystem),
+      ['AlmaLinux', 'Debian', 'PyPI', 'Rocky Linux', 'npm'],
+    );
   });
 });
 
@@ -63,7 +71,14 @@ void describe('distribution severities and alias groups', () => {
     deb('libc6', '2.36-9+deb12u4', 'glibc', '2.36-9+deb12u4'),
     // A binNMU with a binary-only epoch: the advisories name the source util-linux 2.38.1-5.
     deb('bsdutils', '1:2.38.1-5+b1', 'util-linux', '2.38.1-5'),
-    { name: 'golang.org/x/net', version: 'v0.6.0', ecosystem: 'Go', purl: 'pkg:golang/golang.org/x/net@v0.6.0', layer: 'sha256:l', location: '/app' } satisfies Package,
+    {
+      name: 'golang.org/x/net',
+      version: 'v0.6.0',
+      ecosystem: 'Go',
+      purl: 'pkg:golang/golang.org/x/net@v0.6.0',
+      layer: 'sha256:l',
+      location: '/app',
+    } satisfies Package,
   ];
   let findings: Finding[];
   const byId = (id: string) => findings.find((f) => f.ids.includes(id));
@@ -71,12 +86,10 @@ void describe('distribution severities and alias groups', () => {
   void it('matches the real-shaped records', async () => {
     db = new OsvDatabase((await importDirectory(TRIAGE)).records);
     findings = matchPackages(db, packages);
-    assert.deepEqual(findings.map((f) => `${f.id} ${f.package.name}`), [
-      'DEBIAN-CVE-2024-28085 bsdutils',
-      'GHSA-vvpx-j8f3-3w6h golang.org/x/net',
-      'DEBIAN-CVE-2022-0563 bsdutils',
-      'DEBIAN-CVE-2019-1010022 libc6',
-    ]);
+    assert.deepEqual(
+      findings.map((f) => `${f.id} ${f.package.name}`),
+      ['DEBIAN-CVE-2024-28085 bsdutils', 'GHSA-vvpx-j8f3-3w6h golang.org/x/net', 'DEBIAN-CVE-2022-0563 bsdutils', 'DEBIAN-CVE-2019-1010022 libc6'],
+    );
   });
 
   void it('rates Debian unimportant as negligible with its 9.8 CVSS kept beside it, and leaves it out of counts', () => {
@@ -127,15 +140,34 @@ void describe('distribution severities and alias groups', () => {
       counts: countBySeverity(findings),
       fixable: countBySeverity(findings, (f) => f.fixable),
       findings,
-      hygiene: { setuidFiles: [], shells: [], networkTools: [], user: '1000', runsAsRoot: false, privateKeys: [], totalSizeBytes: 1, compressedSizeBytes: 1, layerCount: 1, wastedBytes: 0, efficiency: 1, issues: [] },
+      hygiene: {
+        setuidFiles: [],
+        shells: [],
+        networkTools: [],
+        user: '1000',
+        runsAsRoot: false,
+        privateKeys: [],
+        totalSizeBytes: 1,
+        compressedSizeBytes: 1,
+        layerCount: 1,
+        wastedBytes: 0,
+        efficiency: 1,
+        issues: [],
+      },
       osv: dataStatement(db, packages, NOW, 6 * 3600_000),
       sbom: { store: 'memory', key: 'k', digest: 'd', format: 'cyclonedx-1.6' },
     } satisfies ScanSummary;
     const decision = evaluatePolicy(factsFromScan(summary), defaultPolicy(), NOW);
     assert.equal(decision.allowed, false);
     const enforced = decision.violations.filter((v) => v.enforced);
-    assert.deepEqual(enforced.map((v) => v.evidence.id), ['DEBIAN-CVE-2024-28085', 'GHSA-vvpx-j8f3-3w6h']);
-    assert.match(enforced[0]!.message, /HIGH \(Debian: high\) DEBIAN-CVE-2024-28085 in bsdutils 1:2\.38\.1-5\+b1 \(fixed in source package util-linux 2\.38\.1-5\+deb12u1\)/);
+    assert.deepEqual(
+      enforced.map((v) => v.evidence.id),
+      ['DEBIAN-CVE-2024-28085', 'GHSA-vvpx-j8f3-3w6h'],
+    );
+    assert.match(
+      enforced[0]!.message,
+      /HIGH \(Debian: high\) DEBIAN-CVE-2024-28085 in bsdutils 1:2\.38\.1-5\+b1 \(fixed in source package util-linux 2\.38\.1-5\+deb12u1\)/,
+    );
     assert.ok(!JSON.stringify(decision).includes('CVE-2019-1010022'), 'the unimportant finding is outside the ceilings');
   });
 });
@@ -148,7 +180,13 @@ void describe('the data statement', () => {
 
   void it('names an empty data set, an ecosystem without records, and stale data with its age', async () => {
     const empty = dataStatement(new OsvDatabase([]), [npmPkg], NOW, 3600_000);
-    assert.deepEqual(empty.problems.map((p) => [p.kind, p.ecosystem]), [['empty', '*'], ['missing', 'npm']]);
+    assert.deepEqual(
+      empty.problems.map((p) => [p.kind, p.ecosystem]),
+      [
+        ['empty', '*'],
+        ['missing', 'npm'],
+      ],
+    );
 
     mkdirSync(join(dir, 'npm'));
     execFileSync('cp', ['-r', join(FIXTURES, 'npm'), join(FIXTURES, 'debian'), dir]);
@@ -156,12 +194,21 @@ void describe('the data statement', () => {
     execFileSync('find', [join(dir, 'debian'), '-name', '*.json', '-exec', 'touch', '-d', weekAgo.toISOString(), '{}', ';']);
     const db = await new OsvSource({ directory: dir }).current();
     const onlyNpm = dataStatement(db, [npmPkg], NOW, 3600_000);
-    assert.deepEqual(onlyNpm.problems, [], 'npm data is fresh; the stale Debian data is not this image\'s concern');
+    assert.deepEqual(onlyNpm.problems, [], "npm data is fresh; the stale Debian data is not this image's concern");
     const both = dataStatement(db, [npmPkg, debPkg, { ...npmPkg, name: 'x', ecosystem: 'PyPI' }], NOW, 3600_000);
-    assert.deepEqual(both.problems.map((p) => [p.kind, p.ecosystem]), [['stale', 'Debian'], ['missing', 'PyPI']]);
+    assert.deepEqual(
+      both.problems.map((p) => [p.kind, p.ecosystem]),
+      [
+        ['stale', 'Debian'],
+        ['missing', 'PyPI'],
+      ],
+    );
     assert.match(both.problems[0]!.message, /vulnerability data for Debian is 7d old .* older than the maximum 1h/);
     assert.ok(both.ageSeconds >= 7 * 86_400 - 5);
-    assert.deepEqual(both.ecosystems.map((e) => e.ecosystem), ['Debian', 'npm']);
+    assert.deepEqual(
+      both.ecosystems.map((e) => e.ecosystem),
+      ['Debian', 'npm'],
+    );
     utimesSync(join(dir, 'debian'), NOW, NOW);
   });
 });
@@ -181,7 +228,13 @@ void describe('OSV data status for health checks', () => {
     await new OsvSource({ directory: data, statusFile: osvStatusFile(config) }).current();
     const status = await readOsvStatus(config);
     assert.equal(status.state, 'stale');
-    assert.deepEqual(status.ecosystems.map((e) => [e.ecosystem, e.stale]), [['Debian', true], ['npm', false]]);
+    assert.deepEqual(
+      status.ecosystems.map((e) => [e.ecosystem, e.stale]),
+      [
+        ['Debian', true],
+        ['npm', false],
+      ],
+    );
     assert.match(status.message, /OSV data stale for Debian/);
     assert.ok(status.ageSeconds! >= 7200 - 60);
     mkdirSync(join(dir, 'empty'));

@@ -32,11 +32,31 @@ void describe('dpkg versions (deb-version(7))', () => {
     assert.equal(compareDeb('1:2.3-4-5', '1:2.3-4-5'), 0);
   });
   void it('rejects malformed versions with a clear error', () => {
-    assert.throws(() => compareDeb('a:1.0', '1.0'), (e: unknown) => ChainError.is(e, 'BAD_INPUT') && /epoch/.test(e.message));
+    assert.throws(
+      () => compareDeb('a:1.0', '1.0'),
+      (e: unknown) => ChainError.is(e, 'BAD_INPUT') && /epoch/.test(e.message),
+    );
     assert.throws(() => compareDeb('1.0-', '1.0'), ChainError);
   });
   void it('agrees with dpkg --compare-versions on every pair', { skip: spawnSync('dpkg', ['--version']).status !== 0 }, () => {
-    const versions = ['0', '1.0~rc1', '1.0~rc1-1', '1.0', '1.0-1', '1.0-1~bpo1', '1.0+dfsg-1', '1.0.1', '1:0.9', '1.0a', '1.0-1ubuntu0.1', '2.36-9+deb12u7', '7.88.1-10+deb12u5', '3.0.11-1~deb12u2', '1.0-1.1', '1.0-1+b1'];
+    const versions = [
+      '0',
+      '1.0~rc1',
+      '1.0~rc1-1',
+      '1.0',
+      '1.0-1',
+      '1.0-1~bpo1',
+      '1.0+dfsg-1',
+      '1.0.1',
+      '1:0.9',
+      '1.0a',
+      '1.0-1ubuntu0.1',
+      '2.36-9+deb12u7',
+      '7.88.1-10+deb12u5',
+      '3.0.11-1~deb12u2',
+      '1.0-1.1',
+      '1.0-1+b1',
+    ];
     for (const a of versions) {
       for (const b of versions) {
         const ours = compareDeb(a, b);
@@ -50,7 +70,20 @@ void describe('dpkg versions (deb-version(7))', () => {
 
 void describe('apk versions', () => {
   void it('orders pre-release suffixes before and post-release suffixes after the release', () => {
-    assertAscending(compareApk, ['1.2_alpha', '1.2_alpha1', '1.2_beta2', '1.2_pre1', '1.2_rc1', '1.2', '1.2_cvs', '1.2_svn', '1.2_git', '1.2_hg', '1.2_p1', '1.2_p2']);
+    assertAscending(compareApk, [
+      '1.2_alpha',
+      '1.2_alpha1',
+      '1.2_beta2',
+      '1.2_pre1',
+      '1.2_rc1',
+      '1.2',
+      '1.2_cvs',
+      '1.2_svn',
+      '1.2_git',
+      '1.2_hg',
+      '1.2_p1',
+      '1.2_p2',
+    ]);
   });
   void it('orders letters, more components and revisions after the bare version', () => {
     assertAscending(compareApk, ['1.2', '1.2-r1', '1.2-r10', '1.2a', '1.2b-r0', '1.2.1', '1.10']);
@@ -105,7 +138,8 @@ void describe('PEP 440', () => {
     assert.equal(comparePep440('1.0RC1', '1.0rc1'), 0);
   });
   void it('agrees with python packaging', { skip: spawnSync('python3', ['-c', 'import packaging']).status !== 0 }, () => {
-    const script = 'import sys, json; from packaging.version import Version as V; vs=json.loads(sys.argv[1]); print(json.dumps([[(V(a)>V(b))-(V(a)<V(b)) for b in vs] for a in vs]))';
+    const script =
+      'import sys, json; from packaging.version import Version as V; vs=json.loads(sys.argv[1]); print(json.dumps([[(V(a)>V(b))-(V(a)<V(b)) for b in vs] for a in vs]))';
     const expected = JSON.parse(execFileSync('python3', ['-c', script, JSON.stringify(ordered)], { encoding: 'utf8' })) as number[][];
     ordered.forEach((a, i) => ordered.forEach((b, j) => assert.equal(comparePep440(a, b), expected[i]![j], `${a} vs ${b}`)));
   });

@@ -46,7 +46,12 @@ const SPEC_IMAGE = {
   ],
 };
 
-const libssl = { id: 'DSA-5532-1', aliases: ['CVE-2023-1234'], package: 'libssl3', purl: 'pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12' };
+const libssl = {
+  id: 'DSA-5532-1',
+  aliases: ['CVE-2023-1234'],
+  package: 'libssl3',
+  purl: 'pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12',
+};
 
 void describe('OpenVEX documents', () => {
   void it('reads the spec examples', () => {
@@ -54,7 +59,10 @@ void describe('OpenVEX documents', () => {
     assert.ok(fixed.ok);
     assert.equal(fixed.format, 'openvex');
     assert.equal(fixed.statements[0]!.status, 'fixed');
-    assert.deepEqual(fixed.statements[0]!.products.map((p) => p.ids[0]), ['pkg:apk/wolfi/git@2.39.0-r1?arch=armv7', 'pkg:apk/wolfi/git@2.39.0-r1?arch=x86_64']);
+    assert.deepEqual(
+      fixed.statements[0]!.products.map((p) => p.ids[0]),
+      ['pkg:apk/wolfi/git@2.39.0-r1?arch=armv7', 'pkg:apk/wolfi/git@2.39.0-r1?arch=x86_64'],
+    );
     assert.equal(fixed.statements[0]!.source.author, 'Wolfi J Inkinson');
     const image = readVexDocument(SPEC_IMAGE, 'image.json');
     assert.ok(image.ok);
@@ -73,13 +81,25 @@ void describe('OpenVEX documents', () => {
     const read = readVexDocument(bad, 'bad.json');
     assert.equal(read.ok, false);
     const problems = read.ok ? [] : read.problems;
-    assert.ok(problems.some((p) => /^statements\.0\.justification: a not_affected statement needs a justification or an impact_statement/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /^statements\.1\.status:/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /^statements\.2: unknown field "expiry"/.test(p)), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => /^statements\.0\.justification: a not_affected statement needs a justification or an impact_statement/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => /^statements\.1\.status:/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => /^statements\.2: unknown field "expiry"/.test(p)),
+      problems.join('\n'),
+    );
   });
 
   void it('refuses what is not VEX, and text that is not JSON', () => {
-    assert.deepEqual(readVexText('{"hello": 1}', 'x'), { ok: false, problems: ['(root): neither OpenVEX (an "@context" of https://openvex.dev/ns) nor CycloneDX VEX ("bomFormat": "CycloneDX")'] });
+    assert.deepEqual(readVexText('{"hello": 1}', 'x'), {
+      ok: false,
+      problems: ['(root): neither OpenVEX (an "@context" of https://openvex.dev/ns) nor CycloneDX VEX ("bomFormat": "CycloneDX")'],
+    });
     const notJson = readVexText('{', 'x');
     assert.ok(!notJson.ok && /not JSON/.test(notJson.problems[0]!));
   });
@@ -101,7 +121,10 @@ void describe('CycloneDX VEX', () => {
     specVersion: '1.5',
     serialNumber: 'urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79',
     version: 1,
-    metadata: { timestamp: '2026-05-01T00:00:00Z', component: { 'bom-ref': 'image', type: 'container', name: 'app', purl: `pkg:oci/app@${IMAGE.replace(':', '%3A')}` } },
+    metadata: {
+      timestamp: '2026-05-01T00:00:00Z',
+      component: { 'bom-ref': 'image', type: 'container', name: 'app', purl: `pkg:oci/app@${IMAGE.replace(':', '%3A')}` },
+    },
     components: [{ 'bom-ref': 'pkg:deb/debian/libssl3@3.0.11-1~deb12u2', type: 'library', name: 'libssl3', purl: 'pkg:deb/debian/libssl3@3.0.11-1~deb12u2' }],
     vulnerabilities: [
       {
@@ -148,15 +171,26 @@ void describe('which statement suppresses a finding', () => {
   void it('not for another image digest, another package, or another vulnerability', () => {
     const other = `sha256:${'cd'.repeat(32)}`;
     assert.equal(vexOutcome(libssl, statements(SPEC_IMAGE), other, NOW).suppressedBy, undefined);
-    assert.equal(vexOutcome({ ...libssl, package: 'libc6', purl: 'pkg:deb/debian/libc6@2.36-9?arch=amd64' }, statements(SPEC_IMAGE), IMAGE, NOW).suppressedBy, undefined);
+    assert.equal(
+      vexOutcome({ ...libssl, package: 'libc6', purl: 'pkg:deb/debian/libc6@2.36-9?arch=amd64' }, statements(SPEC_IMAGE), IMAGE, NOW).suppressedBy,
+      undefined,
+    );
     assert.equal(vexOutcome({ ...libssl, id: 'CVE-2024-0001', aliases: [] }, statements(SPEC_IMAGE), IMAGE, NOW).suppressedBy, undefined);
   });
 
   void it('a fixed statement naming the package purl, whatever the image', () => {
     const git = { id: 'CVE-2014-123456', aliases: [], package: 'git', purl: 'pkg:apk/wolfi/git@2.39.0-r1?arch=x86_64&distro=wolfi' };
     assert.equal(vexOutcome(git, statements(SPEC_FIXED), IMAGE, NOW).suppressedBy?.status, 'fixed');
-    assert.equal(vexOutcome({ ...git, purl: 'pkg:apk/wolfi/git@2.38.0-r0?arch=x86_64' }, statements(SPEC_FIXED), IMAGE, NOW).suppressedBy, undefined, 'another version');
-    assert.equal(vexOutcome({ ...git, purl: 'pkg:apk/wolfi/git@2.39.0-r1?arch=aarch64' }, statements(SPEC_FIXED), IMAGE, NOW).suppressedBy, undefined, 'another arch');
+    assert.equal(
+      vexOutcome({ ...git, purl: 'pkg:apk/wolfi/git@2.38.0-r0?arch=x86_64' }, statements(SPEC_FIXED), IMAGE, NOW).suppressedBy,
+      undefined,
+      'another version',
+    );
+    assert.equal(
+      vexOutcome({ ...git, purl: 'pkg:apk/wolfi/git@2.39.0-r1?arch=aarch64' }, statements(SPEC_FIXED), IMAGE, NOW).suppressedBy,
+      undefined,
+      'another arch',
+    );
   });
 
   void it('affected and under_investigation never suppress', () => {

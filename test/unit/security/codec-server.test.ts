@@ -21,18 +21,24 @@ describe('codec server (Temporal remote codec protocol over the payload encrypti
     data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
   });
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
 
   it('decodes what the workers encrypted, and encodes what it is given', async () => {
     const [sealed] = await encryption.encode([defaultPayloadConverter.toPayload({ repository: 'demo/app' })]);
-    const decoded = (await (await post('/decode', { payloads: [toJson(sealed!)] })).json()) as { payloads: Array<{ metadata: Record<string, string>; data: string }> };
+    const decoded = (await (await post('/decode', { payloads: [toJson(sealed!)] })).json()) as {
+      payloads: Array<{ metadata: Record<string, string>; data: string }>;
+    };
     assert.equal(Buffer.from(decoded.payloads[0]!.metadata.encoding!, 'base64').toString(), 'json/plain');
     assert.deepEqual(JSON.parse(Buffer.from(decoded.payloads[0]!.data, 'base64').toString()), { repository: 'demo/app' });
     const encoded = (await (await post('/encode', { payloads: decoded.payloads })).json()) as typeof decoded;
     assert.equal(Buffer.from(encoded.payloads[0]!.metadata.encoding!, 'base64').toString(), ENCRYPTED_ENCODING);
   });
 
-  it('answers the Web UI\'s preflight for allowed origins only', async () => {
+  it("answers the Web UI's preflight for allowed origins only", async () => {
     const allowed = await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:8233', 'access-control-request-method': 'POST' } });
     assert.equal(allowed.status, 204);
     assert.equal(allowed.headers.get('access-control-allow-origin'), 'http://127.0.0.1:8233');
@@ -47,7 +53,10 @@ describe('codec server (Temporal remote codec protocol over the payload encrypti
     assert.equal(shape.status, 400);
     assert.match(((await shape.json()) as { error: string }).error, /expected \{ payloads/);
     assert.equal((await post('/other', { payloads: [] })).status, 404);
-    const bogus = { metadata: { encoding: Buffer.from(ENCRYPTED_ENCODING).toString('base64'), 'encryption-key-id': Buffer.from('k1').toString('base64') }, data: Buffer.alloc(40).toString('base64') };
+    const bogus = {
+      metadata: { encoding: Buffer.from(ENCRYPTED_ENCODING).toString('base64'), 'encryption-key-id': Buffer.from('k1').toString('base64') },
+      data: Buffer.alloc(40).toString('base64'),
+    };
     const res = await post('/decode', { payloads: [bogus] });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { error: string }).error, /does not decrypt/);

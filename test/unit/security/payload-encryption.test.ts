@@ -47,18 +47,37 @@ describe('payload encryption codec (AES-256-GCM, key id in metadata)', () => {
   it('rotates: the first key encrypts, a retired key still decrypts; a key no longer listed is named in the error', async () => {
     const before = PayloadEncryption.fromConfig({ keys: [{ id: 'old', file: oldKey }] });
     const [sealedOld] = await before.encode([defaultPayloadConverter.toPayload('written with old')]);
-    const rotated = PayloadEncryption.fromConfig({ keys: [{ id: 'new', file: newKey }, { id: 'old', file: oldKey }] });
+    const rotated = PayloadEncryption.fromConfig({
+      keys: [
+        { id: 'new', file: newKey },
+        { id: 'old', file: oldKey },
+      ],
+    });
     assert.equal(defaultPayloadConverter.fromPayload((await rotated.decode([sealedOld!]))[0] as never), 'written with old');
     const [sealedNew] = await rotated.encode([defaultPayloadConverter.toPayload('x')]);
     assert.equal(text(sealedNew!.metadata?.[KEY_ID_METADATA]), 'new');
-    const pinned = PayloadEncryption.fromConfig({ keys: [{ id: 'new', file: newKey }, { id: 'old', file: oldKey }], encryptWith: 'old' });
+    const pinned = PayloadEncryption.fromConfig({
+      keys: [
+        { id: 'new', file: newKey },
+        { id: 'old', file: oldKey },
+      ],
+      encryptWith: 'old',
+    });
     assert.equal(text((await pinned.encode([defaultPayloadConverter.toPayload('x')]))[0]!.metadata?.[KEY_ID_METADATA]), 'old');
     const dropped = PayloadEncryption.fromConfig({ keys: [{ id: 'new', file: newKey }] });
-    await assert.rejects(dropped.decode([sealedOld!]), (err: ChainError) => err.code === 'CONFIG_INVALID' && /names key "old", which is not among temporal.codec.keys \(new\)/.test(err.message));
+    await assert.rejects(
+      dropped.decode([sealedOld!]),
+      (err: ChainError) => err.code === 'CONFIG_INVALID' && /names key "old", which is not among temporal.codec.keys \(new\)/.test(err.message),
+    );
   });
 
   it('rejects tampered ciphertext and a payload re-labelled to another key', async () => {
-    const codec = PayloadEncryption.fromConfig({ keys: [{ id: 'a', file: oldKey }, { id: 'b', file: hexKey }] });
+    const codec = PayloadEncryption.fromConfig({
+      keys: [
+        { id: 'a', file: oldKey },
+        { id: 'b', file: hexKey },
+      ],
+    });
     const [sealed] = await codec.encode([defaultPayloadConverter.toPayload('payload')]);
     const flipped = Buffer.from(sealed!.data!);
     flipped[20] = (flipped[20] as number) ^ 1;
@@ -70,17 +89,31 @@ describe('payload encryption codec (AES-256-GCM, key id in metadata)', () => {
 
   it('reads keys as 32 raw bytes, base64 or hex, and names a bad key file', () => {
     assert.ok(PayloadEncryption.fromConfig({ keys: [{ id: 'h', file: hexKey }] }));
-    assert.throws(() => PayloadEncryption.fromConfig({ keys: [{ id: 'short', file: keyFile('short.key', 'c2hvcnQ=') }] }), /key "short": the file must hold 32 bytes/);
-    assert.throws(() => PayloadEncryption.fromConfig({ keys: [{ id: 'gone', file: join(dir, 'missing.key') }] }), (err: ChainError) => err.code === 'CONFIG_UNREADABLE' && /payload codec key file \(key "gone"\)/.test(err.message));
+    assert.throws(
+      () => PayloadEncryption.fromConfig({ keys: [{ id: 'short', file: keyFile('short.key', 'c2hvcnQ=') }] }),
+      /key "short": the file must hold 32 bytes/,
+    );
+    assert.throws(
+      () => PayloadEncryption.fromConfig({ keys: [{ id: 'gone', file: join(dir, 'missing.key') }] }),
+      (err: ChainError) => err.code === 'CONFIG_UNREADABLE' && /payload codec key file \(key "gone"\)/.test(err.message),
+    );
   });
 
   it('the recorded histories (written without a codec) replay with the codec on', async () => {
     const codec = PayloadEncryption.fromConfig({ keys: [{ id: 'new', file: newKey }] });
-    const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
-    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, f), 'utf8'))) }));
+    const files = readdirSync(HISTORIES_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
+    const histories = files.map((f) => ({
+      workflowId: f.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, f), 'utf8'))),
+    }));
     const failures: string[] = [];
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../../../workflows'), replayName: 'codec-replay', dataConverter: { payloadCodecs: [codec] } }, histories)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowsPath: require.resolve('../../../workflows'), replayName: 'codec-replay', dataConverter: { payloadCodecs: [codec] } },
+      histories,
+    )) {
       replayed++;
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }

@@ -19,7 +19,12 @@ void describe('cosign encrypted private key format', () => {
     const [block, ...rest] = parsePemBlocks(pem);
     assert.equal(rest.length, 0);
     assert.equal(block?.type, SIGSTORE_PRIVATE_KEY_PEM_TYPE);
-    assert.ok(pem.split('\n').slice(1, -3).every((line) => line.length === 64));
+    assert.ok(
+      pem
+        .split('\n')
+        .slice(1, -3)
+        .every((line) => line.length === 64),
+    );
     const doc = JSON.parse(block!.body.toString('utf8'));
     assert.deepEqual(Object.keys(doc), ['kdf', 'cipher', 'ciphertext']);
     assert.deepEqual(doc.kdf.params, { N: 65536, r: 8, p: 1 });

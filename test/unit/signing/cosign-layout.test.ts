@@ -9,14 +9,14 @@ void describe('cosign attachment layout', () => {
     assert.equal(attachmentTag(COSIGN_IMAGE.digest, 'att'), `sha256-${COSIGN_IMAGE.digest.slice(7)}.att`);
   });
 
-  void it('rebuilds cosign\'s two-signer .sig manifest byte for byte from its layers', () => {
+  void it("rebuilds cosign's two-signer .sig manifest byte for byte from its layers", () => {
     const original = fixture('cosign-sig-manifest-two-signers.json');
     const layers = attachmentLayers(original);
     assert.equal(layers?.length, 2);
     assert.deepEqual(attachmentManifest(layers!).manifest, original);
   });
 
-  void it('rebuilds cosign\'s .att manifest byte for byte', () => {
+  void it("rebuilds cosign's .att manifest byte for byte", () => {
     const original = fixture('cosign-att-manifest.json');
     assert.deepEqual(attachmentManifest(attachmentLayers(original)!).manifest, original);
   });

@@ -9,12 +9,7 @@ void describe('P1363 to DER ECDSA signatures (SEC 1 C.8)', () => {
     r[2] = 0x01; // two leading zero bytes to strip
     const s = Buffer.alloc(32, 0xff); // top bit set: needs 0x00
     const der = p1363ToDer(Buffer.concat([r, s]));
-    const expected = Buffer.concat([
-      Buffer.from([0x30, 2 + 30 + 2 + 33, 0x02, 30]),
-      r.subarray(2),
-      Buffer.from([0x02, 33, 0x00]),
-      s,
-    ]);
+    const expected = Buffer.concat([Buffer.from([0x30, 2 + 30 + 2 + 33, 0x02, 30]), r.subarray(2), Buffer.from([0x02, 33, 0x00]), s]);
     assert.deepEqual(der, expected);
   });
 

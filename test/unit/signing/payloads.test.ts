@@ -34,7 +34,10 @@ void describe('simple signing payload', () => {
 
 void describe('DSSE', () => {
   void it('PAE follows the DSSE v1 spec example', () => {
-    assert.equal(preAuthEncoding('http://example.com/HelloWorld', Buffer.from('hello world')).toString(), 'DSSEv1 29 http://example.com/HelloWorld 11 hello world');
+    assert.equal(
+      preAuthEncoding('http://example.com/HelloWorld', Buffer.from('hello world')).toString(),
+      'DSSEv1 29 http://example.com/HelloWorld 11 hello world',
+    );
   });
 
   void it('PAE counts bytes, not characters', () => {

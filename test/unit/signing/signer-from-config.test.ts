@@ -27,8 +27,14 @@ void describe('signer from configuration and environment', () => {
   void it('says what is missing: no key at all, the password variable, the PIN variable', async () => {
     await assert.rejects(createSigner(undefined, {}), { code: 'PREREQUISITE_MISSING', message: /DCHAIN_SIGNING_KEY/ });
     await assert.rejects(createSigner({ kind: 'file', path: keyFile, passwordEnv: 'MY_PW' }, {}), { code: 'BAD_INPUT', message: /set MY_PW/ });
-    await assert.rejects(createSigner({ kind: 'file', path: keyFile, passwordEnv: 'MY_PW' }, { MY_PW: 'wrong' }), { code: 'BAD_INPUT', message: /wrong password/ });
-    await assert.rejects(createSigner({ kind: 'file', path: join(dir, 'absent.key'), passwordEnv: 'MY_PW' }, {}), { code: 'BAD_INPUT', message: /cannot be read: ENOENT/ });
+    await assert.rejects(createSigner({ kind: 'file', path: keyFile, passwordEnv: 'MY_PW' }, { MY_PW: 'wrong' }), {
+      code: 'BAD_INPUT',
+      message: /wrong password/,
+    });
+    await assert.rejects(createSigner({ kind: 'file', path: join(dir, 'absent.key'), passwordEnv: 'MY_PW' }, {}), {
+      code: 'BAD_INPUT',
+      message: /cannot be read: ENOENT/,
+    });
     const pkcs11 = { kind: 'pkcs11' as const, module: '/nonexistent.so', token: 't', label: 'k', pinEnv: 'HSM_PIN' };
     await assert.rejects(createSigner(pkcs11, {}), { code: 'PREREQUISITE_MISSING', message: /HSM_PIN/ });
   });

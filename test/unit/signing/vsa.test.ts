@@ -5,7 +5,8 @@ import { buildVsa, parseVsa, PREDICATE_TYPES, VSA_PREDICATE_TYPE, vsaFromChainAt
 
 const digest = `sha256:${'a'.repeat(64)}`;
 const image = { registry: 'registry.example.com', repository: 'team/app', digest };
-const vsa = (passed: boolean, at: string) => buildVsa({ ...image, passed, policyVersion: 'cluster:3:sha256-0123456789ab', timeVerified: at, scanDataVersion: 'osv-1' });
+const vsa = (passed: boolean, at: string) =>
+  buildVsa({ ...image, passed, policyVersion: 'cluster:3:sha256-0123456789ab', timeVerified: at, scanDataVersion: 'osv-1' });
 
 void describe('SLSA verification summaries', () => {
   void it('carry the fields of verification_summary v1 and parse back', () => {
@@ -24,7 +25,10 @@ void describe('SLSA verification summaries', () => {
   void it('derive from the gate decision the sign stage receives, the same on every retry', () => {
     const attestations = [
       { predicateType: PREDICATE_TYPES.vulnerabilityScan, predicate: { scannedAt: '2026-12-01T09:59:00Z', osv: { version: 'osv-7' } } },
-      { predicateType: PREDICATE_TYPES.gateDecision, predicate: { allowed: false, policyVersion: 'p:1:sha256-aaaaaaaaaaaa', evaluatedAt: '2026-12-01T10:00:00Z', violations: [] } },
+      {
+        predicateType: PREDICATE_TYPES.gateDecision,
+        predicate: { allowed: false, policyVersion: 'p:1:sha256-aaaaaaaaaaaa', evaluatedAt: '2026-12-01T10:00:00Z', violations: [] },
+      },
     ];
     const first = vsaFromChainAttestations(image, attestations, PREDICATE_TYPES);
     assert.deepEqual(first, vsaFromChainAttestations(image, attestations, PREDICATE_TYPES));
@@ -35,7 +39,12 @@ void describe('SLSA verification summaries', () => {
 
   void it('decide registry-only admission from the newest valid summary, within its max age', () => {
     const now = new Date('2026-12-01T12:00:00Z');
-    const facts = (...predicates: unknown[]) => ({ signedBy: ['release'], attestations: [], problems: [], summaries: predicates.map((predicate) => ({ keyId: 'release', predicate })) });
+    const facts = (...predicates: unknown[]) => ({
+      signedBy: ['release'],
+      attestations: [],
+      problems: [],
+      summaries: predicates.map((predicate) => ({ keyId: 'release', predicate })),
+    });
     const day = 24 * 3_600_000;
     assert.equal(summaryDenial('r/app', digest, facts(vsa(true, '2026-12-01T10:00:00Z')), now, day), undefined);
     assert.match(summaryDenial('r/app', digest, facts(), now, day) ?? '', /has no verification summary/);

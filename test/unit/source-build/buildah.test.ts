@@ -15,8 +15,18 @@ void describe('buildah failures', () => {
   void it('are permanent for Dockerfile errors and missing base images, retryable for registry trouble', () => {
     const cases: Array<[string, 'build' | 'push', string, boolean]> = [
       ['error building at STEP "RUN exit 3": while running runtime: exit status 3', 'build', 'BUILD_FAILED', false],
-      ['Error: creating build container: initializing source docker://127.0.0.1:5000/base:v9: reading manifest v9 in 127.0.0.1:5000/base: manifest unknown', 'build', 'BUILD_FAILED', false],
-      ['Error: creating build container: pinging container registry 127.0.0.1:5999: Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused', 'build', 'REGISTRY_ERROR', true],
+      [
+        'Error: creating build container: initializing source docker://127.0.0.1:5000/base:v9: reading manifest v9 in 127.0.0.1:5000/base: manifest unknown',
+        'build',
+        'BUILD_FAILED',
+        false,
+      ],
+      [
+        'Error: creating build container: pinging container registry 127.0.0.1:5999: Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused',
+        'build',
+        'REGISTRY_ERROR',
+        true,
+      ],
       ['Error: writing blob: initiating layer upload: received unexpected HTTP status: 503 Service Unavailable', 'push', 'REGISTRY_ERROR', true],
       ['Error: trying to reuse blob: unauthorized: authentication required', 'push', 'UNAUTHORIZED', false],
     ];
@@ -31,7 +41,14 @@ void describe('buildah failures', () => {
 void describe('buildah settings', () => {
   const reg = (v: Record<string, unknown>) => registrySchema.parse(v);
   void it('skips TLS verification only for plain-HTTP or insecure registries', () => {
-    const conf = registriesConf([reg({ name: 'a', url: 'http://127.0.0.1:5000' }), reg({ name: 'b', url: 'https://secure.example' }), reg({ name: 'c', url: 'https://self.signed:8443', insecure: true })], ['docker.io']);
+    const conf = registriesConf(
+      [
+        reg({ name: 'a', url: 'http://127.0.0.1:5000' }),
+        reg({ name: 'b', url: 'https://secure.example' }),
+        reg({ name: 'c', url: 'https://self.signed:8443', insecure: true }),
+      ],
+      ['docker.io'],
+    );
     assert.match(conf, /unqualified-search-registries = \["docker.io"\]/);
     assert.match(conf, /location = "127.0.0.1:5000"\ninsecure = true/);
     assert.match(conf, /location = "self.signed:8443"\ninsecure = true/);
@@ -39,7 +56,13 @@ void describe('buildah settings', () => {
   });
 
   void it('writes credentials in containers-auth.json form', () => {
-    const auth = JSON.parse(authFile([reg({ name: 'a', url: 'https://r.example', credentials: { username: 'u', password: 'p:w' } }), reg({ name: 'b', url: 'https://t.example', credentials: { token: 'tok' } }), reg({ name: 'c', url: 'https://anon.example' })])) as { auths: Record<string, Record<string, string>> };
+    const auth = JSON.parse(
+      authFile([
+        reg({ name: 'a', url: 'https://r.example', credentials: { username: 'u', password: 'p:w' } }),
+        reg({ name: 'b', url: 'https://t.example', credentials: { token: 'tok' } }),
+        reg({ name: 'c', url: 'https://anon.example' }),
+      ]),
+    ) as { auths: Record<string, Record<string, string>> };
     assert.deepEqual(auth.auths, { 'r.example': { auth: Buffer.from('u:p:w').toString('base64') }, 't.example': { identitytoken: 'tok' } });
   });
 });
@@ -52,7 +75,13 @@ void describe('hardening a mounted root filesystem', () => {
     mkdirSync(join(root, 'usr/bin'), { recursive: true });
     mkdirSync(join(root, 'srv/shared'), { recursive: true });
     mkdirSync(join(root, 'etc'), { recursive: true });
-    for (const [path, mode] of [['usr/bin/passwd', 0o4755], ['usr/bin/wall', 0o2755], ['usr/bin/both', 0o6711], ['usr/bin/plain', 0o755], ['tmpfile', 0o1644]] as const) {
+    for (const [path, mode] of [
+      ['usr/bin/passwd', 0o4755],
+      ['usr/bin/wall', 0o2755],
+      ['usr/bin/both', 0o6711],
+      ['usr/bin/plain', 0o755],
+      ['tmpfile', 0o1644],
+    ] as const) {
       writeFileSync(join(root, path), 'x');
       chmodSync(join(root, path), mode);
     }
@@ -60,11 +89,14 @@ void describe('hardening a mounted root filesystem', () => {
     symlinkSync('passwd', join(root, 'usr/bin/link'));
     assert.deepEqual(await stripSetuidBits(root), ['/usr/bin/both', '/usr/bin/passwd', '/usr/bin/wall']);
     const mode = (p: string) => statSync(join(root, p)).mode & 0o7777;
-    assert.deepEqual([mode('usr/bin/passwd'), mode('usr/bin/wall'), mode('usr/bin/both'), mode('usr/bin/plain'), mode('tmpfile'), mode('srv/shared')], [0o755, 0o755, 0o711, 0o755, 0o1644, 0o2775]);
+    assert.deepEqual(
+      [mode('usr/bin/passwd'), mode('usr/bin/wall'), mode('usr/bin/both'), mode('usr/bin/plain'), mode('tmpfile'), mode('srv/shared')],
+      [0o755, 0o755, 0o711, 0o755, 0o1644, 0o2775],
+    );
     assert.deepEqual(await stripSetuidBits(root), []);
   });
 
-  void it('resolves USER names through the image\'s own /etc/passwd', async () => {
+  void it("resolves USER names through the image's own /etc/passwd", async () => {
     writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\ntoor:x:0:0::/:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n');
     assert.equal(await runsAsRoot(root, ''), true);
     assert.equal(await runsAsRoot(root, 'toor'), true);

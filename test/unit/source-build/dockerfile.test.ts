@@ -5,10 +5,15 @@ import { ChainError } from '../../../src/errors/chain-error';
 
 void describe('summarizeDockerfile', () => {
   void it('finds stages and external base images, skipping stage references and scratch', () => {
-    const s = summarizeDockerfile(['FROM golang:1.22 AS build', 'RUN go build ./...', 'FROM build AS test', 'FROM scratch', 'COPY --from=build /app /app'].join('\n'));
+    const s = summarizeDockerfile(
+      ['FROM golang:1.22 AS build', 'RUN go build ./...', 'FROM build AS test', 'FROM scratch', 'COPY --from=build /app /app'].join('\n'),
+    );
     assert.equal(s.multiStage, true);
     assert.deepEqual(s.baseImages, ['golang:1.22']);
-    assert.deepEqual(s.stages.map((st) => st.name ?? st.from), ['build', 'test', 'scratch']);
+    assert.deepEqual(
+      s.stages.map((st) => st.name ?? st.from),
+      ['build', 'test', 'scratch'],
+    );
   });
 
   void it('expands global ARGs (defaults, build args, ${VAR:-word}) in FROM', () => {
@@ -37,7 +42,10 @@ void describe('summarizeDockerfile', () => {
 
   void it('is single-stage with one FROM, and refuses a Dockerfile without FROM or with an empty image', () => {
     assert.equal(summarizeDockerfile('FROM busybox\nUSER 1000\n').multiStage, false);
-    assert.throws(() => summarizeDockerfile('RUN true\n'), (e: unknown) => ChainError.is(e, 'BUILD_FAILED') && !e.retryable);
+    assert.throws(
+      () => summarizeDockerfile('RUN true\n'),
+      (e: unknown) => ChainError.is(e, 'BUILD_FAILED') && !e.retryable,
+    );
     assert.throws(() => summarizeDockerfile('ARG BASE\nFROM ${BASE}\n'), /names no image/);
     assert.throws(() => summarizeDockerfile('FROM a b c\n'), /cannot read/);
   });

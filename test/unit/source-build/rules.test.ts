@@ -21,7 +21,12 @@ const push = (ref: string, repoUrl = 'https://github.com/team/My_App.git') => ({
 void describe('build rules', () => {
   void it('maps a release tag through named groups', () => {
     const r = buildRequestFromPush(push('refs/tags/release-2.1.0'), config.rules, config.staging);
-    assert.deepEqual(r && { tags: r.tags, repository: r.repository, registry: r.registry, commit: r.commit }, { tags: ['2.1.0', 'release'], repository: 'builds/my_app', registry: 'staging', commit: COMMIT });
+    assert.deepEqual(r && { tags: r.tags, repository: r.repository, registry: r.registry, commit: r.commit }, {
+      tags: ['2.1.0', 'release'],
+      repository: 'builds/my_app',
+      registry: 'staging',
+      commit: COMMIT,
+    });
   });
 
   void it('takes the first matching rule, honouring its repository pattern, image and Dockerfile', () => {
@@ -63,7 +68,10 @@ void describe('build rules', () => {
       [{ commit: 'abc' }, /commit id/],
       [{ repository: 'Bad Repo' }, /repository/],
     ] as const) {
-      assert.throws(() => parseBuildRequest({ ...base, ...change }), (e: unknown) => ChainError.is(e, 'BAD_INPUT') && message.test(e.message));
+      assert.throws(
+        () => parseBuildRequest({ ...base, ...change }),
+        (e: unknown) => ChainError.is(e, 'BAD_INPUT') && message.test(e.message),
+      );
     }
     assert.equal(parseBuildRequest({ ...base, repoUrl: 'git@github.com:team/app.git' }).repoUrl, 'git@github.com:team/app.git');
   });

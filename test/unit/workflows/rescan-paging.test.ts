@@ -90,7 +90,20 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
         if (d === BROKEN) throw ApplicationFailure.create({ type: 'BAD_INPUT', message: 'stored decision is unreadable', nonRetryable: true });
         const verdict = NOW_DENIED.has(d) ? 'denied' : d === NOW_ALLOWED ? 'allowed' : 'unchanged';
         const changed = verdict !== 'unchanged';
-        return { digest: d, repository: 'team/app', verdict, recorded: changed, overridden: false, findingsChanged: changed, allowed: verdict !== 'denied', previousAllowed: verdict === 'denied', ...(changed ? { notify: verdict } : {}), policyVersion: 'p:1', violations: [], osvVersion: 'osv-fixture-1' };
+        return {
+          digest: d,
+          repository: 'team/app',
+          verdict,
+          recorded: changed,
+          overridden: false,
+          findingsChanged: changed,
+          allowed: verdict !== 'denied',
+          previousAllowed: verdict === 'denied',
+          ...(changed ? { notify: verdict } : {}),
+          policyVersion: 'p:1',
+          violations: [],
+          osvVersion: 'osv-fixture-1',
+        };
       },
       async notifySubscribers(input: { digest: string; event: string; scope?: string }) {
         notified.push({ digest: input.digest, event: input.event, ...(input.scope === undefined ? {} : { scope: input.scope }) });
@@ -115,14 +128,24 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
   });
 
   it('visits every digest once across runs, counts each outcome and notifies only verdict changes', async () => {
-    const handle = await client.workflow.start(rescan, { taskQueue, workflowId: `rescan-paging-${Date.now()}`, args: [{ batchSize: 5, concurrency: 3, batchesPerRun: 2 }] });
+    const handle = await client.workflow.start(rescan, {
+      taskQueue,
+      workflowId: `rescan-paging-${Date.now()}`,
+      args: [{ batchSize: 5, concurrency: 3, batchesPerRun: 2 }],
+    });
     const summary = await handle.result();
 
     assert.equal(refreshes, 1, 'the OSV data is refreshed once, not once per run');
     assert.deepEqual([...rescanned].sort(), FLEET, 'every digest rescanned exactly once');
-    assert.deepEqual([...regated].sort(), FLEET.filter((d) => d !== VANISHED));
+    assert.deepEqual(
+      [...regated].sort(),
+      FLEET.filter((d) => d !== VANISHED),
+    );
     // Every image allowed now or before (all of them here) gets a fresh verdict attestation; not the one whose re-gate failed.
-    assert.deepEqual([...attested].sort(), FLEET.filter((d) => d !== VANISHED && d !== BROKEN));
+    assert.deepEqual(
+      [...attested].sort(),
+      FLEET.filter((d) => d !== VANISHED && d !== BROKEN),
+    );
     assert.ok(maxInFlight <= 3, `at most 3 images at a time (saw ${maxInFlight})`);
     assert.ok(maxInFlight > 1, 'images are rescanned in parallel');
     // 23 digests, 5 a page: 5 pages; 2 pages a run: 3 runs, each starting after the previous run's last digest.
@@ -151,7 +174,11 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
       ],
     );
 
-    assert.deepEqual(marked.sort(), notified.map((n) => n.digest), 'each notification marked as told');
+    assert.deepEqual(
+      marked.sort(),
+      notified.map((n) => n.digest),
+      'each notification marked as told',
+    );
 
     const first = await client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
     assert.equal(first.status.name, 'CONTINUED_AS_NEW');
@@ -190,7 +217,10 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
   it('refuses settings that are missing or not positive integers, for good', async () => {
     for (const [n, settings] of [{ batchSize: 0, concurrency: 8 }, { batchSize: 100 } as RescanInput].entries()) {
       const handle = await client.workflow.start(rescan, { taskQueue, workflowId: `rescan-bad-${n}-${Date.now()}`, args: [settings] });
-      await assert.rejects(handle.result(), (err: Error & { cause?: ApplicationFailure }) => err.cause?.type === 'BAD_INPUT' && err.cause.nonRetryable === true);
+      await assert.rejects(
+        handle.result(),
+        (err: Error & { cause?: ApplicationFailure }) => err.cause?.type === 'BAD_INPUT' && err.cause.nonRetryable === true,
+      );
     }
   });
 });

@@ -67,7 +67,7 @@ export function readBdbHash(buf: Buffer): BdbReadResult {
     const parts: Buffer[] = [];
     let length = 0;
     const seen = new Set<number>();
-    for (let no = first; no !== 0; ) {
+    for (let no = first; no !== 0;) {
       if (seen.has(no)) throw new BdbError(`overflow chain loops at page ${no}`);
       seen.add(no);
       const p = page(no);

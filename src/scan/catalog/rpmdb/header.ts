@@ -60,7 +60,8 @@ export class RpmHeader {
   string(tag: number): string | undefined {
     const e = this.entries.get(tag);
     if (!e) return undefined;
-    if (e.type !== TYPE.STRING && e.type !== TYPE.I18NSTRING && e.type !== TYPE.STRING_ARRAY) throw new RpmHeaderError(`tag ${tag} is of type ${e.type}, not a string`);
+    if (e.type !== TYPE.STRING && e.type !== TYPE.I18NSTRING && e.type !== TYPE.STRING_ARRAY)
+      throw new RpmHeaderError(`tag ${tag} is of type ${e.type}, not a string`);
     return this.strings(e, 1)[0];
   }
 
@@ -113,7 +114,8 @@ function entryLength(data: Buffer, e: Entry): number {
   const size = TYPE_SIZE[e.type];
   if (size !== undefined) {
     if (e.offset % size !== 0) throw new RpmHeaderError(`tag ${e.tag}: offset ${e.offset} not aligned for type ${e.type}`);
-    if (e.count > (data.length - e.offset) / size) throw new RpmHeaderError(`tag ${e.tag}: ${e.count} values of type ${e.type} at ${e.offset} overrun the ${data.length}-byte data store`);
+    if (e.count > (data.length - e.offset) / size)
+      throw new RpmHeaderError(`tag ${e.tag}: ${e.count} values of type ${e.type} at ${e.offset} overrun the ${data.length}-byte data store`);
     return e.count * size;
   }
   if (e.type === TYPE.STRING && e.count !== 1) throw new RpmHeaderError(`tag ${e.tag}: STRING with count ${e.count}`);
