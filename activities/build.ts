@@ -1,5 +1,5 @@
 import { type BuildRequest } from '../src/chain';
-import { buildFromSource, type BuildProgress, type BuiltImage, describePushedImage, type PushedImage } from '../src/source-build';
+import { BuildRecordStore, buildFromSource, type BuildProgress, type BuiltImage, describePushedImage, type PushedImage } from '../src/source-build';
 import { activity, KEEP_ALIVE_MS } from './activity';
 import { type ActivityDeps } from './deps';
 
@@ -14,6 +14,7 @@ export interface ImageRef {
 }
 
 export function createBuildActivities(deps: ActivityDeps) {
+  const records = new BuildRecordStore(deps.redis);
   return {
     /** Build stage of a registry push: the pushed image is the build output. */
     recordPushedImage: activity(
@@ -50,6 +51,8 @@ export function createBuildActivities(deps: ActivityDeps) {
           { repository: built.repository, digest: built.digest, tags: built.tags, multiStage: built.multiStage, stripped: built.strippedSetuid.length },
           'source build pushed',
         );
+        // What the digest was built from: a rescan that turns it denied while deployed builds the ref again.
+        await records.record(built.digest, input);
         return built;
       },
     ),

@@ -4,8 +4,10 @@
  * (Its fresh verdict attestation, attestVerdict, is a signing activity: ./sign.ts.)
  */
 import { ChainError } from '../src/errors';
+import { IngestQueue } from '../src/ingest';
 import { DecisionStore, type DigestPage, type LoadedPolicy, policyFromConfig, regate, type RegateOutcome, type Violation } from '../src/policy';
 import { SHA256_DIGEST } from '../src/registry';
+import { BuildRecordStore } from '../src/source-build';
 import { type OsvDataVersion, RescanFindingsStore, rescanStored, type SeverityCounts, type VexStatement } from '../src/scan';
 import { activity } from './activity';
 import { type ActivityDeps } from './deps';
@@ -65,7 +67,34 @@ export function createRescanActivities(deps: RescanDeps) {
   const store = new DecisionStore(deps.redis);
   const rescans = new RescanFindingsStore(deps.redis);
   const now = deps.now ?? (() => new Date());
+  const builds = new BuildRecordStore(deps.redis);
+  let queue: IngestQueue | undefined;
+  const ingestQueue = () => (queue ??= IngestQueue.fromConfig(deps.redis, deps.config.ingest));
   return {
+    /**
+     * A deployed digest the rescan turned denied, built by the chain from source: queues a build of
+     * the same ref (its newest commit, the base image as it is now) whose new digest goes through the
+     * chain. One rebuild per digest (its own chain id); a retry of this rescan queues nothing more.
+     * Off with `rescan.rebuildDeployed: false`. Returns the rebuild chain's workflow id, if one was queued.
+     */
+    rebuildDeployed: activity(
+      deps.logger,
+      { subject: (i: { digest: string }) => i.digest },
+      async (input, { log, workflowId }): Promise<string | undefined> => {
+        if (!deps.config.rescan.rebuildDeployed) return undefined;
+        const built = await builds.get(input.digest);
+        if (!built) return undefined;
+        const { commit: _built, ...rest } = built;
+        const request = { ...rest, source: 'rescan', rebuildOf: input.digest };
+        const result = await ingestQueue().submitBuild(request, 'rescan', `${workflowId}/${input.digest}`);
+        log.warn(
+          { rebuild: result.workflowId, outcome: result.outcome, repoUrl: built.repoUrl, ref: built.ref, builtCommit: built.commit },
+          'rescan: a deployed image turned denied; its source is built again',
+        );
+        return result.workflowId;
+      },
+    ),
+
     /** Nightly rescan: re-match the stored SBOM against the current OSV data, without pulling layers. */
     rescanImage: activity(
       deps.logger,

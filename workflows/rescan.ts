@@ -129,6 +129,17 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
         log.warn('rescan: deployed workloads not reported', { digest, error: failureText(err) });
       }
     }
+    // A denied image that runs somewhere and that the chain built from source: its ref is built again.
+    let rebuild: string | undefined;
+    if (deployments?.length && patched('rescan-rebuild-deployed')) {
+      try {
+        rebuild = await gateActivities.rebuildDeployed({ digest });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        problem(digest, 'rebuild', err);
+        log.warn('rescan: rebuild not queued', { digest, error: failureText(err) });
+      }
+    }
     try {
       await notifyActivities.notifySubscribers({
         registry: scan.registry,
@@ -146,6 +157,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
           counts: scan.counts,
           violations: result.violations,
           ...(deployments === undefined ? {} : { deployments }),
+          ...(rebuild === undefined ? {} : { rebuild }),
         },
       });
     } catch (err) {

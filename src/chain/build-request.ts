@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ChainError } from '../errors';
-import { repositorySchema, tagSchema } from '../registry';
+import { digestSchema, repositorySchema, tagSchema } from '../registry';
 
 export const commitSchema = z.string().regex(/^[a-f0-9]{40}([a-f0-9]{24})?$/, 'a full SHA-1 or SHA-256 commit id (lowercase hex)');
 
@@ -65,6 +65,8 @@ export const buildRequestSchema = z.strictObject({
   /** Who or what asked for the build: a Git webhook source name or `cli`. */
   source: z.string().min(1),
   pusher: z.string().max(256).optional(),
+  /** Set when a rescan rebuilds a denied digest: the digest this build replaces (one rebuild each). */
+  rebuildOf: digestSchema.optional(),
 });
 
 export type BuildRequest = z.infer<typeof buildRequestSchema>;

@@ -77,6 +77,8 @@ export function scanJobWorkflowId(uuid: string): string {
 }
 
 /** One chain per source repository and commit (or ref, before the commit is known): `build:<url>@<commit>`. */
-export function buildChainWorkflowId(request: { repoUrl: string; commit?: string | undefined; ref: string }): string {
-  return `build:${request.repoUrl}@${request.commit ?? request.ref}`;
+export function buildChainWorkflowId(request: { repoUrl: string; commit?: string | undefined; ref: string; rebuildOf?: string | undefined }): string {
+  const id = `build:${request.repoUrl}@${request.commit ?? request.ref}`;
+  // A rescan's rebuild of a denied digest: one per digest, whatever was built from the ref before.
+  return request.rebuildOf === undefined ? id : `${id}+rebuild-of:${request.rebuildOf}`;
 }

@@ -18,7 +18,7 @@ export interface RescanInput extends RescanSettings {
 
 export interface RescanProblem {
   digest: string;
-  step: 'rescan' | 'regate' | 'attest' | 'deployments' | 'notify';
+  step: 'rescan' | 'regate' | 'attest' | 'deployments' | 'rebuild' | 'notify';
   error: string;
 }
 

@@ -109,6 +109,11 @@ export const rescanSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(64).default(8),
   /** A blocked image whose rescan turns it allowed starts its chain again (off: it stays blocked until `dchain chain retry`). */
   startUnblocked: z.boolean().default(true),
+  /**
+   * A deployed image the rescan turns denied is rebuilt when the chain built it from source: its ref is
+   * built again (new base image, fixed dependencies) and the new digest goes through the chain.
+   */
+  rebuildDeployed: z.boolean().default(true),
 });
 
 export const policyConfigSchema = z.strictObject({

@@ -7,3 +7,4 @@ export { resolveRemoteRef } from './git';
 export { gitWebhookRoutes } from './git-webhook/plugin';
 export { describePushedImage, type PushedImage } from './pushed-image';
 export { stagingRepository, templateValues } from './rules';
+export { BuildRecordStore } from './build-records';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createBuildActivities } from '../../../activities/build';
@@ -10,7 +10,9 @@ import { configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
 import { freePort } from '../../../workers/local/managed-process';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
-import { testDataDir, useRegistry } from '../../support/services';
+import { testDataDir, useRedis, useRegistry } from '../../support/services';
+import { BuildRecordStore } from '../../../src/source-build';
+import { Redis } from 'ioredis';
 import { GitFixture } from '../../support/git-fixture';
 
 void describe('buildImage activity: heartbeats and failure types', () => {
@@ -21,9 +23,12 @@ void describe('buildImage activity: heartbeats and failure types', () => {
   const env = new MockActivityEnvironment();
   env.on('heartbeat', (d: unknown) => heartbeats.push(d));
 
+  let redis: Redis;
+
   before(async () => {
-    const registry = await useRegistry();
     const dataDir = testDataDir();
+    const [registry, localRedis] = await Promise.all([useRegistry(), useRedis(dataDir)]);
+    redis = new Redis(localRedis.url);
     await writeOciImage(join(dataDir, 'base'), busyboxSpec(), 'v1');
     base = `${registry.host}/base/busybox:v1`;
     await pushImage(join(dataDir, 'base'), 'v1', base);
@@ -38,8 +43,10 @@ void describe('buildImage activity: heartbeats and failure types', () => {
       sources: [],
       sync: { targets: [] },
     });
-    activities = createBuildActivities(createActivityDeps(config, createLogger({ level: 'silent' })));
+    activities = createBuildActivities(createActivityDeps(config, createLogger({ level: 'silent' }), { redis }));
   });
+
+  after(() => redis.disconnect());
 
   const request = (commit: string, registry = 'staging') => ({
     repoUrl: git.bare,
@@ -58,6 +65,8 @@ void describe('buildImage activity: heartbeats and failure types', () => {
     const commit = git.commit({ Dockerfile: `FROM ${base}\nRUN echo hello > /hello\nUSER 1000\n` }, 'app');
     const built = (await env.run(activities.buildImage, request(commit))) as BuiltImage;
     assert.match(built.digest, /^sha256:[a-f0-9]{64}$/);
+    // What the digest was built from is recorded, for a rescan that must build it again.
+    assert.deepEqual((await new BuildRecordStore(redis).get(built.digest))?.commit, commit);
     assert.deepEqual([built.multiStage, built.user, built.strippedSetuid], [false, '1000', []]);
     const phases = new Set(heartbeats.map((h) => (h as { phase: string }).phase));
     assert.deepEqual([...phases], ['checkout', 'build', 'harden', 'push', 'tag']);

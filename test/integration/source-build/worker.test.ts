@@ -10,7 +10,7 @@ import { type BuildRequest } from '../../../src/chain';
 import { configSchema } from '../../../src/config/schema';
 import { createLogger } from '../../../src/log/logger';
 import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
-import { onCleanup, testDataDir, useRegistry, useTemporal } from '../../support/services';
+import { onCleanup, testDataDir, useRedis, useRegistry, useTemporal } from '../../support/services';
 import { GitFixture } from '../../support/git-fixture';
 
 const TASK_QUEUE = 'build-stage-test';
@@ -22,7 +22,7 @@ void describe('buildImage on a real Temporal worker', () => {
 
   before(async () => {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
-    const [registry, temporal] = await Promise.all([useRegistry(), useTemporal()]);
+    const [registry, temporal, redis] = await Promise.all([useRegistry(), useTemporal(), useRedis()]);
     const dataDir = testDataDir();
     await writeOciImage(join(dataDir, 'base'), busyboxSpec(), 'v1');
     base = `${registry.host}/base/busybox:v1`;
@@ -31,6 +31,7 @@ void describe('buildImage on a real Temporal worker', () => {
     const config = configSchema.parse({
       dataDir,
       temporal: { address: temporal.address, taskQueue: TASK_QUEUE },
+      redis: { url: redis.url },
       registries: [{ name: 'staging', url: registry.url }],
       sources: [],
       sync: { targets: [] },

@@ -52,13 +52,14 @@ describe('configuration', () => {
   });
 
   it('rescans daily by default; the interval is a duration and the schedule can be turned off', () => {
-    assert.deepEqual(parseConfig({}).rescan, { enabled: true, interval: '24h', batchSize: 100, concurrency: 8, startUnblocked: true });
+    assert.deepEqual(parseConfig({}).rescan, { enabled: true, interval: '24h', batchSize: 100, concurrency: 8, startUnblocked: true, rebuildDeployed: true });
     assert.deepEqual(parseConfig({ rescan: { enabled: false, interval: '12h' } }).rescan, {
       enabled: false,
       interval: '12h',
       batchSize: 100,
       concurrency: 8,
       startUnblocked: true,
+      rebuildDeployed: true,
     });
     assert.match(configError(() => parseConfig({ rescan: { interval: 'daily' } })).message, /rescan\.interval: a duration such as 30s, 5m, 24h or 7d/);
   });

@@ -22,11 +22,15 @@ const VANISHED = digest(5);
 const BROKEN = digest(11);
 const NOW_DENIED = new Set([digest(3), digest(17)]);
 const NOW_ALLOWED = digest(20);
+/** A now-denied digest that runs in a cluster (and was built from source): the rescan rebuilds it. */
+const DEPLOYED = digest(17);
 
 describe('rescan workflow: paging, bounded parallelism and continue-as-new', () => {
   const rescanned: string[] = [];
   const regated: string[] = [];
   const attested: string[] = [];
+  const rebuilt: string[] = [];
+  const rebuildNamed: Record<string, unknown> = {};
   const notified: Array<{ digest: string; event: string; scope?: string }> = [];
   const pages: Array<{ after?: string; limit: number }> = [];
   const marked: string[] = [];
@@ -77,8 +81,12 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
       async restartUnblocked() {
         return undefined;
       },
-      async deployedWorkloads() {
-        return { workloads: [] };
+      async deployedWorkloads({ digest: d }: { digest: string }) {
+        return { workloads: d === DEPLOYED ? [{ cluster: 'c1', namespace: 'team', kind: 'Deployment', name: 'app', pods: ['app-1'] }] : [], events: [] };
+      },
+      async rebuildDeployed({ digest: d }: { digest: string }) {
+        rebuilt.push(d);
+        return `build:https://git.example.test/app.git@refs/heads/main+rebuild-of:${d}`;
       },
       // The fresh SLSA VSA of each signed image: counted, nothing signed here.
       async attestVerdict({ digest: d }: { digest: string }) {
@@ -105,7 +113,8 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
           osvVersion: 'osv-fixture-1',
         };
       },
-      async notifySubscribers(input: { digest: string; event: string; scope?: string }) {
+      async notifySubscribers(input: { digest: string; event: string; scope?: string; payload?: { rebuild?: unknown } }) {
+        if (input.payload?.rebuild !== undefined) rebuildNamed[input.digest] = input.payload.rebuild;
         notified.push({ digest: input.digest, event: input.event, ...(input.scope === undefined ? {} : { scope: input.scope }) });
         return [];
       },
@@ -165,6 +174,9 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
       [[BROKEN, 'regate', 'BAD_INPUT']],
       'skips are counted, not listed',
     );
+    // Only the denied digest that runs somewhere is rebuilt, and its notification names the rebuild.
+    assert.deepEqual(rebuilt, [DEPLOYED]);
+    assert.deepEqual(rebuildNamed, { [DEPLOYED]: `build:https://git.example.test/app.git@refs/heads/main+rebuild-of:${DEPLOYED}` });
     assert.deepEqual(
       notified.sort((a, b) => a.digest.localeCompare(b.digest)),
       [
