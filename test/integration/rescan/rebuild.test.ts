@@ -51,11 +51,14 @@ describe('rescan: rebuilding a deployed digest that turned denied', () => {
   after(() => redis.disconnect());
 
   const jobs = async () => {
-    const queue = new Queue(INGEST_QUEUE_NAME, { connection: redis.duplicate() });
+    const connection = redis.duplicate();
+    const queue = new Queue(INGEST_QUEUE_NAME, { connection });
     try {
       return (await queue.getJobs(['waiting', 'delayed', 'active'])).filter((j) => j.name === 'build');
     } finally {
+      // BullMQ leaves a connection it was given open.
       await queue.close();
+      connection.disconnect();
     }
   };
 
