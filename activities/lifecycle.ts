@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { durationMs } from '../src/config';
-import { ChainLifecycleStore, type ChainRecord, IngestQueue } from '../src/ingest';
+import { ChainLifecycleStore, type ChainRecord } from '../src/ingest';
 import { DecisionStore } from '../src/policy';
 import { activity } from './activity';
 import { type ActivityDeps } from './deps';
+import { ingestQueueOf } from './ingest-queue';
 
 const outcomeInputSchema = z.strictObject({ digest: z.string(), outcome: z.enum(['delivered', 'blocked', 'failed']) });
 
@@ -14,8 +15,6 @@ const outcomeInputSchema = z.strictObject({ digest: z.string(), outcome: z.enum(
 export function createLifecycleActivities(deps: ActivityDeps) {
   const store = new ChainLifecycleStore(deps.redis, durationMs(deps.config.ingest.dedupTtl));
   const decisions = new DecisionStore(deps.redis);
-  let queue: IngestQueue | undefined;
-  const ingestQueue = () => (queue ??= IngestQueue.fromConfig(deps.redis, deps.config.ingest));
 
   return {
     /** Records the end of this run of the calling chain (idempotent per run). */
@@ -52,7 +51,7 @@ export function createLifecycleActivities(deps: ActivityDeps) {
         pushedAt: new Date().toISOString(),
         source: 'rescan',
       };
-      const result = await ingestQueue().submitUnblock(event, latest.recordedAt);
+      const result = await ingestQueueOf(deps).submitUnblock(event, latest.recordedAt);
       log.info({ workflowId: result.workflowId, jobId: result.jobId }, 'rescan allowed a blocked image: its chain is queued to start again');
       return result.workflowId;
     }),

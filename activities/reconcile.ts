@@ -1,14 +1,13 @@
 import { ChainError } from '../src/errors';
-import { IngestQueue, reconcileSource, type ReconcileSummary } from '../src/ingest';
+import { reconcileSource, type ReconcileSummary } from '../src/ingest';
 import { type ActivityDeps } from './deps';
+import { ingestQueueOf } from './ingest-queue';
 import { activity } from './activity';
 
 export type { ReconcileSummary } from '../src/ingest';
 
 /** Activities of the `reconcile` workflow: list each source registry and queue digests whose notification was lost. */
 export function createReconcileActivities(deps: ActivityDeps) {
-  let queue: IngestQueue | undefined;
-  const ingestQueue = () => (queue ??= IngestQueue.fromConfig(deps.redis, deps.config.ingest));
   return {
     /** Names of the webhook sources whose registries are reconciled. */
     async listReconcileSources(): Promise<string[]> {
@@ -25,7 +24,7 @@ export function createReconcileActivities(deps: ActivityDeps) {
         source,
         ingest: deps.config.ingest,
         reader: deps.registry(source.registry),
-        submit: (event) => ingestQueue().submit(event),
+        submit: (event) => ingestQueueOf(deps).submit(event),
         onProgress: (done, total) => heartbeat({ done, total }),
       });
       log.info(summary, 'reconciliation finished');

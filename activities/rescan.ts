@@ -4,13 +4,14 @@
  * (Its fresh verdict attestation, attestVerdict, is a signing activity: ./sign.ts.)
  */
 import { ChainError } from '../src/errors';
-import { IngestQueue } from '../src/ingest';
+
 import { DecisionStore, type DigestPage, type LoadedPolicy, policyFromConfig, regate, type RegateOutcome, type Violation } from '../src/policy';
 import { SHA256_DIGEST } from '../src/registry';
 import { BuildRecordStore } from '../src/source-build';
 import { type OsvDataVersion, RescanFindingsStore, rescanStored, type SeverityCounts, type VexStatement } from '../src/scan';
 import { activity } from './activity';
 import { type ActivityDeps } from './deps';
+import { ingestQueueOf } from './ingest-queue';
 import { scanContext } from './scan-context';
 
 export interface RescanImageInput {
@@ -68,8 +69,6 @@ export function createRescanActivities(deps: RescanDeps) {
   const rescans = new RescanFindingsStore(deps.redis);
   const now = deps.now ?? (() => new Date());
   const builds = new BuildRecordStore(deps.redis);
-  let queue: IngestQueue | undefined;
-  const ingestQueue = () => (queue ??= IngestQueue.fromConfig(deps.redis, deps.config.ingest));
   return {
     /**
      * A deployed digest the rescan turned denied, built by the chain from source: queues a build of
@@ -86,7 +85,7 @@ export function createRescanActivities(deps: RescanDeps) {
         if (!built) return undefined;
         const { commit: _built, ...rest } = built;
         const request = { ...rest, source: 'rescan', rebuildOf: input.digest };
-        const result = await ingestQueue().submitBuild(request, 'rescan', `${workflowId}/${input.digest}`);
+        const result = await ingestQueueOf(deps).submitBuild(request, 'rescan', `${workflowId}/${input.digest}`);
         log.warn(
           { rebuild: result.workflowId, outcome: result.outcome, repoUrl: built.repoUrl, ref: built.ref, builtCommit: built.commit },
           'rescan: a deployed image turned denied; its source is built again',
