@@ -6,9 +6,7 @@
  * to the same bodies without parsing or enqueueing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -16,53 +14,9 @@ import { IngestQueue } from '../src/ingest';
 import { freePort, portOpen } from '../workers/local/managed-process';
 import { startRedis } from '../workers/local/redis-server';
 import { type BenchContext, type BenchRow, median } from './harness';
-
-interface AutocannonRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body?: string;
-}
-/** The part of autocannon's API used here (the package ships no type declarations). */
-type Autocannon = (options: {
-  url: string;
-  connections: number;
-  duration: number;
-  requests: Array<{ method: string; path: string; headers: Record<string, string>; setupRequest: (req: AutocannonRequest) => AutocannonRequest }>;
-}) => Promise<{ '2xx': number; non2xx: number; errors: number; duration: number; latency: { p50: number; p99: number } }>;
-const autocannon = createRequire(__filename)('autocannon') as Autocannon;
+import { load, type Run, WEBHOOK_SECRET as SECRET } from './webhook-load';
 
 const ROOT = resolve(__dirname, '..');
-const SECRET = 'bench-webhook-secret-0123456789';
-const CONTENT_TYPE = 'application/vnd.docker.distribution.events.v1+json';
-
-let sequence = 0;
-/** A distribution envelope with one manifest push of a digest never sent before. */
-function nextEnvelope(): string {
-  const n = sequence++;
-  const digest = `sha256:${createHash('sha256').update(`bench-${n}`).digest('hex')}`;
-  return JSON.stringify({
-    events: [
-      {
-        id: `bench-${n}`,
-        timestamp: new Date().toISOString(),
-        action: 'push',
-        target: {
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          size: 345,
-          digest,
-          length: 345,
-          repository: `bench/app-${n % 50}`,
-          url: `http://127.0.0.1:5000/v2/bench/app-${n % 50}/manifests/${digest}`,
-          tag: `t${n}`,
-        },
-        request: { id: `r-${n}`, addr: '127.0.0.1:1', host: '127.0.0.1:5000', method: 'PUT', useragent: 'skopeo/1.9.3' },
-        actor: {},
-        source: { addr: 'bench:5000', instanceID: 'bench' },
-      },
-    ],
-  });
-}
 
 async function startProcess(args: string[], env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -76,37 +30,6 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
-}
-
-interface Run {
-  accepted: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  failures: number;
-}
-
-async function load(port: number, path: string, seconds: number): Promise<Run> {
-  const result = await autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections: 16,
-    duration: seconds,
-    requests: [
-      {
-        method: 'POST',
-        path,
-        headers: { 'content-type': CONTENT_TYPE, authorization: `Bearer ${SECRET}` },
-        setupRequest: (req) => ({ ...req, body: nextEnvelope() }),
-      },
-    ],
-  });
-  return {
-    accepted: result['2xx'],
-    perSecond: result['2xx'] / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    failures: result.non2xx + result.errors,
-  };
 }
 
 const BARE_SERVER = `

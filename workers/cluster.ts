@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { type Config, loadConfig } from '../src/config';
+import { ChainError } from '../src/errors';
 import { createLogger, type Logger } from '../src/log';
 import { type LocalHaproxy, startHaproxy } from './local/haproxy';
 import { freePort, ManagedProcess, type ServiceProcess } from './local/managed-process';
@@ -51,6 +52,8 @@ export interface Cluster {
   haproxy: LocalHaproxy;
   /** The project's processes by kind, each with its own port for the API replicas. */
   own: Record<OwnKind, Array<ServiceProcess & { port?: number }>>;
+  /** Starts or stops replicas of one kind of the project's processes until `replicas` run. */
+  scale(kind: OwnKind, replicas: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -149,29 +152,46 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
     const own = Object.fromEntries(OWN.map((o) => [o.kind, []])) as unknown as Cluster['own'];
     // The environment the stack runs in must not override what this topology sets.
     const { DCHAIN_REDIS_URL: _url, DCHAIN_TEMPORAL_ADDRESS: _address, ...env } = process.env;
+    const startOwn = async (spec: (typeof OWN)[number], i: number) => {
+      const name = `${spec.kind}-${i}`;
+      const readyFile = join(dataDir, 'run', `${name}.ready`);
+      rmSync(readyFile, { force: true });
+      const port = spec.kind === 'api' ? apiPorts[i] : undefined;
+      const proc = new ManagedProcess({
+        name,
+        command: process.execPath,
+        args: ['--import', 'tsx', join(__dirname, spec.entry), ...spec.args],
+        env: { ...env, ...signingEnv, DCHAIN_CONFIG: runtimeConfig, DCHAIN_READY_FILE: readyFile, ...(port ? { DCHAIN_API_PORT: String(port) } : {}) },
+        logFile: join(dataDir, 'logs', `${name}.log`),
+        readyTimeoutMs: 180_000,
+        ready: port
+          ? async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) })).ok
+          : async () => existsSync(readyFile),
+      });
+      await proc.start();
+      started.push(proc);
+      own[spec.kind].push(Object.assign(proc, port ? { port } : {}));
+      logger.info({ process: name, pid: proc.pid }, 'process started');
+    };
     for (const spec of OWN) {
-      for (let i = 0; i < count(spec.kind); i++) {
-        const name = `${spec.kind}-${i}`;
-        const readyFile = join(dataDir, 'run', `${name}.ready`);
-        rmSync(readyFile, { force: true });
-        const port = spec.kind === 'api' ? apiPorts[i] : undefined;
-        const proc = new ManagedProcess({
-          name,
-          command: process.execPath,
-          args: ['--import', 'tsx', join(__dirname, spec.entry), ...spec.args],
-          env: { ...env, ...signingEnv, DCHAIN_CONFIG: runtimeConfig, DCHAIN_READY_FILE: readyFile, ...(port ? { DCHAIN_API_PORT: String(port) } : {}) },
-          logFile: join(dataDir, 'logs', `${name}.log`),
-          readyTimeoutMs: 180_000,
-          ready: port
-            ? async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) })).ok
-            : async () => existsSync(readyFile),
-        });
-        await proc.start();
-        started.push(proc);
-        own[spec.kind].push(Object.assign(proc, port ? { port } : {}));
-        logger.info({ process: name, pid: proc.pid }, 'process started');
-      }
+      for (let i = 0; i < count(spec.kind); i++) await startOwn(spec, i);
     }
+    /**
+     * Starts or stops replicas of one kind (benchmarks measure 1, 2 and 4 workers on one cluster). haproxy
+     * only knows the API replicas it was started with, so the API cannot grow past them.
+     */
+    const scale = async (kind: OwnKind, replicas: number) => {
+      const spec = OWN.find((o) => o.kind === kind) as (typeof OWN)[number];
+      if (kind === 'api' && replicas > count('api')) {
+        throw new ChainError('BAD_INPUT', `the balancer was configured for ${count('api')} API replicas; cannot scale to ${replicas}`);
+      }
+      while (own[kind].length < replicas) await startOwn(spec, own[kind].length);
+      while (own[kind].length > replicas) {
+        const proc = own[kind].pop() as ServiceProcess;
+        started.splice(started.indexOf(proc), 1);
+        await proc.stop();
+      }
+    };
     const urls: Record<string, string> = {
       temporal: temporalAddress,
       ...Object.fromEntries(temporal.map((n) => [`temporal-${n.name}`, n.address])),
@@ -185,7 +205,7 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
     };
     const processes = Object.fromEntries(started.map((p) => [p.name, p.pid]));
     writeFileSync(join(dataDir, CLUSTER_FILE), JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), urls, processes }, null, 2));
-    return { urls, config: runtime, postgres, temporal, redis, haproxy, own, stop };
+    return { urls, config: runtime, postgres, temporal, redis, haproxy, own, scale, stop };
   } catch (err) {
     await stop();
     throw err;
