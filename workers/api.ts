@@ -86,6 +86,17 @@ export async function buildApi(deps: ApiDeps): Promise<Api> {
   });
   // The process answers at all (a liveness probe that does not depend on the other components).
   app.get('/livez', async () => ({ status: 'ok' }));
+  // Readiness for a balancer or a Service: this replica can take webhooks, which needs Redis and nothing
+  // else (an event is durable once queued; workers, Temporal and registries being down delays chains,
+  // it must not take the API out of rotation, and /healthz would).
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await Promise.race([redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2000 ms')), 2000).unref())]);
+      return { status: 'ready' };
+    } catch (err) {
+      return reply.code(503).send({ status: 'not ready', detail: `redis: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
 
   await app.register(webhookRoutes, { config, queue, deliveryLog, metrics, logger: logger.child({ component: 'webhooks' }) });

@@ -165,7 +165,7 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
         logFile: join(dataDir, 'logs', `${name}.log`),
         readyTimeoutMs: 180_000,
         ready: port
-          ? async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) })).ok
+          ? async () => (await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) })).ok
           : async () => existsSync(readyFile),
       });
       await proc.start();

@@ -1,6 +1,6 @@
 /**
  * haproxy on loopback in front of the replicated services: the webhook API replicas (HTTP, health
- * checked on /healthz; the address registries notify) and the Temporal frontends (gRPC as TCP:
+ * checked on /readyz; the address registries notify) and the Temporal frontends (gRPC as TCP:
  * clients hold one HTTP/2 connection, and reconnect through the balancer to a live frontend when
  * theirs dies). Backends are added by `setBackends` before start, since the API replicas start after
  * the registries must already know the address.
@@ -41,7 +41,7 @@ export function haproxyConfig(ports: { api: number; temporal: number }, backends
     'backend api',
     '  mode http',
     '  balance roundrobin',
-    '  option httpchk GET /healthz',
+    '  option httpchk GET /readyz',
     // A replica that died between health checks: the request goes to the other one (the sender's own
     // retry covers what was already sent; the queue deduplicates deliveries).
     '  retry-on conn-failure empty-response response-timeout',

@@ -173,10 +173,16 @@ void describe('webhook API with a real Redis', () => {
     const down = await post('dist', body);
     assert.equal(down.statusCode, 503);
     assert.equal(down.headers['retry-after'], '5');
+    // A balancer takes this replica out of rotation while Redis is away, and keeps it alive.
+    const notReady = await api.app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(notReady.statusCode, 503, notReady.body);
+    assert.match((notReady.json() as { detail: string }).detail, /^redis: /);
+    assert.equal((await api.app.inject({ method: 'GET', url: '/livez' })).statusCode, 200);
     redisServer = await startRedis({ dataDir, port: redisServer.port });
     for (let i = 0; i < 50 && redis.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
     const retried = await post('dist', body);
     assert.equal(retried.statusCode, 202, retried.body);
+    assert.equal((await api.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
     // AOF: what was queued before the restart is still there.
     assert.equal(await waiting(), 6);
   });
