@@ -9,7 +9,7 @@
  * Every chain here runs every stage (build-free pushes: scan, gate in dry-run, sign, sync, distribute).
  */
 import { chmodSync, mkdirSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { parseConfig } from '../src/config';
@@ -59,7 +59,7 @@ async function measureBurst(target: LoadTarget, repository: string, count: numbe
 function cpuNote(m: Measured): string {
   const perChain = m.cpuPerChain.reduce((a, d) => a + d.seconds, 0);
   const parts = m.cpuPerChain.map((d) => `${d.group} ${Math.round(d.seconds * 1000)}`);
-  return `${m.seconds.toFixed(0)} s wall, CPU ${Math.round(perChain * 1000)} ms/chain (${parts.join(', ')}); cores busy ${(m.cpuTotal / m.seconds).toFixed(2)}; lost ${m.lost}, dup ${m.duplicated}`;
+  return `${m.seconds.toFixed(0)} s wall, CPU ${Math.round(perChain * 1000)} ms/chain (${parts.join(', ')}); cores busy ${(m.cpuTotal / m.seconds).toFixed(2)} (machine load ${loadavg()[0]?.toFixed(1)}); lost ${m.lost}, dup ${m.duplicated}`;
 }
 
 /** Same configuration for both topologies: no vulnerability data and the policy in dry-run, so every chain runs to the end. */
@@ -174,7 +174,7 @@ export default async function clusterScalingBench(ctx: BenchContext): Promise<Be
       unit: 'ev/s',
       runs: 1,
       lowerIsBetter: false,
-      note: `${cores}; 32 connections, ${seconds} s each; replica-acknowledged enqueue (Redis WAIT); p99 ${two.p99} vs ${one.p99} ms; non-2xx ${two.failures} / ${one.failures}`,
+      note: `${cores}, machine load ${loadavg()[0]?.toFixed(1)}; 32 connections, ${seconds} s each; replica-acknowledged enqueue (Redis WAIT); p99 ${two.p99} vs ${one.p99} ms; non-2xx ${two.failures} / ${one.failures}`,
     });
   } finally {
     await cluster.stop();

@@ -44,7 +44,8 @@ export const classifyStackProcess: Classifier = (cmd) => {
   if (/workers\/api\.(ts|js)/.test(cmd)) return 'api';
   if (/ingest-worker\.(ts|js)/.test(cmd)) return 'ingest worker';
   if (/temporal-worker\.(ts|js).*--role=scan/.test(cmd)) return 'scan worker';
-  if (/temporal-worker\.(ts|js)/.test(cmd)) return 'chain worker';
+  if (/temporal-worker\.(ts|js).*--role=chain/.test(cmd)) return 'chain worker';
+  if (/temporal-worker\.(ts|js)/.test(cmd)) return 'worker (chain + scan)';
   return undefined;
 };
 
