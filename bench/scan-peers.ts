@@ -44,7 +44,7 @@ export interface Tool {
 }
 
 /** `type:name@version` from a purl, with the epoch folded into Debian versions and PyPI names normalised (PEP 503). */
-export function purlKey(purl: string): string | undefined {
+function purlKey(purl: string): string | undefined {
   const m = /^pkg:([a-z]+)\/([^?#]+)@([^?#]+)(?:\?([^#]*))?/.exec(purl);
   if (!m) return undefined;
   const [, type, path, rawVersion, query] = m as unknown as [string, string, string, string, string | undefined];
