@@ -1,16 +1,15 @@
-import { type Dispatcher } from 'undici';
 import { ChainError } from '../errors';
-import { header } from './transport';
+import { header, type RegistryResponse } from './transport';
 
 /** Reads a whole response body, refusing with TOO_LARGE past `limit` bytes (declared or actual). */
 export async function readBody(
-  res: { headers: Record<string, string | string[] | undefined>; body: Dispatcher.ResponseData['body'] },
+  res: Pick<RegistryResponse, 'headers' | 'body' | 'dump'>,
   limit: number,
   what: string,
 ): Promise<Buffer> {
   const declared = Number(header(res.headers, 'content-length'));
   if (Number.isFinite(declared) && declared > limit) {
-    await res.body.dump();
+    await res.dump();
     throw new ChainError('TOO_LARGE', `${what} is ${declared} bytes, more than the limit of ${limit}`, { details: { size: declared, limit } });
   }
   const chunks: Buffer[] = [];

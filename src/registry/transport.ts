@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { type Readable } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
 import { type Credentials } from '../config';
 import { ChainError } from '../errors';
 import { type Logger } from '../log';
 import { Authenticator } from './auth';
 import { parseChallenge } from './challenge';
 import { httpError } from './errors';
+import { drain, HttpPool, type HttpResponse, type ResponseHeaders } from './http';
 import { backoffMs, DEFAULT_RETRY, isConnectionError, isRetryableStatus, type RetryPolicy, sleep } from './retry';
 
 export interface TransportOptions {
@@ -24,7 +24,7 @@ export interface TransportOptions {
 }
 
 export interface RegistryRequest {
-  method: Dispatcher.HttpMethod;
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** A path under the registry ("/v2/…") or an absolute URL the registry handed out (Location, Link). */
   path: string;
   /** Token scopes the request needs, e.g. repository:app:pull. */
@@ -32,8 +32,11 @@ export interface RegistryRequest {
   /** What is being done, for error messages ("manifest app:latest"). */
   what: string;
   headers?: Record<string, string>;
-  /** A buffer, or a factory so a retry can start the stream afresh. */
-  body?: Buffer | (() => Readable);
+  /**
+   * A buffer; a factory, so a retry can start the stream afresh; or a stream that can be sent only
+   * once (a request that would need it again fails with a retryable error instead).
+   */
+  body?: Buffer | Readable | (() => Readable);
   /** Statuses handed back to the caller; any other status becomes a typed error. */
   expect: number[];
   /** Overrides the policy's retries (0 for requests that must not be repeated, e.g. upload PATCH/PUT). */
@@ -42,10 +45,13 @@ export interface RegistryRequest {
 
 export interface RegistryResponse {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  headers: ResponseHeaders;
+  /** The unread body, to stream on; `dump()` when it is not needed. */
+  body: HttpResponse;
   /** The URL that answered (after redirects), for resolving relative Location headers. */
   url: string;
+  /** Discards the body so the connection can be reused. */
+  dump(): Promise<void>;
 }
 
 const MAX_REDIRECTS = 5;
@@ -53,34 +59,32 @@ const MAX_AUTH_ROUNDS = 2;
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 /**
- * HTTP to one registry: connection pooling and TLS settings (undici Agent), timeouts, the auth
+ * HTTP to one registry: connection pooling and TLS settings (HttpPool), timeouts, the auth
  * handshake, retries with jittered backoff on 429/5xx/connection errors, and redirects (blob
  * downloads may be redirected to storage; credentials are never sent to another origin).
  */
 export class RegistryTransport {
   readonly baseUrl: URL;
-  private readonly agent: Agent;
+  private readonly pool: HttpPool;
   private readonly auth: Authenticator;
   private readonly retry: RetryPolicy;
 
   constructor(private readonly options: TransportOptions) {
     this.baseUrl = new URL(options.baseUrl);
     const ca = options.caFile ? readCa(options.caFile) : undefined;
-    this.agent = new Agent({
+    this.pool = new HttpPool({
       connections: options.connections ?? 16,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      connectTimeout: Math.min(options.timeoutMs, 10_000),
-      connect: { rejectUnauthorized: options.insecure !== true, ...(ca ? { ca } : {}) },
+      timeoutMs: options.timeoutMs,
+      rejectUnauthorized: options.insecure !== true,
+      ...(ca ? { ca } : {}),
     });
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.auth = new Authenticator(options.credentials, (url, headers) => this.fetchToken(url, headers));
   }
 
-  async close(): Promise<void> {
-    await this.agent.close();
+  close(): Promise<void> {
+    this.pool.close();
+    return Promise.resolve();
   }
 
   /** Sends with auth, retries and redirects; resolves with a status from `expect`, else throws a ChainError. */
@@ -88,11 +92,14 @@ export class RegistryTransport {
     let scopes = req.scopes;
     let authRounds = 0;
     const retries = req.retries ?? this.retry.retries;
+    let bodySent = false;
     for (let attempt = 0; ; attempt++) {
       let res: RegistryResponse;
       let authorization: string | undefined;
       try {
         authorization = await this.auth.header(scopes);
+        if (isStream(req.body) && bodySent) throw replayRefused(req, this.options.name);
+        bodySent = true;
         res = await this.follow(req, authorization);
       } catch (err) {
         if (ChainError.is(err) || !isConnectionError(err) || attempt >= retries) throw this.connectionFailure(err, req);
@@ -102,7 +109,7 @@ export class RegistryTransport {
       if (req.expect.includes(res.status)) return res;
       if (res.status === 401 && authRounds < MAX_AUTH_ROUNDS) {
         const retryScopes = this.auth.onUnauthorized(parseChallenge(header(res.headers, 'www-authenticate')), scopes, authorization !== undefined);
-        await res.body.dump();
+        await res.dump();
         if (retryScopes) {
           authRounds++;
           scopes = retryScopes;
@@ -112,7 +119,7 @@ export class RegistryTransport {
         throw httpError(401, req.what, this.options.name, '');
       }
       if (isRetryableStatus(res.status) && attempt < retries) {
-        await res.body.dump();
+        await res.dump();
         await this.pause(attempt, req, `HTTP ${res.status}`, header(res.headers, 'retry-after'));
         continue;
       }
@@ -132,19 +139,14 @@ export class RegistryTransport {
       const headers: Record<string, string> = { 'user-agent': this.options.userAgent, ...req.headers };
       if (authorization && sameOrigin) headers.authorization = authorization;
       const body = hop === 0 ? (typeof req.body === 'function' ? req.body() : req.body) : undefined;
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await request(url, { method: req.method, headers, body, dispatcher: this.agent });
-      } catch (err) {
-        if (body && !Buffer.isBuffer(body)) body.destroy();
-        throw err;
-      }
+      const res = await this.pool.request({ method: req.method, url, headers, ...(body !== undefined ? { body } : {}) });
+      const status = res.statusCode ?? 0;
       // A refused upload leaves its body stream unread; end it so its source lets go too.
-      if (body && !Buffer.isBuffer(body) && !req.expect.includes(res.statusCode)) body.destroy();
+      if (body && !Buffer.isBuffer(body) && !req.expect.includes(status)) body.destroy();
       const location = header(res.headers, 'location');
-      const redirect = [301, 302, 303, 307, 308].includes(res.statusCode) && location !== undefined && (req.method === 'GET' || req.method === 'HEAD');
-      if (!redirect || hop >= MAX_REDIRECTS) return { status: res.statusCode, headers: res.headers, body: res.body, url: url.toString() };
-      await res.body.dump();
+      const redirect = [301, 302, 303, 307, 308].includes(status) && location !== undefined && (req.method === 'GET' || req.method === 'HEAD');
+      if (!redirect || hop >= MAX_REDIRECTS) return { status, headers: res.headers, body: res, url: url.toString(), dump: () => drain(res) };
+      await drain(res);
       url = new URL(location, url);
     }
   }
@@ -152,13 +154,14 @@ export class RegistryTransport {
   private async fetchToken(url: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await request(url, { method: 'GET', headers: { 'user-agent': this.options.userAgent, ...headers }, dispatcher: this.agent });
-        if (isRetryableStatus(res.statusCode) && attempt < this.retry.retries) {
-          await res.body.dump();
+        const res = await this.pool.request({ method: 'GET', url: new URL(url), headers: { 'user-agent': this.options.userAgent, ...headers } });
+        const status = res.statusCode ?? 0;
+        if (isRetryableStatus(status) && attempt < this.retry.retries) {
+          await drain(res);
           await sleep(backoffMs(attempt, this.retry));
           continue;
         }
-        return { status: res.statusCode, text: await readLimited(res.body, ERROR_BODY_LIMIT) };
+        return { status, text: await readLimited(res, ERROR_BODY_LIMIT) };
       } catch (err) {
         if (!isConnectionError(err) || attempt >= this.retry.retries) throw this.connectionFailure(err, { what: 'token request' });
         await sleep(backoffMs(attempt, this.retry));
@@ -204,13 +207,13 @@ function isTlsError(err: unknown): boolean {
   return false;
 }
 
-export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+export function header(headers: ResponseHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
 /** Reads at most `limit` bytes of a body as text and discards the rest. */
-export async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+export async function readLimited(body: Readable, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -219,6 +222,15 @@ export async function readLimited(body: Dispatcher.ResponseData['body'], limit: 
     size += buf.length;
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+function isStream(body: RegistryRequest['body']): body is Readable {
+  return body !== undefined && !Buffer.isBuffer(body) && typeof body !== 'function';
+}
+
+/** A streamed body cannot be sent twice (auth round, retry): the caller starts over with a new stream. */
+function replayRefused(req: RegistryRequest, registry: string): ChainError {
+  return new ChainError('TRANSIENT', `${req.what} on ${registry} must be sent again with a fresh body`, { retryable: true });
 }
 
 function readCa(path: string): string {

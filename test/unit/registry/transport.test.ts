@@ -39,7 +39,7 @@ const transport = (url: string, extra: Partial<ConstructorParameters<typeof Regi
 void it('retries 503 and 429 with backoff, then succeeds, sending its user agent', async () => {
   const server = await scripted([{ status: 503 }, { status: 429, headers: { 'retry-after': '0' } }, { status: 200 }]);
   const res = await transport(server.url).send({ method: 'GET', path: '/v2/', scopes: [], what: 'ping', expect: [200] });
-  await res.body.dump();
+  await res.dump();
   assert.equal(res.status, 200);
   assert.equal(server.seen.length, 3);
   assert.ok(server.seen.every((s) => s.ua === 'ua-test/1'));
@@ -65,7 +65,7 @@ void it('answers basic challenges with the credentials, once', async () => {
     { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } },
   ]);
   const t = transport(server.url, { credentials: { username: 'u', password: 'p' } });
-  await (await t.send({ method: 'GET', path: '/v2/', scopes: [], what: 'ping', expect: [200] })).body.dump();
+  await (await t.send({ method: 'GET', path: '/v2/', scopes: [], what: 'ping', expect: [200] })).dump();
   assert.deepEqual(
     server.seen.map((s) => s.auth),
     [undefined, `Basic ${Buffer.from('u:p').toString('base64')}`],
