@@ -1,15 +1,16 @@
+import { type Dispatcher } from 'undici';
 import { ChainError } from '../errors';
-import { header, type RegistryResponse } from './transport';
+import { header } from './transport';
 
 /** Reads a whole response body, refusing with TOO_LARGE past `limit` bytes (declared or actual). */
 export async function readBody(
-  res: Pick<RegistryResponse, 'headers' | 'body' | 'dump'>,
+  res: { headers: Record<string, string | string[] | undefined>; body: Dispatcher.ResponseData['body'] },
   limit: number,
   what: string,
 ): Promise<Buffer> {
   const declared = Number(header(res.headers, 'content-length'));
   if (Number.isFinite(declared) && declared > limit) {
-    await res.dump();
+    await res.body.dump();
     throw new ChainError('TOO_LARGE', `${what} is ${declared} bytes, more than the limit of ${limit}`, { details: { size: declared, limit } });
   }
   const chunks: Buffer[] = [];

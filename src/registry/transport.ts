@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { type Readable } from 'node:stream';
+import { Agent, type Dispatcher, request } from 'undici';
 import { type Credentials } from '../config';
 import { ChainError } from '../errors';
 import { type Logger } from '../log';
 import { Authenticator } from './auth';
 import { parseChallenge } from './challenge';
 import { httpError } from './errors';
-import { drain, HttpPool, type HttpResponse, type ResponseHeaders } from './http';
 import { backoffMs, DEFAULT_RETRY, isConnectionError, isRetryableStatus, type RetryPolicy, sleep } from './retry';
 
 export interface TransportOptions {
@@ -24,7 +24,7 @@ export interface TransportOptions {
 }
 
 export interface RegistryRequest {
-  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  method: Dispatcher.HttpMethod;
   /** A path under the registry ("/v2/…") or an absolute URL the registry handed out (Location, Link). */
   path: string;
   /** Token scopes the request needs, e.g. repository:app:pull. */
@@ -45,9 +45,8 @@ export interface RegistryRequest {
 
 export interface RegistryResponse {
   status: number;
-  headers: ResponseHeaders;
-  /** The unread body, to stream on; `dump()` when it is not needed. */
-  body: HttpResponse;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
   /** The URL that answered (after redirects), for resolving relative Location headers. */
   url: string;
   /** Discards the body so the connection can be reused. */
@@ -59,32 +58,34 @@ const MAX_AUTH_ROUNDS = 2;
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 /**
- * HTTP to one registry: connection pooling and TLS settings (HttpPool), timeouts, the auth
+ * HTTP to one registry: connection pooling and TLS settings (undici Agent), timeouts, the auth
  * handshake, retries with jittered backoff on 429/5xx/connection errors, and redirects (blob
  * downloads may be redirected to storage; credentials are never sent to another origin).
  */
 export class RegistryTransport {
   readonly baseUrl: URL;
-  private readonly pool: HttpPool;
+  private readonly agent: Agent;
   private readonly auth: Authenticator;
   private readonly retry: RetryPolicy;
 
   constructor(private readonly options: TransportOptions) {
     this.baseUrl = new URL(options.baseUrl);
     const ca = options.caFile ? readCa(options.caFile) : undefined;
-    this.pool = new HttpPool({
+    this.agent = new Agent({
       connections: options.connections ?? 16,
-      timeoutMs: options.timeoutMs,
-      rejectUnauthorized: options.insecure !== true,
-      ...(ca ? { ca } : {}),
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connectTimeout: Math.min(options.timeoutMs, 10_000),
+      connect: { rejectUnauthorized: options.insecure !== true, ...(ca ? { ca } : {}) },
     });
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.auth = new Authenticator(options.credentials, (url, headers) => this.fetchToken(url, headers));
   }
 
-  close(): Promise<void> {
-    this.pool.close();
-    return Promise.resolve();
+  async close(): Promise<void> {
+    await this.agent.close();
   }
 
   /** Sends with auth, retries and redirects; resolves with a status from `expect`, else throws a ChainError. */
@@ -109,7 +110,7 @@ export class RegistryTransport {
       if (req.expect.includes(res.status)) return res;
       if (res.status === 401 && authRounds < MAX_AUTH_ROUNDS) {
         const retryScopes = this.auth.onUnauthorized(parseChallenge(header(res.headers, 'www-authenticate')), scopes, authorization !== undefined);
-        await res.dump();
+        await res.body.dump();
         if (retryScopes) {
           authRounds++;
           scopes = retryScopes;
@@ -119,7 +120,7 @@ export class RegistryTransport {
         throw httpError(401, req.what, this.options.name, '');
       }
       if (isRetryableStatus(res.status) && attempt < retries) {
-        await res.dump();
+        await res.body.dump();
         await this.pause(attempt, req, `HTTP ${res.status}`, header(res.headers, 'retry-after'));
         continue;
       }
@@ -139,14 +140,22 @@ export class RegistryTransport {
       const headers: Record<string, string> = { 'user-agent': this.options.userAgent, ...req.headers };
       if (authorization && sameOrigin) headers.authorization = authorization;
       const body = hop === 0 ? (typeof req.body === 'function' ? req.body() : req.body) : undefined;
-      const res = await this.pool.request({ method: req.method, url, headers, ...(body !== undefined ? { body } : {}) });
-      const status = res.statusCode ?? 0;
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, { method: req.method, headers, body, dispatcher: this.agent });
+      } catch (err) {
+        if (body && !Buffer.isBuffer(body)) body.destroy();
+        throw err;
+      }
       // A refused upload leaves its body stream unread; end it so its source lets go too.
-      if (body && !Buffer.isBuffer(body) && !req.expect.includes(status)) body.destroy();
+      if (body && !Buffer.isBuffer(body) && !req.expect.includes(res.statusCode)) body.destroy();
       const location = header(res.headers, 'location');
-      const redirect = [301, 302, 303, 307, 308].includes(status) && location !== undefined && (req.method === 'GET' || req.method === 'HEAD');
-      if (!redirect || hop >= MAX_REDIRECTS) return { status, headers: res.headers, body: res, url: url.toString(), dump: () => drain(res) };
-      await drain(res);
+      const redirect = [301, 302, 303, 307, 308].includes(res.statusCode) && location !== undefined && (req.method === 'GET' || req.method === 'HEAD');
+      if (!redirect || hop >= MAX_REDIRECTS) {
+        const responseBody = res.body;
+        return { status: res.statusCode, headers: res.headers, body: responseBody, url: url.toString(), dump: () => responseBody.dump() };
+      }
+      await res.body.dump();
       url = new URL(location, url);
     }
   }
@@ -154,14 +163,13 @@ export class RegistryTransport {
   private async fetchToken(url: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await this.pool.request({ method: 'GET', url: new URL(url), headers: { 'user-agent': this.options.userAgent, ...headers } });
-        const status = res.statusCode ?? 0;
-        if (isRetryableStatus(status) && attempt < this.retry.retries) {
-          await drain(res);
+        const res = await request(url, { method: 'GET', headers: { 'user-agent': this.options.userAgent, ...headers }, dispatcher: this.agent });
+        if (isRetryableStatus(res.statusCode) && attempt < this.retry.retries) {
+          await res.body.dump();
           await sleep(backoffMs(attempt, this.retry));
           continue;
         }
-        return { status, text: await readLimited(res, ERROR_BODY_LIMIT) };
+        return { status: res.statusCode, text: await readLimited(res.body, ERROR_BODY_LIMIT) };
       } catch (err) {
         if (!isConnectionError(err) || attempt >= this.retry.retries) throw this.connectionFailure(err, { what: 'token request' });
         await sleep(backoffMs(attempt, this.retry));
@@ -207,13 +215,13 @@ function isTlsError(err: unknown): boolean {
   return false;
 }
 
-export function header(headers: ResponseHeaders, name: string): string | undefined {
+export function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
 /** Reads at most `limit` bytes of a body as text and discards the rest. */
-export async function readLimited(body: Readable, limit: number): Promise<string> {
+export async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

@@ -127,12 +127,12 @@ void describe('RegistryClient against docker-registry', async () => {
       const { request } = message as { request: { path: string } };
       if (request.path.includes('/referrers/')) asked.push(request.path);
     };
-    diagnostics.subscribe('http.client.request.start', onRequest);
+    diagnostics.subscribe('undici:request:create', onRequest);
     try {
       assert.deepEqual(await fresh.referrers('app/busybox', imageDigest), []);
       assert.deepEqual(await fresh.referrers('app/multi', indexDigest), []);
     } finally {
-      diagnostics.unsubscribe('http.client.request.start', onRequest);
+      diagnostics.unsubscribe('undici:request:create', onRequest);
       await fresh.close();
     }
     assert.equal(asked.length, 1, asked.join(', '));
