@@ -253,7 +253,10 @@ export class RegistryClient {
       try {
         location = await openUpload(target);
       } catch (err) {
-        void opened?.then((stream) => stream.destroy(), () => undefined);
+        void opened?.then(
+          (stream) => stream.destroy(),
+          () => undefined,
+        );
         throw err;
       }
       let body: Buffer | Readable | undefined;

@@ -38,7 +38,10 @@ void describe('blob streaming between registries', async () => {
       const copied = await target.getBlob('team/sizes', blob.digest);
       assert.equal(digestOf(copied), blob.digest);
     }
-    assert.ok(manifest.layers.some((l) => l.size > 1024 * 1024), 'one layer goes in chunks');
+    assert.ok(
+      manifest.layers.some((l) => l.size > 1024 * 1024),
+      'one layer goes in chunks',
+    );
   });
 
   void it('fails closed on a source that serves corrupt bytes: DIGEST_MISMATCH, and the target commits nothing', async () => {
