@@ -22,12 +22,15 @@ export async function openUpload(t: UploadTarget): Promise<string> {
     expect: [202],
     headers: { 'content-length': '0' },
   });
-  await res.body.dump();
+  await res.dump();
   return sessionUrl(t, res.headers, res.url);
 }
 
-/** One PUT carrying the whole blob (the fastest path when the size is known). */
-export async function putMonolithic(t: UploadTarget, location: string, body: Buffer | (() => Readable), size: number | undefined): Promise<void> {
+/**
+ * One PUT carrying the whole blob (the fastest path when the size is known: one request instead of
+ * PATCH and PUT). A stream is sent once; a failed send makes the caller start over.
+ */
+export async function putMonolithic(t: UploadTarget, location: string, body: Buffer | Readable, size: number | undefined): Promise<void> {
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
   if (size !== undefined) headers['content-length'] = String(size);
   const res = await t.transport.send({
@@ -40,7 +43,7 @@ export async function putMonolithic(t: UploadTarget, location: string, body: Buf
     body,
     retries: 0,
   });
-  await res.body.dump();
+  await res.dump();
 }
 
 /** PATCHes `chunkSize` pieces in order with Content-Range, then commits with an empty PUT. */
@@ -62,7 +65,7 @@ export async function putChunked(t: UploadTarget, location: string, data: Buffer
       body: chunk,
       retries: 0,
     });
-    await res.body.dump();
+    await res.dump();
     url = sessionUrl(t, res.headers, res.url);
     offset += chunk.length;
   };
@@ -76,14 +79,14 @@ export async function putChunked(t: UploadTarget, location: string, data: Buffer
     headers: { 'content-length': '0' },
     retries: 0,
   });
-  await res.body.dump();
+  await res.dump();
 }
 
 /** Abandons a session (best effort: the registry purges stale uploads anyway). */
 export async function cancelUpload(t: UploadTarget, location: string): Promise<void> {
   try {
     const res = await t.transport.send({ method: 'DELETE', path: location, scopes: t.scopes, what: what(t), expect: [204, 404], retries: 0 });
-    await res.body.dump();
+    await res.dump();
   } catch {
     // nothing to clean up that the registry will not purge
   }
@@ -100,7 +103,7 @@ export async function tryMount(t: UploadTarget, fromRepo: string): Promise<boole
     expect: [201, 202],
     headers: { 'content-length': '0' },
   });
-  await res.body.dump();
+  await res.dump();
   if (res.status === 201) return true;
   await cancelUpload(t, sessionUrl(t, res.headers, res.url));
   return false;

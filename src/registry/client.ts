@@ -116,7 +116,7 @@ export class RegistryClient {
   /** API version check: GET /v2/ must answer 200 (after auth) with the registry/2.0 API header or none. */
   async ping(): Promise<void> {
     const res = await this.transport.send({ method: 'GET', path: '/v2/', scopes: [], what: 'API version check', expect: [200] });
-    await res.body.dump();
+    await res.dump();
     const api = header(res.headers, 'docker-distribution-api-version');
     if (api !== undefined && !api.split(/\s+/).includes('registry/2.0')) {
       throw new ChainError('REGISTRY_ERROR', `${this.name} speaks distribution API "${api}", not registry/2.0`, { retryable: false });
@@ -137,7 +137,7 @@ export class RegistryClient {
   /** Digest, media type and size of a manifest, or undefined when the registry does not have it. */
   async headManifest(repo: string, reference: string): Promise<{ digest: string; mediaType: string; size: number } | undefined> {
     const res = await this.manifestRequest('HEAD', repo, reference, true);
-    await res.body.dump();
+    await res.dump();
     if (res.status === 404) return undefined;
     const digest = header(res.headers, 'docker-content-digest');
     if (!digest || !isDigest(digest)) {
@@ -167,7 +167,7 @@ export class RegistryClient {
       headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
       body: bytes,
     });
-    await res.body.dump();
+    await res.dump();
     const answered = header(res.headers, 'docker-content-digest');
     if (answered && isDigest(answered) && answered !== digest)
       throw digestMismatch(`${this.name} stored ${this.manifestWhat(repo, reference)}`, digest, answered);
@@ -187,7 +187,7 @@ export class RegistryClient {
       what: this.manifestWhat(repo, digest),
       expect: [202],
     });
-    await res.body.dump();
+    await res.dump();
   }
 
   async hasBlob(repo: string, digest: string): Promise<boolean> {
@@ -205,7 +205,7 @@ export class RegistryClient {
       what: this.blobWhat(repo, digest),
       expect: [200, 404],
     });
-    await res.body.dump();
+    await res.dump();
     return res.status === 200 ? Number(header(res.headers, 'content-length') ?? 0) : undefined;
   }
 
@@ -216,10 +216,13 @@ export class RegistryClient {
     return bytes;
   }
 
-  /** The blob as a stream that fails with DIGEST_MISMATCH at its end when the content is not `digest`. */
-  async blobStream(repo: string, digest: string, opts: { maxBytes?: number } = {}): Promise<Readable> {
+  /**
+   * The blob as a stream that fails with DIGEST_MISMATCH at its end when the content is not
+   * `digest` (its last chunk is held back until the digest matched). `onBytes` hears the bytes read.
+   */
+  async blobStream(repo: string, digest: string, opts: { maxBytes?: number; onBytes?: (bytes: number) => void } = {}): Promise<Readable> {
     const res = await this.blobRequest(repo, digest);
-    const verifier = new DigestVerifier(digest, this.blobWhat(repo, digest), opts.maxBytes);
+    const verifier = new DigestVerifier(digest, this.blobWhat(repo, digest), opts.maxBytes, opts.onBytes);
     // pipeline, not pipe: a consumer that gives up destroys the response too, freeing its socket.
     pipeline(res.body, verifier, () => undefined);
     return verifier;
@@ -227,13 +230,14 @@ export class RegistryClient {
 
   /**
    * Uploads a blob unless the repository already has it. `data` is a buffer or a factory of streams
-   * (called again when the upload is retried). Known sizes up to the chunk size go in one PUT; larger
-   * or unknown ones in PATCH chunks. The registry verifies the digest when committing.
+   * (called again when the upload is retried; it may resolve asynchronously, and is started while
+   * the upload session opens so the two round trips overlap). Known sizes up to the chunk size go in
+   * one PUT; larger or unknown ones in PATCH chunks. The registry verifies the digest when committing.
    */
   async uploadBlob(
     repo: string,
     digest: string,
-    data: Buffer | (() => NodeJS.ReadableStream),
+    data: Buffer | (() => NodeJS.ReadableStream | Promise<Readable>),
     size?: number,
     opts: { chunkSizeBytes?: number; /** The caller just checked; skip the HEAD. */ assumeAbsent?: boolean } = {},
   ): Promise<void> {
@@ -243,14 +247,26 @@ export class RegistryClient {
     const chunkSize = opts.chunkSizeBytes ?? this.chunkSize;
     const length = Buffer.isBuffer(data) ? data.length : size;
     const target: UploadTarget = { transport: this.transport, repo, digest, scopes: [pushScope(repo)] };
-    const body = Buffer.isBuffer(data) ? data : () => data() as Readable;
     for (let attempt = 0; ; attempt++) {
-      const location = await openUpload(target);
+      const opened = Buffer.isBuffer(data) ? undefined : openStream(data);
+      let location: string;
       try {
+        location = await openUpload(target);
+      } catch (err) {
+        void opened?.then(
+          (stream) => stream.destroy(),
+          () => undefined,
+        );
+        throw err;
+      }
+      let body: Buffer | Readable | undefined;
+      try {
+        body = Buffer.isBuffer(data) ? data : await (opened as Promise<Readable>);
         if (length !== undefined && length <= chunkSize) await putMonolithic(target, location, body, length);
-        else await putChunked(target, location, Buffer.isBuffer(body) ? body : body(), chunkSize);
+        else await putChunked(target, location, body, chunkSize);
         return;
       } catch (err) {
+        if (body && !Buffer.isBuffer(body)) body.destroy();
         await cancelUpload(target, location);
         if (!retryableUploadError(err) || attempt >= this.retry.retries) throw err;
         await sleep(backoffMs(attempt, this.retry));
@@ -309,7 +325,7 @@ export class RegistryClient {
       });
       return filterArtifactType(found, artifactType);
     }
-    await first.body.dump();
+    await first.dump();
     // A registry with the API answers every digest, known or not, with an index: a 404 means none.
     if (first.status === 404) this.referrersApiAbsentAt = Date.now();
     return filterArtifactType(await this.fallbackReferrers(repo, digest), artifactType);
@@ -339,12 +355,12 @@ export class RegistryClient {
       if (res.status === 200) return res;
       const settling = pushedAt !== undefined && Date.now() - pushedAt < PUSH_SETTLE_MS && attempt < this.retry.retries;
       if (settling) {
-        await res.body.dump();
+        await res.dump();
         await sleep(backoffMs(attempt, this.retry));
         continue;
       }
       if (allowMissing) return res;
-      await res.body.dump();
+      await res.dump();
       throw new ChainError('NOT_FOUND', `${this.manifestWhat(repo, reference)} not found on ${this.name}`, {
         details: { registry: this.name, repo, reference },
       });
@@ -413,6 +429,11 @@ function parseOrThrow<T>(schema: z.ZodType<T>, json: unknown, what: string): T {
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw new ChainError('REGISTRY_ERROR', `${what} is malformed: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
   return parsed.data;
+}
+
+/** Calls a body factory, turning a synchronous throw into a rejection. */
+async function openStream(factory: () => NodeJS.ReadableStream | Promise<Readable>): Promise<Readable> {
+  return (await factory()) as Readable;
 }
 
 function retryableUploadError(err: unknown): boolean {

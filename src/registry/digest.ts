@@ -44,15 +44,22 @@ export function verifyDigest(data: Buffer, expected: string, what: string): void
 /**
  * Passes bytes through unchanged while hashing them; fails the stream with DIGEST_MISMATCH at the
  * end when the content does not match `expected`, or TOO_LARGE as soon as more than `maxBytes` pass.
+ * The last chunk is held back until the digest matched, so whatever reads the stream — an upload
+ * request in particular — never receives the whole of a corrupt blob and cannot complete with it
+ * (fail closed). Hashing stays on this thread: with SHA extensions it runs at GB/s, and handing
+ * chunks to a worker costs more than it saves on a two-core machine.
  */
 export class DigestVerifier extends Transform {
   private readonly hash: Hash;
   private bytes = 0;
+  private held: Buffer | undefined;
 
   constructor(
     private readonly expected: string,
     private readonly what: string,
     private readonly maxBytes = Number.POSITIVE_INFINITY,
+    /** Called with the bytes seen so far after every chunk. */
+    private readonly onBytes?: (bytes: number) => void,
   ) {
     super({ highWaterMark: 1024 * 1024 });
     this.hash = createHash(algorithmOf(expected));
@@ -69,11 +76,17 @@ export class DigestVerifier extends Transform {
       return;
     }
     this.hash.update(chunk);
-    callback(null, chunk);
+    this.onBytes?.(this.bytes);
+    const previous = this.held;
+    this.held = chunk;
+    callback(null, previous);
   }
 
   override _flush(callback: TransformCallback): void {
     const actual = `${algorithmOf(this.expected)}:${this.hash.digest('hex')}`;
-    callback(actual === this.expected ? null : digestMismatch(this.what, this.expected, actual));
+    const last = this.held;
+    this.held = undefined;
+    if (actual !== this.expected) callback(digestMismatch(this.what, this.expected, actual));
+    else callback(null, last);
   }
 }

@@ -32,8 +32,11 @@ export interface RegistryRequest {
   /** What is being done, for error messages ("manifest app:latest"). */
   what: string;
   headers?: Record<string, string>;
-  /** A buffer, or a factory so a retry can start the stream afresh. */
-  body?: Buffer | (() => Readable);
+  /**
+   * A buffer; a factory, so a retry can start the stream afresh; or a stream that can be sent only
+   * once (a request that would need it again fails with a retryable error instead).
+   */
+  body?: Buffer | Readable | (() => Readable);
   /** Statuses handed back to the caller; any other status becomes a typed error. */
   expect: number[];
   /** Overrides the policy's retries (0 for requests that must not be repeated, e.g. upload PATCH/PUT). */
@@ -46,6 +49,8 @@ export interface RegistryResponse {
   body: Dispatcher.ResponseData['body'];
   /** The URL that answered (after redirects), for resolving relative Location headers. */
   url: string;
+  /** Discards the body so the connection can be reused. */
+  dump(): Promise<void>;
 }
 
 const MAX_REDIRECTS = 5;
@@ -88,11 +93,14 @@ export class RegistryTransport {
     let scopes = req.scopes;
     let authRounds = 0;
     const retries = req.retries ?? this.retry.retries;
+    let bodySent = false;
     for (let attempt = 0; ; attempt++) {
       let res: RegistryResponse;
       let authorization: string | undefined;
       try {
         authorization = await this.auth.header(scopes);
+        if (isStream(req.body) && bodySent) throw replayRefused(req, this.options.name);
+        bodySent = true;
         res = await this.follow(req, authorization);
       } catch (err) {
         if (ChainError.is(err) || !isConnectionError(err) || attempt >= retries) throw this.connectionFailure(err, req);
@@ -143,7 +151,10 @@ export class RegistryTransport {
       if (body && !Buffer.isBuffer(body) && !req.expect.includes(res.statusCode)) body.destroy();
       const location = header(res.headers, 'location');
       const redirect = [301, 302, 303, 307, 308].includes(res.statusCode) && location !== undefined && (req.method === 'GET' || req.method === 'HEAD');
-      if (!redirect || hop >= MAX_REDIRECTS) return { status: res.statusCode, headers: res.headers, body: res.body, url: url.toString() };
+      if (!redirect || hop >= MAX_REDIRECTS) {
+        const responseBody = res.body;
+        return { status: res.statusCode, headers: res.headers, body: responseBody, url: url.toString(), dump: () => responseBody.dump() };
+      }
       await res.body.dump();
       url = new URL(location, url);
     }
@@ -219,6 +230,15 @@ export async function readLimited(body: Dispatcher.ResponseData['body'], limit: 
     size += buf.length;
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+function isStream(body: RegistryRequest['body']): body is Readable {
+  return body !== undefined && !Buffer.isBuffer(body) && typeof body !== 'function';
+}
+
+/** A streamed body cannot be sent twice (auth round, retry): the caller starts over with a new stream. */
+function replayRefused(req: RegistryRequest, registry: string): ChainError {
+  return new ChainError('TRANSIENT', `${req.what} on ${registry} must be sent again with a fresh body`, { retryable: true });
 }
 
 function readCa(path: string): string {

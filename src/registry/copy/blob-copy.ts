@@ -1,5 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { type Readable } from 'node:stream';
 import { type RegistryClient } from '../client';
 import { type Descriptor } from '../manifest';
 import { type ProgressTracker } from './progress';
@@ -16,8 +15,9 @@ export type BlobOutcome = 'present' | 'mounted' | 'copied';
 
 /**
  * Gets a blob the target lacks onto it: a cross-repository mount when source and target are the
- * same registry, else a stream from source straight into the target's upload (verified against the
- * digest on both ends, never buffered whole).
+ * same registry, else the source's response piped straight into the target's upload request through
+ * a digest verifier (no intermediate stream, never buffered whole; the upload cannot complete unless
+ * the bytes match the digest).
  */
 export async function transferBlob(
   route: BlobRoute,
@@ -31,27 +31,19 @@ export async function transferBlob(
   return 'copied';
 }
 
-/** A stream available synchronously (what an upload body factory must return) fed by the source GET. */
-function sourceStream(route: BlobRoute, blob: Descriptor, progress: ProgressTracker, signal: AbortSignal | undefined): Readable {
+/** The verified source body; cancellation destroys it, which fails the upload in flight. */
+async function sourceStream(route: BlobRoute, blob: Descriptor, progress: ProgressTracker, signal: AbortSignal | undefined): Promise<Readable> {
   if (signal?.aborted) throw cancelled(blob.digest, signal);
-  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-  // Cancellation interrupts a transfer in flight: the upload fails and the copy stops.
-  if (signal) {
-    const onAbort = () => out.destroy(cancelled(blob.digest, signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    out.once('close', () => signal.removeEventListener('abort', onAbort));
-  }
-  let seen = 0;
   progress.blobBytes(blob.digest, 0);
-  route.source
-    .blobStream(route.sourceRepo, blob.digest, { maxBytes: blob.size })
-    .then((input) => {
-      input.on('data', (chunk: Buffer) => {
-        seen += chunk.length;
-        progress.blobBytes(blob.digest, seen);
-      });
-      return pipeline(input, out);
-    })
-    .catch((err: unknown) => out.destroy(err as Error));
-  return out;
+  const stream = await route.source.blobStream(route.sourceRepo, blob.digest, {
+    maxBytes: blob.size,
+    onBytes: (bytes) => progress.blobBytes(blob.digest, bytes),
+  });
+  if (signal) {
+    const onAbort = () => stream.destroy(cancelled(blob.digest, signal));
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream.once('close', () => signal.removeEventListener('abort', onAbort));
+  }
+  return stream;
 }

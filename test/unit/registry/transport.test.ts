@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { after, it } from 'node:test';
 import { ChainError } from '../../../src/errors/chain-error';
 import { RegistryTransport } from '../../../src/registry/transport';
@@ -39,7 +40,7 @@ const transport = (url: string, extra: Partial<ConstructorParameters<typeof Regi
 void it('retries 503 and 429 with backoff, then succeeds, sending its user agent', async () => {
   const server = await scripted([{ status: 503 }, { status: 429, headers: { 'retry-after': '0' } }, { status: 200 }]);
   const res = await transport(server.url).send({ method: 'GET', path: '/v2/', scopes: [], what: 'ping', expect: [200] });
-  await res.body.dump();
+  await res.dump();
   assert.equal(res.status, 200);
   assert.equal(server.seen.length, 3);
   assert.ok(server.seen.every((s) => s.ua === 'ua-test/1'));
@@ -65,7 +66,7 @@ void it('answers basic challenges with the credentials, once', async () => {
     { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } },
   ]);
   const t = transport(server.url, { credentials: { username: 'u', password: 'p' } });
-  await (await t.send({ method: 'GET', path: '/v2/', scopes: [], what: 'ping', expect: [200] })).body.dump();
+  await (await t.send({ method: 'GET', path: '/v2/', scopes: [], what: 'ping', expect: [200] })).dump();
   assert.deepEqual(
     server.seen.map((s) => s.auth),
     [undefined, `Basic ${Buffer.from('u:p').toString('base64')}`],
@@ -79,4 +80,14 @@ void it('maps connection refusal to SERVICE_UNREACHABLE after retrying', async (
   await assert.rejects(transport(url).send({ method: 'GET', path: '/v2/', scopes: [], what: 'ping', expect: [200] }), (err) =>
     ChainError.is(err, 'SERVICE_UNREACHABLE'),
   );
+});
+
+void it('sends a one-shot stream body once: a request that would need it again fails retryable instead', async () => {
+  const server = await scripted([{ status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } }, { status: 201 }]);
+  const t = transport(server.url, { credentials: { username: 'u', password: 'p' } });
+  await assert.rejects(
+    t.send({ method: 'PUT', path: '/upload', scopes: [], what: 'upload', expect: [201], body: Readable.from([Buffer.from('blob')]), retries: 0 }),
+    (err) => ChainError.is(err, 'TRANSIENT') && err.retryable && /fresh body/.test(err.message),
+  );
+  assert.equal(server.seen.length, 1);
 });
