@@ -15,7 +15,7 @@ import { basename, join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { z } from 'zod';
 import { ChainError } from '../../errors';
-import { DigestVerifier, digestOf, isDigest, verifyDigest } from '../../registry';
+import { DigestVerifier, digestOf, isDigest, verifyDigest } from '../digest';
 import { type ImageSource } from './source';
 import { TarIndex } from './tar-index';
 

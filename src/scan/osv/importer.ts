@@ -7,7 +7,7 @@
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import { ChainError } from '../../errors';
 import { baseEcosystem } from '../versions';
 import { type OsvRecord, osvRecordSchema } from './schema';
@@ -118,7 +118,8 @@ export async function importZip(file: string, into: ImportResult = { records: []
   let zip: yauzl.ZipFile;
   try {
     updatedAtMs ??= (await stat(file)).mtimeMs;
-    zip = await yauzl.openPromise(file, { lazyEntries: true });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded for an export, not on every scan's start-up
+    zip = await (require('yauzl') as typeof yauzl).openPromise(file, { lazyEntries: true });
   } catch (err) {
     throw new ChainError('BAD_INPUT', `${file} is not a readable zip archive: ${(err as Error).message}`, { cause: err });
   }
