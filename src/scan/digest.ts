@@ -42,7 +42,7 @@ export class DigestVerifier extends Transform {
     private readonly expected: string,
     private readonly what: string,
   ) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 256 * 1024 });
     this.hash = createHash(algorithmOf(expected));
   }
 

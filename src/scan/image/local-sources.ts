@@ -55,7 +55,7 @@ class DirFiles implements LocalFiles {
   }
   stream(path: string): Readable {
     this.size(path); // a clear NOT_FOUND before the stream opens
-    return createReadStream(join(this.dir, path), { highWaterMark: 1024 * 1024 });
+    return createReadStream(join(this.dir, path), { highWaterMark: 256 * 1024 });
   }
 }
 

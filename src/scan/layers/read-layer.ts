@@ -179,7 +179,7 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
         });
   // Synchronous parsing in the write callback: no per-entry streams, and back-pressure still reaches the source.
   const sink = new Writable({
-    highWaterMark: 1024 * 1024,
+    highWaterMark: 256 * 1024,
     write(chunk: Buffer, _enc, done) {
       try {
         parser.push(chunk);
