@@ -135,7 +135,16 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
       return undefined;
     }
     const type: NodeType = header.type;
-    const node: FileNode = { path, type, mode: header.mode, uid: header.uid, gid: header.gid, size: type === 'file' ? header.size : 0, layerIndex: index, layer: digest };
+    const node: FileNode = {
+      path,
+      type,
+      mode: header.mode,
+      uid: header.uid,
+      gid: header.gid,
+      size: type === 'file' ? header.size : 0,
+      layerIndex: index,
+      layer: digest,
+    };
     if (type === 'symlink' && header.linkname) node.linkname = header.linkname;
     if (type === 'hardlink' && header.linkname) {
       const target = normalizeEntryPath(header.linkname);

@@ -48,7 +48,9 @@ function gnuTar(format: 'gnu' | 'pax' | 'ustar' | 'oldgnu', files: 'short' | 'lo
     symlinkSync(`/${LONG_FILE}`, join(root, 'long-target'));
     names.push(LONG_DIR.split('/')[0]!, 'long-target');
   }
-  return execFileSync('tar', ['-c', `--format=${format}`, '--sort=name', '--owner=1000', '--group=1000', '-C', root, ...names], { maxBuffer: 64 * 1024 * 1024 });
+  return execFileSync('tar', ['-c', `--format=${format}`, '--sort=name', '--owner=1000', '--group=1000', '-C', root, ...names], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
 }
 
 function checkCommon(entries: Parsed[]): void {
