@@ -24,7 +24,8 @@ const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 /** Deeper than any export layout; stops a pathological tree rather than walking it forever. */
 const MAX_DEPTH = 16;
 
-function noteEcosystems(record: OsvRecord, updatedAtMs: number | undefined, into: ImportResult): void {
+/** Records when the data of each ecosystem `record` affects was current. */
+export function noteEcosystems(record: OsvRecord, updatedAtMs: number | undefined, into: ImportResult): void {
   if (updatedAtMs === undefined) return;
   into.updatedAt ??= new Map();
   for (const affected of record.affected ?? []) {
