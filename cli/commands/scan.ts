@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
 import { type Config, durationMs, loadConfig, type RegistryConfig } from '../../src/config';
 import { type MultiBar as ProgressBars } from 'cli-progress';
-import Table from 'cli-table3';
+import type TableType from 'cli-table3';
 import { type Command } from 'commander';
 import { ChainError } from '../../src/errors';
-import { CHAIN_VERSION, parseImageReference, RegistryClient, RegistryDirectory } from '../../src/registry';
+import type * as Registry from '../../src/registry';
+import { type RegistryClient } from '../../src/registry';
 import {
   type Finding,
   type ImageSource,
@@ -38,7 +39,15 @@ interface ScanOptions {
   failOn?: string;
 }
 
+/**
+ * The registry module (undici, the copy engine) is loaded only when a registry is scanned: an archive or a layout
+ * on disk never needs it, and loading it is a good part of a local scan's start-up.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
+const registryModule = () => require('../../src/registry') as typeof Registry;
+
 function clientFor(host: string, registries: RegistryConfig[], opts: ScanOptions): RegistryClient {
+  const { RegistryClient, RegistryDirectory } = registryModule();
   const directory = new RegistryDirectory(registries);
   if (directory.find(host)) return directory.client(host);
   const loopback = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(host);
@@ -102,7 +111,9 @@ function table(result: ScanResult, image: string, color: boolean): string {
   const negligible = summary.negligible ? `; ${summary.negligible} negligible, not counted` : '';
   lines.push(`Vulnerabilities: ${counts} (fixable: ${Object.values(summary.fixable).reduce((a, b) => a + b, 0)}${negligible})`);
   if (result.findings.length > 0) {
-    // cli-table3 colours headings and borders unless told not to.
+    // Loaded for this output only; cli-table3 colours headings and borders unless told not to.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy: JSON, CycloneDX and SARIF output never draw a table
+    const Table = require('cli-table3') as typeof TableType;
     const t = new Table({ head: ['Severity', 'ID', 'Package', 'Installed', 'Fixed in', 'CVSS'], ...(color ? {} : { style: { head: [], border: [] } }) });
     for (const f of result.findings) {
       t.push([
@@ -145,7 +156,7 @@ async function openSource(
       close: () => Promise.resolve(),
     };
   }
-  const image = parseImageReference(input.reference);
+  const image = registryModule().parseImageReference(input.reference);
   const client = clientFor(image.registry, config.registries, opts);
   return {
     source: client,
@@ -234,10 +245,11 @@ export function register(program: Command): void {
       // Package databases the scan could not read: the package list is incomplete, say so beside the result.
       for (const w of result.catalogWarnings) process.stderr.write(`warning: ${w.cataloger}: ${w.location}: ${w.message}\n`);
       const name = `${target.registryHost}/${target.repository}`;
+      const chainVersion = format === 'sarif' ? registryModule().CHAIN_VERSION : '';
       const out =
         format === 'table'
           ? table(result, name, colorEnabled(process.stdout))
-          : `${JSON.stringify(format === 'json' ? { ...result.summary, findings: result.findings, packages: result.packages } : format === 'cyclonedx' ? result.sbom : toSarif(result.summary, result.findings, CHAIN_VERSION, name), null, 2)}\n`;
+          : `${JSON.stringify(format === 'json' ? { ...result.summary, findings: result.findings, packages: result.packages } : format === 'cyclonedx' ? result.sbom : toSarif(result.summary, result.findings, chainVersion, name), null, 2)}\n`;
       process.stdout.write(out);
       // Fail closed: findings from no, partial or stale data say nothing about the packages they did not cover.
       const { problems } = result.summary.osv;

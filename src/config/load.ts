@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { extname, isAbsolute, resolve } from 'node:path';
-import YAML from 'yaml';
+import type * as YamlModule from 'yaml';
 import { type z } from 'zod';
 import { ChainError } from '../errors';
 import { type Config, configSchema } from './schema';
@@ -41,7 +41,11 @@ function readConfigFile(path: string): unknown {
     throw new ChainError('CONFIG_UNREADABLE', `cannot read configuration file ${path}: ${(cause as Error).message}`, { cause });
   }
   try {
-    return extname(path) === '.json' ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
+    if (extname(path) === '.json') return JSON.parse(text);
+    // The YAML parser is loaded only for a YAML file: most commands run on the embedded defaults, and it is start-up time.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
+    const YAML = require('yaml') as typeof YamlModule;
+    return YAML.parse(text, { prettyErrors: true });
   } catch (cause) {
     throw new ChainError(
       'CONFIG_INVALID',

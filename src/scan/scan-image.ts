@@ -2,7 +2,8 @@
  * The scan stage's domain function: stream the image, catalogue its packages, match them against
  * OSV, check its hygiene, store the SBOM, and summarise for the gate.
  */
-import { CHAIN_VERSION } from '../registry';
+// The version alone: the registry module's graph (undici, the copy engine) is start-up time a local scan never uses.
+import { version as CHAIN_VERSION } from '../../package.json';
 import { catalogImage, catalogPolicy, type CatalogWarning } from './catalog';
 import { checkHygiene, hygienePolicy } from './hygiene/checks';
 import { type LayerProgress, loadImage } from './image/load';

@@ -1,5 +1,5 @@
 /** Java archives: META-INF/maven/<group>/<artifact>/pom.properties inside jars (nested once) or on disk. */
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import { type Package } from '../types';
 import { mavenPurl } from './purl';
 import { type Cataloger } from './types';
@@ -43,7 +43,8 @@ export async function archiveCoordinates(content: Buffer, depth = 0): Promise<Ma
   const found: MavenCoordinates[] = [];
   let zip: yauzl.ZipFile;
   try {
-    zip = await yauzl.fromBufferPromise(content, { lazyEntries: true });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded when an image holds an archive, not on every scan's start-up
+    zip = await (require('yauzl') as typeof yauzl).fromBufferPromise(content, { lazyEntries: true });
   } catch {
     return found; // not a zip after all
   }

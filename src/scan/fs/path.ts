@@ -1,11 +1,17 @@
 /** Normalisation of tar entry paths into absolute image paths, refusing anything that escapes the root. */
 import { posix } from 'node:path';
 
+/** A relative path that needs the segment walk: empty, '.' or '..' segments, doubled or edge slashes. */
+const IRREGULAR = /^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
+
 /**
  * '/usr/bin/x', './usr/bin/x' and 'usr//bin/./x' all become '/usr/bin/x'. Returns undefined for
  * paths that climb above the root ('../etc/passwd', 'a/../../x'): such entries are never applied.
  */
 export function normalizeEntryPath(name: string): string | undefined {
+  // Fast path for what layers hold (hundreds of thousands of 'usr/bin/x' or './usr/bin/x' names): one test, no split.
+  const relative = name.startsWith('./') ? name.slice(2) : name;
+  if (relative !== '' && !IRREGULAR.test(relative) && !relative.includes('\u0000')) return `/${relative}`;
   if (name.includes('\u0000')) return undefined;
   const parts: string[] = [];
   for (const part of name.split('/')) {

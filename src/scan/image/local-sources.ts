@@ -15,7 +15,7 @@ import { basename, join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { z } from 'zod';
 import { ChainError } from '../../errors';
-import { DigestVerifier, digestOf, isDigest, verifyDigest } from '../../registry';
+import { DigestVerifier, digestOf, isDigest, verifyDigest } from '../digest';
 import { type ImageSource } from './source';
 import { TarIndex } from './tar-index';
 
@@ -55,7 +55,7 @@ class DirFiles implements LocalFiles {
   }
   stream(path: string): Readable {
     this.size(path); // a clear NOT_FOUND before the stream opens
-    return createReadStream(join(this.dir, path), { highWaterMark: 1024 * 1024 });
+    return createReadStream(join(this.dir, path), { highWaterMark: 256 * 1024 });
   }
 }
 

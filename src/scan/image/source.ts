@@ -5,7 +5,7 @@
 import { type Readable } from 'node:stream';
 import { z } from 'zod';
 import { ChainError } from '../../errors';
-import { sha256DigestSchema } from '../../registry';
+import { SHA256_DIGEST } from '../digest';
 
 export interface ImageSource {
   getManifest(repo: string, reference: string): Promise<{ digest: string; mediaType: string; bytes: Buffer }>;
@@ -15,7 +15,7 @@ export interface ImageSource {
 
 const descriptor = z.looseObject({
   mediaType: z.string().optional(),
-  digest: sha256DigestSchema('a sha256 digest'),
+  digest: z.string().regex(SHA256_DIGEST, 'a sha256 digest'),
   size: z.number().int().nonnegative(),
   platform: z.looseObject({ architecture: z.string(), os: z.string(), variant: z.string().optional() }).optional(),
 });

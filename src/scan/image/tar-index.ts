@@ -149,7 +149,7 @@ export class TarIndex {
   stream(name: string): Readable {
     const m = this.require(name);
     if (m.size === 0) return Readable.from([]);
-    return createReadStream(this.file, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 1024 * 1024 });
+    return createReadStream(this.file, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 256 * 1024 });
   }
 
   private require(name: string): TarMember {

@@ -1,16 +1,18 @@
 /**
  * Streams one layer blob through decompression and tar parsing — nothing is written to disk —
- * and returns the layer's changes (whiteouts, entries with captured content and facts).
+ * and returns the layer's changes (whiteouts, entries with captured content and facts). The tar
+ * parser is fed the decompressed chunks directly and hands over only the content a cataloger or
+ * inspector asked for; the rest of the layer is counted past.
  */
-import { type Readable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { extract as tarExtract, type Header } from 'tar-stream';
 import { ChainError } from '../../errors';
 import { baseName, normalizeEntryPath, parentOf } from '../fs/path';
 import { type FileNode, type LayerChanges, type NodeType } from '../fs/tree';
-import { type CapturePolicy } from './capture';
+import { type CapturePolicy, type ContentInspector } from './capture';
 import { layerDecoder, type LayerStats } from './decompress';
 import { type LayerLimits } from './limits';
+import { type TarContentSink, type TarHeader, TarParser } from './tar-parser';
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -34,33 +36,76 @@ export interface LayerReadOptions {
   onBytes?: (compressedBytes: number) => void;
 }
 
-function nodeType(header: Header): NodeType {
-  switch (header.type) {
-    case 'file':
-    case 'contiguous-file':
-      return 'file';
-    case 'directory':
-      return 'directory';
-    case 'symlink':
-      return 'symlink';
-    case 'link':
-      return 'hardlink';
-    default:
-      return 'other';
+/** Bytes an inspector's `accepts` sees before the file is read whole or skipped (magic numbers are a few bytes). */
+const HEAD_BYTES = 512;
+
+/** Collects a file's content up to `limit` bytes; `over` once it passed the limit (the rest is dropped). */
+class Collector implements TarContentSink {
+  readonly chunks: Buffer[] = [];
+  size = 0;
+  over = false;
+  ended = false;
+  constructor(
+    private readonly limit: number,
+    private readonly done: (c: Collector) => void,
+  ) {}
+  write(chunk: Buffer): void {
+    if (this.over) return;
+    this.size += chunk.length;
+    // The parser's chunks are views of the stream's buffers: copied once here, when kept.
+    if (this.size > this.limit) {
+      this.over = true;
+      this.chunks.length = 0;
+    } else this.chunks.push(chunk);
+  }
+  end(): void {
+    this.ended = true;
+    this.done(this);
+  }
+  content(): Buffer {
+    return Buffer.concat(this.chunks, this.size);
   }
 }
 
-async function readAll(entry: AsyncIterable<Buffer>, first: Buffer[], limit: number): Promise<Buffer | undefined> {
-  const chunks = first;
-  let size = chunks.reduce((n, c) => n + c.length, 0);
-  let over = size > limit;
-  for await (const chunk of entry) {
-    if (over) continue; // keep draining so the tar stream moves on
-    size += chunk.length;
-    if (size > limit) over = true;
-    else chunks.push(chunk);
+/** Reads the first bytes, lets the candidate inspectors look at them, then reads the rest for those that accept (or skips it). */
+class InspectSink implements TarContentSink {
+  private head: Buffer[] = [];
+  private headSize = 0;
+  private collector: Collector | undefined;
+  private skipped = false;
+  constructor(
+    private readonly size: number,
+    private readonly limit: number,
+    private readonly candidates: ContentInspector[],
+    private readonly inspect: (inspectors: ContentInspector[], content: Buffer) => void,
+  ) {}
+  write(chunk: Buffer): void {
+    if (this.skipped) return;
+    if (this.collector) {
+      this.collector.write(chunk);
+      return;
+    }
+    this.head.push(chunk);
+    this.headSize += chunk.length;
+    if (this.headSize >= Math.min(HEAD_BYTES, this.size)) this.decide();
   }
-  return over ? undefined : Buffer.concat(chunks);
+  end(): void {
+    if (!this.skipped && !this.collector) this.decide();
+    this.collector?.end();
+  }
+  private decide(): void {
+    const head = Buffer.concat(this.head, this.headSize);
+    this.head = [];
+    const inspectors = this.candidates.filter((i) => i.accepts(head));
+    if (inspectors.length === 0) {
+      this.skipped = true;
+      return;
+    }
+    this.collector = new Collector(this.limit, (c) => {
+      if (!c.over) this.inspect(inspectors, c.content());
+    });
+    this.collector.write(head);
+  }
 }
 
 export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise<LayerReadResult> {
@@ -68,95 +113,106 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
   const { transforms, stats } = await layerDecoder(blob, limits, digest, opts.imageBytes);
   const changes: LayerChanges = { index, digest, whiteouts: [], opaqueDirs: [], entries: [] };
   const refused: LayerReadResult['refused'] = [];
-  const extract = tarExtract();
+  /** Inspections run as each file completes (some are async); awaited before the layer counts as read. */
+  const inspections: Promise<void>[] = [];
   if (opts.onBytes) transforms[0]!.on('data', () => opts.onBytes!(stats.compressedBytes));
-  // tar-stream's extractor is a streamx Writable, which node's pipeline drives like a core stream.
-  const feeding = pipeline([blob, ...transforms, extract as unknown as NodeJS.WritableStream]);
-  feeding.catch(() => undefined); // surfaced below, after the entry loop stops
 
-  try {
-    for await (const entry of extract) {
-      const header = entry.header;
-      if (--opts.entryBudget.remaining < 0) throw new ChainError('TOO_LARGE', `image has more than ${limits.maxEntries} tar entries`);
-      const path = header.name.length <= limits.maxPathLength ? normalizeEntryPath(header.name) : undefined;
-      if (path === undefined || path === '/') {
-        if (path === undefined)
-          refused.push({
-            name: header.name.slice(0, 256),
-            reason: header.name.length > limits.maxPathLength ? 'path too long' : 'path escapes the image root',
-          });
-        entry.resume();
-        continue;
-      }
-      const name = baseName(path);
-      if (name.startsWith(WHITEOUT)) {
-        if (name === OPAQUE) changes.opaqueDirs.push(parentOf(path));
-        else changes.whiteouts.push(`${parentOf(path) === '/' ? '' : parentOf(path)}/${name.slice(WHITEOUT.length)}`);
-        entry.resume();
-        continue;
-      }
-      const type = nodeType(header);
-      const node: FileNode = {
-        path,
-        type,
-        mode: header.mode ?? 0,
-        uid: header.uid ?? 0,
-        gid: header.gid ?? 0,
-        size: type === 'file' ? (header.size ?? 0) : 0,
-        layerIndex: index,
-        layer: digest,
-      };
-      if (type === 'symlink' && header.linkname) node.linkname = header.linkname;
-      if (type === 'hardlink' && header.linkname) {
-        const target = normalizeEntryPath(header.linkname);
-        if (target === undefined) refused.push({ name: header.name.slice(0, 256), reason: 'hard link target escapes the image root' });
-        else node.linkname = target;
-      }
-      if (type === 'file' && node.size > 0) await readContent(entry as unknown as Readable & AsyncIterable<Buffer>, node, policy, limits);
-      else entry.resume();
-      changes.entries.push(node);
+  const entry = (header: TarHeader): TarContentSink | undefined => {
+    if (--opts.entryBudget.remaining < 0) throw new ChainError('TOO_LARGE', `image has more than ${limits.maxEntries} tar entries`);
+    const path = header.name.length <= limits.maxPathLength ? normalizeEntryPath(header.name) : undefined;
+    if (path === undefined || path === '/') {
+      if (path === undefined)
+        refused.push({
+          name: header.name.slice(0, 256),
+          reason: header.name.length > limits.maxPathLength ? 'path too long' : 'path escapes the image root',
+        });
+      return undefined;
     }
-    await feeding;
+    const name = baseName(path);
+    if (name.startsWith(WHITEOUT)) {
+      if (name === OPAQUE) changes.opaqueDirs.push(parentOf(path));
+      else changes.whiteouts.push(`${parentOf(path) === '/' ? '' : parentOf(path)}/${name.slice(WHITEOUT.length)}`);
+      return undefined;
+    }
+    const type: NodeType = header.type;
+    const node: FileNode = {
+      path,
+      type,
+      mode: header.mode,
+      uid: header.uid,
+      gid: header.gid,
+      size: type === 'file' ? header.size : 0,
+      layerIndex: index,
+      layer: digest,
+    };
+    if (type === 'symlink' && header.linkname) node.linkname = header.linkname;
+    if (type === 'hardlink' && header.linkname) {
+      const target = normalizeEntryPath(header.linkname);
+      if (target === undefined) refused.push({ name: header.name.slice(0, 256), reason: 'hard link target escapes the image root' });
+      else node.linkname = target;
+    }
+    changes.entries.push(node);
+    return type === 'file' && node.size > 0 ? contentSink(node) : undefined;
+  };
+
+  const contentSink = (node: FileNode): TarContentSink | undefined => {
+    if (policy.keep(node.path, node.size)) {
+      // A package database the scan cannot read whole would leave its packages out: fail closed instead.
+      if (node.size > limits.maxPackageDbBytes)
+        throw new ChainError('TOO_LARGE', `${node.path} is ${node.size} bytes, over the ${limits.maxPackageDbBytes}-byte limit for package databases`);
+      return new Collector(limits.maxPackageDbBytes, (c) => {
+        if (!c.over) node.content = c.content();
+      });
+    }
+    if (node.size > limits.maxInspectBytes) return undefined;
+    const candidates = policy.inspectors.filter((i) => i.candidate(node.path, node.mode, node.size));
+    if (candidates.length === 0) return undefined; // most files: counted past, never copied
+    return new InspectSink(node.size, limits.maxInspectBytes, candidates, (inspectors, content) => {
+      const inspection = (async () => {
+        for (const inspector of inspectors) {
+          const fact = await inspector.inspect(node.path, content);
+          if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
+        }
+      })();
+      inspection.catch(() => undefined); // awaited below; a tar error may come first and end the read
+      inspections.push(inspection);
+    });
+  };
+
+  const parser = new TarParser(entry);
+  const tarError = (err: unknown) =>
+    ChainError.is(err) && err.code !== 'BAD_INPUT'
+      ? err
+      : new ChainError('BAD_INPUT', `layer ${digest} is not a valid tar stream: ${(err as Error).message.replace(/^not a valid tar stream: /, '')}`, {
+          cause: err,
+        });
+  // Synchronous parsing in the write callback: no per-entry streams, and back-pressure still reaches the source.
+  const sink = new Writable({
+    highWaterMark: 256 * 1024,
+    write(chunk: Buffer, _enc, done) {
+      try {
+        parser.push(chunk);
+        done();
+      } catch (err) {
+        done(tarError(err));
+      }
+    },
+    final(done) {
+      try {
+        parser.end();
+        done();
+      } catch (err) {
+        done(tarError(err));
+      }
+    },
+  });
+  try {
+    await pipeline([blob, ...transforms, sink]);
+    await Promise.all(inspections);
   } catch (err) {
     blob.destroy();
-    extract.destroy();
-    const cause = await feeding.then(
-      () => err,
-      (feedErr: unknown) => (ChainError.is(feedErr) ? feedErr : err),
-    );
-    if (ChainError.is(cause)) throw cause;
-    throw new ChainError('BAD_INPUT', `layer ${digest} is not a valid tar stream: ${(cause as Error).message}`, { cause });
+    if (ChainError.is(err)) throw err;
+    throw new ChainError('BAD_INPUT', `layer ${digest} is not a valid tar stream: ${(err as Error).message}`, { cause: err });
   }
   return { changes, stats, refused };
-}
-
-async function readContent(entry: Readable & AsyncIterable<Buffer>, node: FileNode, policy: CapturePolicy, limits: LayerLimits): Promise<void> {
-  if (policy.keep(node.path, node.size)) {
-    // A package database the scan cannot read whole would leave its packages out: fail closed instead.
-    if (node.size > limits.maxPackageDbBytes)
-      throw new ChainError('TOO_LARGE', `${node.path} is ${node.size} bytes, over the ${limits.maxPackageDbBytes}-byte limit for package databases`);
-    const content = await readAll(entry, [], limits.maxPackageDbBytes);
-    if (content) node.content = content;
-    return;
-  }
-  const candidates = policy.inspectors.filter((i) => i.candidate(node.path, node.mode, node.size));
-  if (candidates.length === 0 || node.size > limits.maxInspectBytes) {
-    entry.resume(); // most files: skipped without a JavaScript callback per chunk
-    return;
-  }
-  const iterator = entry[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  const head = first.done ? Buffer.alloc(0) : (first.value as Buffer);
-  const inspectors = candidates.filter((i) => i.accepts(head));
-  const rest = { [Symbol.asyncIterator]: () => iterator };
-  if (inspectors.length === 0) {
-    for await (const _ of rest) void _;
-    return;
-  }
-  const content = await readAll(rest, [head], limits.maxInspectBytes);
-  if (!content) return;
-  for (const inspector of inspectors) {
-    const fact = await inspector.inspect(node.path, content);
-    if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
-  }
 }

@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { request } from 'undici';
+import type * as Undici from 'undici';
 import { z } from 'zod';
 import { ChainError } from '../../errors';
 
@@ -59,7 +59,10 @@ export async function downloadEcosystem(
   if (meta?.etag) headers['if-none-match'] = meta.etag;
   if (meta?.lastModified) headers['if-modified-since'] = meta.lastModified;
   const startedAt = now();
-  let res: Awaited<ReturnType<typeof request>>;
+  let res: Awaited<ReturnType<typeof Undici.request>>;
+  // undici is loaded for a download only: a scan against data on disk never needs it, and it is start-up time.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
+  const { request } = require('undici') as typeof Undici;
   try {
     res = await request(url, { headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   } catch (err) {

@@ -7,7 +7,7 @@
  */
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import { ChainError } from '../../errors';
 import { baseEcosystem } from '../versions';
 import { type OsvRecord, osvRecordSchema } from './schema';
@@ -24,7 +24,8 @@ const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 /** Deeper than any export layout; stops a pathological tree rather than walking it forever. */
 const MAX_DEPTH = 16;
 
-function noteEcosystems(record: OsvRecord, updatedAtMs: number | undefined, into: ImportResult): void {
+/** Records when the data of each ecosystem `record` affects was current. */
+export function noteEcosystems(record: OsvRecord, updatedAtMs: number | undefined, into: ImportResult): void {
   if (updatedAtMs === undefined) return;
   into.updatedAt ??= new Map();
   for (const affected of record.affected ?? []) {
@@ -118,7 +119,8 @@ export async function importZip(file: string, into: ImportResult = { records: []
   let zip: yauzl.ZipFile;
   try {
     updatedAtMs ??= (await stat(file)).mtimeMs;
-    zip = await yauzl.openPromise(file, { lazyEntries: true });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded for an export, not on every scan's start-up
+    zip = await (require('yauzl') as typeof yauzl).openPromise(file, { lazyEntries: true });
   } catch (err) {
     throw new ChainError('BAD_INPUT', `${file} is not a readable zip archive: ${(err as Error).message}`, { cause: err });
   }

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { ChainError } from '../../errors';
 import { OsvDatabase, type OsvLoadError } from './database';
 import { cachedExport, downloadEcosystem, readExportMeta } from './download';
-import { importDirectory, importZip, type ImportResult } from './importer';
+import { importZipIndexed } from './index-file';
+import { importDirectory, type ImportResult } from './importer';
 import { writeOsvStatus } from './status';
 
 export interface OsvSourceOptions {
@@ -98,7 +99,8 @@ export class OsvSource {
           checkedAt = (await readExportMeta(cacheDir, ecosystem))?.checkedAt;
         }
         const { file } = cachedExport(cacheDir, ecosystem);
-        if (checkedAt !== undefined && existsSync(file)) await importZip(file, result, checkedAt);
+        // Through all.idx: an unchanged export is not inflated and validated again on every load.
+        if (checkedAt !== undefined && existsSync(file)) await importZipIndexed(file, result, checkedAt);
       }
     }
     const strict = this.options.strict ?? true;

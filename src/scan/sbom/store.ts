@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ChainError } from '../../errors';
 import { type SbomRef } from '../types';
 import { cycloneDxSchema, type StoredScan } from './cyclonedx';
-import { SHA256_DIGEST } from '../../registry';
+import { SHA256_DIGEST } from '../digest';
 
 export interface SbomStore {
   put(scan: StoredScan): Promise<SbomRef>;

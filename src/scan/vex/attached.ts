@@ -4,7 +4,8 @@
  * this very digest are believed: anyone who can push to the registry could otherwise attach a
  * statement that hides a finding. The rest are reported as problems, never applied.
  */
-import { type SignatureRegistry, verifiedPredicates } from '../../signing';
+import type * as Signing from '../../signing';
+import { type SignatureRegistry } from '../../signing';
 import { CYCLONEDX_VEX_PREDICATE_TYPE } from './cyclonedx';
 import { readVexDocument } from './document';
 import { OPENVEX_PREDICATE_TYPE } from './openvex';
@@ -20,6 +21,9 @@ export interface AttachedVex {
 
 export async function readAttachedVex(client: SignatureRegistry, repo: string, digest: string, trustedKeysPem: readonly string[]): Promise<AttachedVex> {
   if (trustedKeysPem.length === 0) return { statements: [], problems: [] };
+  // Loaded on first use: the signing code (and its PKCS#11 binding) is start-up time for every scan that never reads attached VEX.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
+  const { verifiedPredicates } = require('../../signing') as typeof Signing;
   const { predicates, failures } = await verifiedPredicates(client, repo, digest, trustedKeysPem, VEX_PREDICATE_TYPES);
   const problems = failures.map((f) => `VEX attestation ${f.layer || attTag(digest)} not applied: ${f.reason ?? f.code ?? 'invalid'}`);
   const statements: VexStatement[] = [];

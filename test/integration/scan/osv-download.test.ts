@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -64,5 +64,28 @@ void describe('OSV export download with conditional requests', () => {
       downloadEcosystem(baseUrl, 'Nope', join(dir, 'cache3')),
       (e: unknown) => ChainError.is(e, 'NOT_FOUND') && /Nope\/all\.zip/.test(e.message),
     );
+  });
+
+  void it('writes all.idx beside the downloaded export; later loads read it, and a damaged or stale one is rebuilt, never read as fewer advisories', async () => {
+    const cacheDir = join(dir, 'cache-index');
+    const load = async () => (await new OsvSource({ download: { baseUrl, ecosystems: ['npm'], cacheDir } }).current()).lookup('npm', 'lodash').length;
+    assert.equal(await load(), 4);
+    const index = join(cacheDir, 'npm', 'all.idx');
+    assert.ok(existsSync(index), 'index written beside npm/all.zip');
+    const built = readFileSync(index);
+    assert.equal(await load(), 4, 'read through the index');
+    assert.deepEqual(readFileSync(index), built, 'an index that matches is kept');
+    // Damaged: the last record's line cut off, the header left claiming it.
+    writeFileSync(index, built.subarray(0, built.length - 50));
+    assert.equal(await load(), 4, 'every record, from the zip');
+    assert.deepEqual(readFileSync(index), built, 'rebuilt');
+    // Stale: the header names another export (an index from an earlier download).
+    const text = built.toString('utf8');
+    const nl = text.indexOf('\n');
+    const header = JSON.parse(text.slice(0, nl)) as { zip: { sha256: string } };
+    header.zip.sha256 = '0'.repeat(64);
+    writeFileSync(index, `${JSON.stringify(header)}${text.slice(nl)}`);
+    assert.equal(await load(), 4);
+    assert.deepEqual(readFileSync(index), built, 'rebuilt');
   });
 });
