@@ -1,0 +1,42 @@
+/**
+ * The fleet rescan's re-match of one stored SBOM: its packages against the OSV data held in memory
+ * (one database, looked up by package key), summarised as the first scan was (no registry access).
+ */
+import { countBySeverity, dataStatement, matchPackages, type OsvDatabase } from '../osv';
+import { type StoredRescan } from '../rescan-findings';
+import { packagesFromCycloneDx, type StoredScan } from '../sbom/cyclonedx';
+import { summarize } from '../scan-image';
+import { type SbomRef, type ScanSummary } from '../types';
+import { imagePackageKeys } from './fingerprint';
+
+export interface Rematched {
+  summary: ScanSummary;
+  /** The keys the image is indexed under. */
+  packageKeys: string[];
+}
+
+export function rematchStored(db: OsvDatabase, stored: StoredScan, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
+  const packages = packagesFromCycloneDx(stored.sbom);
+  const findings = matchPackages(db, packages);
+  return { summary: summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now), packageKeys: imagePackageKeys(packages) };
+}
+
+/**
+ * What the rescan keeps for an image whose SBOM is missing or cannot be read: no findings known, and a
+ * data statement that says the image's packages went unchecked, so the re-gate denies it with the
+ * reason (fail closed, under the default `vulnerabilityData: require`), never reads it as clean.
+ */
+export function uncheckedRescan(db: OsvDatabase, digest: string, osvVersion: string, reason: string, now: Date, maxAgeMs: number | undefined): StoredRescan {
+  const statement = dataStatement(db, [], now, maxAgeMs);
+  return {
+    digest,
+    osvVersion,
+    scannedAt: now.toISOString(),
+    findings: [],
+    counts: countBySeverity([]),
+    vulnerabilityData: {
+      ...statement,
+      problems: [{ kind: 'missing', ecosystem: '*', packages: 0, message: `the image's packages are unknown: ${reason}; scan it again` }, ...statement.problems],
+    },
+  };
+}
