@@ -3,3 +3,4 @@ export { deltaImages, rescanMode } from './plan';
 export { rematchStored, uncheckedRescan } from './rematch';
 export { FleetIndex } from './fleet-index';
 export { type StoredRescan } from '../rescan-findings';
+export { toCycloneDx } from '../sbom/cyclonedx';

@@ -2,12 +2,13 @@
  * The fleet rescan's re-match of one stored SBOM: its packages against the OSV data held in memory
  * (one database, looked up by package key), summarised as the first scan was (no registry access).
  */
-import { countBySeverity, dataStatement, matchPackages, type OsvDatabase } from '../osv';
+import { countBySeverity, dataStatement, type OsvDatabase } from '../osv';
 import { type StoredRescan } from '../rescan-findings';
 import { packagesFromCycloneDx, type StoredScan } from '../sbom/cyclonedx';
 import { summarize } from '../scan-image';
 import { type SbomRef, type ScanSummary } from '../types';
 import { imagePackageKeys } from './fingerprint';
+import { matchFleetPackages } from './match-cache';
 
 export interface Rematched {
   summary: ScanSummary;
@@ -17,7 +18,7 @@ export interface Rematched {
 
 export function rematchStored(db: OsvDatabase, stored: StoredScan, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
   const packages = packagesFromCycloneDx(stored.sbom);
-  const findings = matchPackages(db, packages);
+  const findings = matchFleetPackages(db, packages);
   return { summary: summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now), packageKeys: imagePackageKeys(packages) };
 }
 
