@@ -12,6 +12,7 @@ import { ChainError } from '../src/errors';
 import { DecisionStore, policyFromConfig, regate, type RegateOutcome, type Violation } from '../src/policy';
 import {
   deltaImages,
+  findingsDigest,
   FleetIndex,
   MATCHER_VERSION,
   osvFingerprint,
@@ -45,6 +46,8 @@ const PLAN_PAGE = 5_000;
 const digests = z.array(z.string().regex(/^sha256:[0-9a-f]{64}$/)).max(1000);
 const planInput = z.strictObject({ osvVersion: z.string().min(1), full: z.boolean().optional() });
 const batchInput = z.strictObject({ digests, osvVersion: z.string().min(1) });
+/** carry: a delta, whose images that match as their decision was gated keep it (no re-gate). */
+const rescanBatchInput = z.strictObject({ digests, osvVersion: z.string().min(1), carry: z.boolean().optional() });
 const pageInput = z.strictObject({ after: z.string().optional(), limit: z.number().int().min(1).max(1000) });
 
 export interface BatchProblem {
@@ -57,6 +60,8 @@ export interface RescanBatchResult {
   matched: number;
   /** No stored SBOM, or one that cannot be read: re-gated as unchecked (denied under `vulnerabilityData: require`). */
   unreadable: BatchProblem[];
+  /** Matched exactly as their decision was gated (a delta only): nothing to re-gate. */
+  carried: string[];
 }
 
 /** An image whose re-gate asks the workflow for more: a notification, a fresh summary, a restart. */
@@ -88,6 +93,7 @@ interface RescanProgress {
   done: number;
   matched: number;
   unreadable: BatchProblem[];
+  carried: string[];
 }
 
 export function createRescanBatchActivities(deps: ActivityDeps) {
@@ -117,9 +123,19 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       // A policy bounding scan age is evaluated at admission on each record's scan time: every record must move on.
       const scanAgeBound = loaded.policy.rules.some((r) => r.provenance?.maxScanAge !== undefined);
       const fullDue = previous !== undefined && now - Date.parse(previous.fullAt) >= durationMs(deps.config.rescan.fullInterval);
+      // Data that is incomplete or stale denies every image it cannot vouch for: each one must be re-gated.
+      const maxAge = osv.maxAgeMs;
+      const dataProblem =
+        db.info.errors.length > 0
+          ? `the OSV data did not load completely (${db.info.errors[0]!.message})`
+          : maxAge !== undefined && db.info.ecosystems.some((e) => now - Date.parse(e.updatedAt) > maxAge)
+            ? 'the OSV data is stale'
+            : undefined;
       const mode = scanAgeBound
         ? ({ mode: 'full', reason: 'the policy bounds scan age (maxScanAge): every record is rescanned' } as const)
-        : fullDue
+        : dataProblem
+          ? ({ mode: 'full', reason: dataProblem } as const)
+          : fullDue
           ? ({ mode: 'full', reason: `the last full rescan is older than rescan.fullInterval (${deps.config.rescan.fullInterval})` } as const)
           : rescanMode(previous, current, input.full);
       await fleet.stageFingerprint(workflowId, { ...current, fullAt: mode.mode === 'full' ? new Date(now).toISOString() : previous!.fullAt });
@@ -129,10 +145,11 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       }
       const [changedImages, gated, state] = await Promise.all([fleet.imagesWith(mode.changed), allGated(decisions), fleet.state()]);
       const attestBefore = new Date(now + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge));
-      const planned = deltaImages({ changedPackages: changedImages, gated, state, previousOsvVersion: previous!.osvVersion, attestBefore });
+      const { planned, mustRegate } = deltaImages({ changedPackages: changedImages, gated, state, previousOsvVersion: previous!.osvVersion, attestBefore });
       await fleet.storePlan(workflowId, planned);
+      await fleet.storeMustRegate(workflowId, mustRegate);
       log.info(
-        { changedPackages: mode.changed.length, underChangedPackages: changedImages.length, gated: gated.length, planned: planned.length },
+        { changedPackages: mode.changed.length, underChangedPackages: changedImages.length, gated: gated.length, planned: planned.length, mustRegate: mustRegate.length },
         'rescan planned: delta',
       );
       return { mode: 'delta', changedPackages: mode.changed.length, images: planned.length };
@@ -156,16 +173,21 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
      */
     rescanBatch: activity(
       deps.logger,
-      { input: batchInput, keepAliveMs: 5_000, failure: 'rescan batch failed' },
+      { input: rescanBatchInput, keepAliveMs: 5_000, failure: 'rescan batch failed' },
       async (input, { log, workflowId, heartbeat, resumed, signal }): Promise<RescanBatchResult> => {
         const db = await dataAt(input.osvVersion, workflowId);
-        const progress: RescanProgress = isProgress(resumed) ? resumed : { done: 0, matched: 0, unreadable: [] };
+        const progress: RescanProgress = isProgress(resumed) ? resumed : { done: 0, matched: 0, unreadable: [], carried: [] };
         if (progress.done > 0) log.info({ done: progress.done, of: input.digests.length }, 'rescan batch resumed');
         const vexLimit = pLimit(VEX_CONCURRENCY);
         while (progress.done < input.digests.length) {
           if (signal.aborted) throw signal.reason;
           const step = input.digests.slice(progress.done, progress.done + STEP);
-          const [stored, indexed] = await Promise.all([sbomStore.getMany(step), fleet.indexed(step)]);
+          const [stored, indexed, gatedOn, must] = await Promise.all([
+            sbomStore.getMany(step),
+            fleet.indexed(step),
+            input.carry ? fleet.gatedOn(step) : [],
+            input.carry ? fleet.mustRegate(workflowId, step) : [],
+          ]);
           const now = new Date();
           const puts: StoredRescan[] = [];
           const ok: string[] = [];
@@ -191,6 +213,11 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
                 } catch (err) {
                   log.warn({ digest, err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
                 }
+                ok.push(digest);
+                if (input.carry && !must[i] && gatedOn[i] === findingsDigest(summary.findings, attached)) {
+                  progress.carried.push(digest);
+                  return;
+                }
                 puts.push({
                   digest,
                   osvVersion: input.osvVersion,
@@ -200,7 +227,6 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
                   counts: summary.counts,
                   ...(attached ? { vex: attached } : {}),
                 });
-                ok.push(digest);
               }),
             ),
           );
@@ -213,7 +239,8 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         const unreadable = progress.unreadable.filter((p) => p.error !== '');
         if (progress.unreadable.length) log.warn({ unreadable: progress.unreadable.length, first: unreadable.slice(0, 5) }, 'stored SBOMs missing or unreadable');
         log.info({ images: input.digests.length, matched: progress.matched, osvVersion: input.osvVersion }, 'rescan batch matched');
-        return { matched: progress.matched, unreadable: progress.unreadable };
+        if (progress.carried.length) log.info({ carried: progress.carried.length }, 'images matched as their decision was gated: kept as they are');
+        return { matched: progress.matched, unreadable: progress.unreadable, carried: progress.carried };
       },
     ),
 
@@ -232,6 +259,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         const state = await fleet.attestedOf(input.digests);
         const attestBefore = Date.now() + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge);
         const unnotified: string[] = [];
+        const gatedOn = new Map<string, string>();
         const signs: string[] = [];
         const unsigned: string[] = [];
         for (let start = 0; start < input.digests.length; start += STEP) {
@@ -260,6 +288,9 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
                     result.skipped++;
                     return;
                   }
+                  // Unchecked data (no SBOM) is never carried: it has no matched packages to compare.
+                  if (!scan.vulnerabilityData?.problems.some((p) => p.kind === 'missing' && p.ecosystem === '*'))
+                    gatedOn.set(digest, findingsDigest(scan.findings, scan.vex));
                   if (outcome.recorded) result.recorded++;
                   if (outcome.overridden) result.overridden++;
                   if (outcome.verdict === 'unchanged') result.unchanged++;
@@ -300,6 +331,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           heartbeat({ done: start + step.length });
         }
         await fleet.setUnnotified(unnotified, []);
+        await fleet.setGatedOn(gatedOn);
         // Known from now on as signed by the chain: a summary to keep fresh ('' = none yet).
         await fleet.setAttested(signs, '');
         await fleet.dropAttested(unsigned);
@@ -316,7 +348,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
 
 function isProgress(value: unknown): value is RescanProgress {
   const v = value as Partial<RescanProgress> | undefined;
-  return typeof v?.done === 'number' && typeof v.matched === 'number' && Array.isArray(v.unreadable);
+  return typeof v?.done === 'number' && typeof v.matched === 'number' && Array.isArray(v.unreadable) && Array.isArray(v.carried);
 }
 
 async function allGated(store: DecisionStore): Promise<string[]> {

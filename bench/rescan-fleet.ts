@@ -171,16 +171,17 @@ export function generateOsv(sizes: Sizes, seed = 2): Map<string, OsvRecordJson[]
   const u = universe(sizes);
   const r = rng(seed);
   // Advisories concentrate on a few packages (the kernel, browsers, image libraries in Debian), mostly
-  // not the ones images share most: a quarter follow image popularity, the rest a shuffled order.
-  const mixed = (n: number, s: number) => {
+  // not the ones images share most: a share follow image popularity (2 % in Debian: a debian:12 base's
+  // ~50 source packages hold ~1 % of its records; 10 % in npm and PyPI), the rest a shuffled order.
+  const mixed = (n: number, s: number, popularShare: number) => {
     const popular = zipf(n, 1.0);
     const other = zipf(n, s);
     const order = shuffled(n, r);
-    return (rand: () => number) => (rand() < 0.25 ? popular(rand) : order[other(rand)]!);
+    return (rand: () => number) => (rand() < popularShare ? popular(rand) : order[other(rand)]!);
   };
-  const debPick = mixed(u.debian.length, 1.0);
-  const npmPick = mixed(u.npm.length, 0.9);
-  const pyPick = mixed(u.pypi.length, 0.9);
+  const debPick = mixed(u.debian.length, 1.0, 0.02);
+  const npmPick = mixed(u.npm.length, 0.9, 0.1);
+  const pyPick = mixed(u.pypi.length, 0.9, 0.1);
   const modified = (i: number) => new Date(Date.UTC(2024, 0, 1) + (i % 600) * 86_400_000).toISOString();
   const debian: OsvRecordJson[] = [];
   for (let n = 0; n < sizes.debianRecords; n++) {
@@ -258,8 +259,9 @@ export function generateOsv(sizes: Sizes, seed = 2): Map<string, OsvRecordJson[]
 }
 
 /**
- * `count` advisories changed as a day's OSV update changes them: new fixed versions, or withdrawn
- * ones, each with a new `modified` time. Returns the ids changed.
+ * `count` advisories changed as a day's OSV update changes them, each with a new `modified` time: a
+ * third get a fix (a fixed version where there was none, or an earlier one), a third are re-scored or
+ * re-worded (no finding changes), a third widen to every version (no fix any more). Returns the ids.
  */
 export function changeAdvisories(osv: Map<string, OsvRecordJson[]>, count: number, seed = 3): string[] {
   const r = rng(seed);
@@ -271,7 +273,14 @@ export function changeAdvisories(osv: Map<string, OsvRecordJson[]>, count: numbe
     if (changed.includes(record.id) || record.id.startsWith('MAL-')) continue;
     record.modified = when;
     const affected = record.affected as Array<{ ranges?: Array<{ events: Array<Record<string, string>> }> }>;
-    for (const a of affected) for (const range of a.ranges ?? []) range.events = [{ introduced: '0' }];
+    const kind = changed.length % 3;
+    if (kind === 1) record.details = `${String(record.details)} (updated)`;
+    for (const a of affected)
+      for (const range of a.ranges ?? []) {
+        const fixed = range.events.find((e) => e.fixed !== undefined)?.fixed;
+        if (kind === 2) range.events = [{ introduced: '0' }];
+        else if (kind === 0) range.events = [{ introduced: '0' }, { fixed: fixed ? fixed.replace(/^(\d+)\.(\d+)/, (_m, a, b) => `${a}.${Math.max(0, Number(b) - 1)}`) : '9.9.9' }];
+      }
     changed.push(record.id);
   }
   return changed;

@@ -229,7 +229,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
       summary.checked += digests.length;
       let matched;
       try {
-        matched = await batchActivities.rescanBatch({ digests, osvVersion });
+        matched = await batchActivities.rescanBatch({ digests, osvVersion, ...(plan.mode === 'delta' ? { carry: true } : {}) });
       } catch (err) {
         if (isCancellation(err)) throw err;
         summary.failed += digests.length;
@@ -239,14 +239,19 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
       }
       // Denied by the re-gate, with the reason: reported too, so an operator rescans the image.
       for (const u of matched.unreadable) if (u.error) problem(u.digest, 'rescan', u.error);
+      // Matched exactly as their decision was gated: the decision stands.
+      summary.unchanged += matched.carried.length;
+      const carried = new Set(matched.carried);
+      const toGate = digests.filter((d) => !carried.has(d));
+      if (toGate.length === 0) return;
       let gated;
       try {
-        gated = await regateActivities.regateBatch({ digests, osvVersion });
+        gated = await regateActivities.regateBatch({ digests: toGate, osvVersion });
       } catch (err) {
         if (isCancellation(err)) throw err;
-        summary.failed += digests.length;
-        problem(digests[0] ?? '', 'regate', err);
-        log.warn('rescan: gate batch failed', { images: digests.length, first: digests[0], error: failureText(err) });
+        summary.failed += toGate.length;
+        problem(toGate[0] ?? '', 'regate', err);
+        log.warn('rescan: gate batch failed', { images: toGate.length, first: toGate[0], error: failureText(err) });
         return;
       }
       summary.recorded += gated.recorded;

@@ -37,7 +37,36 @@ export class FleetIndex {
     const pipe = this.redis.pipeline();
     for (const key of packageKeys) pipe.setbit(this.packageKey(key), id, 1);
     pipe.hset(this.key('matched'), digest, osvVersion);
+    pipe.hdel(this.key('gated'), digest);
     await exec(pipe);
+  }
+
+  /**
+   * What each image's decision was last gated on (findingsDigest), so a delta rescan that matches the
+   * same again skips the re-gate. The scan stage's gate leaves none (its findings are annotated
+   * differently): the first rescan after a scan re-gates.
+   */
+  async gatedOn(digests: readonly string[]): Promise<Array<string | null>> {
+    if (digests.length === 0) return [];
+    return this.redis.hmget(this.key('gated'), ...digests);
+  }
+
+  async setGatedOn(entries: ReadonlyMap<string, string>): Promise<void> {
+    if (entries.size) await this.redis.hset(this.key('gated'), Object.fromEntries(entries));
+  }
+
+  /** Images a delta rescan must re-gate whatever it matches (an untold change, a summary due). */
+  async storeMustRegate(runKey: string, digests: readonly string[]): Promise<void> {
+    const key = this.key(`must:${runKey}`);
+    const pipe = this.redis.pipeline().del(key);
+    for (let i = 0; i < digests.length; i += 5000) pipe.sadd(key, ...digests.slice(i, i + 5000));
+    pipe.expire(key, PENDING_TTL_SECONDS);
+    await exec(pipe);
+  }
+
+  async mustRegate(runKey: string, digests: readonly string[]): Promise<boolean[]> {
+    if (digests.length === 0) return [];
+    return (await this.redis.smismember(this.key(`must:${runKey}`), ...digests)).map((m) => m === 1);
   }
 
   /** Records the OSV version images were re-matched against. */
@@ -176,7 +205,7 @@ export class FleetIndex {
   }
 
   async dropPlan(runKey: string): Promise<void> {
-    await this.redis.del(this.key(`plan:${runKey}`));
+    await this.redis.del(this.key(`plan:${runKey}`), this.key(`must:${runKey}`));
   }
 
   private async idOf(digest: string): Promise<number> {

@@ -48,17 +48,22 @@ export interface DeltaSelection {
   attestBefore: Date;
 }
 
-/** The digests a delta rescan re-matches, sorted, each once, each one gated. */
-export function deltaImages(selection: DeltaSelection): string[] {
+/**
+ * The digests a delta rescan re-matches (`planned`), sorted, each once, each one gated; and those of
+ * them it re-gates even when they match as before (`mustRegate`: an untold change, a summary due).
+ */
+export function deltaImages(selection: DeltaSelection): { planned: string[]; mustRegate: string[] } {
   const gated = new Set(selection.gated);
   const out = new Set<string>();
+  const must = new Set<string>();
   for (const d of selection.changedPackages) out.add(d);
   for (const d of selection.gated) if (selection.state.matched.get(d) !== selection.previousOsvVersion) out.add(d);
-  for (const d of selection.state.unnotified) out.add(d);
+  for (const d of selection.state.unnotified) must.add(d);
   const limit = selection.attestBefore.getTime();
   for (const [d, at] of selection.state.attested) {
     const t = at === '' ? Number.NaN : Date.parse(at);
-    if (!(t > limit)) out.add(d);
+    if (!(t > limit)) must.add(d);
   }
-  return [...out].filter((d) => gated.has(d)).sort();
+  for (const d of must) out.add(d);
+  return { planned: [...out].filter((d) => gated.has(d)).sort(), mustRegate: [...must].filter((d) => gated.has(d)).sort() };
 }

@@ -2,11 +2,12 @@
  * The fleet rescan's re-match of one stored SBOM: its packages against the OSV data held in memory
  * (one database, looked up by package key), summarised as the first scan was (no registry access).
  */
+import { createHash } from 'node:crypto';
 import { countBySeverity, dataStatement, type OsvDatabase } from '../osv';
 import { type StoredRescan } from '../rescan-findings';
 import { packagesFromCycloneDx, type StoredScan } from '../sbom/cyclonedx';
 import { summarize } from '../scan-image';
-import { type SbomRef, type ScanSummary } from '../types';
+import { type Finding, type SbomRef, type ScanSummary } from '../types';
 import { imagePackageKeys } from './fingerprint';
 import { matchFleetPackages } from './match-cache';
 
@@ -40,4 +41,15 @@ export function uncheckedRescan(db: OsvDatabase, digest: string, osvVersion: str
       problems: [{ kind: 'missing', ecosystem: '*', packages: 0, message: `the image's packages are unknown: ${reason}; scan it again` }, ...statement.problems],
     },
   };
+}
+
+/**
+ * A digest of what the re-gate decides on: the findings (without the layer they were read from) and
+ * the VEX statements read. Equal digests: the same decision inputs, nothing to re-gate.
+ */
+export function findingsDigest(findings: readonly Finding[], vex: readonly unknown[] | undefined): string {
+  const hash = createHash('sha1');
+  for (const f of findings) hash.update(JSON.stringify({ ...f, package: { ...f.package, layer: '' } }));
+  hash.update(`\u0000${vex === undefined ? '-' : JSON.stringify(vex)}`);
+  return hash.digest('base64url');
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { deltaImages, FleetIndex, imagePackageKeys, MATCHER_VERSION, osvFingerprint, rematchStored, rescanMode, toCycloneDx, uncheckedRescan } from '../../../src/scan';
+import { deltaImages, findingsDigest, FleetIndex, imagePackageKeys, MATCHER_VERSION, osvFingerprint, rematchStored, rescanMode, toCycloneDx, uncheckedRescan } from '../../../src/scan';
 import { RedisSbomStore } from '../../../src/scan';
 import { importDirectory, matchPackages, OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
 import { type Package } from '../../../src/scan/types';
@@ -112,7 +112,9 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
       attestBefore: new Date(now - 3_600_000 * 2),
     });
     // 1: changed package; 2: matched against v0; 3: untold; 4: never signed; 6: summary due; 7: never indexed. Not 5 (fresh), not 9 (not gated).
-    assert.deepEqual(planned, [digest(1), digest(2), digest(3), digest(4), digest(6), digest(7)]);
+    assert.deepEqual(planned.planned, [digest(1), digest(2), digest(3), digest(4), digest(6), digest(7)]);
+    // Re-gated even if they match as before: the untold change and the summaries due.
+    assert.deepEqual(planned.mustRegate, [digest(3), digest(4), digest(6)]);
   });
 
   it('matches a fleet as matchPackages does, findings stamped with each image’s own layer', async () => {
@@ -194,6 +196,21 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     assert.equal((got.get(digest(1)) as { digest: string }).digest, digest(1));
     assert.equal(got.get(digest(2)), undefined);
     assert.match((got.get(digest(3)) as Error).message, /is not JSON/);
+  });
+
+  it('digests what a re-gate decides on: the findings without their layer, and the VEX read', async () => {
+    const db = new OsvDatabase((await importDirectory(FIXTURES)).records);
+    const a = matchPackages(db, [npm('minimist', '1.2.0', 'sha256:a')]);
+    const b = matchPackages(db, [npm('minimist', '1.2.0', 'sha256:b')]);
+    assert.ok(a.length > 0);
+    assert.equal(findingsDigest(a, []), findingsDigest(b, []), 'another layer, the same decision inputs');
+    assert.notEqual(findingsDigest(a, []), findingsDigest(a.slice(1), []));
+    assert.notEqual(findingsDigest(a, []), findingsDigest(a, undefined), 'VEX unread is not VEX empty');
+    const index = new FleetIndex(redis, 'test:fleet4:');
+    await index.setGatedOn(new Map([[digest(1), findingsDigest(a, [])]]));
+    assert.deepEqual(await index.gatedOn([digest(1), digest(2)]), [findingsDigest(a, []), null]);
+    await index.add(digest(1), ['npm\u0000minimist'], 'v1');
+    assert.deepEqual(await index.gatedOn([digest(1)]), [null], 'scanned again: the next rescan re-gates it');
   });
 
   it('keeps an image whose SBOM cannot be read as unchecked data with the reason, never as clean', () => {
