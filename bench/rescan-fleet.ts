@@ -171,17 +171,18 @@ export function generateOsv(sizes: Sizes, seed = 2): Map<string, OsvRecordJson[]
   const u = universe(sizes);
   const r = rng(seed);
   // Advisories concentrate on a few packages (the kernel, browsers, image libraries in Debian), mostly
-  // not the ones images share most: a share follow image popularity (2 % in Debian: a debian:12 base's
-  // ~50 source packages hold ~1 % of its records; 10 % in npm and PyPI), the rest a shuffled order.
+  // not the ones images share most: a share follow image popularity (0.5 % in Debian: a debian:12
+  // base's ~50 source packages hold well under 1 % of its records; 2 % in npm and PyPI, where the most
+  // installed package has about ten advisories), the rest a shuffled order.
   const mixed = (n: number, s: number, popularShare: number) => {
     const popular = zipf(n, 1.0);
     const other = zipf(n, s);
     const order = shuffled(n, r);
     return (rand: () => number) => (rand() < popularShare ? popular(rand) : order[other(rand)]!);
   };
-  const debPick = mixed(u.debian.length, 1.0, 0.02);
-  const npmPick = mixed(u.npm.length, 0.9, 0.1);
-  const pyPick = mixed(u.pypi.length, 0.9, 0.1);
+  const debPick = mixed(u.debian.length, 1.0, 0.005);
+  const npmPick = mixed(u.npm.length, 0.9, 0.02);
+  const pyPick = mixed(u.pypi.length, 0.9, 0.02);
   const modified = (i: number) => new Date(Date.UTC(2024, 0, 1) + (i % 600) * 86_400_000).toISOString();
   const debian: OsvRecordJson[] = [];
   for (let n = 0; n < sizes.debianRecords; n++) {

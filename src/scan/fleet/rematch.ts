@@ -44,12 +44,33 @@ export function uncheckedRescan(db: OsvDatabase, digest: string, osvVersion: str
 }
 
 /**
- * A digest of what the re-gate decides on: the findings (without the layer they were read from) and
- * the VEX statements read. Equal digests: the same decision inputs, nothing to re-gate.
+ * A digest of what the re-gate decides on: the findings as the policy sees them (findingFacts: not the
+ * layer they were read from) and the VEX statements read. Equal digests: the same decision inputs.
  */
 export function findingsDigest(findings: readonly Finding[], vex: readonly unknown[] | undefined): string {
-  const hash = createHash('sha1');
-  for (const f of findings) hash.update(JSON.stringify({ ...f, package: { ...f.package, layer: '' } }));
-  hash.update(`\u0000${vex === undefined ? '-' : JSON.stringify(vex)}`);
-  return hash.digest('base64url');
+  const parts: string[] = [];
+  for (const f of findings) {
+    const p = f.package;
+    parts.push(
+      [
+        f.id,
+        f.ids.join(','),
+        f.aliases.join(','),
+        p.name,
+        p.version,
+        p.ecosystem,
+        p.purl,
+        f.severity,
+        f.fixable ? '1' : '0',
+        f.fixedVersion ?? '',
+        f.vendorSeverity ? `${f.vendorSeverity.source}:${f.vendorSeverity.rating}` : '',
+        f.cvssScore ?? '',
+        f.negligible ? '1' : '0',
+        f.fixedIn ? `${f.fixedIn.name}@${f.fixedIn.version}` : '',
+        f.suppressedBy ? JSON.stringify(f.suppressedBy) : '',
+      ].join('\u0000'),
+    );
+  }
+  parts.push(vex === undefined ? '-' : JSON.stringify(vex));
+  return createHash('sha1').update(parts.join('\u0001')).digest('base64url');
 }
