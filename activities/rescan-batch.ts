@@ -136,8 +136,8 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         : dataProblem
           ? ({ mode: 'full', reason: dataProblem } as const)
           : fullDue
-          ? ({ mode: 'full', reason: `the last full rescan is older than rescan.fullInterval (${deps.config.rescan.fullInterval})` } as const)
-          : rescanMode(previous, current, input.full);
+            ? ({ mode: 'full', reason: `the last full rescan is older than rescan.fullInterval (${deps.config.rescan.fullInterval})` } as const)
+            : rescanMode(previous, current, input.full);
       await fleet.stageFingerprint(workflowId, { ...current, fullAt: mode.mode === 'full' ? new Date(now).toISOString() : previous!.fullAt });
       if (mode.mode === 'full') {
         log.info({ reason: mode.reason, packages: current.fingerprint.size }, 'rescan planned: full');
@@ -149,7 +149,13 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       await fleet.storePlan(workflowId, planned);
       await fleet.storeMustRegate(workflowId, mustRegate);
       log.info(
-        { changedPackages: mode.changed.length, underChangedPackages: changedImages.length, gated: gated.length, planned: planned.length, mustRegate: mustRegate.length },
+        {
+          changedPackages: mode.changed.length,
+          underChangedPackages: changedImages.length,
+          gated: gated.length,
+          planned: planned.length,
+          mustRegate: mustRegate.length,
+        },
         'rescan planned: delta',
       );
       return { mode: 'delta', changedPackages: mode.changed.length, images: planned.length };
@@ -237,7 +243,8 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           heartbeat(progress);
         }
         const unreadable = progress.unreadable.filter((p) => p.error !== '');
-        if (progress.unreadable.length) log.warn({ unreadable: progress.unreadable.length, first: unreadable.slice(0, 5) }, 'stored SBOMs missing or unreadable');
+        if (progress.unreadable.length)
+          log.warn({ unreadable: progress.unreadable.length, first: unreadable.slice(0, 5) }, 'stored SBOMs missing or unreadable');
         log.info({ images: input.digests.length, matched: progress.matched, osvVersion: input.osvVersion }, 'rescan batch matched');
         if (progress.carried.length) log.info({ carried: progress.carried.length }, 'images matched as their decision was gated: kept as they are');
         return { matched: progress.matched, unreadable: progress.unreadable, carried: progress.carried };
@@ -254,7 +261,16 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       { input: batchInput, keepAliveMs: 5_000, failure: 'rescan gate batch failed' },
       async (input, { log, workflowId, heartbeat, signal }): Promise<RegateBatchResult> => {
         const loaded = policy();
-        const result: RegateBatchResult = { recorded: 0, overridden: 0, unchanged: 0, changedToDenied: 0, changedToAllowed: 0, skipped: 0, failed: [], followUps: [] };
+        const result: RegateBatchResult = {
+          recorded: 0,
+          overridden: 0,
+          unchanged: 0,
+          changedToDenied: 0,
+          changedToAllowed: 0,
+          skipped: 0,
+          failed: [],
+          followUps: [],
+        };
         const limit = pLimit(REGATE_CONCURRENCY);
         const state = await fleet.attestedOf(input.digests);
         const attestBefore = Date.now() + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge);
@@ -271,7 +287,9 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
               limit(async () => {
                 const scan = scans.get(digest);
                 if (!scan || scan instanceof ChainError) {
-                  const why = scan ? scan.message : `no rescanned findings of ${digest} for OSV data ${input.osvVersion} (expired or lost): the next rescan matches again`;
+                  const why = scan
+                    ? scan.message
+                    : `no rescanned findings of ${digest} for OSV data ${input.osvVersion} (expired or lost): the next rescan matches again`;
                   result.failed.push({ digest, error: why });
                   return;
                 }
@@ -307,8 +325,22 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
                   if (!signed && last !== undefined) unsigned.push(digest);
                   if (!attest && !outcome.notify && outcome.verdict !== 'allowed') return;
                   const { decision, ...rest } = outcome;
-                  const fields = { digest, verdict: outcome.verdict, allowed: outcome.allowed, recorded: outcome.recorded, notify: outcome.notify, overridden: outcome.overridden };
-                  if (outcome.verdict === 'denied') log.warn(fields, `rescan: now denied — ${decision.violations.filter((v) => v.enforced).map((v) => v.message).join('; ')}`);
+                  const fields = {
+                    digest,
+                    verdict: outcome.verdict,
+                    allowed: outcome.allowed,
+                    recorded: outcome.recorded,
+                    notify: outcome.notify,
+                    overridden: outcome.overridden,
+                  };
+                  if (outcome.verdict === 'denied')
+                    log.warn(
+                      fields,
+                      `rescan: now denied — ${decision.violations
+                        .filter((v) => v.enforced)
+                        .map((v) => v.message)
+                        .join('; ')}`,
+                    );
                   else if (outcome.verdict === 'allowed') log.info(fields, 'rescan: now allowed');
                   else if (outcome.overridden && outcome.notify) log.warn(fields, 'rescan: new violations under a break-glass override');
                   result.followUps.push({
@@ -337,7 +369,13 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         await fleet.dropAttested(unsigned);
         if (result.failed.length > MAX_BATCH_PROBLEMS) result.failed = result.failed.slice(0, MAX_BATCH_PROBLEMS);
         log.info(
-          { images: input.digests.length, recorded: result.recorded, changedToDenied: result.changedToDenied, changedToAllowed: result.changedToAllowed, followUps: result.followUps.length },
+          {
+            images: input.digests.length,
+            recorded: result.recorded,
+            changedToDenied: result.changedToDenied,
+            changedToAllowed: result.changedToAllowed,
+            followUps: result.followUps.length,
+          },
           'rescan batch re-gated',
         );
         return result;

@@ -81,7 +81,10 @@ function universe(sizes: Sizes): Universe {
 /** Debian source packages every Debian image holds (base-files, libc6, coreutils… in a real one). */
 const DEBIAN_BASE = 45;
 
-export function generateFleet(sizes: Sizes, seed = 1): Array<{ repository: string; digest: string; os: { id: string; versionId: string }; packages: Package[] }> {
+export function generateFleet(
+  sizes: Sizes,
+  seed = 1,
+): Array<{ repository: string; digest: string; os: { id: string; versionId: string }; packages: Package[] }> {
   const u = universe(sizes);
   const r = rng(seed);
   const debPick = zipf(u.debian.length - DEBIAN_BASE, 1.05);
@@ -151,7 +154,10 @@ function shuffled(n: number, r: () => number): Uint32Array {
 function hex64(n: number): string {
   const r = rng(n);
   let out = '';
-  while (out.length < 64) out += Math.floor(r() * 0x100000000).toString(16).padStart(8, '0');
+  while (out.length < 64)
+    out += Math.floor(r() * 0x100000000)
+      .toString(16)
+      .padStart(8, '0');
   return out.slice(0, 64);
 }
 
@@ -214,7 +220,8 @@ export function generateOsv(sizes: Sizes, seed = 2): Map<string, OsvRecordJson[]
       const name = names[i]!;
       const fixedAt = 1 + Math.floor(r() * (VERSIONS + 1));
       const sev = n % 4;
-      const id = prefix === 'GHSA' ? `GHSA-${hex64(n + 7).slice(0, 4)}-${hex64(n + 11).slice(0, 4)}-${hex64(n + 13).slice(0, 4)}` : `PYSEC-${2015 + (n % 10)}-${n}`;
+      const id =
+        prefix === 'GHSA' ? `GHSA-${hex64(n + 7).slice(0, 4)}-${hex64(n + 11).slice(0, 4)}-${hex64(n + 13).slice(0, 4)}` : `PYSEC-${2015 + (n % 10)}-${n}`;
       return {
         schema_version: '1.6.0',
         id,
@@ -280,7 +287,8 @@ export function changeAdvisories(osv: Map<string, OsvRecordJson[]>, count: numbe
       for (const range of a.ranges ?? []) {
         const fixed = range.events.find((e) => e.fixed !== undefined)?.fixed;
         if (kind === 2) range.events = [{ introduced: '0' }];
-        else if (kind === 0) range.events = [{ introduced: '0' }, { fixed: fixed ? fixed.replace(/^(\d+)\.(\d+)/, (_m, a, b) => `${a}.${Math.max(0, Number(b) - 1)}`) : '9.9.9' }];
+        else if (kind === 0)
+          range.events = [{ introduced: '0' }, { fixed: fixed ? fixed.replace(/^(\d+)\.(\d+)/, (_m, a, b) => `${a}.${Math.max(0, Number(b) - 1)}`) : '9.9.9' }];
       }
     changed.push(record.id);
   }

@@ -226,7 +226,11 @@ async function seed(
             scannedAt: now.toISOString(),
             os: image.os,
             hygiene: HYGIENE,
-            sbom: toCycloneDx({ registryHost: 'registry.example', repository: image.repository, digest: image.digest, os: image.os, toolVersion: 'bench' }, image.packages, now),
+            sbom: toCycloneDx(
+              { registryHost: 'registry.example', repository: image.repository, digest: image.digest, os: image.os, toolVersion: 'bench' },
+              image.packages,
+              now,
+            ),
           };
           const ref = await sbomStore.put(stored);
           const { summary, packageKeys } = rematchStored(db, stored, ref, now, undefined);
@@ -257,7 +261,11 @@ async function startWorker(dataDir: string, configFile: string): Promise<{ stop:
   const child = spawn(
     process.execPath,
     [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : []), '--import', 'tsx', join(ROOT, 'workers', 'temporal-worker.ts')],
-    { cwd: ROOT, env: { ...process.env, DCHAIN_CONFIG: configFile, DCHAIN_READY_FILE: ready, RESCAN_BENCH_KEY_PASSWORD: KEY_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: ROOT,
+      env: { ...process.env, DCHAIN_CONFIG: configFile, DCHAIN_READY_FILE: ready, RESCAN_BENCH_KEY_PASSWORD: KEY_PASSWORD },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   child.stdout.pipe(log);
   child.stderr.pipe(log);
@@ -290,7 +298,8 @@ async function phases(client: Client, workflowId: string, begun: number, ended: 
   };
   for (const e of history.events ?? []) {
     const id = String(e.eventId);
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: ms(e.eventTime) });
+    if (e.activityTaskScheduledEventAttributes)
+      scheduled.set(id, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: ms(e.eventTime) });
     const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
     if (done) {
       const s = scheduled.get(String(done.scheduledEventId));

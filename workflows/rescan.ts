@@ -262,12 +262,20 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
       summary.skipped += gated.skipped;
       summary.failed += gated.failed.length;
       for (const f of gated.failed) problem(f.digest, 'regate', f.error);
-      await inParallel(gated.followUps, concurrency, followUp, () => false, () => undefined);
+      await inParallel(
+        gated.followUps,
+        concurrency,
+        followUp,
+        () => false,
+        () => undefined,
+      );
     };
     for (;;) {
       const after = cursor === undefined ? {} : { after: cursor };
       const page =
-        plan.mode === 'delta' ? await indexActivities.listPlanPage({ ...after, limit: batchSize }) : await indexActivities.listGatedDigests({ ...after, limit: batchSize });
+        plan.mode === 'delta'
+          ? await indexActivities.listPlanPage({ ...after, limit: batchSize })
+          : await indexActivities.listGatedDigests({ ...after, limit: batchSize });
       if (page.digests.length) await runBatch(page.digests);
       pages++;
       cursor = page.next;

@@ -38,7 +38,10 @@ export function uncheckedRescan(db: OsvDatabase, digest: string, osvVersion: str
     counts: countBySeverity([]),
     vulnerabilityData: {
       ...statement,
-      problems: [{ kind: 'missing', ecosystem: '*', packages: 0, message: `the image's packages are unknown: ${reason}; scan it again` }, ...statement.problems],
+      problems: [
+        { kind: 'missing', ecosystem: '*', packages: 0, message: `the image's packages are unknown: ${reason}; scan it again` },
+        ...statement.problems,
+      ],
     },
   };
 }

@@ -107,7 +107,11 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     id: string,
     extra: { full?: boolean } = {},
   ): Promise<{ summary: RescanSummary; handle: Awaited<ReturnType<typeof chain.client.workflow.start<typeof rescan>>> }> {
-    const handle = await chain.client.workflow.start(rescan, { taskQueue: config.temporal.taskQueue, workflowId: id, args: [{ ...rescanSettings(config), ...extra }] });
+    const handle = await chain.client.workflow.start(rescan, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: id,
+      args: [{ ...rescanSettings(config), ...extra }],
+    });
     return { summary: await handle.result(), handle };
   }
 

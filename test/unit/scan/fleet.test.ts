@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { deltaImages, findingsDigest, FleetIndex, imagePackageKeys, MATCHER_VERSION, osvFingerprint, rematchStored, rescanMode, toCycloneDx, uncheckedRescan } from '../../../src/scan';
+import {
+  deltaImages,
+  findingsDigest,
+  FleetIndex,
+  imagePackageKeys,
+  MATCHER_VERSION,
+  osvFingerprint,
+  rematchStored,
+  rescanMode,
+  toCycloneDx,
+  uncheckedRescan,
+} from '../../../src/scan';
 import { RedisSbomStore } from '../../../src/scan';
 import { importDirectory, matchPackages, OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
 import { type Package } from '../../../src/scan/types';
@@ -60,7 +71,10 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     const added = osvFingerprint(new OsvDatabase([...base, record('GHSA-3', 'npm', 'express', '4.19.2')]));
     const withdrawn = osvFingerprint(new OsvDatabase([base[0]!, { ...base[1]!, withdrawn: '2025-03-01T00:00:00Z' } as OsvRecord, base[2]!]));
     const changedKeys = (a: Map<string, string>, b: Map<string, string>) => {
-      const mode = rescanMode({ osvVersion: 'v1', matcher: MATCHER_VERSION, policyVersion: 'p', fullAt: '', fingerprint: a }, { policyVersion: 'p', fingerprint: b });
+      const mode = rescanMode(
+        { osvVersion: 'v1', matcher: MATCHER_VERSION, policyVersion: 'p', fullAt: '', fingerprint: a },
+        { policyVersion: 'p', fingerprint: b },
+      );
       assert.equal(mode.mode, 'delta');
       return mode.mode === 'delta' ? mode.changed.map((k) => k.split('\u0000')[1]) : [];
     };
@@ -72,7 +86,10 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
 
   it('indexes an image under every key the matcher looks its packages up by (Debian by source, PyPI names normalised)', () => {
     const db = new OsvDatabase([record('DEBIAN-CVE-1', 'Debian:12', 'openssl', '3.0.11-1'), record('PYSEC-1', 'PyPI', 'requests', '2.31.0')]);
-    const keys = imagePackageKeys([deb('libssl3', 'openssl', '3.0.9-1'), { ...npm('x', '1.0.0'), name: 'Requests', ecosystem: 'PyPI', purl: 'pkg:pypi/requests@2.0.0' }]);
+    const keys = imagePackageKeys([
+      deb('libssl3', 'openssl', '3.0.9-1'),
+      { ...npm('x', '1.0.0'), name: 'Requests', ecosystem: 'PyPI', purl: 'pkg:pypi/requests@2.0.0' },
+    ]);
     const indexed = new Set(keys);
     for (const [key] of db.packages()) assert.ok(indexed.has(key), `${JSON.stringify(key)} in ${JSON.stringify(keys)}`);
   });
@@ -159,7 +176,13 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
   it('commits a staged fingerprint once, and keeps what it names across reads', async () => {
     const index = new FleetIndex(redis, 'test:fleet2:');
     assert.equal(await index.fingerprint(), undefined);
-    const state = { osvVersion: 'v1', matcher: MATCHER_VERSION, policyVersion: 'p1', fullAt: '2025-01-01T00:00:00Z', fingerprint: new Map([['npm\u0000x', 'h1']]) };
+    const state = {
+      osvVersion: 'v1',
+      matcher: MATCHER_VERSION,
+      policyVersion: 'p1',
+      fullAt: '2025-01-01T00:00:00Z',
+      fingerprint: new Map([['npm\u0000x', 'h1']]),
+    };
     await index.stageFingerprint('run-1', state);
     assert.equal(await index.fingerprint(), undefined, 'staged is not committed');
     assert.equal(await index.commitFingerprint('run-1'), true);
