@@ -44,15 +44,6 @@ export class RescanFindingsStore {
     if (failed) throw new ChainError('TRANSIENT', `rescanned findings not stored: ${failed.message}`, { cause: failed });
   }
 
-  /** Which of `digests` already have findings for `osvVersion` (a retried batch skips them). */
-  async existing(digests: readonly string[], osvVersion: string): Promise<Set<string>> {
-    if (digests.length === 0) return new Set();
-    const pipe = this.redis.pipeline();
-    for (const d of digests) pipe.exists(this.key(d, osvVersion));
-    const results = (await pipe.exec()) ?? [];
-    return new Set(digests.filter((_d, i) => results[i]?.[1] === 1));
-  }
-
   /** Many rescans in one round trip (MGET); an entry is undefined when gone, an error when unreadable. */
   async getMany(digests: readonly string[], osvVersion: string): Promise<Map<string, StoredRescan | undefined | ChainError>> {
     const out = new Map<string, StoredRescan | undefined | ChainError>();
