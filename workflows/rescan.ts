@@ -115,9 +115,11 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
         log.warn('rescan: unblocked chain not queued', { digest, error: failureText(err) });
       }
     }
-    // Every rescan re-signs the verdict of an image the chain signed (allowed now or before): a fresh
-    // SLSA VSA in the source and every target, so registry-only admission sees a revocation at once and
-    // a re-confirmed verdict stays within its max age. Histories recorded before this step replay without it.
+    // The verdict of an image the chain signed (allowed now or before) is signed again: a fresh SLSA VSA
+    // in the source and every target, so registry-only admission sees a revocation at once and a
+    // re-confirmed verdict stays within its max age (`attest`: always unbatched; batched, when the verdict
+    // or findings changed or the last summary expires before the next rescan). Histories recorded before
+    // this step replay without it.
     if (result.attest && patched('rescan-fresh-vsa')) {
       try {
         await attestActivities.attestVerdict({ digest, osvVersion: result.osvVersion });
