@@ -8,7 +8,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { ChainError } from '../../errors';
-import { type OsvFingerprint } from './fingerprint';
 import { type FingerprintState, type FleetState } from './plan';
 
 /** Assigns the next image id once per digest, atomically. */
