@@ -7,6 +7,7 @@ import { type ActivityDeps } from './deps';
 import { createDistributeActivities } from './distribute';
 import { createReconcileActivities } from './reconcile';
 import { createRescanActivities } from './rescan';
+import { createRescanBatchActivities } from './rescan-batch';
 import { createGateActivities } from './gate';
 import { createLifecycleActivities } from './lifecycle';
 import { createInventoryActivities } from './inventory';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDistributeActivities(deps),
     ...createReconcileActivities(deps),
     ...createRescanActivities(deps),
+    ...createRescanBatchActivities(deps),
     ...createGateActivities(deps),
     ...createLifecycleActivities(deps),
     ...createInventoryActivities(deps),

@@ -8,7 +8,7 @@ import { ChainError } from '../src/errors';
 import { DecisionStore, type DigestPage, type LoadedPolicy, policyFromConfig, regate, type RegateOutcome, type Violation } from '../src/policy';
 import { SHA256_DIGEST } from '../src/registry';
 import { BuildRecordStore } from '../src/source-build';
-import { type OsvDataVersion, RescanFindingsStore, rescanStored, type SeverityCounts, type VexStatement } from '../src/scan';
+import { FleetIndex, type OsvDataVersion, RescanFindingsStore, rescanStored, type SeverityCounts, type VexStatement } from '../src/scan';
 import { activity } from './activity';
 import { type ActivityDeps } from './deps';
 import { ingestQueueOf } from './ingest-queue';
@@ -69,6 +69,7 @@ export function createRescanActivities(deps: RescanDeps) {
   const rescans = new RescanFindingsStore(deps.redis);
   const now = deps.now ?? (() => new Date());
   const builds = new BuildRecordStore(deps.redis);
+  const fleet = new FleetIndex(deps.redis);
   return {
     /**
      * A deployed digest the rescan turned denied, built by the chain from source: queues a build of
@@ -223,6 +224,8 @@ export function createRescanActivities(deps: RescanDeps) {
      */
     markRescanNotified: activity(deps.logger, { subject: (i: { digest: string }) => i.digest }, async (input, { log, workflowId }): Promise<boolean> => {
       const marked = await store.markRescanNotified(input.digest, workflowId);
+      // Told: a delta rescan need not look at it again for this.
+      await fleet.setUnnotified([], [input.digest]);
       log.debug({ marked }, 'rescan notification marked');
       return marked;
     }),

@@ -1,6 +1,6 @@
 import { ChainError } from '../src/errors';
 import { SHA256_DIGEST } from '../src/registry';
-import { scanImage, type ScanSummary } from '../src/scan';
+import { FleetIndex, imagePackageKeys, scanImage, type ScanSummary } from '../src/scan';
 import { activity } from './activity';
 import { type ActivityDeps } from './deps';
 import { scanContext } from './scan-context';
@@ -18,6 +18,7 @@ const HEARTBEAT_MS = 10_000;
 /** The scan stage (the rescan's activities are in ./rescan.ts). */
 export function createScanActivities(deps: ActivityDeps) {
   const { osv, sbomStore, vex } = scanContext(deps);
+  const fleet = new FleetIndex(deps.redis);
   const limits = Object.fromEntries(Object.entries(deps.config.scan.limits).filter(([, v]) => v !== undefined));
   return {
     /** Scan stage: stream the image from the registry, catalogue, match OSV, check hygiene, keep the SBOM. */
@@ -43,6 +44,8 @@ export function createScanActivities(deps: ActivityDeps) {
           },
           { repository: input.repository, reference: input.digest },
         );
+        // The fleet rescan re-matches this image when the records of one of its packages change.
+        await fleet.add(result.summary.digest, imagePackageKeys(result.packages), result.summary.osv.version);
         const attached = await vex.read(source, input.repository, input.digest);
         if (attached.problems.length) log.warn({ problems: attached.problems.slice(0, 20) }, 'VEX attestations not applied');
         const summary = { ...result.summary, findings: vex.annotate(result.summary.findings, attached.statements, input.digest), vex: attached };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ChainError } from '../src/errors';
 import { mapRepository, sha256DigestSchema } from '../src/registry';
-import { RedisSbomStore } from '../src/scan';
+import { FleetIndex, RedisSbomStore } from '../src/scan';
 import { readFileSync } from 'node:fs';
 import { DecisionStore, recordAllows } from '../src/policy';
 import {
@@ -56,6 +56,8 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
   };
 
   const decisions = new DecisionStore(deps.redis);
+  // When each image's verification summary was signed: the rescan signs it again before it expires.
+  const fleet = new FleetIndex(deps.redis);
 
   return {
     /**
@@ -126,6 +128,7 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
           repositories.push(`${place.client.host}/${place.repository}`);
           heartbeat({ attested: place.repository });
         }
+        await fleet.setAttested([input.digest], timeVerified);
         log.info({ result: vsa.verificationResult, timeVerified, repositories }, 'rescan verdict attested (SLSA VSA)');
         return { result: vsa.verificationResult, timeVerified, repositories };
       },
@@ -159,6 +162,7 @@ export function createSignActivities(deps: ActivityDeps, signerFactory: () => Pr
           attestations.push({ predicateType, envelopeDigest: result.envelopeDigest, added: result.added });
           heartbeat({ attested: attestations.length });
         }
+        if (vsa) await fleet.setAttested([input.digest], vsa.timeVerified);
         log.info({ keyId: signature.keyId, signatureAdded: signature.added, attestations: attestations.map((a) => a.predicateType) }, 'image signed');
         return { signatureTag: signature.tag, keyId: signature.keyId, signatureAdded: signature.added, attestations };
       },

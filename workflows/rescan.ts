@@ -14,6 +14,13 @@ import { scanTaskQueue } from './task-queues';
 import { failureType, QUERIES } from '../src/chain/names';
 import { type RescanInput, type RescanProblem, type RescanSettings, type RescanSummary } from '../src/chain/rescan';
 
+/** A re-gated image as the follow-up steps read it (from regateImage and the scan, or from regateBatch). */
+type FollowUpOf = Omit<Awaited<ReturnType<ChainActivities['regateImage']>>, 'findingsChanged'> & {
+  registry: string;
+  counts?: Awaited<ReturnType<ChainActivities['rescanImage']>>['counts'];
+  attest: boolean;
+};
+
 export const rescanProgressQuery = defineQuery<RescanSummary>(QUERIES.rescanProgress);
 
 /** Continue as new well before Temporal's limits (51,200 events / 50 MB; it warns at 10,240 events / 10 MB). */
@@ -91,6 +98,12 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     if (result.verdict === 'unchanged') summary.unchanged++;
     else if (result.verdict === 'denied') summary.changedToDenied++;
     else summary.changedToAllowed++;
+    await followUp({ ...result, registry: scan.registry, counts: scan.counts, attest: result.allowed || result.previousAllowed || result.overridden });
+  };
+
+  /** What a re-gated image needs besides its decision: a restart, a fresh summary, its deployments, a rebuild, a notification. */
+  const followUp = async (result: FollowUpOf): Promise<void> => {
+    const { digest } = result;
     // A blocked image the rescan now allows starts its chain again (rescan.startUnblocked; the queue
     // worker starts it only if its last run was blocked). Added later: older histories replay without it.
     if (result.verdict === 'allowed' && patched('unblock-on-rescan')) {
@@ -102,10 +115,12 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
         log.warn('rescan: unblocked chain not queued', { digest, error: failureText(err) });
       }
     }
-    // Every rescan re-signs the verdict of an image the chain signed (allowed now or before): a fresh
-    // SLSA VSA in the source and every target, so registry-only admission sees a revocation at once and
-    // a re-confirmed verdict stays within its max age. Histories recorded before this step replay without it.
-    if ((result.allowed || result.previousAllowed || result.overridden) && patched('rescan-fresh-vsa')) {
+    // The verdict of an image the chain signed (allowed now or before) is signed again: a fresh SLSA VSA
+    // in the source and every target, so registry-only admission sees a revocation at once and a
+    // re-confirmed verdict stays within its max age (`attest`: always unbatched; batched, when the verdict
+    // or findings changed or the last summary expires before the next rescan). Histories recorded before
+    // this step replay without it.
+    if (result.attest && patched('rescan-fresh-vsa')) {
       try {
         await attestActivities.attestVerdict({ digest, osvVersion: result.osvVersion });
       } catch (err) {
@@ -142,7 +157,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     }
     try {
       await notifyActivities.notifySubscribers({
-        registry: scan.registry,
+        registry: result.registry,
         repository: result.repository,
         digest,
         event: `rescan.${result.notify}`,
@@ -154,7 +169,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
           overridden: result.overridden,
           policyVersion: result.policyVersion,
           osvVersion: result.osvVersion,
-          counts: scan.counts,
+          ...(result.counts === undefined ? {} : { counts: result.counts }),
           violations: result.violations,
           ...(deployments === undefined ? {} : { deployments }),
           ...(rebuild === undefined ? {} : { rebuild }),
@@ -196,6 +211,97 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS || info.historySize > MAX_HISTORY_BYTES;
   };
+
+  // Batched (set by the schedule; added later, so histories of unbatched rescans replay without it):
+  // a page of images per re-match and per re-gate activity, and between full rescans only the images
+  // under packages whose OSV records changed.
+  if (input.batched && patched('rescan-batched')) {
+    // A batch heartbeats after every step of 100 images: a lost worker is noticed within a minute and
+    // the retry resumes after the last step done.
+    const batchActivities = proxyActivities<ChainActivities>({ taskQueue: scanQueue, startToCloseTimeout: '20m', heartbeatTimeout: '1m', retry: RETRY });
+    const regateActivities = proxyActivities<ChainActivities>({ startToCloseTimeout: '20m', heartbeatTimeout: '1m', retry: RETRY });
+    let plan = input.plan;
+    if (!plan) {
+      plan = await batchActivities.planRescan({ osvVersion: summary.osv.version, ...(input.full ? { full: true } : {}) });
+      summary.plan = plan;
+      log.info('rescan planned', { ...plan });
+    }
+    const osvVersion = summary.osv.version;
+    const runBatch = async (digests: string[]): Promise<void> => {
+      summary.checked += digests.length;
+      let matched;
+      try {
+        matched = await batchActivities.rescanBatch({ digests, osvVersion, ...(plan.mode === 'delta' ? { carry: true } : {}) });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        summary.failed += digests.length;
+        problem(digests[0] ?? '', 'rescan', err);
+        log.warn('rescan: batch failed', { images: digests.length, first: digests[0], error: failureText(err) });
+        return;
+      }
+      // Denied by the re-gate, with the reason: reported too, so an operator rescans the image.
+      for (const u of matched.unreadable) if (u.error) problem(u.digest, 'rescan', u.error);
+      // Matched exactly as their decision was gated: the decision stands.
+      summary.unchanged += matched.carried.length;
+      const carried = new Set(matched.carried);
+      const toGate = digests.filter((d) => !carried.has(d));
+      if (toGate.length === 0) return;
+      let gated;
+      try {
+        gated = await regateActivities.regateBatch({ digests: toGate, osvVersion });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        summary.failed += toGate.length;
+        problem(toGate[0] ?? '', 'regate', err);
+        log.warn('rescan: gate batch failed', { images: toGate.length, first: toGate[0], error: failureText(err) });
+        return;
+      }
+      summary.recorded += gated.recorded;
+      summary.overridden += gated.overridden;
+      summary.unchanged += gated.unchanged;
+      summary.changedToDenied += gated.changedToDenied;
+      summary.changedToAllowed += gated.changedToAllowed;
+      summary.skipped += gated.skipped;
+      summary.failed += gated.failed.length;
+      for (const f of gated.failed) problem(f.digest, 'regate', f.error);
+      await inParallel(
+        gated.followUps,
+        concurrency,
+        followUp,
+        () => false,
+        () => undefined,
+      );
+    };
+    for (;;) {
+      const after = cursor === undefined ? {} : { after: cursor };
+      const page =
+        plan.mode === 'delta'
+          ? await indexActivities.listPlanPage({ ...after, limit: batchSize })
+          : await indexActivities.listGatedDigests({ ...after, limit: batchSize });
+      if (page.digests.length) await runBatch(page.digests);
+      pages++;
+      cursor = page.next;
+      if (cursor === undefined) break;
+      if (!historyFull() && (input.batchesPerRun === undefined || pages < input.batchesPerRun)) continue;
+      log.info('rescan continues as new', { cursor, checked: summary.checked, historyLength: workflowInfo().historyLength });
+      await continueAsNew<typeof rescan>({
+        batchSize,
+        concurrency,
+        batched: true,
+        ...(input.batchesPerRun === undefined ? {} : { batchesPerRun: input.batchesPerRun }),
+        ...(input.full ? { full: true } : {}),
+        cursor,
+        plan,
+        progress: summary,
+      });
+    }
+    // An image that failed keeps the fingerprint the next rescan compares with at the last one
+    // committed, so the next delta covers whatever this one could not finish.
+    if (summary.failed === 0) await indexActivities.commitRescanPlan();
+    summary.finishedAt = new Date().toISOString();
+    log.info('rescan finished', { ...summary, problems: summary.problems.length });
+    return summary;
+  }
 
   for (;;) {
     const page = await indexActivities.listGatedDigests({ ...(cursor === undefined ? {} : { after: cursor }), limit: batchSize });

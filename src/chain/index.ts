@@ -18,6 +18,6 @@ export {
 } from './names';
 export { type AddTagsSignal, chainInputSchema, type ChainInput, type ImagePushed, imagePushedSchema } from './input';
 export { type BreakGlass, type ChainStage, type ChainStatus, type StageName, type TagDeliveryInput, type TagDeliveryStatus } from './status';
-export { type RescanInput, type RescanProblem, type RescanSettings, type RescanSummary } from './rescan';
+export { type RescanInput, type RescanPlanRef, type RescanProblem, type RescanSettings, type RescanSummary } from './rescan';
 export { SEARCH_ATTRIBUTE_TYPES, type SearchAttributeName } from './search-attributes';
 export { buildRequestSchema, type BuildRequest, type BuildRequestInput, commitSchema, parseBuildRequest, repoUrlSchema } from './build-request';

@@ -8,12 +8,32 @@ export interface RescanSettings {
   concurrency: number;
   /** Continue as new after this many pages (besides the history limits); unset = history limits only. */
   batchesPerRun?: number;
+  /**
+   * Re-match and re-gate a page of images per activity, and only the images under packages whose
+   * OSV records changed since the last rescan (see src/scan/fleet). The schedule sets it; a rescan
+   * started without it runs image by image, as rescans did before.
+   */
+  batched?: boolean;
+}
+
+/** What a batched rescan planned when it started (kept across continue-as-new). */
+export interface RescanPlanRef {
+  mode: 'full' | 'delta';
+  /** Full: why. Delta: how many package keys changed. */
+  reason?: string;
+  changedPackages?: number;
+  /** Delta: the images planned (listed by the plan's pages). */
+  images?: number;
 }
 
 export interface RescanInput extends RescanSettings {
   /** Set when the rescan continues as new: the last digest done, and what was counted so far. */
   cursor?: string;
   progress?: RescanSummary;
+  /** Batched only: re-match every gated image, whatever changed. */
+  full?: boolean;
+  /** Batched, continued as new: the plan of the first run. */
+  plan?: RescanPlanRef;
 }
 
 export interface RescanProblem {
@@ -44,6 +64,8 @@ export interface RescanSummary {
   notified: number;
   /** The first failures met (skips are counted only), for the operator. */
   problems: RescanProblem[];
+  /** Batched rescans: full or delta, and what the delta was planned from. */
+  plan?: RescanPlanRef;
   /** Workflow runs the rescan took (it continues as new on large fleets). */
   runs: number;
   startedAt: string;

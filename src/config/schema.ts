@@ -105,8 +105,13 @@ export const rescanSchema = z.strictObject({
   /** How often stored SBOMs are matched against fresh OSV data and re-gated. */
   interval: durationSchema.default('24h'),
   /** Digests listed per page, and images rescanned at the same time. */
-  batchSize: z.number().int().min(1).max(1000).default(100),
+  batchSize: z.number().int().min(1).max(1000).default(500),
   concurrency: z.number().int().min(1).max(64).default(8),
+  /**
+   * Between full rescans, a rescan re-matches only the images holding a package whose OSV records
+   * changed; once the last full one is this old, the next one re-matches (and reads the VEX of) every image.
+   */
+  fullInterval: durationSchema.default('7d'),
   /** A blocked image whose rescan turns it allowed starts its chain again (off: it stays blocked until `dchain chain retry`). */
   startUnblocked: z.boolean().default(true),
   /**

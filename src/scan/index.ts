@@ -14,3 +14,16 @@ export { RescanFindingsStore } from './rescan-findings';
 export { type PackageSource, packageSourceSchema } from './sources';
 export { describeStatement, readAttachedVex, readVexText, vexOutcome, type VexStatement } from './vex';
 export { vexStatementSchema } from './vex/statement';
+export {
+  deltaImages,
+  FleetIndex,
+  imagePackageKeys,
+  MATCHER_VERSION,
+  osvFingerprint,
+  findingsDigest,
+  rematchStored,
+  uncheckedRescan,
+  rescanMode,
+  type StoredRescan,
+  toCycloneDx,
+} from './fleet';

@@ -4,7 +4,7 @@
  */
 import { type Redis } from 'ioredis';
 import { ChainError } from '../errors';
-import { type Finding, type OsvDataVersion } from './types';
+import { type Finding, type OsvDataVersion, type SeverityCounts } from './types';
 import { type VexStatement } from './vex/statement';
 
 export interface StoredRescan {
@@ -17,6 +17,8 @@ export interface StoredRescan {
   vulnerabilityData?: OsvDataVersion;
   /** VEX attested on the image as this rescan read it (absent: unreadable, the gate's statements stay). */
   vex?: VexStatement[];
+  /** Every finding by severity (the findings kept may be trimmed): for the notification of a batched rescan. */
+  counts?: SeverityCounts;
 }
 
 /** Long enough for any retry of the re-gate that follows; a lost entry only costs a re-match. */
@@ -32,9 +34,37 @@ export class RescanFindingsStore {
     await this.redis.set(this.key(rescan.digest, rescan.osvVersion), JSON.stringify(rescan), 'EX', RESCAN_FINDINGS_TTL_SECONDS);
   }
 
+  /** Many rescans in one round trip. */
+  async putMany(rescans: readonly StoredRescan[]): Promise<void> {
+    if (rescans.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const r of rescans) pipe.set(this.key(r.digest, r.osvVersion), JSON.stringify(r), 'EX', RESCAN_FINDINGS_TTL_SECONDS);
+    const results = await pipe.exec();
+    const failed = results?.find(([err]) => err)?.[0];
+    if (failed) throw new ChainError('TRANSIENT', `rescanned findings not stored: ${failed.message}`, { cause: failed });
+  }
+
+  /** Many rescans in one round trip (MGET); an entry is undefined when gone, an error when unreadable. */
+  async getMany(digests: readonly string[], osvVersion: string): Promise<Map<string, StoredRescan | undefined | ChainError>> {
+    const out = new Map<string, StoredRescan | undefined | ChainError>();
+    if (digests.length === 0) return out;
+    const texts = await this.redis.mget(...digests.map((d) => this.key(d, osvVersion)));
+    digests.forEach((d, i) => {
+      try {
+        out.set(d, this.parse(texts[i] ?? null, d, osvVersion));
+      } catch (err) {
+        out.set(d, err as ChainError);
+      }
+    });
+    return out;
+  }
+
   async get(digest: string, osvVersion: string): Promise<StoredRescan | undefined> {
+    return this.parse(await this.redis.get(this.key(digest, osvVersion)), digest, osvVersion);
+  }
+
+  private parse(text: string | null, digest: string, osvVersion: string): StoredRescan | undefined {
     const key = this.key(digest, osvVersion);
-    const text = await this.redis.get(key);
     if (text === null) return undefined;
     try {
       const parsed = JSON.parse(text) as Partial<StoredRescan>;

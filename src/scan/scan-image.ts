@@ -50,7 +50,7 @@ export interface ScanResult {
   catalogWarnings: CatalogWarning[];
 }
 
-function summarize(stored: StoredScan, packages: Package[], findings: Finding[], osv: OsvDataVersion, sbom: SbomRef, now: Date): ScanSummary {
+export function summarize(stored: StoredScan, packages: Package[], findings: Finding[], osv: OsvDataVersion, sbom: SbomRef, now: Date): ScanSummary {
   const kept = findings.slice(0, MAX_SUMMARY_FINDINGS);
   const negligible = findings.filter((f) => f.negligible).length;
   return {

@@ -94,4 +94,9 @@ export class OsvDatabase {
   lookup(ecosystem: string, name: string): readonly OsvRecord[] {
     return this.byPackage.get(packageKey(ecosystem, name)) ?? [];
   }
+
+  /** Every package key (see packageKey) with its records: what a fleet rescan fingerprints to find the packages new data changed. */
+  packages(): IterableIterator<[string, readonly OsvRecord[]]> {
+    return this.byPackage.entries();
+  }
 }

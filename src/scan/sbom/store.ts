@@ -62,6 +62,27 @@ export class RedisSbomStore implements SbomStore {
     const text = await this.redis.get(key);
     return text === null ? undefined : parseStored(text, key);
   }
+
+  /**
+   * The SBOMs of many digests in one round trip (MGET): each one stored, absent (undefined), or the
+   * error that says why it cannot be read, so one bad record fails its image, not the batch.
+   */
+  async getMany(digests: readonly string[]): Promise<Map<string, StoredScan | undefined | ChainError>> {
+    const out = new Map<string, StoredScan | undefined | ChainError>();
+    if (digests.length === 0) return out;
+    for (const d of digests) checkDigest(d);
+    const keys = digests.map((d) => `${this.prefix}${d}`);
+    const texts = await this.redis.mget(...keys);
+    digests.forEach((digest, i) => {
+      const text = texts[i] ?? null;
+      try {
+        out.set(digest, text === null ? undefined : parseStored(text, keys[i]!));
+      } catch (err) {
+        out.set(digest, err instanceof ChainError ? err : new ChainError('INTERNAL', `stored SBOM ${keys[i]!} is unreadable`, { cause: err }));
+      }
+    });
+    return out;
+  }
 }
 
 export class MemorySbomStore implements SbomStore {

@@ -103,8 +103,15 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     return { digest: desc.digest, workflowId, outcome };
   }
 
-  async function runRescan(id: string): Promise<{ summary: RescanSummary; handle: Awaited<ReturnType<typeof chain.client.workflow.start<typeof rescan>>> }> {
-    const handle = await chain.client.workflow.start(rescan, { taskQueue: config.temporal.taskQueue, workflowId: id, args: [rescanSettings(config)] });
+  async function runRescan(
+    id: string,
+    extra: { full?: boolean } = {},
+  ): Promise<{ summary: RescanSummary; handle: Awaited<ReturnType<typeof chain.client.workflow.start<typeof rescan>>> }> {
+    const handle = await chain.client.workflow.start(rescan, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: id,
+      args: [{ ...rescanSettings(config), ...extra }],
+    });
     return { summary: await handle.result(), handle };
   }
 
@@ -215,7 +222,8 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
 
     copyFileSync(join(OSV_NPM, LODASH_CRITICAL), join(osvDir, LODASH_CRITICAL));
     const { summary, handle } = await runRescan(`rescan-test-${Date.now()}`);
-    await recordHistory('rescan', handle, config.temporal.address as string);
+    // The schedule's rescans are batched (the unbatched one's history, rescan.json, was recorded before batching).
+    await recordHistory('rescan-batched', handle, config.temporal.address as string);
 
     assert.deepEqual(
       { ...summary, osv: summary.osv.records, startedAt: undefined, finishedAt: undefined },
@@ -231,6 +239,8 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
         overridden: 1,
         notified: 2,
         problems: [],
+        // No rescan fingerprinted the OSV data before: every image is re-matched (and indexed).
+        plan: { mode: 'full', reason: 'no earlier rescan fingerprinted its OSV data' },
         runs: 1,
         startedAt: undefined,
         finishedAt: undefined,
@@ -305,10 +315,10 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     );
     assert.equal((await store.latest(overridden))?.lastRescan?.notified, true, 'marked as told');
 
-    // Every per-image log line carries the workflow id and the digest.
-    const perImage = logLines.filter((l) => l.workflowId === handle.workflowId && typeof l.msg === 'string' && /^(rescan:|stored SBOM rescanned)/.test(l.msg));
-    assert.equal(perImage.length, 6, JSON.stringify(perImage.map((l) => l.msg)));
-    for (const line of perImage) assert.match(String(line.digest), /^sha256:[0-9a-f]{64}$/);
+    // A batch logs each image whose verdict changed (or that gained violations under break-glass), with the workflow id and the digest.
+    const perImage = logLines.filter((l) => l.workflowId === handle.workflowId && typeof l.msg === 'string' && /^rescan:/.test(l.msg));
+    assert.deepEqual(perImage.map((l) => l.digest).sort(), [clean, overridden].sort(), JSON.stringify(perImage.map((l) => l.msg)));
+    assert.ok(logLines.some((l) => l.workflowId === handle.workflowId && l.msg === 'rescan batch matched' && l.matched === 3));
   });
 
   it('records and notifies nothing on a second rescan of the same data (`dchain rescan --json`)', async () => {
@@ -329,6 +339,9 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
       info.recentActions.some((a) => a.action.workflow.workflowId === out.workflowId),
       JSON.stringify(info.recentActions),
     );
+    // A delta: no package's records changed, so only the images whose signed summary is due are looked at
+    // (this test's interval, 3650d, outlives any summary: every image the chain signed is, each time).
+    assert.deepEqual(out.summary.plan, { mode: 'delta', changedPackages: 0, images: 2 });
     assert.deepEqual(
       [
         out.summary.checked,
@@ -339,7 +352,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
         out.summary.notified,
         out.summary.failed,
       ],
-      [3, 3, 0, 0, 0, 0, 0],
+      [2, 2, 0, 0, 0, 0, 0],
     );
     assert.deepEqual(await Promise.all([clean, overridden, blocked].map(async (d) => (await store.history(d)).length)), lengths, 'no new decision');
     assert.equal(rescanNotes().length, notesBefore, 'no notification');
@@ -350,6 +363,8 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     const notesBefore = rescanNotes().length;
     const { summary } = await runRescan(`rescan-withdrawn-${Date.now()}`);
     assert.deepEqual([summary.changedToAllowed, summary.changedToDenied, summary.notified, summary.recorded], [1, 0, 1, 2], JSON.stringify(summary));
+    // One package changed (minimist): its two images are re-matched; the lodash-only image is not (its denial is no summary to refresh).
+    assert.deepEqual([summary.plan?.mode, summary.plan?.changedPackages, summary.checked], ['delta', 1, 2]);
     assert.equal((await store.latest(blocked))?.decision.allowed, true);
     const notes = rescanNotes()
       .slice(notesBefore)
@@ -398,8 +413,32 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
 
     // Told once: the rescan after that has nothing to send.
     const quiet = (await runRescan(`rescan-quiet-${Date.now()}`)).summary;
-    assert.deepEqual([quiet.notified, quiet.changedToDenied, quiet.unchanged], [0, 0, 3]);
+    // Nothing changed and nothing is left to tell: only the summaries due are looked at.
+    assert.deepEqual([quiet.notified, quiet.changedToDenied, quiet.unchanged, quiet.checked], [0, 0, 2, 2]);
     assert.equal(rescanNotes().length, notesBefore + 2);
+  });
+
+  it('a full rescan re-matches every image, and denies one whose stored SBOM is gone with the reason, never as clean', async () => {
+    const sbomKey = `dchain:sbom:${clean}`;
+    const kept = await redis.getBuffer(sbomKey);
+    await redis.del(sbomKey);
+    try {
+      const { summary } = await runRescan(`rescan-full-${Date.now()}`, { full: true });
+      assert.deepEqual([summary.plan?.mode, summary.checked, summary.failed], ['full', 3, 0], JSON.stringify(summary));
+      assert.ok(
+        summary.problems.some((p) => p.digest === clean && p.step === 'rescan' && /no stored SBOM/.test(p.error)),
+        JSON.stringify(summary.problems),
+      );
+      const latest = await store.latest(clean);
+      assert.equal(latest?.decision.allowed, false);
+      assert.deepEqual(latest?.facts.findings, [], 'no finding is known any more (lodash included)…');
+      assert.ok(
+        latest?.decision.violations.some((v) => /packages are unknown: no stored SBOM/.test(v.message)),
+        `…and the decision says why it denies: ${JSON.stringify(latest?.decision.violations)}`,
+      );
+    } finally {
+      if (kept) await redis.set(sbomKey, kept);
+    }
   });
 
   it("`dchain rescan` follows the schedule's running rescan instead of starting another", async () => {
@@ -418,7 +457,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
 
     chain = await useChainWorker(config);
     const summary = await second.handle.result();
-    assert.deepEqual([summary.checked, summary.unchanged, summary.notified], [3, 3, 0]);
+    assert.deepEqual([summary.plan?.mode, summary.checked, summary.unchanged, summary.notified], ['delta', 1, 1, 0]);
   });
 
   it('keeps the schedule in line with the configuration each time a worker starts', async () => {
@@ -437,7 +476,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     const again = restarted.client.schedule.getHandle(SCHEDULE_IDS.rescan);
     const updated = await again.describe();
     assert.equal(updated.spec.intervals?.[0]?.every, 12 * 3_600_000);
-    assert.deepEqual(updated.action.type === 'startWorkflow' ? updated.action.args : undefined, [{ batchSize: 100, concurrency: 4 }]);
+    assert.deepEqual(updated.action.type === 'startWorkflow' ? updated.action.args : undefined, [{ batchSize: 500, concurrency: 4, batched: true }]);
     assert.equal(updated.policies.overlap, 'SKIP');
 
     // Turned off: paused, with a note that says why; turned on again: resumed.

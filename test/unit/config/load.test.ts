@@ -52,16 +52,26 @@ describe('configuration', () => {
   });
 
   it('rescans daily by default; the interval is a duration and the schedule can be turned off', () => {
-    assert.deepEqual(parseConfig({}).rescan, { enabled: true, interval: '24h', batchSize: 100, concurrency: 8, startUnblocked: true, rebuildDeployed: true });
+    assert.deepEqual(parseConfig({}).rescan, {
+      enabled: true,
+      interval: '24h',
+      batchSize: 500,
+      concurrency: 8,
+      fullInterval: '7d',
+      startUnblocked: true,
+      rebuildDeployed: true,
+    });
     assert.deepEqual(parseConfig({ rescan: { enabled: false, interval: '12h' } }).rescan, {
       enabled: false,
       interval: '12h',
-      batchSize: 100,
+      batchSize: 500,
       concurrency: 8,
+      fullInterval: '7d',
       startUnblocked: true,
       rebuildDeployed: true,
     });
     assert.match(configError(() => parseConfig({ rescan: { interval: 'daily' } })).message, /rescan\.interval: a duration such as 30s, 5m, 24h or 7d/);
+    assert.match(configError(() => parseConfig({ rescan: { batchSize: 1001 } })).message, /rescan\.batchSize/);
   });
 
   it('refuses references to registries that are not configured', () => {

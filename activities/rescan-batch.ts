@@ -1,0 +1,401 @@
+/**
+ * The batched rescan's activities: plan which images to re-match (all, or those under packages whose
+ * OSV records changed: src/scan/fleet), re-match a page of stored SBOMs per activity (one MGET, one
+ * in-memory database, findings written in one pipeline) and re-gate a page per activity. Both
+ * heartbeat their progress, so a retried attempt resumes where the last one stopped. Only the images
+ * that need more (a notification, a fresh verification summary, a restart) come back to the workflow.
+ */
+import pLimit from 'p-limit';
+import { z } from 'zod';
+import { durationMs } from '../src/config';
+import { ChainError } from '../src/errors';
+import { DecisionStore, policyFromConfig, regate, type RegateOutcome, type Violation } from '../src/policy';
+import {
+  deltaImages,
+  findingsDigest,
+  FleetIndex,
+  MATCHER_VERSION,
+  osvFingerprint,
+  rematchStored,
+  RescanFindingsStore,
+  rescanMode,
+  type SeverityCounts,
+  type StoredRescan,
+  uncheckedRescan,
+  type VexStatement,
+} from '../src/scan';
+import { type RescanPlanRef } from '../src/chain';
+import { activity } from './activity';
+import { type ActivityDeps } from './deps';
+import { scanContext } from './scan-context';
+
+/** Images fetched (MGET), matched and written (pipeline) per step; a heartbeat after each. */
+const STEP = 100;
+/** VEX reads in flight at once (one registry request or two each). */
+const VEX_CONCURRENCY = 16;
+/** Decision updates in flight at once (each a read and a compare-and-write). */
+const REGATE_CONCURRENCY = 16;
+const MAX_REPORTED_VIOLATIONS = 20;
+/** Problems carried back per batch (the summary keeps 50). */
+const MAX_BATCH_PROBLEMS = 20;
+/** A verification summary is signed again when it would expire within one rescan interval and this margin. */
+const ATTEST_MARGIN_MS = 3_600_000;
+/** Gated digests read per page while planning. */
+const PLAN_PAGE = 5_000;
+
+const digests = z.array(z.string().regex(/^sha256:[0-9a-f]{64}$/)).max(1000);
+const planInput = z.strictObject({ osvVersion: z.string().min(1), full: z.boolean().optional() });
+const batchInput = z.strictObject({ digests, osvVersion: z.string().min(1) });
+/** carry: a delta, whose images that match as their decision was gated keep it (no re-gate). */
+const rescanBatchInput = z.strictObject({ digests, osvVersion: z.string().min(1), carry: z.boolean().optional() });
+const pageInput = z.strictObject({ after: z.string().optional(), limit: z.number().int().min(1).max(1000) });
+
+export interface BatchProblem {
+  digest: string;
+  error: string;
+}
+
+export interface RescanBatchResult {
+  /** Re-matched against the data. */
+  matched: number;
+  /** No stored SBOM, or one that cannot be read: re-gated as unchecked (denied under `vulnerabilityData: require`). */
+  unreadable: BatchProblem[];
+  /** Matched exactly as their decision was gated (a delta only): nothing to re-gate. */
+  carried: string[];
+}
+
+/** An image whose re-gate asks the workflow for more: a notification, a fresh summary, a restart. */
+export interface FollowUp extends Omit<RegateOutcome, 'decision'> {
+  digest: string;
+  registry: string;
+  repository: string;
+  policyVersion: string;
+  violations: Violation[];
+  osvVersion: string;
+  counts?: SeverityCounts;
+  /** Sign a verification summary now (the verdict changed, or the last one is near its expiry). */
+  attest: boolean;
+}
+
+export interface RegateBatchResult {
+  recorded: number;
+  overridden: number;
+  unchanged: number;
+  changedToDenied: number;
+  changedToAllowed: number;
+  /** No decision any more. */
+  skipped: number;
+  failed: BatchProblem[];
+  followUps: FollowUp[];
+}
+
+interface RescanProgress {
+  done: number;
+  matched: number;
+  unreadable: BatchProblem[];
+  carried: string[];
+}
+
+export function createRescanBatchActivities(deps: ActivityDeps) {
+  const { osv, sbomStore, vex, refreshFor } = scanContext(deps);
+  const fleet = new FleetIndex(deps.redis);
+  const rescans = new RescanFindingsStore(deps.redis);
+  const decisions = new DecisionStore(deps.redis);
+  const policy = () => policyFromConfig(deps.config);
+
+  /** The worker's data at the rescan's version (a worker that did not run the refresh refreshes once). */
+  const dataAt = async (osvVersion: string, workflowId: string) => {
+    if ((await osv.current()).info.version !== osvVersion) await refreshFor(osvVersion, workflowId);
+    return osv.current();
+  };
+
+  return {
+    /**
+     * Fingerprints the OSV data (kept until the rescan commits it) and decides: full, or delta with
+     * the images to re-match stored for the rescan's pages (listPlanPage).
+     */
+    planRescan: activity(deps.logger, { input: planInput, failure: 'rescan planning failed' }, async (input, { log, workflowId }): Promise<RescanPlanRef> => {
+      const db = await dataAt(input.osvVersion, workflowId);
+      const loaded = policy();
+      const current = { osvVersion: db.info.version, matcher: MATCHER_VERSION, policyVersion: loaded.version, fingerprint: osvFingerprint(db) };
+      const previous = await fleet.fingerprint();
+      const now = Date.now();
+      // A policy bounding scan age is evaluated at admission on each record's scan time: every record must move on.
+      const scanAgeBound = loaded.policy.rules.some((r) => r.provenance?.maxScanAge !== undefined);
+      const fullDue = previous !== undefined && now - Date.parse(previous.fullAt) >= durationMs(deps.config.rescan.fullInterval);
+      // Data that is incomplete or stale denies every image it cannot vouch for: each one must be re-gated.
+      const maxAge = osv.maxAgeMs;
+      const dataProblem =
+        db.info.errors.length > 0
+          ? `the OSV data did not load completely (${db.info.errors[0]!.message})`
+          : maxAge !== undefined && db.info.ecosystems.some((e) => now - Date.parse(e.updatedAt) > maxAge)
+            ? 'the OSV data is stale'
+            : undefined;
+      const mode = scanAgeBound
+        ? ({ mode: 'full', reason: 'the policy bounds scan age (maxScanAge): every record is rescanned' } as const)
+        : dataProblem
+          ? ({ mode: 'full', reason: dataProblem } as const)
+          : fullDue
+            ? ({ mode: 'full', reason: `the last full rescan is older than rescan.fullInterval (${deps.config.rescan.fullInterval})` } as const)
+            : rescanMode(previous, current, input.full);
+      await fleet.stageFingerprint(workflowId, { ...current, fullAt: mode.mode === 'full' ? new Date(now).toISOString() : previous!.fullAt });
+      if (mode.mode === 'full') {
+        log.info({ reason: mode.reason, packages: current.fingerprint.size }, 'rescan planned: full');
+        return { mode: 'full', reason: mode.reason };
+      }
+      const [changedImages, gated, state] = await Promise.all([fleet.imagesWith(mode.changed), allGated(decisions), fleet.state()]);
+      const attestBefore = new Date(now + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge));
+      const { planned, mustRegate } = deltaImages({ changedPackages: changedImages, gated, state, previousOsvVersion: previous!.osvVersion, attestBefore });
+      await fleet.storePlan(workflowId, planned);
+      await fleet.storeMustRegate(workflowId, mustRegate);
+      log.info(
+        {
+          changedPackages: mode.changed.length,
+          underChangedPackages: changedImages.length,
+          gated: gated.length,
+          planned: planned.length,
+          mustRegate: mustRegate.length,
+        },
+        'rescan planned: delta',
+      );
+      return { mode: 'delta', changedPackages: mode.changed.length, images: planned.length };
+    }),
+
+    /** One page of a delta rescan's planned digests. */
+    listPlanPage: activity(deps.logger, { input: pageInput }, async (input, { workflowId }) => fleet.planPage(workflowId, input)),
+
+    /** The rescan is done: its fingerprint is what the next one compares with. */
+    commitRescanPlan: activity(deps.logger, {}, async (_input: void, { log, workflowId }): Promise<boolean> => {
+      const committed = await fleet.commitFingerprint(workflowId);
+      await fleet.dropPlan(workflowId);
+      log.info({ committed }, 'rescan fingerprint committed');
+      return committed;
+    }),
+
+    /**
+     * Re-matches the stored SBOMs of `digests` against the rescan's OSV data and keeps the findings
+     * for regateBatch. An SBOM that is missing or unreadable is kept as unchecked data (fail closed:
+     * the re-gate denies it with the reason), never as no findings.
+     */
+    rescanBatch: activity(
+      deps.logger,
+      { input: rescanBatchInput, keepAliveMs: 5_000, failure: 'rescan batch failed' },
+      async (input, { log, workflowId, heartbeat, resumed, signal }): Promise<RescanBatchResult> => {
+        const db = await dataAt(input.osvVersion, workflowId);
+        const progress: RescanProgress = isProgress(resumed) ? resumed : { done: 0, matched: 0, unreadable: [], carried: [] };
+        if (progress.done > 0) log.info({ done: progress.done, of: input.digests.length }, 'rescan batch resumed');
+        const vexLimit = pLimit(VEX_CONCURRENCY);
+        while (progress.done < input.digests.length) {
+          if (signal.aborted) throw signal.reason;
+          const step = input.digests.slice(progress.done, progress.done + STEP);
+          const [stored, indexed, gatedOn, must] = await Promise.all([
+            sbomStore.getMany(step),
+            fleet.indexed(step),
+            input.carry ? fleet.gatedOn(step) : [],
+            input.carry ? fleet.mustRegate(workflowId, step) : [],
+          ]);
+          const now = new Date();
+          const puts: StoredRescan[] = [];
+          const ok: string[] = [];
+          await Promise.all(
+            step.map((digest, i) =>
+              vexLimit(async () => {
+                const scan = stored.get(digest);
+                if (scan === undefined || scan instanceof ChainError) {
+                  const reason = scan === undefined ? `no stored SBOM for ${digest}` : scan.message;
+                  if (progress.unreadable.length < MAX_BATCH_PROBLEMS) progress.unreadable.push({ digest, error: reason });
+                  else progress.unreadable.push({ digest, error: '' });
+                  puts.push(uncheckedRescan(db, digest, input.osvVersion, reason, now, osv.maxAgeMs));
+                  return;
+                }
+                const { summary, packageKeys } = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
+                if (!indexed[i]) await fleet.add(digest, packageKeys, input.osvVersion);
+                // VEX attached since the gate counts from this rescan on; unreadable: the gate's statements stay.
+                let attached: VexStatement[] | undefined;
+                try {
+                  const read = await vex.read(deps.registry(summary.registry), summary.repository, digest);
+                  if (read.problems.length) log.warn({ digest, problems: read.problems.slice(0, 20) }, 'VEX attestations not applied');
+                  attached = read.statements;
+                } catch (err) {
+                  log.warn({ digest, err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
+                }
+                ok.push(digest);
+                if (input.carry && !must[i] && gatedOn[i] === findingsDigest(summary.findings, attached)) {
+                  progress.carried.push(digest);
+                  return;
+                }
+                puts.push({
+                  digest,
+                  osvVersion: input.osvVersion,
+                  scannedAt: summary.scannedAt,
+                  findings: summary.findings,
+                  vulnerabilityData: summary.osv,
+                  counts: summary.counts,
+                  ...(attached ? { vex: attached } : {}),
+                });
+              }),
+            ),
+          );
+          await rescans.putMany(puts);
+          await fleet.setMatched(ok, input.osvVersion);
+          progress.matched += ok.length;
+          progress.done += step.length;
+          heartbeat(progress);
+        }
+        const unreadable = progress.unreadable.filter((p) => p.error !== '');
+        if (progress.unreadable.length)
+          log.warn({ unreadable: progress.unreadable.length, first: unreadable.slice(0, 5) }, 'stored SBOMs missing or unreadable');
+        log.info({ images: input.digests.length, matched: progress.matched, osvVersion: input.osvVersion }, 'rescan batch matched');
+        if (progress.carried.length) log.info({ carried: progress.carried.length }, 'images matched as their decision was gated: kept as they are');
+        return { matched: progress.matched, unreadable: progress.unreadable, carried: progress.carried };
+      },
+    ),
+
+    /**
+     * Re-gates `digests` on the findings rescanBatch kept: a new decision when the verdict or the
+     * findings changed (break-glass overrides kept), otherwise the record's scan time moves on. Safe to
+     * retry (each record carries the rescan's workflow id). Returns counts, and the images that need more.
+     */
+    regateBatch: activity(
+      deps.logger,
+      { input: batchInput, keepAliveMs: 5_000, failure: 'rescan gate batch failed' },
+      async (input, { log, workflowId, heartbeat, signal }): Promise<RegateBatchResult> => {
+        const loaded = policy();
+        const result: RegateBatchResult = {
+          recorded: 0,
+          overridden: 0,
+          unchanged: 0,
+          changedToDenied: 0,
+          changedToAllowed: 0,
+          skipped: 0,
+          failed: [],
+          followUps: [],
+        };
+        const limit = pLimit(REGATE_CONCURRENCY);
+        const state = await fleet.attestedOf(input.digests);
+        const attestBefore = Date.now() + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge);
+        const unnotified: string[] = [];
+        const gatedOn = new Map<string, string>();
+        const signs: string[] = [];
+        const unsigned: string[] = [];
+        for (let start = 0; start < input.digests.length; start += STEP) {
+          if (signal.aborted) throw signal.reason;
+          const step = input.digests.slice(start, start + STEP);
+          const scans = await rescans.getMany(step, input.osvVersion);
+          await Promise.all(
+            step.map((digest) =>
+              limit(async () => {
+                const scan = scans.get(digest);
+                if (!scan || scan instanceof ChainError) {
+                  const why = scan
+                    ? scan.message
+                    : `no rescanned findings of ${digest} for OSV data ${input.osvVersion} (expired or lost): the next rescan matches again`;
+                  result.failed.push({ digest, error: why });
+                  return;
+                }
+                try {
+                  const at = new Date();
+                  let outcome: RegateOutcome | undefined;
+                  const { previous } = await decisions.update(digest, (latest) => {
+                    if (!latest) return undefined;
+                    const r = regate(latest, scan, { policy: loaded, now: at, workflowId, osvVersion: input.osvVersion });
+                    outcome = r.outcome;
+                    return r.update;
+                  });
+                  if (!previous || !outcome) {
+                    result.skipped++;
+                    return;
+                  }
+                  // Unchecked data (no SBOM) is never carried: it has no matched packages to compare.
+                  if (!scan.vulnerabilityData?.problems.some((p) => p.kind === 'missing' && p.ecosystem === '*'))
+                    gatedOn.set(digest, findingsDigest(scan.findings, scan.vex));
+                  if (outcome.recorded) result.recorded++;
+                  if (outcome.overridden) result.overridden++;
+                  if (outcome.verdict === 'unchanged') result.unchanged++;
+                  else if (outcome.verdict === 'denied') result.changedToDenied++;
+                  else result.changedToAllowed++;
+                  if (outcome.notify) unnotified.push(digest);
+                  // A verdict the chain signs: signed again when it changed, or when the last summary expires before the next rescan.
+                  const signed = outcome.allowed || outcome.previousAllowed || outcome.overridden;
+                  const last = state.get(digest);
+                  const due = last === undefined || last === '' || !(Date.parse(last) > attestBefore);
+                  const attest = signed && (outcome.recorded || outcome.verdict !== 'unchanged' || due);
+                  if (signed && last === undefined) signs.push(digest);
+                  // Denied and not signed by the chain any more: no summary to keep fresh.
+                  if (!signed && last !== undefined) unsigned.push(digest);
+                  if (!attest && !outcome.notify && outcome.verdict !== 'allowed') return;
+                  const { decision, ...rest } = outcome;
+                  const fields = {
+                    digest,
+                    verdict: outcome.verdict,
+                    allowed: outcome.allowed,
+                    recorded: outcome.recorded,
+                    notify: outcome.notify,
+                    overridden: outcome.overridden,
+                  };
+                  if (outcome.verdict === 'denied')
+                    log.warn(
+                      fields,
+                      `rescan: now denied — ${decision.violations
+                        .filter((v) => v.enforced)
+                        .map((v) => v.message)
+                        .join('; ')}`,
+                    );
+                  else if (outcome.verdict === 'allowed') log.info(fields, 'rescan: now allowed');
+                  else if (outcome.overridden && outcome.notify) log.warn(fields, 'rescan: new violations under a break-glass override');
+                  result.followUps.push({
+                    ...rest,
+                    digest,
+                    registry: previous.facts.registry,
+                    repository: previous.facts.repository,
+                    policyVersion: decision.policyVersion,
+                    violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),
+                    osvVersion: input.osvVersion,
+                    ...(scan.counts ? { counts: scan.counts } : {}),
+                    attest,
+                  });
+                } catch (err) {
+                  result.failed.push({ digest, error: (err as Error).message });
+                }
+              }),
+            ),
+          );
+          heartbeat({ done: start + step.length });
+        }
+        await fleet.setUnnotified(unnotified, []);
+        await fleet.setGatedOn(gatedOn);
+        // Known from now on as signed by the chain: a summary to keep fresh ('' = none yet).
+        await fleet.setAttested(signs, '');
+        await fleet.dropAttested(unsigned);
+        if (result.failed.length > MAX_BATCH_PROBLEMS) result.failed = result.failed.slice(0, MAX_BATCH_PROBLEMS);
+        log.info(
+          {
+            images: input.digests.length,
+            recorded: result.recorded,
+            changedToDenied: result.changedToDenied,
+            changedToAllowed: result.changedToAllowed,
+            followUps: result.followUps.length,
+          },
+          'rescan batch re-gated',
+        );
+        return result;
+      },
+    ),
+  };
+}
+
+function isProgress(value: unknown): value is RescanProgress {
+  const v = value as Partial<RescanProgress> | undefined;
+  return typeof v?.done === 'number' && typeof v.matched === 'number' && Array.isArray(v.unreadable) && Array.isArray(v.carried);
+}
+
+async function allGated(store: DecisionStore): Promise<string[]> {
+  const out: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.listDigests({ ...(after === undefined ? {} : { after }), limit: PLAN_PAGE });
+    out.push(...page.digests);
+    if (page.next === undefined) return out;
+    after = page.next;
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * The fleet's package index in Redis: which images hold which package (a bitmap per package key
+ * over small image ids, 1.25 KB per package for 10,000 images), the OSV version each image was last
+ * matched against, the images with an untold change or a signed summary to keep fresh, and the OSV
+ * fingerprint of the last rescan. Bits are never cleared: a digest's packages do not change, and a
+ * stale bit only costs a re-match.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Redis } from 'ioredis';
+import { ChainError } from '../../errors';
+import { type FingerprintState, type FleetState } from './plan';
+
+/** Assigns the next image id once per digest, atomically. */
+const ID_FOR = `
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if id then return id end
+id = redis.call('INCR', KEYS[3])
+redis.call('HSET', KEYS[1], ARGV[1], id)
+redis.call('HSET', KEYS[2], id, ARGV[1])
+return id`;
+
+/** Package keys per BITOP: bounded so one command stays small. */
+const BITOP_CHUNK = 500;
+/** A pending fingerprint outlives any rescan that waits to commit it. */
+const PENDING_TTL_SECONDS = 2 * 24 * 3600;
+
+export class FleetIndex {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'dchain:fleet:',
+  ) {}
+
+  /** Indexes `digest` under its package keys and records the OSV version it was matched against. */
+  async add(digest: string, packageKeys: readonly string[], osvVersion: string): Promise<void> {
+    const id = await this.idOf(digest);
+    const pipe = this.redis.pipeline();
+    for (const key of packageKeys) pipe.setbit(this.packageKey(key), id, 1);
+    pipe.hset(this.key('matched'), digest, osvVersion);
+    pipe.hdel(this.key('gated'), digest);
+    await exec(pipe);
+  }
+
+  /**
+   * What each image's decision was last gated on (findingsDigest), so a delta rescan that matches the
+   * same again skips the re-gate. The scan stage's gate leaves none (its findings are annotated
+   * differently): the first rescan after a scan re-gates.
+   */
+  async gatedOn(digests: readonly string[]): Promise<Array<string | null>> {
+    if (digests.length === 0) return [];
+    return this.redis.hmget(this.key('gated'), ...digests);
+  }
+
+  async setGatedOn(entries: ReadonlyMap<string, string>): Promise<void> {
+    if (entries.size) await this.redis.hset(this.key('gated'), Object.fromEntries(entries));
+  }
+
+  /** Images a delta rescan must re-gate whatever it matches (an untold change, a summary due). */
+  async storeMustRegate(runKey: string, digests: readonly string[]): Promise<void> {
+    const key = this.key(`must:${runKey}`);
+    const pipe = this.redis.pipeline().del(key);
+    for (let i = 0; i < digests.length; i += 5000) pipe.sadd(key, ...digests.slice(i, i + 5000));
+    pipe.expire(key, PENDING_TTL_SECONDS);
+    await exec(pipe);
+  }
+
+  async mustRegate(runKey: string, digests: readonly string[]): Promise<boolean[]> {
+    if (digests.length === 0) return [];
+    return (await this.redis.smismember(this.key(`must:${runKey}`), ...digests)).map((m) => m === 1);
+  }
+
+  /** Records the OSV version images were re-matched against. */
+  async setMatched(digests: readonly string[], osvVersion: string): Promise<void> {
+    if (digests.length === 0) return;
+    await this.redis.hset(this.key('matched'), Object.fromEntries(digests.map((d) => [d, osvVersion])));
+  }
+
+  /** Whether each of `digests` is indexed already. */
+  async indexed(digests: readonly string[]): Promise<boolean[]> {
+    if (digests.length === 0) return [];
+    return (await this.redis.hmget(this.key('ids'), ...digests)).map((id) => id !== null);
+  }
+
+  /** The time of each image's last signed summary ('' = due; absent = not known as signed by the chain). */
+  async attestedOf(digests: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (digests.length === 0) return out;
+    const values = await this.redis.hmget(this.key('attested'), ...digests);
+    digests.forEach((d, i) => {
+      const v = values[i];
+      if (v !== null && v !== undefined) out.set(d, v);
+    });
+    return out;
+  }
+
+  /** Images indexed under any of `packageKeys`. */
+  async imagesWith(packageKeys: readonly string[]): Promise<string[]> {
+    if (packageKeys.length === 0) return [];
+    const tmp = this.key(`tmp:${randomUUID()}`);
+    const pipe = this.redis.pipeline();
+    for (let i = 0; i < packageKeys.length; i += BITOP_CHUNK) {
+      const sources = packageKeys.slice(i, i + BITOP_CHUNK).map((k) => this.packageKey(k));
+      pipe.bitop('OR', tmp, ...(i === 0 ? [] : [tmp]), ...sources);
+    }
+    pipe.getBuffer(tmp);
+    pipe.del(tmp);
+    const results = await exec(pipe);
+    const bits = results[results.length - 2] as Buffer | null;
+    const ids: string[] = [];
+    if (bits) {
+      for (let byte = 0; byte < bits.length; byte++) {
+        const b = bits[byte]!;
+        if (b === 0) continue;
+        // SETBIT numbers bits from the most significant bit of each byte.
+        for (let bit = 0; bit < 8; bit++) if (b & (0x80 >> bit)) ids.push(String(byte * 8 + bit));
+      }
+    }
+    if (ids.length === 0) return [];
+    const digests = await this.redis.hmget(this.key('digests'), ...ids);
+    return digests.filter((d): d is string => d !== null);
+  }
+
+  async state(): Promise<FleetState> {
+    const [matched, unnotified, attested] = await Promise.all([
+      this.redis.hgetall(this.key('matched')),
+      this.redis.smembers(this.key('unnotified')),
+      this.redis.hgetall(this.key('attested')),
+    ]);
+    return { matched: new Map(Object.entries(matched)), unnotified, attested: new Map(Object.entries(attested)) };
+  }
+
+  /** A change subscribers are to hear of (set) or heard of (cleared). */
+  async setUnnotified(digests: readonly string[], told: readonly string[]): Promise<void> {
+    const pipe = this.redis.pipeline();
+    if (digests.length) pipe.sadd(this.key('unnotified'), ...digests);
+    if (told.length) pipe.srem(this.key('unnotified'), ...told);
+    await exec(pipe);
+  }
+
+  /** Images whose verification summary is due now (''), or was signed at `at`. */
+  async setAttested(digests: readonly string[], at: string): Promise<void> {
+    if (digests.length === 0) return;
+    await this.redis.hset(this.key('attested'), Object.fromEntries(digests.map((d) => [d, at])));
+  }
+
+  async dropAttested(digests: readonly string[]): Promise<void> {
+    if (digests.length) await this.redis.hdel(this.key('attested'), ...digests);
+  }
+
+  /** The fingerprint of the last rescan that finished, if any. */
+  async fingerprint(): Promise<FingerprintState | undefined> {
+    const [meta, entries] = await Promise.all([this.redis.hgetall(this.key('meta')), this.redis.hgetall(this.key('fingerprint'))]);
+    if (!meta.osvVersion || !meta.matcher || meta.policyVersion === undefined || !meta.fullAt) return undefined;
+    return {
+      osvVersion: meta.osvVersion,
+      matcher: meta.matcher,
+      policyVersion: meta.policyVersion,
+      fullAt: meta.fullAt,
+      fingerprint: new Map(Object.entries(entries)),
+    };
+  }
+
+  /** Keeps `state` until the rescan that took it finishes (commitFingerprint). */
+  async stageFingerprint(runKey: string, state: FingerprintState): Promise<void> {
+    const key = this.key(`pending:${runKey}`);
+    const pipe = this.redis.pipeline().del(key);
+    const entries = [...state.fingerprint];
+    for (let i = 0; i < entries.length; i += 5000) pipe.hset(key, Object.fromEntries(entries.slice(i, i + 5000)));
+    pipe.hset(`${key}:meta`, { osvVersion: state.osvVersion, matcher: state.matcher, policyVersion: state.policyVersion, fullAt: state.fullAt });
+    pipe.expire(key, PENDING_TTL_SECONDS).expire(`${key}:meta`, PENDING_TTL_SECONDS);
+    await exec(pipe);
+  }
+
+  /** The fingerprint staged under `runKey` becomes the one the next rescan compares with. False when none is staged (a retry after it was). */
+  async commitFingerprint(runKey: string): Promise<boolean> {
+    const key = this.key(`pending:${runKey}`);
+    if ((await this.redis.exists(`${key}:meta`)) === 0) return false;
+    // An empty OSV data set has no fingerprint entries: the (absent) hash is cleared all the same.
+    await exec(
+      this.redis
+        .multi()
+        .del(this.key('fingerprint'))
+        .copy(key, this.key('fingerprint'))
+        .rename(`${key}:meta`, this.key('meta'))
+        .persist(this.key('meta'))
+        .del(key),
+    );
+    return true;
+  }
+
+  /** The digests of a delta rescan, kept for its pages (and the runs it continues as new into). */
+  async storePlan(runKey: string, digests: readonly string[]): Promise<void> {
+    const key = this.key(`plan:${runKey}`);
+    const pipe = this.redis.pipeline().del(key);
+    for (let i = 0; i < digests.length; i += 5000) pipe.zadd(key, ...digests.slice(i, i + 5000).flatMap((d) => [0, d]));
+    pipe.expire(key, PENDING_TTL_SECONDS);
+    await exec(pipe);
+  }
+
+  async planPage(runKey: string, options: { after?: string; limit: number }): Promise<{ digests: string[]; next?: string }> {
+    const from = options.after === undefined ? '-' : `(${options.after}`;
+    const found = await this.redis.zrangebylex(this.key(`plan:${runKey}`), from, '+', 'LIMIT', 0, options.limit + 1);
+    const digests = found.slice(0, options.limit);
+    return found.length > options.limit ? { digests, next: digests[digests.length - 1]! } : { digests };
+  }
+
+  async dropPlan(runKey: string): Promise<void> {
+    await this.redis.del(this.key(`plan:${runKey}`), this.key(`must:${runKey}`));
+  }
+
+  private async idOf(digest: string): Promise<number> {
+    const id = Number(await this.redis.eval(ID_FOR, 3, this.key('ids'), this.key('digests'), this.key('next'), digest));
+    if (!Number.isSafeInteger(id) || id < 0) throw new ChainError('INTERNAL', `fleet index: no image id for ${digest}`);
+    return id;
+  }
+
+  private packageKey(key: string): string {
+    return this.key(`pkg:${key}`);
+  }
+
+  private key(name: string): string {
+    return `${this.prefix}${name}`;
+  }
+}
+
+/** Runs a pipeline or transaction; the first command error fails the call. */
+async function exec(pipe: { exec(): Promise<Array<[Error | null, unknown]> | null> }): Promise<unknown[]> {
+  const results = await pipe.exec();
+  if (!results) throw new ChainError('TRANSIENT', 'fleet index: Redis transaction aborted');
+  const failed = results.find(([err]) => err);
+  if (failed?.[0]) throw new ChainError('TRANSIENT', `fleet index: ${failed[0].message}`, { cause: failed[0] });
+  return results.map(([, value]) => value);
+}

@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import {
+  deltaImages,
+  findingsDigest,
+  FleetIndex,
+  imagePackageKeys,
+  MATCHER_VERSION,
+  osvFingerprint,
+  rematchStored,
+  rescanMode,
+  toCycloneDx,
+  uncheckedRescan,
+} from '../../../src/scan';
+import { RedisSbomStore } from '../../../src/scan';
+import { importDirectory, matchPackages, OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
+import { type Package } from '../../../src/scan/types';
+import { onCleanup, testDataDir, useRedis } from '../../support/services';
+
+const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'osv');
+const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+const record = (id: string, ecosystem: string, name: string, fixed: string, modified = '2025-01-01T00:00:00Z'): OsvRecord =>
+  ({
+    id,
+    modified,
+    affected: [{ package: { ecosystem, name }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] }],
+  }) as OsvRecord;
+
+const npm = (name: string, version: string, layer = 'sha256:l1'): Package => ({
+  name,
+  version,
+  ecosystem: 'npm',
+  purl: `pkg:npm/${name}@${version}`,
+  layer,
+  location: `app/node_modules/${name}/package.json`,
+});
+
+const deb = (name: string, source: string, version: string, layer = 'sha256:l0'): Package => ({
+  name,
+  version,
+  ecosystem: 'Debian',
+  purl: `pkg:deb/debian/${name}@${version}?distro=debian-12`,
+  layer,
+  location: 'var/lib/dpkg/status',
+  sourceName: source,
+  sourceVersion: version,
+  release: 'Debian:12',
+});
+
+describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
+  let redis: Redis;
+
+  before(async () => {
+    const server = await useRedis(testDataDir());
+    redis = new Redis(server.url);
+    onCleanup(() => redis.disconnect());
+  });
+
+  after(async () => {
+    await redis.flushall();
+  });
+
+  it('fingerprints OSV data per package: a changed, added or withdrawn record changes its package only', () => {
+    const base = [record('GHSA-1', 'npm', 'lodash', '4.17.21'), record('GHSA-2', 'npm', 'minimist', '1.2.6'), record('PYSEC-1', 'PyPI', 'Requests', '2.31.0')];
+    const before = osvFingerprint(new OsvDatabase(base));
+    assert.deepEqual(osvFingerprint(new OsvDatabase([...base].reverse())), before, 'the same records, in any order, fingerprint the same');
+    const changed = osvFingerprint(new OsvDatabase([record('GHSA-1', 'npm', 'lodash', '4.17.22', '2025-02-01T00:00:00Z'), base[1]!, base[2]!]));
+    const added = osvFingerprint(new OsvDatabase([...base, record('GHSA-3', 'npm', 'express', '4.19.2')]));
+    const withdrawn = osvFingerprint(new OsvDatabase([base[0]!, { ...base[1]!, withdrawn: '2025-03-01T00:00:00Z' } as OsvRecord, base[2]!]));
+    const changedKeys = (a: Map<string, string>, b: Map<string, string>) => {
+      const mode = rescanMode(
+        { osvVersion: 'v1', matcher: MATCHER_VERSION, policyVersion: 'p', fullAt: '', fingerprint: a },
+        { policyVersion: 'p', fingerprint: b },
+      );
+      assert.equal(mode.mode, 'delta');
+      return mode.mode === 'delta' ? mode.changed.map((k) => k.split('\u0000')[1]) : [];
+    };
+    assert.deepEqual(changedKeys(before, changed), ['lodash']);
+    assert.deepEqual(changedKeys(before, added), ['express']);
+    assert.deepEqual(changedKeys(before, withdrawn), ['minimist']);
+    assert.deepEqual(changedKeys(before, before), []);
+  });
+
+  it('indexes an image under every key the matcher looks its packages up by (Debian by source, PyPI names normalised)', () => {
+    const db = new OsvDatabase([record('DEBIAN-CVE-1', 'Debian:12', 'openssl', '3.0.11-1'), record('PYSEC-1', 'PyPI', 'requests', '2.31.0')]);
+    const keys = imagePackageKeys([
+      deb('libssl3', 'openssl', '3.0.9-1'),
+      { ...npm('x', '1.0.0'), name: 'Requests', ecosystem: 'PyPI', purl: 'pkg:pypi/requests@2.0.0' },
+    ]);
+    const indexed = new Set(keys);
+    for (const [key] of db.packages()) assert.ok(indexed.has(key), `${JSON.stringify(key)} in ${JSON.stringify(keys)}`);
+  });
+
+  it('goes full without an earlier fingerprint, for another matcher or policy, or when asked; delta otherwise', () => {
+    const fp = new Map([['npm\u0000lodash', 'a']]);
+    const previous = { osvVersion: 'v1', matcher: MATCHER_VERSION, policyVersion: 'p1', fullAt: '2025-01-01T00:00:00Z', fingerprint: fp };
+    assert.equal(rescanMode(undefined, { policyVersion: 'p1', fingerprint: fp }).mode, 'full');
+    assert.match((rescanMode({ ...previous, matcher: '0' }, { policyVersion: 'p1', fingerprint: fp }) as { reason: string }).reason, /matcher changed/);
+    assert.match((rescanMode(previous, { policyVersion: 'p2', fingerprint: fp }) as { reason: string }).reason, /policy changed/);
+    assert.equal(rescanMode(previous, { policyVersion: 'p1', fingerprint: fp }, true).mode, 'full');
+    assert.deepEqual(rescanMode(previous, { policyVersion: 'p1', fingerprint: fp }), { mode: 'delta', changed: [] });
+  });
+
+  it('plans a delta: images under changed packages, matched against other data, untold, or with a summary due; gated ones only', () => {
+    const now = Date.parse('2025-06-01T12:00:00Z');
+    const planned = deltaImages({
+      changedPackages: [digest(1), digest(9)],
+      gated: [digest(1), digest(2), digest(3), digest(4), digest(5), digest(6), digest(7)],
+      state: {
+        matched: new Map([
+          [digest(1), 'v1'],
+          [digest(2), 'v0'],
+          [digest(3), 'v1'],
+          [digest(4), 'v1'],
+          [digest(5), 'v1'],
+          [digest(6), 'v1'],
+        ]),
+        unnotified: [digest(3)],
+        attested: new Map([
+          [digest(4), ''],
+          [digest(5), '2025-06-01T11:00:00Z'],
+          [digest(6), '2025-05-31T00:00:00Z'],
+        ]),
+      },
+      previousOsvVersion: 'v1',
+      attestBefore: new Date(now - 3_600_000 * 2),
+    });
+    // 1: changed package; 2: matched against v0; 3: untold; 4: never signed; 6: summary due; 7: never indexed. Not 5 (fresh), not 9 (not gated).
+    assert.deepEqual(planned.planned, [digest(1), digest(2), digest(3), digest(4), digest(6), digest(7)]);
+    // Re-gated even if they match as before: the untold change and the summaries due.
+    assert.deepEqual(planned.mustRegate, [digest(3), digest(4), digest(6)]);
+  });
+
+  it('matches a fleet as matchPackages does, findings stamped with each image’s own layer', async () => {
+    const db = new OsvDatabase((await importDirectory(FIXTURES)).records);
+    const images = [
+      [npm('minimist', '1.2.0', 'sha256:a'), npm('lodash', '4.17.11', 'sha256:a'), deb('login', 'shadow', '1:4.13+dfsg1-1', 'sha256:a')],
+      [npm('lodash', '4.17.11', 'sha256:b'), npm('minimist', '1.2.0', 'sha256:b'), deb('passwd', 'shadow', '1:4.13+dfsg1-1', 'sha256:b')],
+      [npm('lodash', '4.17.21', 'sha256:c')],
+    ];
+    let findings = 0;
+    for (const [n, packages] of images.entries()) {
+      const stored = {
+        registry: 'r',
+        repository: 'app',
+        digest: digest(n + 1),
+        scannedAt: '2025-01-01T00:00:00Z',
+        hygiene: {} as never,
+        sbom: toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(n + 1), toolVersion: 'test' }, packages),
+      };
+      const { summary } = rematchStored(db, stored, { store: 'memory', key: '', digest: digest(n + 1), format: 'cyclonedx-1.6' }, new Date(), undefined);
+      const expected = matchPackages(db, packages);
+      assert.deepEqual(summary.findings, expected);
+      findings += expected.length;
+      for (const f of summary.findings) assert.equal(f.package.layer, packages[0]!.layer);
+    }
+    assert.ok(findings >= 4, `the fixtures match (${findings} findings)`);
+  });
+
+  it('keeps a package→images index as bitmaps: ids assigned once, lookups across many images', async () => {
+    const index = new FleetIndex(redis, 'test:fleet1:');
+    for (let n = 1; n <= 40; n++) await index.add(digest(n), n % 3 === 0 ? ['npm\u0000lodash', 'npm\u0000a'] : ['npm\u0000b'], 'v1');
+    await index.add(digest(3), ['npm\u0000lodash'], 'v2'); // indexed again: the same id
+    const withLodash = await index.imagesWith(['npm\u0000lodash']);
+    assert.deepEqual(withLodash.sort(), Array.from({ length: 13 }, (_, i) => digest((i + 1) * 3)).sort());
+    assert.equal((await index.imagesWith(['npm\u0000lodash', 'npm\u0000b'])).length, 40);
+    assert.deepEqual(await index.imagesWith(['npm\u0000nothing']), []);
+    assert.deepEqual(await index.indexed([digest(1), digest(99)]), [true, false]);
+    assert.equal((await index.state()).matched.get(digest(3)), 'v2');
+    assert.equal(await redis.keys('test:fleet1:tmp:*').then((k) => k.length), 0, 'no scratch key left');
+  });
+
+  it('commits a staged fingerprint once, and keeps what it names across reads', async () => {
+    const index = new FleetIndex(redis, 'test:fleet2:');
+    assert.equal(await index.fingerprint(), undefined);
+    const state = {
+      osvVersion: 'v1',
+      matcher: MATCHER_VERSION,
+      policyVersion: 'p1',
+      fullAt: '2025-01-01T00:00:00Z',
+      fingerprint: new Map([['npm\u0000x', 'h1']]),
+    };
+    await index.stageFingerprint('run-1', state);
+    assert.equal(await index.fingerprint(), undefined, 'staged is not committed');
+    assert.equal(await index.commitFingerprint('run-1'), true);
+    assert.equal(await index.commitFingerprint('run-1'), false, 'a retry commits nothing more');
+    assert.deepEqual(await index.fingerprint(), state);
+    await index.stageFingerprint('run-2', { ...state, osvVersion: 'v2', fingerprint: new Map() });
+    await index.commitFingerprint('run-2');
+    assert.deepEqual((await index.fingerprint())?.fingerprint, new Map(), 'empty data replaces the old fingerprint');
+  });
+
+  it('pages a stored plan, and tracks untold changes and signed summaries', async () => {
+    const index = new FleetIndex(redis, 'test:fleet3:');
+    await index.storePlan('run', [digest(3), digest(1), digest(2)]);
+    const first = await index.planPage('run', { limit: 2 });
+    assert.deepEqual(first, { digests: [digest(1), digest(2)], next: digest(2) });
+    assert.deepEqual(await index.planPage('run', { after: first.next!, limit: 2 }), { digests: [digest(3)] });
+    await index.setUnnotified([digest(1), digest(2)], []);
+    await index.setUnnotified([], [digest(1)]);
+    await index.setAttested([digest(5)], '');
+    await index.setAttested([digest(6)], '2025-01-01T00:00:00Z');
+    await index.dropAttested([digest(6)]);
+    const state = await index.state();
+    assert.deepEqual(state.unnotified, [digest(2)]);
+    assert.deepEqual([...state.attested], [[digest(5), '']]);
+    assert.deepEqual([...(await index.attestedOf([digest(5), digest(6)]))], [[digest(5), '']]);
+  });
+
+  it('reads many SBOMs in one round trip: stored, missing and unreadable apart', async () => {
+    const store = new RedisSbomStore(redis, 'test:sbom:');
+    const sbom = toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(1), toolVersion: 'test' }, [npm('lodash', '4.17.21')]);
+    await store.put({ registry: 'r', repository: 'app', digest: digest(1), scannedAt: '2025-01-01T00:00:00Z', hygiene: {} as never, sbom });
+    await redis.set(`test:sbom:${digest(3)}`, '{not json');
+    const got = await store.getMany([digest(1), digest(2), digest(3)]);
+    assert.equal((got.get(digest(1)) as { digest: string }).digest, digest(1));
+    assert.equal(got.get(digest(2)), undefined);
+    assert.match((got.get(digest(3)) as Error).message, /is not JSON/);
+  });
+
+  it('digests what a re-gate decides on: the findings without their layer, and the VEX read', async () => {
+    const db = new OsvDatabase((await importDirectory(FIXTURES)).records);
+    const a = matchPackages(db, [npm('minimist', '1.2.0', 'sha256:a')]);
+    const b = matchPackages(db, [npm('minimist', '1.2.0', 'sha256:b')]);
+    assert.ok(a.length > 0);
+    assert.equal(findingsDigest(a, []), findingsDigest(b, []), 'another layer, the same decision inputs');
+    assert.notEqual(findingsDigest(a, []), findingsDigest(a.slice(1), []));
+    assert.notEqual(findingsDigest(a, []), findingsDigest(a, undefined), 'VEX unread is not VEX empty');
+    const index = new FleetIndex(redis, 'test:fleet4:');
+    await index.setGatedOn(new Map([[digest(1), findingsDigest(a, [])]]));
+    assert.deepEqual(await index.gatedOn([digest(1), digest(2)]), [findingsDigest(a, []), null]);
+    await index.add(digest(1), ['npm\u0000minimist'], 'v1');
+    assert.deepEqual(await index.gatedOn([digest(1)]), [null], 'scanned again: the next rescan re-gates it');
+  });
+
+  it('keeps an image whose SBOM cannot be read as unchecked data with the reason, never as clean', () => {
+    const db = new OsvDatabase([record('GHSA-1', 'npm', 'lodash', '4.17.21')]);
+    const kept = uncheckedRescan(db, digest(1), 'v1', 'no stored SBOM for it', new Date(), undefined);
+    assert.deepEqual(kept.findings, []);
+    assert.equal(kept.vulnerabilityData?.problems[0]?.kind, 'missing');
+    assert.match(kept.vulnerabilityData?.problems[0]?.message ?? '', /packages are unknown: no stored SBOM/);
+  });
+});

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createLogger } from '../../../src/log/logger';
+import { installTemporalRuntime } from '../../../workers/temporal/runtime';
+import { rescan } from '../../../workflows/rescan';
+import { scanTaskQueue } from '../../../workflows/task-queues';
+import { workflowBundle } from '../../support/chain-worker';
+import { useTemporal } from '../../support/services';
+
+/**
+ * The batched rescan on a real Temporal dev server, with the activities replaced by an in-memory
+ * fleet: a delta plan paged a batch per activity across continue-as-new runs, carried images not
+ * re-gated, follow-ups only for the images that ask for them, the fingerprint committed once.
+ */
+const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+const PLANNED = Array.from({ length: 12 }, (_, i) => digest(i + 1));
+const CARRIED = new Set([digest(2), digest(7), digest(8)]);
+const NOW_DENIED = digest(4);
+const UNREADABLE = digest(9);
+/** Its batch's first attempt fails: the retry does it (the real activity resumes from its heartbeat). */
+const FLAKY_BATCH = digest(5);
+
+describe('batched rescan workflow: a delta plan, a batch per activity, continue-as-new', () => {
+  const matchedBatches: string[][] = [];
+  const regated: string[] = [];
+  const attested: string[] = [];
+  const notified: string[] = [];
+  const planCalls: Array<{ osvVersion: string; full?: boolean }> = [];
+  let commits = 0;
+  let flakyFailed = false;
+  let client: Client;
+  let taskQueue: string;
+  const workers: Worker[] = [];
+  let running: Promise<unknown>;
+
+  before(async () => {
+    installTemporalRuntime(createLogger({ level: 'silent' }));
+    const temporal = await useTemporal();
+    const connection = await NativeConnection.connect({ address: temporal.address });
+    taskQueue = `rescan-batched-${process.pid}`;
+    const activities = {
+      async refreshOsvData() {
+        return { version: 'osv-2', records: 42, rejected: 0 };
+      },
+      async planRescan(input: { osvVersion: string; full?: boolean }) {
+        planCalls.push(input);
+        return { mode: 'delta', changedPackages: 3, images: PLANNED.length };
+      },
+      async listPlanPage({ after, limit }: { after?: string; limit: number }) {
+        const from = after === undefined ? 0 : PLANNED.findIndex((d) => d > after);
+        const digests = from < 0 ? [] : PLANNED.slice(from, from + limit);
+        const last = digests[digests.length - 1];
+        return last !== undefined && last !== PLANNED[PLANNED.length - 1] ? { digests, next: last } : { digests };
+      },
+      async listGatedDigests() {
+        throw ApplicationFailure.create({ message: 'a delta pages its plan, not every gated digest', nonRetryable: true });
+      },
+      async rescanBatch({ digests, osvVersion, carry }: { digests: string[]; osvVersion: string; carry?: boolean }) {
+        assert.equal(osvVersion, 'osv-2');
+        assert.equal(carry, true);
+        if (digests.includes(FLAKY_BATCH) && !flakyFailed) {
+          flakyFailed = true;
+          throw ApplicationFailure.create({ message: 'worker lost' });
+        }
+        matchedBatches.push(digests);
+        return {
+          matched: digests.filter((d) => d !== UNREADABLE).length,
+          unreadable: digests.includes(UNREADABLE) ? [{ digest: UNREADABLE, error: `no stored SBOM for ${UNREADABLE}` }] : [],
+          carried: digests.filter((d) => CARRIED.has(d)),
+        };
+      },
+      async regateBatch({ digests }: { digests: string[] }) {
+        regated.push(...digests);
+        const denied = digests.includes(NOW_DENIED);
+        return {
+          recorded: denied ? 2 : 0,
+          overridden: 0,
+          unchanged: digests.length - (denied ? 2 : 0),
+          changedToDenied: denied ? 2 : 0,
+          changedToAllowed: 0,
+          skipped: 0,
+          failed: [],
+          followUps: [NOW_DENIED, UNREADABLE]
+            .filter((d) => digests.includes(d))
+            .map((d) => ({
+              digest: d,
+              registry: 'source',
+              repository: 'team/app',
+              verdict: 'denied',
+              allowed: false,
+              previousAllowed: true,
+              overridden: false,
+              recorded: true,
+              notify: 'denied',
+              policyVersion: 'p:1',
+              violations: [],
+              osvVersion: 'osv-2',
+              attest: true,
+            })),
+        };
+      },
+      async restartUnblocked() {
+        return undefined;
+      },
+      async deployedWorkloads() {
+        return { workloads: [], events: [] };
+      },
+      async rebuildDeployed() {
+        return undefined;
+      },
+      async attestVerdict({ digest: d }: { digest: string }) {
+        attested.push(d);
+        return { result: 'FAILED', timeVerified: new Date().toISOString(), repositories: [] };
+      },
+      async notifySubscribers(input: { digest: string }) {
+        notified.push(input.digest);
+        return [];
+      },
+      async markRescanNotified() {
+        return true;
+      },
+      async commitRescanPlan() {
+        commits++;
+        return true;
+      },
+    };
+    const bundle = await workflowBundle();
+    workers.push(await Worker.create({ connection, taskQueue, workflowBundle: bundle, activities }));
+    workers.push(await Worker.create({ connection, taskQueue: scanTaskQueue(taskQueue), activities }));
+    running = Promise.all(workers.map((w) => w.run()));
+    client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+  });
+
+  after(async () => {
+    for (const w of workers) w.shutdown();
+    await running;
+    await client?.connection.close();
+  });
+
+  it('pages the plan a batch per activity, re-gates only what was not carried, and commits once', async () => {
+    const handle = await client.workflow.start(rescan, {
+      taskQueue,
+      workflowId: `rescan-batched-${Date.now()}`,
+      args: [{ batchSize: 5, concurrency: 2, batchesPerRun: 1, batched: true }],
+    });
+    const summary = await handle.result();
+
+    assert.deepEqual(planCalls, [{ osvVersion: 'osv-2' }], 'planned once, by the first run');
+    assert.deepEqual(matchedBatches, [PLANNED.slice(0, 5), PLANNED.slice(5, 10), PLANNED.slice(10)], 'a batch per page; the failed attempt retried');
+    assert.ok(flakyFailed);
+    assert.deepEqual(
+      regated,
+      PLANNED.filter((d) => !CARRIED.has(d)),
+    );
+    assert.deepEqual(attested.sort(), [NOW_DENIED, UNREADABLE].sort());
+    assert.deepEqual(notified.sort(), [NOW_DENIED, UNREADABLE].sort());
+    assert.equal(commits, 1);
+    assert.equal(summary.runs, 3, 'one page a run: continued as new twice');
+    assert.deepEqual(summary.plan, { mode: 'delta', changedPackages: 3, images: 12 });
+    assert.equal(summary.checked, 12);
+    assert.equal(summary.unchanged, 3 + 7, 'carried, and re-gated without change');
+    assert.equal(summary.changedToDenied, 2);
+    assert.equal(summary.failed, 0);
+    assert.deepEqual(
+      summary.problems.map((p) => [p.digest, p.step]),
+      [[UNREADABLE, 'rescan']],
+    );
+    const first = await client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
+    assert.equal(first.status.name, 'CONTINUED_AS_NEW');
+  });
+});
