@@ -213,7 +213,8 @@ export default async function scanBench(ctx: BenchContext): Promise<BenchRow[]> 
         } else {
           const fastest = peerRows.reduce((a, b) => (b.ms < a.ms ? b : a));
           const leanest = Math.min(...peerRows.map((p) => p.rss));
-          const met = oursMs < fastest.ms && oursPeak <= leanest + 50;
+          const fast = oursMs < fastest.ms;
+          const lean = oursPeak <= leanest + 50;
           rows.push({
             metric: `${metric}: vs fastest peer`,
             ours: oursMs,
@@ -221,7 +222,8 @@ export default async function scanBench(ctx: BenchContext): Promise<BenchRow[]> 
             peerName: fastest.name,
             unit: 'ms',
             runs,
-            note: `target: faster than the fastest peer and RSS ≤ lowest peer's + 50 MB (${leanest.toFixed(0)} + 50): ${met ? 'met' : 'not met'} (ours ${oursPeak.toFixed(0)} MB)`,
+            // Each half of the target said apart, so a row that misses on time does not read as missing on memory.
+            note: `target: faster than the fastest peer: ${fast ? 'met' : 'not met'}; RSS ≤ lowest peer's + 50 MB (${leanest.toFixed(0)} + 50): ${lean ? 'met' : 'not met'} (ours ${oursPeak.toFixed(0)} MB)`,
           });
         }
       }
