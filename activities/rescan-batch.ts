@@ -209,7 +209,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
                   return;
                 }
                 const { summary, packageKeys } = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
-                if (!indexed[i]) await fleet.add(digest, packageKeys, input.osvVersion);
+                if (!indexed[i]) await fleet.add(digest, packageKeys(), input.osvVersion);
                 // VEX attached since the gate counts from this rescan on; unreadable: the gate's statements stay.
                 let attached: VexStatement[] | undefined;
                 try {

@@ -27,7 +27,7 @@ const component = z.looseObject({
   properties: z.array(property).optional(),
 });
 
-export const cycloneDxSchema = z.looseObject({
+const cycloneDxSchema = z.looseObject({
   bomFormat: z.literal('CycloneDX'),
   specVersion: z.string(),
   serialNumber: z.string().optional(),
