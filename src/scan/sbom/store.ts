@@ -55,22 +55,27 @@ export class RedisSbomStore implements SbomStore {
   }
 
   /**
-   * The SBOMs of many digests in one round trip (MGET): each one stored, absent (undefined), or the
-   * error that says why it cannot be read, so one bad record fails its image, not the batch.
+   * The SBOMs of many digests in one round trip (MGET), each read when its entry is called: stored,
+   * absent (undefined), or the error that says why it cannot be read, so one bad record fails its
+   * image, not the batch. Parsed one at a time, a page of 300 KB SBOMs is never all in memory at
+   * once as objects (held together across the batch's awaits, they outlived the young generation and
+   * made most of the rescan's garbage collection).
    */
-  async getMany(digests: readonly string[]): Promise<Map<string, StoredScan | undefined | ChainError>> {
-    const out = new Map<string, StoredScan | undefined | ChainError>();
+  async getMany(digests: readonly string[]): Promise<Map<string, () => StoredScan | undefined | ChainError>> {
+    const out = new Map<string, () => StoredScan | undefined | ChainError>();
     if (digests.length === 0) return out;
     for (const d of digests) checkDigest(d);
     const keys = digests.map((d) => `${this.prefix}${d}`);
     const texts = await this.redis.mget(...keys);
     digests.forEach((digest, i) => {
       const text = texts[i] ?? null;
-      try {
-        out.set(digest, text === null ? undefined : parseStored(text, keys[i]!));
-      } catch (err) {
-        out.set(digest, err instanceof ChainError ? err : new ChainError('INTERNAL', `stored SBOM ${keys[i]!} is unreadable`, { cause: err }));
-      }
+      out.set(digest, () => {
+        try {
+          return text === null ? undefined : parseStored(text, keys[i]!);
+        } catch (err) {
+          return err instanceof ChainError ? err : new ChainError('INTERNAL', `stored SBOM ${keys[i]!} is unreadable`, { cause: err });
+        }
+      });
     });
     return out;
   }

@@ -219,7 +219,8 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     const broken = { registry: 'r', repository: 'app', digest: digest(4), scannedAt: '2025-01-01T00:00:00Z', hygiene: {}, sbom: { ...sbom, components: [{ type: 'library' }] } };
     await redis.set(`test:sbom:${digest(4)}`, JSON.stringify(broken));
     await redis.set(`test:sbom:${digest(5)}`, JSON.stringify({ ...broken, sbom: { ...sbom, bomFormat: 'SPDX' } }));
-    const got = await store.getMany([digest(1), digest(2), digest(3), digest(4), digest(5)]);
+    const read = await store.getMany([digest(1), digest(2), digest(3), digest(4), digest(5)]);
+    const got = new Map([...read].map(([d, entry]) => [d, entry()]));
     assert.equal((got.get(digest(1)) as { digest: string }).digest, digest(1));
     assert.equal(got.get(digest(2)), undefined);
     assert.match((got.get(digest(3)) as Error).message, /is not JSON/);
