@@ -20,7 +20,10 @@ export interface Rematched {
 export function rematchStored(db: OsvDatabase, stored: StoredScan, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
   const packages = packagesFromCycloneDx(stored.sbom);
   const findings = matchFleetPackages(db, packages);
-  return { summary: summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now), packageKeys: () => imagePackageKeys(packages) };
+  return {
+    summary: summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now),
+    packageKeys: () => imagePackageKeys(packages),
+  };
 }
 
 /**

@@ -27,7 +27,7 @@ const component = z.looseObject({
   properties: z.array(property).optional(),
 });
 
-const cycloneDxSchema = z.looseObject({
+export const cycloneDxSchema = z.looseObject({
   bomFormat: z.literal('CycloneDX'),
   specVersion: z.string(),
   serialNumber: z.string().optional(),

@@ -12,8 +12,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 /** The first problem with `value` as a stored scan, or undefined when it is one (components defaulted to []). */
 export function storedScanProblem(value: unknown): string | undefined {
   if (!isObject(value)) return 'not an object';
-  for (const field of ['registry', 'repository', 'digest', 'scannedAt'])
-    if (typeof value[field] !== 'string') return `${field}: expected a string`;
+  for (const field of ['registry', 'repository', 'digest', 'scannedAt']) if (typeof value[field] !== 'string') return `${field}: expected a string`;
   if (value.os !== undefined) {
     const os = value.os;
     if (!isObject(os)) return 'os: expected an object';
@@ -54,8 +53,7 @@ function componentProblem(c: unknown): string | undefined {
   if (!isObject(c)) return 'expected an object';
   if (typeof c.type !== 'string') return 'type: expected a string';
   if (typeof c.name !== 'string') return 'name: expected a string';
-  for (const field of ['bom-ref', 'version', 'purl'])
-    if (c[field] !== undefined && typeof c[field] !== 'string') return `${field}: expected a string`;
+  for (const field of ['bom-ref', 'version', 'purl']) if (c[field] !== undefined && typeof c[field] !== 'string') return `${field}: expected a string`;
   if (c.licenses !== undefined && !Array.isArray(c.licenses)) return 'licenses: expected an array';
   if (c.properties !== undefined) {
     const problem = propertiesProblem(c.properties);

@@ -216,7 +216,14 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     const sbom = toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(1), toolVersion: 'test' }, [npm('lodash', '4.17.21')]);
     await store.put({ registry: 'r', repository: 'app', digest: digest(1), scannedAt: '2025-01-01T00:00:00Z', hygiene: {} as never, sbom });
     await redis.set(`test:sbom:${digest(3)}`, '{not json');
-    const broken = { registry: 'r', repository: 'app', digest: digest(4), scannedAt: '2025-01-01T00:00:00Z', hygiene: {}, sbom: { ...sbom, components: [{ type: 'library' }] } };
+    const broken = {
+      registry: 'r',
+      repository: 'app',
+      digest: digest(4),
+      scannedAt: '2025-01-01T00:00:00Z',
+      hygiene: {},
+      sbom: { ...sbom, components: [{ type: 'library' }] },
+    };
     await redis.set(`test:sbom:${digest(4)}`, JSON.stringify(broken));
     await redis.set(`test:sbom:${digest(5)}`, JSON.stringify({ ...broken, sbom: { ...sbom, bomFormat: 'SPDX' } }));
     const read = await store.getMany([digest(1), digest(2), digest(3), digest(4), digest(5)]);
