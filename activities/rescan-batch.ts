@@ -35,6 +35,11 @@ const STEP = 100;
 const VEX_CONCURRENCY = 16;
 /** Decision updates in flight at once (each a read and a compare-and-write). */
 const REGATE_CONCURRENCY = 16;
+/**
+ * Rescanned findings fetched (MGET) and re-gated per step; a heartbeat after each. Small: an image's
+ * findings are about 100 KB of JSON, and a step's parsed findings stay in memory until its last update.
+ */
+const REGATE_STEP = 2 * REGATE_CONCURRENCY;
 const MAX_REPORTED_VIOLATIONS = 20;
 /** Problems carried back per batch (the summary keeps 50). */
 const MAX_BATCH_PROBLEMS = 20;
@@ -196,20 +201,30 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           ]);
           const now = new Date();
           const puts: StoredRescan[] = [];
+          /**
+           * Reads, parses and re-matches one stored SBOM in one go (no await between), so the parsed
+           * SBOM is garbage before the next image's: only the summary and the keys to index outlive it.
+           * A string: why the SBOM cannot be matched (missing or unreadable).
+           */
+          const rematchOne = (digest: string, index: boolean) => {
+            const scan = stored.get(digest)?.();
+            if (scan === undefined || scan instanceof ChainError) return scan === undefined ? `no stored SBOM for ${digest}` : scan.message;
+            const { summary, packageKeys } = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
+            return { summary, packageKeys: index ? packageKeys() : undefined };
+          };
           const ok: string[] = [];
           await Promise.all(
             step.map((digest, i) =>
               vexLimit(async () => {
-                const scan = stored.get(digest);
-                if (scan === undefined || scan instanceof ChainError) {
-                  const reason = scan === undefined ? `no stored SBOM for ${digest}` : scan.message;
-                  if (progress.unreadable.length < MAX_BATCH_PROBLEMS) progress.unreadable.push({ digest, error: reason });
+                const matched = rematchOne(digest, !indexed[i]);
+                if (typeof matched === 'string') {
+                  if (progress.unreadable.length < MAX_BATCH_PROBLEMS) progress.unreadable.push({ digest, error: matched });
                   else progress.unreadable.push({ digest, error: '' });
-                  puts.push(uncheckedRescan(db, digest, input.osvVersion, reason, now, osv.maxAgeMs));
+                  puts.push(uncheckedRescan(db, digest, input.osvVersion, matched, now, osv.maxAgeMs));
                   return;
                 }
-                const { summary, packageKeys } = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
-                if (!indexed[i]) await fleet.add(digest, packageKeys, input.osvVersion);
+                const { summary, packageKeys } = matched;
+                if (packageKeys) await fleet.add(digest, packageKeys, input.osvVersion);
                 // VEX attached since the gate counts from this rescan on; unreadable: the gate's statements stay.
                 let attached: VexStatement[] | undefined;
                 try {
@@ -278,9 +293,9 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         const gatedOn = new Map<string, string>();
         const signs: string[] = [];
         const unsigned: string[] = [];
-        for (let start = 0; start < input.digests.length; start += STEP) {
+        for (let start = 0; start < input.digests.length; start += REGATE_STEP) {
           if (signal.aborted) throw signal.reason;
-          const step = input.digests.slice(start, start + STEP);
+          const step = input.digests.slice(start, start + REGATE_STEP);
           const scans = await rescans.getMany(step, input.osvVersion);
           await Promise.all(
             step.map((digest) =>

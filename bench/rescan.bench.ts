@@ -237,7 +237,7 @@ async function seed(
           const facts = factsFromScan(summary);
           const decision = evaluatePolicy(facts, policy, now);
           await decisions.record(facts, decision, now);
-          await fleet.add(image.digest, packageKeys, db.info.version);
+          await fleet.add(image.digest, packageKeys(), db.info.version);
           if (decision.allowed) allowed.push(image.digest);
           packages += image.packages.length;
           minPackages = Math.min(minPackages, image.packages.length);

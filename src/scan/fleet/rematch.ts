@@ -13,14 +13,17 @@ import { matchFleetPackages } from './match-cache';
 
 export interface Rematched {
   summary: ScanSummary;
-  /** The keys the image is indexed under. */
-  packageKeys: string[];
+  /** The keys the image is indexed under: computed on demand, as most images are indexed already. */
+  packageKeys: () => string[];
 }
 
 export function rematchStored(db: OsvDatabase, stored: StoredScan, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
   const packages = packagesFromCycloneDx(stored.sbom);
   const findings = matchFleetPackages(db, packages);
-  return { summary: summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now), packageKeys: imagePackageKeys(packages) };
+  return {
+    summary: summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now),
+    packageKeys: () => imagePackageKeys(packages),
+  };
 }
 
 /**

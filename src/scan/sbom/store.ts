@@ -1,10 +1,10 @@
 /** Where SBOMs are kept for rescans, keyed by image digest: Redis in the chain, memory in tests and the CLI. */
 import { type Redis } from 'ioredis';
-import { z } from 'zod';
 import { ChainError } from '../../errors';
 import { type SbomRef } from '../types';
-import { cycloneDxSchema, type StoredScan } from './cyclonedx';
+import { type StoredScan } from './cyclonedx';
 import { SHA256_DIGEST } from '../digest';
+import { storedScanProblem } from './stored-scan-check';
 
 export interface SbomStore {
   put(scan: StoredScan): Promise<SbomRef>;
@@ -13,16 +13,6 @@ export interface SbomStore {
   ref(digest: string): SbomRef;
 }
 
-const storedScanSchema = z.looseObject({
-  registry: z.string(),
-  repository: z.string(),
-  digest: z.string(),
-  scannedAt: z.string(),
-  os: z.looseObject({ id: z.string(), versionId: z.string(), prettyName: z.string().optional() }).optional(),
-  hygiene: z.looseObject({}),
-  sbom: cycloneDxSchema,
-});
-
 function parseStored(text: string, key: string): StoredScan {
   let json: unknown;
   try {
@@ -30,9 +20,10 @@ function parseStored(text: string, key: string): StoredScan {
   } catch (err) {
     throw new ChainError('INTERNAL', `stored SBOM ${key} is not JSON`, { cause: err });
   }
-  const parsed = storedScanSchema.safeParse(json);
-  if (!parsed.success) throw new ChainError('INTERNAL', `stored SBOM ${key} is malformed: ${parsed.error.issues[0]?.message ?? ''}`);
-  return parsed.data as unknown as StoredScan;
+  // Checked by hand (stored-scan-check): a zod walk of every component cost as much as the re-match.
+  const problem = storedScanProblem(json);
+  if (problem !== undefined) throw new ChainError('INTERNAL', `stored SBOM ${key} is malformed: ${problem}`);
+  return json as StoredScan;
 }
 
 function checkDigest(digest: string): void {
@@ -64,22 +55,27 @@ export class RedisSbomStore implements SbomStore {
   }
 
   /**
-   * The SBOMs of many digests in one round trip (MGET): each one stored, absent (undefined), or the
-   * error that says why it cannot be read, so one bad record fails its image, not the batch.
+   * The SBOMs of many digests in one round trip (MGET), each read when its entry is called: stored,
+   * absent (undefined), or the error that says why it cannot be read, so one bad record fails its
+   * image, not the batch. Parsed one at a time, a page of 300 KB SBOMs is never all in memory at
+   * once as objects (held together across the batch's awaits, they outlived the young generation and
+   * made most of the rescan's garbage collection).
    */
-  async getMany(digests: readonly string[]): Promise<Map<string, StoredScan | undefined | ChainError>> {
-    const out = new Map<string, StoredScan | undefined | ChainError>();
+  async getMany(digests: readonly string[]): Promise<Map<string, () => StoredScan | undefined | ChainError>> {
+    const out = new Map<string, () => StoredScan | undefined | ChainError>();
     if (digests.length === 0) return out;
     for (const d of digests) checkDigest(d);
     const keys = digests.map((d) => `${this.prefix}${d}`);
     const texts = await this.redis.mget(...keys);
     digests.forEach((digest, i) => {
       const text = texts[i] ?? null;
-      try {
-        out.set(digest, text === null ? undefined : parseStored(text, keys[i]!));
-      } catch (err) {
-        out.set(digest, err instanceof ChainError ? err : new ChainError('INTERNAL', `stored SBOM ${keys[i]!} is unreadable`, { cause: err }));
-      }
+      out.set(digest, () => {
+        try {
+          return text === null ? undefined : parseStored(text, keys[i]!);
+        } catch (err) {
+          return err instanceof ChainError ? err : new ChainError('INTERNAL', `stored SBOM ${keys[i]!} is unreadable`, { cause: err });
+        }
+      });
     });
     return out;
   }

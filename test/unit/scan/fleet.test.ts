@@ -15,6 +15,7 @@ import {
   uncheckedRescan,
 } from '../../../src/scan';
 import { RedisSbomStore } from '../../../src/scan';
+import { ChainError } from '../../../src/errors';
 import { importDirectory, matchPackages, OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
 import { type Package } from '../../../src/scan/types';
 import { onCleanup, testDataDir, useRedis } from '../../support/services';
@@ -215,10 +216,24 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     const sbom = toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(1), toolVersion: 'test' }, [npm('lodash', '4.17.21')]);
     await store.put({ registry: 'r', repository: 'app', digest: digest(1), scannedAt: '2025-01-01T00:00:00Z', hygiene: {} as never, sbom });
     await redis.set(`test:sbom:${digest(3)}`, '{not json');
-    const got = await store.getMany([digest(1), digest(2), digest(3)]);
+    const broken = {
+      registry: 'r',
+      repository: 'app',
+      digest: digest(4),
+      scannedAt: '2025-01-01T00:00:00Z',
+      hygiene: {},
+      sbom: { ...sbom, components: [{ type: 'library' }] },
+    };
+    await redis.set(`test:sbom:${digest(4)}`, JSON.stringify(broken));
+    await redis.set(`test:sbom:${digest(5)}`, JSON.stringify({ ...broken, sbom: { ...sbom, bomFormat: 'SPDX' } }));
+    const read = await store.getMany([digest(1), digest(2), digest(3), digest(4), digest(5)]);
+    const got = new Map([...read].map(([d, entry]) => [d, entry()]));
     assert.equal((got.get(digest(1)) as { digest: string }).digest, digest(1));
     assert.equal(got.get(digest(2)), undefined);
     assert.match((got.get(digest(3)) as Error).message, /is not JSON/);
+    assert.ok(got.get(digest(4)) instanceof ChainError);
+    assert.match((got.get(digest(4)) as Error).message, /is malformed: sbom\.components\[0\]: name: expected a string/);
+    assert.match((got.get(digest(5)) as Error).message, /is malformed: sbom\.bomFormat/);
   });
 
   it('digests what a re-gate decides on: the findings without their layer, and the VEX read', async () => {
