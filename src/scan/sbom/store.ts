@@ -1,10 +1,10 @@
 /** Where SBOMs are kept for rescans, keyed by image digest: Redis in the chain, memory in tests and the CLI. */
 import { type Redis } from 'ioredis';
+import { z } from 'zod';
 import { ChainError } from '../../errors';
 import { type SbomRef } from '../types';
-import { type StoredScan } from './cyclonedx';
+import { cycloneDxSchema, type StoredScan } from './cyclonedx';
 import { SHA256_DIGEST } from '../digest';
-import { storedScanProblem } from './stored-scan-check';
 
 export interface SbomStore {
   put(scan: StoredScan): Promise<SbomRef>;
@@ -13,6 +13,16 @@ export interface SbomStore {
   ref(digest: string): SbomRef;
 }
 
+const storedScanSchema = z.looseObject({
+  registry: z.string(),
+  repository: z.string(),
+  digest: z.string(),
+  scannedAt: z.string(),
+  os: z.looseObject({ id: z.string(), versionId: z.string(), prettyName: z.string().optional() }).optional(),
+  hygiene: z.looseObject({}),
+  sbom: cycloneDxSchema,
+});
+
 function parseStored(text: string, key: string): StoredScan {
   let json: unknown;
   try {
@@ -20,10 +30,12 @@ function parseStored(text: string, key: string): StoredScan {
   } catch (err) {
     throw new ChainError('INTERNAL', `stored SBOM ${key} is not JSON`, { cause: err });
   }
-  // Checked by hand (stored-scan-check): a zod walk of every component cost as much as the re-match.
-  const problem = storedScanProblem(json);
-  if (problem !== undefined) throw new ChainError('INTERNAL', `stored SBOM ${key} is malformed: ${problem}`);
-  return json as StoredScan;
+  const parsed = storedScanSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ChainError('INTERNAL', `stored SBOM ${key} is malformed: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unknown shape'}`);
+  }
+  return parsed.data as unknown as StoredScan;
 }
 
 function checkDigest(digest: string): void {
