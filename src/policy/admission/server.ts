@@ -25,7 +25,7 @@ export interface AdmissionServerDeps extends ImageAdmissionDeps {
  */
 export async function buildAdmissionServer(deps: AdmissionServerDeps): Promise<FastifyInstance<Server>> {
   const images = new ImageAdmission(deps);
-  const deadlineMs = deps.checkDeadlineMs ?? 4_000;
+  const deadlineMs = deps.checkDeadlineMs ?? 3_500;
   const shutdown = new AbortController();
   const app = Fastify({
     https: { cert: deps.tls.cert, key: deps.tls.key },

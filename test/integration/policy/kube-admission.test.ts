@@ -318,7 +318,7 @@ void describe('admission through kube-apiserver with kubectl', { timeout: 900_00
     const res = await apply(cp, workload('Pod', 'slow', NS, [{ name: 'web', image: `${hungHost}/team/good@${digests.good}` }]));
     assert.notEqual(res.code, 0);
     assert.doesNotMatch(res.stderr, /context deadline exceeded|timeout/i);
-    assert.match(res.stderr, new RegExp(`${DENIED}: containers\\[web\\]: could not be checked within 4000 ms`));
+    assert.match(res.stderr, new RegExp(`${DENIED}: containers\\[web\\]: could not be checked within 3500 ms`));
   });
 
   void it('names a Redis outage and fails closed, then admits again once Redis is back', async () => {
