@@ -72,10 +72,10 @@ type GoPeer = {
  * that build on this toolchain (`go list -m -versions <module>`).
  */
 export const GO_PEERS: Record<string, GoPeer> = {
-  // cosign v3.1.3 and crane v0.22.1 are the newest the proxy serves; the interop tests still run on v2.4.1 / v0.20.2
-  // until every cosign call in them is checked under v3 (test/support/cosign.ts already picks the flags per version).
+  // cosign v3.1.3 is the newest the proxy serves; the interop tests still run on v2.4.1 until every cosign call in
+  // them is checked under v3 (test/support/cosign.ts already picks the flags per version).
   cosign: { module: 'github.com/sigstore/cosign/v2/cmd/cosign@v2.4.1' },
-  crane: { module: 'github.com/google/go-containerregistry/cmd/crane@v0.20.2' },
+  crane: { module: 'github.com/google/go-containerregistry/cmd/crane@v0.22.1' },
   // v2.6 declares go 1.27: the go command fetches that toolchain from the module proxy.
   'osv-scanner': { module: 'github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.6.0', env: { GOTOOLCHAIN: 'go1.27.3' } },
   syft: { module: 'github.com/anchore/syft/cmd/syft@v1.57.2' },
