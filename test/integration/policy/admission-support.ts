@@ -49,7 +49,7 @@ export async function pushSmallImage(dir: string, host: string, repository: stri
 
 /** `cosign sign` with a key file, no transparency log, over plain HTTP. */
 export async function cosignSign(keyPath: string, password: string, ref: string): Promise<void> {
-  const cosign = requireTool('cosign', 'cosign v2 in .tools/bin');
+  const cosign = requireTool('cosign', 'built by npm run setup -- --test (scripts/setup.ts GO_PEERS)');
   await run(cosign, ['sign', '--key', keyPath, ...COSIGN_KEY_SIGN_FLAGS, '-y', '--allow-insecure-registry', '--allow-http-registry', ref], {
     env: { ...process.env, COSIGN_PASSWORD: password },
     timeout: 60_000,

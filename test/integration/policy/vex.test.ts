@@ -20,6 +20,7 @@ import { type Decision, DecisionStore, type Violation } from '../../../src/polic
 import { type ScanSummary } from '../../../src/scan';
 import { busyboxSpec, type ImageFile, pushImage, writeOciImage } from '../../support/images';
 import { onCleanup, testDataDir, useRedis, useRegistry } from '../../support/services';
+import { COSIGN_KEY_SIGN_FLAGS } from '../../support/cosign';
 import { COSIGN_REGISTRY_FLAGS, cosignPath, runTool, writeKeyPair } from '../signing/support';
 
 // A real OSV record: lodash CVE-2019-10744 (GHSA-jf85-cpcp-j695), CRITICAL, fixed in 4.17.12.
@@ -81,7 +82,7 @@ void describe('VEX attested on an image, in the gate and every rescan', async ()
         'attest',
         '--key',
         key.keyPath,
-        '--tlog-upload=false',
+        ...COSIGN_KEY_SIGN_FLAGS,
         '-y',
         '--type',
         'openvex',
