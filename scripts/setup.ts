@@ -72,9 +72,9 @@ type GoPeer = {
  * that build on this toolchain (`go list -m -versions <module>`).
  */
 export const GO_PEERS: Record<string, GoPeer> = {
-  // cosign v3.1.3 is the newest the proxy serves; the interop tests still run on v2.4.1 until every cosign call in
-  // them is checked under v3 (test/support/cosign.ts already picks the flags per version).
-  cosign: { module: 'github.com/sigstore/cosign/v2/cmd/cosign@v2.4.1' },
+  // v3 moved the module path (/v3) and signs into Sigstore bundles by default: test/support/cosign.ts passes the flags
+  // that keep key signatures in `sha256-<hex>.sig` / `.att` tags, the format the chain writes and reads.
+  cosign: { module: 'github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3' },
   crane: { module: 'github.com/google/go-containerregistry/cmd/crane@v0.22.1' },
   // v2.6 declares go 1.27: the go command fetches that toolchain from the module proxy.
   'osv-scanner': { module: 'github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.6.0', env: { GOTOOLCHAIN: 'go1.27.3' } },
