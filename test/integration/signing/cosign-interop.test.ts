@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { attestImage, KeySigner, PREDICATE_TYPES, signImage, verifyImage } from '../../../src/signing';
 import { testDataDir } from '../../support/services';
 import { COSIGN_REGISTRY_FLAGS, cosignPath, cosignVerify, pushOtherImage, registryWithImage, runTool, writeKeyPair } from './support';
-import { COSIGN_KEY_SIGN_FLAGS } from '../../support/cosign';
+import { COSIGN_KEY_SIGN_FLAGS, COSIGN_MAJOR } from '../../support/cosign';
 
 void describe('signatures and attestations interoperate with cosign', async () => {
   const dir = testDataDir('dchain-sign-cosign-');
@@ -143,4 +143,39 @@ void describe('signatures and attestations interoperate with cosign', async () =
     assert.deepEqual(report.signedBy, [], 'this key attested but never signed');
     assert.ok(report.failures.every((f) => f.code === 'UNTRUSTED_SIGNATURE'));
   });
+
+  // cosign v3's default: a Sigstore bundle as an OCI 1.1 referrer, here under the `sha256-<hex>` referrers tag (the
+  // registry has no referrers API). The chain does not read bundles yet; this pins down what users meet meanwhile.
+  void it(
+    'beside a cosign v3 bundle: the chain still verifies ours and ignores the bundle; cosign verify needs --new-bundle-format=false to see ours',
+    {
+      skip: COSIGN_MAJOR < 3 ? 'cosign v2 writes no bundles to images' : false,
+    },
+    async () => {
+      const digest = await pushOtherImage(image, dir, 'bundled');
+      const ref = `${image.host}/${image.repo}@${digest}`;
+      const signed = await signImage(image.client, image.repo, digest, signer);
+      const theirs = await writeKeyPair(dir, 'bundle-signer');
+      const bundled = await runTool(
+        cosign,
+        ['sign', '--key', theirs.keyPath, '--tlog-upload=false', '--use-signing-config=false', '-y', ...COSIGN_REGISTRY_FLAGS, ref],
+        {
+          COSIGN_PASSWORD: theirs.password,
+        },
+      );
+      assert.equal(bundled.code, 0, bundled.stderr);
+      const referrers = await image.client.getManifest(image.repo, digest.replace(':', '-'));
+      assert.match(referrers.bytes.toString(), /application\/vnd\.dev\.sigstore\.bundle\.v0\.3\+json/, 'the bundle is listed under the referrers tag');
+
+      const report = await verifyImage(image.client, image.repo, digest, [ours.publicKeyPem, theirs.publicKeyPem]);
+      assert.deepEqual(report.signedBy, [signed.keyId], 'ours only: the bundle is not read');
+      assert.deepEqual(report.failures, []);
+
+      assert.equal((await cosignVerify(theirs.pubPath, ref)).code, 0, 'cosign verifies its bundle');
+      const onlyBundles = await cosignVerify(ours.pubPath, ref);
+      assert.notEqual(onlyBundles.code, 0, 'with a bundle present cosign v3 checks only bundles');
+      const tags = await cosignVerify(ours.pubPath, ref, ['--new-bundle-format=false']);
+      assert.equal(tags.code, 0, tags.stderr);
+    },
+  );
 });
