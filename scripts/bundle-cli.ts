@@ -73,6 +73,15 @@ function layout(outFile: string, entry: string): Plugin {
           return { path: fromOut(join(dist, 'src/errors/index.js')), external: true };
         return undefined;
       });
+      // zod's namespaces re-export every locale (`z.locales`, `z.core.locales`: 40 languages, a third of zod in a bundle) and nothing of
+      // ours reads them: the bundles keep English, the one zod itself configures.
+      b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+        /[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/.test(args.importer) ? { path: args.importer, namespace: 'zod-locales' } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+        contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), '../locales/en.js'))};`,
+        resolveDir: dirname(args.path),
+      }));
       b.onLoad({ filter: /\.ts$/ }, (args) => {
         const source = readFileSync(args.path, 'utf8');
         if (!source.includes('__dirname')) return undefined;
