@@ -12,9 +12,11 @@
  * - packages with native parts, workers, WebAssembly files or large lazily-used graphs (Temporal, Fastify, Redis,
  *   pino, sql.js, …): loaded from node_modules as before, only by the commands that use them.
  * Modules that find files next to themselves (`__dirname`: the Redis Lua scripts) get the directory tsc emitted
- * them to, where scripts/copy-assets.ts put the files.
+ * them to, where scripts/copy-assets.ts put the files. Each command bundle gets V8's code cache beside it
+ * (`<bundle>.cache`, see cli/code-cache.ts).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 
@@ -125,6 +127,29 @@ async function main(): Promise<void> {
       });
     }),
   );
+  writeCodeCaches(entries.filter((e) => e !== 'cli/dchain.ts').map((e) => join(dist, e.replace(/\.ts$/, '.js'))));
+}
+
+/**
+ * Stores V8's code cache beside each command bundle (cli/code-cache.ts), each made in a process of its own that loads
+ * the bundle as a command would. A bundle that cannot be loaded here gets none, and the build says so.
+ */
+function writeCodeCaches(files: string[]): void {
+  const writer = join(dist, 'cli/code-cache.js');
+  for (const file of files) {
+    rmSync(`${file}.cache`, { force: true });
+    try {
+      execFileSync(process.execPath, ['-e', `require(${JSON.stringify(writer)}).writeCodeCache(${JSON.stringify(file)})`], { cwd: root, stdio: 'pipe' });
+    } catch (err) {
+      process.stderr.write(
+        `bundle-cli: no code cache for ${relative(root, file)}: ${
+          String((err as { stderr?: Buffer }).stderr ?? err)
+            .trim()
+            .split('\n')[0]
+        }\n`,
+      );
+    }
+  }
 }
 
 main().catch((err: unknown) => {
