@@ -135,11 +135,11 @@ async function main(): Promise<void> {
  * the bundle as a command would. A bundle that cannot be loaded here gets none, and the build says so.
  */
 function writeCodeCaches(files: string[]): void {
-  const writer = join(dist, 'cli/code-cache.js');
+  const writer = join(dist, 'scripts/write-code-cache.js');
   for (const file of files) {
     rmSync(`${file}.cache`, { force: true });
     try {
-      execFileSync(process.execPath, ['-e', `require(${JSON.stringify(writer)}).writeCodeCache(${JSON.stringify(file)})`], { cwd: root, stdio: 'pipe' });
+      execFileSync(process.execPath, [writer, file], { cwd: root, stdio: 'pipe' });
     } catch (err) {
       process.stderr.write(
         `bundle-cli: no code cache for ${relative(root, file)}: ${
