@@ -7,7 +7,9 @@
  */
 import type * as Commander from 'commander';
 import { type Command as CommandType } from 'commander';
+import { join } from 'node:path';
 import { ChainError } from '../src/errors';
+import { requireWithCodeCache } from './code-cache';
 
 interface Group {
   name: string;
@@ -16,45 +18,88 @@ interface Group {
   load: () => { register(program: CommandType): void };
 }
 
+type GroupModule = ReturnType<Group['load']>;
+
+/** A group's module: its bundle through V8's code cache when `npm run build` stored one (cli/code-cache.ts), else required. */
+function group(file: string, load: () => GroupModule): GroupModule {
+  return (requireWithCodeCache(join(__dirname, 'commands', `${file}.js`)) as GroupModule | undefined) ?? load();
+}
+
 /* eslint-disable @typescript-eslint/no-require-imports -- lazy loading is the point: require runs only for the command used */
 const GROUPS: Group[] = [
-  { name: 'status', summary: 'the stack `npm start` runs: URLs and the health of every component', load: () => require('./commands/status') },
+  {
+    name: 'status',
+    summary: 'the stack `npm start` runs: URLs and the health of every component',
+    load: () => group('status', () => require('./commands/status')),
+  },
   {
     name: 'webhooks',
     summary: 'webhook deliveries (with the reason for each outcome), the ingestion queue and its dead letters',
-    load: () => require('./commands/webhooks'),
+    load: () => group('webhooks', () => require('./commands/webhooks')),
   },
-  { name: 'keygen', summary: 'generate a cosign-compatible ECDSA P-256 signing key pair', load: () => require('./commands/keys') },
+  { name: 'keygen', summary: 'generate a cosign-compatible ECDSA P-256 signing key pair', load: () => group('keys', () => require('./commands/keys')) },
   {
     name: 'verify',
     summary: "verify an image's cosign signatures and attestations (default keys: the running stack's)",
-    load: () => require('./commands/verify'),
+    load: () => group('verify', () => require('./commands/verify')),
   },
-  { name: 'policy', summary: 'image policy: lint, JSON Schema, test an image, run the admission webhook', load: () => require('./commands/policy') },
-  { name: 'scan', summary: 'scan an image in a registry: packages, OSV vulnerabilities, hygiene', load: () => require('./commands/scan') },
-  { name: 'build', summary: 'build a Git ref with buildah and run it through the delivery chain', load: () => require('./commands/build') },
+  {
+    name: 'policy',
+    summary: 'image policy: lint, JSON Schema, test an image, run the admission webhook',
+    load: () => group('policy', () => require('./commands/policy')),
+  },
+  { name: 'scan', summary: 'scan an image in a registry: packages, OSV vulnerabilities, hygiene', load: () => group('scan', () => require('./commands/scan')) },
+  {
+    name: 'build',
+    summary: 'build a Git ref with buildah and run it through the delivery chain',
+    load: () => group('build', () => require('./commands/build')),
+  },
   {
     name: 'runs',
     summary: 'delivery chains through the control API: list (--failed), show, retry (reset to the failed stage)',
-    load: () => require('./commands/runs'),
+    load: () => group('runs', () => require('./commands/runs')),
   },
-  { name: 'scans', summary: "on-demand scans through the control API with the chain's engine and policy", load: () => require('./commands/scans') },
-  { name: 'audit', summary: 'the audit log of the control API (every change and every refusal)', load: () => require('./commands/audit') },
-  { name: 'tokens', summary: 'API tokens bound to access policies: create (shown once), list, revoke', load: () => require('./commands/tokens') },
-  { name: 'access', summary: 'check what a token may do and which statement decides', load: () => require('./commands/access') },
-  { name: 'chain', summary: 'inspect and steer delivery chains (status, break-glass)', load: () => require('./commands/chain') },
-  { name: 'notifications', summary: 'outgoing subscriber notifications', load: () => require('./commands/notifications') },
-  { name: 'rescan', summary: 'rescan every gated image now against fresh OSV data and print the summary', load: () => require('./commands/rescan') },
-  { name: 'demo', summary: 'demo images to see the chain allow one image and block another', load: () => require('./commands/demo') },
-  { name: 'inventory', summary: "watch a cluster's pods into the inventory of deployed images", load: () => require('./commands/inventory') },
-  { name: 'images', summary: 'deployed images: where a digest runs (from the inventory)', load: () => require('./commands/images') },
+  {
+    name: 'scans',
+    summary: "on-demand scans through the control API with the chain's engine and policy",
+    load: () => group('scans', () => require('./commands/scans')),
+  },
+  {
+    name: 'audit',
+    summary: 'the audit log of the control API (every change and every refusal)',
+    load: () => group('audit', () => require('./commands/audit')),
+  },
+  {
+    name: 'tokens',
+    summary: 'API tokens bound to access policies: create (shown once), list, revoke',
+    load: () => group('tokens', () => require('./commands/tokens')),
+  },
+  { name: 'access', summary: 'check what a token may do and which statement decides', load: () => group('access', () => require('./commands/access')) },
+  { name: 'chain', summary: 'inspect and steer delivery chains (status, break-glass)', load: () => group('chain', () => require('./commands/chain')) },
+  { name: 'notifications', summary: 'outgoing subscriber notifications', load: () => group('notifications', () => require('./commands/notifications')) },
+  {
+    name: 'rescan',
+    summary: 'rescan every gated image now against fresh OSV data and print the summary',
+    load: () => group('rescan', () => require('./commands/rescan')),
+  },
+  { name: 'demo', summary: 'demo images to see the chain allow one image and block another', load: () => group('demo', () => require('./commands/demo')) },
+  {
+    name: 'inventory',
+    summary: "watch a cluster's pods into the inventory of deployed images",
+    load: () => group('inventory', () => require('./commands/inventory')),
+  },
+  { name: 'images', summary: 'deployed images: where a digest runs (from the inventory)', load: () => group('images', () => require('./commands/images')) },
   {
     name: 'setup-temporal',
     summary: "an existing Temporal cluster: create the namespace, register the chain's search attributes",
-    load: () => require('./commands/setup-temporal'),
+    load: () => group('setup-temporal', () => require('./commands/setup-temporal')),
   },
-  { name: 'vex', summary: 'check an OpenVEX or CycloneDX VEX document', load: () => require('./commands/vex') },
-  { name: 'codec-server', summary: "decrypt the chain's Temporal payloads for the Web UI and the temporal CLI", load: () => require('./commands/codec') },
+  { name: 'vex', summary: 'check an OpenVEX or CycloneDX VEX document', load: () => group('vex', () => require('./commands/vex')) },
+  {
+    name: 'codec-server',
+    summary: "decrypt the chain's Temporal payloads for the Web UI and the temporal CLI",
+    load: () => group('codec', () => require('./commands/codec')),
+  },
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */
 

@@ -3,7 +3,7 @@ import { extname, isAbsolute, resolve } from 'node:path';
 import type * as YamlModule from 'yaml';
 import { type z } from 'zod';
 import { ChainError } from '../errors';
-import { type Config, configSchema } from './schema';
+import { type Config, configSchema, SECTION_KEYS, sectionSchema } from './schema';
 
 export interface LoadConfigOptions {
   /** Path from --config; falls back to DCHAIN_CONFIG; absent = embedded defaults. */
@@ -22,14 +22,51 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 }
 
 export function parseConfig(raw: unknown, origin = 'configuration'): Config {
-  const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    throw new ChainError('CONFIG_INVALID', `invalid ${origin}:\n${describeIssues(result.error.issues, raw)}`, {
-      details: { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-    });
+  let config = bySection(raw);
+  if (!config) {
+    // Something is invalid: the whole schema names every problem at once, with its path.
+    const result = configSchema.safeParse(raw);
+    if (!result.success) {
+      throw new ChainError('CONFIG_INVALID', `invalid ${origin}:\n${describeIssues(result.error.issues, raw)}`, {
+        details: { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+      });
+    }
+    config = result.data;
   }
-  const config = result.data;
   checkReferences(config, origin);
+  return config;
+}
+
+/**
+ * The configuration with each section the input has validated now and each one it leaves out (its defaults) on
+ * first read, so a command builds the schemas of the sections it uses only; undefined when the input is not an
+ * object, has an unknown key or an invalid section. The result reads like the whole schema's output: the same keys
+ * in the same order, enumerable, each section validated by its schema.
+ */
+function bySection(raw: unknown): Config | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const input = raw as Record<string, unknown>;
+  if (Object.keys(input).some((key) => !(SECTION_KEYS as string[]).includes(key))) return undefined;
+  const config = {} as Config;
+  const settle = (key: keyof Config, value: unknown) => Object.defineProperty(config, key, { value, enumerable: true, writable: true, configurable: true });
+  for (const key of SECTION_KEYS) {
+    if (input[key] !== undefined) {
+      const result = sectionSchema(key).safeParse(input[key]);
+      if (!result.success) return undefined;
+      settle(key, result.data);
+    } else {
+      Object.defineProperty(config, key, {
+        enumerable: true,
+        configurable: true,
+        get: () => {
+          const value: unknown = sectionSchema(key).parse(undefined);
+          settle(key, value);
+          return value;
+        },
+        set: (value: unknown) => settle(key, value),
+      });
+    }
+  }
   return config;
 }
 
@@ -137,7 +174,7 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
     if (!Array.isArray(cfg[key])) {
       const hasOverride = Object.keys(env).some((k) => k.startsWith(key === 'registries' ? 'DCHAIN_REGISTRY_' : 'DCHAIN_SOURCE_'));
       if (!hasOverride) return undefined;
-      cfg[key] = structuredClone(configSchema.shape[key].parse(undefined));
+      cfg[key] = structuredClone(sectionSchema(key).parse(undefined));
     }
     return cfg[key] as Array<Record<string, unknown>>;
   };

@@ -50,7 +50,9 @@ const RATIO_CHECK_AFTER = 1024 ** 3;
 
 /** zlib reports corrupt input by destroying its stream with a plain Error: give it the layer and a type. */
 function typedGunzip(digest: string): Transform {
-  const gunzip = createGunzip({ chunkSize: 128 * 1024 });
+  // 1 MiB of output per call into zlib: each call is a round trip through libuv's thread pool and a fresh output buffer
+  // (its pages faulted in anew); against 128 KiB, inflating a 200 MB Debian layer took about a quarter less CPU.
+  const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
   const destroy = gunzip._destroy.bind(gunzip);
   // Only zlib's own errors (they carry an errno): a pipeline tearing the stream down passes others through.
   gunzip._destroy = (err, done) => destroy(err && typeof (err as { errno?: unknown }).errno === 'number' ? corrupt(digest, err) : err, done);
@@ -64,6 +66,34 @@ function counter(count: (n: number) => ChainError | undefined): Transform {
       const err = count(chunk.length);
       if (err) done(err);
       else done(null, chunk);
+    },
+  });
+}
+
+/** What a decoder is fed at a time, at least (the last piece of a layer excepted). */
+const DECODER_INPUT_BYTES = 256 * 1024;
+
+/**
+ * Joins small chunks into pieces of at least `min` bytes. A registry's body arrives in socket-sized chunks (16–64 KiB)
+ * and zlib takes one trip through the thread pool per chunk written: fed 16 KiB pieces, inflating a 100 MB layer took
+ * about 60 % more CPU than fed 256 KiB ones. Chunks already that large pass through uncopied.
+ */
+function coalesce(min: number): Transform {
+  let parts: Buffer[] = [];
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (size === 0 && chunk.length >= min) return done(null, chunk);
+      parts.push(chunk);
+      size += chunk.length;
+      if (size < min) return done();
+      const joined = Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+      done(null, joined);
+    },
+    flush(done) {
+      done(null, size > 0 ? Buffer.concat(parts, size) : undefined);
     },
   });
 }
@@ -128,5 +158,5 @@ export async function layerDecoder(
   });
   if (stats.compression === 'none') return { transforms: [input, output], stats };
   const decoder: Transform = stats.compression === 'gzip' ? typedGunzip(digest) : new ZstdDecompress(digest);
-  return { transforms: [input, decoder, output], stats };
+  return { transforms: [input, coalesce(DECODER_INPUT_BYTES), decoder, output], stats };
 }

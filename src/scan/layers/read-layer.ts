@@ -186,16 +186,21 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
       : new ChainError('BAD_INPUT', `layer ${digest} is not a valid tar stream: ${(err as Error).message.replace(/^not a valid tar stream: /, '')}`, {
           cause: err,
         });
-  // Synchronous parsing in the write callback: no per-entry streams, and back-pressure still reaches the source.
+  // Parsing in the write callback (no per-entry streams), but on the next turn of the event loop: the stage above
+  // (inflate, the file read) starts on its next chunk in libuv's thread pool only once our write returns, so parsing
+  // inside the write would leave the pool idle while the main thread parses, and the other way round. Deferred, the two
+  // overlap; the buffered chunks are bounded by the highWaterMark, which still carries back-pressure to the source.
   const sink = new Writable({
-    highWaterMark: 256 * 1024,
+    highWaterMark: 512 * 1024,
     write(chunk: Buffer, _enc, done) {
-      try {
-        parser.push(chunk);
-        done();
-      } catch (err) {
-        done(tarError(err));
-      }
+      setImmediate(() => {
+        try {
+          parser.push(chunk);
+          done();
+        } catch (err) {
+          done(tarError(err));
+        }
+      });
     },
     final(done) {
       try {
