@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { join } from 'node:path';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, it } from 'node:test';
 import { ChainError } from '../../../src/errors';
 import { digestOf } from '../../../src/registry';
 import { type PipeEndpoint, pipeBlob, type PipeRequest } from '../../../src/registry/blob-pipe';
+import { requireTool } from '../../../workers/local/tools';
+import { testDataDir } from '../../support/services';
 
-async function listen(server: ReturnType<typeof createServer> | ReturnType<typeof createTcpServer>): Promise<string> {
+async function listen(server: ReturnType<typeof createServer> | ReturnType<typeof createTcpServer> | ReturnType<typeof createTlsServer>): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -199,4 +205,42 @@ void it('stops at once when cancelled, with the error the caller gave', async ()
     (err) => err === cancelled,
   );
   assert.equal(received.body, undefined);
+});
+
+void it('pipes over TLS, trusting the CA bundle it is given, and leaves an untrusted certificate to the HTTP client', async () => {
+  const dir = testDataDir();
+  const [key, cert] = [join(dir, 'pipe-key.pem'), join(dir, 'pipe-cert.pem')];
+  execFileSync(
+    requireTool('openssl', 'Debian package openssl'),
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1'],
+    { stdio: 'ignore' },
+  );
+  const tls = { key: readFileSync(key), cert: readFileSync(cert) };
+  const blob = randomBytes(2 * 1024 * 1024 + 5);
+  const source = await listen(
+    createTlsServer(tls, (_req, res) => {
+      res.writeHead(200, { 'content-length': String(blob.length) });
+      for (let i = 0; i < blob.length; i += 50_000) res.write(blob.subarray(i, i + 50_000));
+      res.end();
+    }),
+  );
+  let body: Buffer | undefined;
+  const upload = await listen(
+    createTlsServer(tls, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        body = Buffer.concat(chunks);
+        res.writeHead(201).end();
+      });
+    }),
+  );
+  const ca = readFileSync(cert, 'utf8');
+  const trusted = (url: string): PipeEndpoint => ({ ...endpoint(url.replace('http:', 'https:')), ca });
+  const req = request(source, upload, blob);
+  const outcome = await pipeBlob({ ...req, from: trusted(req.from.url.toString()), to: Promise.resolve(trusted(`${upload}/upload`)) });
+  assert.deepEqual(outcome, { copied: true });
+  assert.ok(body?.equals(blob));
+  const untrusted = await pipeBlob({ ...req, from: endpoint(req.from.url.toString().replace('http:', 'https:')) });
+  assert.equal(untrusted.copied, false);
 });
