@@ -142,7 +142,10 @@ void it('leaves to the HTTP client, without sending the blob anywhere, whatever 
     ['gzip', await serve((_req, res) => res.writeHead(200, { 'content-length': String(blob.length), 'content-encoding': 'gzip' }).end(blob))],
     ['obs-fold', await rawSource((s) => s.end(`HTTP/1.1 200 OK\r\nContent-Length: ${blob.length}\r\nX-A: a\r\n b\r\n\r\n`))],
     ['not HTTP', await rawSource((s) => s.end('SSH-2.0-OpenSSH\r\n\r\n'))],
-    ['closed early', await rawSource((s) => s.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${blob.length}\r\n\r\n`), blob.subarray(0, 1000)])))],
+    [
+      'closed early',
+      await rawSource((s) => s.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${blob.length}\r\n\r\n`), blob.subarray(0, 1000)]))),
+    ],
     ['reset', await rawSource((s) => s.resetAndDestroy())],
   ];
   for (const [name, source] of sources) {
@@ -186,7 +189,8 @@ void it('skips interim 100 Continue answers before the final one', async () => {
     socket.on('data', (d: Buffer) => {
       hash.update(d);
       length += d.length;
-      if (length === blob.length) socket.end(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nDocker-Content-Digest: sha256:${hash.digest('hex')}\r\n\r\n`);
+      if (length === blob.length)
+        socket.end(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nDocker-Content-Digest: sha256:${hash.digest('hex')}\r\n\r\n`);
     });
   });
   assert.deepEqual(await pipeBlob(request(source, url, blob)), { copied: true });
@@ -195,15 +199,14 @@ void it('skips interim 100 Continue answers before the final one', async () => {
 void it('stops at once when cancelled, with the error the caller gave', async () => {
   const blob = randomBytes(4 * 1024 * 1024);
   // A source that sends the head and a little, then stalls.
-  const source = await rawSource((s) => s.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${blob.length}\r\n\r\n`), blob.subarray(0, 5000)])));
+  const source = await rawSource((s) =>
+    s.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${blob.length}\r\n\r\n`), blob.subarray(0, 5000)])),
+  );
   const { url, received } = await target();
   const controller = new AbortController();
   const cancelled = new ChainError('TRANSIENT', 'cancelled', { retryable: false });
   setTimeout(() => controller.abort(), 100);
-  await assert.rejects(
-    pipeBlob(request(source, url, blob, { abort: { signal: controller.signal, error: () => cancelled } })),
-    (err) => err === cancelled,
-  );
+  await assert.rejects(pipeBlob(request(source, url, blob, { abort: { signal: controller.signal, error: () => cancelled } })), (err) => err === cancelled);
   assert.equal(received.body, undefined);
 });
 
@@ -212,7 +215,25 @@ void it('pipes over TLS, trusting the CA bundle it is given, and leaves an untru
   const [key, cert] = [join(dir, 'pipe-key.pem'), join(dir, 'pipe-cert.pem')];
   execFileSync(
     requireTool('openssl', 'Debian package openssl'),
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '1',
+    ],
     { stdio: 'ignore' },
   );
   const tls = { key: readFileSync(key), cert: readFileSync(cert) };

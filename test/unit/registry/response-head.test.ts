@@ -4,7 +4,12 @@ import { ChainError } from '../../../src/errors';
 import { declaredLength, fieldValue, MAX_HEAD_BYTES, parseResponseHead } from '../../../src/registry/response-head';
 
 const head = (text: string) => parseResponseHead(Buffer.from(text, 'latin1'));
-const refused = (text: string) => assert.throws(() => head(text), (err) => ChainError.is(err, 'REGISTRY_ERROR'), JSON.stringify(text));
+const refused = (text: string) =>
+  assert.throws(
+    () => head(text),
+    (err) => ChainError.is(err, 'REGISTRY_ERROR'),
+    JSON.stringify(text),
+  );
 
 void it('reads the status, the fields by lower-case name and where the body starts (RFC 9112 §4, §5)', () => {
   const text = 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  one \r\nx-a: two\r\nEmpty:\r\n\r\nhello';
@@ -67,9 +72,20 @@ void it('frames by Content-Length only without Transfer-Encoding; refuses invali
   assert.equal(length('Transfer-Encoding: chunked\r\n'), undefined);
   assert.equal(length('Transfer-Encoding: chunked\r\nContent-Length: 42\r\n'), undefined);
   assert.equal(length(''), undefined);
-  for (const bad of ['Content-Length: 42, 43\r\n', 'Content-Length: 1\r\nContent-Length: 2\r\n', 'Content-Length: -1\r\n', 'Content-Length: 0x10\r\n', 'Content-Length: \r\n', 'Content-Length: 1e3\r\n']) {
+  for (const bad of [
+    'Content-Length: 42, 43\r\n',
+    'Content-Length: 1\r\nContent-Length: 2\r\n',
+    'Content-Length: -1\r\n',
+    'Content-Length: 0x10\r\n',
+    'Content-Length: \r\n',
+    'Content-Length: 1e3\r\n',
+  ]) {
     const parsed = head(`HTTP/1.1 200 OK\r\n${bad}\r\n`);
     assert.ok(parsed);
-    assert.throws(() => declaredLength(parsed), (err) => ChainError.is(err, 'REGISTRY_ERROR'), bad);
+    assert.throws(
+      () => declaredLength(parsed),
+      (err) => ChainError.is(err, 'REGISTRY_ERROR'),
+      bad,
+    );
   }
 });
