@@ -79,6 +79,7 @@ class Transfer {
   /** Pieces read before the target was ready. */
   private queued: Array<{ piece: Buffer; buffer: Buffer }> = [];
   private targetReady = false;
+  private corked = false;
   private allSent = false;
   private settled = false;
   private readonly onAbort = () => this.fail(this.req.abort?.error() ?? new Error('aborted'));
@@ -200,7 +201,17 @@ class Transfer {
       this.queued.push(item);
       return;
     }
-    (this.target as Socket).write(item.piece, () => {
+    const target = this.target as Socket;
+    // Pieces read within one turn of the event loop leave in one writev.
+    if (!this.corked) {
+      this.corked = true;
+      target.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        target.uncork();
+      });
+    }
+    target.write(item.piece, () => {
       releaseBuffer(item.buffer);
       this.inFlight--;
       if (this.paused && this.inFlight < MAX_BUFFERS_IN_FLIGHT && !this.settled) {
