@@ -115,7 +115,8 @@ function sessionUrl(t: UploadTarget, headers: Record<string, string | string[] |
   return t.transport.resolve(location, from);
 }
 
-function withDigest(location: string, digest: string): string {
+/** The upload URL with the digest that commits it. */
+export function withDigest(location: string, digest: string): string {
   const url = new URL(location);
   url.searchParams.set('digest', digest);
   return url.toString();

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { type Credentials, type RegistryConfig } from '../config';
 import { ChainError } from '../errors';
 import { type Logger } from '../log';
-import { cancelUpload, openUpload, putChunked, putMonolithic, tryMount, type UploadTarget } from './blob-upload';
+import { pipeBlob } from './blob-pipe';
+import { cancelUpload, openUpload, putChunked, putMonolithic, tryMount, type UploadTarget, withDigest } from './blob-upload';
 import { readBody } from './body';
 import { CATALOG_SCOPE, pullScope, pushScope } from './challenge';
 import { assertDigest, DigestVerifier, digestOf, digestMismatch, isDigest, verifyDigest } from './digest';
@@ -45,6 +46,11 @@ export interface FetchedManifest {
 
 const DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
 const DEFAULT_CHUNK = 64 * 1024 * 1024;
+/**
+ * Blobs from this size on are copied between registries over connections of their own (blob-pipe.ts);
+ * below it the HTTP client's pooled connections cost less than opening two.
+ */
+const PIPE_MIN_BYTES = 1024 * 1024;
 /** A 404 this soon after our own push is the registry catching up (eventual consistency), not absence. */
 const PUSH_SETTLE_MS = 30_000;
 /** How long a registry without the referrers API is not asked for it again (it may be upgraded). */
@@ -68,6 +74,7 @@ export class RegistryClient {
   private readonly chunkSize: number;
   private readonly maxManifestBytes: number;
   private readonly pageSize: number;
+  private readonly logger: Logger | undefined;
 
   constructor(opts: RegistryClientOptions) {
     let url: URL;
@@ -83,6 +90,7 @@ export class RegistryClient {
     this.chunkSize = opts.chunkSizeBytes ?? DEFAULT_CHUNK;
     this.maxManifestBytes = opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST;
     this.pageSize = opts.pageSize ?? DEFAULT_PAGE;
+    this.logger = opts.logger;
     this.transport = new RegistryTransport({
       baseUrl: url.origin,
       name: this.name,
@@ -272,6 +280,48 @@ export class RegistryClient {
         await sleep(backoffMs(attempt, this.retry));
       }
     }
+  }
+
+  /**
+   * Copies a blob this registry lacks from `source` by piping the source's response straight into
+   * one upload PUT (blob-pipe.ts: pooled buffers, every byte hashed, the last piece held back until
+   * the digest matched). True when copied; false when the blob is small or above the chunk size, or the pipe met something it
+   * leaves to the HTTP client (a redirect, a challenge, another framing, an error status, a broken
+   * connection): nothing was committed then, and the caller copies through uploadBlob. A digest
+   * mismatch and cancellation are final.
+   */
+  async pipeBlobFrom(
+    source: RegistryClient,
+    sourceRepo: string,
+    repo: string,
+    digest: string,
+    size: number,
+    opts: { onBytes?: (bytes: number) => void; abort?: { signal: AbortSignal; error: () => Error } } = {},
+  ): Promise<boolean> {
+    assertRepository(repo);
+    assertRepository(sourceRepo);
+    assertDigest(digest);
+    // One PUT carries the blob: larger ones go in PATCH chunks (registries behind proxies limit request sizes).
+    if (size < PIPE_MIN_BYTES || size > this.chunkSize) return false;
+    const from = await source.transport.endpoint(`/v2/${sourceRepo}/blobs/${digest}`, [pullScope(sourceRepo)]);
+    if (!from) return false;
+    const target: UploadTarget = { transport: this.transport, repo, digest, scopes: [pushScope(repo)] };
+    // The upload session opens while the source's GET is under way.
+    const location = openUpload(target);
+    const to = location.then((url) => this.transport.endpoint(withDigest(url, digest), target.scopes));
+    let reason: string;
+    try {
+      const outcome = await pipeBlob({ from, to, digest, size, what: this.blobWhat(sourceRepo, digest), ...opts });
+      if (outcome.copied) return true;
+      reason = outcome.reason;
+    } catch (err) {
+      await location.then((url) => cancelUpload(target, url)).catch(() => undefined);
+      throw err;
+    }
+    const url = await location.catch(() => undefined);
+    if (url !== undefined) await cancelUpload(target, url);
+    this.logger?.debug({ registry: this.name, digest, reason }, 'blob copied through the HTTP client instead');
+    return false;
   }
 
   /** Links a blob of `fromRepo` into `repo` without copying bytes; false when the registry declined. */

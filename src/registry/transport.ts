@@ -5,6 +5,7 @@ import { type Credentials } from '../config';
 import { ChainError } from '../errors';
 import { type Logger } from '../log';
 import { Authenticator } from './auth';
+import { type PipeEndpoint } from './blob-pipe';
 import { parseChallenge } from './challenge';
 import { httpError } from './errors';
 import { backoffMs, DEFAULT_RETRY, isConnectionError, isRetryableStatus, type RetryPolicy, sleep } from './retry';
@@ -67,10 +68,12 @@ export class RegistryTransport {
   private readonly agent: Agent;
   private readonly auth: Authenticator;
   private readonly retry: RetryPolicy;
+  private readonly ca: string | undefined;
 
   constructor(private readonly options: TransportOptions) {
     this.baseUrl = new URL(options.baseUrl);
     const ca = options.caFile ? readCa(options.caFile) : undefined;
+    this.ca = ca;
     this.agent = new Agent({
       connections: options.connections ?? 16,
       pipelining: 1,
@@ -126,6 +129,24 @@ export class RegistryTransport {
       }
       throw httpError(res.status, req.what, this.options.name, await readLimited(res.body, ERROR_BODY_LIMIT));
     }
+  }
+
+  /**
+   * Where and how a request to `path` goes, for a transfer that opens its own connection
+   * (blob-pipe.ts): the URL, the user agent and credentials for `scopes`, and the TLS settings.
+   * Undefined for a URL on another origin: credentials never leave this registry.
+   */
+  async endpoint(path: string, scopes: string[]): Promise<PipeEndpoint | undefined> {
+    const url = new URL(path, this.baseUrl);
+    if (url.origin !== this.baseUrl.origin) return undefined;
+    const authorization = await this.auth.header(scopes);
+    return {
+      url,
+      headers: { 'user-agent': this.options.userAgent, ...(authorization ? { authorization } : {}) },
+      rejectUnauthorized: this.options.insecure !== true,
+      ...(this.ca ? { ca: this.ca } : {}),
+      timeoutMs: this.options.timeoutMs,
+    };
   }
 
   /** Resolves a Location/Link value against the URL that sent it. */

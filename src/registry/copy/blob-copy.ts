@@ -15,9 +15,10 @@ export type BlobOutcome = 'present' | 'mounted' | 'copied';
 
 /**
  * Gets a blob the target lacks onto it: a cross-repository mount when source and target are the
- * same registry, else the source's response piped straight into the target's upload request through
- * a digest verifier (no intermediate stream, never buffered whole; the upload cannot complete unless
- * the bytes match the digest).
+ * same registry; else, for large blobs, the source's response piped into the upload over sockets of
+ * their own (RegistryClient.pipeBlobFrom); else, or when that pipe leaves it to the HTTP client, the
+ * source's response streamed into the upload request through a digest verifier. Never buffered whole;
+ * either way the upload cannot complete unless the bytes match the digest.
  */
 export async function transferBlob(
   route: BlobRoute,
@@ -27,6 +28,13 @@ export async function transferBlob(
 ): Promise<Exclude<BlobOutcome, 'present'>> {
   const { source, sourceRepo, target, targetRepo } = route;
   if (source.host === target.host && sourceRepo !== targetRepo && (await target.mountBlob(targetRepo, blob.digest, sourceRepo))) return 'mounted';
+  if (signal?.aborted) throw cancelled(blob.digest, signal);
+  progress.blobBytes(blob.digest, 0);
+  const piped = await target.pipeBlobFrom(source, sourceRepo, targetRepo, blob.digest, blob.size, {
+    onBytes: (bytes) => progress.blobBytes(blob.digest, bytes),
+    ...(signal ? { abort: { signal, error: () => cancelled(blob.digest, signal) } } : {}),
+  });
+  if (piped) return 'copied';
   await target.uploadBlob(targetRepo, blob.digest, () => sourceStream(route, blob, progress, signal), blob.size, { assumeAbsent: true });
   return 'copied';
 }
