@@ -17,6 +17,7 @@ import {
   MATCHER_VERSION,
   osvFingerprint,
   rematchStored,
+  versionDigests,
   RescanFindingsStore,
   rescanMode,
   type SeverityCounts,
@@ -145,18 +146,33 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             : rescanMode(previous, current, input.full);
       await fleet.stageFingerprint(workflowId, { ...current, fullAt: mode.mode === 'full' ? new Date(now).toISOString() : previous!.fullAt });
       if (mode.mode === 'full') {
-        log.info({ reason: mode.reason, packages: current.fingerprint.size }, 'rescan planned: full');
+        // Every version the fleet holds, digested against this data: what the next delta compares with.
+        const versions = await fleet.versionsUnder();
+        await fleet.stageVersionDigests(workflowId, versionDigests(db, versions), true);
+        log.info({ reason: mode.reason, packages: current.fingerprint.size, versions: versions.length }, 'rescan planned: full');
         return { mode: 'full', reason: mode.reason };
       }
-      const [changedImages, gated, state] = await Promise.all([fleet.imagesWith(mode.changed), allGated(decisions), fleet.state()]);
+      // Under the changed packages, only the versions whose hits differ from the last rescan's (or were
+      // never digested) can have other findings: the images holding one of them are re-matched, with
+      // those indexed before versions were (which could hold any).
+      const versions = await fleet.versionsUnder(mode.changed);
+      const [before, gated, state] = await Promise.all([fleet.versionDigests(versions), allGated(decisions), fleet.state()]);
+      const digested = versionDigests(db, versions);
+      const changedVersions = versions.filter((v) => before.get(v) !== digested.get(v));
+      const [atChanged, unversioned] = await Promise.all([fleet.imagesAt(changedVersions), fleet.unversionedWith(mode.changed)]);
+      await fleet.stageVersionDigests(workflowId, digested, false);
       const attestBefore = new Date(now + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge));
+      const changedImages = [...new Set([...atChanged, ...unversioned])];
       const { planned, mustRegate } = deltaImages({ changedPackages: changedImages, gated, state, previousOsvVersion: previous!.osvVersion, attestBefore });
       await fleet.storePlan(workflowId, planned);
       await fleet.storeMustRegate(workflowId, mustRegate);
       log.info(
         {
           changedPackages: mode.changed.length,
-          underChangedPackages: changedImages.length,
+          versions: versions.length,
+          changedVersions: changedVersions.length,
+          atChangedVersions: atChanged.length,
+          unversioned: unversioned.length,
           gated: gated.length,
           planned: planned.length,
           mustRegate: mustRegate.length,
@@ -209,8 +225,8 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           const rematchOne = (digest: string, index: boolean) => {
             const scan = stored.get(digest)?.();
             if (scan === undefined || scan instanceof ChainError) return scan === undefined ? `no stored SBOM for ${digest}` : scan.message;
-            const { summary, packageKeys } = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
-            return { summary, packageKeys: index ? packageKeys() : undefined };
+            const rematched = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
+            return { summary: rematched.summary, index: index ? rematched.index() : undefined };
           };
           const ok: string[] = [];
           await Promise.all(
@@ -223,8 +239,8 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
                   puts.push(uncheckedRescan(db, digest, input.osvVersion, matched, now, osv.maxAgeMs));
                   return;
                 }
-                const { summary, packageKeys } = matched;
-                if (packageKeys) await fleet.add(digest, packageKeys, input.osvVersion);
+                const { summary, index } = matched;
+                if (index) await fleet.add(digest, index, input.osvVersion);
                 // VEX attached since the gate counts from this rescan on; unreadable: the gate's statements stay.
                 let attached: VexStatement[] | undefined;
                 try {

@@ -233,11 +233,11 @@ async function seed(
             ),
           };
           const ref = await sbomStore.put(stored);
-          const { summary, packageKeys } = rematchStored(db, stored, ref, now, undefined);
+          const { summary, index } = rematchStored(db, stored, ref, now, undefined);
           const facts = factsFromScan(summary);
           const decision = evaluatePolicy(facts, policy, now);
           await decisions.record(facts, decision, now);
-          await fleet.add(image.digest, packageKeys(), db.info.version);
+          await fleet.add(image.digest, index(), db.info.version);
           if (decision.allowed) allowed.push(image.digest);
           packages += image.packages.length;
           minPackages = Math.min(minPackages, image.packages.length);

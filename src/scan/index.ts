@@ -17,9 +17,10 @@ export { vexStatementSchema } from './vex/statement';
 export {
   deltaImages,
   FleetIndex,
-  imagePackageKeys,
+  imageIndex,
   MATCHER_VERSION,
   osvFingerprint,
+  versionDigests,
   findingsDigest,
   rematchStored,
   uncheckedRescan,

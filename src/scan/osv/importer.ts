@@ -170,7 +170,8 @@ export async function importZip(
       const before = into.records.length;
       parseRecord(Buffer.concat(chunks).toString('utf8'), source, into, updatedAtMs);
       // Only a record that validated is remembered; a rejected entry is read (and reported) again.
-      if (into.records.length > before) (into.entries ??= new Map()).set(source, { crc32: entry.crc32, size: entry.uncompressedSize, record: into.records[before]! });
+      if (into.records.length > before)
+        (into.entries ??= new Map()).set(source, { crc32: entry.crc32, size: entry.uncompressedSize, record: into.records[before]! });
     }
   } catch (err) {
     throw new ChainError('BAD_INPUT', `cannot read OSV archive ${file}: ${(err as Error).message}`, { cause: err });
