@@ -168,6 +168,38 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     assert.ok(findings >= 4, `the fixtures match (${findings} findings)`);
   });
 
+  it('re-matches after a refresh only what changed: findings as matchPackages gives them on the new data', async () => {
+    const lodash = record('GHSA-l', 'npm', 'lodash', '4.17.21');
+    const minimist = record('GHSA-m', 'npm', 'minimist', '1.2.6');
+    const ssl = record('DEBIAN-CVE-1', 'Debian:12', 'openssl', '3.0.11-1');
+    const images = [
+      [npm('lodash', '4.17.11'), npm('minimist', '1.2.0'), deb('libssl3', 'openssl', '3.0.9-1')],
+      [npm('lodash', '4.17.20', 'sha256:b'), deb('openssl', 'openssl', '3.0.9-1', 'sha256:b')],
+    ];
+    const rematch = (db: OsvDatabase, packages: Package[], n: number) => {
+      const stored = {
+        registry: 'r',
+        repository: 'app',
+        digest: digest(n),
+        scannedAt: '2025-01-01T00:00:00Z',
+        hygiene: {} as never,
+        sbom: toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(n), toolVersion: 'test' }, packages),
+      };
+      return rematchStored(db, stored, { store: 'memory', key: '', digest: digest(n), format: 'cyclonedx-1.6' }, new Date(), undefined).summary.findings;
+    };
+    const first = new OsvDatabase([lodash, minimist, ssl]);
+    for (const [n, packages] of images.entries()) assert.deepEqual(rematch(first, packages, n), matchPackages(first, packages));
+    // A refresh: lodash and openssl as the same records, minimist fixed earlier, a new advisory for lodash.
+    const second = new OsvDatabase([
+      lodash,
+      record('GHSA-m', 'npm', 'minimist', '1.2.0', '2025-02-01T00:00:00Z'),
+      ssl,
+      record('GHSA-l2', 'npm', 'lodash', '4.17.12'),
+    ]);
+    for (const [n, packages] of images.entries()) assert.deepEqual(rematch(second, packages, n), matchPackages(second, packages), `image ${n}`);
+    assert.notDeepEqual(matchPackages(second, images[0]!), matchPackages(first, images[0]!), 'the refresh changed findings');
+  });
+
   it('keeps a package→images index as bitmaps: ids assigned once, lookups across many images', async () => {
     const index = new FleetIndex(redis, 'test:fleet1:');
     const keys = (k: string[]) => ({ keys: k, versions: [] });
