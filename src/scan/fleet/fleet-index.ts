@@ -1,10 +1,11 @@
 /**
  * The fleet's package index in Redis: which images hold which package (a bitmap per package key
- * over small image ids, 1.25 KB per package for 10,000 images) and which version of it (a bitmap per
- * version entry, with the set of entries under each key), the OSV version each image was last
- * matched against, the images with an untold change or a signed summary to keep fresh, and the OSV
- * fingerprint and per-version hit digests of the last rescan. Bits are never cleared: a digest's
- * packages do not change, and a stale bit only costs a re-match.
+ * over small image ids, 1.25 KB per package for 10,000 images) and which version of it (a set of
+ * image ids per version entry, with the set of entries under each key: most versions are held by a
+ * few images, where a bitmap would take a bit per image of the fleet), the OSV version each image
+ * was last matched against, the images with an untold change or a signed summary to keep fresh, and
+ * the OSV fingerprint and per-version hit digests of the last rescan. Nothing is removed: a digest's
+ * packages do not change, and a stale entry only costs a re-match.
  */
 import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
@@ -42,7 +43,7 @@ export class FleetIndex {
     for (let i = 0; i < index.keys.length; i += CHUNK) pipe.sadd(this.key('keys'), ...index.keys.slice(i, i + CHUNK));
     for (const entry of index.versions) {
       pipe.sadd(this.versionsKey(keyOfVersion(entry)), entry);
-      pipe.setbit(this.versionKey(entry), id, 1);
+      pipe.sadd(this.versionKey(entry), id);
     }
     // Last: an image is known as version-indexed only once all of its versions are.
     pipe.setbit(this.key('vidx'), id, 1);
@@ -135,7 +136,13 @@ export class FleetIndex {
 
   /** Images holding any of the version entries. */
   async imagesAt(entries: readonly string[]): Promise<string[]> {
-    return this.digestsOf(await this.union(entries.map((e) => this.versionKey(e))));
+    const ids = new Set<string>();
+    for (let i = 0; i < entries.length; i += CHUNK) {
+      const pipe = this.redis.pipeline();
+      for (const entry of entries.slice(i, i + CHUNK)) pipe.smembers(this.versionKey(entry));
+      for (const members of await exec(pipe)) for (const id of members as string[]) ids.add(id);
+    }
+    return this.digestsOfIds([...ids]);
   }
 
   /** Images under any of `packageKeys` that were indexed before versions were: a delta cannot tell which version they hold. */
@@ -187,6 +194,10 @@ export class FleetIndex {
         for (let bit = 0; bit < 8; bit++) if (b & (0x80 >> bit)) ids.push(String(byte * 8 + bit));
       }
     }
+    return this.digestsOfIds(ids);
+  }
+
+  private async digestsOfIds(ids: readonly string[]): Promise<string[]> {
     const out: string[] = [];
     for (let i = 0; i < ids.length; i += CHUNK) {
       const digests = await this.redis.hmget(this.key('digests'), ...ids.slice(i, i + CHUNK));
