@@ -243,21 +243,19 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         const gate = gateContext(input.digests);
         while (progress.done < input.digests.length) {
           if (signal.aborted) throw signal.reason;
-          const step = input.digests.slice(progress.done, progress.done + STEP);
+          // A small step: its images' findings are gated (and garbage) before the next step is matched,
+          // rather than outliving the young generation as a larger step's would.
+          const step = input.digests.slice(progress.done, progress.done + REGATE_STEP);
           const scans = await matchStep(db, step, input, progress, workflowId, log);
-          // Gated a few at a time: each holds its findings and decision record in memory until written.
-          for (let i = 0; i < scans.length; i += REGATE_STEP) {
-            const some = scans.slice(i, i + REGATE_STEP);
-            await gateStep(
-              some.map((r) => r.digest),
-              new Map(some.map((r) => [r.digest, r])),
-              gate,
-              progress.gate,
-              input.osvVersion,
-              workflowId,
-              log,
-            );
-          }
+          await gateStep(
+            scans.map((r) => r.digest),
+            new Map(scans.map((r) => [r.digest, r])),
+            gate,
+            progress.gate,
+            input.osvVersion,
+            workflowId,
+            log,
+          );
           await gate.flush();
           progress.done += step.length;
           heartbeat(progress);
