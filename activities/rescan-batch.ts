@@ -15,8 +15,10 @@ import {
   findingsDigest,
   FleetIndex,
   MATCHER_VERSION,
+  type OsvDatabase,
   osvFingerprint,
   rematchStored,
+  versionDigests,
   RescanFindingsStore,
   rescanMode,
   type SeverityCounts,
@@ -94,11 +96,18 @@ export interface RegateBatchResult {
   followUps: FollowUp[];
 }
 
+/** What rescanGateBatch returns: the re-match's and the re-gate's results of one batch. */
+export type RescanGateBatchResult = RescanBatchResult & RegateBatchResult;
+
 interface RescanProgress {
   done: number;
   matched: number;
   unreadable: BatchProblem[];
   carried: string[];
+}
+
+interface RescanGateProgress extends RescanProgress {
+  gate: RegateBatchResult;
 }
 
 export function createRescanBatchActivities(deps: ActivityDeps) {
@@ -145,18 +154,33 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             : rescanMode(previous, current, input.full);
       await fleet.stageFingerprint(workflowId, { ...current, fullAt: mode.mode === 'full' ? new Date(now).toISOString() : previous!.fullAt });
       if (mode.mode === 'full') {
-        log.info({ reason: mode.reason, packages: current.fingerprint.size }, 'rescan planned: full');
+        // Every version the fleet holds, digested against this data: what the next delta compares with.
+        const versions = await fleet.versionsUnder();
+        await fleet.stageVersionDigests(workflowId, versionDigests(db, versions), true);
+        log.info({ reason: mode.reason, packages: current.fingerprint.size, versions: versions.length }, 'rescan planned: full');
         return { mode: 'full', reason: mode.reason };
       }
-      const [changedImages, gated, state] = await Promise.all([fleet.imagesWith(mode.changed), allGated(decisions), fleet.state()]);
+      // Under the changed packages, only the versions whose hits differ from the last rescan's (or were
+      // never digested) can have other findings: the images holding one of them are re-matched, with
+      // those indexed before versions were (which could hold any).
+      const versions = await fleet.versionsUnder(mode.changed);
+      const [before, gated, state] = await Promise.all([fleet.versionDigests(versions), allGated(decisions), fleet.state()]);
+      const digested = versionDigests(db, versions);
+      const changedVersions = versions.filter((v) => before.get(v) !== digested.get(v));
+      const [atChanged, unversioned] = await Promise.all([fleet.imagesAt(changedVersions), fleet.unversionedWith(mode.changed)]);
+      await fleet.stageVersionDigests(workflowId, digested, false);
       const attestBefore = new Date(now + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge));
+      const changedImages = [...new Set([...atChanged, ...unversioned])];
       const { planned, mustRegate } = deltaImages({ changedPackages: changedImages, gated, state, previousOsvVersion: previous!.osvVersion, attestBefore });
       await fleet.storePlan(workflowId, planned);
       await fleet.storeMustRegate(workflowId, mustRegate);
       log.info(
         {
           changedPackages: mode.changed.length,
-          underChangedPackages: changedImages.length,
+          versions: versions.length,
+          changedVersions: changedVersions.length,
+          atChangedVersions: atChanged.length,
+          unversioned: unversioned.length,
           gated: gated.length,
           planned: planned.length,
           mustRegate: mustRegate.length,
@@ -180,7 +204,8 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     /**
      * Re-matches the stored SBOMs of `digests` against the rescan's OSV data and keeps the findings
      * for regateBatch. An SBOM that is missing or unreadable is kept as unchecked data (fail closed:
-     * the re-gate denies it with the reason), never as no findings.
+     * the re-gate denies it with the reason), never as no findings. (Rescans that started before
+     * rescanGateBatch existed.)
      */
     rescanBatch: activity(
       deps.logger,
@@ -189,80 +214,57 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         const db = await dataAt(input.osvVersion, workflowId);
         const progress: RescanProgress = isProgress(resumed) ? resumed : { done: 0, matched: 0, unreadable: [], carried: [] };
         if (progress.done > 0) log.info({ done: progress.done, of: input.digests.length }, 'rescan batch resumed');
-        const vexLimit = pLimit(VEX_CONCURRENCY);
         while (progress.done < input.digests.length) {
           if (signal.aborted) throw signal.reason;
           const step = input.digests.slice(progress.done, progress.done + STEP);
-          const [stored, indexed, gatedOn, must] = await Promise.all([
-            sbomStore.getMany(step),
-            fleet.indexed(step),
-            input.carry ? fleet.gatedOn(step) : [],
-            input.carry ? fleet.mustRegate(workflowId, step) : [],
-          ]);
-          const now = new Date();
-          const puts: StoredRescan[] = [];
-          /**
-           * Reads, parses and re-matches one stored SBOM in one go (no await between), so the parsed
-           * SBOM is garbage before the next image's: only the summary and the keys to index outlive it.
-           * A string: why the SBOM cannot be matched (missing or unreadable).
-           */
-          const rematchOne = (digest: string, index: boolean) => {
-            const scan = stored.get(digest)?.();
-            if (scan === undefined || scan instanceof ChainError) return scan === undefined ? `no stored SBOM for ${digest}` : scan.message;
-            const { summary, packageKeys } = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
-            return { summary, packageKeys: index ? packageKeys() : undefined };
-          };
-          const ok: string[] = [];
-          await Promise.all(
-            step.map((digest, i) =>
-              vexLimit(async () => {
-                const matched = rematchOne(digest, !indexed[i]);
-                if (typeof matched === 'string') {
-                  if (progress.unreadable.length < MAX_BATCH_PROBLEMS) progress.unreadable.push({ digest, error: matched });
-                  else progress.unreadable.push({ digest, error: '' });
-                  puts.push(uncheckedRescan(db, digest, input.osvVersion, matched, now, osv.maxAgeMs));
-                  return;
-                }
-                const { summary, packageKeys } = matched;
-                if (packageKeys) await fleet.add(digest, packageKeys, input.osvVersion);
-                // VEX attached since the gate counts from this rescan on; unreadable: the gate's statements stay.
-                let attached: VexStatement[] | undefined;
-                try {
-                  const read = await vex.read(deps.registry(summary.registry), summary.repository, digest);
-                  if (read.problems.length) log.warn({ digest, problems: read.problems.slice(0, 20) }, 'VEX attestations not applied');
-                  attached = read.statements;
-                } catch (err) {
-                  log.warn({ digest, err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
-                }
-                ok.push(digest);
-                if (input.carry && !must[i] && gatedOn[i] === findingsDigest(summary.findings, attached)) {
-                  progress.carried.push(digest);
-                  return;
-                }
-                puts.push({
-                  digest,
-                  osvVersion: input.osvVersion,
-                  scannedAt: summary.scannedAt,
-                  findings: summary.findings,
-                  vulnerabilityData: summary.osv,
-                  counts: summary.counts,
-                  ...(attached ? { vex: attached } : {}),
-                });
-              }),
-            ),
-          );
-          await rescans.putMany(puts);
-          await fleet.setMatched(ok, input.osvVersion);
-          progress.matched += ok.length;
+          await rescans.putMany(await matchStep(db, step, input, progress, workflowId, log));
           progress.done += step.length;
           heartbeat(progress);
         }
-        const unreadable = progress.unreadable.filter((p) => p.error !== '');
-        if (progress.unreadable.length)
-          log.warn({ unreadable: progress.unreadable.length, first: unreadable.slice(0, 5) }, 'stored SBOMs missing or unreadable');
-        log.info({ images: input.digests.length, matched: progress.matched, osvVersion: input.osvVersion }, 'rescan batch matched');
-        if (progress.carried.length) log.info({ carried: progress.carried.length }, 'images matched as their decision was gated: kept as they are');
+        logMatched(log, input, progress);
         return { matched: progress.matched, unreadable: progress.unreadable, carried: progress.carried };
+      },
+    ),
+
+    /**
+     * Re-matches the stored SBOMs of `digests` and re-gates, in one activity, every image that does
+     * not match exactly as its decision was gated (a delta's carry; a full rescan re-gates all): the
+     * findings go from the matcher to the gate in memory, never through Redis. Fail closed as
+     * rescanBatch; a new decision as regateBatch. Heartbeats after each step of images, and a retry
+     * resumes after the last step done (each decision record carries the rescan's workflow id).
+     */
+    rescanGateBatch: activity(
+      deps.logger,
+      { input: rescanBatchInput, keepAliveMs: 5_000, failure: 'rescan batch failed' },
+      async (input, { log, workflowId, heartbeat, resumed, signal }): Promise<RescanGateBatchResult> => {
+        const db = await dataAt(input.osvVersion, workflowId);
+        const progress: RescanGateProgress = isGateProgress(resumed) ? resumed : { done: 0, matched: 0, unreadable: [], carried: [], gate: emptyGateResult() };
+        if (progress.done > 0) log.info({ done: progress.done, of: input.digests.length }, 'rescan batch resumed');
+        const gate = gateContext(input.digests);
+        while (progress.done < input.digests.length) {
+          if (signal.aborted) throw signal.reason;
+          // A small step: its images' findings are gated (and garbage) before the next step is matched,
+          // rather than outliving the young generation as a larger step's would.
+          const step = input.digests.slice(progress.done, progress.done + REGATE_STEP);
+          const scans = await matchStep(db, step, input, progress, workflowId, log);
+          await gateStep(
+            scans.map((r) => r.digest),
+            new Map(scans.map((r) => [r.digest, r])),
+            gate,
+            progress.gate,
+            input.osvVersion,
+            workflowId,
+            log,
+          );
+          await gate.flush();
+          progress.done += step.length;
+          heartbeat(progress);
+        }
+        logMatched(log, input, progress);
+        logGated(log, input.digests.length, progress.gate);
+        const { gate: result } = progress;
+        if (result.failed.length > MAX_BATCH_PROBLEMS) result.failed = result.failed.slice(0, MAX_BATCH_PROBLEMS);
+        return { matched: progress.matched, unreadable: progress.unreadable, carried: progress.carried, ...result };
       },
     ),
 
@@ -275,128 +277,247 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       deps.logger,
       { input: batchInput, keepAliveMs: 5_000, failure: 'rescan gate batch failed' },
       async (input, { log, workflowId, heartbeat, signal }): Promise<RegateBatchResult> => {
-        const loaded = policy();
-        const result: RegateBatchResult = {
-          recorded: 0,
-          overridden: 0,
-          unchanged: 0,
-          changedToDenied: 0,
-          changedToAllowed: 0,
-          skipped: 0,
-          failed: [],
-          followUps: [],
-        };
-        const limit = pLimit(REGATE_CONCURRENCY);
-        const state = await fleet.attestedOf(input.digests);
-        const attestBefore = Date.now() + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge);
-        const unnotified: string[] = [];
-        const gatedOn = new Map<string, string>();
-        const signs: string[] = [];
-        const unsigned: string[] = [];
+        const result = emptyGateResult();
+        const gate = gateContext(input.digests);
         for (let start = 0; start < input.digests.length; start += REGATE_STEP) {
           if (signal.aborted) throw signal.reason;
           const step = input.digests.slice(start, start + REGATE_STEP);
-          const scans = await rescans.getMany(step, input.osvVersion);
-          await Promise.all(
-            step.map((digest) =>
-              limit(async () => {
-                const scan = scans.get(digest);
-                if (!scan || scan instanceof ChainError) {
-                  const why = scan
-                    ? scan.message
-                    : `no rescanned findings of ${digest} for OSV data ${input.osvVersion} (expired or lost): the next rescan matches again`;
-                  result.failed.push({ digest, error: why });
-                  return;
-                }
-                try {
-                  const at = new Date();
-                  let outcome: RegateOutcome | undefined;
-                  const { previous } = await decisions.update(digest, (latest) => {
-                    if (!latest) return undefined;
-                    const r = regate(latest, scan, { policy: loaded, now: at, workflowId, osvVersion: input.osvVersion });
-                    outcome = r.outcome;
-                    return r.update;
-                  });
-                  if (!previous || !outcome) {
-                    result.skipped++;
-                    return;
-                  }
-                  // Unchecked data (no SBOM) is never carried: it has no matched packages to compare.
-                  if (!scan.vulnerabilityData?.problems.some((p) => p.kind === 'missing' && p.ecosystem === '*'))
-                    gatedOn.set(digest, findingsDigest(scan.findings, scan.vex));
-                  if (outcome.recorded) result.recorded++;
-                  if (outcome.overridden) result.overridden++;
-                  if (outcome.verdict === 'unchanged') result.unchanged++;
-                  else if (outcome.verdict === 'denied') result.changedToDenied++;
-                  else result.changedToAllowed++;
-                  if (outcome.notify) unnotified.push(digest);
-                  // A verdict the chain signs: signed again when it changed, or when the last summary expires before the next rescan.
-                  const signed = outcome.allowed || outcome.previousAllowed || outcome.overridden;
-                  const last = state.get(digest);
-                  const due = last === undefined || last === '' || !(Date.parse(last) > attestBefore);
-                  const attest = signed && (outcome.recorded || outcome.verdict !== 'unchanged' || due);
-                  if (signed && last === undefined) signs.push(digest);
-                  // Denied and not signed by the chain any more: no summary to keep fresh.
-                  if (!signed && last !== undefined) unsigned.push(digest);
-                  if (!attest && !outcome.notify && outcome.verdict !== 'allowed') return;
-                  const { decision, ...rest } = outcome;
-                  const fields = {
-                    digest,
-                    verdict: outcome.verdict,
-                    allowed: outcome.allowed,
-                    recorded: outcome.recorded,
-                    notify: outcome.notify,
-                    overridden: outcome.overridden,
-                  };
-                  if (outcome.verdict === 'denied')
-                    log.warn(
-                      fields,
-                      `rescan: now denied — ${decision.violations
-                        .filter((v) => v.enforced)
-                        .map((v) => v.message)
-                        .join('; ')}`,
-                    );
-                  else if (outcome.verdict === 'allowed') log.info(fields, 'rescan: now allowed');
-                  else if (outcome.overridden && outcome.notify) log.warn(fields, 'rescan: new violations under a break-glass override');
-                  result.followUps.push({
-                    ...rest,
-                    digest,
-                    registry: previous.facts.registry,
-                    repository: previous.facts.repository,
-                    policyVersion: decision.policyVersion,
-                    violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),
-                    osvVersion: input.osvVersion,
-                    ...(scan.counts ? { counts: scan.counts } : {}),
-                    attest,
-                  });
-                } catch (err) {
-                  result.failed.push({ digest, error: (err as Error).message });
-                }
-              }),
-            ),
-          );
+          await gateStep(step, await rescans.getMany(step, input.osvVersion), gate, result, input.osvVersion, workflowId, log);
           heartbeat({ done: start + step.length });
         }
-        await fleet.setUnnotified(unnotified, []);
-        await fleet.setGatedOn(gatedOn);
-        // Known from now on as signed by the chain: a summary to keep fresh ('' = none yet).
-        await fleet.setAttested(signs, '');
-        await fleet.dropAttested(unsigned);
+        await gate.flush();
         if (result.failed.length > MAX_BATCH_PROBLEMS) result.failed = result.failed.slice(0, MAX_BATCH_PROBLEMS);
-        log.info(
-          {
-            images: input.digests.length,
-            recorded: result.recorded,
-            changedToDenied: result.changedToDenied,
-            changedToAllowed: result.changedToAllowed,
-            followUps: result.followUps.length,
-          },
-          'rescan batch re-gated',
-        );
+        logGated(log, input.digests.length, result);
         return result;
       },
     ),
   };
+
+  /**
+   * Re-matches one step of images: reads their stored SBOMs (one MGET), indexes those not indexed
+   * yet, reads the VEX attached to each, and returns what to re-gate: every image an SBOM of which
+   * is missing or unreadable (as unchecked data), and every matched one not carried.
+   */
+  async function matchStep(
+    db: OsvDatabase,
+    step: readonly string[],
+    input: z.infer<typeof rescanBatchInput>,
+    progress: RescanProgress,
+    workflowId: string,
+    log: ActivityLog,
+  ): Promise<StoredRescan[]> {
+    const [stored, indexed, gatedOn, must] = await Promise.all([
+      sbomStore.getMany(step),
+      fleet.indexed(step),
+      input.carry ? fleet.gatedOn(step) : [],
+      input.carry ? fleet.mustRegate(workflowId, step) : [],
+    ]);
+    const now = new Date();
+    const vexLimit = pLimit(VEX_CONCURRENCY);
+    const puts: StoredRescan[] = [];
+    /**
+     * Reads, parses and re-matches one stored SBOM in one go (no await between), so the parsed
+     * SBOM is garbage before the next image's: only the summary and the keys to index outlive it.
+     * A string: why the SBOM cannot be matched (missing or unreadable).
+     */
+    const rematchOne = (digest: string, index: boolean) => {
+      const scan = stored.get(digest)?.();
+      if (scan === undefined || scan instanceof ChainError) return scan === undefined ? `no stored SBOM for ${digest}` : scan.message;
+      const rematched = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
+      return { summary: rematched.summary, index: index ? rematched.index() : undefined };
+    };
+    const ok: string[] = [];
+    await Promise.all(
+      step.map((digest, i) =>
+        vexLimit(async () => {
+          const matched = rematchOne(digest, !indexed[i]);
+          if (typeof matched === 'string') {
+            if (progress.unreadable.length < MAX_BATCH_PROBLEMS) progress.unreadable.push({ digest, error: matched });
+            else progress.unreadable.push({ digest, error: '' });
+            puts.push(uncheckedRescan(db, digest, input.osvVersion, matched, now, osv.maxAgeMs));
+            return;
+          }
+          const { summary, index } = matched;
+          if (index) await fleet.add(digest, index, input.osvVersion);
+          // VEX attached since the gate counts from this rescan on; unreadable: the gate's statements stay.
+          let attached: VexStatement[] | undefined;
+          try {
+            const read = await vex.read(deps.registry(summary.registry), summary.repository, digest);
+            if (read.problems.length) log.warn({ digest, problems: read.problems.slice(0, 20) }, 'VEX attestations not applied');
+            attached = read.statements;
+          } catch (err) {
+            log.warn({ digest, err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
+          }
+          ok.push(digest);
+          if (input.carry && !must[i] && gatedOn[i] === findingsDigest(summary.findings, attached)) {
+            progress.carried.push(digest);
+            return;
+          }
+          puts.push({
+            digest,
+            osvVersion: input.osvVersion,
+            scannedAt: summary.scannedAt,
+            findings: summary.findings,
+            vulnerabilityData: summary.osv,
+            counts: summary.counts,
+            ...(attached ? { vex: attached } : {}),
+          });
+        }),
+      ),
+    );
+    await fleet.setMatched(ok, input.osvVersion);
+    progress.matched += ok.length;
+    return puts;
+  }
+
+  /** What a batch's re-gate keeps between its steps, written to the fleet index once per step of images (flush). */
+  function gateContext(batch: readonly string[]) {
+    const attestBefore = Date.now() + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge);
+    // Read on the first re-gate: a batch whose images were all carried reads nothing.
+    let state: Promise<Map<string, string>> | undefined;
+    const pending = { unnotified: [] as string[], gatedOn: new Map<string, string>(), signs: [] as string[], unsigned: [] as string[] };
+    return {
+      loaded: policy(),
+      attestBefore,
+      state: () => (state ??= fleet.attestedOf(batch)),
+      pending,
+      async flush() {
+        await fleet.setUnnotified(pending.unnotified, []);
+        await fleet.setGatedOn(pending.gatedOn);
+        // Known from now on as signed by the chain: a summary to keep fresh ('' = none yet).
+        await fleet.setAttested(pending.signs, '');
+        await fleet.dropAttested(pending.unsigned);
+        pending.unnotified = [];
+        pending.gatedOn = new Map();
+        pending.signs = [];
+        pending.unsigned = [];
+      },
+    };
+  }
+
+  /**
+   * Re-gates `step` on its rescanned findings: a new decision when the verdict or the findings
+   * changed (break-glass overrides kept), otherwise the record's scan time moves on. Counts into `result`.
+   */
+  async function gateStep(
+    step: readonly string[],
+    scans: ReadonlyMap<string, StoredRescan | undefined | ChainError>,
+    gate: ReturnType<typeof gateContext>,
+    result: RegateBatchResult,
+    osvVersion: string,
+    workflowId: string,
+    log: ActivityLog,
+  ): Promise<void> {
+    const limit = pLimit(REGATE_CONCURRENCY);
+    const state = await gate.state();
+    await Promise.all(
+      step.map((digest) =>
+        limit(async () => {
+          const scan = scans.get(digest);
+          if (!scan || scan instanceof ChainError) {
+            const why = scan ? scan.message : `no rescanned findings of ${digest} for OSV data ${osvVersion} (expired or lost): the next rescan matches again`;
+            result.failed.push({ digest, error: why });
+            return;
+          }
+          try {
+            const at = new Date();
+            let outcome: RegateOutcome | undefined;
+            const { previous } = await decisions.update(digest, (latest) => {
+              if (!latest) return undefined;
+              const r = regate(latest, scan, { policy: gate.loaded, now: at, workflowId, osvVersion });
+              outcome = r.outcome;
+              return r.update;
+            });
+            if (!previous || !outcome) {
+              result.skipped++;
+              return;
+            }
+            // Unchecked data (no SBOM) is never carried: it has no matched packages to compare.
+            if (!scan.vulnerabilityData?.problems.some((p) => p.kind === 'missing' && p.ecosystem === '*'))
+              gate.pending.gatedOn.set(digest, findingsDigest(scan.findings, scan.vex));
+            if (outcome.recorded) result.recorded++;
+            if (outcome.overridden) result.overridden++;
+            if (outcome.verdict === 'unchanged') result.unchanged++;
+            else if (outcome.verdict === 'denied') result.changedToDenied++;
+            else result.changedToAllowed++;
+            if (outcome.notify) gate.pending.unnotified.push(digest);
+            // A verdict the chain signs: signed again when it changed, or when the last summary expires before the next rescan.
+            const signed = outcome.allowed || outcome.previousAllowed || outcome.overridden;
+            const last = state.get(digest);
+            const due = last === undefined || last === '' || !(Date.parse(last) > gate.attestBefore);
+            const attest = signed && (outcome.recorded || outcome.verdict !== 'unchanged' || due);
+            if (signed && last === undefined) gate.pending.signs.push(digest);
+            // Denied and not signed by the chain any more: no summary to keep fresh.
+            if (!signed && last !== undefined) gate.pending.unsigned.push(digest);
+            if (!attest && !outcome.notify && outcome.verdict !== 'allowed') return;
+            const { decision, ...rest } = outcome;
+            const fields = {
+              digest,
+              verdict: outcome.verdict,
+              allowed: outcome.allowed,
+              recorded: outcome.recorded,
+              notify: outcome.notify,
+              overridden: outcome.overridden,
+            };
+            if (outcome.verdict === 'denied')
+              log.warn(
+                fields,
+                `rescan: now denied — ${decision.violations
+                  .filter((v) => v.enforced)
+                  .map((v) => v.message)
+                  .join('; ')}`,
+              );
+            else if (outcome.verdict === 'allowed') log.info(fields, 'rescan: now allowed');
+            else if (outcome.overridden && outcome.notify) log.warn(fields, 'rescan: new violations under a break-glass override');
+            result.followUps.push({
+              ...rest,
+              digest,
+              registry: previous.facts.registry,
+              repository: previous.facts.repository,
+              policyVersion: decision.policyVersion,
+              violations: decision.violations.filter((v) => v.enforced).slice(0, MAX_REPORTED_VIOLATIONS),
+              osvVersion,
+              ...(scan.counts ? { counts: scan.counts } : {}),
+              attest,
+            });
+          } catch (err) {
+            result.failed.push({ digest, error: (err as Error).message });
+          }
+        }),
+      ),
+    );
+  }
+}
+
+type ActivityLog = Parameters<Parameters<typeof activity>[2]>[1]['log'];
+
+function emptyGateResult(): RegateBatchResult {
+  return { recorded: 0, overridden: 0, unchanged: 0, changedToDenied: 0, changedToAllowed: 0, skipped: 0, failed: [], followUps: [] };
+}
+
+function logMatched(log: ActivityLog, input: { digests: readonly string[]; osvVersion: string }, progress: RescanProgress): void {
+  const unreadable = progress.unreadable.filter((p) => p.error !== '');
+  if (progress.unreadable.length) log.warn({ unreadable: progress.unreadable.length, first: unreadable.slice(0, 5) }, 'stored SBOMs missing or unreadable');
+  log.info({ images: input.digests.length, matched: progress.matched, osvVersion: input.osvVersion }, 'rescan batch matched');
+  if (progress.carried.length) log.info({ carried: progress.carried.length }, 'images matched as their decision was gated: kept as they are');
+}
+
+function logGated(log: ActivityLog, images: number, result: RegateBatchResult): void {
+  log.info(
+    {
+      images,
+      recorded: result.recorded,
+      changedToDenied: result.changedToDenied,
+      changedToAllowed: result.changedToAllowed,
+      followUps: result.followUps.length,
+    },
+    'rescan batch re-gated',
+  );
+}
+
+function isGateProgress(value: unknown): value is RescanGateProgress {
+  const v = value as Partial<RescanGateProgress> | undefined;
+  return isProgress(value) && typeof v?.gate?.recorded === 'number' && Array.isArray(v.gate.followUps) && Array.isArray(v.gate.failed);
 }
 
 function isProgress(value: unknown): value is RescanProgress {

@@ -1,6 +1,6 @@
 import { ChainError } from '../src/errors';
 import { SHA256_DIGEST } from '../src/registry';
-import { FleetIndex, imagePackageKeys, scanImage, type ScanSummary } from '../src/scan';
+import { FleetIndex, imageIndex, scanImage, type ScanSummary } from '../src/scan';
 import { activity } from './activity';
 import { type ActivityDeps } from './deps';
 import { scanContext } from './scan-context';
@@ -45,7 +45,7 @@ export function createScanActivities(deps: ActivityDeps) {
           { repository: input.repository, reference: input.digest },
         );
         // The fleet rescan re-matches this image when the records of one of its packages change.
-        await fleet.add(result.summary.digest, imagePackageKeys(result.packages), result.summary.osv.version);
+        await fleet.add(result.summary.digest, imageIndex(result.packages), result.summary.osv.version);
         const attached = await vex.read(source, input.repository, input.digest);
         if (attached.problems.length) log.warn({ problems: attached.problems.slice(0, 20) }, 'VEX attestations not applied');
         const summary = { ...result.summary, findings: vex.annotate(result.summary.findings, attached.statements, input.digest), vex: attached };

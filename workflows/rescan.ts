@@ -229,48 +229,70 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
     const osvVersion = summary.osv.version;
     const runBatch = async (digests: string[]): Promise<void> => {
       summary.checked += digests.length;
-      let matched;
-      try {
-        matched = await batchActivities.rescanBatch({ digests, osvVersion, ...(plan.mode === 'delta' ? { carry: true } : {}) });
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        summary.failed += digests.length;
-        problem(digests[0] ?? '', 'rescan', err);
-        log.warn('rescan: batch failed', { images: digests.length, first: digests[0], error: failureText(err) });
+      const carry = plan.mode === 'delta' ? { carry: true } : {};
+      const batchFailed = (step: RescanProblem['step'], images: string[], err: unknown) => {
+        summary.failed += images.length;
+        problem(images[0] ?? '', step, err);
+        log.warn(`rescan: ${step === 'rescan' ? 'batch' : 'gate batch'} failed`, { images: images.length, first: images[0], error: failureText(err) });
+      };
+      /** Counts a batch's re-gate and runs the follow-ups it asks for. */
+      const gated = async (result: Awaited<ReturnType<ChainActivities['regateBatch']>>) => {
+        summary.recorded += result.recorded;
+        summary.overridden += result.overridden;
+        summary.unchanged += result.unchanged;
+        summary.changedToDenied += result.changedToDenied;
+        summary.changedToAllowed += result.changedToAllowed;
+        summary.skipped += result.skipped;
+        summary.failed += result.failed.length;
+        for (const f of result.failed) problem(f.digest, 'regate', f.error);
+        await inParallel(
+          result.followUps,
+          concurrency,
+          followUp,
+          () => false,
+          () => undefined,
+        );
+      };
+      // One activity re-matches and re-gates a batch: the findings stay in the worker's memory. Added
+      // later: histories of batches re-matched and re-gated by two activities replay without it.
+      if (patched('rescan-match-and-gate')) {
+        let done;
+        try {
+          done = await batchActivities.rescanGateBatch({ digests, osvVersion, ...carry });
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          batchFailed('rescan', digests, err);
+          return;
+        }
+        // Denied by the re-gate, with the reason: reported too, so an operator rescans the image.
+        for (const u of done.unreadable) if (u.error) problem(u.digest, 'rescan', u.error);
+        // Matched exactly as their decision was gated: the decision stands.
+        summary.unchanged += done.carried.length;
+        await gated(done);
         return;
       }
-      // Denied by the re-gate, with the reason: reported too, so an operator rescans the image.
+      let matched;
+      try {
+        matched = await batchActivities.rescanBatch({ digests, osvVersion, ...carry });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        batchFailed('rescan', digests, err);
+        return;
+      }
       for (const u of matched.unreadable) if (u.error) problem(u.digest, 'rescan', u.error);
-      // Matched exactly as their decision was gated: the decision stands.
       summary.unchanged += matched.carried.length;
       const carried = new Set(matched.carried);
       const toGate = digests.filter((d) => !carried.has(d));
       if (toGate.length === 0) return;
-      let gated;
+      let result;
       try {
-        gated = await regateActivities.regateBatch({ digests: toGate, osvVersion });
+        result = await regateActivities.regateBatch({ digests: toGate, osvVersion });
       } catch (err) {
         if (isCancellation(err)) throw err;
-        summary.failed += toGate.length;
-        problem(toGate[0] ?? '', 'regate', err);
-        log.warn('rescan: gate batch failed', { images: toGate.length, first: toGate[0], error: failureText(err) });
+        batchFailed('regate', toGate, err);
         return;
       }
-      summary.recorded += gated.recorded;
-      summary.overridden += gated.overridden;
-      summary.unchanged += gated.unchanged;
-      summary.changedToDenied += gated.changedToDenied;
-      summary.changedToAllowed += gated.changedToAllowed;
-      summary.skipped += gated.skipped;
-      summary.failed += gated.failed.length;
-      for (const f of gated.failed) problem(f.digest, 'regate', f.error);
-      await inParallel(
-        gated.followUps,
-        concurrency,
-        followUp,
-        () => false,
-        () => undefined,
-      );
+      await gated(result);
     };
     for (;;) {
       const after = cursor === undefined ? {} : { after: cursor };

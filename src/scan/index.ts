@@ -5,7 +5,7 @@ export { loadImage, type LayerProgress } from './image/load';
 export { type ImageSource, type Platform } from './image/source';
 export { openLocalImage, parseImageInput } from './image/local-sources';
 export { isRootUser } from './hygiene/checks';
-export { OsvSource } from './osv';
+export { type OsvDatabase, OsvSource } from './osv';
 export { osvSourceFromConfig } from './osv/from-config';
 export { toSarif } from './report/sarif';
 export { RedisSbomStore, MemorySbomStore } from './sbom/store';
@@ -17,9 +17,10 @@ export { vexStatementSchema } from './vex/statement';
 export {
   deltaImages,
   FleetIndex,
-  imagePackageKeys,
+  imageIndex,
   MATCHER_VERSION,
   osvFingerprint,
+  versionDigests,
   findingsDigest,
   rematchStored,
   uncheckedRescan,

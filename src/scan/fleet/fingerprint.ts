@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type OsvDatabase } from '../osv';
-import { queriesFor } from '../osv/findings';
+import { queriesFor, queryHitsDigest } from '../osv/findings';
 import { packageKey } from '../osv/database';
 import { type Package } from '../types';
 
@@ -37,9 +37,50 @@ export function changedPackages(previous: ReadonlyMap<string, string>, current: 
   return changed;
 }
 
-/** Every key the matcher looks `packages` up under: what an image is indexed by. */
-export function imagePackageKeys(packages: readonly Package[]): string[] {
+/** What an image is indexed by: every key the matcher looks its packages up under, and every version it looks up under each. */
+export interface ImageIndex {
+  keys: string[];
+  /** Package versions (see versionEntry), each once. */
+  versions: string[];
+}
+
+/**
+ * One (ecosystem, name, version) query of the matcher, as the fleet index keeps it: the package key,
+ * then the query's own ecosystem and version (the name is the key's). Separated by U+0001, which
+ * neither keys nor versions hold.
+ */
+export const versionEntry = (key: string, ecosystem: string, version: string): string => `${key}\u0001${ecosystem}\u0001${version}`;
+
+/** The package key of a version entry. */
+export const keyOfVersion = (entry: string): string => entry.slice(0, entry.indexOf('\u0001'));
+
+/** The query a version entry stands for (the key's name is already normalised, as lookups normalise it). */
+export function queryOfVersion(entry: string): { ecosystem: string; name: string; version: string } {
+  const [key, ecosystem, version] = entry.split('\u0001') as [string, string, string];
+  return { ecosystem, name: key.slice(key.indexOf('\u0000') + 1), version };
+}
+
+export function imageIndex(packages: readonly Package[]): ImageIndex {
   const keys = new Set<string>();
-  for (const pkg of packages) for (const q of queriesFor(pkg)) keys.add(packageKey(q.ecosystem, q.name));
-  return [...keys];
+  const versions = new Set<string>();
+  for (const pkg of packages)
+    for (const q of queriesFor(pkg)) {
+      const key = packageKey(q.ecosystem, q.name);
+      keys.add(key);
+      versions.add(versionEntry(key, q.ecosystem, q.version));
+    }
+  return { keys: [...keys], versions: [...versions] };
+}
+
+/**
+ * The digest of each version entry's hits in `db` (queryHitsDigest; '' = no record affects it): what
+ * a delta compares with the last rescan's to find the versions whose findings changed.
+ */
+export function versionDigests(db: OsvDatabase, entries: Iterable<string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const entry of entries) {
+    const q = queryOfVersion(entry);
+    out.set(entry, db.lookup(q.ecosystem, q.name).length === 0 ? '' : queryHitsDigest(db, q));
+  }
+  return out;
 }

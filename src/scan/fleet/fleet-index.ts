@@ -1,13 +1,16 @@
 /**
  * The fleet's package index in Redis: which images hold which package (a bitmap per package key
- * over small image ids, 1.25 KB per package for 10,000 images), the OSV version each image was last
- * matched against, the images with an untold change or a signed summary to keep fresh, and the OSV
- * fingerprint of the last rescan. Bits are never cleared: a digest's packages do not change, and a
- * stale bit only costs a re-match.
+ * over small image ids, 1.25 KB per package for 10,000 images) and which version of it (a set of
+ * image ids per version entry, with the set of entries under each key: most versions are held by a
+ * few images, where a bitmap would take a bit per image of the fleet), the OSV version each image
+ * was last matched against, the images with an untold change or a signed summary to keep fresh, and
+ * the OSV fingerprint and per-version hit digests of the last rescan. Nothing is removed: a digest's
+ * packages do not change, and a stale entry only costs a re-match.
  */
 import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { ChainError } from '../../errors';
+import { type ImageIndex, keyOfVersion } from './fingerprint';
 import { type FingerprintState, type FleetState } from './plan';
 
 /** Assigns the next image id once per digest, atomically. */
@@ -21,6 +24,8 @@ return id`;
 
 /** Package keys per BITOP: bounded so one command stays small. */
 const BITOP_CHUNK = 500;
+/** Commands or fields per pipeline step when reading or writing many entries. */
+const CHUNK = 5000;
 /** A pending fingerprint outlives any rescan that waits to commit it. */
 const PENDING_TTL_SECONDS = 2 * 24 * 3600;
 
@@ -30,11 +35,18 @@ export class FleetIndex {
     private readonly prefix = 'dchain:fleet:',
   ) {}
 
-  /** Indexes `digest` under its package keys and records the OSV version it was matched against. */
-  async add(digest: string, packageKeys: readonly string[], osvVersion: string): Promise<void> {
+  /** Indexes `digest` under its package keys and versions and records the OSV version it was matched against. */
+  async add(digest: string, index: ImageIndex, osvVersion: string): Promise<void> {
     const id = await this.idOf(digest);
     const pipe = this.redis.pipeline();
-    for (const key of packageKeys) pipe.setbit(this.packageKey(key), id, 1);
+    for (const key of index.keys) pipe.setbit(this.packageKey(key), id, 1);
+    for (let i = 0; i < index.keys.length; i += CHUNK) pipe.sadd(this.key('keys'), ...index.keys.slice(i, i + CHUNK));
+    for (const entry of index.versions) {
+      pipe.sadd(this.versionsKey(keyOfVersion(entry)), entry);
+      pipe.sadd(this.versionKey(entry), id);
+    }
+    // Last: an image is known as version-indexed only once all of its versions are.
+    pipe.setbit(this.key('vidx'), id, 1);
     pipe.hset(this.key('matched'), digest, osvVersion);
     pipe.hdel(this.key('gated'), digest);
     await exec(pipe);
@@ -74,10 +86,72 @@ export class FleetIndex {
     await this.redis.hset(this.key('matched'), Object.fromEntries(digests.map((d) => [d, osvVersion])));
   }
 
-  /** Whether each of `digests` is indexed already. */
+  /** Whether each of `digests` is indexed already, by package key and version. */
   async indexed(digests: readonly string[]): Promise<boolean[]> {
     if (digests.length === 0) return [];
-    return (await this.redis.hmget(this.key('ids'), ...digests)).map((id) => id !== null);
+    const ids = await this.redis.hmget(this.key('ids'), ...digests);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) if (id !== null) pipe.getbit(this.key('vidx'), Number(id));
+    const bits = await exec(pipe);
+    let next = 0;
+    return ids.map((id) => id !== null && bits[next++] === 1);
+  }
+
+  /** The version entries the fleet holds under `packageKeys` (all keys: every entry indexed). */
+  async versionsUnder(packageKeys?: readonly string[]): Promise<string[]> {
+    const keys = packageKeys ?? (await this.redis.smembers(this.key('keys')));
+    const out: string[] = [];
+    for (let i = 0; i < keys.length; i += CHUNK) {
+      const pipe = this.redis.pipeline();
+      for (const key of keys.slice(i, i + CHUNK)) pipe.smembers(this.versionsKey(key));
+      for (const members of await exec(pipe)) out.push(...(members as string[]));
+    }
+    return out;
+  }
+
+  /** The hit digest the last committed rescan saw for each entry (null: never digested, so unknown). */
+  async versionDigests(entries: readonly string[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    for (let i = 0; i < entries.length; i += CHUNK) {
+      const chunk = entries.slice(i, i + CHUNK);
+      const values = await this.redis.hmget(this.key('hits'), ...chunk);
+      chunk.forEach((e, j) => out.set(e, values[j] ?? null));
+    }
+    return out;
+  }
+
+  /**
+   * Keeps the hit digests a rescan planned with until it commits: `replace` (a full rescan, which
+   * digested every entry) replaces all, otherwise they are merged over the committed ones.
+   */
+  async stageVersionDigests(runKey: string, digests: ReadonlyMap<string, string>, replace: boolean): Promise<void> {
+    const key = this.key(`pending:${runKey}:hits`);
+    const pipe = this.redis.pipeline().del(key);
+    const entries = [...digests];
+    for (let i = 0; i < entries.length; i += CHUNK) pipe.hset(key, Object.fromEntries(entries.slice(i, i + CHUNK)));
+    pipe.set(`${key}:mode`, replace ? 'replace' : 'merge', 'EX', PENDING_TTL_SECONDS);
+    pipe.expire(key, PENDING_TTL_SECONDS);
+    await exec(pipe);
+  }
+
+  /** Images holding any of the version entries. */
+  async imagesAt(entries: readonly string[]): Promise<string[]> {
+    const ids = new Set<string>();
+    for (let i = 0; i < entries.length; i += CHUNK) {
+      const pipe = this.redis.pipeline();
+      for (const entry of entries.slice(i, i + CHUNK)) pipe.smembers(this.versionKey(entry));
+      for (const members of await exec(pipe)) for (const id of members as string[]) ids.add(id);
+    }
+    return this.digestsOfIds([...ids]);
+  }
+
+  /** Images under any of `packageKeys` that were indexed before versions were: a delta cannot tell which version they hold. */
+  async unversionedWith(packageKeys: readonly string[]): Promise<string[]> {
+    const [bits, versioned] = await Promise.all([this.union(packageKeys.map((k) => this.packageKey(k))), this.redis.getBuffer(this.key('vidx'))]);
+    if (!bits) return [];
+    const out = Buffer.from(bits);
+    for (let i = 0; i < out.length; i++) out[i] = out[i]! & ~(versioned?.[i] ?? 0);
+    return this.digestsOf(out);
   }
 
   /** The time of each image's last signed summary ('' = due; absent = not known as signed by the chain). */
@@ -94,17 +168,23 @@ export class FleetIndex {
 
   /** Images indexed under any of `packageKeys`. */
   async imagesWith(packageKeys: readonly string[]): Promise<string[]> {
-    if (packageKeys.length === 0) return [];
+    return this.digestsOf(await this.union(packageKeys.map((k) => this.packageKey(k))));
+  }
+
+  /** The bitwise OR of the bitmaps `sources` (null: none set). */
+  private async union(sources: readonly string[]): Promise<Buffer | null> {
+    if (sources.length === 0) return null;
     const tmp = this.key(`tmp:${randomUUID()}`);
     const pipe = this.redis.pipeline();
-    for (let i = 0; i < packageKeys.length; i += BITOP_CHUNK) {
-      const sources = packageKeys.slice(i, i + BITOP_CHUNK).map((k) => this.packageKey(k));
-      pipe.bitop('OR', tmp, ...(i === 0 ? [] : [tmp]), ...sources);
-    }
+    for (let i = 0; i < sources.length; i += BITOP_CHUNK) pipe.bitop('OR', tmp, ...(i === 0 ? [] : [tmp]), ...sources.slice(i, i + BITOP_CHUNK));
     pipe.getBuffer(tmp);
     pipe.del(tmp);
     const results = await exec(pipe);
-    const bits = results[results.length - 2] as Buffer | null;
+    return results[results.length - 2] as Buffer | null;
+  }
+
+  /** The digests of the image ids set in `bits`. */
+  private async digestsOf(bits: Buffer | null): Promise<string[]> {
     const ids: string[] = [];
     if (bits) {
       for (let byte = 0; byte < bits.length; byte++) {
@@ -114,9 +194,16 @@ export class FleetIndex {
         for (let bit = 0; bit < 8; bit++) if (b & (0x80 >> bit)) ids.push(String(byte * 8 + bit));
       }
     }
-    if (ids.length === 0) return [];
-    const digests = await this.redis.hmget(this.key('digests'), ...ids);
-    return digests.filter((d): d is string => d !== null);
+    return this.digestsOfIds(ids);
+  }
+
+  private async digestsOfIds(ids: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const digests = await this.redis.hmget(this.key('digests'), ...ids.slice(i, i + CHUNK));
+      for (const d of digests) if (d !== null) out.push(d);
+    }
+    return out;
   }
 
   async state(): Promise<FleetState> {
@@ -170,20 +257,33 @@ export class FleetIndex {
     await exec(pipe);
   }
 
-  /** The fingerprint staged under `runKey` becomes the one the next rescan compares with. False when none is staged (a retry after it was). */
+  /**
+   * The fingerprint staged under `runKey` becomes the one the next rescan compares with, with the
+   * hit digests staged beside it; images matched against the last committed version move on to the
+   * new one (nothing they hold changed, or the rescan re-matched them). False when none is staged (a
+   * retry after it was).
+   */
   async commitFingerprint(runKey: string): Promise<boolean> {
     const key = this.key(`pending:${runKey}`);
-    if ((await this.redis.exists(`${key}:meta`)) === 0) return false;
+    const hits = `${key}:hits`;
+    const [staged, previous, hitsMode, matched] = await Promise.all([
+      this.redis.hgetall(`${key}:meta`),
+      this.redis.hget(this.key('meta'), 'osvVersion'),
+      this.redis.get(`${hits}:mode`),
+      this.redis.hgetall(this.key('matched')),
+    ]);
+    if (!staged.osvVersion) return false;
+    const merged = hitsMode === 'merge' ? Object.entries(await this.redis.hgetall(hits)) : [];
+    const tx = this.redis.multi();
     // An empty OSV data set has no fingerprint entries: the (absent) hash is cleared all the same.
-    await exec(
-      this.redis
-        .multi()
-        .del(this.key('fingerprint'))
-        .copy(key, this.key('fingerprint'))
-        .rename(`${key}:meta`, this.key('meta'))
-        .persist(this.key('meta'))
-        .del(key),
-    );
+    tx.del(this.key('fingerprint')).copy(key, this.key('fingerprint'));
+    if (hitsMode === 'replace') tx.del(this.key('hits')).copy(hits, this.key('hits'));
+    for (let i = 0; i < merged.length; i += CHUNK) tx.hset(this.key('hits'), Object.fromEntries(merged.slice(i, i + CHUNK)));
+    const carried = previous ? Object.keys(matched).filter((d) => matched[d] === previous) : [];
+    for (let i = 0; i < carried.length; i += CHUNK)
+      tx.hset(this.key('matched'), Object.fromEntries(carried.slice(i, i + CHUNK).map((d) => [d, staged.osvVersion!])));
+    tx.rename(`${key}:meta`, this.key('meta')).persist(this.key('meta')).del(key, hits, `${hits}:mode`);
+    await exec(tx);
     return true;
   }
 
@@ -215,6 +315,14 @@ export class FleetIndex {
 
   private packageKey(key: string): string {
     return this.key(`pkg:${key}`);
+  }
+
+  private versionsKey(key: string): string {
+    return this.key(`ver:${key}`);
+  }
+
+  private versionKey(entry: string): string {
+    return this.key(`pv:${entry}`);
   }
 
   private key(name: string): string {

@@ -1,4 +1,4 @@
-export { imagePackageKeys, MATCHER_VERSION, osvFingerprint } from './fingerprint';
+export { imageIndex, MATCHER_VERSION, osvFingerprint, versionDigests } from './fingerprint';
 export { deltaImages, rescanMode } from './plan';
 export { findingsDigest, rematchStored, uncheckedRescan } from './rematch';
 export { FleetIndex } from './fleet-index';

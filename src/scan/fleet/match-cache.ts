@@ -4,7 +4,7 @@
  * per OSV database and its findings reused, stamped with the image's own layer. The result is what
  * matchPackages returns for the same packages (test/unit/scan/fleet.test.ts compares them).
  */
-import { matchPackage } from '../osv/findings';
+import { matchPackage, queriesFor } from '../osv/findings';
 import { type OsvDatabase } from '../osv';
 import { type Finding, type Package, type Severity } from '../types';
 
@@ -34,6 +34,44 @@ interface Cache {
 
 const caches = new WeakMap<OsvDatabase, Cache>();
 
+/**
+ * The database matched before the current one, with its cache: a package whose every lookup finds the
+ * very same records in both (an unchanged export entry is reused as the same object, see the OSV
+ * importer's ReusableEntries) has the same findings, so a refresh re-matches only the packages under
+ * records that changed. Only the last one is kept.
+ */
+let previous: { db: OsvDatabase; cache: Cache } | undefined;
+let current: { db: OsvDatabase; cache: Cache; sameKeys: Map<string, boolean> } | undefined;
+
+function cacheOf(db: OsvDatabase): Cache {
+  let cache = caches.get(db);
+  if (cache) return cache;
+  cache = { byPurl: new Map(), size: 0 };
+  caches.set(db, cache);
+  if (current && current.db !== db) previous = { db: current.db, cache: current.cache };
+  current = { db, cache, sameKeys: new Map() };
+  return cache;
+}
+
+/** The findings the previous database's cache holds for `pkg`, if every lookup of it finds the same records now. */
+function carriedOver(db: OsvDatabase, pkg: Package): Finding[] | undefined {
+  if (!previous || !current || current.db !== db) return undefined;
+  const found = previous.cache.byPurl.get(pkg.purl)?.find((e) => same(e.pkg, pkg))?.found;
+  if (!found) return undefined;
+  for (const q of queriesFor(pkg)) {
+    const key = `${q.ecosystem}\u0000${q.name}`;
+    let unchanged = current.sameKeys.get(key);
+    if (unchanged === undefined) {
+      const before = previous.db.lookup(q.ecosystem, q.name);
+      const now = db.lookup(q.ecosystem, q.name);
+      unchanged = before.length === now.length && before.every((r, i) => r === now[i]);
+      current.sameKeys.set(key, unchanged);
+    }
+    if (!unchanged) return undefined;
+  }
+  return found;
+}
+
 function same(a: Entry['pkg'], b: Package): boolean {
   return (
     a.name === b.name &&
@@ -47,8 +85,7 @@ function same(a: Entry['pkg'], b: Package): boolean {
 
 /** All findings of `packages`, in matchPackages' order. */
 export function matchFleetPackages(db: OsvDatabase, packages: readonly Package[]): Finding[] {
-  let cache = caches.get(db);
-  if (!cache) caches.set(db, (cache = { byPurl: new Map(), size: 0 }));
+  const cache = cacheOf(db);
   const out: Finding[] = [];
   for (const pkg of packages) {
     let entries = cache.byPurl.get(pkg.purl);
@@ -59,7 +96,7 @@ export function matchFleetPackages(db: OsvDatabase, packages: readonly Package[]
         cache.size = 0;
         entries = undefined;
       }
-      found = matchPackage(db, pkg);
+      found = carriedOver(db, pkg) ?? matchPackage(db, pkg);
       if (!entries) cache.byPurl.set(pkg.purl, (entries = []));
       const { name, version, ecosystem, release, sourceName, sourceVersion } = pkg;
       entries.push({ pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found });

@@ -8,13 +8,13 @@ import { type StoredRescan } from '../rescan-findings';
 import { packagesFromCycloneDx, type StoredScan } from '../sbom/cyclonedx';
 import { summarize } from '../scan-image';
 import { type Finding, type SbomRef, type ScanSummary } from '../types';
-import { imagePackageKeys } from './fingerprint';
+import { imageIndex, type ImageIndex } from './fingerprint';
 import { matchFleetPackages } from './match-cache';
 
 export interface Rematched {
   summary: ScanSummary;
-  /** The keys the image is indexed under: computed on demand, as most images are indexed already. */
-  packageKeys: () => string[];
+  /** The keys and versions the image is indexed under: computed on demand, as most images are indexed already. */
+  index: () => ImageIndex;
 }
 
 export function rematchStored(db: OsvDatabase, stored: StoredScan, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
@@ -22,7 +22,7 @@ export function rematchStored(db: OsvDatabase, stored: StoredScan, ref: SbomRef,
   const findings = matchFleetPackages(db, packages);
   return {
     summary: summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now),
-    packageKeys: () => imagePackageKeys(packages),
+    index: () => imageIndex(packages),
   };
 }
 

@@ -1,4 +1,5 @@
 /** Matches catalogued packages against an OSV database and turns hits into findings. */
+import { createHash } from 'node:crypto';
 import { type Ecosystem, type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
 import { comparatorFor } from '../versions';
 import { type OsvDatabase, packageKey } from './database';
@@ -34,55 +35,84 @@ interface Hit {
   record: OsvRecord;
 }
 
+/**
+ * The records under one query that affect its version, each with the first of its entries for the
+ * queried package that matched (a record may list several packages: each binary rpm of an erratum).
+ * What matchPackage makes findings of, and what a fleet rescan digests per package version.
+ */
+function* queryHits(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): Generator<QueryHit> {
+  const queried = packageKey(q.ecosystem, q.name);
+  const cmp = comparatorFor(q.ecosystem);
+  for (const record of db.lookup(q.ecosystem, q.name)) {
+    for (const entry of record.affected ?? []) {
+      if (!entry.package || packageKey(entry.package.ecosystem, entry.package.name) !== queried) continue;
+      const match = affectedEntryMatches(entry, q.ecosystem, q.version);
+      if (!match.affected) continue;
+      const fixedVersion = match.fixedVersions.find((f) => {
+        try {
+          return cmp ? cmp(f, q.version) > 0 : true;
+        } catch {
+          return false;
+        }
+      });
+      yield { record, severity: recordSeverity(record, entry, q.ecosystem), fixedVersion };
+      break;
+    }
+  }
+}
+
+interface QueryHit {
+  record: OsvRecord;
+  severity: ReturnType<typeof recordSeverity>;
+  /** The lowest fixed version above the queried one, if any. */
+  fixedVersion: string | undefined;
+}
+
+/**
+ * A digest of everything matching reads of the records that affect one (ecosystem, name, version)
+ * query: ids, the names they are grouped by, summary, severity, fix. Two databases with the same
+ * digest for every query of a package give that package the same findings; '' when no record
+ * affects the version.
+ */
+export function queryHitsDigest(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): string {
+  const parts: unknown[] = [];
+  for (const { record, severity, fixedVersion } of queryHits(db, q))
+    parts.push([record.id, names(record), record.aliases ?? [], record.summary ?? null, severity, fixedVersion ?? null]);
+  return parts.length === 0 ? '' : createHash('sha1').update(JSON.stringify(parts)).digest('base64url');
+}
+
 export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
   const hits = new Map<string, Hit>();
   for (const q of queriesFor(pkg)) {
-    const queried = packageKey(q.ecosystem, q.name);
     // Source-keyed: the advisory names the source package, so its fixed versions are the source's (no binNMU suffix, no binary-only epoch).
     const bySource = q.name !== pkg.name || q.version !== pkg.version;
-    for (const record of db.lookup(q.ecosystem, q.name)) {
+    for (const { record, severity: sev, fixedVersion } of queryHits(db, q)) {
       if (hits.has(record.id)) continue;
-      for (const entry of record.affected ?? []) {
-        // The entry for this package in this release: a record may list several packages (each binary rpm of an erratum).
-        if (!entry.package || packageKey(entry.package.ecosystem, entry.package.name) !== queried) continue;
-        const match = affectedEntryMatches(entry, q.ecosystem, q.version);
-        if (!match.affected) continue;
-        const cmp = comparatorFor(q.ecosystem);
-        const fixedVersion = match.fixedVersions.find((f) => {
-          try {
-            return cmp ? cmp(f, q.version) > 0 : true;
-          } catch {
-            return false;
-          }
-        });
-        const sev = recordSeverity(record, entry, q.ecosystem);
-        const finding: Finding = {
-          id: record.id,
-          ids: [record.id],
-          aliases: record.aliases ?? [],
-          package: {
-            name: pkg.name,
-            version: pkg.version,
-            ecosystem: pkg.ecosystem,
-            purl: pkg.purl,
-            layer: pkg.layer,
-            ...(pkg.sourceName !== undefined && pkg.sourceName !== pkg.name ? { sourceName: pkg.sourceName } : {}),
-            ...(pkg.sourceVersion !== undefined && pkg.sourceVersion !== pkg.version ? { sourceVersion: pkg.sourceVersion } : {}),
-          },
-          severity: sev.severity,
-          ...(sev.vendor ? { vendorSeverity: sev.vendor } : {}),
-          ...(sev.score !== undefined ? { cvssScore: sev.score } : {}),
-          ...(sev.vector !== undefined ? { cvssVector: sev.vector } : {}),
-          ...(sev.cvssSeverity !== undefined ? { cvssSeverity: sev.cvssSeverity } : {}),
-          ...(sev.negligible ? { negligible: true } : {}),
-          fixable: fixedVersion !== undefined,
-          ...(fixedVersion !== undefined ? { fixedVersion } : {}),
-          ...(fixedVersion !== undefined && bySource ? { fixedIn: { name: q.name, version: fixedVersion, kind: 'source' as const } } : {}),
-          ...(record.summary !== undefined ? { summary: record.summary } : {}),
-        };
-        hits.set(record.id, { finding, record });
-        break;
-      }
+      const finding: Finding = {
+        id: record.id,
+        ids: [record.id],
+        aliases: record.aliases ?? [],
+        package: {
+          name: pkg.name,
+          version: pkg.version,
+          ecosystem: pkg.ecosystem,
+          purl: pkg.purl,
+          layer: pkg.layer,
+          ...(pkg.sourceName !== undefined && pkg.sourceName !== pkg.name ? { sourceName: pkg.sourceName } : {}),
+          ...(pkg.sourceVersion !== undefined && pkg.sourceVersion !== pkg.version ? { sourceVersion: pkg.sourceVersion } : {}),
+        },
+        severity: sev.severity,
+        ...(sev.vendor ? { vendorSeverity: sev.vendor } : {}),
+        ...(sev.score !== undefined ? { cvssScore: sev.score } : {}),
+        ...(sev.vector !== undefined ? { cvssVector: sev.vector } : {}),
+        ...(sev.cvssSeverity !== undefined ? { cvssSeverity: sev.cvssSeverity } : {}),
+        ...(sev.negligible ? { negligible: true } : {}),
+        fixable: fixedVersion !== undefined,
+        ...(fixedVersion !== undefined ? { fixedVersion } : {}),
+        ...(fixedVersion !== undefined && bySource ? { fixedIn: { name: q.name, version: fixedVersion, kind: 'source' as const } } : {}),
+        ...(record.summary !== undefined ? { summary: record.summary } : {}),
+      };
+      hits.set(record.id, { finding, record });
     }
   }
   return groupHits([...hits.values()], comparatorFor(pkg.release ?? pkg.ecosystem));

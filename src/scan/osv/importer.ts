@@ -18,7 +18,27 @@ export interface ImportResult {
   rejected: { source: string; message: string }[];
   /** Per base ecosystem ('Debian', 'npm'): when the newest file holding its records was written (ms since epoch). */
   updatedAt?: Map<string, number>;
+  /**
+   * The validated record of each zip entry read (by file and entry name, with the entry's CRC-32 and
+   * size from the zip's central directory): what the next import of the same exports reuses.
+   */
+  entries?: Map<string, ZipEntryRecord>;
 }
+
+/** A zip entry's validated record, with what identifies the entry's bytes. */
+export interface ZipEntryRecord {
+  crc32: number;
+  size: number;
+  record: OsvRecord;
+}
+
+/**
+ * Records of an earlier import, reused for zip entries whose name, CRC-32 and size are the same in the
+ * same file: a daily export rewrites the whole zip for the few records that changed, and reading,
+ * parsing and validating every one of its entries again is most of a load's time. Any other entry
+ * is read and validated as on a first import.
+ */
+export type ReusableEntries = ReadonlyMap<string, ZipEntryRecord>;
 
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 /** Deeper than any export layout; stops a pathological tree rather than walking it forever. */
@@ -92,7 +112,7 @@ async function dataFiles(dir: string): Promise<DataFile[]> {
 }
 
 /** Every `*.json` record and `*.zip` export under `dir` (any depth, symbolic links followed). */
-export async function importDirectory(dir: string, into: ImportResult = { records: [], rejected: [] }): Promise<ImportResult> {
+export async function importDirectory(dir: string, into: ImportResult = { records: [], rejected: [] }, reuse?: ReusableEntries): Promise<ImportResult> {
   let files: DataFile[];
   try {
     files = await dataFiles(dir);
@@ -100,7 +120,7 @@ export async function importDirectory(dir: string, into: ImportResult = { record
     throw new ChainError('BAD_INPUT', `cannot read OSV directory ${dir}: ${(err as Error).message}`, { cause: err });
   }
   for (const file of files) {
-    if (file.kind === 'zip') await importZip(file.path, into, file.mtimeMs);
+    if (file.kind === 'zip') await importZip(file.path, into, file.mtimeMs, reuse);
     else {
       let text: string;
       try {
@@ -115,7 +135,12 @@ export async function importDirectory(dir: string, into: ImportResult = { record
 }
 
 /** An OSV `all.zip` export: one JSON record per entry. `updatedAtMs`: when the export was current (default: the file's mtime). */
-export async function importZip(file: string, into: ImportResult = { records: [], rejected: [] }, updatedAtMs?: number): Promise<ImportResult> {
+export async function importZip(
+  file: string,
+  into: ImportResult = { records: [], rejected: [] },
+  updatedAtMs?: number,
+  reuse?: ReusableEntries,
+): Promise<ImportResult> {
   let zip: yauzl.ZipFile;
   try {
     updatedAtMs ??= (await stat(file)).mtimeMs;
@@ -132,10 +157,21 @@ export async function importZip(file: string, into: ImportResult = { records: []
         into.rejected.push({ source, message: `record larger than ${MAX_RECORD_BYTES} bytes` });
         continue;
       }
+      const known = reuse?.get(source);
+      if (known && known.crc32 === entry.crc32 && known.size === entry.uncompressedSize) {
+        into.records.push(known.record);
+        noteEcosystems(known.record, updatedAtMs, into);
+        (into.entries ??= new Map()).set(source, known);
+        continue;
+      }
       const stream = await zip.openReadStreamPromise(entry);
       const chunks: Buffer[] = [];
       for await (const chunk of stream) chunks.push(chunk as Buffer);
+      const before = into.records.length;
       parseRecord(Buffer.concat(chunks).toString('utf8'), source, into, updatedAtMs);
+      // Only a record that validated is remembered; a rejected entry is read (and reported) again.
+      if (into.records.length > before)
+        (into.entries ??= new Map()).set(source, { crc32: entry.crc32, size: entry.uncompressedSize, record: into.records[before]! });
     }
   } catch (err) {
     throw new ChainError('BAD_INPUT', `cannot read OSV archive ${file}: ${(err as Error).message}`, { cause: err });

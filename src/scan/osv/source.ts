@@ -85,7 +85,8 @@ export class OsvSource {
   private async load(): Promise<OsvDatabase> {
     const result: ImportResult = { records: [], rejected: [], updatedAt: new Map() };
     const errors: OsvLoadError[] = [];
-    if (this.options.directory) await importDirectory(this.options.directory, result);
+    // Zip entries unchanged since the last load are not read and validated again (see ReusableEntries).
+    if (this.options.directory) await importDirectory(this.options.directory, result, this.lastImport?.entries);
     if (this.options.download) {
       const { baseUrl, ecosystems, cacheDir } = this.options.download;
       for (const ecosystem of ecosystems) {

@@ -6,13 +6,14 @@ import {
   deltaImages,
   findingsDigest,
   FleetIndex,
-  imagePackageKeys,
+  imageIndex,
   MATCHER_VERSION,
   osvFingerprint,
   rematchStored,
   rescanMode,
   toCycloneDx,
   uncheckedRescan,
+  versionDigests,
 } from '../../../src/scan';
 import { RedisSbomStore } from '../../../src/scan';
 import { ChainError } from '../../../src/errors';
@@ -87,9 +88,15 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
 
   it('indexes an image under every key the matcher looks its packages up by (Debian by source, PyPI names normalised)', () => {
     const db = new OsvDatabase([record('DEBIAN-CVE-1', 'Debian:12', 'openssl', '3.0.11-1'), record('PYSEC-1', 'PyPI', 'requests', '2.31.0')]);
-    const keys = imagePackageKeys([
+    const { keys, versions } = imageIndex([
       deb('libssl3', 'openssl', '3.0.9-1'),
       { ...npm('x', '1.0.0'), name: 'Requests', ecosystem: 'PyPI', purl: 'pkg:pypi/requests@2.0.0' },
+    ]);
+    // Each version under the key it is looked up by, with the query's own ecosystem (the release and the bare one for Debian).
+    assert.deepEqual(versions.sort(), [
+      'Debian\u0000openssl\u0001Debian\u00013.0.9-1',
+      'Debian:12\u0000openssl\u0001Debian:12\u00013.0.9-1',
+      'PyPI\u0000requests\u0001PyPI\u00011.0.0',
     ]);
     const indexed = new Set(keys);
     for (const [key] of db.packages()) assert.ok(indexed.has(key), `${JSON.stringify(key)} in ${JSON.stringify(keys)}`);
@@ -161,10 +168,43 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     assert.ok(findings >= 4, `the fixtures match (${findings} findings)`);
   });
 
+  it('re-matches after a refresh only what changed: findings as matchPackages gives them on the new data', async () => {
+    const lodash = record('GHSA-l', 'npm', 'lodash', '4.17.21');
+    const minimist = record('GHSA-m', 'npm', 'minimist', '1.2.6');
+    const ssl = record('DEBIAN-CVE-1', 'Debian:12', 'openssl', '3.0.11-1');
+    const images = [
+      [npm('lodash', '4.17.11'), npm('minimist', '1.2.0'), deb('libssl3', 'openssl', '3.0.9-1')],
+      [npm('lodash', '4.17.20', 'sha256:b'), deb('openssl', 'openssl', '3.0.9-1', 'sha256:b')],
+    ];
+    const rematch = (db: OsvDatabase, packages: Package[], n: number) => {
+      const stored = {
+        registry: 'r',
+        repository: 'app',
+        digest: digest(n),
+        scannedAt: '2025-01-01T00:00:00Z',
+        hygiene: {} as never,
+        sbom: toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(n), toolVersion: 'test' }, packages),
+      };
+      return rematchStored(db, stored, { store: 'memory', key: '', digest: digest(n), format: 'cyclonedx-1.6' }, new Date(), undefined).summary.findings;
+    };
+    const first = new OsvDatabase([lodash, minimist, ssl]);
+    for (const [n, packages] of images.entries()) assert.deepEqual(rematch(first, packages, n), matchPackages(first, packages));
+    // A refresh: lodash and openssl as the same records, minimist fixed earlier, a new advisory for lodash.
+    const second = new OsvDatabase([
+      lodash,
+      record('GHSA-m', 'npm', 'minimist', '1.2.0', '2025-02-01T00:00:00Z'),
+      ssl,
+      record('GHSA-l2', 'npm', 'lodash', '4.17.12'),
+    ]);
+    for (const [n, packages] of images.entries()) assert.deepEqual(rematch(second, packages, n), matchPackages(second, packages), `image ${n}`);
+    assert.notDeepEqual(matchPackages(second, images[0]!), matchPackages(first, images[0]!), 'the refresh changed findings');
+  });
+
   it('keeps a package→images index as bitmaps: ids assigned once, lookups across many images', async () => {
     const index = new FleetIndex(redis, 'test:fleet1:');
-    for (let n = 1; n <= 40; n++) await index.add(digest(n), n % 3 === 0 ? ['npm\u0000lodash', 'npm\u0000a'] : ['npm\u0000b'], 'v1');
-    await index.add(digest(3), ['npm\u0000lodash'], 'v2'); // indexed again: the same id
+    const keys = (k: string[]) => ({ keys: k, versions: [] });
+    for (let n = 1; n <= 40; n++) await index.add(digest(n), keys(n % 3 === 0 ? ['npm\u0000lodash', 'npm\u0000a'] : ['npm\u0000b']), 'v1');
+    await index.add(digest(3), keys(['npm\u0000lodash']), 'v2'); // indexed again: the same id
     const withLodash = await index.imagesWith(['npm\u0000lodash']);
     assert.deepEqual(withLodash.sort(), Array.from({ length: 13 }, (_, i) => digest((i + 1) * 3)).sort());
     assert.equal((await index.imagesWith(['npm\u0000lodash', 'npm\u0000b'])).length, 40);
@@ -172,6 +212,51 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     assert.deepEqual(await index.indexed([digest(1), digest(99)]), [true, false]);
     assert.equal((await index.state()).matched.get(digest(3)), 'v2');
     assert.equal(await redis.keys('test:fleet1:tmp:*').then((k) => k.length), 0, 'no scratch key left');
+  });
+
+  it('finds the images whose findings a change can touch by version: the versions whose hits differ from the committed digests, and images indexed before versions were', async () => {
+    const index = new FleetIndex(redis, 'test:fleet5:');
+    const v1 = new OsvDatabase([record('GHSA-1', 'npm', 'lodash', '4.17.12'), record('GHSA-2', 'npm', 'other', '1.0.0')]);
+    // GHSA-1 now fixed earlier, in 4.17.11: 4.17.11 is no longer affected, 4.17.10 gets another fix version, 4.17.21 stays clean.
+    const v2 = new OsvDatabase([record('GHSA-1', 'npm', 'lodash', '4.17.11', '2025-02-01T00:00:00Z'), record('GHSA-2', 'npm', 'other', '1.0.0')]);
+    const images = [npm('lodash', '4.17.11'), npm('lodash', '4.17.10'), npm('lodash', '4.17.21'), npm('other', '0.1.0')];
+    for (const [n, pkg] of images.entries()) await index.add(digest(n + 1), imageIndex([pkg]), 'v1');
+    // Indexed by key only (before versions were): any change under its key re-matches it.
+    await index.add(digest(9), { keys: ['npm\u0000lodash'], versions: [] }, 'v1');
+    await redis.setbit('test:fleet5:vidx', Number(await redis.hget('test:fleet5:ids', digest(9))), 0);
+    assert.deepEqual(await index.indexed([digest(1), digest(9)]), [true, false]);
+    await index.stageFingerprint('full', { osvVersion: 'v1', matcher: MATCHER_VERSION, policyVersion: 'p', fullAt: 'x', fingerprint: osvFingerprint(v1) });
+    const all = await index.versionsUnder();
+    assert.equal(all.length, 4);
+    await index.stageVersionDigests('full', versionDigests(v1, all), true);
+    await index.commitFingerprint('full');
+
+    const changed = rescanMode(await index.fingerprint(), { policyVersion: 'p', fingerprint: osvFingerprint(v2) });
+    assert.deepEqual(changed, { mode: 'delta', changed: ['npm\u0000lodash'] });
+    const under = await index.versionsUnder(changed.mode === 'delta' ? changed.changed : []);
+    assert.equal(under.length, 3);
+    const before = await index.versionDigests(under);
+    const now = versionDigests(v2, under);
+    const differ = under.filter((v) => before.get(v) !== now.get(v));
+    // 4.17.10: fixed in 4.17.11 now, a finding with another fix. 4.17.11: no longer affected. 4.17.21: clean before and after.
+    assert.deepEqual((await index.imagesAt(differ)).sort(), [digest(1), digest(2)]);
+    assert.deepEqual(await index.unversionedWith(['npm\u0000lodash']), [digest(9)]);
+    // Against the same data nothing differs; a version never digested is unknown, so it counts as changed.
+    assert.deepEqual(
+      under.filter((v) => before.get(v) !== versionDigests(v1, under).get(v)),
+      [],
+    );
+    assert.equal((await index.versionDigests(['npm\u0000lodash\u0001npm\u00019.9.9'])).get('npm\u0000lodash\u0001npm\u00019.9.9'), null);
+
+    // Committed with a delta: merged, and the images matched against v1 move on to v2.
+    await index.stageFingerprint('delta', { osvVersion: 'v2', matcher: MATCHER_VERSION, policyVersion: 'p', fullAt: 'x', fingerprint: osvFingerprint(v2) });
+    await index.stageVersionDigests('delta', now, false);
+    await index.commitFingerprint('delta');
+    const committed = await index.versionDigests(all);
+    for (const v of under) assert.equal(committed.get(v), now.get(v));
+    const otherEntry = all.find((v) => v.includes('other'))!;
+    assert.notEqual(committed.get(otherEntry), null, 'entries of unchanged packages stay');
+    assert.equal((await index.state()).matched.get(digest(4)), 'v2');
   });
 
   it('commits a staged fingerprint once, and keeps what it names across reads', async () => {
@@ -247,7 +332,7 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     const index = new FleetIndex(redis, 'test:fleet4:');
     await index.setGatedOn(new Map([[digest(1), findingsDigest(a, [])]]));
     assert.deepEqual(await index.gatedOn([digest(1), digest(2)]), [findingsDigest(a, []), null]);
-    await index.add(digest(1), ['npm\u0000minimist'], 'v1');
+    await index.add(digest(1), { keys: ['npm\u0000minimist'], versions: [] }, 'v1');
     assert.deepEqual(await index.gatedOn([digest(1)]), [null], 'scanned again: the next rescan re-gates it');
   });
 

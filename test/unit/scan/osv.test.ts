@@ -122,6 +122,39 @@ void describe('OSV import sources', () => {
     assert.equal(result.rejected.length, 0);
   });
 
+  void it('a refresh reads only the zip entries that changed, and finds the changed records', async () => {
+    const data = join(dir, 'reuse');
+    execFileSync('mkdir', ['-p', join(data, 'npm')]);
+    const record = (id: string, fixed: string): OsvRecord => ({
+      id,
+      modified: '2024-01-01T00:00:00Z',
+      affected: [{ package: { ecosystem: 'npm', name: id.toLowerCase() }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed }] }] }],
+    });
+    const writeZip = (records: OsvRecord[]) =>
+      execFileSync('python3', [
+        '-c',
+        'import sys,json,zipfile\nz=zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED)\nfor r in json.loads(sys.argv[2]): z.writestr(r["id"]+".json", json.dumps(r))\nz.close()',
+        join(data, 'npm', 'all.zip'),
+        JSON.stringify(records),
+      ]);
+    writeZip([record('GHSA-a', '1.0.0'), record('GHSA-b', '1.0.0'), record('GHSA-c', '1.0.0')]);
+    const source = new OsvSource({ directory: data });
+    const first = await source.refresh();
+    const before = new Map([...first.packages()].map(([k, r]) => [k, r[0]]));
+    // b changes (same size, other bytes: the CRC tells them apart), c goes, d comes.
+    writeZip([record('GHSA-a', '1.0.0'), record('GHSA-b', '2.0.0'), record('GHSA-d', '1.0.0')]);
+    const second = await source.refresh();
+    const after = new Map([...second.packages()].map(([k, r]) => [k, r[0]]));
+    assert.deepEqual([...after.keys()].sort(), ['npm\u0000ghsa-a', 'npm\u0000ghsa-b', 'npm\u0000ghsa-d']);
+    // The unchanged entry's record is the one validated before; the changed one is read again.
+    assert.equal(after.get('npm\u0000ghsa-a'), before.get('npm\u0000ghsa-a'));
+    assert.notEqual(after.get('npm\u0000ghsa-b'), before.get('npm\u0000ghsa-b'));
+    assert.deepEqual(after.get('npm\u0000ghsa-b')?.affected?.[0]?.ranges?.[0]?.events, [{ introduced: '0' }, { fixed: '2.0.0' }]);
+    assert.notEqual(second.info.version, first.info.version);
+    // Read from scratch, the same data.
+    assert.equal((await new OsvSource({ directory: data }).refresh()).info.version, second.info.version);
+  });
+
   void it('refuses invalid records by name and keeps the previous data on a failed refresh', async () => {
     const data = join(dir, 'data');
     execFileSync('mkdir', ['-p', data]);

@@ -102,6 +102,13 @@ describe('batched rescan workflow: a delta plan, a batch per activity, continue-
             })),
         };
       },
+      /** The re-match and the re-gate of a batch in one activity: what the mocks above do, one after the other. */
+      async rescanGateBatch(input: { digests: string[]; osvVersion: string; carry?: boolean }): Promise<Record<string, unknown>> {
+        const matched = await activities.rescanBatch(input);
+        const carried = new Set(matched.carried);
+        const toGate = input.digests.filter((d) => !carried.has(d));
+        return { ...matched, ...(await activities.regateBatch({ digests: toGate })) };
+      },
       async restartUnblocked() {
         return undefined;
       },
