@@ -89,3 +89,30 @@ export function createTestPki(dir: string, name = 'dchain test CA'): TestPki {
     },
   };
 }
+
+/** A self-signed EC P-256 certificate for 127.0.0.1 (valid one day): the server's certificate is its own CA. */
+export function selfSignedLoopbackCertificate(dir: string, name = 'loopback'): TestCertificate {
+  mkdirSync(dir, { recursive: true });
+  const keyFile = join(dir, `${name}-key.pem`);
+  const certFile = join(dir, `${name}-cert.pem`);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-days',
+    '1',
+  ]);
+  return { keyFile, certFile };
+}

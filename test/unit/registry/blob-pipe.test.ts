@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { join } from 'node:path';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, it } from 'node:test';
 import { ChainError } from '../../../src/errors';
 import { digestOf } from '../../../src/registry';
 import { type PipeEndpoint, pipeBlob, type PipeRequest } from '../../../src/registry/blob-pipe';
-import { requireTool } from '../../../workers/local/tools';
 import { testDataDir } from '../../support/services';
+import { selfSignedLoopbackCertificate } from '../../support/tls-certs';
 
 async function listen(server: ReturnType<typeof createServer> | ReturnType<typeof createTcpServer> | ReturnType<typeof createTlsServer>): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -212,30 +210,7 @@ void it('stops at once when cancelled, with the error the caller gave', async ()
 
 void it('pipes over TLS, trusting the CA bundle it is given, and leaves an untrusted certificate to the HTTP client', async () => {
   const dir = testDataDir();
-  const [key, cert] = [join(dir, 'pipe-key.pem'), join(dir, 'pipe-cert.pem')];
-  execFileSync(
-    requireTool('openssl', 'Debian package openssl'),
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { keyFile: key, certFile: cert } = selfSignedLoopbackCertificate(dir, 'pipe');
   const tls = { key: readFileSync(key), cert: readFileSync(cert) };
   const blob = randomBytes(2 * 1024 * 1024 + 5);
   const source = await listen(

@@ -1,43 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { ChainError } from '../../../src/errors/chain-error';
 import { RegistryClient } from '../../../src/registry';
-import { requireTool } from '../../../workers/local/tools';
 import { testDataDir } from '../../support/services';
+import { selfSignedLoopbackCertificate } from '../../support/tls-certs';
 
 /** An HTTPS endpoint answering the API version check, with a self-signed certificate for 127.0.0.1. */
 async function tlsRegistryStub(): Promise<{ url: string; caFile: string }> {
   const dir = testDataDir();
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync(
-    requireTool('openssl', 'Debian package openssl'),
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { keyFile: key, certFile: cert } = selfSignedLoopbackCertificate(dir);
   const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => {
     res.writeHead(200, { 'docker-distribution-api-version': 'registry/2.0', 'content-type': 'application/json' }).end('{}');
   });
