@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { ChainError } from '../errors';
-import { digestMismatch } from './digest';
+import { algorithmOf, digestMismatch } from './digest';
 import { declaredLength, fieldValue, parseResponseHead, type ResponseHead } from './response-head';
 
 /** One request's destination, as the transport would send it (see RegistryTransport.endpoint). */
@@ -89,7 +89,7 @@ class Transfer {
     private readonly resolve: (outcome: PipeOutcome) => void,
     private readonly reject: (err: unknown) => void,
   ) {
-    this.hash = createHash(req.digest.startsWith('sha512:') ? 'sha512' : 'sha256');
+    this.hash = createHash(algorithmOf(req.digest));
   }
 
   start(): void {

@@ -23,7 +23,7 @@ export function assertDigest(value: string, what = 'digest'): string {
   return value;
 }
 
-function algorithmOf(digest: string): 'sha256' | 'sha512' {
+export function algorithmOf(digest: string): 'sha256' | 'sha512' {
   return digest.startsWith('sha512:') ? 'sha512' : 'sha256';
 }
 
