@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -132,17 +132,48 @@ export class ManagedProcess implements ServiceProcess {
   }
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+/** Ports this process already handed out: two callers at once never get the same one. */
+const handedOut = new Set<number>();
+
+let range: [number, number] | undefined;
+
+/**
+ * A TCP port that was free a moment ago on `ip`, chosen at random below the kernel's ephemeral range.
+ * Why not port 0: the kernel hands ports of that range to every outgoing connection and to servers
+ * that bind port 0 themselves (the Temporal dev server's internal services do), so a port it gave us
+ * and we released could be taken again before the service we chose it for binds it. Below 32768 also
+ * fits the Temporal cluster's membership table, which stores ports as SMALLINT.
+ */
+export async function freePort(ip = '127.0.0.1'): Promise<number> {
+  const [low, high] = portRange();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const candidate = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(candidate)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.unref();
+      server.once('error', () => resolve(false));
+      server.listen(candidate, ip, () => server.close(() => resolve(true)));
     });
-  });
+    if (free && !handedOut.has(candidate)) {
+      handedOut.add(candidate);
+      return candidate;
+    }
+  }
+  throw new ChainError('SERVICE_START_FAILED', `no free port on ${ip} between ${low} and ${high}`);
+}
+
+function portRange(): [number, number] {
+  if (range) return range;
+  let ephemeralLow = 32_768;
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > 2_000) ephemeralLow = Math.min(first, 32_768);
+  } catch {
+    // not Linux: the IANA dynamic range starts at 49152, so 20000–32767 is outside it too
+  }
+  range = [Math.min(20_000, ephemeralLow - 1_000), ephemeralLow];
+  return range;
 }
 
 /** Whether something accepts TCP connections on host:port. */

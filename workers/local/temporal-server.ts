@@ -8,12 +8,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import YAML from 'yaml';
 import { ChainError } from '../../src/errors';
-import { ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
+import { freePort, ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
 import { type LocalPostgres } from './postgres-server';
 import { requireTool } from './tools';
 
@@ -83,7 +82,7 @@ export async function temporalNode(options: TemporalNodeOptions): Promise<Tempor
   const { ip, postgres } = options;
   const dir = join(options.dataDir, options.name);
   mkdirSync(dir, { recursive: true });
-  const port = () => freePortOn(ip);
+  const port = () => freePort(ip);
   const rpc: Record<string, { grpcPort: number; membershipPort: number; bindOnIP: string; httpPort?: number }> = {};
   for (const service of SERVICES) rpc[service] = { grpcPort: await port(), membershipPort: await port(), bindOnIP: ip };
   (rpc.frontend as { httpPort?: number }).httpPort = await port();
@@ -178,23 +177,6 @@ function nodeClientTls(tls: NodeTls) {
     serverRootCACertificate: readFileSync(tls.caFile),
     clientCertPair: { crt: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) },
   };
-}
-
-/**
- * A port free on `ip` below 32768: the membership table stores ports as SMALLINT, so the kernel's
- * ephemeral range (where port 0 lands) does not fit.
- */
-async function freePortOn(ip: string): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(candidate, ip, () => server.close(() => resolve(true)));
-    });
-    if (free) return candidate;
-  }
-  throw new ChainError('SERVICE_START_FAILED', `no free port on ${ip} between 20000 and 32000`);
 }
 
 /** The live members of the cluster, per service, as the servers record them in PostgreSQL. */
