@@ -98,7 +98,8 @@ export class DecisionStore {
 
   /** Records a new gate decision for the image, over whatever was recorded for it before. */
   async record(facts: ImageFacts, decision: Decision, now = new Date()): Promise<DecisionRecord> {
-    const record: DecisionRecord = { decision, facts, recordedAt: now.toISOString() };
+    // A new gate decision enters the store here: validated before it is written.
+    const record = decisionRecordSchema.parse({ decision, facts, recordedAt: now.toISOString() });
     await this.write(decision.image.digest, { kind: 'decision', reason: 'decision', record });
     return record;
   }
@@ -229,10 +230,12 @@ export class DecisionStore {
   /**
    * Writes `update` as the latest record of `digest` if the current one is `expected` ('' = none;
    * omitted = whatever it is); a decision also joins the history and tells admission servers.
-   * Returns false when the current record was another.
+   * Returns false when the current record was another. Not validated again: a record is parsed where
+   * it leaves Redis (parse) and where a new gate decision enters (record); an update is made from a
+   * parsed record by typed code (a fleet rescan writes thousands, each about 100 KB with its findings).
    */
   private async write(digest: string, update: DecisionUpdate, expected?: string): Promise<boolean> {
-    const json = JSON.stringify(decisionRecordSchema.parse(update.record));
+    const json = JSON.stringify(update.record);
     const decision = update.kind === 'decision';
     const message = decision ? JSON.stringify({ digest, reason: update.reason }) : '';
     const done = await runLuaScript(

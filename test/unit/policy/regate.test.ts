@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type DecisionRecord, evaluatePolicy, regate } from '../../../src/policy';
+import { decisionRecordSchema } from '../../../src/policy/decision-store';
 import { type Finding, type OsvDataVersion } from '../../../src/scan';
 import { DIGEST, facts, finding, GOOD_DATA, NOW, policyWith } from './fixtures';
 
@@ -192,5 +193,19 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     const nextDay = regate(told, scanned(finding('CVE-2026-1', 'CRITICAL', true)), { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
     assert.equal(nextDay.outcome.verdict, 'unchanged');
     assert.equal(nextDay.update?.kind, 'refresh');
+  });
+  it('writes records in their stored form: the store writes them unvalidated, so parsing one back must change nothing', () => {
+    const rich = scanned(finding('CVE-2026-1', 'CRITICAL', true), finding('CVE-2026-2', 'LOW', false));
+    rich.findings[0] = { ...rich.findings[0]!, vendorSeverity: { source: 'debian', rating: 'high', severity: 'HIGH' }, cvssScore: 9.8, negligible: false };
+    rich.findings[1] = { ...rich.findings[1]!, fixedIn: { name: 'src', version: '1.2', kind: 'source' }, negligible: true, summary: 'not a fact' };
+    rich.vulnerabilityData.problems = [{ kind: 'stale', ecosystem: 'Debian', packages: 1, ageSeconds: 9, maxAgeSeconds: 5, message: 'stale' }];
+    const first = regate(recorded([], true), rich, context);
+    const refresh = first.update && regate(first.update.record, rich, { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
+    assert.equal(first.update?.kind, 'decision');
+    assert.equal(refresh?.update?.kind, 'refresh');
+    for (const update of [first.update!, refresh!.update!]) {
+      const stored = JSON.parse(JSON.stringify(update.record)) as unknown;
+      assert.deepEqual(decisionRecordSchema.parse(stored), stored);
+    }
   });
 });
