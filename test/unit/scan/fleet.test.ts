@@ -193,8 +193,18 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
       record('GHSA-z', 'npm', 'lodash', '9.0.0'),
     ]);
     const images = [
-      [deb('passwd', 'shadow', '1.0-1', 'sha256:a'), deb('libssl3', 'openssl', '1.0-1', 'sha256:a'), npm('lodash', '4.17.11', 'sha256:a'), deb('zlib1g', 'zlib', '1.0-1', 'sha256:a')],
-      [deb('login', 'shadow', '1.0-1', 'sha256:b'), deb('openssl', 'openssl', '1.0-1', 'sha256:b'), deb('libssl3', 'openssl', '1.0-1', 'sha256:b'), deb('passwd', 'shadow', '1.0-1', 'sha256:b')],
+      [
+        deb('passwd', 'shadow', '1.0-1', 'sha256:a'),
+        deb('libssl3', 'openssl', '1.0-1', 'sha256:a'),
+        npm('lodash', '4.17.11', 'sha256:a'),
+        deb('zlib1g', 'zlib', '1.0-1', 'sha256:a'),
+      ],
+      [
+        deb('login', 'shadow', '1.0-1', 'sha256:b'),
+        deb('openssl', 'openssl', '1.0-1', 'sha256:b'),
+        deb('libssl3', 'openssl', '1.0-1', 'sha256:b'),
+        deb('passwd', 'shadow', '1.0-1', 'sha256:b'),
+      ],
     ];
     for (const [n, packages] of images.entries()) {
       const stored = {
