@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type DecisionRecord, evaluatePolicy, regate } from '../../../src/policy';
 import { decisionRecordSchema } from '../../../src/policy/decision-store';
+import { findingFacts } from '../../../src/policy/facts-from-scan';
 import { type Finding, type OsvDataVersion } from '../../../src/scan';
 import { DIGEST, facts, finding, GOOD_DATA, NOW, policyWith } from './fixtures';
 
@@ -207,5 +208,39 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
       const stored = JSON.parse(JSON.stringify(update.record)) as unknown;
       assert.deepEqual(decisionRecordSchema.parse(stored), stored);
     }
+  });
+  it('maps findings to facts field by field: optional ones only when set, in the order stored records have them', () => {
+    const [bare, full] = findingFacts([
+      {
+        id: 'GHSA-1',
+        ids: ['GHSA-1'],
+        aliases: [],
+        package: { name: 'a', version: '1', ecosystem: 'npm', purl: 'pkg:npm/a@1', layer: 'sha256:00' },
+        severity: 'LOW',
+        fixable: false,
+      },
+      {
+        id: 'DSA-1',
+        ids: ['DSA-1', 'DEBIAN-CVE-1'],
+        aliases: ['CVE-1'],
+        package: { name: 'libssl3', version: '3.0-1', ecosystem: 'Debian', purl: 'pkg:deb/debian/libssl3@3.0-1', layer: 'sha256:00' },
+        severity: 'HIGH',
+        vendorSeverity: { source: 'Debian', rating: 'high', severity: 'HIGH' },
+        cvssScore: 8.1,
+        negligible: false,
+        fixable: true,
+        fixedVersion: '3.0-2',
+        fixedIn: { name: 'openssl', version: '3.0-2', kind: 'source' },
+        summary: 'not a fact',
+      },
+    ]);
+    assert.equal(
+      JSON.stringify(bare),
+      '{"id":"GHSA-1","aliases":[],"package":"a","version":"1","ecosystem":"npm","severity":"LOW","fixable":false,"ids":["GHSA-1"],"negligible":false,"purl":"pkg:npm/a@1"}',
+    );
+    assert.equal(
+      JSON.stringify(full),
+      '{"id":"DSA-1","aliases":["CVE-1"],"package":"libssl3","version":"3.0-1","ecosystem":"Debian","severity":"HIGH","fixable":true,"fixedVersion":"3.0-2","ids":["DSA-1","DEBIAN-CVE-1"],"vendorSeverity":{"source":"Debian","rating":"high"},"cvssScore":8.1,"negligible":false,"fixedIn":{"name":"openssl","version":"3.0-2"},"purl":"pkg:deb/debian/libssl3@3.0-1"}',
+    );
   });
 });
