@@ -147,10 +147,24 @@ function verdictChange(before: boolean, after: boolean): VerdictChange {
 /** Same advisories for the same package versions, with the same severity and fix (order and aliases aside). */
 function sameFindings(a: readonly FindingFact[], b: readonly FindingFact[]): boolean {
   if (a.length !== b.length) return false;
+  // Both sides usually come from the matcher in its one order: equal in that order needs no sorting.
+  if (a.every((f, i) => sameFact(f, b[i]!))) return true;
   const key = (f: FindingFact) => [f.id, f.package, f.version, f.ecosystem, f.severity, String(f.fixable), f.fixedVersion ?? ''].join('\u0000');
   const left = a.map(key).sort();
   const right = b.map(key).sort();
   return left.every((k, i) => k === right[i]);
+}
+
+function sameFact(x: FindingFact, y: FindingFact): boolean {
+  return (
+    x.id === y.id &&
+    x.package === y.package &&
+    x.version === y.version &&
+    x.ecosystem === y.ecosystem &&
+    x.severity === y.severity &&
+    x.fixable === y.fixable &&
+    (x.fixedVersion ?? '') === (y.fixedVersion ?? '')
+  );
 }
 
 function sameSuppressions(a: Decision, b: Decision): boolean {

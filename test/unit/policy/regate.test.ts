@@ -97,6 +97,17 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.equal(update?.record.decision.allowed, true);
   });
 
+  it('compares findings in order first, then as many times as each occurs in any order', () => {
+    const low = finding('CVE-2026-2', 'LOW', false);
+    const medium = finding('CVE-2026-3', 'MEDIUM', true);
+    const previous = recorded([low, low, medium]);
+    assert.equal(regate(previous, scanned(low, low, medium), context).outcome.findingsChanged, false, 'same order');
+    assert.equal(regate(previous, scanned(medium, low, low), context).outcome.findingsChanged, false, 'another order');
+    assert.equal(regate(previous, scanned(low, medium, medium), context).outcome.findingsChanged, true, 'one repeated instead of another');
+    const refixed = { ...medium, fixedVersion: '9.9' };
+    assert.equal(regate(previous, scanned(low, low, refixed), context).outcome.findingsChanged, true, 'another fix, same order');
+  });
+
   it('only refreshes the scan time when nothing changed (order of findings aside)', () => {
     const found = [finding('CVE-2026-2', 'LOW', false), finding('CVE-2026-3', 'MEDIUM', true)];
     const previous = recorded(found);
