@@ -246,7 +246,9 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           // A small step: its images' findings are gated (and garbage) before the next step is matched,
           // rather than outliving the young generation as a larger step's would.
           const step = input.digests.slice(progress.done, progress.done + REGATE_STEP);
-          const scans = await matchStep(db, step, input, progress, workflowId, log);
+          // The findingsDigest a delta computed to decide on carrying an image is the one its re-gate records: computed once.
+          const digested = new Map<string, string>();
+          const scans = await matchStep(db, step, input, progress, workflowId, log, digested);
           await gateStep(
             scans.map((r) => r.digest),
             new Map(scans.map((r) => [r.digest, r])),
@@ -255,6 +257,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             input.osvVersion,
             workflowId,
             log,
+            digested,
           );
           await gate.flush();
           progress.done += step.length;
@@ -305,6 +308,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     progress: RescanProgress,
     workflowId: string,
     log: ActivityLog,
+    digested?: Map<string, string>,
   ): Promise<StoredRescan[]> {
     const [stored, indexed, gatedOn, must] = await Promise.all([
       sbomStore.getMany(step),
@@ -349,9 +353,13 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             log.warn({ digest, err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
           }
           ok.push(digest);
-          if (input.carry && !must[i] && gatedOn[i] === findingsDigest(summary.findings, attached)) {
-            progress.carried.push(digest);
-            return;
+          if (input.carry) {
+            const inputs = findingsDigest(summary.findings, attached);
+            if (!must[i] && gatedOn[i] === inputs) {
+              progress.carried.push(digest);
+              return;
+            }
+            digested?.set(digest, inputs);
           }
           puts.push({
             digest,
@@ -407,6 +415,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     osvVersion: string,
     workflowId: string,
     log: ActivityLog,
+    digested?: ReadonlyMap<string, string>,
   ): Promise<void> {
     const limit = pLimit(REGATE_CONCURRENCY);
     const state = await gate.state();
@@ -434,7 +443,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             }
             // Unchecked data (no SBOM) is never carried: it has no matched packages to compare.
             if (!scan.vulnerabilityData?.problems.some((p) => p.kind === 'missing' && p.ecosystem === '*'))
-              gate.pending.gatedOn.set(digest, findingsDigest(scan.findings, scan.vex));
+              gate.pending.gatedOn.set(digest, digested?.get(digest) ?? findingsDigest(scan.findings, scan.vex));
             if (outcome.recorded) result.recorded++;
             if (outcome.overridden) result.overridden++;
             if (outcome.verdict === 'unchanged') result.unchanged++;

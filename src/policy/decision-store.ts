@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
 import { ChainError } from '../errors';
@@ -63,7 +64,7 @@ export interface DigestPage {
  * Every write of a decision: the latest record, replaced only if it is still the one the caller
  * read (compare-and-set), so a concurrent gate decision or break-glass override is never
  * overwritten by a stale rescan — or whatever it is, for a new gate decision.
- * KEYS: latest, history, index. ARGV: expected latest ('' = none), new record, digest, push (1/0),
+ * KEYS: latest, history, index. ARGV: SHA-1 of the expected latest ('' = none), new record, digest, push (1/0),
  * channel, message ('' = none), any ('1' = write over any current value).
  */
 const COMPARE_AND_WRITE = luaScriptFile(__dirname, 'decision-compare-and-write.lua');
@@ -98,7 +99,8 @@ export class DecisionStore {
 
   /** Records a new gate decision for the image, over whatever was recorded for it before. */
   async record(facts: ImageFacts, decision: Decision, now = new Date()): Promise<DecisionRecord> {
-    const record: DecisionRecord = { decision, facts, recordedAt: now.toISOString() };
+    // A new gate decision enters the store here: validated before it is written.
+    const record = decisionRecordSchema.parse({ decision, facts, recordedAt: now.toISOString() });
     await this.write(decision.image.digest, { kind: 'decision', reason: 'decision', record });
     return record;
   }
@@ -165,7 +167,7 @@ export class DecisionStore {
       if (next.record.decision.image.digest !== digest) {
         throw new ChainError('BAD_INPUT', `a record of ${next.record.decision.image.digest} cannot replace the decision of ${digest}`);
       }
-      if (await this.write(digest, next, raw ?? '')) return { previous, written: next };
+      if (await this.write(digest, next, raw === null ? '' : createHash('sha1').update(raw).digest('hex'))) return { previous, written: next };
     }
     throw new ChainError('TRANSIENT', `the decision of ${digest} changed under ${UPDATE_ATTEMPTS} updates in a row`);
   }
@@ -227,12 +229,14 @@ export class DecisionStore {
   }
 
   /**
-   * Writes `update` as the latest record of `digest` if the current one is `expected` ('' = none;
-   * omitted = whatever it is); a decision also joins the history and tells admission servers.
-   * Returns false when the current record was another.
+   * Writes `update` as the latest record of `digest` if the current one is the record whose SHA-1
+   * (hex) is `expected` ('' = none; omitted = whatever it is); a decision also joins the history and tells admission servers.
+   * Returns false when the current record was another. Not validated again: a record is parsed where
+   * it leaves Redis (parse) and where a new gate decision enters (record); an update is made from a
+   * parsed record by typed code (a fleet rescan writes thousands, each about 100 KB with its findings).
    */
   private async write(digest: string, update: DecisionUpdate, expected?: string): Promise<boolean> {
-    const json = JSON.stringify(decisionRecordSchema.parse(update.record));
+    const json = JSON.stringify(update.record);
     const decision = update.kind === 'decision';
     const message = decision ? JSON.stringify({ digest, reason: update.reason }) : '';
     const done = await runLuaScript(

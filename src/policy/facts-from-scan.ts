@@ -36,24 +36,35 @@ export function factsFromScan(scan: ScanSummary, provenance: ProvenanceFacts = {
   });
 }
 
-/** The scanner's findings as the policy sees them. */
+/**
+ * The scanner's findings as the policy sees them. Built field by field in one order (the optional
+ * ones only when set), not by spreading a small object per optional field: a rescan makes these for
+ * every finding of every image it re-gates.
+ */
 export function findingFacts(findings: readonly Finding[]): FindingFact[] {
-  return findings.map((f) => ({
-    id: f.id,
-    aliases: f.aliases,
-    package: f.package.name,
-    version: f.package.version,
-    ecosystem: f.package.ecosystem,
-    severity: f.severity,
-    fixable: f.fixable,
-    ...(f.fixedVersion !== undefined ? { fixedVersion: f.fixedVersion } : {}),
-    ids: f.ids ?? [f.id],
-    ...(f.vendorSeverity ? { vendorSeverity: { source: f.vendorSeverity.source, rating: f.vendorSeverity.rating } } : {}),
-    ...(f.cvssScore !== undefined ? { cvssScore: f.cvssScore } : {}),
-    negligible: f.negligible === true,
-    ...(f.fixedIn ? { fixedIn: { name: f.fixedIn.name, version: f.fixedIn.version } } : {}),
-    purl: f.package.purl,
-  }));
+  const out: FindingFact[] = new Array<FindingFact>(findings.length);
+  for (let i = 0; i < findings.length; i++) {
+    const f = findings[i]!;
+    // In the order the fields always had (stored records keep their bytes); ids and negligible are set below.
+    const fact = {
+      id: f.id,
+      aliases: f.aliases,
+      package: f.package.name,
+      version: f.package.version,
+      ecosystem: f.package.ecosystem,
+      severity: f.severity,
+      fixable: f.fixable,
+    } as FindingFact;
+    if (f.fixedVersion !== undefined) fact.fixedVersion = f.fixedVersion;
+    fact.ids = f.ids ?? [f.id];
+    if (f.vendorSeverity) fact.vendorSeverity = { source: f.vendorSeverity.source, rating: f.vendorSeverity.rating };
+    if (f.cvssScore !== undefined) fact.cvssScore = f.cvssScore;
+    fact.negligible = f.negligible === true;
+    if (f.fixedIn) fact.fixedIn = { name: f.fixedIn.name, version: f.fixedIn.version };
+    fact.purl = f.package.purl;
+    out[i] = fact;
+  }
+  return out;
 }
 
 /**

@@ -8,7 +8,7 @@ import { type Decision, type Violation } from './decision';
 import { type DecisionRecord, type DecisionUpdate, type RescanMark } from './decision-store';
 import { evaluatePolicy } from './evaluate';
 import { findingFacts, vulnerabilityDataFacts } from './facts-from-scan';
-import { type FindingFact, imageFactsSchema } from './image-facts';
+import { type FindingFact, type ImageFacts } from './image-facts';
 import { type LoadedPolicy } from './policy-file';
 
 /** What the rescan found for a digest (a ScanSummary has these fields). */
@@ -92,13 +92,15 @@ export function regate(
   // The data statement is the rescan's own: without one, the data is unknown (never the first scan's, which may have gone stale since).
   const { vulnerabilityData: _old, ...kept } = previous.facts;
   const data = vulnerabilityDataFacts(scan.vulnerabilityData);
-  const facts = imageFactsSchema.parse({
+  // Not validated again: `previous` was parsed where it left Redis, the findings come from the matcher
+  // (or were parsed where they left Redis), so every part is of its parsed type already.
+  const facts: ImageFacts = {
     ...kept,
     scannedAt: scan.scannedAt,
     findings,
     ...(data ? { vulnerabilityData: data } : {}),
-    ...(scan.vex ? { vex: scan.vex } : {}),
-  });
+    ...(scan.vex ? { vex: [...scan.vex] } : {}),
+  };
   const decision = evaluatePolicy(facts, context.policy, context.now);
   // An earlier rescan's change that subscribers never heard of: compare with what they last heard.
   const unnotified = mark?.notified === false ? mark : undefined;
@@ -145,10 +147,24 @@ function verdictChange(before: boolean, after: boolean): VerdictChange {
 /** Same advisories for the same package versions, with the same severity and fix (order and aliases aside). */
 function sameFindings(a: readonly FindingFact[], b: readonly FindingFact[]): boolean {
   if (a.length !== b.length) return false;
+  // Both sides usually come from the matcher in its one order: equal in that order needs no sorting.
+  if (a.every((f, i) => sameFact(f, b[i]!))) return true;
   const key = (f: FindingFact) => [f.id, f.package, f.version, f.ecosystem, f.severity, String(f.fixable), f.fixedVersion ?? ''].join('\u0000');
   const left = a.map(key).sort();
   const right = b.map(key).sort();
   return left.every((k, i) => k === right[i]);
+}
+
+function sameFact(x: FindingFact, y: FindingFact): boolean {
+  return (
+    x.id === y.id &&
+    x.package === y.package &&
+    x.version === y.version &&
+    x.ecosystem === y.ecosystem &&
+    x.severity === y.severity &&
+    x.fixable === y.fixable &&
+    (x.fixedVersion ?? '') === (y.fixedVersion ?? '')
+  );
 }
 
 function sameSuppressions(a: Decision, b: Decision): boolean {

@@ -3,9 +3,10 @@
  * workers, re-gate on the chain workers) so the findings never pass through the workflow's history.
  */
 import { type Redis } from 'ioredis';
+import { z } from 'zod';
 import { ChainError } from '../errors';
-import { type Finding, type OsvDataVersion, type SeverityCounts } from './types';
-import { type VexStatement } from './vex/statement';
+import { type Finding, type OsvDataVersion, SEVERITIES, type SeverityCounts } from './types';
+import { type VexStatement, vexStatementSchema } from './vex/statement';
 
 export interface StoredRescan {
   digest: string;
@@ -20,6 +21,50 @@ export interface StoredRescan {
   /** Every finding by severity (the findings kept may be trimmed): for the notification of a batched rescan. */
   counts?: SeverityCounts;
 }
+
+/**
+ * What the re-gate reads of an entry, checked where it leaves Redis: the gate trusts the findings it
+ * is handed (those of the in-memory re-match are typed), so an entry read back must be of that type.
+ * Other fields of a finding (its layer, summary…) pass as they are.
+ */
+const storedFindingSchema = z.looseObject({
+  id: z.string().min(1),
+  ids: z.array(z.string()).optional(),
+  aliases: z.array(z.string()).default([]),
+  package: z.looseObject({ name: z.string().min(1), version: z.string(), ecosystem: z.string(), purl: z.string(), layer: z.string() }),
+  severity: z.enum(SEVERITIES),
+  fixable: z.boolean(),
+  fixedVersion: z.string().optional(),
+  vendorSeverity: z.object({ source: z.string(), rating: z.string(), severity: z.enum(SEVERITIES) }).optional(),
+  cvssScore: z.number().optional(),
+  negligible: z.boolean().optional(),
+  fixedIn: z.object({ name: z.string(), version: z.string(), kind: z.literal('source') }).optional(),
+});
+const dataProblemSchema = z.object({
+  kind: z.enum(['empty', 'missing', 'stale']),
+  ecosystem: z.string(),
+  packages: z.number().int().nonnegative(),
+  ageSeconds: z.number().optional(),
+  maxAgeSeconds: z.number().optional(),
+  message: z.string(),
+});
+const storedRescanSchema = z.looseObject({
+  digest: z.string(),
+  osvVersion: z.string(),
+  scannedAt: z.iso.datetime({ offset: true }),
+  findings: z.array(storedFindingSchema),
+  vulnerabilityData: z
+    .looseObject({
+      version: z.string(),
+      records: z.number().int().nonnegative(),
+      ageSeconds: z.number().nonnegative(),
+      maxAgeSeconds: z.number().optional(),
+      ecosystems: z.array(z.object({ ecosystem: z.string(), records: z.number(), updatedAt: z.string(), ageSeconds: z.number() })),
+      problems: z.array(dataProblemSchema),
+    })
+    .optional(),
+  vex: z.array(vexStatementSchema).optional(),
+});
 
 /** Long enough for any retry of the re-gate that follows; a lost entry only costs a re-match. */
 export const RESCAN_FINDINGS_TTL_SECONDS = 2 * 24 * 3600;
@@ -67,10 +112,10 @@ export class RescanFindingsStore {
     const key = this.key(digest, osvVersion);
     if (text === null) return undefined;
     try {
-      const parsed = JSON.parse(text) as Partial<StoredRescan>;
-      if (parsed.digest !== digest || parsed.osvVersion !== osvVersion || typeof parsed.scannedAt !== 'string' || !Array.isArray(parsed.findings))
-        throw new Error('not a rescan of this digest and OSV data');
-      return parsed as StoredRescan;
+      const parsed = storedRescanSchema.parse(JSON.parse(text));
+      if (parsed.digest !== digest || parsed.osvVersion !== osvVersion) throw new Error('not a rescan of this digest and OSV data');
+      // Checked as far as the gate reads it; the ecosystem names and the fields it does not read pass as they are.
+      return parsed as unknown as StoredRescan;
     } catch (cause) {
       throw new ChainError('BAD_INPUT', `rescanned findings ${key} are unreadable: ${(cause as Error).message}`, { cause, retryable: false });
     }

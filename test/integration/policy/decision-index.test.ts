@@ -75,6 +75,16 @@ describe('decision store: the digest index the rescan pages through, and compare
     assert.equal((await store.latest(d))?.facts.scannedAt, '2030-01-01T00:00:00.000Z');
     assert.equal((await store.history(d)).length, 3, 'a refresh adds nothing to the history');
     assert.deepEqual((await store.update(digest(43), () => undefined)).previous, undefined);
+    // The write compares a digest of the record read: the bytes Redis holds, multi-byte characters too.
+    await store.recordOverride(d, { actor: 'zoë', reason: 'Zürich ✓ 事故' });
+    let tries = 0;
+    const unicode = await store.update(d, (latest) => {
+      tries++;
+      return latest ? { kind: 'refresh', record: { ...latest, recordedAt: '2030-01-02T00:00:00.000Z' } } : undefined;
+    });
+    assert.equal(tries, 1, 'written on the first attempt');
+    assert.equal(unicode.written?.record.override?.reason, 'Zürich ✓ 事故');
+    assert.equal((await store.latest(d))?.recordedAt, '2030-01-02T00:00:00.000Z');
     // An unreadable record fails for good: a retry would read the same bytes.
     await redis.set(`cas:decision:${digest(44)}`, '{"decision": {}');
     await assert.rejects(store.latest(digest(44)), (err: unknown) => ChainError.is(err, 'BAD_INPUT') && !err.retryable && /unreadable/.test(err.message));

@@ -9,6 +9,7 @@ import { createActivityDeps } from '../../../activities/deps';
 import { createRescanActivities, type RescannedImage } from '../../../activities/rescan';
 import { createScanActivities } from '../../../activities/scan';
 import { configSchema } from '../../../src/config/schema';
+import { ChainError } from '../../../src/errors';
 import { createLogger } from '../../../src/log/logger';
 import { type ScanSummary } from '../../../src/scan';
 import { RescanFindingsStore } from '../../../src/scan/rescan-findings';
@@ -82,6 +83,26 @@ void describe('scan activities with a real registry and Redis', () => {
       env.run(activities.scanImage, { registry: 'source', repository: 'app', digest: 'latest' }),
       (e: unknown) => e instanceof ApplicationFailure && e.nonRetryable && e.type === 'BAD_INPUT',
     );
+  });
+
+  void it('refuses kept findings that are not of the type the re-gate trusts, where they leave Redis', async () => {
+    const again = (await env.run(activities.rescanImage, { digest })) as RescannedImage;
+    const store = new RescanFindingsStore(redis);
+    const key = `dchain:rescan:findings:${digest}:${again.osv.version}`;
+    const kept = JSON.parse((await redis.get(key))!) as { findings: Array<Record<string, unknown>>; vex?: unknown };
+    assert.ok((await store.get(digest, again.osv.version))?.findings.length);
+    for (const tamper of [
+      (k: typeof kept) => (k.findings[0]!.severity = 'SEVERE'),
+      (k: typeof kept) => (k.findings[0]!.fixable = 'yes'),
+      (k: typeof kept) => (k.vex = [{ vulnerability: 'CVE-1', status: 'not_affected' }]),
+    ]) {
+      const bad = structuredClone(kept);
+      tamper(bad);
+      await redis.set(key, JSON.stringify(bad));
+      await assert.rejects(store.get(digest, again.osv.version), (e: unknown) => e instanceof ChainError && e.code === 'BAD_INPUT');
+      const many = await store.getMany([digest], again.osv.version);
+      assert.ok(many.get(digest) instanceof ChainError);
+    }
   });
 
   void it('refreshes other OSV data at most once per rescan version, even when upstream moved past it', async () => {

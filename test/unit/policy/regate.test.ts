@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type DecisionRecord, evaluatePolicy, regate } from '../../../src/policy';
+import { decisionRecordSchema } from '../../../src/policy/decision-store';
+import { findingFacts } from '../../../src/policy/facts-from-scan';
 import { type Finding, type OsvDataVersion } from '../../../src/scan';
 import { DIGEST, facts, finding, GOOD_DATA, NOW, policyWith } from './fixtures';
 
@@ -93,6 +95,17 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.equal(outcome.verdict, 'allowed');
     assert.equal(update?.kind, 'decision');
     assert.equal(update?.record.decision.allowed, true);
+  });
+
+  it('compares findings in order first, then as many times as each occurs in any order', () => {
+    const low = finding('CVE-2026-2', 'LOW', false);
+    const medium = finding('CVE-2026-3', 'MEDIUM', true);
+    const previous = recorded([low, low, medium]);
+    assert.equal(regate(previous, scanned(low, low, medium), context).outcome.findingsChanged, false, 'same order');
+    assert.equal(regate(previous, scanned(medium, low, low), context).outcome.findingsChanged, false, 'another order');
+    assert.equal(regate(previous, scanned(low, medium, medium), context).outcome.findingsChanged, true, 'one repeated instead of another');
+    const refixed = { ...medium, fixedVersion: '9.9' };
+    assert.equal(regate(previous, scanned(low, low, refixed), context).outcome.findingsChanged, true, 'another fix, same order');
   });
 
   it('only refreshes the scan time when nothing changed (order of findings aside)', () => {
@@ -192,5 +205,53 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     const nextDay = regate(told, scanned(finding('CVE-2026-1', 'CRITICAL', true)), { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
     assert.equal(nextDay.outcome.verdict, 'unchanged');
     assert.equal(nextDay.update?.kind, 'refresh');
+  });
+  it('writes records in their stored form: the store writes them unvalidated, so parsing one back must change nothing', () => {
+    const rich = scanned(finding('CVE-2026-1', 'CRITICAL', true), finding('CVE-2026-2', 'LOW', false));
+    rich.findings[0] = { ...rich.findings[0]!, vendorSeverity: { source: 'debian', rating: 'high', severity: 'HIGH' }, cvssScore: 9.8, negligible: false };
+    rich.findings[1] = { ...rich.findings[1]!, fixedIn: { name: 'src', version: '1.2', kind: 'source' }, negligible: true, summary: 'not a fact' };
+    rich.vulnerabilityData.problems = [{ kind: 'stale', ecosystem: 'Debian', packages: 1, ageSeconds: 9, maxAgeSeconds: 5, message: 'stale' }];
+    const first = regate(recorded([], true), rich, context);
+    const refresh = first.update && regate(first.update.record, rich, { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
+    assert.equal(first.update?.kind, 'decision');
+    assert.equal(refresh?.update?.kind, 'refresh');
+    for (const update of [first.update!, refresh!.update!]) {
+      const stored = JSON.parse(JSON.stringify(update.record)) as unknown;
+      assert.deepEqual(decisionRecordSchema.parse(stored), stored);
+    }
+  });
+  it('maps findings to facts field by field: optional ones only when set, in the order stored records have them', () => {
+    const [bare, full] = findingFacts([
+      {
+        id: 'GHSA-1',
+        ids: ['GHSA-1'],
+        aliases: [],
+        package: { name: 'a', version: '1', ecosystem: 'npm', purl: 'pkg:npm/a@1', layer: 'sha256:00' },
+        severity: 'LOW',
+        fixable: false,
+      },
+      {
+        id: 'DSA-1',
+        ids: ['DSA-1', 'DEBIAN-CVE-1'],
+        aliases: ['CVE-1'],
+        package: { name: 'libssl3', version: '3.0-1', ecosystem: 'Debian', purl: 'pkg:deb/debian/libssl3@3.0-1', layer: 'sha256:00' },
+        severity: 'HIGH',
+        vendorSeverity: { source: 'Debian', rating: 'high', severity: 'HIGH' },
+        cvssScore: 8.1,
+        negligible: false,
+        fixable: true,
+        fixedVersion: '3.0-2',
+        fixedIn: { name: 'openssl', version: '3.0-2', kind: 'source' },
+        summary: 'not a fact',
+      },
+    ]);
+    assert.equal(
+      JSON.stringify(bare),
+      '{"id":"GHSA-1","aliases":[],"package":"a","version":"1","ecosystem":"npm","severity":"LOW","fixable":false,"ids":["GHSA-1"],"negligible":false,"purl":"pkg:npm/a@1"}',
+    );
+    assert.equal(
+      JSON.stringify(full),
+      '{"id":"DSA-1","aliases":["CVE-1"],"package":"libssl3","version":"3.0-1","ecosystem":"Debian","severity":"HIGH","fixable":true,"fixedVersion":"3.0-2","ids":["DSA-1","DEBIAN-CVE-1"],"vendorSeverity":{"source":"Debian","rating":"high"},"cvssScore":8.1,"negligible":false,"fixedIn":{"name":"openssl","version":"3.0-2"},"purl":"pkg:deb/debian/libssl3@3.0-1"}',
+    );
   });
 });

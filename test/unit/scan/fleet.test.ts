@@ -168,6 +168,60 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     assert.ok(findings >= 4, `the fixtures match (${findings} findings)`);
   });
 
+  it('orders an image’s findings as matchPackages does: severity, negligible ones last, then id, then purl', () => {
+    const debian = (id: string, source: string, urgency: string | undefined): OsvRecord =>
+      ({
+        id,
+        modified: '2025-01-01T00:00:00Z',
+        affected: [
+          {
+            package: { ecosystem: 'Debian:12', name: source },
+            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '9.0-1' }] }],
+            ...(urgency ? { ecosystem_specific: { urgency } } : {}),
+          },
+        ],
+      }) as OsvRecord;
+    // Ids whose code-point order is not their collation order (case, digits), one advisory over two sources' binaries.
+    const db = new OsvDatabase([
+      debian('DEBIAN-CVE-b', 'shadow', 'unimportant'),
+      debian('debian-CVE-a', 'shadow', 'high'),
+      debian('DEBIAN-CVE-10', 'openssl', 'high'),
+      debian('DEBIAN-CVE-9', 'openssl', 'unimportant'),
+      debian('DEBIAN-CVE-B', 'openssl', 'low'),
+      debian('DEBIAN-CVE-c', 'zlib', undefined),
+      debian('DEBIAN-CVE-c', 'shadow', undefined),
+      record('GHSA-z', 'npm', 'lodash', '9.0.0'),
+    ]);
+    const images = [
+      [
+        deb('passwd', 'shadow', '1.0-1', 'sha256:a'),
+        deb('libssl3', 'openssl', '1.0-1', 'sha256:a'),
+        npm('lodash', '4.17.11', 'sha256:a'),
+        deb('zlib1g', 'zlib', '1.0-1', 'sha256:a'),
+      ],
+      [
+        deb('login', 'shadow', '1.0-1', 'sha256:b'),
+        deb('openssl', 'openssl', '1.0-1', 'sha256:b'),
+        deb('libssl3', 'openssl', '1.0-1', 'sha256:b'),
+        deb('passwd', 'shadow', '1.0-1', 'sha256:b'),
+      ],
+    ];
+    for (const [n, packages] of images.entries()) {
+      const stored = {
+        registry: 'r',
+        repository: 'app',
+        digest: digest(n + 1),
+        scannedAt: '2025-01-01T00:00:00Z',
+        hygiene: {} as never,
+        sbom: toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(n + 1), toolVersion: 'test' }, packages),
+      };
+      const { summary } = rematchStored(db, stored, { store: 'memory', key: '', digest: digest(n + 1), format: 'cyclonedx-1.6' }, new Date(), undefined);
+      const expected = matchPackages(db, packages);
+      assert.ok(expected.some((f) => f.negligible) && expected.some((f) => !f.negligible), 'negligible and other findings');
+      assert.deepEqual(summary.findings, expected, `image ${n}`);
+    }
+  });
+
   it('re-matches after a refresh only what changed: findings as matchPackages gives them on the new data', async () => {
     const lodash = record('GHSA-l', 'npm', 'lodash', '4.17.21');
     const minimist = record('GHSA-m', 'npm', 'minimist', '1.2.6');
