@@ -16,6 +16,8 @@ import { pipeline, type Readable } from 'node:stream';
 import { z } from 'zod';
 import { ChainError } from '../../errors';
 import { DigestVerifier, digestOf, isDigest, verifyDigest } from '../digest';
+import { type FileRange } from '../layers/file-range';
+import { type LayerFile } from '../layers/read-layer-file';
 import { type ImageSource } from './source';
 import { TarIndex } from './tar-index';
 
@@ -31,6 +33,8 @@ interface LocalFiles {
   read(path: string, maxBytes: number): Buffer;
   size(path: string): number;
   stream(path: string): Readable;
+  /** Where the file's bytes are: a file of its own, or a stretch of the archive. */
+  range(path: string): FileRange;
 }
 
 class DirFiles implements LocalFiles {
@@ -57,6 +61,9 @@ class DirFiles implements LocalFiles {
     this.size(path); // a clear NOT_FOUND before the stream opens
     return createReadStream(join(this.dir, path), { highWaterMark: 256 * 1024 });
   }
+  range(path: string): FileRange {
+    return { file: join(this.dir, path), offset: 0, size: this.size(path) };
+  }
 }
 
 class TarFiles implements LocalFiles {
@@ -77,6 +84,11 @@ class TarFiles implements LocalFiles {
   }
   stream(path: string): Readable {
     return this.index.stream(path);
+  }
+  range(path: string): FileRange {
+    const m = this.index.member(path);
+    if (!m) throw new ChainError('NOT_FOUND', `${this.what} has no ${path}`);
+    return { file: this.what, offset: m.offset, size: m.size };
   }
 }
 
@@ -163,6 +175,10 @@ export class OciLayoutSource implements ImageSource {
   blobStream(_repo: string, digest: string): Promise<Readable> {
     const path = this.blobPath(digest);
     return Promise.resolve(verifiedStream(this.files.stream(path), digest, `${this.files.what}: blob ${digest}`));
+  }
+
+  blobFile(_repo: string, digest: string): Promise<LayerFile> {
+    return Promise.resolve({ ...this.files.range(this.blobPath(digest)), what: `${this.files.what}: blob ${digest}` });
   }
 }
 
@@ -273,6 +289,10 @@ export class DockerArchiveSource implements ImageSource {
 
   blobStream(_repo: string, digest: string): Promise<Readable> {
     return Promise.resolve(verifiedStream(this.files.stream(this.path(digest)), digest, `${this.files.what}: layer ${digest}`));
+  }
+
+  blobFile(_repo: string, digest: string): Promise<LayerFile> {
+    return Promise.resolve({ ...this.files.range(this.path(digest)), what: `${this.files.what}: layer ${digest}` });
   }
 }
 

@@ -186,7 +186,8 @@ export class TarParser {
         }
         case 'meta': {
           const take = Math.min(state.remaining, chunk.length - pos);
-          state.parts.push(chunk.subarray(pos, pos + take));
+          // A copy: the chunk's buffer may be refilled before the record's last bytes come (see file-range.ts).
+          state.parts.push(Buffer.from(chunk.subarray(pos, pos + take)));
           pos += take;
           state.remaining -= take;
           if (state.remaining === 0) {
