@@ -20,7 +20,7 @@ import {
   SEVERITIES,
   type Severity,
   toSarif,
-} from '../../src/scan';
+} from '../../src/scan/image-scan';
 import { colorEnabled, paint } from '../color';
 
 /** `--fail-on`: the exit code when a counted finding is at or above the given severity (1 is any error, 3 a policy denial, 4 missing or stale vulnerability data). */

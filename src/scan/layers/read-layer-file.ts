@@ -18,7 +18,7 @@ export interface LayerFile extends FileRange {
   what: string;
 }
 
-export interface LayerFileOptions extends LayerReadOptions {
+interface LayerFileOptions extends LayerReadOptions {
   /** Throws when the scan was stopped (its time or memory limit); called before each chunk. */
   throwIfStopped?: () => void;
   /** Bytes read at a time (tests make it small to cross every boundary). */

@@ -116,7 +116,7 @@ class InspectSink implements TarContentSink {
 }
 
 /** What turns a layer's tar bytes into its changes: the parser to push them to, and what it fills. */
-export interface LayerParse {
+interface LayerParse {
   parser: TarParser;
   changes: LayerChanges;
   refused: LayerReadResult['refused'];

@@ -34,7 +34,7 @@ const files: Record<string, Buffer> = {
 async function tarOf(entries: Record<string, Buffer>): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => void chunks.push(c));
+  p.on('data', (c: unknown) => void chunks.push(c as Buffer));
   const done = new Promise<void>((r) => p.on('end', () => r()));
   for (const [name, content] of Object.entries(entries)) p.entry({ name, mode: 0o755 }, content);
   p.finalize();
