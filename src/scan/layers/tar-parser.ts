@@ -12,6 +12,8 @@
 import { ChainError } from '../../errors';
 
 const BLOCK = 512;
+/** An end-of-archive block, compared with natively rather than byte by byte in a callback. */
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
 export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'directory' | 'other';
 
@@ -82,15 +84,22 @@ function numeric(block: Buffer, offset: number, length: number, what: string): n
 
 function checksumMatches(block: Buffer): boolean {
   const stored = numeric(block, 148, 8, 'checksum');
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
+  // One pass for both sums (a layer has a header per file): the signed sum is the unsigned one less 256 per byte
+  // above 127; the checksum field itself counts as eight spaces.
+  let unsigned = 8 * 0x20;
+  let high = 0;
+  for (let i = 0; i < 148; i++) {
+    const b = block[i]!;
     unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+    high += b >> 7;
+  }
+  for (let i = 156; i < BLOCK; i++) {
+    const b = block[i]!;
+    unsigned += b;
+    high += b >> 7;
   }
   // Some old writers summed signed bytes; both are accepted, as GNU tar does.
-  return stored === unsigned || stored === signed;
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 function entryType(flag: string): TarEntryType {
@@ -220,7 +229,7 @@ export class TarParser {
   }
 
   private header(block: Buffer): void {
-    if (block.every((b) => b === 0)) {
+    if (block.equals(ZERO_BLOCK)) {
       // End of archive: two zero blocks; tolerate one (some writers stop there), the stream end decides.
       this.state = { kind: 'done' };
       return;
