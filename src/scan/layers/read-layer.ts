@@ -83,6 +83,8 @@ class InspectSink implements TarContentSink {
     private readonly limit: number,
     private readonly candidates: ContentInspector[],
     private readonly inspect: (inspectors: ContentInspector[], content: Buffer) => void,
+    /** Runs `inPlace` inspectors at once on a view that is valid for the call only. */
+    private readonly inspectInPlace: (inspectors: ContentInspector[], view: Buffer) => void,
   ) {}
   write(chunk: Buffer): void {
     if (this.skipped) return;
@@ -102,10 +104,18 @@ class InspectSink implements TarContentSink {
   }
   private decide(): void {
     const head = this.head.length === 1 ? this.head[0]! : Buffer.concat(this.head, this.headSize);
+    const whole = this.head.length === 1 && this.headSize === this.size;
     this.head = [];
     const inspectors = this.candidates.filter((i) => i.accepts(head));
     if (inspectors.length === 0) {
       this.skipped = true;
+      return;
+    }
+    // The whole file in one chunk, for inspectors that keep nothing of it: inspected in the chunk, not copied. Most
+    // files inspected are: small files (the private-key check) and executables (Go's build info) of a few dozen MB a layer.
+    if (whole && inspectors.every((i) => i.inPlace)) {
+      this.skipped = true;
+      this.inspectInPlace(inspectors, head);
       return;
     }
     this.collector = new Collector(this.size, this.limit, (c) => {
@@ -182,7 +192,7 @@ export function layerParse(opts: LayerReadOptions): LayerParse {
     if (node.size > limits.maxInspectBytes) return undefined;
     const candidates = policy.inspectors.filter((i) => i.candidate(node.path, node.mode, node.size));
     if (candidates.length === 0) return undefined; // most files: counted past, never copied
-    return new InspectSink(node.size, limits.maxInspectBytes, candidates, (inspectors, content) => {
+    const inspect = (inspectors: ContentInspector[], content: Buffer) => {
       const inspection = (async () => {
         for (const inspector of inspectors) {
           const fact = await inspector.inspect(node.path, content);
@@ -191,7 +201,22 @@ export function layerParse(opts: LayerReadOptions): LayerParse {
       })();
       inspection.catch(() => undefined); // awaited below; a tar error may come first and end the read
       inspections.push(inspection);
-    });
+    };
+    const inspectInPlace = (inspectors: ContentInspector[], view: Buffer) => {
+      try {
+        for (const inspector of inspectors) {
+          const fact = inspector.inspect(node.path, view);
+          if (fact instanceof Promise) throw new ChainError('INTERNAL', `inspector ${inspector.name} is declared inPlace but is asynchronous`);
+          if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
+        }
+      } catch (err) {
+        // Reported where an asynchronous inspection's failure is: when the layer's inspections are awaited.
+        const failed = Promise.reject(err as Error);
+        failed.catch(() => undefined);
+        inspections.push(failed);
+      }
+    };
+    return new InspectSink(node.size, limits.maxInspectBytes, candidates, inspect, inspectInPlace);
   };
 
   const parser = new TarParser(entry);

@@ -42,7 +42,10 @@ async function tarOf(entries: Record<string, Buffer>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Keeps everything but the doc file; inspects ELF files by recording their whole content as hex. */
+/**
+ * Keeps everything but the doc file; inspects ELF files by recording their whole content as hex, in place (a view of
+ * the read buffer) when the file lies in one chunk, from a copy otherwise.
+ */
 const policy: CapturePolicy = {
   keep: (path) => !path.startsWith('/usr/bin/') && !path.startsWith('/usr/share/'),
   inspectors: [
@@ -51,6 +54,7 @@ const policy: CapturePolicy = {
       candidate: (path) => path.startsWith('/usr/bin/'),
       accepts: (head) => head.subarray(0, 4).toString('latin1') === '\x7fELF',
       inspect: (_path, content) => content.toString('hex'),
+      inPlace: true,
     },
   ],
 };
