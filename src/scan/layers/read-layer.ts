@@ -192,31 +192,37 @@ export function layerParse(opts: LayerReadOptions): LayerParse {
     if (node.size > limits.maxInspectBytes) return undefined;
     const candidates = policy.inspectors.filter((i) => i.candidate(node.path, node.mode, node.size));
     if (candidates.length === 0) return undefined; // most files: counted past, never copied
-    const inspect = (inspectors: ContentInspector[], content: Buffer) => {
-      const inspection = (async () => {
-        for (const inspector of inspectors) {
-          const fact = await inspector.inspect(node.path, content);
-          if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
+    // The callbacks are written inline: the CLI bundle names each named closure when it is made (esbuild's keepNames),
+    // a defineProperty per inspected file.
+    return new InspectSink(
+      node.size,
+      limits.maxInspectBytes,
+      candidates,
+      (inspectors, content) => {
+        const inspection = (async () => {
+          for (const inspector of inspectors) {
+            const fact = await inspector.inspect(node.path, content);
+            if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
+          }
+        })();
+        inspection.catch(() => undefined); // awaited below; a tar error may come first and end the read
+        inspections.push(inspection);
+      },
+      (inspectors, view) => {
+        try {
+          for (const inspector of inspectors) {
+            const fact = inspector.inspect(node.path, view);
+            if (fact instanceof Promise) throw new ChainError('INTERNAL', `inspector ${inspector.name} is declared inPlace but is asynchronous`);
+            if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
+          }
+        } catch (err) {
+          // Reported where an asynchronous inspection's failure is: when the layer's inspections are awaited.
+          const failed = Promise.reject(err as Error);
+          failed.catch(() => undefined);
+          inspections.push(failed);
         }
-      })();
-      inspection.catch(() => undefined); // awaited below; a tar error may come first and end the read
-      inspections.push(inspection);
-    };
-    const inspectInPlace = (inspectors: ContentInspector[], view: Buffer) => {
-      try {
-        for (const inspector of inspectors) {
-          const fact = inspector.inspect(node.path, view);
-          if (fact instanceof Promise) throw new ChainError('INTERNAL', `inspector ${inspector.name} is declared inPlace but is asynchronous`);
-          if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
-        }
-      } catch (err) {
-        // Reported where an asynchronous inspection's failure is: when the layer's inspections are awaited.
-        const failed = Promise.reject(err as Error);
-        failed.catch(() => undefined);
-        inspections.push(failed);
-      }
-    };
-    return new InspectSink(node.size, limits.maxInspectBytes, candidates, inspect, inspectInPlace);
+      },
+    );
   };
 
   const parser = new TarParser(entry);

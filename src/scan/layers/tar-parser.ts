@@ -135,6 +135,15 @@ function parsePax(data: Buffer, into: Map<string, string>): void {
   }
 }
 
+/**
+ * A header field's pax value: the entry's own record, else the archive's global one. A function rather than a closure
+ * made per header: the CLI bundle gives every named closure its name when it is made (esbuild's keepNames), a
+ * defineProperty per header of a layer.
+ */
+function paxValue(pax: Map<string, string> | undefined, global: Map<string, string>, key: string): string | undefined {
+  return pax?.get(key) ?? global.get(key);
+}
+
 function paxNumber(value: string | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw bad(`pax ${what} "${value.slice(0, 32)}" is not a number`);
@@ -245,19 +254,19 @@ export class TarParser {
       return;
     }
     const pax = this.pax;
-    const value = (key: string) => pax?.get(key) ?? this.global.get(key);
+    const global = this.global;
     const magic = block.toString('latin1', 257, 263);
     const prefix = magic === 'ustar\0' ? text(block, 345, 155) : ''; // GNU ('ustar  ') keeps other fields there
-    const name = this.longName ?? value('path') ?? (prefix ? `${prefix}/${text(block, 0, 100)}` : text(block, 0, 100));
-    const linkname = this.longLink ?? value('linkpath') ?? text(block, 157, 100);
+    const name = this.longName ?? paxValue(pax, global, 'path') ?? (prefix ? `${prefix}/${text(block, 0, 100)}` : text(block, 0, 100));
+    const linkname = this.longLink ?? paxValue(pax, global, 'linkpath') ?? text(block, 157, 100);
     const type = entryType(flag);
-    const contentSize = paxNumber(value('size'), 'size') ?? size;
+    const contentSize = paxNumber(paxValue(pax, global, 'size'), 'size') ?? size;
     const header: TarHeader = {
       name,
       type,
       mode: numeric(block, 100, 8, 'mode'),
-      uid: paxNumber(value('uid'), 'uid') ?? numeric(block, 108, 8, 'uid'),
-      gid: paxNumber(value('gid'), 'gid') ?? numeric(block, 116, 8, 'gid'),
+      uid: paxNumber(paxValue(pax, global, 'uid'), 'uid') ?? numeric(block, 108, 8, 'uid'),
+      gid: paxNumber(paxValue(pax, global, 'gid'), 'gid') ?? numeric(block, 116, 8, 'gid'),
       size: type === 'file' ? contentSize : 0,
       linkname,
     };
