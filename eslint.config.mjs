@@ -10,7 +10,10 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
  * Each domain folder (src/<folder>) is used from outside through its index.ts only, so its public
  * surface is one file. Tests may reach inside (they mirror the source tree); workflows import the
  * contract's files (src/chain/names.ts…) so the workflow bundle holds no zod.
+ * A folder may name a second, narrower surface for a command whose start-up would pay for the rest of
+ * index.ts: src/scan/image-scan.ts for `dchain scan` (without the fleet and VEX modules' schemas).
  */
+const NARROW_SURFACES = { scan: ['image-scan'] };
 const surfaces = {
   rules: {
     'folder-surface': {
@@ -25,7 +28,7 @@ const surfaces = {
           if (target[0] !== 'src' || target.length < 3) return;
           const folder = target[1];
           if (from[0] === 'src' && from[1] === folder) return;
-          if (target.length === 3 && target[2] === 'index') return;
+          if (target.length === 3 && (target[2] === 'index' || NARROW_SURFACES[folder]?.includes(target[2]))) return;
           if (from[0] === 'workflows' && folder === 'chain') return;
           const suggest = relative(dirname(context.filename), resolve(root, 'src', folder)) || '.';
           context.report({

@@ -2,7 +2,7 @@
 export { durationMs, durationSchema } from './duration';
 export { loadConfig, parseConfig } from './load';
 export { type Config, type Credentials, type IngestConfig, type RegistryConfig, type WebhookSourceConfig } from './schema';
-export { checkDeadlineOf } from './sections/admission';
+export { checkDeadlineOf } from './sections/admission-deadline';
 export { type BuildRule, type StagingConfig } from './sections/build';
 export { PLACEHOLDER } from './sections/build-template';
 export { type InventoryConfig } from './sections/inventory';

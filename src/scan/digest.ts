@@ -34,25 +34,43 @@ export function verifyDigest(data: Buffer, expected: string, what: string): void
   if (actual !== expected) throw mismatch(what, expected, actual);
 }
 
-/** Passes bytes through unchanged while hashing them; fails the stream with DIGEST_MISMATCH at the end when the content does not match. */
-export class DigestVerifier extends Transform {
+/** Hashes bytes as they come and tells, at the end, whether they match `expected` (a DIGEST_MISMATCH error when not). */
+export class DigestCheck {
   private readonly hash: Hash;
 
   constructor(
     private readonly expected: string,
     private readonly what: string,
   ) {
-    super({ highWaterMark: 256 * 1024 });
     this.hash = createHash(algorithmOf(expected));
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  update(chunk: Buffer): void {
     this.hash.update(chunk);
+  }
+
+  /** The mismatch, or undefined when the bytes hash to the expected digest. */
+  result(): ChainError | undefined {
+    const actual = `${algorithmOf(this.expected)}:${this.hash.digest('hex')}`;
+    return actual === this.expected ? undefined : mismatch(this.what, this.expected, actual);
+  }
+}
+
+/** Passes bytes through unchanged while hashing them; fails the stream with DIGEST_MISMATCH at the end when the content does not match. */
+export class DigestVerifier extends Transform {
+  private readonly check: DigestCheck;
+
+  constructor(expected: string, what: string) {
+    super({ highWaterMark: 256 * 1024 });
+    this.check = new DigestCheck(expected, what);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.check.update(chunk);
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    const actual = `${algorithmOf(this.expected)}:${this.hash.digest('hex')}`;
-    callback(actual === this.expected ? null : mismatch(this.what, this.expected, actual));
+    callback(this.check.result() ?? null);
   }
 }

@@ -1,13 +1,12 @@
-/** The scanner's public surface. */
+/** The scanner's public surface (image-scan.ts is the narrower one of the scan command). */
 export * from './types';
 export { scanImage, rescanStored, type ScanResult } from './scan-image';
-export { loadImage, type LayerProgress } from './image/load';
-export { type ImageSource, type Platform } from './image/source';
-export { openLocalImage, parseImageInput } from './image/local-sources';
+export { loadImage } from './image/load';
+export { type Platform } from './image/source';
+export { openLocalImage } from './image/local-sources';
 export { isRootUser } from './hygiene/checks';
 export { type OsvDatabase, OsvSource } from './osv';
 export { osvSourceFromConfig } from './osv/from-config';
-export { toSarif } from './report/sarif';
 export { RedisSbomStore, MemorySbomStore } from './sbom/store';
 export { osvDownloadBanner } from './osv/status';
 export { RescanFindingsStore } from './rescan-findings';

@@ -4,13 +4,6 @@ import { durationSchema } from '../duration';
 const port = z.number().int().min(1).max(65535);
 
 /**
- * How long the webhook keeps for itself out of the API server's timeout: answering, the TLS round trip and the
- * API server's own bookkeeping. One second proved too thin: a check cut at 4 s once reached kubectl as the API
- * server's "context deadline exceeded" (5.2 s) instead of the webhook's reason.
- */
-export const RESPONSE_MARGIN_MS = 1_500;
-
-/**
  * `policy.admission`: the webhook process. One setting, `timeoutSeconds`, is the manifest's
  * `timeoutSeconds` (deploy/kubernetes/admission-webhook.yaml keeps them equal, a test checks it);
  * the per-request check deadline is derived from it so the webhook always answers before the API
@@ -54,8 +47,3 @@ export const admissionConfigSchema = z
   .prefault({});
 
 export type AdmissionConfig = z.infer<typeof admissionConfigSchema>;
-
-/** The check deadline the webhook uses: configured, or timeoutSeconds less the response margin. */
-export function checkDeadlineOf(admission: Pick<AdmissionConfig, 'timeoutSeconds' | 'checkDeadlineMs'>): number {
-  return admission.checkDeadlineMs ?? admission.timeoutSeconds * 1000 - RESPONSE_MARGIN_MS;
-}

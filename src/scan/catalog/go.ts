@@ -16,6 +16,7 @@ export const goCataloger: Cataloger = {
         candidate: (_path, mode, size) => (mode & 0o111) !== 0 && size > 1024,
         accepts: isElf,
         inspect: (_path, content) => parseGoBuildInfo(content),
+        inPlace: true, // the fact is strings only
       },
     ],
   },

@@ -24,6 +24,7 @@ export const hygienePolicy: CapturePolicy = {
       // The marker may sit past the first chunk: read every candidate whole (they are small).
       accepts: () => true,
       inspect: (_path, content) => (content.includes('-----BEGIN') && KEY_MARKERS.some((m) => content.includes(m)) ? true : undefined),
+      inPlace: true,
     },
   ],
 };

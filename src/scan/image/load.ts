@@ -6,6 +6,7 @@ import { type LayerStats } from '../layers/decompress';
 import { type ScanGuard } from '../layers/guard';
 import { DEFAULT_LAYER_LIMITS, type LayerLimits } from '../layers/limits';
 import { readLayer, type LayerReadResult } from '../layers/read-layer';
+import { readLayerFile } from '../layers/read-layer-file';
 import { type ImageConfig, type ImageManifestDoc, type ImageSource, type Platform, resolveImage } from './source';
 
 export interface LayerProgress {
@@ -53,17 +54,15 @@ export async function loadImage(source: ImageSource, repository: string, referen
         const report = (bytes: number, done: boolean) => opts.onProgress?.({ index, count, digest: layer.digest, bytes, size: layer.size, done });
         opts.guard?.throwIfStopped();
         report(0, false);
-        const blob = await source.blobStream(repository, layer.digest);
-        opts.guard?.track(blob);
-        const result = await readLayer(blob, {
-          index,
-          digest: layer.digest,
-          limits,
-          policy: opts.policy,
-          entryBudget,
-          imageBytes,
-          onBytes: (b) => report(b, false),
-        });
+        const readOpts = { index, digest: layer.digest, limits, policy: opts.policy, entryBudget, imageBytes, onBytes: (b: number) => report(b, false) };
+        const file = await source.blobFile?.(repository, layer.digest);
+        let result: LayerReadResult;
+        if (file) result = await readLayerFile(file, { ...readOpts, throwIfStopped: () => opts.guard?.throwIfStopped() });
+        else {
+          const blob = await source.blobStream(repository, layer.digest);
+          opts.guard?.track(blob);
+          result = await readLayer(blob, readOpts);
+        }
         report(result.stats.compressedBytes, true);
         return result;
       }),

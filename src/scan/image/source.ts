@@ -6,11 +6,17 @@ import { type Readable } from 'node:stream';
 import { z } from 'zod';
 import { ChainError } from '../../errors';
 import { SHA256_DIGEST } from '../digest';
+import { type LayerFile } from '../layers/read-layer-file';
 
 export interface ImageSource {
   getManifest(repo: string, reference: string): Promise<{ digest: string; mediaType: string; bytes: Buffer }>;
   getBlob(repo: string, digest: string, opts?: { maxBytes?: number }): Promise<Buffer>;
   blobStream(repo: string, digest: string): Promise<Readable>;
+  /**
+   * Where a blob lies on disk, for sources that hold it there (an OCI layout, an image archive): the scanner then
+   * reads the file itself, hashing what it reads against `digest`, rather than through blobStream.
+   */
+  blobFile?(repo: string, digest: string): Promise<LayerFile>;
 }
 
 const descriptor = z.looseObject({

@@ -9,6 +9,11 @@ export interface ContentInspector {
   accepts(head: Buffer): boolean;
   /** Extracts a fact from the content, or undefined when there is nothing to report. */
   inspect(path: string, content: Buffer): unknown | Promise<unknown>;
+  /**
+   * `inspect` is synchronous and keeps nothing of `content` (no view, no buffer in the fact) once it returns: the
+   * reader may then pass it a view of its own read buffer, valid for the call only, instead of a copy of the file.
+   */
+  inPlace?: boolean;
 }
 
 export interface CapturePolicy {

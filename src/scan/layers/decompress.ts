@@ -59,17 +59,6 @@ function typedGunzip(digest: string): Transform {
   return gunzip;
 }
 
-/** Counts bytes and fails the stream when `check` returns an error. */
-function counter(count: (n: number) => ChainError | undefined): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      const err = count(chunk.length);
-      if (err) done(err);
-      else done(null, chunk);
-    },
-  });
-}
-
 /** What a decoder is fed at a time, at least (the last piece of a layer excepted). */
 const DECODER_INPUT_BYTES = 256 * 1024;
 
@@ -118,6 +107,64 @@ async function peek(source: Readable, bytes: number): Promise<Buffer> {
   return head;
 }
 
+/** The compression a layer's first bytes name (gzip and zstd magic numbers; anything else is a plain tar). */
+export function compressionOf(head: Buffer): Compression {
+  return head[0] === 0x1f && head[1] === 0x8b ? 'gzip' : head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528 ? 'zstd' : 'none';
+}
+
+/** The decoder of a compressed layer (undefined for a plain tar). */
+export function decoderFor(compression: Compression, digest: string): Transform | undefined {
+  if (compression === 'none') return undefined;
+  return compression === 'gzip' ? typedGunzip(digest) : new ZstdDecompress(digest);
+}
+
+/**
+ * The byte limits of one layer as two counters: `input` for the blob's bytes, `output` for the tar's; each adds to
+ * `stats` and returns the error once a limit is passed.
+ */
+export function layerCounters(
+  stats: LayerStats,
+  limits: LayerLimits,
+  digest: string,
+  image: { total: number },
+): { input: (n: number) => ChainError | undefined; output: (n: number) => ChainError | undefined } {
+  return {
+    input: (n) => {
+      stats.compressedBytes += n;
+      return stats.compressedBytes > limits.maxLayerBytes
+        ? new ChainError('TOO_LARGE', `layer ${digest} is larger than ${limits.maxLayerBytes} bytes`)
+        : undefined;
+    },
+    output: (n) => {
+      stats.uncompressedBytes += n;
+      image.total += n;
+      if (stats.uncompressedBytes > limits.maxUncompressedBytes)
+        return new ChainError('TOO_LARGE', `layer ${digest} exceeds ${limits.maxUncompressedBytes} bytes uncompressed`);
+      if (image.total > limits.maxImageUncompressedBytes)
+        return new ChainError('TOO_LARGE', `image layers exceed ${limits.maxImageUncompressedBytes} bytes uncompressed (at layer ${digest})`);
+      if (
+        stats.compression !== 'none' &&
+        stats.uncompressedBytes > RATIO_CHECK_AFTER &&
+        stats.uncompressedBytes / Math.max(stats.compressedBytes, 1) > limits.maxCompressionRatio
+      ) {
+        return new ChainError('TOO_LARGE', `layer ${digest} decompresses more than ${limits.maxCompressionRatio}:1 (likely a decompression bomb)`);
+      }
+      return undefined;
+    },
+  };
+}
+
+/** Counts the bytes that pass and fails the stream with the counter's error. */
+export function counter(count: (n: number) => ChainError | undefined): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const err = count(chunk.length);
+      if (err) done(err);
+      else done(null, chunk);
+    },
+  });
+}
+
 /**
  * The transforms that turn a layer blob stream into tar bytes with the limits enforced; pipe
  * `source` through them in order. `stats` fills as bytes pass.
@@ -129,34 +176,11 @@ export async function layerDecoder(
   image: { total: number } = { total: 0 },
 ): Promise<{ transforms: Transform[]; stats: LayerStats }> {
   const head = await peek(source, 4);
-  const stats: LayerStats = {
-    compression: head[0] === 0x1f && head[1] === 0x8b ? 'gzip' : head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528 ? 'zstd' : 'none',
-    compressedBytes: 0,
-    uncompressedBytes: 0,
-  };
-  const input = counter((n) => {
-    stats.compressedBytes += n;
-    return stats.compressedBytes > limits.maxLayerBytes
-      ? new ChainError('TOO_LARGE', `layer ${digest} is larger than ${limits.maxLayerBytes} bytes`)
-      : undefined;
-  });
-  const output = counter((n) => {
-    stats.uncompressedBytes += n;
-    image.total += n;
-    if (stats.uncompressedBytes > limits.maxUncompressedBytes)
-      return new ChainError('TOO_LARGE', `layer ${digest} exceeds ${limits.maxUncompressedBytes} bytes uncompressed`);
-    if (image.total > limits.maxImageUncompressedBytes)
-      return new ChainError('TOO_LARGE', `image layers exceed ${limits.maxImageUncompressedBytes} bytes uncompressed (at layer ${digest})`);
-    if (
-      stats.compression !== 'none' &&
-      stats.uncompressedBytes > RATIO_CHECK_AFTER &&
-      stats.uncompressedBytes / Math.max(stats.compressedBytes, 1) > limits.maxCompressionRatio
-    ) {
-      return new ChainError('TOO_LARGE', `layer ${digest} decompresses more than ${limits.maxCompressionRatio}:1 (likely a decompression bomb)`);
-    }
-    return undefined;
-  });
-  if (stats.compression === 'none') return { transforms: [input, output], stats };
-  const decoder: Transform = stats.compression === 'gzip' ? typedGunzip(digest) : new ZstdDecompress(digest);
+  const stats: LayerStats = { compression: compressionOf(head), compressedBytes: 0, uncompressedBytes: 0 };
+  const counters = layerCounters(stats, limits, digest, image);
+  const input = counter(counters.input);
+  const output = counter(counters.output);
+  const decoder = decoderFor(stats.compression, digest);
+  if (!decoder) return { transforms: [input, output], stats };
   return { transforms: [input, coalesce(DECODER_INPUT_BYTES), decoder, output], stats };
 }

@@ -39,31 +39,36 @@ export interface LayerReadOptions {
 /** Bytes an inspector's `accepts` sees before the file is read whole or skipped (magic numbers are a few bytes). */
 const HEAD_BYTES = 512;
 
-/** Collects a file's content up to `limit` bytes; `over` once it passed the limit (the rest is dropped). */
+/**
+ * Collects a file's content (`expected` bytes, as its header says) up to `limit` bytes; `over` once it passed the
+ * limit (the rest is dropped). The parser's chunks are views of the reader's buffers, which the next read refills:
+ * the bytes kept are copied here, once, into a buffer of the file's size.
+ */
 class Collector implements TarContentSink {
-  readonly chunks: Buffer[] = [];
+  private readonly bytes: Buffer;
   size = 0;
   over = false;
-  ended = false;
   constructor(
-    private readonly limit: number,
+    expected: number,
+    limit: number,
     private readonly done: (c: Collector) => void,
-  ) {}
+  ) {
+    this.bytes = Buffer.allocUnsafe(Math.min(expected, limit));
+  }
   write(chunk: Buffer): void {
     if (this.over) return;
-    this.size += chunk.length;
-    // The parser's chunks are views of the stream's buffers: copied once here, when kept.
-    if (this.size > this.limit) {
+    if (this.size + chunk.length > this.bytes.length) {
       this.over = true;
-      this.chunks.length = 0;
-    } else this.chunks.push(chunk);
+      return;
+    }
+    chunk.copy(this.bytes, this.size);
+    this.size += chunk.length;
   }
   end(): void {
-    this.ended = true;
     this.done(this);
   }
   content(): Buffer {
-    return Buffer.concat(this.chunks, this.size);
+    return this.bytes.subarray(0, this.size);
   }
 }
 
@@ -78,6 +83,8 @@ class InspectSink implements TarContentSink {
     private readonly limit: number,
     private readonly candidates: ContentInspector[],
     private readonly inspect: (inspectors: ContentInspector[], content: Buffer) => void,
+    /** Runs `inPlace` inspectors at once on a view that is valid for the call only. */
+    private readonly inspectInPlace: (inspectors: ContentInspector[], view: Buffer) => void,
   ) {}
   write(chunk: Buffer): void {
     if (this.skipped) return;
@@ -85,37 +92,55 @@ class InspectSink implements TarContentSink {
       this.collector.write(chunk);
       return;
     }
-    this.head.push(chunk);
     this.headSize += chunk.length;
-    if (this.headSize >= Math.min(HEAD_BYTES, this.size)) this.decide();
+    if (this.headSize >= Math.min(HEAD_BYTES, this.size)) {
+      this.head.push(chunk);
+      this.decide();
+    } else this.head.push(Buffer.from(chunk)); // kept past this call, when the chunk's buffer is refilled: copied
   }
   end(): void {
     if (!this.skipped && !this.collector) this.decide();
     this.collector?.end();
   }
   private decide(): void {
-    const head = Buffer.concat(this.head, this.headSize);
+    const head = this.head.length === 1 ? this.head[0]! : Buffer.concat(this.head, this.headSize);
+    const whole = this.head.length === 1 && this.headSize === this.size;
     this.head = [];
     const inspectors = this.candidates.filter((i) => i.accepts(head));
     if (inspectors.length === 0) {
       this.skipped = true;
       return;
     }
-    this.collector = new Collector(this.limit, (c) => {
+    // The whole file in one chunk, for inspectors that keep nothing of it: inspected in the chunk, not copied. Most
+    // files inspected are: small files (the private-key check) and executables (Go's build info) of a few dozen MB a layer.
+    if (whole && inspectors.every((i) => i.inPlace)) {
+      this.skipped = true;
+      this.inspectInPlace(inspectors, head);
+      return;
+    }
+    this.collector = new Collector(this.size, this.limit, (c) => {
       if (!c.over) this.inspect(inspectors, c.content());
     });
     this.collector.write(head);
   }
 }
 
-export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise<LayerReadResult> {
+/** What turns a layer's tar bytes into its changes: the parser to push them to, and what it fills. */
+interface LayerParse {
+  parser: TarParser;
+  changes: LayerChanges;
+  refused: LayerReadResult['refused'];
+  /** Inspections run as each file completes (some are async); awaited before the layer counts as read. */
+  inspections: Promise<void>[];
+  /** A parser error as the layer's BAD_INPUT (limits' errors pass unchanged). */
+  tarError: (err: unknown) => ChainError;
+}
+
+export function layerParse(opts: LayerReadOptions): LayerParse {
   const { limits, policy, digest, index } = opts;
-  const { transforms, stats } = await layerDecoder(blob, limits, digest, opts.imageBytes);
   const changes: LayerChanges = { index, digest, whiteouts: [], opaqueDirs: [], entries: [] };
   const refused: LayerReadResult['refused'] = [];
-  /** Inspections run as each file completes (some are async); awaited before the layer counts as read. */
   const inspections: Promise<void>[] = [];
-  if (opts.onBytes) transforms[0]!.on('data', () => opts.onBytes!(stats.compressedBytes));
 
   const entry = (header: TarHeader): TarContentSink | undefined => {
     if (--opts.entryBudget.remaining < 0) throw new ChainError('TOO_LARGE', `image has more than ${limits.maxEntries} tar entries`);
@@ -160,23 +185,44 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
       // A package database the scan cannot read whole would leave its packages out: fail closed instead.
       if (node.size > limits.maxPackageDbBytes)
         throw new ChainError('TOO_LARGE', `${node.path} is ${node.size} bytes, over the ${limits.maxPackageDbBytes}-byte limit for package databases`);
-      return new Collector(limits.maxPackageDbBytes, (c) => {
+      return new Collector(node.size, limits.maxPackageDbBytes, (c) => {
         if (!c.over) node.content = c.content();
       });
     }
     if (node.size > limits.maxInspectBytes) return undefined;
     const candidates = policy.inspectors.filter((i) => i.candidate(node.path, node.mode, node.size));
     if (candidates.length === 0) return undefined; // most files: counted past, never copied
-    return new InspectSink(node.size, limits.maxInspectBytes, candidates, (inspectors, content) => {
-      const inspection = (async () => {
-        for (const inspector of inspectors) {
-          const fact = await inspector.inspect(node.path, content);
-          if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
+    // The callbacks are written inline: the CLI bundle names each named closure when it is made (esbuild's keepNames),
+    // a defineProperty per inspected file.
+    return new InspectSink(
+      node.size,
+      limits.maxInspectBytes,
+      candidates,
+      (inspectors, content) => {
+        const inspection = (async () => {
+          for (const inspector of inspectors) {
+            const fact = await inspector.inspect(node.path, content);
+            if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
+          }
+        })();
+        inspection.catch(() => undefined); // awaited below; a tar error may come first and end the read
+        inspections.push(inspection);
+      },
+      (inspectors, view) => {
+        try {
+          for (const inspector of inspectors) {
+            const fact = inspector.inspect(node.path, view);
+            if (fact instanceof Promise) throw new ChainError('INTERNAL', `inspector ${inspector.name} is declared inPlace but is asynchronous`);
+            if (fact !== undefined) (node.facts ??= {})[inspector.name] = fact;
+          }
+        } catch (err) {
+          // Reported where an asynchronous inspection's failure is: when the layer's inspections are awaited.
+          const failed = Promise.reject(err as Error);
+          failed.catch(() => undefined);
+          inspections.push(failed);
         }
-      })();
-      inspection.catch(() => undefined); // awaited below; a tar error may come first and end the read
-      inspections.push(inspection);
-    });
+      },
+    );
   };
 
   const parser = new TarParser(entry);
@@ -186,11 +232,16 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
       : new ChainError('BAD_INPUT', `layer ${digest} is not a valid tar stream: ${(err as Error).message.replace(/^not a valid tar stream: /, '')}`, {
           cause: err,
         });
+  return { parser, changes, refused, inspections, tarError };
+}
+
+/** A writable that pushes tar bytes to the parser. */
+export function parseSink({ parser, tarError }: Pick<LayerParse, 'parser' | 'tarError'>): Writable {
   // Parsing in the write callback (no per-entry streams), but on the next turn of the event loop: the stage above
   // (inflate, the file read) starts on its next chunk in libuv's thread pool only once our write returns, so parsing
   // inside the write would leave the pool idle while the main thread parses, and the other way round. Deferred, the two
   // overlap; the buffered chunks are bounded by the highWaterMark, which still carries back-pressure to the source.
-  const sink = new Writable({
+  return new Writable({
     highWaterMark: 512 * 1024,
     write(chunk: Buffer, _enc, done) {
       setImmediate(() => {
@@ -211,13 +262,20 @@ export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise
       }
     },
   });
+}
+
+export async function readLayer(blob: Readable, opts: LayerReadOptions): Promise<LayerReadResult> {
+  const { transforms, stats } = await layerDecoder(blob, opts.limits, opts.digest, opts.imageBytes);
+  if (opts.onBytes) transforms[0]!.on('data', () => opts.onBytes!(stats.compressedBytes));
+  const { parser, changes, refused, inspections, tarError } = layerParse(opts);
+  const sink = parseSink({ parser, tarError });
   try {
     await pipeline([blob, ...transforms, sink]);
     await Promise.all(inspections);
   } catch (err) {
     blob.destroy();
     if (ChainError.is(err)) throw err;
-    throw new ChainError('BAD_INPUT', `layer ${digest} is not a valid tar stream: ${(err as Error).message}`, { cause: err });
+    throw new ChainError('BAD_INPUT', `layer ${opts.digest} is not a valid tar stream: ${(err as Error).message}`, { cause: err });
   }
   return { changes, stats, refused };
 }

@@ -12,6 +12,8 @@
 import { ChainError } from '../../errors';
 
 const BLOCK = 512;
+/** An end-of-archive block, compared with natively rather than byte by byte in a callback. */
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
 export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'directory' | 'other';
 
@@ -82,15 +84,22 @@ function numeric(block: Buffer, offset: number, length: number, what: string): n
 
 function checksumMatches(block: Buffer): boolean {
   const stored = numeric(block, 148, 8, 'checksum');
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
+  // One pass for both sums (a layer has a header per file): the signed sum is the unsigned one less 256 per byte
+  // above 127; the checksum field itself counts as eight spaces.
+  let unsigned = 8 * 0x20;
+  let high = 0;
+  for (let i = 0; i < 148; i++) {
+    const b = block[i]!;
     unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+    high += b >> 7;
+  }
+  for (let i = 156; i < BLOCK; i++) {
+    const b = block[i]!;
+    unsigned += b;
+    high += b >> 7;
   }
   // Some old writers summed signed bytes; both are accepted, as GNU tar does.
-  return stored === unsigned || stored === signed;
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 function entryType(flag: string): TarEntryType {
@@ -124,6 +133,15 @@ function parsePax(data: Buffer, into: Map<string, string>): void {
     into.set(record.slice(0, eq), record.slice(eq + 1));
     pos += length;
   }
+}
+
+/**
+ * A header field's pax value: the entry's own record, else the archive's global one. A function rather than a closure
+ * made per header: the CLI bundle gives every named closure its name when it is made (esbuild's keepNames), a
+ * defineProperty per header of a layer.
+ */
+function paxValue(pax: Map<string, string> | undefined, global: Map<string, string>, key: string): string | undefined {
+  return pax?.get(key) ?? global.get(key);
 }
 
 function paxNumber(value: string | undefined, what: string): number | undefined {
@@ -186,7 +204,8 @@ export class TarParser {
         }
         case 'meta': {
           const take = Math.min(state.remaining, chunk.length - pos);
-          state.parts.push(chunk.subarray(pos, pos + take));
+          // A copy: the chunk's buffer may be refilled before the record's last bytes come (see file-range.ts).
+          state.parts.push(Buffer.from(chunk.subarray(pos, pos + take)));
           pos += take;
           state.remaining -= take;
           if (state.remaining === 0) {
@@ -219,7 +238,7 @@ export class TarParser {
   }
 
   private header(block: Buffer): void {
-    if (block.every((b) => b === 0)) {
+    if (block.equals(ZERO_BLOCK)) {
       // End of archive: two zero blocks; tolerate one (some writers stop there), the stream end decides.
       this.state = { kind: 'done' };
       return;
@@ -235,19 +254,19 @@ export class TarParser {
       return;
     }
     const pax = this.pax;
-    const value = (key: string) => pax?.get(key) ?? this.global.get(key);
+    const global = this.global;
     const magic = block.toString('latin1', 257, 263);
     const prefix = magic === 'ustar\0' ? text(block, 345, 155) : ''; // GNU ('ustar  ') keeps other fields there
-    const name = this.longName ?? value('path') ?? (prefix ? `${prefix}/${text(block, 0, 100)}` : text(block, 0, 100));
-    const linkname = this.longLink ?? value('linkpath') ?? text(block, 157, 100);
+    const name = this.longName ?? paxValue(pax, global, 'path') ?? (prefix ? `${prefix}/${text(block, 0, 100)}` : text(block, 0, 100));
+    const linkname = this.longLink ?? paxValue(pax, global, 'linkpath') ?? text(block, 157, 100);
     const type = entryType(flag);
-    const contentSize = paxNumber(value('size'), 'size') ?? size;
+    const contentSize = paxNumber(paxValue(pax, global, 'size'), 'size') ?? size;
     const header: TarHeader = {
       name,
       type,
       mode: numeric(block, 100, 8, 'mode'),
-      uid: paxNumber(value('uid'), 'uid') ?? numeric(block, 108, 8, 'uid'),
-      gid: paxNumber(value('gid'), 'gid') ?? numeric(block, 116, 8, 'gid'),
+      uid: paxNumber(paxValue(pax, global, 'uid'), 'uid') ?? numeric(block, 108, 8, 'uid'),
+      gid: paxNumber(paxValue(pax, global, 'gid'), 'gid') ?? numeric(block, 116, 8, 'gid'),
       size: type === 'file' ? contentSize : 0,
       linkname,
     };

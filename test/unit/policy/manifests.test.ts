@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import YAML from 'yaml';
 import { parseConfig } from '../../../src/config/load';
-import { checkDeadlineOf } from '../../../src/config/sections/admission';
+import { checkDeadlineOf } from '../../../src/config/sections/admission-deadline';
 import { isCheckedKind } from '../../../src/policy/admission/pod-images';
 import { policySchema } from '../../../src/policy/policy-schema';
 

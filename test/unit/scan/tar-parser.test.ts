@@ -152,6 +152,20 @@ void describe('tar parser', () => {
     assert.throws(() => parse(badSize), /size is not an octal number/);
   });
 
+  void it('accepts the checksum old writers summed over signed bytes, and no other', () => {
+    const block = ustarEntry('caf\xe9-\xff', '0', 'abc'); // bytes above 127, which signed and unsigned sums count apart
+    block.write('caf\xe9-\xff', 0, 'latin1');
+    block.fill(0x20, 148, 156);
+    let signed = 0;
+    for (let i = 0; i < 512; i++) signed += block[i]! > 127 ? block[i]! - 256 : block[i]!;
+    block.write(`${signed.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+    assert.equal(parse(Buffer.concat([block, Buffer.alloc(1024)]))[0]?.content, 'abc');
+    block.write(`${(signed + 1).toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+    assert.throws(() => parse(Buffer.concat([block, Buffer.alloc(1024)])), /checksum mismatch/);
+    fixChecksum(block); // the unsigned sum
+    assert.equal(parse(Buffer.concat([block, Buffer.alloc(1024)]))[0]?.content, 'abc');
+  });
+
   void it('reads GNU base-256 sizes', () => {
     const block = ustarEntry('big-number', '0', 'abc');
     block.fill(0, 124, 136);

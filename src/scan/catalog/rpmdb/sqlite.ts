@@ -5,14 +5,17 @@
  * still in `rpmdb.sqlite-wal` (an image committed while rpm ran, or a crash) are applied first, as SQLite
  * itself would: frames with the header's salts and a valid running checksum, up to the last commit.
  */
-import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import type initSqlJs from 'sql.js';
+import { type SqlJsStatic } from 'sql.js';
 
 export class RpmSqliteError extends Error {
   override readonly name = 'RpmSqliteError';
 }
 
 let engine: Promise<SqlJsStatic> | undefined;
-const sqlJs = () => (engine ??= initSqlJs());
+/** sql.js is required on first use: every scan loads this module, few images hold a sqlite rpm database. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
+const sqlJs = () => (engine ??= (require('sql.js') as typeof initSqlJs)());
 
 const WAL_MAGIC_LE = 0x377f0682;
 const WAL_MAGIC_BE = 0x377f0683;
