@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { FINDING_SEVERITIES } from './severity';
-import { packageSourceSchema, vexStatementSchema } from '../scan';
+import { packageSourceSchema, vexStatementSchema, vulnerabilityDataProblemSchema } from '../scan';
 
 /**
  * Everything the policy looks at for one image: the scanner's findings and hygiene, where it comes
@@ -37,18 +37,7 @@ export const vulnerabilityDataFactsSchema = z.object({
   ageSeconds: z.number().nonnegative(),
   maxAgeSeconds: z.number().optional(),
   ecosystems: z.array(z.object({ ecosystem: z.string(), records: z.number(), updatedAt: z.string(), ageSeconds: z.number() })).default([]),
-  problems: z
-    .array(
-      z.object({
-        kind: z.enum(['empty', 'missing', 'stale']),
-        ecosystem: z.string(),
-        packages: z.number().int().nonnegative(),
-        ageSeconds: z.number().optional(),
-        maxAgeSeconds: z.number().optional(),
-        message: z.string(),
-      }),
-    )
-    .default([]),
+  problems: z.array(vulnerabilityDataProblemSchema).default([]),
 });
 
 export const hygieneFactsSchema = z.object({

@@ -13,6 +13,7 @@ export { RescanFindingsStore } from './rescan-findings';
 export { type PackageSource, packageSourceSchema } from './sources';
 export { describeStatement, readAttachedVex, readVexText, vexOutcome, type VexStatement } from './vex';
 export { vexStatementSchema } from './vex/statement';
+export { vulnerabilityDataProblemSchema } from './data-problem';
 export {
   deltaImages,
   FleetIndex,

@@ -5,6 +5,7 @@
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
 import { ChainError } from '../errors';
+import { vulnerabilityDataProblemSchema } from './data-problem';
 import { type Finding, type OsvDataVersion, SEVERITIES, type SeverityCounts } from './types';
 import { type VexStatement, vexStatementSchema } from './vex/statement';
 
@@ -40,14 +41,6 @@ const storedFindingSchema = z.looseObject({
   negligible: z.boolean().optional(),
   fixedIn: z.object({ name: z.string(), version: z.string(), kind: z.literal('source') }).optional(),
 });
-const dataProblemSchema = z.object({
-  kind: z.enum(['empty', 'missing', 'stale']),
-  ecosystem: z.string(),
-  packages: z.number().int().nonnegative(),
-  ageSeconds: z.number().optional(),
-  maxAgeSeconds: z.number().optional(),
-  message: z.string(),
-});
 const storedRescanSchema = z.looseObject({
   digest: z.string(),
   osvVersion: z.string(),
@@ -60,7 +53,7 @@ const storedRescanSchema = z.looseObject({
       ageSeconds: z.number().nonnegative(),
       maxAgeSeconds: z.number().optional(),
       ecosystems: z.array(z.object({ ecosystem: z.string(), records: z.number(), updatedAt: z.string(), ageSeconds: z.number() })),
-      problems: z.array(dataProblemSchema),
+      problems: z.array(vulnerabilityDataProblemSchema),
     })
     .optional(),
   vex: z.array(vexStatementSchema).optional(),

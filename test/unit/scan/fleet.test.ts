@@ -52,6 +52,19 @@ const deb = (name: string, source: string, version: string, layer = 'sha256:l0')
   release: 'Debian:12',
 });
 
+/** rematchStored of an image stored with `packages` as its SBOM (the fleet path), digest n. */
+const rematchImage = (db: Parameters<typeof rematchStored>[0], n: number, packages: Package[]) => {
+  const stored = {
+    registry: 'r',
+    repository: 'app',
+    digest: digest(n),
+    scannedAt: '2025-01-01T00:00:00Z',
+    hygiene: {} as never,
+    sbom: toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(n), toolVersion: 'test' }, packages),
+  };
+  return rematchStored(db, stored, { store: 'memory', key: '', digest: digest(n), format: 'cyclonedx-1.6' }, new Date(), undefined);
+};
+
 describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
   let redis: Redis;
 
@@ -151,15 +164,7 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     ];
     let findings = 0;
     for (const [n, packages] of images.entries()) {
-      const stored = {
-        registry: 'r',
-        repository: 'app',
-        digest: digest(n + 1),
-        scannedAt: '2025-01-01T00:00:00Z',
-        hygiene: {} as never,
-        sbom: toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(n + 1), toolVersion: 'test' }, packages),
-      };
-      const { summary } = rematchStored(db, stored, { store: 'memory', key: '', digest: digest(n + 1), format: 'cyclonedx-1.6' }, new Date(), undefined);
+      const { summary } = rematchImage(db, n + 1, packages);
       const expected = matchPackages(db, packages);
       assert.deepEqual(summary.findings, expected);
       findings += expected.length;
@@ -207,15 +212,7 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
       ],
     ];
     for (const [n, packages] of images.entries()) {
-      const stored = {
-        registry: 'r',
-        repository: 'app',
-        digest: digest(n + 1),
-        scannedAt: '2025-01-01T00:00:00Z',
-        hygiene: {} as never,
-        sbom: toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(n + 1), toolVersion: 'test' }, packages),
-      };
-      const { summary } = rematchStored(db, stored, { store: 'memory', key: '', digest: digest(n + 1), format: 'cyclonedx-1.6' }, new Date(), undefined);
+      const { summary } = rematchImage(db, n + 1, packages);
       const expected = matchPackages(db, packages);
       assert.ok(expected.some((f) => f.negligible) && expected.some((f) => !f.negligible), 'negligible and other findings');
       assert.deepEqual(summary.findings, expected, `image ${n}`);
