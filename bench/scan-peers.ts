@@ -102,7 +102,8 @@ export class AdvisoryIds {
 const anchoreRef = (t: Transport, i: Inputs) =>
   t === 'docker-archive' ? `docker-archive:${i.archive}` : t === 'oci' ? `oci-dir:${i.layout}` : `registry:${i.registryRef}`;
 
-export function ours(): Tool {
+/** Our CLI reading the records from `osvDir` (a fresh copy of FIXTURES: see scanBench). */
+export function ours(osvDir: string): Tool {
   const doc = z.object({
     packages: z.array(z.object({ purl: z.string() })),
     findings: z.array(z.object({ id: z.string(), package: z.object({ name: z.string() }) })),
@@ -118,7 +119,7 @@ export function ours(): Tool {
       'json',
       '--no-progress',
       '--osv-dir',
-      FIXTURES,
+      osvDir,
     ],
     parse: (stdout) => {
       const out = doc.parse(JSON.parse(stdout));
