@@ -9,13 +9,13 @@ import { type OsvDatabase } from '../osv';
 import { type Finding, type Package, type Severity } from '../types';
 
 /**
- * Distinct packages remembered per database; past it the cache starts over (memory stays bounded).
- * Sized from a fleet's distinct package count: 10,000 images of 200–800 packages (bench/rescan-fleet.ts)
- * hold about 650,000, which outgrew the 400,000 this was, so a full rescan cleared the cache twice and
- * the next delta found little of it to carry over. An entry without findings takes about 400 bytes:
- * at most about 400 MB per database, and two are kept across a refresh.
+ * Distinct packages remembered per database; past it the cache starts over (memory stays bounded: an entry
+ * without findings takes about 400 bytes, and two caches are kept across a refresh). 10,000 images of
+ * 200–800 packages (bench/rescan-fleet.ts) hold about 650,000, more than this; a bound of 1,000,000 that
+ * kept them all did not make the bench's delta re-match faster and its OSV refresh was slower (a larger
+ * live heap for every major GC), so the bound stays where it was.
  */
-const MAX_ENTRIES = 1_000_000;
+const MAX_ENTRIES = 400_000;
 
 const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3, UNKNOWN: 4 };
 /** matchPackages' first sort key: severity, negligible ones after all others (0–4, then 5–9). */
