@@ -40,6 +40,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
   const batchSize = positive('batchSize', input.batchSize);
   const concurrency = positive('concurrency', input.concurrency);
   if (input.batchesPerRun !== undefined) positive('batchesPerRun', input.batchesPerRun);
+  if (input.parallelBatches !== undefined) positive('parallelBatches', input.parallelBatches);
   const scanQueue = scanTaskQueue(workflowInfo().taskQueue);
   // A refresh may download the OSV exports.
   const refreshActivities = proxyActivities<ChainActivities>({ taskQueue: scanQueue, startToCloseTimeout: '30m', retry: RETRY });
@@ -294,21 +295,41 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
       }
       await gated(result);
     };
+    // Batches in flight at once (rescan.parallelBatches): each is one activity that any scan worker takes,
+    // so a fleet rescan spreads over every scan worker's cores instead of waiting on one batch at a time.
+    // The next page is listed while earlier batches run. Added later: older histories replay one at a time.
+    const parallel = input.parallelBatches !== undefined && input.parallelBatches > 1 && patched('rescan-parallel-batches') ? input.parallelBatches : 1;
+    const inFlight = new Set<Promise<void>>();
+    const dispatch = (digests: string[]) => {
+      const running: Promise<void> = runBatch(digests).finally(() => inFlight.delete(running));
+      // Handled here so a cancellation arriving while the next page is listed is not an unhandled
+      // rejection; it still rejects the Promise.race or Promise.all that waits for this batch.
+      running.catch(() => undefined);
+      inFlight.add(running);
+    };
     for (;;) {
       const after = cursor === undefined ? {} : { after: cursor };
       const page =
         plan.mode === 'delta'
           ? await indexActivities.listPlanPage({ ...after, limit: batchSize })
           : await indexActivities.listGatedDigests({ ...after, limit: batchSize });
-      if (page.digests.length) await runBatch(page.digests);
+      if (page.digests.length) {
+        if (parallel === 1) await runBatch(page.digests);
+        else dispatch(page.digests);
+      }
       pages++;
       cursor = page.next;
       if (cursor === undefined) break;
+      // A free lane before the next page is listed: at most `parallel` batches run at once.
+      while (inFlight.size >= parallel) await Promise.race(inFlight);
       if (!historyFull() && (input.batchesPerRun === undefined || pages < input.batchesPerRun)) continue;
+      // Every batch listed before the cursor is done before the next run starts after it.
+      await Promise.all(inFlight);
       log.info('rescan continues as new', { cursor, checked: summary.checked, historyLength: workflowInfo().historyLength });
       await continueAsNew<typeof rescan>({
         batchSize,
         concurrency,
+        ...(input.parallelBatches === undefined ? {} : { parallelBatches: input.parallelBatches }),
         batched: true,
         ...(input.batchesPerRun === undefined ? {} : { batchesPerRun: input.batchesPerRun }),
         ...(input.full ? { full: true } : {}),
@@ -317,6 +338,7 @@ export async function rescan(input: RescanInput): Promise<RescanSummary> {
         progress: summary,
       });
     }
+    await Promise.all(inFlight);
     // An image that failed keeps the fingerprint the next rescan compares with at the last one
     // committed, so the next delta covers whatever this one could not finish.
     if (summary.failed === 0) await indexActivities.commitRescanPlan();

@@ -8,6 +8,8 @@ export interface RescanSettings {
   concurrency: number;
   /** Continue as new after this many pages (besides the history limits); unset = history limits only. */
   batchesPerRun?: number;
+  /** Batched: pages re-matched and re-gated at the same time, each by one activity on any scan worker; unset = one at a time. */
+  parallelBatches?: number;
   /**
    * Re-match and re-gate a page of images per activity, and only the images under packages whose
    * OSV records changed since the last rescan (see src/scan/fleet). The schedule sets it; a rescan

@@ -145,6 +145,11 @@ const rescanSchema = once(() =>
     batchSize: z.number().int().min(1).max(1000).default(500),
     concurrency: z.number().int().min(1).max(64).default(8),
     /**
+     * Pages re-matched and re-gated at the same time, each by one activity that any scan worker takes
+     * (two at a time per worker): a fleet rescan uses the cores of every scan worker running.
+     */
+    parallelBatches: z.number().int().min(1).max(16).default(2),
+    /**
      * Between full rescans, a rescan re-matches only the images holding a package whose OSV records
      * changed; once the last full one is this old, the next one re-matches (and reads the VEX of) every image.
      */

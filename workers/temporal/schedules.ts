@@ -15,7 +15,7 @@ export type RescanScheduleChange = 'created' | 'updated' | 'paused' | 'absent';
 
 /** The workflow's settings from the configuration (the schedule's action passes them). */
 export function rescanSettings(config: Config): RescanSettings {
-  return { batchSize: config.rescan.batchSize, concurrency: config.rescan.concurrency, batched: true };
+  return { batchSize: config.rescan.batchSize, concurrency: config.rescan.concurrency, parallelBatches: config.rescan.parallelBatches, batched: true };
 }
 
 /**

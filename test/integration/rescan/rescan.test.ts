@@ -476,7 +476,9 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     const again = restarted.client.schedule.getHandle(SCHEDULE_IDS.rescan);
     const updated = await again.describe();
     assert.equal(updated.spec.intervals?.[0]?.every, 12 * 3_600_000);
-    assert.deepEqual(updated.action.type === 'startWorkflow' ? updated.action.args : undefined, [{ batchSize: 500, concurrency: 4, batched: true }]);
+    assert.deepEqual(updated.action.type === 'startWorkflow' ? updated.action.args : undefined, [
+      { batchSize: 500, concurrency: 4, parallelBatches: 2, batched: true },
+    ]);
     assert.equal(updated.policies.overlap, 'SKIP');
 
     // Turned off: paused, with a note that says why; turned on again: resumed.

@@ -57,6 +57,7 @@ describe('configuration', () => {
       interval: '24h',
       batchSize: 500,
       concurrency: 8,
+      parallelBatches: 2,
       fullInterval: '7d',
       startUnblocked: true,
       rebuildDeployed: true,
@@ -66,12 +67,14 @@ describe('configuration', () => {
       interval: '12h',
       batchSize: 500,
       concurrency: 8,
+      parallelBatches: 2,
       fullInterval: '7d',
       startUnblocked: true,
       rebuildDeployed: true,
     });
     assert.match(configError(() => parseConfig({ rescan: { interval: 'daily' } })).message, /rescan\.interval: a duration such as 30s, 5m, 24h or 7d/);
     assert.match(configError(() => parseConfig({ rescan: { batchSize: 1001 } })).message, /rescan\.batchSize/);
+    assert.match(configError(() => parseConfig({ rescan: { parallelBatches: 0 } })).message, /rescan\.parallelBatches/);
   });
 
   it('refuses references to registries that are not configured', () => {
