@@ -297,9 +297,10 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
   };
 
   /**
-   * Re-matches one step of images: reads their stored SBOMs (one MGET), indexes those not indexed
-   * yet, reads the VEX attached to each, and returns what to re-gate: every image an SBOM of which
-   * is missing or unreadable (as unchecked data), and every matched one not carried.
+   * Re-matches one step of images: reads their rescan views (one MGET; the SBOM of an image stored
+   * without one: sbomStore.getViews), indexes those not indexed yet, reads the VEX attached to each,
+   * and returns what to re-gate: every image whose SBOM is missing or whose view or SBOM is
+   * unreadable (as unchecked data), and every matched one not carried.
    */
   async function matchStep(
     db: OsvDatabase,
@@ -311,7 +312,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     digested?: Map<string, string>,
   ): Promise<StoredRescan[]> {
     const [stored, indexed, gatedOn, must] = await Promise.all([
-      sbomStore.getMany(step),
+      sbomStore.getViews(step),
       fleet.indexed(step),
       input.carry ? fleet.gatedOn(step) : [],
       input.carry ? fleet.mustRegate(workflowId, step) : [],
@@ -320,9 +321,9 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     const vexLimit = pLimit(VEX_CONCURRENCY);
     const puts: StoredRescan[] = [];
     /**
-     * Reads, parses and re-matches one stored SBOM in one go (no await between), so the parsed
-     * SBOM is garbage before the next image's: only the summary and the keys to index outlive it.
-     * A string: why the SBOM cannot be matched (missing or unreadable).
+     * Reads, checks and re-matches one rescan view in one go (no await between), so the decoded
+     * view is garbage before the next image's: only the summary and the keys to index outlive it.
+     * A string: why the image cannot be matched (no SBOM, or its view or SBOM unreadable).
      */
     const rematchOne = (digest: string, index: boolean) => {
       const scan = stored.get(digest)?.();

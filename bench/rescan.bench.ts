@@ -21,7 +21,7 @@ import pLimit from 'p-limit';
 import { type RescanSummary } from '../src/chain';
 import { parseConfig } from '../src/config';
 import { DecisionStore, evaluatePolicy, factsFromScan, policyFromConfig } from '../src/policy';
-import { FleetIndex, OsvSource, RedisSbomStore, rematchStored, toCycloneDx } from '../src/scan';
+import { FleetIndex, OsvSource, RedisSbomStore, rematchStored, rescanViewOf, toCycloneDx } from '../src/scan';
 import { generateKeyPair } from '../src/signing';
 import { startRedis } from '../workers/local/redis-server';
 import { startRegistry } from '../workers/local/registry-server';
@@ -240,7 +240,7 @@ async function seed(
             ),
           };
           const ref = await sbomStore.put(stored);
-          const { summary, index } = rematchStored(db, stored, ref, now, undefined);
+          const { summary, index } = rematchStored(db, rescanViewOf(stored), ref, now, undefined);
           const facts = factsFromScan(summary);
           const decision = evaluatePolicy(facts, policy, now);
           await decisions.record(facts, decision, now);

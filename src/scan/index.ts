@@ -23,6 +23,8 @@ export {
   versionDigests,
   findingsDigest,
   rematchStored,
+  type RescanView,
+  rescanViewOf,
   uncheckedRescan,
   rescanMode,
   type StoredRescan,

@@ -50,7 +50,15 @@ export interface ScanResult {
   catalogWarnings: CatalogWarning[];
 }
 
-export function summarize(stored: StoredScan, packages: Package[], findings: Finding[], osv: OsvDataVersion, sbom: SbomRef, now: Date): ScanSummary {
+/** `stored`: the stored scan, or its rescan view (the image, its OS and hygiene are what is read of it). */
+export function summarize(
+  stored: Pick<StoredScan, 'registry' | 'repository' | 'digest' | 'os' | 'hygiene'>,
+  packages: Package[],
+  findings: Finding[],
+  osv: OsvDataVersion,
+  sbom: SbomRef,
+  now: Date,
+): ScanSummary {
   const kept = findings.slice(0, MAX_SUMMARY_FINDINGS);
   const negligible = findings.filter((f) => f.negligible).length;
   return {

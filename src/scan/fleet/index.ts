@@ -4,3 +4,4 @@ export { findingsDigest, rematchStored, uncheckedRescan } from './rematch';
 export { FleetIndex } from './fleet-index';
 export { type StoredRescan } from '../rescan-findings';
 export { toCycloneDx } from '../sbom/cyclonedx';
+export { type RescanView, rescanViewOf } from '../sbom/rescan-view';

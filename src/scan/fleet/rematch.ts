@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { countBySeverity, dataStatement, type OsvDatabase } from '../osv';
 import { type StoredRescan } from '../rescan-findings';
-import { packagesFromCycloneDx, type StoredScan } from '../sbom/cyclonedx';
+import { type RescanView } from '../sbom/rescan-view';
 import { summarize } from '../scan-image';
 import { type Finding, type SbomRef, type ScanSummary } from '../types';
 import { imageIndex, type ImageIndex } from './fingerprint';
@@ -17,8 +17,9 @@ export interface Rematched {
   index: () => ImageIndex;
 }
 
-export function rematchStored(db: OsvDatabase, stored: StoredScan, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
-  const packages = packagesFromCycloneDx(stored.sbom);
+/** Re-matches an image's rescan view (its packages as its SBOM gives them: SbomStore.getViews). */
+export function rematchStored(db: OsvDatabase, stored: RescanView, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
+  const { packages } = stored;
   const findings = matchFleetPackages(db, packages);
   return {
     summary: summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now),

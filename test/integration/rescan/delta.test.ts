@@ -11,7 +11,7 @@ import { type RescanSummary } from '../../../src/chain';
 import { parseConfig } from '../../../src/config/load';
 import { type Config } from '../../../src/config/schema';
 import { DecisionStore, evaluatePolicy, factsFromScan, policyFromConfig } from '../../../src/policy';
-import { FleetIndex, OsvSource, RedisSbomStore, rematchStored, toCycloneDx } from '../../../src/scan';
+import { FleetIndex, OsvSource, RedisSbomStore, rematchStored, rescanViewOf, toCycloneDx } from '../../../src/scan';
 import { rescanSettings } from '../../../workers/temporal/schedules';
 import { rescan } from '../../../workflows/rescan';
 import { changeAdvisories, generateFleet, generateOsv, type Sizes, writeOsvExports } from '../../../bench/rescan-fleet';
@@ -82,7 +82,7 @@ describe('delta rescan by package version: the same decisions as a re-match from
     for (const image of fleet) {
       const stored = await sboms.get(image.digest);
       assert.ok(stored, `stored SBOM of ${image.digest}`);
-      const expected = factKeys(factsFromScan(rematchStored(db, stored, sboms.ref(image.digest), now, undefined).summary).findings);
+      const expected = factKeys(factsFromScan(rematchStored(db, rescanViewOf(stored), sboms.ref(image.digest), now, undefined).summary).findings);
       const recorded = factKeys((await decisions.latest(image.digest))?.facts.findings ?? []);
       if (JSON.stringify(expected) !== JSON.stringify(recorded)) differing.push(image.digest);
     }
@@ -130,7 +130,7 @@ describe('delta rescan by package version: the same decisions as a re-match from
         ),
       };
       const ref = await sboms.put(stored);
-      const { summary, index: keys } = rematchStored(db, stored, ref, now, undefined);
+      const { summary, index: keys } = rematchStored(db, rescanViewOf(stored), ref, now, undefined);
       const facts = factsFromScan(summary);
       await decisions.record(facts, evaluatePolicy(facts, policy, now), now);
       await index.add(image.digest, keys(), db.info.version);

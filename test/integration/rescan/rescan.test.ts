@@ -441,6 +441,52 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
     }
   });
 
+  it('reads the SBOM of an image stored without a rescan view, and denies one whose view is malformed with the reason', async () => {
+    const viewKey = `dchain:sbom:rescan-view/1:${clean}`;
+    const text = await redis.get(viewKey);
+    const view = JSON.parse(text ?? 'null') as { packages: unknown[] } | null;
+    assert.ok(text && view && view.packages.length > 0, 'the scan stored a view beside the SBOM');
+    try {
+      // Stored before views were: the SBOM is read (the image matched, lodash found again) and the view written.
+      await redis.del(viewKey);
+      const { summary } = await runRescan(`rescan-no-view-${Date.now()}`, { full: true });
+      assert.deepEqual([summary.checked, summary.failed], [3, 0], JSON.stringify(summary));
+      assert.equal(
+        summary.problems.some((p) => p.digest === clean),
+        false,
+        JSON.stringify(summary.problems),
+      );
+      const matched = await store.latest(clean);
+      assert.ok(
+        matched?.facts.findings.some((f) => f.package === 'lodash'),
+        JSON.stringify(matched?.facts.findings),
+      );
+      assert.equal(
+        matched?.decision.violations.some((v) => /packages are unknown/.test(v.message)),
+        false,
+      );
+      assert.equal(await redis.get(viewKey), text, 'the view read from the SBOM is the one the scan stored');
+
+      // A view whose package lost its fields: refused, not read as an image without packages.
+      await redis.set(viewKey, JSON.stringify({ ...view, packages: [['lodash']] }));
+      const bad = (await runRescan(`rescan-bad-view-${Date.now()}`, { full: true })).summary;
+      assert.deepEqual([bad.plan?.mode, bad.checked, bad.failed], ['full', 3, 0], JSON.stringify(bad));
+      assert.ok(
+        bad.problems.some((p) => p.digest === clean && p.step === 'rescan' && /rescan view .* is malformed: packages\[0\]/.test(p.error)),
+        JSON.stringify(bad.problems),
+      );
+      const denied = await store.latest(clean);
+      assert.equal(denied?.decision.allowed, false);
+      assert.deepEqual(denied?.facts.findings, [], 'no finding is known any more (lodash included)…');
+      assert.ok(
+        denied?.decision.violations.some((v) => /packages are unknown: rescan view .* is malformed/.test(v.message)),
+        `…and the decision says why it denies: ${JSON.stringify(denied?.decision.violations)}`,
+      );
+    } finally {
+      await redis.set(viewKey, text);
+    }
+  });
+
   it("`dchain rescan` follows the schedule's running rescan instead of starting another", async () => {
     // Without workers the triggered run stays running (nothing executes it), however long the check takes.
     await chain.stop();

@@ -10,6 +10,7 @@ import {
   MATCHER_VERSION,
   osvFingerprint,
   rematchStored,
+  rescanViewOf,
   rescanMode,
   toCycloneDx,
   uncheckedRescan,
@@ -62,7 +63,7 @@ const rematchImage = (db: Parameters<typeof rematchStored>[0], n: number, packag
     hygiene: {} as never,
     sbom: toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(n), toolVersion: 'test' }, packages),
   };
-  return rematchStored(db, stored, { store: 'memory', key: '', digest: digest(n), format: 'cyclonedx-1.6' }, new Date(), undefined);
+  return rematchStored(db, rescanViewOf(stored), { store: 'memory', key: '', digest: digest(n), format: 'cyclonedx-1.6' }, new Date(), undefined);
 };
 
 describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
@@ -236,7 +237,8 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
         hygiene: {} as never,
         sbom: toCycloneDx({ registryHost: 'r.example', repository: 'app', digest: digest(n), toolVersion: 'test' }, packages),
       };
-      return rematchStored(db, stored, { store: 'memory', key: '', digest: digest(n), format: 'cyclonedx-1.6' }, new Date(), undefined).summary.findings;
+      return rematchStored(db, rescanViewOf(stored), { store: 'memory', key: '', digest: digest(n), format: 'cyclonedx-1.6' }, new Date(), undefined).summary
+        .findings;
     };
     const first = new OsvDatabase([lodash, minimist, ssl]);
     for (const [n, packages] of images.entries()) assert.deepEqual(rematch(first, packages, n), matchPackages(first, packages));
