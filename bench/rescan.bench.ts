@@ -7,7 +7,8 @@
  * re-gated), then a delta after 100 advisories changed. Each reports its wall time from start to
  * result, the OSV refresh (loading the exports; a delta reads only the export entries that changed),
  * planning, matching and re-gating (one activity per batch), and the workflow's own overhead (wall
- * time outside any activity).
+ * time outside any activity). One worker process runs the workflows and scan activities, with
+ * RESCAN_BENCH_SCAN_WORKERS (default 1) scan-only workers beside it, as a deployment scales rescans.
  * `--quick`: 1,000 SBOMs and a tenth of the data. RESCAN_BENCH_CPU_PROF=<dir> profiles the worker.
  */
 import { spawn } from 'node:child_process';
@@ -26,6 +27,7 @@ import { generateKeyPair } from '../src/signing';
 import { startRedis } from '../workers/local/redis-server';
 import { startRegistry } from '../workers/local/registry-server';
 import { startTemporalDevServer } from '../workers/local/temporal-dev-server';
+import { TEMPORAL_WORKER_NODE_FLAGS } from '../workers/temporal/node-flags';
 import { rescanSettings } from '../workers/temporal/schedules';
 import { rescan } from '../workflows/rescan';
 import { type BenchContext, type BenchRow } from './harness';
@@ -60,6 +62,10 @@ const QUICK: Sizes = {
   pypiMalicious: 800,
 };
 const CHANGED_ADVISORIES = 100;
+/** Scan-only worker processes started beside the worker (RESCAN_BENCH_SCAN_WORKERS; 0 = the one worker alone). */
+const SCAN_WORKERS = Number(process.env.RESCAN_BENCH_SCAN_WORKERS ?? 1);
+if (!Number.isInteger(SCAN_WORKERS) || SCAN_WORKERS < 0 || SCAN_WORKERS > 8)
+  throw new Error(`RESCAN_BENCH_SCAN_WORKERS must be an integer from 0 to 8, got ${process.env.RESCAN_BENCH_SCAN_WORKERS}`);
 const KEY_PASSWORD = 'rescan-bench-key-password';
 
 const HYGIENE = {
@@ -79,7 +85,7 @@ const HYGIENE = {
 
 interface Phases {
   wallMs: number;
-  /** Per activity type: summed time from scheduled to completed. */
+  /** Per activity type: wall time during which one of its activities was scheduled or running (side-by-side batches count once). */
   activities: Map<string, number>;
   /** Wall time during which no activity was scheduled or running. */
   overheadMs: number;
@@ -129,6 +135,8 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
 
     const worker = await startWorker(dataDir, configFile);
     stops.unshift(worker.stop);
+    // Scan workers beside it (--role=scan), as a deployment scales rescans: the batches run side by side (rescan.parallelBatches).
+    for (let i = 1; i <= SCAN_WORKERS; i++) stops.unshift((await startWorker(dataDir, configFile, `scan-worker-${i}`, 'scan')).stop);
     const connection = await Connection.connect({ address: temporal.address });
     stops.unshift(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -157,7 +165,7 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
     const rows = (label: string, p: Phases, load: string, target: string): BenchRow[] => {
       const a = (t: string) => p.activities.get(t) ?? 0;
       const refresh = a('refreshOsvData');
-      const note = `load ${load}`;
+      const note = `load ${load}; ${SCAN_WORKERS + 1} worker process${SCAN_WORKERS ? 'es' : ''}`;
       return [
         {
           metric: `${label}: wall, start to result`,
@@ -261,13 +269,20 @@ async function seed(
 }
 
 /** The real worker process, profiled when RESCAN_BENCH_CPU_PROF names a directory. */
-async function startWorker(dataDir: string, configFile: string): Promise<{ stop: () => Promise<void> }> {
-  const ready = join(dataDir, 'worker.ready');
+async function startWorker(dataDir: string, configFile: string, name = 'worker', role?: 'scan'): Promise<{ stop: () => Promise<void> }> {
+  const ready = join(dataDir, `${name}.ready`);
   const profile = process.env.RESCAN_BENCH_CPU_PROF;
-  const log = createWriteStream(join(dataDir, 'worker.log'));
+  const log = createWriteStream(join(dataDir, `${name}.log`));
   const child = spawn(
     process.execPath,
-    [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : []), '--import', 'tsx', join(ROOT, 'workers', 'temporal-worker.ts')],
+    [
+      ...TEMPORAL_WORKER_NODE_FLAGS,
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : []),
+      '--import',
+      'tsx',
+      join(ROOT, 'workers', 'temporal-worker.ts'),
+      ...(role ? [`--role=${role}`] : []),
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, DCHAIN_CONFIG: configFile, DCHAIN_READY_FILE: ready, RESCAN_BENCH_KEY_PASSWORD: KEY_PASSWORD },
@@ -279,7 +294,7 @@ async function startWorker(dataDir: string, configFile: string): Promise<{ stop:
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const deadline = Date.now() + 120_000;
   while (!existsSync(ready)) {
-    if (child.exitCode !== null) throw new Error(`the worker exited (${child.exitCode}); see ${join(dataDir, 'worker.log')}`);
+    if (child.exitCode !== null) throw new Error(`the worker exited (${child.exitCode}); see ${join(dataDir, `${name}.log`)}`);
     if (Date.now() > deadline) throw new Error('the worker did not start within 2 minutes');
     await delay(200);
   }
@@ -296,7 +311,7 @@ async function startWorker(dataDir: string, configFile: string): Promise<{ stop:
 async function phases(client: Client, workflowId: string, begun: number, ended: number): Promise<{ activities: Map<string, number>; overheadMs: number }> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const scheduled = new Map<string, { type: string; at: number }>();
-  const activities = new Map<string, number>();
+  const spansOf = new Map<string, Array<[number, number]>>();
   const spans: Array<[number, number]> = [];
   const ms = (t: unknown) => {
     const time = t as { seconds?: { toNumber(): number } | number; nanos?: number } | undefined;
@@ -312,19 +327,26 @@ async function phases(client: Client, workflowId: string, begun: number, ended: 
       const s = scheduled.get(String(done.scheduledEventId));
       if (!s) continue;
       const end = ms(e.eventTime);
-      activities.set(s.type, (activities.get(s.type) ?? 0) + (end - s.at));
+      spansOf.set(s.type, [...(spansOf.get(s.type) ?? []), [s.at, end]]);
       spans.push([s.at, end]);
     }
   }
-  spans.sort((a, b) => a[0] - b[0]);
+  // Per type, the wall time during which one of its activities ran: batches side by side count once.
+  const activities = new Map([...spansOf].map(([type, list]) => [type, covered(list, begun)]));
+  return { activities, overheadMs: Math.max(0, ended - begun - covered(spans, begun)) };
+}
+
+/** Milliseconds after `from` covered by at least one of `spans`. */
+function covered(spans: Array<[number, number]>, from: number): number {
+  const sorted = [...spans].sort((a, b) => a[0] - b[0]);
   let busy = 0;
-  let cursor = begun;
-  for (const [from, to] of spans) {
-    const start = Math.max(from, cursor);
-    if (to > start) {
-      busy += to - start;
+  let cursor = from;
+  for (const [start, to] of sorted) {
+    const begin = Math.max(start, cursor);
+    if (to > begin) {
+      busy += to - begin;
       cursor = to;
     }
   }
-  return { activities, overheadMs: Math.max(0, ended - begun - busy) };
+  return busy;
 }

@@ -21,6 +21,7 @@ import { setupTemporalSchema, type TemporalNode, temporalNode } from './local/te
 import { runEntryPoint } from './process/entry-point';
 import { ensureLocalSigningKey, RUNTIME_CONFIG_FILE } from './stack';
 import { ensureNamespace, ensureSearchAttributes } from './temporal/namespace';
+import { TEMPORAL_WORKER_NODE_FLAGS } from './temporal/node-flags';
 
 export const CLUSTER_FILE = 'cluster.json';
 
@@ -160,7 +161,7 @@ export async function startCluster(config: Config, logger: Logger, options: Clus
       const proc = new ManagedProcess({
         name,
         command: process.execPath,
-        args: ['--import', 'tsx', join(__dirname, spec.entry), ...spec.args],
+        args: [...(spec.entry === 'temporal-worker.ts' ? TEMPORAL_WORKER_NODE_FLAGS : []), '--import', 'tsx', join(__dirname, spec.entry), ...spec.args],
         env: { ...env, ...signingEnv, DCHAIN_CONFIG: runtimeConfig, DCHAIN_READY_FILE: readyFile, ...(port ? { DCHAIN_API_PORT: String(port) } : {}) },
         logFile: join(dataDir, 'logs', `${name}.log`),
         readyTimeoutMs: 180_000,

@@ -23,6 +23,7 @@ import { runEntryPoint } from './process/entry-point';
 import { osvDownloadBanner } from '../src/scan';
 import { startTemporalDevServer } from './local/temporal-dev-server';
 import { STACK_FILE } from './process/stack-file';
+import { TEMPORAL_WORKER_NODE_FLAGS } from './temporal/node-flags';
 
 /** Written while the stack runs: every URL and pid (`dchain status`). */
 export { STACK_FILE } from './process/stack-file';
@@ -51,7 +52,8 @@ async function ensurePortFree(port: number, what: string, setting: string): Prom
 
 /** The entry of one of the project's processes: compiled JavaScript beside this file, or TypeScript through tsx. */
 function ownProcessArgs(name: string): string[] {
-  return __filename.endsWith('.js') ? [join(__dirname, `${name}.js`)] : ['--import', 'tsx', join(__dirname, `${name}.ts`)];
+  const flags = name === 'temporal-worker' ? TEMPORAL_WORKER_NODE_FLAGS : [];
+  return __filename.endsWith('.js') ? [...flags, join(__dirname, `${name}.js`)] : [...flags, '--import', 'tsx', join(__dirname, `${name}.ts`)];
 }
 
 /**
