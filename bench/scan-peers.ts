@@ -13,7 +13,11 @@ import { z } from 'zod';
 
 const ROOT = resolve(__dirname, '..');
 export const FIXTURES = join(ROOT, 'test/fixtures/osv');
-const OURS = join(ROOT, 'dist/cli/dchain.js');
+/**
+ * The compiled CLI as a script runs it many times: through its startup snapshot (bin/dchain-compiled), which falls
+ * back to `node dist/cli/dchain.js` when the build has none or another node is on PATH.
+ */
+const OURS = join(ROOT, 'bin/dchain-compiled');
 
 export type Transport = 'docker-archive' | 'oci' | 'registry';
 
@@ -110,8 +114,7 @@ export function ours(osvDir: string): Tool {
   });
   return {
     name: 'ours',
-    bin: process.execPath,
-    pre: [OURS],
+    bin: OURS,
     args: (t, i) => [
       'scan',
       t === 'docker-archive' ? `docker-archive:${i.archive}` : t === 'oci' ? `oci:${i.layout}:${i.tag}` : i.registryRef,

@@ -1,6 +1,7 @@
 /**
  * Scanner benchmark: each image (Debian minbase, an npm app, a Python app) in each transport (docker-archive,
- * OCI layout, registry), scanned by our compiled CLI (`node dist/cli/dchain.js scan`, process start-up included)
+ * OCI layout, registry), scanned by our compiled CLI (bin/dchain-compiled: `node dist/cli/dchain.js scan` from its
+ * startup snapshot, process start-up included)
  * next to osv-scanner, syft, Grype and Trivy at the versions scripts/setup.ts pins. Every command runs under GNU
  * time for its peak RSS; ours and each peer alternate. Packages are compared by purl (type, name, version) with each
  * peer, findings (`<OSV id> <package>`) with the peers that match: osv-scanner, Grype and Trivy all match offline

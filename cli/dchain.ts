@@ -20,9 +20,16 @@ interface Group {
 
 type GroupModule = ReturnType<Group['load']>;
 
+/** Group modules already loaded before the command line is read: the startup snapshot's scan group (cli/snapshot.ts). */
+const preloaded = new Map<string, GroupModule>();
+
+export function preloadGroup(file: string, mod: GroupModule): void {
+  preloaded.set(file, mod);
+}
+
 /** A group's module: its bundle through V8's code cache when `npm run build` stored one (cli/code-cache.ts), else required. */
 function group(file: string, load: () => GroupModule): GroupModule {
-  return (requireWithCodeCache(join(__dirname, 'commands', `${file}.js`)) as GroupModule | undefined) ?? load();
+  return preloaded.get(file) ?? (requireWithCodeCache(join(__dirname, 'commands', `${file}.js`)) as GroupModule | undefined) ?? load();
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports -- lazy loading is the point: require runs only for the command used */
@@ -104,7 +111,7 @@ const GROUPS: Group[] = [
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The command word of argv (after global options), or undefined. */
-function commandWord(args: string[]): string | undefined {
+export function commandWord(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (arg === '-c' || arg === '--config') i++;

@@ -13,44 +13,17 @@
  *   pino, sql.js, …): loaded from node_modules as before, only by the commands that use them.
  * Modules that find files next to themselves (`__dirname`: the Redis Lua scripts) get the directory tsc emitted
  * them to, where scripts/copy-assets.ts put the files. Each command bundle gets V8's code cache beside it
- * (`<bundle>.cache`, see cli/code-cache.ts).
+ * (`<bundle>.cache`, see cli/code-cache.ts), and the scan command a V8 startup snapshot (scripts/build-snapshot.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { buildSnapshot } from './build-snapshot';
+import { englishZod, INLINED, packageName } from './cli-bundling';
 
 const root = join(__dirname, '..');
 const dist = join(root, 'dist');
-
-/**
- * Packages inlined into the bundles: pure JavaScript, no files read beside their modules, used on a command's common
- * path. Those a command loads only for some inputs (undici for a registry, yaml for a YAML file, cli-table3 for a
- * table) stay in node_modules: inlined, every run would parse them.
- */
-const INLINED = new Set([
-  'zod',
-  'commander',
-  'ae-cvss-calculator',
-  'semver',
-  'p-limit',
-  'yocto-queue',
-  'fzstd',
-  'tar-stream',
-  'streamx',
-  'b4a',
-  'fast-fifo',
-  'text-decoder',
-  'events-universal',
-  'queue-tick',
-  '@renovatebot/pep440',
-  'picomatch',
-  'yauzl',
-  'buffer-crc32',
-  'pend',
-]);
-
-const packageName = (spec: string) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
 
 /** The plugin for one entry point, whose output lands at `outFile`. */
 function layout(outFile: string, entry: string): Plugin {
@@ -75,15 +48,6 @@ function layout(outFile: string, entry: string): Plugin {
           return { path: fromOut(join(dist, 'src/errors/index.js')), external: true };
         return undefined;
       });
-      // zod's namespaces re-export every locale (`z.locales`, `z.core.locales`: 40 languages, a third of zod in a bundle) and nothing of
-      // ours reads them: the bundles keep English, the one zod itself configures.
-      b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-        /[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/.test(args.importer) ? { path: args.importer, namespace: 'zod-locales' } : undefined,
-      );
-      b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
-        contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), '../locales/en.js'))};`,
-        resolveDir: dirname(args.path),
-      }));
       b.onLoad({ filter: /\.ts$/ }, (args) => {
         const source = readFileSync(args.path, 'utf8');
         if (!source.includes('__dirname')) return undefined;
@@ -123,11 +87,12 @@ async function main(): Promise<void> {
         sourcemap: true,
         keepNames: true,
         logLevel: 'warning',
-        plugins: [layout(outfile, entry)],
+        plugins: [layout(outfile, entry), englishZod],
       });
     }),
   );
   writeCodeCaches(entries.filter((e) => e !== 'cli/dchain.ts').map((e) => join(dist, e.replace(/\.ts$/, '.js'))));
+  await buildSnapshot(join(dist, 'cli'));
 }
 
 /**

@@ -10,5 +10,6 @@ export { type ImageSource } from './image/source';
 export { openLocalImage, parseImageInput } from './image/local-sources';
 export { OsvSource } from './osv';
 export { osvSourceFromConfig } from './osv/from-config';
+export { warmOsvRecordSchema } from './osv/schema';
 export { toSarif } from './report/sarif';
 export { MemorySbomStore } from './sbom/store';
