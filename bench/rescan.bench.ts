@@ -8,7 +8,7 @@
  * result, the OSV refresh (loading the exports; a delta reads only the export entries that changed),
  * planning, matching and re-gating (one activity per batch), and the workflow's own overhead (wall
  * time outside any activity). One worker process runs the workflows and scan activities, with
- * RESCAN_BENCH_SCAN_WORKERS (default 1) scan-only workers beside it, as a deployment scales rescans.
+ * RESCAN_BENCH_SCAN_WORKERS (default 0) scan-only workers beside it, as a deployment scales rescans.
  * `--quick`: 1,000 SBOMs and a tenth of the data. RESCAN_BENCH_CPU_PROF=<dir> profiles the worker.
  */
 import { spawn } from 'node:child_process';
@@ -62,8 +62,8 @@ const QUICK: Sizes = {
   pypiMalicious: 800,
 };
 const CHANGED_ADVISORIES = 100;
-/** Scan-only worker processes started beside the worker (RESCAN_BENCH_SCAN_WORKERS; 0 = the one worker alone). */
-const SCAN_WORKERS = Number(process.env.RESCAN_BENCH_SCAN_WORKERS ?? 1);
+/** Scan-only worker processes started beside the worker (RESCAN_BENCH_SCAN_WORKERS, default 0: the one worker alone). */
+const SCAN_WORKERS = Number(process.env.RESCAN_BENCH_SCAN_WORKERS ?? 0);
 if (!Number.isInteger(SCAN_WORKERS) || SCAN_WORKERS < 0 || SCAN_WORKERS > 8)
   throw new Error(`RESCAN_BENCH_SCAN_WORKERS must be an integer from 0 to 8, got ${process.env.RESCAN_BENCH_SCAN_WORKERS}`);
 const KEY_PASSWORD = 'rescan-bench-key-password';
