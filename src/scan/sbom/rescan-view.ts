@@ -33,14 +33,8 @@ export interface RescanView {
  */
 type PackageTuple = [string, string, string, string, number, number, string | null, string | null, string | null, string[] | null];
 
-interface EncodedView {
+interface EncodedView extends Omit<RescanView, 'packages'> {
   format: typeof RESCAN_VIEW_FORMAT;
-  registry: string;
-  repository: string;
-  digest: string;
-  scannedAt: string;
-  os?: StoredScan['os'];
-  hygiene: HygieneResult;
   strings: string[];
   packages: PackageTuple[];
 }

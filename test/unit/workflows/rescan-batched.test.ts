@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import { type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createLogger } from '../../../src/log/logger';
-import { installTemporalRuntime } from '../../../workers/temporal/runtime';
 import { rescan } from '../../../workflows/rescan';
-import { scanTaskQueue } from '../../../workflows/task-queues';
-import { workflowBundle } from '../../support/chain-worker';
-import { useTemporal } from '../../support/services';
+import { startRescanWorkers } from '../../support/rescan-workers';
 
 /**
  * The batched rescan on a real Temporal dev server, with the activities replaced by an in-memory
@@ -33,14 +28,9 @@ describe('batched rescan workflow: a delta plan, a batch per activity, continue-
   let flakyFailed = false;
   let client: Client;
   let taskQueue: string;
-  const workers: Worker[] = [];
-  let running: Promise<unknown>;
+  let stop: () => Promise<void> = async () => undefined;
 
   before(async () => {
-    installTemporalRuntime(createLogger({ level: 'silent' }));
-    const temporal = await useTemporal();
-    const connection = await NativeConnection.connect({ address: temporal.address });
-    taskQueue = `rescan-batched-${process.pid}`;
     const activities = {
       async refreshOsvData() {
         return { version: 'osv-2', records: 42, rejected: 0 };
@@ -134,18 +124,10 @@ describe('batched rescan workflow: a delta plan, a batch per activity, continue-
         return true;
       },
     };
-    const bundle = await workflowBundle();
-    workers.push(await Worker.create({ connection, taskQueue, workflowBundle: bundle, activities }));
-    workers.push(await Worker.create({ connection, taskQueue: scanTaskQueue(taskQueue), activities }));
-    running = Promise.all(workers.map((w) => w.run()));
-    client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+    ({ client, taskQueue, stop } = await startRescanWorkers('rescan-batched', activities));
   });
 
-  after(async () => {
-    for (const w of workers) w.shutdown();
-    await running;
-    await client?.connection.close();
-  });
+  after(() => stop());
 
   it('pages the plan a batch per activity, re-gates only what was not carried, and commits once', async () => {
     const handle = await client.workflow.start(rescan, {

@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { CancelledFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, type Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createLogger } from '../../../src/log/logger';
-import { installTemporalRuntime } from '../../../workers/temporal/runtime';
 import { rescan, rescanProgressQuery } from '../../../workflows/rescan';
-import { scanTaskQueue } from '../../../workflows/task-queues';
-import { workflowBundle } from '../../support/chain-worker';
-import { useTemporal } from '../../support/services';
+import { startRescanWorkers } from '../../support/rescan-workers';
 import { type RescanInput } from '../../../src/chain';
 
 /**
@@ -42,14 +37,9 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
   let holdRefresh: Promise<void> | undefined;
   let client: Client;
   let taskQueue: string;
-  const workers: Worker[] = [];
-  let running: Promise<unknown>;
+  let stop: () => Promise<void> = async () => undefined;
 
   before(async () => {
-    installTemporalRuntime(createLogger({ level: 'silent' }));
-    const temporal = await useTemporal();
-    const connection = await NativeConnection.connect({ address: temporal.address });
-    taskQueue = `rescan-paging-${process.pid}`;
     const activities = {
       async refreshOsvData() {
         await holdRefresh;
@@ -123,18 +113,10 @@ describe('rescan workflow: paging, bounded parallelism and continue-as-new', () 
         return true;
       },
     };
-    const bundle = await workflowBundle();
-    workers.push(await Worker.create({ connection, taskQueue, workflowBundle: bundle, activities }));
-    workers.push(await Worker.create({ connection, taskQueue: scanTaskQueue(taskQueue), activities }));
-    running = Promise.all(workers.map((w) => w.run()));
-    client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+    ({ client, taskQueue, stop } = await startRescanWorkers('rescan-paging', activities));
   });
 
-  after(async () => {
-    for (const w of workers) w.shutdown();
-    await running;
-    await client?.connection.close();
-  });
+  after(() => stop());
 
   it('visits every digest once across runs, counts each outcome and notifies only verdict changes', async () => {
     const handle = await client.workflow.start(rescan, {

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createLogger } from '../../../src/log/logger';
-import { installTemporalRuntime } from '../../../workers/temporal/runtime';
+import { type Client } from '@temporalio/client';
 import { rescan } from '../../../workflows/rescan';
-import { scanTaskQueue } from '../../../workflows/task-queues';
-import { workflowBundle } from '../../support/chain-worker';
-import { useTemporal } from '../../support/services';
+import { startRescanWorkers } from '../../support/rescan-workers';
 
 /**
  * rescan.parallelBatches on a real Temporal dev server, the activities an in-memory fleet: batches run
@@ -28,8 +23,7 @@ describe('rescan workflow: parallel batches', () => {
   let commits = 0;
   let client: Client;
   let taskQueue: string;
-  const workers: Worker[] = [];
-  let running: Promise<unknown>;
+  let stop: () => Promise<void> = async () => undefined;
 
   const reset = () => {
     batches.length = 0;
@@ -40,10 +34,6 @@ describe('rescan workflow: parallel batches', () => {
   };
 
   before(async () => {
-    installTemporalRuntime(createLogger({ level: 'silent' }));
-    const temporal = await useTemporal();
-    const connection = await NativeConnection.connect({ address: temporal.address });
-    taskQueue = `rescan-parallel-${process.pid}`;
     const activities = {
       async refreshOsvData() {
         return { version: 'osv-3', records: 7, rejected: 0 };
@@ -85,18 +75,10 @@ describe('rescan workflow: parallel batches', () => {
         return true;
       },
     };
-    const bundle = await workflowBundle();
-    workers.push(await Worker.create({ connection, taskQueue, workflowBundle: bundle, activities }));
-    workers.push(await Worker.create({ connection, taskQueue: scanTaskQueue(taskQueue), activities }));
-    running = Promise.all(workers.map((w) => w.run()));
-    client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+    ({ client, taskQueue, stop } = await startRescanWorkers('rescan-parallel', activities));
   });
 
-  after(async () => {
-    for (const w of workers) w.shutdown();
-    await running;
-    await client?.connection.close();
-  });
+  after(() => stop());
 
   it('runs up to parallelBatches batches at once, each page once, and commits once', async () => {
     reset();
