@@ -72,18 +72,22 @@ export class RedisSbomStore implements SbomStore {
     return ref;
   }
 
+  private sbomKey(digest: string): string {
+    return `${this.prefix}${digest}`;
+  }
+
   /** The view's key names its format: a new format reads as no view (the SBOM is read, the view written again). */
   private viewKey(digest: string): string {
     return `${this.prefix}${RESCAN_VIEW_KEY}${digest}`;
   }
 
   ref(digest: string): SbomRef {
-    return { store: 'redis', key: `${this.prefix}${digest}`, digest, format: 'cyclonedx-1.6' };
+    return { store: 'redis', key: this.sbomKey(digest), digest, format: 'cyclonedx-1.6' };
   }
 
   async get(digest: string): Promise<StoredScan | undefined> {
     checkDigest(digest);
-    const key = `${this.prefix}${digest}`;
+    const key = this.sbomKey(digest);
     const text = await this.redis.get(key);
     return text === null ? undefined : parseStored(text, key);
   }
@@ -99,7 +103,7 @@ export class RedisSbomStore implements SbomStore {
     const out = new Map<string, () => StoredScan | undefined | ChainError>();
     if (digests.length === 0) return out;
     for (const d of digests) checkDigest(d);
-    const keys = digests.map((d) => `${this.prefix}${d}`);
+    const keys = digests.map((d) => this.sbomKey(d));
     const texts = await this.redis.mget(...keys);
     digests.forEach((digest, i) => {
       const text = texts[i] ?? null;
@@ -128,7 +132,7 @@ export class RedisSbomStore implements SbomStore {
     for (const d of digests) checkDigest(d);
     const keys = digests.map((d) => this.viewKey(d));
     const read = this.redis.pipeline().mget(...keys);
-    for (const d of digests) read.exists(`${this.prefix}${d}`);
+    for (const d of digests) read.exists(this.sbomKey(d));
     const results = (await read.exec()) ?? [];
     const failed = results.find(([err]) => err)?.[0];
     if (failed || results.length !== digests.length + 1) throw new ChainError('TRANSIENT', 'reading rescan views failed', { cause: failed ?? undefined });
@@ -137,8 +141,8 @@ export class RedisSbomStore implements SbomStore {
     const missing = digests.filter((_, i) => stored(i) && (texts[i] ?? null) === null);
     const fallback = await viewsFromSboms(
       missing,
-      (ds) => this.redis.mget(...ds.map((d) => `${this.prefix}${d}`)),
-      (d) => `${this.prefix}${d}`,
+      (ds) => this.redis.mget(...ds.map((d) => this.sbomKey(d))),
+      (d) => this.sbomKey(d),
     );
     if (fallback.backfill.length) {
       const pipeline = this.redis.pipeline();
