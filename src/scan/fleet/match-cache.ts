@@ -4,8 +4,9 @@
  * per OSV database and its findings reused, stamped with the image's own layer. The result is what
  * matchPackages returns for the same packages (test/unit/scan/fleet.test.ts compares them).
  */
-import { matchPackage, queriesFor } from '../osv/findings';
+import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
 import { type OsvDatabase } from '../osv';
+import { findingKey } from './finding-key';
 import { type Finding, type Package, type Severity } from '../types';
 
 /**
@@ -21,15 +22,10 @@ const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 
 /** matchPackages' first sort key: severity, negligible ones after all others (0–4, then 5–9). */
 const rank = (f: Finding) => SEVERITY_RANK[f.severity] + (f.negligible ? 5 : 0);
 const RANKS = 10;
-// String.prototype.localeCompare without arguments, as matchPackages orders; a collator is much faster.
-const collator = new Intl.Collator();
-/** matchPackages' order within one rank: by id, then purl (the same advisory on several packages). */
-const byIdThenPurl = (a: Finding, b: Finding) =>
-  (a.id === b.id ? 0 : collator.compare(a.id, b.id)) || (a.package.purl === b.package.purl ? 0 : collator.compare(a.package.purl, b.package.purl));
-
 /** Most packages have no findings: their entries share these arrays. */
 const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
 const NO_RANKS: readonly number[] = Object.freeze([]);
+const NO_KEYS: readonly string[] = Object.freeze([]);
 
 /** A distinct package (everything matching reads of it: the layer only ends up in the findings) and its findings. */
 interface Entry {
@@ -37,7 +33,16 @@ interface Entry {
   found: readonly Finding[];
   /** rank() of each finding, computed once per distinct package rather than in every comparison of every image. */
   ranks: readonly number[];
+  /** findingKey() of each finding (the layer is not in it): built once per distinct package, not per image. */
+  keys: readonly string[];
 }
+
+/** A finding gathered for an image, with its key. */
+interface Gathered {
+  f: Finding;
+  k: string;
+}
+const byIds = (a: Gathered, b: Gathered) => compareFindingIds(a.f, b.f);
 
 /**
  * Entries by purl, then told apart field by field: a purl read from JSON is one flat string, hashed
@@ -102,11 +107,12 @@ function same(a: Entry['pkg'], b: Package): boolean {
 
 /**
  * All findings of `packages`, in matchPackages' order (rank, then id, then purl): gathered per rank as
- * they are found, so only findings of the same rank are compared, by their strings alone.
+ * they are found, so only findings of the same rank are compared, by their strings alone. `keys`, when
+ * given, receives the findingKey of each finding, in the same order.
  */
-export function matchFleetPackages(db: OsvDatabase, packages: readonly Package[]): Finding[] {
+export function matchFleetPackages(db: OsvDatabase, packages: readonly Package[], keys?: string[]): Finding[] {
   const cache = cacheOf(db);
-  const buckets: Finding[][] = Array.from({ length: RANKS }, () => []);
+  const buckets: Gathered[][] = Array.from({ length: RANKS }, () => []);
   for (const pkg of packages) {
     let entries = cache.byPurl.get(pkg.purl);
     let entry = entries?.find((e) => same(e.pkg, pkg));
@@ -121,21 +127,24 @@ export function matchFleetPackages(db: OsvDatabase, packages: readonly Package[]
       const { name, version, ecosystem, release, sourceName, sourceVersion } = pkg;
       entry =
         found.length === 0
-          ? { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found: NO_FINDINGS, ranks: NO_RANKS }
-          : { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found, ranks: found.map(rank) };
+          ? { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found: NO_FINDINGS, ranks: NO_RANKS, keys: NO_KEYS }
+          : { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found, ranks: found.map(rank), keys: found.map(findingKey) };
       entries.push(entry);
       cache.size++;
     }
-    const { found, ranks } = entry;
+    const { found, ranks, keys: entryKeys } = entry;
     for (let i = 0; i < found.length; i++) {
       const f = found[i]!;
-      buckets[ranks[i]!]!.push(f.package.layer === pkg.layer ? f : { ...f, package: { ...f.package, layer: pkg.layer } });
+      buckets[ranks[i]!]!.push({ f: f.package.layer === pkg.layer ? f : { ...f, package: { ...f.package, layer: pkg.layer } }, k: entryKeys[i]! });
     }
   }
   const out: Finding[] = [];
   for (const bucket of buckets) {
-    if (bucket.length > 1) bucket.sort(byIdThenPurl);
-    for (const f of bucket) out.push(f);
+    if (bucket.length > 1) bucket.sort(byIds);
+    for (const g of bucket) {
+      out.push(g.f);
+      keys?.push(g.k);
+    }
   }
   return out;
 }

@@ -2,17 +2,19 @@
  * The fleet rescan's re-match of one stored SBOM: its packages against the OSV data held in memory
  * (one database, looked up by package key), summarised as the first scan was (no registry access).
  */
-import { createHash } from 'node:crypto';
 import { countBySeverity, dataStatement, type OsvDatabase } from '../osv';
 import { type StoredRescan } from '../rescan-findings';
 import { type RescanView } from '../sbom/rescan-view';
 import { summarize } from '../scan-image';
 import { type Finding, type SbomRef, type ScanSummary } from '../types';
+import { digestOfKeys, findingKey } from './finding-key';
 import { imageIndex, type ImageIndex } from './fingerprint';
 import { matchFleetPackages } from './match-cache';
 
 export interface Rematched {
   summary: ScanSummary;
+  /** findingsDigest of the summary's findings with `vex`, from the keys the match kept of them. */
+  digest: (vex: readonly unknown[] | undefined) => string;
   /** The keys and versions the image is indexed under: computed on demand, as most images are indexed already. */
   index: () => ImageIndex;
 }
@@ -20,9 +22,11 @@ export interface Rematched {
 /** Re-matches an image's rescan view (its packages as its SBOM gives them: SbomStore.getViews). */
 export function rematchStored(db: OsvDatabase, stored: RescanView, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
   const { packages } = stored;
-  const findings = matchFleetPackages(db, packages);
+  const keys: string[] = [];
+  const findings = matchFleetPackages(db, packages, keys);
   return {
     summary: summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now),
+    digest: (vex) => digestOfKeys(keys, vex),
     index: () => imageIndex(packages),
   };
 }
@@ -55,29 +59,5 @@ export function uncheckedRescan(db: OsvDatabase, digest: string, osvVersion: str
  * layer they were read from) and the VEX statements read. Equal digests: the same decision inputs.
  */
 export function findingsDigest(findings: readonly Finding[], vex: readonly unknown[] | undefined): string {
-  const parts: string[] = [];
-  for (const f of findings) {
-    const p = f.package;
-    parts.push(
-      [
-        f.id,
-        f.ids.join(','),
-        f.aliases.join(','),
-        p.name,
-        p.version,
-        p.ecosystem,
-        p.purl,
-        f.severity,
-        f.fixable ? '1' : '0',
-        f.fixedVersion ?? '',
-        f.vendorSeverity ? `${f.vendorSeverity.source}:${f.vendorSeverity.rating}` : '',
-        f.cvssScore ?? '',
-        f.negligible ? '1' : '0',
-        f.fixedIn ? `${f.fixedIn.name}@${f.fixedIn.version}` : '',
-        f.suppressedBy ? JSON.stringify(f.suppressedBy) : '',
-      ].join('\u0000'),
-    );
-  }
-  parts.push(vex === undefined ? '-' : JSON.stringify(vex));
-  return createHash('sha1').update(parts.join('\u0001')).digest('base64url');
+  return digestOfKeys(findings.map(findingKey), vex);
 }

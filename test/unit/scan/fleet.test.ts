@@ -192,6 +192,7 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
       debian('DEBIAN-CVE-b', 'shadow', 'unimportant'),
       debian('debian-CVE-a', 'shadow', 'high'),
       debian('DEBIAN-CVE-10', 'openssl', 'high'),
+      debian('DEBIAN-CVE-Z', 'openssl', 'high'),
       debian('DEBIAN-CVE-9', 'openssl', 'unimportant'),
       debian('DEBIAN-CVE-B', 'openssl', 'low'),
       debian('DEBIAN-CVE-c', 'zlib', undefined),
@@ -217,6 +218,17 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
       const expected = matchPackages(db, packages);
       assert.ok(expected.some((f) => f.negligible) && expected.some((f) => !f.negligible), 'negligible and other findings');
       assert.deepEqual(summary.findings, expected, `image ${n}`);
+      // Code-unit order, not a locale's: DEBIAN-CVE-Z before debian-CVE-a (a collation puts a before Z).
+      const rank = (f: (typeof expected)[number]) => `${f.negligible ? 1 : 0}${f.severity}`;
+      for (const [i, f] of expected.entries()) {
+        const next = expected[i + 1];
+        if (next && rank(f) === rank(next)) assert.ok(f.id < next.id || (f.id === next.id && f.package.purl <= next.package.purl), `${f.id} before ${next.id}`);
+      }
+      const high = expected.filter((f) => f.severity === 'HIGH').map((f) => f.id);
+      assert.ok(high.indexOf('DEBIAN-CVE-Z') < high.indexOf('debian-CVE-a'), high.join(' '));
+      // The digest a delta decides on, from the keys kept with the cached findings: findingsDigest's.
+      for (const vex of [undefined, [], [{ vulnerability: 'x' }]])
+        assert.equal(rematchImage(db, n + 1, packages).digest(vex), findingsDigest(summary.findings, vex));
     }
   });
 

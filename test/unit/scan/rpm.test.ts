@@ -379,7 +379,8 @@ void describe('rpm ecosystems and OSV matching', () => {
     });
     assert.deepEqual(
       matchPackages(db, [sles, leap]).map((f) => `${f.id} ${f.package.ecosystem} ${f.fixedVersion}`),
-      ['openSUSE-SU-2024:0001-1 openSUSE 3.1.4-150600.5.7.1', 'SUSE-SU-2024:1234-1 SUSE 3.0.8-150500.5.27.1'],
+      // Same severity: by id in code-unit order (upper case before lower case).
+      ['SUSE-SU-2024:1234-1 SUSE 3.0.8-150500.5.27.1', 'openSUSE-SU-2024:0001-1 openSUSE 3.1.4-150600.5.7.1'],
     );
   });
 
