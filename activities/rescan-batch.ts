@@ -246,7 +246,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           // A small step: its images' findings are gated (and garbage) before the next step is matched,
           // rather than outliving the young generation as a larger step's would.
           const step = input.digests.slice(progress.done, progress.done + REGATE_STEP);
-          // The findingsDigest a delta computed to decide on carrying an image is the one its re-gate records: computed once.
+          // The findingsDigest the match computed (a delta decides on carrying an image by it) is the one its re-gate records.
           const digested = new Map<string, string>();
           const scans = await matchStep(db, step, input, progress, workflowId, log, digested);
           await gateStep(
@@ -329,7 +329,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       const scan = stored.get(digest)?.();
       if (scan === undefined || scan instanceof ChainError) return scan === undefined ? `no stored SBOM for ${digest}` : scan.message;
       const rematched = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
-      return { summary: rematched.summary, index: index ? rematched.index() : undefined };
+      return { summary: rematched.summary, digest: rematched.digest, index: index ? rematched.index() : undefined };
     };
     const ok: string[] = [];
     await Promise.all(
@@ -342,7 +342,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             puts.push(uncheckedRescan(db, digest, input.osvVersion, matched, now, osv.maxAgeMs));
             return;
           }
-          const { summary, index } = matched;
+          const { summary, digest: inputsDigest, index } = matched;
           if (index) await fleet.add(digest, index, input.osvVersion);
           // VEX attached since the gate counts from this rescan on; unreadable: the gate's statements stay.
           let attached: VexStatement[] | undefined;
@@ -354,14 +354,13 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             log.warn({ digest, err }, 'VEX attestations unreadable; the statements of the last decision stay in force');
           }
           ok.push(digest);
-          if (input.carry) {
-            const inputs = findingsDigest(summary.findings, attached);
-            if (!must[i] && gatedOn[i] === inputs) {
-              progress.carried.push(digest);
-              return;
-            }
-            digested?.set(digest, inputs);
+          // From the keys the match kept: the re-gate records it as what the decision was gated on.
+          const inputs = input.carry || digested ? inputsDigest(attached) : undefined;
+          if (input.carry && !must[i] && gatedOn[i] === inputs) {
+            progress.carried.push(digest);
+            return;
           }
+          if (inputs !== undefined) digested?.set(digest, inputs);
           puts.push({
             digest,
             osvVersion: input.osvVersion,
