@@ -5,16 +5,17 @@
  * matchPackages returns for the same packages (test/unit/scan/fleet.test.ts compares them).
  */
 import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
+import { packageKey } from '../osv/database';
 import { type OsvDatabase } from '../osv';
 import { findingKey } from './finding-key';
 import { type Finding, type Package, type Severity } from '../types';
 
 /**
- * Distinct packages remembered per database; past it the cache starts over (memory stays bounded: an entry
- * without findings takes about 400 bytes, and two caches are kept across a refresh). 10,000 images of
- * 200–800 packages (bench/rescan-fleet.ts) hold about 650,000, more than this; a bound of 1,000,000 that
- * kept them all did not make the bench's delta re-match faster and its OSV refresh was slower (a larger
- * live heap for every major GC), so the bound stays where it was.
+ * Distinct packages remembered; past it the cache starts over (memory stays bounded: an entry without
+ * findings takes about 400 bytes). 10,000 images of 200–800 packages (bench/rescan-fleet.ts) hold about
+ * 650,000, more than this; a bound of 1,000,000 that kept them all did not make the bench's delta
+ * re-match faster and its OSV refresh was slower (a larger live heap for every major GC), so the bound
+ * stays where it was.
  */
 const MAX_ENTRIES = 400_000;
 
@@ -35,6 +36,8 @@ interface Entry {
   ranks: readonly number[];
   /** findingKey() of each finding (the layer is not in it): built once per distinct package, not per image. */
   keys: readonly string[];
+  /** The database keys (packageKey) the package is looked up under: its findings are those records'. */
+  lookups: readonly string[];
 }
 
 /** A finding gathered for an image, with its key. */
@@ -50,48 +53,71 @@ const byIds = (a: Gathered, b: Gathered) => compareFindingIds(a.f, b.f);
  * image (three quarters of the time of a re-match that finds every package cached).
  */
 interface Cache {
+  db: OsvDatabase;
   byPurl: Map<string, Entry[]>;
   size: number;
 }
 
 const caches = new WeakMap<OsvDatabase, Cache>();
-
-/**
- * The database matched before the current one, with its cache: a package whose every lookup finds the
- * very same records in both (an unchanged export entry is reused as the same object, see the OSV
- * importer's ReusableEntries) has the same findings, so a refresh re-matches only the packages under
- * records that changed. Only the last one is kept.
- */
-let previous: { db: OsvDatabase; cache: Cache } | undefined;
-let current: { db: OsvDatabase; cache: Cache; sameKeys: Map<string, boolean> } | undefined;
+/** The cache of the newest database matched: what the next database's cache is made of. */
+let latest: Cache | undefined;
 
 function cacheOf(db: OsvDatabase): Cache {
   let cache = caches.get(db);
   if (cache) return cache;
-  cache = { byPurl: new Map(), size: 0 };
+  if (latest && latest.db.info.importedAt <= db.info.importedAt) {
+    cache = carryOver(latest, db);
+    latest = cache;
+  } else {
+    // The first database, or one older than the newest (a batch that started before a refresh): its own cache.
+    cache = { db, byPurl: new Map(), size: 0 };
+    latest ??= cache;
+  }
   caches.set(db, cache);
-  if (current && current.db !== db) previous = { db: current.db, cache: current.cache };
-  current = { db, cache, sameKeys: new Map() };
   return cache;
 }
 
-/** The findings the previous database's cache holds for `pkg`, if every lookup of it finds the same records now. */
-function carriedOver(db: OsvDatabase, pkg: Package): readonly Finding[] | undefined {
-  if (!previous || !current || current.db !== db) return undefined;
-  const found = previous.cache.byPurl.get(pkg.purl)?.find((e) => same(e.pkg, pkg))?.found;
-  if (!found) return undefined;
-  for (const q of queriesFor(pkg)) {
-    const key = `${q.ecosystem}\u0000${q.name}`;
-    let unchanged = current.sameKeys.get(key);
-    if (unchanged === undefined) {
-      const before = previous.db.lookup(q.ecosystem, q.name);
-      const now = db.lookup(q.ecosystem, q.name);
-      unchanged = before.length === now.length && before.every((r, i) => r === now[i]);
-      current.sameKeys.set(key, unchanged);
-    }
-    if (!unchanged) return undefined;
+/**
+ * A newer database's cache, made of the last one's: every entry whose lookups all find the very same
+ * records in both (an unchanged export entry is reused as the same object, see the OSV importer's
+ * ReusableEntries) has the same findings and is kept, so after a refresh only the packages under
+ * records that changed are matched again. Moved, not copied (a copy of a fleet's 400,000 entries
+ * cost more than the re-match it saved): the older database, if still matched by a batch that
+ * started before the refresh, starts a cache of its own.
+ */
+function carryOver(from: Cache, db: OsvDatabase): Cache {
+  const changed = new Set<string>();
+  for (const [key, now] of db.packages()) {
+    const before = from.db.recordsAt(key);
+    if (before.length !== now.length || before.some((r, i) => r !== now[i])) changed.add(key);
   }
-  return found;
+  for (const [key] of from.db.packages()) if (db.recordsAt(key).length === 0) changed.add(key);
+  const { byPurl } = from;
+  let size = 0;
+  for (const [purl, entries] of byPurl) {
+    const kept = entries.filter((e) => !e.lookups.some((k) => changed.has(k)));
+    if (kept.length === 0) byPurl.delete(purl);
+    else if (kept.length !== entries.length) byPurl.set(purl, kept);
+    size += kept.length;
+  }
+  caches.delete(from.db);
+  return { db, byPurl, size };
+}
+
+/** Lookup keys, one string each however many entries name them. */
+const interned = new Map<string, string>();
+function lookupsOf(pkg: Package): string[] {
+  const out: string[] = [];
+  for (const q of queriesFor(pkg)) {
+    const key = packageKey(q.ecosystem, q.name);
+    let one = interned.get(key);
+    if (one === undefined) {
+      if (interned.size >= MAX_ENTRIES) interned.clear();
+      interned.set(key, (one = key));
+    }
+    if (!out.includes(one)) out.push(one);
+  }
+  return out;
 }
 
 function same(a: Entry['pkg'], b: Package): boolean {
@@ -122,13 +148,14 @@ export function matchFleetPackages(db: OsvDatabase, packages: readonly Package[]
         cache.size = 0;
         entries = undefined;
       }
-      const found = carriedOver(db, pkg) ?? matchPackage(db, pkg);
+      const found = matchPackage(db, pkg);
       if (!entries) cache.byPurl.set(pkg.purl, (entries = []));
       const { name, version, ecosystem, release, sourceName, sourceVersion } = pkg;
+      const lookups = lookupsOf(pkg);
       entry =
         found.length === 0
-          ? { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found: NO_FINDINGS, ranks: NO_RANKS, keys: NO_KEYS }
-          : { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found, ranks: found.map(rank), keys: found.map(findingKey) };
+          ? { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found: NO_FINDINGS, ranks: NO_RANKS, keys: NO_KEYS, lookups }
+          : { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found, ranks: found.map(rank), keys: found.map(findingKey), lookups };
       entries.push(entry);
       cache.size++;
     }

@@ -95,6 +95,11 @@ export class OsvDatabase {
     return this.byPackage.get(packageKey(ecosystem, name)) ?? [];
   }
 
+  /** The records under one package key (see packageKey). */
+  recordsAt(key: string): readonly OsvRecord[] {
+    return this.byPackage.get(key) ?? [];
+  }
+
   /** Every package key (see packageKey) with its records: what a fleet rescan fingerprints to find the packages new data changed. */
   packages(): IterableIterator<[string, readonly OsvRecord[]]> {
     return this.byPackage.entries();
