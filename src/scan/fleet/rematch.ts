@@ -24,9 +24,12 @@ export function rematchStored(db: OsvDatabase, stored: RescanView, ref: SbomRef,
   const { packages } = stored;
   const keys: string[] = [];
   const findings = matchFleetPackages(db, packages, keys);
+  const summary = summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now);
+  // The summary keeps the first MAX_SUMMARY_FINDINGS: what the gate decides on, and so what is digested.
+  const kept = keys.length > summary.findings.length ? keys.slice(0, summary.findings.length) : keys;
   return {
-    summary: summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now),
-    digest: (vex) => digestOfKeys(keys, vex),
+    summary,
+    digest: (vex) => digestOfKeys(kept, vex),
     index: () => imageIndex(packages),
   };
 }

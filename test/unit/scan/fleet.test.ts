@@ -20,6 +20,7 @@ import { RedisSbomStore } from '../../../src/scan';
 import { ChainError } from '../../../src/errors';
 import { importDirectory, matchPackages, OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
 import { type Package } from '../../../src/scan/types';
+import { MAX_SUMMARY_FINDINGS } from '../../../src/scan/scan-image';
 import { onCleanup, testDataDir, useRedis } from '../../support/services';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'osv');
@@ -389,6 +390,16 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     assert.ok(got.get(digest(4)) instanceof ChainError);
     assert.match((got.get(digest(4)) as Error).message, /is malformed: sbom\.components\.0\.name: /);
     assert.match((got.get(digest(5)) as Error).message, /is malformed: sbom\.bomFormat/);
+  });
+
+  it('digests from the match’s kept keys exactly what findingsDigest gives for the summary, past the summary’s finding limit too', () => {
+    // More advisories than a summary keeps (MAX_SUMMARY_FINDINGS): the gate decides on the kept ones, and so does the digest.
+    const many = Array.from({ length: MAX_SUMMARY_FINDINGS + 20 }, (_, i) => record(`GHSA-${String(i).padStart(4, '0')}`, 'npm', 'lodash', '9.0.0'));
+    const db = new OsvDatabase([...many, record('GHSA-m', 'npm', 'minimist', '1.2.6')]);
+    const packages = [npm('lodash', '4.17.11', 'sha256:x'), npm('minimist', '1.2.0', 'sha256:x')];
+    const rematched = rematchImage(db, 7, packages);
+    assert.equal(rematched.summary.findings.length, MAX_SUMMARY_FINDINGS);
+    for (const vex of [undefined, []]) assert.equal(rematched.digest(vex), findingsDigest(rematched.summary.findings, vex));
   });
 
   it('digests what a re-gate decides on: the findings without their layer, and the VEX read', async () => {
