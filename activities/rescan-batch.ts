@@ -431,9 +431,9 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           try {
             const at = new Date();
             let outcome: RegateOutcome | undefined;
-            const { previous } = await decisions.update(digest, (latest) => {
+            const { previous } = await decisions.update(digest, (latest, stored) => {
               if (!latest) return undefined;
-              const r = regate(latest, scan, { policy: gate.loaded, now: at, workflowId, osvVersion });
+              const r = regate(latest, scan, { policy: gate.loaded, now: at, workflowId, osvVersion }, stored);
               outcome = r.outcome;
               return r.update;
             });

@@ -176,9 +176,9 @@ export function createRescanActivities(deps: RescanDeps) {
           );
         const at = now();
         let outcome: RegateOutcome | undefined;
-        const { previous } = await store.update(input.digest, (latest) => {
+        const { previous } = await store.update(input.digest, (latest, stored) => {
           if (!latest) return undefined;
-          const result = regate(latest, scan, { policy, now: at, workflowId, osvVersion: input.osvVersion });
+          const result = regate(latest, scan, { policy, now: at, workflowId, osvVersion: input.osvVersion }, stored);
           outcome = result.outcome;
           return result.update;
         });

@@ -3,7 +3,8 @@ import { type Redis } from 'ioredis';
 import { z } from 'zod';
 import { ChainError } from '../errors';
 import { type Decision, decisionSchema } from './decision';
-import { type ImageFacts, imageFactsSchema } from './image-facts';
+import { findingFactsDigest } from './findings-digest';
+import { type FindingFact, findingFactSchema, type ImageFacts, imageFactsSchema } from './image-facts';
 import { luaScriptFile, runLuaScript } from '../redis';
 
 export const overrideSchema = z.object({
@@ -44,6 +45,10 @@ export const decisionRecordSchema = z.object({
   lastRescan: rescanMarkSchema.optional(),
 });
 
+/** The latest record as stored: without its findings, which live under a key of their own (see write). */
+const storedHeadSchema = decisionRecordSchema.extend({ facts: imageFactsSchema.omit({ findings: true }), findingsDigest: z.string().min(1) });
+const storedFindingsSchema = z.array(findingFactSchema);
+
 export type Override = z.infer<typeof overrideSchema>;
 export type RescanMark = z.infer<typeof rescanMarkSchema>;
 export type DecisionRecord = z.infer<typeof decisionRecordSchema>;
@@ -53,6 +58,34 @@ export type DecisionRecord = z.infer<typeof decisionRecordSchema>;
  * replaces the latest record in place (same decision, newer scan time) and tells no admission server.
  */
 export type DecisionUpdate = { kind: 'decision'; record: DecisionRecord; reason: InvalidationReason } | { kind: 'refresh'; record: DecisionRecord };
+
+/** A stored record's findings as `update` read them: parsed on first use, and their digest. */
+interface LazyFindings {
+  accessor: () => FindingFact[];
+  findingsDigest: string;
+}
+
+/** What the store knows of a record's findings without reading them: findingFactsDigest of the stored findings. */
+export interface StoredFindings {
+  digest: string;
+}
+
+/**
+ * `facts` with the findings of `from` as they are: a stored record's findings stay unread, and a
+ * refresh that keeps them rewrites only the record's head (update). Records are never changed in place.
+ */
+export function withFindingsOf(from: ImageFacts, facts: Omit<ImageFacts, 'findings'>): ImageFacts {
+  const out = { ...facts } as ImageFacts;
+  Object.defineProperty(out, 'findings', { ...Object.getOwnPropertyDescriptor(from, 'findings')!, enumerable: true });
+  return out;
+}
+
+/** `facts` without `findings` and the fields named, the findings not read (a stored record's are read only when asked for). */
+export function factsWithout<K extends keyof ImageFacts>(facts: ImageFacts, ...omit: K[]): Omit<ImageFacts, 'findings' | K> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(facts)) if (key !== 'findings' && !(omit as string[]).includes(key)) out[key] = (facts as Record<string, unknown>)[key];
+  return out as Omit<ImageFacts, 'findings' | K>;
+}
 
 /** One page of gated digests, in digest order; `next` is the cursor of the following page. */
 export interface DigestPage {
@@ -64,8 +97,9 @@ export interface DigestPage {
  * Every write of a decision: the latest record, replaced only if it is still the one the caller
  * read (compare-and-set), so a concurrent gate decision or break-glass override is never
  * overwritten by a stale rescan — or whatever it is, for a new gate decision.
- * KEYS: latest, history, index. ARGV: SHA-1 of the expected latest ('' = none), new record, digest, push (1/0),
- * channel, message ('' = none), any ('1' = write over any current value).
+ * KEYS: latest, history, index, findings. ARGV: SHA-1 of the expected latest ('' = none), the record's head,
+ * digest, the full record for the history ('' = none), channel, message ('' = none), any ('1' = write over
+ * any current value), the findings ('' = keep those stored).
  */
 const COMPARE_AND_WRITE = luaScriptFile(__dirname, 'decision-compare-and-write.lua');
 
@@ -127,8 +161,8 @@ export class DecisionStore {
   }
 
   async latest(digest: string): Promise<DecisionRecord | undefined> {
-    const raw = await this.redis.get(this.latestKey(digest));
-    return raw === null ? undefined : this.parse(raw, digest);
+    const [head, findings] = await this.redis.mget(this.latestKey(digest), this.findingsKey(digest));
+    return head === null || head === undefined ? undefined : this.parseLatest(head, findings ?? null, digest, false).record;
   }
 
   /** Every record for `digest`, newest first. */
@@ -154,20 +188,25 @@ export class DecisionStore {
    * Replaces the latest record of `digest` with what `change` makes of it, atomically: if another
    * writer got in between the read and the write, `change` runs again on the newer record.
    * `change` returns undefined to leave the record alone. Returns the record `change` saw and the update written.
+   * The record's findings are read when `change` first asks for them; `stored` (absent for a record
+   * stored before findings had a key of their own) says what they are without reading them, and a
+   * refresh that keeps them (withFindingsOf) writes only the record's head.
    */
   async update(
     digest: string,
-    change: (latest: DecisionRecord | undefined) => DecisionUpdate | undefined,
+    change: (latest: DecisionRecord | undefined, stored: StoredFindings | undefined) => DecisionUpdate | undefined,
   ): Promise<{ previous: DecisionRecord | undefined; written: DecisionUpdate | undefined }> {
     for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
-      const raw = await this.redis.get(this.latestKey(digest));
-      const previous = raw === null ? undefined : this.parse(raw, digest);
-      const next = change(previous);
+      const [raw, findings] = await this.redis.mget(this.latestKey(digest), this.findingsKey(digest));
+      const read = raw === null || raw === undefined ? undefined : this.parseLatest(raw, findings ?? null, digest, true);
+      const previous = read?.record;
+      const next = change(previous, read?.stored && { digest: read.stored.findingsDigest });
       if (!next) return { previous, written: undefined };
       if (next.record.decision.image.digest !== digest) {
         throw new ChainError('BAD_INPUT', `a record of ${next.record.decision.image.digest} cannot replace the decision of ${digest}`);
       }
-      if (await this.write(digest, next, raw === null ? '' : createHash('sha1').update(raw).digest('hex'))) return { previous, written: next };
+      if (await this.write(digest, next, raw === null || raw === undefined ? '' : createHash('sha1').update(raw).digest('hex'), read?.stored))
+        return { previous, written: next };
     }
     throw new ChainError('TRANSIENT', `the decision of ${digest} changed under ${UPDATE_ATTEMPTS} updates in a row`);
   }
@@ -233,17 +272,27 @@ export class DecisionStore {
    * (hex) is `expected` ('' = none; omitted = whatever it is); a decision also joins the history and tells admission servers.
    * Returns false when the current record was another. Not validated again: a record is parsed where
    * it leaves Redis (parse) and where a new gate decision enters (record); an update is made from a
-   * parsed record by typed code (a fleet rescan writes thousands, each about 100 KB with its findings).
+   * parsed record by typed code.
+   * The latest record is stored as its head (everything but the findings, with findingFactsDigest of
+   * them) and its findings under a key of their own: a fleet rescan refreshes thousands of records
+   * whose findings did not change, about 100–250 KB each of which the findings are two thirds, and a
+   * refresh that kept them (withFindingsOf, unread) writes the head alone. The head names its findings
+   * by their digest, so the compare-and-set on the head covers them. The history keeps whole records.
    */
-  private async write(digest: string, update: DecisionUpdate, expected?: string): Promise<boolean> {
-    const json = JSON.stringify(update.record);
+  private async write(digest: string, update: DecisionUpdate, expected?: string, stored?: LazyFindings): Promise<boolean> {
+    const { record } = update;
+    // Kept only as read in this very attempt: the compare-and-set on the head read then says they are still stored.
+    const keep = update.kind === 'refresh' && stored !== undefined && Object.getOwnPropertyDescriptor(record.facts, 'findings')?.get === stored.accessor;
+    const findings = keep ? '' : JSON.stringify(record.facts.findings);
+    const findingsDigest = keep ? stored.findingsDigest : findingFactsDigest(record.facts.findings);
+    const head = JSON.stringify({ ...record, facts: factsWithout(record.facts), findingsDigest });
     const decision = update.kind === 'decision';
     const message = decision ? JSON.stringify({ digest, reason: update.reason }) : '';
     const done = await runLuaScript(
       this.redis,
       COMPARE_AND_WRITE,
-      [this.latestKey(digest), this.historyKey(digest), this.indexKey()],
-      [expected ?? '', json, digest, decision ? '1' : '0', this.channel, message, expected === undefined ? '1' : '0'],
+      [this.latestKey(digest), this.historyKey(digest), this.indexKey(), this.findingsKey(digest)],
+      [expected ?? '', head, digest, decision ? JSON.stringify(record) : '', this.channel, message, expected === undefined ? '1' : '0', findings],
     );
     return done === 1;
   }
@@ -274,13 +323,51 @@ export class DecisionStore {
     try {
       return decisionRecordSchema.parse(JSON.parse(raw));
     } catch (cause) {
-      // Retrying reads the same bytes: fail for good, and say which digest needs a new gate decision.
-      throw new ChainError('BAD_INPUT', `stored decision for ${digest} is unreadable: ${(cause as Error).message}`, { cause, retryable: false });
+      throw unreadable(digest, cause);
     }
+  }
+
+  /**
+   * The latest record from its head and findings (a record stored whole, before findings had a key of
+   * their own, is read as it is). `lazy`: the findings are parsed when first read (update).
+   */
+  private parseLatest(head: string, findings: string | null, digest: string, lazy: boolean): { record: DecisionRecord; stored?: LazyFindings } {
+    let value: unknown;
+    try {
+      value = JSON.parse(head);
+    } catch (cause) {
+      throw unreadable(digest, cause);
+    }
+    const split = typeof value === 'object' && value !== null && 'findingsDigest' in value;
+    if (!split) return { record: this.parse(head, digest) };
+    let parsed: z.infer<typeof storedHeadSchema>;
+    try {
+      parsed = storedHeadSchema.parse(value);
+    } catch (cause) {
+      throw unreadable(digest, cause);
+    }
+    const { findingsDigest, ...record } = parsed;
+    if (findings === null) throw unreadable(digest, new Error(`its findings (${this.findingsKey(digest)}) are missing`));
+    const readFindings = (): FindingFact[] => {
+      try {
+        return storedFindingsSchema.parse(JSON.parse(findings));
+      } catch (cause) {
+        throw unreadable(digest, cause);
+      }
+    };
+    if (!lazy) return { record: { ...record, facts: { ...record.facts, findings: readFindings() } } };
+    let read: FindingFact[] | undefined;
+    const accessor = () => (read ??= readFindings());
+    Object.defineProperty(record.facts, 'findings', { get: accessor, enumerable: true, configurable: true });
+    return { record: record as DecisionRecord, stored: { accessor, findingsDigest } };
   }
 
   private latestKey(digest: string): string {
     return `${this.prefix}decision:${digest}`;
+  }
+
+  private findingsKey(digest: string): string {
+    return `${this.prefix}findings:${digest}`;
   }
 
   private historyKey(digest: string): string {
@@ -294,4 +381,9 @@ export class DecisionStore {
   private indexedKey(): string {
     return `${this.prefix}digests:indexed`;
   }
+}
+
+/** Retrying reads the same bytes: fail for good, and say which digest needs a new gate decision. */
+function unreadable(digest: string, cause: unknown): ChainError {
+  return new ChainError('BAD_INPUT', `stored decision for ${digest} is unreadable: ${(cause as Error).message}`, { cause, retryable: false });
 }

@@ -5,9 +5,10 @@
  */
 import { type Finding, type OsvDataVersion, type VexStatement } from '../scan';
 import { type Decision, type Violation } from './decision';
-import { type DecisionRecord, type DecisionUpdate, type RescanMark } from './decision-store';
+import { type DecisionRecord, type DecisionUpdate, factsWithout, type RescanMark, type StoredFindings, withFindingsOf } from './decision-store';
 import { evaluatePolicy } from './evaluate';
 import { findingFacts, vulnerabilityDataFacts } from './facts-from-scan';
+import { findingFactsDigest } from './findings-digest';
 import { type FindingFact, type ImageFacts } from './image-facts';
 import { type LoadedPolicy } from './policy-file';
 
@@ -60,11 +61,14 @@ export interface RegateOutcome {
  * latest record's scan time, so a policy's `maxScanAge` sees the rescan. Provenance and hygiene
  * facts are the ones the gate saw: the SBOM does not change, only what is known about its packages.
  * The mark written says whether subscribers still have to hear of a change (`notified: false`).
+ * `stored` (DecisionStore.update) names the record's findings by their digest: findings with that
+ * digest are the same, told without reading the record's findings back, which a refresh then keeps unread.
  */
 export function regate(
   previous: DecisionRecord,
   scan: RescannedFindings,
   context: RegateContext,
+  stored?: StoredFindings,
 ): { update: DecisionUpdate | undefined; outcome: RegateOutcome } {
   const override = previous.override;
   const mark = previous.lastRescan;
@@ -90,7 +94,7 @@ export function regate(
 
   const findings = findingFacts(scan.findings);
   // The data statement is the rescan's own: without one, the data is unknown (never the first scan's, which may have gone stale since).
-  const { vulnerabilityData: _old, ...kept } = previous.facts;
+  const kept = factsWithout(previous.facts, 'vulnerabilityData');
   const data = vulnerabilityDataFacts(scan.vulnerabilityData);
   // Not validated again: `previous` was parsed where it left Redis, the findings come from the matcher
   // (or were parsed where they left Redis), so every part is of its parsed type already.
@@ -105,7 +109,7 @@ export function regate(
   // An earlier rescan's change that subscribers never heard of: compare with what they last heard.
   const unnotified = mark?.notified === false ? mark : undefined;
   const previousAllowed = unnotified ? unnotified.previousAllowed : previous.decision.allowed;
-  const findingsChanged = !sameFindings(previous.facts.findings, findings);
+  const findingsChanged = stored !== undefined && stored.digest === findingFactsDigest(findings) ? false : !sameFindings(previous.facts.findings, findings);
   // A statement that starts or stops suppressing (new VEX, an expiry) is a change worth a record too.
   const recorded = findingsChanged || decision.allowed !== previous.decision.allowed || !sameSuppressions(previous.decision, decision);
   const verdict = verdictChange(previousAllowed || override !== undefined, decision.allowed || override !== undefined);
@@ -123,7 +127,7 @@ export function regate(
   };
   const update: DecisionUpdate = recorded
     ? { kind: 'decision', reason: 'rescan', record: { decision, facts, recordedAt: context.now.toISOString(), ...(override ? { override } : {}), lastRescan } }
-    : { kind: 'refresh', record: { ...previous, facts: { ...facts, findings: previous.facts.findings }, lastRescan } };
+    : { kind: 'refresh', record: { ...previous, facts: withFindingsOf(previous.facts, factsWithout(facts)), lastRescan } };
   return {
     update,
     outcome: {

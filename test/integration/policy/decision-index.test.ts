@@ -3,7 +3,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { ChainError } from '../../../src/errors/chain-error';
-import { DecisionStore, evaluatePolicy, imageFactsSchema, parsePolicy } from '../../../src/policy';
+import { type DecisionRecord, DecisionStore, evaluatePolicy, imageFactsSchema, parsePolicy } from '../../../src/policy';
+import { factsWithout, withFindingsOf } from '../../../src/policy/decision-store';
+import { findingFactsDigest } from '../../../src/policy/findings-digest';
 import { useRedis } from '../../support/services';
 
 const policy = parsePolicy({ apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'index' }, rules: [{ name: 'r' }] });
@@ -138,5 +140,80 @@ describe('decision store: the digest index the rescan pages through, and compare
     } finally {
       await unsubscribe();
     }
+  });
+
+  it('keeps the findings under a key of their own: a refresh that keeps them unread writes the head alone', async () => {
+    const store = new DecisionStore(redis, 'split:');
+    const d = digest(70);
+    const found = (ids: string[]) =>
+      imageFactsSchema.parse({
+        ...facts(70),
+        findings: ids.map((id) => ({ id, package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'LOW', fixable: false })),
+      });
+    const first = found(['CVE-2026-1', 'CVE-2026-2']);
+    const recorded = await store.record(first, evaluatePolicy(first, policy, new Date()));
+    assert.deepEqual(await store.latest(d), recorded, 'read back whole');
+    const head = JSON.parse((await redis.get(`split:decision:${d}`))!) as { facts: object; findingsDigest: string };
+    assert.equal('findings' in head.facts, false, 'the head holds no findings');
+    assert.equal(head.findingsDigest, findingFactsDigest(first.findings));
+    assert.deepEqual(JSON.parse((await redis.get(`split:findings:${d}`))!), first.findings);
+    assert.deepEqual((await store.history(d))[0], recorded, 'the history keeps whole records');
+
+    // Findings the store cannot read are never parsed by a refresh that keeps them: only its head is written.
+    await redis.set(`split:findings:${d}`, '[not json');
+    let seen: string | undefined;
+    const refreshed = await store.update(d, (latest, stored) => {
+      seen = stored?.digest;
+      return latest
+        ? {
+            kind: 'refresh',
+            record: { ...latest, facts: withFindingsOf(latest.facts, { ...factsWithout(latest.facts), scannedAt: '2030-01-01T00:00:00.000Z' }) },
+          }
+        : undefined;
+    });
+    assert.equal(seen, findingFactsDigest(first.findings), 'the change is told the stored findings by their digest');
+    assert.equal(refreshed.written?.kind, 'refresh');
+    assert.equal(await redis.get(`split:findings:${d}`), '[not json', 'the findings were not written');
+    assert.equal((JSON.parse((await redis.get(`split:decision:${d}`))!) as { facts: { scannedAt: string } }).facts.scannedAt, '2030-01-01T00:00:00.000Z');
+    // Read, they fail closed: the record is unreadable, never a record without findings.
+    await assert.rejects(store.latest(d), (err: unknown) => ChainError.is(err, 'BAD_INPUT') && !err.retryable && /unreadable/.test(err.message));
+    await assert.rejects(
+      store.update(d, (latest) => (latest && latest.facts.findings.length > 0 ? undefined : undefined)),
+      (err: unknown) => ChainError.is(err, 'BAD_INPUT') && /unreadable/.test(err.message),
+    );
+    await redis.del(`split:findings:${d}`);
+    await assert.rejects(store.latest(d), /findings .* are missing/);
+
+    // A change of findings writes both, under one compare-and-set; a refresh that brings findings of its own writes them too.
+    await store.record(first, evaluatePolicy(first, policy, new Date()));
+    const second = found(['CVE-2026-3']);
+    await store.update(d, (latest) => (latest ? { kind: 'refresh', record: { ...latest, facts: second } } : undefined));
+    assert.deepEqual((await store.latest(d))?.facts.findings, second.findings);
+    assert.equal((JSON.parse((await redis.get(`split:decision:${d}`))!) as { findingsDigest: string }).findingsDigest, findingFactsDigest(second.findings));
+
+    // Findings are kept unread only by the update that read them: a record read earlier brings its findings along.
+    let earlier: DecisionRecord | undefined;
+    await store.update(d, (latest) => {
+      earlier = latest;
+      return undefined;
+    });
+    await store.record(first, evaluatePolicy(first, policy, new Date()));
+    await store.update(d, () => ({ kind: 'refresh', record: { ...earlier!, facts: withFindingsOf(earlier!.facts, factsWithout(earlier!.facts)) } }));
+    assert.deepEqual((await store.latest(d))?.facts.findings, second.findings, "the earlier record's findings, written with it");
+
+    // A record stored whole (before findings had a key of their own) is read as it is and stored split by its next write.
+    const legacy = { ...recorded, recordedAt: '2029-01-01T00:00:00.000Z' };
+    await redis.set(`split:decision:${d}`, JSON.stringify(legacy));
+    assert.deepEqual(await store.latest(d), legacy);
+    let told: unknown = 'unset';
+    await store.update(d, (latest, stored) => {
+      told = stored;
+      return latest
+        ? { kind: 'refresh', record: { ...latest, facts: withFindingsOf(latest.facts, factsWithout(latest.facts)), recordedAt: '2029-01-02T00:00:00.000Z' } }
+        : undefined;
+    });
+    assert.equal(told, undefined, 'no digest of findings stored whole');
+    assert.deepEqual(JSON.parse((await redis.get(`split:findings:${d}`))!), first.findings);
+    assert.deepEqual(await store.latest(d), { ...legacy, recordedAt: '2029-01-02T00:00:00.000Z' });
   });
 });

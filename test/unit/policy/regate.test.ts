@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { type DecisionRecord, evaluatePolicy, regate } from '../../../src/policy';
 import { decisionRecordSchema } from '../../../src/policy/decision-store';
 import { findingFacts } from '../../../src/policy/facts-from-scan';
+import { findingFactsDigest } from '../../../src/policy/findings-digest';
 import { type Finding, type OsvDataVersion } from '../../../src/scan';
 import { DIGEST, facts, finding, GOOD_DATA, NOW, policyWith } from './fixtures';
 
@@ -120,6 +121,64 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.equal(update?.record.recordedAt, previous.recordedAt);
     assert.equal(outcome.notify, undefined);
     assert.equal(update?.record.lastRescan?.notified, true, 'nothing to tell');
+  });
+
+  it('tells unchanged findings by the stored digest without reading them, and keeps them unread in the refresh', () => {
+    const found = [finding('CVE-2026-2', 'LOW', false), finding('CVE-2026-3', 'MEDIUM', true)];
+    const stored = recorded(found);
+    const digest = findingFactsDigest(findingFacts(scanned(...found).findings));
+    // As DecisionStore.update hands a record over: its findings read only when asked for.
+    let reads = 0;
+    const lazy = (): DecisionRecord => {
+      const facts = { ...stored.facts } as DecisionRecord['facts'];
+      Object.defineProperty(facts, 'findings', { enumerable: true, get: () => (reads++, stored.facts.findings) });
+      return { ...stored, facts };
+    };
+    const previous = lazy();
+    const { update, outcome } = regate(previous, scanned(...found), context, { digest });
+    assert.equal(reads, 0, 'the findings were not read');
+    assert.equal(outcome.findingsChanged, false);
+    assert.equal(update?.kind, 'refresh');
+    assert.equal(
+      Object.getOwnPropertyDescriptor(update!.record.facts, 'findings')?.get,
+      Object.getOwnPropertyDescriptor(previous.facts, 'findings')?.get,
+      'kept unread',
+    );
+    assert.equal(reads, 0);
+    assert.equal(update?.record.facts.scannedAt, LATER.toISOString());
+    // Another order has another digest: compared finding by finding, as without one.
+    const reordered = regate(lazy(), scanned(...[...found].reverse()), context, { digest });
+    assert.equal(reads, 1);
+    assert.equal(reordered.outcome.findingsChanged, false);
+    const changed = regate(lazy(), scanned(found[0]!), context, { digest });
+    assert.equal(changed.outcome.findingsChanged, true);
+    assert.equal(changed.update?.kind, 'decision');
+    assert.equal(changed.update?.record.facts.findings.length, 1);
+  });
+
+  it('digests every field of the finding facts: equal digests, the same facts', () => {
+    const base = findingFacts(scanned(finding('CVE-2026-3', 'MEDIUM', true)).findings)[0]!;
+    const digestOf = (f: typeof base) => findingFactsDigest([f]);
+    const variants = [
+      { ...base, id: 'CVE-2026-4' },
+      { ...base, ids: [...base.ids, 'GHSA-x'] },
+      { ...base, aliases: ['CVE-X'] },
+      { ...base, package: 'other' },
+      { ...base, version: '2' },
+      { ...base, ecosystem: 'npm' },
+      { ...base, purl: '' },
+      { ...base, severity: 'HIGH' as const },
+      { ...base, fixable: false },
+      { ...base, fixedVersion: '' },
+      { ...base, vendorSeverity: { source: 'debian', rating: 'low' } },
+      { ...base, cvssScore: 5 },
+      { ...base, negligible: true },
+      { ...base, fixedIn: { name: 'src', version: '1' } },
+    ];
+    const digests = new Set([digestOf(base), ...variants.map(digestOf)]);
+    assert.equal(digests.size, variants.length + 1, 'each field changes the digest (absent and empty apart)');
+    assert.equal(digestOf({ ...base }), digestOf(base));
+    assert.notEqual(findingFactsDigest([base, base]), findingFactsDigest([base]));
   });
 
   it('records changed findings under the same verdict, without a verdict change', () => {
