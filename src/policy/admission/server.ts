@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Server } from 'node:https';
+import { checkDeadlineOf } from '../../config';
 import { type Logger } from '../../log';
 import { reviewResponse } from './admission-review';
 import { ImageAdmission, type ImageAdmissionDeps } from './image-admission';
@@ -25,7 +26,8 @@ export interface AdmissionServerDeps extends ImageAdmissionDeps {
  */
 export async function buildAdmissionServer(deps: AdmissionServerDeps): Promise<FastifyInstance<Server>> {
   const images = new ImageAdmission(deps);
-  const deadlineMs = deps.checkDeadlineMs ?? 3_500;
+  // The default webhook timeout's budget (timeoutSeconds 5).
+  const deadlineMs = deps.checkDeadlineMs ?? checkDeadlineOf({ timeoutSeconds: 5 });
   const shutdown = new AbortController();
   const app = Fastify({
     https: { cert: deps.tls.cert, key: deps.tls.key },
