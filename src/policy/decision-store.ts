@@ -161,8 +161,7 @@ export class DecisionStore {
   }
 
   async latest(digest: string): Promise<DecisionRecord | undefined> {
-    const [head, findings] = await this.redis.mget(this.latestKey(digest), this.findingsKey(digest));
-    return head === null || head === undefined ? undefined : this.parseLatest(head, findings ?? null, digest, false).record;
+    return (await this.readLatest(digest, false)).read?.record;
   }
 
   /** Every record for `digest`, newest first. */
@@ -197,15 +196,14 @@ export class DecisionStore {
     change: (latest: DecisionRecord | undefined, stored: StoredFindings | undefined) => DecisionUpdate | undefined,
   ): Promise<{ previous: DecisionRecord | undefined; written: DecisionUpdate | undefined }> {
     for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
-      const [raw, findings] = await this.redis.mget(this.latestKey(digest), this.findingsKey(digest));
-      const read = raw === null || raw === undefined ? undefined : this.parseLatest(raw, findings ?? null, digest, true);
+      const { raw, read } = await this.readLatest(digest, true);
       const previous = read?.record;
       const next = change(previous, read?.stored && { digest: read.stored.findingsDigest });
       if (!next) return { previous, written: undefined };
       if (next.record.decision.image.digest !== digest) {
         throw new ChainError('BAD_INPUT', `a record of ${next.record.decision.image.digest} cannot replace the decision of ${digest}`);
       }
-      if (await this.write(digest, next, raw === null || raw === undefined ? '' : createHash('sha1').update(raw).digest('hex'), read?.stored))
+      if (await this.write(digest, next, raw === undefined ? '' : createHash('sha1').update(raw).digest('hex'), read?.stored))
         return { previous, written: next };
     }
     throw new ChainError('TRANSIENT', `the decision of ${digest} changed under ${UPDATE_ATTEMPTS} updates in a row`);
@@ -320,11 +318,28 @@ export class DecisionStore {
   }
 
   private parse(raw: string, digest: string): DecisionRecord {
+    let value: unknown;
     try {
-      return decisionRecordSchema.parse(JSON.parse(raw));
+      value = JSON.parse(raw);
     } catch (cause) {
       throw unreadable(digest, cause);
     }
+    return this.parseRecord(value, digest);
+  }
+
+  private parseRecord(value: unknown, digest: string): DecisionRecord {
+    try {
+      return decisionRecordSchema.parse(value);
+    } catch (cause) {
+      throw unreadable(digest, cause);
+    }
+  }
+
+  /** The latest record's head (its bytes: what a compare-and-set compares) and the record read from it and its findings (one MGET). */
+  private async readLatest(digest: string, lazy: boolean): Promise<{ raw?: string; read?: { record: DecisionRecord; stored?: LazyFindings } }> {
+    const [raw, findings] = await this.redis.mget(this.latestKey(digest), this.findingsKey(digest));
+    if (raw === null || raw === undefined) return {};
+    return { raw, read: this.parseLatest(raw, findings ?? null, digest, lazy) };
   }
 
   /**
@@ -339,7 +354,7 @@ export class DecisionStore {
       throw unreadable(digest, cause);
     }
     const split = typeof value === 'object' && value !== null && 'findingsDigest' in value;
-    if (!split) return { record: this.parse(head, digest) };
+    if (!split) return { record: this.parseRecord(value, digest) };
     let parsed: z.infer<typeof storedHeadSchema>;
     try {
       parsed = storedHeadSchema.parse(value);
