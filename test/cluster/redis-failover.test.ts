@@ -63,7 +63,7 @@ describe('ingest queue through Sentinel', () => {
       }
       await Promise.all(inFlight);
       const promoted = await redis.currentPrimary();
-      assert.notEqual(promoted, primary, 'Sentinel promoted the replica');
+      if (promoted === primary) assert.fail(`Sentinel promoted the replica:\n${await redis.describe()}`);
       const jobs = await queue.queue.getJobs(['waiting', 'paused', 'delayed', 'prioritized'], 0, -1);
       const queued = new Set(
         jobs.flatMap((j) => ('input' in j.data ? [`chain:${j.data.input.registry}/${j.data.input.repository}@${j.data.input.digest}`] : [])),
@@ -76,4 +76,21 @@ describe('ingest queue through Sentinel', () => {
       assert.deepEqual(lost, []);
     },
   );
+
+  it('calls the Sentinels ready only while they can fail over: not with the replica down', { timeout: 180_000 }, async () => {
+    const dataDir = testDataDir();
+    const redis = await startRedisSentinel({ dataDir, downAfterMs: 1000 });
+    onCleanup(() => redis.stop());
+    const replica = redis.nodes[1];
+    assert.ok(replica);
+    await replica.process.kill();
+    await assert.rejects(redis.waitFailoverReady(5_000), (err: Error) => {
+      assert.match(err.message, /cannot fail over after 5000 ms/);
+      assert.match(err.message, /sentinel-2 :\d+ \{"master":\{/);
+      assert.match(err.message, /s_down|disconnected/, 'the replica seen down');
+      return true;
+    });
+    await replica.process.start();
+    await redis.waitFailoverReady(60_000);
+  });
 });

@@ -11,6 +11,8 @@ import { type SecureRedisOptions } from './redis-server';
 import { requireTool } from './tools';
 
 export const SENTINEL_MASTER_NAME = 'dchain';
+/** Discovery (hello messages every 2 s) and the replica's first sync (diskless, after 5 s) take seconds. */
+const FAILOVER_READY_MS = 60_000;
 
 export interface LocalRedisSentinel {
   /** The name the Sentinels monitor the primary under. */
@@ -21,6 +23,14 @@ export interface LocalRedisSentinel {
   sentinelProcesses: ServiceProcess[];
   /** The port of the node the Sentinels currently call primary. */
   currentPrimary(): Promise<number>;
+  /**
+   * Resolves once every Sentinel could fail over now: it sees the other two and the replica, the
+   * replica is up and linked to the primary, and CKQUORUM finds a quorum and a majority. Throws
+   * after `timeoutMs` with what each Sentinel reported and the tail of its log.
+   */
+  waitFailoverReady(timeoutMs: number): Promise<void>;
+  /** Each Sentinel's view of the primary and the replicas, with the tail of its log: for a failure's message. */
+  describe(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -108,6 +118,36 @@ function dataNode(name: string, port: number, dir: string, extra: string[], secu
   });
 }
 
+/** A Sentinel reply's flat [name, value, …] list as an object. */
+function fields(reply: unknown): Record<string, string> {
+  const list = Array.isArray(reply) ? (reply as unknown[]) : [];
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = String(list[i + 1]);
+  return out;
+}
+
+function logTail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return `(no log at ${file})`;
+  }
+}
+
+/** Runs commands on one Sentinel over one short-lived connection; a command's error reply comes back as an Error in its place. */
+async function askSentinel(sentinel: { host: string; port: number }, secure: SecureRedisOptions | undefined, commands: string[][]): Promise<unknown[]> {
+  const client = new Redis({ ...clientOptions(secure, true), ...sentinel, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const replies: unknown[] = [];
+    for (const [command, ...args] of commands) replies.push(await client.call(command as string, ...args).catch((err: unknown) => err));
+    return replies;
+  } finally {
+    client.disconnect();
+  }
+}
+
 export interface RedisSentinelOptions {
   dataDir: string;
   /** How long a primary must be unreachable before the Sentinels agree it is down. */
@@ -188,23 +228,74 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
     }
     const currentPrimary = async (): Promise<number> => {
       for (const s of sentinels) {
-        const client = new Redis({ ...clientOptions(secure, true), ...s, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        client.on('error', () => undefined);
         try {
-          await client.connect();
-          const addr = (await client.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER_NAME)) as [string, string] | null;
-          if (addr) return Number(addr[1]);
+          const [addr] = await askSentinel(s, secure, [['SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER_NAME]]);
+          if (Array.isArray(addr)) return Number(addr[1]);
         } catch {
           // ask the next Sentinel
-        } finally {
-          client.disconnect();
         }
       }
       throw new Error('no Sentinel answers');
     };
+    /** One Sentinel's view of the primary, its replicas and CKQUORUM's answer (an error reply as its text). */
+    const viewOf = async (s: { host: string; port: number }) => {
+      const [master, replicas, quorum] = await askSentinel(s, secure, [
+        ['SENTINEL', 'MASTER', SENTINEL_MASTER_NAME],
+        ['SENTINEL', 'REPLICAS', SENTINEL_MASTER_NAME],
+        ['SENTINEL', 'CKQUORUM', SENTINEL_MASTER_NAME],
+      ]);
+      return {
+        master: fields(master),
+        replicas: (Array.isArray(replicas) ? replicas : []).map(fields),
+        quorum: quorum instanceof Error ? quorum.message : String(quorum),
+      };
+    };
+    const describe = async (): Promise<string> => {
+      const parts: string[] = [];
+      for (const [i, s] of sentinels.entries()) {
+        const view = await viewOf(s).then(
+          (v) => JSON.stringify(v),
+          (err: unknown) => `no answer: ${(err as Error).message}`,
+        );
+        parts.push(`sentinel-${i} :${s.port} ${view}\n${logTail(join(options.dataDir, `sentinel-${i}`, 'sentinel.log'), 25)}`);
+      }
+      for (const [node, port] of [
+        ['a', primaryPort],
+        ['b', replicaPort],
+      ] as const) {
+        parts.push(`redis-${node} :${port}\n${logTail(join(options.dataDir, node, 'redis.log'), 15)}`);
+      }
+      return parts.join('\n');
+    };
+    const failoverReady = async (): Promise<boolean> => {
+      for (const s of sentinels) {
+        const { master, replicas, quorum } = await viewOf(s);
+        const linked = replicas.filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok');
+        if (master.flags !== 'master' || Number(master['num-other-sentinels']) < sentinels.length - 1) return false;
+        if (linked.length === 0 || !quorum.startsWith('OK')) return false;
+      }
+      return true;
+    };
+    const waitFailoverReady = async (timeoutMs: number): Promise<void> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          if (await failoverReady()) return;
+        } catch {
+          // a Sentinel not answering yet: ask again
+        }
+        if (Date.now() > deadline) throw new Error(`the Sentinels cannot fail over after ${timeoutMs} ms:\n${await describe()}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    };
+    // Ready means able to fail over: a primary killed before the Sentinels know each other and the
+    // replica, or before the replica's first sync, would stay dead.
+    await waitFailoverReady(FAILOVER_READY_MS);
     return {
       name: SENTINEL_MASTER_NAME,
       sentinels,
+      waitFailoverReady,
+      describe,
       nodes: [
         { port: primaryPort, process: primary },
         { port: replicaPort, process: replica },
