@@ -239,12 +239,21 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
     };
     /** One Sentinel's view of the primary, its replicas and CKQUORUM's answer (an error reply as its text). */
     const viewOf = async (s: { host: string; port: number }) => {
-      const [master, replicas, quorum] = await askSentinel(s, secure, [
+      const [master, replicas, quorum, info] = await askSentinel(s, secure, [
         ['SENTINEL', 'MASTER', SENTINEL_MASTER_NAME],
         ['SENTINEL', 'REPLICAS', SENTINEL_MASTER_NAME],
         ['SENTINEL', 'CKQUORUM', SENTINEL_MASTER_NAME],
+        ['INFO', 'sentinel'],
       ]);
       return {
+        // A Sentinel in TILT mode (its timer late by 2 s or the clock stepped) does not act for 30 s.
+        tilt:
+          typeof info === 'string'
+            ? info
+                .split(/\r?\n/)
+                .filter((line) => line.startsWith('sentinel_tilt'))
+                .join(' ')
+            : undefined,
         master: fields(master),
         replicas: (Array.isArray(replicas) ? replicas : []).map(fields),
         quorum: quorum instanceof Error ? quorum.message : String(quorum),
@@ -269,7 +278,8 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
     };
     const failoverReady = async (): Promise<boolean> => {
       for (const s of sentinels) {
-        const { master, replicas, quorum } = await viewOf(s);
+        const { master, replicas, quorum, tilt } = await viewOf(s);
+        if (!tilt?.includes('sentinel_tilt:0')) return false;
         const linked = replicas.filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok');
         if (master.flags !== 'master' || Number(master['num-other-sentinels']) < sentinels.length - 1) return false;
         if (linked.length === 0 || !quorum.startsWith('OK')) return false;
