@@ -5,7 +5,9 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
+import { ChainError } from '../../src/errors';
 import { freePort, ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
 import { type SecureRedisOptions } from './redis-server';
 import { requireTool } from './tools';
@@ -120,7 +122,7 @@ function dataNode(name: string, port: number, dir: string, extra: string[], secu
 
 /** A Sentinel reply's flat [name, value, …] list as an object. */
 function fields(reply: unknown): Record<string, string> {
-  const list = Array.isArray(reply) ? (reply as unknown[]) : [];
+  const list: unknown[] = Array.isArray(reply) ? reply : [];
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = String(list[i + 1]);
   return out;
@@ -294,8 +296,8 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
         } catch {
           // a Sentinel not answering yet: ask again
         }
-        if (Date.now() > deadline) throw new Error(`the Sentinels cannot fail over after ${timeoutMs} ms:\n${await describe()}`);
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        if (Date.now() > deadline) throw new ChainError('SERVICE_START_FAILED', `the Sentinels cannot fail over after ${timeoutMs} ms:\n${await describe()}`);
+        await delay(250);
       }
     };
     // Ready means able to fail over: a primary killed before the Sentinels know each other and the
