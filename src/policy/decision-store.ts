@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
 import { ChainError } from '../errors';
 import { type Decision, decisionSchema } from './decision';
-import { findingFactsDigest } from './findings-digest';
+import { findingFactsDigest, findingsCompareDigest } from './findings-digest';
 import { type FindingFact, findingFactSchema, type ImageFacts, imageFactsSchema } from './image-facts';
 import { luaScriptFile, runLuaScript } from '../redis';
 
@@ -46,7 +46,12 @@ export const decisionRecordSchema = z.object({
 });
 
 /** The latest record as stored: without its findings, which live under a key of their own (see write). */
-const storedHeadSchema = decisionRecordSchema.extend({ facts: imageFactsSchema.omit({ findings: true }), findingsDigest: z.string().min(1) });
+const storedHeadSchema = decisionRecordSchema.extend({
+  facts: imageFactsSchema.omit({ findings: true }),
+  findingsDigest: z.string().min(1),
+  /** findingsCompareDigest of the findings; absent in heads written before it existed. */
+  findingsCompareDigest: z.string().min(1).optional(),
+});
 const storedFindingsSchema = z.array(findingFactSchema);
 
 export type Override = z.infer<typeof overrideSchema>;
@@ -63,11 +68,16 @@ export type DecisionUpdate = { kind: 'decision'; record: DecisionRecord; reason:
 interface LazyFindings {
   accessor: () => FindingFact[];
   findingsDigest: string;
+  findingsCompareDigest?: string;
 }
 
-/** What the store knows of a record's findings without reading them: findingFactsDigest of the stored findings. */
+/**
+ * What the store knows of a record's findings without reading them: findingFactsDigest of the stored
+ * findings, and their findingsCompareDigest (absent for a head written before it existed).
+ */
 export interface StoredFindings {
   digest: string;
+  compareDigest?: string;
 }
 
 /**
@@ -198,7 +208,11 @@ export class DecisionStore {
     for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
       const { raw, read } = await this.readLatest(digest, true);
       const previous = read?.record;
-      const next = change(previous, read?.stored && { digest: read.stored.findingsDigest });
+      const stored = read?.stored;
+      const next = change(
+        previous,
+        stored && { digest: stored.findingsDigest, ...(stored.findingsCompareDigest === undefined ? {} : { compareDigest: stored.findingsCompareDigest }) },
+      );
       if (!next) return { previous, written: undefined };
       if (next.record.decision.image.digest !== digest) {
         throw new ChainError('BAD_INPUT', `a record of ${next.record.decision.image.digest} cannot replace the decision of ${digest}`);
@@ -282,15 +296,18 @@ export class DecisionStore {
     // Kept only as read in this very attempt: the compare-and-set on the head read then says they are still stored.
     const keep = update.kind === 'refresh' && stored !== undefined && Object.getOwnPropertyDescriptor(record.facts, 'findings')?.get === stored.accessor;
     const findings = keep ? '' : JSON.stringify(record.facts.findings);
+    // Digests are remembered per findings array: those regate compared with are not computed again.
     const findingsDigest = keep ? stored.findingsDigest : findingFactsDigest(record.facts.findings);
-    const head = JSON.stringify({ ...record, facts: factsWithout(record.facts), findingsDigest });
+    const compareDigest = keep ? stored.findingsCompareDigest : findingsCompareDigest(record.facts.findings);
+    const facts = factsWithout(record.facts);
+    const head = JSON.stringify({ ...record, facts, findingsDigest, ...(compareDigest === undefined ? {} : { findingsCompareDigest: compareDigest }) });
     const decision = update.kind === 'decision';
     const message = decision ? JSON.stringify({ digest, reason: update.reason }) : '';
     const done = await runLuaScript(
       this.redis,
       COMPARE_AND_WRITE,
       [this.latestKey(digest), this.historyKey(digest), this.indexKey(), this.findingsKey(digest)],
-      [expected ?? '', head, digest, decision ? JSON.stringify(record) : '', this.channel, message, expected === undefined ? '1' : '0', findings],
+      [expected ?? '', head, digest, decision ? wholeRecord(record, facts, findings) : '', this.channel, message, expected === undefined ? '1' : '0', findings],
     );
     return done === 1;
   }
@@ -361,7 +378,7 @@ export class DecisionStore {
     } catch (cause) {
       throw unreadable(digest, cause);
     }
-    const { findingsDigest, ...record } = parsed;
+    const { findingsDigest, findingsCompareDigest, ...record } = parsed;
     if (findings === null) throw unreadable(digest, new Error(`its findings (${this.findingsKey(digest)}) are missing`));
     const readFindings = (): FindingFact[] => {
       try {
@@ -374,7 +391,10 @@ export class DecisionStore {
     let read: FindingFact[] | undefined;
     const accessor = () => (read ??= readFindings());
     Object.defineProperty(record.facts, 'findings', { get: accessor, enumerable: true, configurable: true });
-    return { record: record as DecisionRecord, stored: { accessor, findingsDigest } };
+    return {
+      record: record as DecisionRecord,
+      stored: { accessor, findingsDigest, ...(findingsCompareDigest === undefined ? {} : { findingsCompareDigest }) },
+    };
   }
 
   private latestKey(digest: string): string {
@@ -396,6 +416,20 @@ export class DecisionStore {
   private indexedKey(): string {
     return `${this.prefix}digests:indexed`;
   }
+}
+
+/** Stands for the findings in a record serialized without them: a string no record holds (a random suffix). */
+const FINDINGS_MARK = `\u0000findings:${randomUUID()}`;
+const FINDINGS_MARK_JSON = JSON.stringify(FINDINGS_MARK);
+
+/**
+ * The whole record's JSON for the history, with `findings` (their JSON, serialized once for the
+ * findings key) spliced in where the mark stands, rather than serializing them a second time.
+ */
+function wholeRecord(record: DecisionRecord, facts: object, findings: string): string {
+  const json = JSON.stringify({ ...record, facts: { ...facts, findings: FINDINGS_MARK } });
+  const at = json.indexOf(FINDINGS_MARK_JSON);
+  return `${json.slice(0, at)}${findings}${json.slice(at + FINDINGS_MARK_JSON.length)}`;
 }
 
 /** Retrying reads the same bytes: fail for good, and say which digest needs a new gate decision. */

@@ -1,9 +1,14 @@
 /**
- * A digest of a decision's findings as the record stores them: every field of every finding fact, in
- * their order. The decision store keeps it beside each record's findings, so a rescan that matched an
- * image exactly as it was gated learns that from one comparison of digests, without reading the
- * record's findings back (most of a record's bytes: about 500 findings of an image of the fleet).
- * Equal digests: the same facts in the same order.
+ * Digests of a decision's findings as the record stores them. The decision store keeps both beside
+ * each record's findings, so a rescan learns from comparing digests, without reading the record's
+ * findings back (most of a record's bytes: about 500 findings of an image of the fleet):
+ * - findingFactsDigest: every field of every finding fact, in their order. Equal: the same facts in
+ *   the same order (the findings as stored).
+ * - findingsCompareDigest: what the rescan's comparison of findings looks at (the advisory, package,
+ *   version, ecosystem, severity and fix of each), order aside. Equal: the same findings as far as a
+ *   new decision is concerned (regate's findingsChanged).
+ * Both are remembered per array: findings are never changed in place (records are replaced, not
+ * edited), so the digest a rescan computed to compare is the one the store writes.
  */
 import { createHash } from 'node:crypto';
 import { type FindingFact } from './image-facts';
@@ -11,7 +16,12 @@ import { type FindingFact } from './image-facts';
 /** An absent optional field, told apart from an empty string. */
 const NONE = '\u0003';
 
+const factsDigests = new WeakMap<readonly FindingFact[], string>();
+const compareDigests = new WeakMap<readonly FindingFact[], string>();
+
 export function findingFactsDigest(findings: readonly FindingFact[]): string {
+  let digest = factsDigests.get(findings);
+  if (digest !== undefined) return digest;
   const parts: string[] = new Array<string>(findings.length);
   for (let i = 0; i < findings.length; i++) {
     const f = findings[i]!;
@@ -33,5 +43,22 @@ export function findingFactsDigest(findings: readonly FindingFact[]): string {
       f.fixedIn ? `${f.fixedIn.name}\u0002${f.fixedIn.version}` : NONE,
     ].join('\u0000');
   }
-  return `${findings.length}:${createHash('sha1').update(parts.join('\u0001')).digest('base64url')}`;
+  digest = `${findings.length}:${createHash('sha1').update(parts.join('\u0001')).digest('base64url')}`;
+  factsDigests.set(findings, digest);
+  return digest;
+}
+
+/** The fields findings are compared by (regate): an absent fixed version is an empty one there. */
+export function findingCompareKey(f: FindingFact): string {
+  return [f.id, f.package, f.version, f.ecosystem, f.severity, String(f.fixable), f.fixedVersion ?? ''].join('\u0000');
+}
+
+export function findingsCompareDigest(findings: readonly FindingFact[]): string {
+  let digest = compareDigests.get(findings);
+  if (digest !== undefined) return digest;
+  // Sorted in code-unit order: equal sorted lists, equal multisets of keys.
+  const keys = findings.map(findingCompareKey).sort();
+  digest = `${findings.length}:${createHash('sha1').update(keys.join('\u0001')).digest('base64url')}`;
+  compareDigests.set(findings, digest);
+  return digest;
 }

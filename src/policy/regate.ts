@@ -8,7 +8,7 @@ import { type Decision, type Violation } from './decision';
 import { type DecisionRecord, type DecisionUpdate, factsWithout, type RescanMark, type StoredFindings, withFindingsOf } from './decision-store';
 import { evaluatePolicy } from './evaluate';
 import { findingFacts, vulnerabilityDataFacts } from './facts-from-scan';
-import { findingFactsDigest } from './findings-digest';
+import { findingCompareKey, findingFactsDigest, findingsCompareDigest } from './findings-digest';
 import { type FindingFact, type ImageFacts } from './image-facts';
 import { type LoadedPolicy } from './policy-file';
 
@@ -61,8 +61,10 @@ export interface RegateOutcome {
  * latest record's scan time, so a policy's `maxScanAge` sees the rescan. Provenance and hygiene
  * facts are the ones the gate saw: the SBOM does not change, only what is known about its packages.
  * The mark written says whether subscribers still have to hear of a change (`notified: false`).
- * `stored` (DecisionStore.update) names the record's findings by their digest: findings with that
- * digest are the same, told without reading the record's findings back, which a refresh then keeps unread.
+ * `stored` (DecisionStore.update) names the record's findings by their digests: findings with the same
+ * facts digest are the same, told without reading the record's findings back, which a refresh then keeps
+ * unread; with another, the compare digest (records written since it exists) tells whether they changed
+ * as sameFindings would, still without reading them.
  */
 export function regate(
   previous: DecisionRecord,
@@ -109,7 +111,12 @@ export function regate(
   // An earlier rescan's change that subscribers never heard of: compare with what they last heard.
   const unnotified = mark?.notified === false ? mark : undefined;
   const previousAllowed = unnotified ? unnotified.previousAllowed : previous.decision.allowed;
-  const findingsChanged = stored !== undefined && stored.digest === findingFactsDigest(findings) ? false : !sameFindings(previous.facts.findings, findings);
+  const findingsChanged =
+    stored !== undefined && stored.digest === findingFactsDigest(findings)
+      ? false
+      : stored?.compareDigest !== undefined
+        ? stored.compareDigest !== findingsCompareDigest(findings)
+        : !sameFindings(previous.facts.findings, findings);
   // A statement that starts or stops suppressing (new VEX, an expiry) is a change worth a record too.
   const recorded = findingsChanged || decision.allowed !== previous.decision.allowed || !sameSuppressions(previous.decision, decision);
   const verdict = verdictChange(previousAllowed || override !== undefined, decision.allowed || override !== undefined);
@@ -153,9 +160,8 @@ function sameFindings(a: readonly FindingFact[], b: readonly FindingFact[]): boo
   if (a.length !== b.length) return false;
   // Both sides usually come from the matcher in its one order: equal in that order needs no sorting.
   if (a.every((f, i) => sameFact(f, b[i]!))) return true;
-  const key = (f: FindingFact) => [f.id, f.package, f.version, f.ecosystem, f.severity, String(f.fixable), f.fixedVersion ?? ''].join('\u0000');
-  const left = a.map(key).sort();
-  const right = b.map(key).sort();
+  const left = a.map(findingCompareKey).sort();
+  const right = b.map(findingCompareKey).sort();
   return left.every((k, i) => k === right[i]);
 }
 

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { ChainError } from '../../../src/errors/chain-error';
 import { type DecisionRecord, DecisionStore, evaluatePolicy, imageFactsSchema, parsePolicy } from '../../../src/policy';
 import { factsWithout, withFindingsOf } from '../../../src/policy/decision-store';
-import { findingFactsDigest } from '../../../src/policy/findings-digest';
+import { findingFactsDigest, findingsCompareDigest } from '../../../src/policy/findings-digest';
 import { useRedis } from '../../support/services';
 
 const policy = parsePolicy({ apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'index' }, rules: [{ name: 'r' }] });
@@ -153,17 +153,20 @@ describe('decision store: the digest index the rescan pages through, and compare
     const first = found(['CVE-2026-1', 'CVE-2026-2']);
     const recorded = await store.record(first, evaluatePolicy(first, policy, new Date()));
     assert.deepEqual(await store.latest(d), recorded, 'read back whole');
-    const head = JSON.parse((await redis.get(`split:decision:${d}`))!) as { facts: object; findingsDigest: string };
+    const head = JSON.parse((await redis.get(`split:decision:${d}`))!) as { facts: object; findingsDigest: string; findingsCompareDigest: string };
     assert.equal('findings' in head.facts, false, 'the head holds no findings');
     assert.equal(head.findingsDigest, findingFactsDigest(first.findings));
+    assert.equal(head.findingsCompareDigest, findingsCompareDigest(first.findings));
     assert.deepEqual(JSON.parse((await redis.get(`split:findings:${d}`))!), first.findings);
     assert.deepEqual((await store.history(d))[0], recorded, 'the history keeps whole records');
 
     // Findings the store cannot read are never parsed by a refresh that keeps them: only its head is written.
     await redis.set(`split:findings:${d}`, '[not json');
     let seen: string | undefined;
+    let seenCompare: string | undefined;
     const refreshed = await store.update(d, (latest, stored) => {
       seen = stored?.digest;
+      seenCompare = stored?.compareDigest;
       return latest
         ? {
             kind: 'refresh',
@@ -172,8 +175,14 @@ describe('decision store: the digest index the rescan pages through, and compare
         : undefined;
     });
     assert.equal(seen, findingFactsDigest(first.findings), 'the change is told the stored findings by their digest');
+    assert.equal(seenCompare, findingsCompareDigest(first.findings), 'and by their compare digest');
     assert.equal(refreshed.written?.kind, 'refresh');
     assert.equal(await redis.get(`split:findings:${d}`), '[not json', 'the findings were not written');
+    assert.equal(
+      (JSON.parse((await redis.get(`split:decision:${d}`))!) as { findingsCompareDigest: string }).findingsCompareDigest,
+      findingsCompareDigest(first.findings),
+      'a refresh that keeps the findings keeps their compare digest',
+    );
     assert.equal((JSON.parse((await redis.get(`split:decision:${d}`))!) as { facts: { scannedAt: string } }).facts.scannedAt, '2030-01-01T00:00:00.000Z');
     // Read, they fail closed: the record is unreadable, never a record without findings.
     await assert.rejects(store.latest(d), (err: unknown) => ChainError.is(err, 'BAD_INPUT') && !err.retryable && /unreadable/.test(err.message));
@@ -200,6 +209,17 @@ describe('decision store: the digest index the rescan pages through, and compare
     await store.record(first, evaluatePolicy(first, policy, new Date()));
     await store.update(d, () => ({ kind: 'refresh', record: { ...earlier!, facts: withFindingsOf(earlier!.facts, factsWithout(earlier!.facts)) } }));
     assert.deepEqual((await store.latest(d))?.facts.findings, second.findings, "the earlier record's findings, written with it");
+
+    // A head written before the compare digest existed: the change is told the facts digest alone (regate then compares the findings).
+    const current = JSON.parse((await redis.get(`split:decision:${d}`))!) as Record<string, unknown>;
+    delete current.findingsCompareDigest;
+    await redis.set(`split:decision:${d}`, JSON.stringify(current));
+    let toldOlder: unknown;
+    await store.update(d, (_latest, stored) => {
+      toldOlder = stored;
+      return undefined;
+    });
+    assert.deepEqual(toldOlder, { digest: current.findingsDigest }, 'no compare digest where none was stored');
 
     // A record stored whole (before findings had a key of their own) is read as it is and stored split by its next write.
     const legacy = { ...recorded, recordedAt: '2029-01-01T00:00:00.000Z' };

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { type DecisionRecord, evaluatePolicy, regate } from '../../../src/policy';
 import { decisionRecordSchema } from '../../../src/policy/decision-store';
 import { findingFacts } from '../../../src/policy/facts-from-scan';
-import { findingFactsDigest } from '../../../src/policy/findings-digest';
+import { type FindingFact } from '../../../src/policy/image-facts';
+import { findingFactsDigest, findingsCompareDigest } from '../../../src/policy/findings-digest';
 import { type Finding, type OsvDataVersion } from '../../../src/scan';
 import { DIGEST, facts, finding, GOOD_DATA, NOW, policyWith } from './fixtures';
 
@@ -154,6 +155,55 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.equal(changed.outcome.findingsChanged, true);
     assert.equal(changed.update?.kind, 'decision');
     assert.equal(changed.update?.record.facts.findings.length, 1);
+  });
+
+  it('tells changed findings by the stored compare digest without reading them, as sameFindings would', () => {
+    const found = [finding('CVE-2026-2', 'LOW', false), finding('CVE-2026-3', 'MEDIUM', true)];
+    const stored = recorded(found);
+    const facts = findingFacts(scanned(...found).findings);
+    const digests = { digest: 'another order or other aliases', compareDigest: findingsCompareDigest(facts) };
+    let reads = 0;
+    const lazy = (): DecisionRecord => {
+      const f = { ...stored.facts } as DecisionRecord['facts'];
+      Object.defineProperty(f, 'findings', { enumerable: true, get: () => (reads++, stored.facts.findings) });
+      return { ...stored, facts: f };
+    };
+    const reordered = regate(lazy(), scanned(...[...found].reverse()), context, digests);
+    assert.equal(reordered.outcome.findingsChanged, false);
+    assert.equal(reordered.update?.kind, 'refresh');
+    const changed = regate(lazy(), scanned(found[0]!), context, digests);
+    assert.equal(changed.outcome.findingsChanged, true);
+    assert.equal(changed.update?.kind, 'decision');
+    const fixed = regate(lazy(), scanned(found[0]!, { ...found[1]!, fixedVersion: '9.9' }), context, digests);
+    assert.equal(fixed.outcome.findingsChanged, true, 'a fix is a change');
+    assert.equal(reads, 0, 'the stored findings were never read');
+  });
+
+  it('compare digest: the fields sameFindings compares, order and the other fields aside', () => {
+    const [a, b] = findingFacts(scanned(finding('CVE-2026-3', 'MEDIUM', true), finding('CVE-2026-4', 'LOW', false)).findings) as [FindingFact, FindingFact];
+    const digestOf = (...f: FindingFact[]) => findingsCompareDigest(f);
+    assert.equal(digestOf(a, b), digestOf(b, a), 'order aside');
+    for (const same of [
+      { ...a, aliases: ['CVE-X'] },
+      { ...a, ids: ['GHSA-x'] },
+      { ...a, cvssScore: 5 },
+      { ...a, purl: '' },
+      { ...a, negligible: true },
+    ])
+      assert.equal(digestOf(same, b), digestOf(a, b), 'fields sameFindings does not compare');
+    const variants = [
+      { ...a, id: 'CVE-2026-5' },
+      { ...a, package: 'other' },
+      { ...a, version: '2' },
+      { ...a, ecosystem: 'npm' },
+      { ...a, severity: 'HIGH' as const },
+      { ...a, fixable: false },
+      { ...a, fixedVersion: '3' },
+    ];
+    const all = new Set([digestOf(a, b), ...variants.map((v) => digestOf(v, b))]);
+    assert.equal(all.size, variants.length + 1, 'each compared field changes it');
+    assert.notEqual(digestOf(a, a, b), digestOf(a, b, b), 'how many of each counts');
+    assert.equal(digestOf({ ...a, fixedVersion: '' }), digestOf({ ...a, fixedVersion: undefined }), 'no fixed version and an empty one compare equal');
   });
 
   it('digests every field of the finding facts: equal digests, the same facts', () => {
