@@ -431,12 +431,18 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           try {
             const at = new Date();
             let outcome: RegateOutcome | undefined;
-            const { previous } = await decisions.update(digest, (latest, stored) => {
-              if (!latest) return undefined;
-              const r = regate(latest, scan, { policy: gate.loaded, now: at, workflowId, osvVersion }, stored);
-              outcome = r.outcome;
-              return r.update;
-            });
+            // Findings on demand: the stored ones are fetched only if regate cannot tell them by their digests
+            // (most images: it can), and `previous` is read below for its head alone.
+            const { previous } = await decisions.update(
+              digest,
+              (latest, stored) => {
+                if (!latest) return undefined;
+                const r = regate(latest, scan, { policy: gate.loaded, now: at, workflowId, osvVersion }, stored);
+                outcome = r.outcome;
+                return r.update;
+              },
+              { findingsOnDemand: true },
+            );
             if (!previous || !outcome) {
               result.skipped++;
               return;

@@ -69,6 +69,18 @@ interface LazyFindings {
   accessor: () => FindingFact[];
   findingsDigest: string;
   findingsCompareDigest?: string;
+  /** Fetches the findings (one GET) for the accessor, when the head was read without them. */
+  fetch: () => Promise<void>;
+}
+
+/**
+ * What a record's findings accessor throws while its findings are not fetched (update's
+ * `findingsOnDemand`): update fetches them and runs `change` again. Never leaves update from `change`.
+ */
+class FindingsNotFetched extends Error {
+  constructor() {
+    super('the findings of this decision record were not fetched: they are read only inside DecisionStore.update');
+  }
 }
 
 /**
@@ -171,7 +183,7 @@ export class DecisionStore {
   }
 
   async latest(digest: string): Promise<DecisionRecord | undefined> {
-    return (await this.readLatest(digest, false)).read?.record;
+    return (await this.readLatest(digest, 'whole')).read?.record;
   }
 
   /** Every record for `digest`, newest first. */
@@ -200,19 +212,34 @@ export class DecisionStore {
    * The record's findings are read when `change` first asks for them; `stored` (absent for a record
    * stored before findings had a key of their own) says what they are without reading them, and a
    * refresh that keeps them (withFindingsOf) writes only the record's head.
+   * `findingsOnDemand` (the fleet rescan): the head is read without the findings (about 100 KB an
+   * image, mostly never needed: the digests tell), which are fetched only when `change` reads them
+   * (it then runs again on the same record, so it must be pure) or a write needs them; the record
+   * returned as `previous` can then be read only for its head.
    */
   async update(
     digest: string,
     change: (latest: DecisionRecord | undefined, stored: StoredFindings | undefined) => DecisionUpdate | undefined,
+    options: { findingsOnDemand?: boolean } = {},
   ): Promise<{ previous: DecisionRecord | undefined; written: DecisionUpdate | undefined }> {
     for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
-      const { raw, read } = await this.readLatest(digest, true);
+      const { raw, read } = await this.readLatest(digest, options.findingsOnDemand ? 'on-demand' : 'lazy');
       const previous = read?.record;
       const stored = read?.stored;
-      const next = change(
-        previous,
-        stored && { digest: stored.findingsDigest, ...(stored.findingsCompareDigest === undefined ? {} : { compareDigest: stored.findingsCompareDigest }) },
-      );
+      const told = stored && {
+        digest: stored.findingsDigest,
+        ...(stored.findingsCompareDigest === undefined ? {} : { compareDigest: stored.findingsCompareDigest }),
+      };
+      let next: DecisionUpdate | undefined;
+      try {
+        next = change(previous, told);
+      } catch (err) {
+        if (!(err instanceof FindingsNotFetched) || !stored) throw err;
+        // The head and the findings fetched apart: the compare-and-set on the head (which names its
+        // findings by digest) still refuses a write made from a record replaced in between.
+        await stored.fetch();
+        next = change(previous, told);
+      }
       if (!next) return { previous, written: undefined };
       if (next.record.decision.image.digest !== digest) {
         throw new ChainError('BAD_INPUT', `a record of ${next.record.decision.image.digest} cannot replace the decision of ${digest}`);
@@ -294,7 +321,10 @@ export class DecisionStore {
   private async write(digest: string, update: DecisionUpdate, expected?: string, stored?: LazyFindings): Promise<boolean> {
     const { record } = update;
     // Kept only as read in this very attempt: the compare-and-set on the head read then says they are still stored.
-    const keep = update.kind === 'refresh' && stored !== undefined && Object.getOwnPropertyDescriptor(record.facts, 'findings')?.get === stored.accessor;
+    const ownFindings = stored !== undefined && Object.getOwnPropertyDescriptor(record.facts, 'findings')?.get === stored.accessor;
+    const keep = update.kind === 'refresh' && ownFindings;
+    // A new decision on the record's own findings (an override) writes them: fetched if the head was read without them.
+    if (ownFindings && !keep) await stored.fetch();
     const findings = keep ? '' : JSON.stringify(record.facts.findings);
     // Digests are remembered per findings array: those regate compared with are not computed again.
     const findingsDigest = keep ? stored.findingsDigest : findingFactsDigest(record.facts.findings);
@@ -352,18 +382,37 @@ export class DecisionStore {
     }
   }
 
-  /** The latest record's head (its bytes: what a compare-and-set compares) and the record read from it and its findings (one MGET). */
-  private async readLatest(digest: string, lazy: boolean): Promise<{ raw?: string; read?: { record: DecisionRecord; stored?: LazyFindings } }> {
+  /**
+   * The latest record's head (its bytes: what a compare-and-set compares) and the record read from it
+   * and its findings (one MGET), or, `on-demand`, from the head alone (the findings fetched by LazyFindings.fetch).
+   */
+  private async readLatest(
+    digest: string,
+    mode: 'whole' | 'lazy' | 'on-demand',
+  ): Promise<{ raw?: string; read?: { record: DecisionRecord; stored?: LazyFindings } }> {
+    if (mode === 'on-demand') {
+      const raw = await this.redis.get(this.latestKey(digest));
+      if (raw === null) return {};
+      // A record stored whole holds its findings in the head: read as it is.
+      return { raw, read: this.parseLatest(raw, undefined, digest, mode) };
+    }
     const [raw, findings] = await this.redis.mget(this.latestKey(digest), this.findingsKey(digest));
     if (raw === null || raw === undefined) return {};
-    return { raw, read: this.parseLatest(raw, findings ?? null, digest, lazy) };
+    return { raw, read: this.parseLatest(raw, findings ?? null, digest, mode) };
   }
 
   /**
    * The latest record from its head and findings (a record stored whole, before findings had a key of
-   * their own, is read as it is). `lazy`: the findings are parsed when first read (update).
+   * their own, is read as it is). `lazy`: the findings are parsed when first read (update);
+   * `on-demand`: also fetched then (`findings` undefined until LazyFindings.fetch).
    */
-  private parseLatest(head: string, findings: string | null, digest: string, lazy: boolean): { record: DecisionRecord; stored?: LazyFindings } {
+  private parseLatest(
+    head: string,
+    fetched: string | null | undefined,
+    digest: string,
+    mode: 'whole' | 'lazy' | 'on-demand',
+  ): { record: DecisionRecord; stored?: LazyFindings } {
+    let findings = fetched;
     let value: unknown;
     try {
       value = JSON.parse(head);
@@ -379,21 +428,31 @@ export class DecisionStore {
       throw unreadable(digest, cause);
     }
     const { findingsDigest, findingsCompareDigest, ...record } = parsed;
-    if (findings === null) throw unreadable(digest, new Error(`its findings (${this.findingsKey(digest)}) are missing`));
+    const missing = () => unreadable(digest, new Error(`its findings (${this.findingsKey(digest)}) are missing`));
+    if (findings === null) throw missing();
     const readFindings = (): FindingFact[] => {
+      if (findings === undefined) throw new FindingsNotFetched();
+      if (findings === null) throw missing();
       try {
         return storedFindingsSchema.parse(JSON.parse(findings));
       } catch (cause) {
         throw unreadable(digest, cause);
       }
     };
-    if (!lazy) return { record: { ...record, facts: { ...record.facts, findings: readFindings() } } };
+    if (mode === 'whole') return { record: { ...record, facts: { ...record.facts, findings: readFindings() } } };
     let read: FindingFact[] | undefined;
     const accessor = () => (read ??= readFindings());
     Object.defineProperty(record.facts, 'findings', { get: accessor, enumerable: true, configurable: true });
     return {
       record: record as DecisionRecord,
-      stored: { accessor, findingsDigest, ...(findingsCompareDigest === undefined ? {} : { findingsCompareDigest }) },
+      stored: {
+        accessor,
+        findingsDigest,
+        ...(findingsCompareDigest === undefined ? {} : { findingsCompareDigest }),
+        fetch: async () => {
+          if (findings === undefined) findings = await this.redis.get(this.findingsKey(digest));
+        },
+      },
     };
   }
 

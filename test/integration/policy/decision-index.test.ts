@@ -236,4 +236,60 @@ describe('decision store: the digest index the rescan pages through, and compare
     assert.deepEqual(JSON.parse((await redis.get(`split:findings:${d}`))!), first.findings);
     assert.deepEqual(await store.latest(d), { ...legacy, recordedAt: '2029-01-02T00:00:00.000Z' });
   });
+  it('reads the head alone with findingsOnDemand: findings fetched only when the change or a write needs them', async () => {
+    const store = new DecisionStore(redis, 'demand:');
+    const d = digest(80);
+    const first = imageFactsSchema.parse({
+      ...facts(80),
+      findings: ['CVE-2026-1', 'CVE-2026-2'].map((id) => ({ id, package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'LOW', fixable: false })),
+    });
+    await store.record(first, evaluatePolicy(first, policy, new Date()));
+    const findingsKey = `demand:findings:${d}`;
+    const stored = (await redis.get(findingsKey))!;
+
+    // A refresh that keeps the findings never fetches them: with their key gone it still writes the head
+    // (the lazy mode fails on the missing key at once), and a read of the record then fails closed.
+    await redis.del(findingsKey);
+    const refresh = (latest: DecisionRecord | undefined) =>
+      latest ? ({ kind: 'refresh', record: { ...latest, facts: withFindingsOf(latest.facts, factsWithout(latest.facts)) } } as const) : undefined;
+    await assert.rejects(store.update(d, refresh), /findings .* are missing/);
+    const kept = await store.update(d, refresh, { findingsOnDemand: true });
+    assert.equal(kept.written?.kind, 'refresh');
+    assert.equal(kept.previous?.facts.registry, 'registry.example.com', 'the head is read');
+    await assert.rejects(store.latest(d), /findings .* are missing/);
+    await redis.set(findingsKey, stored);
+
+    // A change that reads the findings gets them: it runs again once they are fetched.
+    const seen: number[] = [];
+    await store.update(
+      d,
+      (latest) => {
+        seen.push(latest!.facts.findings.length);
+        return undefined;
+      },
+      { findingsOnDemand: true },
+    );
+    assert.deepEqual(seen, [2], 'the second run saw both findings; the first stopped at the read');
+
+    // A new decision on the record's own findings (as an override makes) fetches and writes them.
+    const overridden = await store.update(
+      d,
+      (latest) =>
+        latest
+          ? { kind: 'decision', reason: 'override', record: { ...latest, override: { actor: 'a', reason: 'r', at: new Date().toISOString() } } }
+          : undefined,
+      { findingsOnDemand: true },
+    );
+    assert.equal(overridden.written?.kind, 'decision');
+    assert.deepEqual((await store.latest(d))?.facts.findings, first.findings);
+    assert.deepEqual((await store.history(d))[0]?.facts.findings, first.findings, 'the history record holds them');
+    assert.equal((await store.latest(d))?.override?.actor, 'a');
+
+    // Unreadable findings fail closed when read on demand, as when read with the head.
+    await redis.set(findingsKey, '[not json');
+    await assert.rejects(
+      store.update(d, (latest) => (latest!.facts.findings.length ? undefined : undefined), { findingsOnDemand: true }),
+      (err: unknown) => ChainError.is(err, 'BAD_INPUT') && /unreadable/.test(err.message),
+    );
+  });
 });
