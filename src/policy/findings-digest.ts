@@ -19,9 +19,21 @@ const NONE = '\u0003';
 const factsDigests = new WeakMap<readonly FindingFact[], string>();
 const compareDigests = new WeakMap<readonly FindingFact[], string>();
 
+/** `findings`' digest from `memo`, or of the strings `parts` gives for them (its count, then SHA-1 of the strings apart by \u0001). */
+function remembered(memo: WeakMap<readonly FindingFact[], string>, findings: readonly FindingFact[], parts: () => string[]): string {
+  let digest = memo.get(findings);
+  if (digest === undefined) {
+    digest = `${findings.length}:${createHash('sha1').update(parts().join('\u0001')).digest('base64url')}`;
+    memo.set(findings, digest);
+  }
+  return digest;
+}
+
 export function findingFactsDigest(findings: readonly FindingFact[]): string {
-  let digest = factsDigests.get(findings);
-  if (digest !== undefined) return digest;
+  return remembered(factsDigests, findings, () => factParts(findings));
+}
+
+function factParts(findings: readonly FindingFact[]): string[] {
   const parts: string[] = new Array<string>(findings.length);
   for (let i = 0; i < findings.length; i++) {
     const f = findings[i]!;
@@ -43,9 +55,7 @@ export function findingFactsDigest(findings: readonly FindingFact[]): string {
       f.fixedIn ? `${f.fixedIn.name}\u0002${f.fixedIn.version}` : NONE,
     ].join('\u0000');
   }
-  digest = `${findings.length}:${createHash('sha1').update(parts.join('\u0001')).digest('base64url')}`;
-  factsDigests.set(findings, digest);
-  return digest;
+  return parts;
 }
 
 /** The fields findings are compared by (regate): an absent fixed version is an empty one there. */
@@ -54,11 +64,6 @@ export function findingCompareKey(f: FindingFact): string {
 }
 
 export function findingsCompareDigest(findings: readonly FindingFact[]): string {
-  let digest = compareDigests.get(findings);
-  if (digest !== undefined) return digest;
   // Sorted in code-unit order: equal sorted lists, equal multisets of keys.
-  const keys = findings.map(findingCompareKey).sort();
-  digest = `${findings.length}:${createHash('sha1').update(keys.join('\u0001')).digest('base64url')}`;
-  compareDigests.set(findings, digest);
-  return digest;
+  return remembered(compareDigests, findings, () => findings.map(findingCompareKey).sort());
 }
