@@ -15,7 +15,7 @@ import { countBySeverity, dataStatement, matchPackages, type OsvSource } from '.
 import { type CycloneDxBom, packagesFromCycloneDx, type StoredScan, toCycloneDx } from './sbom/cyclonedx';
 import { type SbomStore } from './sbom/store';
 import { type PackageSource } from './sources';
-import { type Finding, type OsvDataVersion, type Package, type SbomRef, type ScanSummary } from './types';
+import { type Finding, type OsvDataVersion, type Package, type SbomRef, type ScanSummary, type SeverityCounts } from './types';
 
 /** Findings beyond this many (least severe first) are counted but left out of the summary the gate receives. */
 export const MAX_SUMMARY_FINDINGS = 500;
@@ -50,6 +50,25 @@ export interface ScanResult {
   catalogWarnings: CatalogWarning[];
 }
 
+/** What a summary counts of an image's findings: all of them, those it keeps and those it leaves out. */
+export interface FindingTally {
+  /** By severity, negligible ones aside (countBySeverity). */
+  counts: SeverityCounts;
+  /** Fixable ones by severity, negligible ones aside. */
+  fixable: SeverityCounts;
+  negligible: number;
+  total: number;
+}
+
+export function tallyOf(findings: readonly Finding[]): FindingTally {
+  return {
+    counts: countBySeverity(findings),
+    fixable: countBySeverity(findings, (f) => f.fixable),
+    negligible: findings.filter((f) => f.negligible).length,
+    total: findings.length,
+  };
+}
+
 /** `stored`: the stored scan, or its rescan view (the image, its OS and hygiene are what is read of it). */
 export function summarize(
   stored: Pick<StoredScan, 'registry' | 'repository' | 'digest' | 'os' | 'hygiene'>,
@@ -59,8 +78,23 @@ export function summarize(
   sbom: SbomRef,
   now: Date,
 ): ScanSummary {
-  const kept = findings.slice(0, MAX_SUMMARY_FINDINGS);
-  const negligible = findings.filter((f) => f.negligible).length;
+  return summarizeKept(stored, packages, findings.slice(0, MAX_SUMMARY_FINDINGS), tallyOf(findings), osv, sbom, now);
+}
+
+/**
+ * summarize() of findings of which only the first MAX_SUMMARY_FINDINGS (`kept`) are at hand, with the
+ * tally of all of them: what the fleet rescan's matcher gives, which never gathers the findings a
+ * summary leaves out.
+ */
+export function summarizeKept(
+  stored: Pick<StoredScan, 'registry' | 'repository' | 'digest' | 'os' | 'hygiene'>,
+  packages: Package[],
+  kept: Finding[],
+  tally: FindingTally,
+  osv: OsvDataVersion,
+  sbom: SbomRef,
+  now: Date,
+): ScanSummary {
   return {
     registry: stored.registry,
     repository: stored.repository,
@@ -68,11 +102,11 @@ export function summarize(
     scannedAt: now.toISOString(),
     ...(stored.os ? { os: stored.os } : {}),
     packageCount: packages.length,
-    counts: countBySeverity(findings),
-    fixable: countBySeverity(findings, (f) => f.fixable),
-    ...(negligible ? { negligible } : {}),
+    counts: tally.counts,
+    fixable: tally.fixable,
+    ...(tally.negligible ? { negligible: tally.negligible } : {}),
     findings: kept,
-    ...(findings.length > kept.length ? { findingsOmitted: findings.length - kept.length } : {}),
+    ...(tally.total > kept.length ? { findingsOmitted: tally.total - kept.length } : {}),
     hygiene: stored.hygiene,
     osv,
     sbom,

@@ -8,25 +8,33 @@ import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
 import { packageKey } from '../osv/database';
 import { type OsvDatabase } from '../osv';
 import { findingKey } from './finding-key';
-import { type Finding, type Package, type Severity } from '../types';
+import { type FindingTally } from '../scan-image';
+import { type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
 
 /**
- * Distinct packages remembered; past it the cache starts over (memory stays bounded: an entry without
- * findings takes about 400 bytes). 10,000 images of 200–800 packages (bench/rescan-fleet.ts) hold about
- * 650,000, more than this; a bound of 1,000,000 that kept them all did not make the bench's delta
- * re-match faster and its OSV refresh was slower (a larger live heap for every major GC), so the bound
- * stays where it was.
+ * Distinct packages remembered; past it the cache starts over (memory stays bounded). Sized to hold a
+ * fleet: 10,000 images of 200–800 packages (bench/rescan-fleet.ts) hold about 650,000, at about 1.5 KB
+ * each with their findings and keys (about 1 GB; the bound, about 1.5 GB). Under a bound smaller than
+ * the fleet, a rescan clears the cache over and over as it goes through the images in turn, so it
+ * matches most packages again in every rescan, and the delta after a full one finds little to carry
+ * over: with the 400,000 this was, re-matching that fleet in one process (no Redis, no Temporal) took
+ * 105–113 s, and the delta's images 26–32 s; with every package kept, 75.5 s and 12.2 s.
  */
-const MAX_ENTRIES = 400_000;
+const MAX_ENTRIES = 1_000_000;
 
 const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3, UNKNOWN: 4 };
 /** matchPackages' first sort key: severity, negligible ones after all others (0–4, then 5–9). */
 const rank = (f: Finding) => SEVERITY_RANK[f.severity] + (f.negligible ? 5 : 0);
 const RANKS = 10;
+/** The first negligible rank. */
+const NEGLIGIBLE = 5;
+/** An entry's tally: a count per rank, then a count of fixable findings per severity. */
+const TALLY = RANKS + NEGLIGIBLE;
 /** Most packages have no findings: their entries share these arrays. */
 const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
 const NO_RANKS: readonly number[] = Object.freeze([]);
 const NO_KEYS: readonly string[] = Object.freeze([]);
+const NO_TALLY: readonly number[] = Object.freeze([]);
 
 /** A distinct package (everything matching reads of it: the layer only ends up in the findings) and its findings. */
 interface Entry {
@@ -38,12 +46,15 @@ interface Entry {
   keys: readonly string[];
   /** The database keys (packageKey) the package is looked up under: its findings are those records'. */
   lookups: readonly string[];
+  /** How many findings of each rank, then how many fixable of each severity (tallyOfFound): summed per image, never counted from its findings. */
+  tally: readonly number[];
 }
 
-/** A finding gathered for an image, with its key. */
+/** A finding gathered for an image, with its key and the index of its package in the image (for its layer). */
 interface Gathered {
   f: Finding;
   k: string;
+  at: number;
 }
 const byIds = (a: Gathered, b: Gathered) => compareFindingIds(a.f, b.f);
 
@@ -131,47 +142,111 @@ function same(a: Entry['pkg'], b: Package): boolean {
   );
 }
 
+/** What matchFleetImage gives: the first findings of an image in matchPackages' order, and the tally of all of them. */
+export interface FleetMatch {
+  /** The first `max` findings, stamped with their package's layer. */
+  findings: Finding[];
+  /** findingKey() of each of `findings`, in the same order. */
+  keys: string[];
+  tally: FindingTally;
+}
+
 /**
- * All findings of `packages`, in matchPackages' order (rank, then id, then purl): gathered per rank as
- * they are found, so only findings of the same rank are compared, by their strings alone. `keys`, when
- * given, receives the findingKey of each finding, in the same order.
+ * The first `max` findings of `packages` in matchPackages' order (rank, then id, then purl), with the
+ * tally of all of them (summarizeKept). The tally is summed from each distinct package's own, which
+ * says how many findings of each rank the image has: the rank at which the first `max` end is known
+ * before a finding is gathered, and findings of lower ranks (most of a large image's: about 1,060
+ * findings an image in the rescan bench, of which a summary keeps 500) are never gathered, sorted or
+ * stamped with the image's layer. Gathered per rank, so only findings of the same rank are compared,
+ * by their strings alone.
  */
-export function matchFleetPackages(db: OsvDatabase, packages: readonly Package[], keys?: string[]): Finding[] {
+export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], max: number): FleetMatch {
   const cache = cacheOf(db);
-  const buckets: Gathered[][] = Array.from({ length: RANKS }, () => []);
-  for (const pkg of packages) {
-    let entries = cache.byPurl.get(pkg.purl);
-    let entry = entries?.find((e) => same(e.pkg, pkg));
-    if (!entry) {
-      if (cache.size >= MAX_ENTRIES) {
-        cache.byPurl.clear();
-        cache.size = 0;
-        entries = undefined;
-      }
-      const found = matchPackage(db, pkg);
-      if (!entries) cache.byPurl.set(pkg.purl, (entries = []));
-      const { name, version, ecosystem, release, sourceName, sourceVersion } = pkg;
-      const lookups = lookupsOf(pkg);
-      entry =
-        found.length === 0
-          ? { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found: NO_FINDINGS, ranks: NO_RANKS, keys: NO_KEYS, lookups }
-          : { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found, ranks: found.map(rank), keys: found.map(findingKey), lookups };
-      entries.push(entry);
-      cache.size++;
+  const entries: Entry[] = new Array<Entry>(packages.length);
+  const sums = new Array<number>(TALLY).fill(0);
+  for (let i = 0; i < packages.length; i++) {
+    const entry = entryOf(cache, db, packages[i]!);
+    entries[i] = entry;
+    const { tally } = entry;
+    if (tally !== NO_TALLY) for (let j = 0; j < TALLY; j++) sums[j]! += tally[j]!;
+  }
+  // The last rank any of the first `max` findings has.
+  let last = RANKS - 1;
+  for (let r = 0, seen = 0; r < RANKS; r++)
+    if ((seen += sums[r]!) >= max) {
+      last = r;
+      break;
     }
-    const { found, ranks, keys: entryKeys } = entry;
-    for (let i = 0; i < found.length; i++) {
-      const f = found[i]!;
-      buckets[ranks[i]!]!.push({ f: f.package.layer === pkg.layer ? f : { ...f, package: { ...f.package, layer: pkg.layer } }, k: entryKeys[i]! });
+  const buckets: Gathered[][] = Array.from({ length: last + 1 }, () => []);
+  for (let i = 0; i < packages.length; i++) {
+    const { found, ranks, keys } = entries[i]!;
+    for (let j = 0; j < found.length; j++) {
+      const r = ranks[j]!;
+      if (r <= last) buckets[r]!.push({ f: found[j]!, k: keys[j]!, at: i });
     }
   }
-  const out: Finding[] = [];
+  const findings: Finding[] = [];
+  const kept: string[] = [];
   for (const bucket of buckets) {
     if (bucket.length > 1) bucket.sort(byIds);
     for (const g of bucket) {
-      out.push(g.f);
-      keys?.push(g.k);
+      if (findings.length === max) break;
+      const { layer } = packages[g.at]!;
+      findings.push(g.f.package.layer === layer ? g.f : { ...g.f, package: { ...g.f.package, layer } });
+      kept.push(g.k);
     }
+  }
+  let negligible = 0;
+  let total = 0;
+  for (let r = 0; r < RANKS; r++) {
+    total += sums[r]!;
+    if (r >= NEGLIGIBLE) negligible += sums[r]!;
+  }
+  const counts = {} as SeverityCounts;
+  const fixable = {} as SeverityCounts;
+  for (const s of SEVERITIES) {
+    counts[s] = sums[SEVERITY_RANK[s]]!;
+    fixable[s] = sums[RANKS + SEVERITY_RANK[s]]!;
+  }
+  return { findings, keys: kept, tally: { counts, fixable, negligible, total } };
+}
+
+/** The cached entry of `pkg`, matched now if the cache has none. */
+function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
+  let entries = cache.byPurl.get(pkg.purl);
+  const entry = entries?.find((e) => same(e.pkg, pkg));
+  if (entry) return entry;
+  if (cache.size >= MAX_ENTRIES) {
+    cache.byPurl.clear();
+    cache.size = 0;
+    entries = undefined;
+  }
+  const found = matchPackage(db, pkg);
+  if (!entries) cache.byPurl.set(pkg.purl, (entries = []));
+  const { name, version, ecosystem, release, sourceName, sourceVersion } = pkg;
+  const lookups = lookupsOf(pkg);
+  const made: Entry =
+    found.length === 0
+      ? { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found: NO_FINDINGS, ranks: NO_RANKS, keys: NO_KEYS, lookups, tally: NO_TALLY }
+      : {
+          pkg: { name, version, ecosystem, release, sourceName, sourceVersion },
+          found,
+          ranks: found.map(rank),
+          keys: found.map(findingKey),
+          lookups,
+          tally: tallyOfFound(found),
+        };
+  entries.push(made);
+  cache.size++;
+  return made;
+}
+
+/** A package's findings per rank (0–9), then its fixable ones per severity rank (0–4), negligible ones aside: what countBySeverity counts. */
+function tallyOfFound(found: readonly Finding[]): number[] {
+  const out = new Array<number>(TALLY).fill(0);
+  for (const f of found) {
+    out[rank(f)]!++;
+    if (f.fixable && !f.negligible) out[RANKS + SEVERITY_RANK[f.severity]]!++;
   }
   return out;
 }

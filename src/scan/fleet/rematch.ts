@@ -5,11 +5,11 @@
 import { countBySeverity, dataStatement, type OsvDatabase } from '../osv';
 import { type StoredRescan } from '../rescan-findings';
 import { type RescanView } from '../sbom/rescan-view';
-import { summarize } from '../scan-image';
+import { MAX_SUMMARY_FINDINGS, summarizeKept } from '../scan-image';
 import { type Finding, type SbomRef, type ScanSummary } from '../types';
 import { digestOfKeys, findingKey } from './finding-key';
 import { imageIndex, type ImageIndex } from './fingerprint';
-import { matchFleetPackages } from './match-cache';
+import { matchFleetImage } from './match-cache';
 
 export interface Rematched {
   summary: ScanSummary;
@@ -22,14 +22,12 @@ export interface Rematched {
 /** Re-matches an image's rescan view (its packages as its SBOM gives them: SbomStore.getViews). */
 export function rematchStored(db: OsvDatabase, stored: RescanView, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
   const { packages } = stored;
-  const keys: string[] = [];
-  const findings = matchFleetPackages(db, packages, keys);
-  const summary = summarize(stored, packages, findings, dataStatement(db, packages, now, maxAgeMs), ref, now);
   // The summary keeps the first MAX_SUMMARY_FINDINGS: what the gate decides on, and so what is digested.
-  const kept = keys.length > summary.findings.length ? keys.slice(0, summary.findings.length) : keys;
+  const { findings, keys, tally } = matchFleetImage(db, packages, MAX_SUMMARY_FINDINGS);
+  const summary = summarizeKept(stored, packages, findings, tally, dataStatement(db, packages, now, maxAgeMs), ref, now);
   return {
     summary,
-    digest: (vex) => digestOfKeys(kept, vex),
+    digest: (vex) => digestOfKeys(keys, vex),
     index: () => imageIndex(packages),
   };
 }

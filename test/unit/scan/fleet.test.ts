@@ -20,7 +20,7 @@ import { RedisSbomStore } from '../../../src/scan';
 import { ChainError } from '../../../src/errors';
 import { importDirectory, matchPackages, OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
 import { type Package } from '../../../src/scan/types';
-import { MAX_SUMMARY_FINDINGS } from '../../../src/scan/scan-image';
+import { MAX_SUMMARY_FINDINGS, summarize } from '../../../src/scan/scan-image';
 import { onCleanup, testDataDir, useRedis } from '../../support/services';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'osv');
@@ -400,6 +400,49 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     const rematched = rematchImage(db, 7, packages);
     assert.equal(rematched.summary.findings.length, MAX_SUMMARY_FINDINGS);
     for (const vex of [undefined, []]) assert.equal(rematched.digest(vex), findingsDigest(rematched.summary.findings, vex));
+  });
+
+  it('summarises an image past the summary’s finding limit as summarize() over every finding: the kept ones, counts, fixable, negligible, omitted', () => {
+    // Debian records on one source by urgency (negligible: unimportant), half of them fixed; npm ones without a rating (UNKNOWN).
+    const debian = (id: string, urgency: string | undefined, fixed: boolean): OsvRecord =>
+      ({
+        id,
+        modified: '2025-01-01T00:00:00Z',
+        affected: [
+          {
+            package: { ecosystem: 'Debian:12', name: 'openssl' },
+            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, ...(fixed ? [{ fixed: '9.0-1' }] : [])] }],
+            ...(urgency ? { ecosystem_specific: { urgency } } : {}),
+          },
+        ],
+      }) as OsvRecord;
+    const make = (counts: Record<'high' | 'medium' | 'unimportant' | 'npm', number>) =>
+      new OsvDatabase([
+        ...(['high', 'medium', 'unimportant'] as const).flatMap((u) =>
+          Array.from({ length: counts[u] }, (_, i) => debian(`DEBIAN-CVE-${u}-${String(i).padStart(4, '0')}`, u, i % 2 === 0)),
+        ),
+        ...Array.from({ length: counts.npm }, (_, i) => record(`GHSA-${String(i).padStart(4, '0')}`, 'npm', 'lodash', '9.0.0')),
+      ]);
+    // Two binaries of the source: each gets every record. Where the first MAX_SUMMARY_FINDINGS end: within HIGH, within MEDIUM, within the negligible ones, past them all.
+    const packages = [deb('libssl3', 'openssl', '1.0-1', 'sha256:x'), deb('openssl', 'openssl', '1.0-1', 'sha256:y'), npm('lodash', '4.17.11', 'sha256:z')];
+    const cases = [
+      { high: 300, medium: 40, unimportant: 30, npm: 20 },
+      { high: 100, medium: 120, unimportant: 30, npm: 20 },
+      { high: 10, medium: 20, unimportant: 300, npm: 250 },
+      { high: 10, medium: 20, unimportant: 30, npm: 20 },
+    ];
+    for (const [n, counts] of cases.entries()) {
+      const db = make(counts);
+      const all = matchPackages(db, packages);
+      const { summary, digest: digested } = rematchImage(db, 20 + n, packages);
+      const expected = summarize(summary, packages, all, summary.osv, summary.sbom, new Date(summary.scannedAt));
+      assert.deepEqual(summary, { ...expected, packageCount: summary.packageCount }, `case ${n}`);
+      assert.equal(JSON.stringify(summary.counts), JSON.stringify(expected.counts), 'the counts in the same key order');
+      assert.equal(summary.findingsOmitted, all.length > MAX_SUMMARY_FINDINGS ? all.length - MAX_SUMMARY_FINDINGS : undefined);
+      assert.ok(summary.fixable.HIGH > 0 && summary.fixable.HIGH < summary.counts.HIGH, 'fixable and unfixable findings');
+      for (const f of summary.findings) assert.equal(f.package.layer, packages.find((p) => p.purl === f.package.purl)!.layer);
+      assert.equal(digested([]), findingsDigest(summary.findings, []));
+    }
   });
 
   it('digests what a re-gate decides on: the findings without their layer, and the VEX read', async () => {
