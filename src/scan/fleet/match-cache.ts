@@ -4,6 +4,7 @@
  * per OSV database and its findings reused, stamped with the image's own layer. The result is what
  * matchPackages returns for the same packages (test/unit/scan/fleet.test.ts compares them).
  */
+import { getHeapStatistics } from 'node:v8';
 import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
 import { packageKey } from '../osv/database';
 import { type OsvDatabase } from '../osv';
@@ -13,14 +14,24 @@ import { type Finding, type Package, type Severity, SEVERITIES, type SeverityCou
 
 /**
  * Distinct packages remembered; past it the cache starts over (memory stays bounded). Sized to hold a
- * fleet: 10,000 images of 200–800 packages (bench/rescan-fleet.ts) hold about 650,000, at about 1.5 KB
- * each with their findings and keys (about 1 GB; the bound, about 1.5 GB). Under a bound smaller than
- * the fleet, a rescan clears the cache over and over as it goes through the images in turn, so it
- * matches most packages again in every rescan, and the delta after a full one finds little to carry
- * over: with the 400,000 this was, re-matching that fleet in one process (no Redis, no Temporal) took
- * 105–113 s, and the delta's images 26–32 s; with every package kept, 75.5 s and 12.2 s.
+ * fleet: 10,000 images of 200–800 packages (bench/rescan-fleet.ts) hold about 650,000. Under a bound
+ * smaller than the fleet, a rescan clears the cache over and over as it goes through the images in
+ * turn, so it matches most packages again in every rescan, and the delta after a full one finds
+ * little to carry over: with the 400,000 this was, re-matching that fleet in one process (no Redis,
+ * no Temporal) took 105–113 s, and the delta's images 26–32 s; with every package kept, 75.5 s and
+ * 12.2 s. The bound is cut to what a share of the process's heap limit holds, so a worker given a
+ * smaller heap (a container's memory) drops entries rather than running out of memory.
  */
-const MAX_ENTRIES = 1_000_000;
+export function cacheBound(heapLimitBytes: number): number {
+  return Math.min(MAX_CACHE_ENTRIES, Math.max(MIN_CACHE_ENTRIES, Math.floor((heapLimitBytes * HEAP_SHARE) / ENTRY_BYTES)));
+}
+const MAX_CACHE_ENTRIES = 1_000_000;
+const MIN_CACHE_ENTRIES = 50_000;
+/** About what an entry takes with its findings and their keys (the bench's fleet: 650,000 entries in 967 MB of heap). */
+const ENTRY_BYTES = 1_500;
+/** What the cache may fill of the heap limit: the OSV data (two sets across a refresh) and the batches' work need the rest. */
+const HEAP_SHARE = 0.35;
+const MAX_ENTRIES = cacheBound(getHeapStatistics().heap_size_limit);
 
 const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3, UNKNOWN: 4 };
 /** matchPackages' first sort key: severity, negligible ones after all others (0–4, then 5–9). */
