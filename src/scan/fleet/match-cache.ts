@@ -226,8 +226,8 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
 /** The cached entry of `pkg`, matched now if the cache has none. */
 function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
   let entries = cache.byPurl.get(pkg.purl);
-  const entry = entries?.find((e) => same(e.pkg, pkg));
-  if (entry) return entry;
+  // A loop, not find(): no closure made for each package of each image.
+  if (entries) for (const entry of entries) if (same(entry.pkg, pkg)) return entry;
   if (cache.size >= MAX_ENTRIES) {
     cache.byPurl.clear();
     cache.size = 0;

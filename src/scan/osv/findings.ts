@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { type Ecosystem, type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
 import { comparatorFor } from '../versions';
 import { type OsvDatabase, packageKey } from './database';
-import { type OsvRecord } from './schema';
+import { type OsvAffected, type OsvRecord } from './schema';
 import { affectedEntryMatches } from './match';
-import { recordSeverity } from './severity';
+import { recordSeverity, type RecordSeverity } from './severity';
 
 /**
  * Ecosystems whose advisories name binary packages (each rpm of an erratum, e.g. openssl-libs) rather
@@ -45,7 +45,7 @@ function* queryHits(db: OsvDatabase, q: { ecosystem: string; name: string; versi
   const cmp = comparatorFor(q.ecosystem);
   for (const record of db.lookup(q.ecosystem, q.name)) {
     for (const entry of record.affected ?? []) {
-      if (!entry.package || packageKey(entry.package.ecosystem, entry.package.name) !== queried) continue;
+      if (!entry.package || entryKey(entry, entry.package) !== queried) continue;
       const match = affectedEntryMatches(entry, q.ecosystem, q.version);
       if (!match.affected) continue;
       const fixedVersion = match.fixedVersions.find((f) => {
@@ -55,15 +55,39 @@ function* queryHits(db: OsvDatabase, q: { ecosystem: string; name: string; versi
           return false;
         }
       });
-      yield { record, severity: recordSeverity(record, entry, q.ecosystem), fixedVersion };
+      yield { record, severity: entrySeverity(record, entry, q.ecosystem), fixedVersion };
       break;
     }
   }
 }
 
+/**
+ * Remembered per affected entry: its package key and its severity in the queried ecosystem. Records are
+ * never changed once imported, and a refresh keeps the unchanged ones as the same objects, so a fleet
+ * rescan (every version of the fleet digested, every distinct package matched) would otherwise
+ * normalise the same names and parse the same CVSS vectors once per query.
+ */
+const entryKeys = new WeakMap<OsvAffected, string>();
+/** The last ecosystem each entry was queried in, with its severity there (an entry is looked up under one, in practice). */
+const entrySeverities = new WeakMap<OsvAffected, { ecosystem: string; severity: RecordSeverity }>();
+
+function entryKey(entry: OsvAffected, pkg: { ecosystem: string; name: string }): string {
+  let key = entryKeys.get(entry);
+  if (key === undefined) entryKeys.set(entry, (key = packageKey(pkg.ecosystem, pkg.name)));
+  return key;
+}
+
+function entrySeverity(record: OsvRecord, entry: OsvAffected, ecosystem: string): RecordSeverity {
+  const known = entrySeverities.get(entry);
+  if (known?.ecosystem === ecosystem) return known.severity;
+  const severity = recordSeverity(record, entry, ecosystem);
+  entrySeverities.set(entry, { ecosystem, severity });
+  return severity;
+}
+
 interface QueryHit {
   record: OsvRecord;
-  severity: ReturnType<typeof recordSeverity>;
+  severity: RecordSeverity;
   /** The lowest fixed version above the queried one, if any. */
   fixedVersion: string | undefined;
 }
