@@ -424,14 +424,24 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
         ),
         ...Array.from({ length: counts.npm }, (_, i) => record(`GHSA-${String(i).padStart(4, '0')}`, 'npm', 'lodash', '9.0.0')),
       ]);
-    // Two binaries of the source: each gets every record. Where the first MAX_SUMMARY_FINDINGS end: within HIGH, within MEDIUM, within the negligible ones, past them all.
-    const packages = [deb('libssl3', 'openssl', '1.0-1', 'sha256:x'), deb('openssl', 'openssl', '1.0-1', 'sha256:y'), npm('lodash', '4.17.11', 'sha256:z')];
+    // Two binaries of the source (each gets every record), and one npm release in two layers (the same purl twice: ties
+    // on id and purl keep the packages' order). Where the first MAX_SUMMARY_FINDINGS end: within HIGH, within MEDIUM,
+    // exactly at the end of HIGH, within UNKNOWN, within the negligible ones, past them all.
+    const packages = [
+      deb('libssl3', 'openssl', '1.0-1', 'sha256:x'),
+      deb('openssl', 'openssl', '1.0-1', 'sha256:y'),
+      npm('lodash', '4.17.11', 'sha256:z'),
+      npm('lodash', '4.17.11', 'sha256:w'),
+    ];
     const cases = [
       { high: 300, medium: 40, unimportant: 30, npm: 20 },
-      { high: 100, medium: 120, unimportant: 30, npm: 20 },
-      { high: 10, medium: 20, unimportant: 300, npm: 250 },
+      { high: 100, medium: 200, unimportant: 30, npm: 20 },
+      { high: 250, medium: 40, unimportant: 30, npm: 20 },
+      { high: 10, medium: 20, unimportant: 30, npm: 250 },
+      { high: 10, medium: 20, unimportant: 300, npm: 100 },
       { high: 10, medium: 20, unimportant: 30, npm: 20 },
     ];
+    const lastRanks: string[] = [];
     for (const [n, counts] of cases.entries()) {
       const db = make(counts);
       const all = matchPackages(db, packages);
@@ -441,9 +451,14 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
       assert.equal(JSON.stringify(summary.counts), JSON.stringify(expected.counts), 'the counts in the same key order');
       assert.equal(summary.findingsOmitted, all.length > MAX_SUMMARY_FINDINGS ? all.length - MAX_SUMMARY_FINDINGS : undefined);
       assert.ok(summary.fixable.HIGH > 0 && summary.fixable.HIGH < summary.counts.HIGH, 'fixable and unfixable findings');
-      for (const f of summary.findings) assert.equal(f.package.layer, packages.find((p) => p.purl === f.package.purl)!.layer);
+      const last = summary.findings.at(-1)!;
+      lastRanks.push(`${last.negligible ? 'negligible ' : ''}${last.severity}`);
+      const lodash = summary.findings.filter((f) => f.package.name === 'lodash');
+      if (lodash.length)
+        assert.deepEqual([...new Set(lodash.map((f) => f.package.layer))].sort(), ['sha256:w', 'sha256:z'], 'each copy stamped with its layer');
       assert.equal(digested([]), findingsDigest(summary.findings, []));
     }
+    assert.deepEqual(lastRanks, ['HIGH', 'MEDIUM', 'HIGH', 'UNKNOWN', 'negligible LOW', 'negligible LOW'], 'the cases end where they say');
   });
 
   it('bounds the match cache by the heap limit: a fleet of 650,000 packages kept under a 4 GB heap, fewer entries under a smaller one', () => {
