@@ -36,13 +36,13 @@ const HEAP_SHARE = 0.35;
 const MAX_ENTRIES = cacheBound(getHeapStatistics().heap_size_limit);
 
 const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3, UNKNOWN: 4 };
+/** The first negligible rank: one rank per severity, then the negligible ones of each. */
+const NEGLIGIBLE = SEVERITIES.length;
 /** matchPackages' first sort key: severity, negligible ones after all others (0–4, then 5–9). */
-const rank = (f: Finding) => SEVERITY_RANK[f.severity] + (f.negligible ? 5 : 0);
-const RANKS = 10;
-/** The first negligible rank. */
-const NEGLIGIBLE = 5;
+const rank = (f: Finding) => SEVERITY_RANK[f.severity] + (f.negligible ? NEGLIGIBLE : 0);
+const RANKS = 2 * NEGLIGIBLE;
 /** An entry's tally: a count per rank, then a count of fixable findings per severity. */
-const TALLY = RANKS + NEGLIGIBLE;
+const TALLY = RANKS + SEVERITIES.length;
 /** Most packages have no findings: their entries share these arrays. */
 const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
 const NO_RANKS: readonly number[] = Object.freeze([]);
