@@ -1,4 +1,4 @@
-import { type Finding, type OsvDataVersion, type ScanSummary } from '../scan';
+import { type Finding, findingOrigin, type OsvDataVersion, type ScanSummary } from '../scan';
 import { type FindingFact, type ImageFacts, imageFactsSchema, type VulnerabilityDataFacts } from './image-facts';
 
 /** What the scan does not know: provenance facts gathered by the build and the signature checks. */
@@ -37,34 +37,50 @@ export function factsFromScan(scan: ScanSummary, provenance: ProvenanceFacts = {
 }
 
 /**
- * The scanner's findings as the policy sees them. Built field by field in one order (the optional
- * ones only when set), not by spreading a small object per optional field: a rescan makes these for
- * every finding of every image it re-gates.
+ * Each finding's fact, by the finding it was made of (findingOrigin: a layer copy the fleet matcher made
+ * shares its origin's). A fleet rescan makes the facts of about 500 findings per image, nearly all of
+ * them cached findings of packages shared across the fleet: each one's fact is made once, and its
+ * digest part (findings-digest.ts) with it. Facts are never changed in place, so one may be shared by
+ * the facts of many images.
  */
+const factOf = new WeakMap<Finding, FindingFact>();
+
+/** The scanner's findings as the policy sees them (each fact shared by every image with its finding: see factOf). */
 export function findingFacts(findings: readonly Finding[]): FindingFact[] {
   const out: FindingFact[] = new Array<FindingFact>(findings.length);
   for (let i = 0; i < findings.length; i++) {
     const f = findings[i]!;
-    // In the order the fields always had (stored records keep their bytes); ids and negligible are set below.
-    const fact = {
-      id: f.id,
-      aliases: f.aliases,
-      package: f.package.name,
-      version: f.package.version,
-      ecosystem: f.package.ecosystem,
-      severity: f.severity,
-      fixable: f.fixable,
-    } as FindingFact;
-    if (f.fixedVersion !== undefined) fact.fixedVersion = f.fixedVersion;
-    fact.ids = f.ids ?? [f.id];
-    if (f.vendorSeverity) fact.vendorSeverity = { source: f.vendorSeverity.source, rating: f.vendorSeverity.rating };
-    if (f.cvssScore !== undefined) fact.cvssScore = f.cvssScore;
-    fact.negligible = f.negligible === true;
-    if (f.fixedIn) fact.fixedIn = { name: f.fixedIn.name, version: f.fixedIn.version };
-    fact.purl = f.package.purl;
+    const origin = findingOrigin(f);
+    let fact = factOf.get(origin);
+    if (fact === undefined) factOf.set(origin, (fact = findingFact(f)));
     out[i] = fact;
   }
   return out;
+}
+
+/**
+ * One finding's fact. Built field by field in one order (the optional ones only when set), not by
+ * spreading a small object per optional field.
+ */
+function findingFact(f: Finding): FindingFact {
+  // In the order the fields always had (stored records keep their bytes); ids and negligible are set below.
+  const fact = {
+    id: f.id,
+    aliases: f.aliases,
+    package: f.package.name,
+    version: f.package.version,
+    ecosystem: f.package.ecosystem,
+    severity: f.severity,
+    fixable: f.fixable,
+  } as FindingFact;
+  if (f.fixedVersion !== undefined) fact.fixedVersion = f.fixedVersion;
+  fact.ids = f.ids ?? [f.id];
+  if (f.vendorSeverity) fact.vendorSeverity = { source: f.vendorSeverity.source, rating: f.vendorSeverity.rating };
+  if (f.cvssScore !== undefined) fact.cvssScore = f.cvssScore;
+  fact.negligible = f.negligible === true;
+  if (f.fixedIn) fact.fixedIn = { name: f.fixedIn.name, version: f.fixedIn.version };
+  fact.purl = f.package.purl;
+  return fact;
 }
 
 /**

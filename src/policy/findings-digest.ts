@@ -33,29 +33,41 @@ export function findingFactsDigest(findings: readonly FindingFact[]): string {
   return remembered(factsDigests, findings, () => factParts(findings));
 }
 
+/**
+ * Each fact's part of its findings' facts digest. Facts are shared by every image with the same finding
+ * (findingFacts), so a fleet rescan builds each part once, not once per image.
+ */
+const partOf = new WeakMap<FindingFact, string>();
+
 function factParts(findings: readonly FindingFact[]): string[] {
   const parts: string[] = new Array<string>(findings.length);
   for (let i = 0; i < findings.length; i++) {
     const f = findings[i]!;
-    // Fields apart by \u0000, lists by \u0002, findings by \u0001: no advisory or package string holds these.
-    parts[i] = [
-      f.id,
-      f.ids.join('\u0002'),
-      f.aliases.join('\u0002'),
-      f.package,
-      f.version,
-      f.ecosystem,
-      f.purl ?? NONE,
-      f.severity,
-      f.fixable ? '1' : '0',
-      f.fixedVersion ?? NONE,
-      f.vendorSeverity ? `${f.vendorSeverity.source}\u0002${f.vendorSeverity.rating}` : NONE,
-      f.cvssScore === undefined ? NONE : String(f.cvssScore),
-      f.negligible ? '1' : '0',
-      f.fixedIn ? `${f.fixedIn.name}\u0002${f.fixedIn.version}` : NONE,
-    ].join('\u0000');
+    let part = partOf.get(f);
+    if (part === undefined) partOf.set(f, (part = factPart(f)));
+    parts[i] = part;
   }
   return parts;
+}
+
+function factPart(f: FindingFact): string {
+  // Fields apart by \u0000, lists by \u0002, findings by \u0001: no advisory or package string holds these.
+  return [
+    f.id,
+    f.ids.join('\u0002'),
+    f.aliases.join('\u0002'),
+    f.package,
+    f.version,
+    f.ecosystem,
+    f.purl ?? NONE,
+    f.severity,
+    f.fixable ? '1' : '0',
+    f.fixedVersion ?? NONE,
+    f.vendorSeverity ? `${f.vendorSeverity.source}\u0002${f.vendorSeverity.rating}` : NONE,
+    f.cvssScore === undefined ? NONE : String(f.cvssScore),
+    f.negligible ? '1' : '0',
+    f.fixedIn ? `${f.fixedIn.name}\u0002${f.fixedIn.version}` : NONE,
+  ].join('\u0000');
 }
 
 /** The fields findings are compared by (regate): an absent fixed version is an empty one there. */

@@ -17,6 +17,7 @@ export { vulnerabilityDataProblemSchema } from './data-problem';
 export {
   deltaImages,
   FleetIndex,
+  findingOrigin,
   imageIndex,
   MATCHER_VERSION,
   osvFingerprint,

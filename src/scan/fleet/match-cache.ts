@@ -205,7 +205,7 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
     for (const g of bucket) {
       if (findings.length === max) break;
       const { layer } = packages[g.at]!;
-      findings.push(g.f.package.layer === layer ? g.f : { ...g.f, package: { ...g.f.package, layer } });
+      findings.push(g.f.package.layer === layer ? g.f : inLayer(g.f, layer));
       kept.push(g.k);
     }
   }
@@ -222,6 +222,26 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
     fixable[s] = sums[RANKS + SEVERITY_RANK[s]]!;
   }
   return { findings, keys: kept, tally: { counts, fixable, negligible, total } };
+}
+
+/** Findings the matcher copied for an image's layer, each to the cached finding it copied. */
+const origins = new WeakMap<Finding, Finding>();
+
+function inLayer(f: Finding, layer: string): Finding {
+  const copy = { ...f, package: { ...f.package, layer } };
+  origins.set(copy, f);
+  return copy;
+}
+
+/**
+ * The object `f`'s content apart from its layer is remembered by: for a finding the fleet matcher
+ * copied into an image's layer, the cached finding it was copied from (one object across the fleet),
+ * otherwise `f` itself. What is derived from a finding without its layer (the policy's facts and their
+ * digest, findingFacts) is built once per cached finding rather than once per image. Findings are never
+ * changed in place (a VEX suppression or another layer is a copy), so a copy and its origin say the same.
+ */
+export function findingOrigin(f: Finding): Finding {
+  return origins.get(f) ?? f;
 }
 
 /** The cached entry of `pkg`, matched now if the cache has none. */

@@ -441,4 +441,37 @@ void describe('vulnerability data', () => {
     assert.equal(evaluatePolicy(f, policyWith({ vulnerabilities: { maxSeverity: { unfixable: 'NONE' } } }), NOW).allowed, true);
     assert.equal(evaluatePolicy(f, policyWith({ vulnerabilities: { maxSeverity: { unfixable: 'NONE' }, includeNegligible: true } }), NOW).allowed, false);
   });
+  void it('decides on facts shared across images as on fresh ones: each rule set its own violations, in the sorted order', () => {
+    // One fact object per finding, shared by two images (as findingFacts shares them in a fleet rescan).
+    const base = facts({
+      findings: [finding('CVE-2026-0009', 'HIGH', true), finding('CVE-2026-0003', 'CRITICAL', false), finding('CVE-2026-0005', 'MEDIUM', true)],
+    });
+    const image = (n: string): ImageFacts => ({ ...base, digest: `sha256:${n.repeat(64)}` });
+    const strict = policyWith({ vulnerabilities: { maxSeverity: { fixable: 'LOW', unfixable: 'HIGH' } } });
+    const lenient = policyWith({ vulnerabilities: { maxSeverity: { fixable: 'HIGH', unfixable: 'MEDIUM' } } });
+    for (const loaded of [strict, lenient, strict]) {
+      const fresh = evaluatePolicy(structuredClone(image('a')), loaded, NOW);
+      for (const n of ['a', 'b']) {
+        const decision = evaluatePolicy(image(n), loaded, NOW);
+        assert.deepEqual(decision.violations, fresh.violations);
+      }
+    }
+    const ids = (loaded: typeof strict) =>
+      evaluatePolicy(image('c'), loaded, NOW).violations.map((v) => `${String(v.evidence.id)} ${String(v.evidence.ceiling)}`);
+    assert.deepEqual(ids(strict), ['CVE-2026-0003 HIGH', 'CVE-2026-0009 LOW', 'CVE-2026-0005 LOW']);
+    assert.deepEqual(ids(lenient), ['CVE-2026-0003 MEDIUM']);
+    // An allowlist entry that names a finding is weighed on each evaluation (its expiry depends on the time).
+    const listed = policyWith({
+      vulnerabilities: {
+        maxSeverity: { fixable: 'LOW', unfixable: 'HIGH' },
+        allowlist: [{ id: 'CVE-2026-0009', reason: 'not reachable', expires: '2026-06-10' }],
+      },
+    });
+    assert.deepEqual(
+      evaluatePolicy(image('d'), listed, NOW).violations.map((v) => v.evidence.id),
+      ['CVE-2026-0003', 'CVE-2026-0005'],
+    );
+    const later = evaluatePolicy(image('d'), listed, new Date('2026-07-01T00:00:00Z'));
+    assert.match(later.violations.find((v) => v.evidence.id === 'CVE-2026-0009')!.message, /allowlist entry CVE-2026-0009 expired on 2026-06-10/);
+  });
 });
