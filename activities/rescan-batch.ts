@@ -329,7 +329,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       const scan = stored.get(digest)?.();
       if (scan === undefined || scan instanceof ChainError) return scan === undefined ? `no stored SBOM for ${digest}` : scan.message;
       const rematched = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
-      return { summary: rematched.summary, digest: rematched.digest, index: index ? rematched.index() : undefined };
+      return { summary: rematched.summary, findings: rematched.findings, digest: rematched.digest, index: index ? rematched.index() : undefined };
     };
     const ok: string[] = [];
     await Promise.all(
@@ -342,7 +342,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             puts.push(uncheckedRescan(db, digest, input.osvVersion, matched, now, osv.maxAgeMs));
             return;
           }
-          const { summary, digest: inputsDigest, index } = matched;
+          const { summary, findings, digest: inputsDigest, index } = matched;
           if (index) await fleet.add(digest, index, input.osvVersion);
           // VEX attached since the gate counts from this rescan on; unreadable: the gate's statements stay.
           let attached: VexStatement[] | undefined;
@@ -365,7 +365,9 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             digest,
             osvVersion: input.osvVersion,
             scannedAt: summary.scannedAt,
-            findings: summary.findings,
+            // To the gate in memory (`digested`: rescanGateBatch), which reads no layer: the cache's findings,
+            // whose facts are made once across the fleet. Stored for regateBatch: each in this image's layer.
+            findings: digested ? [...findings] : summary.findings,
             vulnerabilityData: summary.osv,
             counts: summary.counts,
             ...(attached ? { vex: attached } : {}),

@@ -1,4 +1,4 @@
-import { type Finding, findingOrigin, type OsvDataVersion, type ScanSummary } from '../scan';
+import { type Finding, type OsvDataVersion, type ScanSummary } from '../scan';
 import { type FindingFact, type ImageFacts, imageFactsSchema, type VulnerabilityDataFacts } from './image-facts';
 
 /** What the scan does not know: provenance facts gathered by the build and the signature checks. */
@@ -37,22 +37,22 @@ export function factsFromScan(scan: ScanSummary, provenance: ProvenanceFacts = {
 }
 
 /**
- * Each finding's fact, by the finding it was made of (findingOrigin: a layer copy the fleet matcher made
- * shares its origin's). A fleet rescan makes the facts of about 500 findings per image, nearly all of
- * them cached findings of packages shared across the fleet: each one's fact is made once, and its
- * digest part (findings-digest.ts) with it. Facts are never changed in place, so one may be shared by
- * the facts of many images.
+ * Each finding's fact, by the finding it was made of. A fleet rescan's gate reads the findings as the
+ * match cache holds them (rematchStored's `findings`: one object per distinct package's finding across
+ * the fleet), about 500 per image: each one's fact is made once, and its digest part
+ * (findings-digest.ts) and violations (rules/vulnerabilities.ts) with it. Findings and facts are never
+ * changed in place (a VEX suppression or another layer is a copy), so one fact may be shared by the
+ * facts of many images.
  */
 const factOf = new WeakMap<Finding, FindingFact>();
 
-/** The scanner's findings as the policy sees them (each fact shared by every image with its finding: see factOf). */
+/** The scanner's findings as the policy sees them (each fact shared by every image with the same finding object: see factOf). */
 export function findingFacts(findings: readonly Finding[]): FindingFact[] {
   const out: FindingFact[] = new Array<FindingFact>(findings.length);
   for (let i = 0; i < findings.length; i++) {
     const f = findings[i]!;
-    const origin = findingOrigin(f);
-    let fact = factOf.get(origin);
-    if (fact === undefined) factOf.set(origin, (fact = findingFact(f)));
+    let fact = factOf.get(f);
+    if (fact === undefined) factOf.set(f, (fact = findingFact(f)));
     out[i] = fact;
   }
   return out;

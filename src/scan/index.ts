@@ -17,7 +17,6 @@ export { vulnerabilityDataProblemSchema } from './data-problem';
 export {
   deltaImages,
   FleetIndex,
-  findingOrigin,
   imageIndex,
   MATCHER_VERSION,
   osvFingerprint,

@@ -2,7 +2,6 @@ export { imageIndex, MATCHER_VERSION, osvFingerprint, versionDigests } from './f
 export { deltaImages, rescanMode } from './plan';
 export { findingsDigest, rematchStored, uncheckedRescan } from './rematch';
 export { FleetIndex } from './fleet-index';
-export { findingOrigin } from './match-cache';
 export { type StoredRescan } from '../rescan-findings';
 export { toCycloneDx } from '../sbom/cyclonedx';
 export { type RescanView, rescanViewOf } from '../sbom/rescan-view';

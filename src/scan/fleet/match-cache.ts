@@ -157,11 +157,31 @@ function same(a: Entry['pkg'], b: Package): boolean {
 
 /** What matchFleetImage gives: the first findings of an image in matchPackages' order, and the tally of all of them. */
 export interface FleetMatch {
-  /** The first `max` findings, stamped with their package's layer. */
-  findings: Finding[];
-  /** findingKey() of each of `findings`, in the same order. */
+  /**
+   * The first `max` findings as the cache holds them: each with the layer of the first image matched
+   * with its package, not this image's (stampLayers). One object per distinct package's finding across
+   * the fleet, for what reads no layer (the gate's facts are made once per cached finding).
+   */
+  cached: Finding[];
+  /** The layer of each of `cached` in this image (its package's). */
+  layers: string[];
+  /** findingKey() of each of `cached`, in the same order (the layer is not in it). */
   keys: string[];
   tally: FindingTally;
+}
+
+/**
+ * `cached` with each finding in its layer of `layers`: a copy where the cache's finding has another
+ * (the summary's findings, what matchPackages gives for the image).
+ */
+export function stampLayers(cached: readonly Finding[], layers: readonly string[]): Finding[] {
+  const out = new Array<Finding>(cached.length);
+  for (let i = 0; i < cached.length; i++) {
+    const f = cached[i]!;
+    const layer = layers[i]!;
+    out[i] = f.package.layer === layer ? f : { ...f, package: { ...f.package, layer } };
+  }
+  return out;
 }
 
 /**
@@ -198,15 +218,16 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
       if (r <= last) buckets[r]!.push({ f: found[j]!, k: keys[j]!, at: i });
     }
   }
-  const findings: Finding[] = [];
-  const kept: string[] = [];
+  const cached: Finding[] = [];
+  const layers: string[] = [];
+  const keys: string[] = [];
   for (const bucket of buckets) {
     if (bucket.length > 1) bucket.sort(byIds);
     for (const g of bucket) {
-      if (findings.length === max) break;
-      const { layer } = packages[g.at]!;
-      findings.push(g.f.package.layer === layer ? g.f : inLayer(g.f, layer));
-      kept.push(g.k);
+      if (cached.length === max) break;
+      cached.push(g.f);
+      layers.push(packages[g.at]!.layer);
+      keys.push(g.k);
     }
   }
   let negligible = 0;
@@ -221,27 +242,7 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
     counts[s] = sums[SEVERITY_RANK[s]]!;
     fixable[s] = sums[RANKS + SEVERITY_RANK[s]]!;
   }
-  return { findings, keys: kept, tally: { counts, fixable, negligible, total } };
-}
-
-/** Findings the matcher copied for an image's layer, each to the cached finding it copied. */
-const origins = new WeakMap<Finding, Finding>();
-
-function inLayer(f: Finding, layer: string): Finding {
-  const copy = { ...f, package: { ...f.package, layer } };
-  origins.set(copy, f);
-  return copy;
-}
-
-/**
- * The object `f`'s content apart from its layer is remembered by: for a finding the fleet matcher
- * copied into an image's layer, the cached finding it was copied from (one object across the fleet),
- * otherwise `f` itself. What is derived from a finding without its layer (the policy's facts and their
- * digest, findingFacts) is built once per cached finding rather than once per image. Findings are never
- * changed in place (a VEX suppression or another layer is a copy), so a copy and its origin say the same.
- */
-export function findingOrigin(f: Finding): Finding {
-  return origins.get(f) ?? f;
+  return { cached, layers, keys, tally: { counts, fixable, negligible, total } };
 }
 
 /** The cached entry of `pkg`, matched now if the cache has none. */

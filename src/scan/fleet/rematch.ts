@@ -9,10 +9,17 @@ import { MAX_SUMMARY_FINDINGS, summarizeKept } from '../scan-image';
 import { type Finding, type SbomRef, type ScanSummary } from '../types';
 import { digestOfKeys, findingKey } from './finding-key';
 import { imageIndex, type ImageIndex } from './fingerprint';
-import { matchFleetImage } from './match-cache';
+import { matchFleetImage, stampLayers } from './match-cache';
 
 export interface Rematched {
+  /** The summary matchPackages and summarize() give: its findings stamped with the image's layers when first read. */
   summary: ScanSummary;
+  /**
+   * The summary's findings as the match cache holds them, each with the layer of the first image
+   * matched with its package: for what reads no layer (the gate makes its facts once per cached finding,
+   * where the summary's are copies per image).
+   */
+  findings: readonly Finding[];
   /** findingsDigest of the summary's findings with `vex`, from the keys the match kept of them. */
   digest: (vex: readonly unknown[] | undefined) => string;
   /** The keys and versions the image is indexed under: computed on demand, as most images are indexed already. */
@@ -23,10 +30,15 @@ export interface Rematched {
 export function rematchStored(db: OsvDatabase, stored: RescanView, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
   const { packages } = stored;
   // The summary keeps the first MAX_SUMMARY_FINDINGS: what the gate decides on, and so what is digested.
-  const { findings, keys, tally } = matchFleetImage(db, packages, MAX_SUMMARY_FINDINGS);
-  const summary = summarizeKept(stored, packages, findings, tally, dataStatement(db, packages, now, maxAgeMs), ref, now);
+  const { cached, layers, keys, tally } = matchFleetImage(db, packages, MAX_SUMMARY_FINDINGS);
+  const summary = summarizeKept(stored, packages, cached, tally, dataStatement(db, packages, now, maxAgeMs), ref, now);
+  // Stamped when read: a rescan that gates in memory reads `findings` alone, and copying about 500
+  // findings per image into its layers was most of the garbage it made.
+  let stamped: Finding[] | undefined;
+  Object.defineProperty(summary, 'findings', { get: () => (stamped ??= stampLayers(cached, layers)), enumerable: true, configurable: true });
   return {
     summary,
+    findings: cached,
     digest: (vex) => digestOfKeys(keys, vex),
     index: () => imageIndex(packages),
   };
