@@ -1,9 +1,10 @@
 /**
  * Matching for a fleet: images share most of their packages (one base image under hundreds of
  * applications, the same popular npm and PyPI releases), so each distinct package is matched once
- * per OSV database and its findings reused, stamped with the image's own layer. The result is what
- * matchPackages and summarize() give for the same packages: the findings a summary keeps, and the
- * counts of all of them (test/unit/scan/fleet.test.ts compares them).
+ * per OSV database and its findings reused: handed out as the cache holds them, with the image's own
+ * layer of each (stampLayers copies them into it). Stamped, the result is what matchPackages and
+ * summarize() give for the same packages: the findings a summary keeps, and the counts of all of them
+ * (test/unit/scan/fleet.test.ts compares them).
  */
 import { getHeapStatistics } from 'node:v8';
 import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
