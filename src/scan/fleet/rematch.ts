@@ -32,8 +32,8 @@ export function rematchStored(db: OsvDatabase, stored: RescanView, ref: SbomRef,
   // The summary keeps the first MAX_SUMMARY_FINDINGS: what the gate decides on, and so what is digested.
   const { cached, layers, keys, tally } = matchFleetImage(db, packages, MAX_SUMMARY_FINDINGS);
   const summary = summarizeKept(stored, packages, cached, tally, dataStatement(db, packages, now, maxAgeMs), ref, now);
-  // Stamped when read: a rescan that gates in memory reads `findings` alone, and copying about 500
-  // findings per image into its layers was most of the garbage it made.
+  // Stamped when read: a rescan that gates in memory reads `findings` alone, and would otherwise copy
+  // about 500 findings per image into its layers for nothing.
   let stamped: Finding[] | undefined;
   Object.defineProperty(summary, 'findings', { get: () => (stamped ??= stampLayers(cached, layers)), enumerable: true, configurable: true });
   return {
