@@ -6,11 +6,11 @@
  * summarize() give for the same packages: the findings a summary keeps, and the counts of all of them
  * (test/unit/scan/fleet.test.ts compares them).
  */
-import { getHeapStatistics } from 'node:v8';
 import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
 import { packageKey } from '../osv/database';
 import { type OsvDatabase } from '../osv';
 import { findingKey } from './finding-key';
+import { heapBound } from '../heap-bound';
 import { type FindingTally } from '../scan-image';
 import { type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
 
@@ -26,15 +26,17 @@ import { type Finding, type Package, type Severity, SEVERITIES, type SeverityCou
  * drops entries rather than running out of memory.
  */
 export function cacheBound(heapLimitBytes: number): number {
-  return Math.min(MAX_CACHE_ENTRIES, Math.max(MIN_CACHE_ENTRIES, Math.floor((heapLimitBytes * HEAP_SHARE) / ENTRY_BYTES)));
+  return heapBound(CACHE_BOUND, heapLimitBytes);
 }
-const MAX_CACHE_ENTRIES = 1_000_000;
-const MIN_CACHE_ENTRIES = 50_000;
-/** About what an entry takes with its findings and their keys (the bench's fleet: 650,000 entries in 967 MB of heap). */
-const ENTRY_BYTES = 1_500;
-/** What the cache may fill of the heap limit: the OSV data (two sets across a refresh) and the batches' work need the rest. */
-const HEAP_SHARE = 0.35;
-const MAX_ENTRIES = cacheBound(getHeapStatistics().heap_size_limit);
+const CACHE_BOUND = {
+  max: 1_000_000,
+  min: 50_000,
+  /** About what an entry takes with its findings and their keys (the bench's fleet: 650,000 entries in 967 MB of heap). */
+  entryBytes: 1_500,
+  /** What the cache may fill of the heap limit: the OSV data (two sets across a refresh) and the batches' work need the rest. */
+  share: 0.35,
+};
+const MAX_ENTRIES = heapBound(CACHE_BOUND);
 
 const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3, UNKNOWN: 4 };
 /** The first negligible rank: one rank per severity, then the negligible ones of each. */

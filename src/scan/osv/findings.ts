@@ -1,7 +1,7 @@
 /** Matches catalogued packages against an OSV database and turns hits into findings. */
-import { getHeapStatistics } from 'node:v8';
 import { createHash } from 'node:crypto';
 import { type Ecosystem, type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
+import { heapBound } from '../heap-bound';
 import { comparatorFor } from '../versions';
 import { type OsvDatabase, packageKey } from './database';
 import { type OsvAffected, type OsvRecord } from './schema';
@@ -70,7 +70,7 @@ const NO_HITS: readonly QueryHit[] = Object.freeze([]);
  * about 150 bytes a query with its hits (the rescan bench's 350,000 versions of 3,000 images took 49 MB
  * more heap); a worker given a smaller heap remembers fewer.
  */
-const MAX_REMEMBERED_QUERIES = Math.min(1_000_000, Math.max(10_000, Math.floor((getHeapStatistics().heap_size_limit * 0.05) / 150)));
+const MAX_REMEMBERED_QUERIES = heapBound({ share: 0.05, entryBytes: 150, min: 10_000, max: 1_000_000 });
 
 function* hitsOf(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): Generator<QueryHit> {
   const queried = packageKey(q.ecosystem, q.name);
