@@ -10,9 +10,10 @@ import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
 import { packageKey } from '../osv/database';
 import { type OsvDatabase } from '../osv';
 import { findingKey } from './finding-key';
+import { findingRank, NEGLIGIBLE_RANK, RANKS, severityRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
 import { type FindingTally } from '../scan-image';
-import { type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
+import { type Finding, type Package, SEVERITIES, type SeverityCounts } from '../types';
 
 /**
  * Distinct packages remembered; past it the cache starts over (memory stays bounded). Sized to hold a
@@ -38,12 +39,6 @@ const CACHE_BOUND = {
 };
 const MAX_ENTRIES = heapBound(CACHE_BOUND);
 
-const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3, UNKNOWN: 4 };
-/** The first negligible rank: one rank per severity, then the negligible ones of each. */
-const NEGLIGIBLE = SEVERITIES.length;
-/** matchPackages' first sort key: severity, negligible ones after all others (0–4, then 5–9). */
-const rank = (f: Finding) => SEVERITY_RANK[f.severity] + (f.negligible ? NEGLIGIBLE : 0);
-const RANKS = 2 * NEGLIGIBLE;
 /** An entry's tally: a count per rank, then a count of fixable findings per severity. */
 const TALLY = RANKS + SEVERITIES.length;
 /** Most packages have no findings: their entries share these arrays. */
@@ -56,7 +51,7 @@ const NO_TALLY: readonly number[] = Object.freeze([]);
 interface Entry {
   pkg: Pick<Package, 'name' | 'version' | 'ecosystem' | 'release' | 'sourceName' | 'sourceVersion'>;
   found: readonly Finding[];
-  /** rank() of each finding, computed once per distinct package rather than in every comparison of every image. */
+  /** findingRank() of each finding, computed once per distinct package rather than in every comparison of every image. */
   ranks: readonly number[];
   /** findingKey() of each finding (the layer is not in it): built once per distinct package, not per image. */
   keys: readonly string[];
@@ -237,13 +232,13 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
   let total = 0;
   for (let r = 0; r < RANKS; r++) {
     total += sums[r]!;
-    if (r >= NEGLIGIBLE) negligible += sums[r]!;
+    if (r >= NEGLIGIBLE_RANK) negligible += sums[r]!;
   }
   const counts = {} as SeverityCounts;
   const fixable = {} as SeverityCounts;
   for (const s of SEVERITIES) {
-    counts[s] = sums[SEVERITY_RANK[s]]!;
-    fixable[s] = sums[RANKS + SEVERITY_RANK[s]]!;
+    counts[s] = sums[severityRank(s, false)]!;
+    fixable[s] = sums[RANKS + severityRank(s, false)]!;
   }
   return { cached, layers, keys, tally: { counts, fixable, negligible, total } };
 }
@@ -268,7 +263,7 @@ function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
       : {
           pkg: { name, version, ecosystem, release, sourceName, sourceVersion },
           found,
-          ranks: found.map(rank),
+          ranks: found.map(findingRank),
           keys: found.map(findingKey),
           lookups,
           tally: tallyOfFound(found),
@@ -282,8 +277,8 @@ function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
 function tallyOfFound(found: readonly Finding[]): number[] {
   const out = new Array<number>(TALLY).fill(0);
   for (const f of found) {
-    out[rank(f)]!++;
-    if (f.fixable && !f.negligible) out[RANKS + SEVERITY_RANK[f.severity]]!++;
+    out[findingRank(f)]!++;
+    if (f.fixable && !f.negligible) out[RANKS + severityRank(f.severity, false)]!++;
   }
   return out;
 }

@@ -1,6 +1,7 @@
 /** Matches catalogued packages against an OSV database and turns hits into findings. */
 import { createHash } from 'node:crypto';
-import { type Ecosystem, type Finding, type Package, type Severity, SEVERITIES, type SeverityCounts } from '../types';
+import { type Ecosystem, type Finding, type Package, SEVERITIES, type SeverityCounts } from '../types';
+import { findingRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
 import { comparatorFor } from '../versions';
 import { type OsvDatabase, packageKey } from './database';
@@ -174,10 +175,6 @@ export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
   return groupHits([...hits.values()], comparatorFor(pkg.release ?? pkg.ecosystem));
 }
 
-const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3, UNKNOWN: 4 };
-/** Negligible findings rank below every counted one. */
-const rank = (f: Finding) => SEVERITY_RANK[f.severity] + (f.negligible ? 10 : 0);
-
 /**
  * The names under which a record describes one vulnerability: its id, its aliases, and its
  * `upstream` or `related` entry when it has exactly one (DEBIAN-CVE-2024-1 upstream CVE-2024-1; a
@@ -221,7 +218,7 @@ function groupHits(hits: Hit[], cmp: ((a: string, b: string) => number) | undefi
   }
   const out: Finding[] = [];
   for (const members of groups.values()) {
-    const sorted = members.map((m) => m.finding).sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id));
+    const sorted = members.map((m) => m.finding).sort((a, b) => findingRank(a) - findingRank(b) || a.id.localeCompare(b.id));
     const head = sorted[0]!;
     if (sorted.length === 1) {
       out.push(head);
@@ -262,7 +259,7 @@ export const compareFindingIds = (a: Finding, b: Finding): number => ordinal(a.i
 
 /** All findings of a package list, most severe first (negligible last), then by id and package (compareFindingIds). */
 export function matchPackages(db: OsvDatabase, packages: readonly Package[]): Finding[] {
-  return packages.flatMap((p) => matchPackage(db, p)).sort((a, b) => rank(a) - rank(b) || compareFindingIds(a, b));
+  return packages.flatMap((p) => matchPackage(db, p)).sort((a, b) => findingRank(a) - findingRank(b) || compareFindingIds(a, b));
 }
 
 /** Findings by severity; negligible ones are not counted (they are reported in the findings list). */
