@@ -12,16 +12,13 @@ import { ChainError } from '../src/errors';
 import { DecisionStore, policyFromConfig, regate, type RegateOutcome, type Violation } from '../src/policy';
 import {
   deltaImages,
-  type FleetCut,
   findingsDigest,
   FleetIndex,
   MATCHER_VERSION,
-  mustRematch,
   type OsvDatabase,
   osvFingerprint,
   rematchStored,
   versionDigests,
-  versionTopRank,
   RescanFindingsStore,
   rescanMode,
   type SeverityCounts,
@@ -164,18 +161,13 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         return { mode: 'full', reason: mode.reason };
       }
       // Under the changed packages, only the versions whose hits differ from the last rescan's (or were
-      // never digested) can have other findings: the images holding one of them are re-matched, unless
-      // no change of theirs can reach the findings their decision keeps (mustRematch), with those
-      // indexed before versions were (which could hold any).
+      // never digested) can have other findings: the images holding one of them are re-matched, with
+      // those indexed before versions were (which could hold any).
       const versions = await fleet.versionsUnder(mode.changed);
       const [before, gated, state] = await Promise.all([fleet.versionDigests(versions), allGated(decisions), fleet.state()]);
       const digested = versionDigests(db, versions);
       const changedVersions = versions.filter((v) => before.get(v) !== digested.get(v));
-      const [held, unversioned] = await Promise.all([fleet.holdersOf(changedVersions), fleet.unversionedWith(mode.changed)]);
-      const cuts = await fleet.cutsOf([...held.keys()]);
-      const tops = new Map<string, number>();
-      const topRank = (entry: string) => tops.get(entry) ?? tops.set(entry, versionTopRank(db, entry)).get(entry)!;
-      const atChanged = [...held].filter(([d, entries]) => mustRematch(cuts.get(d), entries, topRank)).map(([d]) => d);
+      const [atChanged, unversioned] = await Promise.all([fleet.imagesAt(changedVersions), fleet.unversionedWith(mode.changed)]);
       await fleet.stageVersionDigests(workflowId, digested, false);
       const attestBefore = new Date(now + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge));
       const changedImages = [...new Set([...atChanged, ...unversioned])];
@@ -187,8 +179,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           changedPackages: mode.changed.length,
           versions: versions.length,
           changedVersions: changedVersions.length,
-          atChangedVersions: held.size,
-          belowTheirCut: held.size - atChanged.length,
+          atChangedVersions: atChanged.length,
           unversioned: unversioned.length,
           gated: gated.length,
           planned: planned.length,
@@ -196,7 +187,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         },
         'rescan planned: delta',
       );
-      return { mode: 'delta', changedPackages: mode.changed.length, images: planned.length, belowCut: held.size - atChanged.length };
+      return { mode: 'delta', changedPackages: mode.changed.length, images: planned.length };
     }),
 
     /** One page of a delta rescan's planned digests. */
@@ -226,8 +217,6 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         while (progress.done < input.digests.length) {
           if (signal.aborted) throw signal.reason;
           const step = input.digests.slice(progress.done, progress.done + STEP);
-          // The decision is made later, by regateBatch: no cut is known to stand for it, so a delta re-matches these.
-          await fleet.setCuts(new Map(), step);
           await rescans.putMany(await matchStep(db, step, input, progress, workflowId, log));
           progress.done += step.length;
           heartbeat(progress);
@@ -259,9 +248,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           const step = input.digests.slice(progress.done, progress.done + REGATE_STEP);
           // The findingsDigest the match computed (a delta decides on carrying an image by it) is the one its re-gate records.
           const digested = new Map<string, string>();
-          const cuts = new Map<string, FleetCut | undefined>();
-          const carriedBefore = progress.carried.length;
-          const scans = await matchStep(db, step, input, progress, workflowId, log, digested, cuts);
+          const scans = await matchStep(db, step, input, progress, workflowId, log, digested);
           await gateStep(
             scans.map((r) => r.digest),
             new Map(scans.map((r) => [r.digest, r])),
@@ -271,15 +258,6 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             workflowId,
             log,
             digested,
-          );
-          // Each image's cut, now that its decision stands on what it matched (carried, or gated on it);
-          // forgotten for the others (a failed gate, no decision, unchecked): a delta re-matches them.
-          const carried = new Set(progress.carried.slice(carriedBefore));
-          const kept = new Map<string, FleetCut>();
-          for (const [d, cut] of cuts) if (cut && (carried.has(d) || gate.pending.gatedOn.has(d))) kept.set(d, cut);
-          await fleet.setCuts(
-            kept,
-            step.filter((d) => !kept.has(d)),
           );
           await gate.flush();
           progress.done += step.length;
@@ -332,7 +310,6 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     workflowId: string,
     log: ActivityLog,
     digested?: Map<string, string>,
-    cuts?: Map<string, FleetCut | undefined>,
   ): Promise<StoredRescan[]> {
     const [stored, indexed, gatedOn, must] = await Promise.all([
       sbomStore.getViews(step),
@@ -352,13 +329,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       const scan = stored.get(digest)?.();
       if (scan === undefined || scan instanceof ChainError) return scan === undefined ? `no stored SBOM for ${digest}` : scan.message;
       const rematched = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
-      return {
-        summary: rematched.summary,
-        findings: rematched.findings,
-        digest: rematched.digest,
-        index: index ? rematched.index() : undefined,
-        cut: cuts ? rematched.cut() : undefined,
-      };
+      return { summary: rematched.summary, findings: rematched.findings, digest: rematched.digest, index: index ? rematched.index() : undefined };
     };
     const ok: string[] = [];
     await Promise.all(
@@ -371,8 +342,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             puts.push(uncheckedRescan(db, digest, input.osvVersion, matched, now, osv.maxAgeMs));
             return;
           }
-          const { summary, findings, digest: inputsDigest, index, cut } = matched;
-          cuts?.set(digest, cut);
+          const { summary, findings, digest: inputsDigest, index } = matched;
           if (index) await fleet.add(digest, index, input.osvVersion);
           // VEX attached since the gate counts from this rescan on; unreadable: the gate's statements stay.
           let attached: VexStatement[] | undefined;

@@ -26,11 +26,6 @@ export interface RescanPlanRef {
   changedPackages?: number;
   /** Delta: the images planned (listed by the plan's pages). */
   images?: number;
-  /**
-   * Delta: images holding a changed version that are left alone, as no change of theirs reaches the
-   * findings their decision keeps (every change ranks below where those were cut, on packages without one).
-   */
-  belowCut?: number;
 }
 
 export interface RescanInput extends RescanSettings {

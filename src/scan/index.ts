@@ -16,14 +16,11 @@ export { vexStatementSchema } from './vex/statement';
 export { vulnerabilityDataProblemSchema } from './data-problem';
 export {
   deltaImages,
-  type FleetCut,
   FleetIndex,
   imageIndex,
   MATCHER_VERSION,
   osvFingerprint,
   versionDigests,
-  versionTopRank,
-  mustRematch,
   findingsDigest,
   rematchStored,
   type RescanView,

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type OsvDatabase } from '../osv';
-import { queriesFor, queryHitsDigest, queryTopRank } from '../osv/findings';
+import { queriesFor, queryHitsDigest } from '../osv/findings';
 import { packageKey } from '../osv/database';
 import { type Package } from '../types';
 
@@ -83,9 +83,4 @@ export function versionDigests(db: OsvDatabase, entries: Iterable<string>): Map<
     out.set(entry, db.lookup(q.ecosystem, q.name).length === 0 ? '' : queryHitsDigest(db, q));
   }
   return out;
-}
-
-/** The best rank (finding-rank.ts) among the hits of a version entry in `db` (Infinity: no record affects it): what mustRematch weighs a changed version by. */
-export function versionTopRank(db: OsvDatabase, entry: string): number {
-  return queryTopRank(db, queryOfVersion(entry));
 }

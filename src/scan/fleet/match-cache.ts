@@ -6,7 +6,7 @@
  * summarize() give for the same packages: the findings a summary keeps, and the counts of all of them
  * (test/unit/scan/fleet.test.ts compares them).
  */
-import { compareFindingIds, matchPackage, packageTopRank, queriesFor } from '../osv/findings';
+import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
 import { packageKey } from '../osv/database';
 import { type OsvDatabase } from '../osv';
 import { findingKey } from './finding-key';
@@ -59,8 +59,6 @@ interface Entry {
   lookups: readonly string[];
   /** How many findings of each rank, then how many fixable of each severity (tallyOfFound): summed per image, never counted from its findings. */
   tally: readonly number[];
-  /** The best rank among the hits of all its lookups (packageTopRank; Infinity: none): what FleetCut reads. */
-  top: number;
 }
 
 /** A finding gathered for an image, with its key and the index of its package in the image (for its layer). */
@@ -168,20 +166,6 @@ export interface FleetMatch {
   /** findingKey() of each of `cached`, in the same order (the layer is not in it). */
   keys: string[];
   tally: FindingTally;
-  /** Where the first `max` were cut from the rest (undefined: nothing was left out), made when asked. */
-  cut: () => FleetCut | undefined;
-}
-
-/**
- * Where an image's kept findings end, and what could change them: a delta rescan need not re-match an
- * image whose changed versions are all of packages outside `keys` and bring no hit ranked at or above
- * `rank` (src/scan/fleet/plan.ts, mustRematch, argues why).
- */
-export interface FleetCut {
-  /** The rank (finding-rank.ts) of the last finding kept. */
-  rank: number;
-  /** The lookup keys (packageKey) of every package of the image with a hit ranked at or above `rank`, each once. */
-  keys: string[];
 }
 
 /**
@@ -256,13 +240,7 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
     counts[s] = sums[severityRank(s, false)]!;
     fixable[s] = sums[RANKS + severityRank(s, false)]!;
   }
-  const cut = () => {
-    if (total <= max) return undefined;
-    const held = new Set<string>();
-    for (const entry of entries) if (entry.top <= last) for (const key of entry.lookups) held.add(key);
-    return { rank: last, keys: [...held] };
-  };
-  return { cached, layers, keys, tally: { counts, fixable, negligible, total }, cut };
+  return { cached, layers, keys, tally: { counts, fixable, negligible, total } };
 }
 
 /** The cached entry of `pkg`, matched now if the cache has none. */
@@ -281,15 +259,7 @@ function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
   const lookups = lookupsOf(pkg);
   const made: Entry =
     found.length === 0
-      ? {
-          pkg: { name, version, ecosystem, release, sourceName, sourceVersion },
-          found: NO_FINDINGS,
-          ranks: NO_RANKS,
-          keys: NO_KEYS,
-          lookups,
-          tally: NO_TALLY,
-          top: Number.POSITIVE_INFINITY,
-        }
+      ? { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found: NO_FINDINGS, ranks: NO_RANKS, keys: NO_KEYS, lookups, tally: NO_TALLY }
       : {
           pkg: { name, version, ecosystem, release, sourceName, sourceVersion },
           found,
@@ -297,7 +267,6 @@ function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
           keys: found.map(findingKey),
           lookups,
           tally: tallyOfFound(found),
-          top: packageTopRank(db, pkg),
         };
   entries.push(made);
   cache.size++;

@@ -3,11 +3,9 @@
  * matcher or policy, or asked for). Delta: the images indexed under a package whose OSV records
  * changed, plus every image the index cannot vouch for (matched against other data than the last
  * rescan's, a change not yet told to subscribers, a verification summary near its expiry). Every
- * other image keeps its findings and decision as they are: its packages' records did not change, or
- * (mustRematch) their changes cannot reach the findings its decision was made on.
+ * other image keeps its findings and decision as they are: its packages' records did not change.
  */
-import { changedPackages, keyOfVersion, MATCHER_VERSION, type OsvFingerprint } from './fingerprint';
-import { type FleetCut } from './match-cache';
+import { changedPackages, MATCHER_VERSION, type OsvFingerprint } from './fingerprint';
 
 export interface FingerprintState {
   osvVersion: string;
@@ -68,27 +66,4 @@ export function deltaImages(selection: DeltaSelection): { planned: string[]; mus
   }
   for (const d of must) out.add(d);
   return { planned: [...out].filter((d) => gated.has(d)).sort(), mustRegate: [...must].filter((d) => gated.has(d)).sort() };
-}
-
-/**
- * Whether a delta must re-match an image that holds the version entries `changed` (whose hits differ
- * from the last rescan's), given where its kept findings were cut when it was last matched
- * (undefined: not known, or nothing was left out: re-match). `topRank` gives a changed entry's best
- * hit rank in the new data (queryTopRank; Infinity: no record affects it any more).
- *
- * Why leaving the others alone is sound. The gate decides on the first MAX_SUMMARY_FINDINGS findings
- * in (rank, id, purl) order; cut at rank L, they are every finding ranked above L and the first of
- * those at L, so they stay the same as long as the image's findings ranked at or above L do. A
- * finding's rank is its group's best hit's (groupHits: a group is negligible only when all its members
- * are), so a package has a finding at or above L only if one of its hits does. A package none of whose
- * hits did (its keys are not in `cut.keys`), whose unchanged versions' hits are as they were, and whose
- * changed versions bring no hit at or above L, has no finding at or above L before or after: only
- * findings past the cut can appear, go or regroup (a HIGH group joined through an alias is a hit at
- * HIGH, which this sees). The cut stays valid for the next delta: the kept findings, the rank they end
- * at and the packages with a hit at or above it are unchanged.
- */
-export function mustRematch(cut: FleetCut | undefined, changed: readonly string[], topRank: (entry: string) => number): boolean {
-  if (!cut) return true;
-  const keys = new Set(cut.keys);
-  return changed.some((entry) => keys.has(keyOfVersion(entry)) || topRank(entry) <= cut.rank);
 }

@@ -1,7 +1,7 @@
 /** Matches catalogued packages against an OSV database and turns hits into findings. */
 import { createHash } from 'node:crypto';
 import { type Ecosystem, type Finding, type Package, SEVERITIES, type SeverityCounts } from '../types';
-import { findingRank, severityRank } from '../finding-rank';
+import { findingRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
 import { comparatorFor } from '../versions';
 import { type OsvDatabase, packageKey } from './database';
@@ -136,27 +136,6 @@ export function queryHitsDigest(db: OsvDatabase, q: { ecosystem: string; name: s
   for (const { record, severity, fixedVersion } of queryHits(db, q))
     parts.push([record.id, names(record), record.aliases ?? [], record.summary ?? null, severity, fixedVersion ?? null]);
   return parts.length === 0 ? '' : createHash('sha1').update(JSON.stringify(parts)).digest('base64url');
-}
-
-/**
- * The best rank (finding-rank.ts) among the records that affect one query (Infinity: none does). A
- * finding's rank is its group's best member's (groupHits), so no finding of a package ranks better
- * than the best of its queries' hits: the delta rescan's plan reads a changed version's with this.
- */
-export function queryTopRank(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): number {
-  let top = Number.POSITIVE_INFINITY;
-  for (const { severity } of queryHits(db, q)) top = Math.min(top, severityRank(severity.severity, severity.negligible));
-  return top;
-}
-
-/**
- * The best rank among the hits of every query of `pkg`, including a record found under two queries
- * (matchPackage keeps the first query's hit, and a change to that query can bring the other's forward).
- */
-export function packageTopRank(db: OsvDatabase, pkg: Package): number {
-  let top = Number.POSITIVE_INFINITY;
-  for (const q of queriesFor(pkg)) top = Math.min(top, queryTopRank(db, q));
-  return top;
 }
 
 export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
