@@ -15,9 +15,11 @@ import {
   findingsDigest,
   FleetIndex,
   MATCHER_VERSION,
+  mustRematch,
   type OsvDatabase,
   osvFingerprint,
   rematchStored,
+  versionChangeRank,
   versionDigests,
   RescanFindingsStore,
   rescanMode,
@@ -161,13 +163,22 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         return { mode: 'full', reason: mode.reason };
       }
       // Under the changed packages, only the versions whose hits differ from the last rescan's (or were
-      // never digested) can have other findings: the images holding one of them are re-matched, with
-      // those indexed before versions were (which could hold any).
+      // never digested) can have other findings: the images holding one of them are re-matched, unless
+      // the data the last rescan matched is still in memory and shows that no change of theirs reaches
+      // the findings their decision keeps (mustRematch), with those indexed before versions were (which could hold any).
       const versions = await fleet.versionsUnder(mode.changed);
       const [before, gated, state] = await Promise.all([fleet.versionDigests(versions), allGated(decisions), fleet.state()]);
       const digested = versionDigests(db, versions);
       const changedVersions = versions.filter((v) => before.get(v) !== digested.get(v));
-      const [atChanged, unversioned] = await Promise.all([fleet.imagesAt(changedVersions), fleet.unversionedWith(mode.changed)]);
+      const [held, unversioned] = await Promise.all([fleet.holdersOf(changedVersions), fleet.unversionedWith(mode.changed)]);
+      const was = osv.recall(previous!.osvVersion);
+      let atChanged = [...held.keys()];
+      if (was) {
+        const cuts = await fleet.cutsOf(atChanged);
+        const ranks = new Map<string, number>();
+        const changeRank = (entry: string) => ranks.get(entry) ?? ranks.set(entry, versionChangeRank(was, db, entry)).get(entry)!;
+        atChanged = atChanged.filter((d) => mustRematch(cuts.get(d), held.get(d)!, changeRank));
+      }
       await fleet.stageVersionDigests(workflowId, digested, false);
       const attestBefore = new Date(now + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge));
       const changedImages = [...new Set([...atChanged, ...unversioned])];
@@ -179,7 +190,9 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           changedPackages: mode.changed.length,
           versions: versions.length,
           changedVersions: changedVersions.length,
-          atChangedVersions: atChanged.length,
+          atChangedVersions: held.size,
+          // Unknown (every image holding a changed version re-matched) when this worker no longer holds the last rescan's data.
+          belowCut: was ? held.size - atChanged.length : 'unknown',
           unversioned: unversioned.length,
           gated: gated.length,
           planned: planned.length,
@@ -187,7 +200,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         },
         'rescan planned: delta',
       );
-      return { mode: 'delta', changedPackages: mode.changed.length, images: planned.length };
+      return { mode: 'delta', changedPackages: mode.changed.length, images: planned.length, ...(was ? { belowCut: held.size - atChanged.length } : {}) };
     }),
 
     /** One page of a delta rescan's planned digests. */
@@ -217,6 +230,8 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         while (progress.done < input.digests.length) {
           if (signal.aborted) throw signal.reason;
           const step = input.digests.slice(progress.done, progress.done + STEP);
+          // The decision is made later, by regateBatch: no cut is known to stand for it, so a delta re-matches these.
+          await fleet.setCuts(new Map(), step);
           await rescans.putMany(await matchStep(db, step, input, progress, workflowId, log));
           progress.done += step.length;
           heartbeat(progress);
@@ -248,7 +263,9 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           const step = input.digests.slice(progress.done, progress.done + REGATE_STEP);
           // The findingsDigest the match computed (a delta decides on carrying an image by it) is the one its re-gate records.
           const digested = new Map<string, string>();
-          const scans = await matchStep(db, step, input, progress, workflowId, log, digested);
+          const cuts = new Map<string, number | undefined>();
+          const carriedBefore = progress.carried.length;
+          const scans = await matchStep(db, step, input, progress, workflowId, log, digested, cuts);
           await gateStep(
             scans.map((r) => r.digest),
             new Map(scans.map((r) => [r.digest, r])),
@@ -258,6 +275,15 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             workflowId,
             log,
             digested,
+          );
+          // Each image's cut, now that its decision stands on what it matched (carried, or gated on it);
+          // forgotten for the others (a failed gate, no decision, unchecked): a delta re-matches them.
+          const carried = new Set(progress.carried.slice(carriedBefore));
+          const kept = new Map<string, number>();
+          for (const [d, cut] of cuts) if (cut !== undefined && (carried.has(d) || gate.pending.gatedOn.has(d))) kept.set(d, cut);
+          await fleet.setCuts(
+            kept,
+            step.filter((d) => !kept.has(d)),
           );
           await gate.flush();
           progress.done += step.length;
@@ -310,6 +336,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     workflowId: string,
     log: ActivityLog,
     digested?: Map<string, string>,
+    cuts?: Map<string, number | undefined>,
   ): Promise<StoredRescan[]> {
     const [stored, indexed, gatedOn, must] = await Promise.all([
       sbomStore.getViews(step),
@@ -329,7 +356,13 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       const scan = stored.get(digest)?.();
       if (scan === undefined || scan instanceof ChainError) return scan === undefined ? `no stored SBOM for ${digest}` : scan.message;
       const rematched = rematchStored(db, scan, sbomStore.ref(digest), now, osv.maxAgeMs);
-      return { summary: rematched.summary, findings: rematched.findings, digest: rematched.digest, index: index ? rematched.index() : undefined };
+      return {
+        summary: rematched.summary,
+        findings: rematched.findings,
+        digest: rematched.digest,
+        index: index ? rematched.index() : undefined,
+        cut: rematched.cut,
+      };
     };
     const ok: string[] = [];
     await Promise.all(
@@ -342,7 +375,8 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             puts.push(uncheckedRescan(db, digest, input.osvVersion, matched, now, osv.maxAgeMs));
             return;
           }
-          const { summary, findings, digest: inputsDigest, index } = matched;
+          const { summary, findings, digest: inputsDigest, index, cut } = matched;
+          cuts?.set(digest, cut);
           if (index) await fleet.add(digest, index, input.osvVersion);
           // VEX attached since the gate counts from this rescan on; unreadable: the gate's statements stay.
           let attached: VexStatement[] | undefined;

@@ -26,6 +26,12 @@ export interface RescanPlanRef {
   changedPackages?: number;
   /** Delta: the images planned (listed by the plan's pages). */
   images?: number;
+  /**
+   * Delta: images holding a changed version left alone, as no change of theirs reaches the findings
+   * their decision keeps (each differs only below the rank those were cut at). Absent when the
+   * planning worker no longer held the data the last rescan matched: then none is left alone.
+   */
+  belowCut?: number;
 }
 
 export interface RescanInput extends RescanSettings {

@@ -21,6 +21,8 @@ export {
   MATCHER_VERSION,
   osvFingerprint,
   versionDigests,
+  versionChangeRank,
+  mustRematch,
   findingsDigest,
   rematchStored,
   type RescanView,

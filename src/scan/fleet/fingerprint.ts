@@ -6,9 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { type OsvDatabase } from '../osv';
-import { queriesFor, queryHitsDigest } from '../osv/findings';
+import { matchPackage, queriesFor, queryHitsDigest } from '../osv/findings';
+import { findingRank } from '../finding-rank';
+import { findingKey } from './finding-key';
 import { packageKey } from '../osv/database';
-import { type Package } from '../types';
+import { type Ecosystem, type Package } from '../types';
 
 /**
  * Bumped whenever matching itself changes (version comparison, grouping, severity): a fingerprint
@@ -83,4 +85,50 @@ export function versionDigests(db: OsvDatabase, entries: Iterable<string>): Map<
     out.set(entry, db.lookup(q.ecosystem, q.name).length === 0 ? '' : queryHitsDigest(db, q));
   }
   return out;
+}
+
+/**
+ * The best rank (finding-rank.ts) among the findings that differ, between `before` and `after`, for
+ * a package holding the version entry `entry` (Infinity: none differ; -1: no package can be made of
+ * the entry, so any change counts). A package's findings come from its own queries alone (grouped
+ * per package), and every package holding a release-scoped entry ('Debian:12', name, version) is
+ * queried under it and its bare ecosystem's, in that order; a language package under its one entry.
+ * So a package made of the entry finds what each of them finds, but for its name and purl: the same
+ * findings differ, at the same ranks. Any other entry gives -1: a bare entry of an OS ecosystem (its
+ * release unknown), the Red Hat family's (binary-keyed: the source package unknown), and the other
+ * rpm distributions' (whose packages' ecosystem and release need not share a family: SLE Micro).
+ */
+export function versionChangeRank(before: OsvDatabase, after: OsvDatabase, entry: string): number {
+  const pkg = packageOfVersion(entry);
+  if (!pkg) return -1;
+  const was = matchPackage(before, pkg);
+  const now = matchPackage(after, pkg);
+  const wasKeys = new Set(was.map(findingKey));
+  const nowKeys = new Set(now.map(findingKey));
+  let rank = Number.POSITIVE_INFINITY;
+  for (const f of was) if (!nowKeys.has(findingKey(f))) rank = Math.min(rank, findingRank(f));
+  for (const f of now) if (!wasKeys.has(findingKey(f))) rank = Math.min(rank, findingRank(f));
+  return rank;
+}
+
+/** Ecosystems whose packages are queried under their one bare entry (never with a release). */
+const LANGUAGE_ECOSYSTEMS: ReadonlySet<string> = new Set<Ecosystem>(['npm', 'PyPI', 'Go', 'Maven']);
+/** Ecosystems whose packages (dpkg, apk) are queried by source under their release ('Debian:12') and then the bare ecosystem. */
+const RELEASE_ECOSYSTEMS: ReadonlySet<string> = new Set<Ecosystem>(['Debian', 'Ubuntu', 'Alpine']);
+
+/** A package queried exactly as every package holding `entry` is (see versionChangeRank), or undefined. */
+function packageOfVersion(entry: string): Package | undefined {
+  const { ecosystem, name, version } = queryOfVersion(entry);
+  const colon = ecosystem.indexOf(':');
+  const base = colon < 0 ? ecosystem : ecosystem.slice(0, colon);
+  if (!(colon < 0 ? LANGUAGE_ECOSYSTEMS : RELEASE_ECOSYSTEMS).has(base)) return undefined;
+  return {
+    name,
+    version,
+    ecosystem: base as Ecosystem,
+    ...(colon < 0 ? {} : { release: ecosystem }),
+    purl: `pkg:generic/${encodeURIComponent(name)}@${encodeURIComponent(version)}`,
+    layer: '',
+    location: '',
+  };
 }

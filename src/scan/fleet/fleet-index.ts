@@ -3,8 +3,9 @@
  * over small image ids, 1.25 KB per package for 10,000 images) and which version of it (a set of
  * image ids per version entry, with the set of entries under each key: most versions are held by a
  * few images, where a bitmap would take a bit per image of the fleet), the OSV version each image
- * was last matched against, the images with an untold change or a signed summary to keep fresh, and
- * the OSV fingerprint and per-version hit digests of the last rescan. Nothing is removed: a digest's
+ * was last matched against, the rank the findings each was last gated on were cut at (a delta
+ * leaves alone an image no change reaches: mustRematch), the images with an untold change or a signed summary to keep
+ * fresh, and the OSV fingerprint and per-version hit digests of the last rescan. Nothing is removed: a digest's
  * packages do not change, and a stale entry only costs a re-match.
  */
 import { randomUUID } from 'node:crypto';
@@ -12,6 +13,7 @@ import { type Redis } from 'ioredis';
 import { ChainError } from '../../errors';
 import { type ImageIndex, keyOfVersion } from './fingerprint';
 import { type FingerprintState, type FleetState } from './plan';
+import { RANKS } from '../finding-rank';
 
 /** Assigns the next image id once per digest, atomically. */
 const ID_FOR = `
@@ -48,7 +50,9 @@ export class FleetIndex {
     // Last: an image is known as version-indexed only once all of its versions are.
     pipe.setbit(this.key('vidx'), id, 1);
     pipe.hset(this.key('matched'), digest, osvVersion);
+    // Matched here by the scan stage, which keeps neither: the next rescan re-gates, and re-matches it in a delta.
     pipe.hdel(this.key('gated'), digest);
+    pipe.hdel(this.key('cut'), digest);
     await exec(pipe);
   }
 
@@ -134,15 +138,60 @@ export class FleetIndex {
     await exec(pipe);
   }
 
-  /** Images holding any of the version entries. */
-  async imagesAt(entries: readonly string[]): Promise<string[]> {
-    const ids = new Set<string>();
+  /** The images holding any of the version entries, each with the ones it holds. */
+  async holdersOf(entries: readonly string[]): Promise<Map<string, string[]>> {
+    const byId = new Map<string, string[]>();
     for (let i = 0; i < entries.length; i += CHUNK) {
+      const chunk = entries.slice(i, i + CHUNK);
       const pipe = this.redis.pipeline();
-      for (const entry of entries.slice(i, i + CHUNK)) pipe.smembers(this.versionKey(entry));
-      for (const members of await exec(pipe)) for (const id of members as string[]) ids.add(id);
+      for (const entry of chunk) pipe.smembers(this.versionKey(entry));
+      (await exec(pipe)).forEach((members, j) => {
+        for (const id of members as string[]) {
+          const held = byId.get(id);
+          if (held) held.push(chunk[j]!);
+          else byId.set(id, [chunk[j]!]);
+        }
+      });
     }
-    return this.digestsOfIds([...ids]);
+    const ids = [...byId.keys()];
+    const out = new Map<string, string[]>();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const chunk = ids.slice(i, i + CHUNK);
+      const digests = await this.redis.hmget(this.key('digests'), ...chunk);
+      digests.forEach((d, j) => {
+        if (d !== null) out.set(d, byId.get(chunk[j]!)!);
+      });
+    }
+    return out;
+  }
+
+  /**
+   * The rank each image's gated findings were cut at (mustRematch), for the images it is known of. A
+   * value that does not read as a rank is left out: the image is re-matched, never skipped on a guess.
+   */
+  async cutsOf(digests: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (let i = 0; i < digests.length; i += CHUNK) {
+      const chunk = digests.slice(i, i + CHUNK);
+      const values = await this.redis.hmget(this.key('cut'), ...chunk);
+      chunk.forEach((d, j) => {
+        const value = values[j];
+        if (value !== null && value !== undefined && /^\d$/.test(value) && Number(value) < RANKS) out.set(d, Number(value));
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Records the cut of the findings each image of `set` was just gated on (or carried with), and
+   * forgets it for `drop` (nothing was left out, or the image was not gated on what it matched).
+   */
+  async setCuts(set: ReadonlyMap<string, number>, drop: readonly string[]): Promise<void> {
+    if (set.size === 0 && drop.length === 0) return;
+    const tx = this.redis.multi();
+    if (drop.length) tx.hdel(this.key('cut'), ...drop);
+    if (set.size) tx.hset(this.key('cut'), Object.fromEntries([...set].map(([d, rank]) => [d, String(rank)])));
+    await exec(tx);
   }
 
   /** Images under any of `packageKeys` that were indexed before versions were: a delta cannot tell which version they hold. */

@@ -1,5 +1,5 @@
-export { imageIndex, MATCHER_VERSION, osvFingerprint, versionDigests } from './fingerprint';
-export { deltaImages, rescanMode } from './plan';
+export { imageIndex, MATCHER_VERSION, osvFingerprint, versionChangeRank, versionDigests } from './fingerprint';
+export { deltaImages, mustRematch, rescanMode } from './plan';
 export { findingsDigest, rematchStored, uncheckedRescan } from './rematch';
 export { FleetIndex } from './fleet-index';
 export { type StoredRescan } from '../rescan-findings';

@@ -166,6 +166,12 @@ export interface FleetMatch {
   /** findingKey() of each of `cached`, in the same order (the layer is not in it). */
   keys: string[];
   tally: FindingTally;
+  /**
+   * The rank (finding-rank.ts) of the last of the first `max`, when findings were left out past it
+   * (undefined: none were). The first `max` stay the same while the findings ranked at or above it
+   * do: what a delta rescan's plan reads (mustRematch).
+   */
+  cut: number | undefined;
 }
 
 /**
@@ -240,7 +246,7 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
     counts[s] = sums[severityRank(s, false)]!;
     fixable[s] = sums[RANKS + severityRank(s, false)]!;
   }
-  return { cached, layers, keys, tally: { counts, fixable, negligible, total } };
+  return { cached, layers, keys, tally: { counts, fixable, negligible, total }, cut: total > max ? last : undefined };
 }
 
 /** The cached entry of `pkg`, matched now if the cache has none. */

@@ -3,7 +3,8 @@
  * matcher or policy, or asked for). Delta: the images indexed under a package whose OSV records
  * changed, plus every image the index cannot vouch for (matched against other data than the last
  * rescan's, a change not yet told to subscribers, a verification summary near its expiry). Every
- * other image keeps its findings and decision as they are: its packages' records did not change.
+ * other image keeps its findings and decision as they are: its packages' records did not change, or
+ * (mustRematch) their changes cannot reach the findings its decision was made on.
  */
 import { changedPackages, MATCHER_VERSION, type OsvFingerprint } from './fingerprint';
 
@@ -66,4 +67,21 @@ export function deltaImages(selection: DeltaSelection): { planned: string[]; mus
   }
   for (const d of must) out.add(d);
   return { planned: [...out].filter((d) => gated.has(d)).sort(), mustRegate: [...must].filter((d) => gated.has(d)).sort() };
+}
+
+/**
+ * Whether a delta must re-match an image that holds the version entries `changed` (whose hits differ
+ * from the last rescan's), given the rank its kept findings were cut at when it was last matched
+ * (undefined: not known, or nothing was left out: re-match). `changeRank` gives the best rank among
+ * the findings a changed entry's package has differently now (versionChangeRank; -1: unknown).
+ *
+ * Why leaving the others alone is sound. The gate decides on the first MAX_SUMMARY_FINDINGS findings
+ * in (rank, id, purl) order; cut at rank L, they are every finding ranked above L and the first of
+ * those at L, so they stay the same as long as the image's findings ranked at or above L do. The
+ * findings of a package come from its own versions' hits alone: when every changed version's
+ * package differs only in findings ranked below L, the findings at or above L are the very same, and
+ * so are the first ones and the rank they end at (the cut holds for the next delta too).
+ */
+export function mustRematch(cut: number | undefined, changed: readonly string[], changeRank: (entry: string) => number): boolean {
+  return cut === undefined || changed.some((entry) => changeRank(entry) <= cut);
 }

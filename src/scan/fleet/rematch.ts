@@ -24,13 +24,15 @@ export interface Rematched {
   digest: (vex: readonly unknown[] | undefined) => string;
   /** The keys and versions the image is indexed under: computed on demand, as most images are indexed already. */
   index: () => ImageIndex;
+  /** The rank the summary's findings were cut at (undefined: none left out): what a delta's plan skips by (mustRematch). */
+  cut: number | undefined;
 }
 
 /** Re-matches an image's rescan view (its packages as its SBOM gives them: SbomStore.getViews). */
 export function rematchStored(db: OsvDatabase, stored: RescanView, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
   const { packages } = stored;
   // The summary keeps the first MAX_SUMMARY_FINDINGS: what the gate decides on, and so what is digested.
-  const { cached, layers, keys, tally } = matchFleetImage(db, packages, MAX_SUMMARY_FINDINGS);
+  const { cached, layers, keys, tally, cut } = matchFleetImage(db, packages, MAX_SUMMARY_FINDINGS);
   const summary = summarizeKept(stored, packages, cached, tally, dataStatement(db, packages, now, maxAgeMs), ref, now);
   // Stamped when read: a rescan that gates in memory reads `findings` alone, and would otherwise copy
   // about 500 findings per image into its layers for nothing.
@@ -41,6 +43,7 @@ export function rematchStored(db: OsvDatabase, stored: RescanView, ref: SbomRef,
     findings: cached,
     digest: (vex) => digestOfKeys(keys, vex),
     index: () => imageIndex(packages),
+    cut,
   };
 }
 

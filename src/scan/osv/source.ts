@@ -39,6 +39,12 @@ export class OsvSource {
   private loading: Promise<OsvDatabase> | undefined;
   /** When the data was loaded (or a background reload last failed, shifted to retry sooner). */
   private loadedAt = 0;
+  /**
+   * The databases this source built, by version, held weakly: the source never keeps one alive past
+   * its use (a worker's fleet match cache holds the one the last rescan matched until the next
+   * rescan matches, so a delta's plan can compare the two).
+   */
+  private readonly built = new Map<string, WeakRef<OsvDatabase>>();
 
   constructor(private readonly options: OsvSourceOptions) {
     if (!options.directory && !options.download) throw new ChainError('CONFIG_INVALID', 'OSV source needs a directory or a download base URL');
@@ -58,6 +64,11 @@ export class OsvSource {
       }
     }
     return this.db;
+  }
+
+  /** A database this source built with `version` (OsvDatabase info.version), if it is still in memory. */
+  recall(version: string): OsvDatabase | undefined {
+    return this.built.get(version)?.deref();
   }
 
   /** The age past which the data is stale (scan.osv.maxAge), when configured. */
@@ -114,6 +125,8 @@ export class OsvSource {
     this.lastImport = result;
     this.db = new OsvDatabase(result.records, new Date(this.now()), { ...(result.updatedAt ? { updatedAt: result.updatedAt } : {}), errors });
     this.loadedAt = this.now();
+    for (const [version, ref] of this.built) if (ref.deref() === undefined) this.built.delete(version);
+    this.built.set(this.db.info.version, new WeakRef(this.db));
     if (this.options.statusFile) await writeOsvStatus(this.options.statusFile, this.db.info).catch(() => undefined);
     return this.db;
   }

@@ -153,6 +153,10 @@ void describe('OSV import sources', () => {
     assert.notEqual(second.info.version, first.info.version);
     // Read from scratch, the same data.
     assert.equal((await new OsvSource({ directory: data }).refresh()).info.version, second.info.version);
+    // Each database built is recalled by its version while something holds it (a delta's plan compares the two).
+    assert.equal(source.recall(first.info.version), first);
+    assert.equal(source.recall(second.info.version), second);
+    assert.equal(source.recall('sha256:unknown'), undefined);
   });
 
   void it('refuses invalid records by name and keeps the previous data on a failed refresh', async () => {

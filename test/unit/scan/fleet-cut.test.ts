@@ -1,0 +1,313 @@
+/**
+ * The delta rescan's skip rule (mustRematch): an image holding a changed version is left alone only
+ * when no change can reach the findings its decision keeps. The cases the rule's argument turns on,
+ * each shown to change the kept findings when the rule re-matches; a randomized comparison with a
+ * re-match from scratch; and the cuts as the fleet index keeps them.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { FleetIndex, imageIndex, mustRematch, versionChangeRank, versionDigests } from '../../../src/scan';
+import { OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
+import { matchFleetImage } from '../../../src/scan/fleet/match-cache';
+import { type Package } from '../../../src/scan/types';
+import { onCleanup, testDataDir, useRedis } from '../../support/services';
+
+const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+interface Adv {
+  id: string;
+  source: string;
+  /** Debian urgency: unimportant is a negligible LOW; none leaves the severity UNKNOWN (no CVSS). */
+  urgency?: 'unimportant' | 'low' | 'medium' | 'high';
+  aliases?: string[];
+  fixed?: string;
+  /** The ecosystem of its entry: the release's (the default) or bare Debian, a second query of every Debian package. */
+  ecosystems?: Array<'Debian:12' | 'Debian'>;
+  /** Per ecosystem, when one record rates a package differently in each. */
+  urgencies?: Partial<Record<'Debian:12' | 'Debian', Adv['urgency']>>;
+}
+
+const advisory = (a: Adv): OsvRecord =>
+  ({
+    id: a.id,
+    modified: '2025-01-01T00:00:00Z',
+    ...(a.aliases ? { aliases: a.aliases } : {}),
+    affected: (a.ecosystems ?? ['Debian:12']).map((ecosystem) => {
+      const urgency = a.urgencies?.[ecosystem] ?? a.urgency;
+      return {
+        package: { ecosystem, name: a.source },
+        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, ...(a.fixed ? [{ fixed: a.fixed }] : [])] }],
+        ...(urgency ? { ecosystem_specific: { urgency } } : {}),
+      };
+    }),
+  }) as OsvRecord;
+
+/** An npm advisory rated by its database (GitHub's severity). */
+const record = (id: string, ecosystem: string, name: string, fixed: string, severity: string): OsvRecord =>
+  ({
+    id,
+    modified: '2025-01-01T00:00:00Z',
+    database_specific: { severity },
+    affected: [{ package: { ecosystem, name }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed }] }] }],
+  }) as OsvRecord;
+
+const deb = (source: string, version = '1.0-1', name = source): Package => ({
+  name,
+  version,
+  ecosystem: 'Debian',
+  purl: `pkg:deb/debian/${name}@${version}?distro=debian-12`,
+  layer: 'sha256:l0',
+  location: 'var/lib/dpkg/status',
+  sourceName: source,
+  sourceVersion: version,
+  release: 'Debian:12',
+});
+
+/** The databases a test compares are built apart in time, as a refresh builds them. */
+let clock = Date.UTC(2025, 0, 1);
+const database = (advs: Adv[]) => new OsvDatabase(advs.map(advisory), new Date((clock += 1000)));
+
+/** A delta from `before` to `after` for an image of `packages`: what the plan decides, and what a re-match gives. */
+function delta(before: OsvDatabase, after: OsvDatabase, packages: Package[], max: number) {
+  const was = matchFleetImage(before, packages, max);
+  const { versions } = imageIndex(packages);
+  const [b, a] = [versionDigests(before, versions), versionDigests(after, versions)];
+  const changed = versions.filter((v) => b.get(v) !== a.get(v));
+  const rematch = mustRematch(was.cut, changed, (e) => versionChangeRank(before, after, e));
+  const now = matchFleetImage(after, packages, max);
+  return { was, now, changed, rematch, same: JSON.stringify(was.keys) === JSON.stringify(now.keys) };
+}
+
+/** Three HIGH findings on `kept`, cut at max 3 (rank HIGH), and whatever `others` add below it. */
+const HIGHS: Adv[] = [
+  { id: 'CVE-2025-0001', source: 'kept', urgency: 'high' },
+  { id: 'CVE-2025-0002', source: 'kept', urgency: 'high' },
+  { id: 'CVE-2025-0003', source: 'kept', urgency: 'high' },
+  { id: 'CVE-2025-0009', source: 'kept', urgency: 'low' },
+];
+
+describe('delta rescan: an image is left alone only when no change reaches the findings its decision keeps', () => {
+  it('cuts an image past `max` at the rank of its last kept finding; a change ranks by the findings its version’s package has differently', () => {
+    const db = database([...HIGHS, { id: 'CVE-2025-0100', source: 'other', urgency: 'medium' }]);
+    assert.equal(matchFleetImage(db, [deb('kept'), deb('other'), deb('clean')], 3).cut, 1, 'HIGH');
+    // Nothing left out: no cut, every change re-matches.
+    assert.equal(matchFleetImage(db, [deb('kept'), deb('other')], 10).cut, undefined);
+    assert.equal(
+      mustRematch(undefined, ['Debian\u0000x\u0001Debian\u00011'], () => Infinity),
+      true,
+      'unknown cut: re-match',
+    );
+    const after = database([...HIGHS.filter((a) => a.id !== 'CVE-2025-0009'), { id: 'CVE-2025-0100', source: 'other', urgency: 'medium', fixed: '2.0-1' }]);
+    const entry = (ecosystem: string, name: string, version = '1.0-1') => `${ecosystem}\u0000${name}\u0001${ecosystem}\u0001${version}`;
+    assert.equal(versionChangeRank(db, after, entry('Debian:12', 'kept')), 3, 'the LOW finding gone');
+    assert.equal(versionChangeRank(db, after, entry('Debian:12', 'other')), 2, 'the MEDIUM finding fixed now');
+    assert.equal(versionChangeRank(db, after, entry('Debian:12', 'clean')), Infinity);
+    const npmBefore = new OsvDatabase([record('GHSA-1', 'npm', 'left-pad', '1.1.0', 'HIGH')], new Date((clock += 1000)));
+    const npmAfter = new OsvDatabase([record('GHSA-1', 'npm', 'left-pad', '1.2.0', 'HIGH')], new Date((clock += 1000)));
+    assert.equal(versionChangeRank(npmBefore, npmAfter, entry('npm', 'left-pad', '1.0.0')), 1, 'a language package: its one entry');
+    // No package can be made of these (release or source package unknown): any change counts.
+    assert.equal(versionChangeRank(db, after, entry('Debian', 'kept')), -1);
+    assert.equal(versionChangeRank(db, after, entry('Red Hat:enterprise_linux:9', 'openssl-libs', '3.0.7-1.el9')), -1);
+    assert.equal(versionChangeRank(db, after, entry('SUSE:Linux Enterprise Micro 5.5', 'openssl-3', '3.0.8-1')), -1);
+  });
+
+  it('leaves an image alone when its changes rank below the cut, on a package with kept findings too', () => {
+    const before = database([...HIGHS, { id: 'CVE-2025-0008', source: 'kept', urgency: 'low', fixed: '2.0-1' }]);
+    const after = database([...HIGHS, { id: 'CVE-2025-0008', source: 'kept', urgency: 'medium', fixed: '3.0-1' }]);
+    const d = delta(before, after, [deb('kept'), deb('other')], 3);
+    assert.equal(d.changed.length, 1);
+    assert.deepEqual([d.rematch, d.same], [false, true]);
+    assert.equal(d.now.cut, d.was.cut, 'the cut stays valid for the next delta');
+  });
+
+  it('leaves an image alone when a change stays below its cut, on a package without a hit at or above it', () => {
+    const before = database([...HIGHS, { id: 'CVE-2025-0100', source: 'other', urgency: 'low', fixed: '2.0-1' }]);
+    const after = database([...HIGHS, { id: 'CVE-2025-0100', source: 'other', urgency: 'medium', fixed: '3.0-1' }, { id: 'CVE-2025-0101', source: 'other' }]);
+    const d = delta(before, after, [deb('kept'), deb('other')], 3);
+    assert.equal(d.changed.length, 1, 'the release query of `other` changed');
+    assert.deepEqual([d.rematch, d.same], [false, true]);
+    assert.equal(d.now.cut, d.was.cut, 'the cut stays valid for the next delta');
+  });
+
+  it('re-matches when a kept finding’s record is withdrawn: a finding at the cut’s rank goes, though the change brings none', () => {
+    const base: Adv[] = [
+      ...HIGHS.filter((a) => a.id !== 'CVE-2025-0002'),
+      { id: 'CVE-2025-0008', source: 'k2', urgency: 'low' },
+      { id: 'CVE-2025-0100', source: 'other', urgency: 'high' },
+    ];
+    const before = database([...base, { id: 'CVE-2025-0002', source: 'k2', urgency: 'high' }]);
+    const after = database(base);
+    const d = delta(before, after, [deb('kept'), deb('k2'), deb('other')], 3);
+    assert.deepEqual(
+      d.changed.map((e) => versionChangeRank(before, after, e)),
+      [1],
+      'the HIGH finding of `k2` is gone',
+    );
+    assert.deepEqual([d.rematch, d.same], [true, false]);
+  });
+
+  it('re-matches when a change joins a HIGH record to a LOW group through an alias: the group is HIGH now', () => {
+    const low = { id: 'DEBIAN-CVE-2025-0000', source: 'other', urgency: 'low' as const, aliases: ['CVE-2025-0000'] };
+    const before = database([...HIGHS, low]);
+    // A record of its own at HIGH, named by the LOW one's alias: one group, at its best member's rank.
+    const after = database([...HIGHS, low, { id: 'CVE-2025-0000', source: 'other', urgency: 'high' }]);
+    const d = delta(before, after, [deb('kept'), deb('other')], 3);
+    assert.deepEqual([d.rematch, d.same], [true, false]);
+    assert.ok(
+      d.now.cached.some((f) => f.ids.includes('DEBIAN-CVE-2025-0000') && f.severity === 'HIGH'),
+      'the joined group is kept, at HIGH',
+    );
+  });
+
+  it('re-matches when a negligible group loses its status: a counted record joins it', () => {
+    const base: Adv[] = [
+      { id: 'CVE-2025-0001', source: 'kept', urgency: 'low' },
+      { id: 'CVE-2025-0008', source: 'kept', urgency: 'low' },
+      { id: 'CVE-2025-0009', source: 'kept', urgency: 'unimportant' },
+    ];
+    const negligible = { id: 'DEBIAN-CVE-2025-0002', source: 'other', urgency: 'unimportant' as const, aliases: ['CVE-2025-0002'] };
+    const before = database([...base, negligible]);
+    const joined = (urgency: Adv['urgency']) => database([...base, negligible, { id: 'CVE-2025-0002', source: 'other', urgency }]);
+    // Cut at LOW (rank 3): `other`'s negligible group ranks below it, so `other` holds no hit at or above the cut.
+    assert.equal(matchFleetImage(before, [deb('kept'), deb('other')], 2).cut, 3);
+    const counted = delta(before, joined('low'), [deb('kept'), deb('other')], 2);
+    assert.deepEqual([counted.rematch, counted.same], [true, false], 'a LOW member: the group counts at LOW, before CVE-2025-0008');
+    // Another negligible member: the group stays negligible, past the cut.
+    const still = delta(before, joined('unimportant'), [deb('kept'), deb('other')], 2);
+    assert.deepEqual([still.rematch, still.same], [false, true]);
+  });
+
+  it('re-matches on a tie at the cut’s rank: a finding at that rank may sort before the last kept one', () => {
+    const base: Adv[] = [
+      { id: 'CVE-2025-0001', source: 'kept', urgency: 'high' },
+      { id: 'CVE-2025-0002', source: 'kept', urgency: 'high' },
+      { id: 'CVE-2025-0020', source: 'kept', urgency: 'medium' },
+      { id: 'CVE-2025-0030', source: 'kept', urgency: 'medium' },
+    ];
+    const before = database(base);
+    const after = database([...base, { id: 'CVE-2025-0010', source: 'other', urgency: 'medium' }]);
+    const d = delta(before, after, [deb('kept'), deb('other')], 3);
+    assert.equal(d.was.cut, 2, 'cut at MEDIUM');
+    assert.deepEqual([d.rematch, d.same], [true, false], 'CVE-2025-0010 at MEDIUM sorts before CVE-2025-0020');
+    // A package holding a finding at the cut's rank, past the cut: any change of its own re-matches.
+    const tied = database([...base, { id: 'CVE-2025-0040', source: 'other', urgency: 'medium' }]);
+    const renamed = database([...base, { id: 'CVE-2025-0011', source: 'other', urgency: 'medium' }]);
+    const moved = delta(tied, renamed, [deb('kept'), deb('other')], 3);
+    assert.deepEqual([moved.rematch, moved.same], [true, false], 'a finding at the cut renamed into the kept ones');
+  });
+
+  it('re-matches when a record found under two queries changes under the one that hid it: the other query’s rating comes forward', () => {
+    // One record over both of a package's queries, rated HIGH in the bare ecosystem and LOW in the release's,
+    // whose LOW hit is taken first (the release is queried first) and hides the HIGH one.
+    const both: Adv = { id: 'CVE-2025-0000', source: 'other', ecosystems: ['Debian:12', 'Debian'], urgencies: { 'Debian:12': 'low', Debian: 'high' } };
+    const before = database([...HIGHS, both]);
+    const after = database([...HIGHS, { ...both, ecosystems: ['Debian'] }]);
+    const d = delta(before, after, [deb('kept'), deb('other')], 3);
+    assert.ok(!matchFleetImage(before, [deb('other')], 10).cached.some((f) => f.severity === 'HIGH'), 'the LOW hit is what matching keeps');
+    assert.deepEqual([d.rematch, d.same], [true, false]);
+  });
+
+  it('re-matches a change under the bare ecosystem of a release: its record groups with the release’s', () => {
+    // A kept HIGH group of the release's record and, through its alias, the bare ecosystem's LOW one: the
+    // group's fix is the highest of its members', so a new fix of the LOW record changes the HIGH finding.
+    const scoped: Adv = { id: 'DEBIAN-CVE-2025-0000', source: 'kept', urgency: 'high', aliases: ['CVE-2025-0000'], fixed: '2.0-1' };
+    const bare = (fixed: string): Adv => ({ id: 'CVE-2025-0000', source: 'kept', urgency: 'low', fixed, ecosystems: ['Debian'] });
+    const d = delta(database([...HIGHS, scoped, bare('2.0-1')]), database([...HIGHS, scoped, bare('3.0-1')]), [deb('kept')], 4);
+    assert.deepEqual(
+      d.changed.map((e) => e.split('\u0001')[1]),
+      ['Debian'],
+      'only the bare entry changed',
+    );
+    assert.deepEqual([d.rematch, d.same], [true, false]);
+  });
+
+  it('agrees with a re-match from scratch on random data: every image it leaves alone keeps its findings and its cut', () => {
+    let seed = 42;
+    const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const sources = Array.from({ length: 10 }, (_, i) => `s${i}`);
+    const versions = ['1.0-1', '2.0-1', '3.0-1'];
+    const urgencies = ['unimportant', 'low', 'medium', 'high', undefined] as const;
+    const names = Array.from({ length: 12 }, (_, i) => `CVE-2025-${String(i).padStart(4, '0')}`);
+    const randomAdvisory = (n: number): Adv => ({
+      id: rand() < 0.5 ? pick(names) : `DEBIAN-X-${n}`,
+      source: pick(sources),
+      urgency: pick(urgencies),
+      ...(rand() < 0.4 ? { aliases: [pick(names)] } : {}),
+      ...(rand() < 0.6 ? { fixed: pick(versions) } : {}),
+      ecosystems: rand() < 0.2 ? ['Debian:12', 'Debian'] : [rand() < 0.8 ? 'Debian:12' : 'Debian'],
+      ...(rand() < 0.5 ? { urgencies: { Debian: pick(urgencies) } } : {}),
+    });
+    const unique = (advs: Adv[]) => [...new Map(advs.map((a) => [a.id, a])).values()];
+    let skipped = 0;
+    let rematchedChanging = 0;
+    for (let trial = 0; trial < 400; trial++) {
+      const advs = unique(Array.from({ length: 15 + Math.floor(rand() * 25) }, (_, n) => randomAdvisory(n)));
+      // A few advisories withdrawn, rewritten (another package, rating, alias or fix) or added.
+      const next = unique(
+        advs
+          .filter(() => rand() > 0.05)
+          .map((a, n) => (rand() < 0.08 ? { ...randomAdvisory(100 + n), id: a.id } : a))
+          .concat(Array.from({ length: Math.floor(rand() * 3) }, (_, n) => randomAdvisory(200 + n))),
+      );
+      const packages = sources.filter(() => rand() < 0.7).flatMap((s) => [deb(s, pick(versions)), ...(rand() < 0.3 ? [deb(s, '1.0-1', `${s}-bin`)] : [])]);
+      const max = 1 + Math.floor(rand() * 4);
+      const d = delta(database(advs), database(next), packages, max);
+      if (d.changed.length === 0) assert.ok(d.same, `trial ${trial}: nothing changed, nothing differs`);
+      if (!d.rematch) {
+        skipped++;
+        assert.ok(d.same, `trial ${trial}: left alone, yet a re-match keeps other findings`);
+        assert.equal(d.now.cut, d.was.cut, `trial ${trial}: the cut no longer holds`);
+      } else if (!d.same) rematchedChanging++;
+    }
+    // Both sides exercised: images left alone, and images whose re-match changes what is kept.
+    assert.ok(skipped >= 20 && rematchedChanging >= 20, `skipped ${skipped}, re-matched with a change ${rematchedChanging}`);
+  });
+});
+
+describe('the fleet index keeps each image’s cut', () => {
+  let redis: Redis;
+  before(async () => {
+    const server = await useRedis(testDataDir());
+    redis = new Redis(server.url);
+    onCleanup(() => redis.disconnect());
+  });
+
+  it('stores, reads and forgets cuts; a value it cannot read, and an image the scan stage matched, count as unknown', async () => {
+    const index = new FleetIndex(redis, `cut-${Date.now()}:`);
+    await index.add(digest(1), { keys: ['Debian:12\u0000a'], versions: ['Debian:12\u0000a\u0001Debian:12\u00011.0-1'] }, 'v1');
+    await index.add(digest(2), { keys: ['Debian:12\u0000a'], versions: ['Debian:12\u0000a\u0001Debian:12\u00012.0-1'] }, 'v1');
+    await index.setCuts(
+      new Map([
+        [digest(1), 2],
+        [digest(2), 9],
+      ]),
+      [],
+    );
+    assert.deepEqual(
+      await index.cutsOf([digest(1), digest(2), digest(3)]),
+      new Map([
+        [digest(1), 2],
+        [digest(2), 9],
+      ]),
+    );
+    const holders = await index.holdersOf(['Debian:12\u0000a\u0001Debian:12\u00011.0-1', 'Debian:12\u0000a\u0001Debian:12\u00012.0-1', 'x\u0001y\u0001z']);
+    assert.deepEqual(
+      holders,
+      new Map([
+        [digest(1), ['Debian:12\u0000a\u0001Debian:12\u00011.0-1']],
+        [digest(2), ['Debian:12\u0000a\u0001Debian:12\u00012.0-1']],
+      ]),
+    );
+    await index.setCuts(new Map(), [digest(2)]);
+    assert.deepEqual([...(await index.cutsOf([digest(1), digest(2)])).keys()], [digest(1)]);
+    // Indexed again by the scan stage: its decision is the scan's now, on findings the cut does not describe.
+    await index.add(digest(1), { keys: ['Debian:12\u0000a'], versions: [] }, 'v2');
+    assert.equal((await index.cutsOf([digest(1)])).size, 0);
+    for (const bad of ['', 'x', '-1', '10', '1.5', '2\u0001k']) {
+      await redis.hset(`${(index as unknown as { prefix: string }).prefix}cut`, digest(4), bad);
+      assert.equal((await index.cutsOf([digest(4)])).size, 0, JSON.stringify(bad));
+    }
+  });
+});
