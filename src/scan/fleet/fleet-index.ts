@@ -4,9 +4,10 @@
  * image ids per version entry, with the set of entries under each key: most versions are held by a
  * few images, where a bitmap would take a bit per image of the fleet), the OSV version each image
  * was last matched against, the rank the findings each was last gated on were cut at (a delta
- * leaves alone an image no change reaches: mustRematch), the images with an untold change or a signed summary to keep
- * fresh, and the OSV fingerprint and per-version hit digests of the last rescan. Nothing is removed: a digest's
- * packages do not change, and a stale entry only costs a re-match.
+ * leaves alone an image no change reaches: mustRematch), the images with an untold change or a
+ * signed summary to keep fresh, and the OSV fingerprint and per-version hit digests of the last
+ * rescan. Nothing is removed: a digest's packages do not change, and a stale entry only costs a
+ * re-match (a cut is replaced or dropped whenever the image is matched).
  */
 import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
