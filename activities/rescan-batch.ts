@@ -475,6 +475,9 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
                 if (!latest) return undefined;
                 const r = regate(latest, scan, { policy: gate.loaded, now: at, workflowId, osvVersion }, stored);
                 outcome = r.outcome;
+                // A follow-up reads the decision's violations, kept apart from the head: read here, where
+                // update fetches them for a decision kept as it was.
+                if (followUpOf(r.outcome, state.get(digest), gate.attestBefore).wanted) void r.outcome.decision.violations;
                 return r.update;
               },
               { findingsOnDemand: true },
@@ -492,15 +495,12 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             else if (outcome.verdict === 'denied') result.changedToDenied++;
             else result.changedToAllowed++;
             if (outcome.notify) gate.pending.unnotified.push(digest);
-            // A verdict the chain signs: signed again when it changed, or when the last summary expires before the next rescan.
-            const signed = outcome.allowed || outcome.previousAllowed || outcome.overridden;
             const last = state.get(digest);
-            const due = last === undefined || last === '' || !(Date.parse(last) > gate.attestBefore);
-            const attest = signed && (outcome.recorded || outcome.verdict !== 'unchanged' || due);
+            const { signed, attest, wanted } = followUpOf(outcome, last, gate.attestBefore);
             if (signed && last === undefined) gate.pending.signs.push(digest);
             // Denied and not signed by the chain any more: no summary to keep fresh.
             if (!signed && last !== undefined) gate.pending.unsigned.push(digest);
-            if (!attest && !outcome.notify && outcome.verdict !== 'allowed') return;
+            if (!wanted) return;
             const { decision, ...rest } = outcome;
             const fields = {
               digest,
@@ -541,6 +541,19 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
 }
 
 type ActivityLog = Parameters<Parameters<typeof activity>[2]>[1]['log'];
+
+/**
+ * What a re-gated image's outcome asks of the rescan: `signed`, a verdict the chain signs; `attest`,
+ * signed again (its verdict changed, or the last summary, attested at `last`, expires before the next
+ * rescan); `wanted`, a follow-up (an attestation, a notification or a verdict now allowed), which
+ * reads the decision's violations.
+ */
+function followUpOf(outcome: RegateOutcome, last: string | undefined, attestBefore: number): { signed: boolean; attest: boolean; wanted: boolean } {
+  const signed = outcome.allowed || outcome.previousAllowed || outcome.overridden;
+  const due = last === undefined || last === '' || !(Date.parse(last) > attestBefore);
+  const attest = signed && (outcome.recorded || outcome.verdict !== 'unchanged' || due);
+  return { signed, attest, wanted: attest || outcome.notify !== undefined || outcome.verdict !== 'unchanged' };
+}
 
 function emptyGateResult(): RegateBatchResult {
   return { recorded: 0, overridden: 0, unchanged: 0, changedToDenied: 0, changedToAllowed: 0, skipped: 0, failed: [], followUps: [] };

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
 import { ChainError } from '../errors';
-import { type Decision, decisionSchema } from './decision';
+import { type Decision, decisionSchema, type Violation, violationSchema } from './decision';
 import { findingFactsDigest, findingsCompareDigest } from './findings-digest';
 import { type FindingFact, findingFactSchema, type ImageFacts, imageFactsSchema } from './image-facts';
 import { luaScriptFile, runLuaScript } from '../redis';
@@ -53,6 +53,15 @@ const storedHeadSchema = decisionRecordSchema.extend({
   findingsCompareDigest: z.string().min(1).optional(),
 });
 const storedFindingsSchema = z.array(findingFactSchema);
+/**
+ * The latest record as stored since violations have a key of their own too: the decision without its
+ * violations, which the head names by violationsDigest. A head without it holds them (written before).
+ */
+const splitHeadSchema = storedHeadSchema.extend({
+  decision: decisionSchema.omit({ violations: true }),
+  violationsDigest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256:<hex> digest'),
+});
+const storedViolationsSchema = z.array(violationSchema);
 
 export type Override = z.infer<typeof overrideSchema>;
 export type RescanMark = z.infer<typeof rescanMarkSchema>;
@@ -64,22 +73,26 @@ export type DecisionRecord = z.infer<typeof decisionRecordSchema>;
  */
 export type DecisionUpdate = { kind: 'decision'; record: DecisionRecord; reason: InvalidationReason } | { kind: 'refresh'; record: DecisionRecord };
 
-/** A stored record's findings as `update` read them: parsed on first use, and their digest. */
-interface LazyFindings {
+/**
+ * A stored record's findings and violations as `update` read them: parsed on first use, with their
+ * digests. `violations` is absent for a head that holds them (written before they had a key of their own).
+ */
+interface LazyParts {
   accessor: () => FindingFact[];
   findingsDigest: string;
   findingsCompareDigest?: string;
-  /** Fetches the findings (one GET) for the accessor, when the head was read without them. */
+  violations?: { accessor: () => Violation[]; digest: string };
+  /** Fetches what the head was read without (one MGET) for the accessors. */
   fetch: () => Promise<void>;
 }
 
 /**
- * What a record's findings accessor throws while its findings are not fetched (update's
+ * What a record's findings or violations accessor throws while they are not fetched (update's
  * `findingsOnDemand`): update fetches them and runs `change` again. Never leaves update from `change`.
  */
-class FindingsNotFetched extends Error {
-  constructor() {
-    super('the findings of this decision record were not fetched: they are read only inside DecisionStore.update');
+class PartNotFetched extends Error {
+  constructor(part: string) {
+    super(`the ${part} of this decision record were not fetched: they are read only inside DecisionStore.update`);
   }
 }
 
@@ -213,9 +226,10 @@ export class DecisionStore {
    * stored before findings had a key of their own) says what they are without reading them, and a
    * refresh that keeps them (withFindingsOf) writes only the record's head.
    * `findingsOnDemand` (the fleet rescan): the head is read without the findings (about 100 KB an
-   * image, mostly never needed: the digests tell), which are fetched only when `change` reads them
-   * (it then runs again on the same record, so it must be pure) or a write needs them; the record
-   * returned as `previous` can then be read only for its head.
+   * image, mostly never needed: the digests tell) and the decision's violations, which are fetched
+   * only when `change` reads them (it then runs again on the same record, so it must be pure) or a
+   * write needs them; the record returned as `previous` can then be read only for its head (a change
+   * that leaves its caller the decision's violations to read reads them itself).
    */
   async update(
     digest: string,
@@ -232,20 +246,25 @@ export class DecisionStore {
       };
       let next: DecisionUpdate | undefined;
       try {
-        next = change(previous, told);
+        try {
+          next = change(previous, told);
+        } catch (err) {
+          if (!(err instanceof PartNotFetched) || !stored) throw err;
+          // The head and its parts fetched apart: fetch checks the head is still the one read, and the
+          // compare-and-set on the head (which names its parts by digest) refuses a write made from a
+          // record replaced since.
+          await stored.fetch();
+          next = change(previous, told);
+        }
+        if (!next) return { previous, written: undefined };
+        if (next.record.decision.image.digest !== digest) {
+          throw new ChainError('BAD_INPUT', `a record of ${next.record.decision.image.digest} cannot replace the decision of ${digest}`);
+        }
+        if (await this.write(digest, next, raw === undefined ? '' : createHash('sha1').update(raw).digest('hex'), read?.stored))
+          return { previous, written: next };
       } catch (err) {
-        if (!(err instanceof FindingsNotFetched) || !stored) throw err;
-        // The head and the findings fetched apart: the compare-and-set on the head (which names its
-        // findings by digest) still refuses a write made from a record replaced in between.
-        await stored.fetch();
-        next = change(previous, told);
+        if (!(err instanceof RecordReplaced)) throw err;
       }
-      if (!next) return { previous, written: undefined };
-      if (next.record.decision.image.digest !== digest) {
-        throw new ChainError('BAD_INPUT', `a record of ${next.record.decision.image.digest} cannot replace the decision of ${digest}`);
-      }
-      if (await this.write(digest, next, raw === undefined ? '' : createHash('sha1').update(raw).digest('hex'), read?.stored))
-        return { previous, written: next };
     }
     throw new ChainError('TRANSIENT', `the decision of ${digest} changed under ${UPDATE_ATTEMPTS} updates in a row`);
   }
@@ -316,28 +335,54 @@ export class DecisionStore {
    * them) and its findings under a key of their own: a fleet rescan refreshes thousands of records
    * whose findings did not change, about 100–250 KB each of which the findings are two thirds, and a
    * refresh that kept them (withFindingsOf, unread) writes the head alone. The head names its findings
-   * by their digest, so the compare-and-set on the head covers them. The history keeps whole records.
+   * by their digest, so the compare-and-set on the head covers them. The decision's violations are
+   * kept the same way, named by violationsDigest: a denied image's head was otherwise mostly its
+   * violations (about 150 an image in the rescan bench, 75 KB), parsed, validated and written back by
+   * every refresh that keeps the decision as it is. The history keeps whole records.
    */
-  private async write(digest: string, update: DecisionUpdate, expected?: string, stored?: LazyFindings): Promise<boolean> {
+  private async write(digest: string, update: DecisionUpdate, expected?: string, stored?: LazyParts): Promise<boolean> {
     const { record } = update;
     // Kept only as read in this very attempt: the compare-and-set on the head read then says they are still stored.
     const ownFindings = stored !== undefined && Object.getOwnPropertyDescriptor(record.facts, 'findings')?.get === stored.accessor;
     const keep = update.kind === 'refresh' && ownFindings;
-    // A new decision on the record's own findings (an override) writes them: fetched if the head was read without them.
-    if (ownFindings && !keep) await stored.fetch();
+    const ownViolations =
+      stored?.violations !== undefined && Object.getOwnPropertyDescriptor(record.decision, 'violations')?.get === stored.violations.accessor;
+    const keepViolations = update.kind === 'refresh' && ownViolations;
+    // A new decision on the record's own findings or violations (an override) writes them: fetched if the head was read without them.
+    if ((ownFindings && !keep) || (ownViolations && !keepViolations)) await stored!.fetch();
     const findings = keep ? '' : JSON.stringify(record.facts.findings);
     // Digests are remembered per findings array: those regate compared with are not computed again.
     const findingsDigest = keep ? stored.findingsDigest : findingFactsDigest(record.facts.findings);
     const compareDigest = keep ? stored.findingsCompareDigest : findingsCompareDigest(record.facts.findings);
+    const violations = keepViolations ? '' : JSON.stringify(record.decision.violations);
+    const violationsDigest = keepViolations ? stored!.violations!.digest : violationsDigestOf(violations);
     const facts = factsWithout(record.facts);
-    const head = JSON.stringify({ ...record, facts, findingsDigest, ...(compareDigest === undefined ? {} : { findingsCompareDigest: compareDigest }) });
+    const decisionHead = decisionWithoutViolations(record.decision);
+    const head = JSON.stringify({
+      ...record,
+      decision: decisionHead,
+      facts,
+      findingsDigest,
+      ...(compareDigest === undefined ? {} : { findingsCompareDigest: compareDigest }),
+      violationsDigest,
+    });
     const decision = update.kind === 'decision';
     const message = decision ? JSON.stringify({ digest, reason: update.reason }) : '';
     const done = await runLuaScript(
       this.redis,
       COMPARE_AND_WRITE,
-      [this.latestKey(digest), this.historyKey(digest), this.indexKey(), this.findingsKey(digest)],
-      [expected ?? '', head, digest, decision ? wholeRecord(record, facts, findings) : '', this.channel, message, expected === undefined ? '1' : '0', findings],
+      [this.latestKey(digest), this.historyKey(digest), this.indexKey(), this.findingsKey(digest), this.violationsKey(digest)],
+      [
+        expected ?? '',
+        head,
+        digest,
+        decision ? wholeRecord(record, decisionHead, violations, facts, findings) : '',
+        this.channel,
+        message,
+        expected === undefined ? '1' : '0',
+        findings,
+        violations,
+      ],
     );
     return done === 1;
   }
@@ -384,35 +429,34 @@ export class DecisionStore {
 
   /**
    * The latest record's head (its bytes: what a compare-and-set compares) and the record read from it
-   * and its findings (one MGET), or, `on-demand`, from the head alone (the findings fetched by LazyFindings.fetch).
+   * and its parts (one MGET), or, `on-demand`, from the head alone (the parts fetched by LazyParts.fetch).
    */
   private async readLatest(
     digest: string,
     mode: 'whole' | 'lazy' | 'on-demand',
-  ): Promise<{ raw?: string; read?: { record: DecisionRecord; stored?: LazyFindings } }> {
+  ): Promise<{ raw?: string; read?: { record: DecisionRecord; stored?: LazyParts } }> {
     if (mode === 'on-demand') {
       const raw = await this.redis.get(this.latestKey(digest));
       if (raw === null) return {};
       // A record stored whole holds its findings in the head: read as it is.
       return { raw, read: this.parseLatest(raw, undefined, digest, mode) };
     }
-    const [raw, findings] = await this.redis.mget(this.latestKey(digest), this.findingsKey(digest));
+    const [raw, findings, violations] = await this.redis.mget(this.latestKey(digest), this.findingsKey(digest), this.violationsKey(digest));
     if (raw === null || raw === undefined) return {};
-    return { raw, read: this.parseLatest(raw, findings ?? null, digest, mode) };
+    return { raw, read: this.parseLatest(raw, { findings: findings ?? null, violations: violations ?? null }, digest, mode) };
   }
 
   /**
-   * The latest record from its head and findings (a record stored whole, before findings had a key of
-   * their own, is read as it is). `lazy`: the findings are parsed when first read (update);
-   * `on-demand`: also fetched then (`findings` undefined until LazyFindings.fetch).
+   * The latest record from its head and parts (a record stored whole, before findings had a key of
+   * their own, is read as it is; a head written before violations had one holds them). `lazy`: the
+   * parts are parsed when first read (update); `on-demand`: also fetched then (`fetched` undefined).
    */
   private parseLatest(
     head: string,
-    fetched: string | null | undefined,
+    fetched: { findings: string | null; violations: string | null } | undefined,
     digest: string,
     mode: 'whole' | 'lazy' | 'on-demand',
-  ): { record: DecisionRecord; stored?: LazyFindings } {
-    let findings = fetched;
+  ): { record: DecisionRecord; stored?: LazyParts } {
     let value: unknown;
     try {
       value = JSON.parse(head);
@@ -421,36 +465,49 @@ export class DecisionStore {
     }
     const split = typeof value === 'object' && value !== null && 'findingsDigest' in value;
     if (!split) return { record: this.parseRecord(value, digest) };
-    let parsed: z.infer<typeof storedHeadSchema>;
+    const apart = 'violationsDigest' in (value as object);
+    let parsed: z.infer<typeof storedHeadSchema> | z.infer<typeof splitHeadSchema>;
     try {
-      parsed = storedHeadSchema.parse(value);
+      parsed = (apart ? splitHeadSchema : storedHeadSchema).parse(value);
     } catch (cause) {
       throw unreadable(digest, cause);
     }
-    const { findingsDigest, findingsCompareDigest, ...record } = parsed;
-    const missing = () => unreadable(digest, new Error(`its findings (${this.findingsKey(digest)}) are missing`));
-    if (findings === null) throw missing();
-    const readFindings = (): FindingFact[] => {
-      if (findings === undefined) throw new FindingsNotFetched();
-      if (findings === null) throw missing();
-      try {
-        return storedFindingsSchema.parse(JSON.parse(findings));
-      } catch (cause) {
-        throw unreadable(digest, cause);
-      }
-    };
-    if (mode === 'whole') return { record: { ...record, facts: { ...record.facts, findings: readFindings() } } };
-    let read: FindingFact[] | undefined;
-    const accessor = () => (read ??= readFindings());
-    Object.defineProperty(record.facts, 'findings', { get: accessor, enumerable: true, configurable: true });
+    const { findingsDigest, findingsCompareDigest, ...record } = parsed as z.infer<typeof storedHeadSchema> & { violationsDigest?: string };
+    const named = record.violationsDigest;
+    delete record.violationsDigest;
+    const findings = new StoredPart('findings', this.findingsKey(digest), digest, fetched?.findings, (json) => storedFindingsSchema.parse(JSON.parse(json)));
+    const violations =
+      named === undefined
+        ? undefined
+        : new StoredPart('violations', this.violationsKey(digest), digest, fetched?.violations, (json) => {
+            // Written with the head in one script: another digest is a damaged store, never a race (fetch checks the head).
+            if (violationsDigestOf(json) !== named) throw new Error(`its violations are not the ones its head names (${named})`);
+            return storedViolationsSchema.parse(JSON.parse(json));
+          });
+    // Missing parts fail at once when read with the head.
+    findings.checkPresent();
+    violations?.checkPresent();
+    if (mode === 'whole') {
+      const decision = violations ? { ...record.decision, violations: violations.read() } : record.decision;
+      return { record: { ...record, decision, facts: { ...record.facts, findings: findings.read() } } as DecisionRecord };
+    }
+    Object.defineProperty(record.facts, 'findings', { get: findings.read, enumerable: true, configurable: true });
+    if (violations) Object.defineProperty(record.decision, 'violations', { get: violations.read, enumerable: true, configurable: true });
+    const parts = violations ? [findings, violations] : [findings];
     return {
       record: record as DecisionRecord,
       stored: {
-        accessor,
+        accessor: findings.read,
         findingsDigest,
         ...(findingsCompareDigest === undefined ? {} : { findingsCompareDigest }),
+        ...(violations && named !== undefined ? { violations: { accessor: violations.read, digest: named } } : {}),
         fetch: async () => {
-          if (findings === undefined) findings = await this.redis.get(this.findingsKey(digest));
+          const due = parts.filter((p) => p.json === undefined);
+          if (!due.length) return;
+          // With the head again: parts fetched after it was replaced would belong to another record.
+          const [now, ...got] = await this.redis.mget(this.latestKey(digest), ...due.map((p) => p.key));
+          if (now !== head) throw new RecordReplaced();
+          due.forEach((p, i) => (p.json = got[i] ?? null));
         },
       },
     };
@@ -462,6 +519,10 @@ export class DecisionStore {
 
   private findingsKey(digest: string): string {
     return `${this.prefix}findings:${digest}`;
+  }
+
+  private violationsKey(digest: string): string {
+    return `${this.prefix}violations:${digest}`;
   }
 
   private historyKey(digest: string): string {
@@ -477,18 +538,75 @@ export class DecisionStore {
   }
 }
 
-/** Stands for the findings in a record serialized without them: a string no record holds (a random suffix). */
-const FINDINGS_MARK = `\u0000findings:${randomUUID()}`;
-const FINDINGS_MARK_JSON = JSON.stringify(FINDINGS_MARK);
+/** Stand for the findings and the violations in a record serialized without them: strings no record holds (a random suffix). */
+const MARK = randomUUID();
+const FINDINGS_MARK = `\u0000findings:${MARK}`;
+const VIOLATIONS_MARK = `\u0000violations:${MARK}`;
 
 /**
- * The whole record's JSON for the history, with `findings` (their JSON, serialized once for the
- * findings key) spliced in where the mark stands, rather than serializing them a second time.
+ * The whole record's JSON for the history, with `findings` and `violations` (their JSON, serialized
+ * once for their own keys) spliced in where the marks stand, rather than serializing them a second time.
  */
-function wholeRecord(record: DecisionRecord, facts: object, findings: string): string {
-  const json = JSON.stringify({ ...record, facts: { ...facts, findings: FINDINGS_MARK } });
-  const at = json.indexOf(FINDINGS_MARK_JSON);
-  return `${json.slice(0, at)}${findings}${json.slice(at + FINDINGS_MARK_JSON.length)}`;
+function wholeRecord(record: DecisionRecord, decision: object, violations: string, facts: object, findings: string): string {
+  const json = JSON.stringify({ ...record, decision: { ...decision, violations: VIOLATIONS_MARK }, facts: { ...facts, findings: FINDINGS_MARK } });
+  return splice(splice(json, VIOLATIONS_MARK, violations), FINDINGS_MARK, findings);
+}
+
+function splice(json: string, mark: string, value: string): string {
+  const marked = JSON.stringify(mark);
+  const at = json.indexOf(marked);
+  return `${json.slice(0, at)}${value}${json.slice(at + marked.length)}`;
+}
+
+/** The decision's fields but its violations, which are not read (a stored record's are read only when asked for). */
+function decisionWithoutViolations(decision: Decision): Omit<Decision, 'violations'> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(decision)) if (key !== 'violations') out[key] = (decision as Record<string, unknown>)[key];
+  return out as Omit<Decision, 'violations'>;
+}
+
+/** What a head names its violations by: the SHA-256 of their stored JSON, checked when they are read. */
+function violationsDigestOf(json: string): string {
+  return `sha256:${createHash('sha256').update(json).digest('hex')}`;
+}
+
+/**
+ * A part of the latest record stored under a key of its own (its findings, its violations): its JSON
+ * as fetched (undefined = not yet, null = missing), parsed and validated when first read.
+ */
+class StoredPart<T> {
+  private parsed: T | undefined;
+
+  constructor(
+    private readonly name: string,
+    readonly key: string,
+    private readonly digest: string,
+    public json: string | null | undefined,
+    private readonly parse: (json: string) => T,
+  ) {}
+
+  /** The part, parsed; the record's accessor for it (by identity: write knows its own parts by it). */
+  readonly read = (): T => {
+    if (this.parsed !== undefined) return this.parsed;
+    if (this.json === undefined) throw new PartNotFetched(this.name);
+    this.checkPresent();
+    try {
+      return (this.parsed = this.parse(this.json!));
+    } catch (cause) {
+      throw unreadable(this.digest, cause);
+    }
+  };
+
+  checkPresent(): void {
+    if (this.json === null) throw unreadable(this.digest, new Error(`its ${this.name} (${this.key}) are missing`));
+  }
+}
+
+/** What fetching a record's parts throws when its head was replaced since it was read: update reads it again. */
+class RecordReplaced extends Error {
+  constructor() {
+    super('the decision record was replaced while its parts were fetched');
+  }
 }
 
 /** Retrying reads the same bytes: fail for good, and say which digest needs a new gate decision. */

@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { ChainError } from '../../../src/errors/chain-error';
+import { createHash } from 'node:crypto';
 import { type DecisionRecord, DecisionStore, evaluatePolicy, imageFactsSchema, parsePolicy } from '../../../src/policy';
 import { factsWithout, withFindingsOf } from '../../../src/policy/decision-store';
 import { findingFactsDigest, findingsCompareDigest } from '../../../src/policy/findings-digest';
@@ -291,5 +292,115 @@ describe('decision store: the digest index the rescan pages through, and compare
       store.update(d, (latest) => (latest!.facts.findings.length ? undefined : undefined), { findingsOnDemand: true }),
       (err: unknown) => ChainError.is(err, 'BAD_INPUT') && /unreadable/.test(err.message),
     );
+  });
+
+  it('keeps the violations under a key of their own, named by their digest: a refresh that keeps the decision writes the head alone', async () => {
+    const store = new DecisionStore(redis, 'viol:');
+    const d = digest(90);
+    const strict = parsePolicy({
+      apiVersion: 'policy.delivery-chain.dev/v1',
+      kind: 'ImagePolicy',
+      metadata: { name: 'strict' },
+      rules: [{ name: 'r', vulnerabilities: { maxSeverity: { fixable: 'LOW', unfixable: 'LOW' } } }],
+    });
+    const found = imageFactsSchema.parse({
+      ...facts(90),
+      findings: ['CVE-2026-1', 'CVE-2026-2'].map((id) => ({ id, package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'HIGH', fixable: true })),
+    });
+    const recorded = await store.record(found, evaluatePolicy(found, strict, new Date()));
+    const count = recorded.decision.violations.length;
+    assert.ok(recorded.decision.violations.filter((v) => v.rule.startsWith('vulnerabilities.fix')).length === 2, 'both findings above the ceiling');
+    const headKey = `viol:decision:${d}`;
+    const violationsKey = `viol:violations:${d}`;
+    const head = JSON.parse((await redis.get(headKey))!) as { decision: object; violationsDigest: string };
+    assert.equal('violations' in head.decision, false, 'the head holds no violations');
+    const stored = (await redis.get(violationsKey))!;
+    assert.deepEqual(JSON.parse(stored), recorded.decision.violations);
+    assert.equal(head.violationsDigest, `sha256:${createHash('sha256').update(stored).digest('hex')}`, 'named by the SHA-256 of what is stored');
+    assert.deepEqual(await store.latest(d), recorded, 'read back whole');
+    assert.deepEqual((await store.history(d))[0], recorded, 'the history keeps whole records');
+
+    const refresh = (latest: DecisionRecord | undefined) =>
+      latest
+        ? ({
+            kind: 'refresh',
+            record: { ...latest, facts: withFindingsOf(latest.facts, factsWithout(latest.facts)), recordedAt: '2030-01-01T00:00:00.000Z' },
+          } as const)
+        : undefined;
+    // A refresh that keeps the decision never reads its violations: unreadable ones are neither parsed nor written.
+    await redis.set(violationsKey, '[not json');
+    assert.equal((await store.update(d, refresh, { findingsOnDemand: true })).written?.kind, 'refresh');
+    assert.equal((await store.update(d, refresh)).written?.kind, 'refresh', 'nor parsed when read with the head');
+    assert.equal(await redis.get(violationsKey), '[not json', 'the violations were not written');
+    assert.equal((JSON.parse((await redis.get(headKey))!) as { violationsDigest: string }).violationsDigest, head.violationsDigest);
+    // Read, they fail closed: unreadable, missing, or not the ones the head names.
+    await assert.rejects(store.latest(d), (err: unknown) => ChainError.is(err, 'BAD_INPUT') && !err.retryable && /unreadable/.test(err.message));
+    await redis.del(violationsKey);
+    await assert.rejects(store.latest(d), /violations .* are missing/);
+    await assert.rejects(store.update(d, refresh), /violations .* are missing/, 'the lazy mode fails on the missing key at once');
+    await redis.set(violationsKey, JSON.stringify(recorded.decision.violations.slice(1)));
+    await assert.rejects(store.latest(d), /not the ones its head names/);
+    await assert.rejects(
+      store.update(d, (latest) => (latest!.decision.violations.length ? undefined : undefined), { findingsOnDemand: true }),
+      /not the ones its head names/,
+    );
+    await redis.set(violationsKey, stored);
+
+    // On demand, a change that reads the violations gets them: it runs again once they are fetched.
+    const seen: number[] = [];
+    await store.update(
+      d,
+      (latest) => {
+        seen.push(latest!.decision.violations.length);
+        return undefined;
+      },
+      { findingsOnDemand: true },
+    );
+    assert.deepEqual(seen, [count], 'the second run saw the violations; the first stopped at the read');
+
+    // A head replaced between its read and the fetch of its parts: read again, never mixed with the newer parts.
+    const before = (await redis.get(headKey))!;
+    const runs: string[] = [];
+    await store.update(
+      d,
+      (latest) => {
+        runs.push(latest!.recordedAt);
+        // Sent on the store's connection before its fetch: the record is replaced in between.
+        if (runs.length === 1) void redis.set(headKey, JSON.stringify({ ...(JSON.parse(before) as object), recordedAt: '2031-01-01T00:00:00.000Z' }));
+        return latest!.decision.violations.length === count ? undefined : undefined;
+      },
+      { findingsOnDemand: true },
+    );
+    assert.deepEqual(runs, ['2030-01-01T00:00:00.000Z', '2031-01-01T00:00:00.000Z', '2031-01-01T00:00:00.000Z'], 'read again after the replacement');
+
+    // A new decision on the record's own violations (as an override makes) fetches and writes them.
+    await redis.set(violationsKey, '[]');
+    await redis.set(headKey, before);
+    await assert.rejects(store.latest(d), /not the ones its head names/);
+    await redis.set(violationsKey, stored);
+    const overridden = await store.update(
+      d,
+      (latest) =>
+        latest
+          ? { kind: 'decision', reason: 'override', record: { ...latest, override: { actor: 'a', reason: 'r', at: new Date().toISOString() } } }
+          : undefined,
+      { findingsOnDemand: true },
+    );
+    assert.equal(overridden.written?.kind, 'decision');
+    assert.deepEqual((await store.latest(d))?.decision.violations, recorded.decision.violations);
+    assert.deepEqual((await store.history(d))[0]?.decision.violations, recorded.decision.violations, 'the history record holds them');
+    assert.equal((await store.history(d))[0]?.override?.actor, 'a');
+
+    // A head written before violations had a key of their own holds them: read as it is, stored apart by its next write.
+    const legacy: Record<string, unknown> = { ...(JSON.parse(before) as object), decision: recorded.decision, recordedAt: '2029-01-01T00:00:00.000Z' };
+    delete legacy.violationsDigest;
+    delete legacy.override;
+    await redis.set(headKey, JSON.stringify(legacy));
+    await redis.del(violationsKey);
+    assert.deepEqual(await store.latest(d), { ...recorded, recordedAt: '2029-01-01T00:00:00.000Z' });
+    assert.equal((await store.update(d, refresh, { findingsOnDemand: true })).written?.kind, 'refresh');
+    assert.deepEqual(JSON.parse((await redis.get(violationsKey))!), recorded.decision.violations);
+    assert.equal('violations' in (JSON.parse((await redis.get(headKey))!) as { decision: object }).decision, false);
+    assert.deepEqual(await store.latest(d), { ...recorded, recordedAt: '2030-01-01T00:00:00.000Z' });
   });
 });
