@@ -474,4 +474,24 @@ void describe('vulnerability data', () => {
     const later = evaluatePolicy(image('d'), listed, new Date('2026-07-01T00:00:00Z'));
     assert.match(later.violations.find((v) => v.evidence.id === 'CVE-2026-0009')!.message, /allowlist entry CVE-2026-0009 expired on 2026-06-10/);
   });
+  void it('tags a violation shared across images with each rule that reports it, once per rule and mode', () => {
+    const base = facts({ findings: [finding('CVE-2026-0009', 'HIGH', true), finding('CVE-2026-0003', 'CRITICAL', false)] });
+    const loaded = policyWith({ vulnerabilities: { maxSeverity: { fixable: 'LOW', unfixable: 'HIGH' } } });
+    // A second rule on the very same rule set, in dry-run: the checks give both rules the same violation objects.
+    const first = loaded.policy.rules[0]!;
+    loaded.policy.rules.push({ ...first, name: 'r2', mode: 'dry-run' });
+    const tags = (n: string) => {
+      const d = evaluatePolicy({ ...base, digest: `sha256:${n.repeat(64)}` }, loaded, NOW);
+      return { d, tags: d.violations.map((v) => `${v.policyRule} ${String(v.enforced)} ${String(v.evidence.id)}`) };
+    };
+    const expected = ['r true CVE-2026-0003', 'r true CVE-2026-0009', 'r2 false CVE-2026-0003', 'r2 false CVE-2026-0009'];
+    const a = tags('a');
+    assert.deepEqual(a.tags, expected);
+    assert.deepEqual(tags('b').tags, expected);
+    assert.equal(a.d.allowed, false);
+    // Under one rule, the same finding's violation is tagged once for every image.
+    const one = policyWith({ vulnerabilities: { maxSeverity: { fixable: 'LOW', unfixable: 'HIGH' } } });
+    const [x, y] = ['e', 'f'].map((n) => evaluatePolicy({ ...base, digest: `sha256:${n.repeat(64)}` }, one, NOW).violations[0]);
+    assert.equal(x, y);
+  });
 });
