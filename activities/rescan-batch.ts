@@ -19,6 +19,7 @@ import {
   type OsvDatabase,
   osvFingerprint,
   rematchStored,
+  touchedVersions,
   versionChangeRank,
   versionDigests,
   RescanFindingsStore,
@@ -168,10 +169,13 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       // the findings their decision keeps (mustRematch), with those indexed before versions were (which could hold any).
       const versions = await fleet.versionsUnder(mode.changed);
       const [before, gated, state] = await Promise.all([fleet.versionDigests(versions), allGated(decisions), fleet.state()]);
-      const digested = versionDigests(db, versions);
-      const changedVersions = versions.filter((v) => before.get(v) !== digested.get(v));
-      const [held, unversioned] = await Promise.all([fleet.holdersOf(changedVersions), fleet.unversionedWith(mode.changed)]);
       const was = osv.recall(previous!.osvVersion);
+      // With that data in memory, only the versions a changed record affects can hit differently
+      // (touchedVersions): the others keep the digest stored for them, and are not digested again.
+      const touched = was && touchedVersions(was, db, versions);
+      const digested = versionDigests(db, touched ? versions.filter((v) => before.get(v) === null || touched.has(v)) : versions);
+      const changedVersions = [...digested.keys()].filter((v) => before.get(v) !== digested.get(v));
+      const [held, unversioned] = await Promise.all([fleet.holdersOf(changedVersions), fleet.unversionedWith(mode.changed)]);
       let atChanged = [...held.keys()];
       if (was) {
         const cuts = await fleet.cutsOf(atChanged);
@@ -189,6 +193,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         {
           changedPackages: mode.changed.length,
           versions: versions.length,
+          digestedVersions: digested.size,
           changedVersions: changedVersions.length,
           atChangedVersions: held.size,
           // Unknown (every image holding a changed version re-matched) when this worker no longer holds the last rescan's data.

@@ -22,6 +22,7 @@ export {
   osvFingerprint,
   versionDigests,
   versionChangeRank,
+  touchedVersions,
   mustRematch,
   findingsDigest,
   rematchStored,

@@ -73,10 +73,23 @@ const NO_HITS: readonly QueryHit[] = Object.freeze([]);
  */
 const MAX_REMEMBERED_QUERIES = heapBound({ share: 0.05, entryBytes: 150, min: 10_000, max: 1_000_000 });
 
-function* hitsOf(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): Generator<QueryHit> {
+function hitsOf(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): Generator<QueryHit> {
+  return hitsIn(db.lookup(q.ecosystem, q.name), q);
+}
+
+/**
+ * Whether any of `records` affects the query: given the records under the query's package key that
+ * are not the same objects in two data sets (a refresh keeps unchanged records as the same objects),
+ * the query's hits are the very same in both when none of them affects it in the set that holds it.
+ */
+export function anyAffects(records: readonly OsvRecord[], q: { ecosystem: string; name: string; version: string }): boolean {
+  return hitsIn(records, q).next().done !== true;
+}
+
+function* hitsIn(records: readonly OsvRecord[], q: { ecosystem: string; name: string; version: string }): Generator<QueryHit> {
   const queried = packageKey(q.ecosystem, q.name);
   const cmp = comparatorFor(q.ecosystem);
-  for (const record of db.lookup(q.ecosystem, q.name)) {
+  for (const record of records) {
     for (const entry of record.affected ?? []) {
       if (!entry.package || entryKey(entry, entry.package) !== queried) continue;
       const match = affectedEntryMatches(entry, q.ecosystem, q.version);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { FleetIndex, imageIndex, mustRematch, versionChangeRank, versionDigests } from '../../../src/scan';
+import { FleetIndex, imageIndex, mustRematch, touchedVersions, versionChangeRank, versionDigests } from '../../../src/scan';
 import { OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
 import { matchFleetImage } from '../../../src/scan/fleet/match-cache';
 import { type Package } from '../../../src/scan/types';
@@ -263,6 +263,51 @@ describe('delta rescan: an image is left alone only when no change reaches the f
     }
     // Both sides exercised: images left alone, and images whose re-match changes what is kept.
     assert.ok(skipped >= 20 && rematchedChanging >= 20, `skipped ${skipped}, re-matched with a change ${rematchedChanging}`);
+  });
+});
+
+describe('delta rescan: only the versions a changed record affects are digested again', () => {
+  it('touches every version whose hits differ, on random data whose unchanged records stay the same objects (as a refresh keeps them)', () => {
+    let seed = 7;
+    const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const versions = ['1.0-1', '2.0-1', '3.0-1', '4.0-1'];
+    const randomAdvisory = (n: number): Adv => ({
+      id: `CVE-2025-${String(n).padStart(4, '0')}`,
+      source: pick(['s0', 's1', 's2']),
+      urgency: pick(['unimportant', 'low', 'medium', 'high', undefined] as const),
+      ...(rand() < 0.4 ? { aliases: [`CVE-2025-${String(Math.floor(rand() * 30)).padStart(4, '0')}`] } : {}),
+      ...(rand() < 0.7 ? { fixed: pick(versions) } : {}),
+      ecosystems: rand() < 0.2 ? ['Debian:12', 'Debian'] : [rand() < 0.8 ? 'Debian:12' : 'Debian'],
+    });
+    // One record object per advisory object: an advisory kept as it was is the same record in both sets.
+    const records = new WeakMap<Adv, OsvRecord>();
+    const recordOf = (a: Adv) => records.get(a) ?? records.set(a, advisory(a)).get(a)!;
+    const entries = imageIndex(['s0', 's1', 's2'].flatMap((s) => versions.map((v) => deb(s, v)))).versions;
+    let untouched = 0;
+    let differing = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const advs = Array.from({ length: 5 + Math.floor(rand() * 15) }, (_, n) => randomAdvisory(n));
+      const next = advs
+        .filter(() => rand() > 0.1)
+        .map((a) => (rand() < 0.15 ? { ...randomAdvisory(0), id: a.id } : a))
+        .concat(rand() < 0.5 ? [randomAdvisory(100 + trial)] : []);
+      const before = new OsvDatabase(advs.map(recordOf), new Date((clock += 1000)));
+      const after = new OsvDatabase(next.map(recordOf), new Date((clock += 1000)));
+      const touched = touchedVersions(before, after, entries);
+      const [b, a] = [versionDigests(before, entries), versionDigests(after, entries)];
+      for (const e of entries) {
+        if (b.get(e) !== a.get(e)) {
+          differing++;
+          assert.ok(touched.has(e), `trial ${trial}: ${e.replaceAll('\u0001', ' ')} hits differently, yet is not touched`);
+        } else if (!touched.has(e)) untouched++;
+      }
+      // Every record another object: every version a record of either set affects is touched.
+      const copies = touchedVersions(before, new OsvDatabase(next.map(advisory), new Date((clock += 1000))), entries);
+      for (const e of entries) if (b.get(e) !== '' || a.get(e) !== '') assert.ok(copies.has(e), `trial ${trial}: a copied record counts as changed`);
+    }
+    // Both sides exercised: versions whose hits differ, and versions left undigested.
+    assert.ok(differing >= 100 && untouched >= 100, `differing ${differing}, untouched ${untouched}`);
   });
 });
 
