@@ -9,6 +9,7 @@
 import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
 import { packageKey } from '../osv/database';
 import { type OsvDatabase } from '../osv';
+import { type OsvRecord } from '../osv/schema';
 import { findingKey } from './finding-key';
 import { findingRank, NEGLIGIBLE_RANK, RANKS, severityRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
@@ -109,21 +110,32 @@ function cacheOf(db: OsvDatabase): Cache {
  */
 function carryOver(from: Cache, db: OsvDatabase): Cache {
   const changed = new Set<string>();
-  for (const [key, now] of db.packages()) {
-    const before = from.db.recordsAt(key);
-    if (before.length !== now.length || before.some((r, i) => r !== now[i])) changed.add(key);
-  }
+  for (const [key, now] of db.packages()) if (!sameRecords(from.db.recordsAt(key), now)) changed.add(key);
   for (const [key] of from.db.packages()) if (db.recordsAt(key).length === 0) changed.add(key);
+  const stale = (e: Entry): boolean => {
+    for (const k of e.lookups) if (changed.has(k)) return true;
+    return false;
+  };
+  const fresh = (e: Entry): boolean => !stale(e);
   const { byPurl } = from;
   let size = 0;
+  // Most purls keep every entry: their array stays as it is, rather than each being filtered into a new one.
   for (const [purl, entries] of byPurl) {
-    const kept = entries.filter((e) => !e.lookups.some((k) => changed.has(k)));
-    if (kept.length === 0) byPurl.delete(purl);
-    else if (kept.length !== entries.length) byPurl.set(purl, kept);
-    size += kept.length;
+    let kept = entries.length;
+    for (const e of entries) if (stale(e)) kept--;
+    if (kept === 0) byPurl.delete(purl);
+    else if (kept !== entries.length) byPurl.set(purl, entries.filter(fresh));
+    size += kept;
   }
   caches.delete(from.db);
   return { db, byPurl, size };
+}
+
+/** The very same record objects, in the same order. */
+function sameRecords(a: readonly OsvRecord[], b: readonly OsvRecord[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Lookup keys, one string each however many entries name them. */

@@ -311,6 +311,22 @@ describe('delta rescan: only the versions a changed record affects are digested 
   });
 });
 
+describe('the fleet match cache after a refresh', () => {
+  it('drops only the entries under changed records, of a purl that names two packages (binary and source aside)', () => {
+    // One purl, two packages: the same binary as built from two sources, each matched under its own.
+    const fromA = deb('a', '1.0-1', 'bin');
+    const fromB = deb('b', '1.0-1', 'bin');
+    assert.equal(fromA.purl, fromB.purl);
+    // The record of source b is kept as the same object, as a refresh keeps an unchanged record; a's is replaced.
+    const kept = advisory({ id: 'CVE-2025-0100', source: 'b', urgency: 'high' });
+    const before = new OsvDatabase([advisory({ id: 'CVE-2025-0001', source: 'a', urgency: 'high' }), kept], new Date((clock += 1000)));
+    const after = new OsvDatabase([advisory({ id: 'CVE-2025-0002', source: 'a', urgency: 'high' }), kept], new Date((clock += 1000)));
+    const ids = (db: OsvDatabase, pkg: Package) => matchFleetImage(db, [pkg], 10).cached.map((f) => f.id);
+    assert.deepEqual([ids(before, fromA), ids(before, fromB)], [['CVE-2025-0001'], ['CVE-2025-0100']]);
+    assert.deepEqual([ids(after, fromA), ids(after, fromB)], [['CVE-2025-0002'], ['CVE-2025-0100']], 'the entry under the changed record is matched again');
+  });
+});
+
 describe('the fleet index keeps each image’s cut', () => {
   let redis: Redis;
   before(async () => {
