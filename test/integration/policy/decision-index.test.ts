@@ -21,6 +21,29 @@ const facts = (n: number) =>
     hygiene: { sizeBytes: 1, layerCount: 1, efficiency: 1 },
   });
 
+/** What a change that reads a part of the record on demand saw, run by run: it stops at its first read, and runs again once the part is fetched. */
+async function seenOnDemand(store: DecisionStore, d: string, read: (record: DecisionRecord) => number): Promise<number[]> {
+  const seen: number[] = [];
+  await store.update(
+    d,
+    (latest) => {
+      seen.push(read(latest!));
+      return undefined;
+    },
+    { findingsOnDemand: true },
+  );
+  return seen;
+}
+
+/** A break-glass override over the latest record read on demand, as recordOverride makes one. */
+const overrideOnDemand = (store: DecisionStore, d: string) =>
+  store.update(
+    d,
+    (latest) =>
+      latest ? { kind: 'decision', reason: 'override', record: { ...latest, override: { actor: 'a', reason: 'r', at: new Date().toISOString() } } } : undefined,
+    { findingsOnDemand: true },
+  );
+
 describe('decision store: the digest index the rescan pages through, and compare-and-set updates (real Redis)', () => {
   let redis: Redis;
   before(async () => {
@@ -261,26 +284,10 @@ describe('decision store: the digest index the rescan pages through, and compare
     await redis.set(findingsKey, stored);
 
     // A change that reads the findings gets them: it runs again once they are fetched.
-    const seen: number[] = [];
-    await store.update(
-      d,
-      (latest) => {
-        seen.push(latest!.facts.findings.length);
-        return undefined;
-      },
-      { findingsOnDemand: true },
-    );
-    assert.deepEqual(seen, [2], 'the second run saw both findings; the first stopped at the read');
+    assert.deepEqual(await seenOnDemand(store, d, (r) => r.facts.findings.length), [2], 'the second run saw both findings; the first stopped at the read');
 
     // A new decision on the record's own findings (as an override makes) fetches and writes them.
-    const overridden = await store.update(
-      d,
-      (latest) =>
-        latest
-          ? { kind: 'decision', reason: 'override', record: { ...latest, override: { actor: 'a', reason: 'r', at: new Date().toISOString() } } }
-          : undefined,
-      { findingsOnDemand: true },
-    );
+    const overridden = await overrideOnDemand(store, d);
     assert.equal(overridden.written?.kind, 'decision');
     assert.deepEqual((await store.latest(d))?.facts.findings, first.findings);
     assert.deepEqual((await store.history(d))[0]?.facts.findings, first.findings, 'the history record holds them');
@@ -347,16 +354,11 @@ describe('decision store: the digest index the rescan pages through, and compare
     await redis.set(violationsKey, stored);
 
     // On demand, a change that reads the violations gets them: it runs again once they are fetched.
-    const seen: number[] = [];
-    await store.update(
-      d,
-      (latest) => {
-        seen.push(latest!.decision.violations.length);
-        return undefined;
-      },
-      { findingsOnDemand: true },
+    assert.deepEqual(
+      await seenOnDemand(store, d, (r) => r.decision.violations.length),
+      [count],
+      'the second run saw the violations; the first stopped at the read',
     );
-    assert.deepEqual(seen, [count], 'the second run saw the violations; the first stopped at the read');
 
     // A head replaced between its read and the fetch of its parts: read again, never mixed with the newer parts.
     const before = (await redis.get(headKey))!;
@@ -378,14 +380,7 @@ describe('decision store: the digest index the rescan pages through, and compare
     await redis.set(headKey, before);
     await assert.rejects(store.latest(d), /not the ones its head names/);
     await redis.set(violationsKey, stored);
-    const overridden = await store.update(
-      d,
-      (latest) =>
-        latest
-          ? { kind: 'decision', reason: 'override', record: { ...latest, override: { actor: 'a', reason: 'r', at: new Date().toISOString() } } }
-          : undefined,
-      { findingsOnDemand: true },
-    );
+    const overridden = await overrideOnDemand(store, d);
     assert.equal(overridden.written?.kind, 'decision');
     assert.deepEqual((await store.latest(d))?.decision.violations, recorded.decision.violations);
     assert.deepEqual((await store.history(d))[0]?.decision.violations, recorded.decision.violations, 'the history record holds them');
