@@ -472,9 +472,12 @@ export class DecisionStore {
     } catch (cause) {
       throw unreadable(digest, cause);
     }
-    const { findingsDigest, findingsCompareDigest, ...record } = parsed as z.infer<typeof storedHeadSchema> & { violationsDigest?: string };
-    const named = record.violationsDigest;
-    delete record.violationsDigest;
+    const {
+      findingsDigest,
+      findingsCompareDigest,
+      violationsDigest: named,
+      ...record
+    } = parsed as z.infer<typeof storedHeadSchema> & { violationsDigest?: string };
     const findings = new StoredPart('findings', this.findingsKey(digest), digest, fetched?.findings, (json) => storedFindingsSchema.parse(JSON.parse(json)));
     const violations =
       named === undefined

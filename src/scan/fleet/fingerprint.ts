@@ -7,10 +7,9 @@
 import { createHash } from 'node:crypto';
 import { type OsvDatabase } from '../osv';
 import { anyAffects, matchPackage, queriesFor, queryHitsDigest } from '../osv/findings';
-import { type OsvRecord } from '../osv/schema';
 import { findingRank } from '../finding-rank';
 import { findingKey } from './finding-key';
-import { packageKey } from '../osv/database';
+import { differingRecordsAt, packageKey } from '../osv/database';
 import { type Ecosystem, type Package } from '../types';
 
 /**
@@ -90,23 +89,16 @@ export function versionDigests(db: OsvDatabase, entries: Iterable<string>): Map<
 
 /**
  * The version entries whose hits may differ between `before` and `after`: those that a record under
- * their package key that is not the same object in both (added, removed, or modified: a refresh keeps
- * unchanged records as the same objects, and any other object counts as changed) affects in the data
- * set holding it. Every other entry is hit by the very same records, so its digest is the same in both.
+ * their package key differing between the two (differingRecordsAt) affects in the data set holding it.
+ * Every other entry is hit by the very same records, so its digest is the same in both.
  */
 export function touchedVersions(before: OsvDatabase, after: OsvDatabase, entries: Iterable<string>): Set<string> {
-  const differing = new Map<string, readonly OsvRecord[]>();
+  const differing = new Map<string, ReturnType<typeof differingRecordsAt>>();
   const out = new Set<string>();
   for (const entry of entries) {
     const key = keyOfVersion(entry);
     let records = differing.get(key);
-    if (records === undefined) {
-      const was = before.recordsAt(key);
-      const now = after.recordsAt(key);
-      const wasSet = new Set(was);
-      const nowSet = new Set(now);
-      differing.set(key, (records = [...was.filter((r) => !nowSet.has(r)), ...now.filter((r) => !wasSet.has(r))]));
-    }
+    if (records === undefined) differing.set(key, (records = differingRecordsAt(before, after, key)));
     if (records.length > 0 && anyAffects(records, queryOfVersion(entry))) out.add(entry);
   }
   return out;

@@ -7,9 +7,8 @@
  * (test/unit/scan/fleet.test.ts compares them).
  */
 import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
-import { packageKey } from '../osv/database';
+import { packageKey, sameRecordsAt } from '../osv/database';
 import { type OsvDatabase } from '../osv';
-import { type OsvRecord } from '../osv/schema';
 import { findingKey } from './finding-key';
 import { findingRank, NEGLIGIBLE_RANK, RANKS, severityRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
@@ -110,7 +109,7 @@ function cacheOf(db: OsvDatabase): Cache {
  */
 function carryOver(from: Cache, db: OsvDatabase): Cache {
   const changed = new Set<string>();
-  for (const [key, now] of db.packages()) if (!sameRecords(from.db.recordsAt(key), now)) changed.add(key);
+  for (const [key] of db.packages()) if (!sameRecordsAt(from.db, db, key)) changed.add(key);
   for (const [key] of from.db.packages()) if (db.recordsAt(key).length === 0) changed.add(key);
   const stale = (e: Entry): boolean => {
     for (const k of e.lookups) if (changed.has(k)) return true;
@@ -129,13 +128,6 @@ function carryOver(from: Cache, db: OsvDatabase): Cache {
   }
   caches.delete(from.db);
   return { db, byPurl, size };
-}
-
-/** The very same record objects, in the same order. */
-function sameRecords(a: readonly OsvRecord[], b: readonly OsvRecord[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Lookup keys, one string each however many entries name them. */

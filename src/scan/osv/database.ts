@@ -105,3 +105,26 @@ export class OsvDatabase {
     return this.byPackage.entries();
   }
 }
+
+/**
+ * True when two databases hold the very same record objects, in the same order, under `key`. A refresh
+ * keeps an unchanged export entry's records as the same objects (the importer's ReusableEntries), so
+ * the same objects are the same records; any other object counts as changed, whatever it holds.
+ */
+export function sameRecordsAt(before: OsvDatabase, after: OsvDatabase, key: string): boolean {
+  const a = before.recordsAt(key);
+  const b = after.recordsAt(key);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The records under `key` that are not the same objects in both databases (see sameRecordsAt): removed, added or modified. */
+export function differingRecordsAt(before: OsvDatabase, after: OsvDatabase, key: string): OsvRecord[] {
+  if (sameRecordsAt(before, after, key)) return [];
+  const was = before.recordsAt(key);
+  const now = after.recordsAt(key);
+  const wasSet = new Set(was);
+  const nowSet = new Set(now);
+  return [...was.filter((r) => !nowSet.has(r)), ...now.filter((r) => !wasSet.has(r))];
+}

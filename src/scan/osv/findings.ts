@@ -79,8 +79,8 @@ function hitsOf(db: OsvDatabase, q: { ecosystem: string; name: string; version: 
 
 /**
  * Whether any of `records` affects the query: given the records under the query's package key that
- * are not the same objects in two data sets (a refresh keeps unchanged records as the same objects),
- * the query's hits are the very same in both when none of them affects it in the set that holds it.
+ * differ between two data sets (differingRecordsAt), the query's hits are the very same in both when
+ * none of them affects it in the set that holds it.
  */
 export function anyAffects(records: readonly OsvRecord[], q: { ecosystem: string; name: string; version: string }): boolean {
   return hitsIn(records, q).next().done !== true;
