@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, ManagedProcess, portOpen } from '../../workers/local/managed-process';
+import { freePort, lastLines, ManagedProcess, portOpen } from '../../workers/local/managed-process';
 import { requireTool } from '../../workers/local/tools';
 import type * as Services from './services';
 
@@ -75,7 +75,8 @@ export async function startControlPlane(dir: string, onStop: (stop: () => Promis
     ],
     logFile: join(dir, 'etcd.log'),
     readyTimeoutMs: 60_000,
-    ready: () => portOpen(clientPort),
+    // Serving, not just listening: the API server gives up on an etcd it cannot use within a minute.
+    ready: () => etcdHealthy(clientPort),
   });
   await etcd.start();
   onStop(() => etcd.stop(5_000));
@@ -115,12 +116,30 @@ export async function startControlPlane(dir: string, onStop: (stop: () => Promis
     readyTimeoutMs: 180_000,
     ready: async () => (await portOpen(apiPort)) && (await kubectl(['get', '--raw', '/readyz'], { timeoutMs: 10_000 })).stdout.trim() === 'ok',
   });
-  await apiserver.start();
+  try {
+    await apiserver.start();
+  } catch (err) {
+    // The API server's own last lines say what it saw; etcd's state says whether etcd is the reason.
+    const etcdState = etcd.running
+      ? `etcd is running (healthy: ${String(await etcdHealthy(clientPort))})`
+      : `etcd has exited${lastLines(join(dir, 'etcd.log'))}`;
+    throw new Error(`${(err as Error).message}\n${etcdState}`, { cause: err });
+  }
   onStop(() => apiserver.stop(5_000));
 
   // What a tenant may do: create and label namespaces, run workloads in them (but not touch cluster-wide admission).
   await applyOrThrow(kubectl, TENANT_RBAC);
   return { server, kubeconfig, kubectl, etcd, apiserver };
+}
+
+/** Whether etcd answers its health endpoint as healthy. */
+async function etcdHealthy(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) });
+    return res.ok && ((await res.json()) as { health?: unknown }).health === 'true';
+  } catch {
+    return false;
+  }
 }
 
 /** `kubectl apply -f -` that must succeed. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fstatSync, mkdirSync, openSync, readFileSync, readSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -96,12 +96,18 @@ export class ManagedProcess implements ServiceProcess {
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 60_000);
     for (;;) {
       if (this.exitCode !== undefined) {
-        throw new ChainError('SERVICE_START_FAILED', `${name} exited (code ${String(this.exitCode)}) before it was ready; see ${logFile}`);
+        // Its last words, once the pipes have drained into the log and the log is written out (the exit
+        // handler ends it then); bounded, as a grandchild may hold the pipes open.
+        if (!log.writableFinished) await Promise.race([new Promise<void>((resolve) => log.once('finish', () => resolve())), delay(2_000)]);
+        throw new ChainError('SERVICE_START_FAILED', `${name} exited (code ${String(this.exitCode)}) before it was ready; see ${logFile}${lastLines(logFile)}`);
       }
       if (await this.options.ready().catch(() => false)) return;
       if (Date.now() > deadline) {
         await this.stop();
-        throw new ChainError('SERVICE_START_FAILED', `${name} was not ready within ${this.options.readyTimeoutMs ?? 60_000} ms; see ${logFile}`);
+        throw new ChainError(
+          'SERVICE_START_FAILED',
+          `${name} was not ready within ${this.options.readyTimeoutMs ?? 60_000} ms; see ${logFile}${lastLines(logFile)}`,
+        );
       }
       await delay(100);
     }
@@ -129,6 +135,36 @@ export class ManagedProcess implements ServiceProcess {
     this.stopping = true;
     this.child.kill('SIGKILL');
     await this.exited;
+  }
+}
+
+/**
+ * The last lines of a service's log, for the error that says it did not start: tests and `npm start`
+ * remove their data directories (and the log with them) when they stop, so a failure on a CI machine
+ * is only understood from what the error itself carries (a kube-apiserver that exits with 255 names
+ * its fatal error on its last line). Each line cut to a readable length; '' when the log is empty or unreadable.
+ */
+export function lastLines(logFile: string, lines = 15, bytes = 16_384): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(logFile, 'r');
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, bytes);
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, size - length);
+    const tail = buf
+      .toString('utf8')
+      .split('\n')
+      .slice(length < size ? 1 : 0)
+      .map((l) => l.trimEnd())
+      .filter((l) => l !== '')
+      .slice(-lines)
+      .map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l));
+    return tail.length ? `; its log ends:\n${tail.map((l) => `  | ${l}`).join('\n')}` : '';
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
