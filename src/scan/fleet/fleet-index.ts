@@ -10,7 +10,7 @@
  * re-match (a cut is replaced or dropped whenever the image is matched).
  */
 import { randomUUID } from 'node:crypto';
-import { type Redis } from 'ioredis';
+import { type ChainableCommander, type Redis } from 'ioredis';
 import { ChainError } from '../../errors';
 import { type ImageIndex, keyOfVersion } from './fingerprint';
 import { type FingerprintState, type FleetState } from './plan';
@@ -132,8 +132,7 @@ export class FleetIndex {
   async stageVersionDigests(runKey: string, digests: ReadonlyMap<string, string>, replace: boolean): Promise<void> {
     const key = this.key(`pending:${runKey}:hits`);
     const pipe = this.redis.pipeline().del(key);
-    const entries = [...digests];
-    for (let i = 0; i < entries.length; i += CHUNK) pipe.hset(key, Object.fromEntries(entries.slice(i, i + CHUNK)));
+    hsetInChunks(pipe, key, digests);
     pipe.set(`${key}:mode`, replace ? 'replace' : 'merge', 'EX', PENDING_TTL_SECONDS);
     pipe.expire(key, PENDING_TTL_SECONDS);
     await exec(pipe);
@@ -300,8 +299,7 @@ export class FleetIndex {
   async stageFingerprint(runKey: string, state: FingerprintState): Promise<void> {
     const key = this.key(`pending:${runKey}`);
     const pipe = this.redis.pipeline().del(key);
-    const entries = [...state.fingerprint];
-    for (let i = 0; i < entries.length; i += 5000) pipe.hset(key, Object.fromEntries(entries.slice(i, i + 5000)));
+    hsetInChunks(pipe, key, state.fingerprint);
     pipe.hset(`${key}:meta`, { osvVersion: state.osvVersion, matcher: state.matcher, policyVersion: state.policyVersion, fullAt: state.fullAt });
     pipe.expire(key, PENDING_TTL_SECONDS).expire(`${key}:meta`, PENDING_TTL_SECONDS);
     await exec(pipe);
@@ -387,4 +385,21 @@ async function exec(pipe: { exec(): Promise<Array<[Error | null, unknown]> | nul
   const failed = results.find(([err]) => err);
   if (failed?.[0]) throw new ChainError('TRANSIENT', `fleet index: ${failed[0].message}`, { cause: failed[0] });
   return results.map(([, value]) => value);
+}
+
+/**
+ * HSETs of `fields` into `key`, CHUNK fields each, given as flat field-value arguments: a full
+ * rescan stages a fleet's worth of version digests (about a million), and an object per chunk
+ * (Object.fromEntries, then flattened again by the client) doubled the garbage of staging them.
+ */
+function hsetInChunks(pipe: ChainableCommander, key: string, fields: ReadonlyMap<string, string>): void {
+  let args: string[] = [];
+  for (const [field, value] of fields) {
+    args.push(field, value);
+    if (args.length === 2 * CHUNK) {
+      pipe.hset(key, ...args);
+      args = [];
+    }
+  }
+  if (args.length) pipe.hset(key, ...args);
 }

@@ -47,18 +47,29 @@ const NO_RANKS: readonly number[] = Object.freeze([]);
 const NO_KEYS: readonly string[] = Object.freeze([]);
 const NO_TALLY: readonly number[] = Object.freeze([]);
 
-/** A distinct package (everything matching reads of it: the layer only ends up in the findings) and its findings. */
+/**
+ * A distinct package, with what matching reads of it (the layer only ends up in the findings) held in
+ * the entry itself, and its findings. Entries of one purl are chained (`next`): nearly every purl names
+ * one package, so a lookup reads the map's entry and no array, and compares the fields it holds.
+ */
 interface Entry {
-  pkg: Pick<Package, 'name' | 'version' | 'ecosystem' | 'release' | 'sourceName' | 'sourceVersion'>;
-  found: readonly Finding[];
+  readonly name: string;
+  readonly version: string;
+  readonly ecosystem: Package['ecosystem'];
+  readonly release: string | undefined;
+  readonly sourceName: string | undefined;
+  readonly sourceVersion: string | undefined;
+  readonly found: readonly Finding[];
   /** findingRank() of each finding, computed once per distinct package rather than in every comparison of every image. */
-  ranks: readonly number[];
+  readonly ranks: readonly number[];
   /** findingKey() of each finding (the layer is not in it): built once per distinct package, not per image. */
-  keys: readonly string[];
+  readonly keys: readonly string[];
   /** The database keys (packageKey) the package is looked up under: its findings are those records'. */
-  lookups: readonly string[];
+  readonly lookups: readonly string[];
   /** How many findings of each rank, then how many fixable of each severity (tallyOfFound): summed per image, never counted from its findings. */
-  tally: readonly number[];
+  readonly tally: readonly number[];
+  /** The next entry of the same purl (another package under it), if any. */
+  next: Entry | undefined;
 }
 
 /** A finding gathered for an image, with its key and the index of its package in the image (for its layer). */
@@ -76,7 +87,8 @@ const byIds = (a: Gathered, b: Gathered) => compareFindingIds(a.f, b.f);
  */
 interface Cache {
   db: OsvDatabase;
-  byPurl: Map<string, Entry[]>;
+  /** The first entry of each purl, the others chained behind it. */
+  byPurl: Map<string, Entry>;
   size: number;
 }
 
@@ -115,41 +127,57 @@ function carryOver(from: Cache, db: OsvDatabase): Cache {
     for (const k of e.lookups) if (changed.has(k)) return true;
     return false;
   };
-  const fresh = (e: Entry): boolean => !stale(e);
   const { byPurl } = from;
   let size = 0;
-  // Most purls keep every entry: their array stays as it is, rather than each being filtered into a new one.
-  for (const [purl, entries] of byPurl) {
-    let kept = entries.length;
-    for (const e of entries) if (stale(e)) kept--;
-    if (kept === 0) byPurl.delete(purl);
-    else if (kept !== entries.length) byPurl.set(purl, entries.filter(fresh));
-    size += kept;
+  // Most purls keep their one entry: the map is only written where an entry goes.
+  for (const [purl, first] of byPurl) {
+    let head: Entry | undefined;
+    let tail: Entry | undefined;
+    let dropped = false;
+    for (let e: Entry | undefined = first; e; e = e.next) {
+      if (stale(e)) {
+        dropped = true;
+        continue;
+      }
+      size++;
+      if (tail) tail.next = e;
+      else head = e;
+      tail = e;
+    }
+    if (!dropped) continue;
+    if (tail) tail.next = undefined;
+    if (head) byPurl.set(purl, head);
+    else byPurl.delete(purl);
   }
   caches.delete(from.db);
   return { db, byPurl, size };
 }
 
-/** Lookup keys, one string each however many entries name them. */
-const interned = new Map<string, string>();
-function lookupsOf(pkg: Package): string[] {
+/**
+ * Lookup key lists, one array for each list however many entries hold it (a fleet's entries name a
+ * few distinct lists each: a Debian package's release-scoped and bare keys of its source).
+ */
+const interned = new Map<string, readonly string[]>();
+function lookupsOf(pkg: Package): readonly string[] {
   const out: string[] = [];
   for (const q of queriesFor(pkg)) {
     const key = packageKey(q.ecosystem, q.name);
-    let one = interned.get(key);
-    if (one === undefined) {
-      if (interned.size >= MAX_ENTRIES) interned.clear();
-      interned.set(key, (one = key));
-    }
-    if (!out.includes(one)) out.push(one);
+    if (!out.includes(key)) out.push(key);
   }
-  return out;
+  const id = out.join('\u0001');
+  let one = interned.get(id);
+  if (one === undefined) {
+    if (interned.size >= MAX_ENTRIES) interned.clear();
+    interned.set(id, (one = Object.freeze(out)));
+  }
+  return one;
 }
 
-function same(a: Entry['pkg'], b: Package): boolean {
+/** The fields matching reads, version first: packages under one purl differ by it, if at all. */
+function same(a: Entry, b: Package): boolean {
   return (
-    a.name === b.name &&
     a.version === b.version &&
+    a.name === b.name &&
     a.ecosystem === b.ecosystem &&
     a.release === b.release &&
     a.sourceName === b.sourceName &&
@@ -255,30 +283,31 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
 
 /** The cached entry of `pkg`, matched now if the cache has none. */
 function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
-  let entries = cache.byPurl.get(pkg.purl);
+  let first = cache.byPurl.get(pkg.purl);
   // A loop, not find(): no closure made for each package of each image.
-  if (entries) for (const entry of entries) if (same(entry.pkg, pkg)) return entry;
+  for (let e = first; e; e = e.next) if (same(e, pkg)) return e;
   if (cache.size >= MAX_ENTRIES) {
     cache.byPurl.clear();
     cache.size = 0;
-    entries = undefined;
+    first = undefined;
   }
   const found = matchPackage(db, pkg);
-  if (!entries) cache.byPurl.set(pkg.purl, (entries = []));
-  const { name, version, ecosystem, release, sourceName, sourceVersion } = pkg;
-  const lookups = lookupsOf(pkg);
-  const made: Entry =
-    found.length === 0
-      ? { pkg: { name, version, ecosystem, release, sourceName, sourceVersion }, found: NO_FINDINGS, ranks: NO_RANKS, keys: NO_KEYS, lookups, tally: NO_TALLY }
-      : {
-          pkg: { name, version, ecosystem, release, sourceName, sourceVersion },
-          found,
-          ranks: found.map(findingRank),
-          keys: found.map(findingKey),
-          lookups,
-          tally: tallyOfFound(found),
-        };
-  entries.push(made);
+  const none = found.length === 0;
+  const made: Entry = {
+    name: pkg.name,
+    version: pkg.version,
+    ecosystem: pkg.ecosystem,
+    release: pkg.release,
+    sourceName: pkg.sourceName,
+    sourceVersion: pkg.sourceVersion,
+    found: none ? NO_FINDINGS : found,
+    ranks: none ? NO_RANKS : found.map(findingRank),
+    keys: none ? NO_KEYS : found.map(findingKey),
+    lookups: lookupsOf(pkg),
+    tally: none ? NO_TALLY : tallyOfFound(found),
+    next: first,
+  };
+  cache.byPurl.set(pkg.purl, made);
   cache.size++;
   return made;
 }
