@@ -80,10 +80,9 @@ export function imageIndex(packages: readonly Package[]): ImageIndex {
  */
 export function versionDigests(db: OsvDatabase, entries: Iterable<string>): Map<string, string> {
   const out = new Map<string, string>();
-  for (const entry of entries) {
-    const q = queryOfVersion(entry);
-    out.set(entry, db.lookup(q.ecosystem, q.name).length === 0 ? '' : queryHitsDigest(db, q));
-  }
+  // An entry starts with its package key: no records under it (a package no advisory names), no hits, told without
+  // splitting the entry or normalising its name again.
+  for (const entry of entries) out.set(entry, db.recordsAt(keyOfVersion(entry)).length === 0 ? '' : queryHitsDigest(db, queryOfVersion(entry)));
   return out;
 }
 
