@@ -3,10 +3,15 @@ import { Cvss3P0, Cvss3P1, Cvss4P0 } from 'ae-cvss-calculator';
 import { type Severity, type VendorSeverity } from '../types';
 import { type OsvAffected, type OsvRecord } from './schema';
 
+/** A record's severity for one affected entry, as findings carry it. */
 export interface RecordSeverity {
   severity: Severity;
   score?: number;
   vector?: string;
+  /** The CVSS band of `score`. */
+  cvssSeverity?: Severity;
+  vendor?: VendorSeverity;
+  negligible?: boolean;
 }
 
 /** CVSS base score of a vector, undefined when the vector is not one we can compute. */
@@ -119,16 +124,6 @@ export function vendorSeverity(record: OsvRecord, affected: OsvAffected | undefi
       : undefined;
   }
   return undefined;
-}
-
-export interface RecordSeverity {
-  severity: Severity;
-  score?: number;
-  vector?: string;
-  /** The CVSS band of `score`. */
-  cvssSeverity?: Severity;
-  vendor?: VendorSeverity;
-  negligible?: boolean;
 }
 
 /** The record's highest computed CVSS base score, when it has a vector we can compute. */
