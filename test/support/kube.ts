@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, lastLines, ManagedProcess, portOpen } from '../../workers/local/managed-process';
+import { endOfLog, freePort, ManagedProcess, portOpen } from '../../workers/local/managed-process';
 import { requireTool } from '../../workers/local/tools';
 import type * as Services from './services';
 
@@ -122,7 +122,7 @@ export async function startControlPlane(dir: string, onStop: (stop: () => Promis
     // The API server's own last lines say what it saw; etcd's state says whether etcd is the reason.
     const etcdState = etcd.running
       ? `etcd is running (healthy: ${String(await etcdHealthy(clientPort))})`
-      : `etcd has exited${lastLines(join(dir, 'etcd.log'))}`;
+      : `etcd has exited${endOfLog(join(dir, 'etcd.log'))}`;
     throw new Error(`${(err as Error).message}\n${etcdState}`, { cause: err });
   }
   onStop(() => apiserver.stop(5_000));

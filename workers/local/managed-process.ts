@@ -99,14 +99,14 @@ export class ManagedProcess implements ServiceProcess {
         // Its last words, once the pipes have drained into the log and the log is written out (the exit
         // handler ends it then); bounded, as a grandchild may hold the pipes open.
         if (!log.writableFinished) await Promise.race([new Promise<void>((resolve) => log.once('finish', () => resolve())), delay(2_000)]);
-        throw new ChainError('SERVICE_START_FAILED', `${name} exited (code ${String(this.exitCode)}) before it was ready; see ${logFile}${lastLines(logFile)}`);
+        throw new ChainError('SERVICE_START_FAILED', `${name} exited (code ${String(this.exitCode)}) before it was ready; see ${logFile}${endOfLog(logFile)}`);
       }
       if (await this.options.ready().catch(() => false)) return;
       if (Date.now() > deadline) {
         await this.stop();
         throw new ChainError(
           'SERVICE_START_FAILED',
-          `${name} was not ready within ${this.options.readyTimeoutMs ?? 60_000} ms; see ${logFile}${lastLines(logFile)}`,
+          `${name} was not ready within ${this.options.readyTimeoutMs ?? 60_000} ms; see ${logFile}${endOfLog(logFile)}`,
         );
       }
       await delay(100);
@@ -139,12 +139,13 @@ export class ManagedProcess implements ServiceProcess {
 }
 
 /**
- * The last lines of a service's log, for the error that says it did not start: tests and `npm start`
- * remove their data directories (and the log with them) when they stop, so a failure on a CI machine
- * is only understood from what the error itself carries (a kube-apiserver that exits with 255 names
- * its fatal error on its last line). Each line cut to a readable length; '' when the log is empty or unreadable.
+ * The last lines of a service's log (at most `lines`, each cut to a readable length), read from its
+ * last `bytes` alone; none when the log is empty or unreadable. What an error about the service
+ * carries: tests and `npm start` remove their data directories (the logs with them) when they stop,
+ * so a failure on a CI machine is only understood from the error itself (a kube-apiserver that
+ * exits with 255 names its fatal error on its last line).
  */
-export function lastLines(logFile: string, lines = 15, bytes = 16_384): string {
+export function logTail(logFile: string, lines = 15, bytes = 16_384): string[] {
   let fd: number | undefined;
   try {
     fd = openSync(logFile, 'r');
@@ -152,20 +153,28 @@ export function lastLines(logFile: string, lines = 15, bytes = 16_384): string {
     const length = Math.min(size, bytes);
     const buf = Buffer.alloc(length);
     readSync(fd, buf, 0, length, size - length);
-    const tail = buf
-      .toString('utf8')
-      .split('\n')
-      .slice(length < size ? 1 : 0)
-      .map((l) => l.trimEnd())
-      .filter((l) => l !== '')
-      .slice(-lines)
-      .map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l));
-    return tail.length ? `; its log ends:\n${tail.map((l) => `  | ${l}`).join('\n')}` : '';
+    return (
+      buf
+        .toString('utf8')
+        .split('\n')
+        // A read that starts mid-file starts mid-line.
+        .slice(length < size ? 1 : 0)
+        .map((l) => l.trimEnd())
+        .filter((l) => l !== '')
+        .slice(-lines)
+        .map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l))
+    );
   } catch {
-    return '';
+    return [];
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** logTail as the end of an error message ('' when there is nothing to show). */
+export function endOfLog(logFile: string): string {
+  const tail = logTail(logFile);
+  return tail.length ? `; its log ends:\n${tail.map((l) => `  | ${l}`).join('\n')}` : '';
 }
 
 /** Ports this process already handed out: two callers at once never get the same one. */

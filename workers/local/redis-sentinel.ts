@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ChainError } from '../../src/errors';
-import { freePort, ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
+import { freePort, logTail, ManagedProcess, portOpen, type ServiceProcess } from './managed-process';
 import { type SecureRedisOptions } from './redis-server';
 import { requireTool } from './tools';
 
@@ -128,12 +128,8 @@ function fields(reply: unknown): Record<string, string> {
   return out;
 }
 
-function logTail(file: string, lines: number): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return `(no log at ${file})`;
-  }
+function tailText(file: string, lines: number): string {
+  return logTail(file, lines).join('\n') || `(no log at ${file})`;
 }
 
 /** Runs commands on one Sentinel over one short-lived connection; a command's error reply comes back as an Error in its place. */
@@ -163,6 +159,8 @@ export interface RedisSentinelOptions {
 
 export async function startRedisSentinel(options: RedisSentinelOptions): Promise<LocalRedisSentinel> {
   const started: ServiceProcess[] = [];
+  // Each Sentinel's directory: its config file (which it rewrites) and its log.
+  const sentinelDir = (i: number) => join(options.dataDir, `sentinel-${i}`);
   const stop = async () => {
     for (const proc of [...started].reverse()) await proc.stop();
   };
@@ -181,7 +179,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
     const sentinelProcesses: ServiceProcess[] = [];
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
-      const dir = join(options.dataDir, `sentinel-${i}`);
+      const dir = sentinelDir(i);
       mkdirSync(dir, { recursive: true });
       // Sentinel rewrites its own file (known replicas, epochs, the current primary): a file per Sentinel.
       const conf = join(dir, 'sentinel.conf');
@@ -268,13 +266,13 @@ export async function startRedisSentinel(options: RedisSentinelOptions): Promise
           (v) => JSON.stringify(v),
           (err: unknown) => `no answer: ${(err as Error).message}`,
         );
-        parts.push(`sentinel-${i} :${s.port} ${view}\n${logTail(join(options.dataDir, `sentinel-${i}`, 'sentinel.log'), 25)}`);
+        parts.push(`sentinel-${i} :${s.port} ${view}\n${tailText(join(sentinelDir(i), 'sentinel.log'), 25)}`);
       }
       for (const [node, port] of [
         ['a', primaryPort],
         ['b', replicaPort],
       ] as const) {
-        parts.push(`redis-${node} :${port}\n${logTail(join(options.dataDir, node, 'redis.log'), 15)}`);
+        parts.push(`redis-${node} :${port}\n${tailText(join(options.dataDir, node, 'redis.log'), 15)}`);
       }
       return parts.join('\n');
     };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ChainError } from '../../../src/errors';
-import { lastLines, ManagedProcess } from '../../../workers/local/managed-process';
+import { endOfLog, logTail, ManagedProcess } from '../../../workers/local/managed-process';
 
 const dir = mkdtempSync(join(tmpdir(), 'dchain-managed-process-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,10 +54,11 @@ describe('ManagedProcess start failures', () => {
   it('reads only the end of a long log, cuts long lines, and gives nothing for an empty or missing log', () => {
     const long = join(dir, 'long.log');
     writeFileSync(long, `${'x'.repeat(100_000)}\n${Array.from({ length: 30 }, (_, i) => `line ${i}`).join('\n')}\n${'y'.repeat(1_000)}\n\n`);
-    const tail = lastLines(long, 3);
-    assert.equal(tail, `; its log ends:\n  | line 28\n  | line 29\n  | ${'y'.repeat(400)}…`);
+    assert.deepEqual(logTail(long, 3), ['line 28', 'line 29', `${'y'.repeat(400)}…`]);
+    assert.equal(endOfLog(long).split('\n').length, 16, 'an error carries the last 15 lines');
     writeFileSync(join(dir, 'empty.log'), '');
-    assert.equal(lastLines(join(dir, 'empty.log')), '');
-    assert.equal(lastLines(join(dir, 'absent.log')), '');
+    assert.deepEqual(logTail(join(dir, 'empty.log')), []);
+    assert.equal(endOfLog(join(dir, 'empty.log')), '');
+    assert.equal(endOfLog(join(dir, 'absent.log')), '');
   });
 });
