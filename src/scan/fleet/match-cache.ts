@@ -154,8 +154,9 @@ function carryOver(from: Cache, db: OsvDatabase): Cache {
 }
 
 /**
- * Lookup key lists, one array for each list however many entries hold it (a fleet's entries name a
- * few distinct lists each: a Debian package's release-scoped and bare keys of its source).
+ * Lookup key lists, one array for each distinct list however many entries hold it: every version of
+ * a package, and every binary package of a Debian source (its source's release-scoped and bare
+ * keys), is looked up under the same keys.
  */
 const interned = new Map<string, readonly string[]>();
 function lookupsOf(pkg: Package): readonly string[] {
