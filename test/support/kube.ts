@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ChainError } from '../../src/errors';
 import { endOfLog, freePort, ManagedProcess, portOpen } from '../../workers/local/managed-process';
 import { requireTool } from '../../workers/local/tools';
 import type * as Services from './services';
@@ -123,7 +124,7 @@ export async function startControlPlane(dir: string, onStop: (stop: () => Promis
     const etcdState = etcd.running
       ? `etcd is running (healthy: ${String(await etcdHealthy(clientPort))})`
       : `etcd has exited${endOfLog(join(dir, 'etcd.log'))}`;
-    throw new Error(`${(err as Error).message}\n${etcdState}`, { cause: err });
+    throw new ChainError('SERVICE_START_FAILED', `${(err as Error).message}\n${etcdState}`, { cause: err });
   }
   onStop(() => apiserver.stop(5_000));
 
