@@ -95,19 +95,11 @@ export class ManagedProcess implements ServiceProcess {
     });
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 60_000);
     for (;;) {
-      if (this.exitCode !== undefined) {
-        // Its last words, once the pipes have drained into the log and the log is written out (the exit
-        // handler ends it then); bounded, as a grandchild may hold the pipes open.
-        if (!log.writableFinished) await Promise.race([new Promise<void>((resolve) => log.once('finish', () => resolve())), delay(2_000)]);
-        throw new ChainError('SERVICE_START_FAILED', `${name} exited (code ${String(this.exitCode)}) before it was ready; see ${logFile}${endOfLog(logFile)}`);
-      }
+      if (this.exitCode !== undefined) throw await startFailure(log, logFile, `${name} exited (code ${String(this.exitCode)}) before it was ready`);
       if (await this.options.ready().catch(() => false)) return;
       if (Date.now() > deadline) {
         await this.stop();
-        throw new ChainError(
-          'SERVICE_START_FAILED',
-          `${name} was not ready within ${this.options.readyTimeoutMs ?? 60_000} ms; see ${logFile}${endOfLog(logFile)}`,
-        );
+        throw await startFailure(log, logFile, `${name} was not ready within ${this.options.readyTimeoutMs ?? 60_000} ms`);
       }
       await delay(100);
     }
@@ -175,6 +167,16 @@ export function logTail(logFile: string, lines = 15, bytes = 16_384): string[] {
 export function endOfLog(logFile: string): string {
   const tail = logTail(logFile);
   return tail.length ? `; its log ends:\n${tail.map((l) => `  | ${l}`).join('\n')}` : '';
+}
+
+/**
+ * The error of a service that did not start, with its last words: read once the pipes have drained
+ * into the log and the log is written out (the exit handler or stop() ends it); bounded, as a
+ * grandchild may hold the pipes open.
+ */
+async function startFailure(log: WriteStream, logFile: string, what: string): Promise<ChainError> {
+  if (!log.writableFinished) await Promise.race([new Promise<void>((resolve) => log.once('finish', () => resolve())), delay(2_000)]);
+  return new ChainError('SERVICE_START_FAILED', `${what}; see ${logFile}${endOfLog(logFile)}`);
 }
 
 /** Ports this process already handed out: two callers at once never get the same one. */
