@@ -173,7 +173,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       // With that data in memory, only the versions a changed record affects can hit differently
       // (touchedVersions): the others keep the digest stored for them, and are not digested again.
       const touched = was && touchedVersions(was, db, versions);
-      const digested = versionDigests(db, touched ? versions.filter((v) => before.get(v) === null || touched.has(v)) : versions);
+      const digested = versionDigests(db, touched ? versions.filter((v) => before.get(v) === null || touched.has(v)) : versions, was);
       const changedVersions = [...digested.keys()].filter((v) => before.get(v) !== digested.get(v));
       const [held, unversioned] = await Promise.all([fleet.holdersOf(changedVersions), fleet.unversionedWith(mode.changed)]);
       let atChanged = [...held.keys()];

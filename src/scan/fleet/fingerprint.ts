@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { type OsvDatabase } from '../osv';
-import { anyAffects, matchPackage, queriesFor, queryHitsDigest } from '../osv/findings';
+import { type OsvRecord } from '../osv/schema';
+import { anyAffects, carryQueryHits, matchPackage, queriesFor, queryHitsDigest } from '../osv/findings';
 import { findingRank } from '../finding-rank';
 import { findingKey } from './finding-key';
 import { differingRecordsAt, packageKey } from '../osv/database';
@@ -76,13 +77,30 @@ export function imageIndex(packages: readonly Package[]): ImageIndex {
 
 /**
  * The digest of each version entry's hits in `db` (queryHitsDigest; '' = no record affects it): what
- * a delta compares with the last rescan's to find the versions whose findings changed.
+ * a delta compares with the last rescan's to find the versions whose findings changed. With `before`
+ * (the data the last rescan matched, still in memory), the hits it remembers are carried over
+ * (carryQueryHits) rather than matched again.
  */
-export function versionDigests(db: OsvDatabase, entries: Iterable<string>): Map<string, string> {
+export function versionDigests(db: OsvDatabase, entries: Iterable<string>, before?: OsvDatabase): Map<string, string> {
   const out = new Map<string, string>();
-  // An entry starts with its package key: no records under it (a package no advisory names), no hits, told without
-  // splitting the entry or normalising its name again.
-  for (const entry of entries) out.set(entry, db.recordsAt(keyOfVersion(entry)).length === 0 ? '' : queryHitsDigest(db, queryOfVersion(entry)));
+  const differing = new Map<string, OsvRecord[]>();
+  for (const entry of entries) {
+    // An entry starts with its package key: no records under it (a package no advisory names), no hits, told without
+    // splitting the entry or normalising its name again.
+    const key = keyOfVersion(entry);
+    if (db.recordsAt(key).length === 0) {
+      out.set(entry, '');
+      continue;
+    }
+    const q = queryOfVersion(entry);
+    // `before`, the data the last rescan digested: its remembered hits are carried over, and only the records that differ matched.
+    if (before) {
+      let records = differing.get(key);
+      if (records === undefined) differing.set(key, (records = differingRecordsAt(before, db, key)));
+      carryQueryHits(before, db, q, records);
+    }
+    out.set(entry, queryHitsDigest(db, q));
+  }
   return out;
 }
 

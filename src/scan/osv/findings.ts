@@ -43,17 +43,67 @@ interface Hit {
  * What matchPackage makes findings of, and what a fleet rescan digests per package version.
  */
 function queryHits(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): readonly QueryHit[] {
-  let memo = rememberedHits.get(db);
-  if (memo === undefined) rememberedHits.set(db, (memo = new Map()));
-  const key = `${q.ecosystem}\u0000${q.name}\u0000${q.version}`;
+  const memo = memoOf(db);
+  const key = queryMemoKey(q);
   let hits = memo.get(key);
   if (hits === undefined) {
     const found = [...hitsOf(db, q)];
     hits = found.length === 0 ? NO_HITS : found;
-    if (memo.size >= MAX_REMEMBERED_QUERIES) memo.clear();
-    memo.set(key, hits);
+    remember(memo, key, hits);
   }
   return hits;
+}
+
+/**
+ * Remembers the hits of `q` in `after` as made of its hits remembered in `before`, where `differing`
+ * are the records under q's package key that are not the same objects in both (differingRecordsAt):
+ * the others hit exactly as they did (a record's hit depends on the record and the query alone), so
+ * only the differing ones are matched, and the hits are listed in `after`'s record order as hitsOf
+ * lists them. A delta's plan digests the versions a changed record touches under packages with
+ * thousands of records (a kernel's CVEs): matching every record again took most of its time. False
+ * when `before` does not remember `q` (nothing carried: queryHits matches it when asked).
+ */
+export function carryQueryHits(
+  before: OsvDatabase,
+  after: OsvDatabase,
+  q: { ecosystem: string; name: string; version: string },
+  differing: readonly OsvRecord[],
+): boolean {
+  const key = queryMemoKey(q);
+  const memo = memoOf(after);
+  if (memo.has(key)) return true;
+  const had = rememberedHits.get(before)?.get(key);
+  if (had === undefined) return false;
+  if (differing.length === 0) {
+    remember(memo, key, had);
+    return true;
+  }
+  const changed = new Set(differing);
+  const byRecord = new Map<OsvRecord, QueryHit>();
+  for (const hit of had) if (!changed.has(hit.record)) byRecord.set(hit.record, hit);
+  for (const hit of hitsIn(differing, q)) byRecord.set(hit.record, hit);
+  const hits: QueryHit[] = [];
+  // A removed record is not under the key in `after`: its hit is left out here.
+  if (byRecord.size > 0)
+    for (const record of after.lookup(q.ecosystem, q.name)) {
+      const hit = byRecord.get(record);
+      if (hit !== undefined) hits.push(hit);
+    }
+  remember(memo, key, hits.length === 0 ? NO_HITS : hits);
+  return true;
+}
+
+const queryMemoKey = (q: { ecosystem: string; name: string; version: string }): string => `${q.ecosystem}\u0000${q.name}\u0000${q.version}`;
+
+function memoOf(db: OsvDatabase): Map<string, readonly QueryHit[]> {
+  let memo = rememberedHits.get(db);
+  if (memo === undefined) rememberedHits.set(db, (memo = new Map()));
+  return memo;
+}
+
+function remember(memo: Map<string, readonly QueryHit[]>, key: string, hits: readonly QueryHit[]): void {
+  if (memo.size >= MAX_REMEMBERED_QUERIES) memo.clear();
+  memo.set(key, hits);
 }
 
 /**
@@ -145,10 +195,36 @@ interface QueryHit {
  * affects the version.
  */
 export function queryHitsDigest(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): string {
-  const parts: unknown[] = [];
-  for (const { record, severity, fixedVersion } of queryHits(db, q))
-    parts.push([record.id, names(record), record.aliases ?? [], record.summary ?? null, severity, fixedVersion ?? null]);
-  return parts.length === 0 ? '' : createHash('sha1').update(JSON.stringify(parts)).digest('base64url');
+  const hits = queryHits(db, q);
+  if (hits.length === 0) return '';
+  // The JSON of [[id, names, aliases, summary, severity, fix], ...], each record's and severity's part
+  // serialized once: a full rescan digests every version of the fleet, most of them hit by records of
+  // the same few packages.
+  const parts: string[] = [];
+  for (const { record, severity, fixedVersion } of hits)
+    parts.push(`${recordPart(record)},${severityPart(severity)},${fixedVersion === undefined ? 'null' : JSON.stringify(fixedVersion)}]`);
+  return createHash('sha1')
+    .update(`[${parts.join(',')}]`)
+    .digest('base64url');
+}
+
+const recordParts = new WeakMap<OsvRecord, string>();
+const severityParts = new WeakMap<RecordSeverity, string>();
+
+/** `[id,names,aliases,summary` of a record's hit part (queryHitsDigest). */
+function recordPart(record: OsvRecord): string {
+  let part = recordParts.get(record);
+  if (part === undefined) {
+    const json = JSON.stringify([record.id, names(record), record.aliases ?? [], record.summary ?? null]);
+    recordParts.set(record, (part = json.slice(0, -1)));
+  }
+  return part;
+}
+
+function severityPart(severity: RecordSeverity): string {
+  let part = severityParts.get(severity);
+  if (part === undefined) severityParts.set(severity, (part = JSON.stringify(severity)));
+  return part;
 }
 
 export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {

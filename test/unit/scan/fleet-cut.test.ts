@@ -267,7 +267,7 @@ describe('delta rescan: an image is left alone only when no change reaches the f
 });
 
 describe('delta rescan: only the versions a changed record affects are digested again', () => {
-  it('touches every version whose hits differ, on random data whose unchanged records stay the same objects (as a refresh keeps them)', () => {
+  it('touches every version whose hits differ, and carries the others’ hits over, on random data whose unchanged records stay the same objects (as a refresh keeps them)', () => {
     let seed = 7;
     const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
@@ -295,7 +295,9 @@ describe('delta rescan: only the versions a changed record affects are digested 
       const before = new OsvDatabase(advs.map(recordOf), new Date((clock += 1000)));
       const after = new OsvDatabase(next.map(recordOf), new Date((clock += 1000)));
       const touched = touchedVersions(before, after, entries);
-      const [b, a] = [versionDigests(before, entries), versionDigests(after, entries)];
+      // Digested with the hits `before` remembers carried over, as a data set of the same records digested from scratch.
+      const [b, a] = [versionDigests(before, entries), versionDigests(after, entries, before)];
+      assert.deepEqual(a, versionDigests(new OsvDatabase(next.map(recordOf), new Date((clock += 1000))), entries), `trial ${trial}: carried hits differ`);
       for (const e of entries) {
         if (b.get(e) !== a.get(e)) {
           differing++;
@@ -308,6 +310,24 @@ describe('delta rescan: only the versions a changed record affects are digested 
     }
     // Both sides exercised: versions whose hits differ, and versions left undigested.
     assert.ok(differing >= 100 && untouched >= 100, `differing ${differing}, untouched ${untouched}`);
+  });
+});
+
+describe('a version’s hit digest', () => {
+  it('stays the digest earlier versions stored: a delta after an upgrade compares with them', () => {
+    const db = new OsvDatabase(
+      [
+        {
+          ...advisory({ id: 'DEBIAN-CVE-2025-0001', source: 's0', urgency: 'high', fixed: '2.0-1', aliases: ['CVE-2025-0001'] }),
+          summary: 'a "quoted" summary',
+        },
+        { ...advisory({ id: 'DEBIAN-CVE-2025-0002', source: 's0', urgency: 'unimportant' }), upstream: ['CVE-2025-0002'] },
+      ] as OsvRecord[],
+      new Date((clock += 1000)),
+    );
+    const [entry] = imageIndex([deb('s0')]).versions;
+    // As the release before hits were carried over computed it (the SHA-1 of the JSON of each hit's id, names, aliases, summary, severity and fix).
+    assert.equal(versionDigests(db, [entry!]).get(entry!), 'Xd9x84T_IKiTj1lS7eiY_5RU-tI');
   });
 });
 
