@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { type OsvDatabase } from '../osv';
 import { type OsvRecord } from '../osv/schema';
-import { anyAffects, carryQueryHits, matchPackage, queriesFor, queryHitsDigest } from '../osv/findings';
+import { anyAffects, carryQueryHits, findingsHolding, queriesFor, queryHitsDigest } from '../osv/findings';
 import { findingRank } from '../finding-rank';
 import { findingKey } from './finding-key';
 import { differingRecordsAt, packageKey } from '../osv/database';
@@ -135,8 +135,14 @@ export function touchedVersions(before: OsvDatabase, after: OsvDatabase, entries
 export function versionChangeRank(before: OsvDatabase, after: OsvDatabase, entry: string): number {
   const pkg = packageOfVersion(entry);
   if (!pkg) return -1;
-  const was = matchPackage(before, pkg);
-  const now = matchPackage(after, pkg);
+  // Only the findings whose group holds a record that differs are made (findingsHolding): any other
+  // finding of either set is either in both, or a part of a group of the other set that holds one
+  // (its records are the same objects in both sets, and hit and group alike) and differs too, at a
+  // rank no worse (a group ranks at its best member), so it cannot lower the rank found.
+  const differing = new Set(queriesFor(pkg).flatMap((q) => differingRecordsAt(before, after, packageKey(q.ecosystem, q.name))));
+  if (differing.size === 0) return Number.POSITIVE_INFINITY;
+  const was = findingsHolding(before, pkg, differing);
+  const now = findingsHolding(after, pkg, differing);
   const wasKeys = new Set(was.map(findingKey));
   const nowKeys = new Set(now.map(findingKey));
   let rank = Number.POSITIVE_INFINITY;

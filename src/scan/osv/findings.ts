@@ -228,40 +228,83 @@ function severityPart(severity: RecordSeverity): string {
 }
 
 export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
-  const hits = new Map<string, Hit>();
-  for (const q of queriesFor(pkg)) {
-    // Source-keyed: the advisory names the source package, so its fixed versions are the source's (no binNMU suffix, no binary-only epoch).
-    const bySource = q.name !== pkg.name || q.version !== pkg.version;
-    for (const { record, severity: sev, fixedVersion } of queryHits(db, q)) {
-      if (hits.has(record.id)) continue;
-      const finding: Finding = {
-        id: record.id,
-        ids: [record.id],
-        aliases: record.aliases ?? [],
-        package: {
-          name: pkg.name,
-          version: pkg.version,
-          ecosystem: pkg.ecosystem,
-          purl: pkg.purl,
-          layer: pkg.layer,
-          ...(pkg.sourceName !== undefined && pkg.sourceName !== pkg.name ? { sourceName: pkg.sourceName } : {}),
-          ...(pkg.sourceVersion !== undefined && pkg.sourceVersion !== pkg.version ? { sourceVersion: pkg.sourceVersion } : {}),
-        },
-        severity: sev.severity,
-        ...(sev.vendor ? { vendorSeverity: sev.vendor } : {}),
-        ...(sev.score !== undefined ? { cvssScore: sev.score } : {}),
-        ...(sev.vector !== undefined ? { cvssVector: sev.vector } : {}),
-        ...(sev.cvssSeverity !== undefined ? { cvssSeverity: sev.cvssSeverity } : {}),
-        ...(sev.negligible ? { negligible: true } : {}),
-        fixable: fixedVersion !== undefined,
-        ...(fixedVersion !== undefined ? { fixedVersion } : {}),
-        ...(fixedVersion !== undefined && bySource ? { fixedIn: { name: q.name, version: fixedVersion, kind: 'source' as const } } : {}),
-        ...(record.summary !== undefined ? { summary: record.summary } : {}),
-      };
-      hits.set(record.id, { finding, record });
-    }
+  const { hits, queries } = packageHits(db, pkg);
+  return groupHits(
+    hits.map((h, i) => ({ finding: findingOf(pkg, h, queries[i]!), record: h.record })),
+    comparatorFor(pkg.release ?? pkg.ecosystem),
+  );
+}
+
+/**
+ * The findings matchPackage gives for `pkg` whose group holds one of `records`, made alone: the
+ * records of a package's hits are grouped by name first, and only the groups holding one of them
+ * become findings. What a delta's plan compares for a version whose records changed (`records`: those
+ * that differ), under packages with hundreds of findings of which a change reaches one or two.
+ */
+export function findingsHolding(db: OsvDatabase, pkg: Package, records: ReadonlySet<OsvRecord>): Finding[] {
+  const { hits, queries } = packageHits(db, pkg);
+  if (!hits.some((h) => records.has(h.record))) return [];
+  const rootOf = groupRoots(hits.map((h) => h.record));
+  const held = new Set<string>();
+  for (const h of hits) if (records.has(h.record)) held.add(rootOf(h.record));
+  // Whole groups: grouped again on their own, they give the findings they give among all the hits.
+  const kept: Hit[] = [];
+  hits.forEach((h, i) => {
+    if (held.has(rootOf(h.record))) kept.push({ finding: findingOf(pkg, h, queries[i]!), record: h.record });
+  });
+  return groupHits(kept, comparatorFor(pkg.release ?? pkg.ecosystem));
+}
+
+type Query = { ecosystem: string; name: string; version: string };
+
+/** The hits of a package's queries (queriesFor), each record once (from the first query that hits it), with that query. */
+function packageHits(db: OsvDatabase, pkg: Package): { hits: QueryHit[]; queries: Query[] } {
+  const qs = queriesFor(pkg);
+  // One query (a language package): its hits are of distinct records already.
+  if (qs.length === 1) {
+    const hits = queryHits(db, qs[0]!);
+    return { hits: hits as QueryHit[], queries: hits.map(() => qs[0]!) };
   }
-  return groupHits([...hits.values()], comparatorFor(pkg.release ?? pkg.ecosystem));
+  const seen = new Set<string>();
+  const hits: QueryHit[] = [];
+  const queries: Query[] = [];
+  for (const query of qs)
+    for (const hit of queryHits(db, query)) {
+      if (seen.has(hit.record.id)) continue;
+      seen.add(hit.record.id);
+      hits.push(hit);
+      queries.push(query);
+    }
+  return { hits, queries };
+}
+
+function findingOf(pkg: Package, { record, severity: sev, fixedVersion }: QueryHit, q: Query): Finding {
+  // Source-keyed: the advisory names the source package, so its fixed versions are the source's (no binNMU suffix, no binary-only epoch).
+  const bySource = q.name !== pkg.name || q.version !== pkg.version;
+  return {
+    id: record.id,
+    ids: [record.id],
+    aliases: record.aliases ?? [],
+    package: {
+      name: pkg.name,
+      version: pkg.version,
+      ecosystem: pkg.ecosystem,
+      purl: pkg.purl,
+      layer: pkg.layer,
+      ...(pkg.sourceName !== undefined && pkg.sourceName !== pkg.name ? { sourceName: pkg.sourceName } : {}),
+      ...(pkg.sourceVersion !== undefined && pkg.sourceVersion !== pkg.version ? { sourceVersion: pkg.sourceVersion } : {}),
+    },
+    severity: sev.severity,
+    ...(sev.vendor ? { vendorSeverity: sev.vendor } : {}),
+    ...(sev.score !== undefined ? { cvssScore: sev.score } : {}),
+    ...(sev.vector !== undefined ? { cvssVector: sev.vector } : {}),
+    ...(sev.cvssSeverity !== undefined ? { cvssSeverity: sev.cvssSeverity } : {}),
+    ...(sev.negligible ? { negligible: true } : {}),
+    fixable: fixedVersion !== undefined,
+    ...(fixedVersion !== undefined ? { fixedVersion } : {}),
+    ...(fixedVersion !== undefined && bySource ? { fixedIn: { name: q.name, version: fixedVersion, kind: 'source' as const } } : {}),
+    ...(record.summary !== undefined ? { summary: record.summary } : {}),
+  };
 }
 
 /**
@@ -281,26 +324,10 @@ function names(record: OsvRecord): string[] {
  * among them (the version that fixes them all).
  */
 function groupHits(hits: Hit[], cmp: ((a: string, b: string) => number) | undefined): Finding[] {
-  const parent = new Map<string, string>();
-  const find = (x: string): string => {
-    let root = x;
-    while (parent.get(root) !== undefined && parent.get(root) !== root) root = parent.get(root)!;
-    parent.set(x, root);
-    return root;
-  };
-  const union = (a: string, b: string) => {
-    const ra = find(a);
-    const rb = find(b);
-    if (ra !== rb) parent.set(ra < rb ? rb : ra, ra < rb ? ra : rb);
-  };
-  for (const { record } of hits) {
-    const [first, ...rest] = names(record).map((n) => n.toUpperCase());
-    find(first!);
-    for (const n of rest) union(first!, n);
-  }
+  const rootOf = groupRoots(hits.map((h) => h.record));
   const groups = new Map<string, Hit[]>();
   for (const hit of hits) {
-    const root = find(hit.record.id.toUpperCase());
+    const root = rootOf(hit.record);
     const list = groups.get(root);
     if (list) list.push(hit);
     else groups.set(root, [hit]);
@@ -338,6 +365,40 @@ function groupHits(hits: Hit[], cmp: ((a: string, b: string) => number) | undefi
     });
   }
   return out;
+}
+
+/**
+ * The group of each of `records` (connected through shared names, case aside), named by its least
+ * name: what groupHits makes one finding of.
+ */
+function groupRoots(records: readonly OsvRecord[]): (record: OsvRecord) => string {
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let root = x;
+    while (parent.get(root) !== undefined && parent.get(root) !== root) root = parent.get(root)!;
+    parent.set(x, root);
+    return root;
+  };
+  const union = (a: string, b: string) => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent.set(ra < rb ? rb : ra, ra < rb ? ra : rb);
+  };
+  for (const record of records) {
+    const [first, ...rest] = upperNames(record);
+    find(first!);
+    for (const n of rest) union(first!, n);
+  }
+  return (record) => find(upperNames(record)[0]!);
+}
+
+const namesUpper = new WeakMap<OsvRecord, readonly string[]>();
+
+/** names(), upper-cased (ids and aliases are compared case aside), once per record. */
+function upperNames(record: OsvRecord): readonly string[] {
+  let upper = namesUpper.get(record);
+  if (upper === undefined) namesUpper.set(record, (upper = names(record).map((n) => n.toUpperCase())));
+  return upper;
 }
 
 /** Code-unit order: a locale collation (localeCompare) took more than half of a fleet rescan's re-match of an image. */

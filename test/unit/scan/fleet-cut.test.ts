@@ -10,6 +10,9 @@ import { Redis } from 'ioredis';
 import { FleetIndex, imageIndex, mustRematch, touchedVersions, versionChangeRank, versionDigests } from '../../../src/scan';
 import { OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
 import { matchFleetImage } from '../../../src/scan/fleet/match-cache';
+import { findingKey } from '../../../src/scan/fleet/finding-key';
+import { findingRank } from '../../../src/scan/finding-rank';
+import { matchPackage } from '../../../src/scan/osv/findings';
 import { type Package } from '../../../src/scan/types';
 import { onCleanup, testDataDir, useRedis } from '../../support/services';
 
@@ -77,6 +80,21 @@ function delta(before: OsvDatabase, after: OsvDatabase, packages: Package[], max
   const rematch = mustRematch(was.cut, changed, (e) => versionChangeRank(before, after, e));
   const now = matchFleetImage(after, packages, max);
   return { was, now, changed, rematch, same: JSON.stringify(was.keys) === JSON.stringify(now.keys) };
+}
+
+/**
+ * The rank versionChangeRank stands for, from every finding of the package of a release's entry in
+ * both sets (a bare Debian entry: -1, its release unknown).
+ */
+function fullChangeRank(before: OsvDatabase, after: OsvDatabase, entry: string): number {
+  const [key, ecosystem, version] = entry.split('\u0001') as [string, string, string];
+  if (!ecosystem.includes(':')) return -1;
+  const name = key.slice(key.indexOf('\u0000') + 1);
+  const pkg: Package = { name, version, ecosystem: 'Debian', release: ecosystem, purl: `pkg:generic/${name}@${version}`, layer: '', location: '' };
+  const [was, now] = [matchPackage(before, pkg), matchPackage(after, pkg)];
+  const [wasKeys, nowKeys] = [new Set(was.map(findingKey)), new Set(now.map(findingKey))];
+  const differ = [...was.filter((f) => !nowKeys.has(findingKey(f))), ...now.filter((f) => !wasKeys.has(findingKey(f)))];
+  return Math.min(Number.POSITIVE_INFINITY, ...differ.map(findingRank));
 }
 
 /** Three HIGH findings on `kept`, cut at max 3 (rank HIGH), and whatever `others` add below it. */
@@ -267,7 +285,7 @@ describe('delta rescan: an image is left alone only when no change reaches the f
 });
 
 describe('delta rescan: only the versions a changed record affects are digested again', () => {
-  it('touches every version whose hits differ, and carries the others’ hits over, on random data whose unchanged records stay the same objects (as a refresh keeps them)', () => {
+  it('touches every version whose hits differ, carries the others’ hits over and ranks each change, on random data whose unchanged records stay the same objects (as a refresh keeps them)', () => {
     let seed = 7;
     const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
@@ -304,6 +322,9 @@ describe('delta rescan: only the versions a changed record affects are digested 
           assert.ok(touched.has(e), `trial ${trial}: ${e.replaceAll('\u0001', ' ')} hits differently, yet is not touched`);
         } else if (!touched.has(e)) untouched++;
       }
+      // The rank of a change, from the groups of the records that differ alone, as from every finding of both sets.
+      for (const e of entries)
+        assert.equal(versionChangeRank(before, after, e), fullChangeRank(before, after, e), `trial ${trial}: ${e.replaceAll('\u0001', ' ')}`);
       // Every record another object: every version a record of either set affects is touched.
       const copies = touchedVersions(before, new OsvDatabase(next.map(advisory), new Date((clock += 1000))), entries);
       for (const e of entries) if (b.get(e) !== '' || a.get(e) !== '') assert.ok(copies.has(e), `trial ${trial}: a copied record counts as changed`);
