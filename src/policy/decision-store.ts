@@ -350,7 +350,7 @@ export class DecisionStore {
     const keepViolations = update.kind === 'refresh' && ownViolations;
     // A new decision on the record's own findings or violations (an override) writes them: fetched if the head was read without them.
     if ((ownFindings && !keep) || (ownViolations && !keepViolations)) await stored!.fetch();
-    const findings = keep ? '' : JSON.stringify(record.facts.findings);
+    const findings = keep ? '' : findingsJson(record.facts.findings);
     // Digests are remembered per findings array: those regate compared with are not computed again.
     const findingsDigest = keep ? stored.findingsDigest : findingFactsDigest(record.facts.findings);
     const compareDigest = keep ? stored.findingsCompareDigest : findingsCompareDigest(record.facts.findings);
@@ -376,12 +376,14 @@ export class DecisionStore {
         expected ?? '',
         head,
         digest,
-        decision ? wholeRecord(record, decisionHead, violations, facts, findings) : '',
+        decision ? wholeRecordMarked(record, decisionHead, facts) : '',
         this.channel,
         message,
         expected === undefined ? '1' : '0',
         findings,
         violations,
+        MARKED_VIOLATIONS,
+        MARKED_FINDINGS,
       ],
     );
     return done === 1;
@@ -546,19 +548,35 @@ const MARK = randomUUID();
 const FINDINGS_MARK = `\u0000findings:${MARK}`;
 const VIOLATIONS_MARK = `\u0000violations:${MARK}`;
 
+/** The marks as they stand in the JSON of a record serialized with them. */
+const MARKED_VIOLATIONS = JSON.stringify(VIOLATIONS_MARK);
+const MARKED_FINDINGS = JSON.stringify(FINDINGS_MARK);
+
 /**
- * The whole record's JSON for the history, with `findings` and `violations` (their JSON, serialized
- * once for their own keys) spliced in where the marks stand, rather than serializing them a second time.
+ * The whole record's JSON for the history with marks where its violations and findings stand: the
+ * write script splices in their JSON, sent once for their own keys, rather than receiving them twice
+ * (a new decision's findings and violations are most of what it writes).
  */
-function wholeRecord(record: DecisionRecord, decision: object, violations: string, facts: object, findings: string): string {
-  const json = JSON.stringify({ ...record, decision: { ...decision, violations: VIOLATIONS_MARK }, facts: { ...facts, findings: FINDINGS_MARK } });
-  return splice(splice(json, VIOLATIONS_MARK, violations), FINDINGS_MARK, findings);
+function wholeRecordMarked(record: DecisionRecord, decision: object, facts: object): string {
+  return JSON.stringify({ ...record, decision: { ...decision, violations: VIOLATIONS_MARK }, facts: { ...facts, findings: FINDINGS_MARK } });
 }
 
-function splice(json: string, mark: string, value: string): string {
-  const marked = JSON.stringify(mark);
-  const at = json.indexOf(marked);
-  return `${json.slice(0, at)}${value}${json.slice(at + marked.length)}`;
+/**
+ * Each finding fact's JSON, by the fact. A fleet rescan's new decisions share most of their facts
+ * (findingFacts makes one per distinct finding across the fleet), so each is serialized once rather
+ * than once per image; facts are never changed in place. The same text as JSON.stringify(findings).
+ */
+const factJson = new WeakMap<object, string>();
+
+function findingsJson(findings: readonly object[]): string {
+  const parts = new Array<string>(findings.length);
+  for (let i = 0; i < findings.length; i++) {
+    const f = findings[i]!;
+    let json = factJson.get(f);
+    if (json === undefined) factJson.set(f, (json = JSON.stringify(f)));
+    parts[i] = json;
+  }
+  return `[${parts.join(',')}]`;
 }
 
 /** The decision's fields but its violations, which are not read (a stored record's are read only when asked for). */
