@@ -70,6 +70,10 @@ interface Entry {
   readonly tally: readonly number[];
   /** The next entry of the same purl (another package under it), if any. */
   next: Entry | undefined;
+  /** The purl it is cached under. */
+  readonly purl: string;
+  /** Dropped by a carry-over (its findings changed): still listed under its other lookup keys until they are tidied. */
+  dropped: boolean;
 }
 
 /** A finding gathered for an image, with its key and the index of its package in the image (for its layer). */
@@ -89,6 +93,8 @@ interface Cache {
   db: OsvDatabase;
   /** The first entry of each purl, the others chained behind it. */
   byPurl: Map<string, Entry>;
+  /** The entries under each database key they are looked up under: what a carry-over drops when the key's records change. */
+  byKey: Map<string, Entry[]>;
   size: number;
 }
 
@@ -104,7 +110,7 @@ function cacheOf(db: OsvDatabase): Cache {
     latest = cache;
   } else {
     // The first database, or one older than the newest (a batch that started before a refresh): its own cache.
-    cache = { db, byPurl: new Map(), size: 0 };
+    cache = { db, byPurl: new Map(), byKey: new Map(), size: 0 };
     latest ??= cache;
   }
   caches.set(db, cache);
@@ -120,37 +126,49 @@ function cacheOf(db: OsvDatabase): Cache {
  * started before the refresh, starts a cache of its own.
  */
 function carryOver(from: Cache, db: OsvDatabase): Cache {
-  const changed = new Set<string>();
-  for (const [key] of db.packages()) if (!sameRecordsAt(from.db, db, key)) changed.add(key);
-  for (const [key] of from.db.packages()) if (db.recordsAt(key).length === 0) changed.add(key);
-  const stale = (e: Entry): boolean => {
-    for (const k of e.lookups) if (changed.has(k)) return true;
-    return false;
-  };
-  const { byPurl } = from;
-  let size = 0;
-  // Most purls keep their one entry: the map is only written where an entry goes.
-  for (const [purl, first] of byPurl) {
-    let head: Entry | undefined;
-    let tail: Entry | undefined;
-    let dropped = false;
-    for (let e: Entry | undefined = first; e; e = e.next) {
-      if (stale(e)) {
-        dropped = true;
-        continue;
-      }
-      size++;
-      if (tail) tail.next = e;
-      else head = e;
-      tail = e;
+  const { byPurl, byKey } = from;
+  let { size } = from;
+  // Only the entries under a changed key are visited (byKey), not the fleet's: a day's refresh changes a few hundred keys.
+  const changed: string[] = [];
+  for (const [key] of db.packages()) if (!sameRecordsAt(from.db, db, key)) changed.push(key);
+  for (const [key] of from.db.packages()) if (db.recordsAt(key).length === 0) changed.push(key);
+  // Keys that still list an entry dropped under another key of its: tidied once each below.
+  const untidy = new Set<string>();
+  for (const key of changed) {
+    const under = byKey.get(key);
+    if (under === undefined) continue;
+    byKey.delete(key);
+    for (const e of under) {
+      if (e.dropped) continue;
+      e.dropped = true;
+      size--;
+      unlink(byPurl, e);
+      for (const k of e.lookups) if (k !== key) untidy.add(k);
     }
-    if (!dropped) continue;
-    if (tail) tail.next = undefined;
-    if (head) byPurl.set(purl, head);
-    else byPurl.delete(purl);
+  }
+  for (const key of untidy) {
+    const kept = byKey.get(key)?.filter((e) => !e.dropped);
+    if (kept === undefined) continue;
+    if (kept.length) byKey.set(key, kept);
+    else byKey.delete(key);
   }
   caches.delete(from.db);
-  return { db, byPurl, size };
+  return { db, byPurl, byKey, size };
+}
+
+/** Takes `e` out of its purl's chain. */
+function unlink(byPurl: Map<string, Entry>, e: Entry): void {
+  const first = byPurl.get(e.purl);
+  if (first === e) {
+    if (e.next) byPurl.set(e.purl, e.next);
+    else byPurl.delete(e.purl);
+    return;
+  }
+  for (let p = first; p; p = p.next)
+    if (p.next === e) {
+      p.next = e.next;
+      return;
+    }
 }
 
 /**
@@ -289,6 +307,7 @@ function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
   for (let e = first; e; e = e.next) if (same(e, pkg)) return e;
   if (cache.size >= MAX_ENTRIES) {
     cache.byPurl.clear();
+    cache.byKey.clear();
     cache.size = 0;
     first = undefined;
   }
@@ -307,8 +326,15 @@ function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
     lookups: lookupsOf(pkg),
     tally: none ? NO_TALLY : tallyOfFound(found),
     next: first,
+    purl: pkg.purl,
+    dropped: false,
   };
   cache.byPurl.set(pkg.purl, made);
+  for (const key of made.lookups) {
+    const under = cache.byKey.get(key);
+    if (under) under.push(made);
+    else cache.byKey.set(key, [made]);
+  }
   cache.size++;
   return made;
 }

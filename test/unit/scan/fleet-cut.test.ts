@@ -12,7 +12,7 @@ import { OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
 import { matchFleetImage } from '../../../src/scan/fleet/match-cache';
 import { findingKey } from '../../../src/scan/fleet/finding-key';
 import { findingRank } from '../../../src/scan/finding-rank';
-import { matchPackage } from '../../../src/scan/osv/findings';
+import { matchPackage, matchPackages } from '../../../src/scan/osv/findings';
 import { type Package } from '../../../src/scan/types';
 import { onCleanup, testDataDir, useRedis } from '../../support/services';
 
@@ -365,6 +365,45 @@ describe('the fleet match cache after a refresh', () => {
     const ids = (db: OsvDatabase, pkg: Package) => matchFleetImage(db, [pkg], 10).cached.map((f) => f.id);
     assert.deepEqual([ids(before, fromA), ids(before, fromB)], [['CVE-2025-0001'], ['CVE-2025-0100']]);
     assert.deepEqual([ids(after, fromA), ids(after, fromB)], [['CVE-2025-0002'], ['CVE-2025-0100']], 'the entry under the changed record is matched again');
+  });
+
+  it('matches as matchPackages does across refreshes in a row, on random data whose unchanged records stay the same objects', () => {
+    let seed = 11;
+    const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const sources = Array.from({ length: 8 }, (_, i) => `s${i}`);
+    const versions = ['1.0-1', '2.0-1', '3.0-1'];
+    const randomAdvisory = (n: number): Adv => ({
+      id: `CVE-2025-${String(n).padStart(4, '0')}`,
+      source: pick(sources),
+      urgency: pick(['unimportant', 'low', 'medium', 'high', undefined] as const),
+      ...(rand() < 0.3 ? { aliases: [`CVE-2025-${String(Math.floor(rand() * 40)).padStart(4, '0')}`] } : {}),
+      ...(rand() < 0.6 ? { fixed: pick(versions) } : {}),
+      ecosystems: rand() < 0.2 ? ['Debian:12', 'Debian'] : [rand() < 0.8 ? 'Debian:12' : 'Debian'],
+    });
+    const records = new WeakMap<Adv, OsvRecord>();
+    const recordOf = (a: Adv) => records.get(a) ?? records.set(a, advisory(a)).get(a)!;
+    // Binaries of a source share its lookup keys, and one purl may name packages of two sources.
+    const images = Array.from({ length: 12 }, () =>
+      sources
+        .filter(() => rand() < 0.5)
+        .flatMap((s) => [deb(s, pick(versions)), ...(rand() < 0.4 ? [deb(s, pick(versions), rand() < 0.5 ? `${s}-bin` : 'shared-bin')] : [])]),
+    );
+    let advs = Array.from({ length: 30 }, (_, n) => randomAdvisory(n));
+    let compared = 0;
+    for (let refresh = 0; refresh < 40; refresh++) {
+      const db = new OsvDatabase(advs.map(recordOf), new Date((clock += 1000)));
+      for (const packages of images) {
+        assert.deepEqual(matchFleetImage(db, packages, 1000).cached, matchPackages(db, packages), `refresh ${refresh}`);
+        compared++;
+      }
+      // A day's change: a few advisories withdrawn, rewritten (kept id) or added; the rest the same objects.
+      advs = advs
+        .filter(() => rand() > 0.05)
+        .map((a) => (rand() < 0.1 ? { ...randomAdvisory(0), id: a.id } : a))
+        .concat(Array.from({ length: Math.floor(rand() * 3) }, (_, n) => randomAdvisory(100 + refresh * 3 + n)));
+    }
+    assert.equal(compared, 480);
   });
 });
 
