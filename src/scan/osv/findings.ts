@@ -22,7 +22,7 @@ const BINARY_KEYED: ReadonlySet<Ecosystem> = new Set<Ecosystem>(['Red Hat', 'Roc
  * The (ecosystem, name, version) triples a package is looked up under: OS packages by their source
  * package (BINARY_KEYED ones as above), in the release-scoped ecosystem ('Debian:12') and the bare one.
  */
-export function queriesFor(pkg: Package): { ecosystem: string; name: string; version: string }[] {
+export function queriesFor(pkg: Package): Query[] {
   let keys = [{ name: pkg.sourceName ?? pkg.name, version: pkg.sourceVersion ?? pkg.version }];
   if (BINARY_KEYED.has(pkg.ecosystem) && pkg.sourceName !== undefined && pkg.sourceName !== pkg.name) {
     keys = [{ name: pkg.name, version: pkg.version }, ...(pkg.sourceVersion === undefined || pkg.sourceVersion === pkg.version ? keys : [])];
@@ -30,6 +30,9 @@ export function queriesFor(pkg: Package): { ecosystem: string; name: string; ver
   const ecosystems = pkg.release ? [pkg.release, pkg.ecosystem] : [pkg.ecosystem];
   return ecosystems.flatMap((ecosystem) => keys.map((k) => ({ ecosystem, ...k })));
 }
+
+/** One (ecosystem, name, version) lookup of the matcher (queriesFor). */
+type Query = { ecosystem: string; name: string; version: string };
 
 /** A record that matched a package, before grouping. */
 interface Hit {
@@ -42,12 +45,12 @@ interface Hit {
  * queried package that matched (a record may list several packages: each binary rpm of an erratum).
  * What matchPackage makes findings of, and what a fleet rescan digests per package version.
  */
-function queryHits(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): readonly QueryHit[] {
+function queryHits(db: OsvDatabase, q: Query): readonly QueryHit[] {
   const memo = memoOf(db);
   const key = queryMemoKey(q);
   let hits = memo.get(key);
   if (hits === undefined) {
-    const found = [...hitsOf(db, q)];
+    const found = hitsOf(db, q);
     hits = found.length === 0 ? NO_HITS : found;
     remember(memo, key, hits);
   }
@@ -63,12 +66,7 @@ function queryHits(db: OsvDatabase, q: { ecosystem: string; name: string; versio
  * thousands of records (a kernel's CVEs): matching every record again took most of its time. False
  * when `before` does not remember `q` (nothing carried: queryHits matches it when asked).
  */
-export function carryQueryHits(
-  before: OsvDatabase,
-  after: OsvDatabase,
-  q: { ecosystem: string; name: string; version: string },
-  differing: readonly OsvRecord[],
-): boolean {
+export function carryQueryHits(before: OsvDatabase, after: OsvDatabase, q: Query, differing: readonly OsvRecord[]): boolean {
   const key = queryMemoKey(q);
   const memo = memoOf(after);
   if (memo.has(key)) return true;
@@ -93,7 +91,7 @@ export function carryQueryHits(
   return true;
 }
 
-const queryMemoKey = (q: { ecosystem: string; name: string; version: string }): string => `${q.ecosystem}\u0000${q.name}\u0000${q.version}`;
+const queryMemoKey = (q: Query): string => `${q.ecosystem}\u0000${q.name}\u0000${q.version}`;
 
 function memoOf(db: OsvDatabase): Map<string, readonly QueryHit[]> {
   let memo = rememberedHits.get(db);
@@ -123,8 +121,59 @@ const NO_HITS: readonly QueryHit[] = Object.freeze([]);
  */
 const MAX_REMEMBERED_QUERIES = heapBound({ share: 0.05, entryBytes: 150, min: 10_000, max: 1_000_000 });
 
-function hitsOf(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): Generator<QueryHit> {
-  return hitsIn(db.lookup(q.ecosystem, q.name), q);
+function hitsOf(db: OsvDatabase, q: Query): QueryHit[] {
+  const out: QueryHit[] = [];
+  const cmp = comparatorFor(q.ecosystem);
+  for (const { record, entries } of keyedRecords(db, packageKey(q.ecosystem, q.name))) {
+    const hit = firstHit(record, entries, q, cmp);
+    if (hit) out.push(hit);
+  }
+  return out;
+}
+
+/** A record under a package key, with its `affected` entries for that key (most records: one). */
+interface KeyedRecord {
+  record: OsvRecord;
+  entries: readonly OsvAffected[];
+}
+
+/**
+ * Per database, the records under each package key queried, each with its entries for the key: what
+ * hitsIn picks out of every record for every query, picked out once per key. Every version of a
+ * package is queried under the same key, and a kernel's key holds thousands of records.
+ */
+const keyedPerDb = new WeakMap<OsvDatabase, Map<string, readonly KeyedRecord[]>>();
+
+function keyedRecords(db: OsvDatabase, key: string): readonly KeyedRecord[] {
+  let perKey = keyedPerDb.get(db);
+  if (perKey === undefined) keyedPerDb.set(db, (perKey = new Map()));
+  let keyed = perKey.get(key);
+  if (keyed === undefined) {
+    keyed = db.recordsAt(key).map((record) => ({ record, entries: entriesFor(record, key) }));
+    perKey.set(key, keyed);
+  }
+  return keyed;
+}
+
+function entriesFor(record: OsvRecord, key: string): OsvAffected[] {
+  return (record.affected ?? []).filter((entry) => entry.package !== undefined && entryKey(entry, entry.package) === key);
+}
+
+/** The hit of the first of `entries` (a record's, for the queried package) that affects the queried version, if any. */
+function firstHit(record: OsvRecord, entries: readonly OsvAffected[], q: Query, cmp: ((a: string, b: string) => number) | undefined): QueryHit | undefined {
+  for (const entry of entries) {
+    const match = affectedEntryMatches(entry, q.ecosystem, q.version);
+    if (!match.affected) continue;
+    const fixedVersion = match.fixedVersions.find((f) => {
+      try {
+        return cmp ? cmp(f, q.version) > 0 : true;
+      } catch {
+        return false;
+      }
+    });
+    return { record, severity: entrySeverity(record, entry, q.ecosystem), fixedVersion };
+  }
+  return undefined;
 }
 
 /**
@@ -132,28 +181,16 @@ function hitsOf(db: OsvDatabase, q: { ecosystem: string; name: string; version: 
  * differ between two data sets (differingRecordsAt), the query's hits are the very same in both when
  * none of them affects it in the set that holds it.
  */
-export function anyAffects(records: readonly OsvRecord[], q: { ecosystem: string; name: string; version: string }): boolean {
+export function anyAffects(records: readonly OsvRecord[], q: Query): boolean {
   return hitsIn(records, q).next().done !== true;
 }
 
-function* hitsIn(records: readonly OsvRecord[], q: { ecosystem: string; name: string; version: string }): Generator<QueryHit> {
+function* hitsIn(records: readonly OsvRecord[], q: Query): Generator<QueryHit> {
   const queried = packageKey(q.ecosystem, q.name);
   const cmp = comparatorFor(q.ecosystem);
   for (const record of records) {
-    for (const entry of record.affected ?? []) {
-      if (!entry.package || entryKey(entry, entry.package) !== queried) continue;
-      const match = affectedEntryMatches(entry, q.ecosystem, q.version);
-      if (!match.affected) continue;
-      const fixedVersion = match.fixedVersions.find((f) => {
-        try {
-          return cmp ? cmp(f, q.version) > 0 : true;
-        } catch {
-          return false;
-        }
-      });
-      yield { record, severity: entrySeverity(record, entry, q.ecosystem), fixedVersion };
-      break;
-    }
+    const hit = firstHit(record, entriesFor(record, queried), q, cmp);
+    if (hit) yield hit;
   }
 }
 
@@ -194,7 +231,7 @@ interface QueryHit {
  * digest for every query of a package give that package the same findings; '' when no record
  * affects the version.
  */
-export function queryHitsDigest(db: OsvDatabase, q: { ecosystem: string; name: string; version: string }): string {
+export function queryHitsDigest(db: OsvDatabase, q: Query): string {
   const hits = queryHits(db, q);
   if (hits.length === 0) return '';
   // The JSON of [[id, names, aliases, summary, severity, fix], ...], each record's and severity's part
@@ -254,8 +291,6 @@ export function findingsHolding(db: OsvDatabase, pkg: Package, records: Readonly
   });
   return groupHits(kept, comparatorFor(pkg.release ?? pkg.ecosystem));
 }
-
-type Query = { ecosystem: string; name: string; version: string };
 
 /** The hits of a package's queries (queriesFor), each record once (from the first query that hits it), with that query. */
 function packageHits(db: OsvDatabase, pkg: Package): { hits: QueryHit[]; queries: Query[] } {

@@ -31,16 +31,23 @@ function rangeComparator(range: OsvRange, ecosystem: string): VersionCompare | u
   return undefined; // GIT ranges name commits, not versions
 }
 
-/** Evaluates one range; undefined when its versions cannot be ordered with the ecosystem's rules. */
-export function rangeAffects(range: OsvRange, ecosystem: string, version: string): { affected: boolean; fixed: string[] } | undefined {
-  const base = rangeComparator(range, ecosystem);
-  if (!base) return undefined;
-  const cmp = safe(base);
-  // "0" in `introduced` means "since the beginning", whatever the scheme.
-  const vs = (eventVersion: string): number | undefined => (eventVersion === '0' ? 1 : cmp(version, eventVersion));
-  const limits = range.events.filter((e) => 'limit' in e).map(versionOf);
-  if (limits.length > 0 && limits.every((l) => l !== '*' && (vs(l) ?? 1) >= 0)) return { affected: false, fixed: [] };
+/**
+ * What evaluating a range reads of it, worked out once per range (and comparator): its limits, its
+ * other events in order and its fixed versions. A fleet rescan evaluates the same ranges for every
+ * version of every package the fleet holds, and sorted each range's events again each time.
+ */
+interface CompiledRange {
+  base: VersionCompare;
+  limits: readonly string[];
+  sorted: readonly OsvEvent[];
+  fixed: readonly string[];
+}
+const compiledRanges = new WeakMap<OsvRange, CompiledRange>();
 
+function compile(range: OsvRange, base: VersionCompare): CompiledRange {
+  const known = compiledRanges.get(range);
+  if (known?.base === base) return known;
+  const cmp = safe(base);
   const events = range.events.filter((e) => !('limit' in e));
   const sorted = [...events].sort((a, b) => {
     const va = versionOf(a);
@@ -49,6 +56,25 @@ export function rangeAffects(range: OsvRange, ecosystem: string, version: string
     if (vb === '0' && 'introduced' in b) return 1;
     return cmp(va, vb) ?? 0;
   });
+  const compiled: CompiledRange = {
+    base,
+    limits: Object.freeze(range.events.filter((e) => 'limit' in e).map(versionOf)),
+    sorted: Object.freeze(sorted),
+    fixed: Object.freeze(events.filter((e) => 'fixed' in e).map(versionOf)),
+  };
+  compiledRanges.set(range, compiled);
+  return compiled;
+}
+
+/** Evaluates one range; undefined when its versions cannot be ordered with the ecosystem's rules. */
+export function rangeAffects(range: OsvRange, ecosystem: string, version: string): { affected: boolean; fixed: readonly string[] } | undefined {
+  const base = rangeComparator(range, ecosystem);
+  if (!base) return undefined;
+  const { limits, sorted, fixed } = compile(range, base);
+  const cmp = safe(base);
+  // "0" in `introduced` means "since the beginning", whatever the scheme.
+  const vs = (eventVersion: string): number | undefined => (eventVersion === '0' ? 1 : cmp(version, eventVersion));
+  if (limits.length > 0 && limits.every((l) => l !== '*' && (vs(l) ?? 1) >= 0)) return { affected: false, fixed: [] };
   let affected = false;
   for (const e of sorted) {
     const c = vs(versionOf(e));
@@ -57,7 +83,6 @@ export function rangeAffects(range: OsvRange, ecosystem: string, version: string
     else if ('fixed' in e && c >= 0) affected = false;
     else if ('last_affected' in e && c > 0) affected = false;
   }
-  const fixed = events.filter((e) => 'fixed' in e).map(versionOf);
   return { affected, fixed };
 }
 
