@@ -350,7 +350,7 @@ export class DecisionStore {
     const keepViolations = update.kind === 'refresh' && ownViolations;
     // A new decision on the record's own findings or violations (an override) writes them: fetched if the head was read without them.
     if ((ownFindings && !keep) || (ownViolations && !keepViolations)) await stored!.fetch();
-    const findings = keep ? '' : findingsJson(record.facts.findings);
+    const findings = keep ? '' : JSON.stringify(record.facts.findings);
     // Digests are remembered per findings array: those regate compared with are not computed again.
     const findingsDigest = keep ? stored.findingsDigest : findingFactsDigest(record.facts.findings);
     const compareDigest = keep ? stored.findingsCompareDigest : findingsCompareDigest(record.facts.findings);
@@ -559,24 +559,6 @@ const MARKED_FINDINGS = JSON.stringify(FINDINGS_MARK);
  */
 function wholeRecordMarked(record: DecisionRecord, decision: object, facts: object): string {
   return JSON.stringify({ ...record, decision: { ...decision, violations: VIOLATIONS_MARK }, facts: { ...facts, findings: FINDINGS_MARK } });
-}
-
-/**
- * Each finding fact's JSON, by the fact. A fleet rescan's new decisions share most of their facts
- * (findingFacts makes one per distinct finding across the fleet), so each is serialized once rather
- * than once per image; facts are never changed in place. The same text as JSON.stringify(findings).
- */
-const factJson = new WeakMap<object, string>();
-
-function findingsJson(findings: readonly object[]): string {
-  const parts = new Array<string>(findings.length);
-  for (let i = 0; i < findings.length; i++) {
-    const f = findings[i]!;
-    let json = factJson.get(f);
-    if (json === undefined) factJson.set(f, (json = JSON.stringify(f)));
-    parts[i] = json;
-  }
-  return `[${parts.join(',')}]`;
 }
 
 /** The decision's fields but its violations, which are not read (a stored record's are read only when asked for). */
