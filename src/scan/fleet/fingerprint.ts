@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { type OsvDatabase } from '../osv';
-import { type OsvRecord } from '../osv/schema';
 import { anyAffects, carryQueryHits, findingsHolding, queriesFor, queryHitsDigest } from '../osv/findings';
 import { findingRank } from '../finding-rank';
 import { findingKey } from './finding-key';
@@ -83,7 +82,6 @@ export function imageIndex(packages: readonly Package[]): ImageIndex {
  */
 export function versionDigests(db: OsvDatabase, entries: Iterable<string>, before?: OsvDatabase): Map<string, string> {
   const out = new Map<string, string>();
-  const differing = new Map<string, OsvRecord[]>();
   for (const entry of entries) {
     // An entry starts with its package key: no records under it (a package no advisory names), no hits, told without
     // splitting the entry or normalising its name again.
@@ -94,11 +92,7 @@ export function versionDigests(db: OsvDatabase, entries: Iterable<string>, befor
     }
     const q = queryOfVersion(entry);
     // `before`, the data the last rescan digested: its remembered hits are carried over, and only the records that differ matched.
-    if (before) {
-      let records = differing.get(key);
-      if (records === undefined) differing.set(key, (records = differingRecordsAt(before, db, key)));
-      carryQueryHits(before, db, q, records);
-    }
+    if (before) carryQueryHits(before, db, q, differingRecordsAt(before, db, key));
     out.set(entry, queryHitsDigest(db, q));
   }
   return out;
@@ -110,12 +104,9 @@ export function versionDigests(db: OsvDatabase, entries: Iterable<string>, befor
  * Every other entry is hit by the very same records, so its digest is the same in both.
  */
 export function touchedVersions(before: OsvDatabase, after: OsvDatabase, entries: Iterable<string>): Set<string> {
-  const differing = new Map<string, ReturnType<typeof differingRecordsAt>>();
   const out = new Set<string>();
   for (const entry of entries) {
-    const key = keyOfVersion(entry);
-    let records = differing.get(key);
-    if (records === undefined) differing.set(key, (records = differingRecordsAt(before, after, key)));
+    const records = differingRecordsAt(before, after, keyOfVersion(entry));
     if (records.length > 0 && anyAffects(records, queryOfVersion(entry))) out.add(entry);
   }
   return out;

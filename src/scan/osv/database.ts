@@ -120,11 +120,27 @@ export function sameRecordsAt(before: OsvDatabase, after: OsvDatabase, key: stri
 }
 
 /** The records under `key` that are not the same objects in both databases (see sameRecordsAt): removed, added or modified. */
-export function differingRecordsAt(before: OsvDatabase, after: OsvDatabase, key: string): OsvRecord[] {
-  if (sameRecordsAt(before, after, key)) return [];
-  const was = before.recordsAt(key);
-  const now = after.recordsAt(key);
-  const wasSet = new Set(was);
-  const nowSet = new Set(now);
-  return [...was.filter((r) => !nowSet.has(r)), ...now.filter((r) => !wasSet.has(r))];
+export function differingRecordsAt(before: OsvDatabase, after: OsvDatabase, key: string): readonly OsvRecord[] {
+  let memo = differing.get(after);
+  if (memo?.before !== before) differing.set(after, (memo = { before, byKey: new Map() }));
+  let out = memo.byKey.get(key);
+  if (out === undefined) {
+    out = [];
+    if (!sameRecordsAt(before, after, key)) {
+      const was = before.recordsAt(key);
+      const now = after.recordsAt(key);
+      const wasSet = new Set(was);
+      const nowSet = new Set(now);
+      out = [...was.filter((r) => !nowSet.has(r)), ...now.filter((r) => !wasSet.has(r))];
+    }
+    memo.byKey.set(key, Object.freeze(out));
+  }
+  return out;
 }
+
+/**
+ * Each key's differing records, remembered per pair of databases (the newer one's last comparison): a
+ * delta's plan asks for those of the same few keys for every version under them (a kernel's: thousands
+ * of records), from several places. Bounded by the newer database's keys.
+ */
+const differing = new WeakMap<OsvDatabase, { before: OsvDatabase; byKey: Map<string, readonly OsvRecord[]> }>();

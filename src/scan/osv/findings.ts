@@ -4,7 +4,7 @@ import { type Ecosystem, type Finding, type Package, SEVERITIES, type SeverityCo
 import { findingRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
 import { comparatorFor } from '../versions';
-import { type OsvDatabase, packageKey } from './database';
+import { normalizePackageName, type OsvDatabase, packageKey } from './database';
 import { type OsvAffected, type OsvRecord } from './schema';
 import { affectedEntryMatches } from './match';
 import { recordSeverity, type RecordSeverity } from './severity';
@@ -91,7 +91,12 @@ export function carryQueryHits(before: OsvDatabase, after: OsvDatabase, q: Query
   return true;
 }
 
-const queryMemoKey = (q: Query): string => `${q.ecosystem}\u0000${q.name}\u0000${q.version}`;
+/**
+ * A query's key in the memo: its name normalised as lookups normalise it (a query's hits depend on its
+ * package key, ecosystem and version alone), so a PyPI package matched by its own name ('Py_Pkg') and
+ * its version digested by the index's ('py-pkg') share one entry.
+ */
+const queryMemoKey = (q: Query): string => `${q.ecosystem}\u0000${normalizePackageName(q.ecosystem, q.name)}\u0000${q.version}`;
 
 function memoOf(db: OsvDatabase): Map<string, readonly QueryHit[]> {
   let memo = rememberedHits.get(db);
@@ -281,30 +286,66 @@ export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
 export function findingsHolding(db: OsvDatabase, pkg: Package, records: ReadonlySet<OsvRecord>): Finding[] {
   const { hits, queries } = packageHits(db, pkg);
   if (!hits.some((h) => records.has(h.record))) return [];
-  const rootOf = groupRoots(hits.map((h) => h.record));
+  // Only hits grouped, among all the records under the package's keys, with one of `records` can be
+  // grouped with one among the hits (a path of shared names between hits is one between records too):
+  // the others are left out before grouping (most of a kernel's thousands).
+  const near = recordGroups(db, pkg);
+  const reached = new Set<string>();
+  for (const r of records) {
+    const root = near.get(r);
+    if (root !== undefined) reached.add(root);
+  }
+  const candidates: number[] = [];
+  hits.forEach((h, i) => {
+    if (reached.has(near.get(h.record)!)) candidates.push(i);
+  });
+  const rootOf = groupRoots(candidates.map((i) => hits[i]!.record));
   const held = new Set<string>();
-  for (const h of hits) if (records.has(h.record)) held.add(rootOf(h.record));
+  for (const i of candidates) if (records.has(hits[i]!.record)) held.add(rootOf(hits[i]!.record));
   // Whole groups: grouped again on their own, they give the findings they give among all the hits.
   const kept: Hit[] = [];
-  hits.forEach((h, i) => {
+  for (const i of candidates) {
+    const h = hits[i]!;
     if (held.has(rootOf(h.record))) kept.push({ finding: findingOf(pkg, h, queries[i]!), record: h.record });
-  });
+  }
   return groupHits(kept, comparatorFor(pkg.release ?? pkg.ecosystem));
 }
 
+/**
+ * The group (groupRoots) of every record under the keys a package is looked up under, grouped all
+ * together whatever version they affect: per database and list of keys, made once for every version
+ * of the package (findingsHolding).
+ */
+function recordGroups(db: OsvDatabase, pkg: Package): ReadonlyMap<OsvRecord, string> {
+  const keys = [...new Set(queriesFor(pkg).map((q) => packageKey(q.ecosystem, q.name)))];
+  const id = keys.join('\u0001');
+  let perKeys = recordGroupsPerDb.get(db);
+  if (perKeys === undefined) recordGroupsPerDb.set(db, (perKeys = new Map()));
+  let groups = perKeys.get(id);
+  if (groups === undefined) {
+    const all = [...new Set(keys.flatMap((k) => db.recordsAt(k)))];
+    const rootOf = groupRoots(all);
+    groups = new Map(all.map((r) => [r, rootOf(r)]));
+    perKeys.set(id, groups);
+  }
+  return groups;
+}
+const recordGroupsPerDb = new WeakMap<OsvDatabase, Map<string, ReadonlyMap<OsvRecord, string>>>();
+
 /** The hits of a package's queries (queriesFor), each record once (from the first query that hits it), with that query. */
-function packageHits(db: OsvDatabase, pkg: Package): { hits: QueryHit[]; queries: Query[] } {
-  const qs = queriesFor(pkg);
-  // One query (a language package): its hits are of distinct records already.
-  if (qs.length === 1) {
-    const hits = queryHits(db, qs[0]!);
-    return { hits: hits as QueryHit[], queries: hits.map(() => qs[0]!) };
+function packageHits(db: OsvDatabase, pkg: Package): { hits: readonly QueryHit[]; queries: readonly Query[] } {
+  const qs = queriesFor(pkg).map((query) => ({ query, hits: queryHits(db, query) }));
+  const hitting = qs.filter((q) => q.hits.length > 0);
+  // One query with hits (a language package; a Debian one whose bare ecosystem has none): its hits are of distinct records already.
+  if (hitting.length <= 1) {
+    const { query, hits } = hitting[0] ?? { query: qs[0]!.query, hits: NO_HITS };
+    return { hits, queries: hits.map(() => query) };
   }
   const seen = new Set<string>();
   const hits: QueryHit[] = [];
   const queries: Query[] = [];
-  for (const query of qs)
-    for (const hit of queryHits(db, query)) {
+  for (const { query, hits: found } of hitting)
+    for (const hit of found) {
       if (seen.has(hit.record.id)) continue;
       seen.add(hit.record.id);
       hits.push(hit);
