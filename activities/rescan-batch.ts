@@ -134,8 +134,12 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     planRescan: activity(deps.logger, { input: planInput, failure: 'rescan planning failed' }, async (input, { log, workflowId }): Promise<RescanPlanRef> => {
       const db = await dataAt(input.osvVersion, workflowId);
       const loaded = policy();
-      const current = { osvVersion: db.info.version, matcher: MATCHER_VERSION, policyVersion: loaded.version, fingerprint: osvFingerprint(db) };
-      const previous = await fleet.fingerprint();
+      // The data the last rescan matched, if still in memory: its fingerprint is not read back, this
+      // data's is made from it, and the plan below carries its hits over.
+      const recalled: { db?: OsvDatabase } = {};
+      const previous = await fleet.fingerprint((version) => (recalled.db = osv.recall(version)) && osvFingerprint(recalled.db));
+      const was = recalled.db;
+      const current = { osvVersion: db.info.version, matcher: MATCHER_VERSION, policyVersion: loaded.version, fingerprint: osvFingerprint(db, was) };
       const now = Date.now();
       // A policy bounding scan age is evaluated at admission on each record's scan time: every record must move on.
       const scanAgeBound = loaded.policy.rules.some((r) => r.provenance?.maxScanAge !== undefined);
@@ -155,7 +159,12 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           : fullDue
             ? ({ mode: 'full', reason: `the last full rescan is older than rescan.fullInterval (${deps.config.rescan.fullInterval})` } as const)
             : rescanMode(previous, current, input.full);
-      await fleet.stageFingerprint(workflowId, { ...current, fullAt: mode.mode === 'full' ? new Date(now).toISOString() : previous!.fullAt });
+      await fleet.stageFingerprint(
+        workflowId,
+        { ...current, fullAt: mode.mode === 'full' ? new Date(now).toISOString() : previous!.fullAt },
+        // A delta stages only the keys that changed (merged over the committed fingerprint when it commits).
+        mode.mode === 'delta' ? previous : undefined,
+      );
       if (mode.mode === 'full') {
         // Every version the fleet holds, digested against this data: what the next delta compares with.
         const versions = await fleet.versionsUnder();
@@ -169,7 +178,6 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       // the findings their decision keeps (mustRematch), with those indexed before versions were (which could hold any).
       const versions = await fleet.versionsUnder(mode.changed);
       const [before, gated, state] = await Promise.all([fleet.versionDigests(versions), allGated(decisions), fleet.state()]);
-      const was = osv.recall(previous!.osvVersion);
       // With that data in memory, only the versions a changed record affects can hit differently
       // (touchedVersions): the others keep the digest stored for them, and are not digested again.
       const touched = was && touchedVersions(was, db, versions);

@@ -20,6 +20,7 @@ export {
   imageIndex,
   MATCHER_VERSION,
   osvFingerprint,
+  type OsvFingerprint,
   versionDigests,
   versionChangeRank,
   touchedVersions,

@@ -5,11 +5,11 @@
  * may have changed; every other package matches exactly as it did.
  */
 import { createHash } from 'node:crypto';
-import { type OsvDatabase } from '../osv';
+import { type OsvDatabase, type OsvRecord } from '../osv';
 import { anyAffects, carryQueryHits, findingsHolding, queriesFor, queryHitsDigest } from '../osv/findings';
 import { findingRank } from '../finding-rank';
 import { findingKey } from './finding-key';
-import { differingRecordsAt, packageKey } from '../osv/database';
+import { differingRecordsAt, packageKey, sameRecordsAt } from '../osv/database';
 import { type Ecosystem, type Package } from '../types';
 
 /**
@@ -18,17 +18,35 @@ import { type Ecosystem, type Package } from '../types';
  */
 export const MATCHER_VERSION = '1';
 
-export type OsvFingerprint = Map<string, string>;
+export type OsvFingerprint = ReadonlyMap<string, string>;
 
-export function osvFingerprint(db: OsvDatabase): OsvFingerprint {
-  const out: OsvFingerprint = new Map();
+/**
+ * The fingerprint of `db`, made once per database. With `before` (the data the last rescan matched,
+ * still in memory) and its fingerprint made: a key whose records are the very same objects in both
+ * (sameRecordsAt) keeps its hash, and only the others are hashed. A refresh reuses every unchanged
+ * export entry's record, so a day's delta hashes a few hundred keys rather than every one of the
+ * data's (about 100,000 in the rescan bench; 0.26 s of a delta's plan).
+ */
+export function osvFingerprint(db: OsvDatabase, before?: OsvDatabase): OsvFingerprint {
+  let out = fingerprints.get(db);
+  if (out !== undefined) return out;
+  const had = before === undefined ? undefined : fingerprints.get(before);
+  const made = new Map<string, string>();
   for (const [key, records] of db.packages()) {
-    const hash = createHash('sha1');
-    // The database keeps each key's records in id order: the same records hash the same.
-    for (const record of records) hash.update(`${record.id}\u0000${record.modified}\n`);
-    out.set(key, hash.digest('base64url').slice(0, 16));
+    const kept = had !== undefined && sameRecordsAt(before!, db, key) ? had.get(key) : undefined;
+    made.set(key, kept ?? keyHash(records));
   }
+  fingerprints.set(db, (out = made));
   return out;
+}
+
+const fingerprints = new WeakMap<OsvDatabase, OsvFingerprint>();
+
+function keyHash(records: readonly OsvRecord[]): string {
+  const hash = createHash('sha1');
+  // The database keeps each key's records in id order: the same records hash the same.
+  for (const record of records) hash.update(`${record.id}\u0000${record.modified}\n`);
+  return hash.digest('base64url').slice(0, 16);
 }
 
 /** Package keys whose records differ between the two fingerprints (changed, added or removed). */

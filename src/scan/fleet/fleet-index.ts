@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ChainableCommander, type Redis } from 'ioredis';
 import { ChainError } from '../../errors';
-import { type ImageIndex, keyOfVersion } from './fingerprint';
+import { type ImageIndex, keyOfVersion, type OsvFingerprint } from './fingerprint';
 import { type FingerprintState, type FleetState } from './plan';
 import { RANKS } from '../finding-rank';
 
@@ -282,26 +282,40 @@ export class FleetIndex {
     if (digests.length) await this.redis.hdel(this.key('attested'), ...digests);
   }
 
-  /** The fingerprint of the last rescan that finished, if any. */
-  async fingerprint(): Promise<FingerprintState | undefined> {
-    const [meta, entries] = await Promise.all([this.redis.hgetall(this.key('meta')), this.redis.hgetall(this.key('fingerprint'))]);
+  /**
+   * The fingerprint of the last rescan that finished, if any. `known`: the fingerprint of an OSV data
+   * version, when it is in memory (osvFingerprint of the data the last rescan matched): a fingerprint is
+   * made of its data alone, so the one committed for that version is the same, and is not read back
+   * (about 100,000 fields in the rescan bench).
+   */
+  async fingerprint(known?: (osvVersion: string) => OsvFingerprint | undefined): Promise<FingerprintState | undefined> {
+    const meta = await this.redis.hgetall(this.key('meta'));
     if (!meta.osvVersion || !meta.matcher || meta.policyVersion === undefined || !meta.fullAt) return undefined;
-    return {
-      osvVersion: meta.osvVersion,
-      matcher: meta.matcher,
-      policyVersion: meta.policyVersion,
-      fullAt: meta.fullAt,
-      fingerprint: new Map(Object.entries(entries)),
-    };
+    const fingerprint = known?.(meta.osvVersion) ?? new Map(Object.entries(await this.redis.hgetall(this.key('fingerprint'))));
+    return { osvVersion: meta.osvVersion, matcher: meta.matcher, policyVersion: meta.policyVersion, fullAt: meta.fullAt, fingerprint };
   }
 
-  /** Keeps `state` until the rescan that took it finishes (commitFingerprint). */
-  async stageFingerprint(runKey: string, state: FingerprintState): Promise<void> {
+  /**
+   * Keeps `state` until the rescan that took it finishes (commitFingerprint). With `base` (the
+   * fingerprint committed for `baseVersion`, which this one was compared with): only the keys whose
+   * hash differs are staged, and the commit merges them over the committed ones. A delta's data
+   * differs in a few hundred keys of about 100,000, which every plan wrote and every commit copied.
+   */
+  async stageFingerprint(runKey: string, state: FingerprintState, base?: { osvVersion: string; fingerprint: OsvFingerprint }): Promise<void> {
     const key = this.key(`pending:${runKey}`);
-    const pipe = this.redis.pipeline().del(key);
-    hsetInChunks(pipe, key, state.fingerprint);
-    pipe.hset(`${key}:meta`, { osvVersion: state.osvVersion, matcher: state.matcher, policyVersion: state.policyVersion, fullAt: state.fullAt });
-    pipe.expire(key, PENDING_TTL_SECONDS).expire(`${key}:meta`, PENDING_TTL_SECONDS);
+    const pipe = this.redis.pipeline().del(key, `${key}:gone`);
+    let meta: Record<string, string> = { osvVersion: state.osvVersion, matcher: state.matcher, policyVersion: state.policyVersion, fullAt: state.fullAt };
+    if (base === undefined) hsetInChunks(pipe, key, state.fingerprint);
+    else {
+      const changed = new Map<string, string>();
+      for (const [k, hash] of state.fingerprint) if (base.fingerprint.get(k) !== hash) changed.set(k, hash);
+      const gone = [...base.fingerprint.keys()].filter((k) => !state.fingerprint.has(k));
+      hsetInChunks(pipe, key, changed);
+      for (let i = 0; i < gone.length; i += CHUNK) pipe.sadd(`${key}:gone`, ...gone.slice(i, i + CHUNK));
+      meta = { ...meta, base: base.osvVersion };
+    }
+    pipe.hset(`${key}:meta`, meta);
+    pipe.expire(key, PENDING_TTL_SECONDS).expire(`${key}:meta`, PENDING_TTL_SECONDS).expire(`${key}:gone`, PENDING_TTL_SECONDS);
     await exec(pipe);
   }
 
@@ -321,16 +335,32 @@ export class FleetIndex {
       this.redis.hgetall(this.key('matched')),
     ]);
     if (!staged.osvVersion) return false;
-    const merged = hitsMode === 'merge' ? Object.entries(await this.redis.hgetall(hits)) : [];
+    const { base, ...state } = staged;
+    const [merged, changed, gone] = await Promise.all([
+      hitsMode === 'merge' ? this.redis.hgetall(hits).then(Object.entries) : [],
+      base === undefined ? [] : this.redis.hgetall(key).then(Object.entries),
+      base === undefined ? [] : this.redis.smembers(`${key}:gone`),
+    ]);
     const tx = this.redis.multi();
-    // An empty OSV data set has no fingerprint entries: the (absent) hash is cleared all the same.
-    tx.del(this.key('fingerprint')).copy(key, this.key('fingerprint'));
+    if (base === undefined) {
+      // An empty OSV data set has no fingerprint entries: the (absent) hash is cleared all the same.
+      tx.del(this.key('fingerprint')).copy(key, this.key('fingerprint'));
+    } else if (base === previous) {
+      for (let i = 0; i < changed.length; i += CHUNK) tx.hset(this.key('fingerprint'), Object.fromEntries(changed.slice(i, i + CHUNK)));
+      for (let i = 0; i < gone.length; i += CHUNK) tx.hdel(this.key('fingerprint'), ...gone.slice(i, i + CHUNK));
+    } else {
+      // Staged as changes over a fingerprint that is no longer the committed one (another rescan
+      // committed in between): no whole fingerprint to commit, so none is, and the next rescan is full.
+      tx.del(this.key('fingerprint'), this.key('meta'), `${key}:meta`, key, `${key}:gone`, hits, `${hits}:mode`);
+      await exec(tx);
+      return true;
+    }
     if (hitsMode === 'replace') tx.del(this.key('hits')).copy(hits, this.key('hits'));
     for (let i = 0; i < merged.length; i += CHUNK) tx.hset(this.key('hits'), Object.fromEntries(merged.slice(i, i + CHUNK)));
     const carried = previous ? Object.keys(matched).filter((d) => matched[d] === previous) : [];
     for (let i = 0; i < carried.length; i += CHUNK)
       tx.hset(this.key('matched'), Object.fromEntries(carried.slice(i, i + CHUNK).map((d) => [d, staged.osvVersion!])));
-    tx.rename(`${key}:meta`, this.key('meta')).persist(this.key('meta')).del(key, hits, `${hits}:mode`);
+    tx.del(this.key('meta')).hset(this.key('meta'), state).del(`${key}:meta`, key, `${key}:gone`, hits, `${hits}:mode`);
     await exec(tx);
     return true;
   }

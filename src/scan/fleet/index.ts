@@ -1,4 +1,4 @@
-export { imageIndex, MATCHER_VERSION, osvFingerprint, touchedVersions, versionChangeRank, versionDigests } from './fingerprint';
+export { imageIndex, MATCHER_VERSION, osvFingerprint, type OsvFingerprint, touchedVersions, versionChangeRank, versionDigests } from './fingerprint';
 export { deltaImages, mustRematch, rescanMode } from './plan';
 export { findingsDigest, rematchStored, uncheckedRescan } from './rematch';
 export { FleetIndex } from './fleet-index';

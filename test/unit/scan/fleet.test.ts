@@ -9,6 +9,7 @@ import {
   imageIndex,
   MATCHER_VERSION,
   osvFingerprint,
+  type OsvFingerprint,
   rematchStored,
   rescanViewOf,
   rescanMode,
@@ -90,7 +91,7 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     const changed = osvFingerprint(new OsvDatabase([record('GHSA-1', 'npm', 'lodash', '4.17.22', '2025-02-01T00:00:00Z'), base[1]!, base[2]!]));
     const added = osvFingerprint(new OsvDatabase([...base, record('GHSA-3', 'npm', 'express', '4.19.2')]));
     const withdrawn = osvFingerprint(new OsvDatabase([base[0]!, { ...base[1]!, withdrawn: '2025-03-01T00:00:00Z' } as OsvRecord, base[2]!]));
-    const changedKeys = (a: Map<string, string>, b: Map<string, string>) => {
+    const changedKeys = (a: OsvFingerprint, b: OsvFingerprint) => {
       const mode = rescanMode(
         { osvVersion: 'v1', matcher: MATCHER_VERSION, policyVersion: 'p', fullAt: '', fingerprint: a },
         { policyVersion: 'p', fingerprint: b },
@@ -377,6 +378,47 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     await index.stageFingerprint('run-2', { ...state, osvVersion: 'v2', fingerprint: new Map() });
     await index.commitFingerprint('run-2');
     assert.deepEqual((await index.fingerprint())?.fingerprint, new Map(), 'empty data replaces the old fingerprint');
+  });
+
+  it("stages a delta's fingerprint as its changes over the committed one, and commits it whole", async () => {
+    const index = new FleetIndex(redis, 'test:fleet6:');
+    const v1 = { osvVersion: 'v1', matcher: MATCHER_VERSION, policyVersion: 'p', fullAt: 'f1', fingerprint: new Map([['a', '1'], ['b', '1'], ['c', '1']]) };
+    await index.stageFingerprint('full', v1);
+    await index.commitFingerprint('full');
+    // b changed, c gone, d new: only those are staged.
+    const v2 = { ...v1, osvVersion: 'v2', fingerprint: new Map([['a', '1'], ['b', '2'], ['d', '1']]) };
+    await index.stageFingerprint('delta', v2, v1);
+    assert.deepEqual(await redis.hgetall('test:fleet6:pending:delta'), { b: '2', d: '1' });
+    assert.deepEqual(await redis.smembers('test:fleet6:pending:delta:gone'), ['c']);
+    assert.equal(await index.commitFingerprint('delta'), true);
+    assert.deepEqual(await index.fingerprint(), v2);
+    assert.deepEqual(await redis.keys('test:fleet6:pending:*'), [], 'nothing staged is left');
+    // Not read back when the caller knows the committed version's fingerprint.
+    const known = new Map([['x', 'y']]);
+    assert.equal((await index.fingerprint((v) => (v === 'v2' ? known : undefined)))?.fingerprint, known);
+    assert.deepEqual((await index.fingerprint(() => undefined))?.fingerprint, v2.fingerprint);
+
+    // Staged over v2, but another rescan commits v3 first: no whole fingerprint can be made, so none stays and the next rescan is full.
+    await index.stageFingerprint('late', { ...v2, osvVersion: 'v4', fingerprint: new Map([['a', '9']]) }, v2);
+    await index.stageFingerprint('other', { ...v2, osvVersion: 'v3', fullAt: 'f3' });
+    await index.commitFingerprint('other');
+    assert.equal(await index.commitFingerprint('late'), true);
+    assert.equal(await index.fingerprint(), undefined);
+    assert.equal(rescanMode(await index.fingerprint(), { policyVersion: 'p', fingerprint: new Map() }).mode, 'full');
+    assert.deepEqual(await redis.keys('test:fleet6:pending:*'), []);
+  });
+
+  it("makes a fingerprint from the last data's for the keys whose records are the same objects, equal to one made afresh", () => {
+    const base = [record('GHSA-1', 'npm', 'lodash', '4.17.21'), record('GHSA-2', 'npm', 'minimist', '1.2.6'), record('PYSEC-1', 'PyPI', 'Requests', '2.31.0')];
+    const v1 = new OsvDatabase(base);
+    const first = osvFingerprint(v1);
+    assert.equal(osvFingerprint(v1), first, 'made once per database');
+    const next = [record('GHSA-1', 'npm', 'lodash', '4.17.22', '2025-02-01T00:00:00Z'), base[2]!, record('GHSA-3', 'npm', 'express', '4.19.2')];
+    const derived = osvFingerprint(new OsvDatabase(next), v1);
+    assert.deepEqual(derived, osvFingerprint(new OsvDatabase(next.map((r) => structuredClone(r)))));
+    assert.notEqual(derived.get('npm\u0000lodash'), first.get('npm\u0000lodash'));
+    assert.equal(derived.get('PyPI\u0000requests'), first.get('PyPI\u0000requests'));
+    assert.equal(derived.has('npm\u0000minimist'), false);
   });
 
   it('pages a stored plan, and tracks untold changes and signed summaries', async () => {
