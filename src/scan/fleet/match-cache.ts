@@ -6,9 +6,9 @@
  * summarize() give for the same packages: the findings a summary keeps, and the counts of all of them
  * (test/unit/scan/fleet.test.ts compares them).
  */
-import { compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
-import { packageKey, sameRecordsAt } from '../osv/database';
-import { type OsvDatabase } from '../osv';
+import { anyAffects, compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
+import { differingRecordsAt, packageKey, sameRecordsAt } from '../osv/database';
+import { type OsvDatabase, type OsvRecord } from '../osv';
 import { findingKey } from './finding-key';
 import { findingRank, NEGLIGIBLE_RANK, RANKS, severityRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
@@ -118,12 +118,15 @@ function cacheOf(db: OsvDatabase): Cache {
 }
 
 /**
- * A newer database's cache, made of the last one's: every entry whose lookups all find the very same
- * records in both (an unchanged export entry is reused as the same object, see the OSV importer's
- * ReusableEntries) has the same findings and is kept, so after a refresh only the packages under
- * records that changed are matched again. Moved, not copied (a copy of a fleet's 400,000 entries
- * cost more than the re-match it saved): the older database, if still matched by a batch that
- * started before the refresh, starts a cache of its own.
+ * A newer database's cache, made of the last one's: an entry's findings are made of its queries' hits
+ * alone (the records that affect its version, grouped), and a record's hit depends on the record and
+ * the query alone. Under a key whose records changed, only the records that differ (differingRecordsAt:
+ * an unchanged export entry is reused as the same object, see the OSV importer's ReusableEntries) can
+ * hit otherwise: an entry none of them affects, in either database, has the very same hits and keeps
+ * its findings. After a refresh only the packages a changed record reaches are matched again (a
+ * kernel's key holds thousands of binary package versions, of which a changed CVE reaches a few). Moved,
+ * not copied (a copy of a fleet's 400,000 entries cost more than the re-match it saved): the older
+ * database, if still matched by a batch that started before the refresh, starts a cache of its own.
  */
 function carryOver(from: Cache, db: OsvDatabase): Cache {
   const { byPurl, byKey } = from;
@@ -137,14 +140,21 @@ function carryOver(from: Cache, db: OsvDatabase): Cache {
   for (const key of changed) {
     const under = byKey.get(key);
     if (under === undefined) continue;
-    byKey.delete(key);
+    const differing = differingRecordsAt(from.db, db, key);
+    const kept: Entry[] = [];
     for (const e of under) {
       if (e.dropped) continue;
+      if (!reachedBy(e, key, differing)) {
+        kept.push(e);
+        continue;
+      }
       e.dropped = true;
       size--;
       unlink(byPurl, e);
       for (const k of e.lookups) if (k !== key) untidy.add(k);
     }
+    if (kept.length) byKey.set(key, kept);
+    else byKey.delete(key);
   }
   for (const key of untidy) {
     const kept = byKey.get(key)?.filter((e) => !e.dropped);
@@ -154,6 +164,13 @@ function carryOver(from: Cache, db: OsvDatabase): Cache {
   }
   caches.delete(from.db);
   return { db, byPurl, byKey, size };
+}
+
+/** Whether any of `differing` (records under `key`) affects one of the entry's queries under that key. */
+function reachedBy(e: Entry, key: string, differing: readonly OsvRecord[]): boolean {
+  if (differing.length === 0) return false;
+  for (const q of queriesFor(e)) if (packageKey(q.ecosystem, q.name) === key && anyAffects(differing, q)) return true;
+  return false;
 }
 
 /** Takes `e` out of its purl's chain. */

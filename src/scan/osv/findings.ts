@@ -22,7 +22,7 @@ const BINARY_KEYED: ReadonlySet<Ecosystem> = new Set<Ecosystem>(['Red Hat', 'Roc
  * The (ecosystem, name, version) triples a package is looked up under: OS packages by their source
  * package (BINARY_KEYED ones as above), in the release-scoped ecosystem ('Debian:12') and the bare one.
  */
-export function queriesFor(pkg: Package): Query[] {
+export function queriesFor(pkg: Pick<Package, 'name' | 'version' | 'ecosystem' | 'release' | 'sourceName' | 'sourceVersion'>): Query[] {
   let keys = [{ name: pkg.sourceName ?? pkg.name, version: pkg.sourceVersion ?? pkg.version }];
   if (BINARY_KEYED.has(pkg.ecosystem) && pkg.sourceName !== undefined && pkg.sourceName !== pkg.name) {
     keys = [{ name: pkg.name, version: pkg.version }, ...(pkg.sourceVersion === undefined || pkg.sourceVersion === pkg.version ? keys : [])];

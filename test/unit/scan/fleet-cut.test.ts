@@ -13,7 +13,7 @@ import { matchFleetImage } from '../../../src/scan/fleet/match-cache';
 import { findingKey } from '../../../src/scan/fleet/finding-key';
 import { findingRank } from '../../../src/scan/finding-rank';
 import { matchPackage, matchPackages } from '../../../src/scan/osv/findings';
-import { type Package } from '../../../src/scan/types';
+import { type Finding, type Package } from '../../../src/scan/types';
 import { onCleanup, testDataDir, useRedis } from '../../support/services';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -365,6 +365,21 @@ describe('the fleet match cache after a refresh', () => {
     const ids = (db: OsvDatabase, pkg: Package) => matchFleetImage(db, [pkg], 10).cached.map((f) => f.id);
     assert.deepEqual([ids(before, fromA), ids(before, fromB)], [['CVE-2025-0001'], ['CVE-2025-0100']]);
     assert.deepEqual([ids(after, fromA), ids(after, fromB)], [['CVE-2025-0002'], ['CVE-2025-0100']], 'the entry under the changed record is matched again');
+  });
+
+  it('keeps the entries under a changed key that no differing record affects, and matches again those one does', () => {
+    // Source c's key changes (CVE-2025-0201 rated again), but only 1.0-1 is affected by it, before and after: 3.0-1 keeps its findings.
+    const kept = advisory({ id: 'CVE-2025-0200', source: 'c', urgency: 'high' });
+    const before = new OsvDatabase([kept, advisory({ id: 'CVE-2025-0201', source: 'c', urgency: 'low', fixed: '2.0-1' })], new Date((clock += 1000)));
+    const after = new OsvDatabase([kept, advisory({ id: 'CVE-2025-0201', source: 'c', urgency: 'high', fixed: '2.0-1' })], new Date((clock += 1000)));
+    const [old, current] = [deb('c', '1.0-1'), deb('c', '3.0-1')];
+    const was = matchFleetImage(before, [old, current], 10).cached;
+    const now = matchFleetImage(after, [old, current], 10).cached;
+    assert.deepEqual(now, matchPackages(after, [old, current]));
+    const of = (fs: readonly Finding[], version: string, id: string) => fs.find((f) => f.package.version === version && f.id === id)!;
+    assert.equal(of(now, '3.0-1', 'CVE-2025-0200'), of(was, '3.0-1', 'CVE-2025-0200'), 'carried over: the very same finding');
+    assert.notEqual(of(now, '1.0-1', 'CVE-2025-0200'), of(was, '1.0-1', 'CVE-2025-0200'), 'matched again');
+    assert.equal(of(now, '1.0-1', 'CVE-2025-0201').severity, 'HIGH');
   });
 
   it('matches as matchPackages does across refreshes in a row, on random data whose unchanged records stay the same objects', () => {
