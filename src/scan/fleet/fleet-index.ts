@@ -297,9 +297,10 @@ export class FleetIndex {
 
   /**
    * Keeps `state` until the rescan that took it finishes (commitFingerprint). With `base` (the
-   * fingerprint committed for `baseVersion`, which this one was compared with): only the keys whose
-   * hash differs are staged, and the commit merges them over the committed ones. A delta's data
-   * differs in a few hundred keys of about 100,000, which every plan wrote and every commit copied.
+   * committed fingerprint this one was compared with, and its OSV version): only the keys whose hash
+   * differs are staged, and the commit merges them over the committed ones if those are still base's.
+   * A delta's data differs in a few hundred keys of about 100,000, which every plan wrote and every
+   * commit copied.
    */
   async stageFingerprint(runKey: string, state: FingerprintState, base?: { osvVersion: string; fingerprint: OsvFingerprint }): Promise<void> {
     const key = this.key(`pending:${runKey}`);

@@ -301,6 +301,29 @@ describe('decision store: the digest index the rescan pages through, and compare
     );
   });
 
+  it('writes and reads back records whose text is not ASCII byte for byte, their violations named by the digest of those bytes', async () => {
+    const store = new DecisionStore(redis, 'utf8:');
+    const d = digest(91);
+    const strict = parsePolicy({
+      apiVersion: 'policy.delivery-chain.dev/v1',
+      kind: 'ImagePolicy',
+      metadata: { name: 'strict' },
+      rules: [{ name: 'r', vulnerabilities: { maxSeverity: { fixable: 'LOW', unfixable: 'LOW' } } }],
+    });
+    // Latin-1 (two UTF-8 bytes), other BMP (three) and astral (four, a surrogate pair in JS) characters.
+    const found = imageFactsSchema.parse({
+      ...facts(91),
+      repository: 'équipe/café',
+      findings: [{ id: 'CVE-2026-9', package: 'lib—ünï', version: '1.0', ecosystem: 'npm', severity: 'HIGH', fixable: true, summary: 'überlauf — 溢出 😀' }],
+    });
+    const recorded = await store.record(found, evaluatePolicy(found, strict, new Date()));
+    assert.ok(recorded.decision.violations.some((v) => v.message.includes('lib—ünï')), 'the violation names the package');
+    assert.deepEqual(await store.latest(d), recorded, 'read back whole, with the violations whose digest the head names');
+    assert.deepEqual((await store.history(d))[0], recorded, 'the history spliced from the same bytes');
+    const stored = await redis.getBuffer(`utf8:violations:${d}`);
+    assert.deepEqual(stored, Buffer.from(JSON.stringify(recorded.decision.violations), 'utf8'));
+  });
+
   it('keeps the violations under a key of their own, named by their digest: a refresh that keeps the decision writes the head alone', async () => {
     const store = new DecisionStore(redis, 'viol:');
     const d = digest(90);
