@@ -350,22 +350,25 @@ export class DecisionStore {
     const keepViolations = update.kind === 'refresh' && ownViolations;
     // A new decision on the record's own findings or violations (an override) writes them: fetched if the head was read without them.
     if ((ownFindings && !keep) || (ownViolations && !keepViolations)) await stored!.fetch();
-    const findings = keep ? '' : bytesOf(JSON.stringify(record.facts.findings));
+    // Sent as strings, not Buffers: a record's Buffers (about 230 KB each, findings and violations) are
+    // external memory, which started full collections of the worker's heap of OSV data and match cache;
+    // a delta rescan's 402 new decisions took 3–5 s more that way, though ioredis encodes strings twice.
+    const findings = keep ? '' : JSON.stringify(record.facts.findings);
     // Digests are remembered per findings array: those regate compared with are not computed again.
     const findingsDigest = keep ? stored.findingsDigest : findingFactsDigest(record.facts.findings);
     const compareDigest = keep ? stored.findingsCompareDigest : findingsCompareDigest(record.facts.findings);
-    const violations = keepViolations ? '' : bytesOf(JSON.stringify(record.decision.violations));
+    const violations = keepViolations ? '' : JSON.stringify(record.decision.violations);
     const violationsDigest = keepViolations ? stored!.violations!.digest : violationsDigestOf(violations);
     const facts = factsWithout(record.facts);
     const decisionHead = decisionWithoutViolations(record.decision);
-    const head = bytesOf(JSON.stringify({
+    const head = JSON.stringify({
       ...record,
       decision: decisionHead,
       facts,
       findingsDigest,
       ...(compareDigest === undefined ? {} : { findingsCompareDigest: compareDigest }),
       violationsDigest,
-    }));
+    });
     const decision = update.kind === 'decision';
     const message = decision ? JSON.stringify({ digest, reason: update.reason }) : '';
     const done = await runLuaScript(
@@ -376,7 +379,7 @@ export class DecisionStore {
         expected ?? '',
         head,
         digest,
-        decision ? bytesOf(wholeRecordMarked(record, decisionHead, facts)) : '',
+        decision ? wholeRecordMarked(record, decisionHead, facts) : '',
         this.channel,
         message,
         expected === undefined ? '1' : '0',
@@ -568,18 +571,8 @@ function decisionWithoutViolations(decision: Decision): Omit<Decision, 'violatio
   return out as Omit<Decision, 'violations'>;
 }
 
-/**
- * A record's JSON as the bytes sent to Redis. A string argument cost ioredis two passes over it
- * (Buffer.byteLength, then the socket's UTF-8 encoding of the whole command it concatenated): in a
- * delta rescan's profile, 0.9 s for its 402 new decisions (about 230 KB each, findings and
- * violations), against one encoding here. An empty string stays one: the write script reads '' as "none".
- */
-function bytesOf(json: string): Buffer | '' {
-  return json === '' ? '' : Buffer.from(json, 'utf8');
-}
-
 /** What a head names its violations by: the SHA-256 of their stored JSON, checked when they are read. */
-function violationsDigestOf(json: string | Buffer): string {
+function violationsDigestOf(json: string): string {
   return `sha256:${createHash('sha256').update(json).digest('hex')}`;
 }
 

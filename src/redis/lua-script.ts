@@ -19,7 +19,7 @@ export function luaScriptFile(dir: string, name: string): LuaScript {
 }
 
 /** EVALSHA, sending the script itself on NOSCRIPT (a restarted Redis has forgotten it). */
-export async function runLuaScript(redis: Redis, script: LuaScript, keys: string[], args: ReadonlyArray<string | Buffer>): Promise<unknown> {
+export async function runLuaScript(redis: Redis, script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
   try {
     return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (err) {
