@@ -11,6 +11,13 @@ import { useRedis } from '../../support/services';
 
 const policy = parsePolicy({ apiVersion: 'policy.delivery-chain.dev/v1', kind: 'ImagePolicy', metadata: { name: 'index' }, rules: [{ name: 'r' }] });
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+/** Denies any finding above LOW: every test finding is a violation. */
+const strict = parsePolicy({
+  apiVersion: 'policy.delivery-chain.dev/v1',
+  kind: 'ImagePolicy',
+  metadata: { name: 'strict' },
+  rules: [{ name: 'r', vulnerabilities: { maxSeverity: { fixable: 'LOW', unfixable: 'LOW' } } }],
+});
 const facts = (n: number) =>
   imageFactsSchema.parse({
     registry: 'registry.example.com',
@@ -304,12 +311,6 @@ describe('decision store: the digest index the rescan pages through, and compare
   it('writes and reads back records whose text is not ASCII byte for byte, their violations named by the digest of those bytes', async () => {
     const store = new DecisionStore(redis, 'utf8:');
     const d = digest(91);
-    const strict = parsePolicy({
-      apiVersion: 'policy.delivery-chain.dev/v1',
-      kind: 'ImagePolicy',
-      metadata: { name: 'strict' },
-      rules: [{ name: 'r', vulnerabilities: { maxSeverity: { fixable: 'LOW', unfixable: 'LOW' } } }],
-    });
     // Latin-1 (two UTF-8 bytes), other BMP (three) and astral (four, a surrogate pair in JS) characters.
     const found = imageFactsSchema.parse({
       ...facts(91),
@@ -327,12 +328,6 @@ describe('decision store: the digest index the rescan pages through, and compare
   it('keeps the violations under a key of their own, named by their digest: a refresh that keeps the decision writes the head alone', async () => {
     const store = new DecisionStore(redis, 'viol:');
     const d = digest(90);
-    const strict = parsePolicy({
-      apiVersion: 'policy.delivery-chain.dev/v1',
-      kind: 'ImagePolicy',
-      metadata: { name: 'strict' },
-      rules: [{ name: 'r', vulnerabilities: { maxSeverity: { fixable: 'LOW', unfixable: 'LOW' } } }],
-    });
     const found = imageFactsSchema.parse({
       ...facts(90),
       findings: ['CVE-2026-1', 'CVE-2026-2'].map((id) => ({ id, package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'HIGH', fixable: true })),
