@@ -318,7 +318,10 @@ describe('decision store: the digest index the rescan pages through, and compare
       findings: [{ id: 'CVE-2026-9', package: 'lib—ünï', version: '1.0', ecosystem: 'npm', severity: 'HIGH', fixable: true, summary: 'überlauf — 溢出 😀' }],
     });
     const recorded = await store.record(found, evaluatePolicy(found, strict, new Date()));
-    assert.ok(recorded.decision.violations.some((v) => v.message.includes('lib—ünï')), 'the violation names the package');
+    assert.ok(
+      recorded.decision.violations.some((v) => v.message.includes('lib—ünï')),
+      'the violation names the package',
+    );
     assert.deepEqual(await store.latest(d), recorded, 'read back whole, with the violations whose digest the head names');
     assert.deepEqual((await store.history(d))[0], recorded, 'the history spliced from the same bytes');
     const stored = await redis.getBuffer(`utf8:violations:${d}`);

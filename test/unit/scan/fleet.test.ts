@@ -382,11 +382,29 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
 
   it("stages a delta's fingerprint as its changes over the committed one, and commits it whole", async () => {
     const index = new FleetIndex(redis, 'test:fleet6:');
-    const v1 = { osvVersion: 'v1', matcher: MATCHER_VERSION, policyVersion: 'p', fullAt: 'f1', fingerprint: new Map([['a', '1'], ['b', '1'], ['c', '1']]) };
+    const v1 = {
+      osvVersion: 'v1',
+      matcher: MATCHER_VERSION,
+      policyVersion: 'p',
+      fullAt: 'f1',
+      fingerprint: new Map([
+        ['a', '1'],
+        ['b', '1'],
+        ['c', '1'],
+      ]),
+    };
     await index.stageFingerprint('full', v1);
     await index.commitFingerprint('full');
     // b changed, c gone, d new: only those are staged.
-    const v2 = { ...v1, osvVersion: 'v2', fingerprint: new Map([['a', '1'], ['b', '2'], ['d', '1']]) };
+    const v2 = {
+      ...v1,
+      osvVersion: 'v2',
+      fingerprint: new Map([
+        ['a', '1'],
+        ['b', '2'],
+        ['d', '1'],
+      ]),
+    };
     await index.stageFingerprint('delta', v2, v1);
     assert.deepEqual(await redis.hgetall('test:fleet6:pending:delta'), { b: '2', d: '1' });
     assert.deepEqual(await redis.smembers('test:fleet6:pending:delta:gone'), ['c']);
