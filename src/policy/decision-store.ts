@@ -6,6 +6,7 @@ import { type Decision, decisionSchema, type Violation, violationSchema } from '
 import { findingFactsDigest, findingsCompareDigest } from './findings-digest';
 import { type FindingFact, findingFactSchema, type ImageFacts, imageFactsSchema } from './image-facts';
 import { luaScriptFile, runLuaScript } from '../redis';
+import { sharedItemsJson } from './shared-json';
 
 export const overrideSchema = z.object({
   actor: z.string().min(1),
@@ -353,11 +354,12 @@ export class DecisionStore {
     // Sent as strings, not Buffers: a record's Buffers (about 230 KB each, findings and violations) are
     // external memory, which started full collections of the worker's heap of OSV data and match cache;
     // a delta rescan's 402 new decisions took 3–5 s more that way, though ioredis encodes strings twice.
-    const findings = keep ? '' : JSON.stringify(record.facts.findings);
+    // Each finding's and violation's JSON is made once across records (sharedItemsJson).
+    const findings = keep ? '' : sharedItemsJson(record.facts.findings);
     // Digests are remembered per findings array: those regate compared with are not computed again.
     const findingsDigest = keep ? stored.findingsDigest : findingFactsDigest(record.facts.findings);
     const compareDigest = keep ? stored.findingsCompareDigest : findingsCompareDigest(record.facts.findings);
-    const violations = keepViolations ? '' : JSON.stringify(record.decision.violations);
+    const violations = keepViolations ? '' : sharedItemsJson(record.decision.violations);
     const violationsDigest = keepViolations ? stored!.violations!.digest : violationsDigestOf(violations);
     const facts = factsWithout(record.facts);
     const decisionHead = decisionWithoutViolations(record.decision);
