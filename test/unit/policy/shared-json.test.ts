@@ -19,7 +19,9 @@ describe('sharedItemsJson', () => {
 
   it("writes a decision's findings and violations as JSON.stringify does, the facts shared by two images", () => {
     const policy = policyWith({ vulnerabilities: { maxSeverity: { fixable: 'LOW', unfixable: 'LOW' } } });
-    const one = facts({ findings: [finding('GHSA-a', 'HIGH', false), finding('GHSA-b', 'CRITICAL', true, { vendorSeverity: { source: 'Debian', rating: 'high' } })] });
+    const one = facts({
+      findings: [finding('GHSA-a', 'HIGH', false), finding('GHSA-b', 'CRITICAL', true, { vendorSeverity: { source: 'Debian', rating: 'high' } })],
+    });
     const two = facts({ findings: [one.findings[1]!] });
     for (const image of [one, two, one]) {
       const { findings } = image;
