@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluatePolicy } from '../../../src/policy';
-import { sharedItemsJson } from '../../../src/policy/shared-json';
+import { sharedItemsJson, sharedJsonRemembered } from '../../../src/policy/shared-json';
 import { facts, finding, NOW, policyWith } from './fixtures';
 
 describe('sharedItemsJson', () => {
@@ -30,5 +30,21 @@ describe('sharedItemsJson', () => {
       assert.equal(sharedItemsJson(findings), JSON.stringify(findings));
       assert.equal(sharedItemsJson(decision.violations), JSON.stringify(decision.violations));
     }
+  });
+
+  it('starts over once it holds its bound of JSON, and still writes what JSON.stringify writes', () => {
+    const { max } = sharedJsonRemembered();
+    const text = 'x'.repeat(100_000);
+    const items = Array.from({ length: Math.ceil(max / text.length) + 10 }, (_, i) => ({ id: `item-${i}`, text }));
+    let restarted = false;
+    for (let start = 0; start < items.length; start += 50) {
+      const before = sharedJsonRemembered().chars;
+      const batch = items.slice(start, start + 50);
+      assert.equal(sharedItemsJson(batch), JSON.stringify(batch));
+      const after = sharedJsonRemembered().chars;
+      assert.ok(after <= max, `${after} characters remembered, bound ${max}`);
+      if (after < before) restarted = true;
+    }
+    assert.ok(restarted, 'the memo never started over');
   });
 });
