@@ -10,10 +10,10 @@
  * (hundreds of MB in the rescan bench). Past MAX_CHARS remembered (counted as added: the JSON of objects
  * collected since is not subtracted, so it starts over sooner rather than later), the memo starts over.
  */
-import { getHeapStatistics } from 'node:v8';
+import { heapBound } from '../scan';
 
-/** Characters of JSON remembered at most: 2 % of the heap limit, at least 8 million. */
-const MAX_CHARS = Math.max(8_000_000, Math.floor(getHeapStatistics().heap_size_limit * 0.02));
+/** Characters of JSON remembered at most: 2 % of the heap limit (a character of this JSON about a byte), at least 8 million. */
+const MAX_CHARS = heapBound({ share: 0.02, entryBytes: 1, min: 8_000_000, max: Number.MAX_SAFE_INTEGER });
 
 let jsonOf = new WeakMap<object, string>();
 let remembered = 0;

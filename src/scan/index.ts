@@ -14,6 +14,7 @@ export { type PackageSource, packageSourceSchema } from './sources';
 export { describeStatement, readAttachedVex, readVexText, vexOutcome, type VexStatement } from './vex';
 export { vexStatementSchema } from './vex/statement';
 export { vulnerabilityDataProblemSchema } from './data-problem';
+export { heapBound } from './heap-bound';
 export {
   deltaImages,
   FleetIndex,
