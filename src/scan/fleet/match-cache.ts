@@ -6,7 +6,7 @@
  * summarize() give for the same packages: the findings a summary keeps, and the counts of all of them
  * (test/unit/scan/fleet.test.ts compares them).
  */
-import { anyAffects, compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
+import { anyAffects, carryFindings, compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
 import { differingRecordsAt, packageKey, sameRecordsAt } from '../osv/database';
 import { type OsvDatabase, type OsvRecord } from '../osv';
 import { findingKey } from './finding-key';
@@ -59,15 +59,16 @@ interface Entry {
   readonly release: string | undefined;
   readonly sourceName: string | undefined;
   readonly sourceVersion: string | undefined;
-  readonly found: readonly Finding[];
+  /** Its findings: replaced, with the three below, when a refresh changes them (patch). */
+  found: readonly Finding[];
   /** findingRank() of each finding, computed once per distinct package rather than in every comparison of every image. */
-  readonly ranks: readonly number[];
+  ranks: readonly number[];
   /** findingKey() of each finding (the layer is not in it): built once per distinct package, not per image. */
-  readonly keys: readonly string[];
+  keys: readonly string[];
   /** The database keys (packageKey) the package is looked up under: its findings are those records'. */
   readonly lookups: readonly string[];
   /** How many findings of each rank, then how many fixable of each severity (tallyOfFound): summed per image, never counted from its findings. */
-  readonly tally: readonly number[];
+  tally: readonly number[];
   /** The next entry of the same purl (another package under it), if any. */
   next: Entry | undefined;
   /** The purl it is cached under. */
@@ -123,10 +124,13 @@ function cacheOf(db: OsvDatabase): Cache {
  * the query alone. Under a key whose records changed, only the records that differ (differingRecordsAt:
  * an unchanged export entry is reused as the same object, see the OSV importer's ReusableEntries) can
  * hit otherwise: an entry none of them affects, in either database, has the very same hits and keeps
- * its findings. After a refresh only the packages a changed record reaches are matched again (a
- * kernel's key holds thousands of binary package versions, of which a changed CVE reaches a few). Moved,
- * not copied (a copy of a fleet's 400,000 entries cost more than the re-match it saved): the older
- * database, if still matched by a batch that started before the refresh, starts a cache of its own.
+ * its findings. An entry one of them affects has its findings patched (carryFindings: only those a
+ * differing record can reach are made again, the others kept as the same objects), or, holding none,
+ * is dropped and matched again when next asked for. After a refresh only the findings a changed record
+ * reaches are made again (a kernel's key holds thousands of binary package versions, of which a
+ * changed CVE reaches a few, each holding hundreds of findings it leaves alone). Moved, not copied (a
+ * copy of a fleet's 400,000 entries cost more than the re-match it saved): the older database, if
+ * still matched by a batch that started before the refresh, starts a cache of its own.
  */
 function carryOver(from: Cache, db: OsvDatabase): Cache {
   const { byPurl, byKey } = from;
@@ -137,6 +141,8 @@ function carryOver(from: Cache, db: OsvDatabase): Cache {
   for (const [key] of from.db.packages()) if (db.recordsAt(key).length === 0) changed.push(key);
   // Keys that still list an entry dropped under another key of its: tidied once each below.
   const untidy = new Set<string>();
+  // Entries patched already, under another changed key of theirs: a patch reads the changes under all of them.
+  const patched = new Set<Entry>();
   for (const key of changed) {
     const under = byKey.get(key);
     if (under === undefined) continue;
@@ -144,7 +150,13 @@ function carryOver(from: Cache, db: OsvDatabase): Cache {
     const kept: Entry[] = [];
     for (const e of under) {
       if (e.dropped) continue;
-      if (!reachedBy(e, key, differing)) {
+      if (patched.has(e) || !reachedBy(e, key, differing)) {
+        kept.push(e);
+        continue;
+      }
+      if (e.found.length > 0) {
+        patch(e, from.db, db);
+        patched.add(e);
         kept.push(e);
         continue;
       }
@@ -164,6 +176,49 @@ function carryOver(from: Cache, db: OsvDatabase): Cache {
   }
   caches.delete(from.db);
   return { db, byPurl, byKey, size };
+}
+
+/**
+ * The entry's findings in `after`, made of those it holds in `before` (carryFindings), with their ranks,
+ * keys and tally: a kept finding's rank and key are the ones the entry holds already. The findings are
+ * made for the package with the layer its first finding holds (every finding of an entry holds the
+ * layer of the package it was first matched from; stampLayers gives each image its own).
+ */
+function patch(e: Entry, before: OsvDatabase, after: OsvDatabase): void {
+  const pkg: Package = {
+    name: e.name,
+    version: e.version,
+    ecosystem: e.ecosystem,
+    ...(e.release === undefined ? {} : { release: e.release }),
+    ...(e.sourceName === undefined ? {} : { sourceName: e.sourceName }),
+    ...(e.sourceVersion === undefined ? {} : { sourceVersion: e.sourceVersion }),
+    purl: e.purl,
+    layer: e.found[0]!.package.layer,
+    location: '',
+  };
+  const found = carryFindings(before, after, pkg, e.found);
+  if (found === e.found) return;
+  if (found.length === 0) {
+    e.found = NO_FINDINGS;
+    e.ranks = NO_RANKS;
+    e.keys = NO_KEYS;
+    e.tally = NO_TALLY;
+    return;
+  }
+  const at = new Map<Finding, number>();
+  e.found.forEach((f, i) => at.set(f, i));
+  const ranks = new Array<number>(found.length);
+  const keys = new Array<string>(found.length);
+  for (let i = 0; i < found.length; i++) {
+    const f = found[i]!;
+    const was = at.get(f);
+    ranks[i] = was === undefined ? findingRank(f) : e.ranks[was]!;
+    keys[i] = was === undefined ? findingKey(f) : e.keys[was]!;
+  }
+  e.found = found;
+  e.ranks = ranks;
+  e.keys = keys;
+  e.tally = tallyOfFound(found);
 }
 
 /** Whether any of `differing` (records under `key`) affects one of the entry's queries under that key. */

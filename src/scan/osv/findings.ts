@@ -4,7 +4,7 @@ import { type Ecosystem, type Finding, type Package, SEVERITIES, type SeverityCo
 import { findingRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
 import { comparatorFor } from '../versions';
-import { normalizePackageName, type OsvDatabase, packageKey } from './database';
+import { differingRecordsAt, normalizePackageName, type OsvDatabase, packageKey } from './database';
 import { type OsvAffected, type OsvRecord } from './schema';
 import { affectedEntryMatches } from './match';
 import { recordSeverity, type RecordSeverity } from './severity';
@@ -312,12 +312,83 @@ export function findingsHolding(db: OsvDatabase, pkg: Package, records: Readonly
 }
 
 /**
+ * matchPackage(after, pkg), made of `found`, what matchPackage(before, pkg) gave: only the findings a
+ * record that differs between the two (differingRecordsAt, under the package's keys) can reach are
+ * made again, the others handed on as the very same objects. A delta's refresh changes one or two
+ * findings of packages that hold hundreds (a kernel's), and a match cache entry patched so keeps the
+ * objects the gate's facts and the decisions' JSON are remembered by (policy/shared-json.ts).
+ *
+ * Which findings can change: those whose records share a group (groupRoots), among every record under
+ * the package's keys in either data set, with a differing record, closed over both sets (reachedIds):
+ * a withdrawn record may have joined two groups that stand apart now, a new one may join two. Any
+ * other finding's group is made of records that are the same objects in both sets, grouped with none
+ * of the reached ones in either: the same hits, grouped alike, give the same finding. Matching the
+ * reached records' hits again, alone, gives the reached groups whole: no group holds both.
+ */
+export function carryFindings(before: OsvDatabase, after: OsvDatabase, pkg: Package, found: readonly Finding[]): readonly Finding[] {
+  const reached = reachedIds(before, after, pkg);
+  if (reached.size === 0) return found;
+  const kept = found.filter((f) => !f.ids.some((id) => reached.has(id)));
+  const { hits, queries } = packageHits(after, pkg);
+  const again: Hit[] = [];
+  for (let i = 0; i < hits.length; i++) {
+    const h = hits[i]!;
+    if (reached.has(h.record.id)) again.push({ finding: findingOf(pkg, h, queries[i]!), record: h.record });
+  }
+  return again.length === 0 ? kept : kept.concat(groupHits(again, comparatorFor(pkg.release ?? pkg.ecosystem)));
+}
+
+/**
+ * The ids of the records under a package's keys whose findings a change from `before` to `after` can
+ * reach (carryFindings): the differing records' ids, grown until every group, in either set, that holds
+ * a record of one of them has all its records' ids in. Ids, not records: the hits of a package's
+ * queries are told apart by id (packageHits), and a finding lists its records' ids. Per pair of sets
+ * and list of keys, made once for every version of the package.
+ */
+function reachedIds(before: OsvDatabase, after: OsvDatabase, pkg: Package): ReadonlySet<string> {
+  const keys = lookupKeys(pkg);
+  const id = keys.join('\u0001');
+  let memo = reachedPerDb.get(after);
+  if (memo?.before !== before) reachedPerDb.set(after, (memo = { before, byKeys: new Map() }));
+  let ids = memo.byKeys.get(id);
+  if (ids === undefined) {
+    const grown = new Set(keys.flatMap((k) => differingRecordsAt(before, after, k)).map((r) => r.id));
+    if (grown.size > 0) closeOver(grown, [recordGroups(before, pkg), recordGroups(after, pkg)]);
+    memo.byKeys.set(id, (ids = grown));
+  }
+  return ids;
+}
+const reachedPerDb = new WeakMap<OsvDatabase, { before: OsvDatabase; byKeys: Map<string, ReadonlySet<string>> }>();
+
+/** Grows `ids` until every group of each grouping that holds a record of one of them has all its records' ids in it. */
+function closeOver(ids: Set<string>, groupings: ReadonlyArray<ReadonlyMap<OsvRecord, string>>): void {
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const groups of groupings) {
+      const roots = new Set<string>();
+      for (const [record, root] of groups) if (ids.has(record.id)) roots.add(root);
+      if (roots.size === 0) continue;
+      for (const [record, root] of groups)
+        if (roots.has(root) && !ids.has(record.id)) {
+          ids.add(record.id);
+          grew = true;
+        }
+    }
+  }
+}
+
+/** The database keys a package is looked up under (its queries'), each once, in its queries' order. */
+function lookupKeys(pkg: Package): string[] {
+  return [...new Set(queriesFor(pkg).map((q) => packageKey(q.ecosystem, q.name)))];
+}
+
+/**
  * The group (groupRoots) of every record under the keys a package is looked up under, grouped all
  * together whatever version they affect: per database and list of keys, made once for every version
- * of the package (findingsHolding).
+ * of the package (findingsHolding, carryFindings).
  */
 function recordGroups(db: OsvDatabase, pkg: Package): ReadonlyMap<OsvRecord, string> {
-  const keys = [...new Set(queriesFor(pkg).map((q) => packageKey(q.ecosystem, q.name)))];
+  const keys = lookupKeys(pkg);
   const id = keys.join('\u0001');
   let perKeys = recordGroupsPerDb.get(db);
   if (perKeys === undefined) recordGroupsPerDb.set(db, (perKeys = new Map()));

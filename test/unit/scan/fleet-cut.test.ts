@@ -367,7 +367,7 @@ describe('the fleet match cache after a refresh', () => {
     assert.deepEqual([ids(after, fromA), ids(after, fromB)], [['CVE-2025-0002'], ['CVE-2025-0100']], 'the entry under the changed record is matched again');
   });
 
-  it('keeps the entries under a changed key that no differing record affects, and matches again those one does', () => {
+  it('keeps the entries under a changed key that no differing record affects, and patches those one does', () => {
     // Source c's key changes (CVE-2025-0201 rated again), but only 1.0-1 is affected by it, before and after: 3.0-1 keeps its findings.
     const kept = advisory({ id: 'CVE-2025-0200', source: 'c', urgency: 'high' });
     const before = new OsvDatabase([kept, advisory({ id: 'CVE-2025-0201', source: 'c', urgency: 'low', fixed: '2.0-1' })], new Date((clock += 1000)));
@@ -378,8 +378,52 @@ describe('the fleet match cache after a refresh', () => {
     assert.deepEqual(now, matchPackages(after, [old, current]));
     const of = (fs: readonly Finding[], version: string, id: string) => fs.find((f) => f.package.version === version && f.id === id)!;
     assert.equal(of(now, '3.0-1', 'CVE-2025-0200'), of(was, '3.0-1', 'CVE-2025-0200'), 'carried over: the very same finding');
-    assert.notEqual(of(now, '1.0-1', 'CVE-2025-0200'), of(was, '1.0-1', 'CVE-2025-0200'), 'matched again');
+    assert.equal(of(now, '1.0-1', 'CVE-2025-0200'), of(was, '1.0-1', 'CVE-2025-0200'), 'patched: the finding no differing record reaches is the very same');
+    assert.notEqual(of(now, '1.0-1', 'CVE-2025-0201'), of(was, '1.0-1', 'CVE-2025-0201'), 'patched: the reached finding is made again');
     assert.equal(of(now, '1.0-1', 'CVE-2025-0201').severity, 'HIGH');
+  });
+
+  /** An image of one package of source `s`, matched before and after: the findings of each, and the image's from scratch after. */
+  const refreshed = (before: Adv[], after: Adv[], shared: Adv[]) => {
+    const kept = shared.map(advisory);
+    const [b, a] = [before, after].map((advs) => new OsvDatabase([...kept, ...advs.map(advisory)], new Date((clock += 1000))));
+    const pkg = deb('s');
+    return { was: matchFleetImage(b!, [pkg], 100).cached, now: matchFleetImage(a!, [pkg], 100).cached, fresh: matchPackages(a!, [pkg]) };
+  };
+  const idsOf = (fs: readonly Finding[]) => fs.map((f) => f.ids.join('+')).sort();
+
+  it('patches a group that a withdrawn record joined: its members stand apart now, and an unrelated finding is the same object', () => {
+    // CVE-2025-0303 names both 0301 and 0302: one finding of three records. Withdrawn, the two it joined are two findings.
+    const { was, now, fresh } = refreshed(
+      [{ id: 'CVE-2025-0303', source: 's', urgency: 'low', aliases: ['CVE-2025-0301', 'CVE-2025-0302'] }],
+      [],
+      [
+        { id: 'CVE-2025-0301', source: 's', urgency: 'high' },
+        { id: 'CVE-2025-0302', source: 's', urgency: 'medium' },
+        { id: 'CVE-2025-0309', source: 's', urgency: 'low' },
+      ],
+    );
+    assert.deepEqual(idsOf(was), ['CVE-2025-0301+CVE-2025-0302+CVE-2025-0303', 'CVE-2025-0309']);
+    assert.deepEqual(idsOf(now), ['CVE-2025-0301', 'CVE-2025-0302', 'CVE-2025-0309']);
+    assert.deepEqual(now, fresh);
+    const unrelated = (fs: readonly Finding[]) => fs.find((f) => f.id === 'CVE-2025-0309');
+    assert.equal(unrelated(now), unrelated(was));
+  });
+
+  it('patches groups that a new record joins: one finding of them now, at the best rank among them', () => {
+    const { was, now, fresh } = refreshed(
+      [],
+      [{ id: 'CVE-2025-0403', source: 's', urgency: 'low', aliases: ['CVE-2025-0401', 'CVE-2025-0402'] }],
+      [
+        { id: 'CVE-2025-0401', source: 's', urgency: 'high' },
+        { id: 'CVE-2025-0402', source: 's', urgency: 'medium', ecosystems: ['Debian'] },
+        { id: 'CVE-2025-0409', source: 's', urgency: 'low' },
+      ],
+    );
+    assert.deepEqual(idsOf(was), ['CVE-2025-0401', 'CVE-2025-0402', 'CVE-2025-0409']);
+    assert.deepEqual(idsOf(now), ['CVE-2025-0401+CVE-2025-0402+CVE-2025-0403', 'CVE-2025-0409']);
+    assert.equal(now.find((f) => f.ids.length === 3)!.severity, 'HIGH');
+    assert.deepEqual(now, fresh);
   });
 
   it('matches as matchPackages does across refreshes in a row, on random data whose unchanged records stay the same objects', () => {
