@@ -136,9 +136,11 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       const loaded = policy();
       // The data the last rescan matched, if still in memory: its fingerprint is not read back, this
       // data's is made from it, and the plan below carries its hits over.
-      const recalled: { db?: OsvDatabase } = {};
-      const previous = await fleet.fingerprint((version) => (recalled.db = osv.recall(version)) && osvFingerprint(recalled.db));
-      const was = recalled.db;
+      const previous = await fleet.fingerprint((version) => {
+        const recalled = osv.recall(version);
+        return recalled && osvFingerprint(recalled);
+      });
+      const was = previous && osv.recall(previous.osvVersion);
       const current = { osvVersion: db.info.version, matcher: MATCHER_VERSION, policyVersion: loaded.version, fingerprint: osvFingerprint(db, was) };
       const now = Date.now();
       // A policy bounding scan age is evaluated at admission on each record's scan time: every record must move on.
@@ -163,7 +165,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
         workflowId,
         { ...current, fullAt: mode.mode === 'full' ? new Date(now).toISOString() : previous!.fullAt },
         // A delta stages only the keys that changed (merged over the committed fingerprint when it commits).
-        mode.mode === 'delta' ? previous : undefined,
+        mode.mode === 'delta' ? { osvVersion: previous!.osvVersion, changed: mode.changed } : undefined,
       );
       if (mode.mode === 'full') {
         // Every version the fleet holds, digested against this data: what the next delta compares with.

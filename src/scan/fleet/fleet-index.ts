@@ -296,21 +296,25 @@ export class FleetIndex {
   }
 
   /**
-   * Keeps `state` until the rescan that took it finishes (commitFingerprint). With `base` (the
-   * committed fingerprint this one was compared with, and its OSV version): only the keys whose hash
-   * differs are staged, and the commit merges them over the committed ones if those are still base's.
-   * A delta's data differs in a few hundred keys of about 100,000, which every plan wrote and every
-   * commit copied.
+   * Keeps `state` until the rescan that took it finishes (commitFingerprint). With `base` (the OSV
+   * version of the committed fingerprint this one was compared with, and the keys whose hash differs
+   * from it: changedPackages, what the delta's plan computed): only those keys are staged, and the
+   * commit merges them over the committed ones if those are still base's. A delta's data differs in a
+   * few hundred keys of about 100,000, which every plan wrote and every commit copied.
    */
-  async stageFingerprint(runKey: string, state: FingerprintState, base?: { osvVersion: string; fingerprint: OsvFingerprint }): Promise<void> {
+  async stageFingerprint(runKey: string, state: FingerprintState, base?: { osvVersion: string; changed: readonly string[] }): Promise<void> {
     const key = this.key(`pending:${runKey}`);
     const pipe = this.redis.pipeline().del(key, `${key}:gone`);
     let meta: Record<string, string> = { osvVersion: state.osvVersion, matcher: state.matcher, policyVersion: state.policyVersion, fullAt: state.fullAt };
     if (base === undefined) hsetInChunks(pipe, key, state.fingerprint);
     else {
       const changed = new Map<string, string>();
-      for (const [k, hash] of state.fingerprint) if (base.fingerprint.get(k) !== hash) changed.set(k, hash);
-      const gone = [...base.fingerprint.keys()].filter((k) => !state.fingerprint.has(k));
+      const gone: string[] = [];
+      for (const k of base.changed) {
+        const hash = state.fingerprint.get(k);
+        if (hash === undefined) gone.push(k);
+        else changed.set(k, hash);
+      }
       hsetInChunks(pipe, key, changed);
       for (let i = 0; i < gone.length; i += CHUNK) pipe.sadd(`${key}:gone`, ...gone.slice(i, i + CHUNK));
       meta = { ...meta, base: base.osvVersion };

@@ -405,7 +405,7 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
         ['d', '1'],
       ]),
     };
-    await index.stageFingerprint('delta', v2, v1);
+    await index.stageFingerprint('delta', v2, { osvVersion: 'v1', changed: ['b', 'd', 'c'] });
     assert.deepEqual(await redis.hgetall('test:fleet6:pending:delta'), { b: '2', d: '1' });
     assert.deepEqual(await redis.smembers('test:fleet6:pending:delta:gone'), ['c']);
     assert.equal(await index.commitFingerprint('delta'), true);
@@ -417,7 +417,7 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     assert.deepEqual((await index.fingerprint(() => undefined))?.fingerprint, v2.fingerprint);
 
     // Staged over v2, but another rescan commits v3 first: no whole fingerprint can be made, so none stays and the next rescan is full.
-    await index.stageFingerprint('late', { ...v2, osvVersion: 'v4', fingerprint: new Map([['a', '9']]) }, v2);
+    await index.stageFingerprint('late', { ...v2, osvVersion: 'v4', fingerprint: new Map([['a', '9']]) }, { osvVersion: 'v2', changed: ['a', 'b', 'd'] });
     await index.stageFingerprint('other', { ...v2, osvVersion: 'v3', fullAt: 'f3' });
     await index.commitFingerprint('other');
     assert.equal(await index.commitFingerprint('late'), true);
