@@ -6,7 +6,7 @@
  * summarize() give for the same packages: the findings a summary keeps, and the counts of all of them
  * (test/unit/scan/fleet.test.ts compares them).
  */
-import { anyAffects, carryFindings, compareFindingIds, matchPackage, queriesFor } from '../osv/findings';
+import { anyAffects, carryFindings, compareFindingIds, lookupKeys, matchPackage, queriesFor } from '../osv/findings';
 import { differingRecordsAt, packageKey, sameRecordsAt } from '../osv/database';
 import { type OsvDatabase, type OsvRecord } from '../osv';
 import { findingKey } from './finding-key';
@@ -250,11 +250,7 @@ function unlink(byPurl: Map<string, Entry>, e: Entry): void {
  */
 const interned = new Map<string, readonly string[]>();
 function lookupsOf(pkg: Package): readonly string[] {
-  const out: string[] = [];
-  for (const q of queriesFor(pkg)) {
-    const key = packageKey(q.ecosystem, q.name);
-    if (!out.includes(key)) out.push(key);
-  }
+  const out = lookupKeys(pkg);
   const id = out.join('\u0001');
   let one = interned.get(id);
   if (one === undefined) {

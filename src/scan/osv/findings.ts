@@ -378,7 +378,7 @@ function closeOver(ids: Set<string>, groupings: ReadonlyArray<ReadonlyMap<OsvRec
 }
 
 /** The database keys a package is looked up under (its queries'), each once, in its queries' order. */
-function lookupKeys(pkg: Package): string[] {
+export function lookupKeys(pkg: Pick<Package, 'name' | 'version' | 'ecosystem' | 'release' | 'sourceName' | 'sourceVersion'>): string[] {
   return [...new Set(queriesFor(pkg).map((q) => packageKey(q.ecosystem, q.name)))];
 }
 
