@@ -122,7 +122,7 @@ export function sameRecordsAt(before: OsvDatabase, after: OsvDatabase, key: stri
 /** The records under `key` that are not the same objects in both databases (see sameRecordsAt): removed, added or modified. */
 export function differingRecordsAt(before: OsvDatabase, after: OsvDatabase, key: string): readonly OsvRecord[] {
   let memo = differing.get(after);
-  if (memo?.before !== before) differing.set(after, (memo = { before, byKey: new Map() }));
+  if (memo?.before.deref() !== before) differing.set(after, (memo = { before: new WeakRef(before), byKey: new Map() }));
   let out = memo.byKey.get(key);
   if (out === undefined) {
     out = [];
@@ -141,6 +141,9 @@ export function differingRecordsAt(before: OsvDatabase, after: OsvDatabase, key:
 /**
  * Each key's differing records, remembered per pair of databases (the newer one's last comparison): a
  * delta's plan asks for those of the same few keys for every version under them (a kernel's: thousands
- * of records), from several places. Bounded by the newer database's keys.
+ * of records), from several places. Bounded by the newer database's keys. The older database is held
+ * weakly: once the delta's carry-over is done nothing else needs it, and held from here (as long as
+ * the newer one lives) it stayed in the heap with everything remembered per database (its hits, its
+ * groups), which every major collection through the next rescans then marked again.
  */
-const differing = new WeakMap<OsvDatabase, { before: OsvDatabase; byKey: Map<string, readonly OsvRecord[]> }>();
+const differing = new WeakMap<OsvDatabase, { before: WeakRef<OsvDatabase>; byKey: Map<string, readonly OsvRecord[]> }>();

@@ -349,7 +349,7 @@ function reachedIds(before: OsvDatabase, after: OsvDatabase, pkg: Package): Read
   const keys = lookupKeys(pkg);
   const id = keys.join('\u0001');
   let memo = reachedPerDb.get(after);
-  if (memo?.before !== before) reachedPerDb.set(after, (memo = { before, byKeys: new Map() }));
+  if (memo?.before.deref() !== before) reachedPerDb.set(after, (memo = { before: new WeakRef(before), byKeys: new Map() }));
   let ids = memo.byKeys.get(id);
   if (ids === undefined) {
     const grown = new Set(keys.flatMap((k) => differingRecordsAt(before, after, k)).map((r) => r.id));
@@ -358,7 +358,8 @@ function reachedIds(before: OsvDatabase, after: OsvDatabase, pkg: Package): Read
   }
   return ids;
 }
-const reachedPerDb = new WeakMap<OsvDatabase, { before: OsvDatabase; byKeys: Map<string, ReadonlySet<string>> }>();
+/** Per newer database, its last comparison's; the older one held weakly, as differingRecordsAt's memo holds it. */
+const reachedPerDb = new WeakMap<OsvDatabase, { before: WeakRef<OsvDatabase>; byKeys: Map<string, ReadonlySet<string>> }>();
 
 /** Grows `ids` until every group of each grouping that holds a record of one of them has all its records' ids in it. */
 function closeOver(ids: Set<string>, groupings: ReadonlyArray<ReadonlyMap<OsvRecord, string>>): void {

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import { FleetIndex, imageIndex, mustRematch, touchedVersions, versionChangeRank, versionDigests } from '../../../src/scan';
 import { OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
@@ -463,6 +465,33 @@ describe('the fleet match cache after a refresh', () => {
         .concat(Array.from({ length: Math.floor(rand() * 3) }, (_, n) => randomAdvisory(100 + refresh * 3 + n)));
     }
     assert.equal(compared, 480);
+  });
+
+  it('lets the older data set go once the carry-over is done: what the plan and the patch remember of the pair holds it weakly', async () => {
+    const kept = advisory({ id: 'CVE-2025-0500', source: 'r', urgency: 'high' });
+    const pkg = deb('r', '1.0-1');
+    let before: OsvDatabase | undefined = new OsvDatabase([kept, advisory({ id: 'CVE-2025-0501', source: 'r', urgency: 'low' })], new Date((clock += 1000)));
+    const after = new OsvDatabase([kept, advisory({ id: 'CVE-2025-0501', source: 'r', urgency: 'high' })], new Date((clock += 1000)));
+    const held = new WeakRef(before);
+    matchFleetImage(before, [pkg], 10);
+    // The plan's (the changed versions and their ranks, digests carried over) and the carry-over's patch, as a delta makes them.
+    const entries = imageIndex([pkg]).versions;
+    assert.equal(touchedVersions(before, after, entries).size, 1);
+    assert.ok(Number.isFinite(versionChangeRank(before, after, entries[0]!)));
+    versionDigests(after, entries, before);
+    const now = matchFleetImage(after, [pkg], 10).cached;
+    assert.deepEqual(now, matchPackages(after, [pkg]));
+    before = undefined;
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // A WeakRef's target stays until the job that made or read it ends: collect from a later turn.
+    for (let i = 0; i < 3 && held.deref() !== undefined; i++) {
+      await new Promise((done) => setImmediate(done));
+      gc();
+    }
+    assert.equal(held.deref(), undefined, 'the older data set is still referenced');
+    const again = matchFleetImage(after, [pkg], 10).cached;
+    assert.ok(again.length === 2 && again.every((f, i) => f === now[i]), 'the newer one keeps its cache: the very same findings');
   });
 });
 
