@@ -3,16 +3,24 @@
  * popularity; bench/rescan-fleet.ts) against OSV data generated in the export shapes at about the
  * record counts of the Debian, npm and PyPI exports, rescanned by the real `rescan` workflow on a
  * Temporal dev server, by the real worker process (`workers/temporal-worker.ts`), with Redis and a
- * registry (the VEX reads) on loopback. Two runs: a full rescan (every image re-matched and
- * re-gated), then a delta after 100 advisories changed. Each reports its wall time from start to
+ * registry (the VEX reads) on loopback. A full rescan (every image re-matched and re-gated), then
+ * deltas one after another, each after another 100 advisories changed (RESCAN_BENCH_DELTAS, default
+ * 3: the delta rows are their medians, each run listed in the log). Each reports its wall time from start to
  * result, the OSV refresh (loading the exports; a delta reads only the export entries that changed),
  * planning, matching and re-gating (one activity per batch), and the workflow's own overhead (wall
  * time outside any activity). One worker process runs the workflows and scan activities, with
  * RESCAN_BENCH_SCAN_WORKERS (default 0) scan-only workers beside it, as a deployment scales rescans.
  * `--quick`: 1,000 SBOMs and a tenth of the data. RESCAN_BENCH_CPU_PROF=<dir> profiles the worker.
+ *
+ * RESCAN_BENCH_FLEET_CACHE=<dir>: seeding the fleet takes most of a run (10–14 minutes on 2 cores),
+ * and runs half an hour apart differ by as much as a change under test. With this set, the seeded
+ * Redis data is kept in <dir> (per size) and later runs start Redis on a copy of it instead of seeding,
+ * so two trees can be run back to back on the same data in a few minutes each. For trees that store
+ * SBOMs, decisions and the fleet index alike only: clear <dir> when a stored format changes.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -30,7 +38,7 @@ import { startTemporalDevServer } from '../workers/local/temporal-dev-server';
 import { TEMPORAL_WORKER_NODE_FLAGS } from '../workers/temporal/node-flags';
 import { rescanSettings } from '../workers/temporal/schedules';
 import { rescan } from '../workflows/rescan';
-import { type BenchContext, type BenchRow } from './harness';
+import { type BenchContext, type BenchRow, median } from './harness';
 import { changeAdvisories, generateFleet, generateOsv, type Sizes, writeOsvExports } from './rescan-fleet';
 
 const ROOT = resolve(__dirname, '..');
@@ -66,6 +74,10 @@ const CHANGED_ADVISORIES = 100;
 const SCAN_WORKERS = Number(process.env.RESCAN_BENCH_SCAN_WORKERS ?? 0);
 if (!Number.isInteger(SCAN_WORKERS) || SCAN_WORKERS < 0 || SCAN_WORKERS > 8)
   throw new Error(`RESCAN_BENCH_SCAN_WORKERS must be an integer from 0 to 8, got ${process.env.RESCAN_BENCH_SCAN_WORKERS}`);
+const DELTAS = Number(process.env.RESCAN_BENCH_DELTAS ?? 3);
+if (!Number.isInteger(DELTAS) || DELTAS < 1 || DELTAS > 20)
+  throw new Error(`RESCAN_BENCH_DELTAS must be an integer from 1 to 20, got ${process.env.RESCAN_BENCH_DELTAS}`);
+const FLEET_CACHE = process.env.RESCAN_BENCH_FLEET_CACHE;
 const KEY_PASSWORD = 'rescan-bench-key-password';
 
 const HYGIENE = {
@@ -85,6 +97,8 @@ const HYGIENE = {
 
 interface Phases {
   wallMs: number;
+  /** The 1-minute load average when it ended. */
+  load: number;
   /** Per activity type: wall time during which one of its activities was scheduled or running (side-by-side batches count once). */
   activities: Map<string, number>;
   /** Wall time during which no activity was scheduled or running. */
@@ -95,8 +109,12 @@ interface Phases {
 export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]> {
   const sizes = ctx.quick ? QUICK : FULL;
   const dataDir = join(ctx.workDir, 'data');
+  const kept = FLEET_CACHE ? join(resolve(FLEET_CACHE), `fleet-${createHash('sha256').update(JSON.stringify(sizes)).digest('hex').slice(0, 12)}`) : undefined;
+  const restored = kept !== undefined && existsSync(join(kept, 'seeded.json'));
+  if (restored) copyAof(kept, join(dataDir, 'redis', 'appendonlydir'));
   const [redisServer, temporal, registry] = await Promise.all([
-    startRedis({ dataDir: join(dataDir, 'redis') }),
+    // Loading a kept fleet (a few GB of AOF) takes longer than an empty start.
+    startRedis({ dataDir: join(dataDir, 'redis'), readyTimeoutMs: restored ? 600_000 : undefined }),
     startTemporalDevServer({ dataDir: join(dataDir, 'temporal'), headless: true }),
     startRegistry({ name: 'source', dataDir }),
   ]);
@@ -128,9 +146,15 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
     writeFileSync(configFile, JSON.stringify(raw));
 
     started = Date.now();
-    const seeded = await seed(config, redisServer.url, osvDir, sizes);
+    let seeded: Seeded;
+    if (restored) {
+      seeded = JSON.parse(readFileSync(join(kept, 'seeded.json'), 'utf8')) as Seeded;
+    } else {
+      seeded = await seed(config, redisServer.url, osvDir, sizes);
+      if (kept) await keepFleet(redisServer.url, join(dataDir, 'redis', 'appendonlydir'), kept, seeded);
+    }
     ctx.log(
-      `seeded ${sizes.images} images (${seeded.packages} packages, ${seeded.minPackages}–${seeded.maxPackages} per image, ${seeded.allowed} allowed) in ${Date.now() - started} ms`,
+      `seeded ${sizes.images} images (${seeded.packages} packages, ${seeded.minPackages}–${seeded.maxPackages} per image, ${seeded.allowed} allowed) ${restored ? `earlier: Redis started on a copy of the fleet kept in ${kept}` : `in ${Date.now() - started} ms`}`,
     );
 
     const worker = await startWorker(dataDir, configFile);
@@ -149,61 +173,115 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
       });
       const summary = await handle.result();
       const wallMs = Date.now() - begun;
-      return { wallMs, summary, ...(await phases(client, id, begun, begun + wallMs)) };
+      return { wallMs, load: loadavg()[0]!, summary, ...(await phases(client, id, begun, begun + wallMs)) };
     };
 
     const full = await run(`rescan-bench-full-${Date.now()}`, true);
-    const fullLoad = loadavg()[0]!.toFixed(2);
-    ctx.log(`full: ${describe(full)} (load ${fullLoad})`);
-    const changed = changeAdvisories(osv, CHANGED_ADVISORIES);
-    writeOsvExports(osvDir, osv);
-    const delta = await run(`rescan-bench-delta-${Date.now()}`, false);
-    const deltaLoad = loadavg()[0]!.toFixed(2);
-    ctx.log(`delta (${changed.length} advisories changed): ${describe(delta)} (load ${deltaLoad})`);
+    ctx.log(`full: ${describe(full)} (load ${full.load.toFixed(2)})`);
+    const deltas: Phases[] = [];
+    for (let i = 1; i <= DELTAS; i++) {
+      // Another 100 each time (seeds 3, 4, …: the first is the change single-delta runs made).
+      const changed = changeAdvisories(osv, CHANGED_ADVISORIES, 2 + i);
+      writeOsvExports(osvDir, osv);
+      const delta = await run(`rescan-bench-delta-${i}-${Date.now()}`, false);
+      deltas.push(delta);
+      ctx.log(`delta ${i} of ${DELTAS} (${changed.length} advisories changed): ${describe(delta)} (load ${delta.load.toFixed(2)})`);
+    }
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    ctx.log(
+      `delta medians of ${DELTAS}: without the OSV refresh ${s(median(deltas.map(outsideRefresh)))} (${deltas.map((d) => s(outsideRefresh(d))).join(', ')}); match and re-gate ${s(median(deltas.map(matchAndRegate)))} (${deltas.map((d) => s(matchAndRegate(d))).join(', ')})`,
+    );
 
     const n = sizes.images;
-    const rows = (label: string, p: Phases, load: string, target: string): BenchRow[] => {
-      const a = (t: string) => p.activities.get(t) ?? 0;
-      const refresh = a('refreshOsvData');
-      const note = `load ${load}; ${SCAN_WORKERS + 1} worker process${SCAN_WORKERS ? 'es' : ''}`;
+    const rows = (label: string, runs: Phases[], target: string): BenchRow[] => {
+      const m = (f: (p: Phases) => number) => median(runs.map(f)) / 1000;
+      const a = (t: string) => (p: Phases) => p.activities.get(t) ?? 0;
+      const each = runs.length > 1 ? ` (each: ${runs.map((p) => (outsideRefresh(p) / 1000).toFixed(1)).join(', ')} s)` : '';
+      const note = `load ${runs.map((p) => p.load.toFixed(2)).join(', ')}; ${SCAN_WORKERS + 1} worker process${SCAN_WORKERS ? 'es' : ''}`;
+      const last = runs[runs.length - 1]!.summary;
       return [
         {
           metric: `${label}: wall, start to result`,
-          ours: p.wallMs / 1000,
+          ours: m((p) => p.wallMs),
           unit: 's',
-          runs: 1,
-          note: `${note}; ${p.summary.checked} of ${n} images; target ${target} without the OSV refresh: ${((p.wallMs - refresh) / 1000).toFixed(1)} s`,
+          runs: runs.length,
+          note: `${note}; ${last.checked} of ${n} images; target ${target} without the OSV refresh: ${m(outsideRefresh).toFixed(1)} s${each}`,
         },
-        { metric: `${label}: OSV refresh (${records} records)`, ours: refresh / 1000, unit: 's', runs: 1, note },
-        { metric: `${label}: plan (fingerprint, index)`, ours: a('planRescan') / 1000, unit: 's', runs: 1, note },
-        // One activity per batch re-matches and re-gates (rescanGateBatch); rescanBatch and regateBatch in older workflows.
-        {
-          metric: `${label}: match and re-gate (rescanGateBatch)`,
-          ours: (a('rescanGateBatch') + a('rescanBatch') + a('regateBatch')) / 1000,
-          unit: 's',
-          runs: 1,
-          note,
-        },
+        { metric: `${label}: OSV refresh (${records} records)`, ours: m(a('refreshOsvData')), unit: 's', runs: runs.length, note },
+        { metric: `${label}: plan (fingerprint, index)`, ours: m(a('planRescan')), unit: 's', runs: runs.length, note },
+        { metric: `${label}: match and re-gate (rescanGateBatch)`, ours: m(matchAndRegate), unit: 's', runs: runs.length, note },
         {
           metric: `${label}: follow-ups (notify, attest, restart)`,
-          ours: FOLLOW_UPS.reduce((s, t) => s + a(t), 0) / 1000,
+          ours: m((p) => FOLLOW_UPS.reduce((sum, t) => sum + a(t)(p), 0)),
           unit: 's',
-          runs: 1,
-          note: `${note}; ${p.summary.changedToDenied} to denied, ${p.summary.changedToAllowed} to allowed, ${p.summary.problems.length} problems`,
+          runs: runs.length,
+          note: `${note}; ${runs.map((p) => `${p.summary.changedToDenied} to denied, ${p.summary.changedToAllowed} to allowed, ${p.summary.problems.length} problems`).join('; ')}`,
         },
-        { metric: `${label}: workflow overhead (no activity running)`, ours: p.overheadMs / 1000, unit: 's', runs: 1, note },
+        { metric: `${label}: workflow overhead (no activity running)`, ours: m((p) => p.overheadMs), unit: 's', runs: runs.length, note },
       ];
     };
-    return [
-      ...rows(`full rescan, ${n} SBOMs`, full, fullLoad, '≤ 60 s'),
-      ...rows(`delta, ${CHANGED_ADVISORIES} advisories changed`, delta, deltaLoad, '≤ 5 s'),
-    ];
+    return [...rows(`full rescan, ${n} SBOMs`, [full], '≤ 60 s'), ...rows(`delta, ${CHANGED_ADVISORIES} advisories changed`, deltas, '≤ 5 s')];
   } finally {
     for (const stop of stops) await stop().catch(() => undefined);
   }
 }
 
 const FOLLOW_UPS = ['restartUnblocked', 'attestVerdict', 'deployedWorkloads', 'rebuildDeployed', 'notifySubscribers', 'markRescanNotified'];
+
+/** A run's wall time without its OSV refresh (what the targets are set on). */
+const outsideRefresh = (p: Phases) => p.wallMs - (p.activities.get('refreshOsvData') ?? 0);
+/** One activity per batch re-matches and re-gates (rescanGateBatch); rescanBatch and regateBatch in older workflows. */
+const matchAndRegate = (p: Phases) => ['rescanGateBatch', 'rescanBatch', 'regateBatch'].reduce((sum, t) => sum + (p.activities.get(t) ?? 0), 0);
+
+interface Seeded {
+  packages: number;
+  minPackages: number;
+  maxPackages: number;
+  allowed: number;
+}
+
+/**
+ * Keeps the seeded fleet's Redis files in `to` (RESCAN_BENCH_FLEET_CACHE): the AOF rewritten whole
+ * (one base file of everything seeded), then its files copied while nothing writes.
+ */
+async function keepFleet(url: string, aofDir: string, to: string, seeded: Seeded): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    // Already running (Redis rewrites a growing AOF on its own): this one is scheduled after it.
+    await redis.bgrewriteaof();
+    for (;;) {
+      const info = await redis.info('persistence');
+      if (/aof_rewrite_in_progress:0/.test(info) && /aof_rewrite_scheduled:0/.test(info)) {
+        if (!/aof_last_bgrewrite_status:ok/.test(info)) throw new Error('keeping the seeded fleet: the AOF rewrite failed');
+        break;
+      }
+      await delay(500);
+    }
+  } finally {
+    redis.disconnect();
+  }
+  const partial = `${to}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  copyAof(aofDir, join(partial, 'appendonlydir'));
+  writeFileSync(join(partial, 'seeded.json'), JSON.stringify(seeded));
+  rmSync(to, { recursive: true, force: true });
+  renameSync(partial, to);
+}
+
+/** Copies an AOF directory's manifest and the files it lists as current (base, increments), not those it keeps as history. */
+function copyAof(from: string, to: string): void {
+  const dir = existsSync(join(from, 'appendonlydir')) ? join(from, 'appendonlydir') : from;
+  const manifest = readFileSync(join(dir, 'appendonly.aof.manifest'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !/ type h\b/.test(line));
+  mkdirSync(to, { recursive: true });
+  for (const line of manifest) {
+    const file = /^file (\S+) /.exec(line)?.[1];
+    if (!file) throw new Error(`unreadable AOF manifest line: ${line}`);
+    copyFileSync(join(dir, file), join(to, file));
+  }
+  writeFileSync(join(to, 'appendonly.aof.manifest'), `${manifest.join('\n')}\n`);
+}
 
 function describe(p: Phases): string {
   const parts = [...p.activities].map(([t, ms]) => `${t} ${(ms / 1000).toFixed(2)} s`).join(', ');
@@ -212,12 +290,7 @@ function describe(p: Phases): string {
 }
 
 /** The fleet as the scan stage leaves it: SBOMs, decisions, the package index, fresh summaries of allowed images. */
-async function seed(
-  config: ReturnType<typeof parseConfig>,
-  url: string,
-  osvDir: string,
-  sizes: Sizes,
-): Promise<{ packages: number; minPackages: number; maxPackages: number; allowed: number }> {
+async function seed(config: ReturnType<typeof parseConfig>, url: string, osvDir: string, sizes: Sizes): Promise<Seeded> {
   const redis = new Redis(url);
   try {
     const db = await new OsvSource({ directory: osvDir }).refresh();

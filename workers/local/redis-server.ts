@@ -29,6 +29,8 @@ export async function startRedis(options: {
   logFile?: string;
   detached?: boolean;
   secure?: SecureRedisOptions;
+  /** How long it may take to answer (default 20 s): longer when it starts on data it must load first. */
+  readyTimeoutMs?: number;
 }): Promise<LocalRedis> {
   const binary = requireTool('redis-server', 'Debian package redis-server');
   const port = options.port ?? (await freePort());
@@ -89,7 +91,7 @@ export async function startRedis(options: {
     ],
     logFile: options.logFile ?? join(options.dataDir, 'redis.log'),
     detached: options.detached === true,
-    readyTimeoutMs: 20_000,
+    readyTimeoutMs: options.readyTimeoutMs ?? 20_000,
     ready: async () => {
       if (!(await portOpen(port))) return false;
       const client = new Redis(url, { ...clientOptions, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
