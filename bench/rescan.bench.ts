@@ -247,16 +247,17 @@ interface Seeded {
 async function keepFleet(url: string, aofDir: string, to: string, seeded: Seeded): Promise<void> {
   const redis = new Redis(url);
   try {
-    // Already running (Redis rewrites a growing AOF on its own): this one is scheduled after it.
-    await redis.bgrewriteaof();
-    for (;;) {
-      const info = await redis.info('persistence');
-      if (/aof_rewrite_in_progress:0/.test(info) && /aof_rewrite_scheduled:0/.test(info)) {
-        if (!/aof_last_bgrewrite_status:ok/.test(info)) throw new Error('keeping the seeded fleet: the AOF rewrite failed');
-        break;
+    const idle = async () => {
+      for (;;) {
+        const info = await redis.info('persistence');
+        if (/aof_rewrite_in_progress:0/.test(info) && /aof_rewrite_scheduled:0/.test(info)) return info;
+        await delay(500);
       }
-      await delay(500);
-    }
+    };
+    // Redis rewrites a growing AOF on its own, and refuses a second rewrite while one runs: after it.
+    await idle();
+    await redis.bgrewriteaof();
+    if (!/aof_last_bgrewrite_status:ok/.test(await idle())) throw new Error('keeping the seeded fleet: the AOF rewrite failed');
   } finally {
     redis.disconnect();
   }
