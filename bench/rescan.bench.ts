@@ -4,8 +4,10 @@
  * record counts of the Debian, npm and PyPI exports, rescanned by the real `rescan` workflow on a
  * Temporal dev server, by the real worker process (`workers/temporal-worker.ts`), with Redis and a
  * registry (the VEX reads) on loopback. A full rescan (every image re-matched and re-gated), then
- * deltas one after another, each after another 100 advisories changed (RESCAN_BENCH_DELTAS, default
- * 3: the delta rows are their medians, each run listed in the log). Each reports its wall time from start to
+ * deltas one after another (RESCAN_BENCH_DELTAS, default 3: the delta rows are their medians, each run
+ * listed in the log): the same 100 advisories changed, then changed back, and so on, so every delta
+ * reaches the same images (another 100 picked at random may reach most of the fleet: a popular
+ * package's advisory widened to every version). Each reports its wall time from start to
  * result, the OSV refresh (loading the exports; a delta reads only the export entries that changed),
  * planning, matching and re-gating (one activity per batch), and the workflow's own overhead (wall
  * time outside any activity). One worker process runs the workflows and scan activities, with
@@ -179,13 +181,15 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
     const full = await run(`rescan-bench-full-${Date.now()}`, true);
     ctx.log(`full: ${describe(full)} (load ${full.load.toFixed(2)})`);
     const deltas: Phases[] = [];
+    const original = structuredClone(osv);
     for (let i = 1; i <= DELTAS; i++) {
-      // Another 100 each time (seeds 3, 4, …: the first is the change single-delta runs made).
-      const changed = changeAdvisories(osv, CHANGED_ADVISORIES, 2 + i);
-      writeOsvExports(osvDir, osv);
+      // Odd: the 100 changed (as earlier single-delta runs changed them); even: changed back as they were.
+      const data = structuredClone(original);
+      const changed = i % 2 === 1 ? `${changeAdvisories(data, CHANGED_ADVISORIES).length} advisories changed` : `the same ${CHANGED_ADVISORIES} changed back`;
+      writeOsvExports(osvDir, data);
       const delta = await run(`rescan-bench-delta-${i}-${Date.now()}`, false);
       deltas.push(delta);
-      ctx.log(`delta ${i} of ${DELTAS} (${changed.length} advisories changed): ${describe(delta)} (load ${delta.load.toFixed(2)})`);
+      ctx.log(`delta ${i} of ${DELTAS} (${changed}): ${describe(delta)} (load ${delta.load.toFixed(2)})`);
     }
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     ctx.log(
