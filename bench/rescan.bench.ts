@@ -12,7 +12,8 @@
  * planning, matching and re-gating (one activity per batch), and the workflow's own overhead (wall
  * time outside any activity). One worker process runs the workflows and scan activities, with
  * RESCAN_BENCH_SCAN_WORKERS (default 0) scan-only workers beside it, as a deployment scales rescans.
- * `--quick`: 1,000 SBOMs and a tenth of the data. RESCAN_BENCH_CPU_PROF=<dir> profiles the worker.
+ * `--quick`: 1,000 SBOMs and a tenth of the data. RESCAN_BENCH_CPU_PROF=<dir> profiles the worker;
+ * RESCAN_BENCH_TRACE_GC=<file> runs it with `--trace-gc` and copies its log (every collection) to <file> when it stops.
  *
  * RESCAN_BENCH_FLEET_CACHE=<dir>: seeding the fleet takes most of a run (10–14 minutes on 2 cores),
  * and runs half an hour apart differ by as much as a change under test. With this set, the seeded
@@ -350,12 +351,15 @@ async function seed(config: ReturnType<typeof parseConfig>, url: string, osvDir:
 async function startWorker(dataDir: string, configFile: string, name = 'worker', role?: 'scan'): Promise<{ stop: () => Promise<void> }> {
   const ready = join(dataDir, `${name}.ready`);
   const profile = process.env.RESCAN_BENCH_CPU_PROF;
+  const traceGc = name === 'worker' ? process.env.RESCAN_BENCH_TRACE_GC : undefined;
   const log = createWriteStream(join(dataDir, `${name}.log`));
   const child = spawn(
     process.execPath,
     [
       ...TEMPORAL_WORKER_NODE_FLAGS,
       ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : []),
+      // Not allowed in NODE_OPTIONS, so passed here.
+      ...(traceGc ? ['--trace-gc'] : []),
       '--import',
       'tsx',
       join(ROOT, 'workers', 'temporal-worker.ts'),
@@ -370,6 +374,7 @@ async function startWorker(dataDir: string, configFile: string, name = 'worker',
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const flushed = new Promise<void>((done) => log.once('finish', () => done()));
   const deadline = Date.now() + 120_000;
   while (!existsSync(ready)) {
     if (child.exitCode !== null) throw new Error(`the worker exited (${child.exitCode}); see ${join(dataDir, `${name}.log`)}`);
@@ -381,6 +386,10 @@ async function startWorker(dataDir: string, configFile: string, name = 'worker',
       if (child.exitCode === null) child.kill('SIGTERM');
       await Promise.race([exited, delay(30_000)]);
       if (child.exitCode === null) child.kill('SIGKILL');
+      if (traceGc) {
+        await Promise.race([flushed, delay(5_000)]);
+        copyFileSync(join(dataDir, `${name}.log`), resolve(traceGc));
+      }
     },
   };
 }
