@@ -142,8 +142,8 @@ export function differingRecordsAt(before: OsvDatabase, after: OsvDatabase, key:
  * Each key's differing records, remembered per pair of databases (the newer one's last comparison): a
  * delta's plan asks for those of the same few keys for every version under them (a kernel's: thousands
  * of records), from several places. Bounded by the newer database's keys. The older database is held
- * weakly: once the delta's carry-over is done nothing else needs it, and held from here (as long as
- * the newer one lives) it stayed in the heap with everything remembered per database (its hits, its
- * groups), which every major collection through the next rescans then marked again.
+ * weakly: once the delta's carry-over is done nothing else needs it. Held from here, it lived as long as
+ * the newer one, and held the one before it through its own entry, so every database a delta had
+ * compared stayed in a worker's heap, with everything remembered per database (its hits, its groups).
  */
 const differing = new WeakMap<OsvDatabase, { before: WeakRef<OsvDatabase>; byKey: Map<string, readonly OsvRecord[]> }>();
