@@ -114,7 +114,7 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
   const dataDir = join(ctx.workDir, 'data');
   const kept = FLEET_CACHE ? join(resolve(FLEET_CACHE), `fleet-${createHash('sha256').update(JSON.stringify(sizes)).digest('hex').slice(0, 12)}`) : undefined;
   const restored = kept !== undefined && existsSync(join(kept, 'seeded.json'));
-  if (restored) copyAof(kept, join(dataDir, 'redis', 'appendonlydir'));
+  if (restored) copyAof(join(kept, 'appendonlydir'), join(dataDir, 'redis', 'appendonlydir'));
   const [redisServer, temporal, registry] = await Promise.all([
     // Loading a kept fleet (a few GB of AOF) takes longer than an empty start.
     startRedis({ dataDir: join(dataDir, 'redis'), readyTimeoutMs: restored ? 600_000 : undefined }),
@@ -276,15 +276,14 @@ async function keepFleet(url: string, aofDir: string, to: string, seeded: Seeded
 
 /** Copies an AOF directory's manifest and the files it lists as current (base, increments), not those it keeps as history. */
 function copyAof(from: string, to: string): void {
-  const dir = existsSync(join(from, 'appendonlydir')) ? join(from, 'appendonlydir') : from;
-  const manifest = readFileSync(join(dir, 'appendonly.aof.manifest'), 'utf8')
+  const manifest = readFileSync(join(from, 'appendonly.aof.manifest'), 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '' && !/ type h\b/.test(line));
   mkdirSync(to, { recursive: true });
   for (const line of manifest) {
     const file = /^file (\S+) /.exec(line)?.[1];
     if (!file) throw new Error(`unreadable AOF manifest line: ${line}`);
-    copyFileSync(join(dir, file), join(to, file));
+    copyFileSync(join(from, file), join(to, file));
   }
   writeFileSync(join(to, 'appendonly.aof.manifest'), `${manifest.join('\n')}\n`);
 }

@@ -121,9 +121,8 @@ export function sameRecordsAt(before: OsvDatabase, after: OsvDatabase, key: stri
 
 /** The records under `key` that are not the same objects in both databases (see sameRecordsAt): removed, added or modified. */
 export function differingRecordsAt(before: OsvDatabase, after: OsvDatabase, key: string): readonly OsvRecord[] {
-  let memo = differing.get(after);
-  if (memo?.before.deref() !== before) differing.set(after, (memo = { before: new WeakRef(before), byKey: new Map() }));
-  let out = memo.byKey.get(key);
+  const byKey = differing(before, after);
+  let out = byKey.get(key);
   if (out === undefined) {
     out = [];
     if (!sameRecordsAt(before, after, key)) {
@@ -133,17 +132,29 @@ export function differingRecordsAt(before: OsvDatabase, after: OsvDatabase, key:
       const nowSet = new Set(now);
       out = [...was.filter((r) => !nowSet.has(r)), ...now.filter((r) => !wasSet.has(r))];
     }
-    memo.byKey.set(key, Object.freeze(out));
+    byKey.set(key, Object.freeze(out));
   }
   return out;
 }
 
 /**
- * Each key's differing records, remembered per pair of databases (the newer one's last comparison): a
- * delta's plan asks for those of the same few keys for every version under them (a kernel's: thousands
- * of records), from several places. Bounded by the newer database's keys. The older database is held
- * weakly: once the delta's carry-over is done nothing else needs it. Held from here, it lived as long as
- * the newer one, and held the one before it through its own entry, so every database a delta had
- * compared stayed in a worker's heap, with everything remembered per database (its hits, its groups).
+ * Each key's differing records: a delta's plan asks for those of the same few keys for every version
+ * under them (a kernel's: thousands of records), from several places. Bounded by the newer database's keys.
  */
-const differing = new WeakMap<OsvDatabase, { before: WeakRef<OsvDatabase>; byKey: Map<string, readonly OsvRecord[]> }>();
+const differing = pairMemo<readonly OsvRecord[]>();
+
+/**
+ * A memo per pair of databases: the map of the newer one's last comparison, made anew when it is
+ * compared with another. The older database is held weakly: once a delta's carry-over is done nothing
+ * else needs it. Held strongly, it lived as long as the newer one and held the one before it through
+ * its own entry, so every database a delta had compared stayed in a worker's heap, with everything
+ * remembered per database (its hits, its groups).
+ */
+export function pairMemo<V>(): (before: OsvDatabase, after: OsvDatabase) => Map<string, V> {
+  const memos = new WeakMap<OsvDatabase, { before: WeakRef<OsvDatabase>; byKey: Map<string, V> }>();
+  return (before, after) => {
+    let memo = memos.get(after);
+    if (memo?.before.deref() !== before) memos.set(after, (memo = { before: new WeakRef(before), byKey: new Map() }));
+    return memo.byKey;
+  };
+}

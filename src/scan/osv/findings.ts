@@ -4,7 +4,7 @@ import { type Ecosystem, type Finding, type Package, SEVERITIES, type SeverityCo
 import { findingRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
 import { comparatorFor } from '../versions';
-import { differingRecordsAt, normalizePackageName, type OsvDatabase, packageKey } from './database';
+import { differingRecordsAt, normalizePackageName, type OsvDatabase, packageKey, pairMemo } from './database';
 import { type OsvAffected, type OsvRecord } from './schema';
 import { affectedEntryMatches } from './match';
 import { recordSeverity, type RecordSeverity } from './severity';
@@ -348,18 +348,16 @@ export function carryFindings(before: OsvDatabase, after: OsvDatabase, pkg: Pack
 function reachedIds(before: OsvDatabase, after: OsvDatabase, pkg: Package): ReadonlySet<string> {
   const keys = lookupKeys(pkg);
   const id = keys.join('\u0001');
-  let memo = reachedPerDb.get(after);
-  if (memo?.before.deref() !== before) reachedPerDb.set(after, (memo = { before: new WeakRef(before), byKeys: new Map() }));
-  let ids = memo.byKeys.get(id);
+  const byKeys = reachedPerPair(before, after);
+  let ids = byKeys.get(id);
   if (ids === undefined) {
     const grown = new Set(keys.flatMap((k) => differingRecordsAt(before, after, k)).map((r) => r.id));
     if (grown.size > 0) closeOver(grown, [recordGroups(before, pkg), recordGroups(after, pkg)]);
-    memo.byKeys.set(id, (ids = grown));
+    byKeys.set(id, (ids = grown));
   }
   return ids;
 }
-/** Per newer database, its last comparison's; the older one held weakly, as differingRecordsAt's memo holds it. */
-const reachedPerDb = new WeakMap<OsvDatabase, { before: WeakRef<OsvDatabase>; byKeys: Map<string, ReadonlySet<string>> }>();
+const reachedPerPair = pairMemo<ReadonlySet<string>>();
 
 /** Grows `ids` until every group of each grouping that holds a record of one of them has all its records' ids in it. */
 function closeOver(ids: Set<string>, groupings: ReadonlyArray<ReadonlyMap<OsvRecord, string>>): void {
