@@ -6,7 +6,8 @@ import { type Decision, decisionSchema, type Violation, violationSchema } from '
 import { findingFactsDigest, findingsCompareDigest } from './findings-digest';
 import { type FindingFact, findingFactSchema, type ImageFacts, imageFactsSchema } from './image-facts';
 import { luaScriptFile, runLuaScript } from '../redis';
-import { sharedItemsJson } from './shared-json';
+import { heapBound } from '../scan';
+import { itemIdOf, itemIdsSchema, itemList, type ItemList } from './stored-items';
 
 export const overrideSchema = z.object({
   actor: z.string().min(1),
@@ -61,6 +62,11 @@ const storedFindingsSchema = z.array(findingFactSchema);
 const splitHeadSchema = storedHeadSchema.extend({
   decision: decisionSchema.omit({ violations: true }),
   violationsDigest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256:<hex> digest'),
+  /**
+   * True when its findings' and violations' keys hold the ids of their items in the store's table of
+   * items (stored-items.ts); absent in heads written before, whose keys hold the items themselves.
+   */
+  itemIds: z.literal(true).optional(),
 });
 const storedViolationsSchema = z.array(violationSchema);
 
@@ -79,11 +85,13 @@ export type DecisionUpdate = { kind: 'decision'; record: DecisionRecord; reason:
  * digests. `violations` is absent for a head that holds them (written before they had a key of their own).
  */
 interface LazyParts {
+  /** True when its parts are stored as ids of items (what every write now stores). */
+  itemized: boolean;
   accessor: () => FindingFact[];
   findingsDigest: string;
   findingsCompareDigest?: string;
   violations?: { accessor: () => Violation[]; digest: string };
-  /** Fetches what the head was read without (one MGET) for the accessors. */
+  /** Fetches what the head was read without (one MGET, then one HMGET of their items) for the accessors. */
   fetch: () => Promise<void>;
 }
 
@@ -133,9 +141,7 @@ export interface DigestPage {
  * Every write of a decision: the latest record, replaced only if it is still the one the caller
  * read (compare-and-set), so a concurrent gate decision or break-glass override is never
  * overwritten by a stale rescan — or whatever it is, for a new gate decision.
- * KEYS: latest, history, index, findings. ARGV: SHA-1 of the expected latest ('' = none), the record's head,
- * digest, the full record for the history ('' = none), channel, message ('' = none), any ('1' = write over
- * any current value), the findings ('' = keep those stored).
+ * Keys and arguments: see the script's header.
  */
 const COMPARE_AND_WRITE = luaScriptFile(__dirname, 'decision-compare-and-write.lua');
 
@@ -159,6 +165,8 @@ export function recordAllows(record: DecisionRecord): boolean {
  */
 export class DecisionStore {
   readonly channel: string;
+  /** Ids of items this store's table is known to hold (written or checked by this instance). */
+  private readonly known = new KnownItems();
 
   constructor(
     private readonly redis: Redis,
@@ -203,7 +211,26 @@ export class DecisionStore {
   /** Every record for `digest`, newest first. */
   async history(digest: string, limit = 100): Promise<DecisionRecord[]> {
     const raws = await this.redis.lrange(this.historyKey(digest), 0, limit - 1);
-    return raws.map((raw) => this.parse(raw, digest));
+    const values = raws.map((raw) => parseJson(raw, digest));
+    // Records written since items had a table of their own list their findings and violations by id.
+    const lists = values.map((value) => historyItemIds(value, digest));
+    const items = await this.fetchItems(lists.flatMap((l) => (l ? [...l.findings, ...l.violations] : [])));
+    return values.map((value, i) => {
+      const l = lists[i];
+      if (!l) return this.parseRecord(value, digest);
+      const { itemIds: _, ...record } = value as { itemIds: true; facts: object; decision: object };
+      const resolve = (ids: string[]) => {
+        try {
+          return itemsOf(ids, items);
+        } catch (cause) {
+          throw unreadable(digest, cause);
+        }
+      };
+      return this.parseRecord(
+        { ...record, facts: { ...record.facts, findings: resolve(l.findings) }, decision: { ...record.decision, violations: resolve(l.violations) } },
+        digest,
+      );
+    });
   }
 
   /**
@@ -339,28 +366,30 @@ export class DecisionStore {
    * by their digest, so the compare-and-set on the head covers them. The decision's violations are
    * kept the same way, named by violationsDigest: a denied image's head was otherwise mostly its
    * violations (about 150 an image in the rescan bench, 75 KB), parsed, validated and written back by
-   * every refresh that keeps the decision as it is. The history keeps whole records.
+   * every refresh that keeps the decision as it is. Both keys hold the ids of their items, each item
+   * (a finding fact, a violation) stored once in the store's table of items by the SHA-256 of its JSON
+   * (stored-items.ts): about 30 KB a record rather than 230 KB, and an item the store is known to hold
+   * is named without being sent. The history keeps whole records, their findings and violations by id.
    */
   private async write(digest: string, update: DecisionUpdate, expected?: string, stored?: LazyParts): Promise<boolean> {
     const { record } = update;
     // Kept only as read in this very attempt: the compare-and-set on the head read then says they are still stored.
     const ownFindings = stored !== undefined && Object.getOwnPropertyDescriptor(record.facts, 'findings')?.get === stored.accessor;
-    const keep = update.kind === 'refresh' && ownFindings;
+    // Parts stored before items had a table of their own are written again, as ids, by the record's next write.
+    const keep = update.kind === 'refresh' && ownFindings && stored.itemized;
     const ownViolations =
       stored?.violations !== undefined && Object.getOwnPropertyDescriptor(record.decision, 'violations')?.get === stored.violations.accessor;
-    const keepViolations = update.kind === 'refresh' && ownViolations;
+    const keepViolations = update.kind === 'refresh' && ownViolations && stored.itemized;
     // A new decision on the record's own findings or violations (an override) writes them: fetched if the head was read without them.
     if ((ownFindings && !keep) || (ownViolations && !keepViolations)) await stored!.fetch();
-    // Sent as strings, not Buffers: a record's Buffers (about 230 KB each, findings and violations) are
-    // external memory, which started full collections of the worker's heap of OSV data and match cache;
-    // a delta rescan's 402 new decisions took 3–5 s more that way, though ioredis encodes strings twice.
-    // Each finding's and violation's JSON is made once across records (sharedItemsJson).
-    const findings = keep ? '' : sharedItemsJson(record.facts.findings);
+    // Sent as strings, not Buffers: a record's Buffers are external memory, which started full
+    // collections of the worker's heap of OSV data and match cache.
+    const findings = keep ? undefined : itemList(record.facts.findings);
     // Digests are remembered per findings array: those regate compared with are not computed again.
     const findingsDigest = keep ? stored.findingsDigest : findingFactsDigest(record.facts.findings);
     const compareDigest = keep ? stored.findingsCompareDigest : findingsCompareDigest(record.facts.findings);
-    const violations = keepViolations ? '' : sharedItemsJson(record.decision.violations);
-    const violationsDigest = keepViolations ? stored!.violations!.digest : violationsDigestOf(violations);
+    const violations = keepViolations ? undefined : itemList(record.decision.violations);
+    const violationsDigest = keepViolations ? stored!.violations!.digest : violationsDigestOf(violations!.idsJson);
     const facts = factsWithout(record.facts);
     const decisionHead = decisionWithoutViolations(record.decision);
     const head = JSON.stringify({
@@ -370,28 +399,36 @@ export class DecisionStore {
       findingsDigest,
       ...(compareDigest === undefined ? {} : { findingsCompareDigest: compareDigest }),
       violationsDigest,
+      itemIds: true,
     });
     const decision = update.kind === 'decision';
     const message = decision ? JSON.stringify({ digest, reason: update.reason }) : '';
-    const done = await runLuaScript(
-      this.redis,
-      COMPARE_AND_WRITE,
-      [this.latestKey(digest), this.historyKey(digest), this.indexKey(), this.findingsKey(digest), this.violationsKey(digest)],
-      [
-        expected ?? '',
-        head,
-        digest,
-        decision ? wholeRecordMarked(record, decisionHead, facts) : '',
-        this.channel,
-        message,
-        expected === undefined ? '1' : '0',
-        findings,
-        violations,
-        MARKED_VIOLATIONS,
-        MARKED_FINDINGS,
-      ],
-    );
-    return done === 1;
+    const args = [
+      expected ?? '',
+      head,
+      digest,
+      decision ? wholeRecordMarked(record, decisionHead, facts) : '',
+      this.channel,
+      message,
+      expected === undefined ? '1' : '0',
+      findings?.idsJson ?? '',
+      violations?.idsJson ?? '',
+      MARKED_VIOLATIONS,
+      MARKED_FINDINGS,
+    ];
+    // Items this store is known to hold are named, not sent; the script checks that it holds them.
+    for (let all = false; ; all = true) {
+      const sent = itemsToSend([findings, violations], all ? undefined : this.known);
+      const done = await runLuaScript(this.redis, COMPARE_AND_WRITE, this.writeKeys(digest), [...args, ...sent]);
+      if (!Array.isArray(done)) {
+        // Not written (another record is the latest now): neither were the items sent.
+        if (done === 1) this.known.addAll(sent);
+        return done === 1;
+      }
+      // Items the store was known to hold are gone (a flushed or failed-over Redis): forget them all, send every one.
+      this.known.clear();
+      if (all) throw new ChainError('INTERNAL', `the decision store of ${digest} lost items sent with the very write that named them`);
+    }
   }
 
   /**
@@ -416,16 +453,6 @@ export class DecisionStore {
     return { ran: true, digests: found };
   }
 
-  private parse(raw: string, digest: string): DecisionRecord {
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (cause) {
-      throw unreadable(digest, cause);
-    }
-    return this.parseRecord(value, digest);
-  }
-
   private parseRecord(value: unknown, digest: string): DecisionRecord {
     try {
       return decisionRecordSchema.parse(value);
@@ -446,30 +473,30 @@ export class DecisionStore {
       const raw = await this.redis.get(this.latestKey(digest));
       if (raw === null) return {};
       // A record stored whole holds its findings in the head: read as it is.
-      return { raw, read: this.parseLatest(raw, undefined, digest, mode) };
+      return { raw, read: this.parseLatest(raw, undefined, digest) };
     }
     const [raw, findings, violations] = await this.redis.mget(this.latestKey(digest), this.findingsKey(digest), this.violationsKey(digest));
     if (raw === null || raw === undefined) return {};
-    return { raw, read: this.parseLatest(raw, { findings: findings ?? null, violations: violations ?? null }, digest, mode) };
+    const read = this.parseLatest(raw, { findings: findings ?? null, violations: violations ?? null }, digest);
+    // The parts' items too (the parts are parsed when first read): a record read so can be read whole after update.
+    await read.stored?.fetch();
+    if (mode === 'lazy' || !read.stored) return { raw, read };
+    // Whole: the accessors read once, into a record of plain fields.
+    const { record } = read;
+    return { raw, read: { record: { ...record, decision: { ...record.decision }, facts: { ...record.facts } } } };
   }
 
   /**
    * The latest record from its head and parts (a record stored whole, before findings had a key of
-   * their own, is read as it is; a head written before violations had one holds them). `lazy`: the
-   * parts are parsed when first read (update); `on-demand`: also fetched then (`fetched` undefined).
+   * their own, is read as it is; a head written before violations had one holds them), the parts
+   * parsed when first read. `fetched` undefined (on demand): the parts are fetched then too.
    */
   private parseLatest(
     head: string,
     fetched: { findings: string | null; violations: string | null } | undefined,
     digest: string,
-    mode: 'whole' | 'lazy' | 'on-demand',
   ): { record: DecisionRecord; stored?: LazyParts } {
-    let value: unknown;
-    try {
-      value = JSON.parse(head);
-    } catch (cause) {
-      throw unreadable(digest, cause);
-    }
+    const value = parseJson(head, digest);
     const split = typeof value === 'object' && value !== null && 'findingsDigest' in value;
     if (!split) return { record: this.parseRecord(value, digest) };
     const apart = 'violationsDigest' in (value as object);
@@ -483,48 +510,88 @@ export class DecisionStore {
       findingsDigest,
       findingsCompareDigest,
       violationsDigest: named,
+      itemIds,
       ...record
-    } = parsed as z.infer<typeof storedHeadSchema> & { violationsDigest?: string };
-    const findings = new StoredPart('findings', this.findingsKey(digest), digest, fetched?.findings, (json) => storedFindingsSchema.parse(JSON.parse(json)));
+    } = parsed as z.infer<typeof storedHeadSchema> & { violationsDigest?: string; itemIds?: true };
+    const itemized = itemIds === true;
+    const findings = new StoredPart('findings', this.findingsKey(digest), digest, fetched?.findings, itemized, (items) => storedFindingsSchema.parse(items));
     const violations =
       named === undefined
         ? undefined
-        : new StoredPart('violations', this.violationsKey(digest), digest, fetched?.violations, (json) => {
+        : new StoredPart(
+            'violations',
+            this.violationsKey(digest),
+            digest,
+            fetched?.violations,
+            itemized,
+            (items) => storedViolationsSchema.parse(items),
             // Written with the head in one script: another digest is a damaged store, never a race (fetch checks the head).
-            if (violationsDigestOf(json) !== named) throw new Error(`its violations are not the ones its head names (${named})`);
-            return storedViolationsSchema.parse(JSON.parse(json));
-          });
+            (json) => {
+              if (violationsDigestOf(json) !== named) throw new Error(`its violations are not the ones its head names (${named})`);
+            },
+          );
     // Missing parts fail at once when read with the head.
     findings.checkPresent();
     violations?.checkPresent();
-    if (mode === 'whole') {
-      const decision = violations ? { ...record.decision, violations: violations.read() } : record.decision;
-      return { record: { ...record, decision, facts: { ...record.facts, findings: findings.read() } } as DecisionRecord };
-    }
     Object.defineProperty(record.facts, 'findings', { get: findings.read, enumerable: true, configurable: true });
     if (violations) Object.defineProperty(record.decision, 'violations', { get: violations.read, enumerable: true, configurable: true });
     const parts = violations ? [findings, violations] : [findings];
     return {
       record: record as DecisionRecord,
       stored: {
+        itemized,
         accessor: findings.read,
         findingsDigest,
         ...(findingsCompareDigest === undefined ? {} : { findingsCompareDigest }),
         ...(violations && named !== undefined ? { violations: { accessor: violations.read, digest: named } } : {}),
         fetch: async () => {
           const due = parts.filter((p) => p.json === undefined);
-          if (!due.length) return;
-          // With the head again: parts fetched after it was replaced would belong to another record.
-          const [now, ...got] = await this.redis.mget(this.latestKey(digest), ...due.map((p) => p.key));
-          if (now !== head) throw new RecordReplaced();
-          due.forEach((p, i) => (p.json = got[i] ?? null));
+          if (due.length) {
+            // With the head again: parts fetched after it was replaced would belong to another record.
+            const [now, ...got] = await this.redis.mget(this.latestKey(digest), ...due.map((p) => p.key));
+            if (now !== head) throw new RecordReplaced();
+            due.forEach((p, i) => (p.json = got[i] ?? null));
+          }
+          const unresolved = parts.filter((p) => p.itemized && p.json !== null && p.items === undefined);
+          if (!unresolved.length) return;
+          // Items are never changed or removed: read after the parts, they are the ones the parts name.
+          // A part that cannot be read fails when it is read (a refresh that keeps it never does).
+          const items = await this.fetchItems(unresolved.flatMap((p) => p.idsOrNone()));
+          for (const p of unresolved) p.items = items;
         },
       },
     };
   }
 
+  /**
+   * The JSON of the items `ids` name (one HMGET), each checked against its id: an item the table does
+   * not hold, or whose text is not the one its id names, is an Error (its record is unreadable).
+   */
+  private async fetchItems(ids: readonly string[]): Promise<Items> {
+    const unique = [...new Set(ids)];
+    const items: Items = new Map();
+    if (!unique.length) return items;
+    const got = await this.redis.hmget(this.itemsKey(), ...unique);
+    unique.forEach((id, i) => {
+      const json = got[i];
+      if (json === null || json === undefined) items.set(id, new Error(`item ${id} is missing from ${this.itemsKey()}`));
+      else if (itemIdOf(json) !== id) items.set(id, new Error(`item ${id} does not hold the text its id names`));
+      else items.set(id, json);
+    });
+    return items;
+  }
+
   private latestKey(digest: string): string {
     return `${this.prefix}decision:${digest}`;
+  }
+
+  private writeKeys(digest: string): string[] {
+    return [this.latestKey(digest), this.historyKey(digest), this.indexKey(), this.findingsKey(digest), this.violationsKey(digest), this.itemsKey()];
+  }
+
+  /** The table of items: a hash of each item's JSON by its id, shared by every record (stored-items.ts). */
+  private itemsKey(): string {
+    return `${this.prefix}items`;
   }
 
   private findingsKey(digest: string): string {
@@ -563,7 +630,7 @@ const MARKED_FINDINGS = JSON.stringify(FINDINGS_MARK);
  * (a new decision's findings and violations are most of what it writes).
  */
 function wholeRecordMarked(record: DecisionRecord, decision: object, facts: object): string {
-  return JSON.stringify({ ...record, decision: { ...decision, violations: VIOLATIONS_MARK }, facts: { ...facts, findings: FINDINGS_MARK } });
+  return JSON.stringify({ ...record, decision: { ...decision, violations: VIOLATIONS_MARK }, facts: { ...facts, findings: FINDINGS_MARK }, itemIds: true });
 }
 
 /** The decision's fields but its violations, which are not read (a stored record's are read only when asked for). */
@@ -573,6 +640,45 @@ function decisionWithoutViolations(decision: Decision): Omit<Decision, 'violatio
   return out as Omit<Decision, 'violations'>;
 }
 
+/** The items of `lists` to send with a write, as id and JSON pairs, each once: those `known` does not hold (all without it). */
+function itemsToSend(lists: ReadonlyArray<ItemList | undefined>, known?: KnownItems): string[] {
+  const sent = new Set<string>();
+  const out: string[] = [];
+  for (const list of lists)
+    for (const item of list?.items ?? []) {
+      if (sent.has(item.id) || known?.has(item.id)) continue;
+      sent.add(item.id);
+      out.push(item.id, item.json);
+    }
+  return out;
+}
+
+/** Ids an item (a base64url SHA-256, held with the Set's own overhead) costs about this many bytes of heap. */
+const KNOWN_ID_BYTES = 120;
+
+/**
+ * Ids of items a store's table is known to hold: a write names them rather than sending them again.
+ * Bounded (0.5 % of the heap limit): past it, it starts over, and writes send those items once more.
+ */
+class KnownItems {
+  private readonly max = heapBound({ share: 0.005, entryBytes: KNOWN_ID_BYTES, min: 50_000, max: 5_000_000 });
+  private ids = new Set<string>();
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  /** Adds the ids of id and JSON pairs (what a write sent). */
+  addAll(pairs: readonly string[]): void {
+    if (this.ids.size + pairs.length / 2 > this.max) this.ids = new Set();
+    for (let i = 0; i < pairs.length; i += 2) this.ids.add(pairs[i]!);
+  }
+
+  clear(): void {
+    this.ids = new Set();
+  }
+}
+
 /** What a head names its violations by: the SHA-256 of their stored JSON, checked when they are read. */
 function violationsDigestOf(json: string): string {
   return `sha256:${createHash('sha256').update(json).digest('hex')}`;
@@ -580,26 +686,62 @@ function violationsDigestOf(json: string): string {
 
 /**
  * A part of the latest record stored under a key of its own (its findings, its violations): its JSON
- * as fetched (undefined = not yet, null = missing), parsed and validated when first read.
+ * as fetched (undefined = not yet, null = missing), which is the ids of its items when `itemized` (their
+ * JSON set in `items` once fetched) and the items themselves before, parsed and validated when first read.
  */
 class StoredPart<T> {
   private parsed: T | undefined;
+  private listed: string[] | undefined;
+  items: Items | undefined;
 
   constructor(
     private readonly name: string,
     readonly key: string,
     private readonly digest: string,
     public json: string | null | undefined,
-    private readonly parse: (json: string) => T,
+    readonly itemized: boolean,
+    private readonly parse: (items: unknown) => T,
+    private readonly check?: (json: string) => void,
   ) {}
+
+  /** The ids of its items, in order (an itemized part whose JSON is fetched). */
+  ids(): string[] {
+    if (this.listed !== undefined) return this.listed;
+    this.checkPresent();
+    try {
+      this.check?.(this.json!);
+      return (this.listed = itemIdsSchema.parse(JSON.parse(this.json!)));
+    } catch (cause) {
+      throw unreadable(this.digest, cause);
+    }
+  }
+
+  /** Its ids, or none when they cannot be read (read then says why). */
+  idsOrNone(): string[] {
+    try {
+      return this.ids();
+    } catch {
+      return [];
+    }
+  }
 
   /** The part, parsed; the record's accessor for it (by identity: write knows its own parts by it). */
   readonly read = (): T => {
     if (this.parsed !== undefined) return this.parsed;
-    if (this.json === undefined) throw new PartNotFetched(this.name);
+    if (this.json === undefined || (this.itemized && this.items === undefined)) throw new PartNotFetched(this.name);
     this.checkPresent();
+    if (this.itemized) {
+      const items = this.items!;
+      const ids = this.ids();
+      try {
+        return (this.parsed = this.parse(itemsOf(ids, items)));
+      } catch (cause) {
+        throw unreadable(this.digest, cause);
+      }
+    }
     try {
-      return (this.parsed = this.parse(this.json!));
+      this.check?.(this.json!);
+      return (this.parsed = this.parse(JSON.parse(this.json!)));
     } catch (cause) {
       throw unreadable(this.digest, cause);
     }
@@ -614,6 +756,44 @@ class StoredPart<T> {
 class RecordReplaced extends Error {
   constructor() {
     super('the decision record was replaced while its parts were fetched');
+  }
+}
+
+/** Items' JSON by id as fetched, or why one cannot be read (missing, or not the text its id names). */
+type Items = Map<string, string | Error>;
+
+/** The items `ids` name, parsed, in order; throws what makes one unreadable. */
+function itemsOf(ids: readonly string[], items: Items): unknown[] {
+  return ids.map((id) => {
+    const json = items.get(id);
+    if (json === undefined) throw new Error(`item ${id} was not fetched`);
+    if (json instanceof Error) throw json;
+    return JSON.parse(json) as unknown;
+  });
+}
+
+function parseJson(raw: string, digest: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch (cause) {
+    throw unreadable(digest, cause);
+  }
+}
+
+const historyItemsSchema = z.object({
+  itemIds: z.literal(true),
+  facts: z.object({ findings: itemIdsSchema }),
+  decision: z.object({ violations: itemIdsSchema }),
+});
+
+/** The ids a history record lists its findings and violations by; undefined for a record that holds them (written before). */
+function historyItemIds(value: unknown, digest: string): { findings: string[]; violations: string[] } | undefined {
+  if (typeof value !== 'object' || value === null || !('itemIds' in value)) return undefined;
+  try {
+    const { facts, decision } = historyItemsSchema.parse(value);
+    return { findings: facts.findings, violations: decision.violations };
+  } catch (cause) {
+    throw unreadable(digest, cause);
   }
 }
 

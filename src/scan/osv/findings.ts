@@ -316,7 +316,7 @@ export function findingsHolding(db: OsvDatabase, pkg: Package, records: Readonly
  * record that differs between the two (differingRecordsAt, under the package's keys) can reach are
  * made again, the others handed on as the very same objects. A delta's refresh changes one or two
  * findings of packages that hold hundreds (a kernel's), and a match cache entry patched so keeps the
- * objects the gate's facts and the decisions' JSON are remembered by (policy/shared-json.ts).
+ * objects the gate's facts and the decisions' JSON are remembered by (policy/stored-items.ts).
  *
  * Which findings can change: those whose records share a group (groupRoots), among every record under
  * the package's keys in either data set, with a differing record, closed over both sets (reachedIds):

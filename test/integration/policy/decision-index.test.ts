@@ -42,6 +42,21 @@ async function seenOnDemand(store: DecisionStore, d: string, read: (record: Deci
   return seen;
 }
 
+/** The items a part of a record lists by id (its findings' or violations' key), read from the store's table of items under `prefix`. */
+async function listed(redis: Redis, prefix: string, key: string): Promise<unknown[]> {
+  const ids = JSON.parse((await redis.get(key))!) as string[];
+  assert.ok(
+    ids.every((id) => typeof id === 'string'),
+    `${key} holds ids`,
+  );
+  if (!ids.length) return [];
+  const jsons = await redis.hmget(`${prefix}items`, ...ids);
+  return jsons.map((json, i) => {
+    assert.equal(createHash('sha256').update(json!).digest('base64url'), ids[i], 'each item named by the SHA-256 of its text');
+    return JSON.parse(json!) as unknown;
+  });
+}
+
 /** A break-glass override over the latest record read on demand, as recordOverride makes one. */
 const overrideOnDemand = (store: DecisionStore, d: string) =>
   store.update(
@@ -188,7 +203,7 @@ describe('decision store: the digest index the rescan pages through, and compare
     assert.equal('findings' in head.facts, false, 'the head holds no findings');
     assert.equal(head.findingsDigest, findingFactsDigest(first.findings));
     assert.equal(head.findingsCompareDigest, findingsCompareDigest(first.findings));
-    assert.deepEqual(JSON.parse((await redis.get(`split:findings:${d}`))!), first.findings);
+    assert.deepEqual(await listed(redis, 'split:', `split:findings:${d}`), first.findings);
     assert.deepEqual((await store.history(d))[0], recorded, 'the history keeps whole records');
 
     // Findings the store cannot read are never parsed by a refresh that keeps them: only its head is written.
@@ -264,7 +279,7 @@ describe('decision store: the digest index the rescan pages through, and compare
         : undefined;
     });
     assert.equal(told, undefined, 'no digest of findings stored whole');
-    assert.deepEqual(JSON.parse((await redis.get(`split:findings:${d}`))!), first.findings);
+    assert.deepEqual(await listed(redis, 'split:', `split:findings:${d}`), first.findings);
     assert.deepEqual(await store.latest(d), { ...legacy, recordedAt: '2029-01-02T00:00:00.000Z' });
   });
   it('reads the head alone with findingsOnDemand: findings fetched only when the change or a write needs them', async () => {
@@ -324,8 +339,18 @@ describe('decision store: the digest index the rescan pages through, and compare
     );
     assert.deepEqual(await store.latest(d), recorded, 'read back whole, with the violations whose digest the head names');
     assert.deepEqual((await store.history(d))[0], recorded, 'the history spliced from the same bytes');
-    const stored = await redis.getBuffer(`utf8:violations:${d}`);
-    assert.deepEqual(stored, Buffer.from(JSON.stringify(recorded.decision.violations), 'utf8'));
+    // Each item's bytes are the UTF-8 of its JSON, and its id the SHA-256 of those bytes.
+    const ids = JSON.parse((await redis.get(`utf8:violations:${d}`))!) as string[];
+    const items = await redis.hmgetBuffer('utf8:items', ...ids);
+    assert.deepEqual(
+      items,
+      recorded.decision.violations.map((v) => Buffer.from(JSON.stringify(v), 'utf8')),
+    );
+    assert.deepEqual(
+      items.map((item) => createHash('sha256').update(item!).digest('base64url')),
+      ids,
+    );
+    assert.deepEqual(await listed(redis, 'utf8:', `utf8:findings:${d}`), found.findings);
   });
 
   it('keeps the violations under a key of their own, named by their digest: a refresh that keeps the decision writes the head alone', async () => {
@@ -343,7 +368,7 @@ describe('decision store: the digest index the rescan pages through, and compare
     const head = JSON.parse((await redis.get(headKey))!) as { decision: object; violationsDigest: string };
     assert.equal('violations' in head.decision, false, 'the head holds no violations');
     const stored = (await redis.get(violationsKey))!;
-    assert.deepEqual(JSON.parse(stored), recorded.decision.violations);
+    assert.deepEqual(await listed(redis, 'viol:', violationsKey), recorded.decision.violations);
     assert.equal(head.violationsDigest, `sha256:${createHash('sha256').update(stored).digest('hex')}`, 'named by the SHA-256 of what is stored');
     assert.deepEqual(await store.latest(d), recorded, 'read back whole');
     assert.deepEqual((await store.history(d))[0], recorded, 'the history keeps whole records');
@@ -411,12 +436,151 @@ describe('decision store: the digest index the rescan pages through, and compare
     const legacy: Record<string, unknown> = { ...(JSON.parse(before) as object), decision: recorded.decision, recordedAt: '2029-01-01T00:00:00.000Z' };
     delete legacy.violationsDigest;
     delete legacy.override;
+    // Then, its findings' key held the findings themselves (items had no table of their own).
+    delete legacy.itemIds;
     await redis.set(headKey, JSON.stringify(legacy));
+    await redis.set(`viol:findings:${d}`, JSON.stringify(found.findings));
     await redis.del(violationsKey);
     assert.deepEqual(await store.latest(d), { ...recorded, recordedAt: '2029-01-01T00:00:00.000Z' });
     assert.equal((await store.update(d, refresh, { findingsOnDemand: true })).written?.kind, 'refresh');
-    assert.deepEqual(JSON.parse((await redis.get(violationsKey))!), recorded.decision.violations);
+    assert.deepEqual(await listed(redis, 'viol:', violationsKey), recorded.decision.violations);
     assert.equal('violations' in (JSON.parse((await redis.get(headKey))!) as { decision: object }).decision, false);
+    assert.deepEqual(await listed(redis, 'viol:', `viol:findings:${d}`), found.findings, 'the findings stored as ids by the same write');
     assert.deepEqual(await store.latest(d), { ...recorded, recordedAt: '2030-01-01T00:00:00.000Z' });
+  });
+
+  /** Facts of image `n` whose findings are `ids` (HIGH and fixable: `strict` makes each a violation). */
+  const withFindings = (n: number, ids: string[]) =>
+    imageFactsSchema.parse({
+      ...facts(n),
+      findings: ids.map((id) => ({ id, package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'HIGH', fixable: true })),
+    });
+
+  /** The items each script call of `store`'s connection sent (id and JSON pairs past the script's 11 arguments), while `run` runs. */
+  async function itemsSent(run: () => Promise<unknown>): Promise<number[]> {
+    const sent: number[] = [];
+    const original = redis.evalsha.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+    (redis as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+      const keys = Number(args[1]);
+      sent.push((args.length - 2 - keys - 11) / 2);
+      return original(...args);
+    };
+    try {
+      await run();
+    } finally {
+      (redis as unknown as { evalsha: unknown }).evalsha = original;
+    }
+    return sent;
+  }
+
+  it('stores each finding and violation once, in a table of items named by their content: a record lists their ids, and items the store holds are not sent again', async () => {
+    const store = new DecisionStore(redis, 'items:');
+    const one = withFindings(100, ['CVE-2026-1', 'CVE-2026-2', 'CVE-2026-3']);
+    // Another image with two of the same findings (the fleet's findings are shared objects), and one of its own.
+    const two = imageFactsSchema.parse({ ...facts(101), findings: [one.findings[0], one.findings[2], withFindings(101, ['CVE-2026-4']).findings[0]] });
+    const first = evaluatePolicy(one, strict, new Date());
+    assert.ok(first.violations.length >= 3, 'a violation per finding');
+    let recorded: DecisionRecord[] = [];
+    const sent = await itemsSent(async () => {
+      recorded = [await store.record(one, first), await store.record(two, evaluatePolicy(two, strict, new Date()))];
+    });
+    // The first record sends all its items; the second only those whose text the first did not hold.
+    const texts = (r: DecisionRecord) => new Set([...r.facts.findings, ...r.decision.violations].map((i) => JSON.stringify(i)));
+    const [ones, twos] = [texts(recorded[0]!), texts(recorded[1]!)];
+    assert.equal(await redis.hlen('items:items'), new Set([...ones, ...twos]).size, 'one item per distinct text');
+    assert.deepEqual(sent, [ones.size, [...twos].filter((t) => !ones.has(t)).length]);
+    assert.ok(sent[1]! > 0 && sent[1]! < twos.size, `the second record sent ${sent[1]} of its ${twos.size} items`);
+    assert.deepEqual(await listed(redis, 'items:', `items:findings:${digest(101)}`), two.findings);
+    // Read back whole, from the record, and from the history (which lists them by id too).
+    for (const [i, r] of recorded.entries()) {
+      const d = r.decision.image.digest;
+      assert.deepEqual(await store.latest(d), r);
+      assert.deepEqual(await store.history(d), [r]);
+      const entry = JSON.parse((await redis.lindex(`items:history:${d}`, 0))!) as { facts: { findings: unknown[] }; itemIds: boolean };
+      assert.equal(entry.itemIds, true);
+      assert.ok(
+        entry.facts.findings.every((f) => typeof f === 'string'),
+        `history ${i} lists ids`,
+      );
+    }
+    // The same decision again: nothing to send; a refresh that keeps both parts sends neither items nor lists.
+    assert.deepEqual(await itemsSent(() => store.record(one, first)), [0]);
+    assert.equal((await store.history(digest(100))).length, 2);
+  });
+
+  it('sends again the items a store lost (a flushed or failed-over Redis) rather than naming them, and fails closed on a record whose items are gone or altered', async () => {
+    const store = new DecisionStore(redis, 'lost:');
+    const one = withFindings(110, ['CVE-2026-1', 'CVE-2026-2']);
+    const decision = evaluatePolicy(one, strict, new Date());
+    const recorded = await store.record(one, decision);
+    await redis.del('lost:items');
+    // Read without them: unreadable, never a record without findings.
+    await assert.rejects(store.latest(digest(110)), (err: unknown) => ChainError.is(err, 'BAD_INPUT') && /item .* is missing/.test(err.message));
+    await assert.rejects(store.history(digest(110)), /item .* is missing/);
+    // The store knows it sent them: its next write names them, the script answers that they are missing, and they are sent.
+    const two = imageFactsSchema.parse({ ...facts(111), findings: one.findings });
+    const decided = evaluatePolicy(two, strict, new Date());
+    const all = new Set([...two.findings, ...decided.violations].map((i) => JSON.stringify(i))).size;
+    const sent = await itemsSent(() => store.record(two, decided));
+    assert.deepEqual(sent, [all - new Set([...one.findings, ...decision.violations].map((i) => JSON.stringify(i))).size, all], 'named, refused, then sent');
+    assert.deepEqual((await store.latest(digest(111)))?.facts.findings, one.findings);
+    assert.deepEqual(await store.latest(digest(110)), recorded, 'the items the first record names are back');
+
+    // An item whose text is not the one its id names fails every read of a record naming it.
+    const [id] = JSON.parse((await redis.get(`lost:findings:${digest(110)}`))!) as string[];
+    const text = (await redis.hget('lost:items', id!))!;
+    await redis.hset('lost:items', id!, text.replace('CVE-2026-1', 'CVE-2026-9'));
+    await assert.rejects(store.latest(digest(110)), /does not hold the text its id names/);
+    await assert.rejects(store.history(digest(111)), /does not hold the text its id names/);
+    await assert.rejects(
+      store.update(digest(110), (latest) => (latest!.facts.findings.length ? undefined : undefined), { findingsOnDemand: true }),
+      (err: unknown) => ChainError.is(err, 'BAD_INPUT') && /unreadable/.test(err.message),
+    );
+    await redis.hset('lost:items', id!, text);
+    assert.deepEqual(await store.latest(digest(110)), recorded);
+  });
+
+  it('reads records whose parts hold the items themselves (written before the table of items), stores them as ids by their next write, and reads a history of both', async () => {
+    const store = new DecisionStore(redis, 'older:');
+    const d = digest(120);
+    const found = withFindings(120, ['CVE-2026-1', 'CVE-2026-2']);
+    const recorded = await store.record(found, evaluatePolicy(found, strict, new Date()));
+    // The record as the store wrote it before: the same head without itemIds, its parts' keys holding the items.
+    const head = JSON.parse((await redis.get(`older:decision:${d}`))!) as Record<string, unknown>;
+    delete head.itemIds;
+    const violations = JSON.stringify(recorded.decision.violations);
+    head.violationsDigest = `sha256:${createHash('sha256').update(violations).digest('hex')}`;
+    await redis.set(`older:decision:${d}`, JSON.stringify(head));
+    await redis.set(`older:findings:${d}`, JSON.stringify(recorded.facts.findings));
+    await redis.set(`older:violations:${d}`, violations);
+    await redis.del(`older:history:${d}`);
+    await redis.lpush(`older:history:${d}`, JSON.stringify(recorded));
+    await redis.del('older:items');
+    // Read and written by a worker started on the new code.
+    const upgraded = new DecisionStore(redis, 'older:');
+    assert.deepEqual(await upgraded.latest(d), recorded, 'read as it is');
+    const parts = recorded.facts.findings.length + recorded.decision.violations.length;
+    assert.deepEqual(await seenOnDemand(upgraded, d, (r) => r.facts.findings.length + r.decision.violations.length), [parts], 'and on demand');
+
+    // A refresh that keeps the decision writes its parts again, as ids: the next one writes the head alone.
+    const refresh = (at: string) => (latest: DecisionRecord | undefined) =>
+      latest
+        ? ({ kind: 'refresh', record: { ...latest, facts: withFindingsOf(latest.facts, factsWithout(latest.facts)), recordedAt: at } } as const)
+        : undefined;
+    assert.deepEqual(await itemsSent(() => upgraded.update(d, refresh('2030-01-01T00:00:00.000Z'), { findingsOnDemand: true })), [parts]);
+    assert.equal((JSON.parse((await redis.get(`older:decision:${d}`))!) as { itemIds?: boolean }).itemIds, true);
+    assert.deepEqual(await listed(redis, 'older:', `older:findings:${d}`), recorded.facts.findings);
+    assert.deepEqual(await listed(redis, 'older:', `older:violations:${d}`), recorded.decision.violations);
+    assert.deepEqual(await upgraded.latest(d), { ...recorded, recordedAt: '2030-01-01T00:00:00.000Z' });
+    const findingsIds = await redis.get(`older:findings:${d}`);
+    await redis.set(`older:findings:${d}`, '[not json');
+    assert.equal((await upgraded.update(d, refresh('2030-01-02T00:00:00.000Z'), { findingsOnDemand: true })).written?.kind, 'refresh');
+    assert.equal(await redis.get(`older:findings:${d}`), '[not json', 'kept unread: the head alone was written');
+    await redis.set(`older:findings:${d}`, findingsIds!);
+
+    // A new decision joins the history, listing its items by id; the older record there still holds its own.
+    const overridden = await upgraded.recordOverride(d, { actor: 'alice', reason: 'INC-1' });
+    const history = await upgraded.history(d);
+    assert.deepEqual(history, [overridden, recorded]);
   });
 });
