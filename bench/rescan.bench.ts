@@ -160,6 +160,7 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
       `seeded ${sizes.images} images (${seeded.packages} packages, ${seeded.minPackages}–${seeded.maxPackages} per image, ${seeded.allowed} allowed) ${restored ? `earlier: Redis started on a copy of the fleet kept in ${kept}` : `in ${Date.now() - started} ms`}`,
     );
 
+    const memory = { seeded: await usedMemory(redisServer.url), rescanned: 0 };
     const worker = await startWorker(dataDir, configFile);
     stops.unshift(worker.stop);
     // Scan workers beside it (--role=scan), as a deployment scales rescans: the batches run side by side (rescan.parallelBatches).
@@ -193,6 +194,9 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
       ctx.log(`delta ${i} of ${DELTAS} (${changed}): ${describe(delta)} (load ${delta.load.toFixed(2)})`);
     }
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    memory.rescanned = await usedMemory(redisServer.url);
+    const mb = (bytes: number) => bytes / 2 ** 20;
+    ctx.log(`Redis memory: ${mb(memory.seeded).toFixed(0)} MB seeded, ${mb(memory.rescanned).toFixed(0)} MB after the full rescan and ${DELTAS} deltas`);
     ctx.log(
       `delta medians of ${DELTAS}: without the OSV refresh ${s(median(deltas.map(outsideRefresh)))} (${deltas.map((d) => s(outsideRefresh(d))).join(', ')}); match and re-gate ${s(median(deltas.map(matchAndRegate)))} (${deltas.map((d) => s(matchAndRegate(d))).join(', ')})`,
     );
@@ -225,9 +229,31 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
         { metric: `${label}: workflow overhead (no activity running)`, ours: m((p) => p.overheadMs), unit: 's', runs: runs.length, note },
       ];
     };
-    return [...rows(`full rescan, ${n} SBOMs`, [full], '≤ 60 s'), ...rows(`delta, ${CHANGED_ADVISORIES} advisories changed`, deltas, '≤ 5 s')];
+    return [
+      ...rows(`full rescan, ${n} SBOMs`, [full], '≤ 60 s'),
+      ...rows(`delta, ${CHANGED_ADVISORIES} advisories changed`, deltas, '≤ 5 s'),
+      {
+        metric: `Redis memory after the full rescan and ${DELTAS} deltas (used_memory)`,
+        ours: mb(memory.rescanned),
+        unit: 'MB',
+        runs: 1,
+        note: `${mb(memory.seeded).toFixed(0)} MB once seeded (${n} SBOMs, decisions with their history, the package index); ${[full, ...deltas].reduce((sum, p) => sum + p.summary.recorded, 0)} new decisions recorded by the rescans`,
+      },
+    ];
   } finally {
     for (const stop of stops) await stop().catch(() => undefined);
+  }
+}
+
+/** Redis's used_memory, in bytes. */
+async function usedMemory(url: string): Promise<number> {
+  const redis = new Redis(url);
+  try {
+    const found = /^used_memory:(\d+)/m.exec(await redis.info('memory'));
+    if (!found) throw new Error('Redis INFO memory has no used_memory');
+    return Number(found[1]);
+  } finally {
+    redis.disconnect();
   }
 }
 
