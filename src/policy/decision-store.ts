@@ -7,7 +7,7 @@ import { findingFactsDigest, findingsCompareDigest } from './findings-digest';
 import { type FindingFact, findingFactSchema, type ImageFacts, imageFactsSchema } from './image-facts';
 import { luaScriptFile, runLuaScript } from '../redis';
 import { heapBound } from '../scan';
-import { itemIdOf, itemIdsSchema, itemList, type ItemList } from './stored-items';
+import { itemIdOf, itemIdsSchema, itemList, type ItemList, type StoredItem } from './stored-items';
 
 export const overrideSchema = z.object({
   actor: z.string().min(1),
@@ -165,8 +165,6 @@ export function recordAllows(record: DecisionRecord): boolean {
  */
 export class DecisionStore {
   readonly channel: string;
-  /** Ids of items this store's table is known to hold (written or checked by this instance). */
-  private readonly known = new KnownItems();
 
   constructor(
     private readonly redis: Redis,
@@ -418,15 +416,16 @@ export class DecisionStore {
     ];
     // Items this store is known to hold are named, not sent; the script checks that it holds them.
     for (let all = false; ; all = true) {
-      const sent = itemsToSend([findings, violations], all ? undefined : this.known);
-      const done = await runLuaScript(this.redis, COMPARE_AND_WRITE, this.writeKeys(digest), [...args, ...sent]);
+      const known = knownIn(this.redis, this.prefix);
+      const sent = itemsToSend([findings, violations], all ? undefined : known);
+      const done = await runLuaScript(this.redis, COMPARE_AND_WRITE, this.writeKeys(digest), [...args, ...sent.flatMap((i) => [i.id, i.json])]);
       if (!Array.isArray(done)) {
         // Not written (another record is the latest now): neither were the items sent.
-        if (done === 1) this.known.addAll(sent);
+        if (done === 1) known.add(sent);
         return done === 1;
       }
       // Items the store was known to hold are gone (a flushed or failed-over Redis): forget them all, send every one.
-      this.known.clear();
+      knownItems.get(this.redis)?.delete(this.prefix);
       if (all) throw new ChainError('INTERNAL', `the decision store of ${digest} lost items sent with the very write that named them`);
     }
   }
@@ -640,43 +639,60 @@ function decisionWithoutViolations(decision: Decision): Omit<Decision, 'violatio
   return out as Omit<Decision, 'violations'>;
 }
 
-/** The items of `lists` to send with a write, as id and JSON pairs, each once: those `known` does not hold (all without it). */
-function itemsToSend(lists: ReadonlyArray<ItemList | undefined>, known?: KnownItems): string[] {
-  const sent = new Set<string>();
-  const out: string[] = [];
-  for (const list of lists)
-    for (const item of list?.items ?? []) {
-      if (sent.has(item.id) || known?.has(item.id)) continue;
-      sent.add(item.id);
-      out.push(item.id, item.json);
-    }
-  return out;
-}
-
-/** Ids an item (a base64url SHA-256, held with the Set's own overhead) costs about this many bytes of heap. */
-const KNOWN_ID_BYTES = 120;
-
 /**
- * Ids of items a store's table is known to hold: a write names them rather than sending them again.
- * Bounded (0.5 % of the heap limit): past it, it starts over, and writes send those items once more.
+ * The items a store's table is known to hold (written or checked by a write there), one per Redis
+ * connection and prefix: every store of a worker on its connection shares it. Replaced when the table
+ * turns out to have lost some. Items are marked with it (StoredItem.heldBy), which is what a fleet
+ * rescan's writes look at: a delta's decisions name about 250,000 items, mostly the same objects, and a
+ * lookup of each id in a set of hundreds of thousands cost more than the items' JSON. The ids are for
+ * items held but met as other objects (a new gate decision's facts are parsed anew), and bounded (0.5 %
+ * of the heap limit; past it they start over, and those items are sent once more).
  */
 class KnownItems {
   private readonly max = heapBound({ share: 0.005, entryBytes: KNOWN_ID_BYTES, min: 50_000, max: 5_000_000 });
   private ids = new Set<string>();
 
-  has(id: string): boolean {
-    return this.ids.has(id);
+  has(item: StoredItem): boolean {
+    if (item.heldBy === this) return true;
+    if (!this.ids.has(item.id)) return false;
+    item.heldBy = this;
+    return true;
   }
 
-  /** Adds the ids of id and JSON pairs (what a write sent). */
-  addAll(pairs: readonly string[]): void {
-    if (this.ids.size + pairs.length / 2 > this.max) this.ids = new Set();
-    for (let i = 0; i < pairs.length; i += 2) this.ids.add(pairs[i]!);
+  /** Marks what a write sent as held. */
+  add(items: readonly StoredItem[]): void {
+    if (this.ids.size + items.length > this.max) this.ids = new Set();
+    for (const item of items) {
+      this.ids.add(item.id);
+      item.heldBy = this;
+    }
   }
+}
 
-  clear(): void {
-    this.ids = new Set();
-  }
+/** A known item's id costs about this many bytes of heap (a base64url SHA-256 in a Set). */
+const KNOWN_ID_BYTES = 120;
+
+const knownItems = new WeakMap<Redis, Map<string, KnownItems>>();
+
+function knownIn(redis: Redis, prefix: string): KnownItems {
+  let byPrefix = knownItems.get(redis);
+  if (!byPrefix) knownItems.set(redis, (byPrefix = new Map()));
+  let known = byPrefix.get(prefix);
+  if (!known) byPrefix.set(prefix, (known = new KnownItems()));
+  return known;
+}
+
+/** The items of `lists` to send with a write, each once: those `known` does not hold (all without it). */
+function itemsToSend(lists: ReadonlyArray<ItemList | undefined>, known?: KnownItems): StoredItem[] {
+  const out: StoredItem[] = [];
+  const sent = new Set<string>();
+  for (const list of lists)
+    for (const item of list?.items ?? []) {
+      if (known?.has(item) || sent.has(item.id)) continue;
+      sent.add(item.id);
+      out.push(item);
+    }
+  return out;
 }
 
 /** What a head names its violations by: the SHA-256 of their stored JSON, checked when they are read. */

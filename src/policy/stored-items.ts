@@ -20,8 +20,10 @@ import { heapBound } from '../scan';
 
 /** An item's JSON and its id in the store's table of items. */
 export interface StoredItem {
-  id: string;
-  json: string;
+  readonly id: string;
+  readonly json: string;
+  /** The last store's table of items known to hold it (DecisionStore's KnownItems): a write there names it rather than sending it. */
+  heldBy?: object;
 }
 
 /** A list of items as a record stores it: their ids, in the list's order. */

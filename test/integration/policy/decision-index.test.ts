@@ -456,11 +456,11 @@ describe('decision store: the digest index the rescan pages through, and compare
       findings: ids.map((id) => ({ id, package: 'openssl', version: '3.0.1', ecosystem: 'Debian', severity: 'HIGH', fixable: true })),
     });
 
-  /** The items each script call of `store`'s connection sent (id and JSON pairs past the script's 11 arguments), while `run` runs. */
-  async function itemsSent(run: () => Promise<unknown>): Promise<number[]> {
+  /** The items each script call on `on` (the test's connection unless told) sent (id and JSON pairs past the script's 11 arguments), while `run` runs. */
+  async function itemsSent(run: () => Promise<unknown>, on: Redis = redis): Promise<number[]> {
     const sent: number[] = [];
-    const original = redis.evalsha.bind(redis) as (...args: unknown[]) => Promise<unknown>;
-    (redis as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+    const original = on.evalsha.bind(on) as (...args: unknown[]) => Promise<unknown>;
+    (on as unknown as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
       const keys = Number(args[1]);
       sent.push((args.length - 2 - keys - 11) / 2);
       return original(...args);
@@ -468,7 +468,7 @@ describe('decision store: the digest index the rescan pages through, and compare
     try {
       await run();
     } finally {
-      (redis as unknown as { evalsha: unknown }).evalsha = original;
+      (on as unknown as { evalsha: unknown }).evalsha = original;
     }
     return sent;
   }
@@ -556,8 +556,10 @@ describe('decision store: the digest index the rescan pages through, and compare
     await redis.del(`older:history:${d}`);
     await redis.lpush(`older:history:${d}`, JSON.stringify(recorded));
     await redis.del('older:items');
-    // Read and written by a worker started on the new code.
-    const upgraded = new DecisionStore(redis, 'older:');
+    // Read and written by a worker started on the new code (its own connection: nothing known of the table of items).
+    const connection = redis.duplicate();
+    after(() => connection.disconnect());
+    const upgraded = new DecisionStore(connection, 'older:');
     assert.deepEqual(await upgraded.latest(d), recorded, 'read as it is');
     const parts = recorded.facts.findings.length + recorded.decision.violations.length;
     assert.deepEqual(await seenOnDemand(upgraded, d, (r) => r.facts.findings.length + r.decision.violations.length), [parts], 'and on demand');
@@ -567,7 +569,7 @@ describe('decision store: the digest index the rescan pages through, and compare
       latest
         ? ({ kind: 'refresh', record: { ...latest, facts: withFindingsOf(latest.facts, factsWithout(latest.facts)), recordedAt: at } } as const)
         : undefined;
-    assert.deepEqual(await itemsSent(() => upgraded.update(d, refresh('2030-01-01T00:00:00.000Z'), { findingsOnDemand: true })), [parts]);
+    assert.deepEqual(await itemsSent(() => upgraded.update(d, refresh('2030-01-01T00:00:00.000Z'), { findingsOnDemand: true }), connection), [parts]);
     assert.equal((JSON.parse((await redis.get(`older:decision:${d}`))!) as { itemIds?: boolean }).itemIds, true);
     assert.deepEqual(await listed(redis, 'older:', `older:findings:${d}`), recorded.facts.findings);
     assert.deepEqual(await listed(redis, 'older:', `older:violations:${d}`), recorded.decision.violations);
