@@ -746,16 +746,10 @@ class StoredPart<T> {
     if (this.parsed !== undefined) return this.parsed;
     if (this.json === undefined || (this.itemized && this.items === undefined)) throw new PartNotFetched(this.name);
     this.checkPresent();
-    if (this.itemized) {
-      const items = this.items!;
-      const ids = this.ids();
-      try {
-        return (this.parsed = this.parse(itemsOf(ids, items)));
-      } catch (cause) {
-        throw unreadable(this.digest, cause);
-      }
-    }
+    // ids() checks the list against its digest and says itself why it is unreadable.
+    const ids = this.itemized ? this.ids() : undefined;
     try {
+      if (ids) return (this.parsed = this.parse(itemsOf(ids, this.items!)));
       this.check?.(this.json!);
       return (this.parsed = this.parse(JSON.parse(this.json!)));
     } catch (cause) {

@@ -15,14 +15,18 @@ if ARGV[7] ~= '1' then
   if seen ~= ARGV[1] then return 0 end
 end
 -- Items are named by the SHA-256 of their text (checked by every reader): one sent again is the same text.
-for i = 12, #ARGV, 2 do redis.call('HSETNX', KEYS[6], ARGV[i], ARGV[i + 1]) end
+local sent = {}
+for i = 12, #ARGV, 2 do
+  redis.call('HSETNX', KEYS[6], ARGV[i], ARGV[i + 1])
+  sent[ARGV[i]] = true
+end
 -- Every item a list names is held, or nothing is written: the writer names those it knows are held without
 -- sending them, and a Redis that lost some (flushed, failed over) must not be left with records naming them.
 local missing = {}
 for _, list in ipairs({ ARGV[8], ARGV[9] }) do
   if list ~= '' then
     for _, id in ipairs(cjson.decode(list)) do
-      if redis.call('HEXISTS', KEYS[6], id) == 0 then missing[#missing + 1] = id end
+      if not sent[id] and redis.call('HEXISTS', KEYS[6], id) == 0 then missing[#missing + 1] = id end
     end
   end
 end
