@@ -6,9 +6,10 @@ import { type AdmissionConfig } from './admission';
 
 /**
  * How long the webhook keeps for itself out of the API server's timeout: answering, the TLS round trip and the
- * API server's own bookkeeping. One second proved too thin: a check cut at 4 s once reached kubectl as the API
- * server's "context deadline exceeded" (5.2 s) instead of the webhook's reason; so did 1.5 s once, a check cut
- * at 3.5 s (5.1 s, with the API server, etcd and the webhook on two cores).
+ * API server's own bookkeeping. It was raised from 1 s to 1.5 s and then 2 s after a hung registry reached
+ * kubectl as the API server's "context deadline exceeded" (5.1–5.2 s) instead of the webhook's reason; the same
+ * happened at 2 s, and the cause was a deadline lost to garbage collection (review-handler.ts), not the margin.
+ * It stays at 2 s: on two cores beside the API server and etcd, a second is not much.
  */
 export const RESPONSE_MARGIN_MS = 2_000;
 

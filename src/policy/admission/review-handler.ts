@@ -33,8 +33,19 @@ export async function answerReview(body: unknown, images: ImageAdmission, deadli
   }
   if (containers.length === 0) return { uid: request.uid, allowed: true };
 
-  const signal = shutdown ? AbortSignal.any([shutdown, AbortSignal.timeout(deadlineMs)]) : AbortSignal.timeout(deadlineMs);
-  const verdicts = await Promise.all(containers.map((c) => withDeadline(images.admit(c, request.namespace, signal), signal, deadlineMs, c.container)));
+  // The deadline is a timer this request holds, not AbortSignal.timeout: inside AbortSignal.any, Node 20 holds
+  // a timeout signal only weakly, and a garbage collection before it fires loses it (nodejs/node#57736). The
+  // check then never timed out, and a hung registry reached kubectl as the API server's "context deadline
+  // exceeded" instead of the webhook's reason.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DOMException(`no answer within ${deadlineMs} ms`, 'TimeoutError')), deadlineMs);
+  const signal = shutdown ? AbortSignal.any([shutdown, deadline.signal]) : deadline.signal;
+  let verdicts: ImageVerdict[];
+  try {
+    verdicts = await Promise.all(containers.map((c) => withDeadline(images.admit(c, request.namespace, signal), signal, deadlineMs, c.container)));
+  } finally {
+    clearTimeout(timer);
+  }
   const warnings = verdicts.flatMap((v) => v.warnings);
   const blocking: string[] = [];
   for (const v of verdicts) {

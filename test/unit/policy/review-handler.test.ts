@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ImageAdmission } from '../../../src/policy/admission/image-admission';
 import { answerReview } from '../../../src/policy/admission/review-handler';
 import { type DecisionRecord, type DecisionStore } from '../../../src/policy/decision-store';
@@ -115,14 +117,33 @@ void describe('answerReview', () => {
       checkSignatures: async () => ({ signedBy: [], attestations: [], problems: [] }),
       resolveTag: async () => undefined,
     });
-    // The deadline is an unref'd AbortSignal timer and the decision never settles: without a ref'd timer the
-    // event loop could empty before the deadline fires, and the runner would cancel the test as pending.
-    const keepAlive = setInterval(() => undefined, 1000);
+    const answer = await answerReview(podReview('CREATE', [image]), a, 50);
+    assert.match(answer?.status?.message ?? '', /^containers\[c0\]: could not be checked within 50 ms$/);
+  });
+
+  void it('keeps the deadline through a garbage collection while the server can still shut the check down', async () => {
+    // The server passes its shutdown signal: the deadline is then combined with it. A deadline held only by
+    // AbortSignal.any was collected by a GC before firing, and the check never ended (kubectl read the API
+    // server's "context deadline exceeded" instead of the reason).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const a = new ImageAdmission({
+      policy: () => policy,
+      decisions: { latest: () => new Promise(() => undefined) } as unknown as DecisionStore,
+      checkSignatures: async () => ({ signedBy: [], attestations: [], problems: [] }),
+      resolveTag: async () => undefined,
+    });
+    const shutdown = new AbortController();
+    const collect = setTimeout(gc, 50);
+    let wait: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<'no answer'>((resolve) => (wait = setTimeout(() => resolve('no answer'), 3_000)));
     try {
-      const answer = await answerReview(podReview('CREATE', [image]), a, 50);
-      assert.match(answer?.status?.message ?? '', /^containers\[c0\]: could not be checked within 50 ms$/);
+      const answer = await Promise.race([answerReview(podReview('CREATE', [image]), a, 300, shutdown.signal), giveUp]);
+      assert.notEqual(answer, 'no answer', 'the deadline never fired');
+      assert.match(answer === 'no answer' ? '' : (answer?.status?.message ?? ''), /^containers\[c0\]: could not be checked within 300 ms$/);
     } finally {
-      clearInterval(keepAlive);
+      clearTimeout(collect);
+      clearTimeout(wait);
     }
   });
 });
