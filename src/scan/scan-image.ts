@@ -88,7 +88,7 @@ export function summarize(
  */
 export function summarizeKept(
   stored: Pick<StoredScan, 'registry' | 'repository' | 'digest' | 'os' | 'hygiene'>,
-  packages: Package[],
+  packages: readonly Package[],
   kept: Finding[],
   tally: FindingTally,
   osv: OsvDataVersion,

@@ -94,6 +94,13 @@ interface Cache {
   db: OsvDatabase;
   /** The first entry of each purl, the others chained behind it. */
   byPurl: Map<string, Entry>;
+  /**
+   * Entries by their package's number in the package table (rescan views name packages by number), for
+   * the table's epoch `tableEpoch`: an array read, where a purl is hashed and compared in a map of a fleet's
+   * packages. A dropped entry is left in place (`dropped`) and matched again when next asked for.
+   */
+  byId: Array<Entry | undefined>;
+  tableEpoch: string | undefined;
   /** The entries under each database key they are looked up under: what a carry-over drops when the key's records change. */
   byKey: Map<string, Entry[]>;
   size: number;
@@ -111,7 +118,7 @@ function cacheOf(db: OsvDatabase): Cache {
     latest = cache;
   } else {
     // The first database, or one older than the newest (a batch that started before a refresh): its own cache.
-    cache = { db, byPurl: new Map(), byKey: new Map(), size: 0 };
+    cache = { db, byPurl: new Map(), byKey: new Map(), byId: [], tableEpoch: undefined, size: 0 };
     latest ??= cache;
   }
   caches.set(db, cache);
@@ -133,7 +140,7 @@ function cacheOf(db: OsvDatabase): Cache {
  * still matched by a batch that started before the refresh, starts a cache of its own.
  */
 function carryOver(from: Cache, db: OsvDatabase): Cache {
-  const { byPurl, byKey } = from;
+  const { byPurl, byKey, byId, tableEpoch } = from;
   let { size } = from;
   // Only the entries under a changed key are visited (byKey), not the fleet's: a day's refresh changes a few hundred keys.
   const changed: string[] = [];
@@ -175,7 +182,7 @@ function carryOver(from: Cache, db: OsvDatabase): Cache {
     else byKey.delete(key);
   }
   caches.delete(from.db);
-  return { db, byPurl, byKey, size };
+  return { db, byPurl, byKey, byId, tableEpoch, size };
 }
 
 /**
@@ -272,6 +279,15 @@ function same(a: Entry, b: Package): boolean {
   );
 }
 
+/**
+ * An image's packages as a rescan view gives them (PackageRows): each one's layer, and its number in
+ * the package table when read from it (the packages are then the table's, without a layer).
+ */
+export interface FleetRows {
+  layers: readonly string[];
+  table?: { epoch: string; ids: readonly number[] };
+}
+
 /** What matchFleetImage gives: the first findings of an image in matchPackages' order, and the tally of all of them. */
 export interface FleetMatch {
   /**
@@ -316,12 +332,22 @@ export function stampLayers(cached: readonly Finding[], layers: readonly string[
  * stamped with the image's layer. Gathered per rank, so only findings of the same rank are compared,
  * by their strings alone.
  */
-export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], max: number): FleetMatch {
+export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], max: number, rows?: FleetRows): FleetMatch {
   const cache = cacheOf(db);
   const entries: Entry[] = new Array<Entry>(packages.length);
   const sums = new Array<number>(TALLY).fill(0);
+  const table = rows?.table;
+  if (table && table.epoch !== cache.tableEpoch) {
+    cache.byId = [];
+    cache.tableEpoch = table.epoch;
+  }
   for (let i = 0; i < packages.length; i++) {
-    const entry = entryOf(cache, db, packages[i]!);
+    let entry: Entry | undefined;
+    if (table) {
+      const id = table.ids[i]!;
+      entry = cache.byId[id];
+      if (entry === undefined || entry.dropped) cache.byId[id] = entry = entryOf(cache, db, packages[i]!);
+    } else entry = entryOf(cache, db, packages[i]!);
     entries[i] = entry;
     const { tally } = entry;
     if (tally !== NO_TALLY) for (let j = 0; j < TALLY; j++) sums[j]! += tally[j]!;
@@ -349,7 +375,7 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
     for (const g of bucket) {
       if (cached.length === max) break;
       cached.push(g.f);
-      layers.push(packages[g.at]!.layer);
+      layers.push(rows ? rows.layers[g.at]! : packages[g.at]!.layer);
       keys.push(g.k);
     }
   }
@@ -376,6 +402,7 @@ function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
   if (cache.size >= MAX_ENTRIES) {
     cache.byPurl.clear();
     cache.byKey.clear();
+    cache.byId = [];
     cache.size = 0;
     first = undefined;
   }

@@ -30,9 +30,11 @@ export interface Rematched {
 
 /** Re-matches an image's rescan view (its packages as its SBOM gives them: SbomStore.getViews). */
 export function rematchStored(db: OsvDatabase, stored: RescanView, ref: SbomRef, now: Date, maxAgeMs: number | undefined): Rematched {
-  const { packages } = stored;
+  // Matching reads the rows: the packages as the table holds them, each with its layer (no copy of each per image).
+  const { rows } = stored;
+  const { packages } = rows;
   // The summary keeps the first MAX_SUMMARY_FINDINGS: what the gate decides on, and so what is digested.
-  const { cached, layers, keys, tally, cut } = matchFleetImage(db, packages, MAX_SUMMARY_FINDINGS);
+  const { cached, layers, keys, tally, cut } = matchFleetImage(db, packages, MAX_SUMMARY_FINDINGS, rows);
   const summary = summarizeKept(stored, packages, cached, tally, dataStatement(db, packages, now, maxAgeMs), ref, now);
   // Stamped when read: a rescan that gates in memory reads `findings` alone, and would otherwise copy
   // about 500 findings per image into its layers for nothing.

@@ -5,7 +5,9 @@ import { ChainError } from '../../errors';
 import { type SbomRef } from '../types';
 import { cycloneDxSchema, type StoredScan } from './cyclonedx';
 import { SHA256_DIGEST } from '../digest';
-import { decodeRescanView, encodeRescanView, type RescanView, rescanViewOf } from './rescan-view';
+import { luaScriptFile, runLuaScript } from '../../redis';
+import { MemoryPackageTable, type PackageTable, RedisPackageTable, TableCache } from './package-table';
+import { encodeRescanView, idsOf, packageTuple, parseRescanView, type ParsedView, resolveRescanView, type RescanView, rescanViewOf } from './rescan-view';
 
 /** One image's entry of a batched read: stored, absent (undefined), or why it cannot be read. */
 export type StoredEntry<T> = () => T | undefined | ChainError;
@@ -53,19 +55,30 @@ function checkDigest(digest: string): void {
 }
 
 export class RedisSbomStore implements SbomStore {
+  private readonly table: RedisPackageTable;
+  private readonly known: TableCache;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'dchain:sbom:',
-  ) {}
+  ) {
+    const tableKey = `${prefix}packages`;
+    this.table = new RedisPackageTable(redis, tableKey);
+    this.known = tableCacheOf(redis, tableKey, this.table);
+  }
 
   async put(scan: StoredScan): Promise<SbomRef> {
     checkDigest(scan.digest);
     const ref = this.ref(scan.digest);
+    const view = rescanViewOf(scan);
+    // Numbered first: a number, once handed out, stays the package's, so a write that fails after leaves nothing wrong.
+    const encoded = encodeRescanView(view, await this.table.ids(view.packages.map(packageTuple)));
     // One transaction: a view without its SBOM (or an SBOM beside another scan's view) is never seen.
     const results = await this.redis
       .multi()
       .set(ref.key, JSON.stringify(scan))
-      .set(this.viewKey(scan.digest), encodeRescanView(rescanViewOf(scan)))
+      .set(this.viewKey(scan.digest), encoded)
+      .del(this.earlierViewKey(scan.digest))
       .exec();
     const failed = results?.find(([err]) => err)?.[0];
     if (!results || failed) throw new ChainError('TRANSIENT', `storing the SBOM of ${scan.digest} failed`, { cause: failed ?? undefined });
@@ -79,6 +92,11 @@ export class RedisSbomStore implements SbomStore {
   /** The view's key names its format: a new format reads as no view (the SBOM is read, the view written again). */
   private viewKey(digest: string): string {
     return `${this.prefix}${RESCAN_VIEW_KEY}${digest}`;
+  }
+
+  /** Where the earlier format kept the view: dropped when the view is written in this one. */
+  private earlierViewKey(digest: string): string {
+    return `${this.prefix}${EARLIER_VIEW_KEY}${digest}`;
   }
 
   ref(digest: string): SbomRef {
@@ -119,86 +137,160 @@ export class RedisSbomStore implements SbomStore {
   }
 
   /**
-   * The rescan views of many digests in one round trip (MGET, with an EXISTS of each SBOM: a view is
-   * only read beside its SBOM, so an image whose SBOM is gone stays unknown). Those stored before
-   * views were: their SBOMs read in a second MGET, parsed one at a time (as getMany), and their views
-   * written back (SET NX: a view a new scan stored meanwhile is kept), so this happens once per image.
-   * A view that cannot be read is that image's error: the SBOM is not read in its place, as a view
-   * that went wrong is a problem to see, not to hide.
+   * The rescan views of many digests in one round trip (MGET, with an EXISTS of each SBOM, as a view
+   * is only read beside its SBOM, so an image whose SBOM is gone stays unknown; and the package table's
+   * epoch), then the packages they name that this process has not read yet (one HMGET). Those stored
+   * without a view (before views, or in an earlier format), or with a view of a package table that
+   * started over since: their SBOMs read in a second MGET, parsed one at a time (as getMany), and their
+   * views written back (unless a scan stored another view meanwhile), so this happens once per image.
+   * A view that cannot be read is that image's error: the SBOM is not read in its place, as a view that
+   * went wrong is a problem to see, not to hide.
    */
   async getViews(digests: readonly string[]): Promise<Map<string, StoredEntry<RescanView>>> {
-    const out = new Map<string, StoredEntry<RescanView>>();
-    if (digests.length === 0) return out;
+    if (digests.length === 0) return new Map();
     for (const d of digests) checkDigest(d);
     const keys = digests.map((d) => this.viewKey(d));
     const read = this.redis.pipeline().mget(...keys);
     for (const d of digests) read.exists(this.sbomKey(d));
+    read.hget(`${this.prefix}packages`, 'epoch');
     const results = (await read.exec()) ?? [];
     const failed = results.find(([err]) => err)?.[0];
-    if (failed || results.length !== digests.length + 1) throw new ChainError('TRANSIENT', 'reading rescan views failed', { cause: failed ?? undefined });
+    if (failed || results.length !== digests.length + 2) throw new ChainError('TRANSIENT', 'reading rescan views failed', { cause: failed ?? undefined });
     const texts = results[0]![1] as Array<string | null>;
-    const stored = (i: number) => results[i + 1]![1] === 1;
-    const missing = digests.filter((_, i) => stored(i) && (texts[i] ?? null) === null);
-    const fallback = await viewsFromSboms(
-      missing,
-      (ds) => this.redis.mget(...ds.map((d) => this.sbomKey(d))),
-      (d) => this.sbomKey(d),
+    const epoch = results[digests.length + 1]![1] as string | null;
+    return viewEntries(
+      digests,
+      keys,
+      texts,
+      (i) => results[i + 1]![1] === 1,
+      epoch,
+      this.known,
+      async (missing) => {
+        const fallback = await viewsFromSboms(
+          missing.map((m) => m.digest),
+          (ds) => this.redis.mget(...ds.map((d) => this.sbomKey(d))),
+          (d) => this.sbomKey(d),
+          this.table,
+        );
+        const was = new Map(missing.map((m) => [m.digest, m.was]));
+        await Promise.all(
+          fallback.backfill.map(({ digest, text }) =>
+            runLuaScript(this.redis, BACKFILL, [this.viewKey(digest), this.earlierViewKey(digest)], [text, was.get(digest) ?? '']).catch((err: unknown) => {
+              throw new ChainError('TRANSIENT', 'storing rescan views failed', { cause: err });
+            }),
+          ),
+        );
+        return fallback.entries;
+      },
     );
-    if (fallback.backfill.length) {
-      const pipeline = this.redis.pipeline();
-      for (const { digest, text } of fallback.backfill) pipeline.set(this.viewKey(digest), text, 'NX');
-      const written = await pipeline.exec();
-      const failed = written?.find(([err]) => err)?.[0];
-      if (failed) throw new ChainError('TRANSIENT', 'storing rescan views failed', { cause: failed });
-    }
-    digests.forEach((digest, i) => {
-      const text = texts[i] ?? null;
-      out.set(digest, !stored(i) ? () => undefined : text === null ? fallback.entries.get(digest)! : () => readView(text, keys[i]!, digest));
-    });
-    return out;
   }
 }
 
 /** Part of a view's key: the format it is written in (see RESCAN_VIEW_FORMAT). */
-const RESCAN_VIEW_KEY = 'rescan-view/1:';
+const RESCAN_VIEW_KEY = 'rescan-view/2:';
+/** The same for the format before the package table (views holding their packages). */
+const EARLIER_VIEW_KEY = 'rescan-view/1:';
 
-function readView(text: string, key: string, digest: string): RescanView | ChainError {
-  try {
-    return decodeRescanView(text, key, digest);
-  } catch (err) {
-    return err instanceof ChainError ? err : new ChainError('INTERNAL', `rescan view ${key} is unreadable`, { cause: err });
-  }
+const BACKFILL = luaScriptFile(__dirname, 'rescan-view-backfill.lua');
+
+/** One TableCache per Redis connection and table: a worker's stores share what they read of the table. */
+const tableCaches = new WeakMap<Redis, Map<string, TableCache>>();
+
+function tableCacheOf(redis: Redis, key: string, table: PackageTable): TableCache {
+  let byKey = tableCaches.get(redis);
+  if (!byKey) tableCaches.set(redis, (byKey = new Map()));
+  let cache = byKey.get(key);
+  if (!cache) byKey.set(key, (cache = new TableCache(table)));
+  return cache;
 }
 
 /**
- * The views of images stored without one, read from their SBOMs, and the encoded views to store.
- * Parsed one at a time: only the (much smaller) views outlive the loop.
+ * Each digest's entry from its view's text (null: none stored), `stored(i)` saying whether its SBOM
+ * is: views parsed now, the packages they name loaded into `known` for the table's `epoch`, and each
+ * view resolved when its entry is called. Views missing, or of another epoch of the table (it started
+ * over: their numbers name other packages now), are read from their SBOMs by `fallback`, with the
+ * text of the view that was read ('' = none).
+ */
+async function viewEntries(
+  digests: readonly string[],
+  keys: readonly string[],
+  texts: ReadonlyArray<string | null>,
+  stored: (i: number) => boolean,
+  epoch: string | null,
+  known: TableCache,
+  fallback: (missing: Array<{ digest: string; was: string }>) => Promise<Map<string, StoredEntry<RescanView>>>,
+): Promise<Map<string, StoredEntry<RescanView>>> {
+  const parsed = new Map<string, ParsedView | ChainError>();
+  const missing: Array<{ digest: string; was: string }> = [];
+  const ids = new Set<number>();
+  digests.forEach((digest, i) => {
+    if (!stored(i)) return;
+    const text = texts[i] ?? null;
+    if (text === null) return void missing.push({ digest, was: '' });
+    let view: ParsedView;
+    try {
+      view = parseRescanView(text, keys[i]!, digest);
+    } catch (err) {
+      parsed.set(digest, err instanceof ChainError ? err : new ChainError('INTERNAL', `rescan view ${keys[i]!} is unreadable`, { cause: err }));
+      return;
+    }
+    if (view.table !== epoch) return void missing.push({ digest, was: text });
+    for (const id of idsOf(view)) ids.add(id);
+    parsed.set(digest, view);
+  });
+  await known.load(epoch, ids);
+  const fromSboms = await fallback(missing);
+  const out = new Map<string, StoredEntry<RescanView>>();
+  for (const digest of digests) {
+    const view = parsed.get(digest);
+    out.set(
+      digest,
+      view === undefined
+        ? (fromSboms.get(digest) ?? (() => undefined))
+        : view instanceof ChainError
+          ? () => view
+          : () => {
+              try {
+                return resolveRescanView(view, (id) => known.get(id));
+              } catch (err) {
+                return err instanceof ChainError ? err : new ChainError('INTERNAL', `rescan view ${view.key} is unreadable`, { cause: err });
+              }
+            },
+    );
+  }
+  return out;
+}
+
+/**
+ * The views of images stored without one, read from their SBOMs, and the encoded views to store (their
+ * packages numbered in `table`). Parsed one at a time: only the (much smaller) views outlive the loop.
  */
 async function viewsFromSboms(
   digests: readonly string[],
   read: (digests: readonly string[]) => Promise<Array<string | null | undefined>>,
   keyOf: (digest: string) => string,
+  table: PackageTable,
 ): Promise<{ entries: Map<string, StoredEntry<RescanView>>; backfill: Array<{ digest: string; text: string }> }> {
   const entries = new Map<string, StoredEntry<RescanView>>();
   const backfill: Array<{ digest: string; text: string }> = [];
   if (digests.length === 0) return { entries, backfill };
   const texts = await read(digests);
-  digests.forEach((digest, i) => {
+  for (const [i, digest] of digests.entries()) {
     const text = texts[i] ?? null;
     if (text === null) {
       entries.set(digest, () => undefined);
-      return;
+      continue;
     }
     let entry: RescanView | ChainError;
     try {
-      const view = rescanViewOf(parseStored(text, keyOf(digest)));
-      backfill.push({ digest, text: encodeRescanView(view) });
-      entry = view;
+      entry = rescanViewOf(parseStored(text, keyOf(digest)));
     } catch (err) {
       entry = err instanceof ChainError ? err : new ChainError('INTERNAL', `stored SBOM ${keyOf(digest)} is unreadable`, { cause: err });
     }
-    entries.set(digest, () => entry);
-  });
+    if (!(entry instanceof ChainError)) backfill.push({ digest, text: encodeRescanView(entry, await table.ids(entry.packages.map(packageTuple))) });
+    const result = entry;
+    entries.set(digest, () => result);
+  }
   return { entries, backfill };
 }
 
@@ -206,31 +298,42 @@ export class MemorySbomStore implements SbomStore {
   private readonly scans = new Map<string, string>();
   /** The encoded rescan views, by digest (as the Redis store's view keys). */
   private readonly views = new Map<string, string>();
+  /** The package table the views name their packages in. */
+  readonly table = new MemoryPackageTable();
+  private readonly known = new TableCache(this.table);
 
-  put(scan: StoredScan): Promise<SbomRef> {
+  async put(scan: StoredScan): Promise<SbomRef> {
     checkDigest(scan.digest);
+    const view = rescanViewOf(scan);
+    const encoded = encodeRescanView(view, await this.table.ids(view.packages.map(packageTuple)));
     this.scans.set(scan.digest, JSON.stringify(scan));
-    this.views.set(scan.digest, encodeRescanView(rescanViewOf(scan)));
-    return Promise.resolve(this.ref(scan.digest));
+    this.views.set(scan.digest, encoded);
+    return this.ref(scan.digest);
   }
 
   /** As RedisSbomStore.getViews: the view, or the SBOM read for one stored without it (and the view kept). */
   async getViews(digests: readonly string[]): Promise<Map<string, StoredEntry<RescanView>>> {
     for (const d of digests) checkDigest(d);
-    const missing = digests.filter((d) => !this.views.has(d));
-    const fallback = await viewsFromSboms(
-      missing,
-      (ds) => Promise.resolve(ds.map((d) => this.scans.get(d))),
-      (d) => d,
+    const texts = digests.map((d) => this.views.get(d) ?? null);
+    return viewEntries(
+      digests,
+      digests.map((d) => `view ${d}`),
+      texts,
+      (i) => this.scans.has(digests[i]!),
+      await this.table.epoch(),
+      this.known,
+      async (missing) => {
+        const fallback = await viewsFromSboms(
+          missing.map((m) => m.digest),
+          (ds) => Promise.resolve(ds.map((d) => this.scans.get(d))),
+          (d) => d,
+          this.table,
+        );
+        const was = new Map(missing.map((m) => [m.digest, m.was]));
+        for (const { digest, text } of fallback.backfill) if ((this.views.get(digest) ?? '') === was.get(digest)) this.views.set(digest, text);
+        return fallback.entries;
+      },
     );
-    for (const { digest, text } of fallback.backfill) if (!this.views.has(digest)) this.views.set(digest, text);
-    const out = new Map<string, StoredEntry<RescanView>>();
-    for (const digest of digests) {
-      const entry = fallback.entries.get(digest);
-      const text = this.views.get(digest)!;
-      out.set(digest, entry ?? (() => readView(text, `view ${digest}`, digest)));
-    }
-    return out;
   }
 
   /** Drops the view of `digest` (as an SBOM stored before views were). */

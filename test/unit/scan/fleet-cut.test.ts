@@ -11,7 +11,8 @@ import { runInNewContext } from 'node:vm';
 import { Redis } from 'ioredis';
 import { FleetIndex, imageIndex, mustRematch, touchedVersions, versionChangeRank, versionDigests } from '../../../src/scan';
 import { OsvDatabase, type OsvRecord } from '../../../src/scan/osv';
-import { matchFleetImage } from '../../../src/scan/fleet/match-cache';
+import { matchFleetImage, stampLayers } from '../../../src/scan/fleet/match-cache';
+import { packageTuple } from '../../../src/scan/sbom/rescan-view';
 import { findingKey } from '../../../src/scan/fleet/finding-key';
 import { findingRank } from '../../../src/scan/finding-rank';
 import { matchPackage, matchPackages } from '../../../src/scan/osv/findings';
@@ -451,11 +452,32 @@ describe('the fleet match cache after a refresh', () => {
         .flatMap((s) => [deb(s, pick(versions)), ...(rand() < 0.4 ? [deb(s, pick(versions), rand() < 0.5 ? `${s}-bin` : 'shared-bin')] : [])]),
     );
     let advs = Array.from({ length: 30 }, (_, n) => randomAdvisory(n));
+    // The images as rescan views give them too: the package table's packages (no layer) by number, each
+    // with its layer. The table starts over halfway, numbering the packages the other way round: numbers
+    // of the old table must not find the entries they named.
+    const tables = [new Map<string, number>(), new Map<string, number>()];
+    const distinct = [...new Set(images.flat().map(packageTuple))];
+    distinct.forEach((t, i) => (tables[0]!.set(t, i + 1), tables[1]!.set(t, distinct.length - i)));
+    const rowsOf = (packages: Package[], epoch: number) => ({
+      layers: packages.map((p) => p.layer),
+      table: { epoch: `e${epoch}`, ids: packages.map((p) => tables[epoch]!.get(packageTuple(p))!) },
+    });
+    const tablePackages = (packages: Package[]) => packages.map((p) => ({ ...p, layer: '', location: '' }));
     let compared = 0;
     for (let refresh = 0; refresh < 40; refresh++) {
       const db = new OsvDatabase(advs.map(recordOf), new Date((clock += 1000)));
-      for (const packages of images) {
-        assert.deepEqual(matchFleetImage(db, packages, 1000).cached, matchPackages(db, packages), `refresh ${refresh}`);
+      for (const [n, packages] of images.entries()) {
+        const expected = matchPackages(db, packages);
+        const byNumber = () => {
+          const m = matchFleetImage(db, tablePackages(packages), 1000, rowsOf(packages, refresh < 20 ? 0 : 1));
+          return stampLayers(m.cached, m.layers);
+        };
+        // Either way first, so that each finds entries the other made.
+        if ((refresh + n) % 2) assert.deepEqual(byNumber(), expected, `refresh ${refresh}, by number`);
+        // Stamped with the image's layers, as the summary is: a cached finding holds the layer of the image first matched with its package.
+        const byPurl = matchFleetImage(db, packages, 1000);
+        assert.deepEqual(stampLayers(byPurl.cached, byPurl.layers), expected, `refresh ${refresh}`);
+        assert.deepEqual(byNumber(), expected, `refresh ${refresh}, by number`);
         compared++;
       }
       // A day's change: a few advisories withdrawn, rewritten (kept id) or added; the rest the same objects.
