@@ -279,8 +279,10 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           // The findingsDigest the match computed (a delta decides on carrying an image by it) is the one its re-gate records.
           const digested = new Map<string, string>();
           const cuts = new Map<string, number | undefined>();
+          // Re-gated (a full rescan, or one the delta must re-gate) on findings and VEX the fleet index shows unchanged.
+          const asGated = new Set<string>();
           const carriedBefore = progress.carried.length;
-          const scans = await matchStep(db, step, input, progress, workflowId, log, digested, cuts);
+          const scans = await matchStep(db, step, input, progress, workflowId, log, digested, cuts, asGated);
           await gateStep(
             scans.map((r) => r.digest),
             new Map(scans.map((r) => [r.digest, r])),
@@ -290,6 +292,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             workflowId,
             log,
             digested,
+            asGated,
           );
           // Each image's cut, now that its decision stands on what it matched (carried, or gated on it);
           // forgotten for the others (a failed gate, no decision, unchecked): a delta re-matches them.
@@ -352,11 +355,13 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     log: ActivityLog,
     digested?: Map<string, string>,
     cuts?: Map<string, number | undefined>,
+    asGated?: Set<string>,
   ): Promise<StoredRescan[]> {
     const [stored, indexed, gatedOn, must] = await Promise.all([
       sbomStore.getViews(step),
       fleet.indexed(step),
-      input.carry ? fleet.gatedOn(step) : [],
+      // A full rescan reads them too: an image that matches as its decision was gated is re-gated without digesting its findings.
+      input.carry || digested ? fleet.gatedOn(step) : [],
       input.carry ? fleet.mustRegate(workflowId, step) : [],
     ]);
     const now = new Date();
@@ -409,6 +414,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             progress.carried.push(digest);
             return;
           }
+          if (inputs !== undefined && gatedOn[i] === inputs) asGated?.add(digest);
           if (inputs !== undefined) digested?.set(digest, inputs);
           puts.push({
             digest,
@@ -467,6 +473,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     workflowId: string,
     log: ActivityLog,
     digested?: ReadonlyMap<string, string>,
+    asGated?: ReadonlySet<string>,
   ): Promise<void> {
     const limit = pLimit(REGATE_CONCURRENCY);
     const state = await gate.state();
@@ -488,7 +495,12 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
               digest,
               (latest, stored) => {
                 if (!latest) return undefined;
-                const r = regate(latest, scan, { policy: gate.loaded, now: at, workflowId, osvVersion }, stored);
+                const r = regate(
+                  latest,
+                  asGated?.has(digest) ? { ...scan, asGated: true } : scan,
+                  { policy: gate.loaded, now: at, workflowId, osvVersion },
+                  stored,
+                );
                 outcome = r.outcome;
                 // A follow-up reads the decision's violations, kept apart from the head: read here, where
                 // update fetches them for a decision kept as it was.

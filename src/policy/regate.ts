@@ -21,6 +21,11 @@ export interface RescannedFindings {
   vulnerabilityData?: OsvDataVersion;
   /** VEX attested on the image as the rescan read it; absent = keep the statements the gate saw. */
   vex?: readonly VexStatement[];
+  /**
+   * The findings and VEX are, fact for fact, those the latest decision was gated on (the rescan matched
+   * the digest the fleet index keeps of them): unchanged, told without digesting them again.
+   */
+  asGated?: boolean;
 }
 
 export interface RegateContext {
@@ -111,8 +116,11 @@ export function regate(
   // An earlier rescan's change that subscribers never heard of: compare with what they last heard.
   const unnotified = mark?.notified === false ? mark : undefined;
   const previousAllowed = unnotified ? unnotified.previousAllowed : previous.decision.allowed;
-  const findingsChanged =
-    stored !== undefined && stored.digest === findingFactsDigest(findings)
+  // Told by the fleet index's digest of what the decision was gated on, when it matched (most images of a
+  // full rescan: digesting the facts of each image's 500 findings cost about 4 s of one over 10,000 images).
+  const findingsChanged = scan.asGated
+    ? false
+    : stored !== undefined && stored.digest === findingFactsDigest(findings)
       ? false
       : stored?.compareDigest !== undefined
         ? stored.compareDigest !== findingsCompareDigest(findings)

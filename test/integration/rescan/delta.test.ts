@@ -167,5 +167,14 @@ describe('delta rescan by package version: the same decisions as a re-match from
     // A full rescan on the same data finds every image as the delta left it.
     const again = await runRescan('rescan-full-again', true);
     assert.deepEqual([again.failed, again.recorded, again.changedToDenied, again.changedToAllowed], [0, 0, 0, 0], JSON.stringify(again));
+
+    // Changed data under a full rescan: the images it reaches are re-gated on their new findings (the
+    // others as their decision was gated, told by the fleet index's digest), every decision as from scratch.
+    changeAdvisories(osv, 12, 10);
+    writeOsvExports(osvDir, osv);
+    const fullChanged = await runRescan('rescan-full-changed', true);
+    assert.equal(fullChanged.failed, 0, JSON.stringify(fullChanged.problems));
+    assert.ok(fullChanged.recorded > 0 && fullChanged.recorded < SIZES.images, JSON.stringify(fullChanged));
+    assert.deepEqual(await compare(), [], 'every decision as a re-match from scratch');
   });
 });

@@ -157,6 +157,29 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.equal(changed.update?.record.facts.findings.length, 1);
   });
 
+  it('takes findings the rescan matched as they were gated (asGated) as unchanged, digesting and reading nothing, and still judges the rest', () => {
+    const found = [finding('CVE-2026-2', 'LOW', false), finding('CVE-2026-3', 'MEDIUM', true)];
+    const stored = recorded(found);
+    let reads = 0;
+    const facts = { ...stored.facts } as DecisionRecord['facts'];
+    Object.defineProperty(facts, 'findings', { enumerable: true, get: () => (reads++, stored.facts.findings) });
+    // A digest that does not match: without asGated, the findings would be compared one by one.
+    const { update, outcome } = regate({ ...stored, facts }, { ...scanned(...found), asGated: true }, context, { digest: 'another' });
+    assert.equal(reads, 0, 'the findings were not read');
+    assert.equal(outcome.findingsChanged, false);
+    assert.equal(update?.kind, 'refresh');
+    // The policy is still evaluated: stale data denies the same findings.
+    const stale = { ...scanned(...found), asGated: true };
+    stale.vulnerabilityData = {
+      ...stale.vulnerabilityData,
+      problems: [{ kind: 'stale', ecosystem: 'Debian', packages: 2, ageSeconds: 999_999, maxAgeSeconds: 86_400, message: 'stale' }],
+    };
+    const denied = regate(recorded(found), stale, context, { digest: 'another' });
+    assert.equal(denied.outcome.findingsChanged, false);
+    assert.equal(denied.outcome.verdict, 'denied');
+    assert.equal(denied.update?.kind, 'decision');
+  });
+
   it('tells changed findings by the stored compare digest without reading them, as sameFindings would', () => {
     const found = [finding('CVE-2026-2', 'LOW', false), finding('CVE-2026-3', 'MEDIUM', true)];
     const stored = recorded(found);
