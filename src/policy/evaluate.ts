@@ -1,6 +1,7 @@
 import { type CheckResult, type Decision, type Suppression, type Violation } from './decision';
 import { type ImageFacts } from './image-facts';
 import { matchesAny } from './patterns';
+import { ObjectMemo } from './object-memo';
 import { type LoadedPolicy } from './policy-file';
 import { type Mode, type PolicyRule } from './policy-schema';
 import { checkHygiene } from './rules/hygiene';
@@ -25,7 +26,7 @@ export interface EvaluationContext {
  * so it is tagged once per rule rather than once per image (about 150 an image in the rescan bench).
  * Violations are never changed in place.
  */
-const taggedViolations = new WeakMap<CheckResult['violations'][number], Violation>();
+const taggedViolations = new ObjectMemo<CheckResult['violations'][number], Violation>('tagged violation');
 
 function tagged(v: CheckResult['violations'][number], policyRule: string, enforced: boolean): Violation {
   const known = taggedViolations.get(v);

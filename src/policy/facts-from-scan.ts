@@ -1,5 +1,6 @@
 import { type Finding, type OsvDataVersion, type ScanSummary } from '../scan';
 import { type FindingFact, type ImageFacts, imageFactsSchema, type VulnerabilityDataFacts } from './image-facts';
+import { ObjectMemo } from './object-memo';
 
 /** What the scan does not know: provenance facts gathered by the build and the signature checks. */
 export interface ProvenanceFacts {
@@ -44,7 +45,7 @@ export function factsFromScan(scan: ScanSummary, provenance: ProvenanceFacts = {
  * changed in place (a VEX suppression or another layer is a copy), so one fact may be shared by the
  * facts of many images.
  */
-const factOf = new WeakMap<Finding, FindingFact>();
+const factOf = new ObjectMemo<Finding, FindingFact>('finding fact');
 
 /** The scanner's findings as the policy sees them (each fact shared by every image with the same finding object: see factOf). */
 export function findingFacts(findings: readonly Finding[]): FindingFact[] {

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type FindingFact } from './image-facts';
+import { ObjectMemo } from './object-memo';
 
 /** An absent optional field, told apart from an empty string. */
 const NONE = '\u0003';
@@ -37,7 +38,7 @@ export function findingFactsDigest(findings: readonly FindingFact[]): string {
  * Each fact's part of its findings' facts digest. Facts are shared by every image with the same finding
  * (findingFacts), so a fleet rescan builds each part once, not once per image.
  */
-const partOf = new WeakMap<FindingFact, string>();
+const partOf = new ObjectMemo<FindingFact, string>('finding digest part');
 
 function factParts(findings: readonly FindingFact[]): string[] {
   const parts: string[] = new Array<string>(findings.length);

@@ -1,6 +1,7 @@
 import { type CheckResult } from '../decision';
 import { type FindingFact, type VulnerabilityDataFacts } from '../image-facts';
 import { type AllowlistEntry, type VulnerabilityRules } from '../policy-schema';
+import { ObjectMemo } from '../object-memo';
 import { exceeds, FINDING_SEVERITIES, type Threshold } from '../severity';
 
 const EXPIRY_NOTICE_MS = 7 * 86_400_000;
@@ -49,15 +50,22 @@ type FindingViolation = CheckResult['violations'][number];
  * bench, where every image is denied. Violations are never changed in place (evaluatePolicy copies
  * them with their rule's name).
  */
-const remembered = new WeakMap<VulnerabilityRules, WeakMap<FindingFact, FindingViolation>>();
+const remembered = new ObjectMemo<FindingFact, Array<{ rules: VulnerabilityRules; violation: FindingViolation }>>('violations by rule set');
 
 function rememberedViolation(finding: FindingFact, rules: VulnerabilityRules): FindingViolation {
-  let memo = remembered.get(rules);
-  if (memo === undefined) remembered.set(rules, (memo = new WeakMap()));
-  let violation = memo.get(finding);
-  if (violation === undefined) memo.set(finding, (violation = violationOf(finding, rules, undefined)));
+  // A policy's rules each have their rule set: a fact keeps one violation per rule set it was checked under.
+  const known = remembered.get(finding);
+  if (known !== undefined) for (const k of known) if (k.rules === rules) return k.violation;
+  const violation = violationOf(finding, rules, undefined);
+  // Bounded: a policy loaded anew (another rule set object) replaces the oldest.
+  const next = known === undefined ? [] : known.length >= MAX_RULE_SETS ? known.slice(1) : known;
+  next.push({ rules, violation });
+  if (next !== known) remembered.set(finding, next);
   return violation;
 }
+
+/** Rule sets a fact remembers its violation under (a policy's rules with vulnerability ceilings, across reloads). */
+const MAX_RULE_SETS = 8;
 
 /** The violation of `finding`, above its ceiling; `expired`: the allowlist entry that named it and no longer applies. */
 function violationOf(finding: FindingFact, rules: VulnerabilityRules, expired: AllowlistEntry | undefined): FindingViolation {
