@@ -1,3 +1,3 @@
 /** The public surface of src/redis. */
 export { watchRedis } from './connection-state';
-export { luaScriptFile, runLuaScript } from './lua-script';
+export { type LuaScript, luaScriptFile, runLuaScript } from './lua-script';

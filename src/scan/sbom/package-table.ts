@@ -15,7 +15,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { ChainError } from '../../errors';
-import { luaScriptFile, runLuaScript } from '../../redis';
+import { type LuaScript, luaScriptFile, runLuaScript } from '../../redis';
 import { heapBound } from '../heap-bound';
 import { type Package } from '../types';
 import { decodeTablePackage } from './rescan-view';
@@ -29,7 +29,9 @@ export interface PackageTable {
   epoch(): Promise<string | null>;
 }
 
-const IDS = luaScriptFile(__dirname, 'package-table-ids.lua');
+/** Read on first use: the CLI's startup snapshot holds this module (the memory store) and cannot read files while it is built. */
+let idsScript: LuaScript | undefined;
+const IDS = () => (idsScript ??= luaScriptFile(__dirname, 'package-table-ids.lua'));
 
 /** Package texts sent per script call: a scan's image holds up to a few thousand. */
 const IDS_CHUNK = 1_000;
@@ -49,7 +51,7 @@ export class RedisPackageTable implements PackageTable {
     for (let i = 0; i < tuples.length || epoch === undefined; i += IDS_CHUNK) {
       const args: string[] = [start];
       for (const t of tuples.slice(i, i + IDS_CHUNK)) args.push(contentHash(t), t);
-      const reply = (await runLuaScript(this.redis, IDS, [this.key], args)) as [string, ...number[]];
+      const reply = (await runLuaScript(this.redis, IDS(), [this.key], args)) as [string, ...number[]];
       // The table could start over between two calls: numbers of two epochs are not one view's.
       if (epoch !== undefined && reply[0] !== epoch) throw new ChainError('TRANSIENT', 'the package table started over while packages were added; try again');
       epoch = reply[0];

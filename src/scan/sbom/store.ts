@@ -5,7 +5,7 @@ import { ChainError } from '../../errors';
 import { type SbomRef } from '../types';
 import { cycloneDxSchema, type StoredScan } from './cyclonedx';
 import { SHA256_DIGEST } from '../digest';
-import { luaScriptFile, runLuaScript } from '../../redis';
+import { type LuaScript, luaScriptFile, runLuaScript } from '../../redis';
 import { MemoryPackageTable, type PackageTable, RedisPackageTable, TableCache } from './package-table';
 import { encodeRescanView, idsOf, packageTuple, parseRescanView, type ParsedView, resolveRescanView, type RescanView, rescanViewOf } from './rescan-view';
 
@@ -175,7 +175,7 @@ export class RedisSbomStore implements SbomStore {
         const was = new Map(missing.map((m) => [m.digest, m.was]));
         await Promise.all(
           fallback.backfill.map(({ digest, text }) =>
-            runLuaScript(this.redis, BACKFILL, [this.viewKey(digest), this.earlierViewKey(digest)], [text, was.get(digest) ?? '']).catch((err: unknown) => {
+            runLuaScript(this.redis, BACKFILL(), [this.viewKey(digest), this.earlierViewKey(digest)], [text, was.get(digest) ?? '']).catch((err: unknown) => {
               throw new ChainError('TRANSIENT', 'storing rescan views failed', { cause: err });
             }),
           ),
@@ -191,7 +191,9 @@ const RESCAN_VIEW_KEY = 'rescan-view/2:';
 /** The same for the format before the package table (views holding their packages). */
 const EARLIER_VIEW_KEY = 'rescan-view/1:';
 
-const BACKFILL = luaScriptFile(__dirname, 'rescan-view-backfill.lua');
+/** Read on first use (as package-table.ts's script: the CLI's startup snapshot holds this module). */
+let backfillScript: LuaScript | undefined;
+const BACKFILL = () => (backfillScript ??= luaScriptFile(__dirname, 'rescan-view-backfill.lua'));
 
 /** One TableCache per Redis connection and table: a worker's stores share what they read of the table. */
 const tableCaches = new WeakMap<Redis, Map<string, TableCache>>();

@@ -442,7 +442,7 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
   });
 
   it('reads the SBOM of an image stored without a rescan view, and denies one whose view is malformed with the reason', async () => {
-    const viewKey = `dchain:sbom:rescan-view/1:${clean}`;
+    const viewKey = `dchain:sbom:rescan-view/2:${clean}`;
     const text = await redis.get(viewKey);
     const view = JSON.parse(text ?? 'null') as { packages: unknown[] } | null;
     assert.ok(text && view && view.packages.length > 0, 'the scan stored a view beside the SBOM');
@@ -467,21 +467,34 @@ describe('the rescan: stored SBOMs against fresh OSV data, re-gated, admission a
       );
       assert.equal(await redis.get(viewKey), text, 'the view read from the SBOM is the one the scan stored');
 
-      // A view whose package lost its fields: refused, not read as an image without packages.
-      await redis.set(viewKey, JSON.stringify({ ...view, packages: [['lodash']] }));
-      const bad = (await runRescan(`rescan-bad-view-${Date.now()}`, { full: true })).summary;
-      assert.deepEqual([bad.plan?.mode, bad.checked, bad.failed], ['full', 3, 0], JSON.stringify(bad));
-      assert.ok(
-        bad.problems.some((p) => p.digest === clean && p.step === 'rescan' && /rescan view .* is malformed: packages\[0\]/.test(p.error)),
-        JSON.stringify(bad.problems),
-      );
-      const denied = await store.latest(clean);
-      assert.equal(denied?.decision.allowed, false);
-      assert.deepEqual(denied?.facts.findings, [], 'no finding is known any more (lodash included)…');
-      assert.ok(
-        denied?.decision.violations.some((v) => /packages are unknown: rescan view .* is malformed/.test(v.message)),
-        `…and the decision says why it denies: ${JSON.stringify(denied?.decision.violations)}`,
-      );
+      // A view whose package is not a number of the package table, or names one the table does not hold:
+      // refused, not read as an image without packages.
+      for (const [packages, problem] of [
+        [[0, 0, 0], /rescan view .* is malformed: packages\[0\]: expected a package number of the table/],
+        [[...view.packages.slice(0, 3 * 2), 999_999, 0, 0], /rescan view .* names package 999999, which the package table does not hold/],
+      ] as const) {
+        // From the image as the scan stored it: a decision that denies for one reason is not recorded again for another.
+        await redis.set(viewKey, text);
+        assert.equal((await runRescan(`rescan-good-view-${Date.now()}`, { full: true })).summary.failed, 0);
+        assert.equal(
+          (await store.latest(clean))?.decision.violations.some((v) => /packages are unknown/.test(v.message)),
+          false,
+        );
+        await redis.set(viewKey, JSON.stringify({ ...view, packages }));
+        const bad = (await runRescan(`rescan-bad-view-${Date.now()}`, { full: true })).summary;
+        assert.deepEqual([bad.plan?.mode, bad.checked, bad.failed], ['full', 3, 0], JSON.stringify(bad));
+        assert.ok(
+          bad.problems.some((p) => p.digest === clean && p.step === 'rescan' && problem.test(p.error)),
+          JSON.stringify(bad.problems),
+        );
+        const denied = await store.latest(clean);
+        assert.equal(denied?.decision.allowed, false);
+        assert.deepEqual(denied?.facts.findings, [], 'no finding is known any more (lodash included)…');
+        assert.ok(
+          denied?.decision.violations.some((v) => /packages are unknown: rescan view /.test(v.message) && problem.test(v.message)),
+          `…and the decision says why it denies: ${JSON.stringify(denied?.decision.violations)}`,
+        );
+      }
     } finally {
       await redis.set(viewKey, text);
     }
