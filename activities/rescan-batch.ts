@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import { z } from 'zod';
 import { durationMs } from '../src/config';
 import { ChainError } from '../src/errors';
-import { DecisionStore, policyFromConfig, regate, type RegateOutcome, type Violation } from '../src/policy';
+import { DecisionStore, findingFactsDigest, policyFromConfig, regate, type RegateOutcome, type Violation } from '../src/policy';
 import {
   deltaImages,
   findingsDigest,
@@ -280,7 +280,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           const digested = new Map<string, string>();
           const cuts = new Map<string, number | undefined>();
           // Re-gated (a full rescan, or one the delta must re-gate) on findings and VEX the fleet index shows unchanged.
-          const asGated = new Set<string>();
+          const asGated = new Map<string, string>();
           const carriedBefore = progress.carried.length;
           const scans = await matchStep(db, step, input, progress, workflowId, log, digested, cuts, asGated);
           await gateStep(
@@ -355,13 +355,14 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     log: ActivityLog,
     digested?: Map<string, string>,
     cuts?: Map<string, number | undefined>,
-    asGated?: Set<string>,
+    asGated?: Map<string, string>,
   ): Promise<StoredRescan[]> {
-    const [stored, indexed, gatedOn, must] = await Promise.all([
+    const [stored, indexed, gatedOn, gatedRecord, must] = await Promise.all([
       sbomStore.getViews(step),
       fleet.indexed(step),
-      // A full rescan reads them too: an image that matches as its decision was gated is re-gated without digesting its findings.
-      input.carry || digested ? fleet.gatedOn(step) : [],
+      input.carry ? fleet.gatedOn(step) : [],
+      // An image re-gated on what its record was gated on (a full rescan's, most of them) is re-gated without digesting its findings.
+      digested ? fleet.gatedRecord(step) : [],
       input.carry ? fleet.mustRegate(workflowId, step) : [],
     ]);
     const now = new Date();
@@ -414,7 +415,8 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             progress.carried.push(digest);
             return;
           }
-          if (inputs !== undefined && gatedOn[i] === inputs) asGated?.add(digest);
+          const record = gatedRecord[i];
+          if (inputs !== undefined && record?.startsWith(`${inputs} `)) asGated?.set(digest, record.slice(inputs.length + 1));
           if (inputs !== undefined) digested?.set(digest, inputs);
           puts.push({
             digest,
@@ -440,7 +442,14 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     const attestBefore = Date.now() + durationMs(deps.config.rescan.interval) + ATTEST_MARGIN_MS - durationMs(deps.config.policy.admission.summaryMaxAge);
     // Read on the first re-gate: a batch whose images were all carried reads nothing.
     let state: Promise<Map<string, string>> | undefined;
-    const pending = { unnotified: [] as string[], gatedOn: new Map<string, string>(), signs: [] as string[], unsigned: [] as string[] };
+    const pending = {
+      unnotified: [] as string[],
+      gatedOn: new Map<string, string>(),
+      gatedRecord: new Map<string, string | null>(),
+      ungated: [] as string[],
+      signs: [] as string[],
+      unsigned: [] as string[],
+    };
     return {
       loaded: policy(),
       attestBefore,
@@ -449,11 +458,15 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       async flush() {
         await fleet.setUnnotified(pending.unnotified, []);
         await fleet.setGatedOn(pending.gatedOn);
+        await fleet.setGatedRecord(pending.gatedRecord);
+        await fleet.dropGatedOn(pending.ungated);
         // Known from now on as signed by the chain: a summary to keep fresh ('' = none yet).
         await fleet.setAttested(pending.signs, '');
         await fleet.dropAttested(pending.unsigned);
         pending.unnotified = [];
         pending.gatedOn = new Map();
+        pending.gatedRecord = new Map();
+        pending.ungated = [];
         pending.signs = [];
         pending.unsigned = [];
       },
@@ -473,7 +486,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
     workflowId: string,
     log: ActivityLog,
     digested?: ReadonlyMap<string, string>,
-    asGated?: ReadonlySet<string>,
+    asGated?: ReadonlyMap<string, string>,
   ): Promise<void> {
     const limit = pLimit(REGATE_CONCURRENCY);
     const state = await gate.state();
@@ -489,19 +502,20 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           try {
             const at = new Date();
             let outcome: RegateOutcome | undefined;
+            // The digest of the findings the record holds once updated: what gatedRecord pairs with what it was gated on.
+            let recordFindings: string | undefined;
             // Findings on demand: the stored ones are fetched only if regate cannot tell them by their digests
             // (most images: it can), and `previous` is read below for its head alone.
             const { previous } = await decisions.update(
               digest,
               (latest, stored) => {
                 if (!latest) return undefined;
-                const r = regate(
-                  latest,
-                  asGated?.has(digest) ? { ...scan, asGated: true } : scan,
-                  { policy: gate.loaded, now: at, workflowId, osvVersion },
-                  stored,
-                );
+                // Taken as gated only while the record holds the findings it held then (another write since changes their digest).
+                const heldThen = asGated?.get(digest);
+                const same = heldThen !== undefined && stored !== undefined && stored.digest === heldThen;
+                const r = regate(latest, same ? { ...scan, asGated: true } : scan, { policy: gate.loaded, now: at, workflowId, osvVersion }, stored);
                 outcome = r.outcome;
+                recordFindings = r.update?.kind === 'decision' ? findingFactsDigest(r.update.record.facts.findings) : stored?.digest;
                 // A follow-up reads the decision's violations, kept apart from the head: read here, where
                 // update fetches them for a decision kept as it was.
                 if (followUpOf(r.outcome, state.get(digest), gate.attestBefore).wanted) void r.outcome.decision.violations;
@@ -514,8 +528,11 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
               return;
             }
             // Unchecked data (no SBOM) is never carried: it has no matched packages to compare.
-            if (!scan.vulnerabilityData?.problems.some((p) => p.kind === 'missing' && p.ecosystem === '*'))
-              gate.pending.gatedOn.set(digest, digested?.get(digest) ?? findingsDigest(scan.findings, scan.vex));
+            if (!scan.vulnerabilityData?.problems.some((p) => p.kind === 'missing' && p.ecosystem === '*')) {
+              const inputs = digested?.get(digest) ?? findingsDigest(scan.findings, scan.vex);
+              gate.pending.gatedOn.set(digest, inputs);
+              gate.pending.gatedRecord.set(digest, recordFindings === undefined ? null : `${inputs} ${recordFindings}`);
+            } else gate.pending.ungated.push(digest);
             if (outcome.recorded) result.recorded++;
             if (outcome.overridden) result.overridden++;
             if (outcome.verdict === 'unchanged') result.unchanged++;

@@ -10,5 +10,6 @@ export { policyJsonSchema } from './json-schema';
 export { lintPolicy } from './lint';
 export { DecisionStore, recordAllows, type DecisionRecord, type DigestPage } from './decision-store';
 export { regate, type RegateOutcome } from './regate';
+export { findingFactsDigest } from './findings-digest';
 export { admissionDepsFromConfig, admissionRedis, buildAdmissionServer, signatureCheckFromVerifier } from './admission';
 export { readFactsFile } from './facts-file';

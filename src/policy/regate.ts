@@ -22,8 +22,9 @@ export interface RescannedFindings {
   /** VEX attested on the image as the rescan read it; absent = keep the statements the gate saw. */
   vex?: readonly VexStatement[];
   /**
-   * The findings and VEX are, fact for fact, those the latest decision was gated on (the rescan matched
-   * the digest the fleet index keeps of them): unchanged, told without digesting them again.
+   * The findings and VEX are, fact for fact, those the latest record was gated on (the rescan matched the
+   * digest the fleet index keeps of them, and the record still holds the findings it held then): unchanged,
+   * told without digesting them again.
    */
   asGated?: boolean;
 }

@@ -53,6 +53,7 @@ export class FleetIndex {
     pipe.hset(this.key('matched'), digest, osvVersion);
     // Matched here by the scan stage, which keeps neither: the next rescan re-gates, and re-matches it in a delta.
     pipe.hdel(this.key('gated'), digest);
+    pipe.hdel(this.key('gatedrecord'), digest);
     pipe.hdel(this.key('cut'), digest);
     await exec(pipe);
   }
@@ -69,6 +70,40 @@ export class FleetIndex {
 
   async setGatedOn(entries: ReadonlyMap<string, string>): Promise<void> {
     if (entries.size) await this.redis.hset(this.key('gated'), Object.fromEntries(entries));
+  }
+
+  /**
+   * What each image's decision was last gated on together with the digest of the findings its record
+   * then held (`gatedOnRecord`: "<findingsDigest> <findingFactsDigest>"), both set by one re-gate. A rescan
+   * that matches the same again, of a record still holding those findings, re-gates it without digesting
+   * its findings: whatever else wrote the record since (a gate, an earlier version), its findings' digest
+   * tells.
+   */
+  async gatedRecord(digests: readonly string[]): Promise<Array<string | null>> {
+    if (digests.length === 0) return [];
+    return this.redis.hmget(this.key('gatedrecord'), ...digests);
+  }
+
+  /** Forgets what `digests` were gated on (their decision stands on no matched packages: unchecked data). */
+  async dropGatedOn(digests: readonly string[]): Promise<void> {
+    if (digests.length)
+      await exec(
+        this.redis
+          .multi()
+          .hdel(this.key('gated'), ...digests)
+          .hdel(this.key('gatedrecord'), ...digests),
+      );
+  }
+
+  /** Sets each image's `gatedRecord` (null: unknown, dropped). */
+  async setGatedRecord(entries: ReadonlyMap<string, string | null>): Promise<void> {
+    if (entries.size === 0) return;
+    const set = [...entries].filter((e): e is [string, string] => e[1] !== null);
+    const drop = [...entries].filter(([, v]) => v === null).map(([d]) => d);
+    const tx = this.redis.multi();
+    if (set.length) tx.hset(this.key('gatedrecord'), Object.fromEntries(set));
+    if (drop.length) tx.hdel(this.key('gatedrecord'), ...drop);
+    await exec(tx);
   }
 
   /** Images a delta rescan must re-gate whatever it matches (an untold change, a summary due). */
