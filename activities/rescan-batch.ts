@@ -279,7 +279,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
           // The findingsDigest the match computed (a delta decides on carrying an image by it) is the one its re-gate records.
           const digested = new Map<string, string>();
           const cuts = new Map<string, number | undefined>();
-          // Re-gated (a full rescan, or one the delta must re-gate) on findings and VEX the fleet index shows unchanged.
+          // Images that matched as their record was last gated (gatedRecord): the digest of the findings the record then held.
           const asGated = new Map<string, string>();
           const carriedBefore = progress.carried.length;
           const scans = await matchStep(db, step, input, progress, workflowId, log, digested, cuts, asGated);
