@@ -208,8 +208,8 @@ function tableCacheOf(redis: Redis, key: string, table: PackageTable): TableCach
 
 /**
  * Each digest's entry from its view's text (null: none stored), `stored(i)` saying whether its SBOM
- * is: views parsed now, the packages they name loaded into `known` for the table's `epoch`, and each
- * view resolved when its entry is called. Views missing, or of another epoch of the table (it started
+ * is: views parsed now, the packages they name loaded into `known` for the table's `epoch`, and the
+ * views resolved with them. Views missing, or of another epoch of the table (it started
  * over: their numbers name other packages now), are read from their SBOMs by `fallback`, with the
  * text of the view that was read ('' = none).
  */
@@ -241,24 +241,28 @@ async function viewEntries(
     parsed.set(digest, view);
   });
   await known.load(epoch, ids);
+  // Resolved at once, before anything else runs: another read of the same cache (a batch beside this one) may
+  // start it over (a new epoch, its bound), and the packages loaded for these views would be gone.
+  const resolved = new Map<string, RescanView | ChainError>();
+  for (const [digest, view] of parsed) {
+    if (view instanceof ChainError) {
+      resolved.set(digest, view);
+      continue;
+    }
+    try {
+      resolved.set(
+        digest,
+        resolveRescanView(view, (id) => known.get(id)),
+      );
+    } catch (err) {
+      resolved.set(digest, err instanceof ChainError ? err : new ChainError('INTERNAL', `rescan view ${view.key} is unreadable`, { cause: err }));
+    }
+  }
   const fromSboms = await fallback(missing);
   const out = new Map<string, StoredEntry<RescanView>>();
   for (const digest of digests) {
-    const view = parsed.get(digest);
-    out.set(
-      digest,
-      view === undefined
-        ? (fromSboms.get(digest) ?? (() => undefined))
-        : view instanceof ChainError
-          ? () => view
-          : () => {
-              try {
-                return resolveRescanView(view, (id) => known.get(id));
-              } catch (err) {
-                return err instanceof ChainError ? err : new ChainError('INTERNAL', `rescan view ${view.key} is unreadable`, { cause: err });
-              }
-            },
-    );
+    const view = resolved.get(digest);
+    out.set(digest, view === undefined ? (fromSboms.get(digest) ?? (() => undefined)) : () => view);
   }
   return out;
 }
