@@ -457,9 +457,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       pending,
       async flush() {
         await fleet.setUnnotified(pending.unnotified, []);
-        await fleet.setGatedOn(pending.gatedOn);
-        await fleet.setGatedRecord(pending.gatedRecord);
-        await fleet.dropGatedOn(pending.ungated);
+        await fleet.setGated(pending.gatedOn, pending.gatedRecord, pending.ungated);
         // Known from now on as signed by the chain: a summary to keep fresh ('' = none yet).
         await fleet.setAttested(pending.signs, '');
         await fleet.dropAttested(pending.unsigned);

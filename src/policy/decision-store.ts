@@ -5,7 +5,7 @@ import { ChainError } from '../errors';
 import { type Decision, decisionSchema, type Violation, violationSchema } from './decision';
 import { findingFactsDigest, findingsCompareDigest } from './findings-digest';
 import { type FindingFact, findingFactSchema, type ImageFacts, imageFactsSchema } from './image-facts';
-import { luaScriptFile, runLuaScript } from '../redis';
+import { luaScriptFile, perConnection, runLuaScript } from '../redis';
 import { heapBound } from '../scan';
 import { itemIdOf, itemIdsSchema, itemList, type ItemList, type StoredItem } from './stored-items';
 
@@ -416,7 +416,7 @@ export class DecisionStore {
     ];
     // Items this store is known to hold are named, not sent; the script checks that it holds them.
     for (let all = false; ; all = true) {
-      const known = knownIn(this.redis, this.prefix);
+      const known = knownItems.of(this.redis, this.prefix);
       const sent = itemsToSend([findings, violations], all ? undefined : known);
       const done = await runLuaScript(this.redis, COMPARE_AND_WRITE, this.writeKeys(digest), [...args, ...sent.flatMap((i) => [i.id, i.json])]);
       if (!Array.isArray(done)) {
@@ -425,7 +425,7 @@ export class DecisionStore {
         return done === 1;
       }
       // Items the store was known to hold are gone (a flushed or failed-over Redis): forget them all, send every one.
-      knownItems.get(this.redis)?.delete(this.prefix);
+      knownItems.forget(this.redis, this.prefix);
       if (all) throw new ChainError('INTERNAL', `the decision store of ${digest} lost items sent with the very write that named them`);
     }
   }
@@ -672,15 +672,8 @@ class KnownItems {
 /** A known item's id costs about this many bytes of heap (a base64url SHA-256 in a Set). */
 const KNOWN_ID_BYTES = 120;
 
-const knownItems = new WeakMap<Redis, Map<string, KnownItems>>();
-
-function knownIn(redis: Redis, prefix: string): KnownItems {
-  let byPrefix = knownItems.get(redis);
-  if (!byPrefix) knownItems.set(redis, (byPrefix = new Map()));
-  let known = byPrefix.get(prefix);
-  if (!known) byPrefix.set(prefix, (known = new KnownItems()));
-  return known;
-}
+/** One per Redis connection and prefix: a worker's stores share what they know the table holds. */
+const knownItems = perConnection(() => new KnownItems());
 
 /** The items of `lists` to send with a write, each once: those `known` does not hold (all without it). */
 function itemsToSend(lists: ReadonlyArray<ItemList | undefined>, known?: KnownItems): StoredItem[] {

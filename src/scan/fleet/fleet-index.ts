@@ -74,7 +74,7 @@ export class FleetIndex {
 
   /**
    * What each image's decision was last gated on together with the digest of the findings its record
-   * then held (`gatedOnRecord`: "<findingsDigest> <findingFactsDigest>"), both set by one re-gate. A rescan
+   * then held (`gatedRecord`: "<findingsDigest> <findingFactsDigest>"), both set by one re-gate. A rescan
    * that matches the same again, of a record still holding those findings, re-gates it without digesting
    * its findings: whatever else wrote the record since (a gate, an earlier version), its findings' digest
    * tells.
@@ -84,25 +84,20 @@ export class FleetIndex {
     return this.redis.hmget(this.key('gatedrecord'), ...digests);
   }
 
-  /** Forgets what `digests` were gated on (their decision stands on no matched packages: unchecked data). */
-  async dropGatedOn(digests: readonly string[]): Promise<void> {
-    if (digests.length)
-      await exec(
-        this.redis
-          .multi()
-          .hdel(this.key('gated'), ...digests)
-          .hdel(this.key('gatedrecord'), ...digests),
-      );
-  }
-
-  /** Sets each image's `gatedRecord` (null: unknown, dropped). */
-  async setGatedRecord(entries: ReadonlyMap<string, string | null>): Promise<void> {
-    if (entries.size === 0) return;
-    const set = [...entries].filter((e): e is [string, string] => e[1] !== null);
-    const drop = [...entries].filter(([, v]) => v === null).map(([d]) => d);
+  /**
+   * A re-gate's step in one transaction: what each image was gated on (`on`), its `gatedRecord` (null:
+   * the record's findings digest is unknown, dropped), and the images re-gated on unchecked data, whose
+   * decision stands on no matched packages (`dropped`: both forgotten).
+   */
+  async setGated(on: ReadonlyMap<string, string>, record: ReadonlyMap<string, string | null>, dropped: readonly string[]): Promise<void> {
+    const set = [...record].filter((e): e is [string, string] => e[1] !== null);
+    const forget = [...[...record].filter(([, v]) => v === null).map(([d]) => d), ...dropped];
+    if (on.size === 0 && set.length === 0 && forget.length === 0) return;
     const tx = this.redis.multi();
+    if (on.size) tx.hset(this.key('gated'), Object.fromEntries(on));
     if (set.length) tx.hset(this.key('gatedrecord'), Object.fromEntries(set));
-    if (drop.length) tx.hdel(this.key('gatedrecord'), ...drop);
+    if (forget.length) tx.hdel(this.key('gatedrecord'), ...forget);
+    if (dropped.length) tx.hdel(this.key('gated'), ...dropped);
     await exec(tx);
   }
 

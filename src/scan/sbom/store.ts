@@ -5,7 +5,7 @@ import { ChainError } from '../../errors';
 import { type SbomRef } from '../types';
 import { cycloneDxSchema, type StoredScan } from './cyclonedx';
 import { SHA256_DIGEST } from '../digest';
-import { type LuaScript, luaScriptFile, runLuaScript } from '../../redis';
+import { type LuaScript, luaScriptFile, perConnection, runLuaScript } from '../../redis';
 import { MemoryPackageTable, type PackageTable, RedisPackageTable, TableCache } from './package-table';
 import { encodeRescanView, idsOf, packageTuple, parseRescanView, type ParsedView, resolveRescanView, type RescanView, rescanViewOf } from './rescan-view';
 
@@ -64,7 +64,7 @@ export class RedisSbomStore implements SbomStore {
   ) {
     const tableKey = `${prefix}packages`;
     this.table = new RedisPackageTable(redis, tableKey);
-    this.known = tableCacheOf(redis, tableKey, this.table);
+    this.known = tableCaches.of(redis, tableKey);
   }
 
   async put(scan: StoredScan): Promise<SbomRef> {
@@ -196,15 +196,7 @@ let backfillScript: LuaScript | undefined;
 const BACKFILL = () => (backfillScript ??= luaScriptFile(__dirname, 'rescan-view-backfill.lua'));
 
 /** One TableCache per Redis connection and table: a worker's stores share what they read of the table. */
-const tableCaches = new WeakMap<Redis, Map<string, TableCache>>();
-
-function tableCacheOf(redis: Redis, key: string, table: PackageTable): TableCache {
-  let byKey = tableCaches.get(redis);
-  if (!byKey) tableCaches.set(redis, (byKey = new Map()));
-  let cache = byKey.get(key);
-  if (!cache) byKey.set(key, (cache = new TableCache(table)));
-  return cache;
-}
+const tableCaches = perConnection((redis, key) => new TableCache(new RedisPackageTable(redis, key)));
 
 /**
  * Each digest's entry from its view's text (null: none stored), `stored(i)` saying whether its SBOM
