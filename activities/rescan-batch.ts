@@ -113,6 +113,22 @@ interface RescanGateProgress extends RescanProgress {
   gate: RegateBatchResult;
 }
 
+/**
+ * The hit digests of `versions` in `db` that may differ from those stored for them (`before`, null:
+ * never digested). With the data the last rescan matched still in memory (`was`), only the versions
+ * a record differing between the two affects can hit differently (touchedVersions): the others are
+ * left out, their stored digest standing. Without it, every version is digested.
+ */
+function digestChanged(
+  db: OsvDatabase,
+  versions: readonly string[],
+  before: ReadonlyMap<string, string | null>,
+  was: OsvDatabase | undefined,
+): Map<string, string> {
+  const touched = was && touchedVersions(was, db, versions);
+  return versionDigests(db, touched ? versions.filter((v) => before.get(v) === null || touched.has(v)) : versions, was);
+}
+
 export function createRescanBatchActivities(deps: ActivityDeps) {
   const { osv, sbomStore, vex, refreshFor } = scanContext(deps);
   const fleet = new FleetIndex(deps.redis);
@@ -169,9 +185,17 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       );
       if (mode.mode === 'full') {
         // Every version the fleet holds, digested against this data: what the next delta compares with.
+        // With the data the last rescan matched still in memory, matched by this matcher, only the
+        // versions a record changed since touches (or never digested) are digested, as a delta digests
+        // them: every other one is hit by the very same records, and keeps its stored digest. The daily
+        // full rescan digested all 600,000 versions of the bench's fleet again, 10 of its 50 seconds.
         const versions = await fleet.versionsUnder();
-        await fleet.stageVersionDigests(workflowId, versionDigests(db, versions), true);
-        log.info({ reason: mode.reason, packages: current.fingerprint.size, versions: versions.length }, 'rescan planned: full');
+        const before = was && previous!.matcher === MATCHER_VERSION ? await fleet.versionDigests(versions) : undefined;
+        const digested = before ? digestChanged(db, versions, before, was) : versionDigests(db, versions);
+        const digestedVersions = digested.size;
+        if (before) for (const v of versions) if (!digested.has(v)) digested.set(v, before.get(v)!);
+        await fleet.stageVersionDigests(workflowId, digested, true);
+        log.info({ reason: mode.reason, packages: current.fingerprint.size, versions: versions.length, digestedVersions }, 'rescan planned: full');
         return { mode: 'full', reason: mode.reason };
       }
       // Under the changed packages, only the versions whose hits differ from the last rescan's (or were
@@ -180,10 +204,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
       // the findings their decision keeps (mustRematch), with those indexed before versions were (which could hold any).
       const versions = await fleet.versionsUnder(mode.changed);
       const [before, gated, state] = await Promise.all([fleet.versionDigests(versions), allGated(decisions), fleet.state()]);
-      // With that data in memory, only the versions a changed record affects can hit differently
-      // (touchedVersions): the others keep the digest stored for them, and are not digested again.
-      const touched = was && touchedVersions(was, db, versions);
-      const digested = versionDigests(db, touched ? versions.filter((v) => before.get(v) === null || touched.has(v)) : versions, was);
+      const digested = digestChanged(db, versions, before, was);
       const changedVersions = [...digested.keys()].filter((v) => before.get(v) !== digested.get(v));
       const [held, unversioned] = await Promise.all([fleet.holdersOf(changedVersions), fleet.unversionedWith(mode.changed)]);
       let atChanged = [...held.keys()];

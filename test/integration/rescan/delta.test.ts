@@ -11,7 +11,7 @@ import { type RescanSummary } from '../../../src/chain';
 import { parseConfig } from '../../../src/config/load';
 import { type Config } from '../../../src/config/schema';
 import { DecisionStore, evaluatePolicy, factsFromScan, policyFromConfig } from '../../../src/policy';
-import { FleetIndex, OsvSource, RedisSbomStore, rematchStored, rescanViewOf, toCycloneDx } from '../../../src/scan';
+import { FleetIndex, OsvSource, RedisSbomStore, rematchStored, rescanViewOf, toCycloneDx, versionDigests } from '../../../src/scan';
 import { rescanSettings } from '../../../workers/temporal/schedules';
 import { rescan } from '../../../workflows/rescan';
 import { changeAdvisories, generateFleet, generateOsv, type Sizes, writeOsvExports } from '../../../bench/rescan-fleet';
@@ -176,5 +176,17 @@ describe('delta rescan by package version: the same decisions as a re-match from
     assert.equal(fullChanged.failed, 0, JSON.stringify(fullChanged.problems));
     assert.ok(fullChanged.recorded > 0 && fullChanged.recorded < SIZES.images, JSON.stringify(fullChanged));
     assert.deepEqual(await compare(), [], 'every decision as a re-match from scratch');
+    // That full rescan digested only the versions the changed records touch (the data the last one
+    // matched was in memory): every version's stored digest is the one digested from scratch.
+    const index = new FleetIndex(redis);
+    const versions = await index.versionsUnder();
+    const scratch = versionDigests(await new OsvSource({ directory: osvDir }).refresh(), versions);
+    const stored = await index.versionDigests(versions);
+    assert.ok(versions.length > 0 && [...scratch.values()].some((d) => d !== ''), 'versions with hits to compare');
+    assert.deepEqual(
+      versions.filter((v) => stored.get(v) !== scratch.get(v)),
+      [],
+      'the stored digest of every version the fleet holds is the one digested from scratch',
+    );
   });
 });
