@@ -49,7 +49,7 @@ export interface RegateOutcome {
   /** The fresh decision denies, a break-glass override keeps the image running. */
   overridden: boolean;
   findingsChanged: boolean;
-  /** A new decision joins the digest's history (the verdict or the findings changed). */
+  /** A new decision joins the digest's history (the verdict, the findings, the policy, the data's problems or the suppressions changed). */
   recorded: boolean;
   /**
    * What subscribers are to be told, unset when nothing: the verdict changed, or a break-glass
@@ -62,8 +62,8 @@ export interface RegateOutcome {
 }
 
 /**
- * Re-evaluates `previous` on the rescanned findings. When the verdict or the findings changed, the
- * update is a new decision (the override, if any, carried over); otherwise it only refreshes the
+ * Re-evaluates `previous` on the rescanned findings. When the verdict, the findings, the policy, the
+ * problems with the vulnerability data or the suppressions changed, the update is a new decision (the override, if any, carried over); otherwise it only refreshes the
  * latest record's scan time, so a policy's `maxScanAge` sees the rescan. Provenance and hygiene
  * facts are the ones the gate saw: the SBOM does not change, only what is known about its packages.
  * The mark written says whether subscribers still have to hear of a change (`notified: false`).
@@ -126,8 +126,15 @@ export function regate(
       : stored?.compareDigest !== undefined
         ? stored.compareDigest !== findingsCompareDigest(findings)
         : !sameFindings(previous.facts.findings, findings);
-  // A statement that starts or stops suppressing (new VEX, an expiry) is a change worth a record too.
-  const recorded = findingsChanged || decision.allowed !== previous.decision.allowed || !sameSuppressions(previous.decision, decision);
+  // A statement that starts or stops suppressing (new VEX, an expiry) is a change worth a record too. So is
+  // another policy, or other problems with the vulnerability data: a decision denied for one reason that
+  // now denies for another would otherwise keep showing (admission included) the first reason and policy.
+  const recorded =
+    findingsChanged ||
+    decision.allowed !== previous.decision.allowed ||
+    decision.policyVersion !== previous.decision.policyVersion ||
+    !sameDataProblems(previous.facts.vulnerabilityData, facts.vulnerabilityData) ||
+    !sameSuppressions(previous.decision, decision);
   const verdict = verdictChange(previousAllowed || override !== undefined, decision.allowed || override !== undefined);
   const overridden = !decision.allowed && override !== undefined;
   const notify =
@@ -184,6 +191,19 @@ function sameFact(x: FindingFact, y: FindingFact): boolean {
     x.fixable === y.fixable &&
     (x.fixedVersion ?? '') === (y.fixedVersion ?? '')
   );
+}
+
+/**
+ * The same problems with the vulnerability data, told apart by kind, ecosystem and message; a stale
+ * ecosystem's by kind and ecosystem alone (its message gives the data's age, which moves with every rescan).
+ */
+function sameDataProblems(a: ImageFacts['vulnerabilityData'], b: ImageFacts['vulnerabilityData']): boolean {
+  const key = (d: ImageFacts['vulnerabilityData']) =>
+    (d?.problems ?? [])
+      .map((p) => `${p.kind}\u0000${p.ecosystem}\u0000${p.kind === 'stale' ? '' : p.message}`)
+      .sort()
+      .join('\u0001');
+  return key(a) === key(b);
 }
 
 function sameSuppressions(a: Decision, b: Decision): boolean {

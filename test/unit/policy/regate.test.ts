@@ -92,6 +92,52 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
     assert.equal(regate(recorded(), unstated, context).outcome.allowed, false);
   });
 
+  it('records a denial that now denies for another reason: other problems with the data, another policy (a stale ecosystem growing older is no change)', () => {
+    const critical = finding('CVE-2026-1', 'CRITICAL', true);
+    const stale = (age: string) => {
+      const rescan = scanned(critical);
+      rescan.vulnerabilityData.problems = [
+        {
+          kind: 'stale',
+          ecosystem: 'Debian',
+          packages: 4,
+          ageSeconds: 90_000,
+          maxAgeSeconds: 21_600,
+          message: `vulnerability data for Debian is ${age} old: stale`,
+        },
+      ];
+      return rescan;
+    };
+    const previous = recorded([critical]);
+    assert.equal(previous.decision.allowed, false);
+    // Denied for the advisory, and now for the stale data as well: same findings, same verdict.
+    const first = regate(previous, stale('1d 1h'), context);
+    assert.deepEqual([first.outcome.verdict, first.outcome.findingsChanged, first.outcome.recorded], ['unchanged', false, true]);
+    assert.ok(first.update?.kind === 'decision', 'a new decision, which names the stale data');
+    assert.ok(first.update.record.decision.violations.some((v) => v.rule === 'vulnerabilities.data' && /Debian is 1d 1h old/.test(v.message)));
+    assert.equal(first.outcome.notify, undefined, 'the image was denied before: nothing to tell subscribers');
+    // The same ecosystem a day older: the same reason.
+    const older = regate(first.update.record, stale('2d 1h'), { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
+    assert.deepEqual([older.outcome.recorded, older.update?.kind], [false, 'refresh']);
+    // Fresh data again: the stale reason goes.
+    const fresh = regate(first.update.record, scanned(critical), { ...context, workflowId: 'dchain-rescan-2026-06-03T12:00:00Z' });
+    assert.equal(fresh.outcome.recorded, true);
+    assert.ok(fresh.update?.kind === 'decision');
+    assert.equal(
+      fresh.update.record.decision.violations.some((v) => v.rule === 'vulnerabilities.data'),
+      false,
+    );
+    // Another policy that denies the same image: its decision, under its version, not the old one's.
+    const stricter = policyWith({ vulnerabilities: { maxSeverity: { fixable: 'MEDIUM', unfixable: 'MEDIUM' } } });
+    assert.notEqual(stricter.version, policy.version);
+    const repolicied = regate(previous, scanned(critical), { ...context, policy: stricter });
+    assert.deepEqual([repolicied.outcome.verdict, repolicied.outcome.recorded], ['unchanged', true]);
+    assert.ok(repolicied.update?.kind === 'decision');
+    assert.equal(repolicied.update.record.decision.policyVersion, stricter.version);
+    // The same policy again: nothing to record.
+    assert.equal(regate(previous, scanned(critical), context).outcome.recorded, false);
+  });
+
   it('records an allow when the advisory that denied is withdrawn', () => {
     const { update, outcome } = regate(recorded([finding('CVE-2026-1', 'CRITICAL', true)]), scanned(), context);
     assert.equal(outcome.verdict, 'allowed');
