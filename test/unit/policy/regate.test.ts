@@ -41,6 +41,21 @@ function scanned(...found: ReturnType<typeof finding>[]): { digest: string; scan
   };
 }
 
+/** `rescan` matched against Debian data `age` old, past the maximum of 6 h. */
+function staleDebian<T extends ReturnType<typeof scanned>>(rescan: T, age: string): T {
+  rescan.vulnerabilityData.problems = [
+    {
+      kind: 'stale',
+      ecosystem: 'Debian',
+      packages: 4,
+      ageSeconds: 90_000,
+      maxAgeSeconds: 21_600,
+      message: `vulnerability data for Debian is ${age} old (updated …), older than the maximum 6h: 4 packages checked against stale data`,
+    },
+  ];
+  return rescan;
+}
+
 describe('regate: a stored decision re-evaluated on rescanned findings', () => {
   it('records a denial when a CRITICAL advisory appears, keeping provenance and hygiene facts', () => {
     const previous = recorded();
@@ -69,18 +84,7 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
   });
 
   it('denies when the rescan matched against stale data, naming the ecosystem and the age (same rule as the first scan)', () => {
-    const rescan = scanned();
-    rescan.vulnerabilityData.problems = [
-      {
-        kind: 'stale',
-        ecosystem: 'Debian',
-        packages: 4,
-        ageSeconds: 90_000,
-        maxAgeSeconds: 21_600,
-        message: 'vulnerability data for Debian is 1d 1h old (updated …), older than the maximum 6h: 4 packages checked against stale data',
-      },
-    ];
-    const { update, outcome } = regate(recorded(), rescan, context);
+    const { update, outcome } = regate(recorded(), staleDebian(scanned(), '1d 1h'), context);
     assert.equal(outcome.verdict, 'denied');
     assert.equal(outcome.recorded, true);
     assert.ok(update?.kind === 'decision');
@@ -94,20 +98,7 @@ describe('regate: a stored decision re-evaluated on rescanned findings', () => {
 
   it('records a denial that now denies for another reason: other problems with the data, another policy (a stale ecosystem growing older is no change)', () => {
     const critical = finding('CVE-2026-1', 'CRITICAL', true);
-    const stale = (age: string) => {
-      const rescan = scanned(critical);
-      rescan.vulnerabilityData.problems = [
-        {
-          kind: 'stale',
-          ecosystem: 'Debian',
-          packages: 4,
-          ageSeconds: 90_000,
-          maxAgeSeconds: 21_600,
-          message: `vulnerability data for Debian is ${age} old: stale`,
-        },
-      ];
-      return rescan;
-    };
+    const stale = (age: string) => staleDebian(scanned(critical), age);
     const previous = recorded([critical]);
     assert.equal(previous.decision.allowed, false);
     // Denied for the advisory, and now for the stale data as well: same findings, same verdict.
