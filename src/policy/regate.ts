@@ -49,7 +49,7 @@ export interface RegateOutcome {
   /** The fresh decision denies, a break-glass override keeps the image running. */
   overridden: boolean;
   findingsChanged: boolean;
-  /** A new decision joins the digest's history (the verdict, the findings, the policy, the data's problems or the suppressions changed). */
+  /** A new decision joins the digest's history (the verdict, findings, policy, data problems or suppressions changed). */
   recorded: boolean;
   /**
    * What subscribers are to be told, unset when nothing: the verdict changed, or a break-glass
@@ -63,9 +63,10 @@ export interface RegateOutcome {
 
 /**
  * Re-evaluates `previous` on the rescanned findings. When the verdict, the findings, the policy, the
- * problems with the vulnerability data or the suppressions changed, the update is a new decision (the override, if any, carried over); otherwise it only refreshes the
- * latest record's scan time, so a policy's `maxScanAge` sees the rescan. Provenance and hygiene
- * facts are the ones the gate saw: the SBOM does not change, only what is known about its packages.
+ * problems with the vulnerability data or the suppressions changed, the update is a new decision (the
+ * override, if any, carried over); otherwise it only refreshes the latest record's scan time, so a
+ * policy's `maxScanAge` sees the rescan. Provenance and hygiene facts are the ones the gate saw: the
+ * SBOM does not change, only what is known about its packages.
  * The mark written says whether subscribers still have to hear of a change (`notified: false`).
  * `stored` (DecisionStore.update) names the record's findings by their digests: findings with the same
  * facts digest are the same, told without reading the record's findings back, which a refresh then keeps
