@@ -194,26 +194,22 @@ function sameFact(x: FindingFact, y: FindingFact): boolean {
   );
 }
 
+/** Whether `a` and `b` hold the same items, each told by its `key`, as many times each (order aside). */
+function sameItems<T>(a: readonly T[], b: readonly T[], key: (item: T) => string): boolean {
+  const keys = (items: readonly T[]) => items.map(key).sort().join('\u0001');
+  return a.length === b.length && keys(a) === keys(b);
+}
+
 /**
  * The same problems with the vulnerability data, told apart by kind, ecosystem and message; a stale
  * ecosystem's by kind and ecosystem alone (its message gives the data's age, which moves with every rescan).
  */
 function sameDataProblems(a: ImageFacts['vulnerabilityData'], b: ImageFacts['vulnerabilityData']): boolean {
-  const key = (d: ImageFacts['vulnerabilityData']) =>
-    (d?.problems ?? [])
-      .map((p) => `${p.kind}\u0000${p.ecosystem}\u0000${p.kind === 'stale' ? '' : p.message}`)
-      .sort()
-      .join('\u0001');
-  return key(a) === key(b);
+  return sameItems(a?.problems ?? [], b?.problems ?? [], (p) => `${p.kind}\u0000${p.ecosystem}\u0000${p.kind === 'stale' ? '' : p.message}`);
 }
 
 function sameSuppressions(a: Decision, b: Decision): boolean {
-  const key = (d: Decision) =>
-    (d.suppressed ?? [])
-      .map((s) => `${s.id}\u0000${s.package}\u0000${s.version}\u0000${s.reason}`)
-      .sort()
-      .join('\u0001');
-  return key(a) === key(b);
+  return sameItems(a.suppressed ?? [], b.suppressed ?? [], (s) => `${s.id}\u0000${s.package}\u0000${s.version}\u0000${s.reason}`);
 }
 
 /** Enforced violations of `next` that `before` did not have (the same check on the same advisory and package). */
