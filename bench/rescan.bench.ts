@@ -12,7 +12,8 @@
  * gated on). Each reports its wall time from start to
  * result, the OSV refresh (loading the exports; a delta reads only the export entries that changed),
  * planning, matching and re-gating (one activity per batch), and the workflow's own overhead (wall
- * time outside any activity). One worker process runs the workflows and scan activities, with
+ * time outside any activity). One worker process, compiled as production runs it (dist/, built first when
+ * missing or stale; RESCAN_BENCH_FROM_SOURCE=1: through tsx), runs the workflows and scan activities, with
  * RESCAN_BENCH_SCAN_WORKERS (default 0) scan-only workers beside it, as a deployment scales rescans.
  * `--quick`: 1,000 SBOMs and a tenth of the data. RESCAN_BENCH_CPU_PROF=<dir> profiles the worker;
  * RESCAN_BENCH_TRACE_GC=<file> runs it with `--trace-gc` and copies its log (every collection) to <file> when it stops.
@@ -43,7 +44,7 @@ import { startTemporalDevServer } from '../workers/local/temporal-dev-server';
 import { TEMPORAL_WORKER_NODE_FLAGS } from '../workers/temporal/node-flags';
 import { rescanSettings } from '../workers/temporal/schedules';
 import { rescan } from '../workflows/rescan';
-import { type BenchContext, type BenchRow, median } from './harness';
+import { type BenchContext, type BenchRow, compiledEntry, median } from './harness';
 import { changeAdvisories, generateFleet, generateOsv, type Sizes, writeOsvExports } from './rescan-fleet';
 
 const ROOT = resolve(__dirname, '..');
@@ -113,6 +114,12 @@ interface Phases {
 
 export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]> {
   const sizes = ctx.quick ? QUICK : FULL;
+  // The worker as production runs it, compiled; RESCAN_BENCH_FROM_SOURCE=1: its sources through tsx, as `npm start` without a build does.
+  const entry =
+    process.env.RESCAN_BENCH_FROM_SOURCE === '1'
+      ? ['--import', 'tsx', join(ROOT, 'workers', 'temporal-worker.ts')]
+      : [await compiledEntry('workers/temporal-worker', ctx.log)];
+  ctx.log(`worker: ${entry.length === 1 ? 'compiled (dist/)' : 'the sources through tsx'}`);
   const dataDir = join(ctx.workDir, 'data');
   const kept = FLEET_CACHE ? join(resolve(FLEET_CACHE), `fleet-${createHash('sha256').update(JSON.stringify(sizes)).digest('hex').slice(0, 12)}`) : undefined;
   const restored = kept !== undefined && existsSync(join(kept, 'seeded.json'));
@@ -163,10 +170,10 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
     );
 
     const memory = { seeded: await usedMemory(redisServer.url), rescanned: 0 };
-    const worker = await startWorker(dataDir, configFile);
+    const worker = await startWorker(dataDir, configFile, entry);
     stops.unshift(worker.stop);
     // Scan workers beside it (--role=scan), as a deployment scales rescans: the batches run side by side (rescan.parallelBatches).
-    for (let i = 1; i <= SCAN_WORKERS; i++) stops.unshift((await startWorker(dataDir, configFile, `scan-worker-${i}`, 'scan')).stop);
+    for (let i = 1; i <= SCAN_WORKERS; i++) stops.unshift((await startWorker(dataDir, configFile, entry, `scan-worker-${i}`, 'scan')).stop);
     const connection = await Connection.connect({ address: temporal.address });
     stops.unshift(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -382,7 +389,13 @@ async function seed(config: ReturnType<typeof parseConfig>, url: string, osvDir:
 }
 
 /** The real worker process, profiled when RESCAN_BENCH_CPU_PROF names a directory. */
-async function startWorker(dataDir: string, configFile: string, name = 'worker', role?: 'scan'): Promise<{ stop: () => Promise<void> }> {
+async function startWorker(
+  dataDir: string,
+  configFile: string,
+  entry: readonly string[],
+  name = 'worker',
+  role?: 'scan',
+): Promise<{ stop: () => Promise<void> }> {
   const ready = join(dataDir, `${name}.ready`);
   const profile = process.env.RESCAN_BENCH_CPU_PROF;
   const traceGc = name === 'worker' ? process.env.RESCAN_BENCH_TRACE_GC : undefined;
@@ -394,9 +407,7 @@ async function startWorker(dataDir: string, configFile: string, name = 'worker',
       ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profile)}`] : []),
       // Not allowed in NODE_OPTIONS, so passed here.
       ...(traceGc ? ['--trace-gc'] : []),
-      '--import',
-      'tsx',
-      join(ROOT, 'workers', 'temporal-worker.ts'),
+      ...entry,
       ...(role ? [`--role=${role}`] : []),
     ],
     {
