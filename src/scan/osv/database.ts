@@ -12,6 +12,9 @@ export function normalizePackageName(ecosystem: string, name: string): string {
   return ecosystem.startsWith('PyPI') ? name.toLowerCase().replace(/[-_.]+/g, '-') : name;
 }
 
+/** What recordsAt gives for a key no record is under: one array, not one made per call (a fleet's packages mostly have none). */
+const NO_RECORDS: readonly OsvRecord[] = Object.freeze([]);
+
 /** The lookup key of a package: its release scope and normalised name. */
 export const packageKey = (ecosystem: string, name: string): string => `${releaseScope(ecosystem)}\u0000${normalizePackageName(ecosystem, name)}`;
 
@@ -97,7 +100,7 @@ export class OsvDatabase {
 
   /** The records under one package key (see packageKey). */
   recordsAt(key: string): readonly OsvRecord[] {
-    return this.byPackage.get(key) ?? [];
+    return this.byPackage.get(key) ?? NO_RECORDS;
   }
 
   /** Every package key (see packageKey) with its records: what a fleet rescan fingerprints to find the packages new data changed. */

@@ -32,7 +32,7 @@ export function queriesFor(pkg: Pick<Package, 'name' | 'version' | 'ecosystem' |
 }
 
 /** One (ecosystem, name, version) lookup of the matcher (queriesFor). */
-type Query = { ecosystem: string; name: string; version: string };
+export type Query = { ecosystem: string; name: string; version: string };
 
 /** A record that matched a package, before grouping. */
 interface Hit {
@@ -269,10 +269,11 @@ function severityPart(severity: RecordSeverity): string {
   return part;
 }
 
-export function matchPackage(db: OsvDatabase, pkg: Package): Finding[] {
-  const { hits, queries } = packageHits(db, pkg);
+/** The findings of `pkg` in `db`; `queries`: its queriesFor(), when the caller has made them already. */
+export function matchPackage(db: OsvDatabase, pkg: Package, queries: readonly Query[] = queriesFor(pkg)): Finding[] {
+  const hits = packageHits(db, pkg, queries);
   return groupHits(
-    hits.map((h, i) => ({ finding: findingOf(pkg, h, queries[i]!), record: h.record })),
+    hits.hits.map((h, i) => ({ finding: findingOf(pkg, h, hits.queries[i]!), record: h.record })),
     comparatorFor(pkg.release ?? pkg.ecosystem),
   );
 }
@@ -377,8 +378,13 @@ function closeOver(ids: Set<string>, groupings: ReadonlyArray<ReadonlyMap<OsvRec
 }
 
 /** The database keys a package is looked up under (its queries'), each once, in its queries' order. */
-export function lookupKeys(pkg: Pick<Package, 'name' | 'version' | 'ecosystem' | 'release' | 'sourceName' | 'sourceVersion'>): string[] {
-  return [...new Set(queriesFor(pkg).map((q) => packageKey(q.ecosystem, q.name)))];
+function lookupKeys(pkg: Pick<Package, 'name' | 'version' | 'ecosystem' | 'release' | 'sourceName' | 'sourceVersion'>): string[] {
+  return keysOf(queriesFor(pkg));
+}
+
+/** The database keys of `queries` (a package's queriesFor()), each once, in their order. */
+export function keysOf(queries: readonly Query[]): string[] {
+  return [...new Set(queries.map((q) => packageKey(q.ecosystem, q.name)))];
 }
 
 /**
@@ -402,9 +408,9 @@ function recordGroups(db: OsvDatabase, pkg: Package): ReadonlyMap<OsvRecord, str
 }
 const recordGroupsPerDb = new WeakMap<OsvDatabase, Map<string, ReadonlyMap<OsvRecord, string>>>();
 
-/** The hits of a package's queries (queriesFor), each record once (from the first query that hits it), with that query. */
-function packageHits(db: OsvDatabase, pkg: Package): { hits: readonly QueryHit[]; queries: readonly Query[] } {
-  const qs = queriesFor(pkg).map((query) => ({ query, hits: queryHits(db, query) }));
+/** The hits of a package's queries (`asked`: queriesFor), each record once (from the first query that hits it), with that query. */
+function packageHits(db: OsvDatabase, pkg: Package, asked: readonly Query[] = queriesFor(pkg)): { hits: readonly QueryHit[]; queries: readonly Query[] } {
+  const qs = asked.map((query) => ({ query, hits: queryHits(db, query) }));
   const hitting = qs.filter((q) => q.hits.length > 0);
   // One query with hits (a language package; a Debian one whose bare ecosystem has none): its hits are of distinct records already.
   if (hitting.length <= 1) {
