@@ -204,6 +204,17 @@ void describe('the data statement', () => {
       ],
     );
     assert.match(both.problems[0]!.message, /vulnerability data for Debian is 7d old .* older than the maximum 1h/);
+    // Counted per ecosystem however the packages are interleaved (dataStatement counts them in runs).
+    const pypi = { ...npmPkg, name: 'x', ecosystem: 'PyPI' as const };
+    const mixed = dataStatement(db, [pypi, debPkg, pypi, debPkg, debPkg, npmPkg, pypi], NOW, 3600_000);
+    assert.deepEqual(
+      mixed.problems.map((p) => [p.kind, p.ecosystem, p.packages]),
+      [
+        ['stale', 'Debian', 3],
+        ['missing', 'PyPI', 3],
+      ],
+    );
+    assert.match(mixed.problems[1]!.message, /: 3 packages not checked$/);
     assert.ok(both.ageSeconds >= 7 * 86_400 - 5);
     assert.deepEqual(
       both.ecosystems.map((e) => e.ecosystem),
