@@ -95,7 +95,11 @@ const byIds = (a: Gathered, b: Gathered) => (a.id < b.id ? -1 : a.id > b.id ? 1 
  */
 interface Cache {
   db: OsvDatabase;
-  /** The first entry of each purl, the others chained behind it. */
+  /**
+   * The first entry of each purl, the others chained behind it: packages matched without a number in the
+   * package table. A numbered one is found by its number alone (byId), and never looked up or listed here:
+   * a fleet's 650,000 purls hashed and held once more cost about a second of a worker's first full rescan.
+   */
   byPurl: Map<string, Entry>;
   /**
    * Entries by their package's number in the package table (rescan views name packages by number), for
@@ -341,7 +345,9 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
   const sums = new Array<number>(TALLY).fill(0);
   const table = rows?.table;
   if (table && table.epoch !== cache.tableEpoch) {
-    cache.byId = [];
+    // A table that starts over: its numbers name other packages. Every entry is dropped (those of the old
+    // numbers are listed nowhere else but byKey), and matched again when next asked for.
+    if (cache.tableEpoch !== undefined) clear(cache);
     cache.tableEpoch = table.epoch;
   }
   for (let i = 0; i < packages.length; i++) {
@@ -349,8 +355,8 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
     if (table) {
       const id = table.ids[i]!;
       entry = cache.byId[id];
-      if (entry === undefined || entry.dropped) cache.byId[id] = entry = entryOf(cache, db, packages[i]!);
-    } else entry = entryOf(cache, db, packages[i]!);
+      if (entry === undefined || entry.dropped) cache.byId[id] = entry = entryOf(cache, db, packages[i]!, true);
+    } else entry = entryOf(cache, db, packages[i]!, false);
     entries[i] = entry;
     const { tally } = entry;
     if (tally !== NO_TALLY) for (let j = 0; j < TALLY; j++) sums[j]! += tally[j]!;
@@ -400,16 +406,21 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
   return { cached, layers, keys, tally: { counts, fixable, negligible, total }, cut: total > max ? last : undefined };
 }
 
-/** The cached entry of `pkg`, matched now if the cache has none. */
-function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
-  let first = cache.byPurl.get(pkg.purl);
+/** Drops every entry. */
+function clear(cache: Cache): void {
+  cache.byPurl.clear();
+  cache.byKey.clear();
+  cache.byId = [];
+  cache.size = 0;
+}
+
+/** The cached entry of `pkg`, matched now if the cache has none; `numbered`: the package table's (its caller keeps it by number). */
+function entryOf(cache: Cache, db: OsvDatabase, pkg: Package, numbered: boolean): Entry {
+  let first = numbered ? undefined : cache.byPurl.get(pkg.purl);
   // A loop, not find(): no closure made for each package of each image.
   for (let e = first; e; e = e.next) if (same(e, pkg)) return e;
   if (cache.size >= MAX_ENTRIES) {
-    cache.byPurl.clear();
-    cache.byKey.clear();
-    cache.byId = [];
-    cache.size = 0;
+    clear(cache);
     first = undefined;
   }
   const queries = queriesFor(pkg);
@@ -434,7 +445,7 @@ function entryOf(cache: Cache, db: OsvDatabase, pkg: Package): Entry {
     purl: pkg.purl,
     dropped: false,
   };
-  cache.byPurl.set(pkg.purl, made);
+  if (!numbered) cache.byPurl.set(pkg.purl, made);
   for (const key of made.lookups) {
     const under = cache.byKey.get(key);
     if (under) under.push(made);
