@@ -433,30 +433,25 @@ function packageHits(db: OsvDatabase, pkg: Package, asked: readonly Query[] = qu
 function findingOf(pkg: Package, { record, severity: sev, fixedVersion }: QueryHit, q: Query): Finding {
   // Source-keyed: the advisory names the source package, so its fixed versions are the source's (no binNMU suffix, no binary-only epoch).
   const bySource = q.name !== pkg.name || q.version !== pkg.version;
-  return {
-    id: record.id,
-    ids: [record.id],
-    aliases: record.aliases ?? [],
-    package: {
-      name: pkg.name,
-      version: pkg.version,
-      ecosystem: pkg.ecosystem,
-      purl: pkg.purl,
-      layer: pkg.layer,
-      ...(pkg.sourceName !== undefined && pkg.sourceName !== pkg.name ? { sourceName: pkg.sourceName } : {}),
-      ...(pkg.sourceVersion !== undefined && pkg.sourceVersion !== pkg.version ? { sourceVersion: pkg.sourceVersion } : {}),
-    },
-    severity: sev.severity,
-    ...(sev.vendor ? { vendorSeverity: sev.vendor } : {}),
-    ...(sev.score !== undefined ? { cvssScore: sev.score } : {}),
-    ...(sev.vector !== undefined ? { cvssVector: sev.vector } : {}),
-    ...(sev.cvssSeverity !== undefined ? { cvssSeverity: sev.cvssSeverity } : {}),
-    ...(sev.negligible ? { negligible: true } : {}),
-    fixable: fixedVersion !== undefined,
-    ...(fixedVersion !== undefined ? { fixedVersion } : {}),
-    ...(fixedVersion !== undefined && bySource ? { fixedIn: { name: q.name, version: fixedVersion, kind: 'source' as const } } : {}),
-    ...(record.summary !== undefined ? { summary: record.summary } : {}),
-  };
+  // Built property by property, in the order the finding's JSON has always had, rather than spreading a small
+  // object for each optional property: a fleet's first rescan makes about a million findings.
+  const found: Finding['package'] = { name: pkg.name, version: pkg.version, ecosystem: pkg.ecosystem, purl: pkg.purl, layer: pkg.layer };
+  if (pkg.sourceName !== undefined && pkg.sourceName !== pkg.name) found.sourceName = pkg.sourceName;
+  if (pkg.sourceVersion !== undefined && pkg.sourceVersion !== pkg.version) found.sourceVersion = pkg.sourceVersion;
+  // `fixable` comes after the optional severity properties: set below, in its place.
+  const finding = { id: record.id, ids: [record.id], aliases: record.aliases ?? [], package: found, severity: sev.severity } as Finding;
+  if (sev.vendor) finding.vendorSeverity = sev.vendor;
+  if (sev.score !== undefined) finding.cvssScore = sev.score;
+  if (sev.vector !== undefined) finding.cvssVector = sev.vector;
+  if (sev.cvssSeverity !== undefined) finding.cvssSeverity = sev.cvssSeverity;
+  if (sev.negligible) finding.negligible = true;
+  finding.fixable = fixedVersion !== undefined;
+  if (fixedVersion !== undefined) {
+    finding.fixedVersion = fixedVersion;
+    if (bySource) finding.fixedIn = { name: q.name, version: fixedVersion, kind: 'source' };
+  }
+  if (record.summary !== undefined) finding.summary = record.summary;
+  return finding;
 }
 
 /**
