@@ -100,17 +100,11 @@ export function imageIndex(packages: readonly Package[]): ImageIndex {
  */
 export function versionDigests(db: OsvDatabase, entries: Iterable<string>, before?: OsvDatabase): Map<string, string> {
   const out = new Map<string, string>();
-  let key = '';
-  let none = true;
   for (const entry of entries) {
     // An entry starts with its package key: no records under it (a package no advisory names), no hits, told without
-    // splitting the entry or normalising its name again. The index lists entries key by key: a key is
-    // cut out and looked up once per run of its entries, not once per entry (614,644 in the rescan bench).
-    if (key === '' || entry.charCodeAt(key.length) !== 1 || !entry.startsWith(key)) {
-      key = keyOfVersion(entry);
-      none = db.recordsAt(key).length === 0;
-    }
-    if (none) {
+    // splitting the entry or normalising its name again.
+    const key = keyOfVersion(entry);
+    if (db.recordsAt(key).length === 0) {
       out.set(entry, '');
       continue;
     }

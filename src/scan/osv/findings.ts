@@ -1,12 +1,12 @@
 /** Matches catalogued packages against an OSV database and turns hits into findings. */
-import { createHash, hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { type Ecosystem, type Finding, type Package, SEVERITIES, type SeverityCounts } from '../types';
 import { findingRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
 import { comparatorFor } from '../versions';
 import { differingRecordsAt, normalizePackageName, type OsvDatabase, packageKey, pairMemo } from './database';
 import { type OsvAffected, type OsvRecord } from './schema';
-import { affectedFixes } from './match';
+import { affectedEntryMatches } from './match';
 import { recordSeverity, type RecordSeverity } from './severity';
 
 /**
@@ -167,9 +167,9 @@ function entriesFor(record: OsvRecord, key: string): OsvAffected[] {
 /** The hit of the first of `entries` (a record's, for the queried package) that affects the queried version, if any. */
 function firstHit(record: OsvRecord, entries: readonly OsvAffected[], q: Query, cmp: ((a: string, b: string) => number) | undefined): QueryHit | undefined {
   for (const entry of entries) {
-    const fixes = affectedFixes(entry, q.ecosystem, q.version);
-    if (fixes === undefined) continue;
-    const fixedVersion = fixes.find((f) => {
+    const match = affectedEntryMatches(entry, q.ecosystem, q.version);
+    if (!match.affected) continue;
+    const fixedVersion = match.fixedVersions.find((f) => {
       try {
         return cmp ? cmp(f, q.version) > 0 : true;
       } catch {
@@ -245,12 +245,10 @@ export function queryHitsDigest(db: OsvDatabase, q: Query): string {
   const parts: string[] = [];
   for (const { record, severity, fixedVersion } of hits)
     parts.push(`${recordPart(record)},${severityPart(severity)},${fixedVersion === undefined ? 'null' : JSON.stringify(fixedVersion)}]`);
-  return sha1(`[${parts.join(',')}]`);
+  return createHash('sha1')
+    .update(`[${parts.join(',')}]`)
+    .digest('base64url');
 }
-
-/** base64url SHA-1 in one call where Node has crypto.hash (20.12 on): a full rescan digests every version of the fleet. */
-const sha1: (text: string) => string =
-  typeof hash === 'function' ? (text) => hash('sha1', text, 'base64url') : (text) => createHash('sha1').update(text).digest('base64url');
 
 const recordParts = new WeakMap<OsvRecord, string>();
 const severityParts = new WeakMap<RecordSeverity, string>();
@@ -273,11 +271,10 @@ function severityPart(severity: RecordSeverity): string {
 
 /** The findings of `pkg` in `db`; `queries`: its queriesFor(), when the caller has made them already. */
 export function matchPackage(db: OsvDatabase, pkg: Package, queries: readonly Query[] = queriesFor(pkg)): Finding[] {
-  const { hits, queries: by, shared } = packageHits(db, pkg, queries);
+  const hits = packageHits(db, pkg, queries);
   return groupHits(
-    hits.map((h, i) => ({ finding: findingOf(pkg, h, by[i]!), record: h.record })),
+    hits.hits.map((h, i) => ({ finding: findingOf(pkg, h, hits.queries[i]!), record: h.record })),
     comparatorFor(pkg.release ?? pkg.ecosystem),
-    shared ? sharedGrouping(hits) : undefined,
   );
 }
 
@@ -411,22 +408,14 @@ function recordGroups(db: OsvDatabase, pkg: Package): ReadonlyMap<OsvRecord, str
 }
 const recordGroupsPerDb = new WeakMap<OsvDatabase, Map<string, ReadonlyMap<OsvRecord, string>>>();
 
-/**
- * The hits of a package's queries (`asked`: queriesFor), each record once (from the first query that
- * hits it), with that query; `shared` when they are one query's remembered hits (queryHits), the same
- * array for every package queried alike.
- */
-function packageHits(
-  db: OsvDatabase,
-  pkg: Package,
-  asked: readonly Query[] = queriesFor(pkg),
-): { hits: readonly QueryHit[]; queries: readonly Query[]; shared: boolean } {
+/** The hits of a package's queries (`asked`: queriesFor), each record once (from the first query that hits it), with that query. */
+function packageHits(db: OsvDatabase, pkg: Package, asked: readonly Query[] = queriesFor(pkg)): { hits: readonly QueryHit[]; queries: readonly Query[] } {
   const qs = asked.map((query) => ({ query, hits: queryHits(db, query) }));
   const hitting = qs.filter((q) => q.hits.length > 0);
   // One query with hits (a language package; a Debian one whose bare ecosystem has none): its hits are of distinct records already.
   if (hitting.length <= 1) {
     const { query, hits } = hitting[0] ?? { query: qs[0]!.query, hits: NO_HITS };
-    return { hits, queries: hits.map(() => query), shared: true };
+    return { hits, queries: hits.map(() => query) };
   }
   const seen = new Set<string>();
   const hits: QueryHit[] = [];
@@ -438,7 +427,7 @@ function packageHits(
       hits.push(hit);
       queries.push(query);
     }
-  return { hits, queries, shared: false };
+  return { hits, queries };
 }
 
 function findingOf(pkg: Package, { record, severity: sev, fixedVersion }: QueryHit, q: Query): Finding {
@@ -481,15 +470,17 @@ function names(record: OsvRecord): string[] {
  * group, listing every record id; fixable when any record names a fix, at the highest fixed version
  * among them (the version that fixes them all).
  */
-function groupHits(hits: Hit[], cmp: ((a: string, b: string) => number) | undefined, grouping = groupingOf(hits.map((h) => h.record))): Finding[] {
-  const groups: Hit[][] = [];
-  for (let i = 0; i < hits.length; i++) {
-    const list = groups[grouping.of[i]!];
-    if (list) list.push(hits[i]!);
-    else groups[grouping.of[i]!] = [hits[i]!];
+function groupHits(hits: Hit[], cmp: ((a: string, b: string) => number) | undefined): Finding[] {
+  const rootOf = groupRoots(hits.map((h) => h.record));
+  const groups = new Map<string, Hit[]>();
+  for (const hit of hits) {
+    const root = rootOf(hit.record);
+    const list = groups.get(root);
+    if (list) list.push(hit);
+    else groups.set(root, [hit]);
   }
   const out: Finding[] = [];
-  for (const members of groups) {
+  for (const members of groups.values()) {
     const sorted = members.map((m) => m.finding).sort((a, b) => findingRank(a) - findingRank(b) || a.id.localeCompare(b.id));
     const head = sorted[0]!;
     if (sorted.length === 1) {
@@ -522,39 +513,6 @@ function groupHits(hits: Hit[], cmp: ((a: string, b: string) => number) | undefi
   }
   return out;
 }
-
-/** Which group (groupRoots) each of a list of records is in, the groups numbered in the order they first appear. */
-interface Grouping {
-  of: Uint32Array;
-}
-
-const ALONE: Grouping = { of: Uint32Array.of(0) };
-
-function groupingOf(records: readonly OsvRecord[]): Grouping {
-  if (records.length === 1) return ALONE;
-  const rootOf = groupRoots(records);
-  const numbers = new Map<string, number>();
-  const of = new Uint32Array(records.length);
-  for (let i = 0; i < records.length; i++) {
-    const root = rootOf(records[i]!);
-    let n = numbers.get(root);
-    if (n === undefined) numbers.set(root, (n = numbers.size));
-    of[i] = n;
-  }
-  return { of };
-}
-
-/**
- * The grouping of one query's remembered hits, made once: every binary package of a Debian source
- * version, in every image, is matched by the very same hits (a kernel's: thousands of records).
- */
-function sharedGrouping(hits: readonly QueryHit[]): Grouping {
-  if (hits.length < 2) return ALONE;
-  let grouping = groupings.get(hits);
-  if (grouping === undefined) groupings.set(hits, (grouping = groupingOf(hits.map((h) => h.record))));
-  return grouping;
-}
-const groupings = new WeakMap<readonly QueryHit[], Grouping>();
 
 /**
  * The group of each of `records` (connected through shared names, case aside), named by its least

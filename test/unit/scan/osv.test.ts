@@ -6,9 +6,6 @@ import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ChainError } from '../../../src/errors/chain-error';
 import { cvssBaseScore, importDirectory, importZip, matchPackages, OsvDatabase, type OsvRecord, OsvSource, rangeAffects } from '../../../src/scan/osv';
-import { matchPackage } from '../../../src/scan/osv/findings';
-import { affectedFixes } from '../../../src/scan/osv/match';
-import { type OsvAffected } from '../../../src/scan/osv/schema';
 import { type Package } from '../../../src/scan/types';
 
 const FIXTURES = resolve(__dirname, '../../fixtures/osv');
@@ -59,64 +56,6 @@ void describe('OSV range evaluation', () => {
   void it('skips ranges whose versions the scheme cannot order instead of failing the scan', () => {
     assert.equal(rangeAffects(r([{ introduced: '0' }, { fixed: 'not a version' }], 'SEMVER'), 'npm', '1.0.0'), undefined);
     assert.equal(rangeAffects(r([{ introduced: 'abc123' }], 'ECOSYSTEM'), 'GIT', '1.0'), undefined);
-  });
-});
-
-void describe('OSV affected entries', () => {
-  const ev = (events: Record<string, string>[]) => ({ type: 'ECOSYSTEM', events }) as NonNullable<OsvAffected['ranges']>[number];
-  void it('a version listed affects, found in a long list as in a short one', () => {
-    const versions = Array.from({ length: 40 }, (_, i) => `1.0.${i}`);
-    assert.deepEqual(affectedFixes({ versions }, 'PyPI', '1.0.39'), []);
-    assert.equal(affectedFixes({ versions }, 'PyPI', '1.0.40'), undefined);
-    assert.deepEqual(affectedFixes({ versions: ['2.0'] }, 'PyPI', '2.0'), []);
-    assert.equal(affectedFixes({ versions: ['2.0'] }, 'PyPI', '2.1'), undefined);
-  });
-  void it('names the fixes of every range that orders the version, each once, ascending, but a range it is past the limit of', () => {
-    const entry = {
-      ranges: [
-        ev([{ introduced: '0' }, { fixed: '3.0' }]),
-        ev([{ introduced: '1.0' }, { fixed: '1.5' }, { fixed: '3.0' }]),
-        ev([{ introduced: '0' }, { fixed: '9.0' }, { limit: '2.0' }]),
-      ],
-    };
-    assert.deepEqual(affectedFixes(entry, 'PyPI', '1.2'), ['1.5', '3.0', '9.0']);
-    // Past the third range's limit: it names no fix, and the first still affects.
-    assert.deepEqual(affectedFixes(entry, 'PyPI', '2.5'), ['1.5', '3.0']);
-    assert.equal(affectedFixes(entry, 'PyPI', '3.0'), undefined);
-  });
-  void it('reads ranges past the 31st as the first ones', () => {
-    // Even ranges are capped below the version (they name no fix); the odd ones name theirs; 35 affects.
-    const ranges = Array.from({ length: 40 }, (_, i) => ev([{ introduced: `${i}.0` }, { fixed: `${i}.5` }, ...(i % 2 === 0 ? [{ limit: '0.1' }] : [])]));
-    const odd = Array.from({ length: 20 }, (_, k) => `${2 * k + 1}.5`);
-    assert.deepEqual(affectedFixes({ ranges }, 'PyPI', '35.2'), odd);
-    assert.equal(affectedFixes({ ranges }, 'PyPI', '35.7'), undefined);
-  });
-});
-
-void describe('OSV grouping shared by packages queried alike', () => {
-  void it('two binaries of one source version group the same hits alike, each under its own name', () => {
-    const rec = (id: string, aliases: string[]): OsvRecord => ({
-      id,
-      modified: '2024-01-01T00:00:00Z',
-      aliases,
-      affected: [{ package: { ecosystem: 'Debian:12', name: 'src' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.0-1' }] }] }],
-    });
-    const db = new OsvDatabase([rec('DEBIAN-CVE-1', ['CVE-1']), rec('DSA-1', ['CVE-1']), rec('DEBIAN-CVE-2', ['CVE-2'])]);
-    const bin = (name: string) =>
-      pkg({ name, version: '1.0-1', sourceName: 'src', ecosystem: 'Debian', release: 'Debian:12', purl: `pkg:deb/debian/${name}@1.0-1` });
-    const a = matchPackage(db, bin('liba'));
-    const b = matchPackage(db, bin('libb'));
-    assert.deepEqual(
-      a.map((f) => [f.ids, f.package.name]),
-      [
-        [['DEBIAN-CVE-1', 'DSA-1'], 'liba'],
-        [['DEBIAN-CVE-2'], 'liba'],
-      ],
-    );
-    assert.deepEqual(
-      b.map((f) => [f.ids, f.package.name]),
-      a.map((f) => [f.ids, 'libb']),
-    );
   });
 });
 
