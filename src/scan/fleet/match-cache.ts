@@ -355,7 +355,12 @@ export function matchFleetImage(db: OsvDatabase, packages: readonly Package[], m
     if (table) {
       const id = table.ids[i]!;
       entry = cache.byId[id];
-      if (entry === undefined || entry.dropped) cache.byId[id] = entry = entryOf(cache, db, packages[i]!, true);
+      if (entry === undefined || entry.dropped) {
+        // Made first, then kept: a cache at its bound starts over inside entryOf, with a new byId array,
+        // which `cache.byId[id] = entryOf(…)` would have read before the call and kept the entry out of.
+        entry = entryOf(cache, db, packages[i]!, true);
+        cache.byId[id] = entry;
+      }
     } else entry = entryOf(cache, db, packages[i]!, false);
     entries[i] = entry;
     const { tally } = entry;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
@@ -554,6 +555,17 @@ describe('fleet rescans: OSV fingerprint, package index, delta plan', () => {
     assert.ok(cacheBound(2_000_000_000) < 650_000 && cacheBound(2_000_000_000) > 400_000, String(cacheBound(2_000_000_000)));
     assert.equal(cacheBound(100_000_000), 50_000, 'never below a floor');
     assert.equal(cacheBound(64_000_000_000), 1_000_000, 'never above the bound');
+  });
+
+  it('keeps the package that filled the cache to its bound: the cache starts over with it, and hands its findings out next time', () => {
+    // A process of its own with a small heap: the bound (50,000 entries, its floor) is read when the module loads.
+    const { stdout, stderr, status } = spawnSync(
+      process.execPath,
+      ['--max-old-space-size=128', '--import', 'tsx', join(__dirname, '..', '..', 'support', 'match-cache-bound.ts')],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(status, 0, stderr);
+    assert.deepEqual(JSON.parse(stdout), { bound: 50_000, findings: 1, kept: true });
   });
 
   it('digests what a re-gate decides on: the findings without their layer, and the VEX read', async () => {
