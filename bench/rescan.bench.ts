@@ -105,6 +105,12 @@ interface Phases {
   wallMs: number;
   /** The 1-minute load average when it ended. */
   load: number;
+  /**
+   * CPU time the worker processes used during the run (user and system; undefined where /proc
+   * cannot tell). The same tree's wall time moves by up to a fifth with the hour on a shared machine:
+   * its CPU time shows whether the worker did more work or waited for a core.
+   */
+  workerCpuMs: number | undefined;
   /** Per activity type: wall time during which one of its activities was scheduled or running (side-by-side batches count once). */
   activities: Map<string, number>;
   /** Wall time during which no activity was scheduled or running. */
@@ -173,11 +179,17 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
     const worker = await startWorker(dataDir, configFile, entry);
     stops.unshift(worker.stop);
     // Scan workers beside it (--role=scan), as a deployment scales rescans: the batches run side by side (rescan.parallelBatches).
-    for (let i = 1; i <= SCAN_WORKERS; i++) stops.unshift((await startWorker(dataDir, configFile, entry, `scan-worker-${i}`, 'scan')).stop);
+    const pids = [worker.pid];
+    for (let i = 1; i <= SCAN_WORKERS; i++) {
+      const scanWorker = await startWorker(dataDir, configFile, entry, `scan-worker-${i}`, 'scan');
+      stops.unshift(scanWorker.stop);
+      pids.push(scanWorker.pid);
+    }
     const connection = await Connection.connect({ address: temporal.address });
     stops.unshift(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const run = async (id: string, full: boolean): Promise<Phases> => {
+      const cpuBefore = processCpuMs(pids);
       const begun = Date.now();
       const handle = await client.workflow.start(rescan, {
         taskQueue: config.temporal.taskQueue,
@@ -186,7 +198,9 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
       });
       const summary = await handle.result();
       const wallMs = Date.now() - begun;
-      return { wallMs, load: loadavg()[0]!, summary, ...(await phases(client, id, begun, begun + wallMs)) };
+      const cpuAfter = processCpuMs(pids);
+      const workerCpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+      return { wallMs, load: loadavg()[0]!, workerCpuMs, summary, ...(await phases(client, id, begun, begun + wallMs)) };
     };
 
     const full = await run(`rescan-bench-full-${Date.now()}`, true);
@@ -223,13 +237,15 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
       const each = runs.length > 1 ? ` (each: ${runs.map((p) => (outsideRefresh(p) / 1000).toFixed(1)).join(', ')} s)` : '';
       const note = `load ${runs.map((p) => p.load.toFixed(2)).join(', ')}; ${SCAN_WORKERS + 1} worker process${SCAN_WORKERS ? 'es' : ''}`;
       const last = runs[runs.length - 1]!.summary;
+      const cpus = runs.map((p) => p.workerCpuMs);
+      const cpu = cpus.every((c) => c !== undefined) ? `; workers' CPU ${cpus.map((c) => (c / 1000).toFixed(1)).join(', ')} s` : '';
       return [
         {
           metric: `${label}: wall, start to result`,
           ours: m((p) => p.wallMs),
           unit: 's',
           runs: runs.length,
-          note: `${note}; ${last.checked} of ${n} images; target ${target} without the OSV refresh: ${m(outsideRefresh).toFixed(1)} s${each}`,
+          note: `${note}; ${last.checked} of ${n} images; target ${target} without the OSV refresh: ${m(outsideRefresh).toFixed(1)} s${each}${cpu}`,
         },
         { metric: `${label}: OSV refresh (${records} records)`, ours: m(a('refreshOsvData')), unit: 's', runs: runs.length, note },
         { metric: `${label}: plan (fingerprint, index)`, ours: m(a('planRescan')), unit: 's', runs: runs.length, note },
@@ -333,7 +349,28 @@ function copyAof(from: string, to: string): void {
 function describe(p: Phases): string {
   const parts = [...p.activities].map(([t, ms]) => `${t} ${(ms / 1000).toFixed(2)} s`).join(', ');
   const s = p.summary;
-  return `${(p.wallMs / 1000).toFixed(2)} s wall; ${parts}; overhead ${(p.overheadMs / 1000).toFixed(2)} s; checked ${s.checked}, recorded ${s.recorded}, denied ${s.changedToDenied}, allowed ${s.changedToAllowed}, failed ${s.failed}, plan ${JSON.stringify(s.plan)}`;
+  const cpu = p.workerCpuMs === undefined ? '' : ` (workers' CPU ${(p.workerCpuMs / 1000).toFixed(2)} s)`;
+  return `${(p.wallMs / 1000).toFixed(2)} s wall${cpu}; ${parts}; overhead ${(p.overheadMs / 1000).toFixed(2)} s; checked ${s.checked}, recorded ${s.recorded}, denied ${s.changedToDenied}, allowed ${s.changedToAllowed}, failed ${s.failed}, plan ${JSON.stringify(s.plan)}`;
+}
+
+/**
+ * User and system CPU time the processes used so far, from /proc/<pid>/stat (fields 14 and 15, in clock
+ * ticks of 1/100 s: USER_HZ, fixed at 100 for user space on Linux); undefined where one cannot be read.
+ */
+function processCpuMs(pids: ReadonlyArray<number | undefined>): number | undefined {
+  let total = 0;
+  for (const pid of pids) {
+    if (pid === undefined) return undefined;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // The command name (field 2) is in parentheses and may hold spaces: fields are counted after its closing one.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return undefined;
+    }
+  }
+  return total;
 }
 
 /** The fleet as the scan stage leaves it: SBOMs, decisions, the package index, fresh summaries of allowed images. */
@@ -395,7 +432,7 @@ async function startWorker(
   entry: readonly string[],
   name = 'worker',
   role?: 'scan',
-): Promise<{ stop: () => Promise<void> }> {
+): Promise<{ stop: () => Promise<void>; pid: number | undefined }> {
   const ready = join(dataDir, `${name}.ready`);
   const profile = process.env.RESCAN_BENCH_CPU_PROF;
   const traceGc = name === 'worker' ? process.env.RESCAN_BENCH_TRACE_GC : undefined;
@@ -427,6 +464,7 @@ async function startWorker(
     await delay(200);
   }
   return {
+    pid: child.pid,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await Promise.race([exited, delay(30_000)]);
