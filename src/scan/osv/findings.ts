@@ -271,9 +271,9 @@ function severityPart(severity: RecordSeverity): string {
 
 /** The findings of `pkg` in `db`; `queries`: its queriesFor(), when the caller has made them already. */
 export function matchPackage(db: OsvDatabase, pkg: Package, queries: readonly Query[] = queriesFor(pkg)): Finding[] {
-  const hits = packageHits(db, pkg, queries);
+  const { hits, queries: hitBy } = packageHits(db, pkg, queries);
   return groupHits(
-    hits.hits.map((h, i) => ({ finding: findingOf(pkg, h, hits.queries[i]!), record: h.record })),
+    hits.map((h, i) => ({ finding: findingOf(pkg, h, hitBy[i]!), record: h.record })),
     comparatorFor(pkg.release ?? pkg.ecosystem),
   );
 }
