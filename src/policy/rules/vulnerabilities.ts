@@ -1,4 +1,4 @@
-import { type CheckResult, type Violation } from '../decision';
+import { type CheckResult } from '../decision';
 import { type FindingFact, type VulnerabilityDataFacts } from '../image-facts';
 import { type AllowlistEntry, type VulnerabilityRules } from '../policy-schema';
 import { ObjectMemo } from '../object-memo';
@@ -6,37 +6,25 @@ import { exceeds, FINDING_SEVERITIES, type Threshold } from '../severity';
 
 const EXPIRY_NOTICE_MS = 7 * 86_400_000;
 
-/** The policy rule a check runs under and whether it is enforced: what evaluatePolicy tags each violation with. */
-export interface ViolationTag {
-  policyRule: string;
-  enforced: boolean;
-}
-
 /**
  * Findings above the fixable / unfixable ceiling, unless an unexpired allowlist entry accepts them;
  * and the OSV data they come from: none, missing for an ecosystem of the image, or stale fails the
  * check under `vulnerabilityData: require` (the findings of unchecked packages are unknown, not none).
- * Each violation comes tagged with `tag`, as the decision lists it: a finding's violation under a rule
- * set without an allowlist is remembered tagged (rememberedViolation). A fleet rescan's gate tags about
- * 150 violations an image, and looking each tag up on the violation itself (a memo read on an object
- * of its own, scattered over the heap) took about 3 s of a full rescan of 10,000 images in a CPU profile.
  */
 export function checkVulnerabilities(
   findings: readonly FindingFact[],
   rules: VulnerabilityRules,
   now: Date,
-  data: VulnerabilityDataFacts | null | undefined,
-  tag: ViolationTag,
-): { violations: Violation[]; warnings: string[] } {
-  const checked: CheckResult = { violations: [], warnings: [] };
-  if (data !== null) checkData(data, rules, checked);
-  const result = { violations: checked.violations.map((v) => tagWith(v, tag)), warnings: checked.warnings };
+  data?: VulnerabilityDataFacts | null,
+): CheckResult {
+  const result: CheckResult = { violations: [], warnings: [] };
+  if (data !== null) checkData(data, rules, result);
   // Only the findings above their ceiling are sorted (what the loop reports, in the same order): in a
   // fleet rescan, most of an image's 500 findings are not.
   const above = findings.filter((f) => ceilingOf(f, rules) !== undefined);
   for (const finding of sortFindings(above)) {
     if (rules.allowlist.length === 0) {
-      result.violations.push(rememberedViolation(finding, rules, tag));
+      result.violations.push(rememberedViolation(finding, rules));
       continue;
     }
     const entries = rules.allowlist.filter((e) => entryCovers(e, finding));
@@ -47,13 +35,10 @@ export function checkVulnerabilities(
       result.warnings.push(`${finding.id} in ${finding.package} ${finding.version} accepted by allowlist until ${active.expires}${soon}: ${active.reason}`);
       continue;
     }
-    result.violations.push(tagWith(violationOf(finding, rules, entries[0]), tag));
+    result.violations.push(violationOf(finding, rules, entries[0]));
   }
   return result;
 }
-
-/** A violation with its policy rule, as a decision lists it. */
-const tagWith = (v: FindingViolation, tag: ViolationTag): Violation => ({ ...v, policyRule: tag.policyRule, enforced: tag.enforced });
 
 type FindingViolation = CheckResult['violations'][number];
 
@@ -62,43 +47,21 @@ type FindingViolation = CheckResult['violations'][number];
  * the rules alone; an allowlist entry's expiry depends on the time), remembered per rule set. Facts
  * are shared by every image with the same finding (findingFacts), so a fleet rescan builds each
  * violation once per loaded policy rather than once per image: about 150 an image in the rescan
- * bench, where every image is denied. Violations are never changed in place: tagged, a copy is made
- * (tagWith), kept with the violation for the last tag asked for (a rule set is one policy rule's).
+ * bench, where every image is denied. Violations are never changed in place (evaluatePolicy copies
+ * them with their rule's name).
  */
-const remembered = new ObjectMemo<FindingFact, RememberedViolation[]>('violations by rule set');
+const remembered = new ObjectMemo<FindingFact, Array<{ rules: VulnerabilityRules; violation: FindingViolation }>>('violations by rule set');
 
-interface RememberedViolation {
-  readonly rules: VulnerabilityRules;
-  readonly violation: FindingViolation;
-  /** The violation tagged with the policy rule and enforcement below (undefined: not tagged yet), held here: read with the entry. */
-  tagged: Violation | undefined;
-  policyRule: string;
-  enforced: boolean;
-}
-
-function rememberedViolation(finding: FindingFact, rules: VulnerabilityRules, tag: ViolationTag): Violation {
+function rememberedViolation(finding: FindingFact, rules: VulnerabilityRules): FindingViolation {
   // A policy's rules each have their rule set: a fact keeps one violation per rule set it was checked under.
   const known = remembered.get(finding);
-  let entry: RememberedViolation | undefined;
-  if (known !== undefined)
-    for (const k of known)
-      if (k.rules === rules) {
-        entry = k;
-        break;
-      }
-  if (entry === undefined) {
-    entry = { rules, violation: violationOf(finding, rules, undefined), tagged: undefined, policyRule: '', enforced: false };
-    // Bounded: a policy loaded anew (another rule set object) replaces the oldest.
-    const next = known === undefined ? [] : known.length >= MAX_RULE_SETS ? known.slice(1) : known;
-    next.push(entry);
-    if (next !== known) remembered.set(finding, next);
-  }
-  if (entry.tagged === undefined || entry.policyRule !== tag.policyRule || entry.enforced !== tag.enforced) {
-    entry.tagged = tagWith(entry.violation, tag);
-    entry.policyRule = tag.policyRule;
-    entry.enforced = tag.enforced;
-  }
-  return entry.tagged;
+  if (known !== undefined) for (const k of known) if (k.rules === rules) return k.violation;
+  const violation = violationOf(finding, rules, undefined);
+  // Bounded: a policy loaded anew (another rule set object) replaces the oldest.
+  const next = known === undefined ? [] : known.length >= MAX_RULE_SETS ? known.slice(1) : known;
+  next.push({ rules, violation });
+  if (next !== known) remembered.set(finding, next);
+  return violation;
 }
 
 /** Rule sets a fact remembers its violation under (a policy's rules with vulnerability ceilings, across reloads). */
