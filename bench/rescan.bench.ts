@@ -45,6 +45,7 @@ import { TEMPORAL_WORKER_NODE_FLAGS } from '../workers/temporal/node-flags';
 import { rescanSettings } from '../workers/temporal/schedules';
 import { rescan } from '../workflows/rescan';
 import { type BenchContext, type BenchRow, compiledEntry, median } from './harness';
+import { cpuSnapshot } from './process-cpu';
 import { changeAdvisories, generateFleet, generateOsv, type Sizes, writeOsvExports } from './rescan-fleet';
 
 const ROOT = resolve(__dirname, '..');
@@ -106,9 +107,10 @@ interface Phases {
   /** The 1-minute load average when it ended. */
   load: number;
   /**
-   * CPU time the worker processes used during the run (user and system; undefined where /proc
-   * cannot tell). The same tree's wall time moves by up to a fifth with the hour on a shared machine:
-   * its CPU time shows whether the worker did more work or waited for a core.
+   * CPU time the worker processes used during the run (user and system, process-cpu.ts; undefined where
+   * /proc cannot tell). On a shared machine the same tree's wall time moves by up to a fifth with the
+   * hour, and its CPU time moves with it: it explains a run (busy throughout, or waiting) rather than
+   * steadying a comparison.
    */
   workerCpuMs: number | undefined;
   /** Per activity type: wall time during which one of its activities was scheduled or running (side-by-side batches count once). */
@@ -179,17 +181,12 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
     const worker = await startWorker(dataDir, configFile, entry);
     stops.unshift(worker.stop);
     // Scan workers beside it (--role=scan), as a deployment scales rescans: the batches run side by side (rescan.parallelBatches).
-    const pids = [worker.pid];
-    for (let i = 1; i <= SCAN_WORKERS; i++) {
-      const scanWorker = await startWorker(dataDir, configFile, entry, `scan-worker-${i}`, 'scan');
-      stops.unshift(scanWorker.stop);
-      pids.push(scanWorker.pid);
-    }
+    for (let i = 1; i <= SCAN_WORKERS; i++) stops.unshift((await startWorker(dataDir, configFile, entry, `scan-worker-${i}`, 'scan')).stop);
     const connection = await Connection.connect({ address: temporal.address });
     stops.unshift(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const run = async (id: string, full: boolean): Promise<Phases> => {
-      const cpuBefore = processCpuMs(pids);
+      const cpuBefore = workersCpu();
       const begun = Date.now();
       const handle = await client.workflow.start(rescan, {
         taskQueue: config.temporal.taskQueue,
@@ -198,7 +195,7 @@ export default async function rescanBench(ctx: BenchContext): Promise<BenchRow[]
       });
       const summary = await handle.result();
       const wallMs = Date.now() - begun;
-      const cpuAfter = processCpuMs(pids);
+      const cpuAfter = workersCpu();
       const workerCpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
       return { wallMs, load: loadavg()[0]!, workerCpuMs, summary, ...(await phases(client, id, begun, begun + wallMs)) };
     };
@@ -353,24 +350,14 @@ function describe(p: Phases): string {
   return `${(p.wallMs / 1000).toFixed(2)} s wall${cpu}; ${parts}; overhead ${(p.overheadMs / 1000).toFixed(2)} s; checked ${s.checked}, recorded ${s.recorded}, denied ${s.changedToDenied}, allowed ${s.changedToAllowed}, failed ${s.failed}, plan ${JSON.stringify(s.plan)}`;
 }
 
-/**
- * User and system CPU time the processes used so far, from /proc/<pid>/stat (fields 14 and 15, in clock
- * ticks of 1/100 s: USER_HZ, fixed at 100 for user space on Linux); undefined where one cannot be read.
- */
-function processCpuMs(pids: ReadonlyArray<number | undefined>): number | undefined {
-  let total = 0;
-  for (const pid of pids) {
-    if (pid === undefined) return undefined;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // The command name (field 2) is in parentheses and may hold spaces: fields are counted after its closing one.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      return undefined;
-    }
+/** CPU milliseconds the worker processes (the worker and any scan workers) have used so far; undefined where /proc cannot tell. */
+function workersCpu(): number | undefined {
+  try {
+    const groups = cpuSnapshot();
+    return ((groups.get('worker (chain + scan)') ?? 0) + (groups.get('scan worker') ?? 0)) * 1000;
+  } catch {
+    return undefined;
   }
-  return total;
 }
 
 /** The fleet as the scan stage leaves it: SBOMs, decisions, the package index, fresh summaries of allowed images. */
@@ -432,7 +419,7 @@ async function startWorker(
   entry: readonly string[],
   name = 'worker',
   role?: 'scan',
-): Promise<{ stop: () => Promise<void>; pid: number | undefined }> {
+): Promise<{ stop: () => Promise<void> }> {
   const ready = join(dataDir, `${name}.ready`);
   const profile = process.env.RESCAN_BENCH_CPU_PROF;
   const traceGc = name === 'worker' ? process.env.RESCAN_BENCH_TRACE_GC : undefined;
@@ -464,7 +451,6 @@ async function startWorker(
     await delay(200);
   }
   return {
-    pid: child.pid,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await Promise.race([exited, delay(30_000)]);
