@@ -8,12 +8,13 @@ import {
   DecisionStore,
   evaluatePolicy,
   factsFromScan,
+  findingFactsDigest,
   type LoadedPolicy,
   policyFromConfig,
   type ProvenanceFacts,
   summarizeDecision,
 } from '../src/policy';
-import { type ScanSummary } from '../src/scan';
+import { findingsDigest, FleetIndex, type ScanSummary } from '../src/scan';
 import { activity } from './activity';
 
 export interface GateDeps {
@@ -49,6 +50,7 @@ export interface BreakGlassInput {
 export function createGateActivities(deps: GateDeps) {
   const policy = deps.policy ?? policyFromConfig(deps.config);
   const store = new DecisionStore(deps.redis);
+  const fleet = new FleetIndex(deps.redis);
   const now = deps.now ?? (() => new Date());
   // Policies name registries by host, as image references do; the chain passes configured names.
   const registries = new RegistryDirectory(deps.config.registries);
@@ -61,6 +63,9 @@ export function createGateActivities(deps: GateDeps) {
       const facts = parseFacts(input, registries.hostOf(input.registry));
       const decision = evaluatePolicy(facts, policy, now());
       await store.record(facts, decision, now());
+      // As a rescan's re-gate leaves it: the first rescan that matches these findings again takes them as
+      // gated, without digesting them (the record's own digest, checked then, tells if anything wrote it since).
+      await fleet.setGatedRecord(input.digest, findingsDigest(input.scan.findings, input.scan.vex?.statements), findingFactsDigest(facts.findings));
       log.info(
         { allowed: decision.allowed, mode: decision.mode, violations: decision.violations.length, policyVersion: decision.policyVersion },
         summarizeDecision(decision),

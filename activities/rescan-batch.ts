@@ -14,6 +14,8 @@ import {
   deltaImages,
   findingsDigest,
   FleetIndex,
+  gatedRecordOf,
+  heldThenOf,
   MATCHER_VERSION,
   mustRematch,
   type OsvDatabase,
@@ -107,6 +109,8 @@ interface RescanProgress {
   matched: number;
   unreadable: BatchProblem[];
   carried: string[];
+  /** Images matched as their record was last gated (gatedRecord): re-gated without digesting their findings, unless the record changed since. */
+  asGated?: number;
 }
 
 interface RescanGateProgress extends RescanProgress {
@@ -437,7 +441,11 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             return;
           }
           const record = gatedRecord[i];
-          if (inputs !== undefined && record?.startsWith(`${inputs} `)) asGated?.set(digest, record.slice(inputs.length + 1));
+          const heldThen = inputs === undefined ? undefined : heldThenOf(record, inputs);
+          if (heldThen !== undefined && asGated) {
+            asGated.set(digest, heldThen);
+            progress.asGated = (progress.asGated ?? 0) + 1;
+          }
           if (inputs !== undefined) digested?.set(digest, inputs);
           puts.push({
             digest,
@@ -550,7 +558,7 @@ export function createRescanBatchActivities(deps: ActivityDeps) {
             if (!scan.vulnerabilityData?.problems.some((p) => p.kind === 'missing' && p.ecosystem === '*')) {
               const inputs = digested?.get(digest) ?? findingsDigest(scan.findings, scan.vex);
               gate.pending.gatedOn.set(digest, inputs);
-              gate.pending.gatedRecord.set(digest, recordFindings === undefined ? null : `${inputs} ${recordFindings}`);
+              gate.pending.gatedRecord.set(digest, recordFindings === undefined ? null : gatedRecordOf(inputs, recordFindings));
             } else gate.pending.ungated.push(digest);
             if (outcome.recorded) result.recorded++;
             if (outcome.overridden) result.overridden++;
@@ -625,7 +633,7 @@ function emptyGateResult(): RegateBatchResult {
 function logMatched(log: ActivityLog, input: { digests: readonly string[]; osvVersion: string }, progress: RescanProgress): void {
   const unreadable = progress.unreadable.filter((p) => p.error !== '');
   if (progress.unreadable.length) log.warn({ unreadable: progress.unreadable.length, first: unreadable.slice(0, 5) }, 'stored SBOMs missing or unreadable');
-  log.info({ images: input.digests.length, matched: progress.matched, osvVersion: input.osvVersion }, 'rescan batch matched');
+  log.info({ images: input.digests.length, matched: progress.matched, asGated: progress.asGated ?? 0, osvVersion: input.osvVersion }, 'rescan batch matched');
   if (progress.carried.length) log.info({ carried: progress.carried.length }, 'images matched as their decision was gated: kept as they are');
 }
 

@@ -35,8 +35,8 @@ import { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import { type RescanSummary } from '../src/chain';
 import { parseConfig } from '../src/config';
-import { DecisionStore, evaluatePolicy, factsFromScan, policyFromConfig } from '../src/policy';
-import { FleetIndex, OsvSource, RedisSbomStore, rematchStored, rescanViewOf, toCycloneDx } from '../src/scan';
+import { DecisionStore, evaluatePolicy, factsFromScan, findingFactsDigest, policyFromConfig } from '../src/policy';
+import { findingsDigest, FleetIndex, OsvSource, RedisSbomStore, rematchStored, rescanViewOf, toCycloneDx } from '../src/scan';
 import { generateKeyPair } from '../src/signing';
 import { startRedis } from '../workers/local/redis-server';
 import { startRegistry } from '../workers/local/registry-server';
@@ -397,6 +397,8 @@ async function seed(config: ReturnType<typeof parseConfig>, url: string, osvDir:
           const decision = evaluatePolicy(facts, policy, now);
           await decisions.record(facts, decision, now);
           await fleet.add(image.digest, index(), db.info.version);
+          // As the gate stage leaves it (after the scan stage's add): an image with no VEX attached.
+          await fleet.setGatedRecord(image.digest, findingsDigest(summary.findings, []), findingFactsDigest(facts.findings));
           if (decision.allowed) allowed.push(image.digest);
           packages += image.packages.length;
           minPackages = Math.min(minPackages, image.packages.length);

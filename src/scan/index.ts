@@ -18,6 +18,8 @@ export { heapBound } from './heap-bound';
 export {
   deltaImages,
   FleetIndex,
+  gatedRecordOf,
+  heldThenOf,
   imageIndex,
   MATCHER_VERSION,
   osvFingerprint,

@@ -25,6 +25,16 @@ redis.call('HSET', KEYS[1], ARGV[1], id)
 redis.call('HSET', KEYS[2], id, ARGV[1])
 return id`;
 
+/** A gatedRecord entry: what a decision was gated on and the digest of the findings its record then held. */
+export function gatedRecordOf(inputs: string, recordFindings: string): string {
+  return `${inputs} ${recordFindings}`;
+}
+
+/** The record's findings digest `entry` (a gatedRecord) pairs with `inputs`; undefined when gated on other inputs. */
+export function heldThenOf(entry: string | null | undefined, inputs: string): string | undefined {
+  return entry?.startsWith(`${inputs} `) ? entry.slice(inputs.length + 1) : undefined;
+}
+
 /** Package keys per BITOP: bounded so one command stays small. */
 const BITOP_CHUNK = 500;
 /** Commands or fields per pipeline step when reading or writing many entries. */
@@ -74,14 +84,24 @@ export class FleetIndex {
 
   /**
    * What each image's decision was last gated on together with the digest of the findings its record
-   * then held (`gatedRecord`: "<findingsDigest> <findingFactsDigest>"), both set by one re-gate. A rescan
-   * that matches the same again, of a record still holding those findings, re-gates it without digesting
-   * its findings: whatever else wrote the record since (a gate, an earlier version), its findings' digest
-   * tells.
+   * then held (`gatedRecord`: "<findingsDigest> <findingFactsDigest>"), both set by one re-gate or by the
+   * scan stage's gate (setGatedRecord). A rescan that matches the same again, of a record still holding
+   * those findings, re-gates it without digesting its findings: whatever else wrote the record since (a
+   * gate, an earlier version), its findings' digest tells.
    */
   async gatedRecord(digests: readonly string[]): Promise<Array<string | null>> {
     if (digests.length === 0) return [];
     return this.redis.hmget(this.key('gatedrecord'), ...digests);
+  }
+
+  /**
+   * What the scan stage's gate decided on (`inputs`, findingsDigest of the scan's findings and the VEX it
+   * read) and the digest of the findings its record holds: the gatedRecord a re-gate would write, so the
+   * first rescan that matches the same findings re-gates without digesting them. Not `gated`: a delta
+   * carries no image the scan stage gated (the first rescan re-gates it, as add() says).
+   */
+  async setGatedRecord(digest: string, inputs: string, recordFindings: string): Promise<void> {
+    await this.redis.hset(this.key('gatedrecord'), digest, gatedRecordOf(inputs, recordFindings));
   }
 
   /**

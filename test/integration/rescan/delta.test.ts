@@ -10,8 +10,8 @@ import { Redis } from 'ioredis';
 import { type RescanSummary } from '../../../src/chain';
 import { parseConfig } from '../../../src/config/load';
 import { type Config } from '../../../src/config/schema';
-import { DecisionStore, evaluatePolicy, factsFromScan, policyFromConfig } from '../../../src/policy';
-import { FleetIndex, OsvSource, RedisSbomStore, rematchStored, rescanViewOf, toCycloneDx, versionDigests } from '../../../src/scan';
+import { DecisionStore, evaluatePolicy, factsFromScan, findingFactsDigest, policyFromConfig } from '../../../src/policy';
+import { findingsDigest, FleetIndex, OsvSource, RedisSbomStore, rematchStored, rescanViewOf, toCycloneDx, versionDigests } from '../../../src/scan';
 import { rescanSettings } from '../../../workers/temporal/schedules';
 import { rescan } from '../../../workflows/rescan';
 import { changeAdvisories, generateFleet, generateOsv, type Sizes, writeOsvExports } from '../../../bench/rescan-fleet';
@@ -138,6 +138,8 @@ describe('delta rescan by package version: the same decisions as a re-match from
       const facts = factsFromScan(summary);
       await decisions.record(facts, evaluatePolicy(facts, policy, now), now);
       await index.add(image.digest, keys(), db.info.version);
+      // As the gate stage leaves it (after the scan stage's add): an image with no VEX attached.
+      await index.setGatedRecord(image.digest, findingsDigest(summary.findings, []), findingFactsDigest(facts.findings));
     }
     chain = await useChainWorker(config);
   });
