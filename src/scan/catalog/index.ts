@@ -1,5 +1,6 @@
 /** All catalogers, and the one call that runs them over a loaded image. */
 import { combinePolicies } from '../layers/capture';
+import { byCodeUnits } from '../code-unit-order';
 import { type Package } from '../types';
 import { apkCataloger } from './apk';
 import { dpkgCataloger } from './dpkg';
@@ -38,8 +39,7 @@ export async function catalogImage(
   const packages: Package[] = [];
   for (const c of CATALOGERS) packages.push(...(await c.catalog(full)));
   packages.sort(
-    (a, b) =>
-      a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.location.localeCompare(b.location),
+    (a, b) => byCodeUnits(a.ecosystem, b.ecosystem) || byCodeUnits(a.name, b.name) || byCodeUnits(a.version, b.version) || byCodeUnits(a.location, b.location),
   );
   return { ...(os ? { os } : {}), packages, warnings, sources: catalogSources(ctx.tree) };
 }

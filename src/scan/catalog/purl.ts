@@ -1,4 +1,5 @@
 /** Package URLs per the purl specification (type-specific name normalisation and escaping). */
+import { byCodeUnits } from '../code-unit-order';
 
 const enc = (s: string) => encodeURIComponent(s).replace(/%3A/gi, ':');
 
@@ -6,7 +7,7 @@ function build(type: string, namespace: string | undefined, name: string, versio
   const ns = namespace ? `${namespace.split('/').map(enc).join('/')}/` : '';
   const q = Object.entries(qualifiers)
     .filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => byCodeUnits(a, b))
     .map(([k, v]) => `${k}=${enc(v)}`)
     .join('&');
   return `pkg:${type}/${ns}${enc(name)}@${enc(version)}${q ? `?${q}` : ''}`;

@@ -7,6 +7,7 @@
  * image's configured repositories; npm and pip are per package.
  */
 import { z } from 'zod';
+import { byCodeUnits } from '../code-unit-order';
 import { type FileTree } from '../fs/tree';
 import { type CapturePolicy } from '../layers/capture';
 import { type PackageSource } from '../sources';
@@ -141,9 +142,9 @@ export function catalogSources(tree: FileTree): PackageSource[] {
   }
   return out.sort(
     (a, b) =>
-      a.ecosystem.localeCompare(b.ecosystem) ||
-      a.location.localeCompare(b.location) ||
-      (a.package ?? '').localeCompare(b.package ?? '') ||
-      a.url.localeCompare(b.url),
+      byCodeUnits(a.ecosystem, b.ecosystem) ||
+      byCodeUnits(a.location, b.location) ||
+      byCodeUnits(a.package ?? '', b.package ?? '') ||
+      byCodeUnits(a.url, b.url),
   );
 }

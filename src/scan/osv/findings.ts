@@ -1,5 +1,6 @@
 /** Matches catalogued packages against an OSV database and turns hits into findings. */
 import { createHash } from 'node:crypto';
+import { byCodeUnits } from '../code-unit-order';
 import { type Ecosystem, type Finding, type Package, SEVERITIES, type SeverityCounts } from '../types';
 import { findingRank } from '../finding-rank';
 import { heapBound } from '../heap-bound';
@@ -481,7 +482,7 @@ function groupHits(hits: Hit[], cmp: ((a: string, b: string) => number) | undefi
   }
   const out: Finding[] = [];
   for (const members of groups.values()) {
-    const sorted = members.map((m) => m.finding).sort((a, b) => findingRank(a) - findingRank(b) || a.id.localeCompare(b.id));
+    const sorted = members.map((m) => m.finding).sort((a, b) => findingRank(a) - findingRank(b) || byCodeUnits(a.id, b.id));
     const head = sorted[0]!;
     if (sorted.length === 1) {
       out.push(head);
@@ -548,11 +549,8 @@ function upperNames(record: OsvRecord): readonly string[] {
   return upper;
 }
 
-/** Code-unit order: a locale collation (localeCompare) took more than half of a fleet rescan's re-match of an image. */
-const ordinal = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
 /** Findings of one severity rank ordered by id, then by package purl (the same advisory on several packages), in code-unit order. */
-export const compareFindingIds = (a: Finding, b: Finding): number => ordinal(a.id, b.id) || ordinal(a.package.purl, b.package.purl);
+export const compareFindingIds = (a: Finding, b: Finding): number => byCodeUnits(a.id, b.id) || byCodeUnits(a.package.purl, b.package.purl);
 
 /** All findings of a package list, most severe first (negligible last), then by id and package (compareFindingIds). */
 export function matchPackages(db: OsvDatabase, packages: readonly Package[]): Finding[] {

@@ -112,6 +112,28 @@ void describe('catalogers', () => {
     );
   });
 
+  void it('lists packages in the same order under every locale (code-unit order, not the collation LANG picks)', () => {
+    const script = join(__dirname, '..', '..', 'support', 'catalog-order.ts');
+    const under = (locale: string) => {
+      const { stdout, stderr, status } = spawnSync(process.execPath, ['--import', 'tsx', script], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, LANG: locale, LC_ALL: locale },
+      });
+      assert.equal(status, 0, stderr);
+      return JSON.parse(stdout) as { locale: string; names: string[] };
+    };
+    // Lithuanian collation puts y between i and j; English puts asgiref before Django (and npm before PyPI).
+    for (const [locale, expected] of [
+      ['lt_LT.UTF-8', 'lt-LT'],
+      ['en_US.UTF-8', 'en-US'],
+    ]) {
+      const out = under(locale!);
+      assert.equal(out.locale, expected, 'the process took the locale (or the test proves nothing)');
+      assert.deepEqual(out.names, ['Django', 'asgiref', 'iconv', 'jest', 'yaml'], locale);
+    }
+  });
+
   void it('python: dist-info and egg-info metadata, PEP 503 purl names', async () => {
     const tree = treeOf({
       '/usr/lib/python3/dist-packages/PyYAML-6.0.1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: PyYAML\nVersion: 6.0.1\nLicense: MIT\n\nName: not-this\n',
