@@ -80,7 +80,7 @@ export const GO_PEERS: Record<string, GoPeer> = {
   'osv-scanner': { module: 'github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.6.0', env: { GOTOOLCHAIN: 'go1.27.3' } },
   syft: { module: 'github.com/anchore/syft/cmd/syft@v1.57.2' },
   // v0.122 declares go 1.26.10: the go command fetches the newer toolchain from the module proxy.
-  grype: { module: 'github.com/anchore/grype/cmd/grype@v0.122.0', env: { GOTOOLCHAIN: 'go1.27.3' } },
+  grype: { module: 'github.com/anchore/grype/cmd/grype@v0.122.1', env: { GOTOOLCHAIN: 'go1.27.3' } },
   // Trivy imports encoding/json/v2, which Go 1.26 builds only behind this experiment.
   trivy: { module: 'github.com/aquasecurity/trivy/cmd/trivy@v0.74.0', env: { GOEXPERIMENT: 'jsonv2' } },
   // The scan benchmark's offline databases for Trivy and Grype, written from our OSV records by each peer's own database

@@ -3,7 +3,7 @@ module github.com/delivery-chain/delivery-chain/tools/grype-osv-db
 go 1.26.10
 
 require (
-	github.com/anchore/grype v0.122.0
+	github.com/anchore/grype v0.122.1
 	github.com/anchore/syft v1.57.2
 	github.com/spf13/afero v1.15.0
 )
