@@ -4,7 +4,7 @@ import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
 import { type z } from 'zod';
 import { ChainError } from '../errors';
-import { readVexText, type VexStatement } from '../scan';
+import { byCodeUnits, readVexText, type VexStatement } from '../scan';
 import { type Policy, policySchema } from './policy-schema';
 
 /** A validated policy with its key material read and a version that changes with its content. */
@@ -135,7 +135,7 @@ function canonicalJson(value: unknown): string {
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      .sort(([a], [b]) => byCodeUnits(a, b));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

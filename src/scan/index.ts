@@ -15,6 +15,7 @@ export { describeStatement, readAttachedVex, readVexText, vexOutcome, type VexSt
 export { vexStatementSchema } from './vex/statement';
 export { vulnerabilityDataProblemSchema } from './data-problem';
 export { heapBound } from './heap-bound';
+export { byCodeUnits } from './code-unit-order';
 export {
   deltaImages,
   FleetIndex,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ChainError } from '../../errors';
 import { type ImageReference, parseImageReference } from '../../registry';
+import { byCodeUnits } from '../../scan';
 import { type DecisionStore } from '../decision-store';
 import { evaluatePolicy } from '../evaluate';
 import { type LoadedPolicy } from '../policy-file';
@@ -195,7 +196,7 @@ export class ImageAdmission {
     let id = this.keySets.get(loaded);
     if (id === undefined) {
       const hash = createHash('sha256');
-      for (const [keyId, pem] of [...loaded.keys].sort(([a], [b]) => a.localeCompare(b))) hash.update(`${keyId}\n${pem}\n`);
+      for (const [keyId, pem] of [...loaded.keys].sort(([a], [b]) => byCodeUnits(a, b))) hash.update(`${keyId}\n${pem}\n`);
       id = hash.digest('hex').slice(0, 16);
       this.keySets.set(loaded, id);
     }

@@ -1,4 +1,5 @@
 import { type CheckResult } from '../decision';
+import { byCodeUnits } from '../../scan';
 import { type FindingFact, type VulnerabilityDataFacts } from '../image-facts';
 import { type AllowlistEntry, type VulnerabilityRules } from '../policy-schema';
 import { ObjectMemo } from '../object-memo';
@@ -146,9 +147,8 @@ export function expiresAt(entry: AllowlistEntry): number {
 
 /** Most severe first, then by id and package, so decisions do not depend on scanner output order. */
 function sortFindings(findings: FindingFact[]): FindingFact[] {
-  return findings.sort((a, b) => rank(a) - rank(b) || cmp(a.id, b.id) || cmp(a.package, b.package) || cmp(a.version, b.version));
+  return findings.sort((a, b) => rank(a) - rank(b) || byCodeUnits(a.id, b.id) || byCodeUnits(a.package, b.package) || byCodeUnits(a.version, b.version));
 }
 
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const RANK = new Map<string, number>(FINDING_SEVERITIES.map((s, i) => [s, i]));
 const rank = (f: FindingFact) => RANK.get(f.severity)!;

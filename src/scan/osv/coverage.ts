@@ -3,6 +3,7 @@
  * what it cannot vouch for. A security gate fails closed on it: an image whose packages belong to an
  * ecosystem without records, or matched against stale data, was not checked, whatever the findings say.
  */
+import { byCodeUnits } from '../code-unit-order';
 import { type OsvDataVersion, type Package, type VulnerabilityDataProblem } from '../types';
 import { type OsvDatabase } from './database';
 
@@ -50,7 +51,7 @@ export function dataStatement(db: OsvDatabase, packages: readonly Package[], now
     const failed = db.info.errors.length ? `; loading failed: ${db.info.errors[0]!.message}` : '';
     problems.push({ kind: 'empty', ecosystem: '*', packages: packages.length, message: `no vulnerability data loaded (0 OSV records)${failed}` });
   }
-  for (const [ecosystem, count] of [...needed.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [ecosystem, count] of [...needed.entries()].sort(([a], [b]) => byCodeUnits(a, b))) {
     const data = loaded.get(ecosystem);
     const plural = count === 1 ? 'package' : 'packages';
     if (!data) {

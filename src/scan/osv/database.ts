@@ -3,6 +3,7 @@
  * Immutable once built: a refresh builds a new database and swaps the reference (see OsvSource).
  */
 import { createHash } from 'node:crypto';
+import { byCodeUnits } from '../code-unit-order';
 import { releaseScope } from '../ecosystems';
 import { baseEcosystem } from '../versions';
 import { type OsvRecord } from './schema';
@@ -81,7 +82,7 @@ export class OsvDatabase {
       for (const base of bases) perEcosystem.set(base, (perEcosystem.get(base) ?? 0) + 1);
     }
     const ecosystems = [...perEcosystem.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(([a], [b]) => byCodeUnits(a, b))
       .map(([ecosystem, n]) => ({ ecosystem, records: n, updatedAt: new Date(meta.updatedAt?.get(ecosystem) ?? importedAt.getTime()).toISOString() }));
     this.info = {
       version: `sha256:${hash.digest('hex')}`,
