@@ -11,9 +11,11 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
  * surface is one file. Tests may reach inside (they mirror the source tree); workflows import the
  * contract's files (src/chain/names.ts…) so the workflow bundle holds no zod.
  * A folder may name a second, narrower surface for a command whose start-up would pay for the rest of
- * index.ts: src/scan/image-scan.ts for `dchain scan` (without the fleet and VEX modules' schemas).
+ * index.ts: src/scan/image-scan.ts for `dchain scan` (without the fleet and VEX modules' schemas), and
+ * src/security/deferred-ca.ts for the TLS clients a scan opens (the index's servers and codec are not a scan's, and
+ * node's TLS module cannot be in the scan's startup snapshot).
  */
-const NARROW_SURFACES = { scan: ['image-scan'] };
+const NARROW_SURFACES = { scan: ['image-scan'], security: ['deferred-ca'] };
 const surfaces = {
   rules: {
     'folder-surface': {

@@ -19,6 +19,7 @@ import { startupSnapshot } from 'node:v8';
 import { parseConfig } from '../src/config';
 import { ChainError } from '../src/errors';
 import { warmOsvRecordSchema } from '../src/scan/image-scan';
+import { DEFERRED_EXTRA_CA_CERTS } from '../src/security/deferred-ca';
 import * as scan from './commands/scan';
 import { commandWord, main, preloadGroup } from './dchain';
 
@@ -52,6 +53,9 @@ startupSnapshot.setDeserializeMainFunction(() => {
   const entry = join(dir, 'dchain.js');
   const runtimeRequire = createRequire(entry);
   (globalThis as Record<symbol, unknown>)[SNAPSHOT_REQUIRE] = runtimeRequire;
+  // bin/dchain-compiled deferred NODE_EXTRA_CA_CERTS (src/security/deferred-ca.ts): processes this one starts get it.
+  const deferred = process.env[DEFERRED_EXTRA_CA_CERTS];
+  if (deferred && process.env.NODE_EXTRA_CA_CERTS === undefined) process.env.NODE_EXTRA_CA_CERTS = deferred;
   // A snapshot's process.argv has no script; the command line reads as if dist/cli/dchain.js had been run.
   process.argv = [process.execPath, entry, ...process.argv.slice(1)];
   if (commandWord(process.argv.slice(2)) === 'scan') void main(process.argv);

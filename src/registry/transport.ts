@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { type Readable } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { type Credentials } from '../config';
 import { ChainError } from '../errors';
 import { type Logger } from '../log';
+import { connectWithDeferredCa } from '../security/deferred-ca';
 import { Authenticator } from './auth';
 import { type PipeEndpoint } from './blob-pipe';
 import { parseChallenge } from './challenge';
@@ -74,14 +75,15 @@ export class RegistryTransport {
     this.baseUrl = new URL(options.baseUrl);
     const ca = options.caFile ? readCa(options.caFile) : undefined;
     this.ca = ca;
+    const connectTimeout = Math.min(options.timeoutMs, 10_000);
     this.agent = new Agent({
       connections: options.connections ?? 16,
       pipelining: 1,
       keepAliveTimeout: 30_000,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
-      connectTimeout: Math.min(options.timeoutMs, 10_000),
-      connect: { rejectUnauthorized: options.insecure !== true, ...(ca ? { ca } : {}) },
+      connectTimeout,
+      connect: connectWithDeferredCa({ buildConnector }, { rejectUnauthorized: options.insecure !== true, ...(ca ? { ca } : {}) }, connectTimeout),
     });
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.auth = new Authenticator(options.credentials, (url, headers) => this.fetchToken(url, headers));

@@ -59,7 +59,7 @@ export async function useRedis(dataDir = testDataDir()): Promise<LocalRedis> {
 export async function useRegistry(options: Partial<LocalRegistryOptions> & { name?: string } = {}): Promise<LocalRegistry> {
   const name = options.name ?? 'registry';
   const registry =
-    containers && options.auth === undefined
+    containers && options.auth === undefined && options.tls === undefined
       ? await containerFixtures().registryContainer({ ...options, name })
       : await startRegistry({ name, dataDir: options.dataDir ?? testDataDir(), ...options });
   onCleanup(() => registry.process.stop());

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect as connectTls } from 'node:tls';
 import { freePort, ManagedProcess, type ServiceProcess } from './managed-process';
 import { requireTool } from './tools';
 
@@ -29,6 +30,8 @@ export interface LocalRegistryOptions {
   detached?: boolean;
   /** The registry's environment (e.g. SSL_CERT_FILE: the CA it trusts when notifying an HTTPS endpoint). */
   env?: NodeJS.ProcessEnv;
+  /** Serve HTTPS with this certificate and key (PEM files) instead of plain HTTP. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface LocalRegistry {
@@ -50,7 +53,7 @@ export async function startRegistry(options: LocalRegistryOptions): Promise<Loca
   // JSON is YAML; the file holds the webhook secret, so only the owner reads it.
   const configFile = join(dir, 'config.yml');
   writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const proc = new ManagedProcess({
     name: `registry ${options.name}`,
     command: binary,
@@ -60,6 +63,8 @@ export async function startRegistry(options: LocalRegistryOptions): Promise<Loca
     detached: options.detached === true,
     readyTimeoutMs: 20_000,
     ready: async () => {
+      // Whether it serves, not whom it is: the caller trusts (or tests not trusting) the certificate itself.
+      if (options.tls) return tlsHandshakes(port);
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await res.body?.cancel();
       return res.status === 200 || res.status === 401;
@@ -69,9 +74,23 @@ export async function startRegistry(options: LocalRegistryOptions): Promise<Loca
   return { name: options.name, url, host: `127.0.0.1:${port}`, port, process: proc };
 }
 
+/** Whether a TLS server on the loopback port completes a handshake within a second. */
+function tlsHandshakes(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTls({ host: '127.0.0.1', port, rejectUnauthorized: false, timeout: 1000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
 /** The distribution registry's configuration (JSON is YAML) for an address and a storage directory. */
 export function registryConfig(
-  options: Pick<LocalRegistryOptions, 'auth' | 'notify' | 'notifyBackoff'>,
+  options: Pick<LocalRegistryOptions, 'auth' | 'notify' | 'notifyBackoff' | 'tls'>,
   addr: string,
   storageDir: string,
 ): Record<string, unknown> {
@@ -83,7 +102,12 @@ export function registryConfig(
       delete: { enabled: true },
       maintenance: { uploadpurging: { enabled: false } },
     },
-    http: { addr, secret: randomBytes(16).toString('hex'), headers: { 'X-Content-Type-Options': ['nosniff'] } },
+    http: {
+      addr,
+      secret: randomBytes(16).toString('hex'),
+      headers: { 'X-Content-Type-Options': ['nosniff'] },
+      ...(options.tls ? { tls: { certificate: options.tls.certFile, key: options.tls.keyFile } } : {}),
+    },
     ...authSection(options.auth ?? { kind: 'none' }),
     ...(options.notify
       ? {

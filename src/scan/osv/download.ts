@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import type * as Undici from 'undici';
 import { z } from 'zod';
 import { ChainError } from '../../errors';
+import { connectWithDeferredCa, DEFERRED_EXTRA_CA_CERTS } from '../../security/deferred-ca';
 
 export interface DownloadResult {
   ecosystem: string;
@@ -23,6 +24,21 @@ export interface DownloadResult {
 
 const metaSchema = z.object({ etag: z.string().optional(), lastModified: z.string().optional(), checkedAt: z.number() });
 type ExportMeta = z.infer<typeof metaSchema>;
+
+let deferredAgent: { file: string | undefined; agent: Undici.Agent | undefined } | undefined;
+
+/**
+ * With NODE_EXTRA_CA_CERTS deferred (security/deferred-ca.ts), an agent of the downloads' own that carries it, made
+ * once; otherwise undefined and undici's global dispatcher, whose TLS already trusts what node loaded, serves.
+ */
+function deferredCaAgent(undici: typeof Undici, timeoutMs: number): Undici.Agent | undefined {
+  const file = process.env[DEFERRED_EXTRA_CA_CERTS];
+  if (!deferredAgent || deferredAgent.file !== file) {
+    const connect = connectWithDeferredCa(undici, {}, timeoutMs);
+    deferredAgent = { file, agent: typeof connect === 'function' ? new undici.Agent({ connect }) : undefined };
+  }
+  return deferredAgent.agent;
+}
 
 /** Where an ecosystem's export is cached, and its metadata file. */
 export function cachedExport(cacheDir: string, ecosystem: string): { dir: string; file: string; metaFile: string } {
@@ -62,9 +78,10 @@ export async function downloadEcosystem(
   let res: Awaited<ReturnType<typeof Undici.request>>;
   // undici is loaded for a download only: a scan against data on disk never needs it, and it is start-up time.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
-  const { request } = require('undici') as typeof Undici;
+  const undici = require('undici') as typeof Undici;
+  const dispatcher = deferredCaAgent(undici, timeoutMs);
   try {
-    res = await request(url, { headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    res = await undici.request(url, { headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(dispatcher ? { dispatcher } : {}) });
   } catch (err) {
     throw new ChainError('SERVICE_UNREACHABLE', `cannot fetch OSV export ${url}: ${(err as Error).message}`, { cause: err });
   }

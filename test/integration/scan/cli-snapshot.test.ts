@@ -5,8 +5,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { before, describe, it } from 'node:test';
 import { buildSnapshot } from '../../../scripts/build-snapshot';
-import { busyboxSpec, writeOciImage } from '../../support/images';
-import { onCleanup, testDataDir } from '../../support/services';
+import { busyboxSpec, pushImage, writeOciImage } from '../../support/images';
+import { onCleanup, testDataDir, useRegistry } from '../../support/services';
+import { createTestPki } from '../../support/tls-certs';
 import { OSV_FIXTURES } from './scan-support';
 
 const run = promisify(execFile);
@@ -39,6 +40,9 @@ void describe('bin/dchain-compiled (the startup snapshot)', () => {
   /** Run by the launcher, the plain path exits 99: a command that succeeds ran from the snapshot. */
   const snapshotOnly = { PLAIN_PATH_FORBIDDEN: '1' };
 
+  const pki = createTestPki(join(home, 'ca'));
+  const tlsRegistry = useRegistry({ name: 'tls', tls: pki.issue('registry') });
+
   before(async () => {
     mkdirSync(join(home, 'bin'), { recursive: true });
     mkdirSync(cli, { recursive: true });
@@ -62,6 +66,7 @@ if (require.main === module) void module.exports.main();
       }),
       'v1',
     );
+    await pushImage(layout, 'v1', `${(await tlsRegistry).host}/snapshot/tls:v1`);
   });
 
   void it('scans from the snapshot with the output of the plain path, in JSON and as a table', async () => {
@@ -82,6 +87,49 @@ if (require.main === module) void module.exports.main();
     assert.match(fromSnapshot, /plain path/);
     assert.match(fromPlain, /Usage: dchain status/);
     assert.equal(await viaLauncher(['status', '--help']), fromPlain);
+  });
+
+  void it('defers NODE_EXTRA_CA_CERTS for a scan: node does not load it at start, the registry client trusts it on connecting', async () => {
+    const missing = join(home, 'no-such-ca.crt');
+    // A loopback registry outside the configuration is taken for plain HTTP: this one is configured.
+    const config = join(home, 'tls-registry.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        registries: [{ name: 'tls', url: (await tlsRegistry).url }, ...['source', 'mirror'].map((name, i) => ({ name, url: `http://127.0.0.1:${5000 + i}` }))],
+      }),
+    );
+    const withCa = (file: string, env: NodeJS.ProcessEnv = {}) => ({
+      env: { ...process.env, NODE_OPTIONS: '', NODE_EXTRA_CA_CERTS: file, DCHAIN_CONFIG: config, ...env },
+      timeout: 60_000,
+    });
+    const outcome = (file: string, args: string[], env?: NodeJS.ProcessEnv) =>
+      run(launcher, args, withCa(file, env)).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+      );
+    // Node loads the file as it starts, and says so when it cannot: the plain path does, a scan through the launcher does not.
+    const local = ['scan', image, '--format', 'json', '--no-progress', '--osv-dir', osvDir];
+    const plainRun = await run(process.execPath, [join(cli, 'dchain.js'), ...local], withCa(missing));
+    assert.match(plainRun.stderr, /Ignoring extra certs from `.*no-such-ca\.crt`/);
+    const deferred = await outcome(missing, local, snapshotOnly);
+    assert.equal(deferred.code, 0, deferred.stderr);
+    assert.doesNotMatch(deferred.stderr, /extra certs/);
+    assert.equal(timeless(deferred.stdout), timeless(plainRun.stdout));
+
+    // A registry whose certificate only the file's CA signed: trusted through the deferred file, refused without it.
+    const remote = ['scan', `${(await tlsRegistry).host}/snapshot/tls:v1`, '--format', 'json', '--no-progress', '--osv-dir', osvDir];
+    const trusted = await outcome(pki.caFile, remote, snapshotOnly);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.match(trusted.stdout, /GHSA-p6mc-m468-83gw/);
+    const other = await outcome(createTestPki(join(home, 'other-ca'), 'another CA').caFile, remote);
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /certificate/i);
+    // An unreadable file: node's warning, once the scan connects, and node's own roots only.
+    const unreadable = await outcome(missing, remote);
+    assert.notEqual(unreadable.code, 0);
+    assert.match(unreadable.stderr, /Ignoring extra certs from `.*no-such-ca\.crt`/);
+    assert.match(unreadable.stderr, /certificate/i);
   });
 
   void it('runs the plain path when NODE_OPTIONS is set, the blob is from another node, or there is none', async () => {

@@ -2,14 +2,17 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ChainError } from '../../../src/errors/chain-error';
 import { downloadEcosystem } from '../../../src/scan/osv';
 import { OsvSource } from '../../../src/scan';
+import { DEFERRED_EXTRA_CA_CERTS } from '../../../src/security/deferred-ca';
 import { testDataDir } from '../../support/services';
+import { createTestPki } from '../../support/tls-certs';
 import { OSV_FIXTURES } from './scan-support';
 
 void describe('OSV export download with conditional requests', () => {
@@ -17,7 +20,7 @@ void describe('OSV export download with conditional requests', () => {
   const zip = join(dir, 'npm-all.zip');
   const requests: IncomingHttpHeaders[] = [];
   let baseUrl: string;
-  const server = createServer((req, res) => {
+  const serve: RequestListener = (req, res) => {
     requests.push(req.headers);
     if (req.url !== '/npm/all.zip') {
       res.writeHead(404).end();
@@ -30,7 +33,12 @@ void describe('OSV export download with conditional requests', () => {
       return;
     }
     res.writeHead(200, { etag, 'content-type': 'application/zip', 'content-length': body.length }).end(body);
-  });
+  };
+  const server = createServer(serve);
+  // The same exports over HTTPS, with a certificate only a test CA signed.
+  const pki = createTestPki(join(dir, 'pki'));
+  const issued = pki.issue('osv');
+  const tlsServer = createHttpsServer({ cert: readFileSync(issued.certFile), key: readFileSync(issued.keyFile) }, serve);
 
   before(async () => {
     execFileSync('python3', [
@@ -42,7 +50,25 @@ void describe('OSV export download with conditional requests', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => server.close());
+  after(() => {
+    server.close();
+    tlsServer.close();
+  });
+
+  void it('trusts the CA file a scan deferred from NODE_EXTRA_CA_CERTS, and not without it', async () => {
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+    const httpsUrl = `https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}`;
+    try {
+      // Node loaded this process's NODE_EXTRA_CA_CERTS (if any) at start; the test CA is in neither.
+      await assert.rejects(downloadEcosystem(httpsUrl, 'npm', join(dir, 'cache-tls')), /certificate/);
+      process.env[DEFERRED_EXTRA_CA_CERTS] = pki.caFile;
+      const got = await downloadEcosystem(httpsUrl, 'npm', join(dir, 'cache-tls'));
+      assert.equal(got.changed, true);
+      assert.deepEqual(readFileSync(got.file), readFileSync(zip));
+    } finally {
+      delete process.env[DEFERRED_EXTRA_CA_CERTS];
+    }
+  });
 
   void it('downloads once, then answers 304 without a body', async () => {
     const cache = join(dir, 'cache');
