@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -62,6 +62,36 @@ void describe('OSV data layouts', () => {
       db.info.ecosystems.map((e) => e.ecosystem),
       ['AlmaLinux', 'Debian', 'PyPI', 'Rocky Linux', 'npm'],
     );
+  });
+
+  void it('reads many loose records in path order, each file once however often links reach it, and names a record that is no JSON', async () => {
+    // More files than the reads kept in flight, over three directories, so that order cannot come from timing.
+    const many = join(dir, 'many');
+    const template = JSON.parse(readFileSync(join(FIXTURES, 'npm', 'GHSA-p6mc-m468-83gw.json'), 'utf8')) as { id: string };
+    const ids: string[] = [];
+    for (const sub of ['a', 'b/deeper', 'c']) {
+      mkdirSync(join(many, sub), { recursive: true });
+      for (let i = 0; i < 60; i++) {
+        const id = `GHSA-test-${sub.replace('/', '-')}-${String(i).padStart(3, '0')}`;
+        writeFileSync(join(many, sub, `${id}.json`), JSON.stringify({ ...template, id }));
+        ids.push(id);
+      }
+    }
+    writeFileSync(join(many, 'b', 'broken.json'), '{"id": ');
+    // A link to a record beside it, and a link to a directory already read: each file is read once.
+    symlinkSync(join(many, 'a', `${ids[0]}.json`), join(many, 'a', 'z-again.json'));
+    symlinkSync(join(many, 'c'), join(many, 'd-link'));
+    const result = await importDirectory(many);
+    // The walk's order: a/, then b/broken.json (rejected) and b/deeper/, then c/ (d-link leads there again).
+    assert.deepEqual(
+      result.records.map((r) => r.id),
+      ids,
+    );
+    assert.deepEqual(
+      result.rejected.map((r) => r.source),
+      [join(many, 'b', 'broken.json')],
+    );
+    assert.match(result.rejected[0]!.message, /not JSON/);
   });
 });
 
