@@ -32,6 +32,13 @@ function readStat(pid: number): ProcStat | undefined {
   }
 }
 
+/** CPU milliseconds of one process: its own (utime + stime) and its reaped children's (cutime + cstime). */
+export function processCpuMs(pid: number | 'self'): { own: number; reaped: number } {
+  const stat = readStat(pid === 'self' ? process.pid : pid);
+  if (!stat) throw new Error(`no process ${pid} to read the CPU time of`);
+  return { own: (stat.own * 1000) / TICKS_PER_SECOND, reaped: (stat.reaped * 1000) / TICKS_PER_SECOND };
+}
+
 /** A name for what a process is, from its command line; undefined = counted with its parent. */
 export type Classifier = (cmdline: string) => string | undefined;
 

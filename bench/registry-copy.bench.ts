@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { copyImage, RegistryClient, SYNC_USER_AGENT } from '../src/registry';
@@ -14,16 +14,9 @@ import { startRegistry } from '../workers/local/registry-server';
 import { findTool, requireTool } from '../workers/local/tools';
 import { pushImage, writeOciImage } from '../test/support/images';
 import { type BenchContext, type BenchRow, median, timeMs } from './harness';
+import { processCpuMs as cpuMs } from './process-cpu';
 
 const run = promisify(execFile);
-
-/** CPU milliseconds of a process (utime + stime), and of the children it has reaped (cutime + cstime). */
-function cpuMs(pid: number | 'self'): { own: number; reaped: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = (i: number) => (Number(fields[i - 3]) * 1000) / 100;
-  return { own: ticks(14) + ticks(15), reaped: ticks(16) + ticks(17) };
-}
 
 type Tool = 'ours' | 'skopeo' | 'crane';
 
