@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls, type SecureContext } from 'node:tls';
 import { ChainError } from '../errors';
-import { deferredCaContext } from '../security/deferred-ca';
 import { algorithmOf, digestMismatch } from './digest';
 import { declaredLength, fieldValue, parseResponseHead, type ResponseHead } from './response-head';
 
@@ -13,6 +12,8 @@ export interface PipeEndpoint {
   headers: Record<string, string>;
   rejectUnauthorized: boolean;
   ca?: string;
+  /** Trust to verify the server with when `ca` is absent (the deferred NODE_EXTRA_CA_CERTS, security/deferred-ca.ts). */
+  secureContext?: SecureContext;
   timeoutMs: number;
 }
 
@@ -286,12 +287,6 @@ class Transfer {
   }
 }
 
-/** The deferred NODE_EXTRA_CA_CERTS's context (security/deferred-ca.ts), when there is one. */
-function deferredCa(): { secureContext?: SecureContext } {
-  const secureContext = deferredCaContext();
-  return secureContext ? { secureContext } : {};
-}
-
 function open(endpoint: PipeEndpoint, onread?: { buffer: () => Buffer; callback: (bytes: number, buffer: Uint8Array) => boolean }): Socket {
   const { url } = endpoint;
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
@@ -303,7 +298,7 @@ function open(endpoint: PipeEndpoint, onread?: { buffer: () => Buffer; callback:
           port,
           ...(isIp(host) ? {} : { servername: host }),
           rejectUnauthorized: endpoint.rejectUnauthorized,
-          ...(endpoint.ca ? { ca: endpoint.ca } : deferredCa()),
+          ...(endpoint.ca ? { ca: endpoint.ca } : endpoint.secureContext ? { secureContext: endpoint.secureContext } : {}),
           ...(onread ? { onread } : {}),
         })
       : connectTcp({ host, port, ...(onread ? { onread } : {}) });

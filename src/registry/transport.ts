@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { type Readable } from 'node:stream';
+import { type SecureContext } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { type Credentials } from '../config';
 import { ChainError } from '../errors';
 import { type Logger } from '../log';
-import { connectWithDeferredCa } from '../security/deferred-ca';
+import { connectWithDeferredCa, deferredCaContext } from '../security/deferred-ca';
 import { Authenticator } from './auth';
 import { type PipeEndpoint } from './blob-pipe';
 import { parseChallenge } from './challenge';
@@ -146,7 +147,7 @@ export class RegistryTransport {
       url,
       headers: { 'user-agent': this.options.userAgent, ...(authorization ? { authorization } : {}) },
       rejectUnauthorized: this.options.insecure !== true,
-      ...(this.ca ? { ca: this.ca } : {}),
+      ...(this.ca ? { ca: this.ca } : url.protocol === 'https:' ? deferredTrust() : {}),
       timeoutMs: this.options.timeoutMs,
     };
   }
@@ -262,6 +263,12 @@ function isStream(body: RegistryRequest['body']): body is Readable {
 /** A streamed body cannot be sent twice (auth round, retry): the caller starts over with a new stream. */
 function replayRefused(req: RegistryRequest, registry: string): ChainError {
   return new ChainError('TRANSIENT', `${req.what} on ${registry} must be sent again with a fresh body`, { retryable: true });
+}
+
+/** The deferred NODE_EXTRA_CA_CERTS's secure context, when there is one (security/deferred-ca.ts). */
+function deferredTrust(): { secureContext?: SecureContext } {
+  const secureContext = deferredCaContext();
+  return secureContext ? { secureContext } : {};
 }
 
 function readCa(path: string): string {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type yauzl from 'yauzl';
 import { ChainError } from '../../errors';
+import { byCodeUnits } from '../code-unit-order';
 import { baseEcosystem } from '../versions';
 import { type OsvRecord, osvRecordSchema } from './schema';
 
@@ -104,7 +105,7 @@ async function dataFiles(dir: string): Promise<DataFile[]> {
     const entries = (await readdir(path, { withFileTypes: true })).filter(
       (e) => e.isDirectory() || e.isSymbolicLink() || (e.isFile() && kindOf(e.name) !== undefined),
     );
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    entries.sort((a, b) => byCodeUnits(a.name, b.name));
     // stat follows links: a link to a zip is a zip, a link to a directory is walked; a dangling link is skipped.
     // A link's file is named by where it leads, so that a file reached twice is read once; any other file's path
     // under the directory's real path already is that.
